@@ -1,0 +1,29 @@
+/* Retained messages: at most one value per topic name, found by topic
+ * filter. The store owns one reference to each value and calls `release`
+ * when a value is replaced, cleared or the store is freed. Values are
+ * opaque here (the broker stores its reference-counted messages). */
+#ifndef MQS_BROKER_RETAIN_H
+#define MQS_BROKER_RETAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mqtt/packet.h"
+
+typedef struct retain_store retain_store;
+
+typedef void (*retain_release)(void *value);
+/* Return false to stop the walk. */
+typedef bool (*retain_visit)(void *ctx, mqtt_bytes topic, void *value);
+
+retain_store *retain_store_new(retain_release release);
+void retain_store_free(retain_store *r);
+/* Set (value != NULL) or clear (value == NULL) the retained value of topic. */
+void retain_store_set(retain_store *r, mqtt_bytes topic, void *value);
+void *retain_store_get(retain_store *r, mqtt_bytes topic);
+/* Visit every retained value whose topic matches `filter` (no $share
+ * prefix), honouring the "$" rule for wildcards at the first level. */
+void retain_store_match(retain_store *r, mqtt_bytes filter, retain_visit visit, void *ctx);
+size_t retain_store_count(const retain_store *r);
+
+#endif

@@ -1,0 +1,71 @@
+/* Listeners and connections on libuv. This layer moves bytes; it knows
+ * nothing about MQTT. (TLS will be added here, under the same interface.)
+ *
+ * Writes are batched: net_conn_outbuf() exposes the connection's pending
+ * output buffer, encoders append to it, and net_conn_flush_later() queues
+ * the connection to be written once per loop iteration (from a uv_check
+ * handle), so a burst of packets to one client costs one write syscall.
+ *
+ * Reads come through the on_read callback with a slice of a loop-wide read
+ * buffer; the callee must consume or copy what it needs before returning.
+ *
+ * Lifetime: a net_conn is owned by the net layer. After on_close has been
+ * called the handle must not be used. net_conn_close() may be called from
+ * any callback, including on_read; on_close is then delivered later, from
+ * the loop, never re-entrantly. */
+#ifndef MQS_NET_NET_H
+#define MQS_NET_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "util/buf.h"
+
+typedef struct net_conn net_conn;
+typedef struct net_listener net_listener;
+typedef struct net net;
+
+/* Called for each accepted connection. Return the user data for the
+ * connection's callbacks, or NULL to refuse it (the net layer closes it). */
+typedef void *(*net_accept_cb)(void *ctx, net_conn *conn);
+
+typedef struct net_conn_callbacks {
+    /* Bytes arrived. */
+    void (*on_read)(void *user, const uint8_t *data, size_t len);
+    /* Connection ended (peer closed, error, or net_conn_close finished).
+     * Called exactly once. `error` is 0 for an orderly end. */
+    void (*on_close)(void *user, int error);
+    /* The output backlog fell below the low-water mark after having been
+     * above the high-water mark (see net_conn_backlog). May be NULL. */
+    void (*on_drain)(void *user);
+} net_conn_callbacks;
+
+net *net_new(uv_loop_t *loop);
+/* Close all listeners and connections; on_close is called for each. Run
+ * the loop afterwards to let libuv finish closing handles. */
+void net_shutdown(net *n);
+void net_free(net *n);
+
+/* Start listening on addr:port (IPv4 or IPv6 literal). Returns NULL and
+ * logs on failure. */
+net_listener *net_listen(net *n, const char *addr, uint16_t port, net_accept_cb on_accept,
+                         const net_conn_callbacks *cbs, void *ctx);
+/* The port actually bound (useful with port 0). */
+uint16_t net_listener_port(const net_listener *l);
+
+buf *net_conn_outbuf(net_conn *c);
+void net_conn_flush_later(net_conn *c);
+/* Convenience: append bytes and flush later. */
+void net_conn_write(net_conn *c, const void *data, size_t len);
+/* Bytes appended but not yet written to the socket. */
+size_t net_conn_backlog(const net_conn *c);
+void net_conn_pause_read(net_conn *c);
+void net_conn_resume_read(net_conn *c);
+/* Flush what is pending, then close. */
+void net_conn_close(net_conn *c);
+/* Peer address as text, for logs. */
+const char *net_conn_peer(const net_conn *c);
+
+#endif

@@ -1,0 +1,29 @@
+/* A growable byte buffer. The struct is public so that encoders can write
+ * straight into it; data[0..len) is the content, cap the allocation.
+ * A zero-initialised buf is a valid empty buffer. */
+#ifndef MQS_UTIL_BUF_H
+#define MQS_UTIL_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} buf;
+
+void buf_free(buf *b);
+/* Ensure room for at least `extra` more bytes; returns data + len. */
+uint8_t *buf_reserve(buf *b, size_t extra);
+void buf_append(buf *b, const void *p, size_t n);
+void buf_append_u8(buf *b, uint8_t v);
+void buf_append_u16be(buf *b, uint16_t v);
+void buf_append_u32be(buf *b, uint32_t v);
+/* Drop the first n bytes (n <= len), keeping the rest. */
+void buf_consume(buf *b, size_t n);
+/* Release memory beyond `keep` bytes of capacity when the buffer is empty,
+ * so an idle connection does not pin a burst-sized allocation. */
+void buf_shrink(buf *b, size_t keep);
+
+#endif
