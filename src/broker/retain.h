@@ -22,8 +22,11 @@ void retain_store_free(retain_store *r);
 void retain_store_set(retain_store *r, mqtt_bytes topic, void *value);
 void *retain_store_get(retain_store *r, mqtt_bytes topic);
 /* Visit every retained value whose topic matches `filter` (no $share
- * prefix), honouring the "$" rule for wildcards at the first level. */
+ * prefix), honouring the "$" rule for wildcards at the first level.
+ * `visit` must not set or clear values in this store. */
 void retain_store_match(retain_store *r, mqtt_bytes filter, retain_visit visit, void *ctx);
 size_t retain_store_count(const retain_store *r);
+/* Tree nodes held: 0 once every value is cleared. For tests and stats. */
+size_t retain_store_node_count(const retain_store *r);
 
 #endif

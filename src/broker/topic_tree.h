@@ -10,7 +10,9 @@
  * once per matching share group with one member chosen by round robin
  * among those for which `eligible` (may be NULL) returns true; if none is
  * eligible, the next member in turn is chosen anyway. De-duplicating
- * overlapping subscriptions of one owner is the caller's job. */
+ * overlapping subscriptions of one owner is the caller's job. `visit` and
+ * `eligible` must not subscribe or unsubscribe on the tree being matched.
+ * Matching allocates nothing. */
 #ifndef MQS_BROKER_TOPIC_TREE_H
 #define MQS_BROKER_TOPIC_TREE_H
 
@@ -53,6 +55,9 @@ bool topic_tree_unsubscribe(topic_tree *t, mqtt_bytes filter, void *owner);
 void topic_tree_match(topic_tree *t, mqtt_bytes topic, topic_tree_visit visit,
                       topic_tree_eligible eligible, void *ctx);
 size_t topic_tree_count(const topic_tree *t);
+/* Tree nodes held (root excluded): 0 once every subscription is gone.
+ * For tests and statistics. */
+size_t topic_tree_node_count(const topic_tree *t);
 
 /* Split "$share/group/filter" into group and filter. Returns false (and
  * leaves outputs untouched) when `full` is not a shared subscription. */

@@ -35,9 +35,18 @@ enum mqtt_frame_status mqtt_frame(const uint8_t *data, size_t len, uint32_t max_
  * packet as a whole must be refused; a SUBSCRIBE with one bad filter among
  * good ones still decodes: see mqtt_filter_valid), MQTT_RC_UNSUPPORTED_VERSION
  * (CONNECT with an unknown protocol level or name: *out->connect.version is
- * then still set when readable, so the caller can answer in kind).
+ * then still set when readable, so the caller can answer in kind),
+ * MQTT_RC_TOPIC_ALIAS_INVALID (a PUBLISH topic alias of 0; the upper bound
+ * is session state, checked by the broker).
  * On failure nothing needs releasing. */
 int mqtt_decode(const uint8_t *data, size_t len, uint8_t version, mqtt_packet *out);
+
+/* The same for a client reading what a server sent. The only difference:
+ * a server's PUBLISH may carry subscription identifiers (MQTT-3.3.4-3),
+ * which mqtt_decode() refuses with MQTT_RC_PROTOCOL_ERROR (MQTT-3.3.4-6).
+ * The first identifier is decoded into props.sub_id; all are in props.raw. */
+int mqtt_decode_from_server(const uint8_t *data, size_t len, uint8_t version,
+                            mqtt_packet *out);
 
 /* Append the encoding of `p` for protocol `version` to `out`. Properties are
  * only written for v5; v5 reason codes are mapped or omitted for v3.1.1.

@@ -43,9 +43,14 @@ typedef struct net_conn_callbacks {
 } net_conn_callbacks;
 
 net *net_new(uv_loop_t *loop);
+/* Backlog thresholds for on_drain (bytes). A connection whose backlog
+ * reaches `high` gets on_drain once it falls to `low` or below. Defaults:
+ * high 1 MiB, low 64 KiB. low must be < high. */
+void net_set_backlog_marks(net *n, size_t high, size_t low);
 /* Close all listeners and connections; on_close is called for each. Run
  * the loop afterwards to let libuv finish closing handles. */
 void net_shutdown(net *n);
+/* Only after net_shutdown and a loop run to idle (all handles closed). */
 void net_free(net *n);
 
 /* Start listening on addr:port (IPv4 or IPv6 literal). Returns NULL and
@@ -63,7 +68,7 @@ void net_conn_write(net_conn *c, const void *data, size_t len);
 size_t net_conn_backlog(const net_conn *c);
 void net_conn_pause_read(net_conn *c);
 void net_conn_resume_read(net_conn *c);
-/* Flush what is pending, then close. */
+/* Flush what is pending, then close. Later writes are discarded. */
 void net_conn_close(net_conn *c);
 /* Peer address as text, for logs. */
 const char *net_conn_peer(const net_conn *c);

@@ -1,1 +1,184 @@
-/* being written */
+/* mqstated: command line, configuration, the event loop and signals. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "net/net.h"
+#include "server/config.h"
+#include "util/log.h"
+
+typedef struct options {
+    const char *config_path;
+    const char *bind; /* NULL: not given */
+    long port;        /* -1: not given */
+    int verbose;
+} options;
+
+typedef struct server {
+    uv_loop_t loop;
+    net *net;
+    broker *broker;
+    uv_signal_t sigint, sigterm;
+} server;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: mqstated [options]\n"
+            "  -p, --port N         listen on port N (default 1883)\n"
+            "      --bind ADDR      listen on IPv4/IPv6 address ADDR (default 127.0.0.1)\n"
+            "  -c, --config FILE    load the YAML configuration FILE\n"
+            "  -v                   more logging (repeat for more)\n"
+            "      --version        print the version and exit\n"
+            "  -h, --help           print this help and exit\n"
+            "--port/--bind replace the configuration file's listener list.\n");
+}
+
+static int parse_port(const char *s, long *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9') return -1;
+    long v = strtol(s, &end, 10);
+    if (*end || v > 65535) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns -1 to continue, or the exit status (0 after --help/--version,
+ * 2 for a usage error). */
+static int parse_args(int argc, char **argv, options *o)
+{
+    enum { OPT_BIND = 256, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"port", required_argument, NULL, 'p'},  {"bind", required_argument, NULL, OPT_BIND},
+        {"config", required_argument, NULL, 'c'}, {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    *o = (options){NULL, NULL, -1, 0};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "p:c:vh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'p':
+            if (parse_port(optarg, &o->port) != 0) {
+                fprintf(stderr, "mqstated: --port: expected a number between 0 and 65535, got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_BIND: o->bind = optarg; break;
+        case 'c': o->config_path = optarg; break;
+        case 'v': o->verbose++; break;
+        case OPT_VERSION: printf("mqstated %s\n", MQS_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mqstated: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+/* Returns -1 to continue, or the exit status. */
+static int build_config(const options *o, config *cfg)
+{
+    char err[512];
+    if (o->config_path && config_load_file(cfg, o->config_path, err, sizeof err) != 0) {
+        fprintf(stderr, "mqstated: %s\n", err);
+        return 1;
+    }
+    if (o->bind || o->port >= 0) {
+        const char *bind = o->bind ? o->bind : CONFIG_DEFAULT_BIND;
+        uint16_t port = o->port >= 0 ? (uint16_t)o->port : CONFIG_DEFAULT_PORT;
+        if (config_set_listener(cfg, bind, port) != 0) {
+            fprintf(stderr, "mqstated: --bind: expected an IPv4 or IPv6 address, got \"%s\"\n", bind);
+            return 2;
+        }
+    }
+    int level = (int)cfg->log_level + o->verbose;
+    cfg->log_level = level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level;
+    return -1;
+}
+
+static void on_signal_closed(uv_handle_t *h) { (void)h; }
+
+/* Orderly stop: the broker says goodbye to its clients (their DISCONNECTs
+ * are flushed by net_shutdown), then the loop runs dry and main frees. */
+static void server_stop(server *s)
+{
+    broker_shutdown(s->broker);
+    net_shutdown(s->net);
+    uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
+    uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server *s = h->data;
+    log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    server_stop(s);
+}
+
+static int listen_all(server *s, const config *cfg)
+{
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        const config_listener *cl = &cfg->listeners[i];
+        net_listener *l = net_listen(s->net, cl->bind, cl->port, broker_accept, &broker_conn_callbacks, s->broker);
+        if (!l) return -1; /* net_listen logged why */
+        bool v6 = strchr(cl->bind, ':') != NULL;
+        log_info("listening on %s%s%s:%u", v6 ? "[" : "", cl->bind, v6 ? "]" : "", net_listener_port(l));
+    }
+    return 0;
+}
+
+static int run(const config *cfg)
+{
+    server s;
+    memset(&s, 0, sizeof s);
+    uv_loop_init(&s.loop);
+    s.net = net_new(&s.loop);
+    /* on_drain must fire on the same threshold the broker pauses at. */
+    net_set_backlog_marks(s.net, cfg->limits.max_backlog_bytes, cfg->limits.max_backlog_bytes / 4);
+    s.broker = broker_new(&s.loop, &cfg->limits);
+    uv_signal_init(&s.loop, &s.sigint);
+    uv_signal_init(&s.loop, &s.sigterm);
+    s.sigint.data = s.sigterm.data = &s;
+    int rc = 0;
+    if (listen_all(&s, cfg) != 0) {
+        rc = 1;
+        server_stop(&s);
+    } else {
+        uv_signal_start(&s.sigint, on_signal, SIGINT);
+        uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    }
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    broker_free(s.broker);
+    net_free(s.net);
+    if (uv_loop_close(&s.loop) != 0) log_warn("event loop closed with handles still open");
+    if (rc == 0) log_info("stopped");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    /* A peer that vanished mid-write must be an EPIPE from write(), not a
+     * signal that kills the broker. */
+    signal(SIGPIPE, SIG_IGN);
+    options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0) return rc;
+    config cfg;
+    config_init(&cfg);
+    rc = build_config(&o, &cfg);
+    if (rc < 0) {
+        log_set_level(cfg.log_level);
+        rc = run(&cfg);
+    }
+    config_free(&cfg);
+    return rc;
+}

@@ -1,5 +1,6 @@
 #include "util/buf.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/alloc.h"

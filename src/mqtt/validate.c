@@ -1,0 +1,77 @@
+/* UTF-8 strings, topic names and topic filters (MQTT 5.0 §1.5.4, §4.7, §4.8.2). */
+#include <string.h>
+
+#include "mqtt/codec.h"
+
+/* Length of the sequence led by byte b, 0 if b cannot lead one. */
+static size_t utf8_seq_len(uint8_t b)
+{
+    if (b < 0x80) return 1;
+    if (b >= 0xC2 && b <= 0xDF) return 2; /* C0, C1 would be overlong */
+    if (b >= 0xE0 && b <= 0xEF) return 3;
+    if (b >= 0xF0 && b <= 0xF4) return 4; /* F5.. would exceed U+10FFFF */
+    return 0;
+}
+
+bool mqtt_utf8_valid(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t b = s[i];
+        size_t n = utf8_seq_len(b);
+        if (n == 0 || (n == 1 && b == 0) || len - i < n) return false;
+        uint32_t cp = n == 1 ? b : b & (0x7F >> n);
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return false;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return false;
+        if (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return false;
+        i += n;
+    }
+    return true;
+}
+
+bool mqtt_topic_valid(mqtt_bytes topic)
+{
+    if (topic.len == 0 || !mqtt_utf8_valid(topic.data, topic.len)) return false;
+    return !memchr(topic.data, '+', topic.len) && !memchr(topic.data, '#', topic.len);
+}
+
+/* Wildcard placement: each of '+' and '#' must fill a whole level, and '#'
+ * only the last one. */
+static bool filter_levels_valid(const uint8_t *s, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && s[i] != '/') continue;
+        size_t n = i - start;
+        for (size_t k = start; k < i; k++) {
+            if (s[k] != '+' && s[k] != '#') continue;
+            if (n != 1) return false;
+            if (s[k] == '#' && i != len) return false;
+        }
+        start = i + 1;
+    }
+    return true;
+}
+
+bool mqtt_filter_valid(mqtt_bytes filter)
+{
+    const uint8_t *s = filter.data;
+    size_t len = filter.len;
+    if (len == 0 || !mqtt_utf8_valid(s, len)) return false;
+    static const char share[] = "$share/";
+    size_t plen = sizeof share - 1;
+    if (len >= plen && memcmp(s, share, plen) == 0) {
+        const uint8_t *group = s + plen;
+        const uint8_t *slash = memchr(group, '/', len - plen);
+        if (!slash || slash == group) return false;
+        size_t glen = (size_t)(slash - group);
+        if (memchr(group, '+', glen) || memchr(group, '#', glen)) return false;
+        s = slash + 1;
+        len = (size_t)(filter.data + filter.len - s);
+        if (len == 0) return false;
+    }
+    return filter_levels_valid(s, len);
+}

@@ -1,0 +1,284 @@
+/* Connection I/O: reads into the loop-wide buffer, batched writes, and
+ * the close sequence (flush -> shutdown -> uv_close -> on_close). */
+#include "net/net_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util/alloc.h"
+#include "util/log.h"
+
+static void close_handle(net_conn *c, int error);
+static void begin_shutdown(net_conn *c);
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    (void)suggested;
+    net_conn *c = h->data;
+    *out = uv_buf_init((char *)c->n->rbuf, NET_READ_BUF_SIZE);
+}
+
+static void unlink_dirty(net_conn *c)
+{
+    net_conn **link = &c->n->dirty;
+    while (*link && *link != c) link = &(*link)->dirty_next;
+    if (*link) *link = c->dirty_next;
+    c->dirty = false;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    net_conn *c = h->data;
+    net *n = c->n;
+    if (c->prev) c->prev->next = c->next;
+    else n->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (c->dirty) unlink_dirty(c);
+    n->handles--;
+    if (c->user && c->cbs->on_close) c->cbs->on_close(c->user, c->close_error);
+    buf_free(&c->out);
+    buf_free(&c->inflight);
+    free(c);
+}
+
+/* The one place a connection's handle is closed. Pending write and
+ * shutdown requests complete with UV_ECANCELED before on_closed runs. */
+static void close_handle(net_conn *c, int error)
+{
+    if (c->state == CONN_CLOSED) return;
+    c->state = CONN_CLOSED;
+    c->close_error = error;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void begin_close(net_conn *c)
+{
+    if (c->state != CONN_OPEN) return;
+    c->state = CONN_CLOSING;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (c->writing || c->out.len) net_mark_dirty(c->n, c);
+    else begin_shutdown(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    net_conn *c = s->data;
+    if (nread > 0) {
+        if (c->state == CONN_OPEN) c->cbs->on_read(c->user, (const uint8_t *)b->base, (size_t)nread);
+    } else if (nread == UV_EOF) {
+        /* Half-close from the peer: still deliver what it asked for. */
+        begin_close(c);
+    } else if (nread < 0) {
+        log_debug("read from %s: %s", c->peer, uv_strerror((int)nread));
+        close_handle(c, (int)nread);
+    }
+}
+
+static void set_peer(net_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, host, sizeof host);
+            port = ntohs(a->sin6_port);
+            snprintf(c->peer, sizeof c->peer, "[%s]:%u", host, port);
+            return;
+        }
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        uv_ip4_name(a, host, sizeof host);
+        port = ntohs(a->sin_port);
+    }
+    snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
+}
+
+void conn_accepted(net_listener *l, net_conn *c)
+{
+    int r = uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&c->tcp);
+    if (r != 0) {
+        log_warn("accept on port %u: %s", l->port, uv_strerror(r));
+        close_handle(c, r);
+        return;
+    }
+    /* MQTT is request/response with small packets: Nagle would add up to
+     * 40 ms (delayed-ACK interaction) to every acknowledgement. */
+    uv_tcp_nodelay(&c->tcp, 1);
+    set_peer(c);
+    void *user = l->on_accept(l->ctx, c);
+    if (!user) {
+        close_handle(c, 0);
+        return;
+    }
+    c->user = user;
+    if (c->state == CONN_OPEN) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+size_t net_conn_backlog(const net_conn *c)
+{
+    return c->out.len + (c->inflight.len - c->inflight_off);
+}
+
+static void maybe_drain(net_conn *c)
+{
+    if (!c->above_high || c->state != CONN_OPEN) return;
+    if (net_conn_backlog(c) > c->n->low) return;
+    c->above_high = false;
+    if (c->cbs->on_drain) c->cbs->on_drain(c->user);
+}
+
+static void on_write(uv_write_t *req, int status);
+
+/* Write c->out: synchronously as far as the socket takes it, the rest
+ * through uv_write. The unsent tail is not copied: the buffers swap, so
+ * `inflight` (stable until on_write) holds it and `out` accumulates anew. */
+static int start_write(net_conn *c)
+{
+    uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (r == UV_EAGAIN) r = 0;
+    if (r < 0) return r;
+    if ((size_t)r == c->out.len) {
+        c->out.len = 0;
+        return 0;
+    }
+    buf spare = c->inflight;
+    c->inflight = c->out;
+    c->inflight_off = (size_t)r;
+    c->out = spare;
+    c->out.len = 0;
+    uv_write_t *req = xmalloc(sizeof *req);
+    req->data = c;
+    b = uv_buf_init((char *)c->inflight.data + r, (unsigned)(c->inflight.len - (size_t)r));
+    r = uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (r < 0) {
+        free(req);
+        return r;
+    }
+    c->writing = true;
+    return 0;
+}
+
+/* After progress on output: release burst memory once empty, continue a
+ * pending close, or report the drain. */
+static void after_progress(net_conn *c)
+{
+    if (!c->writing && c->out.len == 0) {
+        buf_shrink(&c->out, NET_OUT_KEEP);
+        buf_shrink(&c->inflight, 0);
+        if (c->state == CONN_CLOSING) {
+            begin_shutdown(c);
+            return;
+        }
+    }
+    maybe_drain(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    net_conn *c = req->data;
+    free(req);
+    c->writing = false;
+    c->inflight.len = 0;
+    c->inflight_off = 0;
+    if (c->state == CONN_CLOSED) return;
+    if (status < 0) {
+        log_debug("write to %s: %s", c->peer, uv_strerror(status));
+        close_handle(c, status);
+        return;
+    }
+    if (c->out.len) {
+        int r = start_write(c);
+        if (r < 0) {
+            close_handle(c, r);
+            return;
+        }
+    }
+    after_progress(c);
+}
+
+void conn_flush(net_conn *c)
+{
+    if (c->state == CONN_CLOSED) return;
+    if (!c->writing && c->out.len) {
+        int r = start_write(c);
+        if (r < 0) {
+            log_debug("write to %s: %s", c->peer, uv_strerror(r));
+            close_handle(c, r);
+            return;
+        }
+    }
+    after_progress(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status; /* closing either way; a failed FIN changes nothing */
+    net_conn *c = req->data;
+    free(req);
+    close_handle(c, 0);
+}
+
+/* Send FIN after the last byte, then close: closing straight away could
+ * turn into an RST that discards the final packets (e.g. a DISCONNECT). */
+static void begin_shutdown(net_conn *c)
+{
+    uv_shutdown_t *req = xmalloc(sizeof *req);
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        free(req);
+        close_handle(c, 0);
+    }
+}
+
+void conn_force_close(net_conn *c)
+{
+    if (c->state == CONN_CLOSED) return;
+    if (!c->writing && c->out.len) {
+        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+    close_handle(c, 0);
+}
+
+buf *net_conn_outbuf(net_conn *c)
+{
+    if (c->state == CONN_OPEN) return &c->out;
+    /* Closing: whatever an encoder appends here is dropped. */
+    c->n->discard.len = 0;
+    return &c->n->discard;
+}
+
+void net_conn_flush_later(net_conn *c)
+{
+    if (c->state != CONN_OPEN) return;
+    if (net_conn_backlog(c) >= c->n->high) c->above_high = true;
+    if (c->out.len) net_mark_dirty(c->n, c);
+}
+
+void net_conn_write(net_conn *c, const void *data, size_t len)
+{
+    if (c->state != CONN_OPEN) return;
+    buf_append(&c->out, data, len);
+    net_conn_flush_later(c);
+}
+
+void net_conn_pause_read(net_conn *c)
+{
+    if (c->state != CONN_OPEN || c->paused) return;
+    c->paused = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void net_conn_resume_read(net_conn *c)
+{
+    if (c->state != CONN_OPEN || !c->paused) return;
+    c->paused = false;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+void net_conn_close(net_conn *c) { begin_close(c); }
+
+const char *net_conn_peer(const net_conn *c) { return c->peer; }

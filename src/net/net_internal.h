@@ -1,0 +1,68 @@
+/* Private to src/net: the structures shared by the listener side (net.c)
+ * and the connection I/O side (conn.c). */
+#ifndef MQS_NET_NET_INTERNAL_H
+#define MQS_NET_NET_INTERNAL_H
+
+#include "net/net.h"
+
+/* One read buffer for the whole loop: libuv calls alloc_cb right before
+ * read() and read_cb right after, synchronously, so no two connections
+ * ever hold it at once and idle connections own no read memory. */
+#define NET_READ_BUF_SIZE (64 * 1024)
+/* Output capacity an idle connection may keep between bursts: enough for
+ * the small acks and pings of steady traffic without malloc churn. */
+#define NET_OUT_KEEP 512
+
+struct net {
+    uv_loop_t *loop;
+    uv_check_t flush_check; /* flushes dirty connections after polling */
+    uv_idle_t flush_idle;   /* while anything is dirty, poll must not block */
+    uint8_t *rbuf;
+    buf discard;            /* handed out as the outbuf of closing conns */
+    net_listener *listeners;
+    net_conn *conns;        /* every conn whose handle is not yet freed */
+    net_conn *dirty;        /* conns queued for the next flush */
+    size_t high, low;
+    unsigned handles;       /* our uv handles not yet through their close cb */
+    bool shut;
+};
+
+struct net_listener {
+    uv_tcp_t tcp;
+    net *n;
+    net_accept_cb on_accept;
+    const net_conn_callbacks *cbs;
+    void *ctx;
+    uint16_t port;
+    net_listener *next;
+};
+
+enum conn_state {
+    CONN_OPEN,    /* reading and writing */
+    CONN_CLOSING, /* no more reads or new writes; flushing, then shutdown */
+    CONN_CLOSED,  /* uv_close issued; on_close comes from its callback */
+};
+
+struct net_conn {
+    uv_tcp_t tcp;
+    net *n;
+    const net_conn_callbacks *cbs;
+    void *user;              /* NULL until accepted: no on_close then */
+    buf out;                 /* accumulating output */
+    buf inflight;            /* bytes owned by the pending uv_write */
+    size_t inflight_off;     /* inflight.data[inflight_off..len) unsent */
+    net_conn *prev, *next;   /* n->conns */
+    net_conn *dirty_next;    /* n->dirty */
+    int close_error;
+    uint8_t state;           /* enum conn_state */
+    bool dirty, writing, paused, above_high;
+    char peer[56];           /* "[v6addr]:port" fits */
+};
+
+void conn_accepted(net_listener *l, net_conn *c);
+void conn_flush(net_conn *c);
+/* Best-effort nonblocking flush, then close now (net_shutdown). */
+void conn_force_close(net_conn *c);
+void net_mark_dirty(net *n, net_conn *c);
+
+#endif

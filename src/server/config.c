@@ -1,0 +1,253 @@
+/* The mqstated configuration schema (tables for schema.c) and loading. */
+#include "server/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "server/schema.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+/* Larger files are certainly not configuration; refuse before parsing. */
+#define CONFIG_MAX_FILE (1024 * 1024)
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+int config_parse_log_level(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, level_names[i])) return i;
+    return -1;
+}
+
+static bool is_ip_literal(const char *s)
+{
+    unsigned char tmp[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
+}
+
+static int parse_log_level(schema_ctx *sc, const yaml_node_t *v, const char *path,
+                           const key_spec *spec, void *target)
+{
+    const char *expect = "one of error, warn, info, debug";
+    const char *s = schema_scalar(sc, v, path, expect);
+    if (!s) return -1;
+    int level = config_parse_log_level(s);
+    char text[48];
+    if (level < 0 || strlen(s) != v->data.scalar.length)
+        return schema_fail(sc, v, "%s: expected %s, got \"%s\"", path, expect, schema_text(v, text, sizeof text));
+    *(enum log_level *)((char *)target + spec->offset) = (enum log_level)level;
+    return 0;
+}
+
+static int parse_bind(schema_ctx *sc, const yaml_node_t *v, const char *path,
+                      const key_spec *spec, void *target)
+{
+    const char *expect = "an IPv4 or IPv6 address";
+    const char *s = schema_scalar(sc, v, path, expect);
+    if (!s) return -1;
+    char text[48];
+    if (v->data.scalar.length >= sizeof ((config_listener *)0)->bind || !is_ip_literal(s))
+        return schema_fail(sc, v, "%s: expected %s, got \"%s\"", path, expect, schema_text(v, text, sizeof text));
+    strcpy((char *)target + spec->offset, s);
+    return 0;
+}
+
+#define FIELD_SIZE(type, field) sizeof(((type *)0)->field)
+#define UINT_KEY(type, key, field, lo, hi) \
+    {key, schema_parse_uint, offsetof(type, field), FIELD_SIZE(type, field), lo, hi, NULL, NULL}
+#define LIMIT(key, field, lo, hi) UINT_KEY(broker_limits, key, field, lo, hi)
+
+static int check_limits(schema_ctx *sc, const yaml_node_t *mapping, const char *path, void *target)
+{
+    const broker_limits *l = target;
+    if (l->keepalive_max >= l->keepalive_min) return 0;
+    const yaml_node_t *at = schema_find(sc, mapping, "keepalive_max");
+    if (!at) at = schema_find(sc, mapping, "keepalive_min");
+    return schema_fail(sc, at ? at : mapping, "%s.keepalive_max: must be at least keepalive_min (%u), got %u",
+                       path, l->keepalive_min, l->keepalive_max);
+}
+
+static const key_spec limit_keys[] = {
+    LIMIT("max_packet_size", max_packet_size, 16, 268435455),
+    LIMIT("receive_maximum", receive_max, 1, 65535),
+    LIMIT("max_inflight", max_inflight, 1, 65535),
+    LIMIT("max_queued_messages", max_queued, 0, 10000000),
+    LIMIT("max_topic_levels", max_topic_levels, 1, 65535),
+    LIMIT("max_connections", max_connections, 0, UINT32_MAX),
+    LIMIT("keepalive_min", keepalive_min, 0, 65535),
+    LIMIT("keepalive_max", keepalive_max, 1, 65535),
+    LIMIT("topic_alias_maximum", topic_alias_max, 0, 65535),
+    LIMIT("max_session_expiry", max_session_expiry, 0, UINT32_MAX),
+    LIMIT("max_backlog_bytes", max_backlog_bytes, 4096, 1073741824),
+    LIMIT("connect_timeout", connect_timeout, 1, 65535),
+    SCHEMA_END,
+};
+
+static const key_spec listener_keys[] = {
+    {"bind", parse_bind, offsetof(config_listener, bind), 0, 0, 0, NULL, NULL},
+    UINT_KEY(config_listener, "port", port, 0, 65535),
+    SCHEMA_END,
+};
+
+static int parse_listeners(schema_ctx *sc, const yaml_node_t *v, const char *path,
+                           const key_spec *spec, void *target)
+{
+    config *c = target;
+    if (!schema_is_null(v) && v->type != YAML_SEQUENCE_NODE)
+        return schema_fail(sc, v, "%s: expected a sequence, got %s", path, schema_type_name(v));
+    size_t n = schema_is_null(v) ? 0 : (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0) return schema_fail(sc, v, "%s: expected at least one listener", path);
+    if (n > CONFIG_MAX_LISTENERS)
+        return schema_fail(sc, v, "%s: at most %d listeners are supported", path, CONFIG_MAX_LISTENERS);
+    config_listener *ls = xcalloc(n, sizeof *ls);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *item = yaml_document_get_node(sc->doc, v->data.sequence.items.start[i]);
+        char item_path[64];
+        snprintf(item_path, sizeof item_path, "%s[%zu]", path, i);
+        strcpy(ls[i].bind, CONFIG_DEFAULT_BIND);
+        ls[i].port = CONFIG_DEFAULT_PORT;
+        if (item->type != YAML_MAPPING_NODE) {
+            free(ls);
+            return schema_fail(sc, item, "%s: expected a mapping, got %s", item_path, schema_type_name(item));
+        }
+        if (schema_walk(sc, item, item_path, listener_keys, &ls[i]) != 0) {
+            free(ls);
+            return -1;
+        }
+    }
+    (void)spec;
+    free(c->listeners);
+    c->listeners = ls;
+    c->nlisteners = n;
+    return 0;
+}
+
+static const key_spec top_keys[] = {
+    {"log_level", parse_log_level, offsetof(config, log_level), 0, 0, 0, NULL, NULL},
+    {"listeners", parse_listeners, 0, 0, 0, 0, NULL, NULL},
+    {"limits", schema_parse_section, offsetof(config, limits), 0, 0, 0, limit_keys, check_limits},
+    SCHEMA_END,
+};
+
+void config_init(config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->log_level = LOG_INFO;
+    broker_limits_default(&c->limits);
+    c->listeners = xcalloc(1, sizeof *c->listeners);
+    c->nlisteners = 1;
+    strcpy(c->listeners[0].bind, CONFIG_DEFAULT_BIND);
+    c->listeners[0].port = CONFIG_DEFAULT_PORT;
+}
+
+void config_free(config *c)
+{
+    free(c->listeners);
+    c->listeners = NULL;
+    c->nlisteners = 0;
+}
+
+int config_set_listener(config *c, const char *bind, uint16_t port)
+{
+    if (strlen(bind) >= sizeof c->listeners[0].bind || !is_ip_literal(bind)) return -1;
+    config_listener *l = xcalloc(1, sizeof *l);
+    strcpy(l->bind, bind);
+    l->port = port;
+    free(c->listeners);
+    c->listeners = l;
+    c->nlisteners = 1;
+    return 0;
+}
+
+static int syntax_error(schema_ctx *sc, const yaml_parser_t *p)
+{
+    snprintf(sc->err, sc->errlen, "%s:%lu: YAML syntax error: %s%s%s", sc->name,
+             (unsigned long)p->problem_mark.line + 1, p->problem ? p->problem : "invalid document",
+             p->context ? " " : "", p->context ? p->context : "");
+    return -1;
+}
+
+/* A second document would be silently ignored by a one-document loader;
+ * more likely a mistake (a stray "---") than intent. */
+static int expect_end(schema_ctx *sc, yaml_parser_t *p)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(p, &next)) return syntax_error(sc, p);
+    int r = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&next);
+    if (root) r = schema_fail(sc, root, "expected a single YAML document");
+    yaml_document_delete(&next);
+    return r;
+}
+
+static int load_document(schema_ctx *sc, yaml_parser_t *p, config *tmp)
+{
+    yaml_document_t doc;
+    if (!yaml_parser_load(p, &doc)) return syntax_error(sc, p);
+    sc->doc = &doc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    int r = root ? schema_walk(sc, root, "", top_keys, tmp) : 0;
+    if (r == 0 && root) r = expect_end(sc, p);
+    yaml_document_delete(&doc);
+    sc->doc = NULL;
+    return r;
+}
+
+int config_load_string(config *c, const char *name, const void *data, size_t len, char *err,
+                       size_t errlen)
+{
+    /* Work on a copy so a failed load leaves *c as it was. */
+    config tmp = *c;
+    tmp.listeners = xmemdup(c->listeners, c->nlisteners * sizeof *c->listeners);
+    schema_ctx sc = {name, NULL, err, errlen};
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) {
+        free(tmp.listeners);
+        snprintf(err, errlen, "%s: cannot initialise the YAML parser", name);
+        return -1;
+    }
+    yaml_parser_set_input_string(&p, data, len);
+    int r = load_document(&sc, &p, &tmp);
+    yaml_parser_delete(&p);
+    if (r != 0) {
+        free(tmp.listeners);
+        return -1;
+    }
+    free(c->listeners);
+    *c = tmp;
+    return 0;
+}
+
+static int read_file(const char *path, buf *out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t n;
+    do {
+        n = fread(buf_reserve(out, 4096), 1, 4096, f);
+        out->len += n;
+    } while (n > 0 && out->len <= CONFIG_MAX_FILE);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) snprintf(err, errlen, "%s: read error", path);
+    else if (out->len > CONFIG_MAX_FILE) snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE);
+    else return 0;
+    return -1;
+}
+
+int config_load_file(config *c, const char *path, char *err, size_t errlen)
+{
+    buf b = {0};
+    int r = read_file(path, &b, err, errlen);
+    if (r == 0) r = config_load_string(c, path, b.data ? (const char *)b.data : "", b.len, err, errlen);
+    buf_free(&b);
+    return r;
+}

@@ -1,0 +1,46 @@
+/* The server configuration: defaults, overlaid by a YAML file (schema in
+ * docs/configuration.md), overlaid by the command line. */
+#ifndef MQS_SERVER_CONFIG_H
+#define MQS_SERVER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/broker.h"
+#include "util/log.h"
+
+#define CONFIG_DEFAULT_BIND "127.0.0.1"
+#define CONFIG_DEFAULT_PORT 1883
+#define CONFIG_MAX_LISTENERS 64
+
+typedef struct config_listener {
+    char bind[46]; /* IPv4 or IPv6 literal (INET6_ADDRSTRLEN) */
+    uint16_t port; /* 0 = any free port */
+} config_listener;
+
+typedef struct config {
+    enum log_level log_level;
+    config_listener *listeners; /* owned; nlisteners >= 1 */
+    size_t nlisteners;
+    broker_limits limits;
+} config;
+
+/* Defaults: log level info, one listener 127.0.0.1:1883, broker defaults. */
+void config_init(config *c);
+void config_free(config *c);
+
+/* Load YAML on top of *c. `name` is used in messages ("name:line: ...").
+ * On error returns -1, writes a one-line message to err and leaves *c
+ * unchanged. */
+int config_load_string(config *c, const char *name, const void *data, size_t len, char *err,
+                       size_t errlen);
+int config_load_file(config *c, const char *path, char *err, size_t errlen);
+
+/* Replace the listener list with one listener. Returns -1 if bind is not
+ * an IPv4/IPv6 literal. */
+int config_set_listener(config *c, const char *bind, uint16_t port);
+
+/* "error", "warn", "info", "debug" -> level; -1 if unknown. */
+int config_parse_log_level(const char *s);
+
+#endif

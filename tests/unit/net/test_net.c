@@ -1,0 +1,359 @@
+/* net layer against a real libuv loop on 127.0.0.1:0, with plain
+ * nonblocking sockets as clients so the test controls both ends. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/net.h"
+#include "util/buf.h"
+#include "util/clock.h"
+
+enum mode { M_ECHO, M_BURST, M_BIG, M_CLOSE_IN_READ, M_COUNT_ONLY };
+
+typedef struct server {
+    uv_loop_t loop;
+    net *n;
+    net_listener *l;
+    net_conn *conn;
+    enum mode mode;
+    bool refuse;
+    int accepts, reads, closes, drains, close_error;
+    size_t nread;
+    size_t backlog_in_read;  /* backlog seen right after writing in on_read */
+    bool closed_during_read; /* on_close ran re-entrantly: must stay false */
+    bool in_read;
+} server;
+
+static void *on_accept(void *ctx, net_conn *c)
+{
+    server *s = ctx;
+    s->accepts++;
+    if (s->refuse) return NULL;
+    s->conn = c;
+    return s;
+}
+
+static void on_read(void *user, const uint8_t *data, size_t len)
+{
+    server *s = user;
+    s->in_read = true;
+    s->reads++;
+    s->nread += len;
+    switch (s->mode) {
+    case M_ECHO:
+        net_conn_write(s->conn, data, len);
+        break;
+    case M_BURST: /* 1000 small packets appended straight to the outbuf */
+        for (int i = 0; i < 1000; i++) {
+            char rec[5];
+            memcpy(rec, "r", 1);
+            rec[1] = (char)('0' + i / 100 % 10);
+            rec[2] = (char)('0' + i / 10 % 10);
+            rec[3] = (char)('0' + i % 10);
+            rec[4] = ';';
+            buf_append(net_conn_outbuf(s->conn), rec, sizeof rec);
+            net_conn_flush_later(s->conn);
+        }
+        s->backlog_in_read = net_conn_backlog(s->conn);
+        break;
+    case M_BIG: {
+        static uint8_t chunk[64 * 1024];
+        for (int i = 0; i < 64; i++) net_conn_write(s->conn, chunk, sizeof chunk);
+        s->backlog_in_read = net_conn_backlog(s->conn);
+        break;
+    }
+    case M_CLOSE_IN_READ:
+        net_conn_write(s->conn, "bye", 3);
+        net_conn_close(s->conn);
+        net_conn_close(s->conn); /* idempotent */
+        net_conn_write(s->conn, "late", 4);
+        buf_append(net_conn_outbuf(s->conn), "lost", 4);
+        net_conn_flush_later(s->conn);
+        break;
+    case M_COUNT_ONLY:
+        break;
+    }
+    s->in_read = false;
+}
+
+static void on_close(void *user, int error)
+{
+    server *s = user;
+    if (s->in_read) s->closed_during_read = true;
+    s->closes++;
+    s->close_error = error;
+    s->conn = NULL;
+}
+
+static void on_drain(void *user) { ((server *)user)->drains++; }
+
+static const net_conn_callbacks cbs = {on_read, on_close, on_drain};
+
+static int setup(void **state)
+{
+    signal(SIGPIPE, SIG_IGN);
+    server *s = calloc(1, sizeof *s);
+    uv_loop_init(&s->loop);
+    s->n = net_new(&s->loop);
+    s->l = net_listen(s->n, "127.0.0.1", 0, on_accept, &cbs, s);
+    assert_non_null(s->l);
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    server *s = *state;
+    net_shutdown(s->n);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    net_free(s->n);
+    assert_int_equal(uv_loop_close(&s->loop), 0);
+    free(s);
+    return 0;
+}
+
+/* Run the loop until cond() holds or 3 s pass. */
+static bool pump(server *s, bool (*cond)(server *, void *), void *arg)
+{
+    uint64_t deadline = clock_now_ms() + 3000;
+    while (!cond(s, arg)) {
+        if (clock_now_ms() > deadline) return false;
+        uv_run(&s->loop, UV_RUN_NOWAIT);
+        usleep(200);
+    }
+    return true;
+}
+
+static bool have_accepts(server *s, void *n) { return s->accepts >= *(int *)n; }
+static bool have_closes(server *s, void *n) { return s->closes >= *(int *)n; }
+static bool have_bytes(server *s, void *n) { return s->nread >= *(size_t *)n; }
+
+static int client_connect(server *s, int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    if (rcvbuf) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(net_listener_port(s->l))};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    int one = 1;
+    assert_true(pump(s, have_accepts, &one));
+    return fd;
+}
+
+/* Read until `want` bytes or EOF, running the loop in between. Returns the
+ * byte count; *eof tells whether the peer closed. */
+static size_t client_read(server *s, int fd, uint8_t *out, size_t want, bool *eof)
+{
+    size_t got = 0;
+    uint64_t deadline = clock_now_ms() + 3000;
+    if (eof) *eof = false;
+    while (got < want && clock_now_ms() < deadline) {
+        uv_run(&s->loop, UV_RUN_NOWAIT);
+        ssize_t r = read(fd, out + got, want - got);
+        if (r > 0) got += (size_t)r;
+        else if (r == 0) {
+            if (eof) *eof = true;
+            break;
+        } else if (errno == EAGAIN) usleep(200);
+        else break;
+    }
+    return got;
+}
+
+static void test_listener_port(void **state)
+{
+    server *s = *state;
+    assert_int_not_equal(net_listener_port(s->l), 0);
+    /* The same port again must fail to bind and return NULL. */
+    assert_null(net_listen(s->n, "127.0.0.1", net_listener_port(s->l), on_accept, &cbs, s));
+    assert_null(net_listen(s->n, "not-an-address", 0, on_accept, &cbs, s));
+}
+
+static void test_echo(void **state)
+{
+    server *s = *state;
+    int fd = client_connect(s, 0);
+    assert_non_null(s->conn);
+    assert_true(strncmp(net_conn_peer(s->conn), "127.0.0.1:", 10) == 0);
+    assert_int_equal(write(fd, "hello", 5), 5);
+    uint8_t got[16];
+    assert_int_equal(client_read(s, fd, got, 5, NULL), 5);
+    assert_memory_equal(got, "hello", 5);
+    assert_int_equal(net_conn_backlog(s->conn), 0);
+    close(fd);
+    int one = 1;
+    assert_true(pump(s, have_closes, &one));
+    assert_int_equal(s->close_error, 0);
+    assert_int_equal(s->closes, 1);
+}
+
+static void test_ipv6(void **state)
+{
+    server *s = *state;
+    net_listener *l6 = net_listen(s->n, "::1", 0, on_accept, &cbs, s);
+    if (!l6) skip(); /* no IPv6 loopback on this host */
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(net_listener_port(l6))};
+    inet_pton(AF_INET6, "::1", &a.sin6_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int one = 1;
+    assert_true(pump(s, have_accepts, &one));
+    assert_true(strncmp(net_conn_peer(s->conn), "[::1]:", 6) == 0);
+    close(fd);
+}
+
+static void test_batching(void **state)
+{
+    server *s = *state;
+    s->mode = M_BURST;
+    int fd = client_connect(s, 0);
+    assert_int_equal(write(fd, "go", 2), 2);
+    size_t two = 2;
+    assert_true(pump(s, have_bytes, &two));
+    /* Nothing was written during on_read: all 1000 records were pending. */
+    assert_int_equal(s->backlog_in_read, 5000);
+    /* One flush -> one segment: a single read returns everything. */
+    usleep(20000);
+    uint8_t got[8192];
+    ssize_t r = read(fd, got, sizeof got);
+    assert_int_equal(r, 5000);
+    assert_memory_equal(got, "r000;r001;", 10);
+    assert_memory_equal(got + 4995, "r999;", 5);
+    assert_int_equal(net_conn_backlog(s->conn), 0);
+    close(fd);
+}
+
+static void test_backlog_drain_and_pause(void **state)
+{
+    server *s = *state;
+    s->mode = M_BIG;
+    net_set_backlog_marks(s->n, 256 * 1024, 32 * 1024);
+    int fd = client_connect(s, 4096);
+    assert_int_equal(write(fd, "x", 1), 1);
+    size_t one_byte = 1;
+    assert_true(pump(s, have_bytes, &one_byte));
+    assert_int_equal(s->backlog_in_read, 4u << 20);
+    for (int i = 0; i < 20; i++) uv_run(&s->loop, UV_RUN_NOWAIT);
+    /* The client is not reading: most of the 4 MiB is still pending. */
+    assert_true(net_conn_backlog(s->conn) > 256 * 1024);
+    assert_int_equal(s->drains, 0);
+
+    /* Paused: bytes from the client are not delivered. */
+    s->mode = M_COUNT_ONLY;
+    net_conn_pause_read(s->conn);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    for (int i = 0; i < 20; i++) {
+        uv_run(&s->loop, UV_RUN_NOWAIT);
+        usleep(200);
+    }
+    assert_int_equal(s->nread, 1);
+
+    static uint8_t sink[4u << 20];
+    assert_int_equal(client_read(s, fd, sink, sizeof sink, NULL), sizeof sink);
+    for (int i = 0; i < 20 && net_conn_backlog(s->conn); i++) uv_run(&s->loop, UV_RUN_NOWAIT);
+    assert_int_equal(net_conn_backlog(s->conn), 0);
+    assert_int_equal(s->drains, 1);
+
+    net_conn_resume_read(s->conn);
+    size_t four = 4;
+    assert_true(pump(s, have_bytes, &four));
+    close(fd);
+}
+
+static void test_close_from_read(void **state)
+{
+    server *s = *state;
+    s->mode = M_CLOSE_IN_READ;
+    int fd = client_connect(s, 0);
+    assert_int_equal(write(fd, "q", 1), 1);
+    uint8_t got[16];
+    bool eof;
+    size_t n = client_read(s, fd, got, sizeof got, &eof);
+    assert_int_equal(n, 3);
+    assert_memory_equal(got, "bye", 3);
+    assert_true(eof);
+    int one = 1;
+    assert_true(pump(s, have_closes, &one));
+    for (int i = 0; i < 10; i++) uv_run(&s->loop, UV_RUN_NOWAIT);
+    assert_int_equal(s->closes, 1);
+    assert_false(s->closed_during_read);
+    assert_int_equal(s->close_error, 0);
+    close(fd);
+}
+
+static void test_refuse(void **state)
+{
+    server *s = *state;
+    s->refuse = true;
+    int fd = client_connect(s, 0);
+    uint8_t got[4];
+    bool eof;
+    assert_int_equal(client_read(s, fd, got, sizeof got, &eof), 0);
+    assert_true(eof);
+    assert_int_equal(s->closes, 0);
+    close(fd);
+}
+
+static void test_reset_reports_error(void **state)
+{
+    server *s = *state;
+    s->mode = M_COUNT_ONLY;
+    int fd = client_connect(s, 0);
+    uv_run(&s->loop, UV_RUN_NOWAIT);
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd); /* RST */
+    int one = 1;
+    assert_true(pump(s, have_closes, &one));
+    assert_int_not_equal(s->close_error, 0);
+}
+
+static void test_shutdown_closes_all(void **state)
+{
+    server *s = *state;
+    s->mode = M_COUNT_ONLY;
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = client_connect(s, 0);
+        int want = i + 1;
+        assert_true(pump(s, have_accepts, &want));
+    }
+    net_conn_write(s->conn, "bye", 3); /* best-effort flush at shutdown */
+    net_shutdown(s->n);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    assert_int_equal(s->closes, 3);
+    uint8_t got[8];
+    assert_int_equal(read(fds[2], got, sizeof got), 3);
+    for (int i = 0; i < 3; i++) close(fds[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_listener_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batching, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_drain_and_pause, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_from_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_reports_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_closes_all, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

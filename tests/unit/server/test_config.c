@@ -1,0 +1,268 @@
+/* The YAML configuration loader: good files and each class of bad input,
+ * with the exact message (file, line, key) a user would see. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "server/config.h"
+
+static char err[512];
+
+static int load(config *c, const char *yaml)
+{
+    err[0] = '\0';
+    return config_load_string(c, "t.yaml", yaml, strlen(yaml), err, sizeof err);
+}
+
+/* Load into a fresh default config and expect exactly `want` as the error. */
+static void expect_error(const char *yaml, const char *want)
+{
+    config c;
+    config_init(&c);
+    assert_int_equal(load(&c, yaml), -1);
+    assert_string_equal(err, want);
+    config_free(&c);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    broker_limits def;
+    broker_limits_default(&def);
+    assert_int_equal(load(&c, ""), 0);
+    assert_int_equal(load(&c, "# only a comment\n"), 0);
+    assert_int_equal(load(&c, "---\n"), 0);
+    assert_int_equal(c.log_level, LOG_INFO);
+    assert_int_equal(c.nlisteners, 1);
+    assert_string_equal(c.listeners[0].bind, "127.0.0.1");
+    assert_int_equal(c.listeners[0].port, 1883);
+    assert_memory_equal(&c.limits, &def, sizeof def);
+    config_free(&c);
+}
+
+static void test_full_file(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    broker_limits def;
+    broker_limits_default(&def);
+    int r = load(&c,
+                 "log_level: debug\n"
+                 "listeners:\n"
+                 "  - bind: 0.0.0.0\n"
+                 "    port: 1884\n"
+                 "  - bind: \"::1\"\n"
+                 "  - port: 0\n"
+                 "limits:\n"
+                 "  max_packet_size: 65536\n"
+                 "  receive_maximum: 10\n"
+                 "  max_inflight: 20\n"
+                 "  max_queued_messages: 0\n"
+                 "  max_topic_levels: 8\n"
+                 "  max_connections: 1000\n"
+                 "  keepalive_min: 5\n"
+                 "  keepalive_max: 600\n"
+                 "  topic_alias_maximum: 0\n"
+                 "  max_session_expiry: 4294967295\n"
+                 "  max_backlog_bytes: 4096\n"
+                 "  connect_timeout: 3\n");
+    assert_int_equal(r, 0);
+    assert_int_equal(c.log_level, LOG_DEBUG);
+    assert_int_equal(c.nlisteners, 3);
+    assert_string_equal(c.listeners[0].bind, "0.0.0.0");
+    assert_int_equal(c.listeners[0].port, 1884);
+    assert_string_equal(c.listeners[1].bind, "::1");
+    assert_int_equal(c.listeners[1].port, 1883);
+    assert_string_equal(c.listeners[2].bind, "127.0.0.1");
+    assert_int_equal(c.listeners[2].port, 0);
+    assert_int_equal(c.limits.max_packet_size, 65536);
+    assert_int_equal(c.limits.receive_max, 10);
+    assert_int_equal(c.limits.max_inflight, 20);
+    assert_int_equal(c.limits.max_queued, 0);
+    assert_int_equal(c.limits.max_topic_levels, 8);
+    assert_int_equal(c.limits.max_connections, 1000);
+    assert_int_equal(c.limits.keepalive_min, 5);
+    assert_int_equal(c.limits.keepalive_max, 600);
+    assert_int_equal(c.limits.topic_alias_max, 0);
+    assert_int_equal(c.limits.max_session_expiry, 4294967295u);
+    assert_int_equal(c.limits.max_backlog_bytes, 4096);
+    assert_int_equal(c.limits.connect_timeout, 3);
+    config_free(&c);
+}
+
+static void test_partial_limits_keep_defaults(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    broker_limits def;
+    broker_limits_default(&def);
+    assert_int_equal(load(&c, "limits:\n  max_inflight: 7\n"), 0);
+    assert_int_equal(c.limits.max_inflight, 7);
+    def.max_inflight = 7;
+    assert_memory_equal(&c.limits, &def, sizeof def);
+    assert_int_equal(load(&c, "limits:\n"), 0); /* null section = empty */
+    assert_int_equal(c.limits.max_inflight, 7);
+    config_free(&c);
+}
+
+static void test_example_file(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    int r = config_load_file(&c, MQS_SOURCE_DIR "/mqstated.example.yaml", err, sizeof err);
+    if (r != 0) fail_msg("%s", err);
+    assert_int_equal(c.nlisteners, 1);
+    assert_int_equal(c.listeners[0].port, 1883);
+    config_free(&c);
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, "/nonexistent/mq.yaml", err, sizeof err), -1);
+    assert_string_equal(err, "/nonexistent/mq.yaml: No such file or directory");
+    config_free(&c);
+}
+
+static void test_unknown_keys(void **state)
+{
+    (void)state;
+    expect_error("log_level: info\n\nlistner:\n  - port: 1\n", "t.yaml:3: unknown key \"listner\"");
+    expect_error("limits:\n  max_inflight: 5\n  max_inflite: 5\n",
+                 "t.yaml:3: unknown key \"limits.max_inflite\"");
+    expect_error("listeners:\n  - bind: 127.0.0.1\n    prot: 5\n",
+                 "t.yaml:3: unknown key \"listeners[0].prot\"");
+    /* A NUL inside a quoted key must not make it match a real key. */
+    expect_error("\"log_level\\0x\": info\n", "t.yaml:1: unknown key \"log_level?x\"");
+}
+
+static void test_bad_integers(void **state)
+{
+    (void)state;
+    expect_error("log_level: info\nlisteners:\n  - port: 1883\n\nlimits:\n  max_packet_size: 1024\n"
+                 "  max_inflight: abc\n",
+                 "t.yaml:7: limits.max_inflight: expected an integer between 1 and 65535, got \"abc\"");
+    expect_error("limits:\n  max_inflight: 0\n",
+                 "t.yaml:2: limits.max_inflight: expected an integer between 1 and 65535, got \"0\"");
+    expect_error("limits:\n  max_packet_size: 268435456\n",
+                 "t.yaml:2: limits.max_packet_size: expected an integer between 16 and 268435455, got \"268435456\"");
+    expect_error("limits:\n  max_queued_messages: -1\n",
+                 "t.yaml:2: limits.max_queued_messages: expected an integer between 0 and 10000000, got \"-1\"");
+    expect_error("limits:\n  max_session_expiry: 99999999999999999999999\n",
+                 "t.yaml:2: limits.max_session_expiry: expected an integer between 0 and 4294967295, "
+                 "got \"99999999999999999999999\"");
+    expect_error("limits:\n  max_backlog_bytes: 0x1000\n",
+                 "t.yaml:2: limits.max_backlog_bytes: expected an integer between 4096 and 1073741824, got \"0x1000\"");
+    expect_error("listeners:\n  - port: 65536\n",
+                 "t.yaml:2: listeners[0].port: expected an integer between 0 and 65535, got \"65536\"");
+}
+
+static void test_wrong_types(void **state)
+{
+    (void)state;
+    expect_error("limits: [1, 2]\n", "t.yaml:1: limits: expected a mapping, got a sequence");
+    expect_error("limits: 5\n", "t.yaml:1: limits: expected a mapping, got a scalar");
+    expect_error("listeners:\n  bind: 127.0.0.1\n", "t.yaml:2: listeners: expected a sequence, got a mapping");
+    expect_error("listeners:\n  - 127.0.0.1\n", "t.yaml:2: listeners[0]: expected a mapping, got a scalar");
+    expect_error("limits:\n  max_inflight:\n    a: 1\n",
+                 "t.yaml:3: limits.max_inflight: expected an integer between 1 and 65535, got a mapping");
+    expect_error("log_level: [info]\n",
+                 "t.yaml:1: log_level: expected one of error, warn, info, debug, got a sequence");
+    expect_error("- a\n- b\n", "t.yaml:1: expected a mapping at the top level, got a sequence");
+    expect_error("? [a]\n: 1\n", "t.yaml:1: expected a key, got a sequence");
+}
+
+static void test_bad_values(void **state)
+{
+    (void)state;
+    expect_error("log_level: loud\n", "t.yaml:1: log_level: expected one of error, warn, info, debug, got \"loud\"");
+    expect_error("listeners:\n  - bind: localhost\n",
+                 "t.yaml:2: listeners[0].bind: expected an IPv4 or IPv6 address, got \"localhost\"");
+    expect_error("limits:\n  keepalive_min: 60\n  keepalive_max: 30\n",
+                 "t.yaml:3: limits.keepalive_max: must be at least keepalive_min (60), got 30");
+}
+
+static void test_listener_list(void **state)
+{
+    (void)state;
+    expect_error("listeners: []\n", "t.yaml:1: listeners: expected at least one listener");
+    expect_error("log_level: info\nlisteners:\n", "t.yaml:2: listeners: expected at least one listener");
+}
+
+static void test_duplicates(void **state)
+{
+    (void)state;
+    expect_error("limits:\n  max_inflight: 5\n  max_inflight: 6\n",
+                 "t.yaml:3: duplicate key \"limits.max_inflight\"");
+    expect_error("log_level: info\nlog_level: warn\n", "t.yaml:2: duplicate key \"log_level\"");
+}
+
+static void test_syntax_errors(void **state)
+{
+    (void)state;
+    expect_error("limits:\n  max_inflight: 5\n max_queued_messages: 3\n",
+                 "t.yaml:3: YAML syntax error: did not find expected key while parsing a block mapping");
+    expect_error("limits: {max_inflight: 5\n",
+                 "t.yaml:2: YAML syntax error: did not find expected ',' or '}' while parsing a flow mapping");
+    expect_error("log_level: info\n---\nlog_level: warn\n", "t.yaml:3: expected a single YAML document");
+}
+
+static void test_failed_load_keeps_config(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    assert_int_equal(load(&c, "listeners:\n  - port: 2000\nlimits:\n  max_inflight: 9\n"), 0);
+    assert_int_equal(load(&c, "listeners:\n  - port: 3000\nlimits:\n  max_inflight: 0\n"), -1);
+    assert_int_equal(c.listeners[0].port, 2000);
+    assert_int_equal(c.limits.max_inflight, 9);
+    config_free(&c);
+}
+
+static void test_set_listener(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    assert_int_equal(load(&c, "listeners:\n  - port: 1\n  - port: 2\n"), 0);
+    assert_int_equal(config_set_listener(&c, "::", 1999), 0);
+    assert_int_equal(c.nlisteners, 1);
+    assert_string_equal(c.listeners[0].bind, "::");
+    assert_int_equal(c.listeners[0].port, 1999);
+    assert_int_equal(config_set_listener(&c, "example.org", 1), -1);
+    assert_int_equal(config_parse_log_level("warn"), LOG_WARN);
+    assert_int_equal(config_parse_log_level("verbose"), -1);
+    config_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full_file),
+        cmocka_unit_test(test_partial_limits_keep_defaults),
+        cmocka_unit_test(test_example_file),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_bad_integers),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_listener_list),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_failed_load_keeps_config),
+        cmocka_unit_test(test_set_listener),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,11 @@
+#include "tests.h"
+
+int main(void)
+{
+    int failed = 0;
+    failed += run_siphash_tests();
+    failed += run_hashmap_tests();
+    failed += run_buf_tests();
+    failed += run_clock_tests();
+    return failed ? 1 : 0;
+}
