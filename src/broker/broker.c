@@ -1,1 +1,168 @@
-/* being written */
+/* The broker object: limits, the sweep timer, shutdown, statistics and
+ * the hooks for in-process services. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+/* Keep-alive, connect timeouts, will delays and session expiry are all
+ * deadlines in two heaps; one repeating timer pops what is due. */
+#define SWEEP_MS 250
+
+#define CONTAINER(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
+
+void broker_limits_default(broker_limits *l)
+{
+    /* memset first: the configuration code compares and copies whole
+     * structs, padding included. Keep in step with docs/configuration.md. */
+    memset(l, 0, sizeof *l);
+    l->max_packet_size = 16 * 1024 * 1024;
+    l->receive_max = 1024;
+    l->max_inflight = 1024;
+    l->max_queued = 10000;
+    l->max_topic_levels = 64;
+    l->max_connections = 0;
+    l->keepalive_min = 0;
+    l->keepalive_max = 65535;
+    l->topic_alias_max = 64;
+    l->max_session_expiry = UINT32_MAX;
+    l->max_backlog_bytes = 1024 * 1024;
+    l->connect_timeout = 10;
+}
+
+uint64_t broker_now(void) { return clock_now_ms(); }
+
+static void sweep(uv_timer_t *t)
+{
+    broker *b = t->data;
+    uint64_t now = broker_now();
+    heap_node *n;
+    while ((n = heap_peek(&b->client_timers)) && n->key <= now)
+        client_timer_fired(CONTAINER(n, client, timer), now);
+    while ((n = heap_peek(&b->session_timers)) && n->key <= now)
+        session_timer_fired(CONTAINER(n, session, timer), now);
+}
+
+broker *broker_new(uv_loop_t *loop, const broker_limits *limits)
+{
+    broker *b = xcalloc(1, sizeof *b);
+    b->loop = loop;
+    b->lim = *limits;
+    if (!b->lim.receive_max) b->lim.receive_max = 65535; /* 0 is not a valid Receive Maximum */
+    b->tree = topic_tree_new();
+    b->retained = retain_store_new(msg_release);
+    b->sessions = hashmap_new();
+    uv_timer_init(loop, &b->sweep);
+    uv_timer_init(loop, &b->resume_timer);
+    b->sweep.data = b->resume_timer.data = b;
+    uv_timer_start(&b->sweep, sweep, SWEEP_MS, SWEEP_MS);
+    return b;
+}
+
+void broker_shutdown(broker *b)
+{
+    if (b->shutting_down) return;
+    b->shutting_down = true;
+    uv_timer_stop(&b->sweep);
+    uv_timer_stop(&b->resume_timer);
+    uv_close((uv_handle_t *)&b->sweep, NULL);
+    uv_close((uv_handle_t *)&b->resume_timer, NULL);
+    for (client *c = b->clients; c; c = c->next) {
+        if (c->state == CLIENT_CONNECTED) client_disconnect(c, MQTT_RC_SERVER_SHUTTING_DOWN, "Server shutting down");
+        else if (c->state == CLIENT_NEW) client_close(c, false);
+    }
+}
+
+void broker_free(broker *b)
+{
+    if (!b) return;
+    if (b->clients) log_warn("broker_free: connections still open (loop not run after shutdown?)");
+    session_free_all(b);
+    hashmap_free(b->sessions, NULL);
+    retain_store_free(b->retained);
+    topic_tree_free(b->tree);
+    heap_free(&b->client_timers);
+    heap_free(&b->session_timers);
+    route_free(b);
+    for (uint32_t i = 0; i < b->n_hooks; i++) free(b->hooks[i].topic);
+    free(b->hooks);
+    free(b);
+}
+
+void broker_get_stats(const broker *b, broker_stats *out)
+{
+    *out = b->stats;
+    out->retained = retain_store_count(b->retained);
+}
+
+route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher)
+{
+    if (m->retain) {
+        /* MQTT-3.3.1-6/-10: an empty payload clears; it is still routed. */
+        if (m->payload.len) retain_store_set(b->retained, m->topic, msg_ref(m));
+        else retain_store_set(b->retained, m->topic, NULL);
+    }
+    return route_message(b, m, origin, publisher);
+}
+
+/* --- hooks --------------------------------------------------------------- */
+
+const pub_hook *broker_find_hook(const broker *b, mqtt_bytes topic)
+{
+    for (uint32_t i = 0; i < b->n_hooks; i++)
+        if (bytes_eq((mqtt_bytes){b->hooks[i].topic, b->hooks[i].len}, topic)) return &b->hooks[i];
+    return NULL;
+}
+
+void broker_set_publish_hook(broker *b, mqtt_bytes topic, broker_publish_hook fn, void *ctx)
+{
+    pub_hook *h = (pub_hook *)broker_find_hook(b, topic);
+    if (h && !fn) {
+        free(h->topic);
+        *h = b->hooks[--b->n_hooks];
+        return;
+    }
+    if (!fn) return;
+    if (!h) {
+        b->hooks = xrealloc(b->hooks, (b->n_hooks + 1) * sizeof *b->hooks);
+        h = &b->hooks[b->n_hooks++];
+        h->topic = xmemdup(topic.data, topic.len);
+        h->len = topic.len;
+    }
+    h->fn = fn;
+    h->ctx = ctx;
+}
+
+void broker_set_disconnect_hook(broker *b, broker_disconnect_hook fn, void *ctx)
+{
+    b->on_disconnect = fn;
+    b->on_disconnect_ctx = ctx;
+}
+
+static msg *msg_from_message(const broker_message *bm)
+{
+    uint8_t qos = bm->qos > 2 ? 2 : bm->qos;
+    msg *m = msg_new(bm->topic, bm->payload, bm->props, qos, bm->retain);
+    if (bm->message_expiry) m->expiry_at = broker_now() + (uint64_t)bm->message_expiry * 1000;
+    return m;
+}
+
+void broker_publish(broker *b, const broker_message *bm)
+{
+    msg *m = msg_from_message(bm);
+    broker_ingest(b, m, NULL, NULL);
+    msg_unref(m);
+}
+
+bool broker_deliver_to(broker *b, mqtt_bytes client_id, const broker_message *bm)
+{
+    session *s = session_find(b, client_id);
+    if (!s) return false;
+    msg *m = msg_from_message(bm);
+    deliver(s, m, m->qos, bm->retain, NULL, 0, NULL);
+    msg_unref(m);
+    return true;
+}

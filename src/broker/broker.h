@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "mqtt/packet.h"
 #include "net/net.h"
 
 /* Server-side limits, all configurable (docs/configuration.md). */
@@ -26,6 +27,7 @@ typedef struct broker_limits {
     uint16_t topic_alias_max;      /* inbound aliases a client may use */
     uint32_t max_session_expiry;   /* seconds; 0xFFFFFFFF = never */
     uint32_t max_backlog_bytes;    /* unwritten output per connection before reads of its publishers pause */
+    uint16_t connect_timeout;      /* seconds a new connection has to send CONNECT */
 } broker_limits;
 
 /* The defaults documented in docs/configuration.md. */
@@ -42,5 +44,59 @@ void broker_free(broker *b);
 /* net_accept_cb: `ctx` is the broker. */
 void *broker_accept(void *ctx, net_conn *conn);
 extern const net_conn_callbacks broker_conn_callbacks;
+
+/* Counters, for statistics and tests. */
+typedef struct broker_stats {
+    uint64_t clients;          /* connections past CONNACK */
+    uint64_t sessions;         /* live sessions, connected or not */
+    uint64_t retained;
+    uint64_t subscriptions;
+    uint64_t dropped_qos0;     /* QoS 0 not sent to a backlogged client */
+    uint64_t dropped_queue_full; /* QoS 1/2 not queued for an offline session at max_queued */
+    uint64_t dropped_too_large;  /* above the receiver's Maximum Packet Size */
+    uint64_t dropped_expired;
+} broker_stats;
+void broker_get_stats(const broker *b, broker_stats *out);
+
+/* --- hooks for in-process services (the state store) ---------------------
+ *
+ * A broker-originated message. Slices are copied; `props` is an encoded
+ * v5 property block passed through to subscribers (e.g. user properties
+ * built with mqtt_props_add_user, content type, correlation data); it must
+ * not contain Topic Alias, Subscription Identifier or Message Expiry:
+ * expiry goes in `message_expiry` (seconds, 0 = none). */
+typedef struct broker_message {
+    mqtt_bytes topic;
+    mqtt_bytes payload;
+    mqtt_bytes props;
+    uint8_t qos;
+    bool retain;
+    uint32_t message_expiry;
+} broker_message;
+
+/* A PUBLISH to exactly `topic` (no wildcards) is handed to the hook instead
+ * of being routed. The broker still runs the publisher's QoS 1/2
+ * acknowledgement (the PUBACK/PUBREC goes out before the hook runs) and
+ * calls the hook exactly once per QoS 2 message. `username` is NULL when
+ * the client gave none. `pub` (topic resolved from any alias) and the slices
+ * are valid only during the call. */
+typedef void (*broker_publish_hook)(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username,
+                                    const mqtt_publish *pub);
+/* Install (fn != NULL) or remove (fn == NULL) the hook for `topic`. */
+void broker_set_publish_hook(broker *b, mqtt_bytes topic, broker_publish_hook fn, void *ctx);
+
+/* Route a message as if published by the server itself: normal matching,
+ * retained handling, and no-local never suppresses it. */
+void broker_publish(broker *b, const broker_message *m);
+
+/* Deliver straight into one session, whatever its subscriptions, at
+ * min(m->qos, 2) through its in-flight window and queue (an offline
+ * session queues QoS 1/2). Returns false if no session has that id. */
+bool broker_deliver_to(broker *b, mqtt_bytes client_id, const broker_message *m);
+
+/* Called whenever a client's network connection ends (after CONNACK),
+ * whatever the reason, before its session is possibly ended. */
+typedef void (*broker_disconnect_hook)(void *ctx, mqtt_bytes client_id);
+void broker_set_disconnect_hook(broker *b, broker_disconnect_hook fn, void *ctx);
 
 #endif

@@ -76,7 +76,7 @@ static const key_spec limit_keys[] = {
     LIMIT("max_packet_size", max_packet_size, 16, 268435455),
     LIMIT("receive_maximum", receive_max, 1, 65535),
     LIMIT("max_inflight", max_inflight, 1, 65535),
-    LIMIT("max_queued_messages", max_queued, 0, 10000000),
+    LIMIT("max_queued_messages", max_queued, 1, 10000000),
     LIMIT("max_topic_levels", max_topic_levels, 1, 65535),
     LIMIT("max_connections", max_connections, 0, UINT32_MAX),
     LIMIT("keepalive_min", keepalive_min, 0, 65535),

@@ -64,7 +64,7 @@ static void test_full_file(void **state)
                  "  max_packet_size: 65536\n"
                  "  receive_maximum: 10\n"
                  "  max_inflight: 20\n"
-                 "  max_queued_messages: 0\n"
+                 "  max_queued_messages: 1\n"
                  "  max_topic_levels: 8\n"
                  "  max_connections: 1000\n"
                  "  keepalive_min: 5\n"
@@ -85,7 +85,7 @@ static void test_full_file(void **state)
     assert_int_equal(c.limits.max_packet_size, 65536);
     assert_int_equal(c.limits.receive_max, 10);
     assert_int_equal(c.limits.max_inflight, 20);
-    assert_int_equal(c.limits.max_queued, 0);
+    assert_int_equal(c.limits.max_queued, 1);
     assert_int_equal(c.limits.max_topic_levels, 8);
     assert_int_equal(c.limits.max_connections, 1000);
     assert_int_equal(c.limits.keepalive_min, 5);
@@ -158,7 +158,7 @@ static void test_bad_integers(void **state)
     expect_error("limits:\n  max_packet_size: 268435456\n",
                  "t.yaml:2: limits.max_packet_size: expected an integer between 16 and 268435455, got \"268435456\"");
     expect_error("limits:\n  max_queued_messages: -1\n",
-                 "t.yaml:2: limits.max_queued_messages: expected an integer between 0 and 10000000, got \"-1\"");
+                 "t.yaml:2: limits.max_queued_messages: expected an integer between 1 and 10000000, got \"-1\"");
     expect_error("limits:\n  max_session_expiry: 99999999999999999999999\n",
                  "t.yaml:2: limits.max_session_expiry: expected an integer between 0 and 4294967295, "
                  "got \"99999999999999999999999\"");

@@ -1,0 +1,380 @@
+/* One network connection: framing, dispatch, timers and the ways a
+ * connection ends.
+ *
+ * Input: the net layer's read slice is loop-wide, so packets are decoded
+ * in place and only an incomplete tail (or, while the client is paused by
+ * backpressure, the unprocessed rest) is copied into c->rx.
+ *
+ * Life cycle: NEW -> CONNECTED -> CLOSED. client_detach() is the single
+ * place that unhooks a client from its session and the broker; the struct
+ * itself is freed in on_close, which the net layer delivers exactly once
+ * and never re-entrantly. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+static mqtt_props *packet_props(mqtt_packet *p)
+{
+    switch (p->type) {
+    case MQTT_CONNACK: return &p->connack.props;
+    case MQTT_PUBACK: case MQTT_PUBREC: case MQTT_PUBREL: case MQTT_PUBCOMP: return &p->ack.props;
+    case MQTT_SUBACK: case MQTT_UNSUBACK: return &p->suback.props;
+    case MQTT_DISCONNECT: case MQTT_AUTH: return &p->disconnect.props;
+    default: return NULL;
+    }
+}
+
+bool client_send(client *c, const mqtt_packet *p)
+{
+    buf *out = net_conn_outbuf(c->conn);
+    size_t mark = out->len;
+    mqtt_encode(out, c->version, p);
+    if (c->max_out && out->len - mark > c->max_out) {
+        /* MQTT-3.1.2-25: drop reason string and user properties first. */
+        out->len = mark;
+        mqtt_packet q = *p;
+        mqtt_props *pr = packet_props(&q);
+        if (!pr) return false;
+        pr->present &= ~MQTT_PROP_BIT(MQTT_PROP_REASON_STRING);
+        pr->extra = (mqtt_bytes){NULL, 0};
+        mqtt_encode(out, c->version, &q);
+        if (out->len - mark > c->max_out) {
+            out->len = mark;
+            return false;
+        }
+    }
+    net_conn_flush_later(c->conn);
+    return true;
+}
+
+void client_send_ack(client *c, uint8_t type, uint16_t id, uint8_t reason)
+{
+    mqtt_packet p = {.type = type};
+    p.ack.packet_id = id;
+    p.ack.reason = reason;
+    client_send(c, &p);
+}
+
+static void detach_session(client *c, bool will, bool takeover)
+{
+    broker *b = c->b;
+    session *s = c->s;
+    if (b->on_disconnect) b->on_disconnect(b->on_disconnect_ctx, (mqtt_bytes){s->id, s->id_len});
+    s->c = NULL;
+    c->s = NULL;
+    flow_release(s);
+    if (will && c->will) {
+        if (c->will->delay == 0 || s->expiry == 0) {
+            will_publish(b, c->will, s);
+        } else {
+            /* MQTT-3.1.3-9: held back until the delay passes or the
+             * session ends; a reconnect to the session cancels it. */
+            will_free(s->pending_will);
+            s->pending_will = c->will;
+            c->will = NULL;
+            s->will_at = broker_now() + (uint64_t)s->pending_will->delay * 1000;
+        }
+    }
+    if (takeover) return; /* the new connection continues or ends it */
+    deliver_reshare_all(s, true);
+    session_went_offline(s);
+}
+
+static void detach(client *c, bool will, bool takeover)
+{
+    broker *b = c->b;
+    if (c->state == CLIENT_CLOSED) return;
+    bool was_connected = c->state == CLIENT_CONNECTED;
+    c->state = CLIENT_CLOSED;
+    heap_remove(&b->client_timers, &c->timer);
+    flow_client_gone(c);
+    if (was_connected) {
+        b->n_connected--;
+        b->stats.clients--;
+    }
+    if (b->shutting_down) will = false;
+    if (c->s) detach_session(c, will, takeover);
+    will_free(c->will);
+    c->will = NULL;
+    alias_free(c);
+}
+
+void client_detach(client *c, bool will) { detach(c, will, false); }
+
+void client_close(client *c, bool will)
+{
+    detach(c, will, false);
+    net_conn_close(c->conn);
+}
+
+void client_takeover(client *old)
+{
+    if (old->version == MQTT_V5) {
+        mqtt_packet p = {.type = MQTT_DISCONNECT};
+        p.disconnect.reason = MQTT_RC_SESSION_TAKEN_OVER;
+        client_send(old, &p);
+    }
+    detach(old, true, true);
+    net_conn_close(old->conn);
+}
+
+void client_disconnect(client *c, uint8_t rc, const char *reason)
+{
+    if (c->state == CLIENT_CONNECTED && c->version == MQTT_V5) {
+        mqtt_packet p = {.type = MQTT_DISCONNECT};
+        p.disconnect.reason = rc;
+        if (reason && c->problem_info) {
+            p.disconnect.props.present |= MQTT_PROP_BIT(MQTT_PROP_REASON_STRING);
+            p.disconnect.props.reason_string = (mqtt_bytes){(const uint8_t *)reason, (uint32_t)strlen(reason)};
+        }
+        client_send(c, &p);
+    }
+    log_debug("disconnecting %s: reason 0x%02x %s", net_conn_peer(c->conn), rc, reason ? reason : "");
+    client_close(c, rc != MQTT_RC_SUCCESS);
+}
+
+/* --- timers ---------------------------------------------------------------- */
+
+static uint64_t client_deadline(const client *c)
+{
+    if (c->state == CLIENT_NEW) return c->born + (uint64_t)c->b->lim.connect_timeout * 1000;
+    if (c->state == CLIENT_CONNECTED && c->ka_ms) return c->last_rx + c->ka_ms;
+    return 0;
+}
+
+void client_touch_timer(client *c)
+{
+    uint64_t due = client_deadline(c);
+    if (due) heap_set(&c->b->client_timers, &c->timer, due);
+    else heap_remove(&c->b->client_timers, &c->timer);
+}
+
+void client_timer_fired(client *c, uint64_t now)
+{
+    if (c->paused) c->last_rx = now; /* not reading is our doing, not the client's */
+    uint64_t due = client_deadline(c);
+    if (!due || due > now) {
+        client_touch_timer(c);
+        return;
+    }
+    if (c->state == CLIENT_NEW) {
+        log_debug("%s: no CONNECT in time", net_conn_peer(c->conn));
+        client_close(c, false);
+        return;
+    }
+    client_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "Keep alive timeout");
+}
+
+/* --- input ----------------------------------------------------------------- */
+
+static void disconnect_handle(client *c, const mqtt_disconnect *d)
+{
+    bool will = false;
+    if (c->version == MQTT_V5) {
+        if (d->props.present & MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY)) {
+            if (c->session_zero && d->props.session_expiry) {
+                client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Session expiry was 0 in CONNECT");
+                return;
+            }
+            uint32_t e = d->props.session_expiry, max = c->b->lim.max_session_expiry;
+            c->s->expiry = e < max ? e : max;
+        }
+        will = d->reason == MQTT_RC_DISCONNECT_WITH_WILL;
+    }
+    client_close(c, will);
+}
+
+void client_dispatch(client *c, mqtt_packet *p)
+{
+    switch (p->type) {
+    case MQTT_CONNECT: client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Second CONNECT"); break;
+    case MQTT_PUBLISH: publish_handle(c, &p->publish); break;
+    case MQTT_PUBACK:
+    case MQTT_PUBREC:
+    case MQTT_PUBCOMP: deliver_ack(c, p->type, &p->ack); break;
+    case MQTT_PUBREL: pubrel_handle(c, &p->ack); break;
+    case MQTT_SUBSCRIBE: subscribe_handle(c, &p->subscribe); break;
+    case MQTT_UNSUBSCRIBE: unsubscribe_handle(c, &p->unsubscribe); break;
+    case MQTT_PINGREQ: {
+        mqtt_packet r = {.type = MQTT_PINGRESP};
+        client_send(c, &r);
+        break;
+    }
+    case MQTT_DISCONNECT: disconnect_handle(c, &p->disconnect); break;
+    case MQTT_AUTH: client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "No authentication in progress"); break;
+    default: client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Unexpected packet type"); break;
+    }
+}
+
+/* A CONNECT that failed to decode: answer in the client's protocol when
+ * the spec asks for it (unsupported version), else just close. */
+static void connect_decode_failed(client *c, int rc, const mqtt_packet *p)
+{
+    if (rc == MQTT_RC_UNSUPPORTED_VERSION) {
+        uint8_t v = p->connect.version;
+        mqtt_packet r = {.type = MQTT_CONNACK};
+        r.connack.reason = MQTT_RC_UNSUPPORTED_VERSION;
+        c->version = v >= MQTT_V5 ? MQTT_V5 : MQTT_V311;
+        client_send(c, &r);
+    }
+    client_close(c, false);
+}
+
+static void decode_failed(client *c, int rc, const mqtt_packet *p)
+{
+    if (c->state == CLIENT_NEW) {
+        connect_decode_failed(c, rc, p);
+        return;
+    }
+    client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_MALFORMED ? "Malformed packet" : "Protocol error");
+}
+
+/* Handle complete packets in data[0..len); returns the bytes consumed.
+ * Stops early when the client closes or gets paused. */
+static size_t process(client *c, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len && c->state != CLIENT_CLOSED && !c->paused) {
+        size_t total = 0;
+        enum mqtt_frame_status st = mqtt_frame(data + off, len - off, c->b->lim.max_packet_size, &total);
+        if (st == MQTT_FRAME_NEED_MORE) break;
+        if (c->state == CLIENT_NEW && data[off] >> 4 != MQTT_CONNECT) {
+            client_close(c, false); /* MQTT-3.1.0-1 */
+            break;
+        }
+        if (st == MQTT_FRAME_MALFORMED) {
+            decode_failed(c, MQTT_RC_MALFORMED, NULL);
+            break;
+        }
+        if (st == MQTT_FRAME_TOO_LARGE) {
+            client_disconnect(c, MQTT_RC_PACKET_TOO_LARGE, "Packet too large");
+            break;
+        }
+        mqtt_packet p;
+        memset(&p, 0, sizeof p);
+        int rc = mqtt_decode(data + off, total, c->version, &p);
+        off += total;
+        if (rc != MQTT_RC_SUCCESS) {
+            decode_failed(c, rc, &p);
+            break;
+        }
+        if (c->state == CLIENT_NEW) connect_handle(c, &p);
+        else client_dispatch(c, &p);
+        mqtt_packet_release(&p);
+    }
+    return off;
+}
+
+static void on_read(void *user, const uint8_t *data, size_t len)
+{
+    client *c = user;
+    if (c->state == CLIENT_CLOSED) return;
+    c->last_rx = broker_now();
+    if (c->rx.len == 0) {
+        size_t used = process(c, data, len);
+        if (c->state != CLIENT_CLOSED && used < len) buf_append(&c->rx, data + used, len - used);
+    } else {
+        buf_append(&c->rx, data, len);
+        buf_consume(&c->rx, process(c, c->rx.data, c->rx.len));
+    }
+    if (c->state == CLIENT_CLOSED) buf_free(&c->rx);
+    else buf_shrink(&c->rx, 0);
+}
+
+/* --- backpressure resume ------------------------------------------------------ */
+
+static void resume_cb(uv_timer_t *t) { client_process_resumed(t->data); }
+
+void client_resume_later(client *c)
+{
+    if (c->resume_queued || c->state == CLIENT_CLOSED) return;
+    c->resume_queued = true;
+    c->resume_next = c->b->resume_head;
+    c->b->resume_head = c;
+    if (!c->b->shutting_down) uv_timer_start(&c->b->resume_timer, resume_cb, 0, 0);
+}
+
+static void resume_one(client *c)
+{
+    c->paused = false;
+    c->last_rx = broker_now();
+    buf_consume(&c->rx, process(c, c->rx.data, c->rx.len));
+    if (c->state == CLIENT_CLOSED) {
+        buf_free(&c->rx);
+        return;
+    }
+    if (!c->paused) net_conn_resume_read(c->conn);
+}
+
+void client_process_resumed(broker *b)
+{
+    client *list = b->resume_head;
+    b->resume_head = NULL;
+    while (list) {
+        client *c = list;
+        list = c->resume_next;
+        c->resume_queued = false;
+        if (c->state != CLIENT_CLOSED && c->paused && c->n_blocked == 0) resume_one(c);
+    }
+}
+
+static void resume_list_remove(client *c)
+{
+    for (client **pp = &c->b->resume_head; *pp; pp = &(*pp)->resume_next) {
+        if (*pp == c) {
+            *pp = c->resume_next;
+            return;
+        }
+    }
+}
+
+/* --- net callbacks -------------------------------------------------------------- */
+
+void *broker_accept(void *ctx, net_conn *conn)
+{
+    broker *b = ctx;
+    if (b->shutting_down) return NULL;
+    client *c = xcalloc(1, sizeof *c);
+    c->b = b;
+    c->conn = conn;
+    c->born = c->last_rx = broker_now();
+    c->state = CLIENT_NEW;
+    c->problem_info = true;
+    heap_node_init(&c->timer);
+    c->next = b->clients;
+    if (b->clients) b->clients->prev = c;
+    b->clients = c;
+    client_touch_timer(c);
+    return c;
+}
+
+static void on_close(void *user, int error)
+{
+    client *c = user;
+    broker *b = c->b;
+    if (c->state != CLIENT_CLOSED) log_debug("%s: connection lost (%d)", net_conn_peer(c->conn), error);
+    client_detach(c, true);
+    if (c->resume_queued) resume_list_remove(c);
+    if (c->prev) c->prev->next = c->next;
+    else b->clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    buf_free(&c->rx);
+    free(c->blocked_on);
+    free(c->username);
+    free(c);
+}
+
+static void on_drain(void *user)
+{
+    client *c = user;
+    if (c->state == CLIENT_CONNECTED && c->s) deliver_pump(c->s);
+}
+
+const net_conn_callbacks broker_conn_callbacks = {
+    .on_read = on_read,
+    .on_close = on_close,
+    .on_drain = on_drain,
+};

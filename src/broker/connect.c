@@ -1,0 +1,164 @@
+/* CONNECT -> CONNACK: negotiation of the connection's parameters, client
+ * identifier assignment, session lookup / takeover / clean start. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+#define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
+
+static void refuse(client *c, uint8_t rc)
+{
+    mqtt_packet r = {.type = MQTT_CONNACK};
+    r.connack.reason = rc; /* the encoder maps it for v3.1.1 */
+    client_send(c, &r);
+    client_close(c, false);
+}
+
+static void read_client_props(client *c, const mqtt_props *p)
+{
+    uint32_t recv_max = 65535;
+    if (p->present & PROP(REQUEST_PROBLEM_INFO)) c->problem_info = p->request_problem_info != 0;
+    if (p->present & PROP(RECEIVE_MAX)) recv_max = p->receive_max;
+    if (p->present & PROP(MAX_PACKET_SIZE)) c->max_out = p->max_packet_size;
+    if (p->present & PROP(TOPIC_ALIAS_MAX)) c->alias_out_max = p->topic_alias_max;
+    uint32_t cap = c->b->lim.max_inflight ? c->b->lim.max_inflight : 65535;
+    c->window = (uint16_t)(recv_max < cap ? recv_max : cap);
+}
+
+/* Returns the keep alive to use and whether the server overrides it. */
+static uint16_t negotiate_keepalive(const broker_limits *l, uint16_t ka, bool v5, bool *changed)
+{
+    *changed = false;
+    if (!v5) return ka; /* v3.1.1 has no way to tell the client */
+    uint16_t want = ka;
+    if (l->keepalive_max && (want == 0 || want > l->keepalive_max)) want = l->keepalive_max;
+    if (want && want < l->keepalive_min) want = l->keepalive_min;
+    *changed = want != ka;
+    return want;
+}
+
+static uint32_t negotiate_expiry(const broker_limits *l, const mqtt_connect *cn)
+{
+    uint32_t e;
+    if (cn->version == MQTT_V5)
+        e = cn->props.present & PROP(SESSION_EXPIRY) ? cn->props.session_expiry : 0;
+    else
+        e = cn->clean_start ? 0 : UINT32_MAX; /* clean session 0: never expires */
+    return e < l->max_session_expiry ? e : l->max_session_expiry;
+}
+
+/* A server-assigned identifier, unique among current sessions. */
+static void assign_id(broker *b, char *out, size_t size)
+{
+    do {
+        snprintf(out, size, "mqs-%016" PRIx64, (broker_now() << 20) ^ ++b->next_client_no);
+    } while (session_find(b, (mqtt_bytes){(const uint8_t *)out, (uint32_t)strlen(out)}));
+}
+
+/* Attach c to the session `id`, taking over or ending what exists.
+ * Returns whether a session was present. */
+static bool attach_session(client *c, mqtt_bytes id, bool clean_start)
+{
+    broker *b = c->b;
+    session *s = session_find(b, id);
+    if (s && s->c) client_takeover(s->c);
+    if (s && clean_start) {
+        session_end(s);
+        s = NULL;
+    }
+    bool present = s != NULL;
+    if (!s) {
+        s = session_create(b, id);
+    } else {
+        will_free(s->pending_will); /* MQTT-3.1.3-9: reconnected in time */
+        s->pending_will = NULL;
+        s->expire_at = 0;
+        session_rearm(s);
+    }
+    s->c = c;
+    c->s = s;
+    return present;
+}
+
+static void send_connack(client *c, bool present, const mqtt_connect *cn, uint32_t expiry,
+                         mqtt_bytes assigned, bool ka_changed, uint16_t ka)
+{
+    const broker_limits *l = &c->b->lim;
+    mqtt_packet r = {.type = MQTT_CONNACK};
+    r.connack.session_present = present;
+    r.connack.reason = MQTT_RC_SUCCESS;
+    mqtt_props *p = &r.connack.props;
+    if (cn->version == MQTT_V5) {
+        p->present = PROP(RECEIVE_MAX) | PROP(RETAIN_AVAILABLE) | PROP(WILDCARD_SUB_AVAILABLE) |
+                     PROP(SUB_ID_AVAILABLE) | PROP(SHARED_SUB_AVAILABLE);
+        p->receive_max = l->receive_max;
+        p->retain_available = p->wildcard_sub_available = 1;
+        p->sub_id_available = p->shared_sub_available = 1;
+        if (l->max_packet_size) p->present |= PROP(MAX_PACKET_SIZE);
+        p->max_packet_size = l->max_packet_size;
+        if (l->topic_alias_max) p->present |= PROP(TOPIC_ALIAS_MAX);
+        p->topic_alias_max = l->topic_alias_max;
+        uint32_t asked = cn->props.present & PROP(SESSION_EXPIRY) ? cn->props.session_expiry : 0;
+        if (asked != expiry) p->present |= PROP(SESSION_EXPIRY);
+        p->session_expiry = expiry;
+        if (assigned.len) p->present |= PROP(ASSIGNED_CLIENT_ID);
+        p->assigned_client_id = assigned;
+        if (ka_changed) p->present |= PROP(SERVER_KEEP_ALIVE);
+        p->server_keep_alive = ka;
+    }
+    client_send(c, &r);
+}
+
+void connect_handle(client *c, mqtt_packet *pkt)
+{
+    broker *b = c->b;
+    mqtt_connect *cn = &pkt->connect;
+    bool v5 = cn->version == MQTT_V5;
+    c->version = cn->version;
+    if (v5) read_client_props(c, &cn->props);
+    else c->window = b->lim.max_inflight ? b->lim.max_inflight : 65535;
+    if (b->lim.max_connections && b->n_connected >= b->lim.max_connections) {
+        refuse(c, MQTT_RC_QUOTA_EXCEEDED);
+        return;
+    }
+    if (v5 && (cn->props.present & PROP(AUTH_METHOD))) {
+        refuse(c, MQTT_RC_BAD_AUTH_METHOD);
+        return;
+    }
+    char idbuf[32];
+    mqtt_bytes id = cn->client_id, assigned = {NULL, 0};
+    if (id.len == 0) {
+        if (!v5 && !cn->clean_start) { /* MQTT-3.1.3-8 */
+            refuse(c, MQTT_RC_CLIENT_ID_INVALID);
+            return;
+        }
+        assign_id(b, idbuf, sizeof idbuf);
+        id = (mqtt_bytes){(const uint8_t *)idbuf, (uint32_t)strlen(idbuf)};
+        if (v5) assigned = id;
+    }
+    bool ka_changed;
+    uint16_t ka = negotiate_keepalive(&b->lim, cn->keep_alive, v5, &ka_changed);
+    c->ka_ms = (uint32_t)ka * 1500;
+    uint32_t expiry = negotiate_expiry(&b->lim, cn);
+    c->session_zero = v5 && !(cn->props.present & PROP(SESSION_EXPIRY) && cn->props.session_expiry);
+    if (cn->has_username) {
+        c->username = xmemdup(cn->username.data, cn->username.len);
+        c->username_len = cn->username.len;
+        c->has_username = true;
+    }
+    c->will = cn->will_flag ? will_from_connect(cn) : NULL;
+    bool present = attach_session(c, id, cn->clean_start);
+    c->s->expiry = expiry;
+    c->state = CLIENT_CONNECTED;
+    b->n_connected++;
+    b->stats.clients++;
+    send_connack(c, present, cn, expiry, assigned, ka_changed, ka);
+    client_touch_timer(c);
+    log_debug("%s connected as %.*s (v%u, session %s)", net_conn_peer(c->conn), (int)id.len,
+              (const char *)id.data, c->version, present ? "resumed" : "new");
+    deliver_resume(c->s);
+}

@@ -1,0 +1,235 @@
+/* Outbound delivery to one session: the in-flight window (the client's
+ * Receive Maximum, capped by limits.max_inflight), the queue behind it,
+ * packet identifiers, resending on reconnect and the subscriber's side of
+ * the QoS 1/2 handshakes.
+ *
+ * Invariants: s->inflight holds DLV_SENT / DLV_PUBREL entries with unique
+ * non-zero packet ids, in send order; s->queue holds DLV_QUEUED entries
+ * (QoS 1/2 only: QoS 0 is sent at once or dropped, never queued).
+ * Nothing is encoded for a client whose output backlog has reached
+ * limits.max_backlog_bytes: its QoS 1/2 messages wait in the queue and
+ * on_drain (deliver_pump) resumes them. */
+#include <stdlib.h>
+
+#include "broker/internal.h"
+#include "util/log.h"
+
+static bool backlogged(const client *c)
+{
+    uint32_t max = c->b->lim.max_backlog_bytes;
+    return max && net_conn_backlog(c->conn) >= max;
+}
+
+bool deliver_window_open(const session *s)
+{
+    return s->c && s->c->state == CLIENT_CONNECTED && s->inflight.n < s->c->window && !backlogged(s->c);
+}
+
+static bool pid_in_use(const session *s, uint16_t id)
+{
+    for (const delivery *d = s->inflight.head; d; d = d->next)
+        if (d->packet_id == id) return true;
+    return false;
+}
+
+/* The window is at most 65535 - 1 entries, so a free id always exists. */
+static uint16_t next_pid(session *s)
+{
+    for (;;) {
+        uint16_t id = s->next_pid++;
+        if (s->next_pid == 0) s->next_pid = 1;
+        if (!pid_in_use(s, id)) return id;
+    }
+}
+
+/* Encode one PUBLISH into the client's output. Returns false when it does
+ * not fit the client's Maximum Packet Size (MQTT-3.1.2-25: then it is
+ * dropped as if sent). */
+static bool send_publish(client *c, msg *m, const delivery *d, uint8_t qos, bool retain, bool dup,
+                         const uint32_t *ids, uint16_t n_ids, uint64_t now)
+{
+    mqtt_publish p = {.topic = m->topic, .payload = m->payload, .qos = qos, .retain = retain, .dup = dup};
+    p.packet_id = d ? d->packet_id : 0;
+    bool known = false;
+    uint16_t alias = 0;
+    if (c->version == MQTT_V5) {
+        p.props.extra = m->props;
+        if (m->expiry_at) {
+            p.props.present |= MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY);
+            p.props.message_expiry = msg_expiry_left(m, now);
+        }
+        p.props.sub_ids = ids;
+        p.props.n_sub_ids = n_ids;
+        alias = alias_out_pick(c, m, &known);
+        if (alias) {
+            p.props.present |= MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS);
+            p.props.topic_alias = alias;
+            if (known) p.topic = (mqtt_bytes){NULL, 0};
+        }
+    }
+    buf *out = net_conn_outbuf(c->conn);
+    size_t mark = out->len;
+    size_t n = mqtt_encode_publish(out, c->version, &p);
+    if (n == 0 || (c->max_out && n > c->max_out)) {
+        out->len = mark;
+        if (alias && !known) alias_out_forget(c, alias);
+        c->b->stats.dropped_too_large++;
+        return false;
+    }
+    net_conn_flush_later(c->conn);
+    return true;
+}
+
+static bool send_entry(client *c, delivery *d, bool dup, uint64_t now)
+{
+    return send_publish(c, d->m, d, d->qos, d->retain, dup, delivery_sub_ids(d), d->n_sub_ids, now);
+}
+
+/* First transmission of a QoS 1/2 entry: it joins the window. */
+static void send_new(session *s, delivery *d, uint64_t now)
+{
+    d->packet_id = next_pid(s);
+    d->state = DLV_SENT;
+    if (!send_entry(s->c, d, false, now)) {
+        delivery_free(d);
+        return;
+    }
+    dlv_push(&s->inflight, d);
+}
+
+enum deliver_result deliver(session *s, msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids,
+                            uint16_t n_sub_ids, share_key *share)
+{
+    broker *b = s->b;
+    uint64_t now = broker_now();
+    client *c = s->c && s->c->state == CLIENT_CONNECTED ? s->c : NULL;
+    if (msg_expired(m, now)) {
+        b->stats.dropped_expired++;
+        return DELIVER_OK;
+    }
+    if (qos == 0) {
+        /* Policy: QoS 0 is not queued for offline sessions, and is dropped
+         * (and counted) for a client whose output is backlogged. */
+        if (!c) return DELIVER_OK;
+        if (backlogged(c)) b->stats.dropped_qos0++;
+        else send_publish(c, m, NULL, 0, retain, false, sub_ids, n_sub_ids, now);
+        return DELIVER_OK;
+    }
+    uint32_t max = b->lim.max_queued;
+    if (!c && max && s->queue.n >= max) {
+        b->stats.dropped_queue_full++;
+        return DELIVER_DROPPED;
+    }
+    delivery *d = delivery_new(m, qos, retain, sub_ids, n_sub_ids);
+    if (share) d->share = share_key_ref(share);
+    if (c && !s->queue.n && deliver_window_open(s)) {
+        send_new(s, d, now);
+        return DELIVER_OK;
+    }
+    dlv_push(&s->queue, d);
+    return c && max && s->queue.n >= max ? DELIVER_FULL : DELIVER_OK;
+}
+
+void deliver_pump(session *s)
+{
+    client *c = s->c;
+    if (!c || c->state != CLIENT_CONNECTED) return;
+    uint64_t now = broker_now();
+    while (s->queue.head && deliver_window_open(s)) {
+        delivery *d = dlv_pop(&s->queue);
+        if (msg_expired(d->m, now)) { /* MQTT-3.3.2-5 */
+            s->b->stats.dropped_expired++;
+            delivery_free(d);
+            continue;
+        }
+        send_new(s, d, now);
+    }
+    if (s->n_waiters && flow_queue_low(s)) flow_release(s);
+}
+
+void deliver_resume(session *s)
+{
+    client *c = s->c;
+    uint64_t now = broker_now();
+    delivery *prev = NULL, *d = s->inflight.head;
+    while (d) {
+        delivery *next = d->next;
+        if (d->state == DLV_PUBREL) {
+            client_send_ack(c, MQTT_PUBREL, d->packet_id, MQTT_RC_SUCCESS);
+        } else if (!send_entry(c, d, true, now)) { /* MQTT-4.4.0-1: resend with DUP */
+            dlv_unlink(&s->inflight, prev, d);
+            delivery_free(d);
+            d = next;
+            continue;
+        }
+        prev = d;
+        d = next;
+    }
+    deliver_pump(s);
+}
+
+static delivery *find_inflight(session *s, uint16_t id, delivery **prev)
+{
+    *prev = NULL;
+    for (delivery *d = s->inflight.head; d; *prev = d, d = d->next)
+        if (d->packet_id == id) return d;
+    return NULL;
+}
+
+static void complete(session *s, delivery *prev, delivery *d)
+{
+    dlv_unlink(&s->inflight, prev, d);
+    delivery_free(d);
+    deliver_pump(s);
+}
+
+void deliver_ack(client *c, uint8_t type, const mqtt_ack *a)
+{
+    session *s = c->s;
+    delivery *prev, *d = find_inflight(s, a->packet_id, &prev);
+    if (!d) {
+        if (type == MQTT_PUBREC) client_send_ack(c, MQTT_PUBREL, a->packet_id, MQTT_RC_PACKET_ID_NOT_FOUND);
+        else log_debug("%s: %s for unknown packet id %u", net_conn_peer(c->conn),
+                       type == MQTT_PUBACK ? "PUBACK" : "PUBCOMP", a->packet_id);
+        return;
+    }
+    if (type == MQTT_PUBACK && d->qos == 1) {
+        complete(s, prev, d);
+    } else if (type == MQTT_PUBREC && d->qos == 2) {
+        if (c->version == MQTT_V5 && a->reason >= 0x80) { /* the receiver refused it: flow ends */
+            complete(s, prev, d);
+            return;
+        }
+        /* The message itself is no longer needed once PUBREC arrived. */
+        msg_unref(d->m);
+        d->m = NULL;
+        d->state = DLV_PUBREL;
+        client_send_ack(c, MQTT_PUBREL, d->packet_id, MQTT_RC_SUCCESS);
+    } else if (type == MQTT_PUBCOMP && d->state == DLV_PUBREL) {
+        complete(s, prev, d);
+    } else {
+        client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Acknowledgement does not match the QoS flow");
+    }
+}
+
+/* Move shared deliveries of one list to other group members. */
+static void reshare_list(session *s, dlv_list *l)
+{
+    delivery *prev = NULL, *d = l->head;
+    while (d) {
+        delivery *next = d->next;
+        if (d->share && d->state != DLV_PUBREL && route_reshare(s->b, d, s)) {
+            dlv_unlink(l, prev, d);
+            delivery_free(d);
+        } else {
+            prev = d;
+        }
+        d = next;
+    }
+}
+
+void deliver_reshare_all(session *s, bool inflight_too)
+{
+    reshare_list(s, &s->queue);
+    if (inflight_too) reshare_list(s, &s->inflight);
+}

@@ -1,0 +1,70 @@
+/* Outbound delivery entries: one per (message, receiving session) for
+ * QoS 1/2, kept in the session's in-flight list or queue. Singly linked
+ * FIFO lists: acknowledgements nearly always arrive in send order, so the
+ * head is usually the entry looked for. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "util/alloc.h"
+
+delivery *delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids, uint16_t n)
+{
+    delivery *d = xcalloc(1, sizeof *d);
+    d->m = msg_ref(m);
+    d->qos = qos;
+    d->retain = retain;
+    d->state = DLV_QUEUED;
+    d->n_sub_ids = n;
+    if (n == 1) d->sub_id = sub_ids[0];
+    else if (n > 1) d->sub_ids = xmemdup(sub_ids, n * sizeof *sub_ids);
+    return d;
+}
+
+void delivery_free(delivery *d)
+{
+    msg_unref(d->m);
+    share_key_unref(d->share);
+    free(d->sub_ids);
+    free(d);
+}
+
+const uint32_t *delivery_sub_ids(const delivery *d)
+{
+    return d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
+}
+
+void dlv_push(dlv_list *l, delivery *d)
+{
+    d->next = NULL;
+    if (l->tail) l->tail->next = d;
+    else l->head = d;
+    l->tail = d;
+    l->n++;
+}
+
+delivery *dlv_pop(dlv_list *l)
+{
+    delivery *d = l->head;
+    if (!d) return NULL;
+    l->head = d->next;
+    if (!l->head) l->tail = NULL;
+    l->n--;
+    d->next = NULL;
+    return d;
+}
+
+void dlv_unlink(dlv_list *l, delivery *prev, delivery *d)
+{
+    if (prev) prev->next = d->next;
+    else l->head = d->next;
+    if (l->tail == d) l->tail = prev;
+    l->n--;
+    d->next = NULL;
+}
+
+void dlv_clear(dlv_list *l)
+{
+    delivery *d;
+    while ((d = dlv_pop(l))) delivery_free(d);
+}

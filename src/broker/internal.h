@@ -1,0 +1,336 @@
+/* Private to src/broker: the structures shared by the broker's files.
+ *
+ * Object graph and ownership:
+ *   broker  owns every session (b->sessions, keyed by client id) and every
+ *           client (b->clients list, freed from the net on_close callback).
+ *   client  = one network connection. Borrowed link c->s to its session
+ *           (NULL before CONNECT and after detaching); s->c points back.
+ *   session owns its subscriptions (also registered in b->tree with the
+ *           session as owner), its outbound deliveries (in-flight list and
+ *           queue), its inbound QoS 2 packet ids, and a pending delayed will.
+ *   msg     is reference counted: one reference per delivery entry, per
+ *           retained slot, per will, plus the routing caller's own. */
+#ifndef MQS_BROKER_INTERNAL_H
+#define MQS_BROKER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/broker.h"
+#include "broker/heap.h"
+#include "broker/retain.h"
+#include "broker/topic_tree.h"
+#include "mqtt/codec.h"
+#include "util/buf.h"
+#include "util/hashmap.h"
+
+typedef struct session session;
+typedef struct client client;
+
+/* --- message.c ----------------------------------------------------------- */
+
+/* An application message shared by every receiver. Immutable once routed
+ * (except expiry_at, which a will sets when it is published). */
+typedef struct msg {
+    uint32_t refs;
+    uint32_t topic_hash; /* for outbound topic alias lookups */
+    uint64_t expiry_at;  /* clock_now_ms deadline; 0 = never */
+    uint8_t qos;
+    bool retain;
+    mqtt_bytes topic, payload, props; /* point into data[] */
+    uint8_t data[];
+} msg;
+
+msg *msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uint8_t qos, bool retain);
+msg *msg_ref(msg *m);
+void msg_unref(msg *m);
+/* For retain_store_new. */
+void msg_release(void *m);
+bool msg_expired(const msg *m, uint64_t now);
+/* Seconds left, rounded up so a live message never reads as 0. */
+uint32_t msg_expiry_left(const msg *m, uint64_t now);
+uint32_t msg_hash_topic(mqtt_bytes topic);
+bool bytes_eq(mqtt_bytes a, mqtt_bytes b);
+
+/* A shared subscription's full filter ("$share/g/f"), referenced by the
+ * subscription record and by every delivery it produced, so a delivery can
+ * be moved to another member of the group. */
+typedef struct share_key {
+    uint32_t refs;
+    uint32_t len;
+    uint8_t filter[];
+} share_key;
+
+share_key *share_key_new(mqtt_bytes filter);
+share_key *share_key_ref(share_key *k);
+void share_key_unref(share_key *k);
+
+/* --- delivery.c: outbound entries ---------------------------------------- */
+
+enum dlv_state {
+    DLV_QUEUED, /* not sent on the current connection */
+    DLV_SENT,   /* PUBLISH sent, awaiting PUBACK / PUBREC */
+    DLV_PUBREL, /* PUBREL sent, awaiting PUBCOMP */
+};
+
+typedef struct delivery {
+    struct delivery *next;
+    msg *m;
+    share_key *share;   /* non-NULL when routed through a shared subscription */
+    uint32_t *sub_ids;  /* heap array when n_sub_ids > 1 */
+    uint32_t sub_id;    /* the identifier when n_sub_ids == 1 */
+    uint16_t n_sub_ids;
+    uint16_t packet_id; /* 0 until first sent */
+    uint8_t qos;
+    uint8_t state;
+    bool retain;
+} delivery;
+
+typedef struct dlv_list {
+    delivery *head, *tail;
+    uint32_t n;
+} dlv_list;
+
+delivery *delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids, uint16_t n);
+void delivery_free(delivery *d);
+const uint32_t *delivery_sub_ids(const delivery *d);
+void dlv_push(dlv_list *l, delivery *d);
+delivery *dlv_pop(dlv_list *l);
+/* Unlink d, whose predecessor is prev (NULL for the head). */
+void dlv_unlink(dlv_list *l, delivery *prev, delivery *d);
+void dlv_clear(dlv_list *l);
+
+/* --- session.c ------------------------------------------------------------ */
+
+typedef struct sub_rec {
+    uint8_t *filter; /* as subscribed, "$share/..." included */
+    uint32_t len;
+    sub_options opts;
+    share_key *share;
+} sub_rec;
+
+/* A will waiting for its delay (or session end) after its connection died. */
+typedef struct will {
+    msg *m;
+    uint32_t delay;    /* seconds */
+    uint32_t expiry;   /* message expiry seconds, applied when published */
+    bool has_expiry;
+} will;
+
+struct session {
+    broker *b;
+    uint8_t *id;
+    uint32_t id_len;
+    client *c;
+    uint32_t expiry;      /* session expiry interval, seconds */
+    heap_node timer;      /* min(expire_at, will_at), while offline */
+    uint64_t expire_at;   /* 0 = not counting down */
+    will *pending_will;
+    uint64_t will_at;
+    sub_rec *subs;
+    uint32_t n_subs, cap_subs;
+    dlv_list inflight;    /* sent, in send order (= resend order) */
+    dlv_list queue;       /* waiting for window / connection */
+    uint16_t next_pid;
+    uint16_t *rx_qos2;    /* inbound QoS 2 ids awaiting PUBREL */
+    uint16_t n_rx_qos2;
+    uint32_t cap_rx_qos2;
+    client **waiters;     /* publishers paused on this session's full queue */
+    uint32_t n_waiters, cap_waiters;
+    uint64_t route_gen;   /* see route.c */
+    uint32_t route_idx;
+};
+
+session *session_find(broker *b, mqtt_bytes id);
+session *session_create(broker *b, mqtt_bytes id);
+/* End the session: publish a pending will, drop subscriptions and
+ * messages (moving shared ones to other members), free it. */
+void session_end(session *s);
+/* The connection went away: start expiry (or end now when expiry is 0). */
+void session_went_offline(session *s);
+/* Re-arm the offline timer after expire_at / will_at changed. */
+void session_rearm(session *s);
+void session_timer_fired(session *s, uint64_t now);
+sub_rec *session_sub_find(session *s, mqtt_bytes filter);
+/* Returns true if the record is new. */
+bool session_sub_set(session *s, mqtt_bytes filter, const sub_options *o);
+bool session_sub_remove(session *s, mqtt_bytes filter);
+bool session_rx_qos2_has(const session *s, uint16_t id);
+void session_rx_qos2_add(session *s, uint16_t id);
+bool session_rx_qos2_remove(session *s, uint16_t id);
+void session_free_all(broker *b);
+
+/* --- client.c ------------------------------------------------------------- */
+
+enum client_state {
+    CLIENT_NEW,       /* waiting for CONNECT */
+    CLIENT_CONNECTED, /* CONNACK sent */
+    CLIENT_CLOSED,    /* detached; waiting for the net's on_close */
+};
+
+typedef struct alias_in alias_in;
+typedef struct alias_out alias_out;
+
+struct client {
+    broker *b;
+    net_conn *conn;
+    session *s;
+    buf rx;              /* an incomplete packet (or unprocessed input while paused) */
+    heap_node timer;     /* connect timeout, then keep-alive */
+    uint64_t born, last_rx;
+    uint32_t ka_ms;      /* 1.5 x keep alive; 0 = none */
+    uint8_t version;
+    uint8_t state;
+    bool problem_info;   /* v5 Request Problem Information (default 1) */
+    bool paused;         /* reads paused by publisher backpressure */
+    bool resume_queued;
+    bool session_zero;   /* CONNECT session expiry was 0 (DISCONNECT may not raise it) */
+    uint16_t window;     /* outbound in-flight limit */
+    uint16_t alias_out_max;
+    uint32_t max_out;    /* client's Maximum Packet Size; 0 = protocol max */
+    alias_in *ain;
+    alias_out *aout;
+    will *will;
+    uint8_t *username;
+    uint32_t username_len;
+    bool has_username;
+    session **blocked_on;
+    uint32_t n_blocked, cap_blocked;
+    client *prev, *next;  /* b->clients */
+    client *resume_next;  /* b->resume_head */
+};
+
+/* Send a packet, respecting the client's Maximum Packet Size: reason
+ * string and user properties are dropped if they would make it too large;
+ * returns false if even that does not fit (nothing sent). */
+bool client_send(client *c, const mqtt_packet *p);
+void client_send_ack(client *c, uint8_t type, uint16_t id, uint8_t reason);
+/* Server-initiated end: v5 DISCONNECT (reason string only when allowed),
+ * then close with the will published (unless rc is 0x00). */
+void client_disconnect(client *c, uint8_t rc, const char *reason);
+/* Close the connection; `will` says whether the will applies. */
+void client_close(client *c, bool will);
+/* Detach from the session and the broker's bookkeeping; idempotent. */
+void client_detach(client *c, bool will);
+/* Another connection claims the session: v5 DISCONNECT 0x8E, close; the
+ * session stays for the new connection (which may end it: clean start). */
+void client_takeover(client *old);
+void client_touch_timer(client *c);
+void client_timer_fired(client *c, uint64_t now);
+/* Resume a paused publisher (deferred to the loop, never re-entrant). */
+void client_resume_later(client *c);
+void client_process_resumed(broker *b);
+/* Process a decoded packet. */
+void client_dispatch(client *c, mqtt_packet *p);
+
+/* --- connect.c ------------------------------------------------------------ */
+
+void connect_handle(client *c, mqtt_packet *p);
+
+/* --- publish.c (inbound) -------------------------------------------------- */
+
+void publish_handle(client *c, mqtt_publish *p);
+void pubrel_handle(client *c, const mqtt_ack *a);
+
+/* --- route.c -------------------------------------------------------------- */
+
+typedef struct route_result {
+    uint32_t receivers;  /* sessions the message went to (or was queued for) */
+    uint32_t dropped;    /* receivers that refused it (quota) */
+} route_result;
+
+/* Route m to every matching subscription. origin (NULL for the server) is
+ * used for no-local; publisher (may be NULL) is paused when a connected
+ * receiver's queue is full. */
+route_result route_message(broker *b, msg *m, session *origin, client *publisher);
+/* Move a shared-subscription delivery to another member of its group;
+ * returns false if there is no other member (d untouched). */
+bool route_reshare(broker *b, delivery *d, session *from);
+void route_free(broker *b);
+
+/* --- deliver.c (outbound) ------------------------------------------------- */
+
+enum deliver_result { DELIVER_OK, DELIVER_FULL, DELIVER_DROPPED };
+/* Hand a message to a session; takes ownership of nothing (refs m). */
+enum deliver_result deliver(session *s, msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids,
+                            uint16_t n_sub_ids, share_key *share);
+/* Send from the queue while the window, backlog and queue allow. */
+void deliver_pump(session *s);
+/* New connection to an existing session: resend in-flight (DUP), then pump. */
+void deliver_resume(session *s);
+void deliver_ack(client *c, uint8_t type, const mqtt_ack *a);
+bool deliver_window_open(const session *s);
+/* Move QoS 1/2 shared deliveries (in-flight and queued) to other members. */
+void deliver_reshare_all(session *s, bool inflight_too);
+
+/* --- flow.c: publisher backpressure ---------------------------------------- */
+
+void flow_block(client *publisher, session *s);
+/* Wake the publishers waiting on s (its queue drained or it went away). */
+void flow_release(session *s);
+void flow_client_gone(client *c);
+bool flow_queue_low(const session *s);
+
+/* --- subscribe.c ---------------------------------------------------------- */
+
+void subscribe_handle(client *c, mqtt_subscribe *p);
+void unsubscribe_handle(client *c, mqtt_unsubscribe *p);
+
+/* --- will.c --------------------------------------------------------------- */
+
+will *will_from_connect(const mqtt_connect *cn);
+void will_free(will *w);
+void will_publish(broker *b, will *w, session *origin);
+
+/* --- alias.c -------------------------------------------------------------- */
+
+/* Inbound: resolve or set; returns 0 or a v5 reason code. *topic is
+ * replaced by the stored topic for alias-only publishes. */
+int alias_in_apply(client *c, mqtt_publish *p);
+/* Outbound: the alias to send for m, and whether the topic can be left
+ * empty. Returns 0 when aliases are not used. */
+uint16_t alias_out_pick(client *c, const msg *m, bool *known);
+/* A newly assigned alias whose PUBLISH was not sent after all. */
+void alias_out_forget(client *c, uint16_t alias);
+void alias_free(client *c);
+
+/* --- broker.c ------------------------------------------------------------- */
+
+typedef struct pub_hook {
+    uint8_t *topic;
+    uint32_t len;
+    broker_publish_hook fn;
+    void *ctx;
+} pub_hook;
+
+typedef struct route_scratch route_scratch;
+
+struct broker {
+    uv_loop_t *loop;
+    broker_limits lim;
+    topic_tree *tree;
+    retain_store *retained;
+    hashmap *sessions;
+    client *clients;
+    uint32_t n_connected;
+    heap client_timers;
+    heap session_timers;
+    uv_timer_t sweep;
+    uv_timer_t resume_timer;
+    client *resume_head;
+    route_scratch *scratch;
+    pub_hook *hooks;
+    uint32_t n_hooks;
+    broker_disconnect_hook on_disconnect;
+    void *on_disconnect_ctx;
+    broker_stats stats;
+    uint64_t next_client_no;
+    bool shutting_down;
+};
+
+uint64_t broker_now(void);
+const pub_hook *broker_find_hook(const broker *b, mqtt_bytes topic);
+/* Ingress of an application message: retained store update + routing. */
+route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher);
+
+#endif

@@ -1,0 +1,108 @@
+/* Inbound PUBLISH and the publisher's side of the QoS 1/2 handshakes.
+ *
+ * QoS 2 uses the spec's "method B": the message is routed when the
+ * PUBLISH first arrives and its packet id is remembered until PUBREL, so a
+ * retransmitted PUBLISH with that id is acknowledged but never routed twice.
+ * QoS 1 is acknowledged as soon as it has been routed, so the only inbound
+ * messages counting against our Receive Maximum are QoS 2 ones awaiting
+ * PUBREL. */
+#include <string.h>
+
+#include "broker/internal.h"
+#include "util/log.h"
+
+static uint32_t topic_levels(mqtt_bytes t)
+{
+    uint32_t n = 1;
+    for (uint32_t i = 0; i < t.len; i++) n += t.data[i] == '/';
+    return n;
+}
+
+static msg *msg_from_publish(const mqtt_publish *p)
+{
+    static const uint64_t not_passed = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) |
+                                       MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_ID) |
+                                       MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY);
+    buf props = {0};
+    if (p->props.raw.len) mqtt_props_copy_except(p->props.raw, not_passed, &props);
+    msg *m = msg_new(p->topic, p->payload, (mqtt_bytes){props.data, (uint32_t)props.len}, p->qos, p->retain);
+    buf_free(&props);
+    if ((p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY)) && p->props.message_expiry)
+        m->expiry_at = broker_now() + (uint64_t)p->props.message_expiry * 1000;
+    return m;
+}
+
+/* First half of the handshake; for QoS 2 the id is remembered unless the
+ * reason code ends the flow (a PUBREC >= 0x80 completes it, §4.3.3). */
+static void ack_publish(client *c, const mqtt_publish *p, uint8_t reason)
+{
+    if (p->qos == 1) client_send_ack(c, MQTT_PUBACK, p->packet_id, reason);
+    if (p->qos == 2) {
+        if (reason < 0x80) session_rx_qos2_add(c->s, p->packet_id);
+        client_send_ack(c, MQTT_PUBREC, p->packet_id, reason);
+    }
+}
+
+static void run_hook(client *c, const pub_hook *h, const mqtt_publish *p)
+{
+    session *s = c->s;
+    mqtt_bytes user = {c->username, c->username_len};
+    ack_publish(c, p, MQTT_RC_SUCCESS);
+    h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, c->has_username ? &user : NULL, p);
+}
+
+/* Topic checks the codec cannot make: aliases and level count. Returns
+ * false when the connection has been closed or the message refused. */
+static bool resolve_topic(client *c, mqtt_publish *p)
+{
+    if (c->version == MQTT_V5) {
+        int rc = alias_in_apply(c, p);
+        if (rc) {
+            client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_TOPIC_ALIAS_INVALID ? "Topic alias invalid"
+                                                                                : "Unknown topic alias");
+            return false;
+        }
+    } else if (!p->topic.len) {
+        client_close(c, true);
+        return false;
+    }
+    if (topic_levels(p->topic) > c->b->lim.max_topic_levels) {
+        if (c->version != MQTT_V5) client_close(c, true);
+        else ack_publish(c, p, MQTT_RC_TOPIC_NAME_INVALID);
+        return false;
+    }
+    return true;
+}
+
+void publish_handle(client *c, mqtt_publish *p)
+{
+    broker *b = c->b;
+    session *s = c->s;
+    if (!resolve_topic(c, p)) return;
+    if (p->qos == 2 && session_rx_qos2_has(s, p->packet_id)) {
+        client_send_ack(c, MQTT_PUBREC, p->packet_id, MQTT_RC_SUCCESS); /* duplicate: not routed again */
+        return;
+    }
+    if (p->qos && s->n_rx_qos2 >= b->lim.receive_max) {
+        client_disconnect(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "Receive Maximum exceeded");
+        return;
+    }
+    const pub_hook *h = broker_find_hook(b, p->topic);
+    if (h) {
+        run_hook(c, h, p);
+        return;
+    }
+    msg *m = msg_from_publish(p);
+    route_result r = broker_ingest(b, m, s, c);
+    msg_unref(m);
+    if (c->state == CLIENT_CLOSED) return;
+    uint8_t reason = MQTT_RC_SUCCESS;
+    if (r.receivers == 0) reason = r.dropped ? MQTT_RC_QUOTA_EXCEEDED : MQTT_RC_NO_MATCHING_SUBSCRIBERS;
+    ack_publish(c, p, reason);
+}
+
+void pubrel_handle(client *c, const mqtt_ack *a)
+{
+    bool known = session_rx_qos2_remove(c->s, a->packet_id);
+    client_send_ack(c, MQTT_PUBCOMP, a->packet_id, known ? MQTT_RC_SUCCESS : MQTT_RC_PACKET_ID_NOT_FOUND);
+}

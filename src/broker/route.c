@@ -1,0 +1,201 @@
+/* Routing: topic tree matches -> one delivery per receiving session.
+ *
+ * Overlapping non-shared subscriptions of one session collapse into a
+ * single copy at the highest granted QoS carrying every matching
+ * subscription identifier (MQTT-3.3.4-3/-5). Each shared-subscription
+ * match is its own delivery (§4.8.2). Collapsing uses a per-route
+ * generation stamped on the session plus reusable scratch arrays, so a
+ * fan-out allocates nothing beyond the QoS 1/2 delivery entries.
+ *
+ * Not re-entrant: delivering never routes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "util/alloc.h"
+
+typedef struct hit {
+    session *s;
+    share_key *share; /* borrowed from the session's sub_rec */
+    uint32_t ids;     /* 1-based index into id_links; 0 = none */
+    uint8_t qos;
+    bool rap;
+} hit;
+
+typedef struct id_link {
+    uint32_t id;
+    uint32_t next;
+} id_link;
+
+struct route_scratch {
+    hit *hits;
+    uint32_t n_hits, cap_hits;
+    id_link *links;
+    uint32_t n_links, cap_links;
+    uint32_t *gather;
+    uint32_t cap_gather;
+    uint64_t gen;
+};
+
+typedef struct route_ctx {
+    broker *b;
+    route_scratch *rs;
+    session *origin;
+} route_ctx;
+
+static route_scratch *scratch(broker *b)
+{
+    if (!b->scratch) b->scratch = xcalloc(1, sizeof *b->scratch);
+    return b->scratch;
+}
+
+void route_free(broker *b)
+{
+    route_scratch *rs = b->scratch;
+    if (!rs) return;
+    free(rs->hits);
+    free(rs->links);
+    free(rs->gather);
+    free(rs);
+    b->scratch = NULL;
+}
+
+static hit *new_hit(route_scratch *rs, session *s)
+{
+    if (rs->n_hits == rs->cap_hits) {
+        rs->cap_hits = rs->cap_hits ? rs->cap_hits * 2 : 16;
+        rs->hits = xrealloc(rs->hits, rs->cap_hits * sizeof *rs->hits);
+    }
+    hit *h = &rs->hits[rs->n_hits++];
+    memset(h, 0, sizeof *h);
+    h->s = s;
+    return h;
+}
+
+static void add_id(route_scratch *rs, hit *h, uint32_t id)
+{
+    if (!id) return;
+    if (rs->n_links == rs->cap_links) {
+        rs->cap_links = rs->cap_links ? rs->cap_links * 2 : 16;
+        rs->links = xrealloc(rs->links, rs->cap_links * sizeof *rs->links);
+    }
+    rs->links[rs->n_links] = (id_link){id, h->ids};
+    h->ids = ++rs->n_links;
+}
+
+/* The share key of s's subscription to $share/group/filter. */
+static share_key *find_share(session *s, mqtt_bytes group, mqtt_bytes filter)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++) {
+        sub_rec *r = &s->subs[i];
+        mqtt_bytes g, f;
+        if (!r->share || !topic_filter_split_share((mqtt_bytes){r->filter, r->len}, &g, &f)) continue;
+        if (bytes_eq(g, group) && bytes_eq(f, filter)) return r->share;
+    }
+    return NULL;
+}
+
+static void visit(void *ctx, const subscription *sub)
+{
+    route_ctx *rc = ctx;
+    route_scratch *rs = rc->rs;
+    session *s = sub->owner;
+    hit *h;
+    if (sub->group.len) {
+        h = new_hit(rs, s);
+        h->share = find_share(s, sub->group, sub->filter);
+    } else {
+        if (sub->opts.no_local && s == rc->origin) return;
+        if (s->route_gen == rs->gen) {
+            h = &rs->hits[s->route_idx];
+        } else {
+            s->route_gen = rs->gen;
+            s->route_idx = rs->n_hits;
+            h = new_hit(rs, s);
+        }
+    }
+    if (sub->opts.qos > h->qos) h->qos = sub->opts.qos;
+    h->rap |= sub->opts.retain_as_published;
+    add_id(rs, h, sub->opts.sub_id);
+}
+
+static bool eligible(void *ctx, void *owner)
+{
+    (void)ctx;
+    session *s = owner;
+    return s->c && deliver_window_open(s);
+}
+
+/* Sub ids of h in subscription order (the links are built newest first). */
+static uint16_t gather_ids(route_scratch *rs, const hit *h)
+{
+    uint32_t n = 0;
+    for (uint32_t i = h->ids; i; i = rs->links[i - 1].next) n++;
+    if (n > rs->cap_gather) {
+        rs->cap_gather = n;
+        rs->gather = xrealloc(rs->gather, n * sizeof *rs->gather);
+    }
+    uint32_t k = n;
+    for (uint32_t i = h->ids; i; i = rs->links[i - 1].next) rs->gather[--k] = rs->links[i - 1].id;
+    return (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
+}
+
+route_result route_message(broker *b, msg *m, session *origin, client *publisher)
+{
+    route_scratch *rs = scratch(b);
+    route_ctx rc = {b, rs, origin};
+    route_result res = {0, 0};
+    rs->gen++;
+    rs->n_hits = rs->n_links = 0;
+    topic_tree_match(b->tree, m->topic, visit, eligible, &rc);
+    for (uint32_t i = 0; i < rs->n_hits; i++) {
+        hit *h = &rs->hits[i];
+        uint16_t n = gather_ids(rs, h);
+        uint8_t qos = h->qos < m->qos ? h->qos : m->qos;
+        enum deliver_result d = deliver(h->s, m, qos, h->rap && m->retain, rs->gather, n, h->share);
+        if (d == DELIVER_DROPPED) {
+            res.dropped++;
+            continue;
+        }
+        res.receivers++;
+        if (d == DELIVER_FULL && publisher && h->s->c && h->s != publisher->s) flow_block(publisher, h->s);
+    }
+    return res;
+}
+
+/* --- moving a shared delivery to another member ---------------------------- */
+
+typedef struct reshare_ctx {
+    mqtt_bytes group, filter;
+    session *from, *to;
+    sub_options opts;
+} reshare_ctx;
+
+static void reshare_visit(void *ctx, const subscription *sub)
+{
+    reshare_ctx *rc = ctx;
+    if (sub->owner == rc->from || !bytes_eq(sub->group, rc->group) || !bytes_eq(sub->filter, rc->filter))
+        return;
+    rc->to = sub->owner;
+    rc->opts = sub->opts;
+}
+
+static bool reshare_eligible(void *ctx, void *owner)
+{
+    reshare_ctx *rc = ctx;
+    return owner != rc->from && eligible(NULL, owner);
+}
+
+bool route_reshare(broker *b, delivery *d, session *from)
+{
+    reshare_ctx rc = {.from = from};
+    mqtt_bytes full = {d->share->filter, d->share->len};
+    if (!topic_filter_split_share(full, &rc.group, &rc.filter)) return false;
+    topic_tree_match(b->tree, d->m->topic, reshare_visit, reshare_eligible, &rc);
+    if (!rc.to) return false;
+    uint8_t qos = rc.opts.qos < d->m->qos ? rc.opts.qos : d->m->qos;
+    uint32_t id = rc.opts.sub_id;
+    bool retain = rc.opts.retain_as_published && d->m->retain;
+    deliver(rc.to, d->m, qos, retain, &id, id ? 1 : 0, find_share(rc.to, rc.group, rc.filter));
+    return true;
+}

@@ -1,0 +1,176 @@
+/* Sessions: the table keyed by client id, subscriptions, inbound QoS 2
+ * state, and the offline life cycle (expiry and delayed wills).
+ *
+ * Offline deadlines live in b->session_timers, keyed by the earlier of
+ * expire_at and will_at, so the sweep touches only sessions that are due. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "util/alloc.h"
+
+session *session_find(broker *b, mqtt_bytes id)
+{
+    return hashmap_get(b->sessions, id.data, id.len);
+}
+
+session *session_create(broker *b, mqtt_bytes id)
+{
+    session *s = xcalloc(1, sizeof *s);
+    s->b = b;
+    s->id = xmemdup(id.data, id.len);
+    s->id_len = id.len;
+    s->next_pid = 1;
+    heap_node_init(&s->timer);
+    hashmap_put(b->sessions, id.data, id.len, s);
+    b->stats.sessions++;
+    return s;
+}
+
+static void unsubscribe_all(session *s)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++) {
+        sub_rec *r = &s->subs[i];
+        topic_tree_unsubscribe(s->b->tree, (mqtt_bytes){r->filter, r->len}, s);
+        share_key_unref(r->share);
+        free(r->filter);
+    }
+    s->b->stats.subscriptions -= s->n_subs;
+    free(s->subs);
+    s->subs = NULL;
+    s->n_subs = s->cap_subs = 0;
+}
+
+/* `graceful`: publish the pending will and hand shared messages to other
+ * group members (false only when the whole broker is being freed). */
+static void session_destroy(session *s, bool graceful)
+{
+    broker *b = s->b;
+    unsubscribe_all(s);
+    if (s->pending_will) {
+        will *w = s->pending_will;
+        s->pending_will = NULL;
+        if (graceful) will_publish(b, w, NULL);
+        will_free(w);
+    }
+    if (graceful) deliver_reshare_all(s, true);
+    flow_release(s);
+    dlv_clear(&s->inflight);
+    dlv_clear(&s->queue);
+    heap_remove(&b->session_timers, &s->timer);
+    hashmap_remove(b->sessions, s->id, s->id_len);
+    b->stats.sessions--;
+    free(s->rx_qos2);
+    free(s->waiters);
+    free(s->id);
+    free(s);
+}
+
+void session_end(session *s) { session_destroy(s, true); }
+
+void session_rearm(session *s)
+{
+    uint64_t due = s->expire_at;
+    if (s->pending_will && (!due || s->will_at < due)) due = s->will_at;
+    if (due) heap_set(&s->b->session_timers, &s->timer, due);
+    else heap_remove(&s->b->session_timers, &s->timer);
+}
+
+void session_went_offline(session *s)
+{
+    if (s->expiry == 0) {
+        session_end(s);
+        return;
+    }
+    s->expire_at = s->expiry == UINT32_MAX ? 0 : broker_now() + (uint64_t)s->expiry * 1000;
+    session_rearm(s);
+}
+
+void session_timer_fired(session *s, uint64_t now)
+{
+    if (s->expire_at && now >= s->expire_at) {
+        session_end(s);
+        return;
+    }
+    if (s->pending_will && now >= s->will_at) {
+        will *w = s->pending_will;
+        s->pending_will = NULL;
+        will_publish(s->b, w, s);
+        will_free(w);
+    }
+    session_rearm(s);
+}
+
+sub_rec *session_sub_find(session *s, mqtt_bytes filter)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++)
+        if (bytes_eq((mqtt_bytes){s->subs[i].filter, s->subs[i].len}, filter)) return &s->subs[i];
+    return NULL;
+}
+
+bool session_sub_set(session *s, mqtt_bytes filter, const sub_options *o)
+{
+    bool fresh = topic_tree_subscribe(s->b->tree, filter, s, o);
+    sub_rec *r = session_sub_find(s, filter);
+    if (!r) {
+        if (s->n_subs == s->cap_subs) {
+            s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 4;
+            s->subs = xrealloc(s->subs, s->cap_subs * sizeof *s->subs);
+        }
+        r = &s->subs[s->n_subs++];
+        r->filter = xmemdup(filter.data, filter.len);
+        r->len = filter.len;
+        mqtt_bytes g, f;
+        r->share = topic_filter_split_share(filter, &g, &f) ? share_key_new(filter) : NULL;
+        s->b->stats.subscriptions++;
+    }
+    r->opts = *o;
+    return fresh;
+}
+
+bool session_sub_remove(session *s, mqtt_bytes filter)
+{
+    bool existed = topic_tree_unsubscribe(s->b->tree, filter, s);
+    sub_rec *r = session_sub_find(s, filter);
+    if (r) {
+        share_key_unref(r->share);
+        free(r->filter);
+        *r = s->subs[--s->n_subs];
+        s->b->stats.subscriptions--;
+    }
+    return existed;
+}
+
+bool session_rx_qos2_has(const session *s, uint16_t id)
+{
+    for (uint16_t i = 0; i < s->n_rx_qos2; i++)
+        if (s->rx_qos2[i] == id) return true;
+    return false;
+}
+
+void session_rx_qos2_add(session *s, uint16_t id)
+{
+    if (s->n_rx_qos2 == s->cap_rx_qos2) {
+        s->cap_rx_qos2 = s->cap_rx_qos2 ? s->cap_rx_qos2 * 2 : 4;
+        s->rx_qos2 = xrealloc(s->rx_qos2, s->cap_rx_qos2 * sizeof *s->rx_qos2);
+    }
+    s->rx_qos2[s->n_rx_qos2++] = id;
+}
+
+bool session_rx_qos2_remove(session *s, uint16_t id)
+{
+    for (uint16_t i = 0; i < s->n_rx_qos2; i++) {
+        if (s->rx_qos2[i] != id) continue;
+        s->rx_qos2[i] = s->rx_qos2[--s->n_rx_qos2];
+        return true;
+    }
+    return false;
+}
+
+void session_free_all(broker *b)
+{
+    hashmap_iter it;
+    void *v;
+    hashmap_iter_init(b->sessions, &it);
+    while (hashmap_iter_next(&it, NULL, NULL, &v)) session_destroy(v, false);
+}

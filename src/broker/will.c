@@ -1,0 +1,41 @@
+/* Will messages: built once from CONNECT, published when the connection
+ * ends abnormally (at once, or after the Will Delay Interval if the
+ * session outlives the connection: see client.c and session.c). */
+#include <stdlib.h>
+
+#include "broker/internal.h"
+#include "util/alloc.h"
+
+will *will_from_connect(const mqtt_connect *cn)
+{
+    const mqtt_props *p = &cn->will_props;
+    buf props = {0};
+    if (cn->version == MQTT_V5)
+        mqtt_props_copy_except(p->raw,
+                               MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY) | MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) |
+                                   MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_ID),
+                               &props);
+    will *w = xcalloc(1, sizeof *w);
+    w->m = msg_new(cn->will_topic, cn->will_payload, (mqtt_bytes){props.data, (uint32_t)props.len},
+                   cn->will_qos, cn->will_retain);
+    buf_free(&props);
+    if (p->present & MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY)) w->delay = p->will_delay;
+    /* As Mosquitto does, an interval of 0 means no expiry. */
+    w->has_expiry = (p->present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY)) && p->message_expiry;
+    w->expiry = p->message_expiry;
+    return w;
+}
+
+void will_free(will *w)
+{
+    if (!w) return;
+    msg_unref(w->m);
+    free(w);
+}
+
+void will_publish(broker *b, will *w, session *origin)
+{
+    /* The expiry interval counts from publication, not from CONNECT. */
+    if (w->has_expiry) w->m->expiry_at = broker_now() + (uint64_t)w->expiry * 1000;
+    broker_ingest(b, w->m, origin, NULL);
+}
