@@ -1,0 +1,20 @@
+/* Notification topic names (protocol §1.4):
+ *   clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/<HEX(clientId)>/command/notify/<HEX(key)>
+ * HEX is upper-case Base16, exactly two digits per byte. */
+#ifndef MQS_STORE_NOTIFY_TOPIC_H
+#define MQS_STORE_NOTIFY_TOPIC_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+#define NOTIFY_TOPIC_PREFIX "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/"
+#define NOTIFY_TOPIC_MIDDLE "/command/notify/"
+
+/* Append the upper-case hex of p[0..n) to b (2n bytes, no terminator). */
+void notify_hex_append(buf *b, const void *p, size_t n);
+/* Append the notification topic for a client (given as its precomputed
+ * hex, see notify_watcher) and a key to b. */
+void notify_topic_build(buf *b, const char *client_hex, size_t hexlen, const void *key, size_t klen);
+
+#endif
