@@ -1,0 +1,123 @@
+/* The state store service: one request in, one reply out, notifications
+ * out through a callback (protocol §2–§7).
+ *
+ * This is the command layer above the keyspace. It decodes the RESP
+ * request, checks it in the order of protocol §6.10 / §5.3 (framing,
+ * verb, argument count, options, empty key, authorization, __ts, __ft),
+ * stamps what is non-deterministic (the new HLC version from the server
+ * clock, the absolute PX deadline, the decision time) into a keyspace
+ * command, applies it, and turns the result into the RESP reply and the
+ * `__ts` value. Every applied change is fanned out to the KEYNOTIFY
+ * watchers of its key, in mutation order, through `notify`.
+ *
+ * Pure: no sockets, no libuv, no MQTT. The caller (the broker bridge)
+ * extracts what it needs from the request PUBLISH into a store_request and
+ * passes the wall clock in; it turns replies and notifications back into
+ * PUBLISHes. Single-threaded: one service per event loop. */
+#ifndef MQS_STORE_SERVICE_H
+#define MQS_STORE_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/keyspace.h"
+#include "util/buf.h"
+
+typedef struct store_service store_service;
+
+/* A borrowed byte string; `data == NULL` means absent (as opposed to
+ * present and empty). */
+typedef struct store_bytes {
+    const uint8_t *data;
+    size_t len;
+} store_bytes;
+
+typedef struct store_config {
+    keyspace_limits limits;  /* max_keys, max_bytes, max_key_len (0 = unlimited) */
+    const char *node_id;     /* HLC node id: non-empty, no ':' */
+    size_t scan_page_keys;   /* SCAN page bound in keys (> 0) */
+    size_t scan_page_bytes;  /* SCAN page bound in key bytes (> 0) */
+} store_config;
+
+/* Defaults, documented in docs/configuration.md. */
+void store_config_default(store_config *c);
+
+/* Who sent the request: the MQTT connection's identity, never __srcId. */
+typedef struct store_principal {
+    store_bytes client_id;
+    store_bytes username; /* data == NULL: none */
+} store_principal;
+
+typedef enum store_access { STORE_ACCESS_READ, STORE_ACCESS_WRITE } store_access;
+
+/* Key-level authorization hook (protocol §10.3): return true to allow.
+ * GET, KEYNOTIFY (and STOP) and SCAN need Read (SCAN asks per key and
+ * returns only readable keys); SET, DEL and VDEL need Write. With no
+ * authorizer installed, everything is allowed. */
+typedef bool (*store_authorize_fn)(void *ctx, const store_principal *who, const uint8_t *key,
+                                   size_t klen, store_access access);
+
+typedef struct store_request {
+    store_principal who;
+    store_bytes payload;    /* the RESP request */
+    store_bytes ts;         /* user property __ts */
+    store_bytes ft;         /* user property __ft */
+    store_bytes prot_ver;   /* user property __protVer */
+    bool persist;           /* user property aio-persistence: true */
+    uint64_t now_ms;        /* wall clock, Unix epoch milliseconds */
+} store_request;
+
+/* What goes back on the Response Topic. Initialise with
+ * store_reply_init, reuse across calls, release with store_reply_free. */
+typedef struct store_reply {
+    int status;             /* __stat: 200, or 505 (unsupported __protVer; payload empty) */
+    buf payload;            /* RESP reply (empty only when status != 200) */
+    bool has_version;
+    buf version;            /* formatted HLC for __ts when has_version */
+    const char *status_message; /* __stMsg when status != 200, static */
+} store_reply;
+
+void store_reply_init(store_reply *r);
+void store_reply_free(store_reply *r);
+
+/* A notification for one watcher (protocol §1.4, §2.7, §3.7): deliver
+ * `payload` on `topic` at QoS 1 with user property __ts = `version`
+ * directly into the session of `client_id`. Slices valid during the call. */
+typedef struct store_notification {
+    store_bytes client_id;
+    store_bytes topic;
+    store_bytes payload;
+    store_bytes version;
+} store_notification;
+
+typedef void (*store_notify_fn)(void *ctx, const store_notification *n);
+
+/* Returns NULL if the configuration is invalid (e.g. a bad node id). */
+store_service *store_service_new(const store_config *cfg, store_notify_fn notify, void *ctx);
+void store_service_free(store_service *s);
+void store_service_set_authorizer(store_service *s, store_authorize_fn fn, void *ctx);
+
+/* Execute one request; fills `out` (previous contents are replaced). */
+void store_service_execute(store_service *s, const store_request *req, store_reply *out);
+
+/* The client's network connection ended: drop its KEYNOTIFY registrations. */
+void store_service_client_gone(store_service *s, store_bytes client_id);
+
+/* Active expiry. next_deadline: the earliest key deadline (wall ms), 0 if
+ * none; expire: delete every key due at now_ms (bounded work per call:
+ * returns true if more are due and the caller should call again soon),
+ * notifying watchers with NOTIFY DELETE. */
+uint64_t store_service_next_deadline(const store_service *s);
+bool store_service_expire(store_service *s, uint64_t now_ms);
+
+typedef struct store_stats {
+    keyspace_stats keyspace;
+    size_t registrations;
+    uint64_t insertions, modifications, deletions, retrievals, keynotify_requests,
+        notifications_sent, errors;
+} store_stats;
+
+void store_service_stats(const store_service *s, store_stats *out);
+
+#endif
