@@ -1,0 +1,285 @@
+/* The state store service object: lifecycle, request dispatch, change
+ * fan-out to KEYNOTIFY watchers, active expiry and stats. The commands
+ * themselves are in service_cmd.c. */
+#include "store/service.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/notify_topic.h"
+#include "store/service_impl.h"
+#include "util/alloc.h"
+
+/* Entries one store_service_expire call removes at most, so an expiry
+ * storm cannot stall the event loop; the caller calls again soon. */
+#define SVC_EXPIRE_BATCH 1000
+
+/* Reply and scratch buffers above this capacity are released when idle
+ * work shrinks them (a 1 MiB GET must not pin 1 MiB per reply forever). */
+#define SVC_BUF_KEEP 65536
+
+void store_config_default(store_config *c)
+{
+    memset(c, 0, sizeof *c);
+    /* Bound memory by default (documented in docs/configuration.md):
+     * 10 M keys, 1 GiB of accounted bytes, 16 KiB keys (§6.9: longer keys
+     * cannot be notified within MQTT topic limits anyway). */
+    c->limits.max_keys = 10000000;
+    c->limits.max_bytes = (size_t)1 << 30;
+    c->limits.max_key_len = 16384;
+    c->node_id = "mqstated";
+    c->scan_page_keys = 100;
+    c->scan_page_bytes = 65536;
+}
+
+void store_reply_init(store_reply *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = 200;
+}
+
+void store_reply_free(store_reply *r)
+{
+    buf_free(&r->payload);
+    buf_free(&r->version);
+}
+
+store_service *store_service_new(const store_config *cfg, store_notify_fn notify, void *ctx)
+{
+    if (!cfg->node_id || cfg->scan_page_keys == 0 || cfg->scan_page_bytes == 0) return NULL;
+    hlc_clock *clock = hlc_clock_new(cfg->node_id, strlen(cfg->node_id));
+    if (!clock) return NULL;
+    store_service *s = xcalloc(1, sizeof *s);
+    s->clock = clock;
+    s->ks = keyspace_new(&cfg->limits);
+    s->reg = notify_registry_new();
+    s->scan_page_keys = cfg->scan_page_keys;
+    s->scan_page_bytes = cfg->scan_page_bytes;
+    s->notify = notify;
+    s->notify_ctx = ctx;
+    return s;
+}
+
+void store_service_free(store_service *s)
+{
+    if (!s) return;
+    keyspace_free(s->ks);
+    hlc_clock_free(s->clock);
+    notify_registry_free(s->reg);
+    buf_free(&s->n_topic);
+    buf_free(&s->n_payload);
+    buf_free(&s->n_version);
+    buf_free(&s->scan_keys);
+    buf_free(&s->scan_token);
+    buf_free(&s->due_bytes);
+    free(s->due);
+    free(s);
+}
+
+void store_service_set_authorizer(store_service *s, store_authorize_fn fn, void *ctx)
+{
+    s->authorize = fn;
+    s->auth_ctx = ctx;
+}
+
+void store_service_client_gone(store_service *s, store_bytes client_id)
+{
+    notify_registry_drop_client(s->reg, client_id.data, client_id.len);
+}
+
+/* --- replies ---------------------------------------------------------------- */
+
+void svc_reply_error(svc_ctx *c, resp_error e)
+{
+    c->out->payload.len = 0;
+    c->out->has_version = false;
+    resp_put_error(&c->out->payload, e);
+    c->s->errors++;
+}
+
+void svc_reply_version(svc_ctx *c, const hlc *v)
+{
+    c->out->version.len = 0;
+    hlc_format(v, &c->out->version);
+    c->out->has_version = true;
+}
+
+/* --- notifications ------------------------------------------------------------ */
+
+/* One event being fanned out. Payload and version are encoded on the
+ * first watcher only: most keys have none, and the SET/GET hot path then
+ * pays one registry lookup and nothing else. */
+typedef struct fanout {
+    store_service *s;
+    const keyspace_event *ev;
+    bool encoded;
+} fanout;
+
+static void fanout_encode(fanout *f)
+{
+    store_service *s = f->s;
+    s->n_payload.len = 0;
+    if (f->ev->type == KEYSPACE_EVENT_SET) resp_put_notify_set(&s->n_payload, f->ev->value, f->ev->vlen);
+    else resp_put_notify_delete(&s->n_payload);
+    s->n_version.len = 0;
+    hlc_format(&f->ev->version, &s->n_version);
+    f->encoded = true;
+}
+
+static void fanout_watcher(void *ctx, const notify_watcher *w)
+{
+    fanout *f = ctx;
+    store_service *s = f->s;
+    if (!f->encoded) fanout_encode(f);
+    s->n_topic.len = 0;
+    notify_topic_build(&s->n_topic, w->client_hex, w->hexlen, f->ev->key, f->ev->klen);
+    store_notification n = {
+        .client_id = {w->client_id, w->idlen},
+        .topic = {s->n_topic.data, s->n_topic.len},
+        .payload = {s->n_payload.data, s->n_payload.len},
+        .version = {s->n_version.data, s->n_version.len},
+    };
+    s->notify(s->notify_ctx, &n);
+    s->notifications_sent++;
+}
+
+void svc_publish_events(store_service *s, const keyspace_result *res)
+{
+    for (size_t i = 0; i < res->nevents; i++) {
+        const keyspace_event *ev = &res->events[i];
+        if (ev->type == KEYSPACE_EVENT_DELETE) s->deletions++;
+        if (!s->notify) continue;
+        fanout f = {s, ev, false};
+        notify_registry_foreach_watcher(s->reg, ev->key, ev->klen, fanout_watcher, &f);
+    }
+}
+
+/* --- dispatch ----------------------------------------------------------------- */
+
+/* `<major>.<minor>`, each 1..9 decimal digits (no sign, no spaces). */
+static bool prot_ver_parse(store_bytes v, uint32_t *major)
+{
+    size_t i = 0, nd = 0;
+    uint32_t maj = 0;
+    for (; i < v.len && v.data[i] >= '0' && v.data[i] <= '9' && nd < 9; i++, nd++)
+        maj = maj * 10 + (uint32_t)(v.data[i] - '0');
+    if (nd == 0 || i == v.len || v.data[i] != '.') return false;
+    size_t minor_start = ++i;
+    for (; i < v.len && v.data[i] >= '0' && v.data[i] <= '9' && i - minor_start < 9; i++) {}
+    if (i == minor_start || i != v.len) return false;
+    *major = maj;
+    return true;
+}
+
+/* Absent means 1.0 (§2.3); only major version 1 exists. */
+static bool prot_ver_supported(store_bytes v)
+{
+    uint32_t major;
+    if (!v.data) return true;
+    return prot_ver_parse(v, &major) && major == 1;
+}
+
+typedef void (*svc_cmd_fn)(svc_ctx *c);
+
+static const struct {
+    const char *verb;
+    svc_cmd_fn fn;
+} svc_commands[] = {
+    {"SET", svc_cmd_set},   {"GET", svc_cmd_get},     {"DEL", svc_cmd_del},
+    {"VDEL", svc_cmd_vdel}, {"KEYNOTIFY", svc_cmd_keynotify}, {"SCAN", svc_cmd_scan},
+};
+
+void store_service_execute(store_service *s, const store_request *req, store_reply *out)
+{
+    out->status = 200;
+    out->status_message = NULL;
+    out->has_version = false;
+    out->payload.len = 0;
+    out->version.len = 0;
+    buf_shrink(&out->payload, SVC_BUF_KEEP);
+    if (!prot_ver_supported(req->prot_ver)) {
+        /* RPC-level error: the bridge adds __supProtMajVer etc. (§2.5). */
+        out->status = 505;
+        out->status_message = "unsupported protocol version";
+        return;
+    }
+    svc_ctx c = {.s = s, .req = req, .out = out};
+    static const uint8_t none[1];
+    const uint8_t *p = req->payload.data ? req->payload.data : none; /* no NULL + 0 */
+    if (resp_decode_request(p, req->payload.len, &c.rq) != RESP_OK) {
+        svc_reply_error(&c, RESP_ERR_SYNTAX);
+        return;
+    }
+    for (size_t i = 0; i < sizeof svc_commands / sizeof svc_commands[0]; i++) {
+        if (resp_arg_equals_ci(c.rq.argv[0], svc_commands[i].verb)) {
+            svc_commands[i].fn(&c);
+            return;
+        }
+    }
+    svc_reply_error(&c, RESP_ERR_UNKNOWN_COMMAND);
+}
+
+/* --- active expiry ------------------------------------------------------------ */
+
+uint64_t store_service_next_deadline(const store_service *s) { return keyspace_next_deadline(s->ks); }
+
+static void due_collect(void *ctx, const uint8_t *key, size_t klen, const hlc *version)
+{
+    store_service *s = ctx;
+    if (s->due_n == s->due_cap) {
+        s->due_cap = s->due_cap ? 2 * s->due_cap : 64;
+        s->due = xrealloc(s->due, s->due_cap * sizeof *s->due);
+    }
+    svc_due *d = &s->due[s->due_n++];
+    d->key_off = s->due_bytes.len;
+    d->klen = klen;
+    buf_append(&s->due_bytes, key, klen);
+    d->node_off = s->due_bytes.len;
+    d->node_len = version->node_len;
+    buf_append(&s->due_bytes, version->node, version->node_len);
+    d->wall_ms = version->wall_ms;
+    d->counter = version->counter;
+}
+
+bool store_service_expire(store_service *s, uint64_t now_ms)
+{
+    s->due_n = 0;
+    s->due_bytes.len = 0;
+    /* Collect first, apply after: collected pointers die at the first
+     * apply, so keys and versions are copied into due_bytes. */
+    keyspace_collect_due(s->ks, now_ms, SVC_EXPIRE_BATCH, due_collect, s);
+    for (size_t i = 0; i < s->due_n; i++) {
+        const svc_due *d = &s->due[i];
+        keyspace_cmd cmd = {
+            .op = KEYSPACE_EXPIRE,
+            .now_ms = now_ms,
+            .key = s->due_bytes.data + d->key_off,
+            .klen = d->klen,
+            .version = {d->wall_ms, d->counter, s->due_bytes.data + d->node_off, d->node_len},
+        };
+        keyspace_result res;
+        keyspace_apply(s->ks, &cmd, &res);
+        /* A deletion is a server event: keep S ticking (§4.5). */
+        if (res.count) hlc_clock_update_now(s->clock, now_ms, NULL);
+        svc_publish_events(s, &res);
+    }
+    buf_shrink(&s->due_bytes, SVC_BUF_KEEP);
+    uint64_t next = keyspace_next_deadline(s->ks);
+    return next != 0 && next <= now_ms;
+}
+
+/* --- stats ---------------------------------------------------------------------- */
+
+void store_service_stats(const store_service *s, store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    keyspace_stats_get(s->ks, &out->keyspace);
+    out->registrations = notify_registry_count(s->reg);
+    out->insertions = s->insertions;
+    out->modifications = s->modifications;
+    out->deletions = s->deletions;
+    out->retrievals = s->retrievals;
+    out->keynotify_requests = s->keynotify_requests;
+    out->notifications_sent = s->notifications_sent;
+    out->errors = s->errors;
+}

@@ -1,0 +1,71 @@
+/* Internals shared by service.c (the object, dispatch, change fan-out,
+ * active expiry) and service_cmd.c (per-command validation and
+ * execution). Not part of the public interface: include only from those. */
+#ifndef MQS_STORE_SERVICE_IMPL_H
+#define MQS_STORE_SERVICE_IMPL_H
+
+#include "store/hlc.h"
+#include "store/keyspace.h"
+#include "store/notify_registry.h"
+#include "store/resp.h"
+#include "store/service.h"
+#include "util/buf.h"
+
+/* One key found due by keyspace_collect_due, copied out of the keyspace
+ * (its bytes live in store_service.due_bytes) so that applying the
+ * KEYSPACE_EXPIRE records cannot invalidate it. */
+typedef struct svc_due {
+    size_t key_off, klen;
+    size_t node_off, node_len;
+    uint64_t wall_ms, counter;
+} svc_due;
+
+struct store_service {
+    keyspace *ks;
+    hlc_clock *clock;
+    notify_registry *reg;
+    size_t scan_page_keys, scan_page_bytes;
+
+    store_notify_fn notify;
+    void *notify_ctx;
+    store_authorize_fn authorize; /* NULL: everything allowed */
+    void *auth_ctx;
+
+    /* Scratch reused across calls so the hot path does not allocate once
+     * the buffers have grown to the working size. */
+    buf n_topic, n_payload, n_version; /* one notification */
+    buf scan_keys;                     /* encoded bulk keys of a SCAN page */
+    buf scan_token;
+    buf due_bytes;                     /* keys + node ids of an expiry batch */
+    svc_due *due;
+    size_t due_n, due_cap;
+
+    uint64_t insertions, modifications, deletions, retrievals, keynotify_requests,
+        notifications_sent, errors;
+};
+
+/* What one store_service_execute is working on. */
+typedef struct svc_ctx {
+    store_service *s;
+    const store_request *req;
+    resp_request rq;
+    store_reply *out;
+} svc_ctx;
+
+/* Reply `-ERR <text>` (no __ts) and count it. */
+void svc_reply_error(svc_ctx *c, resp_error e);
+/* Set the reply's __ts to v. */
+void svc_reply_version(svc_ctx *c, const hlc *v);
+/* Fan the result's change events out to the watchers of their keys, in
+ * order, and count deletions. Must run before the next keyspace_apply. */
+void svc_publish_events(store_service *s, const keyspace_result *res);
+
+/* The per-command handlers (service_cmd.c); argv[0] is the verb. */
+void svc_cmd_set(svc_ctx *c);
+void svc_cmd_get(svc_ctx *c);
+void svc_cmd_del(svc_ctx *c);
+void svc_cmd_vdel(svc_ctx *c);
+void svc_cmd_keynotify(svc_ctx *c);
+void svc_cmd_scan(svc_ctx *c);
+
+#endif
