@@ -89,6 +89,7 @@ void broker_free(broker *b)
     route_free(b);
     for (uint32_t i = 0; i < b->n_hooks; i++) free(b->hooks[i].topic);
     free(b->hooks);
+    free(b->authz);
     free(b);
 }
 
@@ -140,6 +141,41 @@ void broker_set_disconnect_hook(broker *b, broker_disconnect_hook fn, void *ctx)
 {
     b->on_disconnect = fn;
     b->on_disconnect_ctx = ctx;
+}
+
+void broker_add_authorizer(broker *b, broker_authorize_fn fn, void *ctx)
+{
+    b->authz = xrealloc(b->authz, (b->n_authz + 1) * sizeof *b->authz);
+    b->authz[b->n_authz++] = (authorizer){fn, ctx};
+}
+
+void broker_remove_authorizer(broker *b, broker_authorize_fn fn, void *ctx)
+{
+    for (uint32_t i = 0; i < b->n_authz; i++) {
+        if (b->authz[i].fn != fn || b->authz[i].ctx != ctx) continue;
+        /* keep the order: it decides whose denial code is reported */
+        memmove(&b->authz[i], &b->authz[i + 1], (b->n_authz - i - 1) * sizeof *b->authz);
+        b->n_authz--;
+        return;
+    }
+}
+
+uint8_t broker_authorize(const broker *b, const broker_auth_request *r)
+{
+    for (uint32_t i = 0; i < b->n_authz; i++) {
+        uint8_t rc = b->authz[i].fn(b->authz[i].ctx, r);
+        if (rc >= 0x80) return rc;
+    }
+    return MQTT_RC_SUCCESS;
+}
+
+bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code,
+                              const char *reason_string)
+{
+    session *s = session_find(b, client_id);
+    if (!s || !s->c || s->c->state != CLIENT_CONNECTED) return false;
+    client_disconnect(s->c, reason_code, reason_string);
+    return true;
 }
 
 static msg *msg_from_message(const broker_message *bm)

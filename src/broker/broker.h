@@ -94,9 +94,56 @@ void broker_publish(broker *b, const broker_message *m);
  * session queues QoS 1/2). Returns false if no session has that id. */
 bool broker_deliver_to(broker *b, mqtt_bytes client_id, const broker_message *m);
 
-/* Called whenever a client's network connection ends (after CONNACK),
- * whatever the reason, before its session is possibly ended. */
+/* Called exactly once per connection whose CONNECT was accepted, when it
+ * ends, whatever the reason, before its session is possibly ended.
+ * On session takeover it is called for the old connection synchronously,
+ * while the new CONNECT is being processed and before the new connection
+ * can send anything, so per-connection state dropped here (KEYNOTIFY
+ * registrations) can never remove what the new connection registers. */
 typedef void (*broker_disconnect_hook)(void *ctx, mqtt_bytes client_id);
 void broker_set_disconnect_hook(broker *b, broker_disconnect_hook fn, void *ctx);
+
+/* Server-initiated disconnect of the connection currently holding
+ * `client_id`: v5 DISCONNECT with `reason_code` (and `reason_string`, may
+ * be NULL, only if the client allows problem information), then close,
+ * publishing the will as for any server-initiated disconnect. Safe inside
+ * the publish hook (the hook's slices stay valid until it returns; the
+ * connection is detached at once, closed when the loop runs). Returns false
+ * if no connection holds that id. */
+bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code,
+                              const char *reason_string);
+
+/* --- authorization ---------------------------------------------------------
+ *
+ * Authorizers are consulted, in the order added, on every client PUBLISH
+ * (before routing or any publish hook) and on every SUBSCRIBE filter. Each
+ * returns an MQTT reason code: below 0x80 allows, 0x80 and above denies
+ * (normally MQTT_RC_NOT_AUTHORIZED 0x87); the first denial wins. With no
+ * authorizer installed everything is allowed.
+ *
+ * A denied PUBLISH is not routed and not handed to a hook: v5 QoS 1 gets
+ * PUBACK with the code, QoS 2 PUBREC with the code (the flow ends there),
+ * QoS 0 is dropped; v3.1.1 has no way to say no, so the publisher gets its
+ * normal acknowledgement. A denied SUBSCRIBE filter gets the code in its
+ * SUBACK slot (v3.1.1: 0x80) and nothing is stored; the other filters of
+ * the packet are unaffected. */
+typedef enum broker_action { BROKER_ACTION_PUBLISH, BROKER_ACTION_SUBSCRIBE } broker_action;
+
+typedef struct broker_auth_request {
+    mqtt_bytes client_id;
+    const mqtt_bytes *username; /* NULL when the client gave none */
+    broker_action action;
+    mqtt_bytes topic;  /* PUBLISH: the topic name (aliases resolved); SUBSCRIBE: the filter as sent */
+    mqtt_bytes filter; /* SUBSCRIBE: the filter without "$share/<group>/"; PUBLISH: = topic */
+    mqtt_bytes share_group; /* SUBSCRIBE to "$share/<group>/...": the group; else empty */
+    uint8_t qos;       /* PUBLISH: the message's QoS; SUBSCRIBE: the requested maximum */
+    bool retain;       /* PUBLISH only */
+} broker_auth_request;
+
+/* Slices in `r` are valid only during the call. */
+typedef uint8_t (*broker_authorize_fn)(void *ctx, const broker_auth_request *r);
+void broker_add_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
+/* Remove the authorizer added with exactly this fn and ctx (if any). */
+void broker_remove_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
 
 #endif

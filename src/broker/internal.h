@@ -303,6 +303,11 @@ typedef struct pub_hook {
     void *ctx;
 } pub_hook;
 
+typedef struct authorizer {
+    broker_authorize_fn fn;
+    void *ctx;
+} authorizer;
+
 typedef struct route_scratch route_scratch;
 
 struct broker {
@@ -321,6 +326,8 @@ struct broker {
     route_scratch *scratch;
     pub_hook *hooks;
     uint32_t n_hooks;
+    authorizer *authz;
+    uint32_t n_authz;
     broker_disconnect_hook on_disconnect;
     void *on_disconnect_ctx;
     broker_stats stats;
@@ -330,6 +337,8 @@ struct broker {
 
 uint64_t broker_now(void);
 const pub_hook *broker_find_hook(const broker *b, mqtt_bytes topic);
+/* The authorizers' verdict on r: MQTT_RC_SUCCESS, or the first denial. */
+uint8_t broker_authorize(const broker *b, const broker_auth_request *r);
 /* Ingress of an application message: retained store update + routing. */
 route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher);
 

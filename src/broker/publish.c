@@ -51,6 +51,24 @@ static void run_hook(client *c, const pub_hook *h, const mqtt_publish *p)
     h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, c->has_username ? &user : NULL, p);
 }
 
+/* Ask the authorizers; on denial answer the publisher (see broker.h for
+ * the per-version rules) and return false. */
+static bool authorize_publish(client *c, const mqtt_publish *p)
+{
+    session *s = c->s;
+    mqtt_bytes user = {c->username, c->username_len};
+    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = c->has_username ? &user : NULL,
+                             .action = BROKER_ACTION_PUBLISH, .topic = p->topic, .filter = p->topic,
+                             .qos = p->qos, .retain = p->retain};
+    uint8_t rc = broker_authorize(c->b, &r);
+    if (rc < 0x80) return true;
+    log_debug("%.*s: PUBLISH to %.*s denied (0x%02x)", (int)s->id_len, (const char *)s->id, (int)p->topic.len,
+              (const char *)p->topic.data, rc);
+    /* v3.1.1 cannot refuse a PUBLISH: acknowledge, do not route. */
+    ack_publish(c, p, c->version == MQTT_V5 ? rc : MQTT_RC_SUCCESS);
+    return false;
+}
+
 /* Topic checks the codec cannot make: aliases and level count. Returns
  * false when the connection has been closed or the message refused. */
 static bool resolve_topic(client *c, mqtt_publish *p)
@@ -87,6 +105,7 @@ void publish_handle(client *c, mqtt_publish *p)
         client_disconnect(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "Receive Maximum exceeded");
         return;
     }
+    if (!authorize_publish(c, p)) return;
     const pub_hook *h = broker_find_hook(b, p->topic);
     if (h) {
         run_hook(c, h, p);

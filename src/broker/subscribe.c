@@ -61,6 +61,13 @@ static int subscribe_one(client *c, const mqtt_sub_entry *e, uint32_t sub_id, bo
     if (shared && e->no_local) return -1; /* MQTT-3.8.3-4 */
     if (!mqtt_filter_valid(e->filter) || filter_levels(f) > c->b->lim.max_topic_levels)
         return MQTT_RC_TOPIC_FILTER_INVALID;
+    session *s = c->s;
+    mqtt_bytes user = {c->username, c->username_len};
+    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = c->has_username ? &user : NULL,
+                             .action = BROKER_ACTION_SUBSCRIBE, .topic = e->filter, .filter = f,
+                             .share_group = shared ? g : (mqtt_bytes){NULL, 0}, .qos = e->qos};
+    uint8_t rc = broker_authorize(c->b, &r);
+    if (rc >= 0x80) return rc;
     sub_options o = {.qos = e->qos, .no_local = e->no_local, .retain_as_published = e->retain_as_published,
                      .retain_handling = e->retain_handling, .sub_id = sub_id};
     *fresh = session_sub_set(c->s, e->filter, &o);

@@ -73,6 +73,13 @@ bool mqtt_props_next_user(const mqtt_props *props, size_t *pos, mqtt_bytes *key,
  * mqtt_props.extra. */
 void mqtt_props_add_user(buf *out, mqtt_bytes key, mqtt_bytes value);
 
+/* Append the body of the property block for `p` (present fields in
+ * identifier order, then sub_ids, then `extra`; no length prefix) to `out`:
+ * the form broker_message.props and mqtt_props.extra take, for messages the
+ * server originates (content type, correlation data, user properties).
+ * Returns the number of bytes appended. */
+size_t mqtt_props_encode_block(buf *out, const mqtt_props *p);
+
 /* Copy every property of a decoded raw property block to `out`, in order,
  * except those whose MQTT_PROP_BIT is set in `except_mask`. Used to build
  * the pass-through block of a PUBLISH once at ingress. */

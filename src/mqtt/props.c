@@ -201,6 +201,16 @@ void mqtt_props_write(wr *w, const mqtt_props *p)
     props_body(w, p);
 }
 
+size_t mqtt_props_encode_block(buf *out, const mqtt_props *p)
+{
+    wr count = {NULL, 0};
+    props_body(&count, p);
+    wr w = {buf_reserve(out, count.n), 0};
+    props_body(&w, p);
+    out->len += w.n;
+    return w.n;
+}
+
 bool mqtt_props_empty(const mqtt_props *p)
 {
     return !(p->present & ~MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY)) && p->n_sub_ids == 0 &&

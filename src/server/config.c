@@ -127,10 +127,42 @@ static int parse_listeners(schema_ctx *sc, const yaml_node_t *v, const char *pat
     return 0;
 }
 
+/* An HLC node id travels in every version string `wall:counter:node`
+ * (protocol §4.1): printable ASCII without spaces, and no ':'. */
+static int parse_node_id(schema_ctx *sc, const yaml_node_t *v, const char *path,
+                         const key_spec *spec, void *target)
+{
+    const char *expect = "a node id (1 to 64 printable ASCII characters, no ':' or spaces)";
+    const char *s = schema_scalar(sc, v, path, expect);
+    if (!s) return -1;
+    size_t n = v->data.scalar.length;
+    bool ok = n >= 1 && n <= CONFIG_NODE_ID_MAX;
+    for (size_t i = 0; ok && i < n; i++) ok = s[i] > 0x20 && s[i] < 0x7f && s[i] != ':';
+    char text[48];
+    if (!ok) return schema_fail(sc, v, "%s: expected %s, got \"%s\"", path, expect, schema_text(v, text, sizeof text));
+    memcpy((char *)target + spec->offset, s, n + 1);
+    return 0;
+}
+
+#define STORE_KEY(key, field, lo, hi) UINT_KEY(config_store, key, bridge.field, lo, hi)
+
+static const key_spec store_keys[] = {
+    {"node_id", parse_node_id, offsetof(config_store, node_id), 0, 0, 0, NULL, NULL},
+    STORE_KEY("max_keys", store.limits.max_keys, 0, UINT32_MAX),
+    STORE_KEY("max_bytes", store.limits.max_bytes, 0, UINT64_C(1) << 48),
+    STORE_KEY("max_key_len", store.limits.max_key_len, 0, 268435455),
+    STORE_KEY("scan_page_keys", store.scan_page_keys, 1, 1000000),
+    STORE_KEY("scan_page_bytes", store.scan_page_bytes, 1024, 268435455),
+    STORE_KEY("reply_cache_entries", reply_cache_entries, 1, 100000000),
+    STORE_KEY("reply_cache_bytes", reply_cache_bytes, 4096, UINT64_C(1) << 40),
+    SCHEMA_END,
+};
+
 static const key_spec top_keys[] = {
     {"log_level", parse_log_level, offsetof(config, log_level), 0, 0, 0, NULL, NULL},
     {"listeners", parse_listeners, 0, 0, 0, 0, NULL, NULL},
     {"limits", schema_parse_section, offsetof(config, limits), 0, 0, 0, limit_keys, check_limits},
+    {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, store_keys, NULL},
     SCHEMA_END,
 };
 
@@ -143,6 +175,15 @@ void config_init(config *c)
     c->nlisteners = 1;
     strcpy(c->listeners[0].bind, CONFIG_DEFAULT_BIND);
     c->listeners[0].port = CONFIG_DEFAULT_PORT;
+    store_bridge_config_default(&c->store.bridge);
+    snprintf(c->store.node_id, sizeof c->store.node_id, "%s", c->store.bridge.store.node_id);
+    c->store.bridge.store.node_id = NULL;
+}
+
+void config_store_bridge(const config *c, store_bridge_config *out)
+{
+    *out = c->store.bridge;
+    out->store.node_id = c->store.node_id;
 }
 
 void config_free(config *c)

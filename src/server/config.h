@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
+#include "server/store_bridge.h"
 #include "util/log.h"
 
 #define CONFIG_DEFAULT_BIND "127.0.0.1"
@@ -18,14 +19,25 @@ typedef struct config_listener {
     uint16_t port; /* 0 = any free port */
 } config_listener;
 
+#define CONFIG_NODE_ID_MAX 64
+
+/* The `store:` section. bridge.store.node_id is NULL here: the id lives in
+ * node_id (so the struct can be copied) and config_store_bridge links it. */
+typedef struct config_store {
+    char node_id[CONFIG_NODE_ID_MAX + 1];
+    store_bridge_config bridge;
+} config_store;
+
 typedef struct config {
     enum log_level log_level;
     config_listener *listeners; /* owned; nlisteners >= 1 */
     size_t nlisteners;
     broker_limits limits;
+    config_store store;
 } config;
 
-/* Defaults: log level info, one listener 127.0.0.1:1883, broker defaults. */
+/* Defaults: log level info, one listener 127.0.0.1:1883, broker and state
+ * store defaults. */
 void config_init(config *c);
 void config_free(config *c);
 
@@ -39,6 +51,9 @@ int config_load_file(config *c, const char *path, char *err, size_t errlen);
 /* Replace the listener list with one listener. Returns -1 if bind is not
  * an IPv4/IPv6 literal. */
 int config_set_listener(config *c, const char *bind, uint16_t port);
+
+/* The bridge configuration; out->store.node_id points into c. */
+void config_store_bridge(const config *c, store_bridge_config *out);
 
 /* "error", "warn", "info", "debug" -> level; -1 if unknown. */
 int config_parse_log_level(const char *s);

@@ -9,6 +9,7 @@
 #include "broker/broker.h"
 #include "net/net.h"
 #include "server/config.h"
+#include "server/store_bridge.h"
 #include "util/log.h"
 
 typedef struct options {
@@ -22,6 +23,7 @@ typedef struct server {
     uv_loop_t loop;
     net *net;
     broker *broker;
+    store_bridge *store;
     uv_signal_t sigint, sigterm;
 } server;
 
@@ -111,7 +113,8 @@ static void on_signal_closed(uv_handle_t *h) { (void)h; }
  * are flushed by net_shutdown), then the loop runs dry and main frees. */
 static void server_stop(server *s)
 {
-    broker_shutdown(s->broker);
+    broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
+    store_bridge_shutdown(s->store);
     net_shutdown(s->net);
     uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
@@ -145,11 +148,15 @@ static int run(const config *cfg)
     /* on_drain must fire on the same threshold the broker pauses at. */
     net_set_backlog_marks(s.net, cfg->limits.max_backlog_bytes, cfg->limits.max_backlog_bytes / 4);
     s.broker = broker_new(&s.loop, &cfg->limits);
+    store_bridge_config bc;
+    config_store_bridge(cfg, &bc);
+    s.store = store_bridge_new(&s.loop, s.broker, &bc);
+    if (!s.store) log_error("state store: invalid configuration"); /* config.c validated it */
     uv_signal_init(&s.loop, &s.sigint);
     uv_signal_init(&s.loop, &s.sigterm);
     s.sigint.data = s.sigterm.data = &s;
     int rc = 0;
-    if (listen_all(&s, cfg) != 0) {
+    if (!s.store || listen_all(&s, cfg) != 0) {
         rc = 1;
         server_stop(&s);
     } else {
@@ -157,6 +164,7 @@ static int run(const config *cfg)
         uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     }
     uv_run(&s.loop, UV_RUN_DEFAULT);
+    store_bridge_free(s.store);
     broker_free(s.broker);
     net_free(s.net);
     if (uv_loop_close(&s.loop) != 0) log_warn("event loop closed with handles still open");

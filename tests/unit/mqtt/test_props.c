@@ -118,6 +118,42 @@ static void test_encode_order(void **state)
     buf_free(&extra);
 }
 
+static void test_encode_block(void **state)
+{
+    /* the body only: no length prefix, fields in id order, extra last */
+    buf extra = {0};
+    mqtt_props_add_user(&extra, B("k"), B("v"));
+    mqtt_props p = {.present = MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA) | MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE),
+                    .content_type = B("c"), .correlation_data = B("\x00\x01"),
+                    .extra = {extra.data, (uint32_t)extra.len}};
+    buf out = {0};
+    buf_append(&out, "x", 1); /* appends after what is there */
+    size_t n = mqtt_props_encode_block(&out, &p);
+    uint8_t want[32];
+    size_t wn = hex_parse("78  03 00 01 63  09 00 02 00 01  26 00 01 6b 00 01 76", want, sizeof want);
+    assert_int_equal(n, wn - 1);
+    assert_int_equal(out.len, wn);
+    assert_memory_equal(out.data, want, wn);
+    /* an empty struct appends nothing */
+    mqtt_props none = {0};
+    assert_int_equal(mqtt_props_encode_block(&out, &none), 0);
+    assert_int_equal(out.len, wn);
+    /* the block is what a PUBLISH carries after its length prefix */
+    mqtt_packet pk = {.type = MQTT_PUBLISH};
+    pk.publish = (mqtt_publish){.topic = B("t")};
+    pk.publish.props.extra = (mqtt_bytes){out.data + 1, (uint32_t)(out.len - 1)};
+    buf wire = {0};
+    mqtt_encode(&wire, MQTT_V5, &pk);
+    mqtt_packet q;
+    assert_int_equal(mqtt_decode_from_server(wire.data, wire.len, MQTT_V5, &q), 0);
+    assert_bytes_eq(B("c"), q.publish.props.content_type);
+    assert_bytes_eq(B("\x00\x01"), q.publish.props.correlation_data);
+    assert_int_equal(q.publish.props.user_count, 1);
+    buf_free(&wire);
+    buf_free(&out);
+    buf_free(&extra);
+}
+
 static void test_next_user_empty(void **state)
 {
     mqtt_props none = {0};
@@ -133,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_copy_except),
         cmocka_unit_test(test_add_user_bytes),
         cmocka_unit_test(test_encode_order),
+        cmocka_unit_test(test_encode_block),
         cmocka_unit_test(test_next_user_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

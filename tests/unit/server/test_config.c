@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "server/config.h"
@@ -122,7 +123,114 @@ static void test_example_file(void **state)
     if (r != 0) fail_msg("%s", err);
     assert_int_equal(c.nlisteners, 1);
     assert_int_equal(c.listeners[0].port, 1883);
+    /* it spells out every store default */
+    config def;
+    config_init(&def);
+    store_bridge_config got, want;
+    config_store_bridge(&c, &got);
+    config_store_bridge(&def, &want);
+    assert_string_equal(got.store.node_id, want.store.node_id);
+    assert_int_equal(got.store.limits.max_keys, want.store.limits.max_keys);
+    assert_int_equal(got.store.limits.max_bytes, want.store.limits.max_bytes);
+    assert_int_equal(got.store.limits.max_key_len, want.store.limits.max_key_len);
+    assert_int_equal(got.store.scan_page_keys, want.store.scan_page_keys);
+    assert_int_equal(got.store.scan_page_bytes, want.store.scan_page_bytes);
+    assert_int_equal(got.reply_cache_entries, want.reply_cache_entries);
+    assert_int_equal(got.reply_cache_bytes, want.reply_cache_bytes);
+    config_free(&def);
     config_free(&c);
+}
+
+static void test_store_defaults(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    store_bridge_config def, got;
+    store_bridge_config_default(&def);
+    config_store_bridge(&c, &got);
+    assert_string_equal(got.store.node_id, def.store.node_id);
+    assert_int_equal(got.store.limits.max_keys, def.store.limits.max_keys);
+    assert_int_equal(got.store.limits.max_bytes, def.store.limits.max_bytes);
+    assert_int_equal(got.store.limits.max_key_len, def.store.limits.max_key_len);
+    assert_int_equal(got.store.scan_page_keys, def.store.scan_page_keys);
+    assert_int_equal(got.store.scan_page_bytes, def.store.scan_page_bytes);
+    assert_int_equal(got.reply_cache_entries, def.reply_cache_entries);
+    assert_int_equal(got.reply_cache_bytes, def.reply_cache_bytes);
+    /* the documented values */
+    assert_string_equal(got.store.node_id, "mqstated");
+    assert_int_equal(got.store.limits.max_keys, 10000000);
+    assert_int_equal(got.store.limits.max_bytes, 1073741824);
+    assert_int_equal(got.store.limits.max_key_len, 16384);
+    assert_int_equal(got.reply_cache_entries, 100000);
+    assert_int_equal(got.reply_cache_bytes, 67108864);
+    config_free(&c);
+}
+
+static void test_store_section(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    int r = load(&c,
+                 "store:\n"
+                 "  node_id: dss-1\n"
+                 "  max_keys: 0\n"
+                 "  max_bytes: 1048576\n"
+                 "  max_key_len: 6500\n"
+                 "  scan_page_keys: 10\n"
+                 "  scan_page_bytes: 4096\n"
+                 "  reply_cache_entries: 5\n"
+                 "  reply_cache_bytes: 8192\n");
+    if (r != 0) fail_msg("%s", err);
+    store_bridge_config got;
+    config_store_bridge(&c, &got);
+    assert_string_equal(got.store.node_id, "dss-1");
+    assert_int_equal(got.store.limits.max_keys, 0);
+    assert_int_equal(got.store.limits.max_bytes, 1048576);
+    assert_int_equal(got.store.limits.max_key_len, 6500);
+    assert_int_equal(got.store.scan_page_keys, 10);
+    assert_int_equal(got.store.scan_page_bytes, 4096);
+    assert_int_equal(got.reply_cache_entries, 5);
+    assert_int_equal(got.reply_cache_bytes, 8192);
+    /* a partial section keeps the rest; the id survives a struct copy */
+    assert_int_equal(load(&c, "store:\n  max_keys: 7\n"), 0);
+    config copy = c;
+    config_store_bridge(&copy, &got);
+    assert_string_equal(got.store.node_id, "dss-1");
+    assert_int_equal(got.store.limits.max_keys, 7);
+    assert_int_equal(got.reply_cache_entries, 5);
+    config_free(&c);
+}
+
+static void test_store_errors(void **state)
+{
+    (void)state;
+    const char *node = "expected a node id (1 to 64 printable ASCII characters, no ':' or spaces)";
+    char want[256];
+    snprintf(want, sizeof want, "t.yaml:2: store.node_id: %s, got \"a:b\"", node);
+    expect_error("store:\n  node_id: \"a:b\"\n", want);
+    snprintf(want, sizeof want, "t.yaml:2: store.node_id: %s, got \"\"", node);
+    expect_error("store:\n  node_id: \"\"\n", want);
+    snprintf(want, sizeof want, "t.yaml:2: store.node_id: %s, got \"a b\"", node);
+    expect_error("store:\n  node_id: a b\n", want);
+    snprintf(want, sizeof want, "t.yaml:2: store.node_id: %s, got a sequence", node);
+    expect_error("store:\n  node_id: [x]\n", want);
+    expect_error("store:\n  node_id: "
+                 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz\n",
+                 "t.yaml:2: store.node_id: expected a node id (1 to 64 printable ASCII characters, no ':' or "
+                 "spaces), got \"abcdefghijklmnopqrstuvwxyzabcdefghijklmn...\"");
+    expect_error("store:\n  max_keys: -1\n",
+                 "t.yaml:2: store.max_keys: expected an integer between 0 and 4294967295, got \"-1\"");
+    expect_error("store:\n  scan_page_keys: 0\n",
+                 "t.yaml:2: store.scan_page_keys: expected an integer between 1 and 1000000, got \"0\"");
+    expect_error("store:\n  reply_cache_entries: 0\n",
+                 "t.yaml:2: store.reply_cache_entries: expected an integer between 1 and 100000000, got \"0\"");
+    expect_error("store:\n  reply_cache_bytes: 100\n",
+                 "t.yaml:2: store.reply_cache_bytes: expected an integer between 4096 and 1099511627776, got \"100\"");
+    expect_error("store:\n  max_key: 1\n", "t.yaml:2: unknown key \"store.max_key\"");
+    expect_error("store:\n  max_keys: 1\n  max_keys: 2\n", "t.yaml:3: duplicate key \"store.max_keys\"");
+    expect_error("store: 5\n", "t.yaml:1: store: expected a mapping, got a scalar");
 }
 
 static void test_missing_file(void **state)
@@ -253,6 +361,9 @@ int main(void)
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_partial_limits_keep_defaults),
         cmocka_unit_test(test_example_file),
+        cmocka_unit_test(test_store_defaults),
+        cmocka_unit_test(test_store_section),
+        cmocka_unit_test(test_store_errors),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_bad_integers),

@@ -1,0 +1,45 @@
+/* The bridge between the broker and the state store service: the only
+ * module that knows both (protocol §1, §2, §7, §10.5). main creates it
+ * after the broker and frees it after the loop has run dry.
+ *
+ * It turns each PUBLISH on the request topic into a store_request, the
+ * store_reply into a PUBLISH on the request's Response Topic (normal
+ * routing), and each notification into a direct delivery into the
+ * watcher's session (never routed). It also guards the state store's topic
+ * namespace through a broker authorizer, drops a connection's KEYNOTIFY
+ * registrations when it ends, runs active expiry on a libuv timer, and
+ * de-duplicates repeated requests with a reply cache. */
+#ifndef MQS_SERVER_STORE_BRIDGE_H
+#define MQS_SERVER_STORE_BRIDGE_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "broker/broker.h"
+#include "store/service.h"
+
+#define STORE_REQUEST_TOPIC "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke"
+
+typedef struct store_bridge store_bridge;
+
+typedef struct store_bridge_config {
+    store_config store;         /* node_id is copied by store_bridge_new */
+    size_t reply_cache_entries; /* > 0 */
+    size_t reply_cache_bytes;   /* > 0 */
+} store_bridge_config;
+
+/* store_config_default, and a reply cache of 100000 entries / 64 MiB. */
+void store_bridge_config_default(store_bridge_config *c);
+
+/* Create the service and install the publish hook, the authorizer and the
+ * disconnect hook on `b`. Returns NULL if the configuration is invalid. */
+store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_config *cfg);
+/* Uninstall from the broker and close the expiry timer; the loop must run
+ * (closing the timer) before store_bridge_free. Idempotent. */
+void store_bridge_shutdown(store_bridge *sb);
+void store_bridge_free(store_bridge *sb);
+
+/* The service, for statistics. */
+const store_service *store_bridge_service(const store_bridge *sb);
+
+#endif

@@ -1,0 +1,167 @@
+/* The response de-duplication cache: hit, miss, expiry, eviction order,
+ * byte bound, and that client, topic and correlation are distinct key
+ * parts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store/reply_cache.h"
+
+static reply_slice S(const char *s) { return (reply_slice){s, strlen(s)}; }
+
+static reply_cache_key K(const char *client, const char *topic, const char *corr)
+{
+    return (reply_cache_key){S(client), S(topic), S(corr)};
+}
+
+static void assert_hit(reply_cache *c, reply_cache_key k, uint64_t now, const char *meta, const char *payload)
+{
+    reply_slice m, p;
+    assert_true(reply_cache_get(c, &k, now, &m, &p));
+    assert_int_equal(m.len, strlen(meta));
+    assert_memory_equal(m.data, meta, m.len);
+    assert_int_equal(p.len, strlen(payload));
+    assert_memory_equal(p.data, payload, p.len);
+}
+
+static void assert_miss(reply_cache *c, reply_cache_key k, uint64_t now)
+{
+    reply_slice m, p;
+    assert_false(reply_cache_get(c, &k, now, &m, &p));
+}
+
+static void test_hit_and_miss(void **state)
+{
+    (void)state;
+    reply_cache *c = reply_cache_new(100, 1 << 20);
+    assert_miss(c, K("c", "t", "1"), 0);
+    reply_cache_key k1 = K("c", "t", "1");
+    assert_true(reply_cache_put(c, &k1, S("m1"), S("+OK\r\n"), 0, 1000));
+    assert_hit(c, K("c", "t", "1"), 999, "m1", "+OK\r\n");
+    assert_hit(c, K("c", "t", "1"), 999, "m1", "+OK\r\n"); /* a hit does not consume */
+    assert_miss(c, K("c", "t", "2"), 0);
+    /* replacing keeps one entry */
+    reply_cache_key k = K("c", "t", "1");
+    assert_true(reply_cache_put(c, &k, S("m2"), S(":-1\r\n"), 10, 1000));
+    assert_int_equal(reply_cache_count(c), 1);
+    assert_hit(c, k, 10, "m2", ":-1\r\n");
+    /* empty meta, payload and key parts are fine */
+    reply_cache_key e = K("", "", "");
+    assert_true(reply_cache_put(c, &e, S(""), S(""), 0, 5));
+    assert_hit(c, e, 0, "", "");
+    reply_cache_free(c);
+}
+
+static void test_key_parts_distinct(void **state)
+{
+    (void)state;
+    reply_cache *c = reply_cache_new(100, 1 << 20);
+    reply_cache_key k = K("ab", "c", "x");
+    assert_true(reply_cache_put(c, &k, S("m"), S("p"), 0, 100));
+    assert_miss(c, K("a", "bc", "x"), 0);  /* boundaries are part of the key */
+    assert_miss(c, K("ab", "c", "y"), 0);  /* other correlation */
+    assert_miss(c, K("ab", "d", "x"), 0);  /* other response topic */
+    assert_miss(c, K("zz", "c", "x"), 0);  /* other client */
+    /* binary correlation data with NUL bytes */
+    reply_cache_key b1 = {S("c"), S("t"), {"\0\1", 2}}, b2 = {S("c"), S("t"), {"\0\2", 2}};
+    assert_true(reply_cache_put(c, &b1, S("one"), S("1"), 0, 100));
+    assert_true(reply_cache_put(c, &b2, S("two"), S("2"), 0, 100));
+    assert_hit(c, b1, 0, "one", "1");
+    assert_hit(c, b2, 0, "two", "2");
+    reply_cache_free(c);
+}
+
+static void test_expiry(void **state)
+{
+    (void)state;
+    reply_cache *c = reply_cache_new(100, 1 << 20);
+    reply_cache_key a = K("c", "t", "a"), b = K("c", "t", "b");
+    assert_true(reply_cache_put(c, &a, S("m"), S("p"), 0, 100));
+    assert_true(reply_cache_put(c, &b, S("m"), S("p"), 0, 500));
+    assert_hit(c, a, 99, "m", "p");
+    assert_miss(c, a, 100); /* expires_at is exclusive */
+    assert_int_equal(reply_cache_count(c), 1); /* removed on lookup */
+    /* expired entries at the old end are reclaimed by the next put */
+    reply_cache_key d = K("c", "t", "d");
+    assert_true(reply_cache_put(c, &d, S("m"), S("p"), 600, 700));
+    assert_int_equal(reply_cache_count(c), 1);
+    assert_miss(c, b, 600);
+    assert_hit(c, d, 600, "m", "p");
+    /* an already expired entry is not stored */
+    assert_false(reply_cache_put(c, &a, S("m"), S("p"), 700, 700));
+    reply_cache_free(c);
+}
+
+static void test_eviction_order(void **state)
+{
+    (void)state;
+    reply_cache *c = reply_cache_new(3, 1 << 20);
+    const char *ids[] = {"1", "2", "3", "4", "5"};
+    for (int i = 0; i < 3; i++) {
+        reply_cache_key k = K("c", "t", ids[i]);
+        assert_true(reply_cache_put(c, &k, S("m"), S(ids[i]), 0, 1000));
+    }
+    /* a lookup does not refresh: eviction is by insertion order */
+    assert_hit(c, K("c", "t", "1"), 0, "m", "1");
+    reply_cache_key k4 = K("c", "t", "4");
+    assert_true(reply_cache_put(c, &k4, S("m"), S("4"), 0, 1000));
+    assert_int_equal(reply_cache_count(c), 3);
+    assert_miss(c, K("c", "t", "1"), 0);
+    assert_hit(c, K("c", "t", "2"), 0, "m", "2");
+    /* re-putting a key moves it to the young end */
+    reply_cache_key k2 = K("c", "t", "2");
+    assert_true(reply_cache_put(c, &k2, S("m"), S("2b"), 0, 1000));
+    reply_cache_key k5 = K("c", "t", "5");
+    assert_true(reply_cache_put(c, &k5, S("m"), S("5"), 0, 1000));
+    assert_miss(c, K("c", "t", "3"), 0);
+    assert_hit(c, K("c", "t", "2"), 0, "m", "2b");
+    assert_hit(c, K("c", "t", "4"), 0, "m", "4");
+    assert_hit(c, K("c", "t", "5"), 0, "m", "5");
+    reply_cache_free(c);
+}
+
+static void test_byte_bound(void **state)
+{
+    (void)state;
+    /* each entry: key 4+1 + 4+1 + 4+1 = 15, meta 1, payload 20, overhead */
+    size_t cost = 15 + 1 + 20 + REPLY_CACHE_ENTRY_OVERHEAD;
+    reply_cache *c = reply_cache_new(1000, 8 * cost + 7); /* room for 8 */
+    char payload[21];
+    memset(payload, 'v', 20);
+    payload[20] = '\0';
+    const char *ids[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    for (int i = 0; i < 10; i++) {
+        reply_cache_key k = K("c", "t", ids[i]);
+        assert_true(reply_cache_put(c, &k, S("m"), S(payload), 0, 1000));
+        assert_true(reply_cache_bytes(c) <= 8 * cost + 7);
+    }
+    assert_int_equal(reply_cache_count(c), 8);
+    assert_int_equal(reply_cache_bytes(c), 8 * cost);
+    assert_miss(c, K("c", "t", "0"), 0);
+    assert_miss(c, K("c", "t", "1"), 0);
+    assert_hit(c, K("c", "t", "2"), 0, "m", payload);
+    /* an entry above max_bytes / 8 is refused, and evicts nothing */
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    reply_cache_key kb = K("c", "t", "big");
+    assert_false(reply_cache_put(c, &kb, S("m"), S(big), 0, 1000));
+    assert_int_equal(reply_cache_count(c), 8);
+    reply_cache_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hit_and_miss),
+        cmocka_unit_test(test_key_parts_distinct),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_eviction_order),
+        cmocka_unit_test(test_byte_bound),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
