@@ -129,9 +129,11 @@ static void put_limit(FILE *f, const char *fmt, long value)
         fprintf(f, fmt, value);
 }
 
-static void write_mqstated_config(FILE *f, const struct e2e_limits *l)
+static void write_mqstated_config(FILE *f, const struct e2e_limits *l, const char *extra)
 {
     fprintf(f, "log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %d\n", g.port);
+    if (extra)
+        fputs(extra, f);
     if (!l)
         return;
     fprintf(f, "limits:\n");
@@ -167,7 +169,7 @@ static void write_mosquitto_config(FILE *f, const struct e2e_limits *l)
     put_limit(f, "max_connections %ld\n", l->max_connections);
 }
 
-static bool write_config(const struct e2e_limits *limits)
+static bool write_config(const struct e2e_limits *limits, const char *extra_yaml)
 {
     snprintf(g.conf_path, sizeof g.conf_path, "%s/%s", g.dir,
              g.mqstated ? "mqstated.yaml" : "mosquitto.conf");
@@ -175,7 +177,7 @@ static bool write_config(const struct e2e_limits *limits)
     if (!f)
         return false;
     if (g.mqstated)
-        write_mqstated_config(f, limits);
+        write_mqstated_config(f, limits, extra_yaml);
     else
         write_mosquitto_config(f, limits);
     return fclose(f) == 0;
@@ -240,14 +242,14 @@ static bool wait_until_listening(void)
     return false;
 }
 
-static bool start_broker(const struct e2e_limits *limits)
+static bool start_broker(const struct e2e_limits *limits, const char *extra_yaml)
 {
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
         g.port = pick_free_port();
         g.stopped = false;
         g.signalled = false;
         g.exit_ok = false;
-        if (g.port <= 0 || !write_config(limits))
+        if (g.port <= 0 || !write_config(limits, extra_yaml))
             return false;
         fflush(NULL);
         g.pid = fork();
@@ -355,7 +357,7 @@ static enum outcome run_case(const struct e2e_case *c)
     }
     snprintf(g.log_path, sizeof g.log_path, "%s/broker.log", g.dir);
     int64_t started = e2e_now_ms();
-    if (!start_broker(c->limits)) {
+    if (!start_broker(c->limits, c->extra_yaml)) {
         e2e_fail(__FILE__, __LINE__, "broker %s did not start listening", g.binary);
     } else {
         c->run();

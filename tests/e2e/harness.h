@@ -38,6 +38,9 @@ struct e2e_case {
     /* Why the case cannot run against Mosquitto; NULL if it can. A case with
      * a reason is reported as SKIP (not PASS) when the broker is Mosquitto. */
     const char *mqstated_only;
+    /* Extra YAML appended to mqstated's configuration (e.g. a `store:`
+     * section); NULL for none. Mosquitto ignores it. */
+    const char *extra_yaml;
 };
 
 /* Runs the cases named on the command line (all if none) and returns the
