@@ -1,0 +1,48 @@
+#include "auth/principal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+
+principal *principal_new(const void *client_id, size_t client_id_len, const void *username,
+                         size_t username_len, const char *method)
+{
+    principal *p = xcalloc(1, sizeof *p);
+    p->client_id = xmemdup(client_id, client_id_len);
+    p->client_id_len = client_id_len;
+    if (username) {
+        p->username = xmemdup(username, username_len);
+        p->username_len = username_len;
+    }
+    p->method = method;
+    return p;
+}
+
+void principal_add_attr(principal *p, const char *name, const char *value)
+{
+    p->attrs = xrealloc(p->attrs, (p->nattrs + 1) * sizeof *p->attrs);
+    p->attrs[p->nattrs].name = xstrdup(name);
+    p->attrs[p->nattrs].value = xstrdup(value);
+    p->nattrs++;
+}
+
+const char *principal_attr_get(const principal *p, const char *name)
+{
+    for (size_t i = 0; i < p->nattrs; i++)
+        if (strcmp(p->attrs[i].name, name) == 0) return p->attrs[i].value;
+    return NULL;
+}
+
+void principal_free(principal *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->nattrs; i++) {
+        free(p->attrs[i].name);
+        free(p->attrs[i].value);
+    }
+    free(p->attrs);
+    free(p->client_id);
+    free(p->username);
+    free(p);
+}

@@ -1,0 +1,37 @@
+/* The authenticated identity of one connection: what authorization rules
+ * match on (protocol §10.1: client ids, usernames, attributes).
+ *
+ * Created by the authenticator when a CONNECT is accepted, owned by the
+ * broker's client object for the connection's lifetime and released with
+ * principal_free. The broker only passes it around (it forward-declares
+ * struct principal and never looks inside); src/auth reads it. */
+#ifndef MQS_AUTH_PRINCIPAL_H
+#define MQS_AUTH_PRINCIPAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct principal_attr {
+    char *name;  /* NUL-terminated, owned */
+    char *value; /* NUL-terminated, owned */
+} principal_attr;
+
+typedef struct principal {
+    uint8_t *client_id; /* owned copy of the MQTT client identifier */
+    size_t client_id_len;
+    uint8_t *username;  /* owned; NULL when the client is anonymous */
+    size_t username_len;
+    principal_attr *attrs; /* owned array, e.g. from X.509 subject mapping */
+    size_t nattrs;
+    const char *method; /* static: "anonymous", "password", "x509" */
+} principal;
+
+principal *principal_new(const void *client_id, size_t client_id_len, const void *username,
+                         size_t username_len, const char *method);
+void principal_add_attr(principal *p, const char *name, const char *value);
+/* NULL if the principal has no attribute of that name. */
+const char *principal_attr_get(const principal *p, const char *name);
+void principal_free(principal *p);
+
+#endif
