@@ -6,15 +6,7 @@
 #include <string.h>
 
 #include "mqtt/codec.h"
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            abort();                                                         \
-        }                                                                    \
-    } while (0)
+#include "fuzz_check.h"
 
 typedef int (*decode_fn)(const uint8_t *, size_t, uint8_t, mqtt_packet *);
 

@@ -11,15 +11,7 @@
 #include <string.h>
 
 #include "store/resp.h"
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            abort();                                                         \
-        }                                                                    \
-    } while (0)
+#include "fuzz_check.h"
 
 static bool same_argv(const resp_slice *a, const resp_slice *b, size_t n)
 {
