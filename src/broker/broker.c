@@ -143,6 +143,12 @@ void broker_set_disconnect_hook(broker *b, broker_disconnect_hook fn, void *ctx)
     b->on_disconnect_ctx = ctx;
 }
 
+void broker_set_authenticator(broker *b, broker_authenticate_fn fn, void *ctx)
+{
+    b->authn = fn;
+    b->authn_ctx = ctx;
+}
+
 void broker_add_authorizer(broker *b, broker_authorize_fn fn, void *ctx)
 {
     b->authz = xrealloc(b->authz, (b->n_authz + 1) * sizeof *b->authz);

@@ -14,6 +14,10 @@
 #include "mqtt/packet.h"
 #include "net/net.h"
 
+/* The authenticated identity of a connection (src/auth/principal.h). The
+ * broker stores and passes it on but never looks inside. */
+struct principal;
+
 /* Server-side limits, all configurable (docs/configuration.md). */
 typedef struct broker_limits {
     uint32_t max_packet_size;      /* bytes, both directions; advertised in CONNACK */
@@ -78,10 +82,11 @@ typedef struct broker_message {
  * of being routed. The broker still runs the publisher's QoS 1/2
  * acknowledgement (the PUBACK/PUBREC goes out before the hook runs) and
  * calls the hook exactly once per QoS 2 message. `username` is NULL when
- * the client gave none. `pub` (topic resolved from any alias) and the slices
- * are valid only during the call. */
+ * the client gave none; `who` is the publisher's principal (never NULL).
+ * `pub` (topic resolved from any alias), the slices and `who` are valid
+ * only during the call. */
 typedef void (*broker_publish_hook)(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username,
-                                    const mqtt_publish *pub);
+                                    const struct principal *who, const mqtt_publish *pub);
 /* Install (fn != NULL) or remove (fn == NULL) the hook for `topic`. */
 void broker_set_publish_hook(broker *b, mqtt_bytes topic, broker_publish_hook fn, void *ctx);
 
@@ -127,11 +132,16 @@ bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_co
  * normal acknowledgement. A denied SUBSCRIBE filter gets the code in its
  * SUBACK slot (v3.1.1: 0x80) and nothing is stored; the other filters of
  * the packet are unaffected. */
-typedef enum broker_action { BROKER_ACTION_PUBLISH, BROKER_ACTION_SUBSCRIBE } broker_action;
+/* CONNECT is asked once the authenticator accepted the connection (the
+ * principal is known), before any session is touched; topic and filter
+ * are then empty. A denial answers CONNACK with the code (v3.1.1: the
+ * mapped return code, 5 for 0x87). */
+typedef enum broker_action { BROKER_ACTION_PUBLISH, BROKER_ACTION_SUBSCRIBE, BROKER_ACTION_CONNECT } broker_action;
 
 typedef struct broker_auth_request {
     mqtt_bytes client_id;
     const mqtt_bytes *username; /* NULL when the client gave none */
+    const struct principal *who; /* the client's authenticated identity (never NULL) */
     broker_action action;
     mqtt_bytes topic;  /* PUBLISH: the topic name (aliases resolved); SUBSCRIBE: the filter as sent */
     mqtt_bytes filter; /* SUBSCRIBE: the filter without "$share/<group>/"; PUBLISH: = topic */
@@ -145,5 +155,57 @@ typedef uint8_t (*broker_authorize_fn)(void *ctx, const broker_auth_request *r);
 void broker_add_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
 /* Remove the authorizer added with exactly this fn and ctx (if any). */
 void broker_remove_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
+
+/* --- authentication ----------------------------------------------------------
+ *
+ * The authenticator decides every CONNECT, after the client identifier is
+ * settled (a server-assigned one included) and before any session is
+ * touched. On success it returns the connection's principal, which the
+ * broker owns from then on (principal_free when the connection ends) and
+ * hands to authorizers (broker_auth_request.who) and publish hooks.
+ *
+ * On failure the broker sends CONNACK with `reason` (v5: 0x86 bad user
+ * name or password, 0x87 not authorized, 0x9F connection rate exceeded;
+ * v3.1.1 gets the mapped return code) after `delay_ms`, then closes. The
+ * delay runs on a timer: the loop never blocks; input arriving meanwhile
+ * is ignored.
+ *
+ * With no authenticator everyone is accepted, with a principal holding
+ * just the client id and user name (method "anonymous"). A v5 CONNECT with
+ * an Authentication Method is refused with 0x8C before the authenticator
+ * runs: enhanced authentication is not supported. */
+typedef struct broker_authn_request {
+    mqtt_bytes client_id;
+    const mqtt_bytes *username; /* NULL when absent */
+    const mqtt_bytes *password; /* NULL when absent; never log it */
+    const char *peer_ip;        /* the peer's address without port */
+    unsigned listener;          /* net_conn_listener_index */
+    const struct x509_st *peer_cert; /* verified TLS client certificate or NULL */
+    uint8_t version;            /* MQTT_V311 or MQTT_V5 */
+} broker_authn_request;
+
+typedef struct broker_authn_result {
+    uint8_t reason;          /* MQTT_RC_SUCCESS or a CONNACK reason >= 0x80 */
+    uint32_t delay_ms;       /* failure only: hold the CONNACK this long */
+    struct principal *who;   /* success only: ownership passes to the broker */
+} broker_authn_result;
+
+/* Slices in `r` are valid only during the call. */
+typedef void (*broker_authenticate_fn)(void *ctx, const broker_authn_request *r, broker_authn_result *out);
+/* Install (fn != NULL) or remove the authenticator. */
+void broker_set_authenticator(broker *b, broker_authenticate_fn fn, void *ctx);
+
+/* --- re-authorization ------------------------------------------------------
+ *
+ * After the authorizers changed their answers (an authorization policy
+ * reload): re-run them over every subscription of every connected session
+ * and remove the denied ones (silently; the connections stay up). Offline
+ * sessions are re-checked when a connection resumes them, under that
+ * connection's principal. Returns the number removed. */
+uint32_t broker_recheck_subscriptions(broker *b);
+
+/* The principal of the connection currently holding `client_id`, or NULL
+ * if none is connected. Valid until that connection ends. */
+const struct principal *broker_client_principal(const broker *b, mqtt_bytes client_id);
 
 #endif

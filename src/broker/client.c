@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/principal.h"
 #include "broker/internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -140,6 +141,7 @@ void client_disconnect(client *c, uint8_t rc, const char *reason)
 
 static uint64_t client_deadline(const client *c)
 {
+    if (c->state == CLIENT_NEW && c->refuse_at) return c->refuse_at;
     if (c->state == CLIENT_NEW) return c->born + (uint64_t)c->b->lim.connect_timeout * 1000;
     if (c->state == CLIENT_CONNECTED && c->ka_ms) return c->last_rx + c->ka_ms;
     return 0;
@@ -158,6 +160,13 @@ void client_timer_fired(client *c, uint64_t now)
     uint64_t due = client_deadline(c);
     if (!due || due > now) {
         client_touch_timer(c);
+        return;
+    }
+    if (c->state == CLIENT_NEW && c->refuse_at) {
+        mqtt_packet r = {.type = MQTT_CONNACK};
+        r.connack.reason = c->refuse_rc; /* the encoder maps it for v3.1.1 */
+        client_send(c, &r);
+        client_close(c, false);
         return;
     }
     if (c->state == CLIENT_NEW) {
@@ -237,10 +246,16 @@ static void decode_failed(client *c, int rc, const mqtt_packet *p)
 static size_t process(client *c, const uint8_t *data, size_t len)
 {
     size_t off = 0;
-    while (off < len && c->state != CLIENT_CLOSED && !c->paused) {
+    while (off < len && c->state != CLIENT_CLOSED && !c->paused && !c->refuse_at) {
         size_t total = 0;
         enum mqtt_frame_status st = mqtt_frame(data + off, len - off, c->b->lim.max_packet_size, &total);
         if (st == MQTT_FRAME_NEED_MORE) break;
+        if (c->state == CLIENT_NEW && data[off] == 0x16) {
+            /* A TLS handshake record: says so once, for the operator. */
+            log_info("%s: TLS handshake on a plain-text listener, closing", net_conn_peer(c->conn));
+            client_close(c, false);
+            break;
+        }
         if (c->state == CLIENT_NEW && data[off] >> 4 != MQTT_CONNECT) {
             client_close(c, false); /* MQTT-3.1.0-1 */
             break;
@@ -271,7 +286,8 @@ static size_t process(client *c, const uint8_t *data, size_t len)
 static void on_read(void *user, const uint8_t *data, size_t len)
 {
     client *c = user;
-    if (c->state == CLIENT_CLOSED) return;
+    /* While a refusal waits for its timer, nothing the client sends counts. */
+    if (c->state == CLIENT_CLOSED || c->refuse_at) return;
     c->last_rx = broker_now();
     if (c->rx.len == 0) {
         size_t used = process(c, data, len);
@@ -364,6 +380,7 @@ static void on_close(void *user, int error)
     buf_free(&c->rx);
     free(c->blocked_on);
     free(c->username);
+    principal_free(c->who);
     free(c);
 }
 

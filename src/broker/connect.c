@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/principal.h"
 #include "broker/internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -16,6 +17,64 @@ static void refuse(client *c, uint8_t rc)
     r.connack.reason = rc; /* the encoder maps it for v3.1.1 */
     client_send(c, &r);
     client_close(c, false);
+}
+
+/* A failed authentication: the CONNACK waits for the timer (see
+ * client_timer_fired) so that guessing costs the guesser time, not us. */
+static void refuse_later(client *c, uint8_t rc, uint32_t delay_ms)
+{
+    if (delay_ms == 0) {
+        refuse(c, rc);
+        return;
+    }
+    c->refuse_rc = rc;
+    c->refuse_at = broker_now() + delay_ms;
+    net_conn_pause_read(c->conn);
+    client_touch_timer(c);
+}
+
+static const uint8_t empty_bytes[1];
+
+/* Run the authenticator; on success c->who is set. */
+static bool authenticate(client *c, const mqtt_connect *cn, mqtt_bytes id)
+{
+    broker *b = c->b;
+    const uint8_t *user = cn->has_username ? (cn->username.data ? cn->username.data : empty_bytes) : NULL;
+    if (!b->authn) {
+        c->who = principal_new(id.data, id.len, user, cn->username.len, "anonymous");
+        return true;
+    }
+    broker_authn_request r = {
+        .client_id = id,
+        .username = cn->has_username ? &cn->username : NULL,
+        .password = cn->has_password ? &cn->password : NULL,
+        .peer_ip = net_conn_peer_ip(c->conn),
+        .listener = net_conn_listener_index(c->conn),
+        .peer_cert = net_conn_peer_cert(c->conn),
+        .version = cn->version,
+    };
+    broker_authn_result res = {.reason = MQTT_RC_NOT_AUTHORIZED};
+    b->authn(b->authn_ctx, &r, &res);
+    if (res.reason < 0x80 && res.who) {
+        c->who = res.who;
+        return true;
+    }
+    principal_free(res.who);
+    refuse_later(c, res.reason >= 0x80 ? res.reason : MQTT_RC_NOT_AUTHORIZED, res.delay_ms);
+    return false;
+}
+
+/* Connect-time authorization (BROKER_ACTION_CONNECT), once the principal
+ * is known and before any session is touched. */
+static bool connect_authorized(client *c, const mqtt_connect *cn, mqtt_bytes id)
+{
+    broker_auth_request r = {.client_id = id, .username = cn->has_username ? &cn->username : NULL,
+                             .who = c->who, .action = BROKER_ACTION_CONNECT};
+    uint8_t rc = broker_authorize(c->b, &r);
+    if (rc < 0x80) return true;
+    log_info("%s: CONNECT of %.*s not authorized", net_conn_peer(c->conn), (int)id.len, (const char *)id.data);
+    refuse(c, rc);
+    return false;
 }
 
 static void read_client_props(client *c, const mqtt_props *p)
@@ -140,6 +199,7 @@ void connect_handle(client *c, mqtt_packet *pkt)
         id = (mqtt_bytes){(const uint8_t *)idbuf, (uint32_t)strlen(idbuf)};
         if (v5) assigned = id;
     }
+    if (!authenticate(c, cn, id) || !connect_authorized(c, cn, id)) return;
     bool ka_changed;
     uint16_t ka = negotiate_keepalive(&b->lim, cn->keep_alive, v5, &ka_changed);
     c->ka_ms = (uint32_t)ka * 1500;
@@ -152,6 +212,7 @@ void connect_handle(client *c, mqtt_packet *pkt)
     }
     c->will = cn->will_flag ? will_from_connect(cn) : NULL;
     bool present = attach_session(c, id, cn->clean_start);
+    if (present) reauth_session(c); /* subscribed under another principal, or older rules */
     c->s->expiry = expiry;
     c->state = CLIENT_CONNECTED;
     b->n_connected++;

@@ -194,6 +194,9 @@ struct client {
     uint8_t *username;
     uint32_t username_len;
     bool has_username;
+    struct principal *who; /* owned; set when the CONNECT is accepted */
+    uint64_t refuse_at;  /* failed authentication: CONNACK due then; 0 = none */
+    uint8_t refuse_rc;
     session **blocked_on;
     uint32_t n_blocked, cap_blocked;
     client *prev, *next;  /* b->clients */
@@ -276,6 +279,12 @@ bool flow_queue_low(const session *s);
 void subscribe_handle(client *c, mqtt_subscribe *p);
 void unsubscribe_handle(client *c, mqtt_unsubscribe *p);
 
+/* --- reauth.c ------------------------------------------------------------ */
+
+/* Re-run the authorizers over c's session subscriptions (c connected,
+ * c->who set); remove the denied ones. Returns how many. */
+uint32_t reauth_session(client *c);
+
 /* --- will.c --------------------------------------------------------------- */
 
 will *will_from_connect(const mqtt_connect *cn);
@@ -330,6 +339,8 @@ struct broker {
     uint32_t n_authz;
     broker_disconnect_hook on_disconnect;
     void *on_disconnect_ctx;
+    broker_authenticate_fn authn;
+    void *authn_ctx;
     broker_stats stats;
     uint64_t next_client_no;
     bool shutting_down;

@@ -48,7 +48,7 @@ static void run_hook(client *c, const pub_hook *h, const mqtt_publish *p)
     session *s = c->s;
     mqtt_bytes user = {c->username, c->username_len};
     ack_publish(c, p, MQTT_RC_SUCCESS);
-    h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, c->has_username ? &user : NULL, p);
+    h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, c->has_username ? &user : NULL, c->who, p);
 }
 
 /* Ask the authorizers; on denial answer the publisher (see broker.h for
@@ -58,7 +58,7 @@ static bool authorize_publish(client *c, const mqtt_publish *p)
     session *s = c->s;
     mqtt_bytes user = {c->username, c->username_len};
     broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = c->has_username ? &user : NULL,
-                             .action = BROKER_ACTION_PUBLISH, .topic = p->topic, .filter = p->topic,
+                             .who = c->who, .action = BROKER_ACTION_PUBLISH, .topic = p->topic, .filter = p->topic,
                              .qos = p->qos, .retain = p->retain};
     uint8_t rc = broker_authorize(c->b, &r);
     if (rc < 0x80) return true;

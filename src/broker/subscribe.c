@@ -64,7 +64,7 @@ static int subscribe_one(client *c, const mqtt_sub_entry *e, uint32_t sub_id, bo
     session *s = c->s;
     mqtt_bytes user = {c->username, c->username_len};
     broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = c->has_username ? &user : NULL,
-                             .action = BROKER_ACTION_SUBSCRIBE, .topic = e->filter, .filter = f,
+                             .who = c->who, .action = BROKER_ACTION_SUBSCRIBE, .topic = e->filter, .filter = f,
                              .share_group = shared ? g : (mqtt_bytes){NULL, 0}, .qos = e->qos};
     uint8_t rc = broker_authorize(c->b, &r);
     if (rc >= 0x80) return rc;

@@ -1,5 +1,9 @@
 /* Connection I/O: reads into the loop-wide buffer, batched writes, and
- * the close sequence (flush -> shutdown -> uv_close -> on_close). */
+ * the close sequence (flush -> shutdown -> uv_close -> on_close).
+ *
+ * For a TLS connection the socket side carries c->wire (ciphertext) and
+ * reads go through tls_conn_input; c->out stays the plaintext the user
+ * appends to, encrypted right before each write. */
 #include "net/net_internal.h"
 
 #include <stdio.h>
@@ -10,6 +14,11 @@
 
 static void close_handle(net_conn *c, int error);
 static void begin_shutdown(net_conn *c);
+
+/* The buffer whose bytes go to the socket next. */
+static buf *wire(net_conn *c) { return c->tls ? &c->wire : &c->out; }
+/* Output not yet handed to a write (plaintext and ciphertext). */
+static size_t unsent(const net_conn *c) { return c->out.len + c->wire.len; }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
@@ -35,8 +44,10 @@ static void on_closed(uv_handle_t *h)
     if (c->next) c->next->prev = c->prev;
     if (c->dirty) unlink_dirty(c);
     n->handles--;
+    tls_conn_free(c);
     if (c->user && c->cbs->on_close) c->cbs->on_close(c->user, c->close_error);
     buf_free(&c->out);
+    buf_free(&c->wire);
     buf_free(&c->inflight);
     free(c);
 }
@@ -51,23 +62,28 @@ static void close_handle(net_conn *c, int error)
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-static void begin_close(net_conn *c)
+void conn_begin_close(net_conn *c)
 {
     if (c->state != CONN_OPEN) return;
     c->state = CONN_CLOSING;
     uv_read_stop((uv_stream_t *)&c->tcp);
-    if (c->writing || c->out.len) net_mark_dirty(c->n, c);
+    if (c->tls) tls_conn_close_notify(c);
+    if (c->writing || unsent(c)) net_mark_dirty(c->n, c);
     else begin_shutdown(c);
 }
+
+void conn_abort(net_conn *c, int error) { close_handle(c, error); }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     net_conn *c = s->data;
     if (nread > 0) {
-        if (c->state == CONN_OPEN) c->cbs->on_read(c->user, (const uint8_t *)b->base, (size_t)nread);
+        if (c->state != CONN_OPEN) return;
+        if (c->tls) tls_conn_input(c, (const uint8_t *)b->base, (size_t)nread);
+        else c->cbs->on_read(c->user, (const uint8_t *)b->base, (size_t)nread);
     } else if (nread == UV_EOF) {
         /* Half-close from the peer: still deliver what it asked for. */
-        begin_close(c);
+        conn_begin_close(c);
     } else if (nread < 0) {
         log_debug("read from %s: %s", c->peer, uv_strerror((int)nread));
         close_handle(c, (int)nread);
@@ -84,6 +100,7 @@ static void set_peer(net_conn *c)
         if (ss.ss_family == AF_INET6) {
             struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
             uv_ip6_name(a, host, sizeof host);
+            snprintf(c->peer_ip, sizeof c->peer_ip, "%s", host);
             port = ntohs(a->sin6_port);
             snprintf(c->peer, sizeof c->peer, "[%s]:%u", host, port);
             return;
@@ -92,6 +109,7 @@ static void set_peer(net_conn *c)
         uv_ip4_name(a, host, sizeof host);
         port = ntohs(a->sin_port);
     }
+    snprintf(c->peer_ip, sizeof c->peer_ip, "%s", host);
     snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
 }
 
@@ -107,6 +125,12 @@ void conn_accepted(net_listener *l, net_conn *c)
      * 40 ms (delayed-ACK interaction) to every acknowledgement. */
     uv_tcp_nodelay(&c->tcp, 1);
     set_peer(c);
+    c->listener_index = l->index;
+    if (l->tls && tls_conn_start(c, l->tls) != 0) {
+        log_warn("TLS on port %u: cannot create the connection state for %s", l->port, c->peer);
+        close_handle(c, UV_ENOMEM);
+        return;
+    }
     void *user = l->on_accept(l->ctx, c);
     if (!user) {
         close_handle(c, 0);
@@ -118,7 +142,7 @@ void conn_accepted(net_listener *l, net_conn *c)
 
 size_t net_conn_backlog(const net_conn *c)
 {
-    return c->out.len + (c->inflight.len - c->inflight_off);
+    return unsent(c) + (c->inflight.len - c->inflight_off);
 }
 
 static void maybe_drain(net_conn *c)
@@ -131,24 +155,28 @@ static void maybe_drain(net_conn *c)
 
 static void on_write(uv_write_t *req, int status);
 
-/* Write c->out: synchronously as far as the socket takes it, the rest
- * through uv_write. The unsent tail is not copied: the buffers swap, so
- * `inflight` (stable until on_write) holds it and `out` accumulates anew. */
+/* Write the wire buffer (c->out, or c->wire after encryption):
+ * synchronously as far as the socket takes it, the rest through uv_write.
+ * The unsent tail is not copied: the buffers swap, so `inflight` (stable
+ * until on_write) holds it and the wire buffer accumulates anew. */
 static int start_write(net_conn *c)
 {
-    uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+    if (c->tls) tls_conn_encrypt(c);
+    buf *w = wire(c);
+    if (w->len == 0) return 0;
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
     int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (r == UV_EAGAIN) r = 0;
     if (r < 0) return r;
-    if ((size_t)r == c->out.len) {
-        c->out.len = 0;
+    if ((size_t)r == w->len) {
+        w->len = 0;
         return 0;
     }
     buf spare = c->inflight;
-    c->inflight = c->out;
+    c->inflight = *w;
     c->inflight_off = (size_t)r;
-    c->out = spare;
-    c->out.len = 0;
+    *w = spare;
+    w->len = 0;
     uv_write_t *req = xmalloc(sizeof *req);
     req->data = c;
     b = uv_buf_init((char *)c->inflight.data + r, (unsigned)(c->inflight.len - (size_t)r));
@@ -165,8 +193,9 @@ static int start_write(net_conn *c)
  * pending close, or report the drain. */
 static void after_progress(net_conn *c)
 {
-    if (!c->writing && c->out.len == 0) {
+    if (!c->writing && unsent(c) == 0) {
         buf_shrink(&c->out, NET_OUT_KEEP);
+        buf_shrink(&c->wire, 0);
         buf_shrink(&c->inflight, 0);
         if (c->state == CONN_CLOSING) {
             begin_shutdown(c);
@@ -189,7 +218,7 @@ static void on_write(uv_write_t *req, int status)
         close_handle(c, status);
         return;
     }
-    if (c->out.len) {
+    if (unsent(c)) {
         int r = start_write(c);
         if (r < 0) {
             close_handle(c, r);
@@ -202,7 +231,7 @@ static void on_write(uv_write_t *req, int status)
 void conn_flush(net_conn *c)
 {
     if (c->state == CONN_CLOSED) return;
-    if (!c->writing && c->out.len) {
+    if (!c->writing && unsent(c)) {
         int r = start_write(c);
         if (r < 0) {
             log_debug("write to %s: %s", c->peer, uv_strerror(r));
@@ -236,8 +265,10 @@ static void begin_shutdown(net_conn *c)
 void conn_force_close(net_conn *c)
 {
     if (c->state == CONN_CLOSED) return;
-    if (!c->writing && c->out.len) {
-        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+    if (c->tls) tls_conn_encrypt(c);
+    buf *w = wire(c);
+    if (!c->writing && w->len) {
+        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
         (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     }
     close_handle(c, 0);
@@ -279,6 +310,12 @@ void net_conn_resume_read(net_conn *c)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-void net_conn_close(net_conn *c) { begin_close(c); }
+void net_conn_close(net_conn *c) { conn_begin_close(c); }
 
 const char *net_conn_peer(const net_conn *c) { return c->peer; }
+
+const char *net_conn_peer_ip(const net_conn *c) { return c->peer_ip; }
+
+unsigned net_conn_listener_index(const net_conn *c) { return c->listener_index; }
+
+const struct x509_st *net_conn_peer_cert(const net_conn *c) { return c->tls ? tls_conn_peer_cert(c) : NULL; }

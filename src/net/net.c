@@ -24,7 +24,10 @@ net *net_new(uv_loop_t *loop)
     uv_idle_init(loop, &n->flush_idle);
     n->flush_check.data = n;
     n->flush_idle.data = n;
-    n->handles = 2;
+    uv_timer_init(loop, &n->hs_timer);
+    n->hs_timer.data = n;
+    n->hs_timeout_ms = 10000;
+    n->handles = 3;
     return n;
 }
 
@@ -40,10 +43,13 @@ static void on_handle_closed(uv_handle_t *h)
     n->handles--;
 }
 
+void net_set_handshake_timeout(net *n, unsigned seconds) { n->hs_timeout_ms = seconds * 1000; }
+
 static void on_listener_closed(uv_handle_t *h)
 {
     net_listener *l = h->data;
     l->n->handles--;
+    SSL_CTX_free(l->tls);
     free(l);
 }
 
@@ -59,6 +65,7 @@ void net_shutdown(net *n)
     for (net_conn *c = n->conns; c; c = c->next) conn_force_close(c);
     uv_close((uv_handle_t *)&n->flush_check, on_handle_closed);
     uv_close((uv_handle_t *)&n->flush_idle, on_handle_closed);
+    uv_close((uv_handle_t *)&n->hs_timer, on_handle_closed);
 }
 
 void net_free(net *n)
@@ -69,6 +76,7 @@ void net_free(net *n)
     assert(n->shut && n->handles == 0 && !n->conns);
     buf_free(&n->discard);
     free(n->rbuf);
+    free(n->plain);
     free(n);
 }
 
@@ -138,6 +146,15 @@ net_listener *net_listen(net *n, const char *addr, uint16_t port, net_accept_cb 
 }
 
 uint16_t net_listener_port(const net_listener *l) { return l->port; }
+
+void net_listener_set_index(net_listener *l, unsigned index) { l->index = index; }
+
+void net_listener_set_tls(net_listener *l, SSL_CTX *ctx)
+{
+    if (ctx) SSL_CTX_up_ref(ctx);
+    SSL_CTX_free(l->tls); /* connections using the old one hold their own references */
+    l->tls = ctx;
+}
 
 /* The check handle runs only while something is dirty. The idle handle
  * runs alongside because libuv computes the poll timeout before check

@@ -1,5 +1,7 @@
 /* Listeners and connections on libuv. This layer moves bytes; it knows
- * nothing about MQTT. (TLS will be added here, under the same interface.)
+ * nothing about MQTT. A listener may be TLS (net_listener_set_tls): the
+ * connection then encrypts and decrypts under the same interface, so the
+ * user of a net_conn sees plaintext either way (tls_conn.c).
  *
  * Writes are batched: net_conn_outbuf() exposes the connection's pending
  * output buffer, encoders append to it, and net_conn_flush_later() queues
@@ -22,6 +24,10 @@
 #include <uv.h>
 
 #include "util/buf.h"
+
+/* OpenSSL types, kept opaque here (SSL_CTX and X509). */
+struct ssl_ctx_st;
+struct x509_st;
 
 typedef struct net_conn net_conn;
 typedef struct net_listener net_listener;
@@ -59,6 +65,16 @@ net_listener *net_listen(net *n, const char *addr, uint16_t port, net_accept_cb 
                          const net_conn_callbacks *cbs, void *ctx);
 /* The port actually bound (useful with port 0). */
 uint16_t net_listener_port(const net_listener *l);
+/* A number the server chooses for the listener (its index in the
+ * configuration), reported by net_conn_listener_index. Default 0. */
+void net_listener_set_index(net_listener *l, unsigned index);
+/* Make l a TLS listener, or replace its context (certificate reload):
+ * connections accepted from now on use ctx; existing ones keep the context
+ * they started with (SSL_CTX is reference counted). Takes its own
+ * reference; the caller keeps (and eventually frees) its own. */
+void net_listener_set_tls(net_listener *l, struct ssl_ctx_st *ctx);
+/* Seconds a TLS client has to finish its handshake (default 10). */
+void net_set_handshake_timeout(net *n, unsigned seconds);
 
 buf *net_conn_outbuf(net_conn *c);
 void net_conn_flush_later(net_conn *c);
@@ -72,5 +88,12 @@ void net_conn_resume_read(net_conn *c);
 void net_conn_close(net_conn *c);
 /* Peer address as text, for logs. */
 const char *net_conn_peer(const net_conn *c);
+/* Peer IP address alone ("192.0.2.1", "2001:db8::1"). */
+const char *net_conn_peer_ip(const net_conn *c);
+unsigned net_conn_listener_index(const net_conn *c);
+/* The client certificate of a TLS connection, verified against the
+ * listener's CA bundle; NULL when there is none (or not TLS). Valid for
+ * the connection's lifetime. */
+const struct x509_st *net_conn_peer_cert(const net_conn *c);
 
 #endif

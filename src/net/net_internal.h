@@ -3,7 +3,11 @@
 #ifndef MQS_NET_NET_INTERNAL_H
 #define MQS_NET_NET_INTERNAL_H
 
+#include <openssl/ssl.h>
+
 #include "net/net.h"
+
+typedef struct tls_conn tls_conn;
 
 /* One read buffer for the whole loop: libuv calls alloc_cb right before
  * read() and read_cb right after, synchronously, so no two connections
@@ -25,6 +29,14 @@ struct net {
     size_t high, low;
     unsigned handles;       /* our uv handles not yet through their close cb */
     bool shut;
+    /* TLS: decrypted input is handed out from `plain` (allocated with the
+     * first TLS connection), like rbuf for plain connections. Connections
+     * still in their handshake are listed oldest first, so the timer only
+     * ever looks at the head. */
+    uint8_t *plain;
+    net_conn *hs_head, *hs_tail;
+    uv_timer_t hs_timer;
+    unsigned hs_timeout_ms;
 };
 
 struct net_listener {
@@ -34,6 +46,8 @@ struct net_listener {
     const net_conn_callbacks *cbs;
     void *ctx;
     uint16_t port;
+    unsigned index;         /* net_listener_set_index */
+    SSL_CTX *tls;           /* NULL: plain TCP; one reference held */
     net_listener *next;
 };
 
@@ -48,7 +62,9 @@ struct net_conn {
     net *n;
     const net_conn_callbacks *cbs;
     void *user;              /* NULL until accepted: no on_close then */
-    buf out;                 /* accumulating output */
+    buf out;                 /* accumulating output (plaintext) */
+    buf wire;                /* TLS: encrypted output not yet handed to a write */
+    tls_conn *tls;           /* NULL: plain TCP */
     buf inflight;            /* bytes owned by the pending uv_write */
     size_t inflight_off;     /* inflight.data[inflight_off..len) unsent */
     net_conn *prev, *next;   /* n->conns */
@@ -56,10 +72,32 @@ struct net_conn {
     int close_error;
     uint8_t state;           /* enum conn_state */
     bool dirty, writing, paused, above_high;
+    unsigned listener_index;
     char peer[56];           /* "[v6addr]:port" fits */
+    char peer_ip[46];        /* INET6_ADDRSTRLEN */
 };
 
 void conn_accepted(net_listener *l, net_conn *c);
+/* Stop reading, flush what is pending, then shut down (net_conn_close). */
+void conn_begin_close(net_conn *c);
+/* Close at once, dropping pending output. */
+void conn_abort(net_conn *c, int error);
+
+/* --- tls_conn.c: the TLS engine of one connection (memory BIOs) --- */
+
+/* Returns -1 if OpenSSL cannot create the connection state. */
+int tls_conn_start(net_conn *c, SSL_CTX *ctx);
+/* Ciphertext from the socket: handshake, then plaintext to on_read. */
+void tls_conn_input(net_conn *c, const uint8_t *data, size_t len);
+/* Move c->out (plaintext) through SSL into c->wire, once the handshake is
+ * done; before that the plaintext waits. */
+void tls_conn_encrypt(net_conn *c);
+/* Encrypt what is pending, then queue close_notify (orderly close). */
+void tls_conn_close_notify(net_conn *c);
+const X509 *tls_conn_peer_cert(const net_conn *c);
+void tls_conn_free(net_conn *c);
+/* Handshake timeout timer callback. */
+void tls_handshake_expire(uv_timer_t *t);
 void conn_flush(net_conn *c);
 /* Best-effort nonblocking flush, then close now (net_shutdown). */
 void conn_force_close(net_conn *c);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "server/config_listener.h"
 #include "server/schema.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -44,19 +45,6 @@ static int parse_log_level(schema_ctx *sc, const yaml_node_t *v, const char *pat
     return 0;
 }
 
-static int parse_bind(schema_ctx *sc, const yaml_node_t *v, const char *path,
-                      const key_spec *spec, void *target)
-{
-    const char *expect = "an IPv4 or IPv6 address";
-    const char *s = schema_scalar(sc, v, path, expect);
-    if (!s) return -1;
-    char text[48];
-    if (v->data.scalar.length >= sizeof ((config_listener *)0)->bind || !is_ip_literal(s))
-        return schema_fail(sc, v, "%s: expected %s, got \"%s\"", path, expect, schema_text(v, text, sizeof text));
-    strcpy((char *)target + spec->offset, s);
-    return 0;
-}
-
 #define FIELD_SIZE(type, field) sizeof(((type *)0)->field)
 #define UINT_KEY(type, key, field, lo, hi) \
     {key, schema_parse_uint, offsetof(type, field), FIELD_SIZE(type, field), lo, hi, NULL, NULL}
@@ -88,12 +76,6 @@ static const key_spec limit_keys[] = {
     SCHEMA_END,
 };
 
-static const key_spec listener_keys[] = {
-    {"bind", parse_bind, offsetof(config_listener, bind), 0, 0, 0, NULL, NULL},
-    UINT_KEY(config_listener, "port", port, 0, 65535),
-    SCHEMA_END,
-};
-
 static int parse_listeners(schema_ctx *sc, const yaml_node_t *v, const char *path,
                            const key_spec *spec, void *target)
 {
@@ -109,13 +91,13 @@ static int parse_listeners(schema_ctx *sc, const yaml_node_t *v, const char *pat
         const yaml_node_t *item = yaml_document_get_node(sc->doc, v->data.sequence.items.start[i]);
         char item_path[64];
         snprintf(item_path, sizeof item_path, "%s[%zu]", path, i);
-        strcpy(ls[i].bind, CONFIG_DEFAULT_BIND);
-        ls[i].port = CONFIG_DEFAULT_PORT;
+        config_listener_init(&ls[i]);
         if (item->type != YAML_MAPPING_NODE) {
             free(ls);
             return schema_fail(sc, item, "%s: expected a mapping, got %s", item_path, schema_type_name(item));
         }
-        if (schema_walk(sc, item, item_path, listener_keys, &ls[i]) != 0) {
+        if (schema_walk(sc, item, item_path, config_listener_keys, &ls[i]) != 0 ||
+            config_listener_check(sc, item, item_path, &ls[i]) != 0) {
             free(ls);
             return -1;
         }
@@ -163,6 +145,7 @@ static const key_spec top_keys[] = {
     {"listeners", parse_listeners, 0, 0, 0, 0, NULL, NULL},
     {"limits", schema_parse_section, offsetof(config, limits), 0, 0, 0, limit_keys, check_limits},
     {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, store_keys, NULL},
+    {"authorization", schema_parse_section, offsetof(config, authz), 0, 0, 0, config_authz_keys, NULL},
     SCHEMA_END,
 };
 
@@ -173,8 +156,7 @@ void config_init(config *c)
     broker_limits_default(&c->limits);
     c->listeners = xcalloc(1, sizeof *c->listeners);
     c->nlisteners = 1;
-    strcpy(c->listeners[0].bind, CONFIG_DEFAULT_BIND);
-    c->listeners[0].port = CONFIG_DEFAULT_PORT;
+    config_listener_init(&c->listeners[0]);
     store_bridge_config_default(&c->store.bridge);
     snprintf(c->store.node_id, sizeof c->store.node_id, "%s", c->store.bridge.store.node_id);
     c->store.bridge.store.node_id = NULL;
@@ -191,12 +173,14 @@ void config_free(config *c)
     free(c->listeners);
     c->listeners = NULL;
     c->nlisteners = 0;
+    config_authz_free(&c->authz);
 }
 
 int config_set_listener(config *c, const char *bind, uint16_t port)
 {
     if (strlen(bind) >= sizeof c->listeners[0].bind || !is_ip_literal(bind)) return -1;
     config_listener *l = xcalloc(1, sizeof *l);
+    config_listener_init(l);
     strcpy(l->bind, bind);
     l->port = port;
     free(c->listeners);
@@ -257,9 +241,11 @@ int config_load_string(config *c, const char *name, const void *data, size_t len
     yaml_parser_delete(&p);
     if (r != 0) {
         free(tmp.listeners);
+        config_authz_discard(&tmp.authz, &c->authz);
         return -1;
     }
     free(c->listeners);
+    config_authz_commit(&tmp.authz, &c->authz);
     *c = tmp;
     return 0;
 }

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/authn.h"
 #include "broker/broker.h"
+#include "server/config_authz.h"
 #include "server/store_bridge.h"
 #include "util/log.h"
 
@@ -14,10 +16,34 @@
 #define CONFIG_DEFAULT_PORT 1883
 #define CONFIG_MAX_LISTENERS 64
 
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_CIPHERS_MAX 1024
+
+/* A listener's `tls:` section (config_listener.c). Strings are "" when
+ * not given. */
+typedef struct config_tls {
+    bool enabled; /* the section is present */
+    char cert_file[CONFIG_PATH_MAX];
+    char key_file[CONFIG_PATH_MAX];
+    char key_password_file[CONFIG_PATH_MAX];
+    char ca_file[CONFIG_PATH_MAX];
+    uint8_t client_certs; /* tls_client_certs */
+    uint8_t min_version;  /* 12 or 13 */
+    char ciphers[CONFIG_CIPHERS_MAX];
+    char ciphersuites[CONFIG_CIPHERS_MAX];
+} config_tls;
+
 typedef struct config_listener {
     char bind[46]; /* IPv4 or IPv6 literal (INET6_ADDRSTRLEN) */
     uint16_t port; /* 0 = any free port */
+    config_tls tls;
+    bool has_authn;      /* an `authentication:` section is present */
+    authn_policy authn;  /* `open` is decided by config_check_listeners */
 } config_listener;
+
+/* Defaults of one listener: 127.0.0.1:1883, plain, no authentication
+ * section. */
+void config_listener_init(config_listener *l);
 
 #define CONFIG_NODE_ID_MAX 64
 
@@ -34,6 +60,7 @@ typedef struct config {
     size_t nlisteners;
     broker_limits limits;
     config_store store;
+    config_authz authz; /* see config_authz.h for ownership */
 } config;
 
 /* Defaults: log level info, one listener 127.0.0.1:1883, broker and state
@@ -54,6 +81,12 @@ int config_set_listener(config *c, const char *bind, uint16_t port);
 
 /* The bridge configuration; out->store.node_id points into c. */
 void config_store_bridge(const config *c, store_bridge_config *out);
+
+/* The safe-default rule, run once the listener list is final (after the
+ * command line): a listener without an `authentication:` section admits
+ * everyone when it is bound to a loopback address (127.0.0.0/8, ::1) and
+ * is an error otherwise. Returns -1 with a message naming the listener. */
+int config_check_listeners(config *c, char *err, size_t errlen);
 
 /* "error", "warn", "info", "debug" -> level; -1 if unknown. */
 int config_parse_log_level(const char *s);

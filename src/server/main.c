@@ -8,23 +8,31 @@
 
 #include "broker/broker.h"
 #include "net/net.h"
+#include "server/authz_guard.h"
 #include "server/config.h"
+#include "server/passwd_cmd.h"
+#include "server/security.h"
 #include "server/store_bridge.h"
 #include "util/log.h"
 
-typedef struct options {
+typedef struct options options;
+struct options {
     const char *config_path;
     const char *bind; /* NULL: not given */
     long port;        /* -1: not given */
     int verbose;
-} options;
+};
 
 typedef struct server {
     uv_loop_t loop;
     net *net;
     broker *broker;
     store_bridge *store;
-    uv_signal_t sigint, sigterm;
+    authz_guard *authz;
+    const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
+    const struct options *opts;
+    security *sec;           /* TLS contexts and the authenticator */
+    uv_signal_t sigint, sigterm, sighup;
 } server;
 
 static void usage(FILE *f)
@@ -36,6 +44,8 @@ static void usage(FILE *f)
             "  -c, --config FILE    load the YAML configuration FILE\n"
             "  -v                   more logging (repeat for more)\n"
             "      --version        print the version and exit\n"
+            "  mqstated passwd [--stdin] [--delete] FILE USER\n"
+            "                       set (or delete) USER's password in FILE\n"
             "  -h, --help           print this help and exit\n"
             "--port/--bind replace the configuration file's listener list.\n");
 }
@@ -86,6 +96,15 @@ static int parse_args(int argc, char **argv, options *o)
     return -1;
 }
 
+/* --bind/--port replace the file's listeners (at start and on reload). */
+static int override_listener(const options *o, config *cfg)
+{
+    if (!o->bind && o->port < 0) return 0;
+    const char *bind = o->bind ? o->bind : CONFIG_DEFAULT_BIND;
+    uint16_t port = o->port >= 0 ? (uint16_t)o->port : CONFIG_DEFAULT_PORT;
+    return config_set_listener(cfg, bind, port);
+}
+
 /* Returns -1 to continue, or the exit status. */
 static int build_config(const options *o, config *cfg)
 {
@@ -94,13 +113,13 @@ static int build_config(const options *o, config *cfg)
         fprintf(stderr, "mqstated: %s\n", err);
         return 1;
     }
-    if (o->bind || o->port >= 0) {
-        const char *bind = o->bind ? o->bind : CONFIG_DEFAULT_BIND;
-        uint16_t port = o->port >= 0 ? (uint16_t)o->port : CONFIG_DEFAULT_PORT;
-        if (config_set_listener(cfg, bind, port) != 0) {
-            fprintf(stderr, "mqstated: --bind: expected an IPv4 or IPv6 address, got \"%s\"\n", bind);
-            return 2;
-        }
+    if (override_listener(o, cfg) != 0) {
+        fprintf(stderr, "mqstated: --bind: expected an IPv4 or IPv6 address, got \"%s\"\n", o->bind);
+        return 2;
+    }
+    if (config_check_listeners(cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "mqstated: %s\n", err);
+        return 1;
     }
     int level = (int)cfg->log_level + o->verbose;
     cfg->log_level = level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level;
@@ -114,10 +133,34 @@ static void on_signal_closed(uv_handle_t *h) { (void)h; }
 static void server_stop(server *s)
 {
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
+    authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
     net_shutdown(s->net);
     uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
+    uv_close((uv_handle_t *)&s->sighup, on_signal_closed);
+}
+
+/* SIGHUP: re-read the configuration file and apply what can change at run
+ * time, one step each; a file with errors changes nothing. */
+static void on_reload(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    server *s = h->data;
+    if (!s->config_path) return;
+    config nc;
+    char err[512];
+    config_init(&nc);
+    /* Every step that can fail comes before the first that changes
+     * anything, so a bad file leaves the running configuration whole. */
+    if (config_load_file(&nc, s->config_path, err, sizeof err) != 0 || override_listener(s->opts, &nc) != 0 ||
+        config_check_listeners(&nc, err, sizeof err) != 0 || security_reload(s->sec, &nc, err, sizeof err) != 0) {
+        log_error("reload: %s; configuration unchanged", err);
+    } else {
+        log_info("reload: TLS certificates and password files reloaded");
+        authz_guard_reload(s->authz, config_authz_take(&nc.authz)); /* reload authorization rules */
+    }
+    config_free(&nc);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -133,13 +176,15 @@ static int listen_all(server *s, const config *cfg)
         const config_listener *cl = &cfg->listeners[i];
         net_listener *l = net_listen(s->net, cl->bind, cl->port, broker_accept, &broker_conn_callbacks, s->broker);
         if (!l) return -1; /* net_listen logged why */
+        security_attach(s->sec, i, l);
         bool v6 = strchr(cl->bind, ':') != NULL;
-        log_info("listening on %s%s%s:%u", v6 ? "[" : "", cl->bind, v6 ? "]" : "", net_listener_port(l));
+        log_info("listening on %s%s%s:%u%s", v6 ? "[" : "", cl->bind, v6 ? "]" : "", net_listener_port(l),
+                 cl->tls.enabled ? " (TLS)" : "");
     }
     return 0;
 }
 
-static int run(const config *cfg)
+static int run(config *cfg, const options *o)
 {
     server s;
     memset(&s, 0, sizeof s);
@@ -152,18 +197,28 @@ static int run(const config *cfg)
     config_store_bridge(cfg, &bc);
     s.store = store_bridge_new(&s.loop, s.broker, &bc);
     if (!s.store) log_error("state store: invalid configuration"); /* config.c validated it */
+    else s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
+    s.config_path = o->config_path;
+    s.opts = o;
+    char err[512];
+    s.sec = security_new(s.broker, cfg, err, sizeof err);
+    if (!s.sec) log_error("%s", err);
     uv_signal_init(&s.loop, &s.sigint);
     uv_signal_init(&s.loop, &s.sigterm);
-    s.sigint.data = s.sigterm.data = &s;
+    uv_signal_init(&s.loop, &s.sighup);
+    s.sigint.data = s.sigterm.data = s.sighup.data = &s;
     int rc = 0;
-    if (!s.store || listen_all(&s, cfg) != 0) {
+    if (!s.store || !s.sec || listen_all(&s, cfg) != 0) {
         rc = 1;
         server_stop(&s);
     } else {
         uv_signal_start(&s.sigint, on_signal, SIGINT);
         uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+        uv_signal_start(&s.sighup, on_reload, SIGHUP);
     }
     uv_run(&s.loop, UV_RUN_DEFAULT);
+    authz_guard_free(s.authz);
+    security_free(s.sec);
     store_bridge_free(s.store);
     broker_free(s.broker);
     net_free(s.net);
@@ -177,6 +232,7 @@ int main(int argc, char **argv)
     /* A peer that vanished mid-write must be an EPIPE from write(), not a
      * signal that kills the broker. */
     signal(SIGPIPE, SIG_IGN);
+    if (argc >= 2 && strcmp(argv[1], "passwd") == 0) return passwd_cmd_main(argc - 1, argv + 1);
     options o;
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
@@ -185,7 +241,7 @@ int main(int argc, char **argv)
     rc = build_config(&o, &cfg);
     if (rc < 0) {
         log_set_level(cfg.log_level);
-        rc = run(&cfg);
+        rc = run(&cfg, &o);
     }
     config_free(&cfg);
     return rc;

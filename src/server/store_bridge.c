@@ -52,6 +52,8 @@ struct store_bridge {
     buf nprops;         /* a notification's property block */
     buf scratch;        /* authorizer: the filters a client may use */
     buf ckey;           /* the correlation part of a reply cache key */
+    store_authorize_fn authorize; /* key-level rules; NULL: none */
+    void *auth_ctx;
 };
 
 static mqtt_bytes S(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
@@ -253,10 +255,11 @@ static bool resend_cached(store_bridge *sb, const mqtt_publish *pub, const reque
 }
 
 static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes *username,
-                    const request_view *rv)
+                    const struct principal *who, const request_view *rv)
 {
     store_request req = {0};
     req.who.client_id = (store_bytes){rv->client_id.data, rv->client_id.len};
+    req.who.who = who;
     if (username) req.who.username = (store_bytes){username->data ? username->data : (const uint8_t *)"", username->len};
     req.payload = (store_bytes){pub->payload.data ? pub->payload.data : (const uint8_t *)"", pub->payload.len};
     read_user_props(pub, &req);
@@ -275,16 +278,30 @@ static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes 
                     (reply_slice){payload.data, payload.len}, now, now + ttl_s * 1000);
 }
 
-static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username, const mqtt_publish *pub)
+static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username,
+                       const struct principal *who, const mqtt_publish *pub)
 {
     store_bridge *sb = ctx;
     request_view rv = {.client_id = client_id};
     if (!request_acceptable(sb, pub, &rv)) return;
     if (resend_cached(sb, pub, &rv)) return;
-    execute(sb, pub, username, &rv);
+    execute(sb, pub, username, who, &rv);
 }
 
 /* --- notifications ----------------------------------------------------------- */
+
+/* The watcher registered under the rules of its KEYNOTIFY; they may have
+ * been reloaded since, so Read is asked again (the principal's view is
+ * cached by the rules engine: this costs a lookup, not an evaluation). */
+static bool watcher_may_read(store_bridge *sb, const store_notification *n)
+{
+    if (!sb->authorize) return true;
+    mqtt_bytes id = {n->client_id.data, (uint32_t)n->client_id.len};
+    store_principal w = {.client_id = n->client_id, .who = broker_client_principal(sb->b, id)};
+    if (sb->authorize(sb->auth_ctx, &w, n->key.data, n->key.len, STORE_ACCESS_READ)) return true;
+    log_debug("state store: notification for %.*s withheld (no Read)", (int)id.len, (const char *)id.data);
+    return false;
+}
 
 /* Direct delivery (§1.5): exactly once into the watcher's session whatever
  * it subscribed to, never through routing, so subscribers of the matching
@@ -292,6 +309,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
 static void on_notify(void *ctx, const store_notification *n)
 {
     store_bridge *sb = ctx;
+    if (!watcher_may_read(sb, n)) return;
     buf *b = &sb->nprops;
     b->len = 0;
     mqtt_props p = {.present = PROP(CONTENT_TYPE), .content_type = S(CONTENT_TYPE)};
@@ -402,6 +420,13 @@ void store_bridge_free(store_bridge *sb)
     buf_free(&sb->scratch);
     buf_free(&sb->ckey);
     free(sb);
+}
+
+void store_bridge_set_authorizer(store_bridge *sb, store_authorize_fn fn, void *ctx)
+{
+    sb->authorize = fn;
+    sb->auth_ctx = ctx;
+    store_service_set_authorizer(sb->svc, fn, ctx);
 }
 
 const store_service *store_bridge_service(const store_bridge *sb) { return sb->svc; }

@@ -39,6 +39,12 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
 void store_bridge_shutdown(store_bridge *sb);
 void store_bridge_free(store_bridge *sb);
 
+/* Key-level authorization (protocol §10.3): installed as the service's
+ * authorizer, and also asked for Read before every KEYNOTIFY notification
+ * with the watcher's current principal, so a watcher that lost Read (a
+ * rules reload) gets nothing more. fn == NULL removes it. */
+void store_bridge_set_authorizer(store_bridge *sb, store_authorize_fn fn, void *ctx);
+
 /* The service, for statistics. */
 const store_service *store_bridge_service(const store_bridge *sb);
 

@@ -135,6 +135,7 @@ static void fanout_watcher(void *ctx, const notify_watcher *w)
     notify_topic_build(&s->n_topic, w->client_hex, w->hexlen, f->ev->key, f->ev->klen);
     store_notification n = {
         .client_id = {w->client_id, w->idlen},
+        .key = {f->ev->key, f->ev->klen},
         .topic = {s->n_topic.data, s->n_topic.len},
         .payload = {s->n_payload.data, s->n_payload.len},
         .version = {s->n_version.data, s->n_version.len},

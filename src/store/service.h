@@ -43,10 +43,15 @@ typedef struct store_config {
 /* Defaults, documented in docs/configuration.md. */
 void store_config_default(store_config *c);
 
+/* The authenticated identity of a connection (src/auth/principal.h):
+ * opaque to the store, passed through to the authorizer. */
+struct principal;
+
 /* Who sent the request: the MQTT connection's identity, never __srcId. */
 typedef struct store_principal {
     store_bytes client_id;
     store_bytes username; /* data == NULL: none */
+    const struct principal *who; /* set by the broker bridge; NULL in store-only use */
 } store_principal;
 
 typedef enum store_access { STORE_ACCESS_READ, STORE_ACCESS_WRITE } store_access;
@@ -83,9 +88,12 @@ void store_reply_free(store_reply *r);
 
 /* A notification for one watcher (protocol §1.4, §2.7, §3.7): deliver
  * `payload` on `topic` at QoS 1 with user property __ts = `version`
- * directly into the session of `client_id`. Slices valid during the call. */
+ * directly into the session of `client_id`. Slices valid during the call.
+ * `key` is the changed key, so the receiver can re-check the watcher's
+ * Read access at delivery time (rules may have changed since KEYNOTIFY). */
 typedef struct store_notification {
     store_bytes client_id;
+    store_bytes key;
     store_bytes topic;
     store_bytes payload;
     store_bytes version;

@@ -275,7 +275,8 @@ void e2e_signal_broker(int sig)
     if (g.stopped || g.signalled)
         return;
     kill(g.pid, sig);
-    g.signalled = true;
+    if (sig != SIGHUP) /* a reload: the broker keeps running */
+        g.signalled = true;
 }
 
 bool e2e_stop_broker(void)
@@ -412,4 +413,9 @@ int e2e_main(const struct e2e_case *cases, int count, int argc, char **argv)
         _exit(1);
     }
     return passed == 0 && skipped > 0 ? 77 : 0;
+}
+
+const char *e2e_config_path(void)
+{
+    return g.conf_path;
 }

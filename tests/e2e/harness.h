@@ -51,10 +51,14 @@ int e2e_main(const struct e2e_case *cases, int count, int argc, char **argv);
 int e2e_port(void);
 pid_t e2e_broker_pid(void);
 bool e2e_is_mqstated(void);
+/* The configuration file the running broker was started with (a case may
+ * rewrite it and send SIGHUP to test a reload). */
+const char *e2e_config_path(void);
 /* Stops the broker (SIGTERM, then SIGKILL after a timeout) and reports
  * whether it exited cleanly with status 0. Idempotent. */
 bool e2e_stop_broker(void);
-/* Sends a stop signal (SIGTERM or SIGINT) without waiting; a later
+/* Sends a signal without waiting. After a stop signal (anything but
+ * SIGHUP, which reloads the configuration) a later
  * e2e_stop_broker then only waits for the exit. */
 void e2e_signal_broker(int sig);
 /* Resident set size of the broker in KiB, or -1. */

@@ -70,7 +70,8 @@ static uint8_t deny_quota(void *ctx, const broker_auth_request *r)
     return starts_with(r->filter, "quota") ? MQTT_RC_QUOTA_EXCEEDED : MQTT_RC_SUCCESS;
 }
 
-static void on_publish(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username, const mqtt_publish *pub)
+static void on_publish(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username, const struct principal *who,
+                       const mqtt_publish *pub)
 {
     fixture *f = ctx;
     (void)username;

@@ -80,7 +80,8 @@ static uint8_t expect(fixture *f, uint8_t type)
     return flags;
 }
 
-static void on_publish(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username, const mqtt_publish *pub)
+static void on_publish(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username, const struct principal *who,
+                       const mqtt_publish *pub)
 {
     fixture *f = ctx;
     assert_null(username);

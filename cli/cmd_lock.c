@@ -1,0 +1,171 @@
+/* mqstate lock NAME [--ttl S] [--wait S] -- CMD...: take the lock (a lease
+ * held under this run's unique client id, renewed every ttl/3), run CMD,
+ * release, exit with CMD's status. Should the lease be lost while CMD runs
+ * (a renewal failed: someone else may now hold it), CMD is sent SIGTERM,
+ * because continuing would break the mutual exclusion it asked for. */
+#include <mqstate/lease.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "child.h"
+#include "commands.h"
+#include "exitcodes.h"
+#include "report.h"
+#include "result_output.h"
+#include "signals.h"
+
+/* Longest single mqs_lock wait; waiting "forever" repeats it. */
+#define LOCK_WAIT_CHUNK_MS 3600000
+
+struct lock_run {
+    const struct cli_options *opts;
+    mqs_lease *lease;
+    atomic_bool lost;
+    atomic_int lost_err;
+};
+
+static void on_lost(mqs_lease *l, mqs_err err, void *ud)
+{
+    struct lock_run *run = ud;
+    atomic_store(&run->lost_err, err);
+    atomic_store(&run->lost, true);
+    cli_signals_wake();
+}
+
+/* Blocks until acquired. SIGINT/SIGTERM are unblocked in this thread
+ * meanwhile: an interrupted wait simply ends the process, nothing is held
+ * (or what was just taken expires after the ttl). */
+static mqs_err acquire(struct lock_run *run, bool *acquired)
+{
+    const struct cli_options *opts = run->opts;
+    uint64_t renew_ms = opts->ttl_ms / 3;
+    sigset_t interrupt;
+    sigemptyset(&interrupt);
+    sigaddset(&interrupt, SIGINT);
+    sigaddset(&interrupt, SIGTERM);
+    sigaddset(&interrupt, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &interrupt, NULL);
+    mqs_err err;
+    *acquired = false;
+    if (opts->wait_s == 0) {
+        err = mqs_lease_acquire(run->lease, opts->ttl_ms, renew_ms, acquired);
+    } else if (opts->wait_s > 0) {
+        err = mqs_lock(run->lease, opts->ttl_ms, renew_ms, (int)(opts->wait_s * 1000));
+        *acquired = err == MQS_OK;
+    } else {
+        do
+            err = mqs_lock(run->lease, opts->ttl_ms, renew_ms, LOCK_WAIT_CHUNK_MS);
+        while (err == MQS_ERR_TIMEOUT);
+        *acquired = err == MQS_OK;
+    }
+    pthread_sigmask(SIG_BLOCK, &interrupt, NULL);
+    return err;
+}
+
+/* Interrupts sent with kill(1) are passed on; those from the terminal
+ * (SI_KERNEL) already reached CMD, which is in the same process group. */
+static void forward(pid_t pid, const siginfo_t *si)
+{
+    if (si->si_code == SI_USER || si->si_code == SI_QUEUE)
+        kill(pid, si->si_signo);
+}
+
+static void lease_lost(struct lock_run *run, pid_t pid)
+{
+    mqs_err err = atomic_load(&run->lost_err);
+    cli_key_message(run->opts, &run->opts->keys[0],
+                    err == MQS_OK ? "lock lost: another holder has it; stopping the command"
+                                  : "lock lost: renewal failed; stopping the command");
+    kill(pid, SIGTERM);
+}
+
+/* Waits for CMD to end; returns its waitpid status. */
+static int supervise(struct lock_run *run, pid_t pid)
+{
+    sigset_t set;
+    cli_signals_set(&set);
+    bool stopped = false;
+    for (;;) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return status;
+        if (atomic_load(&run->lost) && !stopped) {
+            lease_lost(run, pid);
+            stopped = true;
+        }
+        siginfo_t si;
+        int sig = sigwaitinfo(&set, &si);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+            forward(pid, &si);
+    }
+}
+
+static int run_locked(struct lock_run *run, const sigset_t *orig_mask)
+{
+    mqs_hlc token;
+    char text[MQS_HLC_STR_MAX];
+    if (!mqs_lease_token(run->lease, &token) || !mqs_hlc_format(&token, text, sizeof text)) {
+        cli_key_message(run->opts, &run->opts->keys[0], "lock lost before the command ran");
+        return CLI_EXIT_SERVICE;
+    }
+    if (run->opts->verbose)
+        fprintf(stderr, "mqstate: lock acquired, fencing token %s\n", text);
+    int status;
+    pid_t pid = cli_child_spawn(run->opts->child_argv, text, orig_mask, &status);
+    if (pid > 0)
+        status = cli_child_status(supervise(run, pid));
+    if (atomic_load(&run->lost)) {
+        mqs_err err = atomic_load(&run->lost_err);
+        return err == MQS_OK ? CLI_EXIT_SERVICE : cli_exit_for(err);
+    }
+    mqs_err err = mqs_lease_release(run->lease);
+    if (err != MQS_OK)
+        cli_report("lock: release (the lock expires after --ttl)", err, NULL);
+    else if (run->opts->verbose)
+        fprintf(stderr, "mqstate: lock released\n");
+    return status;
+}
+
+static int lock_with_lease(struct lock_run *run, const sigset_t *orig_mask)
+{
+    bool acquired;
+    mqs_err err = acquire(run, &acquired);
+    if (err == MQS_ERR_TIMEOUT && run->opts->wait_s > 0) {
+        cli_key_message(run->opts, &run->opts->keys[0], "lock not acquired within --wait");
+        return CLI_EXIT_NOT_MET;
+    }
+    if (err != MQS_OK)
+        return cli_report("lock", err, NULL);
+    if (!acquired) {
+        cli_key_message(run->opts, &run->opts->keys[0], "lock held by another holder");
+        return CLI_EXIT_NOT_MET;
+    }
+    return run_locked(run, orig_mask);
+}
+
+int cli_cmd_lock(const struct cli_options *opts)
+{
+    sigset_t orig_mask;
+    cli_signals_block(&orig_mask);
+    struct cli_session s;
+    int rc = cli_session_open(&s, opts);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    struct lock_run run = {.opts = opts};
+    const struct cli_bytes *name = &opts->keys[0];
+    run.lease = mqs_lease_new(s.client, name->data, name->len, NULL, 0);
+    if (!run.lease) {
+        fprintf(stderr, "mqstate: lock: cannot create the lease\n");
+        rc = CLI_EXIT_USAGE;
+    } else {
+        mqs_lease_on_lost(run.lease, on_lost, &run);
+        rc = lock_with_lease(&run, &orig_mask);
+        mqs_lease_free(run.lease);
+    }
+    cli_session_close(&s);
+    return rc;
+}

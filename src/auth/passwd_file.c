@@ -1,0 +1,268 @@
+#include "auth/passwd_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/passwd_hash.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/hashmap.h"
+
+#define FILE_MAX (16 * 1024 * 1024)
+#define TAG_LEN 32
+
+typedef struct entry {
+    passwd_hash h;
+    uint8_t ok_tag[TAG_LEN]; /* HMAC(key, last verified password) */
+    bool has_ok;
+} entry;
+
+struct passwd_file {
+    hashmap *users;           /* user name -> entry */
+    uint8_t tag_key[TAG_LEN]; /* random per load: tags mean nothing elsewhere */
+    passwd_hash dummy;        /* verified against for unknown users */
+};
+
+static void entry_free(void *e)
+{
+    OPENSSL_cleanse(e, sizeof(entry));
+    free(e);
+}
+
+void passwd_file_free(passwd_file *f)
+{
+    if (!f) return;
+    hashmap_free(f->users, entry_free);
+    OPENSSL_cleanse(f, sizeof *f);
+    free(f);
+}
+
+size_t passwd_file_count(const passwd_file *f) { return hashmap_size(f->users); }
+
+static const char *check_user(const char *s, size_t len)
+{
+    if (len == 0) return "empty user name";
+    if (len > PASSWD_USER_MAX) return "user name longer than 256 bytes";
+    if (s[0] == '#') return "user name starts with '#'";
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return "control character in user name";
+    return NULL;
+}
+
+/* One non-comment line; returns the error message or NULL. */
+static const char *parse_line(passwd_file *f, const char *line, size_t len)
+{
+    const char *colon = memchr(line, ':', len);
+    if (!colon) return "expected user:hash";
+    size_t ulen = (size_t)(colon - line);
+    const char *why = check_user(line, ulen);
+    if (why) return why;
+    entry *e = xcalloc(1, sizeof *e);
+    if (passwd_hash_parse(colon + 1, len - ulen - 1, &e->h, &why) != 0) {
+        free(e);
+        return why;
+    }
+    if (hashmap_get(f->users, line, ulen)) {
+        free(e);
+        return "duplicate user";
+    }
+    hashmap_put(f->users, line, ulen, e);
+    return NULL;
+}
+
+passwd_file *passwd_file_parse(const char *name, const char *data, size_t len, char *err, size_t errlen)
+{
+    passwd_file *f = xcalloc(1, sizeof *f);
+    f->users = hashmap_new();
+    if (RAND_bytes(f->tag_key, sizeof f->tag_key) != 1 ||
+        passwd_hash_make("", 0, PASSWD_HASH_MIN_ITERATIONS, &f->dummy) != 0) {
+        snprintf(err, errlen, "%s: no randomness available", name);
+        passwd_file_free(f);
+        return NULL;
+    }
+    size_t off = 0;
+    for (unsigned lineno = 1; off < len; lineno++) {
+        const char *line = data + off;
+        const char *nl = memchr(line, '\n', len - off);
+        size_t n = nl ? (size_t)(nl - line) : len - off;
+        off += n + (nl != NULL);
+        if (n && line[n - 1] == '\r') n--;
+        if (n == 0 || line[0] == '#') continue;
+        const char *why = parse_line(f, line, n);
+        if (why) {
+            snprintf(err, errlen, "%s:%u: %s", name, lineno, why);
+            passwd_file_free(f);
+            return NULL;
+        }
+    }
+    return f;
+}
+
+static int read_all(const char *path, buf *out, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t n;
+    do {
+        n = fread(buf_reserve(out, 4096), 1, 4096, fp);
+        out->len += n;
+    } while (n > 0 && out->len <= FILE_MAX);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad || out->len > FILE_MAX) {
+        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "larger than 16 MiB");
+        return -1;
+    }
+    return 0;
+}
+
+passwd_file *passwd_file_load(const char *path, char *err, size_t errlen)
+{
+    buf b = {0};
+    passwd_file *f = NULL;
+    if (read_all(path, &b, err, errlen) == 0)
+        f = passwd_file_parse(path, b.data ? (const char *)b.data : "", b.len, err, errlen);
+    buf_free(&b);
+    return f;
+}
+
+static void tag_of(const passwd_file *f, const void *pw, size_t pwlen, uint8_t *tag)
+{
+    unsigned int n = TAG_LEN;
+    HMAC(EVP_sha256(), f->tag_key, sizeof f->tag_key, pw ? pw : (const void *)"", pwlen, tag, &n);
+}
+
+passwd_result passwd_file_check(passwd_file *f, const void *user, size_t ulen, const void *pw, size_t pwlen)
+{
+    entry *e = hashmap_get(f->users, user, ulen);
+    if (!e) {
+        /* Same cost as a real check at the default strength. */
+        passwd_hash d = f->dummy;
+        d.iterations = PASSWD_HASH_ITERATIONS;
+        (void)passwd_hash_verify(&d, pw, pwlen);
+        return PASSWD_UNKNOWN_USER;
+    }
+    uint8_t tag[TAG_LEN];
+    tag_of(f, pw, pwlen, tag);
+    if (e->has_ok && CRYPTO_memcmp(tag, e->ok_tag, TAG_LEN) == 0) return PASSWD_OK;
+    if (!passwd_hash_verify(&e->h, pw, pwlen)) return PASSWD_BAD_PASSWORD;
+    memcpy(e->ok_tag, tag, TAG_LEN);
+    e->has_ok = true;
+    return PASSWD_OK;
+}
+
+/* --- updating (mqstated passwd) ---------------------------------------------- */
+
+static bool line_is_user(const char *line, size_t n, const char *user, size_t ulen)
+{
+    return n > ulen && line[ulen] == ':' && memcmp(line, user, ulen) == 0 && line[0] != '#';
+}
+
+/* The file's lines with `user`'s replaced by `newline` (or dropped when
+ * newline is NULL); appended when absent. Sets *found. */
+static void rewrite(const buf *old, const char *user, const char *newline, buf *out, bool *found)
+{
+    size_t ulen = strlen(user), off = 0;
+    *found = false;
+    while (off < old->len) {
+        const char *line = (const char *)old->data + off;
+        const char *nl = memchr(line, '\n', old->len - off);
+        size_t n = nl ? (size_t)(nl - line) : old->len - off;
+        off += n + (nl != NULL);
+        if (line_is_user(line, n, user, ulen)) {
+            *found = true;
+            if (newline) buf_append(out, newline, strlen(newline));
+        } else {
+            buf_append(out, line, n);
+            buf_append_u8(out, '\n');
+        }
+    }
+    if (!*found && newline) buf_append(out, newline, strlen(newline));
+}
+
+static int write_atomically(const char *path, const buf *data, char *err, size_t errlen)
+{
+    size_t plen = strlen(path);
+    char *tmp = xmalloc(plen + 8);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".XXXXXX", 8);
+    int fd = mkstemp(tmp); /* created 0600: hashes are not for everyone */
+    int r = -1;
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    size_t off = 0;
+    while (off < data->len) {
+        ssize_t w = write(fd, data->data + off, data->len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    if (off == data->len && fsync(fd) == 0 && close(fd) == 0) {
+        fd = -1;
+        r = rename(tmp, path);
+    }
+    if (r != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+    }
+    free(tmp);
+    return r;
+}
+
+int passwd_file_update(const char *path, const char *user, const char *pw, uint32_t iterations, char *err,
+                       size_t errlen)
+{
+    const char *why = check_user(user, strlen(user));
+    if (why || strchr(user, ':')) {
+        snprintf(err, errlen, "\"%s\": %s", user, why ? why : "':' in user name");
+        return -1;
+    }
+    buf old = {0}, out = {0};
+    int r = -1;
+    if (access(path, F_OK) == 0) {
+        if (read_all(path, &old, err, errlen) != 0) goto done;
+        /* Refuse to rewrite a file the server would not load. */
+        passwd_file *check = passwd_file_parse(path, old.data ? (const char *)old.data : "", old.len, err, errlen);
+        if (!check) goto done;
+        passwd_file_free(check);
+    }
+    char line[PASSWD_USER_MAX + PASSWD_HASH_ENCODED_MAX + 4];
+    if (pw) {
+        passwd_hash h;
+        if (passwd_hash_make(pw, strlen(pw), iterations, &h) != 0) {
+            snprintf(err, errlen, "no randomness available");
+            goto done;
+        }
+        char enc[PASSWD_HASH_ENCODED_MAX];
+        passwd_hash_encode(&h, enc);
+        snprintf(line, sizeof line, "%s:%s\n", user, enc);
+    }
+    bool found;
+    rewrite(&old, user, pw ? line : NULL, &out, &found);
+    if (!pw && !found) {
+        snprintf(err, errlen, "%s: no user \"%s\"", path, user);
+        goto done;
+    }
+    r = write_atomically(path, &out, err, errlen);
+done:
+    buf_free(&old);
+    buf_free(&out);
+    return r;
+}

@@ -1,0 +1,41 @@
+/* Password files: one user per line,
+ *
+ *   user:$pbkdf2-sha512$<iterations>$<base64 salt>$<base64 hash>
+ *
+ * (passwd_hash.h). Blank lines and lines starting with '#' are ignored.
+ * A user name is 1 to 256 bytes without ':', control characters or a
+ * leading '#'; duplicates are an error. Managed with `mqstated passwd`. */
+#ifndef MQS_AUTH_PASSWD_FILE_H
+#define MQS_AUTH_PASSWD_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PASSWD_USER_MAX 256
+
+typedef struct passwd_file passwd_file;
+
+/* Parse a whole file; `name` prefixes messages ("name:line: ..."). Returns
+ * NULL with a one-line message in err. */
+passwd_file *passwd_file_parse(const char *name, const char *data, size_t len, char *err, size_t errlen);
+passwd_file *passwd_file_load(const char *path, char *err, size_t errlen);
+void passwd_file_free(passwd_file *f);
+size_t passwd_file_count(const passwd_file *f);
+
+typedef enum passwd_result { PASSWD_OK, PASSWD_UNKNOWN_USER, PASSWD_BAD_PASSWORD } passwd_result;
+
+/* Verify a password. The slow hash runs for unknown users too, so timing
+ * does not tell which users exist. A verified password is remembered (as
+ * a keyed MAC, never in clear) so that a client reconnecting with the same
+ * password costs one HMAC, not a PBKDF2 run on the event loop. */
+passwd_result passwd_file_check(passwd_file *f, const void *user, size_t ulen, const void *pw, size_t pwlen);
+
+/* Set (pw != NULL) or delete (pw == NULL) the entry of `user` in the file
+ * at `path`, creating the file if needed; other lines are kept as they
+ * are. Written to a temporary file in the same directory and renamed over
+ * the original, so a reader never sees half a file. Returns -1 with a
+ * message in err (also when deleting a user that is not there). */
+int passwd_file_update(const char *path, const char *user, const char *pw, uint32_t iterations, char *err,
+                       size_t errlen);
+
+#endif

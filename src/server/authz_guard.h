@@ -1,0 +1,26 @@
+/* Enforcement of the authorization rules (src/auth/authz.h) in the
+ * server: a broker authorizer (CONNECT, PUBLISH, SUBSCRIBE) and the state
+ * store's key authorizer, both answering from one policy that a reload
+ * replaces as a whole. main creates it after the store bridge. */
+#ifndef MQS_SERVER_AUTHZ_GUARD_H
+#define MQS_SERVER_AUTHZ_GUARD_H
+
+#include "broker/broker.h"
+#include "server/store_bridge.h"
+
+struct authz;
+
+typedef struct authz_guard authz_guard;
+
+/* Takes ownership of `policy`; installs itself on `b` and `sb`. */
+authz_guard *authz_guard_new(broker *b, store_bridge *sb, struct authz *policy);
+/* Replace the policy (ownership passes; the old one is freed): the next
+ * operation of every connection is decided by the new rules, subscriptions
+ * they deny are removed, KEYNOTIFY watchers without Read get no further
+ * notifications. Nobody is disconnected. */
+void authz_guard_reload(authz_guard *g, struct authz *policy);
+/* Uninstall (before the broker and bridge are freed). Idempotent. */
+void authz_guard_shutdown(authz_guard *g);
+void authz_guard_free(authz_guard *g);
+
+#endif

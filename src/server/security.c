@@ -1,0 +1,135 @@
+#include "server/security.h"
+
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/authn.h"
+#include "net/tls.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+typedef struct bound {
+    net_listener *l;   /* NULL until attached */
+    SSL_CTX *ctx;      /* our reference; NULL for plain listeners */
+    char bind[46];
+    uint16_t port;
+} bound;
+
+struct security {
+    broker *b;
+    authn *a;
+    bound *ls;
+    size_t n;
+};
+
+static const char *opt(const char *s) { return s[0] ? s : NULL; }
+
+static SSL_CTX *build_tls(const config_listener *cl, size_t i, char *err, size_t errlen)
+{
+    const config_tls *t = &cl->tls;
+    tls_config tc = {
+        .cert_file = opt(t->cert_file), .key_file = opt(t->key_file),
+        .key_password_file = opt(t->key_password_file), .ca_file = opt(t->ca_file),
+        .client_certs = (tls_client_certs)t->client_certs, .min_version = t->min_version,
+        .ciphers = opt(t->ciphers), .ciphersuites = opt(t->ciphersuites),
+    };
+    char why[512];
+    SSL_CTX *ctx = tls_ctx_new(&tc, why, sizeof why);
+    if (!ctx) snprintf(err, errlen, "listeners[%zu].tls: %s", i, why);
+    return ctx;
+}
+
+static void free_ctxs(SSL_CTX **ctxs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) tls_ctx_free(ctxs[i]);
+    free(ctxs);
+}
+
+/* Everything the configuration asks for, or nothing. */
+static int build(const config *cfg, SSL_CTX ***ctxs_out, authn **a_out, char *err, size_t errlen)
+{
+    SSL_CTX **ctxs = xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *ctxs);
+    authn_policy *pol = xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *pol);
+    int r = 0;
+    for (size_t i = 0; i < cfg->nlisteners && r == 0; i++) {
+        pol[i] = cfg->listeners[i].authn;
+        if (cfg->listeners[i].tls.enabled && !(ctxs[i] = build_tls(&cfg->listeners[i], i, err, errlen))) r = -1;
+    }
+    authn *a = r == 0 ? authn_new(pol, cfg->nlisteners, err, errlen) : NULL;
+    free(pol);
+    if (!a) {
+        free_ctxs(ctxs, cfg->nlisteners);
+        return -1;
+    }
+    *ctxs_out = ctxs;
+    *a_out = a;
+    return 0;
+}
+
+security *security_new(broker *b, const config *cfg, char *err, size_t errlen)
+{
+    SSL_CTX **ctxs;
+    authn *a;
+    if (build(cfg, &ctxs, &a, err, errlen) != 0) return NULL;
+    security *s = xcalloc(1, sizeof *s);
+    s->b = b;
+    s->a = a;
+    s->n = cfg->nlisteners;
+    s->ls = xcalloc(s->n ? s->n : 1, sizeof *s->ls);
+    for (size_t i = 0; i < s->n; i++) {
+        s->ls[i].ctx = ctxs[i];
+        memcpy(s->ls[i].bind, cfg->listeners[i].bind, sizeof s->ls[i].bind);
+        s->ls[i].port = cfg->listeners[i].port;
+    }
+    free(ctxs);
+    broker_set_authenticator(b, authn_authenticate, a);
+    return s;
+}
+
+void security_attach(security *s, size_t index, net_listener *l)
+{
+    if (index >= s->n) return;
+    s->ls[index].l = l;
+    net_listener_set_index(l, (unsigned)index);
+    if (s->ls[index].ctx) net_listener_set_tls(l, s->ls[index].ctx);
+}
+
+int security_reload(security *s, const config *cfg, char *err, size_t errlen)
+{
+    if (cfg->nlisteners != s->n) {
+        snprintf(err, errlen, "the number of listeners changed (%zu, was %zu): restart to apply", cfg->nlisteners,
+                 s->n);
+        return -1;
+    }
+    SSL_CTX **ctxs;
+    authn *a;
+    if (build(cfg, &ctxs, &a, err, errlen) != 0) return -1;
+    for (size_t i = 0; i < s->n; i++) {
+        bound *bd = &s->ls[i];
+        const config_listener *cl = &cfg->listeners[i];
+        if (strcmp(bd->bind, cl->bind) != 0 || bd->port != cl->port)
+            log_warn("reload: listeners[%zu] address change to %s port %u needs a restart", i, cl->bind, cl->port);
+        /* Existing connections hold their own SSL_CTX references. */
+        if (bd->l) net_listener_set_tls(bd->l, ctxs[i]);
+        tls_ctx_free(bd->ctx);
+        bd->ctx = ctxs[i];
+    }
+    free(ctxs);
+    authn_move_limits(a, s->a); /* failure counters survive a reload */
+    broker_set_authenticator(s->b, authn_authenticate, a);
+    authn_free(s->a);
+    s->a = a;
+    return 0;
+}
+
+void security_free(security *s)
+{
+    if (!s) return;
+    broker_set_authenticator(s->b, NULL, NULL);
+    for (size_t i = 0; i < s->n; i++) tls_ctx_free(s->ls[i].ctx);
+    free(s->ls);
+    authn_free(s->a);
+    free(s);
+}

@@ -1,0 +1,45 @@
+#include "util/base64.h"
+
+#include <stdint.h>
+
+static int sextet(char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* One 4-character group; `last` allows padding. Returns the bytes
+ * produced (1..3) or 0 if invalid. */
+static int group(const char *g, bool last, uint8_t out[3])
+{
+    int pad = last ? (g[3] == '=') + (g[3] == '=' && g[2] == '=') : 0;
+    int v[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 4 - pad; i++)
+        if ((v[i] = sextet(g[i])) < 0) return 0;
+    uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+    if ((pad == 1 && (w & 0xFF)) || (pad == 2 && (w & 0xFFFF))) return 0; /* non-canonical */
+    out[0] = (uint8_t)(w >> 16);
+    out[1] = (uint8_t)(w >> 8);
+    out[2] = (uint8_t)w;
+    return 3 - pad;
+}
+
+bool base64_decode(const char *s, size_t n, buf *out)
+{
+    size_t start = out->len;
+    if (n % 4) return false;
+    for (size_t i = 0; i < n; i += 4) {
+        uint8_t b[3];
+        int k = group(s + i, i + 4 == n, b);
+        if (!k) {
+            out->len = start;
+            return false;
+        }
+        buf_append(out, b, (size_t)k);
+    }
+    return true;
+}

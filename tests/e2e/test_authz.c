@@ -1,0 +1,236 @@
+/* Authorization rules (protocol §10, docs/security-authorization.md):
+ * CONNECT, PUBLISH and SUBSCRIBE decided by topic rules with substitution,
+ * state store keys by key rules of each type and method (GET, SET, SCAN
+ * filtering, KEYNOTIFY), and a SIGHUP reload that removes a subscription
+ * and stops notifications while the client stays connected. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ssclient.h"
+
+#define ONLY "mqstated authorization rules"
+#define REQ SS_REQUEST_TOPIC
+#define NOT_AUTHORIZED SS_ERR("not authorized")
+
+/* Everyone listed may connect, publish state store requests and use their
+ * own clients/<id>/ subtree (which holds the state store response topic). */
+#define BASE_RULE                                                                         \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [c1, c2, admin]\n"                                                \
+    "      brokerResources:\n"                                                            \
+    "        - method: Connect\n"                                                         \
+    "        - method: Publish\n"                                                         \
+    "          topics: [\"clients/{principal.clientId}/#\", \"" REQ "\"]\n"               \
+    "        - method: Subscribe\n"                                                       \
+    "          topics: [\"clients/{principal.clientId}/#\"]\n"                            \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [admin]\n"                                                        \
+    "      brokerResources:\n"                                                            \
+    "        - method: Publish\n"                                                         \
+    "          topics: [\"#\"]\n"                                                         \
+    "      stateStoreResources:\n"                                                        \
+    "        - method: ReadWrite\n"                                                       \
+    "          keys: [\"*\"]\n"                                                           \
+    "        - method: readwrite\n"                                                       \
+    "          keyType: binary\n"                                                         \
+    "          keys: [AP8=]\n"
+
+#define C1_RULE                                                                           \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [c1]\n"                                                           \
+    "      brokerResources:\n"                                                            \
+    "        - method: Subscribe\n"                                                       \
+    "          topics: [\"public/+\"]\n"                                                  \
+    "      stateStoreResources:\n"                                                        \
+    "        - method: ReadWrite\n"                                                       \
+    "          keyType: Pattern\n"                                                        \
+    "          keys: [\"own/{principal.clientId}/*\"]\n"                                  \
+    "        - method: Read\n"                                                            \
+    "          keyType: String\n"                                                         \
+    "          keys: [\"lit*\"]\n"                                                        \
+    "        - method: Write\n"                                                           \
+    "          keys: [\"locks/?\"]\n"                                                     \
+    "        - method: Read\n"                                                            \
+    "          keyType: Binary\n"                                                         \
+    "          keys: [AP8=]\n"
+
+static const char policy[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE C1_RULE;
+/* After the reload c1 keeps only the base rule. */
+static const char policy_after[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE;
+
+static void test_topics_with_substitution(void)
+{
+    struct tc *c1 = tc_open("c1", MQTT_PROTOCOL_V5, true, NULL);
+    CHECK(c1 != NULL);
+    if (!c1) return;
+    CHECK(tc_publish(c1, "clients/c1/temp", "1", 1, false, NULL) < 0x80);
+    CHECK(tc_publish(c1, "clients/c1", "1", 1, false, NULL) < 0x80);
+    CHECK_INT(tc_publish(c1, "clients/c2/temp", "1", 1, false, NULL), 0x87);
+    CHECK_INT(tc_publish(c1, "clients/c10/temp", "1", 2, false, NULL), 0x87);
+    CHECK_INT(tc_publish(c1, "elsewhere", "1", 1, false, NULL), 0x87);
+}
+
+static void test_subscribe_per_filter(void)
+{
+    struct tc *c1 = tc_open("c1", MQTT_PROTOCOL_V5, true, NULL);
+    CHECK(c1 != NULL);
+    if (!c1) return;
+    CHECK_INT(tc_subscribe(c1, "clients/c1/#", 1, 0, NULL), 1);
+    CHECK_INT(tc_subscribe(c1, "public/news", 1, 0, NULL), 1);
+    CHECK_INT(tc_subscribe(c1, "public/+", 0, 0, NULL), 0);
+    CHECK_INT(tc_subscribe(c1, "public/#", 1, 0, NULL), 0x87); /* wider than public/+ */
+    CHECK_INT(tc_subscribe(c1, "#", 1, 0, NULL), 0x87);
+    CHECK_INT(tc_subscribe(c1, "clients/c2/#", 1, 0, NULL), 0x87);
+    CHECK_INT(tc_subscribe(c1, "$share/g/public/+", 1, 0, NULL), 1);
+    /* denied filters store nothing: a message there is not delivered */
+    struct tc *admin = tc_open("admin", MQTT_PROTOCOL_V5, true, NULL);
+    CHECK(admin != NULL);
+    if (!admin) return;
+    CHECK(tc_publish(admin, "clients/c2/x", "no", 1, false, NULL) < 0x80);
+    CHECK(tc_publish(admin, "public/news", "yes", 1, false, NULL) < 0x80);
+    PUMP_UNTIL(tc_count_topic(c1, "public/news") >= 1, TC_TIMEOUT_MS);
+    CHECK(tc_count_topic(c1, "public/news") >= 1);
+    CHECK_INT(tc_count_topic(c1, "clients/c2/x"), 0);
+}
+
+static void test_connect_denied(void)
+{
+    struct tc *v5 = tc_new("stranger", MQTT_PROTOCOL_V5, true);
+    CHECK_INT(tc_connect(v5, 30, NULL), 0x87);
+    struct tc *v3 = tc_new("stranger3", MQTT_PROTOCOL_V311, true);
+    CHECK_INT(tc_connect(v3, 30, NULL), 5);
+    struct tc *ok = tc_new("c2", MQTT_PROTOCOL_V311, true);
+    CHECK_INT(tc_connect(ok, 30, NULL), 0);
+}
+
+static bool has(const struct ss_reply *r, const char *s)
+{
+    return r->received && memmem(r->payload, r->len, s, strlen(s)) != NULL;
+}
+
+/* admin fills the store with keys c1 may and may not see. */
+static void seed_keys(struct ss_client *admin)
+{
+    struct ss_reply r;
+    static const char *const keys[] = {"own/c1/a", "own/c2/b", "lit*", "litx", "locks/1", "other"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        SS_CMD(admin, NULL, r, "SET", keys[i], "v");
+        CHECK_REPLY(r, "+OK\r\n");
+    }
+}
+
+static void test_state_store_keys(void)
+{
+    struct ss_client admin, c1;
+    struct ss_reply r;
+    if (!ss_open(&admin, "admin") || !ss_open(&c1, "c1")) return;
+    seed_keys(&admin);
+    /* Pattern ReadWrite with substitution */
+    SS_CMD(&c1, NULL, r, "GET", "own/c1/a");
+    CHECK_REPLY(r, "$1\r\nv\r\n");
+    SS_CMD(&c1, NULL, r, "SET", "own/c1/new", "x");
+    CHECK_REPLY(r, "+OK\r\n");
+    SS_CMD(&c1, NULL, r, "GET", "own/c2/b");
+    CHECK_REPLY(r, NOT_AUTHORIZED);
+    SS_CMD(&c1, NULL, r, "DEL", "own/c2/b");
+    CHECK_REPLY(r, NOT_AUTHORIZED);
+    /* String Read: exact, metacharacters literal; no Write */
+    SS_CMD(&c1, NULL, r, "GET", "lit*");
+    CHECK_REPLY(r, "$1\r\nv\r\n");
+    SS_CMD(&c1, NULL, r, "GET", "litx");
+    CHECK_REPLY(r, NOT_AUTHORIZED);
+    SS_CMD(&c1, NULL, r, "SET", "lit*", "x");
+    CHECK_REPLY(r, NOT_AUTHORIZED);
+    /* Write only: SET and VDEL allowed, GET refused */
+    SS_CMD(&c1, NULL, r, "SET", "locks/1", "me");
+    CHECK_REPLY(r, "+OK\r\n");
+    SS_CMD(&c1, NULL, r, "VDEL", "locks/1", "me");
+    CHECK_REPLY(r, ":1\r\n");
+    SS_CMD(&c1, NULL, r, "GET", "locks/2");
+    CHECK_REPLY(r, NOT_AUTHORIZED);
+    /* Binary Read: the bytes 00 FF */
+    struct ss_arg bin_get[2] = {ss_str("GET"), {(const uint8_t *)"\x00\xff", 2}};
+    struct ss_arg bin_set[3] = {ss_str("SET"), {(const uint8_t *)"\x00\xff", 2}, ss_str("b")};
+    CHECK(ss_callv(&admin, NULL, &r, 3, bin_set));
+    CHECK_REPLY(r, "+OK\r\n");
+    CHECK(ss_callv(&c1, NULL, &r, 2, bin_get));
+    CHECK_REPLY(r, "$1\r\nb\r\n");
+    CHECK(ss_callv(&c1, NULL, &r, 3, bin_set));
+    CHECK_REPLY(r, NOT_AUTHORIZED);
+    /* SCAN returns only what c1 may read */
+    SS_CMD(&c1, NULL, r, "SCAN", "*");
+    CHECK(has(&r, "own/c1/a") && has(&r, "own/c1/new") && has(&r, "lit*"));
+    CHECK(!has(&r, "own/c2/b") && !has(&r, "litx") && !has(&r, "other") && !has(&r, "locks/1"));
+    /* KEYNOTIFY needs Read */
+    SS_CMD(&c1, NULL, r, "KEYNOTIFY", "own/c2/b");
+    CHECK_REPLY(r, NOT_AUTHORIZED);
+    SS_CMD(&c1, NULL, r, "KEYNOTIFY", "locks/1");
+    CHECK_REPLY(r, NOT_AUTHORIZED);
+    SS_CMD(&c1, NULL, r, "KEYNOTIFY", "own/c1/a");
+    CHECK_REPLY(r, "+OK\r\n");
+}
+
+static void rewrite_config(const char *yaml)
+{
+    FILE *f = fopen(e2e_config_path(), "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %d\n%s", e2e_port(), yaml);
+    CHECK(fclose(f) == 0);
+}
+
+static void test_reload(void)
+{
+    struct ss_client admin, c1;
+    struct ss_reply r;
+    if (!ss_open(&admin, "admin") || !ss_open(&c1, "c1")) return;
+    char note_topic[600];
+    ss_notify_topic(note_topic, sizeof note_topic, "c1", "own/c1/a", 8);
+    /* the SDK's notification filter: granted (by the §10.5 rule) without a topic rule */
+    CHECK_INT(tc_subscribe(c1.tc, SS_NOTIFY_NS "/6331/command/notify/+", 1, 0, NULL), 1);
+    CHECK_INT(tc_subscribe(c1.tc, "public/+", 1, 0, NULL), 1);
+    SS_CMD(&c1, NULL, r, "KEYNOTIFY", "own/c1/a");
+    CHECK_REPLY(r, "+OK\r\n");
+    /* before: both arrive */
+    CHECK(tc_publish(admin.tc, "public/a", "1", 1, false, NULL) < 0x80);
+    SS_CMD(&admin, NULL, r, "SET", "own/c1/a", "1");
+    PUMP_UNTIL(tc_count_topic(c1.tc, "public/a") == 1 && ss_note(&c1, note_topic, 0), TC_TIMEOUT_MS);
+    CHECK_INT(tc_count_topic(c1.tc, "public/a"), 1);
+    CHECK(ss_note(&c1, note_topic, 0) != NULL);
+
+    rewrite_config(policy_after);
+    e2e_signal_broker(SIGHUP);
+    /* The reload is asynchronous: wait until a new subscription is refused. */
+    struct tc *probe = NULL;
+    for (int i = 0; i < 50; i++) {
+        tc_pump_for(100);
+        if (!probe) probe = tc_open("c2", MQTT_PROTOCOL_V5, true, NULL);
+        if (probe && tc_subscribe(probe, "public/+", 1, 0, NULL) == 0x87) break;
+    }
+    CHECK_INT(tc_subscribe(c1.tc, "public/+", 1, 0, NULL), 0x87);
+
+    /* after: the stored subscription is gone, no notification, still connected */
+    CHECK(tc_publish(admin.tc, "public/a", "2", 1, false, NULL) < 0x80);
+    SS_CMD(&admin, NULL, r, "SET", "own/c1/a", "2");
+    tc_pump_for(500);
+    CHECK_INT(tc_count_topic(c1.tc, "public/a"), 1);
+    CHECK(ss_note(&c1, note_topic, 1) == NULL);
+    SS_CMD(&c1, NULL, r, "GET", "own/c1/a");
+    CHECK_REPLY(r, NOT_AUTHORIZED);
+    CHECK(tc_publish(c1.tc, "clients/c1/alive", "1", 1, false, NULL) < 0x80);
+    CHECK(!c1.tc->disconnected);
+}
+
+static const struct e2e_case cases[] = {
+    {"topics_with_substitution", test_topics_with_substitution, .mqstated_only = ONLY, .extra_yaml = policy},
+    {"subscribe_per_filter", test_subscribe_per_filter, .mqstated_only = ONLY, .extra_yaml = policy},
+    {"connect_denied", test_connect_denied, .mqstated_only = ONLY, .extra_yaml = policy},
+    {"state_store_keys", test_state_store_keys, .mqstated_only = ONLY, .extra_yaml = policy},
+    {"reload", test_reload, .mqstated_only = ONLY, .extra_yaml = policy},
+};
+
+int main(int argc, char **argv)
+{
+    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
+}

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# The mqstate command-line tool against a real mqstated: every subcommand,
+# every exit status, binary values, watch, keys over several SCAN pages,
+# and lock hand-over between two processes. $MQSTATE is the tool (CTest sets
+# it); the broker comes from lib.sh. mqstated only: Mosquitto has no state
+# store.
+. "$(dirname "$0")/lib.sh"
+
+if ((!MQS_IS_MQSTATED)); then
+    echo "mqstate CLI tests need mqstated (no state store in Mosquitto): skipped" >&2
+    exit 77
+fi
+MQSTATE=${MQSTATE:?MQSTATE must be the path of the mqstate binary}
+
+# Small SCAN pages, so that `keys` has to follow several continuation tokens.
+mqs_write_config() {
+    printf 'log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %s\nstore:\n  scan_page_keys: 3\n' \
+        "$MQS_PORT" >"$MQS_DIR/broker.conf"
+}
+
+mq() { "$MQSTATE" -h 127.0.0.1 -p "$MQS_PORT" --timeout 5 "$@"; }
+
+# expect_status WANT DESCRIPTION CMD...: runs CMD, checks its exit status.
+expect_status() {
+    local want=$1 what=$2 got
+    shift 2
+    "$@" >"$MQS_DIR/out" 2>"$MQS_DIR/err"
+    got=$?
+    ((got == want)) || mqs_fail "$what: exit $got, want $want ($(head -c 300 "$MQS_DIR/err"))"
+}
+
+# wait_for_lines FILE PATTERN [COUNT]: bounded wait until FILE has COUNT
+# lines matching PATTERN (grep -E).
+wait_for_lines() {
+    local file=$1 pattern=$2 count=${3:-1} deadline=$(($(mqs_now_ms) + 10000)) n
+    while (($(mqs_now_ms) < deadline)); do
+        n=$(grep -cE "$pattern" "$file" 2>/dev/null)
+        ((${n:-0} >= count)) && return 0
+        sleep 0.05
+    done
+    mqs_fail "timed out waiting for $count line(s) matching '$pattern' in $file"
+    return 1
+}
+
+test_usage_errors() {
+    expect_status 2 "no command" mq
+    expect_status 2 "unknown command" mq frobnicate
+    expect_status 2 "unknown option" mq get k --frobnicate
+    expect_status 2 "missing key" mq get
+    expect_status 2 "key twice" mq get a -k b
+    expect_status 2 "empty key" mq get ""
+    expect_status 2 "--nx with --nex" mq set k v --nx --nex
+    expect_status 2 "option of another command" mq get k --nx
+    expect_status 2 "bad port" "$MQSTATE" -p 70000 get k
+    expect_status 2 "bad --px" mq set k v --px soon
+    expect_status 2 "value and -f" mq set k v -f /dev/null
+    expect_status 2 "unreadable value file" mq set k -f "$MQS_DIR/does-not-exist"
+    expect_status 2 "lock without --" mq lock name true
+    expect_status 2 "bad hex" mq get --key-hex 0g
+    expect_status 2 "bad --ft" mq set k v --ft yesterday
+    [[ $(head -c 200 "$MQS_DIR/err") == "mqstate: "* ]] || mqs_fail "usage error message: $(cat "$MQS_DIR/err")"
+    expect_status 0 "--help" mq --help
+    grep -q '^Exit status' "$MQS_DIR/out" || mqs_fail "--help lacks the exit statuses"
+    expect_status 0 "version" mq version
+    grep -q '^mqstate ' "$MQS_DIR/out" || mqs_fail "version printed '$(cat "$MQS_DIR/out")'"
+}
+
+test_set_get_del() {
+    expect_status 0 "set" mq set greeting hello
+    [[ $(mq get greeting) == hello ]] || mqs_fail "get printed '$(mq get greeting)'"
+    # statestore-cli spellings: -n, -k, --value, delete.
+    expect_status 0 "set -k --value" "$MQSTATE" -n 127.0.0.1 -p "$MQS_PORT" set -k other --value v1
+    [[ $(mq get -k other) == v1 ]] || mqs_fail "get -k"
+    expect_status 0 "delete -k" "$MQSTATE" -n 127.0.0.1 -p "$MQS_PORT" delete -k other
+    expect_status 1 "delete again" mq delete -k other
+    expect_status 1 "get missing" mq get other
+    grep -q 'not found' "$MQS_DIR/err" || mqs_fail "get missing said '$(cat "$MQS_DIR/err")'"
+    [[ ! -s "$MQS_DIR/out" ]] || mqs_fail "get missing printed on stdout"
+    expect_status 0 "del" mq del greeting
+    expect_status 1 "del again" mq del greeting
+    # Options after the command, value from stdin.
+    printf 'from stdin' | mq set piped || mqs_fail "set from stdin"
+    [[ $(mq get piped) == "from stdin" ]] || mqs_fail "stdin value"
+}
+
+test_conditions_and_expiry() {
+    mq set k one || mqs_fail "set"
+    expect_status 1 "set --nx on existing" mq set k two --nx
+    expect_status 0 "set --nex same value" mq set k one --nex
+    expect_status 1 "set --nex other value" mq set k two --nex
+    expect_status 0 "set --nx new key" mq set fresh x --nx
+    expect_status 1 "vdel other value" mq vdel k two
+    expect_status 0 "vdel same value" mq vdel k one
+    expect_status 1 "vdel missing" mq vdel k one
+    expect_status 0 "set --px" mq set short v --px 300 --persist
+    sleep 0.8
+    expect_status 1 "expired key" mq get short
+}
+
+test_json_output() {
+    local out
+    out=$(mq --json set j hi) || mqs_fail "json set"
+    [[ $out =~ ^\{\"op\":\"set\",\"key\":\"j\",\"key_base64\":\"ag==\",\"applied\":true,\"version\":\"[0-9]+:[0-9]+:.+\"\}$ ]] ||
+        mqs_fail "json set printed '$out'"
+    out=$(mq get j --json) || mqs_fail "json get"
+    [[ $out == *'"found":true,"value":"hi","value_base64":"aGk=","version":"'* ]] ||
+        mqs_fail "json get printed '$out'"
+    out=$(mq get nothing --json)
+    [[ $? == 1 && $out == '{"op":"get","key":"nothing","key_base64":"bm90aGluZw==","found":false}' ]] ||
+        mqs_fail "json get missing printed '$out'"
+    out=$(mq vdel j other --json --hex)
+    [[ $? == 1 && $out == '{"op":"vdel","key":"j","key_hex":"6a","count":-1'* ]] ||
+        mqs_fail "json vdel printed '$out'"
+}
+
+test_binary_values() {
+    local f=$MQS_DIR/binary
+    printf 'a\0b\r\n\xff\xfe\0\n' >"$f"
+    expect_status 0 "set -f" mq set bin -f "$f"
+    expect_status 0 "get -f" mq get bin -f "$MQS_DIR/copy"
+    cmp -s "$f" "$MQS_DIR/copy" || mqs_fail "get -f: the file differs"
+    mq get bin >"$MQS_DIR/stdout-copy" || mqs_fail "get to stdout"
+    cmp -s "$f" "$MQS_DIR/stdout-copy" || mqs_fail "get to stdout: bytes differ"
+    mq set bin2 <"$f" || mqs_fail "set from stdin"
+    mq get bin2 | cmp -s "$f" - || mqs_fail "stdin round trip differs"
+    [[ $(mq get bin --hex) == 6100620d0afffe000a ]] || mqs_fail "--hex printed '$(mq get bin --hex)'"
+    [[ $(mq get bin --json) == *"\"value_base64\":\"$(base64 -w0 "$f")\""* ]] ||
+        mqs_fail "json base64 printed '$(mq get bin --json)'"
+    # A binary key through --key-hex, shown with --hex.
+    mq set --key-hex 00ff0a --value-hex 0d0a00 || mqs_fail "set --key-hex"
+    [[ $(mq get --key-hex 00ff0a --hex) == 0d0a00 ]] || mqs_fail "get --key-hex"
+    mq del --key-hex 00ff0a || mqs_fail "del --key-hex"
+}
+
+test_watch() {
+    local out=$MQS_DIR/watch.out err=$MQS_DIR/watch.err pid status
+    mqs_bg "$MQSTATE" -h 127.0.0.1 -p "$MQS_PORT" --verbose watch w1 -k w2 >"$out" 2>"$err"
+    pid=$!
+    wait_for_lines "$err" 'watching 2 key' || return
+    mq set w1 'a b' && mq del w1 && mq set w2 'x
+y' && mq set unwatched z || mqs_fail "changes"
+    wait_for_lines "$out" '.' 3 || return
+    kill -INT "$pid"
+    wait "$pid"
+    status=$?
+    ((status == 0)) || mqs_fail "watch exited $status after SIGINT"
+    local v='[0-9]+:[0-9]+:[^ ]+'
+    sed -n 1p "$out" | grep -qE "^$v SET w1 a b\$" || mqs_fail "line 1: $(sed -n 1p "$out")"
+    sed -n 2p "$out" | grep -qE "^$v DELETE w1\$" || mqs_fail "line 2: $(sed -n 2p "$out")"
+    sed -n 3p "$out" | grep -qE "^$v SET w2 x\\\\ny\$" || mqs_fail "line 3: $(sed -n 3p "$out")"
+    (($(wc -l <"$out") == 3)) || mqs_fail "watch printed $(wc -l <"$out") lines"
+    # SIGTERM also ends it cleanly, and --json prints one object per change.
+    mqs_bg "$MQSTATE" -h 127.0.0.1 -p "$MQS_PORT" --verbose --json watch w1 >"$out" 2>"$err"
+    pid=$!
+    wait_for_lines "$err" 'watching 1 key' || return
+    mq set w1 v || mqs_fail "set"
+    wait_for_lines "$out" '"operation":"SET"' || return
+    kill -TERM "$pid"
+    wait "$pid"
+    status=$?
+    ((status == 0)) || mqs_fail "watch exited $status after SIGTERM"
+}
+
+test_keys_pages() {
+    local i
+    for i in $(seq 1 20); do
+        printf 'key%02d\n' "$i"
+    done >"$MQS_DIR/want"
+    for i in $(seq 1 20); do
+        mq set "$(printf 'key%02d' "$i")" v >/dev/null || mqs_fail "set key $i"
+    done
+    mq set other v || mqs_fail "set other"
+    mq keys 'key*' | sort >"$MQS_DIR/got" || mqs_fail "keys"
+    diff -q "$MQS_DIR/want" "$MQS_DIR/got" >/dev/null || mqs_fail "keys listed: $(tr '\n' ' ' <"$MQS_DIR/got")"
+    (($(mq keys | wc -l) == 21)) || mqs_fail "keys * listed $(mq keys | wc -l)"
+    (($(mq keys --json 'key0?' | grep -c '^{"key":"key0[1-9]"') == 9)) || mqs_fail "keys --json"
+    expect_status 0 "keys without match" mq keys 'nothing*'
+}
+
+test_lock() {
+    local log=$MQS_DIR/lock.log pid status start
+    mqs_bg "$MQSTATE" -h 127.0.0.1 -p "$MQS_PORT" lock L --ttl 2 -- \
+        sh -c "echo A-start >>'$log'; sleep 2.5; echo A-end >>'$log'"
+    pid=$!
+    wait_for_lines "$log" A-start || return
+    # The lease is renewed past its 2 s ttl while A runs: B must wait.
+    expect_status 1 "lock --wait 0 while held" mq lock L --wait 0 -- true
+    start=$(mqs_now_ms)
+    mq lock L -- sh -c "echo B >>'$log'" || mqs_fail "second lock"
+    wait "$pid"
+    status=$?
+    ((status == 0)) || mqs_fail "first lock exited $status"
+    [[ $(tr '\n' ' ' <"$log") == "A-start A-end B " ]] || mqs_fail "order: $(tr '\n' ' ' <"$log")"
+    (($(mqs_now_ms) - start > 1000)) || mqs_fail "the second lock did not wait"
+    expect_status 1 "released lock key is gone" mq get L
+    expect_status 7 "command status" mq lock L -- sh -c 'exit 7'
+    expect_status 127 "missing command" mq lock L -- /nonexistent/command
+}
+
+# A key fenced with the lock's token: writes without --ft are refused (4).
+test_fencing_service_error() {
+    mq lock F -- sh -c "'$MQSTATE' -h 127.0.0.1 -p $MQS_PORT set fenced v1 --ft \"\$MQSTATE_FENCING_TOKEN\"" ||
+        mqs_fail "set with the lock's token"
+    expect_status 4 "set without --ft on a fenced key" mq set fenced v2
+    grep -qx 'mqstate: set: a fencing token is required for this request' "$MQS_DIR/err" ||
+        mqs_fail "service error message: $(cat "$MQS_DIR/err")"
+    expect_status 4 "del with an old token" mq del fenced --ft 1:0:old
+    [[ $(mq get fenced) == v1 ]] || mqs_fail "fenced value changed"
+}
+
+test_connection_refused() {
+    local port
+    for port in $((MQS_PORT + 1)) $((MQS_PORT + 2)) $((MQS_PORT + 3)); do
+        mqs_port_open "$port" || break
+    done
+    expect_status 3 "connection refused" "$MQSTATE" -p "$port" --timeout 3 get k
+    [[ $(wc -l <"$MQS_DIR/err") == 1 ]] || mqs_fail "refused: $(cat "$MQS_DIR/err")"
+    expect_status 3 "watch, connection refused" "$MQSTATE" -p "$port" --timeout 3 watch k
+    expect_status 3 "lock, connection refused" "$MQSTATE" -p "$port" --timeout 3 lock k -- true
+}
+
+mqs_run_tests test_usage_errors test_set_get_del test_conditions_and_expiry test_json_output \
+    test_binary_values test_watch test_keys_pages test_lock test_fencing_service_error \
+    test_connection_refused

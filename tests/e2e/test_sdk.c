@@ -1,0 +1,290 @@
+/* libmqstate end to end: every state store call, sync and async, against
+ * the real mqstated; observation; SCAN; observation across a broker
+ * restart (re-registration + synthetic notification). */
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "sdk_support.h"
+
+#define ONLY "state store"
+#define K(s) s, strlen(s)
+
+static void crud_sync(void)
+{
+    mqs_client *c = sdk_connect("crud");
+    CHECK(c);
+    mqs_result r;
+    CHECK_INT(mqs_set(c, K("k1"), K("v1"), NULL, &r), MQS_OK);
+    CHECK(r.applied && r.has_version);
+    mqs_hlc v1 = r.version;
+    mqs_result_clear(&r);
+    CHECK_INT(mqs_get(c, K("k1"), &r), MQS_OK);
+    CHECK(r.found && r.has_version && r.value.len == 2 && !memcmp(r.value.data, "v1", 2));
+    CHECK_INT(mqs_hlc_compare(&r.version, &v1), 0);
+    mqs_result_clear(&r);
+    mqs_set_opts nx = {.cond = MQS_SET_NX};
+    CHECK_INT(mqs_set(c, K("k1"), K("v2"), &nx, &r), MQS_OK);
+    CHECK(!r.applied && r.has_version);
+    mqs_result_clear(&r);
+    mqs_set_opts nex = {.cond = MQS_SET_NEX, .px_ms = 60000};
+    CHECK_INT(mqs_set(c, K("k1"), K("v1"), &nex, &r), MQS_OK);
+    CHECK(r.applied && mqs_hlc_compare(&r.version, &v1) > 0);
+    mqs_result_clear(&r);
+    CHECK_INT(mqs_del(c, K("k1"), NULL, &r), MQS_OK);
+    CHECK_INT(r.count, 1);
+    CHECK_INT(mqs_del(c, K("k1"), NULL, &r), MQS_OK);
+    CHECK_INT(r.count, 0);
+    CHECK_INT(mqs_get(c, K("k1"), &r), MQS_OK);
+    CHECK(!r.found && !r.has_version);
+    CHECK_INT(mqs_set(c, K("k2"), "", 0, NULL, &r), MQS_OK); /* empty value */
+    CHECK_INT(mqs_get(c, K("k2"), &r), MQS_OK);
+    CHECK(r.found && r.value.len == 0 && r.has_version);
+    mqs_result_clear(&r);
+    CHECK_INT(mqs_vdel(c, K("k2"), K("x"), NULL, &r), MQS_OK);
+    CHECK_INT(r.count, -1);
+    CHECK_INT(mqs_vdel(c, K("k2"), "", 0, NULL, &r), MQS_OK);
+    CHECK_INT(r.count, 1);
+    CHECK_INT(mqs_vdel(c, K("k2"), "", 0, NULL, &r), MQS_OK);
+    CHECK_INT(r.count, 0);
+    CHECK_INT(mqs_get(c, "", 0, &r), MQS_ERR_INVALID);
+    /* expiry */
+    mqs_set_opts px = {.px_ms = 200};
+    CHECK_INT(mqs_set(c, K("k3"), K("v"), &px, &r), MQS_OK);
+    e2e_sleep_ms(600);
+    CHECK_INT(mqs_get(c, K("k3"), &r), MQS_OK);
+    CHECK(!r.found);
+    /* fencing: a typed error with its text */
+    mqs_hlc ft;
+    CHECK_INT(mqs_hlc_now(&ft), MQS_OK);
+    mqs_set_opts fenced = {.fencing_token = &ft, .persist = true};
+    CHECK_INT(mqs_set(c, K("fk"), K("v"), &fenced, &r), MQS_OK);
+    CHECK_INT(mqs_set(c, K("fk"), K("w"), NULL, &r), MQS_ERR_FENCING_REQUIRED);
+    CHECK_STR(r.error_text, "a fencing token is required for this request");
+    mqs_result_clear(&r);
+    mqs_hlc old = ft;
+    old.wall_ms -= 1000;
+    mqs_del_opts lower = {.fencing_token = &old};
+    CHECK_INT(mqs_del(c, K("fk"), &lower, &r), MQS_ERR_FENCING_LOWER);
+    mqs_result_clear(&r);
+    mqs_del_opts same = {.fencing_token = &ft};
+    CHECK_INT(mqs_del(c, K("fk"), &same, &r), MQS_OK);
+    CHECK_INT(r.count, 1);
+    mqs_client_destroy(c);
+}
+
+struct async_state {
+    pthread_mutex_t mu;
+    volatile int done;
+    mqs_result last[8];
+};
+
+static void async_cb(mqs_client *c, const mqs_result *r, void *ud)
+{
+    struct async_state *s = ud;
+    pthread_mutex_lock(&s->mu);
+    mqs_result *slot = &s->last[s->done % 8];
+    *slot = (mqs_result){.err = r->err, .applied = r->applied, .found = r->found,
+                         .count = r->count, .removed = r->removed,
+                         .has_version = r->has_version, .version = r->version};
+    s->done++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void ignore_note(mqs_client *c, const mqs_notification *n, void *ud) {}
+
+static void crud_async(void)
+{
+    mqs_client *c = sdk_connect("async");
+    CHECK(c);
+    struct async_state s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    CHECK_INT(mqs_set_async(c, K("a"), K("1"), NULL, async_cb, &s), MQS_OK);
+    CHECK(sdk_wait_flag(&s.done, 1, 5000));
+    CHECK(s.last[0].err == MQS_OK && s.last[0].applied && s.last[0].has_version);
+    CHECK_INT(mqs_get_async(c, K("a"), async_cb, &s), MQS_OK);
+    CHECK(sdk_wait_flag(&s.done, 2, 5000));
+    CHECK(s.last[1].found && mqs_hlc_compare(&s.last[1].version, &s.last[0].version) == 0);
+    CHECK_INT(mqs_vdel_async(c, K("a"), K("2"), NULL, async_cb, &s), MQS_OK);
+    CHECK(sdk_wait_flag(&s.done, 3, 5000));
+    CHECK_INT(s.last[2].count, -1);
+    CHECK_INT(mqs_del_async(c, K("a"), NULL, async_cb, &s), MQS_OK);
+    CHECK(sdk_wait_flag(&s.done, 4, 5000));
+    CHECK_INT(s.last[3].count, 1);
+    CHECK_INT(mqs_get_async(c, "", 0, async_cb, &s), MQS_ERR_INVALID);
+    /* observe / unobserve, async */
+    CHECK_INT(mqs_observe_async(c, K("a"), ignore_note, NULL, async_cb, &s), MQS_OK);
+    CHECK(sdk_wait_flag(&s.done, 5, 5000));
+    CHECK_INT(s.last[4].err, MQS_OK);
+    CHECK_INT(mqs_unobserve_async(c, K("a"), async_cb, &s), MQS_OK);
+    CHECK(sdk_wait_flag(&s.done, 6, 5000));
+    CHECK(s.last[5].err == MQS_OK && s.last[5].removed);
+    mqs_client_destroy(c);
+}
+
+struct notes {
+    pthread_mutex_t mu;
+    volatile int count;
+    mqs_notify_op op[16];
+    bool synthetic[16];
+    bool has_version[16];
+    mqs_hlc version[16];
+    char value[16][16];
+};
+
+static void note_cb(mqs_client *c, const mqs_notification *n, void *ud)
+{
+    struct notes *s = ud;
+    pthread_mutex_lock(&s->mu);
+    int i = s->count % 16;
+    s->op[i] = n->op;
+    s->synthetic[i] = n->synthetic;
+    s->has_version[i] = n->has_version;
+    s->version[i] = n->version;
+    size_t len = n->value_len < 15 ? n->value_len : 15;
+    memcpy(s->value[i], n->value ? (const char *)n->value : "", len);
+    s->value[i][len] = '\0';
+    s->count++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void observe(void)
+{
+    mqs_client *c = sdk_connect("obs"), *w = sdk_connect("writer");
+    CHECK(c && w);
+    struct notes s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    mqs_result r;
+    CHECK_INT(mqs_observe(c, K("ok"), note_cb, &s, &r), MQS_OK);
+    CHECK_INT(mqs_set(w, K("ok"), K("hello"), NULL, &r), MQS_OK);
+    CHECK(sdk_wait_flag(&s.count, 1, 5000));
+    CHECK(s.op[0] == MQS_NOTIFY_SET && !s.synthetic[0] && s.has_version[0]);
+    CHECK_STR(s.value[0], "hello");
+    CHECK_INT(mqs_hlc_compare(&s.version[0], &r.version), 0);
+    CHECK_INT(mqs_del(w, K("ok"), NULL, &r), MQS_OK);
+    CHECK(sdk_wait_flag(&s.count, 2, 5000));
+    CHECK(s.op[1] == MQS_NOTIFY_DELETE);
+    CHECK_INT(mqs_unobserve(c, K("ok"), &r), MQS_OK);
+    CHECK(r.removed);
+    CHECK_INT(mqs_unobserve(c, K("ok"), &r), MQS_OK);
+    CHECK(!r.removed);
+    CHECK_INT(mqs_set(w, K("ok"), K("again"), NULL, &r), MQS_OK);
+    e2e_sleep_ms(300);
+    CHECK_INT(s.count, 2);
+    mqs_client_destroy(c);
+    mqs_client_destroy(w);
+}
+
+static void scan(void)
+{
+    mqs_client *c = sdk_connect("scan");
+    CHECK(c);
+    mqs_result r;
+    char key[32];
+    for (int i = 0; i < 250; i++) {
+        snprintf(key, sizeof key, "scan/%03d", i);
+        CHECK_INT(mqs_set(c, K(key), K("v"), NULL, &r), MQS_OK);
+    }
+    CHECK_INT(mqs_set(c, K("other"), K("v"), NULL, &r), MQS_OK);
+    mqs_scan *s = mqs_scan_new(c, K("scan/*"));
+    CHECK(s);
+    int seen = 0, pages = 0;
+    while (!mqs_scan_done(s)) {
+        CHECK_INT(mqs_scan_next(s, &r), MQS_OK);
+        for (size_t i = 0; i < r.nkeys; i++) seen += r.keys[i].len == 8 && !memcmp(r.keys[i].data, "scan/", 5);
+        pages++;
+        mqs_result_clear(&r);
+    }
+    mqs_scan_free(s);
+    CHECK_INT(seen, 250);
+    e2e_note("%d pages", pages);
+    mqs_client_destroy(c);
+}
+
+static void restart(void)
+{
+    mqs_client *c = sdk_connect("survivor");
+    CHECK(c);
+    struct notes s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    mqs_result r;
+    CHECK_INT(mqs_set(c, K("rk"), K("before"), NULL, &r), MQS_OK);
+    CHECK_INT(mqs_observe(c, K("rk"), note_cb, &s, &r), MQS_OK);
+    CHECK(sdk_restart_broker());
+    /* The in-memory store lost the key: the synthetic notification from
+     * the fresh GET after the reconnect says DELETE. */
+    CHECK(sdk_wait_flag(&s.count, 1, 10000));
+    CHECK(s.op[0] == MQS_NOTIFY_DELETE && s.synthetic[0] && !s.has_version[0]);
+    mqs_client *w = sdk_connect("writer2");
+    CHECK(w);
+    CHECK_INT(mqs_set(w, K("rk"), K("after"), NULL, &r), MQS_OK);
+    CHECK(sdk_wait_flag(&s.count, 2, 5000));
+    CHECK(s.op[1] == MQS_NOTIFY_SET && !s.synthetic[1]);
+    CHECK_STR(s.value[1], "after");
+    mqs_client_destroy(w);
+    mqs_client_destroy(c);
+    CHECK(sdk_stop_restarted());
+}
+
+struct app_loop {
+    mqs_client *c;
+    volatile int stop;
+};
+
+/* The application's own event loop (poll), as client.h describes it. */
+static void *app_loop(void *arg)
+{
+    struct app_loop *a = arg;
+    while (!a->stop) {
+        int fd = mqs_client_socket(a->c);
+        struct pollfd p = {fd, (short)(POLLIN | (mqs_client_want_write(a->c) ? POLLOUT : 0)), 0};
+        if (fd >= 0 && poll(&p, 1, 20) > 0) {
+            if (p.revents & POLLIN) mqs_client_loop_read(a->c);
+            if (p.revents & POLLOUT) mqs_client_loop_write(a->c);
+        } else if (fd < 0) {
+            e2e_sleep_ms(20);
+        }
+        mqs_client_loop_misc(a->c);
+    }
+    return NULL;
+}
+
+static void app_driven(void)
+{
+    char id[64];
+    mqs_connect_opts o;
+    mqs_connect_opts_init(&o);
+    mqs_client_id_generate("app", id, sizeof id);
+    o.host = "127.0.0.1";
+    o.port = e2e_port();
+    o.client_id = id;
+    o.threaded = false;
+    struct app_loop a = {mqs_client_new(&o, NULL), 0};
+    CHECK(a.c);
+    CHECK_INT(mqs_client_connect(a.c, 0), MQS_OK);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, app_loop, &a) == 0);
+    for (int i = 0; i < 500 && !mqs_client_is_connected(a.c); i++) e2e_sleep_ms(10);
+    mqs_result r;
+    bool ok = mqs_client_is_connected(a.c) && mqs_set(a.c, K("app"), K("x"), NULL, &r) == MQS_OK &&
+              r.applied && mqs_get(a.c, K("app"), &r) == MQS_OK && r.found;
+    mqs_result_clear(&r);
+    a.stop = 1;
+    pthread_join(t, NULL);
+    mqs_client_destroy(a.c);
+    CHECK(ok);
+}
+
+static const struct e2e_case cases[] = {
+    {"app_driven", app_driven, .mqstated_only = ONLY},
+    {"crud_sync", crud_sync, .mqstated_only = ONLY},
+    {"crud_async", crud_async, .mqstated_only = ONLY},
+    {"observe", observe, .mqstated_only = ONLY},
+    {"scan", scan, .mqstated_only = ONLY},
+    {"restart", restart, .mqstated_only = ONLY},
+};
+
+int main(int argc, char **argv)
+{
+    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# TLS listeners and authentication, end to end: docs/examples/secure.yaml
+# with paths and ports substituted, certificates made here with openssl,
+# users made with `mqstated passwd`, clients = mosquitto_pub/sub.
+. "$(dirname "$0")/lib.sh"
+
+EXAMPLE="$(dirname "$0")/../../docs/examples/secure.yaml"
+D=$MQS_DIR
+LOG=$D/broker.log
+
+if ((!MQS_IS_MQSTATED)); then
+    echo "SKIP: mqstated only"
+    rm -rf "$MQS_DIR"
+    exit 77
+fi
+
+ssl() { openssl "$@" 2>>"$D/openssl.log"; }
+
+# CA, server certificate (localhost / 127.0.0.1, encrypted key), and
+# client certificates issued by the CA.
+make_certs() {
+    ssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/ca.key" -out "$D/ca.pem" -days 2 -subj "/CN=Test CA" || return 1
+    make_server server 1 || return 1
+    cp "$D/ca.pem" "$D/clients-ca.pem"
+    make_client alice "/O=Example/OU=ops/CN=alice" || return 1
+    make_client nocn "/O=Example/OU=ops" || return 1
+}
+
+# $1 = name, $2 = serial
+make_server() {
+    echo "s3cret-key" >"$D/server.key.pass"
+    ssl req -newkey rsa:2048 -passout "file:$D/server.key.pass" -keyout "$D/$1.key" -out "$D/$1.csr" \
+        -subj "/CN=localhost" || return 1
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$D/san.ext"
+    ssl x509 -req -in "$D/$1.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -set_serial "$2" -days 2 \
+        -extfile "$D/san.ext" -out "$D/$1.pem"
+}
+
+make_client() {
+    ssl req -newkey rsa:2048 -nodes -keyout "$D/$1.key" -out "$D/$1.csr" -subj "$2" || return 1
+    ssl x509 -req -in "$D/$1.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -set_serial $RANDOM -days 2 -out "$D/$1.pem"
+}
+
+P_PW=0 P_X509=0 P_PLAIN=0
+start_broker() {
+    P_PW=$((20000 + RANDOM % 40000)) P_X509=$((P_PW + 1)) P_PLAIN=$((P_PW + 2))
+    sed -e "s|/etc/mqstated/|$D/|g" -e "s|0\.0\.0\.0|127.0.0.1|" -e "s|port: 8883|port: $P_PW|" \
+        -e "s|port: 8884|port: $P_X509|" -e "s|port: 1883|port: $P_PLAIN|" \
+        -e "s|failure_burst: 5|failure_burst: 12|" -e "s|failure_per_minute: 10|failure_per_minute: 1|" "$EXAMPLE" >"$D/secure.yaml"
+    "$MQS_BIN" -c "$D/secure.yaml" -v >>"$LOG" 2>&1 &
+    MQS_PID=$!
+    MQS_PORT=$P_PLAIN
+    local deadline=$(($(mqs_now_ms) + 10000))
+    while (($(mqs_now_ms) < deadline)); do
+        kill -0 "$MQS_PID" 2>/dev/null || return 1
+        mqs_port_open "$P_X509" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# mosquitto_pub against the password listener; extra args follow.
+pub_pw() { pub_pw_to t/pw x "$@"; }
+pub_pw_to() {
+    local topic=$1 msg=$2
+    shift 2
+    timeout 10 mosquitto_pub -h localhost -p "$P_PW" --cafile "$D/ca.pem" -t "$topic" -m "$msg" "$@" 2>&1
+}
+# Lower-cased, for matching both clients' spellings of reason codes.
+lc() { echo "${1,,}"; }
+pub_x509() { timeout 10 mosquitto_pub -h localhost -p "$P_X509" --cafile "$D/ca.pem" -t t/x -m x "$@" 2>&1; }
+
+test_passwd_command() {
+    echo "alice-pw" | "$MQS_BIN" passwd --stdin "$D/passwd" alice || mqs_fail "passwd alice"
+    echo "bob-pw" | "$MQS_BIN" passwd --stdin "$D/passwd" bob || mqs_fail "passwd bob"
+    grep -q '^alice:\$pbkdf2-sha512\$210000\$' "$D/passwd" || mqs_fail "passwd line format: $(cat "$D/passwd")"
+    echo "x" | "$MQS_BIN" passwd --stdin "$D/passwd" "bad:name" 2>/dev/null && mqs_fail "':' in a user name accepted"
+    "$MQS_BIN" passwd --delete "$D/passwd" nobody 2>/dev/null && mqs_fail "deleting an unknown user succeeded"
+    [[ $(stat -c %a "$D/passwd") == 600 ]] || mqs_fail "password file mode $(stat -c %a "$D/passwd")"
+}
+
+test_password_good_bad_unknown() {
+    local v out t0 t1
+    for v in 5 311; do
+        out=$(pub_pw -V "$v" -u alice -P alice-pw) || mqs_fail "v$v good password refused: $out"
+        t0=$(mqs_now_ms)
+        out=$(pub_pw -V "$v" -u alice -P wrong) && mqs_fail "v$v wrong password accepted"
+        t1=$(mqs_now_ms)
+        [[ $(lc "$out") == *"bad user name or password"* ]] || mqs_fail "v$v wrong password: '$out'"
+        ((t1 - t0 >= 900)) || mqs_fail "v$v refusal came after $((t1 - t0)) ms, expected the 1 s delay"
+        out=$(pub_pw -V "$v" -u mallory -P x) && mqs_fail "v$v unknown user accepted"
+        [[ $(lc "$out") == *"bad user name or password"* ]] || mqs_fail "v$v unknown user: '$out'"
+    done
+    out=$(pub_pw -V 5) && mqs_fail "anonymous client accepted on a password listener"
+    [[ $(lc "$out") == *"not authori"* ]] || mqs_fail "anonymous: '$out'"
+    grep -q "alice-pw\|-P wrong" "$LOG" && mqs_fail "a password appears in the log"
+    return 0
+}
+
+test_client_certificates() {
+    local out
+    out=$(pub_x509 -V 5) && mqs_fail "required client certificate: accepted without one"
+    out=$(pub_x509 -V 5 --cert "$D/alice.pem" --key "$D/alice.key") || mqs_fail "alice's certificate refused: $out"
+    out=$(pub_x509 -V 5 --cert "$D/nocn.pem" --key "$D/nocn.key") && mqs_fail "certificate without CN accepted"
+    [[ $(lc "$out") == *"not authori"* ]] || mqs_fail "no CN: '$out'"
+    grep -q "certificate has no field for the user name" "$LOG" || mqs_fail "no log line for the CN-less certificate"
+}
+
+test_wrong_protocol_on_port() {
+    local t0 t1 out
+    t0=$(mqs_now_ms)
+    out=$(timeout 10 mosquitto_pub -p "$P_PW" -t t -m x -u alice -P alice-pw 2>&1) && mqs_fail "plain client on TLS port"
+    t1=$(mqs_now_ms)
+    ((t1 - t0 < 3000)) || mqs_fail "plain client on TLS port took $((t1 - t0)) ms to be closed"
+    out=$(timeout 10 mosquitto_pub -h localhost -p "$P_PLAIN" --cafile "$D/ca.pem" -t t -m x 2>&1) &&
+        mqs_fail "TLS client on plain port"
+    grep -q "plain-text client on a TLS port" "$LOG" || mqs_fail "no log line for plain text on the TLS port"
+    grep -q "TLS handshake on a plain-text listener" "$LOG" || mqs_fail "no log line for TLS on the plain port"
+    out=$(pub_pw -u alice -P alice-pw) || mqs_fail "server stopped serving: $out"
+}
+
+serial_seen() {
+    openssl s_client -connect "127.0.0.1:$P_PW" -CAfile "$D/ca.pem" </dev/null 2>/dev/null |
+        openssl x509 -noout -serial 2>/dev/null
+}
+
+test_reload() {
+    local out sub_pid
+    timeout 20 mosquitto_sub -h localhost -p "$P_PW" --cafile "$D/ca.pem" -u bob -P bob-pw -t t/reload -C 1 \
+        >"$D/sub.out" 2>&1 &
+    sub_pid=$!
+    sleep 0.5
+    [[ $(serial_seen) == "serial=01" ]] || mqs_fail "initial server serial: $(serial_seen)"
+    echo "carol-pw" | "$MQS_BIN" passwd --stdin "$D/passwd" carol
+    make_server server2 2 && cp "$D/server2.pem" "$D/server.pem" && cp "$D/server2.key" "$D/server.key"
+    kill -HUP "$MQS_PID"
+    sleep 0.5
+    grep -q "reload: TLS certificates and password files reloaded" "$LOG" || mqs_fail "no reload log line"
+    out=$(pub_pw -u carol -P carol-pw) || mqs_fail "new user refused after reload: $out"
+    [[ $(serial_seen) == "serial=02" ]] || mqs_fail "server serial after reload: $(serial_seen)"
+    # A broken password file: logged, the previous configuration stays.
+    cp "$D/passwd" "$D/passwd.good"
+    echo "broken line" >>"$D/passwd"
+    kill -HUP "$MQS_PID"
+    sleep 0.5
+    grep -q "reload: .*passwd:[0-9]*: expected user:hash; configuration unchanged" "$LOG" ||
+        mqs_fail "no error for the broken password file"
+    out=$(pub_pw -u carol -P carol-pw) || mqs_fail "old configuration lost after a bad reload: $out"
+    cp "$D/passwd.good" "$D/passwd"
+    # The subscriber connected before both reloads still gets messages.
+    out=$(pub_pw_to t/reload after-reload -u alice -P alice-pw) || mqs_fail "publish after reload: $out"
+    wait "$sub_pid" || mqs_fail "subscriber lost across reload: $(cat "$D/sub.out")"
+    grep -q after-reload "$D/sub.out" || mqs_fail "subscriber got '$(cat "$D/sub.out")'"
+}
+
+test_rate_limit() {
+    local i out
+    # The burst is 12 failures (set above), refilled at 1 a minute.
+    for ((i = 0; i < 25; i++)); do
+        out=$(pub_pw -V 5 -u alice -P wrong)
+        [[ $(lc "$out") == *"bad user name or password"* ]] || break
+    done
+    grep -q "too many failures, rate limited" "$LOG" || mqs_fail "not rate limited after $i failures: $out"
+    out=$(pub_pw -V 5 -u alice -P alice-pw) && mqs_fail "good password accepted while rate limited"
+    out=$(pub_x509 -V 5 --cert "$D/alice.pem" --key "$D/alice.key") && mqs_fail "rate limit is per address"
+    return 0
+}
+
+test_non_loopback_needs_authentication() {
+    printf 'listeners:\n  - bind: 0.0.0.0\n    port: %s\n' "$P_PLAIN" >"$D/open.yaml"
+    out=$("$MQS_BIN" -c "$D/open.yaml" 2>&1) && mqs_fail "non-loopback listener without authentication started"
+    [[ "$out" == *"needs an authentication section"* ]] || mqs_fail "unexpected: $out"
+}
+
+make_certs || { echo "certificate generation failed"; cat "$D/openssl.log"; exit 1; }
+test_passwd_command
+start_broker || { mqs_fail "broker did not start"; cat "$LOG"; exit 1; }
+for t in test_password_good_bad_unknown test_client_certificates test_wrong_protocol_on_port test_reload \
+    test_rate_limit test_non_loopback_needs_authentication; do
+    echo "== $t"
+    $t
+done
+mqs_broker_stop
+if ((MQS_FAILED)); then
+    echo "--- broker log"; tail -50 "$LOG"
+fi
+rm -rf "$MQS_DIR"
+exit $MQS_FAILED

@@ -1,0 +1,144 @@
+/* Password hashes and password files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "auth/passwd_file.h"
+#include "auth/passwd_hash.h"
+
+/* Known answer, derived with
+ *   openssl kdf -keylen 64 -kdfopt digest:SHA512 -kdfopt pass:password \
+ *       -kdfopt salt:0123456789abcdef -kdfopt iter:1000 PBKDF2 */
+static const uint8_t kat_hash[64] = {
+    0xDF, 0xC0, 0xF3, 0x85, 0xD0, 0x53, 0xED, 0xF3, 0xDA, 0x50, 0x60, 0x65, 0xB2, 0x1E, 0x36, 0x55,
+    0x3B, 0xAE, 0x29, 0x21, 0x40, 0x21, 0x81, 0x99, 0x27, 0xB9, 0x7A, 0x7D, 0xE0, 0x83, 0x2C, 0x89,
+    0x7E, 0x2B, 0x78, 0x5D, 0x3C, 0x58, 0x31, 0xC6, 0xEE, 0xF1, 0xB9, 0x48, 0xB8, 0x80, 0x8B, 0x87,
+    0xE9, 0xC1, 0x08, 0xA0, 0xE0, 0xE7, 0xD7, 0xCC, 0x47, 0xF4, 0x88, 0x36, 0xAF, 0x23, 0x60, 0x53,
+};
+
+static void kat(passwd_hash *h)
+{
+    h->iterations = 1000;
+    memcpy(h->salt, "0123456789abcdef", 16);
+    memcpy(h->hash, kat_hash, 64);
+}
+
+static void test_known_answer(void **state)
+{
+    (void)state;
+    passwd_hash h;
+    kat(&h);
+    assert_true(passwd_hash_verify(&h, "password", 8));
+    assert_false(passwd_hash_verify(&h, "passwore", 8));
+    assert_false(passwd_hash_verify(&h, "password", 7));
+}
+
+static void test_encode_parse_roundtrip(void **state)
+{
+    (void)state;
+    passwd_hash h, back;
+    kat(&h);
+    char enc[PASSWD_HASH_ENCODED_MAX];
+    passwd_hash_encode(&h, enc);
+    assert_string_equal(enc, "$pbkdf2-sha512$1000$MDEyMzQ1Njc4OWFiY2RlZg==$"
+                             "38DzhdBT7fPaUGBlsh42VTuuKSFAIYGZJ7l6feCDLIl+K3hdPFgxxu7xuUi4gIuH6cEIoODn18xH9Ig2ryNgUw==");
+    const char *why = NULL;
+    assert_int_equal(passwd_hash_parse(enc, strlen(enc), &back, &why), 0);
+    assert_memory_equal(&h, &back, sizeof h);
+    passwd_hash fresh;
+    assert_int_equal(passwd_hash_make("pw", 2, 1000, &fresh), 0);
+    assert_true(passwd_hash_verify(&fresh, "pw", 2));
+    assert_memory_not_equal(fresh.salt, h.salt, 16);
+}
+
+static void expect_parse_error(const char *s, const char *msg)
+{
+    passwd_hash h;
+    const char *why = NULL;
+    assert_int_equal(passwd_hash_parse(s, strlen(s), &h, &why), -1);
+    assert_string_equal(why, msg);
+}
+
+static void test_parse_errors(void **state)
+{
+    (void)state;
+    expect_parse_error("$argon2id$x", "unknown hash scheme (expected $pbkdf2-sha512$)");
+    expect_parse_error("$pbkdf2-sha512$$a$b", "bad iteration count");
+    expect_parse_error("$pbkdf2-sha512$999$MDEyMzQ1Njc4OWFiY2RlZg==$x", "iteration count out of range (1000 to 10000000)");
+    expect_parse_error("$pbkdf2-sha512$1000$MDEy$x", "bad salt (expected 16 bytes in base64)");
+    expect_parse_error("$pbkdf2-sha512$1000$MDEyMzQ1Njc4OWFiY2RlZg==$AAAA", "bad hash (expected 64 bytes in base64)");
+}
+
+#define LINE "$pbkdf2-sha512$1000$MDEyMzQ1Njc4OWFiY2RlZg==$" \
+             "38DzhdBT7fPaUGBlsh42VTuuKSFAIYGZJ7l6feCDLIl+K3hdPFgxxu7xuUi4gIuH6cEIoODn18xH9Ig2ryNgUw=="
+
+static void expect_file_error(const char *text, const char *msg)
+{
+    char err[256];
+    passwd_file *f = passwd_file_parse("pw", text, strlen(text), err, sizeof err);
+    assert_null(f);
+    assert_string_equal(err, msg);
+}
+
+static void test_file_parse(void **state)
+{
+    (void)state;
+    const char *text = "# users\n\nalice:" LINE "\r\nbob:" LINE "\n";
+    char err[256];
+    passwd_file *f = passwd_file_parse("pw", text, strlen(text), err, sizeof err);
+    assert_non_null(f);
+    assert_int_equal(passwd_file_count(f), 2);
+    assert_int_equal(passwd_file_check(f, "alice", 5, "password", 8), PASSWD_OK);
+    assert_int_equal(passwd_file_check(f, "alice", 5, "password", 8), PASSWD_OK); /* remembered */
+    assert_int_equal(passwd_file_check(f, "alice", 5, "nope", 4), PASSWD_BAD_PASSWORD);
+    assert_int_equal(passwd_file_check(f, "carol", 5, "password", 8), PASSWD_UNKNOWN_USER);
+    passwd_file_free(f);
+
+    expect_file_error("alice:" LINE "\nbroken\n", "pw:2: expected user:hash");
+    expect_file_error("\n\nalice:" LINE "\nalice:" LINE "\n", "pw:4: duplicate user");
+    expect_file_error(":" LINE "\n", "pw:1: empty user name");
+    expect_file_error("a\tb:" LINE "\n", "pw:1: control character in user name");
+    expect_file_error("x:$pbkdf2-sha512$5$a$b\n", "pw:1: iteration count out of range (1000 to 10000000)");
+}
+
+static void test_file_update(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mqs-passwd-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64], err[256];
+    snprintf(path, sizeof path, "%s/passwd", dir);
+    assert_int_equal(passwd_file_update(path, "alice", "one", 1000, err, sizeof err), 0);
+    assert_int_equal(passwd_file_update(path, "bob", "two", 1000, err, sizeof err), 0);
+    assert_int_equal(passwd_file_update(path, "alice", "three", 1000, err, sizeof err), 0);
+    passwd_file *f = passwd_file_load(path, err, sizeof err);
+    assert_non_null(f);
+    assert_int_equal(passwd_file_count(f), 2);
+    assert_int_equal(passwd_file_check(f, "alice", 5, "three", 5), PASSWD_OK);
+    assert_int_equal(passwd_file_check(f, "bob", 3, "two", 3), PASSWD_OK);
+    passwd_file_free(f);
+    assert_int_equal(passwd_file_update(path, "bob", NULL, 0, err, sizeof err), 0);
+    assert_int_equal(passwd_file_update(path, "bob", NULL, 0, err, sizeof err), -1);
+    assert_int_equal(passwd_file_update(path, "a:b", "x", 1000, err, sizeof err), -1);
+    f = passwd_file_load(path, err, sizeof err);
+    assert_int_equal(passwd_file_count(f), 1);
+    passwd_file_free(f);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_known_answer),   cmocka_unit_test(test_encode_parse_roundtrip),
+        cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_file_parse),
+        cmocka_unit_test(test_file_update),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
