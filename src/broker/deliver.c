@@ -25,9 +25,23 @@ bool deliver_window_open(const session *s)
     return s->c && s->c->state == CLIENT_CONNECTED && s->inflight.n < s->c->window && !backlogged(s->c);
 }
 
+/* Steps from packet id a forward to b on the ring 1..65535. */
+static uint16_t pid_distance(uint16_t a, uint16_t b)
+{
+    return (uint16_t)(((int)b - (int)a + 65535) % 65535);
+}
+
+/* Ids are handed out in sequence by next_pid and the in-flight list is in
+ * send order, so every in-flight id lies on the ring between the head's id
+ * and the tail's. A candidate outside that arc is free without a walk; only
+ * after the ring has wrapped onto the oldest entry is the list searched.
+ * (Without this, a full window made every new id cost a walk of it.) */
 static bool pid_in_use(const session *s, uint16_t id)
 {
-    for (const delivery *d = s->inflight.head; d; d = d->next)
+    const delivery *head = s->inflight.head, *tail = s->inflight.tail;
+    if (!head) return false;
+    if (pid_distance(head->packet_id, id) > pid_distance(head->packet_id, tail->packet_id)) return false;
+    for (const delivery *d = head; d; d = d->next)
         if (d->packet_id == id) return true;
     return false;
 }
