@@ -174,9 +174,9 @@ static void write_value(wr *w, uint8_t kind, const void *src)
  * properties only travel in `extra`: decoded ones stay in `raw`. */
 static void props_body(wr *w, const mqtt_props *p)
 {
-    uint64_t todo = p->present & ~MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY);
-    for (; todo; todo &= todo - 1) { /* set bits, lowest (= smallest id) first */
-        uint32_t id = (uint32_t)__builtin_ctzll(todo);
+    uint64_t remaining = p->present & ~MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY);
+    for (; remaining; remaining &= remaining - 1) { /* set bits, lowest (= smallest id) first */
+        uint32_t id = (uint32_t)__builtin_ctzll(remaining);
         const struct prop_def *d = def_of(id);
         if (!d) continue;
         wr_u8(w, (uint8_t)id);
