@@ -103,26 +103,97 @@ static uint8_t by_certificate(const listener_authn *l, const broker_authn_reques
     return MQTT_RC_SUCCESS;
 }
 
-static uint8_t by_password(const listener_authn *l, const broker_authn_request *r, principal **who,
-                           const char **why)
+/* A password check running on the thread pool: what its completion needs,
+ * copied, because the request's slices die with the call and a reload may
+ * free the authn meanwhile. The address's failure budget is charged when
+ * the check starts, so that many concurrent guesses cannot outrun it; a
+ * success gives the charge back. */
+typedef struct pending_check {
+    broker *b;
+    uint64_t token;
+    principal *who; /* client id and user name; handed to the broker on success */
+    ratelimit *rl;  /* referenced */
+    ratelimit_params rp;
+    uint32_t delay_ms;
+    unsigned listener;
+    char *peer_ip;
+} pending_check;
+
+static void log_failure(const char *ip, unsigned listener, const mqtt_bytes *client_id, const mqtt_bytes *username,
+                        const char *why)
+{
+    char id[80], user[80];
+    log_info("authentication failed for %s on listener %u (client id %s, user %s): %s", ip, listener,
+             loggable(client_id, id, sizeof id), loggable(username, user, sizeof user), why);
+}
+
+static void pending_free(pending_check *pc)
+{
+    principal_free(pc->who);
+    ratelimit_free(pc->rl);
+    free(pc->peer_ip);
+    free(pc);
+}
+
+/* On the loop thread, once the slow hash is done. */
+static void password_checked(void *arg, passwd_result pr)
+{
+    pending_check *pc = arg;
+    broker_authn_result res = {.reason = MQTT_RC_SUCCESS};
+    if (pr == PASSWD_OK) {
+        ratelimit_refund(pc->rl, pc->peer_ip, clock_now_ms(), &pc->rp);
+        res.who = pc->who;
+        pc->who = NULL;
+    } else {
+        mqtt_bytes id = {pc->who->client_id, (uint32_t)pc->who->client_id_len};
+        mqtt_bytes user = {pc->who->username, (uint32_t)pc->who->username_len};
+        const char *why = pr == PASSWD_UNKNOWN_USER ? "unknown user" : "wrong password";
+        log_failure(pc->peer_ip, pc->listener, &id, &user, why);
+        res.reason = MQTT_RC_BAD_USER_OR_PASSWORD;
+        res.delay_ms = pc->delay_ms;
+    }
+    broker_authn_complete(pc->b, pc->token, &res);
+    pending_free(pc);
+}
+
+static uint8_t by_password(const authn *a, const listener_authn *l, const broker_authn_request *r, principal **who,
+                           const char **why, bool *pending)
 {
     if (!r->password) {
         *why = "no password";
         return MQTT_RC_BAD_USER_OR_PASSWORD;
     }
-    passwd_result pr = passwd_file_check(l->pw, r->username->data, r->username->len, r->password->data,
-                                         r->password->len);
-    if (pr != PASSWD_OK) {
-        *why = pr == PASSWD_UNKNOWN_USER ? "unknown user" : "wrong password";
-        return MQTT_RC_BAD_USER_OR_PASSWORD;
+    pending_check *pc = xcalloc(1, sizeof *pc);
+    pc->who = new_principal(r, r->username->data ? r->username->data : (const uint8_t *)"", r->username->len,
+                            "password");
+    passwd_result pr = passwd_file_check_async(l->pw, broker_loop(r->broker), r->username->data, r->username->len,
+                                               r->password->data, r->password->len, password_checked, pc);
+    if (pr == PASSWD_PENDING) {
+        *pending = true;
+        pc->b = r->broker;
+        pc->token = r->token;
+        pc->rl = ratelimit_ref(a->rl);
+        pc->rp = (ratelimit_params){l->p.failure_burst, l->p.failure_per_minute};
+        pc->delay_ms = l->p.failure_delay_ms;
+        pc->listener = r->listener;
+        pc->peer_ip = xstrdup(r->peer_ip);
+        ratelimit_charge(pc->rl, pc->peer_ip, clock_now_ms(), &pc->rp);
+        return MQTT_RC_SUCCESS;
     }
-    *who = new_principal(r, r->username->data ? r->username->data : (const uint8_t *)"", r->username->len,
-                         "password");
-    return MQTT_RC_SUCCESS;
+    if (pr == PASSWD_OK) { /* remembered: answered at once */
+        *who = pc->who;
+        pc->who = NULL;
+    } else {
+        *why = pr == PASSWD_UNKNOWN_USER ? "unknown user" : "wrong password";
+    }
+    pending_free(pc);
+    return pr == PASSWD_OK ? MQTT_RC_SUCCESS : MQTT_RC_BAD_USER_OR_PASSWORD;
 }
 
-/* The first method that applies decides (see authn.h). */
-static uint8_t decide(const listener_authn *l, const broker_authn_request *r, principal **who, const char **why)
+/* The first method that applies decides (see authn.h); *pending when the
+ * password method went on the thread pool. */
+static uint8_t decide(const authn *a, const listener_authn *l, const broker_authn_request *r, principal **who,
+                      const char **why, bool *pending)
 {
     for (uint8_t i = 0; i < l->p.nmethods; i++) {
         switch ((authn_method)l->p.methods[i]) {
@@ -130,7 +201,7 @@ static uint8_t decide(const listener_authn *l, const broker_authn_request *r, pr
             if (r->peer_cert) return by_certificate(l, r, who, why);
             break;
         case AUTHN_PASSWORD:
-            if (r->username && l->pw) return by_password(l, r, who, why);
+            if (r->username && l->pw) return by_password(a, l, r, who, why, pending);
             break;
         case AUTHN_ANONYMOUS:
             if (!r->username && !r->password) {
@@ -144,37 +215,38 @@ static uint8_t decide(const listener_authn *l, const broker_authn_request *r, pr
     return r->username ? MQTT_RC_BAD_USER_OR_PASSWORD : MQTT_RC_NOT_AUTHORIZED;
 }
 
-void authn_authenticate(void *ctx, const broker_authn_request *r, broker_authn_result *out)
+broker_authn_status authn_authenticate(void *ctx, const broker_authn_request *r, broker_authn_result *out)
 {
     authn *a = ctx;
     out->who = NULL;
     out->delay_ms = 0;
     if (r->listener >= a->n) { /* a listener without a policy: refuse, safely */
         out->reason = MQTT_RC_NOT_AUTHORIZED;
-        return;
+        return BROKER_AUTHN_DONE;
     }
     const listener_authn *l = &a->ls[r->listener];
     if (l->p.open) {
         const uint8_t *u = r->username ? (r->username->data ? r->username->data : (const uint8_t *)"") : NULL;
         out->who = new_principal(r, u, r->username ? r->username->len : 0, "anonymous");
         out->reason = MQTT_RC_SUCCESS;
-        return;
+        return BROKER_AUTHN_DONE;
     }
     ratelimit_params rp = {l->p.failure_burst, l->p.failure_per_minute};
     uint64_t now = clock_now_ms();
-    char user[80];
     if (ratelimit_exhausted(a->rl, r->peer_ip, now, &rp)) {
+        char user[80];
         log_info("authentication refused for %s (user %s): too many failures, rate limited", r->peer_ip,
                  loggable(r->username, user, sizeof user));
         out->reason = MQTT_RC_CONNECTION_RATE_EXCEEDED;
-        return;
+        return BROKER_AUTHN_DONE;
     }
     const char *why = "refused";
-    out->reason = decide(l, r, &out->who, &why);
-    if (out->reason == MQTT_RC_SUCCESS) return;
+    bool pending = false;
+    out->reason = decide(a, l, r, &out->who, &why, &pending);
+    if (pending) return BROKER_AUTHN_PENDING;
+    if (out->reason == MQTT_RC_SUCCESS) return BROKER_AUTHN_DONE;
     ratelimit_charge(a->rl, r->peer_ip, now, &rp);
     out->delay_ms = l->p.failure_delay_ms;
-    char id[80];
-    log_info("authentication failed for %s on listener %u (client id %s, user %s): %s", r->peer_ip, r->listener,
-             loggable(&r->client_id, id, sizeof id), loggable(r->username, user, sizeof user), why);
+    log_failure(r->peer_ip, r->listener, &r->client_id, r->username, why);
+    return BROKER_AUTHN_DONE;
 }

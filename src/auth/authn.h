@@ -16,7 +16,10 @@
  *
  * Failures are answered after the policy's delay; an address with too many
  * recent failures gets 0x9F (connection rate exceeded) at once, without
- * its credentials being looked at. Passwords are never logged. */
+ * its credentials being looked at. A slow password check counts as a
+ * failure while it runs (given back if it succeeds), so concurrent
+ * attempts from one address cannot exceed its budget either. Passwords
+ * are never logged. */
 #ifndef MQS_AUTH_AUTHN_H
 #define MQS_AUTH_AUTHN_H
 
@@ -64,7 +67,11 @@ void authn_free(authn *a);
 /* Reload: `to` continues the failure counters of `from`. */
 void authn_move_limits(authn *to, authn *from);
 
-/* broker_authenticate_fn; ctx is the authn. */
-void authn_authenticate(void *ctx, const broker_authn_request *r, broker_authn_result *out);
+/* broker_authenticate_fn; ctx is the authn. A password not verified
+ * before is checked on libuv's thread pool (BROKER_AUTHN_PENDING, then
+ * broker_authn_complete); a remembered one, and every other method, are
+ * decided at once. The check in flight owns copies of what it needs, so
+ * the authn may be freed (reload, shutdown) before it completes. */
+broker_authn_status authn_authenticate(void *ctx, const broker_authn_request *r, broker_authn_result *out);
 
 #endif

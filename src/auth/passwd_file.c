@@ -3,8 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,35 +11,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "auth/passwd_hash.h"
+#include "auth/passwd_file_impl.h"
 #include "util/alloc.h"
 #include "util/buf.h"
-#include "util/hashmap.h"
 
 #define FILE_MAX (16 * 1024 * 1024)
-#define TAG_LEN 32
-
-typedef struct entry {
-    passwd_hash h;
-    uint8_t ok_tag[TAG_LEN]; /* HMAC(key, last verified password) */
-    bool has_ok;
-} entry;
-
-struct passwd_file {
-    hashmap *users;           /* user name -> entry */
-    uint8_t tag_key[TAG_LEN]; /* random per load: tags mean nothing elsewhere */
-    passwd_hash dummy;        /* verified against for unknown users */
-};
 
 static void entry_free(void *e)
 {
-    OPENSSL_cleanse(e, sizeof(entry));
+    OPENSSL_cleanse(e, sizeof(passwd_entry));
     free(e);
+}
+
+passwd_file *passwd_file_ref(passwd_file *f)
+{
+    f->refs++;
+    return f;
 }
 
 void passwd_file_free(passwd_file *f)
 {
-    if (!f) return;
+    if (!f || --f->refs > 0) return;
     hashmap_free(f->users, entry_free);
     OPENSSL_cleanse(f, sizeof *f);
     free(f);
@@ -67,7 +57,7 @@ static const char *parse_line(passwd_file *f, const char *line, size_t len)
     size_t ulen = (size_t)(colon - line);
     const char *why = check_user(line, ulen);
     if (why) return why;
-    entry *e = xcalloc(1, sizeof *e);
+    passwd_entry *e = xcalloc(1, sizeof *e);
     if (passwd_hash_parse(colon + 1, len - ulen - 1, &e->h, &why) != 0) {
         free(e);
         return why;
@@ -83,6 +73,7 @@ static const char *parse_line(passwd_file *f, const char *line, size_t len)
 passwd_file *passwd_file_parse(const char *name, const char *data, size_t len, char *err, size_t errlen)
 {
     passwd_file *f = xcalloc(1, sizeof *f);
+    f->refs = 1;
     f->users = hashmap_new();
     if (RAND_bytes(f->tag_key, sizeof f->tag_key) != 1 ||
         passwd_hash_make("", 0, PASSWD_HASH_MIN_ITERATIONS, &f->dummy) != 0) {
@@ -137,31 +128,6 @@ passwd_file *passwd_file_load(const char *path, char *err, size_t errlen)
         f = passwd_file_parse(path, b.data ? (const char *)b.data : "", b.len, err, errlen);
     buf_free(&b);
     return f;
-}
-
-static void tag_of(const passwd_file *f, const void *pw, size_t pwlen, uint8_t *tag)
-{
-    unsigned int n = TAG_LEN;
-    HMAC(EVP_sha256(), f->tag_key, sizeof f->tag_key, pw ? pw : (const void *)"", pwlen, tag, &n);
-}
-
-passwd_result passwd_file_check(passwd_file *f, const void *user, size_t ulen, const void *pw, size_t pwlen)
-{
-    entry *e = hashmap_get(f->users, user, ulen);
-    if (!e) {
-        /* Same cost as a real check at the default strength. */
-        passwd_hash d = f->dummy;
-        d.iterations = PASSWD_HASH_ITERATIONS;
-        (void)passwd_hash_verify(&d, pw, pwlen);
-        return PASSWD_UNKNOWN_USER;
-    }
-    uint8_t tag[TAG_LEN];
-    tag_of(f, pw, pwlen, tag);
-    if (e->has_ok && CRYPTO_memcmp(tag, e->ok_tag, TAG_LEN) == 0) return PASSWD_OK;
-    if (!passwd_hash_verify(&e->h, pw, pwlen)) return PASSWD_BAD_PASSWORD;
-    memcpy(e->ok_tag, tag, TAG_LEN);
-    e->has_ok = true;
-    return PASSWD_OK;
 }
 
 /* --- updating (mqstated passwd) ---------------------------------------------- */

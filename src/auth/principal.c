@@ -8,12 +8,15 @@
 principal *principal_new(const void *client_id, size_t client_id_len, const void *username,
                          size_t username_len, const char *method)
 {
-    principal *p = xcalloc(1, sizeof *p);
-    p->client_id = xmemdup(client_id, client_id_len);
+    size_t ulen = username ? username_len : 0;
+    principal *p = xcalloc(1, sizeof *p + client_id_len + ulen);
+    p->client_id = p->bytes;
+    if (client_id_len) memcpy(p->client_id, client_id, client_id_len);
     p->client_id_len = client_id_len;
     if (username) {
-        p->username = xmemdup(username, username_len);
-        p->username_len = username_len;
+        p->username = p->bytes + client_id_len;
+        if (ulen) memcpy(p->username, username, ulen);
+        p->username_len = ulen;
     }
     p->method = method;
     return p;
@@ -42,7 +45,5 @@ void principal_free(principal *p)
         free(p->attrs[i].value);
     }
     free(p->attrs);
-    free(p->client_id);
-    free(p->username);
     free(p);
 }

@@ -17,14 +17,18 @@ typedef struct principal_attr {
     char *value; /* NUL-terminated, owned */
 } principal_attr;
 
+/* One allocation holds the struct and both strings (every connection has
+ * a principal, so its memory counts per connection); client_id and
+ * username point into `bytes` and are never freed on their own. */
 typedef struct principal {
-    uint8_t *client_id; /* owned copy of the MQTT client identifier */
+    uint8_t *client_id; /* copy of the MQTT client identifier (in bytes[]) */
     size_t client_id_len;
-    uint8_t *username;  /* owned; NULL when the client is anonymous */
+    uint8_t *username;  /* copy (in bytes[]); NULL when the client is anonymous */
     size_t username_len;
     principal_attr *attrs; /* owned array, e.g. from X.509 subject mapping */
     size_t nattrs;
     const char *method; /* static: "anonymous", "password", "x509" */
+    uint8_t bytes[];    /* client id, then user name */
 } principal;
 
 principal *principal_new(const void *client_id, size_t client_id_len, const void *username,

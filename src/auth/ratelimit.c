@@ -15,6 +15,7 @@ typedef struct bucket {
 } bucket;
 
 struct ratelimit {
+    uint32_t refs;
     hashmap *buckets; /* key -> bucket */
     size_t prune_at;
 };
@@ -22,14 +23,21 @@ struct ratelimit {
 ratelimit *ratelimit_new(void)
 {
     ratelimit *r = xcalloc(1, sizeof *r);
+    r->refs = 1;
     r->buckets = hashmap_new();
     r->prune_at = PRUNE_AT;
     return r;
 }
 
+ratelimit *ratelimit_ref(ratelimit *r)
+{
+    r->refs++;
+    return r;
+}
+
 void ratelimit_free(ratelimit *r)
 {
-    if (!r) return;
+    if (!r || --r->refs > 0) return;
     hashmap_free(r->buckets, free);
     free(r);
 }
@@ -82,5 +90,15 @@ void ratelimit_charge(ratelimit *r, const char *key, uint64_t now_ms, const rate
     }
     b->tokens = refilled(b, now_ms, p) - 1.0;
     if (b->tokens < 0) b->tokens = 0;
+    b->at = now_ms;
+}
+
+void ratelimit_refund(ratelimit *r, const char *key, uint64_t now_ms, const ratelimit_params *p)
+{
+    if (p->burst == 0) return;
+    bucket *b = hashmap_get(r->buckets, key, strlen(key));
+    if (!b) return; /* pruned: already full */
+    double t = refilled(b, now_ms, p) + 1.0;
+    b->tokens = t > p->burst ? p->burst : t;
     b->at = now_ms;
 }

@@ -19,11 +19,18 @@ typedef struct ratelimit_params {
 } ratelimit_params;
 
 ratelimit *ratelimit_new(void);
+/* Loop thread only (the count is not atomic): a verification in flight
+ * holds a reference to the budget it charged. ratelimit_free drops one
+ * reference and frees with the last. */
+ratelimit *ratelimit_ref(ratelimit *r);
 void ratelimit_free(ratelimit *r);
 /* Whether `key` has no failure left (now_ms: a monotonic clock). */
 bool ratelimit_exhausted(ratelimit *r, const char *key, uint64_t now_ms, const ratelimit_params *p);
 /* Record one failure of `key`. */
 void ratelimit_charge(ratelimit *r, const char *key, uint64_t now_ms, const ratelimit_params *p);
+/* Give back one failure charged in advance (an attempt that succeeded),
+ * never beyond `burst`. */
+void ratelimit_refund(ratelimit *r, const char *key, uint64_t now_ms, const ratelimit_params *p);
 size_t ratelimit_size(const ratelimit *r);
 
 #endif

@@ -54,7 +54,8 @@ broker *broker_new(uv_loop_t *loop, const broker_limits *limits)
     if (!b->lim.receive_max) b->lim.receive_max = 65535; /* 0 is not a valid Receive Maximum */
     b->tree = topic_tree_new();
     b->retained = retain_store_new(msg_release);
-    b->sessions = hashmap_new();
+    session_table_init(&b->sessions);
+    b->authn_waiting = hashmap_new();
     uv_timer_init(loop, &b->sweep);
     uv_timer_init(loop, &b->resume_timer);
     b->sweep.data = b->resume_timer.data = b;
@@ -81,7 +82,8 @@ void broker_free(broker *b)
     if (!b) return;
     if (b->clients) log_warn("broker_free: connections still open (loop not run after shutdown?)");
     session_free_all(b);
-    hashmap_free(b->sessions, NULL);
+    session_table_free(&b->sessions);
+    hashmap_free(b->authn_waiting, NULL); /* empty: entries go with their clients */
     retain_store_free(b->retained);
     topic_tree_free(b->tree);
     heap_free(&b->client_timers);
@@ -148,6 +150,8 @@ void broker_set_authenticator(broker *b, broker_authenticate_fn fn, void *ctx)
     b->authn = fn;
     b->authn_ctx = ctx;
 }
+
+uv_loop_t *broker_loop(const broker *b) { return b->loop; }
 
 void broker_add_authorizer(broker *b, broker_authorize_fn fn, void *ctx)
 {

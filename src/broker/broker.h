@@ -160,9 +160,19 @@ void broker_remove_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
  *
  * The authenticator decides every CONNECT, after the client identifier is
  * settled (a server-assigned one included) and before any session is
- * touched. On success it returns the connection's principal, which the
+ * touched. On success it gives the connection's principal, which the
  * broker owns from then on (principal_free when the connection ends) and
  * hands to authorizers (broker_auth_request.who) and publish hooks.
+ *
+ * It may decide at once (fill `out`, return BROKER_AUTHN_DONE) or later
+ * (return BROKER_AUTHN_PENDING, then call broker_authn_complete with the
+ * request's token from the loop thread, outside any broker call: a slow
+ * password hash runs on a worker thread meanwhile). While a CONNECT is
+ * pending, the connection's reads are paused and nothing of it is
+ * processed; input that already arrived waits and is processed after the
+ * CONNACK. A connection that closes (or times out) while pending is simply
+ * gone: completing its token later is harmless and frees the principal.
+ * Tokens are never reused.
  *
  * On failure the broker sends CONNACK with `reason` (v5: 0x86 bad user
  * name or password, 0x87 not authorized, 0x9F connection rate exceeded;
@@ -182,6 +192,8 @@ typedef struct broker_authn_request {
     unsigned listener;          /* net_conn_listener_index */
     const struct x509_st *peer_cert; /* verified TLS client certificate or NULL */
     uint8_t version;            /* MQTT_V311 or MQTT_V5 */
+    broker *broker;             /* for broker_authn_complete and broker_loop */
+    uint64_t token;             /* names this CONNECT in broker_authn_complete */
 } broker_authn_request;
 
 typedef struct broker_authn_result {
@@ -190,10 +202,20 @@ typedef struct broker_authn_result {
     struct principal *who;   /* success only: ownership passes to the broker */
 } broker_authn_result;
 
-/* Slices in `r` are valid only during the call. */
-typedef void (*broker_authenticate_fn)(void *ctx, const broker_authn_request *r, broker_authn_result *out);
-/* Install (fn != NULL) or remove the authenticator. */
+typedef enum broker_authn_status { BROKER_AUTHN_DONE, BROKER_AUTHN_PENDING } broker_authn_status;
+
+/* Slices in `r` are valid only during the call; copy what a later
+ * completion needs. `out` is read only when the call returns DONE. */
+typedef broker_authn_status (*broker_authenticate_fn)(void *ctx, const broker_authn_request *r,
+                                                      broker_authn_result *out);
+/* Install (fn != NULL) or remove the authenticator. Pending CONNECTs of a
+ * replaced authenticator still complete through their tokens. */
 void broker_set_authenticator(broker *b, broker_authenticate_fn fn, void *ctx);
+/* The decision on a CONNECT the authenticator left pending. Takes
+ * res->who in every case (freed if the connection is gone or refused). */
+void broker_authn_complete(broker *b, uint64_t token, const broker_authn_result *res);
+/* The loop the broker runs on (for authenticators queueing work). */
+uv_loop_t *broker_loop(const broker *b);
 
 /* --- re-authorization ------------------------------------------------------
  *

@@ -97,6 +97,7 @@ static void detach(client *c, bool will, bool takeover)
         b->stats.clients--;
     }
     if (b->shutting_down) will = false;
+    authenticate_forget(c); /* a decision arriving later finds nobody */
     if (c->s) detach_session(c, will, takeover);
     will_free(c->will);
     c->will = NULL;
@@ -242,11 +243,12 @@ static void decode_failed(client *c, int rc, const mqtt_packet *p)
 }
 
 /* Handle complete packets in data[0..len); returns the bytes consumed.
- * Stops early when the client closes or gets paused. */
+ * Stops early when the client closes, gets paused or its CONNECT waits
+ * for authentication. */
 static size_t process(client *c, const uint8_t *data, size_t len)
 {
     size_t off = 0;
-    while (off < len && c->state != CLIENT_CLOSED && !c->paused && !c->refuse_at) {
+    while (off < len && c->state != CLIENT_CLOSED && !c->paused && !c->refuse_at && !c->authn_wait) {
         size_t total = 0;
         enum mqtt_frame_status st = mqtt_frame(data + off, len - off, c->b->lim.max_packet_size, &total);
         if (st == MQTT_FRAME_NEED_MORE) break;
@@ -276,7 +278,7 @@ static size_t process(client *c, const uint8_t *data, size_t len)
             decode_failed(c, rc, &p);
             break;
         }
-        if (c->state == CLIENT_NEW) connect_handle(c, &p);
+        if (c->state == CLIENT_NEW) connect_handle(c, &p, (mqtt_bytes){data + off - total, (uint32_t)total});
         else client_dispatch(c, &p);
         mqtt_packet_release(&p);
     }
@@ -313,9 +315,8 @@ void client_resume_later(client *c)
     if (!c->b->shutting_down) uv_timer_start(&c->b->resume_timer, resume_cb, 0, 0);
 }
 
-static void resume_one(client *c)
+void client_continue_input(client *c)
 {
-    c->paused = false;
     c->last_rx = broker_now();
     buf_consume(&c->rx, process(c, c->rx.data, c->rx.len));
     if (c->state == CLIENT_CLOSED) {
@@ -323,6 +324,12 @@ static void resume_one(client *c)
         return;
     }
     if (!c->paused) net_conn_resume_read(c->conn);
+}
+
+static void resume_one(client *c)
+{
+    c->paused = false;
+    client_continue_input(c);
 }
 
 void client_process_resumed(broker *b)

@@ -1,10 +1,13 @@
 /* CONNECT -> CONNACK: negotiation of the connection's parameters, client
- * identifier assignment, session lookup / takeover / clean start. */
+ * identifier assignment, session lookup / takeover / clean start.
+ *
+ * Authentication (authenticate.c) may leave a CONNECT pending; it is then
+ * finished by connect_resume from a copy of its bytes, so that everything
+ * after authentication sees the same mqtt_connect either way. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "auth/principal.h"
 #include "broker/internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -21,7 +24,7 @@ static void refuse(client *c, uint8_t rc)
 
 /* A failed authentication: the CONNACK waits for the timer (see
  * client_timer_fired) so that guessing costs the guesser time, not us. */
-static void refuse_later(client *c, uint8_t rc, uint32_t delay_ms)
+void connect_refuse_later(client *c, uint8_t rc, uint32_t delay_ms)
 {
     if (delay_ms == 0) {
         refuse(c, rc);
@@ -31,37 +34,6 @@ static void refuse_later(client *c, uint8_t rc, uint32_t delay_ms)
     c->refuse_at = broker_now() + delay_ms;
     net_conn_pause_read(c->conn);
     client_touch_timer(c);
-}
-
-static const uint8_t empty_bytes[1];
-
-/* Run the authenticator; on success c->who is set. */
-static bool authenticate(client *c, const mqtt_connect *cn, mqtt_bytes id)
-{
-    broker *b = c->b;
-    const uint8_t *user = cn->has_username ? (cn->username.data ? cn->username.data : empty_bytes) : NULL;
-    if (!b->authn) {
-        c->who = principal_new(id.data, id.len, user, cn->username.len, "anonymous");
-        return true;
-    }
-    broker_authn_request r = {
-        .client_id = id,
-        .username = cn->has_username ? &cn->username : NULL,
-        .password = cn->has_password ? &cn->password : NULL,
-        .peer_ip = net_conn_peer_ip(c->conn),
-        .listener = net_conn_listener_index(c->conn),
-        .peer_cert = net_conn_peer_cert(c->conn),
-        .version = cn->version,
-    };
-    broker_authn_result res = {.reason = MQTT_RC_NOT_AUTHORIZED};
-    b->authn(b->authn_ctx, &r, &res);
-    if (res.reason < 0x80 && res.who) {
-        c->who = res.who;
-        return true;
-    }
-    principal_free(res.who);
-    refuse_later(c, res.reason >= 0x80 ? res.reason : MQTT_RC_NOT_AUTHORIZED, res.delay_ms);
-    return false;
 }
 
 /* Connect-time authorization (BROKER_ACTION_CONNECT), once the principal
@@ -172,34 +144,19 @@ static void send_connack(client *c, bool present, const mqtt_connect *cn, uint32
     client_send(c, &r);
 }
 
-void connect_handle(client *c, mqtt_packet *pkt)
+static bool over_quota(const client *c)
+{
+    const broker *b = c->b;
+    return b->lim.max_connections && b->n_connected >= b->lim.max_connections;
+}
+
+/* The client is authenticated (c->who set): authorize, then attach the
+ * session and answer. */
+static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqtt_bytes assigned)
 {
     broker *b = c->b;
-    mqtt_connect *cn = &pkt->connect;
     bool v5 = cn->version == MQTT_V5;
-    c->version = cn->version;
-    if (v5) read_client_props(c, &cn->props);
-    else c->window = b->lim.max_inflight ? b->lim.max_inflight : 65535;
-    if (b->lim.max_connections && b->n_connected >= b->lim.max_connections) {
-        refuse(c, MQTT_RC_QUOTA_EXCEEDED);
-        return;
-    }
-    if (v5 && (cn->props.present & PROP(AUTH_METHOD))) {
-        refuse(c, MQTT_RC_BAD_AUTH_METHOD);
-        return;
-    }
-    char idbuf[32];
-    mqtt_bytes id = cn->client_id, assigned = {NULL, 0};
-    if (id.len == 0) {
-        if (!v5 && !cn->clean_start) { /* MQTT-3.1.3-8 */
-            refuse(c, MQTT_RC_CLIENT_ID_INVALID);
-            return;
-        }
-        assign_id(b, idbuf, sizeof idbuf);
-        id = (mqtt_bytes){(const uint8_t *)idbuf, (uint32_t)strlen(idbuf)};
-        if (v5) assigned = id;
-    }
-    if (!authenticate(c, cn, id) || !connect_authorized(c, cn, id)) return;
+    if (!connect_authorized(c, cn, id)) return;
     bool ka_changed;
     uint16_t ka = negotiate_keepalive(&b->lim, cn->keep_alive, v5, &ka_changed);
     c->ka_ms = (uint32_t)ka * 1500;
@@ -222,4 +179,53 @@ void connect_handle(client *c, mqtt_packet *pkt)
     log_debug("%s connected as %.*s (v%u, session %s)", net_conn_peer(c->conn), (int)id.len,
               (const char *)id.data, c->version, present ? "resumed" : "new");
     deliver_resume(c->s);
+}
+
+void connect_handle(client *c, mqtt_packet *pkt, mqtt_bytes raw)
+{
+    broker *b = c->b;
+    mqtt_connect *cn = &pkt->connect;
+    bool v5 = cn->version == MQTT_V5;
+    c->version = cn->version;
+    if (v5) read_client_props(c, &cn->props);
+    else c->window = b->lim.max_inflight ? b->lim.max_inflight : 65535;
+    if (over_quota(c)) {
+        refuse(c, MQTT_RC_QUOTA_EXCEEDED);
+        return;
+    }
+    if (v5 && (cn->props.present & PROP(AUTH_METHOD))) {
+        refuse(c, MQTT_RC_BAD_AUTH_METHOD);
+        return;
+    }
+    char idbuf[32];
+    mqtt_bytes id = cn->client_id, assigned = {NULL, 0};
+    if (id.len == 0) {
+        if (!v5 && !cn->clean_start) { /* MQTT-3.1.3-8 */
+            refuse(c, MQTT_RC_CLIENT_ID_INVALID);
+            return;
+        }
+        assign_id(b, idbuf, sizeof idbuf);
+        id = (mqtt_bytes){(const uint8_t *)idbuf, (uint32_t)strlen(idbuf)};
+        if (v5) assigned = id;
+    }
+    if (authenticate_start(c, cn, id, raw) == AUTHN_ACCEPTED) accept_connect(c, cn, id, assigned);
+}
+
+void connect_resume(client *c, mqtt_bytes raw, mqtt_bytes id)
+{
+    mqtt_packet p;
+    memset(&p, 0, sizeof p);
+    /* The same bytes decoded before: cannot fail, but never trust that. */
+    if (mqtt_decode(raw.data, raw.len, c->version, &p) != MQTT_RC_SUCCESS || p.type != MQTT_CONNECT) {
+        mqtt_packet_release(&p);
+        client_close(c, false);
+        return;
+    }
+    mqtt_connect *cn = &p.connect;
+    mqtt_bytes assigned = {NULL, 0};
+    if (cn->client_id.len == 0 && cn->version == MQTT_V5) assigned = id;
+    if (over_quota(c)) refuse(c, MQTT_RC_QUOTA_EXCEEDED); /* others connected meanwhile */
+    else accept_connect(c, cn, id, assigned);
+    mqtt_packet_release(&p);
+    if (c->state == CLIENT_CONNECTED) client_continue_input(c);
 }

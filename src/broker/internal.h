@@ -19,6 +19,7 @@
 #include "broker/broker.h"
 #include "broker/heap.h"
 #include "broker/retain.h"
+#include "broker/session_table.h"
 #include "broker/topic_tree.h"
 #include "mqtt/codec.h"
 #include "util/buf.h"
@@ -119,9 +120,9 @@ typedef struct will {
 
 struct session {
     broker *b;
-    uint8_t *id;
-    uint32_t id_len;
+    session *table_next;  /* b->sessions chain (session_table.c) */
     client *c;
+    uint32_t id_len;
     uint32_t expiry;      /* session expiry interval, seconds */
     heap_node timer;      /* min(expire_at, will_at), while offline */
     uint64_t expire_at;   /* 0 = not counting down */
@@ -139,6 +140,7 @@ struct session {
     uint32_t n_waiters, cap_waiters;
     uint64_t route_gen;   /* see route.c */
     uint32_t route_idx;
+    uint8_t id[];         /* the client id, id_len bytes: stored once, the table's key too */
 };
 
 session *session_find(broker *b, mqtt_bytes id);
@@ -185,18 +187,19 @@ struct client {
     bool paused;         /* reads paused by publisher backpressure */
     bool resume_queued;
     bool session_zero;   /* CONNECT session expiry was 0 (DISCONNECT may not raise it) */
+    bool has_username;
+    uint8_t refuse_rc;   /* with refuse_at; beside the flags to fill padding */
     uint16_t window;     /* outbound in-flight limit */
     uint16_t alias_out_max;
     uint32_t max_out;    /* client's Maximum Packet Size; 0 = protocol max */
+    uint32_t username_len;
     alias_in *ain;
     alias_out *aout;
     will *will;
     uint8_t *username;
-    uint32_t username_len;
-    bool has_username;
     struct principal *who; /* owned; set when the CONNECT is accepted */
     uint64_t refuse_at;  /* failed authentication: CONNACK due then; 0 = none */
-    uint8_t refuse_rc;
+    struct authn_wait *authn_wait; /* CONNECT waiting for the authenticator; NULL = none */
     session **blocked_on;
     uint32_t n_blocked, cap_blocked;
     client *prev, *next;  /* b->clients */
@@ -225,10 +228,35 @@ void client_resume_later(client *c);
 void client_process_resumed(broker *b);
 /* Process a decoded packet. */
 void client_dispatch(client *c, mqtt_packet *p);
+/* Process the input that waited (while paused or authenticating) and
+ * read again unless something paused the client anew. */
+void client_continue_input(client *c);
 
 /* --- connect.c ------------------------------------------------------------ */
 
-void connect_handle(client *c, mqtt_packet *p);
+/* `raw` is the whole CONNECT packet as received (kept if authentication
+ * is pending). */
+void connect_handle(client *c, mqtt_packet *p, mqtt_bytes raw);
+/* Authentication accepted a pending CONNECT (c->who set): decode the
+ * kept copy `raw` and finish it under client id `id` (the one it was
+ * authenticated under: a server-assigned id is not in the packet). */
+void connect_resume(client *c, mqtt_bytes raw, mqtt_bytes id);
+/* Refuse with a CONNACK of `rc` after delay_ms (0: now), then close. */
+void connect_refuse_later(client *c, uint8_t rc, uint32_t delay_ms);
+
+/* --- authenticate.c ------------------------------------------------------- */
+
+/* A pending CONNECT (private to authenticate.c). */
+struct authn_wait;
+
+enum authn_outcome { AUTHN_ACCEPTED, AUTHN_REFUSED, AUTHN_PENDING };
+/* Run the authenticator on the CONNECT `cn` (raw: its bytes) under client
+ * id `id`. ACCEPTED: c->who is set; REFUSED: the refusal is under way;
+ * PENDING: the CONNECT is kept and reads paused until
+ * broker_authn_complete. */
+enum authn_outcome authenticate_start(client *c, const mqtt_connect *cn, mqtt_bytes id, mqtt_bytes raw);
+/* The connection ends: forget its pending authentication, if any. */
+void authenticate_forget(client *c);
 
 /* --- publish.c (inbound) -------------------------------------------------- */
 
@@ -324,7 +352,7 @@ struct broker {
     broker_limits lim;
     topic_tree *tree;
     retain_store *retained;
-    hashmap *sessions;
+    session_table sessions;
     client *clients;
     uint32_t n_connected;
     heap client_timers;
@@ -341,6 +369,8 @@ struct broker {
     void *on_disconnect_ctx;
     broker_authenticate_fn authn;
     void *authn_ctx;
+    hashmap *authn_waiting; /* token -> client whose CONNECT is pending */
+    uint64_t last_authn_token;
     broker_stats stats;
     uint64_t next_client_no;
     bool shutting_down;

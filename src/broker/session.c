@@ -11,18 +11,18 @@
 
 session *session_find(broker *b, mqtt_bytes id)
 {
-    return hashmap_get(b->sessions, id.data, id.len);
+    return session_table_get(&b->sessions, id);
 }
 
 session *session_create(broker *b, mqtt_bytes id)
 {
-    session *s = xcalloc(1, sizeof *s);
+    session *s = xcalloc(1, sizeof *s + id.len);
     s->b = b;
-    s->id = xmemdup(id.data, id.len);
+    if (id.len) memcpy(s->id, id.data, id.len);
     s->id_len = id.len;
     s->next_pid = 1;
     heap_node_init(&s->timer);
-    hashmap_put(b->sessions, id.data, id.len, s);
+    session_table_add(&b->sessions, s);
     b->stats.sessions++;
     return s;
 }
@@ -58,11 +58,10 @@ static void session_destroy(session *s, bool graceful)
     dlv_clear(&s->inflight);
     dlv_clear(&s->queue);
     heap_remove(&b->session_timers, &s->timer);
-    hashmap_remove(b->sessions, s->id, s->id_len);
+    session_table_remove(&b->sessions, s);
     b->stats.sessions--;
     free(s->rx_qos2);
     free(s->waiters);
-    free(s->id);
     free(s);
 }
 
@@ -169,8 +168,8 @@ bool session_rx_qos2_remove(session *s, uint16_t id)
 
 void session_free_all(broker *b)
 {
-    hashmap_iter it;
-    void *v;
-    hashmap_iter_init(b->sessions, &it);
-    while (hashmap_iter_next(&it, NULL, NULL, &v)) session_destroy(v, false);
+    /* Destroying removes the session from its bucket; the cursor stays. */
+    size_t bucket = 0;
+    session *s;
+    while ((s = session_table_first(&b->sessions, &bucket))) session_destroy(s, false);
 }

@@ -1,9 +1,14 @@
 /* Connection I/O: reads into the loop-wide buffer, batched writes, and
  * the close sequence (flush -> shutdown -> uv_close -> on_close).
  *
- * For a TLS connection the socket side carries c->wire (ciphertext) and
- * reads go through tls_conn_input; c->out stays the plaintext the user
- * appends to, encrypted right before each write. */
+ * For a TLS connection the socket side carries the ciphertext buffer
+ * (tls_conn_wire) and reads go through tls_conn_input; c->out stays the
+ * plaintext the user appends to, encrypted right before each write.
+ *
+ * Memory: an idle connection owns no output memory at all. c->out is freed
+ * once written, and the write state (conn_write) exists only while a write
+ * is pending or output keeps coming; under steady load both stay allocated
+ * and are reused, so the hot path does not churn malloc. */
 #include "net/net_internal.h"
 
 #include <stdio.h>
@@ -16,9 +21,17 @@ static void close_handle(net_conn *c, int error);
 static void begin_shutdown(net_conn *c);
 
 /* The buffer whose bytes go to the socket next. */
-static buf *wire(net_conn *c) { return c->tls ? &c->wire : &c->out; }
+static buf *wire(net_conn *c) { return c->tls ? tls_conn_wire(c) : &c->out; }
 /* Output not yet handed to a write (plaintext and ciphertext). */
-static size_t unsent(const net_conn *c) { return c->out.len + c->wire.len; }
+static size_t unsent(const net_conn *c) { return c->out.len + (c->tls ? tls_conn_wire(c)->len : 0); }
+
+static void free_write_state(net_conn *c)
+{
+    if (!c->wr) return;
+    buf_free(&c->wr->inflight);
+    free(c->wr);
+    c->wr = NULL;
+}
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
@@ -47,8 +60,7 @@ static void on_closed(uv_handle_t *h)
     tls_conn_free(c);
     if (c->user && c->cbs->on_close) c->cbs->on_close(c->user, c->close_error);
     buf_free(&c->out);
-    buf_free(&c->wire);
-    buf_free(&c->inflight);
+    free_write_state(c); /* a pending write completed (cancelled) before this */
     free(c);
 }
 
@@ -85,32 +97,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         /* Half-close from the peer: still deliver what it asked for. */
         conn_begin_close(c);
     } else if (nread < 0) {
-        log_debug("read from %s: %s", c->peer, uv_strerror((int)nread));
+        log_debug("read from %s: %s", net_conn_peer(c), uv_strerror((int)nread));
         close_handle(c, (int)nread);
     }
-}
-
-static void set_peer(net_conn *c)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            uv_ip6_name(a, host, sizeof host);
-            snprintf(c->peer_ip, sizeof c->peer_ip, "%s", host);
-            port = ntohs(a->sin6_port);
-            snprintf(c->peer, sizeof c->peer, "[%s]:%u", host, port);
-            return;
-        }
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        uv_ip4_name(a, host, sizeof host);
-        port = ntohs(a->sin_port);
-    }
-    snprintf(c->peer_ip, sizeof c->peer_ip, "%s", host);
-    snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
 }
 
 void conn_accepted(net_listener *l, net_conn *c)
@@ -124,10 +113,10 @@ void conn_accepted(net_listener *l, net_conn *c)
     /* MQTT is request/response with small packets: Nagle would add up to
      * 40 ms (delayed-ACK interaction) to every acknowledgement. */
     uv_tcp_nodelay(&c->tcp, 1);
-    set_peer(c);
-    c->listener_index = l->index;
+    peer_store(c);
+    c->listener_index = (uint16_t)l->index;
     if (l->tls && tls_conn_start(c, l->tls) != 0) {
-        log_warn("TLS on port %u: cannot create the connection state for %s", l->port, c->peer);
+        log_warn("TLS on port %u: cannot create the connection state for %s", l->port, net_conn_peer(c));
         close_handle(c, UV_ENOMEM);
         return;
     }
@@ -142,7 +131,7 @@ void conn_accepted(net_listener *l, net_conn *c)
 
 size_t net_conn_backlog(const net_conn *c)
 {
-    return unsent(c) + (c->inflight.len - c->inflight_off);
+    return unsent(c) + (c->wr ? c->wr->inflight.len - c->wr->off : 0);
 }
 
 static void maybe_drain(net_conn *c)
@@ -155,7 +144,7 @@ static void maybe_drain(net_conn *c)
 
 static void on_write(uv_write_t *req, int status);
 
-/* Write the wire buffer (c->out, or c->wire after encryption):
+/* Write the wire buffer (c->out, or the ciphertext after encryption):
  * synchronously as far as the socket takes it, the rest through uv_write.
  * The unsent tail is not copied: the buffers swap, so `inflight` (stable
  * until on_write) holds it and the wire buffer accumulates anew. */
@@ -172,31 +161,29 @@ static int start_write(net_conn *c)
         w->len = 0;
         return 0;
     }
-    buf spare = c->inflight;
-    c->inflight = *w;
-    c->inflight_off = (size_t)r;
+    if (!c->wr) c->wr = xcalloc(1, sizeof *c->wr);
+    conn_write *wr = c->wr;
+    buf spare = wr->inflight;
+    wr->inflight = *w;
+    wr->off = (size_t)r;
     *w = spare;
     w->len = 0;
-    uv_write_t *req = xmalloc(sizeof *req);
-    req->data = c;
-    b = uv_buf_init((char *)c->inflight.data + r, (unsigned)(c->inflight.len - (size_t)r));
-    r = uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-    if (r < 0) {
-        free(req);
-        return r;
-    }
+    wr->req.data = c;
+    b = uv_buf_init((char *)wr->inflight.data + r, (unsigned)(wr->inflight.len - (size_t)r));
+    r = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (r < 0) return r;
     c->writing = true;
     return 0;
 }
 
-/* After progress on output: release burst memory once empty, continue a
- * pending close, or report the drain. */
+/* After progress on output: release the output memory once everything is
+ * written, continue a pending close, or report the drain. */
 static void after_progress(net_conn *c)
 {
     if (!c->writing && unsent(c) == 0) {
-        buf_shrink(&c->out, NET_OUT_KEEP);
-        buf_shrink(&c->wire, 0);
-        buf_shrink(&c->inflight, 0);
+        buf_free(&c->out);
+        if (c->tls) buf_free(tls_conn_wire(c));
+        free_write_state(c);
         if (c->state == CONN_CLOSING) {
             begin_shutdown(c);
             return;
@@ -208,13 +195,12 @@ static void after_progress(net_conn *c)
 static void on_write(uv_write_t *req, int status)
 {
     net_conn *c = req->data;
-    free(req);
     c->writing = false;
-    c->inflight.len = 0;
-    c->inflight_off = 0;
+    c->wr->inflight.len = 0;
+    c->wr->off = 0;
     if (c->state == CONN_CLOSED) return;
     if (status < 0) {
-        log_debug("write to %s: %s", c->peer, uv_strerror(status));
+        log_debug("write to %s: %s", net_conn_peer(c), uv_strerror(status));
         close_handle(c, status);
         return;
     }
@@ -234,7 +220,7 @@ void conn_flush(net_conn *c)
     if (!c->writing && unsent(c)) {
         int r = start_write(c);
         if (r < 0) {
-            log_debug("write to %s: %s", c->peer, uv_strerror(r));
+            log_debug("write to %s: %s", net_conn_peer(c), uv_strerror(r));
             close_handle(c, r);
             return;
         }
@@ -311,10 +297,6 @@ void net_conn_resume_read(net_conn *c)
 }
 
 void net_conn_close(net_conn *c) { conn_begin_close(c); }
-
-const char *net_conn_peer(const net_conn *c) { return c->peer; }
-
-const char *net_conn_peer_ip(const net_conn *c) { return c->peer_ip; }
 
 unsigned net_conn_listener_index(const net_conn *c) { return c->listener_index; }
 

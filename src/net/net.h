@@ -66,7 +66,8 @@ net_listener *net_listen(net *n, const char *addr, uint16_t port, net_accept_cb 
 /* The port actually bound (useful with port 0). */
 uint16_t net_listener_port(const net_listener *l);
 /* A number the server chooses for the listener (its index in the
- * configuration), reported by net_conn_listener_index. Default 0. */
+ * configuration), reported by net_conn_listener_index. Default 0; below
+ * 65536 (connections store it in 16 bits). */
 void net_listener_set_index(net_listener *l, unsigned index);
 /* Make l a TLS listener, or replace its context (certificate reload):
  * connections accepted from now on use ctx; existing ones keep the context
@@ -86,9 +87,13 @@ void net_conn_pause_read(net_conn *c);
 void net_conn_resume_read(net_conn *c);
 /* Flush what is pending, then close. Later writes are discarded. */
 void net_conn_close(net_conn *c);
-/* Peer address as text, for logs. */
+/* Peer address as text, for logs ("192.0.2.1:5000", "[2001:db8::1]:5000").
+ * Formatted on each call into a per-thread buffer: valid until the next
+ * net_conn_peer call on this thread. Also valid after the socket closed
+ * (inside on_close). */
 const char *net_conn_peer(const net_conn *c);
-/* Peer IP address alone ("192.0.2.1", "2001:db8::1"). */
+/* Peer IP address alone ("192.0.2.1", "2001:db8::1"); its own buffer,
+ * valid until the next net_conn_peer_ip call on this thread. */
 const char *net_conn_peer_ip(const net_conn *c);
 unsigned net_conn_listener_index(const net_conn *c);
 /* The client certificate of a TLS connection, verified against the

@@ -13,10 +13,6 @@ typedef struct tls_conn tls_conn;
  * read() and read_cb right after, synchronously, so no two connections
  * ever hold it at once and idle connections own no read memory. */
 #define NET_READ_BUF_SIZE (64 * 1024)
-/* Output capacity an idle connection may keep between bursts: enough for
- * the small acks and pings of steady traffic without malloc churn. */
-#define NET_OUT_KEEP 512
-
 struct net {
     uv_loop_t *loop;
     uv_check_t flush_check; /* flushes dirty connections after polling */
@@ -57,25 +53,42 @@ enum conn_state {
     CONN_CLOSED,  /* uv_close issued; on_close comes from its callback */
 };
 
+/* Write state that exists only while output is moving: the request of the
+ * pending uv_write and the bytes it owns. Allocated by the first write
+ * the socket does not take at once, freed when all output is written
+ * (after_progress), so an idle connection carries none of it. */
+typedef struct conn_write {
+    uv_write_t req;
+    buf inflight;     /* bytes owned by the pending uv_write */
+    size_t off;       /* inflight.data[off..len) unsent */
+} conn_write;
+
+/* Per-connection memory matters (idle connections are the common case):
+ * fields are ordered to avoid padding, flags are bits, and what only some
+ * connections need lives behind a pointer (tls, wr). */
 struct net_conn {
     uv_tcp_t tcp;
     net *n;
     const net_conn_callbacks *cbs;
     void *user;              /* NULL until accepted: no on_close then */
-    buf out;                 /* accumulating output (plaintext) */
-    buf wire;                /* TLS: encrypted output not yet handed to a write */
-    tls_conn *tls;           /* NULL: plain TCP */
-    buf inflight;            /* bytes owned by the pending uv_write */
-    size_t inflight_off;     /* inflight.data[inflight_off..len) unsent */
+    buf out;                 /* accumulating output (plaintext); freed when written */
+    tls_conn *tls;           /* NULL: plain TCP; holds the ciphertext buffer */
+    conn_write *wr;          /* NULL unless output is moving */
     net_conn *prev, *next;   /* n->conns */
     net_conn *dirty_next;    /* n->dirty */
-    int close_error;
-    uint8_t state;           /* enum conn_state */
-    bool dirty, writing, paused, above_high;
-    unsigned listener_index;
-    char peer[56];           /* "[v6addr]:port" fits */
-    char peer_ip[46];        /* INET6_ADDRSTRLEN */
+    /* The peer's address as accepted (peer.c formats it on demand). Kept
+     * flat rather than in a struct so the flag byte fills its padding. */
+    uint8_t peer_ip[16];     /* in6_addr, or in_addr in the first 4 bytes */
+    uint16_t peer_port_be;   /* network byte order */
+    uint8_t peer_family;     /* AF_INET, AF_INET6, or 0 if unknown */
+    uint8_t state : 2;       /* enum conn_state */
+    uint8_t dirty : 1, writing : 1, paused : 1, above_high : 1;
+    int16_t close_error;     /* a libuv error code (all fit) */
+    uint16_t listener_index;
 };
+
+/* peer.c: read the peer's address once, at accept. */
+void peer_store(net_conn *c);
 
 void conn_accepted(net_listener *l, net_conn *c);
 /* Stop reading, flush what is pending, then shut down (net_conn_close). */
@@ -89,12 +102,14 @@ void conn_abort(net_conn *c, int error);
 int tls_conn_start(net_conn *c, SSL_CTX *ctx);
 /* Ciphertext from the socket: handshake, then plaintext to on_read. */
 void tls_conn_input(net_conn *c, const uint8_t *data, size_t len);
-/* Move c->out (plaintext) through SSL into c->wire, once the handshake is
- * done; before that the plaintext waits. */
+/* Move c->out (plaintext) through SSL into the ciphertext buffer, once the
+ * handshake is done; before that the plaintext waits. */
 void tls_conn_encrypt(net_conn *c);
 /* Encrypt what is pending, then queue close_notify (orderly close). */
 void tls_conn_close_notify(net_conn *c);
 const X509 *tls_conn_peer_cert(const net_conn *c);
+/* The ciphertext waiting to be written (what goes to the socket next). */
+buf *tls_conn_wire(const net_conn *c);
 void tls_conn_free(net_conn *c);
 /* Handshake timeout timer callback. */
 void tls_handshake_expire(uv_timer_t *t);

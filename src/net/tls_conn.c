@@ -2,7 +2,7 @@
  * socket I/O stays with libuv.
  *
  *   socket bytes -> BIO_write(rbio) -> SSL_do_handshake / SSL_read -> on_read
- *   c->out (plaintext) -> SSL_write -> BIO_read(wbio) -> c->wire -> socket
+ *   c->out (plaintext) -> SSL_write -> BIO_read(wbio) -> t->wire -> socket
  *
  * OpenSSL never touches a file descriptor and never blocks: when it wants
  * more input it says SSL_ERROR_WANT_READ and we wait for the next read.
@@ -24,6 +24,7 @@ struct tls_conn {
     BIO *rbio, *wbio;   /* owned by ssl */
     uint64_t deadline;  /* clock_now_ms: handshake must be done by then */
     net_conn *hs_prev, *hs_next;
+    buf wire;           /* ciphertext not yet handed to a write (kept here: plain conns need none) */
     uint8_t first;      /* the first byte the peer sent (0x16: a TLS record) */
     bool got_input, done, failed;
 };
@@ -64,7 +65,7 @@ void tls_handshake_expire(uv_timer_t *timer)
     while (n->hs_head && n->hs_head->tls->deadline <= now) {
         net_conn *c = n->hs_head;
         hs_unlink(c);
-        log_info("TLS handshake with %s: no handshake within %u ms, closing", c->peer, n->hs_timeout_ms);
+        log_info("TLS handshake with %s: no handshake within %u ms, closing", net_conn_peer(c), n->hs_timeout_ms);
         conn_abort(c, UV_ETIMEDOUT);
     }
     if (n->hs_head) uv_timer_start(&n->hs_timer, tls_handshake_expire, n->hs_head->tls->deadline - now, 0);
@@ -73,14 +74,15 @@ void tls_handshake_expire(uv_timer_t *timer)
 /* --- output --------------------------------------------------------------------- */
 
 /* Move what OpenSSL produced (records, alerts) from its write BIO to
- * c->wire. Returns whether anything was moved. */
+ * t->wire. Returns whether anything was moved. */
 static bool drain_wbio(net_conn *c)
 {
     size_t pending = BIO_ctrl_pending(c->tls->wbio);
     if (pending == 0) return false;
-    uint8_t *dst = buf_reserve(&c->wire, pending);
+    buf *wire = &c->tls->wire;
+    uint8_t *dst = buf_reserve(wire, pending);
     int r = BIO_read(c->tls->wbio, dst, (int)pending);
-    if (r > 0) c->wire.len += (size_t)r;
+    if (r > 0) wire->len += (size_t)r;
     return r > 0;
 }
 
@@ -103,7 +105,7 @@ static void fail(net_conn *c, const char *what)
     ssl_reason(reason, sizeof reason);
     const char *hint = "";
     if (!t->done && t->got_input && t->first != 0x16) hint = " (a plain-text client on a TLS port?)";
-    log_info("TLS %s with %s failed: %s%s", what, c->peer, reason, hint);
+    log_info("TLS %s with %s failed: %s%s", what, net_conn_peer(c), reason, hint);
     t->failed = true;
     hs_unlink(c);
     c->out.len = 0; /* plaintext that can no longer be encrypted */
@@ -151,7 +153,7 @@ static bool handshake(net_conn *c)
     if (r == 1) {
         t->done = true;
         hs_unlink(c);
-        log_debug("TLS handshake with %s: %s, %s%s", c->peer, SSL_get_version(t->ssl),
+        log_debug("TLS handshake with %s: %s, %s%s", net_conn_peer(c), SSL_get_version(t->ssl),
                   SSL_get_cipher_name(t->ssl), SSL_get0_peer_certificate(t->ssl) ? ", client certificate" : "");
         return true;
     }
@@ -201,7 +203,7 @@ void tls_conn_input(net_conn *c, const uint8_t *data, size_t len)
     if (t->done || handshake(c)) read_plain(c);
     /* Handshake messages, tickets, alerts or key updates to send. */
     if (!t->failed && drain_wbio(c)) net_mark_dirty(c->n, c);
-    else if (c->wire.len) net_mark_dirty(c->n, c);
+    else if (t->wire.len) net_mark_dirty(c->n, c);
 }
 
 /* --- life cycle --------------------------------------------------------------------- */
@@ -240,12 +242,15 @@ const X509 *tls_conn_peer_cert(const net_conn *c)
     return SSL_get0_peer_certificate(t->ssl);
 }
 
+buf *tls_conn_wire(const net_conn *c) { return &c->tls->wire; }
+
 void tls_conn_free(net_conn *c)
 {
     tls_conn *t = c->tls;
     if (!t) return;
     hs_unlink(c);
     SSL_free(t->ssl);
+    buf_free(&t->wire);
     free(t);
     c->tls = NULL;
 }

@@ -1,9 +1,18 @@
-/* Response de-duplication cache: a hash map for lookups plus a list in
- * insertion order for eviction and expiry reclamation.
+/* Response de-duplication cache: an intrusive chained hash table for
+ * lookups plus a list in insertion order for eviction and expiry
+ * reclamation.
  *
- * Invariants: every entry is both in `map` (under its encoded key) and in
- * the list; c->bytes is the sum of the entries' costs; count <= max_entries
- * and bytes <= max_bytes after every put. */
+ * Invariants: every entry is both in its bucket chain (under the hash of
+ * its encoded key) and in the list; c->bytes is the sum of the entries'
+ * costs; count <= max_entries and bytes <= max_bytes after every put;
+ * nbuckets is 0 or a power of two.
+ *
+ * Why intrusive, with the hash stored: every mutation request costs a
+ * lookup, and at the default bound the cache is full under load, so every
+ * put also evicts. With the hash kept in the entry, eviction and
+ * replacement never hash again, and the bridge's put right after a
+ * missed get reuses that get's hash (see `hash_key`): one SipHash per
+ * request instead of four, and one allocation per entry instead of two. */
 #include "store/reply_cache.h"
 
 #include <stdlib.h>
@@ -11,10 +20,14 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
-#include "util/hashmap.h"
+#include "util/siphash.h"
+
+#define MIN_BUCKETS 16
 
 typedef struct rc_entry {
     struct rc_entry *prev, *next; /* insertion order, oldest first */
+    struct rc_entry *chain;       /* next in the same bucket */
+    uint64_t hash;
     uint64_t expires_at;
     size_t cost;
     size_t klen, mlen, plen;
@@ -22,30 +35,42 @@ typedef struct rc_entry {
 } rc_entry;
 
 struct reply_cache {
-    hashmap *map;
+    rc_entry **buckets;
+    size_t nbuckets, count;
     rc_entry *oldest, *newest;
     size_t max_entries, max_bytes, bytes;
-    buf scratch; /* the encoded key of the current call */
+    /* The encoded key of the current call and of the previous one, with
+     * the previous one's hash (valid when last.len > 0). */
+    buf scratch, last;
+    uint64_t last_hash;
+    uint8_t seed[SIPHASH_KEY_LEN]; /* keys come from clients: keyed against flooding */
 };
 
 reply_cache *reply_cache_new(size_t max_entries, size_t max_bytes)
 {
     reply_cache *c = xcalloc(1, sizeof *c);
-    c->map = hashmap_new();
     c->max_entries = max_entries;
     c->max_bytes = max_bytes;
+    siphash_key_random(c->seed);
     return c;
 }
 
 void reply_cache_free(reply_cache *c)
 {
     if (!c) return;
-    hashmap_free(c->map, free);
+    rc_entry *e = c->oldest;
+    while (e) {
+        rc_entry *next = e->next;
+        free(e);
+        e = next;
+    }
+    free(c->buckets);
     buf_free(&c->scratch);
+    buf_free(&c->last);
     free(c);
 }
 
-size_t reply_cache_count(const reply_cache *c) { return hashmap_size(c->map); }
+size_t reply_cache_count(const reply_cache *c) { return c->count; }
 size_t reply_cache_bytes(const reply_cache *c) { return c->bytes; }
 
 static void append_part(buf *b, reply_slice s)
@@ -55,13 +80,68 @@ static void append_part(buf *b, reply_slice s)
     if (s.len) buf_append(b, s.data, s.len);
 }
 
-/* Length-prefixed parts, so ("ab","c") and ("a","bc") are distinct keys. */
-static void encode_key(reply_cache *c, const reply_cache_key *k)
+/* Length-prefixed parts, so ("ab","c") and ("a","bc") are distinct keys.
+ * Returns the hash of the encoded key (in c->scratch), reusing the
+ * previous call's when the key is the same: the bridge asks get and then
+ * put for one request, and copying ~150 bytes is far cheaper than
+ * hashing them. */
+static uint64_t hash_key(reply_cache *c, const reply_cache_key *k)
 {
-    c->scratch.len = 0;
-    append_part(&c->scratch, k->client_id);
-    append_part(&c->scratch, k->response_topic);
-    append_part(&c->scratch, k->correlation);
+    buf *s = &c->scratch;
+    s->len = 0;
+    append_part(s, k->client_id);
+    append_part(s, k->response_topic);
+    append_part(s, k->correlation);
+    if (c->last.len == s->len && memcmp(c->last.data, s->data, s->len) == 0) return c->last_hash;
+    c->last.len = 0;
+    buf_append(&c->last, s->data, s->len);
+    c->last_hash = siphash24(s->data, s->len, c->seed);
+    return c->last_hash;
+}
+
+/* The link pointing at the entry with this key (or at the chain's end). */
+static rc_entry **find_link(reply_cache *c, uint64_t hash, const uint8_t *key, size_t klen)
+{
+    rc_entry **link = &c->buckets[hash & (c->nbuckets - 1)];
+    for (; *link; link = &(*link)->chain) {
+        const rc_entry *e = *link;
+        if (e->hash == hash && e->klen == klen && memcmp(e->data, key, klen) == 0) break;
+    }
+    return link;
+}
+
+static rc_entry *lookup(reply_cache *c, uint64_t hash)
+{
+    if (c->count == 0) return NULL;
+    return *find_link(c, hash, c->scratch.data, c->scratch.len);
+}
+
+static void rehash(reply_cache *c, size_t nbuckets)
+{
+    rc_entry **buckets = xcalloc(nbuckets, sizeof *buckets);
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        rc_entry *e = c->buckets[i];
+        while (e) {
+            rc_entry *chain = e->chain;
+            rc_entry **head = &buckets[e->hash & (nbuckets - 1)];
+            e->chain = *head;
+            *head = e;
+            e = chain;
+        }
+    }
+    free(c->buckets);
+    c->buckets = buckets;
+    c->nbuckets = nbuckets;
+}
+
+/* Load factor at most 1 after the insert; shrink when an eighth full so
+ * memory follows the live count after a burst. */
+static void resize_for_insert(reply_cache *c)
+{
+    size_t want = c->nbuckets ? c->nbuckets : MIN_BUCKETS;
+    while (c->count + 1 > want) want *= 2;
+    while (want > MIN_BUCKETS && (c->count + 1) * 8 < want) want /= 2;
+    if (want != c->nbuckets) rehash(c, want);
 }
 
 static void unlink_entry(reply_cache *c, rc_entry *e)
@@ -74,17 +154,18 @@ static void unlink_entry(reply_cache *c, rc_entry *e)
 
 static void remove_entry(reply_cache *c, rc_entry *e)
 {
-    hashmap_remove(c->map, e->data, e->klen);
+    rc_entry **link = find_link(c, e->hash, e->data, e->klen);
+    *link = e->chain;
     unlink_entry(c, e);
     c->bytes -= e->cost;
+    c->count--;
     free(e);
 }
 
 bool reply_cache_get(reply_cache *c, const reply_cache_key *k, uint64_t now_ms, reply_slice *meta,
                      reply_slice *payload)
 {
-    encode_key(c, k);
-    rc_entry *e = hashmap_get(c->map, c->scratch.data, c->scratch.len);
+    rc_entry *e = lookup(c, hash_key(c, k));
     if (!e) return false;
     if (e->expires_at <= now_ms) {
         remove_entry(c, e);
@@ -100,21 +181,37 @@ bool reply_cache_get(reply_cache *c, const reply_cache_key *k, uint64_t now_ms, 
 static void make_room(reply_cache *c, size_t cost, uint64_t now_ms)
 {
     while (c->oldest && c->oldest->expires_at <= now_ms) remove_entry(c, c->oldest);
-    while (c->oldest && (hashmap_size(c->map) + 1 > c->max_entries || c->bytes + cost > c->max_bytes))
+    while (c->oldest && (c->count + 1 > c->max_entries || c->bytes + cost > c->max_bytes))
         remove_entry(c, c->oldest);
+}
+
+static void insert_entry(reply_cache *c, rc_entry *e)
+{
+    resize_for_insert(c);
+    rc_entry **head = &c->buckets[e->hash & (c->nbuckets - 1)];
+    e->chain = *head;
+    *head = e;
+    e->next = NULL;
+    e->prev = c->newest;
+    if (c->newest) c->newest->next = e;
+    else c->oldest = e;
+    c->newest = e;
+    c->count++;
+    c->bytes += e->cost;
 }
 
 bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta, reply_slice payload,
                      uint64_t now_ms, uint64_t expires_at_ms)
 {
-    encode_key(c, k);
+    uint64_t hash = hash_key(c, k);
     size_t klen = c->scratch.len;
-    rc_entry *old = hashmap_get(c->map, c->scratch.data, klen);
+    rc_entry *old = lookup(c, hash);
     if (old) remove_entry(c, old);
     size_t cost = klen + meta.len + payload.len + REPLY_CACHE_ENTRY_OVERHEAD;
     if (cost > c->max_bytes / 8 || expires_at_ms <= now_ms) return false;
     make_room(c, cost, now_ms);
     rc_entry *e = xmalloc(sizeof *e + klen + meta.len + payload.len);
+    e->hash = hash;
     e->expires_at = expires_at_ms;
     e->cost = cost;
     e->klen = klen;
@@ -123,12 +220,6 @@ bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta,
     memcpy(e->data, c->scratch.data, klen);
     if (meta.len) memcpy(e->data + klen, meta.data, meta.len);
     if (payload.len) memcpy(e->data + klen + meta.len, payload.data, payload.len);
-    e->next = NULL;
-    e->prev = c->newest;
-    if (c->newest) c->newest->next = e;
-    else c->oldest = e;
-    c->newest = e;
-    hashmap_put(c->map, e->data, klen, e);
-    c->bytes += cost;
+    insert_entry(c, e);
     return true;
 }

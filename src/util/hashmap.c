@@ -4,8 +4,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "util/alloc.h"
 #include "util/siphash.h"
@@ -30,23 +28,10 @@ struct hashmap {
 
 #define MIN_BUCKETS 8
 
-static void seed_init(uint8_t seed[SIPHASH_KEY_LEN])
-{
-    if (getrandom(seed, SIPHASH_KEY_LEN, 0) == SIPHASH_KEY_LEN) return;
-    /* getrandom cannot fail on supported kernels; if it somehow does, a
-     * weak seed still gives a working (just less flood-resistant) map. */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t a = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30);
-    uint64_t b = (uint64_t)(uintptr_t)seed ^ (uint64_t)time(NULL);
-    memcpy(seed, &a, 8);
-    memcpy(seed + 8, &b, 8);
-}
-
 hashmap *hashmap_new(void)
 {
     hashmap *m = xcalloc(1, sizeof *m);
-    seed_init(m->seed);
+    siphash_key_random(m->seed);
     return m;
 }
 

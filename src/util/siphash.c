@@ -1,5 +1,9 @@
 #include "util/siphash.h"
 
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
 /* Byte-wise little-endian loads: correct on any host byte order and
  * alignment; compilers turn them into single loads on x86/arm64. */
 static uint64_t load_le64(const uint8_t *p)
@@ -46,4 +50,17 @@ uint64_t siphash24(const void *data, size_t len, const uint8_t key[SIPHASH_KEY_L
     v[2] ^= 0xff;
     for (int i = 0; i < 4; i++) sipround(v);
     return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+void siphash_key_random(uint8_t key[SIPHASH_KEY_LEN])
+{
+    if (getrandom(key, SIPHASH_KEY_LEN, 0) == SIPHASH_KEY_LEN) return;
+    /* getrandom cannot fail on supported kernels; if it somehow does, a
+     * weak key still gives a working (just less flood-resistant) table. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t a = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30);
+    uint64_t b = (uint64_t)(uintptr_t)key ^ (uint64_t)time(NULL);
+    memcpy(key, &a, 8);
+    memcpy(key + 8, &b, 8);
 }

@@ -12,5 +12,8 @@
 /* The key is 16 bytes, read as two little-endian 64-bit words, as in the
  * reference implementation (so its test vectors apply). */
 uint64_t siphash24(const void *data, size_t len, const uint8_t key[SIPHASH_KEY_LEN]);
+/* A fresh secret key for one table (getrandom; a clock-based fallback
+ * still gives a working, only less flood-resistant, table). */
+void siphash_key_random(uint8_t key[SIPHASH_KEY_LEN]);
 
 #endif

@@ -1,6 +1,7 @@
 /* Password hashes and password files. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,59 @@ static void test_file_parse(void **state)
     expect_file_error("x:$pbkdf2-sha512$5$a$b\n", "pw:1: iteration count out of range (1000 to 10000000)");
 }
 
+typedef struct checked {
+    int calls;
+    passwd_result r;
+} checked;
+
+static void on_checked(void *arg, passwd_result r)
+{
+    checked *c = arg;
+    c->calls++;
+    c->r = r;
+}
+
+/* Start an async check; run the loop until it is answered. */
+static passwd_result check_on_pool(uv_loop_t *loop, passwd_file *f, const char *user, const char *pw,
+                                   bool expect_pending)
+{
+    checked c = {0};
+    passwd_result r = passwd_file_check_async(f, loop, user, strlen(user), pw, strlen(pw), on_checked, &c);
+    assert_int_equal(r == PASSWD_PENDING, expect_pending);
+    if (r != PASSWD_PENDING) return r;
+    assert_int_equal(c.calls, 0); /* never from inside the call */
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(c.calls, 1);
+    return c.r;
+}
+
+static void test_file_check_async(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    const char *text = "alice:" LINE "\n";
+    char err[256];
+    passwd_file *f = passwd_file_parse("pw", text, strlen(text), err, sizeof err);
+    assert_non_null(f);
+    assert_int_equal(check_on_pool(&loop, f, "alice", "nope", true), PASSWD_BAD_PASSWORD);
+    assert_int_equal(check_on_pool(&loop, f, "carol", "password", true), PASSWD_UNKNOWN_USER);
+    assert_int_equal(check_on_pool(&loop, f, "alice", "password", true), PASSWD_OK);
+    assert_int_equal(check_on_pool(&loop, f, "alice", "password", false), PASSWD_OK); /* remembered: at once */
+    assert_int_equal(passwd_file_check(f, "alice", 5, "password", 8), PASSWD_OK);
+    assert_int_equal(check_on_pool(&loop, f, "alice", "nope", true), PASSWD_BAD_PASSWORD);
+
+    /* The owner drops the file (a reload) while a check runs: the check
+     * keeps it alive and still answers (ASan would see a use after free). */
+    checked c = {0};
+    assert_int_equal(passwd_file_check_async(f, &loop, "alice", 5, "other", 5, on_checked, &c), PASSWD_PENDING);
+    passwd_file_free(f);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.r, PASSWD_BAD_PASSWORD);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_file_update(void **state)
 {
     (void)state;
@@ -138,7 +192,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answer),   cmocka_unit_test(test_encode_parse_roundtrip),
         cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_file_parse),
-        cmocka_unit_test(test_file_update),
+        cmocka_unit_test(test_file_update),     cmocka_unit_test(test_file_check_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
