@@ -205,7 +205,7 @@ static uint8_t decide(const authn *a, const listener_authn *l, const broker_auth
             break;
         case AUTHN_ANONYMOUS:
             if (!r->username && !r->password) {
-                *who = new_principal(r, NULL, 0, "anonymous");
+                *who = NULL; /* anonymous: the broker makes the principal if needed */
                 return MQTT_RC_SUCCESS;
             }
             break;
@@ -225,9 +225,7 @@ broker_authn_status authn_authenticate(void *ctx, const broker_authn_request *r,
         return BROKER_AUTHN_DONE;
     }
     const listener_authn *l = &a->ls[r->listener];
-    if (l->p.open) {
-        const uint8_t *u = r->username ? (r->username->data ? r->username->data : (const uint8_t *)"") : NULL;
-        out->who = new_principal(r, u, r->username ? r->username->len : 0, "anonymous");
+    if (l->p.open) { /* anonymous, who NULL: the broker makes the principal if needed */
         out->reason = MQTT_RC_SUCCESS;
         return BROKER_AUTHN_DONE;
     }

@@ -24,11 +24,9 @@ struct authn_wait {
 
 typedef struct authn_wait authn_wait;
 
-static const uint8_t empty_bytes[1];
-
 static bool accepted(client *c, const broker_authn_result *res)
 {
-    if (res->reason < 0x80 && res->who) {
+    if (res->reason < 0x80) { /* who NULL: anonymous (accept_connect decides if it needs one) */
         c->who = res->who;
         return true;
     }
@@ -55,11 +53,7 @@ static void wait_for_decision(client *c, mqtt_bytes id, mqtt_bytes raw, uint64_t
 enum authn_outcome authenticate_start(client *c, const mqtt_connect *cn, mqtt_bytes id, mqtt_bytes raw)
 {
     broker *b = c->b;
-    const uint8_t *user = cn->has_username ? (cn->username.data ? cn->username.data : empty_bytes) : NULL;
-    if (!b->authn) {
-        c->who = principal_new(id.data, id.len, user, cn->username.len, "anonymous");
-        return AUTHN_ACCEPTED;
-    }
+    if (!b->authn) return AUTHN_ACCEPTED; /* anonymous: no principal unless required */
     broker_authn_request r = {
         .client_id = id,
         .username = cn->has_username ? &cn->username : NULL,

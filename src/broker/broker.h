@@ -82,7 +82,8 @@ typedef struct broker_message {
  * of being routed. The broker still runs the publisher's QoS 1/2
  * acknowledgement (the PUBACK/PUBREC goes out before the hook runs) and
  * calls the hook exactly once per QoS 2 message. `username` is NULL when
- * the client gave none; `who` is the publisher's principal (never NULL).
+ * the client gave none; `who` is the publisher's principal (NULL for an
+ * anonymous one while none is required: see broker_require_principals).
  * `pub` (topic resolved from any alias), the slices and `who` are valid
  * only during the call. */
 typedef void (*broker_publish_hook)(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username,
@@ -141,7 +142,7 @@ typedef enum broker_action { BROKER_ACTION_PUBLISH, BROKER_ACTION_SUBSCRIBE, BRO
 typedef struct broker_auth_request {
     mqtt_bytes client_id;
     const mqtt_bytes *username; /* NULL when the client gave none */
-    const struct principal *who; /* the client's authenticated identity (never NULL) */
+    const struct principal *who; /* the client's authenticated identity; NULL: see broker_require_principals */
     broker_action action;
     mqtt_bytes topic;  /* PUBLISH: the topic name (aliases resolved); SUBSCRIBE: the filter as sent */
     mqtt_bytes filter; /* SUBSCRIBE: the filter without "$share/<group>/"; PUBLISH: = topic */
@@ -180,8 +181,10 @@ void broker_remove_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
  * delay runs on a timer: the loop never blocks; input arriving meanwhile
  * is ignored.
  *
- * With no authenticator everyone is accepted, with a principal holding
- * just the client id and user name (method "anonymous"). A v5 CONNECT with
+ * With no authenticator everyone is accepted as anonymous. An anonymous
+ * connection's principal holds just the client id and user name (method
+ * "anonymous"); the broker makes it itself, so an authenticator accepting
+ * a client as anonymous leaves `who` NULL. A v5 CONNECT with
  * an Authentication Method is refused with 0x8C before the authenticator
  * runs: enhanced authentication is not supported. */
 typedef struct broker_authn_request {
@@ -199,7 +202,7 @@ typedef struct broker_authn_request {
 typedef struct broker_authn_result {
     uint8_t reason;          /* MQTT_RC_SUCCESS or a CONNACK reason >= 0x80 */
     uint32_t delay_ms;       /* failure only: hold the CONNACK this long */
-    struct principal *who;   /* success only: ownership passes to the broker */
+    struct principal *who;   /* success only: ownership passes to the broker; NULL = anonymous */
 } broker_authn_result;
 
 typedef enum broker_authn_status { BROKER_AUTHN_DONE, BROKER_AUTHN_PENDING } broker_authn_status;
@@ -226,8 +229,18 @@ uv_loop_t *broker_loop(const broker *b);
  * connection's principal. Returns the number removed. */
 uint32_t broker_recheck_subscriptions(broker *b);
 
+/* Principals cost memory on every connection, and with authorization
+ * disabled nothing looks at them. So by default an anonymous connection
+ * has none: `who` is NULL wherever the broker hands it out, standing for
+ * the principal it would have (its client id and user name, method
+ * "anonymous"). A component that reads
+ * principals (authorization rules) turns this on: from then on every
+ * connection has one, the connected ones at once. */
+void broker_require_principals(broker *b, bool on);
+
 /* The principal of the connection currently holding `client_id`, or NULL
- * if none is connected. Valid until that connection ends. */
+ * if none is connected (or it is anonymous while none is required).
+ * Valid until that connection ends. */
 const struct principal *broker_client_principal(const broker *b, mqtt_bytes client_id);
 
 #endif

@@ -73,10 +73,8 @@ static void detach_session(client *c, bool will, bool takeover)
         } else {
             /* MQTT-3.1.3-9: held back until the delay passes or the
              * session ends; a reconnect to the session cancels it. */
-            will_free(s->pending_will);
-            s->pending_will = c->will;
+            session_set_will(s, c->will, broker_now() + (uint64_t)c->will->delay * 1000);
             c->will = NULL;
-            s->will_at = broker_now() + (uint64_t)s->pending_will->delay * 1000;
         }
     }
     if (takeover) return; /* the new connection continues or ends it */
@@ -138,12 +136,39 @@ void client_disconnect(client *c, uint8_t rc, const char *reason)
     client_close(c, rc != MQTT_RC_SUCCESS);
 }
 
+/* --- identity -------------------------------------------------------------- */
+
+const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp)
+{
+    if (!c->user) return NULL;
+    *tmp = (mqtt_bytes){c->user->data, c->user->len};
+    return tmp;
+}
+
+/* The principal an anonymous connection stands for (broker.h): what the
+ * authenticator would have made for it, so that rules see no difference. */
+void client_ensure_principal(client *c, mqtt_bytes id)
+{
+    if (c->who || !c->b->need_principals) return;
+    static const uint8_t empty[1];
+    const void *user = c->user ? (c->user->len ? c->user->data : empty) : NULL;
+    c->who = principal_new(id.data, id.len, user, c->user ? c->user->len : 0, "anonymous");
+}
+
+void broker_require_principals(broker *b, bool on)
+{
+    b->need_principals = on;
+    if (!on) return; /* principals already made stay: harmless, freed with their connections */
+    for (client *c = b->clients; c; c = c->next)
+        if (c->state == CLIENT_CONNECTED && c->s) client_ensure_principal(c, (mqtt_bytes){c->s->id, c->s->id_len});
+}
+
 /* --- timers ---------------------------------------------------------------- */
 
 static uint64_t client_deadline(const client *c)
 {
     if (c->state == CLIENT_NEW && c->refuse_at) return c->refuse_at;
-    if (c->state == CLIENT_NEW) return c->born + (uint64_t)c->b->lim.connect_timeout * 1000;
+    if (c->state == CLIENT_NEW) return c->last_rx + (uint64_t)c->b->lim.connect_timeout * 1000;
     if (c->state == CLIENT_CONNECTED && c->ka_ms) return c->last_rx + c->ka_ms;
     return 0;
 }
@@ -290,7 +315,7 @@ static void on_read(void *user, const uint8_t *data, size_t len)
     client *c = user;
     /* While a refusal waits for its timer, nothing the client sends counts. */
     if (c->state == CLIENT_CLOSED || c->refuse_at) return;
-    c->last_rx = broker_now();
+    if (c->state == CLIENT_CONNECTED) c->last_rx = broker_now(); /* NEW: keeps the accept time */
     if (c->rx.len == 0) {
         size_t used = process(c, data, len);
         if (c->state != CLIENT_CLOSED && used < len) buf_append(&c->rx, data + used, len - used);
@@ -306,11 +331,12 @@ static void on_read(void *user, const uint8_t *data, size_t len)
 
 static void resume_cb(uv_timer_t *t) { client_process_resumed(t->data); }
 
+/* Only publishers paused by flow.c are resumed, so c->flow exists. */
 void client_resume_later(client *c)
 {
     if (c->resume_queued || c->state == CLIENT_CLOSED) return;
     c->resume_queued = true;
-    c->resume_next = c->b->resume_head;
+    c->flow->resume_next = c->b->resume_head;
     c->b->resume_head = c;
     if (!c->b->shutting_down) uv_timer_start(&c->b->resume_timer, resume_cb, 0, 0);
 }
@@ -338,17 +364,17 @@ void client_process_resumed(broker *b)
     b->resume_head = NULL;
     while (list) {
         client *c = list;
-        list = c->resume_next;
+        list = c->flow->resume_next;
         c->resume_queued = false;
-        if (c->state != CLIENT_CLOSED && c->paused && c->n_blocked == 0) resume_one(c);
+        if (c->state != CLIENT_CLOSED && c->paused && c->flow->n_blocked == 0) resume_one(c);
     }
 }
 
 static void resume_list_remove(client *c)
 {
-    for (client **pp = &c->b->resume_head; *pp; pp = &(*pp)->resume_next) {
+    for (client **pp = &c->b->resume_head; *pp; pp = &(*pp)->flow->resume_next) {
         if (*pp == c) {
-            *pp = c->resume_next;
+            *pp = c->flow->resume_next;
             return;
         }
     }
@@ -363,7 +389,7 @@ void *broker_accept(void *ctx, net_conn *conn)
     client *c = xcalloc(1, sizeof *c);
     c->b = b;
     c->conn = conn;
-    c->born = c->last_rx = broker_now();
+    c->last_rx = broker_now();
     c->state = CLIENT_NEW;
     c->problem_info = true;
     heap_node_init(&c->timer);
@@ -385,8 +411,9 @@ static void on_close(void *user, int error)
     else b->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     buf_free(&c->rx);
-    free(c->blocked_on);
-    free(c->username);
+    if (c->flow) free(c->flow->blocked_on);
+    free(c->flow);
+    free(c->user);
     principal_free(c->who);
     free(c);
 }

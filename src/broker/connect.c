@@ -105,8 +105,7 @@ static bool attach_session(client *c, mqtt_bytes id, bool clean_start)
     if (!s) {
         s = session_create(b, id);
     } else {
-        will_free(s->pending_will); /* MQTT-3.1.3-9: reconnected in time */
-        s->pending_will = NULL;
+        session_set_will(s, NULL, 0); /* MQTT-3.1.3-9: reconnected in time */
         s->expire_at = 0;
         session_rearm(s);
     }
@@ -150,28 +149,34 @@ static bool over_quota(const client *c)
     return b->lim.max_connections && b->n_connected >= b->lim.max_connections;
 }
 
-/* The client is authenticated (c->who set): authorize, then attach the
- * session and answer. */
+static client_user *client_user_new(mqtt_bytes name)
+{
+    client_user *u = xmalloc(sizeof *u + name.len);
+    u->len = name.len;
+    if (name.len) memcpy(u->data, name.data, name.len);
+    return u;
+}
+
+/* The client is authenticated (c->who set unless anonymous): authorize,
+ * then attach the session and answer. */
 static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqtt_bytes assigned)
 {
     broker *b = c->b;
     bool v5 = cn->version == MQTT_V5;
+    if (cn->has_username) c->user = client_user_new(cn->username);
+    client_ensure_principal(c, id);
     if (!connect_authorized(c, cn, id)) return;
     bool ka_changed;
     uint16_t ka = negotiate_keepalive(&b->lim, cn->keep_alive, v5, &ka_changed);
     c->ka_ms = (uint32_t)ka * 1500;
     uint32_t expiry = negotiate_expiry(&b->lim, cn);
     c->session_zero = v5 && !(cn->props.present & PROP(SESSION_EXPIRY) && cn->props.session_expiry);
-    if (cn->has_username) {
-        c->username = xmemdup(cn->username.data, cn->username.len);
-        c->username_len = cn->username.len;
-        c->has_username = true;
-    }
     c->will = cn->will_flag ? will_from_connect(cn) : NULL;
     bool present = attach_session(c, id, cn->clean_start);
     if (present) reauth_session(c); /* subscribed under another principal, or older rules */
     c->s->expiry = expiry;
     c->state = CLIENT_CONNECTED;
+    c->last_rx = broker_now(); /* keep-alive counts from here (was the accept time) */
     b->n_connected++;
     b->stats.clients++;
     send_connack(c, present, cn, expiry, assigned, ka_changed, ka);

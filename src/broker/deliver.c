@@ -158,7 +158,7 @@ void deliver_pump(session *s)
         }
         send_new(s, d, now);
     }
-    if (s->n_waiters && flow_queue_low(s)) flow_release(s);
+    if (session_n_waiters(s) && flow_queue_low(s)) flow_release(s);
 }
 
 void deliver_resume(session *s)

@@ -29,57 +29,68 @@ bool flow_queue_low(const session *s)
 
 static void remove_session(client *c, const session *s)
 {
-    for (uint32_t i = 0; i < c->n_blocked; i++) {
-        if (c->blocked_on[i] != s) continue;
-        c->blocked_on[i] = c->blocked_on[--c->n_blocked];
+    client_flow *f = c->flow;
+    for (uint32_t i = 0; i < f->n_blocked; i++) {
+        if (f->blocked_on[i] != s) continue;
+        f->blocked_on[i] = f->blocked_on[--f->n_blocked];
         return;
     }
 }
 
 static void remove_waiter(session *s, const client *c)
 {
-    for (uint32_t i = 0; i < s->n_waiters; i++) {
-        if (s->waiters[i] != c) continue;
-        s->waiters[i] = s->waiters[--s->n_waiters];
+    session_rare *r = s->rare;
+    for (uint32_t i = 0; i < r->n_waiters; i++) {
+        if (r->waiters[i] != c) continue;
+        r->waiters[i] = r->waiters[--r->n_waiters];
         return;
     }
+}
+
+/* Grow *arr (elements of `size` bytes) so that one more fits. */
+static void *reserve(void *arr, uint32_t n, uint32_t *cap, size_t size)
+{
+    if (n < *cap) return arr;
+    *cap = *cap ? *cap * 2 : 2;
+    return xrealloc(arr, *cap * size);
 }
 
 void flow_block(client *p, session *s)
 {
     if (p->state == CLIENT_CLOSED || (s->c && s->c->paused)) return;
-    for (uint32_t i = 0; i < p->n_blocked; i++)
-        if (p->blocked_on[i] == s) return;
-    if (p->n_blocked == p->cap_blocked) {
-        p->cap_blocked = p->cap_blocked ? p->cap_blocked * 2 : 2;
-        p->blocked_on = xrealloc(p->blocked_on, p->cap_blocked * sizeof *p->blocked_on);
-    }
-    p->blocked_on[p->n_blocked++] = s;
-    if (s->n_waiters == s->cap_waiters) {
-        s->cap_waiters = s->cap_waiters ? s->cap_waiters * 2 : 2;
-        s->waiters = xrealloc(s->waiters, s->cap_waiters * sizeof *s->waiters);
-    }
-    s->waiters[s->n_waiters++] = p;
+    if (!p->flow) p->flow = xcalloc(1, sizeof *p->flow);
+    client_flow *f = p->flow;
+    for (uint32_t i = 0; i < f->n_blocked; i++)
+        if (f->blocked_on[i] == s) return;
+    f->blocked_on = reserve(f->blocked_on, f->n_blocked, &f->cap_blocked, sizeof *f->blocked_on);
+    f->blocked_on[f->n_blocked++] = s;
+    session_rare *r = session_rare_get(s);
+    r->waiters = reserve(r->waiters, r->n_waiters, &r->cap_waiters, sizeof *r->waiters);
+    r->waiters[r->n_waiters++] = p;
     if (!p->paused) {
         p->paused = true;
         net_conn_pause_read(p->conn);
     }
 }
 
+/* Every waiter has a client_flow: flow_block made it before listing it. */
 void flow_release(session *s)
 {
-    for (uint32_t i = 0; i < s->n_waiters; i++) {
-        client *w = s->waiters[i];
+    session_rare *r = s->rare;
+    for (uint32_t i = 0; r && i < r->n_waiters; i++) {
+        client *w = r->waiters[i];
         remove_session(w, s);
-        if (w->n_blocked == 0) client_resume_later(w);
+        if (w->flow->n_blocked == 0) client_resume_later(w);
     }
-    s->n_waiters = 0;
+    if (r) r->n_waiters = 0;
 }
 
 void flow_client_gone(client *c)
 {
-    for (uint32_t i = 0; i < c->n_blocked; i++) {
-        remove_waiter(c->blocked_on[i], c);
+    client_flow *f = c->flow;
+    if (!f) return;
+    for (uint32_t i = 0; i < f->n_blocked; i++) {
+        remove_waiter(f->blocked_on[i], c);
     }
-    c->n_blocked = 0;
+    f->n_blocked = 0;
 }

@@ -118,28 +118,37 @@ typedef struct will {
     bool has_expiry;
 } will;
 
+/* What only some sessions ever need: inbound QoS 2 state, publishers
+ * paused on the queue, a delayed will. Behind one pointer, allocated on
+ * first use (session_rare) and kept until the session ends, so that the
+ * common session (QoS 0/1, no will delay) stays in a smaller malloc class. */
+typedef struct session_rare {
+    uint16_t *rx_qos2;    /* inbound QoS 2 ids awaiting PUBREL */
+    uint32_t n_rx_qos2, cap_rx_qos2;
+    client **waiters;     /* publishers paused on this session's full queue */
+    uint32_t n_waiters, cap_waiters;
+    will *pending_will;
+    uint64_t will_at;
+} session_rare;
+
 struct session {
     broker *b;
     session *table_next;  /* b->sessions chain (session_table.c) */
     client *c;
-    uint32_t id_len;
     uint32_t expiry;      /* session expiry interval, seconds */
+    uint32_t route_idx;   /* see route.c */
     heap_node timer;      /* min(expire_at, will_at), while offline */
     uint64_t expire_at;   /* 0 = not counting down */
-    will *pending_will;
-    uint64_t will_at;
     sub_rec *subs;
     uint32_t n_subs, cap_subs;
     dlv_list inflight;    /* sent, in send order (= resend order) */
     dlv_list queue;       /* waiting for window / connection */
-    uint16_t next_pid;
-    uint16_t *rx_qos2;    /* inbound QoS 2 ids awaiting PUBREL */
-    uint16_t n_rx_qos2;
-    uint32_t cap_rx_qos2;
-    client **waiters;     /* publishers paused on this session's full queue */
-    uint32_t n_waiters, cap_waiters;
     uint64_t route_gen;   /* see route.c */
-    uint32_t route_idx;
+    session_rare *rare;   /* NULL until needed */
+    /* Last, so that the id starts right after them (allocated from
+     * offsetof(session, id), not sizeof: the tail padding holds id bytes). */
+    uint16_t id_len;      /* an MQTT string: at most 65535 bytes */
+    uint16_t next_pid;
     uint8_t id[];         /* the client id, id_len bytes: stored once, the table's key too */
 };
 
@@ -161,6 +170,13 @@ bool session_rx_qos2_has(const session *s, uint16_t id);
 void session_rx_qos2_add(session *s, uint16_t id);
 bool session_rx_qos2_remove(session *s, uint16_t id);
 void session_free_all(broker *b);
+/* s->rare, allocated (zeroed) on first call. */
+session_rare *session_rare_get(session *s);
+/* Replace the session's delayed will (NULL: cancel it). */
+void session_set_will(session *s, will *w, uint64_t at);
+static inline will *session_pending_will(const session *s) { return s->rare ? s->rare->pending_will : NULL; }
+static inline uint32_t session_n_waiters(const session *s) { return s->rare ? s->rare->n_waiters : 0; }
+static inline uint32_t session_n_rx_qos2(const session *s) { return s->rare ? s->rare->n_rx_qos2 : 0; }
 
 /* --- client.c ------------------------------------------------------------- */
 
@@ -173,38 +189,63 @@ enum client_state {
 typedef struct alias_in alias_in;
 typedef struct alias_out alias_out;
 
+/* The CONNECT's user name (authorizers and publish hooks get it as sent,
+ * whatever the principal says): one allocation, only when there is one. */
+typedef struct client_user {
+    uint32_t len;
+    uint8_t data[];
+} client_user;
+
+/* A publisher paused by backpressure: the sessions whose full queues it
+ * waits on and its link in b->resume_head. Most clients never pause, so
+ * this is allocated on the first pause (flow.c) and kept until on_close. */
+typedef struct client_flow {
+    session **blocked_on;
+    uint32_t n_blocked, cap_blocked;
+    client *resume_next;
+} client_flow;
+
+/* Per-connection memory matters (idle connections are the common case):
+ * fields are ordered to avoid padding, and what only some connections need
+ * lives behind pointers (ain, aout, will, user, who, authn_wait, flow). */
 struct client {
     broker *b;
     net_conn *conn;
     session *s;
     buf rx;              /* an incomplete packet (or unprocessed input while paused) */
     heap_node timer;     /* connect timeout, then keep-alive */
-    uint64_t born, last_rx;
+    /* NEW: when accepted (the CONNECT timeout counts from it); from the
+     * CONNACK on: the last input (keep-alive). One field serves both
+     * because a client is in one state at a time. */
+    uint64_t last_rx;
     uint32_t ka_ms;      /* 1.5 x keep alive; 0 = none */
     uint8_t version;
     uint8_t state;
-    bool problem_info;   /* v5 Request Problem Information (default 1) */
-    bool paused;         /* reads paused by publisher backpressure */
-    bool resume_queued;
-    bool session_zero;   /* CONNECT session expiry was 0 (DISCONNECT may not raise it) */
-    bool has_username;
+    bool problem_info : 1;  /* v5 Request Problem Information (default 1) */
+    bool paused : 1;        /* reads paused by publisher backpressure */
+    bool resume_queued : 1;
+    bool session_zero : 1;  /* CONNECT session expiry was 0 (DISCONNECT may not raise it) */
     uint8_t refuse_rc;   /* with refuse_at; beside the flags to fill padding */
     uint16_t window;     /* outbound in-flight limit */
     uint16_t alias_out_max;
     uint32_t max_out;    /* client's Maximum Packet Size; 0 = protocol max */
-    uint32_t username_len;
     alias_in *ain;
     alias_out *aout;
     will *will;
-    uint8_t *username;
-    struct principal *who; /* owned; set when the CONNECT is accepted */
+    client_user *user;   /* NULL: no user name in the CONNECT */
+    struct principal *who; /* owned; NULL: anonymous, see broker_require_principals */
     uint64_t refuse_at;  /* failed authentication: CONNACK due then; 0 = none */
     struct authn_wait *authn_wait; /* CONNECT waiting for the authenticator; NULL = none */
-    session **blocked_on;
-    uint32_t n_blocked, cap_blocked;
+    client_flow *flow;   /* NULL until first paused by backpressure */
     client *prev, *next;  /* b->clients */
-    client *resume_next;  /* b->resume_head */
 };
+
+/* c's user name for authorization requests and hooks; NULL if it gave
+ * none. `tmp` holds the slice the result points to. */
+const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp);
+/* Give c (connected or connecting under `id`) its anonymous principal if
+ * it has none and principals are required (broker_require_principals). */
+void client_ensure_principal(client *c, mqtt_bytes id);
 
 /* Send a packet, respecting the client's Maximum Packet Size: reason
  * string and user properties are dropped if they would make it too large;
@@ -237,7 +278,8 @@ void client_continue_input(client *c);
 /* `raw` is the whole CONNECT packet as received (kept if authentication
  * is pending). */
 void connect_handle(client *c, mqtt_packet *p, mqtt_bytes raw);
-/* Authentication accepted a pending CONNECT (c->who set): decode the
+/* Authentication accepted a pending CONNECT (c->who set, or NULL for an
+ * anonymous client): decode the
  * kept copy `raw` and finish it under client id `id` (the one it was
  * authenticated under: a server-assigned id is not in the packet). */
 void connect_resume(client *c, mqtt_bytes raw, mqtt_bytes id);
@@ -251,7 +293,7 @@ struct authn_wait;
 
 enum authn_outcome { AUTHN_ACCEPTED, AUTHN_REFUSED, AUTHN_PENDING };
 /* Run the authenticator on the CONNECT `cn` (raw: its bytes) under client
- * id `id`. ACCEPTED: c->who is set; REFUSED: the refusal is under way;
+ * id `id`. ACCEPTED: c->who is set (NULL: anonymous); REFUSED: the refusal is under way;
  * PENDING: the CONNECT is kept and reads paused until
  * broker_authn_complete. */
 enum authn_outcome authenticate_start(client *c, const mqtt_connect *cn, mqtt_bytes id, mqtt_bytes raw);
@@ -309,8 +351,8 @@ void unsubscribe_handle(client *c, mqtt_unsubscribe *p);
 
 /* --- reauth.c ------------------------------------------------------------ */
 
-/* Re-run the authorizers over c's session subscriptions (c connected,
- * c->who set); remove the denied ones. Returns how many. */
+/* Re-run the authorizers over c's session subscriptions (c connected);
+ * remove the denied ones. Returns how many. */
 uint32_t reauth_session(client *c);
 
 /* --- will.c --------------------------------------------------------------- */
@@ -373,6 +415,7 @@ struct broker {
     uint64_t last_authn_token;
     broker_stats stats;
     uint64_t next_client_no;
+    bool need_principals;   /* broker_require_principals */
     bool shutting_down;
 };
 

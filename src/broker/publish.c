@@ -46,9 +46,9 @@ static void ack_publish(client *c, const mqtt_publish *p, uint8_t reason)
 static void run_hook(client *c, const pub_hook *h, const mqtt_publish *p)
 {
     session *s = c->s;
-    mqtt_bytes user = {c->username, c->username_len};
+    mqtt_bytes user;
     ack_publish(c, p, MQTT_RC_SUCCESS);
-    h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, c->has_username ? &user : NULL, c->who, p);
+    h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, client_username(c, &user), c->who, p);
 }
 
 /* Ask the authorizers; on denial answer the publisher (see broker.h for
@@ -56,8 +56,8 @@ static void run_hook(client *c, const pub_hook *h, const mqtt_publish *p)
 static bool authorize_publish(client *c, const mqtt_publish *p)
 {
     session *s = c->s;
-    mqtt_bytes user = {c->username, c->username_len};
-    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = c->has_username ? &user : NULL,
+    mqtt_bytes user;
+    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = client_username(c, &user),
                              .who = c->who, .action = BROKER_ACTION_PUBLISH, .topic = p->topic, .filter = p->topic,
                              .qos = p->qos, .retain = p->retain};
     uint8_t rc = broker_authorize(c->b, &r);
@@ -101,7 +101,7 @@ void publish_handle(client *c, mqtt_publish *p)
         client_send_ack(c, MQTT_PUBREC, p->packet_id, MQTT_RC_SUCCESS); /* duplicate: not routed again */
         return;
     }
-    if (p->qos && s->n_rx_qos2 >= b->lim.receive_max) {
+    if (p->qos && session_n_rx_qos2(s) >= b->lim.receive_max) {
         client_disconnect(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "Receive Maximum exceeded");
         return;
     }

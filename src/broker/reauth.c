@@ -16,8 +16,8 @@ static bool sub_allowed(client *c, const sub_rec *r)
     session *s = c->s;
     mqtt_bytes full = {r->filter, r->len}, g, f = full;
     bool shared = topic_filter_split_share(full, &g, &f);
-    mqtt_bytes user = {c->username, c->username_len};
-    broker_auth_request q = {.client_id = {s->id, s->id_len}, .username = c->has_username ? &user : NULL,
+    mqtt_bytes user;
+    broker_auth_request q = {.client_id = {s->id, s->id_len}, .username = client_username(c, &user),
                              .who = c->who, .action = BROKER_ACTION_SUBSCRIBE, .topic = full, .filter = f,
                              .share_group = shared ? g : (mqtt_bytes){NULL, 0}, .qos = r->opts.qos};
     return broker_authorize(c->b, &q) < 0x80;
@@ -46,7 +46,7 @@ uint32_t broker_recheck_subscriptions(broker *b)
 {
     uint32_t removed = 0;
     for (client *c = b->clients; c; c = c->next)
-        if (c->state == CLIENT_CONNECTED && c->s && c->who) removed += reauth_session(c);
+        if (c->state == CLIENT_CONNECTED && c->s) removed += reauth_session(c);
     return removed;
 }
 

@@ -2,7 +2,11 @@
  * state, and the offline life cycle (expiry and delayed wills).
  *
  * Offline deadlines live in b->session_timers, keyed by the earlier of
- * expire_at and will_at, so the sweep touches only sessions that are due. */
+ * expire_at and will_at, so the sweep touches only sessions that are due.
+ *
+ * Invariant: s->rare, once allocated, lives until the session ends; only
+ * a pending will in it holds anything that must be released. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,15 +20,39 @@ session *session_find(broker *b, mqtt_bytes id)
 
 session *session_create(broker *b, mqtt_bytes id)
 {
-    session *s = xcalloc(1, sizeof *s + id.len);
+    session *s = xcalloc(1, offsetof(session, id) + id.len);
     s->b = b;
     if (id.len) memcpy(s->id, id.data, id.len);
-    s->id_len = id.len;
+    s->id_len = (uint16_t)id.len; /* the codec caps strings at 65535 bytes */
     s->next_pid = 1;
     heap_node_init(&s->timer);
     session_table_add(&b->sessions, s);
     b->stats.sessions++;
     return s;
+}
+
+session_rare *session_rare_get(session *s)
+{
+    if (!s->rare) s->rare = xcalloc(1, sizeof *s->rare);
+    return s->rare;
+}
+
+void session_set_will(session *s, will *w, uint64_t at)
+{
+    if (!w && !s->rare) return;
+    session_rare *r = session_rare_get(s);
+    will_free(r->pending_will);
+    r->pending_will = w;
+    r->will_at = at;
+}
+
+/* The pending will, handed to the caller (NULL if none). */
+static will *take_will(session *s)
+{
+    if (!s->rare) return NULL;
+    will *w = s->rare->pending_will;
+    s->rare->pending_will = NULL;
+    return w;
 }
 
 static void unsubscribe_all(session *s)
@@ -47,12 +75,9 @@ static void session_destroy(session *s, bool graceful)
 {
     broker *b = s->b;
     unsubscribe_all(s);
-    if (s->pending_will) {
-        will *w = s->pending_will;
-        s->pending_will = NULL;
-        if (graceful) will_publish(b, w, NULL);
-        will_free(w);
-    }
+    will *w = take_will(s);
+    if (w && graceful) will_publish(b, w, NULL);
+    will_free(w);
     if (graceful) deliver_reshare_all(s, true);
     flow_release(s);
     dlv_clear(&s->inflight);
@@ -60,8 +85,11 @@ static void session_destroy(session *s, bool graceful)
     heap_remove(&b->session_timers, &s->timer);
     session_table_remove(&b->sessions, s);
     b->stats.sessions--;
-    free(s->rx_qos2);
-    free(s->waiters);
+    if (s->rare) {
+        free(s->rare->rx_qos2);
+        free(s->rare->waiters);
+        free(s->rare);
+    }
     free(s);
 }
 
@@ -70,7 +98,7 @@ void session_end(session *s) { session_destroy(s, true); }
 void session_rearm(session *s)
 {
     uint64_t due = s->expire_at;
-    if (s->pending_will && (!due || s->will_at < due)) due = s->will_at;
+    if (session_pending_will(s) && (!due || s->rare->will_at < due)) due = s->rare->will_at;
     if (due) heap_set(&s->b->session_timers, &s->timer, due);
     else heap_remove(&s->b->session_timers, &s->timer);
 }
@@ -91,9 +119,8 @@ void session_timer_fired(session *s, uint64_t now)
         session_end(s);
         return;
     }
-    if (s->pending_will && now >= s->will_at) {
-        will *w = s->pending_will;
-        s->pending_will = NULL;
+    if (session_pending_will(s) && now >= s->rare->will_at) {
+        will *w = take_will(s);
         will_publish(s->b, w, s);
         will_free(w);
     }
@@ -142,25 +169,28 @@ bool session_sub_remove(session *s, mqtt_bytes filter)
 
 bool session_rx_qos2_has(const session *s, uint16_t id)
 {
-    for (uint16_t i = 0; i < s->n_rx_qos2; i++)
-        if (s->rx_qos2[i] == id) return true;
+    const session_rare *r = s->rare;
+    for (uint32_t i = 0; r && i < r->n_rx_qos2; i++)
+        if (r->rx_qos2[i] == id) return true;
     return false;
 }
 
 void session_rx_qos2_add(session *s, uint16_t id)
 {
-    if (s->n_rx_qos2 == s->cap_rx_qos2) {
-        s->cap_rx_qos2 = s->cap_rx_qos2 ? s->cap_rx_qos2 * 2 : 4;
-        s->rx_qos2 = xrealloc(s->rx_qos2, s->cap_rx_qos2 * sizeof *s->rx_qos2);
+    session_rare *r = session_rare_get(s);
+    if (r->n_rx_qos2 == r->cap_rx_qos2) {
+        r->cap_rx_qos2 = r->cap_rx_qos2 ? r->cap_rx_qos2 * 2 : 4;
+        r->rx_qos2 = xrealloc(r->rx_qos2, r->cap_rx_qos2 * sizeof *r->rx_qos2);
     }
-    s->rx_qos2[s->n_rx_qos2++] = id;
+    r->rx_qos2[r->n_rx_qos2++] = id;
 }
 
 bool session_rx_qos2_remove(session *s, uint16_t id)
 {
-    for (uint16_t i = 0; i < s->n_rx_qos2; i++) {
-        if (s->rx_qos2[i] != id) continue;
-        s->rx_qos2[i] = s->rx_qos2[--s->n_rx_qos2];
+    session_rare *r = s->rare;
+    for (uint32_t i = 0; r && i < r->n_rx_qos2; i++) {
+        if (r->rx_qos2[i] != id) continue;
+        r->rx_qos2[i] = r->rx_qos2[--r->n_rx_qos2];
         return true;
     }
     return false;

@@ -62,8 +62,8 @@ static int subscribe_one(client *c, const mqtt_sub_entry *e, uint32_t sub_id, bo
     if (!mqtt_filter_valid(e->filter) || filter_levels(f) > c->b->lim.max_topic_levels)
         return MQTT_RC_TOPIC_FILTER_INVALID;
     session *s = c->s;
-    mqtt_bytes user = {c->username, c->username_len};
-    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = c->has_username ? &user : NULL,
+    mqtt_bytes user;
+    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = client_username(c, &user),
                              .who = c->who, .action = BROKER_ACTION_SUBSCRIBE, .topic = e->filter, .filter = f,
                              .share_group = shared ? g : (mqtt_bytes){NULL, 0}, .qos = e->qos};
     uint8_t rc = broker_authorize(c->b, &r);

@@ -93,6 +93,9 @@ bool mqtt_utf8_valid(const uint8_t *s, size_t len);
 
 /* Topic name usable in PUBLISH: non-empty, valid UTF-8, no wildcards. */
 bool mqtt_topic_valid(mqtt_bytes topic);
+/* The same check for a topic whose UTF-8 was already validated (a string
+ * read by the decoder): non-empty, no wildcard. */
+bool mqtt_topic_name_ok(mqtt_bytes topic);
 
 /* Topic filter: non-empty, valid UTF-8, '#' only as the whole last level,
  * '+' only as a whole level. Accepts "$share/group/filter" with a non-empty

@@ -98,7 +98,8 @@ static int check_value(uint32_t id, const mqtt_props *p)
     case MQTT_PROP_SUBSCRIPTION_ID: return p->sub_id == 0 ? MQTT_RC_PROTOCOL_ERROR : 0;
     case MQTT_PROP_TOPIC_ALIAS: return p->topic_alias == 0 ? MQTT_RC_TOPIC_ALIAS_INVALID : 0;
     case MQTT_PROP_RESPONSE_TOPIC:
-        return mqtt_topic_valid(p->response_topic) ? 0 : MQTT_RC_PROTOCOL_ERROR;
+        /* read as a string: its UTF-8 is already checked */
+        return mqtt_topic_name_ok(p->response_topic) ? 0 : MQTT_RC_PROTOCOL_ERROR;
     }
     return 0;
 }
@@ -217,6 +218,16 @@ bool mqtt_props_empty(const mqtt_props *p)
            p->extra.len == 0;
 }
 
+/* Step over one value of a block mqtt_props_decode already accepted: its
+ * strings were UTF-8 checked then, so only their lengths matter now. */
+static bool skip_value(rd *r, uint8_t kind)
+{
+    mqtt_bytes b;
+    if (kind == K_STR) return rd_bin(r, &b);
+    if (kind == K_PAIR) return rd_bin(r, &b) && rd_bin(r, &b);
+    return read_value(r, kind, NULL);
+}
+
 bool mqtt_props_next_user(const mqtt_props *props, size_t *pos, mqtt_bytes *key,
                           mqtt_bytes *value)
 {
@@ -229,7 +240,7 @@ bool mqtt_props_next_user(const mqtt_props *props, size_t *pos, mqtt_bytes *key,
             *pos = r.pos;
             return true;
         }
-        if (!read_value(&r, def_of(id)->kind, NULL)) break;
+        if (!skip_value(&r, def_of(id)->kind)) break;
     }
     *pos = r.len;
     return false;

@@ -32,10 +32,15 @@ bool mqtt_utf8_valid(const uint8_t *s, size_t len)
     return true;
 }
 
+bool mqtt_topic_name_ok(mqtt_bytes topic)
+{
+    if (topic.len == 0) return false;
+    return !memchr(topic.data, '+', topic.len) && !memchr(topic.data, '#', topic.len);
+}
+
 bool mqtt_topic_valid(mqtt_bytes topic)
 {
-    if (topic.len == 0 || !mqtt_utf8_valid(topic.data, topic.len)) return false;
-    return !memchr(topic.data, '+', topic.len) && !memchr(topic.data, '#', topic.len);
+    return mqtt_topic_name_ok(topic) && mqtt_utf8_valid(topic.data, topic.len);
 }
 
 /* Wildcard placement: each of '+' and '#' must fill a whole level, and '#'

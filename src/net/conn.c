@@ -37,12 +37,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     (void)suggested;
     net_conn *c = h->data;
-    *out = uv_buf_init((char *)c->n->rbuf, NET_READ_BUF_SIZE);
+    *out = uv_buf_init((char *)c->l->n->rbuf, NET_READ_BUF_SIZE);
 }
 
 static void unlink_dirty(net_conn *c)
 {
-    net_conn **link = &c->n->dirty;
+    net_conn **link = &c->l->n->dirty;
     while (*link && *link != c) link = &(*link)->dirty_next;
     if (*link) *link = c->dirty_next;
     c->dirty = false;
@@ -51,14 +51,14 @@ static void unlink_dirty(net_conn *c)
 static void on_closed(uv_handle_t *h)
 {
     net_conn *c = h->data;
-    net *n = c->n;
+    net *n = c->l->n;
     if (c->prev) c->prev->next = c->next;
     else n->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     if (c->dirty) unlink_dirty(c);
     n->handles--;
     tls_conn_free(c);
-    if (c->user && c->cbs->on_close) c->cbs->on_close(c->user, c->close_error);
+    if (c->user && c->l->cbs->on_close) c->l->cbs->on_close(c->user, c->close_error);
     buf_free(&c->out);
     free_write_state(c); /* a pending write completed (cancelled) before this */
     free(c);
@@ -80,7 +80,7 @@ void conn_begin_close(net_conn *c)
     c->state = CONN_CLOSING;
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (c->tls) tls_conn_close_notify(c);
-    if (c->writing || unsent(c)) net_mark_dirty(c->n, c);
+    if (c->writing || unsent(c)) net_mark_dirty(c->l->n, c);
     else begin_shutdown(c);
 }
 
@@ -92,7 +92,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     if (nread > 0) {
         if (c->state != CONN_OPEN) return;
         if (c->tls) tls_conn_input(c, (const uint8_t *)b->base, (size_t)nread);
-        else c->cbs->on_read(c->user, (const uint8_t *)b->base, (size_t)nread);
+        else c->l->cbs->on_read(c->user, (const uint8_t *)b->base, (size_t)nread);
     } else if (nread == UV_EOF) {
         /* Half-close from the peer: still deliver what it asked for. */
         conn_begin_close(c);
@@ -114,7 +114,6 @@ void conn_accepted(net_listener *l, net_conn *c)
      * 40 ms (delayed-ACK interaction) to every acknowledgement. */
     uv_tcp_nodelay(&c->tcp, 1);
     peer_store(c);
-    c->listener_index = (uint16_t)l->index;
     if (l->tls && tls_conn_start(c, l->tls) != 0) {
         log_warn("TLS on port %u: cannot create the connection state for %s", l->port, net_conn_peer(c));
         close_handle(c, UV_ENOMEM);
@@ -137,9 +136,9 @@ size_t net_conn_backlog(const net_conn *c)
 static void maybe_drain(net_conn *c)
 {
     if (!c->above_high || c->state != CONN_OPEN) return;
-    if (net_conn_backlog(c) > c->n->low) return;
+    if (net_conn_backlog(c) > c->l->n->low) return;
     c->above_high = false;
-    if (c->cbs->on_drain) c->cbs->on_drain(c->user);
+    if (c->l->cbs->on_drain) c->l->cbs->on_drain(c->user);
 }
 
 static void on_write(uv_write_t *req, int status);
@@ -264,15 +263,15 @@ buf *net_conn_outbuf(net_conn *c)
 {
     if (c->state == CONN_OPEN) return &c->out;
     /* Closing: whatever an encoder appends here is dropped. */
-    c->n->discard.len = 0;
-    return &c->n->discard;
+    c->l->n->discard.len = 0;
+    return &c->l->n->discard;
 }
 
 void net_conn_flush_later(net_conn *c)
 {
     if (c->state != CONN_OPEN) return;
-    if (net_conn_backlog(c) >= c->n->high) c->above_high = true;
-    if (c->out.len) net_mark_dirty(c->n, c);
+    if (net_conn_backlog(c) >= c->l->n->high) c->above_high = true;
+    if (c->out.len) net_mark_dirty(c->l->n, c);
 }
 
 void net_conn_write(net_conn *c, const void *data, size_t len)
@@ -298,6 +297,6 @@ void net_conn_resume_read(net_conn *c)
 
 void net_conn_close(net_conn *c) { conn_begin_close(c); }
 
-unsigned net_conn_listener_index(const net_conn *c) { return c->listener_index; }
+unsigned net_conn_listener_index(const net_conn *c) { return c->l->index; }
 
 const struct x509_st *net_conn_peer_cert(const net_conn *c) { return c->tls ? tls_conn_peer_cert(c) : NULL; }

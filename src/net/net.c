@@ -45,23 +45,31 @@ static void on_handle_closed(uv_handle_t *h)
 
 void net_set_handshake_timeout(net *n, unsigned seconds) { n->hs_timeout_ms = seconds * 1000; }
 
+static void listener_free(net_listener *l)
+{
+    SSL_CTX_free(l->tls);
+    free(l);
+}
+
+/* Closed by net_shutdown: stays listed for net_free (connections point to it). */
 static void on_listener_closed(uv_handle_t *h)
 {
     net_listener *l = h->data;
     l->n->handles--;
-    SSL_CTX_free(l->tls);
-    free(l);
+}
+
+/* A listener that never listened: no connection can point to it. */
+static void on_unused_listener_closed(uv_handle_t *h)
+{
+    on_listener_closed(h);
+    listener_free(h->data);
 }
 
 void net_shutdown(net *n)
 {
     if (n->shut) return;
     n->shut = true;
-    for (net_listener *l = n->listeners, *next; l; l = next) {
-        next = l->next;
-        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-    }
-    n->listeners = NULL;
+    for (net_listener *l = n->listeners; l; l = l->next) uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
     for (net_conn *c = n->conns; c; c = c->next) conn_force_close(c);
     uv_close((uv_handle_t *)&n->flush_check, on_handle_closed);
     uv_close((uv_handle_t *)&n->flush_idle, on_handle_closed);
@@ -74,6 +82,10 @@ void net_free(net *n)
     /* net_shutdown and a loop run must come first: freeing memory that
      * libuv still references would be a use-after-free later. */
     assert(n->shut && n->handles == 0 && !n->conns);
+    for (net_listener *l = n->listeners, *next; l; l = next) {
+        next = l->next;
+        listener_free(l);
+    }
     buf_free(&n->discard);
     free(n->rbuf);
     free(n->plain);
@@ -89,8 +101,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     net *n = l->n;
     net_conn *c = xcalloc(1, sizeof *c);
-    c->n = n;
-    c->cbs = l->cbs;
+    c->l = l;
     c->state = CONN_OPEN;
     uv_tcp_init(n->loop, &c->tcp);
     c->tcp.data = c;
@@ -136,7 +147,7 @@ net_listener *net_listen(net *n, const char *addr, uint16_t port, net_accept_cb 
     if (r == 0) r = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection);
     if (r != 0) {
         log_error("listen on %s:%u: %s", addr, port, uv_strerror(r));
-        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+        uv_close((uv_handle_t *)&l->tcp, on_unused_listener_closed);
         return NULL;
     }
     l->port = bound_port(&l->tcp);

@@ -66,8 +66,7 @@ net_listener *net_listen(net *n, const char *addr, uint16_t port, net_accept_cb 
 /* The port actually bound (useful with port 0). */
 uint16_t net_listener_port(const net_listener *l);
 /* A number the server chooses for the listener (its index in the
- * configuration), reported by net_conn_listener_index. Default 0; below
- * 65536 (connections store it in 16 bits). */
+ * configuration), reported by net_conn_listener_index. Default 0. */
 void net_listener_set_index(net_listener *l, unsigned index);
 /* Make l a TLS listener, or replace its context (certificate reload):
  * connections accepted from now on use ctx; existing ones keep the context

@@ -35,6 +35,8 @@ struct net {
     unsigned hs_timeout_ms;
 };
 
+/* Connections point to their listener, so a listener is freed only in
+ * net_free, after every connection (net_shutdown just closes its handle). */
 struct net_listener {
     uv_tcp_t tcp;
     net *n;
@@ -68,8 +70,7 @@ typedef struct conn_write {
  * connections need lives behind a pointer (tls, wr). */
 struct net_conn {
     uv_tcp_t tcp;
-    net *n;
-    const net_conn_callbacks *cbs;
+    net_listener *l;         /* accepted by; its n, cbs and index serve every conn */
     void *user;              /* NULL until accepted: no on_close then */
     buf out;                 /* accumulating output (plaintext); freed when written */
     tls_conn *tls;           /* NULL: plain TCP; holds the ciphertext buffer */
@@ -84,7 +85,6 @@ struct net_conn {
     uint8_t state : 2;       /* enum conn_state */
     uint8_t dirty : 1, writing : 1, paused : 1, above_high : 1;
     int16_t close_error;     /* a libuv error code (all fit) */
-    uint16_t listener_index;
 };
 
 /* peer.c: read the peer's address once, at accept. */

@@ -34,7 +34,7 @@ struct tls_conn {
 static void hs_unlink(net_conn *c)
 {
     tls_conn *t = c->tls;
-    net *n = c->n;
+    net *n = c->l->n;
     if (t->hs_prev) t->hs_prev->tls->hs_next = t->hs_next;
     else if (n->hs_head == c) n->hs_head = t->hs_next;
     else return; /* not listed */
@@ -46,7 +46,7 @@ static void hs_unlink(net_conn *c)
 
 static void hs_append(net_conn *c)
 {
-    net *n = c->n;
+    net *n = c->l->n;
     c->tls->deadline = clock_now_ms() + n->hs_timeout_ms;
     c->tls->hs_prev = n->hs_tail;
     if (n->hs_tail) n->hs_tail->tls->hs_next = c;
@@ -109,7 +109,7 @@ static void fail(net_conn *c, const char *what)
     t->failed = true;
     hs_unlink(c);
     c->out.len = 0; /* plaintext that can no longer be encrypted */
-    if (drain_wbio(c)) net_mark_dirty(c->n, c);
+    if (drain_wbio(c)) net_mark_dirty(c->l->n, c);
     conn_begin_close(c);
 }
 
@@ -168,13 +168,13 @@ static bool handshake(net_conn *c)
 static void read_plain(net_conn *c)
 {
     tls_conn *t = c->tls;
-    net *n = c->n;
+    net *n = c->l->n;
     if (!n->plain) n->plain = xmalloc(NET_READ_BUF_SIZE);
     while (c->state == CONN_OPEN) {
         ERR_clear_error();
         int r = SSL_read(t->ssl, n->plain, NET_READ_BUF_SIZE);
         if (r > 0) {
-            c->cbs->on_read(c->user, n->plain, (size_t)r);
+            c->l->cbs->on_read(c->user, n->plain, (size_t)r);
             continue;
         }
         int e = SSL_get_error(t->ssl, r);
@@ -202,8 +202,8 @@ void tls_conn_input(net_conn *c, const uint8_t *data, size_t len)
     }
     if (t->done || handshake(c)) read_plain(c);
     /* Handshake messages, tickets, alerts or key updates to send. */
-    if (!t->failed && drain_wbio(c)) net_mark_dirty(c->n, c);
-    else if (t->wire.len) net_mark_dirty(c->n, c);
+    if (!t->failed && drain_wbio(c)) net_mark_dirty(c->l->n, c);
+    else if (t->wire.len) net_mark_dirty(c->l->n, c);
 }
 
 /* --- life cycle --------------------------------------------------------------------- */

@@ -61,6 +61,7 @@ authz_guard *authz_guard_new(broker *b, store_bridge *sb, struct authz *policy)
     g->b = b;
     g->sb = sb;
     g->policy = policy;
+    broker_require_principals(b, authz_enabled(policy)); /* rules read them; nothing else does */
     broker_add_authorizer(b, authorize, g);
     store_bridge_set_authorizer(sb, authorize_key, g);
     g->installed = true;
@@ -72,6 +73,7 @@ void authz_guard_reload(authz_guard *g, struct authz *policy)
 {
     authz_free(g->policy);
     g->policy = policy;
+    broker_require_principals(g->b, authz_enabled(policy)); /* before the rules run again */
     uint32_t removed = broker_recheck_subscriptions(g->b);
     log_info("authorization rules reloaded (%s); %u subscription%s removed",
              authz_enabled(policy) ? "enabled" : "disabled", removed, removed == 1 ? "" : "s");

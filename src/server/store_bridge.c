@@ -6,6 +6,7 @@
  *   forbidden Response Topic (§1.3)    -> DISCONNECT 0x82, not executed
  *   no (or empty) Correlation Data     -> not executed, __stat 400 reply
  *   Message Expiry elapsed             -> dropped
+ *   GET / SCAN                         -> executed, reply published
  *   seen before (reply cache)          -> the remembered reply, not executed
  *   otherwise                          -> executed, reply published, cached
  * Replies go to the Response Topic through normal routing (the requester
@@ -25,8 +26,8 @@
 #include "store/reply_cache.h"
 #include "util/alloc.h"
 #include "util/clock.h"
+#include "util/digest.h"
 #include "util/log.h"
-#include "util/siphash.h"
 
 #define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
 /* The notification namespace: no client may publish in it, nor use it as
@@ -228,11 +229,12 @@ static bool request_acceptable(store_bridge *sb, const mqtt_publish *pub, reques
  * request (mosquitto_rr with a fixed correlation-data, say) get a fresh
  * execution instead of a stale reply; a true redelivery carries the same
  * payload. It guards against mistakes, not attacks (a client can only
- * confuse its own replies), so a fixed SipHash key is enough. */
+ * confuse its own replies), so a fast non-cryptographic digest is enough;
+ * the cache's own table is keyed against flooding. Built once per request
+ * and used for both the lookup and the insert. */
 static reply_cache_key cache_key(store_bridge *sb, const request_view *rv, mqtt_bytes payload)
 {
-    static const uint8_t key[SIPHASH_KEY_LEN] = {0};
-    uint64_t digest = siphash24(payload.data ? payload.data : (const uint8_t *)"", payload.len, key);
+    uint64_t digest = digest64(payload.data, payload.len);
     buf *c = &sb->ckey;
     c->len = 0;
     buf_append(c, rv->correlation.data, rv->correlation.len);
@@ -242,11 +244,10 @@ static reply_cache_key cache_key(store_bridge *sb, const request_view *rv, mqtt_
                              {c->data, c->len}};
 }
 
-static bool resend_cached(store_bridge *sb, const mqtt_publish *pub, const request_view *rv)
+static bool resend_cached(store_bridge *sb, const reply_cache_key *k, const request_view *rv)
 {
-    reply_cache_key k = cache_key(sb, rv, pub->payload);
     reply_slice meta, payload;
-    if (!reply_cache_get(sb->cache, &k, clock_now_ms(), &meta, &payload)) return false;
+    if (!reply_cache_get(sb->cache, k, clock_now_ms(), &meta, &payload)) return false;
     log_debug("state store: repeated request from %.*s answered from the reply cache", (int)rv->client_id.len,
               (const char *)rv->client_id.data);
     send_reply(sb, rv->response_topic, (mqtt_bytes){meta.data, (uint32_t)meta.len},
@@ -254,8 +255,10 @@ static bool resend_cached(store_bridge *sb, const mqtt_publish *pub, const reque
     return true;
 }
 
+/* Executes the request and publishes the reply; remembers it under `k`
+ * unless `k` is NULL (a read, which is not de-duplicated). */
 static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes *username,
-                    const struct principal *who, const request_view *rv)
+                    const struct principal *who, const request_view *rv, const reply_cache_key *k)
 {
     store_request req = {0};
     req.who.client_id = (store_bytes){rv->client_id.data, rv->client_id.len};
@@ -271,21 +274,31 @@ static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes 
                       (mqtt_bytes){req.prot_ver.data, (uint32_t)req.prot_ver.len});
     mqtt_bytes payload = BUF(&r->payload);
     send_reply(sb, rv->response_topic, BUF(&sb->props), payload, rv->expiry_s);
+    if (!k) return;
     uint64_t ttl_s = (rv->has_expiry ? rv->expiry_s : DEFAULT_REQUEST_EXPIRY_S) + (uint64_t)CACHE_GRACE_S;
     uint64_t now = clock_now_ms();
-    reply_cache_key k = cache_key(sb, rv, pub->payload);
-    reply_cache_put(sb->cache, &k, (reply_slice){sb->props.data, sb->props.len},
+    reply_cache_put(sb->cache, k, (reply_slice){sb->props.data, sb->props.len},
                     (reply_slice){payload.data, payload.len}, now, now + ttl_s * 1000);
 }
 
+/* Reads (GET, SCAN) bypass the reply cache: a repeat just reads again,
+ * so remembering them would only cost a lookup, an insert and memory per
+ * request. The cache key stays valid until execute's put: nothing in
+ * between touches sb->ckey (a reply is never routed back into this hook,
+ * response topics may not be the request topic). */
 static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username,
                        const struct principal *who, const mqtt_publish *pub)
 {
     store_bridge *sb = ctx;
     request_view rv = {.client_id = client_id};
     if (!request_acceptable(sb, pub, &rv)) return;
-    if (resend_cached(sb, pub, &rv)) return;
-    execute(sb, pub, username, who, &rv);
+    if (store_request_read_only((store_bytes){pub->payload.data, pub->payload.len})) {
+        execute(sb, pub, username, who, &rv, NULL);
+        return;
+    }
+    reply_cache_key k = cache_key(sb, &rv, pub->payload);
+    if (resend_cached(sb, &k, &rv)) return;
+    execute(sb, pub, username, who, &rv, &k);
 }
 
 /* --- notifications ----------------------------------------------------------- */

@@ -1,18 +1,24 @@
-/* Response de-duplication cache: an intrusive chained hash table for
- * lookups plus a list in insertion order for eviction and expiry
- * reclamation.
+/* Response de-duplication cache: an open-addressing table of (hash,
+ * entry) slots for lookups plus a list in insertion order for eviction and
+ * expiry reclamation.
  *
- * Invariants: every entry is both in its bucket chain (under the hash of
- * its encoded key) and in the list; c->bytes is the sum of the entries'
- * costs; count <= max_entries and bytes <= max_bytes after every put;
- * nbuckets is 0 or a power of two.
+ * Invariants: every entry is in exactly one slot and in the list; slots
+ * use linear probing with no tombstones (removal shifts later slots of the
+ * probe run back), so a lookup stops at the first empty slot; nslots is 0
+ * or a power of two and count <= nslots / 2; c->bytes is the sum of the
+ * entries' costs; count <= max_entries and bytes <= max_bytes after every
+ * put.
  *
- * Why intrusive, with the hash stored: every mutation request costs a
- * lookup, and at the default bound the cache is full under load, so every
- * put also evicts. With the hash kept in the entry, eviction and
- * replacement never hash again, and the bridge's put right after a
- * missed get reuses that get's hash (see `hash_key`): one SipHash per
- * request instead of four, and one allocation per entry instead of two. */
+ * Why this shape: every mutation request costs a lookup, and at the
+ * default bound the cache is full under load, so every put also evicts
+ * the oldest entry. The entries (a few hundred bytes each, tens of MB in
+ * all) are cold; chained buckets cost a cache miss per chain link on
+ * every lookup and removal. Slots keep the hash next to the pointer, so a
+ * miss usually touches one cache line of the slot array and no entry, and
+ * a removal finds its slot by pointer without reading other entries. The
+ * hash is computed once per request: the bridge's put right after a missed
+ * get reuses that get's hash (see `hash_key`), and eviction uses the
+ * stored one. One allocation per entry. */
 #include "store/reply_cache.h"
 
 #include <stdlib.h>
@@ -22,11 +28,10 @@
 #include "util/buf.h"
 #include "util/siphash.h"
 
-#define MIN_BUCKETS 16
+#define MIN_SLOTS 16
 
 typedef struct rc_entry {
     struct rc_entry *prev, *next; /* insertion order, oldest first */
-    struct rc_entry *chain;       /* next in the same bucket */
     uint64_t hash;
     uint64_t expires_at;
     size_t cost;
@@ -34,9 +39,14 @@ typedef struct rc_entry {
     uint8_t data[]; /* encoded key, meta, payload */
 } rc_entry;
 
+typedef struct rc_slot {
+    uint64_t hash;
+    rc_entry *e; /* NULL: empty */
+} rc_slot;
+
 struct reply_cache {
-    rc_entry **buckets;
-    size_t nbuckets, count;
+    rc_slot *slots;
+    size_t nslots, count;
     rc_entry *oldest, *newest;
     size_t max_entries, max_bytes, bytes;
     /* The encoded key of the current call and of the previous one, with
@@ -64,7 +74,7 @@ void reply_cache_free(reply_cache *c)
         free(e);
         e = next;
     }
-    free(c->buckets);
+    free(c->slots);
     buf_free(&c->scratch);
     buf_free(&c->last);
     free(c);
@@ -99,49 +109,60 @@ static uint64_t hash_key(reply_cache *c, const reply_cache_key *k)
     return c->last_hash;
 }
 
-/* The link pointing at the entry with this key (or at the chain's end). */
-static rc_entry **find_link(reply_cache *c, uint64_t hash, const uint8_t *key, size_t klen)
-{
-    rc_entry **link = &c->buckets[hash & (c->nbuckets - 1)];
-    for (; *link; link = &(*link)->chain) {
-        const rc_entry *e = *link;
-        if (e->hash == hash && e->klen == klen && memcmp(e->data, key, klen) == 0) break;
-    }
-    return link;
-}
-
 static rc_entry *lookup(reply_cache *c, uint64_t hash)
 {
     if (c->count == 0) return NULL;
-    return *find_link(c, hash, c->scratch.data, c->scratch.len);
-}
-
-static void rehash(reply_cache *c, size_t nbuckets)
-{
-    rc_entry **buckets = xcalloc(nbuckets, sizeof *buckets);
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        rc_entry *e = c->buckets[i];
-        while (e) {
-            rc_entry *chain = e->chain;
-            rc_entry **head = &buckets[e->hash & (nbuckets - 1)];
-            e->chain = *head;
-            *head = e;
-            e = chain;
-        }
+    const uint8_t *key = c->scratch.data;
+    size_t klen = c->scratch.len, mask = c->nslots - 1;
+    for (size_t i = hash & mask; c->slots[i].e; i = (i + 1) & mask) {
+        const rc_slot *sl = &c->slots[i];
+        if (sl->hash == hash && sl->e->klen == klen && memcmp(sl->e->data, key, klen) == 0) return sl->e;
     }
-    free(c->buckets);
-    c->buckets = buckets;
-    c->nbuckets = nbuckets;
+    return NULL;
 }
 
-/* Load factor at most 1 after the insert; shrink when an eighth full so
- * memory follows the live count after a burst. */
+static void slot_insert(rc_slot *slots, size_t nslots, uint64_t hash, rc_entry *e)
+{
+    size_t mask = nslots - 1, i = hash & mask;
+    while (slots[i].e) i = (i + 1) & mask;
+    slots[i] = (rc_slot){hash, e};
+}
+
+static void resize(reply_cache *c, size_t nslots)
+{
+    rc_slot *slots = xcalloc(nslots, sizeof *slots);
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->slots[i].e) slot_insert(slots, nslots, c->slots[i].hash, c->slots[i].e);
+    free(c->slots);
+    c->slots = slots;
+    c->nslots = nslots;
+}
+
+/* Load factor at most 1/2 after the insert (short probe runs); shrink when
+ * an eighth full so memory follows the live count after a burst. */
 static void resize_for_insert(reply_cache *c)
 {
-    size_t want = c->nbuckets ? c->nbuckets : MIN_BUCKETS;
-    while (c->count + 1 > want) want *= 2;
-    while (want > MIN_BUCKETS && (c->count + 1) * 8 < want) want /= 2;
-    if (want != c->nbuckets) rehash(c, want);
+    size_t want = c->nslots ? c->nslots : MIN_SLOTS;
+    while ((c->count + 1) * 2 > want) want *= 2;
+    while (want > MIN_SLOTS && (c->count + 1) * 8 < want) want /= 2;
+    if (want != c->nslots) resize(c, want);
+}
+
+/* Empty slot `hole` and move back every later slot of its probe run whose
+ * home is not strictly inside (hole, slot], so no lookup meets a gap
+ * before its entry (linear-probing deletion without tombstones). */
+static void slot_remove(reply_cache *c, const rc_entry *e)
+{
+    size_t mask = c->nslots - 1, hole = e->hash & mask;
+    while (c->slots[hole].e != e) hole = (hole + 1) & mask;
+    for (size_t i = (hole + 1) & mask; c->slots[i].e; i = (i + 1) & mask) {
+        size_t home = c->slots[i].hash & mask;
+        bool stays = hole < i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (stays) continue;
+        c->slots[hole] = c->slots[i];
+        hole = i;
+    }
+    c->slots[hole] = (rc_slot){0, NULL};
 }
 
 static void unlink_entry(reply_cache *c, rc_entry *e)
@@ -154,8 +175,7 @@ static void unlink_entry(reply_cache *c, rc_entry *e)
 
 static void remove_entry(reply_cache *c, rc_entry *e)
 {
-    rc_entry **link = find_link(c, e->hash, e->data, e->klen);
-    *link = e->chain;
+    slot_remove(c, e);
     unlink_entry(c, e);
     c->bytes -= e->cost;
     c->count--;
@@ -188,9 +208,7 @@ static void make_room(reply_cache *c, size_t cost, uint64_t now_ms)
 static void insert_entry(reply_cache *c, rc_entry *e)
 {
     resize_for_insert(c);
-    rc_entry **head = &c->buckets[e->hash & (c->nbuckets - 1)];
-    e->chain = *head;
-    *head = e;
+    slot_insert(c->slots, c->nslots, e->hash, e);
     e->next = NULL;
     e->prev = c->newest;
     if (c->newest) c->newest->next = e;

@@ -3,8 +3,9 @@
  * A QoS 1 request can arrive twice (redelivery after a reconnect, DUP
  * set). Executing it again is wrong for non-idempotent outcomes: a second
  * `SET NX` would turn `+OK` into `:-1`. The bridge therefore remembers each
- * reply under (client id, response topic, correlation data) and re-sends
- * the remembered reply for a repeat instead of executing it.
+ * reply that is not a read's under (client id, response topic, correlation
+ * data) and re-sends the remembered reply for a repeat instead of
+ * executing it.
  *
  * The cache stores two opaque byte strings per entry, `meta` and `payload`
  * (the bridge keeps the encoded response properties and the RESP reply);

@@ -190,6 +190,13 @@ static const struct {
     {"VDEL", svc_cmd_vdel}, {"KEYNOTIFY", svc_cmd_keynotify}, {"SCAN", svc_cmd_scan},
 };
 
+bool store_request_read_only(store_bytes payload)
+{
+    resp_request rq;
+    if (!payload.data || resp_decode_request(payload.data, payload.len, &rq) != RESP_OK) return false;
+    return resp_arg_equals_ci(rq.argv[0], "GET") || resp_arg_equals_ci(rq.argv[0], "SCAN");
+}
+
 void store_service_execute(store_service *s, const store_request *req, store_reply *out)
 {
     out->status = 200;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "broker/broker.h"
+#include "auth/principal.h"
 #include "mqtt/codec.h"
 #include "net/net.h"
 #include "util/alloc.h"
@@ -40,6 +41,7 @@ typedef struct fixture {
     bool registered;
     int disconnects;
     bool kick_in_hook;
+    char last_who[32]; /* the principal's client id, "" when who was NULL */
 } fixture;
 
 static mqtt_bytes B(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
@@ -61,6 +63,8 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
     copy_str(f->last_topic, sizeof f->last_topic, r->topic);
     copy_str(f->last_filter, sizeof f->last_filter, r->filter);
     copy_str(f->last_group, sizeof f->last_group, r->share_group);
+    if (r->who) copy_str(f->last_who, sizeof f->last_who, (mqtt_bytes){r->who->client_id, (uint32_t)r->who->client_id_len});
+    else f->last_who[0] = '\0';
     return starts_with(r->filter, "deny") ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_SUCCESS;
 }
 
@@ -286,6 +290,27 @@ static void test_subscribe_denied_per_filter(void **state)
     close_conn(c);
 }
 
+/* Anonymous clients carry no principal until one is required; then the
+ * connected ones get theirs at once (client id, method "anonymous"), as
+ * do later connections. */
+static void test_principals_only_when_required(void **state)
+{
+    fixture *f = *state;
+    uint8_t rc[1];
+    conn *a = open_conn(f, "anon-a", MQTT_V5);
+    publish(a, "t/1", 1, 1);
+    assert_true(expect(f, a, MQTT_PUBACK, rc, 1));
+    assert_string_equal(f->last_who, "");
+    broker_require_principals(f->b, true);
+    publish(a, "t/2", 1, 2);
+    assert_true(expect(f, a, MQTT_PUBACK, rc, 1));
+    assert_string_equal(f->last_who, "anon-a");
+    conn *b = open_conn(f, "anon-b", MQTT_V311);
+    assert_string_equal(f->last_who, "anon-b"); /* BROKER_ACTION_CONNECT */
+    close_conn(a);
+    close_conn(b);
+}
+
 static void test_disconnect_client_in_hook(void **state)
 {
     fixture *f = *state;
@@ -352,6 +377,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_denied_v5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_denied_v311, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_denied_per_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_principals_only_when_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_client_in_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_takeover_hook_before_new_connection, setup, teardown),
     };

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -154,6 +155,29 @@ static void test_byte_bound(void **state)
     reply_cache_free(c);
 }
 
+/* Many inserts through a full cache: every put evicts the oldest, which
+ * exercises slot removal (probe runs shifted back, wrapping at the end of
+ * the slot array). Exactly the newest `max` keys must still be found. */
+static void test_churn(void **state)
+{
+    (void)state;
+    enum { MAX = 300, TOTAL = 5000 };
+    reply_cache *c = reply_cache_new(MAX, 1 << 24);
+    char id[16];
+    for (int i = 0; i < TOTAL; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        reply_cache_key k = K("client", "topic", id);
+        assert_true(reply_cache_put(c, &k, S("m"), S(id), 0, 1000));
+    }
+    assert_int_equal(reply_cache_count(c), MAX);
+    for (int i = 0; i < TOTAL; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        if (i < TOTAL - MAX) assert_miss(c, K("client", "topic", id), 0);
+        else assert_hit(c, K("client", "topic", id), 0, "m", id);
+    }
+    reply_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_eviction_order),
         cmocka_unit_test(test_byte_bound),
+        cmocka_unit_test(test_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

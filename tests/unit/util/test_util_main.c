@@ -4,6 +4,7 @@ int main(void)
 {
     int failed = 0;
     failed += run_siphash_tests();
+    failed += run_digest_tests();
     failed += run_hashmap_tests();
     failed += run_buf_tests();
     failed += run_clock_tests();

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 int run_siphash_tests(void);
+int run_digest_tests(void);
 int run_hashmap_tests(void);
 int run_buf_tests(void);
 int run_clock_tests(void);
