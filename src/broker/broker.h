@@ -3,7 +3,9 @@
  *
  * The server creates one broker per process, hands it every accepted
  * connection (broker_accept, which has the net_accept_cb signature) and
- * the connection callbacks (broker_conn_callbacks). */
+ * the connection callbacks (broker_conn_callbacks). Each client lives in
+ * its connection's user area (net.h): listeners are created with
+ * broker_conn_user_size, and a client never outlives its net_conn. */
 #ifndef MQS_BROKER_BROKER_H
 #define MQS_BROKER_BROKER_H
 
@@ -45,8 +47,10 @@ broker *broker_new(uv_loop_t *loop, const broker_limits *limits);
 void broker_shutdown(broker *b);
 void broker_free(broker *b);
 
-/* net_accept_cb: `ctx` is the broker. */
-void *broker_accept(void *ctx, net_conn *conn);
+/* net_accept_cb: `ctx` is the broker; `user` is an area of
+ * broker_conn_user_size bytes, where the client is constructed. */
+bool broker_accept(void *ctx, net_conn *conn, void *user);
+extern const size_t broker_conn_user_size;
 extern const net_conn_callbacks broker_conn_callbacks;
 
 /* Counters, for statistics and tests. */

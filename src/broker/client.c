@@ -382,11 +382,15 @@ static void resume_list_remove(client *c)
 
 /* --- net callbacks -------------------------------------------------------------- */
 
-void *broker_accept(void *ctx, net_conn *conn)
+const size_t broker_conn_user_size = sizeof(client);
+
+/* The client is built in the connection's user area (zeroed, freed by the
+ * net layer after on_close), so it lives exactly as long as the net_conn. */
+bool broker_accept(void *ctx, net_conn *conn, void *user)
 {
     broker *b = ctx;
-    if (b->shutting_down) return NULL;
-    client *c = xcalloc(1, sizeof *c);
+    if (b->shutting_down) return false;
+    client *c = user;
     c->b = b;
     c->conn = conn;
     c->last_rx = broker_now();
@@ -397,9 +401,13 @@ void *broker_accept(void *ctx, net_conn *conn)
     if (b->clients) b->clients->prev = c;
     b->clients = c;
     client_touch_timer(c);
-    return c;
+    return true;
 }
 
+/* Destroys the client but does not free it: the net layer frees the
+ * memory with the net_conn when this returns, so every list and pending
+ * operation that can reach c (clients, resume list, session, pending
+ * authentication, timer) must let go of it here. */
 static void on_close(void *user, int error)
 {
     client *c = user;
@@ -415,7 +423,6 @@ static void on_close(void *user, int error)
     free(c->flow);
     free(c->user);
     principal_free(c->who);
-    free(c);
 }
 
 static void on_drain(void *user)

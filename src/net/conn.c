@@ -40,11 +40,17 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init((char *)c->l->n->rbuf, NET_READ_BUF_SIZE);
 }
 
+/* Only from on_closed, which libuv never runs inside the flush pass, so
+ * the order of the array may change here (swap with the last). */
 static void unlink_dirty(net_conn *c)
 {
-    net_conn **link = &c->l->n->dirty;
-    while (*link && *link != c) link = &(*link)->dirty_next;
-    if (*link) *link = c->dirty_next;
+    net *n = c->l->n;
+    for (size_t i = 0; i < n->ndirty; i++) {
+        if (n->dirty[i] == c) {
+            n->dirty[i] = n->dirty[--n->ndirty];
+            break;
+        }
+    }
     c->dirty = false;
 }
 
@@ -58,10 +64,10 @@ static void on_closed(uv_handle_t *h)
     if (c->dirty) unlink_dirty(c);
     n->handles--;
     tls_conn_free(c);
-    if (c->user && c->l->cbs->on_close) c->l->cbs->on_close(c->user, c->close_error);
+    if (c->accepted && c->l->cbs->on_close) c->l->cbs->on_close(conn_user(c), c->close_error);
     buf_free(&c->out);
     free_write_state(c); /* a pending write completed (cancelled) before this */
-    free(c);
+    free(c);             /* and the user area with it (net.h) */
 }
 
 /* The one place a connection's handle is closed. Pending write and
@@ -92,7 +98,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     if (nread > 0) {
         if (c->state != CONN_OPEN) return;
         if (c->tls) tls_conn_input(c, (const uint8_t *)b->base, (size_t)nread);
-        else c->l->cbs->on_read(c->user, (const uint8_t *)b->base, (size_t)nread);
+        else c->l->cbs->on_read(conn_user(c), (const uint8_t *)b->base, (size_t)nread);
     } else if (nread == UV_EOF) {
         /* Half-close from the peer: still deliver what it asked for. */
         conn_begin_close(c);
@@ -119,12 +125,11 @@ void conn_accepted(net_listener *l, net_conn *c)
         close_handle(c, UV_ENOMEM);
         return;
     }
-    void *user = l->on_accept(l->ctx, c);
-    if (!user) {
+    if (!l->on_accept(l->ctx, c, conn_user(c))) {
         close_handle(c, 0);
         return;
     }
-    c->user = user;
+    c->accepted = true;
     if (c->state == CONN_OPEN) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -138,7 +143,7 @@ static void maybe_drain(net_conn *c)
     if (!c->above_high || c->state != CONN_OPEN) return;
     if (net_conn_backlog(c) > c->l->n->low) return;
     c->above_high = false;
-    if (c->l->cbs->on_drain) c->l->cbs->on_drain(c->user);
+    if (c->l->cbs->on_drain) c->l->cbs->on_drain(conn_user(c));
 }
 
 static void on_write(uv_write_t *req, int status);

@@ -87,6 +87,7 @@ void net_free(net *n)
         listener_free(l);
     }
     buf_free(&n->discard);
+    free(n->dirty);
     free(n->rbuf);
     free(n->plain);
     free(n);
@@ -100,7 +101,8 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     net *n = l->n;
-    net_conn *c = xcalloc(1, sizeof *c);
+    /* One allocation for the conn and its user area (net.h). */
+    net_conn *c = xcalloc(1, NET_CONN_USER_OFFSET + l->user_size);
     c->l = l;
     c->state = CONN_OPEN;
     uv_tcp_init(n->loop, &c->tcp);
@@ -127,7 +129,7 @@ static uint16_t bound_port(uv_tcp_t *tcp)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-net_listener *net_listen(net *n, const char *addr, uint16_t port, net_accept_cb on_accept,
+net_listener *net_listen(net *n, const char *addr, uint16_t port, size_t user_size, net_accept_cb on_accept,
                          const net_conn_callbacks *cbs, void *ctx)
 {
     struct sockaddr_storage ss;
@@ -138,6 +140,7 @@ net_listener *net_listen(net *n, const char *addr, uint16_t port, net_accept_cb 
     net_listener *l = xcalloc(1, sizeof *l);
     l->n = n;
     l->on_accept = on_accept;
+    l->user_size = user_size;
     l->cbs = cbs;
     l->ctx = ctx;
     uv_tcp_init(n->loop, &l->tcp);
@@ -175,26 +178,30 @@ void net_mark_dirty(net *n, net_conn *c)
 {
     if (c->dirty || n->shut) return;
     c->dirty = true;
-    c->dirty_next = n->dirty;
-    if (!n->dirty) {
+    if (n->ndirty == 0) {
         uv_check_start(&n->flush_check, on_flush_check);
         uv_idle_start(&n->flush_idle, on_flush_idle);
     }
-    n->dirty = c;
+    if (n->ndirty == n->dirty_cap) {
+        n->dirty_cap = n->dirty_cap ? 2 * n->dirty_cap : 64;
+        n->dirty = xrealloc(n->dirty, n->dirty_cap * sizeof *n->dirty);
+    }
+    n->dirty[n->ndirty++] = c;
 }
 
 static void on_flush_check(uv_check_t *h)
 {
     net *n = h->data;
     /* Flushing can run user callbacks (on_drain) that dirty more
-     * connections; they join the list and are flushed in this same pass. */
-    while (n->dirty) {
-        net_conn *c = n->dirty;
-        n->dirty = c->dirty_next;
+     * connections; they are appended and flushed in this same pass. No
+     * entry is removed meanwhile: unlink_dirty runs only from close
+     * callbacks, never inside this one. */
+    for (size_t i = 0; i < n->ndirty; i++) {
+        net_conn *c = n->dirty[i];
         c->dirty = false;
-        c->dirty_next = NULL;
         conn_flush(c);
     }
+    n->ndirty = 0;
     if (!n->shut) {
         uv_check_stop(&n->flush_check);
         uv_idle_stop(&n->flush_idle);

@@ -14,7 +14,17 @@
  * Lifetime: a net_conn is owned by the net layer. After on_close has been
  * called the handle must not be used. net_conn_close() may be called from
  * any callback, including on_read; on_close is then delivered later, from
- * the loop, never re-entrantly. */
+ * the loop, never re-entrantly.
+ *
+ * User area: each connection carries `user_size` bytes for its user (the
+ * listener's net_listen argument) in the same allocation, so a per-
+ * connection object costs no malloc header and needs no pointer to or
+ * from the net_conn. The area is zeroed at accept and aligned like malloc
+ * memory; the accept callback constructs the user's object in it, and
+ * every callback of the connection receives it as `user`. The net layer
+ * frees it with the net_conn right after on_close returns: on_close must
+ * release what the object owns and unlink it from wherever it is listed,
+ * because nothing may point into the area afterwards. */
 #ifndef MQS_NET_NET_H
 #define MQS_NET_NET_H
 
@@ -33,9 +43,11 @@ typedef struct net_conn net_conn;
 typedef struct net_listener net_listener;
 typedef struct net net;
 
-/* Called for each accepted connection. Return the user data for the
- * connection's callbacks, or NULL to refuse it (the net layer closes it). */
-typedef void *(*net_accept_cb)(void *ctx, net_conn *conn);
+/* Called for each accepted connection with its zeroed user area. Return
+ * true to accept: the area is then the `user` of its callbacks. Return
+ * false to refuse: the net layer closes the connection without on_close,
+ * so the area must own nothing (it is freed as is). */
+typedef bool (*net_accept_cb)(void *ctx, net_conn *conn, void *user);
 
 typedef struct net_conn_callbacks {
     /* Bytes arrived. */
@@ -59,9 +71,10 @@ void net_shutdown(net *n);
 /* Only after net_shutdown and a loop run to idle (all handles closed). */
 void net_free(net *n);
 
-/* Start listening on addr:port (IPv4 or IPv6 literal). Returns NULL and
- * logs on failure. */
-net_listener *net_listen(net *n, const char *addr, uint16_t port, net_accept_cb on_accept,
+/* Start listening on addr:port (IPv4 or IPv6 literal); each accepted
+ * connection gets a user area of `user_size` bytes (see the top). Returns
+ * NULL and logs on failure. */
+net_listener *net_listen(net *n, const char *addr, uint16_t port, size_t user_size, net_accept_cb on_accept,
                          const net_conn_callbacks *cbs, void *ctx);
 /* The port actually bound (useful with port 0). */
 uint16_t net_listener_port(const net_listener *l);

@@ -4,6 +4,7 @@
 #define MQS_NET_NET_INTERNAL_H
 
 #include <openssl/ssl.h>
+#include <stddef.h>
 
 #include "net/net.h"
 
@@ -21,7 +22,11 @@ struct net {
     buf discard;            /* handed out as the outbuf of closing conns */
     net_listener *listeners;
     net_conn *conns;        /* every conn whose handle is not yet freed */
-    net_conn *dirty;        /* conns queued for the next flush */
+    /* Conns queued for the next flush. An array in the net rather than a
+     * link in every conn: only busy connections are ever in it, while a
+     * link would cost each idle connection 8 bytes. */
+    net_conn **dirty;
+    size_t ndirty, dirty_cap;
     size_t high, low;
     unsigned handles;       /* our uv handles not yet through their close cb */
     bool shut;
@@ -41,6 +46,7 @@ struct net_listener {
     uv_tcp_t tcp;
     net *n;
     net_accept_cb on_accept;
+    size_t user_size;       /* of each conn's user area */
     const net_conn_callbacks *cbs;
     void *ctx;
     uint16_t port;
@@ -71,12 +77,10 @@ typedef struct conn_write {
 struct net_conn {
     uv_tcp_t tcp;
     net_listener *l;         /* accepted by; its n, cbs and index serve every conn */
-    void *user;              /* NULL until accepted: no on_close then */
     buf out;                 /* accumulating output (plaintext); freed when written */
     tls_conn *tls;           /* NULL: plain TCP; holds the ciphertext buffer */
     conn_write *wr;          /* NULL unless output is moving */
     net_conn *prev, *next;   /* n->conns */
-    net_conn *dirty_next;    /* n->dirty */
     /* The peer's address as accepted (peer.c formats it on demand). Kept
      * flat rather than in a struct so the flag byte fills its padding. */
     uint8_t peer_ip[16];     /* in6_addr, or in_addr in the first 4 bytes */
@@ -84,8 +88,17 @@ struct net_conn {
     uint8_t peer_family;     /* AF_INET, AF_INET6, or 0 if unknown */
     uint8_t state : 2;       /* enum conn_state */
     uint8_t dirty : 1, writing : 1, paused : 1, above_high : 1;
+    uint8_t accepted : 1;    /* the user took it: its area is live, on_close due */
     int16_t close_error;     /* a libuv error code (all fit) */
 };
+
+/* The user area follows the net_conn in its allocation, aligned like
+ * malloc memory. With the fields above the struct is 336 bytes on LP64, a
+ * multiple of 16, so the alignment adds no padding; together with the
+ * broker's client the allocation stays within a 512-byte malloc chunk. */
+#define NET_CONN_USER_OFFSET \
+    ((sizeof(net_conn) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t))
+static inline void *conn_user(net_conn *c) { return (char *)c + NET_CONN_USER_OFFSET; }
 
 /* peer.c: read the peer's address once, at accept. */
 void peer_store(net_conn *c);

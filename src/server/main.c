@@ -174,7 +174,7 @@ static int listen_all(server *s, const config *cfg)
 {
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         const config_listener *cl = &cfg->listeners[i];
-        net_listener *l = net_listen(s->net, cl->bind, cl->port, broker_accept, &broker_conn_callbacks, s->broker);
+        net_listener *l = net_listen(s->net, cl->bind, cl->port, broker_conn_user_size, broker_accept, &broker_conn_callbacks, s->broker);
         if (!l) return -1; /* net_listen logged why */
         security_attach(s->sec, i, l);
         bool v6 = strchr(cl->bind, ':') != NULL;

@@ -173,7 +173,7 @@ static int setup(void **state)
     broker_limits l;
     broker_limits_default(&l);
     f->b = broker_new(&f->loop, &l);
-    net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_accept, &broker_conn_callbacks, f->b);
+    net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
     assert_non_null(ls);
     f->port = net_listener_port(ls);
     broker_add_authorizer(f->b, authorize, f);

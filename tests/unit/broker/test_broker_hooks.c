@@ -105,7 +105,7 @@ static int setup(void **state)
     broker_limits l;
     broker_limits_default(&l);
     f->b = broker_new(&f->loop, &l);
-    net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_accept, &broker_conn_callbacks, f->b);
+    net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
     assert_non_null(ls);
     f->fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(net_listener_port(ls))};

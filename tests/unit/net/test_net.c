@@ -37,18 +37,20 @@ typedef struct server {
     bool in_read;
 } server;
 
-static void *on_accept(void *ctx, net_conn *c)
+/* The user area holds a pointer to the test's server (net.h). */
+static bool on_accept(void *ctx, net_conn *c, void *user)
 {
     server *s = ctx;
     s->accepts++;
-    if (s->refuse) return NULL;
+    if (s->refuse) return false;
     s->conn = c;
-    return s;
+    *(server **)user = s;
+    return true;
 }
 
 static void on_read(void *user, const uint8_t *data, size_t len)
 {
-    server *s = user;
+    server *s = *(server **)user;
     s->in_read = true;
     s->reads++;
     s->nread += len;
@@ -91,14 +93,14 @@ static void on_read(void *user, const uint8_t *data, size_t len)
 
 static void on_close(void *user, int error)
 {
-    server *s = user;
+    server *s = *(server **)user;
     if (s->in_read) s->closed_during_read = true;
     s->closes++;
     s->close_error = error;
     s->conn = NULL;
 }
 
-static void on_drain(void *user) { ((server *)user)->drains++; }
+static void on_drain(void *user) { (*(server **)user)->drains++; }
 
 static const net_conn_callbacks cbs = {on_read, on_close, on_drain};
 
@@ -108,7 +110,7 @@ static int setup(void **state)
     server *s = calloc(1, sizeof *s);
     uv_loop_init(&s->loop);
     s->n = net_new(&s->loop);
-    s->l = net_listen(s->n, "127.0.0.1", 0, on_accept, &cbs, s);
+    s->l = net_listen(s->n, "127.0.0.1", 0, sizeof(server *), on_accept, &cbs, s);
     assert_non_null(s->l);
     *state = s;
     return 0;
@@ -180,8 +182,8 @@ static void test_listener_port(void **state)
     server *s = *state;
     assert_int_not_equal(net_listener_port(s->l), 0);
     /* The same port again must fail to bind and return NULL. */
-    assert_null(net_listen(s->n, "127.0.0.1", net_listener_port(s->l), on_accept, &cbs, s));
-    assert_null(net_listen(s->n, "not-an-address", 0, on_accept, &cbs, s));
+    assert_null(net_listen(s->n, "127.0.0.1", net_listener_port(s->l), sizeof(server *), on_accept, &cbs, s));
+    assert_null(net_listen(s->n, "not-an-address", 0, sizeof(server *), on_accept, &cbs, s));
 }
 
 static void test_echo(void **state)
@@ -205,7 +207,7 @@ static void test_echo(void **state)
 static void test_ipv6(void **state)
 {
     server *s = *state;
-    net_listener *l6 = net_listen(s->n, "::1", 0, on_accept, &cbs, s);
+    net_listener *l6 = net_listen(s->n, "::1", 0, sizeof(server *), on_accept, &cbs, s);
     if (!l6) skip(); /* no IPv6 loopback on this host */
     int fd = socket(AF_INET6, SOCK_STREAM, 0);
     struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(net_listener_port(l6))};
