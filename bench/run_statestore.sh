@@ -84,28 +84,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 40000))
-        if [ -z "$(ss -Htan "sport = :$port")" ]; then
-            echo "$port"
-            return
-        fi
-    done
-}
-
-# Wait (at most 5 s) until something accepts on the port and the server is alive.
-wait_port() {
-    local port=$1 pid=$2 tries=50
-    while [ "$tries" -gt 0 ]; do
-        tries=$((tries - 1))
-        kill -0 "$pid" 2>/dev/null || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
+. "$root/bench/common.sh"
 
 # Started as plain background commands so that $! is the server itself.
 start_server() {
