@@ -94,18 +94,25 @@ static void append_part(buf *b, reply_slice s)
  * Returns the hash of the encoded key (in c->scratch), reusing the
  * previous call's when the key is the same: the bridge asks get and then
  * put for one request, and copying ~150 bytes is far cheaper than
- * hashing them. */
+ * hashing them.
+ *
+ * Only the client id and correlation parts are hashed (the response
+ * topic, usually the longest part, is compared on a hit but not hashed):
+ * SipHash's cost is per byte, and the hashed parts already tell apart the
+ * requests of different clients, so the table still spreads what clients
+ * control under the random seed. */
 static uint64_t hash_key(reply_cache *c, const reply_cache_key *k)
 {
     buf *s = &c->scratch;
     s->len = 0;
     append_part(s, k->client_id);
-    append_part(s, k->response_topic);
     append_part(s, k->correlation);
+    size_t hashed = s->len;
+    append_part(s, k->response_topic);
     if (c->last.len == s->len && memcmp(c->last.data, s->data, s->len) == 0) return c->last_hash;
     c->last.len = 0;
     buf_append(&c->last, s->data, s->len);
-    c->last_hash = siphash24(s->data, s->len, c->seed);
+    c->last_hash = siphash24(s->data, hashed, c->seed);
     return c->last_hash;
 }
 
@@ -182,9 +189,21 @@ static void remove_entry(reply_cache *c, rc_entry *e)
     free(e);
 }
 
+/* Under load the cache is full and every put evicts the oldest entry, a
+ * cold entry whose slot is a cold line of the slot array. Fetching them
+ * ahead lets those misses overlap with the request's own work instead of
+ * stalling the put: the eviction prefetches the next victim's header
+ * (see make_room), and each get prefetches that victim's slot, whose home
+ * the now cached header tells. */
+static void prefetch_victim_slot(const reply_cache *c)
+{
+    if (c->oldest) __builtin_prefetch(&c->slots[c->oldest->hash & (c->nslots - 1)], 0);
+}
+
 bool reply_cache_get(reply_cache *c, const reply_cache_key *k, uint64_t now_ms, reply_slice *meta,
                      reply_slice *payload)
 {
+    prefetch_victim_slot(c);
     rc_entry *e = lookup(c, hash_key(c, k));
     if (!e) return false;
     if (e->expires_at <= now_ms) {
@@ -203,6 +222,7 @@ static void make_room(reply_cache *c, size_t cost, uint64_t now_ms)
     while (c->oldest && c->oldest->expires_at <= now_ms) remove_entry(c, c->oldest);
     while (c->oldest && (c->count + 1 > c->max_entries || c->bytes + cost > c->max_bytes))
         remove_entry(c, c->oldest);
+    if (c->oldest) __builtin_prefetch(c->oldest, 0); /* the next put's victim */
 }
 
 static void insert_entry(reply_cache *c, rc_entry *e)
