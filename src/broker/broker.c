@@ -93,6 +93,8 @@ void broker_free(broker *b)
     free(b->hooks);
     free(b->authz);
     free(b);
+    delivery_pool_drain();
+    msg_pool_drain();
 }
 
 void broker_get_stats(const broker *b, broker_stats *out)

@@ -38,6 +38,7 @@ typedef struct msg {
     uint64_t expiry_at;  /* clock_now_ms deadline; 0 = never */
     uint8_t qos;
     bool retain;
+    uint32_t cap; /* bytes allocated for data[]; in what was padding */
     mqtt_bytes topic, payload, props; /* point into data[] */
     uint8_t data[];
 } msg;
@@ -45,6 +46,8 @@ typedef struct msg {
 msg *msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uint8_t qos, bool retain);
 msg *msg_ref(msg *m);
 void msg_unref(msg *m);
+/* Free the blocks kept for reuse by msg_new (broker_free calls it). */
+void msg_pool_drain(void);
 /* For retain_store_new. */
 void msg_release(void *m);
 bool msg_expired(const msg *m, uint64_t now);
@@ -94,6 +97,8 @@ typedef struct dlv_list {
 
 delivery *delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids, uint16_t n);
 void delivery_free(delivery *d);
+/* Free the entries kept for reuse by delivery_new (broker_free calls it). */
+void delivery_pool_drain(void);
 const uint32_t *delivery_sub_ids(const delivery *d);
 void dlv_push(dlv_list *l, delivery *d);
 delivery *dlv_pop(dlv_list *l);

@@ -1,7 +1,15 @@
 /* Reference-counted application messages and shared-subscription keys.
  * One allocation per message: the struct, then topic, payload and the
  * pass-through property block, so fan-out to N receivers costs N refcount
- * increments and no copies. */
+ * increments and no copies.
+ *
+ * Freed blocks of small messages are kept on a short free list and reused
+ * by the next message of about the same size: a request-reply exchange
+ * creates and frees one message per request, and the state store's
+ * replies on one topic are all alike, so this spares a malloc/free pair
+ * per request. The list is bounded (count and block size), so it holds
+ * at most POOL_MAX * POOL_BLOCK_MAX bytes; it is per thread because the
+ * list is unlocked. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +36,60 @@ static mqtt_bytes place(uint8_t **p, mqtt_bytes src)
     return out;
 }
 
+#define POOL_MAX 64         /* blocks kept */
+#define POOL_BLOCK_MAX 1024 /* data bytes: larger blocks go back to malloc */
+
+/* A kept block: its first bytes link the list; `cap` (at its msg offset,
+ * past the link) still tells its size. */
+typedef union pool_block {
+    union pool_block *next;
+    msg m;
+} pool_block;
+
+static _Thread_local pool_block *pool_head;
+static _Thread_local unsigned pool_count;
+
+/* Only the head is tried: in the steady state it is the block of the
+ * message just freed, of the same shape. A fit wastes at most a quarter
+ * of the length plus 64 bytes, so a large block never ends up holding a
+ * small message; a block that does not fit stays for a later message. */
+static msg *pool_take(size_t len)
+{
+    pool_block *b = pool_head;
+    if (!b || b->m.cap < len || b->m.cap - len > len / 4 + 64) return NULL;
+    pool_head = b->next;
+    pool_count--;
+    return &b->m;
+}
+
+static bool pool_give(msg *m)
+{
+    if (pool_count == POOL_MAX || m->cap > POOL_BLOCK_MAX) return false;
+    pool_block *b = (pool_block *)m;
+    b->next = pool_head;
+    pool_head = b;
+    pool_count++;
+    return true;
+}
+
+void msg_pool_drain(void)
+{
+    while (pool_head) {
+        pool_block *b = pool_head;
+        pool_head = b->next;
+        free(b);
+    }
+    pool_count = 0;
+}
+
 msg *msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uint8_t qos, bool retain)
 {
-    msg *m = xmalloc(sizeof *m + (size_t)topic.len + payload.len + props.len);
+    size_t len = (size_t)topic.len + payload.len + props.len;
+    msg *m = len <= POOL_BLOCK_MAX ? pool_take(len) : NULL;
+    if (!m) {
+        m = xmalloc(sizeof *m + len);
+        m->cap = (uint32_t)len; /* lengths come from one MQTT packet: < 2^28 */
+    }
     uint8_t *p = m->data;
     m->refs = 1;
     m->expiry_at = 0;
@@ -51,7 +110,7 @@ msg *msg_ref(msg *m)
 
 void msg_unref(msg *m)
 {
-    if (m && --m->refs == 0) free(m);
+    if (m && --m->refs == 0 && !pool_give(m)) free(m);
 }
 
 void msg_release(void *m) { msg_unref(m); }

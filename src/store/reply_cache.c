@@ -18,7 +18,7 @@
  * a removal finds its slot by pointer without reading other entries. The
  * hash is computed once per request: the bridge's put right after a missed
  * get reuses that get's hash (see `hash_key`), and eviction uses the
- * stored one. One allocation per entry. */
+ * stored one. One allocation per entry, recycled: see `spare`. */
 #include "store/reply_cache.h"
 
 #include <stdlib.h>
@@ -35,6 +35,7 @@ typedef struct rc_entry {
     uint64_t hash;
     uint64_t expires_at;
     size_t cost;
+    size_t cap; /* bytes allocated for data[] (>= klen + mlen + plen) */
     size_t klen, mlen, plen;
     uint8_t data[]; /* encoded key, meta, payload */
 } rc_entry;
@@ -53,6 +54,13 @@ struct reply_cache {
      * the previous one's hash (valid when last.len > 0). */
     buf scratch, last;
     uint64_t last_hash;
+    /* The last removed entry, kept for the next put. Under load every put
+     * evicts one entry of about the same size as the one it inserts, so
+     * reusing the victim's block spares a malloc and a free per SET (and
+     * the allocator's own misses on cold chunk headers). At most one is
+     * kept, and it is not counted in `bytes`: it is never larger than
+     * max_bytes / 8 + the overhead, the bound on any stored entry. */
+    rc_entry *spare;
     uint8_t seed[SIPHASH_KEY_LEN]; /* keys come from clients: keyed against flooding */
 };
 
@@ -74,6 +82,7 @@ void reply_cache_free(reply_cache *c)
         free(e);
         e = next;
     }
+    free(c->spare);
     free(c->slots);
     buf_free(&c->scratch);
     buf_free(&c->last);
@@ -186,7 +195,25 @@ static void remove_entry(reply_cache *c, rc_entry *e)
     unlink_entry(c, e);
     c->bytes -= e->cost;
     c->count--;
+    free(c->spare);
+    c->spare = e;
+}
+
+/* A block for `len` data bytes: the spare when it fits (the common case,
+ * an entry of the same shape was just evicted), else a new one. A fit
+ * wastes at most a quarter of `len` plus the per-entry overhead, so memory
+ * stays within a small factor of the accounted bytes however entry sizes
+ * mix (a large block never ends up holding a small entry). A spare that
+ * does not fit is dropped so it does not linger. */
+static rc_entry *entry_alloc(reply_cache *c, size_t len)
+{
+    rc_entry *e = c->spare;
+    c->spare = NULL;
+    if (e && e->cap >= len && e->cap - len <= len / 4 + REPLY_CACHE_ENTRY_OVERHEAD) return e;
     free(e);
+    e = xmalloc(sizeof *e + len);
+    e->cap = len;
+    return e;
 }
 
 /* Under load the cache is full and every put evicts the oldest entry, a
@@ -248,7 +275,7 @@ bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta,
     size_t cost = klen + meta.len + payload.len + REPLY_CACHE_ENTRY_OVERHEAD;
     if (cost > c->max_bytes / 8 || expires_at_ms <= now_ms) return false;
     make_room(c, cost, now_ms);
-    rc_entry *e = xmalloc(sizeof *e + klen + meta.len + payload.len);
+    rc_entry *e = entry_alloc(c, klen + meta.len + payload.len);
     e->hash = hash;
     e->expires_at = expires_at_ms;
     e->cost = cost;

@@ -30,6 +30,39 @@ static void test_msg_copies_and_refcounts(void **state)
     msg_unref(m); /* freed: LSan would report a leak otherwise */
 }
 
+/* A freed small message's block is reused by the next message of about
+ * the same size, with every field set afresh; one of a very different
+ * size gets its own block. */
+static void test_msg_block_reuse(void **state)
+{
+    (void)state;
+    msg_pool_drain();
+    msg *a = msg_new(B("resp/1"), B("+OK"), B("pp"), 1, true);
+    a->expiry_at = 77;
+    msg_ref(a);
+    msg_unref(a);
+    msg_unref(a);
+    msg *b = msg_new(B("resp/2"), B(":1"), B("p"), 0, false);
+    assert_ptr_equal(b, a); /* same shape: the block came back */
+    assert_int_equal(b->refs, 1);
+    assert_int_equal(b->expiry_at, 0);
+    assert_int_equal(b->qos, 0);
+    assert_false(b->retain);
+    assert_true(bytes_eq(b->topic, B("resp/2")));
+    assert_true(bytes_eq(b->payload, B(":1")));
+    assert_true(bytes_eq(b->props, B("p")));
+    assert_int_equal(b->topic_hash, msg_hash_topic(B("resp/2")));
+    msg_unref(b);
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    msg *c = msg_new(B("t"), B(big), B(""), 0, false);
+    assert_ptr_not_equal(c, b); /* far larger: not squeezed into the small block */
+    assert_true(bytes_eq(c->payload, B(big)));
+    msg_unref(c);
+    msg_pool_drain(); /* everything freed: LSan checks the blocks went back */
+}
+
 static void test_expiry(void **state)
 {
     (void)state;
@@ -94,6 +127,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_msg_copies_and_refcounts),
+        cmocka_unit_test(test_msg_block_reuse),
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_delivery_list),
         cmocka_unit_test(test_share_key),

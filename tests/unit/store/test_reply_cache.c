@@ -178,6 +178,37 @@ static void test_churn(void **state)
     reply_cache_free(c);
 }
 
+/* Evicted entries' blocks are reused for later puts: payloads of mixed
+ * sizes (growing, shrinking, equal) must come back intact, whichever
+ * block they landed in. */
+static void test_mixed_sizes_reuse(void **state)
+{
+    (void)state;
+    enum { MAX = 4, TOTAL = 200 };
+    static const size_t sizes[] = {10, 10, 300, 5, 0, 40, 40, 41, 1000, 12};
+    enum { NSIZES = sizeof sizes / sizeof sizes[0] };
+    reply_cache *c = reply_cache_new(MAX, 1 << 20);
+    char id[16], payload[1001];
+    for (int i = 0; i < TOTAL; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        size_t n = sizes[i % NSIZES];
+        memset(payload, 'a' + i % 26, n);
+        payload[n] = '\0';
+        reply_cache_key k = K("client", "topic", id);
+        assert_true(reply_cache_put(c, &k, S(id), S(payload), 0, 1000));
+        for (int j = i - MAX + 1 > 0 ? i - MAX + 1 : 0; j <= i; j++) {
+            char jid[16], want[1001];
+            snprintf(jid, sizeof jid, "%d", j);
+            size_t m = sizes[j % NSIZES];
+            memset(want, 'a' + j % 26, m);
+            want[m] = '\0';
+            assert_hit(c, K("client", "topic", jid), 0, jid, want);
+        }
+    }
+    assert_int_equal(reply_cache_count(c), MAX);
+    reply_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_eviction_order),
         cmocka_unit_test(test_byte_bound),
         cmocka_unit_test(test_churn),
+        cmocka_unit_test(test_mixed_sizes_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
