@@ -46,6 +46,11 @@ typedef union pool_block {
     msg m;
 } pool_block;
 
+/* Allocator state, not broker state: like malloc's own caches it holds
+ * only free memory, so it is the one exception (with the log threshold) to
+ * "no global mutable state". Messages are released from places that hold
+ * no broker pointer (retained store, wills, deliveries), hence not in the
+ * broker object; per thread because it takes no lock. */
 static _Thread_local pool_block *pool_head;
 static _Thread_local unsigned pool_count;
 
