@@ -20,7 +20,7 @@
 /* "key:" + 12 digits: what redis-benchmark makes of key:__rand_int__. */
 #define SS_KEY_PREFIX "key:"
 #define SS_KEY_DIGITS 12
-/* Both commands start "*N\r\n$3\r\nXXX\r\n$16\r\n": the key follows. */
+/* Both commands start "*N\r\n$3\r\nSET\r\n$16\r\n" (or GET): the key follows. */
 #define SS_KEY_OFFSET 18
 #define SS_HLC_NODE "bench"
 #define SS_HLC_MAX_COUNT 99999
@@ -36,7 +36,7 @@ static void append_str(buf *b, const char *s)
     buf_append(b, s, strlen(s));
 }
 
-/* The command with a placeholder key; value bytes are 'x' as in
+/* The command with key 0 (rewritten per request); value bytes are 'x' as in
  * redis-benchmark's -d payload. */
 static void build_set(buf *b, uint32_t value_size)
 {
