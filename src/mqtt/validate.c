@@ -13,10 +13,24 @@ static size_t utf8_seq_len(uint8_t b)
     return 0;
 }
 
+/* Eight bytes that are all ASCII and none NUL: the common case for topics
+ * and property strings, checked a word at a time. */
+static bool ascii8_ok(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    const uint64_t high = UINT64_C(0x8080808080808080), ones = UINT64_C(0x0101010101010101);
+    return (v & high) == 0 && ((v - ones) & ~v & high) == 0;
+}
+
 bool mqtt_utf8_valid(const uint8_t *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        if (len - i >= 8 && ascii8_ok(s + i)) {
+            i += 8;
+            continue;
+        }
         uint8_t b = s[i];
         size_t n = utf8_seq_len(b);
         if (n == 0 || (n == 1 && b == 0) || len - i < n) return false;

@@ -53,6 +53,29 @@ static bool filter(const char *s)
     return mqtt_filter_valid((mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)});
 }
 
+/* Long strings go through the word-at-a-time ASCII path: a NUL or a bad
+ * byte must be caught at every offset, and valid multi-byte characters
+ * must pass at every offset. */
+static void test_utf8_long(void **state)
+{
+    (void)state;
+    uint8_t s[40];
+    for (size_t at = 0; at < sizeof s; at++) {
+        memset(s, 'a', sizeof s);
+        assert_true(mqtt_utf8_valid(s, sizeof s));
+        s[at] = 0;
+        assert_false(mqtt_utf8_valid(s, sizeof s));
+        s[at] = 0xFF;
+        assert_false(mqtt_utf8_valid(s, sizeof s));
+        if (at + 1 < sizeof s) {
+            s[at] = 0xC3, s[at + 1] = 0xA9; /* é */
+            assert_true(mqtt_utf8_valid(s, sizeof s));
+            s[at + 1] = 'a'; /* truncated sequence */
+            assert_false(mqtt_utf8_valid(s, sizeof s));
+        }
+    }
+}
+
 static void test_topic(void **state)
 {
     assert_true(topic("a"));
@@ -87,6 +110,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_utf8_long),
         cmocka_unit_test(test_topic),
         cmocka_unit_test(test_filter),
     };
