@@ -24,12 +24,9 @@
 #include "net/net.h"
 #include "util/alloc.h"
 
-typedef struct conn {
-    int fd;
-    uint8_t version;
-    buf in;
-    bool eof;
-} conn;
+#include "broker_test_client.h"
+
+typedef tc_conn conn;
 
 typedef struct fixture {
     uv_loop_t loop;
@@ -40,8 +37,6 @@ typedef struct fixture {
     char seen_id[64];    /* the client id it was asked about */
     int pending;
 } fixture;
-
-static mqtt_bytes B(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
 
 /* User "slow" is decided later by the test; everyone else at once. */
 static broker_authn_status authenticate(void *ctx, const broker_authn_request *r, broker_authn_result *out)
@@ -65,24 +60,6 @@ static void complete(fixture *f, uint8_t reason)
     broker_authn_complete(f->b, f->token, &res);
 }
 
-static void pump(fixture *f, conn *c)
-{
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    uint8_t tmp[4096];
-    ssize_t r = recv(c->fd, tmp, sizeof tmp, MSG_DONTWAIT);
-    if (r > 0) buf_append(&c->in, tmp, (size_t)r);
-    else if (r == 0) c->eof = true;
-    else usleep(1000);
-}
-
-static void send_packet(conn *c, const mqtt_packet *p)
-{
-    buf out = {0};
-    mqtt_encode(&out, c->version, p);
-    assert_int_equal(write(c->fd, out.data, out.len), (ssize_t)out.len);
-    buf_free(&out);
-}
-
 /* Wait for one packet of `type` into *out (released by the caller), or
  * false on timeout/EOF. */
 static bool expect(fixture *f, conn *c, uint8_t type, mqtt_packet *out)
@@ -99,7 +76,7 @@ static bool expect(fixture *f, conn *c, uint8_t type, mqtt_packet *out)
             if (!out) buf_consume(&c->in, total);
             return true;
         }
-        pump(f, c);
+        tc_pump(&f->loop, c);
     }
     return false;
 }
@@ -112,49 +89,17 @@ static void consume(conn *c, mqtt_packet *p)
     buf_consume(&c->in, total);
 }
 
-/* Nothing arrives within ~100 ms. */
-static void expect_silence(fixture *f, conn *c)
-{
-    for (int i = 0; i < 100; i++) pump(f, c);
-    assert_int_equal(c->in.len, 0);
-}
-
-static conn *dial(fixture *f, uint8_t version)
-{
-    conn *c = xcalloc(1, sizeof *c);
-    c->version = version;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(f->port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
-    return c;
-}
-
-static void send_connect(conn *c, const char *id, const char *user)
-{
-    mqtt_packet p = {.type = MQTT_CONNECT};
-    p.connect.version = c->version;
-    p.connect.clean_start = true;
-    p.connect.keep_alive = 60;
-    p.connect.client_id = B(id);
-    if (user) {
-        p.connect.has_username = true;
-        p.connect.username = B(user);
-    }
-    send_packet(c, &p);
-}
-
 static void send_ping(conn *c)
 {
     mqtt_packet p = {.type = MQTT_PINGREQ};
-    send_packet(c, &p);
+    tc_send(c, &p);
 }
 
 /* A client that connects (decided at once) and answers pings. */
 static conn *open_fast(fixture *f, const char *id)
 {
-    conn *c = dial(f, MQTT_V5);
-    send_connect(c, id, NULL);
+    conn *c = tc_dial(f->port, MQTT_V5);
+    tc_send_connect(c, id, NULL);
     assert_true(expect(f, c, MQTT_CONNACK, NULL));
     return c;
 }
@@ -163,19 +108,12 @@ static conn *open_fast(fixture *f, const char *id)
 static conn *open_slow(fixture *f, const char *id)
 {
     int before = f->pending;
-    conn *c = dial(f, MQTT_V5);
-    send_connect(c, id, "slow");
+    conn *c = tc_dial(f->port, MQTT_V5);
+    tc_send_connect(c, id, "slow");
     send_ping(c);
-    for (int i = 0; i < 2000 && f->pending == before; i++) pump(f, c);
+    for (int i = 0; i < 2000 && f->pending == before; i++) tc_pump(&f->loop, c);
     assert_int_equal(f->pending, before + 1);
     return c;
-}
-
-static void close_conn(conn *c)
-{
-    close(c->fd);
-    buf_free(&c->in);
-    free(c);
 }
 
 static int setup_with(void **state, uint16_t connect_timeout)
@@ -218,7 +156,7 @@ static void test_others_served_while_pending(void **state)
     conn *slow = open_slow(f, "slow-1");
     send_ping(fast);
     assert_true(expect(f, fast, MQTT_PINGRESP, NULL));
-    expect_silence(f, slow); /* neither the CONNACK nor the queued PINGRESP */
+    tc_expect_silence(&f->loop, slow); /* neither the CONNACK nor the queued PINGRESP */
     complete(f, MQTT_RC_SUCCESS);
     mqtt_packet p;
     assert_true(expect(f, slow, MQTT_CONNACK, &p));
@@ -227,8 +165,8 @@ static void test_others_served_while_pending(void **state)
     assert_true(expect(f, slow, MQTT_PINGRESP, NULL)); /* the input behind the CONNECT */
     send_ping(slow);
     assert_true(expect(f, slow, MQTT_PINGRESP, NULL)); /* reading again */
-    close_conn(slow);
-    close_conn(fast);
+    tc_close(slow);
+    tc_close(fast);
 }
 
 static void test_refused_after_pending(void **state)
@@ -240,10 +178,10 @@ static void test_refused_after_pending(void **state)
     assert_true(expect(f, slow, MQTT_CONNACK, &p));
     assert_int_equal(p.connack.reason, MQTT_RC_BAD_USER_OR_PASSWORD);
     consume(slow, &p);
-    for (int i = 0; i < 2000 && !slow->eof; i++) pump(f, slow);
+    for (int i = 0; i < 2000 && !slow->eof; i++) tc_pump(&f->loop, slow);
     assert_true(slow->eof);
     assert_int_equal(slow->in.len, 0); /* the PINGREQ behind it was never answered */
-    close_conn(slow);
+    tc_close(slow);
 }
 
 /* The client hangs up while its CONNECT is pending. Its reads are paused,
@@ -254,19 +192,19 @@ static void test_hang_up_while_pending(void **state)
     fixture *f = *state;
     conn *fast = open_fast(f, "fast");
     conn *slow = open_slow(f, "slow-3");
-    close_conn(slow);
-    for (int i = 0; i < 50; i++) pump(f, fast);
+    tc_close(slow);
+    for (int i = 0; i < 50; i++) tc_pump(&f->loop, fast);
     complete(f, MQTT_RC_SUCCESS);
     broker_stats st;
     for (int i = 0; i < 2000; i++) {
-        pump(f, fast);
+        tc_pump(&f->loop, fast);
         broker_get_stats(f->b, &st);
         if (st.clients == 1) break;
     }
     assert_int_equal(st.clients, 1);
     send_ping(fast);
     assert_true(expect(f, fast, MQTT_PINGRESP, NULL));
-    close_conn(fast);
+    tc_close(fast);
 }
 
 /* The connection is closed by the broker while pending (its connect
@@ -277,7 +215,7 @@ static void test_decision_for_vanished_connection(void **state)
     fixture *f = *state;
     conn *fast = open_fast(f, "fast");
     conn *slow = open_slow(f, "slow-5");
-    for (int i = 0; i < 4000 && !slow->eof; i++) pump(f, slow); /* connect_timeout: 1 s */
+    for (int i = 0; i < 4000 && !slow->eof; i++) tc_pump(&f->loop, slow); /* connect_timeout: 1 s */
     assert_true(slow->eof);
     complete(f, MQTT_RC_SUCCESS);
     complete(f, MQTT_RC_SUCCESS);
@@ -288,8 +226,8 @@ static void test_decision_for_vanished_connection(void **state)
     broker_stats st;
     broker_get_stats(f->b, &st);
     assert_int_equal(st.clients, 1);
-    close_conn(slow);
-    close_conn(fast);
+    tc_close(slow);
+    tc_close(fast);
 }
 
 /* The session's current holder keeps being served while another CONNECT
@@ -309,8 +247,8 @@ static void test_takeover_at_decision(void **state)
     assert_true(expect(f, slow, MQTT_CONNACK, &p));
     assert_int_equal(p.connack.reason, MQTT_RC_SUCCESS);
     consume(slow, &p);
-    close_conn(old);
-    close_conn(slow);
+    tc_close(old);
+    tc_close(slow);
 }
 
 /* A server-assigned client id survives the wait: the CONNACK carries the
@@ -329,7 +267,7 @@ static void test_assigned_id_kept(void **state)
              (const char *)p.connack.props.assigned_client_id.data);
     assert_string_equal(got, f->seen_id);
     consume(slow, &p);
-    close_conn(slow);
+    tc_close(slow);
 }
 
 /* Shutting down with a CONNECT pending: the connection closes with the
@@ -339,10 +277,10 @@ static void test_shutdown_while_pending(void **state)
     fixture *f = *state;
     conn *slow = open_slow(f, "slow-4");
     broker_shutdown(f->b);
-    for (int i = 0; i < 2000 && !slow->eof; i++) pump(f, slow);
+    for (int i = 0; i < 2000 && !slow->eof; i++) tc_pump(&f->loop, slow);
     assert_true(slow->eof);
     complete(f, MQTT_RC_SUCCESS);
-    close_conn(slow);
+    tc_close(slow);
 }
 
 int main(void)

@@ -22,12 +22,9 @@
 #include "net/net.h"
 #include "util/alloc.h"
 
-typedef struct conn {
-    int fd;
-    uint8_t version;
-    buf in;
-    bool eof;
-} conn;
+#include "broker_test_client.h"
+
+typedef tc_conn conn;
 
 typedef struct fixture {
     uv_loop_t loop;
@@ -92,24 +89,6 @@ static void on_disconnect(void *ctx, mqtt_bytes client_id)
     f->disconnects++;
 }
 
-static void pump(fixture *f, conn *c)
-{
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    uint8_t tmp[4096];
-    ssize_t r = recv(c->fd, tmp, sizeof tmp, MSG_DONTWAIT);
-    if (r > 0) buf_append(&c->in, tmp, (size_t)r);
-    else if (r == 0) c->eof = true;
-    else usleep(1000);
-}
-
-static void send_packet(conn *c, const mqtt_packet *p)
-{
-    buf out = {0};
-    mqtt_encode(&out, c->version, p);
-    assert_int_equal(write(c->fd, out.data, out.len), (ssize_t)out.len);
-    buf_free(&out);
-}
-
 /* Wait for one packet of `type`; copies its first reason code (ack reason,
  * SUBACK reasons into rcs[]) and returns true, or false on timeout/EOF. */
 static bool expect(fixture *f, conn *c, uint8_t type, uint8_t *rcs, uint32_t n)
@@ -128,41 +107,17 @@ static bool expect(fixture *f, conn *c, uint8_t type, uint8_t *rcs, uint32_t n)
             buf_consume(&c->in, total);
             return true;
         }
-        pump(f, c);
+        tc_pump(&f->loop, c);
     }
     return false;
 }
 
-/* Nothing arrives within ~100 ms. */
-static void expect_silence(fixture *f, conn *c)
-{
-    for (int i = 0; i < 100; i++) pump(f, c);
-    assert_int_equal(c->in.len, 0);
-}
-
 static conn *open_conn(fixture *f, const char *id, uint8_t version)
 {
-    conn *c = xcalloc(1, sizeof *c);
-    c->version = version;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(f->port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
-    mqtt_packet p = {.type = MQTT_CONNECT};
-    p.connect.version = version;
-    p.connect.clean_start = true;
-    p.connect.keep_alive = 60;
-    p.connect.client_id = B(id);
-    send_packet(c, &p);
+    conn *c = tc_dial(f->port, version);
+    tc_send_connect(c, id, NULL);
     assert_true(expect(f, c, MQTT_CONNACK, NULL, 0));
     return c;
-}
-
-static void close_conn(conn *c)
-{
-    close(c->fd);
-    buf_free(&c->in);
-    free(c);
 }
 
 static int setup(void **state)
@@ -203,7 +158,7 @@ static void publish(conn *c, const char *topic, uint8_t qos, uint16_t id)
     p.publish.payload = B("x");
     p.publish.qos = qos;
     p.publish.packet_id = id;
-    send_packet(c, &p);
+    tc_send(c, &p);
 }
 
 static void subscribe(conn *c, const char *const *filters, uint32_t n, uint16_t id)
@@ -214,7 +169,7 @@ static void subscribe(conn *c, const char *const *filters, uint32_t n, uint16_t 
     p.subscribe.packet_id = id;
     p.subscribe.count = n;
     p.subscribe.entries = e;
-    send_packet(c, &p);
+    tc_send(c, &p);
 }
 
 static void test_publish_denied_v5(void **state)
@@ -234,7 +189,7 @@ static void test_publish_denied_v5(void **state)
     assert_true(expect(f, c, MQTT_PUBREC, rc, 1));
     assert_int_equal(rc[0], MQTT_RC_NOT_AUTHORIZED);
     publish(c, "deny/x", 0, 0);
-    expect_silence(f, c); /* dropped, not routed to the "#" subscription */
+    tc_expect_silence(&f->loop, c); /* dropped, not routed to the "#" subscription */
     publish(c, "ok", 0, 0);
     assert_true(expect(f, c, MQTT_PUBLISH, rc, 0));
     /* a denied publish to a hooked topic never reaches the hook */
@@ -242,7 +197,7 @@ static void test_publish_denied_v5(void **state)
     publish(c, "deny/hook", 1, 4);
     assert_true(expect(f, c, MQTT_PUBACK, rc, 1));
     assert_false(f->registered);
-    close_conn(c);
+    tc_close(c);
 }
 
 static void test_publish_denied_v311(void **state)
@@ -254,11 +209,11 @@ static void test_publish_denied_v311(void **state)
     assert_true(expect(f, c, MQTT_SUBACK, rc, 1));
     publish(c, "deny/x", 1, 2); /* acknowledged the 3.1.1 way, not routed */
     assert_true(expect(f, c, MQTT_PUBACK, rc, 1));
-    expect_silence(f, c);
+    tc_expect_silence(&f->loop, c);
     subscribe(c, (const char *const[]){"deny/#"}, 1, 3);
     assert_true(expect(f, c, MQTT_SUBACK, rc, 1));
     assert_int_equal(rc[0], 0x80);
-    close_conn(c);
+    tc_close(c);
 }
 
 static void test_subscribe_denied_per_filter(void **state)
@@ -287,7 +242,7 @@ static void test_subscribe_denied_per_filter(void **state)
     subscribe(c, (const char *const[]){"quota/1"}, 1, 3);
     assert_true(expect(f, c, MQTT_SUBACK, rc, 1));
     assert_int_equal(rc[0], 1);
-    close_conn(c);
+    tc_close(c);
 }
 
 /* Anonymous clients carry no principal until one is required; then the
@@ -307,8 +262,8 @@ static void test_principals_only_when_required(void **state)
     assert_string_equal(f->last_who, "anon-a");
     conn *b = open_conn(f, "anon-b", MQTT_V311);
     assert_string_equal(f->last_who, "anon-b"); /* BROKER_ACTION_CONNECT */
-    close_conn(a);
-    close_conn(b);
+    tc_close(a);
+    tc_close(b);
 }
 
 static void test_disconnect_client_in_hook(void **state)
@@ -322,11 +277,11 @@ static void test_disconnect_client_in_hook(void **state)
     assert_true(expect(f, c, MQTT_PUBACK, rc, 1)); /* the ack precedes the hook */
     assert_true(expect(f, c, MQTT_DISCONNECT, rc, 1));
     assert_int_equal(rc[0], MQTT_RC_PROTOCOL_ERROR);
-    for (int i = 0; i < 2000 && !c->eof; i++) pump(f, c);
+    for (int i = 0; i < 2000 && !c->eof; i++) tc_pump(&f->loop, c);
     assert_true(c->eof);
     assert_int_equal(f->disconnects, 1);
     assert_false(f->registered);
-    close_conn(c);
+    tc_close(c);
 }
 
 /* The old connection's disconnect hook runs during the new CONNECT, so a
@@ -351,18 +306,18 @@ static void test_takeover_hook_before_new_connection(void **state)
     p.connect.version = MQTT_V5;
     p.connect.keep_alive = 60;
     p.connect.client_id = B("tk");
-    send_packet(c, &p);
+    tc_send(c, &p);
     publish(c, "$svc/reg", 1, 1);
     assert_true(expect(f, c, MQTT_CONNACK, rc, 0));
     assert_true(expect(f, c, MQTT_PUBACK, rc, 1));
     assert_true(expect(f, old, MQTT_DISCONNECT, rc, 1));
     assert_int_equal(rc[0], MQTT_RC_SESSION_TAKEN_OVER);
-    for (int i = 0; i < 2000 && !old->eof; i++) pump(f, old);
-    for (int i = 0; i < 50; i++) pump(f, c); /* let the old close complete */
+    for (int i = 0; i < 2000 && !old->eof; i++) tc_pump(&f->loop, old);
+    for (int i = 0; i < 50; i++) tc_pump(&f->loop, c); /* let the old close complete */
     assert_int_equal(f->disconnects, 1);
     assert_true(f->registered);
-    close_conn(old);
-    close_conn(c);
+    tc_close(old);
+    tc_close(c);
     for (int i = 0; i < 2000 && f->disconnects < 2; i++) {
         uv_run(&f->loop, UV_RUN_NOWAIT);
         usleep(1000);

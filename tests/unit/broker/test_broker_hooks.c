@@ -21,12 +21,13 @@
 #include "net/net.h"
 #include "util/alloc.h"
 
+#include "broker_test_client.h"
+
 typedef struct fixture {
     uv_loop_t loop;
     net *n;
     broker *b;
-    int fd;
-    buf in;
+    tc_conn c; /* the client, MQTT 5 */
     int hook_calls;
     uint8_t last_payload[32];
     char last_client[32];
@@ -35,29 +36,19 @@ typedef struct fixture {
 
 static mqtt_bytes B(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
 
-static void send_packet(fixture *f, const mqtt_packet *p)
-{
-    buf out = {0};
-    mqtt_encode(&out, MQTT_V5, p);
-    assert_int_equal(write(f->fd, out.data, out.len), (ssize_t)out.len);
-    buf_free(&out);
-}
+static void send_packet(fixture *f, const mqtt_packet *p) { tc_send(&f->c, p); }
 
 /* Run the loop until one packet from the broker is complete. */
 static bool recv_packet(fixture *f, mqtt_packet *p, int max_iter)
 {
     for (int i = 0; i < max_iter; i++) {
         size_t total;
-        if (f->in.len && mqtt_frame(f->in.data, f->in.len, 0, &total) == MQTT_FRAME_OK) {
-            assert_int_equal(mqtt_decode_from_server(f->in.data, total, MQTT_V5, p), 0);
+        if (f->c.in.len && mqtt_frame(f->c.in.data, f->c.in.len, 0, &total) == MQTT_FRAME_OK) {
+            assert_int_equal(mqtt_decode_from_server(f->c.in.data, total, MQTT_V5, p), 0);
             /* Keep the bytes alive for the caller: copy out what we need below. */
             return true;
         }
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        uint8_t tmp[4096];
-        ssize_t r = recv(f->fd, tmp, sizeof tmp, MSG_DONTWAIT);
-        if (r > 0) buf_append(&f->in, tmp, (size_t)r);
-        else usleep(1000);
+        tc_pump(&f->loop, &f->c);
     }
     return false;
 }
@@ -65,9 +56,9 @@ static bool recv_packet(fixture *f, mqtt_packet *p, int max_iter)
 static void consume(fixture *f, mqtt_packet *p)
 {
     size_t total;
-    mqtt_frame(f->in.data, f->in.len, 0, &total);
+    mqtt_frame(f->c.in.data, f->c.in.len, 0, &total);
     mqtt_packet_release(p);
-    buf_consume(&f->in, total);
+    buf_consume(&f->c.in, total);
 }
 
 static uint8_t expect(fixture *f, uint8_t type)
@@ -107,18 +98,10 @@ static int setup(void **state)
     f->b = broker_new(&f->loop, &l);
     net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
     assert_non_null(ls);
-    f->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(net_listener_port(ls))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(f->fd, (struct sockaddr *)&a, sizeof a), 0);
+    tc_open(&f->c, net_listener_port(ls), MQTT_V5);
     broker_set_publish_hook(f->b, B("$svc/set"), on_publish, f);
     broker_set_disconnect_hook(f->b, on_disconnect, f);
-    mqtt_packet c = {.type = MQTT_CONNECT};
-    c.connect.version = MQTT_V5;
-    c.connect.clean_start = true;
-    c.connect.keep_alive = 60;
-    c.connect.client_id = B("hk");
-    send_packet(f, &c);
+    tc_send_connect(&f->c, "hk", NULL);
     expect(f, MQTT_CONNACK);
     *state = f;
     return 0;
@@ -133,8 +116,7 @@ static int teardown(void **state)
     broker_free(f->b);
     net_free(f->n);
     uv_loop_close(&f->loop);
-    close(f->fd);
-    buf_free(&f->in);
+    tc_release(&f->c);
     free(f);
     return 0;
 }
