@@ -25,3 +25,27 @@ wait_port() {
     done
     return 1
 }
+
+# Register a server just started in the background (pid = its $!) under
+# NAME on PORT, and wait until it accepts. Uses the calling script's
+# `started` array, `pid_of`/`port_of` maps and `out` directory.
+track_server() {
+    local name=$1 port=$2 pid=$3
+    started+=("$pid")
+    if ! wait_port "$port" "$pid"; then
+        echo "$(basename "$0"): $name did not start (see $out/$name.log)" >&2
+        exit 1
+    fi
+    pid_of[$name]=$pid
+    port_of[$name]=$port
+}
+
+# Stop the server registered under NAME and forget it.
+stop_server() {
+    local pid=${pid_of[$1]}
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    local keep=() p
+    for p in "${started[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    started=("${keep[@]}")
+}

@@ -122,7 +122,7 @@ EOF
 }
 
 start_broker() {
-    local name=$1 port pid
+    local name=$1 port
     port=$(free_port)
     case "$name" in
     mosquitto)
@@ -134,23 +134,7 @@ start_broker() {
         "$mqstated" --bind 127.0.0.1 --port "$port" ${MQSTATED_ARGS:-} >>"$out/mqstated.log" 2>&1 &
         ;;
     esac
-    pid=$!
-    started+=("$pid")
-    if ! wait_port "$port" "$pid"; then
-        echo "run_pubsub.sh: $name did not start (see $out/$name.log)" >&2
-        exit 1
-    fi
-    pid_of[$name]=$pid
-    port_of[$name]=$port
-}
-
-stop_broker() {
-    local pid=${pid_of[$1]}
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    local keep=() p
-    for p in "${started[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-    started=("${keep[@]}")
+    track_server "$name" "$port" $!
 }
 
 # --- runs ---------------------------------------------------------------------
@@ -229,7 +213,7 @@ run_all() {
             for r in $(seq "$runs"); do
                 for b in $(order "$r"); do run_load "$b" "$name" "$qos" "$r" "${args[@]}"; done
             done
-            for b in "${brokers[@]}"; do stop_broker "$b"; done
+            for b in "${brokers[@]}"; do stop_server "$b"; done
         done
     done
 
@@ -243,7 +227,7 @@ run_all() {
             echo "${line%\}},\"scenario\":\"idle\",\"run\":$r}" >>"$results"
             printf '  %-9s idle run %s: %s bytes/connection\n' "$b" "$r" \
                 "$(jget bytes_per_conn <<<"$line")" >&2
-            stop_broker "$b"
+            stop_server "$b"
         done
     done
 }

@@ -88,7 +88,7 @@ trap 'exit 130' INT TERM
 
 # Started as plain background commands so that $! is the server itself.
 start_server() {
-    local name=$1 port pid
+    local name=$1 port
     port=$(free_port)
     case "$name" in
     mqstated)
@@ -100,23 +100,7 @@ start_server() {
             --daemonize no --protected-mode yes >>"$out/redis.log" 2>&1 &
         ;;
     esac
-    pid=$!
-    started+=("$pid")
-    if ! wait_port "$port" "$pid"; then
-        echo "run_statestore.sh: $name did not start (see $out/$name.log)" >&2
-        exit 1
-    fi
-    pid_of[$name]=$pid
-    port_of[$name]=$port
-}
-
-stop_server() {
-    local pid=${pid_of[$1]}
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    local keep=() p
-    for p in "${started[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-    started=("${keep[@]}")
+    track_server "$name" "$port" $!
 }
 
 rss_kib() {
