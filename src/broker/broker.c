@@ -31,6 +31,9 @@ void broker_limits_default(broker_limits *l)
     l->max_session_expiry = UINT32_MAX;
     l->max_backlog_bytes = 1024 * 1024;
     l->connect_timeout = 10;
+    l->max_connect_size = 64 * 1024;
+    l->close_timeout = 5;
+    l->max_pending_per_address = 64;
 }
 
 uint64_t broker_now(void) { return clock_now_ms(); }

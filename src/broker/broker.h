@@ -34,6 +34,10 @@ typedef struct broker_limits {
     uint32_t max_session_expiry;   /* seconds; 0xFFFFFFFF = never */
     uint32_t max_backlog_bytes;    /* unwritten output per connection before reads of its publishers pause */
     uint16_t connect_timeout;      /* seconds a new connection has to send CONNECT */
+    uint32_t max_connect_size;     /* bytes; a larger CONNECT is refused before its body is read */
+    /* Read by the server for the net layer (net.h), not by the broker. */
+    uint16_t close_timeout;        /* seconds a closing connection may go without output progress */
+    uint32_t max_pending_per_address; /* connections not yet past CONNACK per address; 0 = no limit */
 } broker_limits;
 
 /* The defaults documented in docs/configuration.md. */

@@ -258,6 +258,35 @@ static void connect_decode_failed(client *c, int rc, const mqtt_packet *p)
     client_close(c, false);
 }
 
+/* The protocol level of a CONNECT whose body may not all be here: after
+ * the fixed header come the protocol name (two length bytes, "MQTT") and
+ * the level. 0 when those bytes have not arrived. */
+static uint8_t connect_level_peek(const uint8_t *d, size_t len)
+{
+    size_t i = 1;
+    while (i < len && i < 4 && (d[i] & 0x80)) i++; /* remaining length: at most 4 bytes */
+    i++;
+    if (i + 2 > len) return 0;
+    i += 2 + ((size_t)d[i] << 8 | d[i + 1]);
+    return i < len ? d[i] : 0;
+}
+
+/* A CONNECT above max_connect_size, refused before its body is read:
+ * an unauthenticated client must not make us buffer a packet of
+ * max_packet_size (v5: CONNACK 0x95; older versions have no such code). */
+static void connect_too_large(client *c, const uint8_t *data, size_t len)
+{
+    log_info("%s: CONNECT larger than max_connect_size (%u bytes), closing", net_conn_peer(c->conn),
+             c->b->lim.max_connect_size);
+    if (connect_level_peek(data, len) == MQTT_V5) {
+        mqtt_packet r = {.type = MQTT_CONNACK};
+        r.connack.reason = MQTT_RC_PACKET_TOO_LARGE;
+        c->version = MQTT_V5;
+        client_send(c, &r);
+    }
+    client_close(c, false);
+}
+
 static void decode_failed(client *c, int rc, const mqtt_packet *p)
 {
     if (c->state == CLIENT_NEW) {
@@ -275,7 +304,10 @@ static size_t process(client *c, const uint8_t *data, size_t len)
     size_t off = 0;
     while (off < len && c->state != CLIENT_CLOSED && !c->paused && !c->refuse_at && !c->authn_wait) {
         size_t total = 0;
-        enum mqtt_frame_status st = mqtt_frame(data + off, len - off, c->b->lim.max_packet_size, &total);
+        const broker_limits *lim = &c->b->lim;
+        uint32_t max = lim->max_packet_size;
+        if (c->state == CLIENT_NEW && lim->max_connect_size < max) max = lim->max_connect_size;
+        enum mqtt_frame_status st = mqtt_frame(data + off, len - off, max, &total);
         if (st == MQTT_FRAME_NEED_MORE) break;
         if (c->state == CLIENT_NEW && data[off] == 0x16) {
             /* A TLS handshake record: says so once, for the operator. */
@@ -289,6 +321,10 @@ static size_t process(client *c, const uint8_t *data, size_t len)
         }
         if (st == MQTT_FRAME_MALFORMED) {
             decode_failed(c, MQTT_RC_MALFORMED, NULL);
+            break;
+        }
+        if (st == MQTT_FRAME_TOO_LARGE && c->state == CLIENT_NEW) {
+            connect_too_large(c, data + off, len - off);
             break;
         }
         if (st == MQTT_FRAME_TOO_LARGE) {

@@ -176,6 +176,7 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     if (present) reauth_session(c); /* subscribed under another principal, or older rules */
     c->s->expiry = expiry;
     c->state = CLIENT_CONNECTED;
+    net_conn_established(c->conn); /* no longer counts against max_pending_per_address */
     c->last_rx = broker_now(); /* keep-alive counts from here (was the accept time) */
     b->n_connected++;
     b->stats.clients++;

@@ -1,5 +1,5 @@
 /* Connection I/O: reads into the loop-wide buffer, batched writes, and
- * the close sequence (flush -> shutdown -> uv_close -> on_close).
+ * the close sequence (flush -> shutdown -> linger -> uv_close -> on_close).
  *
  * For a TLS connection the socket side carries the ciphertext buffer
  * (tls_conn_wire) and reads go through tls_conn_input; c->out stays the
@@ -11,19 +11,29 @@
  * and are reused, so the hot path does not churn malloc. */
 #include "net/net_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "util/alloc.h"
 #include "util/log.h"
 
 static void close_handle(net_conn *c, int error);
 static void begin_shutdown(net_conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
 /* The buffer whose bytes go to the socket next. */
 static buf *wire(net_conn *c) { return c->tls ? tls_conn_wire(c) : &c->out; }
 /* Output not yet handed to a write (plaintext and ciphertext). */
 static size_t unsent(const net_conn *c) { return c->out.len + (c->tls ? tls_conn_wire(c)->len : 0); }
+
+static conn_write *write_state(net_conn *c)
+{
+    if (!c->wr) c->wr = xcalloc(1, sizeof *c->wr);
+    return c->wr;
+}
 
 static void free_write_state(net_conn *c)
 {
@@ -63,6 +73,7 @@ static void on_closed(uv_handle_t *h)
     if (c->next) c->next->prev = c->prev;
     if (c->dirty) unlink_dirty(c);
     n->handles--;
+    peer_release(c);
     tls_conn_free(c);
     if (c->accepted && c->l->cbs->on_close) c->l->cbs->on_close(conn_user(c), c->close_error);
     buf_free(&c->out);
@@ -70,21 +81,64 @@ static void on_closed(uv_handle_t *h)
     free(c);             /* and the user area with it (net.h) */
 }
 
+/* --- the bounded close ------------------------------------------------------ */
+
+static void closing_link(net_conn *c)
+{
+    net *n = c->l->n;
+    conn_write *w = write_state(c);
+    uint64_t now = uv_now(n->loop);
+    w->progress_at = now;
+    w->close_by = now + (uint64_t)NET_CLOSE_BOUND_FACTOR * n->close_timeout_ms;
+    w->left = SIZE_MAX;
+    w->cprev = NULL;
+    w->cnext = n->closing;
+    if (n->closing) n->closing->wr->cprev = c;
+    n->closing = c;
+    if (!uv_is_active((uv_handle_t *)&n->close_timer))
+        uv_timer_start(&n->close_timer, conn_close_tick, NET_CLOSE_TICK_MS, NET_CLOSE_TICK_MS);
+}
+
+static void closing_unlink(net_conn *c)
+{
+    net *n = c->l->n;
+    conn_write *w = c->wr;
+    if (w->cprev) w->cprev->wr->cnext = w->cnext;
+    else n->closing = w->cnext;
+    if (w->cnext) w->cnext->wr->cprev = w->cprev;
+    w->cprev = w->cnext = NULL;
+    if (!n->closing && !n->shut) uv_timer_stop(&n->close_timer);
+}
+
 /* The one place a connection's handle is closed. Pending write and
  * shutdown requests complete with UV_ECANCELED before on_closed runs. */
 static void close_handle(net_conn *c, int error)
 {
     if (c->state == CONN_CLOSED) return;
+    if (c->state != CONN_OPEN) closing_unlink(c);
     c->state = CONN_CLOSED;
     c->close_error = error;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* Close with a reset: what the kernel still holds for the peer is
+ * dropped at once instead of lingering as an orphaned socket. */
+static void close_reset(net_conn *c, int error)
+{
+    uv_os_fd_t fd;
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close_handle(c, error);
 }
 
 void conn_begin_close(net_conn *c)
 {
     if (c->state != CONN_OPEN) return;
     c->state = CONN_CLOSING;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    closing_link(c);
+    /* Input keeps being read, and dropped (on_read), until the close ends. */
+    if (c->paused && !c->peer_eof) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    c->paused = false;
     if (c->tls) tls_conn_close_notify(c);
     if (c->writing || unsent(c)) net_mark_dirty(c->l->n, c);
     else begin_shutdown(c);
@@ -92,16 +146,45 @@ void conn_begin_close(net_conn *c)
 
 void conn_abort(net_conn *c, int error) { close_handle(c, error); }
 
+/* One closing connection at a tick: the end of the linger time, or output
+ * that stalled (a peer that does not read) or overran the whole bound. */
+static void close_check(net_conn *c, uint64_t now)
+{
+    net *n = c->l->n;
+    conn_write *w = c->wr;
+    if (c->state == CONN_LINGER) {
+        if (now >= w->linger_until) close_handle(c, 0);
+        return;
+    }
+    size_t left = unsent(c) + uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    if (left < w->left) w->progress_at = now;
+    w->left = left;
+    if (now - w->progress_at < n->close_timeout_ms && now < w->close_by) return;
+    log_info("%s: closing: %zu bytes of output not taken by the peer in time, resetting", net_conn_peer(c), left);
+    close_reset(c, UV_ETIMEDOUT);
+}
+
+void conn_close_tick(uv_timer_t *t)
+{
+    net *n = t->data;
+    uint64_t now = uv_now(n->loop);
+    for (net_conn *c = n->closing, *next; c; c = next) {
+        next = c->wr->cnext; /* close_check may unlink c, never another */
+        close_check(c, now);
+    }
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     net_conn *c = s->data;
     if (nread > 0) {
-        if (c->state != CONN_OPEN) return;
+        if (c->state != CONN_OPEN) return; /* closing: discarded, never buffered */
         if (c->tls) tls_conn_input(c, (const uint8_t *)b->base, (size_t)nread);
         else c->l->cbs->on_read(conn_user(c), (const uint8_t *)b->base, (size_t)nread);
     } else if (nread == UV_EOF) {
-        /* Half-close from the peer: still deliver what it asked for. */
-        conn_begin_close(c);
+        c->peer_eof = true;
+        if (c->state == CONN_LINGER) close_handle(c, 0); /* both sides done */
+        else conn_begin_close(c); /* half-close: still deliver what it asked for */
     } else if (nread < 0) {
         log_debug("read from %s: %s", net_conn_peer(c), uv_strerror((int)nread));
         close_handle(c, (int)nread);
@@ -120,6 +203,12 @@ void conn_accepted(net_listener *l, net_conn *c)
      * 40 ms (delayed-ACK interaction) to every acknowledgement. */
     uv_tcp_nodelay(&c->tcp, 1);
     peer_store(c);
+    if (!peer_admit(c)) {
+        net_refused(l->n, &l->n->refused_pending, "too many connections not yet established from one address",
+                    net_conn_peer(c));
+        close_handle(c, 0);
+        return;
+    }
     if (l->tls && tls_conn_start(c, l->tls) != 0) {
         log_warn("TLS on port %u: cannot create the connection state for %s", l->port, net_conn_peer(c));
         close_handle(c, UV_ENOMEM);
@@ -130,7 +219,8 @@ void conn_accepted(net_listener *l, net_conn *c)
         return;
     }
     c->accepted = true;
-    if (c->state == CONN_OPEN) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    /* Also when on_accept already began the close: input is then discarded. */
+    if (c->state != CONN_CLOSED) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 size_t net_conn_backlog(const net_conn *c)
@@ -187,7 +277,8 @@ static void after_progress(net_conn *c)
     if (!c->writing && unsent(c) == 0) {
         buf_free(&c->out);
         if (c->tls) buf_free(tls_conn_wire(c));
-        free_write_state(c);
+        if (c->state == CONN_OPEN) free_write_state(c);
+        else if (c->wr) buf_free(&c->wr->inflight); /* the close state stays */
         if (c->state == CONN_CLOSING) {
             begin_shutdown(c);
             return;
@@ -232,12 +323,20 @@ void conn_flush(net_conn *c)
     after_progress(c);
 }
 
+/* The FIN is out: wait for the peer's (lingering close), unless it came
+ * already or the shutdown failed. */
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
-    (void)status; /* closing either way; a failed FIN changes nothing */
     net_conn *c = req->data;
     free(req);
-    close_handle(c, 0);
+    if (c->state != CONN_CLOSING) return; /* cancelled by close_handle */
+    if (status < 0 || c->peer_eof) {
+        close_handle(c, 0);
+        return;
+    }
+    c->state = CONN_LINGER;
+    uint64_t until = uv_now(c->l->n->loop) + NET_LINGER_MS;
+    c->wr->linger_until = until < c->wr->close_by ? until : c->wr->close_by;
 }
 
 /* Send FIN after the last byte, then close: closing straight away could
@@ -301,6 +400,8 @@ void net_conn_resume_read(net_conn *c)
 }
 
 void net_conn_close(net_conn *c) { conn_begin_close(c); }
+
+void net_conn_established(net_conn *c) { peer_release(c); }
 
 unsigned net_conn_listener_index(const net_conn *c) { return c->l->index; }
 

@@ -27,7 +27,10 @@ net *net_new(uv_loop_t *loop)
     uv_timer_init(loop, &n->hs_timer);
     n->hs_timer.data = n;
     n->hs_timeout_ms = 10000;
-    n->handles = 3;
+    uv_timer_init(loop, &n->close_timer);
+    n->close_timer.data = n;
+    n->close_timeout_ms = 5000;
+    n->handles = 4;
     return n;
 }
 
@@ -44,6 +47,20 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 void net_set_handshake_timeout(net *n, unsigned seconds) { n->hs_timeout_ms = seconds * 1000; }
+
+void net_set_close_timeout(net *n, unsigned seconds) { n->close_timeout_ms = seconds * 1000; }
+
+void net_set_max_pending_per_address(net *n, unsigned max) { n->max_pending = max; }
+
+void net_refused(net *n, net_refusals *r, const char *why, const char *peer)
+{
+    uint64_t now = uv_now(n->loop);
+    r->count++;
+    if (r->logged_at && now - r->logged_at < 1000) return;
+    log_warn("refused %lu connection%s (%s; last from %s)", r->count, r->count == 1 ? "" : "s", why, peer);
+    r->count = 0;
+    r->logged_at = now ? now : 1;
+}
 
 static void listener_free(net_listener *l)
 {
@@ -74,6 +91,7 @@ void net_shutdown(net *n)
     uv_close((uv_handle_t *)&n->flush_check, on_handle_closed);
     uv_close((uv_handle_t *)&n->flush_idle, on_handle_closed);
     uv_close((uv_handle_t *)&n->hs_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&n->close_timer, on_handle_closed);
 }
 
 void net_free(net *n)
@@ -87,6 +105,7 @@ void net_free(net *n)
         listener_free(l);
     }
     buf_free(&n->discard);
+    hashmap_free(n->pending, NULL);
     free(n->dirty);
     free(n->rbuf);
     free(n->plain);

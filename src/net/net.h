@@ -88,6 +88,15 @@ void net_listener_set_index(net_listener *l, unsigned index);
 void net_listener_set_tls(net_listener *l, struct ssl_ctx_st *ctx);
 /* Seconds a TLS client has to finish its handshake (default 10). */
 void net_set_handshake_timeout(net *n, unsigned seconds);
+/* Bounded close (net_conn_close): a closing connection whose output makes
+ * no progress for `seconds` (default 5) is reset, and a close never takes
+ * longer than four times that in all, whatever the peer does. */
+void net_set_close_timeout(net *n, unsigned seconds);
+/* At most `max` connections per peer address that have not yet been
+ * vouched for with net_conn_established (0 = no limit, the default).
+ * Further ones are closed right after accept, before any user callback,
+ * and logged at most once a second. */
+void net_set_max_pending_per_address(net *n, unsigned max);
 
 buf *net_conn_outbuf(net_conn *c);
 void net_conn_flush_later(net_conn *c);
@@ -97,8 +106,16 @@ void net_conn_write(net_conn *c, const void *data, size_t len);
 size_t net_conn_backlog(const net_conn *c);
 void net_conn_pause_read(net_conn *c);
 void net_conn_resume_read(net_conn *c);
-/* Flush what is pending, then close. Later writes are discarded. */
+/* Flush what is pending, then close. Later writes are discarded. Input
+ * that still arrives is read and discarded, and after the last byte the
+ * write side is shut down and the peer gets up to 2 s to close its side
+ * (a lingering close): closing with unread input would make the kernel
+ * send a reset that can destroy the last output before the peer reads it.
+ * The whole close is bounded (net_set_close_timeout). */
 void net_conn_close(net_conn *c);
+/* The user vouches for c (e.g. it authenticated): it no longer counts
+ * against net_set_max_pending_per_address. Idempotent. */
+void net_conn_established(net_conn *c);
 /* Peer address as text, for logs ("192.0.2.1:5000", "[2001:db8::1]:5000").
  * Formatted on each call into a per-thread buffer: valid until the next
  * net_conn_peer call on this thread. Also valid after the socket closed

@@ -7,8 +7,16 @@
 #include <stddef.h>
 
 #include "net/net.h"
+#include "util/hashmap.h"
 
 typedef struct tls_conn tls_conn;
+
+/* Refused connections, counted and logged at most once per second
+ * (net.c net_refused): a flood of refusals must not flood the log. */
+typedef struct net_refusals {
+    uint64_t logged_at;     /* uv_now of the last log line */
+    unsigned long count;    /* refusals not yet reported */
+} net_refusals;
 
 /* One read buffer for the whole loop: libuv calls alloc_cb right before
  * read() and read_cb right after, synchronously, so no two connections
@@ -38,6 +46,18 @@ struct net {
     net_conn *hs_head, *hs_tail;
     uv_timer_t hs_timer;
     unsigned hs_timeout_ms;
+    /* Closing connections (their conn_write links them), checked by a
+     * periodic timer that runs only while the list is not empty: a close
+     * ends within a bounded time whatever the peer does (conn.c). */
+    net_conn *closing;
+    uv_timer_t close_timer;
+    unsigned close_timeout_ms;   /* longest a close may go without output progress */
+    /* Connections not yet vouched for (net_conn_established), per peer
+     * address: key = family byte + address, value = count cast to a
+     * pointer (peer.c). NULL until the first counted connection. */
+    hashmap *pending;
+    unsigned max_pending;        /* per address; 0 = no limit */
+    net_refusals refused_pending, refused_nofd;
 };
 
 /* Connections point to their listener, so a listener is freed only in
@@ -55,20 +75,36 @@ struct net_listener {
     net_listener *next;
 };
 
+/* Every close passes CLOSING and LINGER (unless aborted) and ends within
+ * a bounded time: output that makes no progress for close_timeout_ms is
+ * dropped with a reset, and the whole close never takes longer than
+ * NET_CLOSE_BOUND_FACTOR times that. */
 enum conn_state {
     CONN_OPEN,    /* reading and writing */
-    CONN_CLOSING, /* no more reads or new writes; flushing, then shutdown */
+    CONN_CLOSING, /* no new writes; flushing; input read and discarded */
+    CONN_LINGER,  /* FIN sent; input discarded until the peer's FIN or NET_LINGER_MS */
     CONN_CLOSED,  /* uv_close issued; on_close comes from its callback */
 };
+#define NET_LINGER_MS 2000
+#define NET_CLOSE_BOUND_FACTOR 4
+#define NET_CLOSE_TICK_MS 250
 
-/* Write state that exists only while output is moving: the request of the
- * pending uv_write and the bytes it owns. Allocated by the first write
- * the socket does not take at once, freed when all output is written
- * (after_progress), so an idle connection carries none of it. */
+/* Write state that exists only while output is moving or the connection
+ * is closing: the request of the pending uv_write and the bytes it owns,
+ * and the close deadlines. Allocated by the first write the socket does
+ * not take at once (or by the close), freed when all output is written
+ * (after_progress) on an open connection or with the connection, so an
+ * idle connection carries none of it. */
 typedef struct conn_write {
     uv_write_t req;
     buf inflight;     /* bytes owned by the pending uv_write */
     size_t off;       /* inflight.data[off..len) unsent */
+    /* Close state, valid while state is CLOSING or LINGER. */
+    net_conn *cprev, *cnext; /* n->closing */
+    uint64_t progress_at;    /* uv_now when output last shrank (or the close began) */
+    uint64_t close_by;       /* hard deadline of the whole close */
+    uint64_t linger_until;   /* LINGER: give up waiting for the peer's FIN */
+    size_t left;             /* output left at the last check */
 } conn_write;
 
 /* Per-connection memory matters (idle connections are the common case):
@@ -89,6 +125,8 @@ struct net_conn {
     uint8_t state : 2;       /* enum conn_state */
     uint8_t dirty : 1, writing : 1, paused : 1, above_high : 1;
     uint8_t accepted : 1;    /* the user took it: its area is live, on_close due */
+    uint8_t peer_eof : 1;    /* the peer's FIN arrived; libuv stopped reading */
+    uint8_t pending : 1;     /* counted in n->pending (peer.c) */
     int16_t close_error;     /* a libuv error code (all fit) */
 };
 
@@ -102,10 +140,20 @@ static inline void *conn_user(net_conn *c) { return (char *)c + NET_CONN_USER_OF
 
 /* peer.c: read the peer's address once, at accept. */
 void peer_store(net_conn *c);
+/* peer.c: count c against its address's limit of connections not yet
+ * established; false (nothing counted) when the address is at the limit. */
+bool peer_admit(net_conn *c);
+/* peer.c: stop counting c (established or closed); idempotent. */
+void peer_release(net_conn *c);
+/* A refused connection: counted, and logged at most once a second. */
+void net_refused(net *n, net_refusals *r, const char *why, const char *peer);
 
 void conn_accepted(net_listener *l, net_conn *c);
-/* Stop reading, flush what is pending, then shut down (net_conn_close). */
+/* Flush what is pending (discarding input), shut down, linger, close
+ * (net_conn_close). */
 void conn_begin_close(net_conn *c);
+/* Timer callback: ends closes that overran their time (conn.c). */
+void conn_close_tick(uv_timer_t *t);
 /* Close at once, dropping pending output. */
 void conn_abort(net_conn *c, int error);
 

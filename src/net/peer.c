@@ -7,6 +7,8 @@
  * something it calls logs net_conn_peer(). The address is read at accept
  * and never again: it stays available after the socket is closed, for the
  * "connection lost" lines written from on_close. */
+#include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,4 +57,46 @@ const char *net_conn_peer(const net_conn *c)
     if (c->peer_family == AF_INET6) snprintf(text, sizeof text, "[%s]:%u", ip, port);
     else snprintf(text, sizeof text, "%s:%u", ip, port);
     return text;
+}
+
+/* --- connections not yet established, per address ------------------------
+ *
+ * A connection counts from accept until its user vouches for it
+ * (net_conn_established) or it closes, so one address cannot hold more
+ * than max_pending connections (each up to a CONNECT's worth of input)
+ * before authenticating. The key is the family byte and the address. */
+
+static size_t peer_key(const net_conn *c, uint8_t key[17])
+{
+    key[0] = c->peer_family;
+    size_t alen = c->peer_family == AF_INET6 ? 16 : 4;
+    memcpy(key + 1, c->peer_ip, alen);
+    return 1 + alen;
+}
+
+bool peer_admit(net_conn *c)
+{
+    net *n = c->l->n;
+    if (!n->max_pending || !c->peer_family) return true; /* no limit, or no address to count by */
+    if (!n->pending) n->pending = hashmap_new();
+    uint8_t key[17];
+    size_t klen = peer_key(c, key);
+    uintptr_t count = (uintptr_t)hashmap_get(n->pending, key, klen);
+    if (count >= n->max_pending) return false;
+    hashmap_put(n->pending, key, klen, (void *)(count + 1));
+    c->pending = true;
+    return true;
+}
+
+void peer_release(net_conn *c)
+{
+    if (!c->pending) return;
+    c->pending = false;
+    net *n = c->l->n;
+    uint8_t key[17];
+    size_t klen = peer_key(c, key);
+    uintptr_t count = (uintptr_t)hashmap_get(n->pending, key, klen);
+    assert(count >= 1);
+    if (count <= 1) hashmap_remove(n->pending, key, klen);
+    else hashmap_put(n->pending, key, klen, (void *)(count - 1));
 }

@@ -73,6 +73,9 @@ static const key_spec limit_keys[] = {
     LIMIT("max_session_expiry", max_session_expiry, 0, UINT32_MAX),
     LIMIT("max_backlog_bytes", max_backlog_bytes, 4096, 1073741824),
     LIMIT("connect_timeout", connect_timeout, 1, 65535),
+    LIMIT("max_connect_size", max_connect_size, 16, 268435455),
+    LIMIT("close_timeout", close_timeout, 1, 3600),
+    LIMIT("max_pending_per_address", max_pending_per_address, 0, UINT32_MAX),
     SCHEMA_END,
 };
 

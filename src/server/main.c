@@ -192,6 +192,8 @@ static int run(config *cfg, const options *o)
     s.net = net_new(&s.loop);
     /* on_drain must fire on the same threshold the broker pauses at. */
     net_set_backlog_marks(s.net, cfg->limits.max_backlog_bytes, cfg->limits.max_backlog_bytes / 4);
+    net_set_close_timeout(s.net, cfg->limits.close_timeout);
+    net_set_max_pending_per_address(s.net, cfg->limits.max_pending_per_address);
     s.broker = broker_new(&s.loop, &cfg->limits);
     store_bridge_config bc;
     config_store_bridge(cfg, &bc);

@@ -73,7 +73,10 @@ static void test_full_file(void **state)
                  "  topic_alias_maximum: 0\n"
                  "  max_session_expiry: 4294967295\n"
                  "  max_backlog_bytes: 4096\n"
-                 "  connect_timeout: 3\n");
+                 "  connect_timeout: 3\n"
+                 "  max_connect_size: 4096\n"
+                 "  close_timeout: 2\n"
+                 "  max_pending_per_address: 0\n");
     assert_int_equal(r, 0);
     assert_int_equal(c.log_level, LOG_DEBUG);
     assert_int_equal(c.nlisteners, 3);
@@ -95,6 +98,9 @@ static void test_full_file(void **state)
     assert_int_equal(c.limits.max_session_expiry, 4294967295u);
     assert_int_equal(c.limits.max_backlog_bytes, 4096);
     assert_int_equal(c.limits.connect_timeout, 3);
+    assert_int_equal(c.limits.max_connect_size, 4096);
+    assert_int_equal(c.limits.close_timeout, 2);
+    assert_int_equal(c.limits.max_pending_per_address, 0);
     config_free(&c);
 }
 
@@ -265,6 +271,10 @@ static void test_bad_integers(void **state)
                  "t.yaml:2: limits.max_inflight: expected an integer between 1 and 65535, got \"0\"");
     expect_error("limits:\n  max_packet_size: 268435456\n",
                  "t.yaml:2: limits.max_packet_size: expected an integer between 16 and 268435455, got \"268435456\"");
+    expect_error("limits:\n  close_timeout: 0\n",
+                 "t.yaml:2: limits.close_timeout: expected an integer between 1 and 3600, got \"0\"");
+    expect_error("limits:\n  max_connect_size: 15\n",
+                 "t.yaml:2: limits.max_connect_size: expected an integer between 16 and 268435455, got \"15\"");
     expect_error("limits:\n  max_queued_messages: -1\n",
                  "t.yaml:2: limits.max_queued_messages: expected an integer between 1 and 10000000, got \"-1\"");
     expect_error("limits:\n  max_session_expiry: 99999999999999999999999\n",
