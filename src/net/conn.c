@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "util/alloc.h"
 #include "util/log.h"
@@ -191,24 +192,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
 }
 
-void conn_accepted(net_listener *l, net_conn *c)
+void conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
 {
-    int r = uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&c->tcp);
-    if (r != 0) {
+    int r = uv_tcp_open(&c->tcp, fd);
+    if (r != 0) { /* the handle did not take the socket */
         log_warn("accept on port %u: %s", l->port, uv_strerror(r));
+        close(fd);
         close_handle(c, r);
         return;
     }
     /* MQTT is request/response with small packets: Nagle would add up to
      * 40 ms (delayed-ACK interaction) to every acknowledgement. */
     uv_tcp_nodelay(&c->tcp, 1);
-    peer_store(c);
-    if (!peer_admit(c)) {
-        net_refused(l->n, &l->n->refused_pending, "too many connections not yet established from one address",
-                    net_conn_peer(c));
-        close_handle(c, 0);
-        return;
-    }
     if (l->tls && tls_conn_start(c, l->tls) != 0) {
         log_warn("TLS on port %u: cannot create the connection state for %s", l->port, net_conn_peer(c));
         close_handle(c, UV_ENOMEM);

@@ -15,7 +15,9 @@ typedef struct tls_conn tls_conn;
  * (net.c net_refused): a flood of refusals must not flood the log. */
 typedef struct net_refusals {
     uint64_t logged_at;     /* uv_now of the last log line */
-    unsigned long count;    /* refusals not yet reported */
+    unsigned long count;    /* refusals not yet reported (refuse_timer reports them) */
+    const char *why;        /* a static string */
+    char last[64];          /* the last refused peer */
 } net_refusals;
 
 /* One read buffer for the whole loop: libuv calls alloc_cb right before
@@ -57,13 +59,28 @@ struct net {
      * pointer (peer.c). NULL until the first counted connection. */
     hashmap *pending;
     unsigned max_pending;        /* per address; 0 = no limit */
-    net_refusals refused_pending, refused_nofd;
+    net_refusals refused_pending, refused_nofd, refused_error;
+    uv_timer_t refuse_timer;     /* reports refusals held back by the once-a-second rule */
+    /* Out of file descriptors at accept: the reserve descriptor is closed
+     * so the pending connections can be accepted and closed at once
+     * (rather than left in the backlog, which keeps the listener readable
+     * and the loop spinning), then reopened. If even that fails, the
+     * listeners pause for a second (accept_timer). */
+    int reserve_fd;
+    uv_timer_t accept_timer;
 };
 
 /* Connections point to their listener, so a listener is freed only in
  * net_free, after every connection (net_shutdown just closes its handle). */
 struct net_listener {
-    uv_tcp_t tcp;
+    /* The listening socket is ours, watched by a uv_poll: accepting it
+     * ourselves gives the peer's address from accept() itself (a peer
+     * that reset before we looked still shows where it came from) and
+     * lets us see, count and log connections refused for lack of file
+     * descriptors, which libuv's own listener drops silently. */
+    uv_poll_t poll;
+    uv_os_sock_t fd;
+    bool paused;            /* out of descriptors with no reserve: poll stopped for a while */
     net *n;
     net_accept_cb on_accept;
     size_t user_size;       /* of each conn's user area */
@@ -138,8 +155,11 @@ struct net_conn {
     ((sizeof(net_conn) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t))
 static inline void *conn_user(net_conn *c) { return (char *)c + NET_CONN_USER_OFFSET; }
 
-/* peer.c: read the peer's address once, at accept. */
-void peer_store(net_conn *c);
+/* peer.c: keep the peer's address as accept() reported it. */
+void peer_store(net_conn *c, const struct sockaddr *sa);
+/* peer.c: format an address like net_conn_peer (for connections refused
+ * before a net_conn exists). */
+void peer_format(const struct sockaddr *sa, char *out, size_t size);
 /* peer.c: count c against its address's limit of connections not yet
  * established; false (nothing counted) when the address is at the limit. */
 bool peer_admit(net_conn *c);
@@ -148,7 +168,8 @@ void peer_release(net_conn *c);
 /* A refused connection: counted, and logged at most once a second. */
 void net_refused(net *n, net_refusals *r, const char *why, const char *peer);
 
-void conn_accepted(net_listener *l, net_conn *c);
+/* Start the connection on the socket accepted for it (net.c). */
+void conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd);
 /* Flush what is pending (discarding input), shut down, linger, close
  * (net_conn_close). */
 void conn_begin_close(net_conn *c);

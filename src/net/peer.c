@@ -2,6 +2,10 @@
  * instead of two preformatted strings, ~100 bytes, per connection) and
  * formatted only when asked, which is for logs and for the authenticator.
  *
+ * The address is the one accept() returned: getpeername() would fail for
+ * a peer that reset before we looked, and that peer still came from
+ * somewhere worth logging.
+ *
  * The text lives in per-thread buffers, one per function, so that a caller
  * may hold net_conn_peer_ip() (e.g. in an authentication request) while
  * something it calls logs net_conn_peer(). The address is read at accept
@@ -14,49 +18,62 @@
 
 #include "net/net_internal.h"
 
-void peer_store(net_conn *c)
+void peer_store(net_conn *c, const struct sockaddr *sa)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    c->peer_family = 0; /* unknown, unless getpeername says */
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return;
-    if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+    c->peer_family = 0; /* unknown, unless accept said */
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
         memcpy(c->peer_ip, &a->sin6_addr, 16);
         c->peer_port_be = a->sin6_port;
         c->peer_family = AF_INET6;
-    } else if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+    } else if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
         memcpy(c->peer_ip, &a->sin_addr, 4);
         c->peer_port_be = a->sin_port;
         c->peer_family = AF_INET;
     }
 }
 
-static void ip_text(const net_conn *c, char *out, size_t size)
+static void ip_text(int family, const void *ip, char *out, size_t size)
 {
-    if ((c->peer_family == AF_INET || c->peer_family == AF_INET6) &&
-        uv_inet_ntop(c->peer_family, c->peer_ip, out, size) == 0)
-        return;
+    if ((family == AF_INET || family == AF_INET6) && uv_inet_ntop(family, ip, out, size) == 0) return;
     snprintf(out, size, "?");
+}
+
+static void peer_text(int family, const void *ip, uint16_t port_be, char *out, size_t size)
+{
+    char text[INET6_ADDRSTRLEN];
+    ip_text(family, ip, text, sizeof text);
+    unsigned port = ntohs(port_be);
+    if (family == AF_INET6) snprintf(out, size, "[%s]:%u", text, port);
+    else snprintf(out, size, "%s:%u", text, port);
 }
 
 const char *net_conn_peer_ip(const net_conn *c)
 {
     static _Thread_local char text[INET6_ADDRSTRLEN];
-    ip_text(c, text, sizeof text);
+    ip_text(c->peer_family, c->peer_ip, text, sizeof text);
     return text;
 }
 
 const char *net_conn_peer(const net_conn *c)
 {
     static _Thread_local char text[INET6_ADDRSTRLEN + 8]; /* "[v6addr]:65535" */
-    char ip[INET6_ADDRSTRLEN];
-    ip_text(c, ip, sizeof ip);
-    unsigned port = ntohs(c->peer_port_be);
-    if (c->peer_family == AF_INET6) snprintf(text, sizeof text, "[%s]:%u", ip, port);
-    else snprintf(text, sizeof text, "%s:%u", ip, port);
+    peer_text(c->peer_family, c->peer_ip, c->peer_port_be, text, sizeof text);
     return text;
+}
+
+void peer_format(const struct sockaddr *sa, char *out, size_t size)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        peer_text(AF_INET6, &a->sin6_addr, a->sin6_port, out, size);
+    } else if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        peer_text(AF_INET, &a->sin_addr, a->sin_port, out, size);
+    } else {
+        peer_text(0, NULL, 0, out, size);
+    }
 }
 
 /* --- connections not yet established, per address ------------------------

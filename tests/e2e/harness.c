@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +41,7 @@ static struct {
     bool exit_ok;
     bool failed;
     const char *case_name;
+    long max_fds;
 } g;
 
 int e2e_port(void) { return g.port; }
@@ -206,6 +208,11 @@ static void exec_broker(void)
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
     close(log_fd);
+    if (g.max_fds > 0) {
+        struct rlimit rl = {.rlim_cur = (rlim_t)g.max_fds, .rlim_max = (rlim_t)g.max_fds};
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            _exit(125);
+    }
     snprintf(port, sizeof port, "%d", g.port);
     limit_asan_quarantine();
     if (g.mqstated)
@@ -347,6 +354,7 @@ static enum outcome run_case(const struct e2e_case *c)
 {
     g.case_name = c->name;
     g.failed = false;
+    g.max_fds = c->max_fds;
     if (!g.mqstated && c->mqstated_only) {
         fprintf(stderr, "SKIP %s (mqstated only: %s)\n", c->name, c->mqstated_only);
         return SKIPPED;
@@ -413,6 +421,11 @@ int e2e_main(const struct e2e_case *cases, int count, int argc, char **argv)
         _exit(1);
     }
     return passed == 0 && skipped > 0 ? 77 : 0;
+}
+
+const char *e2e_log_path(void)
+{
+    return g.log_path;
 }
 
 const char *e2e_config_path(void)

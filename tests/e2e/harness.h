@@ -41,6 +41,8 @@ struct e2e_case {
     /* Extra YAML appended to mqstated's configuration (e.g. a `store:`
      * section); NULL for none. Mosquitto ignores it. */
     const char *extra_yaml;
+    /* The broker's limit of open files (RLIMIT_NOFILE); 0 keeps ours. */
+    long max_fds;
 };
 
 /* Runs the cases named on the command line (all if none) and returns the
@@ -61,6 +63,8 @@ bool e2e_stop_broker(void);
  * SIGHUP, which reloads the configuration) a later
  * e2e_stop_broker then only waits for the exit. */
 void e2e_signal_broker(int sig);
+/* The broker's log file (its stdout and stderr). */
+const char *e2e_log_path(void);
 /* Resident set size of the broker in KiB, or -1. */
 long e2e_broker_rss_kib(void);
 

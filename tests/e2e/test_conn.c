@@ -4,6 +4,7 @@
  * and the per-address limit of connections not yet past CONNACK. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -90,6 +91,19 @@ static bool publish_qos0(int fd, const char *topic, size_t size, int count)
         if (!raw_send_pb(fd, &pkt))
             return false;
     return true;
+}
+
+/* Whether the broker's log has a line containing both strings. */
+static bool log_has(const char *a, const char *b)
+{
+    FILE *f = fopen(e2e_log_path(), "r");
+    char line[1024];
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, a) && (!b || strstr(line, b));
+    if (f)
+        fclose(f);
+    return found;
 }
 
 /* --- a close must end even if the peer never reads ---------------------------- */
@@ -317,6 +331,7 @@ static void pending_per_address_limited(void)
     int extra = raw_open(e2e_port());
     CHECK(extra >= 0);
     CHECK(raw_wait_closed(extra, 3000, NULL));
+    CHECK(log_has("refused 1 connection (too many connections not yet established", "127.0.0.1:"));
     /* Once one of them has connected, there is room for another. */
     struct pb pkt = {0};
     struct raw_pkt ack;
@@ -334,6 +349,96 @@ static void pending_per_address_limited(void)
     }
 }
 
+/* --- out of file descriptors, peers that reset --------------------------------- */
+
+/* CPU time (user + system) the broker used, in clock ticks. */
+static long broker_cpu_ticks(void)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)e2e_broker_pid());
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* fields after the command name */
+    long utime = 0, stime = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2)
+        return -1;
+    return utime + stime;
+}
+
+#define FD_LIMIT 40
+
+static void out_of_fds_refused_and_logged(void)
+{
+    e2e_sleep_ms(200);
+    /* Fill the broker's descriptor table with connected clients. */
+    int conns[FD_LIMIT], nconns = 0, refused = 0;
+    for (int i = 0; i < FD_LIMIT; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "fill%d", i);
+        int fd = raw_connect_v5(e2e_port(), id, true, NULL, NULL);
+        if (fd >= 0)
+            conns[nconns++] = fd;
+        else
+            refused++;
+    }
+    e2e_note("%d connected, %d refused under a limit of %d descriptors", nconns, refused, FD_LIMIT);
+    CHECK(nconns >= 5);
+    CHECK(refused > 0);
+    /* More arrive while it is full: each is closed at once, and the
+     * broker does not spin. */
+    long cpu0 = broker_cpu_ticks();
+    int64_t t0 = e2e_now_ms();
+    for (int i = 0; i < 10; i++) {
+        int fd = raw_open(e2e_port());
+        CHECK(fd >= 0);
+        CHECK(raw_wait_closed(fd, 3000, NULL));
+        raw_close(fd);
+    }
+    e2e_sleep_ms(1000);
+    long cpu = broker_cpu_ticks() - cpu0, wall = (e2e_now_ms() - t0) / 10; /* ticks are 10 ms */
+    e2e_note("broker CPU %ld ticks in %ld", cpu, wall);
+    CHECK(cpu < wall / 2);
+    CHECK(log_has("refused 1 connection (out of file descriptors", "127.0.0.1:"));
+    /* The rest are counted into one line a second. */
+    CHECK(log_has("connections (out of file descriptors", "127.0.0.1:"));
+    /* Descriptors freed: connections are accepted again. */
+    for (int i = 0; i < nconns; i++)
+        raw_close(conns[i]);
+    e2e_sleep_ms(500);
+    CHECK(raw_connect_v5(e2e_port(), "again", true, NULL, NULL) >= 0);
+}
+
+/* A peer that resets before the broker gets to it is logged with its
+ * address (accept() reports it even when getpeername() no longer can). */
+static void reset_before_accept_logged_with_address(void)
+{
+    kill(e2e_broker_pid(), SIGSTOP);
+    int fd = raw_open(e2e_port());
+    struct sockaddr_in local;
+    socklen_t len = sizeof local;
+    bool ok = fd >= 0 && getsockname(fd, (struct sockaddr *)&local, &len) == 0;
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    if (ok)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    if (fd >= 0)
+        raw_close(fd); /* RST while the broker cannot accept */
+    kill(e2e_broker_pid(), SIGCONT);
+    CHECK(ok);
+    char peer[32];
+    snprintf(peer, sizeof peer, "127.0.0.1:%u", ntohs(local.sin_port));
+    bool logged = false;
+    for (int i = 0; i < 40 && !logged; i++) {
+        e2e_sleep_ms(50);
+        logged = log_has(peer, NULL);
+    }
+    CHECK(logged);
+    CHECK(!log_has("?:0", NULL));
+}
+
 static const struct e2e_case cases[] = {
     {"stuck_readers_released", stuck_readers_released, NULL, "close_timeout is mqstated's",
      "limits:\n  close_timeout: 1\n"},
@@ -342,6 +447,10 @@ static const struct e2e_case cases[] = {
     {"connect_within_limit_accepted", connect_within_limit_accepted},
     {"pending_per_address_limited", pending_per_address_limited, NULL, "max_pending_per_address is mqstated's",
      "limits:\n  max_pending_per_address: 3\n"},
+    {"out_of_fds_refused_and_logged", out_of_fds_refused_and_logged, NULL, "the log line is mqstated's", NULL,
+     FD_LIMIT},
+    {"reset_before_accept_logged_with_address", reset_before_accept_logged_with_address, NULL,
+     "the log line is mqstated's"},
 };
 
 int main(int argc, char **argv)
