@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -147,6 +149,17 @@ void conn_begin_close(net_conn *c)
 
 void conn_abort(net_conn *c, int error) { close_handle(c, error); }
 
+/* Bytes the kernel still holds for the peer (sent but not acknowledged,
+ * or not sent): a peer that reads slowly frees them long before the
+ * socket becomes writable again, so this is where its progress shows. */
+static size_t kernel_unsent(net_conn *c)
+{
+    uv_os_fd_t fd;
+    int queued = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
+    return (size_t)queued;
+}
+
 /* One closing connection at a tick: the end of the linger time, or output
  * that stalled (a peer that does not read) or overran the whole bound. */
 static void close_check(net_conn *c, uint64_t now)
@@ -157,7 +170,7 @@ static void close_check(net_conn *c, uint64_t now)
         if (now >= w->linger_until) close_handle(c, 0);
         return;
     }
-    size_t left = unsent(c) + uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    size_t left = unsent(c) + uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + kernel_unsent(c);
     if (left < w->left) w->progress_at = now;
     w->left = left;
     if (now - w->progress_at < n->close_timeout_ms && now < w->close_by) return;

@@ -289,13 +289,145 @@ static void test_close_from_read(void **state)
     assert_int_equal(n, 3);
     assert_memory_equal(got, "bye", 3);
     assert_true(eof);
+    close(fd); /* ends the server's lingering close at once */
     int one = 1;
     assert_true(pump(s, have_closes, &one));
     for (int i = 0; i < 10; i++) uv_run(&s->loop, UV_RUN_NOWAIT);
     assert_int_equal(s->closes, 1);
     assert_false(s->closed_during_read);
     assert_int_equal(s->close_error, 0);
+}
+
+/* Run the loop for ms milliseconds. */
+static void run_for(server *s, unsigned ms)
+{
+    uint64_t until = clock_now_ms() + ms;
+    while (clock_now_ms() < until) {
+        uv_run(&s->loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+}
+
+/* After closing, the server reads and drops what the peer still sends,
+ * sends its FIN after the last byte and waits for the peer's: the peer
+ * reads everything and an orderly EOF, never a reset. */
+static void test_lingering_close(void **state)
+{
+    server *s = *state;
+    s->mode = M_CLOSE_IN_READ;
+    int fd = client_connect(s, 0);
+    assert_int_equal(write(fd, "q", 1), 1);
+    run_for(s, 50);
+    static uint8_t late[256 * 1024];
+    assert_int_equal(write(fd, late, sizeof late), sizeof late); /* dropped, not buffered */
+    run_for(s, 200);
+    uint8_t got[16];
+    bool eof;
+    assert_int_equal(client_read(s, fd, got, sizeof got, &eof), 3);
+    assert_memory_equal(got, "bye", 3);
+    assert_true(eof);
+    assert_int_equal(s->closes, 0); /* lingering: waits for our FIN */
+    assert_int_equal(s->nread, 1);
     close(fd);
+    int one = 1;
+    assert_true(pump(s, have_closes, &one));
+    assert_int_equal(s->close_error, 0);
+}
+
+/* A peer that never closes its side gets 2 s. */
+static void test_linger_is_bounded(void **state)
+{
+    server *s = *state;
+    s->mode = M_CLOSE_IN_READ;
+    int fd = client_connect(s, 0);
+    assert_int_equal(write(fd, "q", 1), 1);
+    uint64_t t0 = clock_now_ms();
+    int one = 1;
+    assert_true(pump(s, have_closes, &one));
+    uint64_t took = clock_now_ms() - t0;
+    assert_true(took >= 1500 && took < 3000);
+    assert_int_equal(s->close_error, 0);
+    close(fd);
+}
+
+/* A peer that reads nothing: the close is reset after close_timeout
+ * without progress, and the output memory goes with it. */
+static void test_close_without_progress_resets(void **state)
+{
+    server *s = *state;
+    s->mode = M_BIG;
+    net_set_close_timeout(s->n, 1);
+    int fd = client_connect(s, 4096);
+    assert_int_equal(write(fd, "x", 1), 1);
+    size_t one_byte = 1;
+    assert_true(pump(s, have_bytes, &one_byte));
+    net_conn_close(s->conn);
+    uint64_t t0 = clock_now_ms();
+    int one = 1;
+    assert_true(pump(s, have_closes, &one));
+    uint64_t took = clock_now_ms() - t0;
+    assert_true(took >= 900 && took < 2500);
+    assert_int_equal(s->close_error, UV_ETIMEDOUT);
+    close(fd);
+}
+
+/* A peer that keeps the close alive by reading slowly is reset when the
+ * whole close reaches four times close_timeout. */
+static void test_slow_reader_close_is_bounded(void **state)
+{
+    server *s = *state;
+    s->mode = M_BIG;
+    net_set_close_timeout(s->n, 1);
+    int fd = client_connect(s, 4096);
+    assert_int_equal(write(fd, "x", 1), 1);
+    size_t one_byte = 1;
+    assert_true(pump(s, have_bytes, &one_byte));
+    net_conn_close(s->conn);
+    uint64_t t0 = clock_now_ms(), last_read = t0;
+    static uint8_t sink[32 * 1024];
+    size_t total = 0;
+    while (s->closes == 0 && clock_now_ms() - t0 < 8000) {
+        uv_run(&s->loop, UV_RUN_NOWAIT);
+        usleep(1000);
+        if (clock_now_ms() - last_read >= 300) { /* 32 KiB every 300 ms: 4 MiB would take 40 s */
+            ssize_t r = read(fd, sink, sizeof sink);
+            if (r > 0) total += (size_t)r;
+            last_read = clock_now_ms();
+        }
+    }
+    uint64_t took = clock_now_ms() - t0;
+    assert_int_equal(s->closes, 1);
+    assert_int_equal(s->close_error, UV_ETIMEDOUT);
+    assert_true(took >= 2000 && took < 6000); /* past one timeout (progress), within the bound */
+    assert_true(total < (4u << 20));
+    close(fd);
+}
+
+/* Connections not yet established count per address. */
+static void test_pending_per_address(void **state)
+{
+    server *s = *state;
+    s->mode = M_COUNT_ONLY;
+    net_set_max_pending_per_address(s->n, 1);
+    int a = client_connect(s, 0);
+    net_conn *first = s->conn;
+    int b = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(net_listener_port(s->l))};
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    assert_int_equal(connect(b, (struct sockaddr *)&addr, sizeof addr), 0);
+    fcntl(b, F_SETFL, O_NONBLOCK);
+    uint8_t got[4];
+    bool eof;
+    assert_int_equal(client_read(s, b, got, sizeof got, &eof), 0);
+    assert_true(eof); /* closed without reaching on_accept */
+    assert_int_equal(s->accepts, 1);
+    net_conn_established(first);
+    int c = client_connect(s, 0); /* room again */
+    int two = 2;
+    assert_true(pump(s, have_accepts, &two));
+    close(a);
+    close(b);
+    close(c);
 }
 
 static void test_refuse(void **state)
@@ -356,6 +488,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_reports_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_closes_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lingering_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_linger_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_without_progress_resets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_reader_close_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_per_address, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
