@@ -81,13 +81,21 @@ void peer_format(const struct sockaddr *sa, char *out, size_t size)
  * A connection counts from accept until its user vouches for it
  * (net_conn_established) or it closes, so one address cannot hold more
  * than max_pending connections (each up to a CONNECT's worth of input)
- * before authenticating. The key is the family byte and the address. */
+ * before authenticating. The key is the family byte and the IPv4 address
+ * or the IPv6 /64 prefix. */
 
-static size_t peer_key(const net_conn *c, uint8_t key[17])
+static size_t peer_key(const net_conn *c, uint8_t key[9])
 {
+    const uint8_t *ip = c->peer_ip;
+    if (c->peer_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)ip)) {
+        key[0] = AF_INET; /* an IPv4 client of a dual-stack listener */
+        memcpy(key + 1, ip + 12, 4);
+        return 5;
+    }
     key[0] = c->peer_family;
-    size_t alen = c->peer_family == AF_INET6 ? 16 : 4;
-    memcpy(key + 1, c->peer_ip, alen);
+    /* IPv6: one client normally holds a whole /64, so that is what counts. */
+    size_t alen = c->peer_family == AF_INET6 ? 8 : 4;
+    memcpy(key + 1, ip, alen);
     return 1 + alen;
 }
 
@@ -96,7 +104,7 @@ bool peer_admit(net_conn *c)
     net *n = c->l->n;
     if (!n->max_pending || !c->peer_family) return true; /* no limit, or no address to count by */
     if (!n->pending) n->pending = hashmap_new();
-    uint8_t key[17];
+    uint8_t key[9];
     size_t klen = peer_key(c, key);
     uintptr_t count = (uintptr_t)hashmap_get(n->pending, key, klen);
     if (count >= n->max_pending) return false;
@@ -110,7 +118,7 @@ void peer_release(net_conn *c)
     if (!c->pending) return;
     c->pending = false;
     net *n = c->l->n;
-    uint8_t key[17];
+    uint8_t key[9];
     size_t klen = peer_key(c, key);
     uintptr_t count = (uintptr_t)hashmap_get(n->pending, key, klen);
     assert(count >= 1);
