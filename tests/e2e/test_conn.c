@@ -108,7 +108,9 @@ static bool log_has(const char *a, const char *b)
 
 /* --- a close must end even if the peer never reads ---------------------------- */
 
+#ifndef STUCK_PEERS /* -D for measurements */
 #define STUCK_PEERS 20
+#endif
 
 static void stuck_readers_released(void)
 {
@@ -137,6 +139,7 @@ static void stuck_readers_released(void)
     /* Keep-alive timeout (3 s), then close_timeout (1 s) without progress:
      * the broker must let go of them while they are still connected. */
     bool released = broker_fds_fall_to(fds0 + 1, 15000);
+    e2e_sleep_ms(500); /* the memory goes in the close callbacks, right after the fds */
     e2e_note("broker fds %d -> %d with %d stuck peers -> %d; RSS %ld -> %ld -> %ld KiB", fds0, fds_stuck,
              STUCK_PEERS, broker_fds(), rss0, rss_stuck, e2e_broker_rss_kib());
     for (int i = 0; i < STUCK_PEERS; i++)
@@ -271,7 +274,10 @@ static void big_connect_refused_early(void)
         big_connect_head(&head, 4, 16 * 1024 * 1024 - 16);
         CHECK(raw_send_pb(fds[i], &head));
     }
-    for (int round = 0; round < 64; round++) /* up to 4 MiB each, until they are refused */
+#ifndef BIG_CONNECT_ROUNDS /* -D for measurements (240: 15 MiB each) */
+#define BIG_CONNECT_ROUNDS 64
+#endif
+    for (int round = 0; round < BIG_CONNECT_ROUNDS; round++) /* 4 MiB each, unless refused */
         for (int i = 0; i < 8; i++)
             (void)raw_send(fds[i], junk, sizeof junk);
     long rss1 = e2e_broker_rss_kib();
