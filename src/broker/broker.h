@@ -161,6 +161,21 @@ void broker_add_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
 /* Remove the authorizer added with exactly this fn and ctx (if any). */
 void broker_remove_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
 
+/* For services acting for a client: may `client_id` (identified as in a
+ * publish hook: `username` NULL when it gave none, `who` its principal)
+ * publish `topic` at `qos` / `retain`? The verdict of the same authorizer
+ * chain as for that client's own PUBLISH: below 0x80 allows. */
+uint8_t broker_authorize_publish(broker *b, mqtt_bytes client_id, const mqtt_bytes *username,
+                                 const struct principal *who, mqtt_bytes topic, uint8_t qos, bool retain);
+/* For RPC-style services (the state store): may the reply to a request of
+ * this client go to its Response Topic? The reply counts as a PUBLISH by
+ * the requester (QoS 1, no retain), so a client cannot make a service
+ * write where it may not write itself; a topic starting with '$' is never
+ * a valid Response Topic (those are the server's, MQTT 4.7.2). Returns
+ * MQTT_RC_SUCCESS or the denial (MQTT_RC_NOT_AUTHORIZED for '$'). */
+uint8_t broker_authorize_response(broker *b, mqtt_bytes client_id, const mqtt_bytes *username,
+                                  const struct principal *who, mqtt_bytes response_topic);
+
 /* --- authentication ----------------------------------------------------------
  *
  * The authenticator decides every CONNECT, after the client identifier is

@@ -222,12 +222,85 @@ static void test_reload(void)
     CHECK(!c1.tc->disconnected);
 }
 
+/* --- Response Topics (issue 8): a reply is a PUBLISH by the requester ------- */
+
+/* `watcher` sees everything, `$SYS` included; c2 may publish to $SYS (which
+ * still never makes it a valid Response Topic) and use every key. */
+#define WATCHER_RULE                                                                      \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [watcher]\n"                                                      \
+    "      brokerResources:\n"                                                            \
+    "        - method: Connect\n"                                                         \
+    "        - method: Subscribe\n"                                                       \
+    "          topics: [\"#\", \"$SYS/#\"]\n"                                             \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [c2]\n"                                                           \
+    "      brokerResources:\n"                                                            \
+    "        - method: Publish\n"                                                         \
+    "          topics: [\"$SYS/#\"]\n"                                                    \
+    "      stateStoreResources:\n"                                                        \
+    "        - method: ReadWrite\n"                                                       \
+    "          keys: [\"*\"]\n"
+
+static const char policy_watch[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE C1_RULE WATCHER_RULE;
+
+/* Sends a SET of `key` from c with the given Response Topic. */
+static bool send_set(struct ss_client *c, const char *response_topic, const char *key)
+{
+    struct ss_opts o = {.response_topic = response_topic};
+    struct ss_arg argv[3] = {ss_str("SET"), ss_str(key), ss_str("v")};
+    struct ssb req = {0};
+    ss_resp_array(&req, 3, argv);
+    struct ss_reply pending;
+    bool ok = ss_send(c, &o, req.data, req.len, &pending);
+    ssb_free(&req);
+    return ok;
+}
+
+static void test_response_topic_authorized(void)
+{
+    struct ss_client c1, c2, admin;
+    struct ss_reply r;
+    struct tc *watcher = tc_open("watcher", MQTT_PROTOCOL_V5, true, NULL);
+    CHECK(watcher != NULL);
+    if (!watcher) return;
+    CHECK_INT(tc_subscribe(watcher, "#", 1, 0, NULL), 1);
+    CHECK_INT(tc_subscribe(watcher, "$SYS/#", 1, 0, NULL), 1);
+    if (!ss_open(&c1, "c1") || !ss_open(&c2, "c2") || !ss_open(&admin, "admin")) return;
+    /* c1 may not publish to any of these: the replies must not appear */
+    CHECK(send_set(&c1, "secret/injected", "own/c1/a"));
+    CHECK(send_set(&c1, "$SYS/broker/injected", "own/c1/b"));
+    CHECK(send_set(&c1, c2.response_topic, "own/c1/c"));
+    /* c2 may publish to $SYS, but '$' is never a Response Topic */
+    CHECK(send_set(&c2, "$SYS/c2", "own/c2/d"));
+    tc_pump_for(700);
+    for (int i = 0; i < watcher->msg_count; i++)
+        e2e_note("watcher got %s", watcher->msgs[i].topic);
+    CHECK_INT(watcher->msg_count, 0);
+    CHECK_INT(c2.tc->msg_count, 0);
+    /* not executed either */
+    static const char *const keys[] = {"own/c1/a", "own/c1/b", "own/c1/c", "own/c2/d"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        SS_CMD(&admin, NULL, r, "GET", keys[i]);
+        CHECK_REPLY(r, "$-1\r\n");
+    }
+    /* nobody was disconnected, and the own response topic works */
+    SS_CMD(&c1, NULL, r, "SET", "own/c1/a", "1");
+    CHECK_REPLY(r, "+OK\r\n");
+    CHECK(!c1.tc->disconnected && !c2.tc->disconnected);
+    /* the watcher sees only what its own subscriptions bring: the admin's replies
+     * and c1's own, on their response topics */
+    for (int i = 0; i < watcher->msg_count; i++)
+        CHECK(strncmp(watcher->msgs[i].topic, "clients/", 8) == 0);
+}
+
 static const struct e2e_case cases[] = {
     {"topics_with_substitution", test_topics_with_substitution, .mqstated_only = ONLY, .extra_yaml = policy},
     {"subscribe_per_filter", test_subscribe_per_filter, .mqstated_only = ONLY, .extra_yaml = policy},
     {"connect_denied", test_connect_denied, .mqstated_only = ONLY, .extra_yaml = policy},
     {"state_store_keys", test_state_store_keys, .mqstated_only = ONLY, .extra_yaml = policy},
     {"reload", test_reload, .mqstated_only = ONLY, .extra_yaml = policy},
+    {"response_topic_authorized", test_response_topic_authorized, .mqstated_only = ONLY, .extra_yaml = policy_watch},
 };
 
 int main(int argc, char **argv)
