@@ -69,7 +69,8 @@ static void detach_session(client *c, bool will, bool takeover)
     flow_release(s);
     if (will && c->will) {
         if (c->will->delay == 0 || s->expiry == 0) {
-            will_publish(b, c->will, s);
+            mqtt_bytes user;
+            will_publish(b, c->will, s, s, client_username(c, &user), c->who);
         } else {
             /* MQTT-3.1.3-9: held back until the delay passes or the
              * session ends; a reconnect to the session cancels it. */
@@ -77,6 +78,10 @@ static void detach_session(client *c, bool will, bool takeover)
             c->will = NULL;
         }
     }
+    /* Whose the session is, for whoever comes next (connect.c) and for
+     * its delayed will and queued messages meanwhile. */
+    session_keep_principal(s, c->who);
+    c->who = NULL;
     if (takeover) return; /* the new connection continues or ends it */
     deliver_reshare_all(s, true);
     session_went_offline(s);

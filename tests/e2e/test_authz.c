@@ -294,6 +294,98 @@ static void test_response_topic_authorized(void)
         CHECK(strncmp(watcher->msgs[i].topic, "clients/", 8) == 0);
 }
 
+/* --- Wills (issue 8): a will is a PUBLISH made in advance -------------------- */
+
+/* c3 (delayed will) and c4 (immediate will) may leave wills under wills/;
+ * `probe` only tells when a reload has taken effect. */
+#define WILL_RULE                                                                         \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [c3, c4, probe]\n"                                                \
+    "      brokerResources:\n"                                                            \
+    "        - method: Connect\n"                                                         \
+    "        - method: Publish\n"                                                         \
+    "          topics: [\"wills/{principal.clientId}\"]\n"
+
+static const char policy_will[] =
+    "authorization:\n  enabled: true\n  rules:\n" BASE_RULE C1_RULE WATCHER_RULE WILL_RULE;
+
+/* Connects `id` (clean, v5 unless v311) with a QoS 1 retained will on `topic`;
+ * returns the CONNACK code. Will Delay `delay` s with Session Expiry 60 if
+ * delay > 0. */
+static int connect_with_will(struct tc **out, const char *id, bool v311, const char *topic, int delay)
+{
+    struct tc *c = tc_new(id, v311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5, true);
+    mosquitto_property *wp = NULL, *cp = NULL;
+    if (delay > 0) {
+        mosquitto_property_add_int32(&wp, MQTT_PROP_WILL_DELAY_INTERVAL, (uint32_t)delay);
+        mosquitto_property_add_int32(&cp, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 60);
+    }
+    /* libmosquitto takes ownership of the will properties */
+    int rc = v311 ? mosquitto_will_set(c->m, topic, 4, "gone", 1, true)
+                  : mosquitto_will_set_v5(c->m, topic, 4, "gone", 1, true, wp);
+    if (rc != MOSQ_ERR_SUCCESS) return -1;
+    rc = tc_connect(c, 60, cp);
+    mosquitto_property_free_all(&cp);
+    *out = c;
+    return rc;
+}
+
+static void test_will_authorized(void)
+{
+    struct tc *watcher = tc_open("watcher", MQTT_PROTOCOL_V5, true, NULL), *c = NULL;
+    CHECK(watcher != NULL);
+    if (!watcher) return;
+    CHECK_INT(tc_subscribe(watcher, "#", 1, 0, NULL), 1);
+    /* a will where the client may not publish: refused at CONNECT */
+    CHECK_INT(connect_with_will(&c, "c1", false, "secret/x", 0), 0x87);
+    CHECK_INT(connect_with_will(&c, "c2", true, "secret/x", 0), 5);
+    /* admin may publish everywhere, but not forge notifications or requests */
+    CHECK_INT(connect_with_will(&c, "admin", false, SS_NOTIFY_NS "/6331/command/notify/6B", 0), 0x87);
+    CHECK_INT(connect_with_will(&c, "admin", true, SS_NOTIFY_NS "/6331/command/notify/6B", 0), 5);
+    CHECK_INT(connect_with_will(&c, "admin", false, REQ, 0), 0x87);
+    /* an allowed will is published */
+    CHECK_INT(connect_with_will(&c, "c1", false, "clients/c1/will", 0), 0);
+    tc_drop(c);
+    PUMP_UNTIL(tc_count_topic(watcher, "clients/c1/will") == 1, TC_TIMEOUT_MS);
+    CHECK_INT(tc_count_topic(watcher, "clients/c1/will"), 1);
+    /* a delayed one too: checked against the principal its session kept */
+    CHECK_INT(connect_with_will(&c, "c1", false, "clients/c1/later", 1), 0);
+    tc_drop(c);
+    PUMP_UNTIL(tc_count_topic(watcher, "clients/c1/later") == 1, TC_TIMEOUT_MS);
+    CHECK_INT(tc_count_topic(watcher, "clients/c1/later"), 1);
+
+    /* wills accepted under rules that a reload then takes away are not published */
+    struct tc *c3 = NULL, *c4 = NULL;
+    CHECK_INT(connect_with_will(&c3, "c3", false, "wills/c3", 1), 0);
+    CHECK_INT(connect_with_will(&c4, "c4", false, "wills/c4", 0), 0);
+    rewrite_config(policy_watch);
+    e2e_signal_broker(SIGHUP);
+    int rc = 0;
+    for (int i = 0; i < 50 && rc != 0x87; i++) {
+        tc_pump_for(100);
+        struct tc *probe = tc_new("probe", MQTT_PROTOCOL_V5, true);
+        rc = tc_connect(probe, 30, NULL);
+        tc_destroy(probe);
+    }
+    CHECK_INT(rc, 0x87);
+    tc_drop(c4);
+    tc_drop(c3);
+    tc_pump_for(2500); /* past c3's will delay */
+    CHECK_INT(tc_count_topic(watcher, "wills/c4"), 0);
+    CHECK_INT(tc_count_topic(watcher, "wills/c3"), 0);
+    for (int i = 0; i < watcher->msg_count; i++)
+        CHECK(strncmp(watcher->msgs[i].topic, SS_NOTIFY_NS, strlen(SS_NOTIFY_NS)) != 0);
+    /* nothing was retained either */
+    struct tc *late = tc_open("watcher", MQTT_PROTOCOL_V5, true, NULL);
+    CHECK(late != NULL);
+    if (!late) return;
+    CHECK_INT(tc_subscribe(late, "#", 1, 0, NULL), 1);
+    tc_pump_for(300);
+    CHECK_INT(tc_count_topic(late, "wills/c3") + tc_count_topic(late, "wills/c4"), 0);
+    CHECK_INT(tc_count_topic(late, "clients/c1/will"), 1); /* the allowed ones were */
+    CHECK_INT(tc_count_topic(late, "clients/c1/later"), 1);
+}
+
 static const struct e2e_case cases[] = {
     {"topics_with_substitution", test_topics_with_substitution, .mqstated_only = ONLY, .extra_yaml = policy},
     {"subscribe_per_filter", test_subscribe_per_filter, .mqstated_only = ONLY, .extra_yaml = policy},
@@ -301,6 +393,7 @@ static const struct e2e_case cases[] = {
     {"state_store_keys", test_state_store_keys, .mqstated_only = ONLY, .extra_yaml = policy},
     {"reload", test_reload, .mqstated_only = ONLY, .extra_yaml = policy},
     {"response_topic_authorized", test_response_topic_authorized, .mqstated_only = ONLY, .extra_yaml = policy_watch},
+    {"will_authorized", test_will_authorized, .mqstated_only = ONLY, .extra_yaml = policy_will},
 };
 
 int main(int argc, char **argv)
