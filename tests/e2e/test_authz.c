@@ -386,6 +386,68 @@ static void test_will_authorized(void)
     CHECK_INT(tc_count_topic(late, "clients/c1/later"), 1);
 }
 
+/* --- Sessions belong to their principal (issue 8) ----------------------------- */
+
+/* alice and bob (user names claimed on the loopback listener) may both use
+ * any client id and the same topics. */
+#define USERS_RULE                                                                        \
+    "    - principals:\n"                                                                 \
+    "        usernames: [alice, bob]\n"                                                   \
+    "      brokerResources:\n"                                                            \
+    "        - method: Connect\n"                                                         \
+    "        - method: Subscribe\n"                                                       \
+    "          topics: [\"shared/#\"]\n"
+
+static const char policy_users[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE USERS_RULE;
+
+/* A persistent (Session Expiry 300) v5 connection as `user` under client id
+ * dev1; NULL on failure. */
+static struct tc *connect_as(const char *user)
+{
+    struct tc *c = tc_new("dev1", MQTT_PROTOCOL_V5, false);
+    mosquitto_username_pw_set(c->m, user, NULL);
+    mosquitto_property *cp = NULL;
+    mosquitto_property_add_int32(&cp, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 300);
+    int rc = tc_connect(c, 60, cp);
+    mosquitto_property_free_all(&cp);
+    return rc == 0 ? c : NULL;
+}
+
+static void test_session_of_another_principal(void)
+{
+    struct tc *admin = tc_open("admin", MQTT_PROTOCOL_V5, true, NULL);
+    struct tc *alice = connect_as("alice");
+    CHECK(admin && alice);
+    CHECK_INT(tc_subscribe(alice, "shared/#", 1, 0, NULL), 1);
+    tc_disconnect(alice, 0);
+    CHECK(tc_publish(admin, "shared/1", "for alice", 1, false, NULL) < 0x80);
+    /* alice herself resumes it: present, with the queued message */
+    alice = connect_as("alice");
+    CHECK(alice != NULL);
+    CHECK_INT(alice->connack_flags & 1, 1);
+    PUMP_UNTIL(tc_count_topic(alice, "shared/1") == 1, TC_TIMEOUT_MS);
+    CHECK_INT(tc_count_topic(alice, "shared/1"), 1);
+    tc_disconnect(alice, 0);
+    CHECK(tc_publish(admin, "shared/2", "for alice", 1, false, NULL) < 0x80);
+    /* bob with her client id: a clean session, nothing of hers */
+    struct tc *bob = connect_as("bob");
+    CHECK(bob != NULL);
+    CHECK_INT(bob->connack_flags & 1, 0);
+    CHECK(tc_publish(admin, "shared/3", "for alice", 1, false, NULL) < 0x80);
+    tc_pump_for(500);
+    CHECK_INT(bob->msg_count, 0);
+    /* taking over a connected session: the same */
+    CHECK_INT(tc_subscribe(bob, "shared/#", 1, 0, NULL), 1);
+    alice = connect_as("alice");
+    CHECK(alice != NULL);
+    CHECK_INT(alice->connack_flags & 1, 0);
+    PUMP_UNTIL(bob->disconnected, TC_TIMEOUT_MS);
+    CHECK(bob->disconnected);
+    CHECK(tc_publish(admin, "shared/4", "for bob", 1, false, NULL) < 0x80);
+    tc_pump_for(500);
+    CHECK_INT(alice->msg_count, 0);
+}
+
 static const struct e2e_case cases[] = {
     {"topics_with_substitution", test_topics_with_substitution, .mqstated_only = ONLY, .extra_yaml = policy},
     {"subscribe_per_filter", test_subscribe_per_filter, .mqstated_only = ONLY, .extra_yaml = policy},
@@ -394,6 +456,8 @@ static const struct e2e_case cases[] = {
     {"reload", test_reload, .mqstated_only = ONLY, .extra_yaml = policy},
     {"response_topic_authorized", test_response_topic_authorized, .mqstated_only = ONLY, .extra_yaml = policy_watch},
     {"will_authorized", test_will_authorized, .mqstated_only = ONLY, .extra_yaml = policy_will},
+    {"session_of_another_principal", test_session_of_another_principal, .mqstated_only = ONLY,
+     .extra_yaml = policy_users},
 };
 
 int main(int argc, char **argv)
