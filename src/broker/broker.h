@@ -141,17 +141,30 @@ bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_co
  * principal is known), before any session is touched; topic and filter
  * are then empty. A denial answers CONNACK with the code (v3.1.1: the
  * mapped return code, 5 for 0x87). */
-typedef enum broker_action { BROKER_ACTION_PUBLISH, BROKER_ACTION_SUBSCRIBE, BROKER_ACTION_CONNECT } broker_action;
+/* RECEIVE is asked for messages already queued for a session before they
+ * are delivered: on a resume (under the resuming connection's principal)
+ * and after broker_recheck_subscriptions. `topic` and `filter` are the
+ * message's topic name; a denial drops the message. Authorizers answer as
+ * for a SUBSCRIBE to exactly that topic; a service delivering straight
+ * into sessions (broker_deliver_to) allows what it sends there. */
+typedef enum broker_action {
+    BROKER_ACTION_PUBLISH,
+    BROKER_ACTION_SUBSCRIBE,
+    BROKER_ACTION_CONNECT,
+    BROKER_ACTION_RECEIVE,
+} broker_action;
 
 typedef struct broker_auth_request {
     mqtt_bytes client_id;
-    const mqtt_bytes *username; /* NULL when the client gave none */
+    /* NULL when the client gave none, and for an offline session (its
+     * principal carries the user name) */
+    const mqtt_bytes *username;
     const struct principal *who; /* the client's authenticated identity; NULL: see broker_require_principals */
     broker_action action;
-    mqtt_bytes topic;  /* PUBLISH: the topic name (aliases resolved); SUBSCRIBE: the filter as sent */
-    mqtt_bytes filter; /* SUBSCRIBE: the filter without "$share/<group>/"; PUBLISH: = topic */
+    mqtt_bytes topic;  /* PUBLISH, RECEIVE: the topic name (aliases resolved); SUBSCRIBE: the filter as sent */
+    mqtt_bytes filter; /* SUBSCRIBE: the filter without "$share/<group>/"; PUBLISH, RECEIVE: = topic */
     mqtt_bytes share_group; /* SUBSCRIBE to "$share/<group>/...": the group; else empty */
-    uint8_t qos;       /* PUBLISH: the message's QoS; SUBSCRIBE: the requested maximum */
+    uint8_t qos;       /* PUBLISH, RECEIVE: the message's QoS; SUBSCRIBE: the requested maximum */
     bool retain;       /* PUBLISH only */
 } broker_auth_request;
 
@@ -242,10 +255,14 @@ uv_loop_t *broker_loop(const broker *b);
 /* --- re-authorization ------------------------------------------------------
  *
  * After the authorizers changed their answers (an authorization policy
- * reload): re-run them over every subscription of every connected session
- * and remove the denied ones (silently; the connections stay up). Offline
- * sessions are re-checked when a connection resumes them, under that
- * connection's principal. Returns the number removed. */
+ * reload): re-run them over every subscription of every session, connected
+ * or offline (under the principal of the connection that left it), and
+ * remove the denied ones (silently; the connections stay up); then drop
+ * the messages queued for each session (offline: also those sent but not
+ * acknowledged) on topics it may no longer receive (BROKER_ACTION_RECEIVE).
+ * A session resumed by a connection is checked the same way, under that
+ * connection's principal, before anything is sent to it. Returns the
+ * number of subscriptions removed. */
 uint32_t broker_recheck_subscriptions(broker *b);
 
 /* Principals cost memory on every connection, and with authorization

@@ -368,8 +368,9 @@ void unsubscribe_handle(client *c, mqtt_unsubscribe *p);
 
 /* --- reauth.c ------------------------------------------------------------ */
 
-/* Re-run the authorizers over c's session subscriptions (c connected);
- * remove the denied ones. Returns how many. */
+/* Re-run the authorizers over c's session (c resuming it): remove the
+ * subscriptions they deny, drop queued and in-flight messages on topics
+ * c may not receive. Returns how many subscriptions were removed. */
 uint32_t reauth_session(client *c);
 
 /* --- will.c --------------------------------------------------------------- */

@@ -405,10 +405,26 @@ static bool in_namespace(mqtt_bytes t)
     return has_prefix(t, STORE_NS) && (t.len == n || t.data[n] == '/');
 }
 
+/* Is `t` a notification topic of `client_id` (NS/<HEX(id)>/command/notify/...)? */
+static bool own_notification(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes t)
+{
+    buf *b = &sb->scratch;
+    b->len = 0;
+    buf_append(b, STORE_NS "/", sizeof STORE_NS);
+    notify_hex_append(b, client_id.data, client_id.len);
+    buf_append(b, "/command/notify/", 16);
+    return t.len > b->len && memcmp(t.data, b->data, b->len) == 0;
+}
+
 static uint8_t authorize(void *ctx, const broker_auth_request *r)
 {
     store_bridge *sb = ctx;
     if (r->action == BROKER_ACTION_PUBLISH) return in_namespace(r->topic) ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_SUCCESS;
+    /* A queued message inside the namespace is a notification the bridge
+     * delivered: the watcher keeps its own (Read was checked when sent). */
+    if (r->action == BROKER_ACTION_RECEIVE)
+        return !in_namespace(r->topic) || own_notification(sb, r->client_id, r->topic) ? MQTT_RC_SUCCESS
+                                                                                        : MQTT_RC_NOT_AUTHORIZED;
     if (bytes_eq(r->filter, S(STORE_REQUEST_TOPIC))) return MQTT_RC_NOT_AUTHORIZED;
     if (!in_namespace(r->filter)) return MQTT_RC_SUCCESS;
     if (r->share_group.len == 0 && own_notify_filter(sb, r->client_id, r->filter)) return MQTT_RC_SUCCESS;

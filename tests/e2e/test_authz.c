@@ -448,6 +448,66 @@ static void test_session_of_another_principal(void)
     CHECK_INT(alice->msg_count, 0);
 }
 
+/* --- Queued messages after a revoked Subscribe grant (issue 8) ---------------- */
+
+#define NEWS_RULE                                                                         \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [c1, c2]\n"                                                       \
+    "      brokerResources:\n"                                                            \
+    "        - method: Subscribe\n"                                                       \
+    "          topics: [\"news/#\"]\n"
+
+static const char policy_news[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE NEWS_RULE;
+static const char policy_no_news[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE;
+
+/* c1 with a persistent session (Session Expiry 300); NULL on failure. */
+static struct tc *c1_persistent(void)
+{
+    struct tc *c = tc_new("c1", MQTT_PROTOCOL_V5, false);
+    mosquitto_property *cp = NULL;
+    mosquitto_property_add_int32(&cp, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 300);
+    int rc = tc_connect(c, 60, cp);
+    mosquitto_property_free_all(&cp);
+    return rc == 0 ? c : NULL;
+}
+
+static void test_queued_after_revoke(void)
+{
+    struct tc *admin = tc_open("admin", MQTT_PROTOCOL_V5, true, NULL);
+    struct tc *c1 = c1_persistent();
+    CHECK(admin && c1);
+    CHECK_INT(tc_subscribe(c1, "news/#", 1, 0, NULL), 1);
+    tc_disconnect(c1, 0);
+    /* while allowed, what is queued offline is delivered on resume */
+    CHECK(tc_publish(admin, "news/0", "a", 1, false, NULL) == 0);
+    c1 = c1_persistent();
+    CHECK(c1 != NULL);
+    PUMP_UNTIL(tc_count_topic(c1, "news/0") == 1, TC_TIMEOUT_MS);
+    CHECK_INT(tc_count_topic(c1, "news/0"), 1);
+    tc_disconnect(c1, 0);
+    CHECK(tc_publish(admin, "news/1", "queued before the reload", 1, false, NULL) == 0);
+
+    rewrite_config(policy_no_news);
+    e2e_signal_broker(SIGHUP);
+    struct tc *probe = NULL;
+    int granted = 1;
+    for (int i = 0; i < 50 && granted != 0x87; i++) {
+        tc_pump_for(100);
+        if (!probe) probe = tc_open("c2", MQTT_PROTOCOL_V5, true, NULL);
+        if (probe) granted = tc_subscribe(probe, "news/#", 1, 0, NULL);
+    }
+    CHECK_INT(granted, 0x87);
+    /* the offline session's subscription is gone: nothing more is queued */
+    CHECK_INT(tc_publish(admin, "news/2", "after the reload", 1, false, NULL), 0x10);
+    c1 = c1_persistent();
+    CHECK(c1 != NULL);
+    CHECK_INT(c1->connack_flags & 1, 1);
+    tc_pump_for(700);
+    for (int i = 0; i < c1->msg_count; i++)
+        e2e_note("c1 got %s", c1->msgs[i].topic);
+    CHECK_INT(c1->msg_count, 0);
+}
+
 static const struct e2e_case cases[] = {
     {"topics_with_substitution", test_topics_with_substitution, .mqstated_only = ONLY, .extra_yaml = policy},
     {"subscribe_per_filter", test_subscribe_per_filter, .mqstated_only = ONLY, .extra_yaml = policy},
@@ -458,6 +518,7 @@ static const struct e2e_case cases[] = {
     {"will_authorized", test_will_authorized, .mqstated_only = ONLY, .extra_yaml = policy_will},
     {"session_of_another_principal", test_session_of_another_principal, .mqstated_only = ONLY,
      .extra_yaml = policy_users},
+    {"queued_after_revoke", test_queued_after_revoke, .mqstated_only = ONLY, .extra_yaml = policy_news},
 };
 
 int main(int argc, char **argv)
