@@ -202,6 +202,14 @@ bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_co
 {
     session *s = session_find(b, client_id);
     if (!s || !s->c || s->c->state != CLIENT_CONNECTED) return false;
+    if (s->c == b->hook_client) { /* run_hook (publish.c) disconnects it when the hook returns */
+        if (!b->hook_kick) {
+            b->hook_kick = true;
+            b->hook_kick_rc = reason_code;
+            b->hook_kick_reason = reason_string ? xstrdup(reason_string) : NULL;
+        }
+        return true;
+    }
     client_disconnect(s->c, reason_code, reason_string);
     return true;
 }

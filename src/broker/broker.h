@@ -115,11 +115,13 @@ void broker_set_disconnect_hook(broker *b, broker_disconnect_hook fn, void *ctx)
 
 /* Server-initiated disconnect of the connection currently holding
  * `client_id`: v5 DISCONNECT with `reason_code` (and `reason_string`, may
- * be NULL, only if the client allows problem information), then close,
- * publishing the will as for any server-initiated disconnect. Safe inside
- * the publish hook (the hook's slices stay valid until it returns; the
- * connection is detached at once, closed when the loop runs). Returns false
- * if no connection holds that id. */
+ * be NULL, only if the client allows problem information; copied), then
+ * close, publishing the will as for any server-initiated disconnect.
+ * Safe inside the publish hook: for the publishing client itself the
+ * disconnect is deferred until the hook returns (its session may end with
+ * the connection, and `client_id` points into it), so the hook's
+ * arguments stay valid until it returns; the first call's reason wins.
+ * Returns false if no connection holds that id. */
 bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code,
                               const char *reason_string);
 

@@ -445,6 +445,13 @@ struct broker {
     uint64_t next_client_no;
     bool need_principals;   /* broker_require_principals */
     bool shutting_down;
+    /* The publisher whose publish hook is running, and a disconnect of it
+     * asked for meanwhile (broker_disconnect_client), done when the hook
+     * returns (publish.c). */
+    bool hook_kick;
+    uint8_t hook_kick_rc;
+    char *hook_kick_reason; /* owned; NULL: none */
+    client *hook_client;
 };
 
 uint64_t broker_now(void);
