@@ -273,6 +273,13 @@ static void test_response_topic_authorized(void)
     CHECK(send_set(&c1, c2.response_topic, "own/c1/c"));
     /* c2 may publish to $SYS, but '$' is never a Response Topic */
     CHECK(send_set(&c2, "$SYS/c2", "own/c2/d"));
+    /* without Correlation Data the answer would be a 400 reply: not there either */
+    mosquitto_property *props = NULL;
+    mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, "secret/no-correlation");
+    static const char get[] = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+    int prc = mosquitto_publish_v5(c1.tc->m, NULL, REQ, (int)sizeof get - 1, get, 1, false, props);
+    mosquitto_property_free_all(&props);
+    CHECK_INT(prc, MOSQ_ERR_SUCCESS);
     tc_pump_for(700);
     for (int i = 0; i < watcher->msg_count; i++)
         e2e_note("watcher got %s", watcher->msgs[i].topic);
