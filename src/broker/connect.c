@@ -203,7 +203,7 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     c->session_zero = v5 && !(cn->props.present & PROP(SESSION_EXPIRY) && cn->props.session_expiry);
     c->will = cn->will_flag ? will_from_connect(cn) : NULL;
     bool present = attach_session(c, id, cn->clean_start);
-    if (present) reauth_session(c); /* subscribed under another principal, or older rules */
+    if (present) reauth_session(c); /* the rules may have changed while it was offline */
     c->s->expiry = expiry;
     c->state = CLIENT_CONNECTED;
     c->last_rx = broker_now(); /* keep-alive counts from here (was the accept time) */
