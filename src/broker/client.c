@@ -152,12 +152,17 @@ const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp)
 
 /* The principal an anonymous connection stands for (broker.h): what the
  * authenticator would have made for it, so that rules see no difference. */
+struct principal *client_anonymous_principal(const client *c, mqtt_bytes id)
+{
+    static const uint8_t empty[1];
+    const void *user = c->user ? (c->user->len ? c->user->data : empty) : NULL;
+    return principal_new(id.data, id.len, user, c->user ? c->user->len : 0, "anonymous");
+}
+
 void client_ensure_principal(client *c, mqtt_bytes id)
 {
     if (c->who || !c->b->need_principals) return;
-    static const uint8_t empty[1];
-    const void *user = c->user ? (c->user->len ? c->user->data : empty) : NULL;
-    c->who = principal_new(id.data, id.len, user, c->user ? c->user->len : 0, "anonymous");
+    c->who = client_anonymous_principal(c, id);
 }
 
 void broker_require_principals(broker *b, bool on)

@@ -113,7 +113,14 @@ static void assign_id(broker *b, char *out, size_t size)
  * subscriptions and queued messages were made for someone else. */
 static bool session_foreign(const client *c, const session *s, mqtt_bytes id)
 {
-    if (principal_same(session_principal(s), c->who)) return false;
+    const struct principal *owner = session_principal(s);
+    /* An anonymous client without a principal (none required any more,
+     * broker_require_principals) is still the anonymous principal it
+     * stood for when it had one. */
+    struct principal *tmp = !c->who && owner ? client_anonymous_principal(c, id) : NULL;
+    bool same = principal_same(owner, tmp ? tmp : c->who);
+    principal_free(tmp);
+    if (same) return false;
     log_info("%s: session %.*s belongs to another principal; discarded, starting a clean session",
              net_conn_peer(c->conn), (int)id.len, (const char *)id.data);
     return true;

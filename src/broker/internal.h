@@ -260,6 +260,8 @@ struct client {
 /* c's user name for authorization requests and hooks; NULL if it gave
  * none. `tmp` holds the slice the result points to. */
 const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp);
+/* The principal an anonymous c stands for under `id` (owned by the caller). */
+struct principal *client_anonymous_principal(const client *c, mqtt_bytes id);
 /* Give c (connected or connecting under `id`) its anonymous principal if
  * it has none and principals are required (broker_require_principals). */
 void client_ensure_principal(client *c, mqtt_bytes id);
