@@ -37,6 +37,25 @@ const char *principal_attr_get(const principal *p, const char *name)
     return NULL;
 }
 
+static bool same_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+bool principal_same(const principal *a, const principal *b)
+{
+    if (!a || !b) return a == b;
+    if (strcmp(a->method, b->method) != 0 || a->nattrs != b->nattrs) return false;
+    if (!same_bytes(a->client_id, a->client_id_len, b->client_id, b->client_id_len)) return false;
+    if (!a->username != !b->username) return false;
+    if (a->username && !same_bytes(a->username, a->username_len, b->username, b->username_len)) return false;
+    for (size_t i = 0; i < a->nattrs; i++) {
+        const char *v = principal_attr_get(b, a->attrs[i].name);
+        if (!v || strcmp(v, a->attrs[i].value) != 0) return false;
+    }
+    return true;
+}
+
 void principal_free(principal *p)
 {
     if (!p) return;

@@ -37,5 +37,10 @@ void principal_add_attr(principal *p, const char *name, const char *value);
 /* NULL if the principal has no attribute of that name. */
 const char *principal_attr_get(const principal *p, const char *name);
 void principal_free(principal *p);
+/* Same identity: method, client id, user name (present or not) and
+ * attributes all equal (attributes in any order). NULL, the broker's
+ * anonymous connection without a principal, equals only NULL. The broker
+ * uses it to tell whose a session is without looking inside. */
+bool principal_same(const principal *a, const principal *b);
 
 #endif

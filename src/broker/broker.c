@@ -184,11 +184,35 @@ uint8_t broker_authorize(const broker *b, const broker_auth_request *r)
     return MQTT_RC_SUCCESS;
 }
 
+uint8_t broker_authorize_publish(broker *b, mqtt_bytes client_id, const mqtt_bytes *username,
+                                 const struct principal *who, mqtt_bytes topic, uint8_t qos, bool retain)
+{
+    broker_auth_request r = {.client_id = client_id, .username = username, .who = who,
+                             .action = BROKER_ACTION_PUBLISH, .topic = topic, .filter = topic,
+                             .qos = qos, .retain = retain};
+    return broker_authorize(b, &r);
+}
+
+uint8_t broker_authorize_response(broker *b, mqtt_bytes client_id, const mqtt_bytes *username,
+                                  const struct principal *who, mqtt_bytes response_topic)
+{
+    if (response_topic.len && response_topic.data[0] == '$') return MQTT_RC_NOT_AUTHORIZED;
+    return broker_authorize_publish(b, client_id, username, who, response_topic, 1, false);
+}
+
 bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code,
                               const char *reason_string)
 {
     session *s = session_find(b, client_id);
     if (!s || !s->c || s->c->state != CLIENT_CONNECTED) return false;
+    if (s->c == b->hook_client) { /* run_hook (publish.c) disconnects it when the hook returns */
+        if (!b->hook_kick) {
+            b->hook_kick = true;
+            b->hook_kick_rc = reason_code;
+            b->hook_kick_reason = reason_string ? xstrdup(reason_string) : NULL;
+        }
+        return true;
+    }
     client_disconnect(s->c, reason_code, reason_string);
     return true;
 }

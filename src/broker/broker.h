@@ -119,11 +119,13 @@ void broker_set_disconnect_hook(broker *b, broker_disconnect_hook fn, void *ctx)
 
 /* Server-initiated disconnect of the connection currently holding
  * `client_id`: v5 DISCONNECT with `reason_code` (and `reason_string`, may
- * be NULL, only if the client allows problem information), then close,
- * publishing the will as for any server-initiated disconnect. Safe inside
- * the publish hook (the hook's slices stay valid until it returns; the
- * connection is detached at once, closed when the loop runs). Returns false
- * if no connection holds that id. */
+ * be NULL, only if the client allows problem information; copied), then
+ * close, publishing the will as for any server-initiated disconnect.
+ * Safe inside the publish hook: for the publishing client itself the
+ * disconnect is deferred until the hook returns (its session may end with
+ * the connection, and `client_id` points into it), so the hook's
+ * arguments stay valid until it returns; the first call's reason wins.
+ * Returns false if no connection holds that id. */
 bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code,
                               const char *reason_string);
 
@@ -145,17 +147,30 @@ bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_co
  * principal is known), before any session is touched; topic and filter
  * are then empty. A denial answers CONNACK with the code (v3.1.1: the
  * mapped return code, 5 for 0x87). */
-typedef enum broker_action { BROKER_ACTION_PUBLISH, BROKER_ACTION_SUBSCRIBE, BROKER_ACTION_CONNECT } broker_action;
+/* RECEIVE is asked for messages already queued for a session before they
+ * are delivered: on a resume (under the resuming connection's principal)
+ * and after broker_recheck_subscriptions. `topic` and `filter` are the
+ * message's topic name; a denial drops the message. Authorizers answer as
+ * for a SUBSCRIBE to exactly that topic; a service delivering straight
+ * into sessions (broker_deliver_to) allows what it sends there. */
+typedef enum broker_action {
+    BROKER_ACTION_PUBLISH,
+    BROKER_ACTION_SUBSCRIBE,
+    BROKER_ACTION_CONNECT,
+    BROKER_ACTION_RECEIVE,
+} broker_action;
 
 typedef struct broker_auth_request {
     mqtt_bytes client_id;
-    const mqtt_bytes *username; /* NULL when the client gave none */
+    /* NULL when the client gave none, and for an offline session (its
+     * principal carries the user name) */
+    const mqtt_bytes *username;
     const struct principal *who; /* the client's authenticated identity; NULL: see broker_require_principals */
     broker_action action;
-    mqtt_bytes topic;  /* PUBLISH: the topic name (aliases resolved); SUBSCRIBE: the filter as sent */
-    mqtt_bytes filter; /* SUBSCRIBE: the filter without "$share/<group>/"; PUBLISH: = topic */
+    mqtt_bytes topic;  /* PUBLISH, RECEIVE: the topic name (aliases resolved); SUBSCRIBE: the filter as sent */
+    mqtt_bytes filter; /* SUBSCRIBE: the filter without "$share/<group>/"; PUBLISH, RECEIVE: = topic */
     mqtt_bytes share_group; /* SUBSCRIBE to "$share/<group>/...": the group; else empty */
-    uint8_t qos;       /* PUBLISH: the message's QoS; SUBSCRIBE: the requested maximum */
+    uint8_t qos;       /* PUBLISH, RECEIVE: the message's QoS; SUBSCRIBE: the requested maximum */
     bool retain;       /* PUBLISH only */
 } broker_auth_request;
 
@@ -164,6 +179,21 @@ typedef uint8_t (*broker_authorize_fn)(void *ctx, const broker_auth_request *r);
 void broker_add_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
 /* Remove the authorizer added with exactly this fn and ctx (if any). */
 void broker_remove_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
+
+/* For services acting for a client: may `client_id` (identified as in a
+ * publish hook: `username` NULL when it gave none, `who` its principal)
+ * publish `topic` at `qos` / `retain`? The verdict of the same authorizer
+ * chain as for that client's own PUBLISH: below 0x80 allows. */
+uint8_t broker_authorize_publish(broker *b, mqtt_bytes client_id, const mqtt_bytes *username,
+                                 const struct principal *who, mqtt_bytes topic, uint8_t qos, bool retain);
+/* For RPC-style services (the state store): may the reply to a request of
+ * this client go to its Response Topic? The reply counts as a PUBLISH by
+ * the requester (QoS 1, no retain), so a client cannot make a service
+ * write where it may not write itself; a topic starting with '$' is never
+ * a valid Response Topic (those are the server's, MQTT 4.7.2). Returns
+ * MQTT_RC_SUCCESS or the denial (MQTT_RC_NOT_AUTHORIZED for '$'). */
+uint8_t broker_authorize_response(broker *b, mqtt_bytes client_id, const mqtt_bytes *username,
+                                  const struct principal *who, mqtt_bytes response_topic);
 
 /* --- authentication ----------------------------------------------------------
  *
@@ -231,10 +261,14 @@ uv_loop_t *broker_loop(const broker *b);
 /* --- re-authorization ------------------------------------------------------
  *
  * After the authorizers changed their answers (an authorization policy
- * reload): re-run them over every subscription of every connected session
- * and remove the denied ones (silently; the connections stay up). Offline
- * sessions are re-checked when a connection resumes them, under that
- * connection's principal. Returns the number removed. */
+ * reload): re-run them over every subscription of every session, connected
+ * or offline (under the principal of the connection that left it), and
+ * remove the denied ones (silently; the connections stay up); then drop
+ * the messages queued for each session (offline: also those sent but not
+ * acknowledged) on topics it may no longer receive (BROKER_ACTION_RECEIVE).
+ * A session resumed by a connection is checked the same way, under that
+ * connection's principal, before anything is sent to it. Returns the
+ * number of subscriptions removed. */
 uint32_t broker_recheck_subscriptions(broker *b);
 
 /* Principals cost memory on every connection, and with authorization

@@ -69,7 +69,8 @@ static void detach_session(client *c, bool will, bool takeover)
     flow_release(s);
     if (will && c->will) {
         if (c->will->delay == 0 || s->expiry == 0) {
-            will_publish(b, c->will, s);
+            mqtt_bytes user;
+            will_publish(b, c->will, s, s, client_username(c, &user), c->who);
         } else {
             /* MQTT-3.1.3-9: held back until the delay passes or the
              * session ends; a reconnect to the session cancels it. */
@@ -77,6 +78,10 @@ static void detach_session(client *c, bool will, bool takeover)
             c->will = NULL;
         }
     }
+    /* Whose the session is, for whoever comes next (connect.c) and for
+     * its delayed will and queued messages meanwhile. */
+    session_keep_principal(s, c->who);
+    c->who = NULL;
     if (takeover) return; /* the new connection continues or ends it */
     deliver_reshare_all(s, true);
     session_went_offline(s);
@@ -147,12 +152,17 @@ const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp)
 
 /* The principal an anonymous connection stands for (broker.h): what the
  * authenticator would have made for it, so that rules see no difference. */
+struct principal *client_anonymous_principal(const client *c, mqtt_bytes id)
+{
+    static const uint8_t empty[1];
+    const void *user = c->user ? (c->user->len ? c->user->data : empty) : NULL;
+    return principal_new(id.data, id.len, user, c->user ? c->user->len : 0, "anonymous");
+}
+
 void client_ensure_principal(client *c, mqtt_bytes id)
 {
     if (c->who || !c->b->need_principals) return;
-    static const uint8_t empty[1];
-    const void *user = c->user ? (c->user->len ? c->user->data : empty) : NULL;
-    c->who = principal_new(id.data, id.len, user, c->user ? c->user->len : 0, "anonymous");
+    c->who = client_anonymous_principal(c, id);
 }
 
 void broker_require_principals(broker *b, bool on)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/principal.h"
 #include "broker/internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -45,6 +46,22 @@ static bool connect_authorized(client *c, const mqtt_connect *cn, mqtt_bytes id)
     uint8_t rc = broker_authorize(c->b, &r);
     if (rc < 0x80) return true;
     log_info("%s: CONNECT of %.*s not authorized", net_conn_peer(c->conn), (int)id.len, (const char *)id.data);
+    refuse(c, rc);
+    return false;
+}
+
+/* The will is a PUBLISH the client makes in advance: the same rules apply
+ * (and are asked again when it is published). Refused like a CONNECT:
+ * v5 CONNACK 0x87, v3.1.1 return code 5, as Mosquitto does. */
+static bool will_authorized(client *c, const mqtt_connect *cn, mqtt_bytes id)
+{
+    if (!cn->will_flag) return true;
+    mqtt_bytes user;
+    uint8_t rc = will_authorize(c->b, id, client_username(c, &user), c->who, cn->will_topic, cn->will_qos,
+                                cn->will_retain);
+    if (rc < 0x80) return true;
+    log_info("%s: CONNECT of %.*s refused: will on %.*s not authorized", net_conn_peer(c->conn), (int)id.len,
+             (const char *)id.data, (int)cn->will_topic.len, (const char *)cn->will_topic.data);
     refuse(c, rc);
     return false;
 }
@@ -90,14 +107,33 @@ static void assign_id(broker *b, char *out, size_t size)
     } while (session_find(b, (mqtt_bytes){(const uint8_t *)out, (uint32_t)strlen(out)}));
 }
 
+/* A session belongs to the principal that created it (session_principal
+ * after the takeover: the principal of the connection that left). Another
+ * principal that may connect with the same client id does not get it: its
+ * subscriptions and queued messages were made for someone else. */
+static bool session_foreign(const client *c, const session *s, mqtt_bytes id)
+{
+    const struct principal *owner = session_principal(s);
+    /* An anonymous client without a principal (none required any more,
+     * broker_require_principals) is still the anonymous principal it
+     * stood for when it had one. */
+    struct principal *tmp = !c->who && owner ? client_anonymous_principal(c, id) : NULL;
+    bool same = principal_same(owner, tmp ? tmp : c->who);
+    principal_free(tmp);
+    if (same) return false;
+    log_info("%s: session %.*s belongs to another principal; discarded, starting a clean session",
+             net_conn_peer(c->conn), (int)id.len, (const char *)id.data);
+    return true;
+}
+
 /* Attach c to the session `id`, taking over or ending what exists.
  * Returns whether a session was present. */
 static bool attach_session(client *c, mqtt_bytes id, bool clean_start)
 {
     broker *b = c->b;
     session *s = session_find(b, id);
-    if (s && s->c) client_takeover(s->c);
-    if (s && clean_start) {
+    if (s && s->c) client_takeover(s->c); /* s stays (offline), with the old principal */
+    if (s && (clean_start || session_foreign(c, s, id))) {
         session_end(s);
         s = NULL;
     }
@@ -106,6 +142,7 @@ static bool attach_session(client *c, mqtt_bytes id, bool clean_start)
         s = session_create(b, id);
     } else {
         session_set_will(s, NULL, 0); /* MQTT-3.1.3-9: reconnected in time */
+        session_keep_principal(s, NULL); /* the same identity: c->who serves from now on */
         s->expire_at = 0;
         session_rearm(s);
     }
@@ -165,7 +202,7 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     bool v5 = cn->version == MQTT_V5;
     if (cn->has_username) c->user = client_user_new(cn->username);
     client_ensure_principal(c, id);
-    if (!connect_authorized(c, cn, id)) return;
+    if (!connect_authorized(c, cn, id) || !will_authorized(c, cn, id)) return;
     bool ka_changed;
     uint16_t ka = negotiate_keepalive(&b->lim, cn->keep_alive, v5, &ka_changed);
     c->ka_ms = (uint32_t)ka * 1500;
@@ -173,7 +210,7 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     c->session_zero = v5 && !(cn->props.present & PROP(SESSION_EXPIRY) && cn->props.session_expiry);
     c->will = cn->will_flag ? will_from_connect(cn) : NULL;
     bool present = attach_session(c, id, cn->clean_start);
-    if (present) reauth_session(c); /* subscribed under another principal, or older rules */
+    if (present) reauth_session(c); /* the rules may have changed while it was offline */
     c->s->expiry = expiry;
     c->state = CLIENT_CONNECTED;
     net_conn_established(c->conn); /* no longer counts against max_pending_per_address */

@@ -134,6 +134,12 @@ typedef struct session_rare {
     uint32_t n_waiters, cap_waiters;
     will *pending_will;
     uint64_t will_at;
+    /* While offline: the principal of the connection that left (owned;
+     * NULL: it had none). Whose the session is (a connection of another
+     * principal gets a clean session, connect.c) and whose rights its
+     * delayed will and queued messages are checked against. Connected, the
+     * connection's own principal serves and this is NULL. */
+    struct principal *owner;
 } session_rare;
 
 struct session {
@@ -177,6 +183,12 @@ bool session_rx_qos2_remove(session *s, uint16_t id);
 void session_free_all(broker *b);
 /* s->rare, allocated (zeroed) on first call. */
 session_rare *session_rare_get(session *s);
+/* The principal s acts as: its connection's while connected, else the
+ * one kept from the last connection (NULL: anonymous without one). */
+const struct principal *session_principal(const session *s);
+/* The connection leaving s hands over its principal (ownership passes;
+ * NULL is fine); a connection attaching takes it back with NULL. */
+void session_keep_principal(session *s, struct principal *who);
 /* Replace the session's delayed will (NULL: cancel it). */
 void session_set_will(session *s, will *w, uint64_t at);
 static inline will *session_pending_will(const session *s) { return s->rare ? s->rare->pending_will : NULL; }
@@ -248,6 +260,8 @@ struct client {
 /* c's user name for authorization requests and hooks; NULL if it gave
  * none. `tmp` holds the slice the result points to. */
 const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp);
+/* The principal an anonymous c stands for under `id` (owned by the caller). */
+struct principal *client_anonymous_principal(const client *c, mqtt_bytes id);
 /* Give c (connected or connecting under `id`) its anonymous principal if
  * it has none and principals are required (broker_require_principals). */
 void client_ensure_principal(client *c, mqtt_bytes id);
@@ -356,15 +370,26 @@ void unsubscribe_handle(client *c, mqtt_unsubscribe *p);
 
 /* --- reauth.c ------------------------------------------------------------ */
 
-/* Re-run the authorizers over c's session subscriptions (c connected);
- * remove the denied ones. Returns how many. */
+/* Re-run the authorizers over c's session (c resuming it): remove the
+ * subscriptions they deny, drop queued and in-flight messages on topics
+ * c may not receive. Returns how many subscriptions were removed. */
 uint32_t reauth_session(client *c);
 
 /* --- will.c --------------------------------------------------------------- */
 
 will *will_from_connect(const mqtt_connect *cn);
 void will_free(will *w);
-void will_publish(broker *b, will *w, session *origin);
+/* May `who` (client `client_id`, `username` as in broker_auth_request)
+ * have a will on `topic`? The authorizers' verdict as for a PUBLISH, and
+ * never on a service's hook topic (a will is routed, so the service would
+ * not see it). MQTT_RC_SUCCESS or the denial. */
+uint8_t will_authorize(broker *b, mqtt_bytes client_id, const mqtt_bytes *username, const struct principal *who,
+                       mqtt_bytes topic, uint8_t qos, bool retain);
+/* Publish the will of session s as `who` (see will_authorize: the rules
+ * may have been reloaded since CONNECT, so they are asked again; a denied
+ * will is dropped and logged). origin: for no-local, NULL for none. */
+void will_publish(broker *b, will *w, session *s, session *origin, const mqtt_bytes *username,
+                  const struct principal *who);
 
 /* --- alias.c -------------------------------------------------------------- */
 
@@ -422,6 +447,13 @@ struct broker {
     uint64_t next_client_no;
     bool need_principals;   /* broker_require_principals */
     bool shutting_down;
+    /* The publisher whose publish hook is running, and a disconnect of it
+     * asked for meanwhile (broker_disconnect_client), done when the hook
+     * returns (publish.c). */
+    bool hook_kick;
+    uint8_t hook_kick_rc;
+    char *hook_kick_reason; /* owned; NULL: none */
+    client *hook_client;
 };
 
 uint64_t broker_now(void);

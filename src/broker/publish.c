@@ -6,6 +6,8 @@
  * QoS 1 is acknowledged as soon as it has been routed, so the only inbound
  * messages counting against our Receive Maximum are QoS 2 ones awaiting
  * PUBREL. */
+#include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker/internal.h"
@@ -43,12 +45,26 @@ static void ack_publish(client *c, const mqtt_publish *p, uint8_t reason)
     }
 }
 
+/* The hook's arguments point into the client and its session, so a
+ * disconnect of the publisher that the hook asks for waits until it
+ * returns (broker_disconnect_client). Hooks do not nest: they run for
+ * client PUBLISHes only, and nothing a hook calls reads a client's input. */
 static void run_hook(client *c, const pub_hook *h, const mqtt_publish *p)
 {
+    broker *b = c->b;
     session *s = c->s;
     mqtt_bytes user;
     ack_publish(c, p, MQTT_RC_SUCCESS);
+    assert(!b->hook_client && !b->hook_kick);
+    b->hook_client = c;
     h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, client_username(c, &user), c->who, p);
+    b->hook_client = NULL;
+    if (!b->hook_kick) return;
+    char *reason = b->hook_kick_reason;
+    b->hook_kick = false;
+    b->hook_kick_reason = NULL;
+    if (c->state == CLIENT_CONNECTED) client_disconnect(c, b->hook_kick_rc, reason);
+    free(reason);
 }
 
 /* Ask the authorizers; on denial answer the publisher (see broker.h for

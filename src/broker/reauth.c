@@ -1,36 +1,51 @@
-/* Re-authorization of stored subscriptions, for when the authorizers'
- * answers may have changed (an authorization policy reload) and for a
- * session resumed by a new connection, whose principal may differ from
- * the one that subscribed.
+/* Re-authorization of stored subscriptions and queued messages, for when
+ * the authorizers' answers may have changed (an authorization policy
+ * reload) and for a session resumed by a new connection.
  *
  * A subscription the authorizers now deny is removed silently: MQTT has
- * no packet to tell the client, and the connection itself stays up. */
+ * no packet to tell the client, and the connection itself stays up. A
+ * queued message on a topic the session may no longer receive is dropped:
+ * otherwise a revoked grant would still deliver what was queued under it
+ * (an offline session collects messages until it comes back).
+ *
+ * An offline session is judged as the principal of the connection that
+ * left it (session_principal); its user name is not kept (NULL). */
 #include <stdlib.h>
 
 #include "broker/internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
-static bool sub_allowed(client *c, const sub_rec *r)
+/* Whose rights a session is checked against. */
+typedef struct identity {
+    const mqtt_bytes *username;
+    const struct principal *who;
+    mqtt_bytes user_tmp;
+} identity;
+
+static void identity_of(session *s, identity *id)
 {
-    session *s = c->s;
-    mqtt_bytes full = {r->filter, r->len}, g, f = full;
-    bool shared = topic_filter_split_share(full, &g, &f);
-    mqtt_bytes user;
-    broker_auth_request q = {.client_id = {s->id, s->id_len}, .username = client_username(c, &user),
-                             .who = c->who, .action = BROKER_ACTION_SUBSCRIBE, .topic = full, .filter = f,
-                             .share_group = shared ? g : (mqtt_bytes){NULL, 0}, .qos = r->opts.qos};
-    return broker_authorize(c->b, &q) < 0x80;
+    id->username = s->c ? client_username(s->c, &id->user_tmp) : NULL;
+    id->who = session_principal(s);
 }
 
-uint32_t reauth_session(client *c)
+static bool sub_allowed(session *s, const identity *id, const sub_rec *r)
 {
-    session *s = c->s;
+    mqtt_bytes full = {r->filter, r->len}, g, f = full;
+    bool shared = topic_filter_split_share(full, &g, &f);
+    broker_auth_request q = {.client_id = {s->id, s->id_len}, .username = id->username, .who = id->who,
+                             .action = BROKER_ACTION_SUBSCRIBE, .topic = full, .filter = f,
+                             .share_group = shared ? g : (mqtt_bytes){NULL, 0}, .qos = r->opts.qos};
+    return broker_authorize(s->b, &q) < 0x80;
+}
+
+static uint32_t reauth_subs(session *s, const identity *id)
+{
     uint32_t removed = 0;
     /* Backwards: session_sub_remove moves the last record into the hole,
      * and that one has been checked already. */
     for (uint32_t i = s->n_subs; i-- > 0;) {
-        if (sub_allowed(c, &s->subs[i])) continue;
+        if (sub_allowed(s, id, &s->subs[i])) continue;
         uint32_t len = s->subs[i].len;
         uint8_t *f = xmemdup(s->subs[i].filter, len);
         log_info("authorization: subscription %.*s of %.*s removed (no longer allowed)", (int)len,
@@ -42,11 +57,69 @@ uint32_t reauth_session(client *c)
     return removed;
 }
 
+static bool receive_allowed(session *s, const identity *id, const delivery *d)
+{
+    broker_auth_request q = {.client_id = {s->id, s->id_len}, .username = id->username, .who = id->who,
+                             .action = BROKER_ACTION_RECEIVE, .topic = d->m->topic, .filter = d->m->topic,
+                             .qos = d->qos, .retain = d->retain};
+    return broker_authorize(s->b, &q) < 0x80;
+}
+
+/* Drop the entries of l on topics the session may not receive. An entry
+ * waiting for PUBCOMP was delivered already: only its packet id is left. */
+static uint32_t drop_denied(session *s, const identity *id, dlv_list *l)
+{
+    uint32_t dropped = 0;
+    delivery *prev = NULL, *d = l->head;
+    while (d) {
+        delivery *next = d->next;
+        if (d->state == DLV_PUBREL || receive_allowed(s, id, d)) {
+            prev = d;
+        } else {
+            dlv_unlink(l, prev, d);
+            delivery_free(d);
+            dropped++;
+        }
+        d = next;
+    }
+    return dropped;
+}
+
+/* Queued messages, and in-flight ones too unless a connection has them
+ * (a resumed session's in-flight ones are resent only after this). */
+static void reauth_messages(session *s, const identity *id, bool inflight_too)
+{
+    uint32_t dropped = drop_denied(s, id, &s->queue);
+    if (inflight_too) dropped += drop_denied(s, id, &s->inflight);
+    if (!dropped) return;
+    log_info("authorization: %u queued message%s for %.*s dropped (topic no longer allowed)", dropped,
+             dropped == 1 ? "" : "s", (int)s->id_len, (const char *)s->id);
+    if (session_n_waiters(s) && flow_queue_low(s)) flow_release(s);
+}
+
+uint32_t reauth_session(client *c)
+{
+    session *s = c->s;
+    identity id;
+    identity_of(s, &id);
+    uint32_t removed = reauth_subs(s, &id);
+    reauth_messages(s, &id, true);
+    return removed;
+}
+
 uint32_t broker_recheck_subscriptions(broker *b)
 {
     uint32_t removed = 0;
-    for (client *c = b->clients; c; c = c->next)
-        if (c->state == CLIENT_CONNECTED && c->s) removed += reauth_session(c);
+    const session_table *t = &b->sessions;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        for (session *s = t->buckets[i]; s; s = s->table_next) {
+            if (s->c && s->c->state != CLIENT_CONNECTED) continue; /* being taken over: checked on resume */
+            identity id;
+            identity_of(s, &id);
+            removed += reauth_subs(s, &id);
+            reauth_messages(s, &id, s->c == NULL);
+        }
+    }
     return removed;
 }
 

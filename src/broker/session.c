@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/principal.h"
 #include "broker/internal.h"
 #include "util/alloc.h"
 
@@ -35,6 +36,20 @@ session_rare *session_rare_get(session *s)
 {
     if (!s->rare) s->rare = xcalloc(1, sizeof *s->rare);
     return s->rare;
+}
+
+const struct principal *session_principal(const session *s)
+{
+    if (s->c) return s->c->who;
+    return s->rare ? s->rare->owner : NULL;
+}
+
+void session_keep_principal(session *s, struct principal *who)
+{
+    if (!who && !s->rare) return;
+    session_rare *r = session_rare_get(s);
+    principal_free(r->owner);
+    r->owner = who;
 }
 
 void session_set_will(session *s, will *w, uint64_t at)
@@ -76,7 +91,7 @@ static void session_destroy(session *s, bool graceful)
     broker *b = s->b;
     unsubscribe_all(s);
     will *w = take_will(s);
-    if (w && graceful) will_publish(b, w, NULL);
+    if (w && graceful) will_publish(b, w, s, NULL, NULL, session_principal(s));
     will_free(w);
     if (graceful) deliver_reshare_all(s, true);
     flow_release(s);
@@ -88,6 +103,7 @@ static void session_destroy(session *s, bool graceful)
     if (s->rare) {
         free(s->rare->rx_qos2);
         free(s->rare->waiters);
+        principal_free(s->rare->owner);
         free(s->rare);
     }
     free(s);
@@ -121,7 +137,7 @@ void session_timer_fired(session *s, uint64_t now)
     }
     if (session_pending_will(s) && now >= s->rare->will_at) {
         will *w = take_will(s);
-        will_publish(s->b, w, s);
+        will_publish(s->b, w, s, s, NULL, session_principal(s));
         will_free(w);
     }
     session_rearm(s);

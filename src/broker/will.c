@@ -5,6 +5,7 @@
 
 #include "broker/internal.h"
 #include "util/alloc.h"
+#include "util/log.h"
 
 will *will_from_connect(const mqtt_connect *cn)
 {
@@ -33,8 +34,23 @@ void will_free(will *w)
     free(w);
 }
 
-void will_publish(broker *b, will *w, session *origin)
+uint8_t will_authorize(broker *b, mqtt_bytes client_id, const mqtt_bytes *username, const struct principal *who,
+                       mqtt_bytes topic, uint8_t qos, bool retain)
 {
+    if (broker_find_hook(b, topic)) return MQTT_RC_NOT_AUTHORIZED;
+    return broker_authorize_publish(b, client_id, username, who, topic, qos, retain);
+}
+
+void will_publish(broker *b, will *w, session *s, session *origin, const mqtt_bytes *username,
+                  const struct principal *who)
+{
+    mqtt_bytes id = {s->id, s->id_len};
+    uint8_t rc = will_authorize(b, id, username, who, w->m->topic, w->m->qos, w->m->retain);
+    if (rc >= 0x80) {
+        log_info("will of %.*s on %.*s not published: not authorized (0x%02x)", (int)id.len,
+                 (const char *)id.data, (int)w->m->topic.len, (const char *)w->m->topic.data, rc);
+        return;
+    }
     /* The expiry interval counts from publication, not from CONNECT. */
     if (w->has_expiry) w->m->expiry_at = broker_now() + (uint64_t)w->expiry * 1000;
     broker_ingest(b, w->m, origin, NULL);

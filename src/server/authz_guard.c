@@ -44,6 +44,9 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
     case BROKER_ACTION_SUBSCRIBE:
         if (in_notify_namespace(r->filter)) return MQTT_RC_SUCCESS; /* the bridge decides */
         return verdict(authz_subscribe(g->policy, r->who, r->filter.data, r->filter.len));
+    case BROKER_ACTION_RECEIVE: /* a queued message: as a SUBSCRIBE to exactly its topic */
+        if (in_notify_namespace(r->topic)) return MQTT_RC_SUCCESS; /* the bridge decides */
+        return verdict(authz_subscribe(g->policy, r->who, r->topic.data, r->topic.len));
     }
     return MQTT_RC_NOT_AUTHORIZED;
 }

@@ -16,8 +16,9 @@ typedef struct authz_guard authz_guard;
 authz_guard *authz_guard_new(broker *b, store_bridge *sb, struct authz *policy);
 /* Replace the policy (ownership passes; the old one is freed): the next
  * operation of every connection is decided by the new rules, subscriptions
- * they deny are removed, KEYNOTIFY watchers without Read get no further
- * notifications. Nobody is disconnected. */
+ * they deny are removed and messages queued on topics they deny dropped
+ * (offline sessions included), KEYNOTIFY watchers without Read get no
+ * further notifications. Nobody is disconnected. */
 void authz_guard_reload(authz_guard *g, struct authz *policy);
 /* Uninstall (before the broker and bridge are freed). Idempotent. */
 void authz_guard_shutdown(authz_guard *g);

@@ -4,6 +4,9 @@
  * runs after the publisher's PUBACK/PUBREC went out:
  *   QoS 0 / no Response Topic          -> not executed, nothing sent
  *   forbidden Response Topic (§1.3)    -> DISCONNECT 0x82, not executed
+ *   Response Topic the requester may not
+ *   publish to, or starting with '$'     -> not executed, nothing sent (logged
+ *                                           once per connection)
  *   no (or empty) Correlation Data     -> not executed, __stat 400 reply
  *   Message Expiry elapsed             -> dropped
  *   GET / SCAN                         -> executed, reply published
@@ -27,6 +30,7 @@
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/digest.h"
+#include "util/hashmap.h"
 #include "util/log.h"
 
 #define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
@@ -55,6 +59,7 @@ struct store_bridge {
     buf ckey;           /* the correlation part of a reply cache key */
     store_authorize_fn authorize; /* key-level rules; NULL: none */
     void *auth_ctx;
+    hashmap *refused; /* client ids whose unauthorized response topic was logged; until they disconnect */
 };
 
 static mqtt_bytes S(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
@@ -193,32 +198,55 @@ static void read_expiry(const mqtt_publish *pub, request_view *rv)
     rv->expiry_s = rv->has_expiry ? p->message_expiry : 0;
 }
 
+/* The reply is a PUBLISH on the requester's behalf (broker.h,
+ * broker_authorize_response): where the requester may not publish, nothing
+ * is sent, and the request is not executed either, as for a request
+ * without a Response Topic (§2.3): it cannot be answered, and a change
+ * nobody is told about is worse than none. Logged once per connection, so
+ * a client repeating it cannot flood the log. */
+static bool response_authorized(store_bridge *sb, const request_view *rv, const mqtt_bytes *username,
+                                const struct principal *who)
+{
+    uint8_t rc = broker_authorize_response(sb->b, rv->client_id, username, who, rv->response_topic);
+    if (rc < 0x80) return true;
+    if (!hashmap_get(sb->refused, rv->client_id.data, rv->client_id.len)) {
+        hashmap_put(sb->refused, rv->client_id.data, rv->client_id.len, sb);
+        log_info("state store: %.*s may not publish to its response topic %.*s (0x%02x); its requests are "
+                 "not executed (logged once per connection)",
+                 (int)rv->client_id.len, (const char *)rv->client_id.data, (int)rv->response_topic.len,
+                 (const char *)rv->response_topic.data, rc);
+    }
+    return false;
+}
+
 /* The §2.3 envelope checks; false when the request must not run. */
-static bool request_acceptable(store_bridge *sb, const mqtt_publish *pub, request_view *rv)
+static bool request_acceptable(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes *username,
+                               const struct principal *who, request_view *rv)
 {
     const mqtt_props *p = &pub->props;
-    const char *who = (const char *)rv->client_id.data;
+    const char *cid = (const char *)rv->client_id.data;
     int wl = (int)rv->client_id.len;
     if (pub->qos == 0) {
-        log_debug("state store: QoS 0 request from %.*s ignored", wl, who);
+        log_debug("state store: QoS 0 request from %.*s ignored", wl, cid);
         return false;
     }
     if (!(p->present & PROP(RESPONSE_TOPIC))) {
-        log_debug("state store: request from %.*s without Response Topic ignored", wl, who);
+        log_debug("state store: request from %.*s without Response Topic ignored", wl, cid);
         return false;
     }
     rv->response_topic = p->response_topic;
     if (response_topic_forbidden(rv->response_topic)) {
-        log_info("state store: %.*s used a forbidden response topic; disconnecting", wl, who);
+        log_info("state store: %.*s used a forbidden response topic; disconnecting", wl, cid);
         broker_disconnect_client(sb->b, rv->client_id, MQTT_RC_PROTOCOL_ERROR, "Forbidden response topic");
         return false;
     }
+    if (!response_authorized(sb, rv, username, who)) return false;
     read_expiry(pub, rv);
     if ((p->present & PROP(CORRELATION_DATA)) && p->correlation_data.len) {
         rv->correlation = p->correlation_data;
         return true;
     }
-    log_debug("state store: request from %.*s without Correlation Data refused", wl, who);
+    log_debug("state store: request from %.*s without Correlation Data refused", wl, cid);
     build_reply_props(sb, (mqtt_bytes){NULL, 0}, 400, "Correlation Data missing", (mqtt_bytes){NULL, 0});
     send_reply(sb, rv->response_topic, BUF(&sb->props), (mqtt_bytes){NULL, 0}, rv->expiry_s);
     return false;
@@ -292,7 +320,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
 {
     store_bridge *sb = ctx;
     request_view rv = {.client_id = client_id};
-    if (!request_acceptable(sb, pub, &rv)) return;
+    if (!request_acceptable(sb, pub, username, who, &rv)) return;
     if (store_request_read_only((store_bytes){pub->payload.data, pub->payload.len})) {
         execute(sb, pub, username, who, &rv, NULL, 0);
         return;
@@ -345,6 +373,7 @@ static void on_disconnect(void *ctx, mqtt_bytes client_id)
 {
     store_bridge *sb = ctx;
     store_service_client_gone(sb->svc, (store_bytes){client_id.data, client_id.len});
+    hashmap_remove(sb->refused, client_id.data, client_id.len);
 }
 
 /* --- topic protections (§10.5) ----------------------------------------------- */
@@ -376,10 +405,26 @@ static bool in_namespace(mqtt_bytes t)
     return has_prefix(t, STORE_NS) && (t.len == n || t.data[n] == '/');
 }
 
+/* Is `t` a notification topic of `client_id` (NS/<HEX(id)>/command/notify/...)? */
+static bool own_notification(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes t)
+{
+    buf *b = &sb->scratch;
+    b->len = 0;
+    buf_append(b, STORE_NS "/", sizeof STORE_NS);
+    notify_hex_append(b, client_id.data, client_id.len);
+    buf_append(b, "/command/notify/", 16);
+    return t.len > b->len && memcmp(t.data, b->data, b->len) == 0;
+}
+
 static uint8_t authorize(void *ctx, const broker_auth_request *r)
 {
     store_bridge *sb = ctx;
     if (r->action == BROKER_ACTION_PUBLISH) return in_namespace(r->topic) ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_SUCCESS;
+    /* A queued message inside the namespace is a notification the bridge
+     * delivered: the watcher keeps its own (Read was checked when sent). */
+    if (r->action == BROKER_ACTION_RECEIVE)
+        return !in_namespace(r->topic) || own_notification(sb, r->client_id, r->topic) ? MQTT_RC_SUCCESS
+                                                                                        : MQTT_RC_NOT_AUTHORIZED;
     if (bytes_eq(r->filter, S(STORE_REQUEST_TOPIC))) return MQTT_RC_NOT_AUTHORIZED;
     if (!in_namespace(r->filter)) return MQTT_RC_SUCCESS;
     if (r->share_group.len == 0 && own_notify_filter(sb, r->client_id, r->filter)) return MQTT_RC_SUCCESS;
@@ -400,6 +445,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     sb->loop = loop;
     sb->b = b;
     sb->cache = reply_cache_new(cfg->reply_cache_entries, cfg->reply_cache_bytes);
+    sb->refused = hashmap_new();
     store_reply_init(&sb->reply);
     uv_timer_init(loop, &sb->timer);
     sb->timer.data = sb;
@@ -432,6 +478,7 @@ void store_bridge_free(store_bridge *sb)
     if (sb->installed || !sb->timer_closed) log_warn("store_bridge_free: not shut down (loop not run?)");
     store_service_free(sb->svc);
     reply_cache_free(sb->cache);
+    hashmap_free(sb->refused, NULL);
     store_reply_free(&sb->reply);
     buf_free(&sb->props);
     buf_free(&sb->nprops);

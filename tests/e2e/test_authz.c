@@ -222,12 +222,310 @@ static void test_reload(void)
     CHECK(!c1.tc->disconnected);
 }
 
+/* --- Response Topics (issue 8): a reply is a PUBLISH by the requester ------- */
+
+/* `watcher` sees everything, `$SYS` included; c2 may publish to $SYS (which
+ * still never makes it a valid Response Topic) and use every key. */
+#define WATCHER_RULE                                                                      \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [watcher]\n"                                                      \
+    "      brokerResources:\n"                                                            \
+    "        - method: Connect\n"                                                         \
+    "        - method: Subscribe\n"                                                       \
+    "          topics: [\"#\", \"$SYS/#\"]\n"                                             \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [c2]\n"                                                           \
+    "      brokerResources:\n"                                                            \
+    "        - method: Publish\n"                                                         \
+    "          topics: [\"$SYS/#\"]\n"                                                    \
+    "      stateStoreResources:\n"                                                        \
+    "        - method: ReadWrite\n"                                                       \
+    "          keys: [\"*\"]\n"
+
+static const char policy_watch[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE C1_RULE WATCHER_RULE;
+
+/* Sends a SET of `key` from c with the given Response Topic. */
+static bool send_set(struct ss_client *c, const char *response_topic, const char *key)
+{
+    struct ss_opts o = {.response_topic = response_topic};
+    struct ss_arg argv[3] = {ss_str("SET"), ss_str(key), ss_str("v")};
+    struct ssb req = {0};
+    ss_resp_array(&req, 3, argv);
+    struct ss_reply pending;
+    bool ok = ss_send(c, &o, req.data, req.len, &pending);
+    ssb_free(&req);
+    return ok;
+}
+
+static void test_response_topic_authorized(void)
+{
+    struct ss_client c1, c2, admin;
+    struct ss_reply r;
+    struct tc *watcher = tc_open("watcher", MQTT_PROTOCOL_V5, true, NULL);
+    CHECK(watcher != NULL);
+    if (!watcher) return;
+    CHECK_INT(tc_subscribe(watcher, "#", 1, 0, NULL), 1);
+    CHECK_INT(tc_subscribe(watcher, "$SYS/#", 1, 0, NULL), 1);
+    if (!ss_open(&c1, "c1") || !ss_open(&c2, "c2") || !ss_open(&admin, "admin")) return;
+    /* c1 may not publish to any of these: the replies must not appear */
+    CHECK(send_set(&c1, "secret/injected", "own/c1/a"));
+    CHECK(send_set(&c1, "$SYS/broker/injected", "own/c1/b"));
+    CHECK(send_set(&c1, c2.response_topic, "own/c1/c"));
+    /* c2 may publish to $SYS, but '$' is never a Response Topic */
+    CHECK(send_set(&c2, "$SYS/c2", "own/c2/d"));
+    /* without Correlation Data the answer would be a 400 reply: not there either */
+    mosquitto_property *props = NULL;
+    mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, "secret/no-correlation");
+    static const char get[] = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+    int prc = mosquitto_publish_v5(c1.tc->m, NULL, REQ, (int)sizeof get - 1, get, 1, false, props);
+    mosquitto_property_free_all(&props);
+    CHECK_INT(prc, MOSQ_ERR_SUCCESS);
+    tc_pump_for(700);
+    for (int i = 0; i < watcher->msg_count; i++)
+        e2e_note("watcher got %s", watcher->msgs[i].topic);
+    CHECK_INT(watcher->msg_count, 0);
+    CHECK_INT(c2.tc->msg_count, 0);
+    /* not executed either */
+    static const char *const keys[] = {"own/c1/a", "own/c1/b", "own/c1/c", "own/c2/d"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        SS_CMD(&admin, NULL, r, "GET", keys[i]);
+        CHECK_REPLY(r, "$-1\r\n");
+    }
+    /* nobody was disconnected, and the own response topic works */
+    SS_CMD(&c1, NULL, r, "SET", "own/c1/a", "1");
+    CHECK_REPLY(r, "+OK\r\n");
+    CHECK(!c1.tc->disconnected && !c2.tc->disconnected);
+    /* the watcher sees only what its own subscriptions bring: the admin's replies
+     * and c1's own, on their response topics */
+    for (int i = 0; i < watcher->msg_count; i++)
+        CHECK(strncmp(watcher->msgs[i].topic, "clients/", 8) == 0);
+}
+
+/* --- Wills (issue 8): a will is a PUBLISH made in advance -------------------- */
+
+/* c3 (delayed will) and c4 (immediate will) may leave wills under wills/;
+ * `probe` only tells when a reload has taken effect. */
+#define WILL_RULE                                                                         \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [c3, c4, probe]\n"                                                \
+    "      brokerResources:\n"                                                            \
+    "        - method: Connect\n"                                                         \
+    "        - method: Publish\n"                                                         \
+    "          topics: [\"wills/{principal.clientId}\"]\n"
+
+static const char policy_will[] =
+    "authorization:\n  enabled: true\n  rules:\n" BASE_RULE C1_RULE WATCHER_RULE WILL_RULE;
+
+/* Connects `id` (clean, v5 unless v311) with a QoS 1 retained will on `topic`;
+ * returns the CONNACK code. Will Delay `delay` s with Session Expiry 60 if
+ * delay > 0. */
+static int connect_with_will(struct tc **out, const char *id, bool v311, const char *topic, int delay)
+{
+    struct tc *c = tc_new(id, v311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5, true);
+    mosquitto_property *wp = NULL, *cp = NULL;
+    if (delay > 0) {
+        mosquitto_property_add_int32(&wp, MQTT_PROP_WILL_DELAY_INTERVAL, (uint32_t)delay);
+        mosquitto_property_add_int32(&cp, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 60);
+    }
+    /* libmosquitto takes ownership of the will properties */
+    int rc = v311 ? mosquitto_will_set(c->m, topic, 4, "gone", 1, true)
+                  : mosquitto_will_set_v5(c->m, topic, 4, "gone", 1, true, wp);
+    if (rc != MOSQ_ERR_SUCCESS) return -1;
+    rc = tc_connect(c, 60, cp);
+    mosquitto_property_free_all(&cp);
+    *out = c;
+    return rc;
+}
+
+static void test_will_authorized(void)
+{
+    struct tc *watcher = tc_open("watcher", MQTT_PROTOCOL_V5, true, NULL), *c = NULL;
+    CHECK(watcher != NULL);
+    if (!watcher) return;
+    CHECK_INT(tc_subscribe(watcher, "#", 1, 0, NULL), 1);
+    /* a will where the client may not publish: refused at CONNECT */
+    CHECK_INT(connect_with_will(&c, "c1", false, "secret/x", 0), 0x87);
+    CHECK_INT(connect_with_will(&c, "c2", true, "secret/x", 0), 5);
+    /* admin may publish everywhere, but not forge notifications or requests */
+    CHECK_INT(connect_with_will(&c, "admin", false, SS_NOTIFY_NS "/6331/command/notify/6B", 0), 0x87);
+    CHECK_INT(connect_with_will(&c, "admin", true, SS_NOTIFY_NS "/6331/command/notify/6B", 0), 5);
+    CHECK_INT(connect_with_will(&c, "admin", false, REQ, 0), 0x87);
+    /* an allowed will is published */
+    CHECK_INT(connect_with_will(&c, "c1", false, "clients/c1/will", 0), 0);
+    tc_drop(c);
+    PUMP_UNTIL(tc_count_topic(watcher, "clients/c1/will") == 1, TC_TIMEOUT_MS);
+    CHECK_INT(tc_count_topic(watcher, "clients/c1/will"), 1);
+    /* a delayed one too: checked against the principal its session kept */
+    CHECK_INT(connect_with_will(&c, "c1", false, "clients/c1/later", 1), 0);
+    tc_drop(c);
+    PUMP_UNTIL(tc_count_topic(watcher, "clients/c1/later") == 1, TC_TIMEOUT_MS);
+    CHECK_INT(tc_count_topic(watcher, "clients/c1/later"), 1);
+
+    /* wills accepted under rules that a reload then takes away are not published */
+    struct tc *c3 = NULL, *c4 = NULL;
+    CHECK_INT(connect_with_will(&c3, "c3", false, "wills/c3", 1), 0);
+    CHECK_INT(connect_with_will(&c4, "c4", false, "wills/c4", 0), 0);
+    rewrite_config(policy_watch);
+    e2e_signal_broker(SIGHUP);
+    int rc = 0;
+    for (int i = 0; i < 50 && rc != 0x87; i++) {
+        tc_pump_for(100);
+        struct tc *probe = tc_new("probe", MQTT_PROTOCOL_V5, true);
+        rc = tc_connect(probe, 30, NULL);
+        tc_destroy(probe);
+    }
+    CHECK_INT(rc, 0x87);
+    tc_drop(c4);
+    tc_drop(c3);
+    tc_pump_for(2500); /* past c3's will delay */
+    CHECK_INT(tc_count_topic(watcher, "wills/c4"), 0);
+    CHECK_INT(tc_count_topic(watcher, "wills/c3"), 0);
+    for (int i = 0; i < watcher->msg_count; i++)
+        CHECK(strncmp(watcher->msgs[i].topic, SS_NOTIFY_NS, strlen(SS_NOTIFY_NS)) != 0);
+    /* nothing was retained either */
+    struct tc *late = tc_open("watcher", MQTT_PROTOCOL_V5, true, NULL);
+    CHECK(late != NULL);
+    if (!late) return;
+    CHECK_INT(tc_subscribe(late, "#", 1, 0, NULL), 1);
+    tc_pump_for(300);
+    CHECK_INT(tc_count_topic(late, "wills/c3") + tc_count_topic(late, "wills/c4"), 0);
+    CHECK_INT(tc_count_topic(late, "clients/c1/will"), 1); /* the allowed ones were */
+    CHECK_INT(tc_count_topic(late, "clients/c1/later"), 1);
+}
+
+/* --- Sessions belong to their principal (issue 8) ----------------------------- */
+
+/* alice and bob (user names claimed on the loopback listener) may both use
+ * any client id and the same topics. */
+#define USERS_RULE                                                                        \
+    "    - principals:\n"                                                                 \
+    "        usernames: [alice, bob]\n"                                                   \
+    "      brokerResources:\n"                                                            \
+    "        - method: Connect\n"                                                         \
+    "        - method: Subscribe\n"                                                       \
+    "          topics: [\"shared/#\"]\n"
+
+static const char policy_users[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE USERS_RULE;
+
+/* A persistent (Session Expiry 300) v5 connection as `user` under client id
+ * dev1; NULL on failure. */
+static struct tc *connect_as(const char *user)
+{
+    struct tc *c = tc_new("dev1", MQTT_PROTOCOL_V5, false);
+    mosquitto_username_pw_set(c->m, user, NULL);
+    mosquitto_property *cp = NULL;
+    mosquitto_property_add_int32(&cp, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 300);
+    int rc = tc_connect(c, 60, cp);
+    mosquitto_property_free_all(&cp);
+    return rc == 0 ? c : NULL;
+}
+
+static void test_session_of_another_principal(void)
+{
+    struct tc *admin = tc_open("admin", MQTT_PROTOCOL_V5, true, NULL);
+    struct tc *alice = connect_as("alice");
+    CHECK(admin && alice);
+    CHECK_INT(tc_subscribe(alice, "shared/#", 1, 0, NULL), 1);
+    tc_disconnect(alice, 0);
+    CHECK(tc_publish(admin, "shared/1", "for alice", 1, false, NULL) < 0x80);
+    /* alice herself resumes it: present, with the queued message */
+    alice = connect_as("alice");
+    CHECK(alice != NULL);
+    CHECK_INT(alice->connack_flags & 1, 1);
+    PUMP_UNTIL(tc_count_topic(alice, "shared/1") == 1, TC_TIMEOUT_MS);
+    CHECK_INT(tc_count_topic(alice, "shared/1"), 1);
+    tc_disconnect(alice, 0);
+    CHECK(tc_publish(admin, "shared/2", "for alice", 1, false, NULL) < 0x80);
+    /* bob with her client id: a clean session, nothing of hers */
+    struct tc *bob = connect_as("bob");
+    CHECK(bob != NULL);
+    CHECK_INT(bob->connack_flags & 1, 0);
+    CHECK(tc_publish(admin, "shared/3", "for alice", 1, false, NULL) < 0x80);
+    tc_pump_for(500);
+    CHECK_INT(bob->msg_count, 0);
+    /* taking over a connected session: the same */
+    CHECK_INT(tc_subscribe(bob, "shared/#", 1, 0, NULL), 1);
+    alice = connect_as("alice");
+    CHECK(alice != NULL);
+    CHECK_INT(alice->connack_flags & 1, 0);
+    PUMP_UNTIL(bob->disconnected, TC_TIMEOUT_MS);
+    CHECK(bob->disconnected);
+    CHECK(tc_publish(admin, "shared/4", "for bob", 1, false, NULL) < 0x80);
+    tc_pump_for(500);
+    CHECK_INT(alice->msg_count, 0);
+}
+
+/* --- Queued messages after a revoked Subscribe grant (issue 8) ---------------- */
+
+#define NEWS_RULE                                                                         \
+    "    - principals:\n"                                                                 \
+    "        clientIds: [c1, c2]\n"                                                       \
+    "      brokerResources:\n"                                                            \
+    "        - method: Subscribe\n"                                                       \
+    "          topics: [\"news/#\"]\n"
+
+static const char policy_news[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE NEWS_RULE;
+static const char policy_no_news[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE;
+
+/* c1 with a persistent session (Session Expiry 300); NULL on failure. */
+static struct tc *c1_persistent(void)
+{
+    struct tc *c = tc_new("c1", MQTT_PROTOCOL_V5, false);
+    mosquitto_property *cp = NULL;
+    mosquitto_property_add_int32(&cp, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 300);
+    int rc = tc_connect(c, 60, cp);
+    mosquitto_property_free_all(&cp);
+    return rc == 0 ? c : NULL;
+}
+
+static void test_queued_after_revoke(void)
+{
+    struct tc *admin = tc_open("admin", MQTT_PROTOCOL_V5, true, NULL);
+    struct tc *c1 = c1_persistent();
+    CHECK(admin && c1);
+    CHECK_INT(tc_subscribe(c1, "news/#", 1, 0, NULL), 1);
+    tc_disconnect(c1, 0);
+    /* while allowed, what is queued offline is delivered on resume */
+    CHECK(tc_publish(admin, "news/0", "a", 1, false, NULL) == 0);
+    c1 = c1_persistent();
+    CHECK(c1 != NULL);
+    PUMP_UNTIL(tc_count_topic(c1, "news/0") == 1, TC_TIMEOUT_MS);
+    CHECK_INT(tc_count_topic(c1, "news/0"), 1);
+    tc_disconnect(c1, 0);
+    CHECK(tc_publish(admin, "news/1", "queued before the reload", 1, false, NULL) == 0);
+
+    rewrite_config(policy_no_news);
+    e2e_signal_broker(SIGHUP);
+    struct tc *probe = NULL;
+    int granted = 1;
+    for (int i = 0; i < 50 && granted != 0x87; i++) {
+        tc_pump_for(100);
+        if (!probe) probe = tc_open("c2", MQTT_PROTOCOL_V5, true, NULL);
+        if (probe) granted = tc_subscribe(probe, "news/#", 1, 0, NULL);
+    }
+    CHECK_INT(granted, 0x87);
+    /* the offline session's subscription is gone: nothing more is queued */
+    CHECK_INT(tc_publish(admin, "news/2", "after the reload", 1, false, NULL), 0x10);
+    c1 = c1_persistent();
+    CHECK(c1 != NULL);
+    CHECK_INT(c1->connack_flags & 1, 1);
+    tc_pump_for(700);
+    for (int i = 0; i < c1->msg_count; i++)
+        e2e_note("c1 got %s", c1->msgs[i].topic);
+    CHECK_INT(c1->msg_count, 0);
+}
+
 static const struct e2e_case cases[] = {
     {"topics_with_substitution", test_topics_with_substitution, .mqstated_only = ONLY, .extra_yaml = policy},
     {"subscribe_per_filter", test_subscribe_per_filter, .mqstated_only = ONLY, .extra_yaml = policy},
     {"connect_denied", test_connect_denied, .mqstated_only = ONLY, .extra_yaml = policy},
     {"state_store_keys", test_state_store_keys, .mqstated_only = ONLY, .extra_yaml = policy},
     {"reload", test_reload, .mqstated_only = ONLY, .extra_yaml = policy},
+    {"response_topic_authorized", test_response_topic_authorized, .mqstated_only = ONLY, .extra_yaml = policy_watch},
+    {"will_authorized", test_will_authorized, .mqstated_only = ONLY, .extra_yaml = policy_will},
+    {"session_of_another_principal", test_session_of_another_principal, .mqstated_only = ONLY,
+     .extra_yaml = policy_users},
+    {"queued_after_revoke", test_queued_after_revoke, .mqstated_only = ONLY, .extra_yaml = policy_news},
 };
 
 int main(int argc, char **argv)

@@ -338,9 +338,42 @@ static void test_view_cache(void **state)
     authz_free(a);
 }
 
+/* principal_same: whose a session is (method, id, user name, attributes). */
+static void test_principal_same(void **state)
+{
+    (void)state;
+    principal *a = P("dev", "alice"), *a2 = P("dev", "alice"), *b = P("dev", "bob"), *none = P("dev", NULL);
+    principal *empty = principal_new("dev", 3, "", 0, "anonymous");
+    principal *pw = principal_new("dev", 3, "alice", 5, "password");
+    assert_true(principal_same(a, a2));
+    assert_true(principal_same(NULL, NULL));
+    assert_false(principal_same(a, NULL) || principal_same(NULL, a));
+    assert_false(principal_same(a, b));
+    assert_false(principal_same(a, pw)); /* another authentication method */
+    assert_false(principal_same(none, empty)); /* no user name is not an empty one */
+    principal_add_attr(a, "unit", "s");
+    principal_add_attr(a, "site", "x");
+    assert_false(principal_same(a, a2));
+    principal_add_attr(a2, "site", "x");
+    principal_add_attr(a2, "unit", "s");
+    assert_true(principal_same(a, a2)); /* attributes in any order */
+    principal_free(a2);
+    a2 = P("dev", "alice");
+    principal_add_attr(a2, "site", "x");
+    principal_add_attr(a2, "unit", "t");
+    assert_false(principal_same(a, a2));
+    principal_free(a);
+    principal_free(a2);
+    principal_free(b);
+    principal_free(none);
+    principal_free(empty);
+    principal_free(pw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_principal_same),
         cmocka_unit_test(test_disabled_allows_everything),
         cmocka_unit_test(test_default_deny),
         cmocka_unit_test(test_principals_or_and),

@@ -39,6 +39,8 @@ typedef struct fixture {
     int disconnects;
     bool kick_in_hook;
     char last_who[32]; /* the principal's client id, "" when who was NULL */
+    bool deny_secret;  /* RECEIVE of "news/secret" is denied */
+    char got_topic[64]; /* topic of the last PUBLISH `expect` took */
 } fixture;
 
 static mqtt_bytes B(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
@@ -62,6 +64,8 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
     copy_str(f->last_group, sizeof f->last_group, r->share_group);
     if (r->who) copy_str(f->last_who, sizeof f->last_who, (mqtt_bytes){r->who->client_id, (uint32_t)r->who->client_id_len});
     else f->last_who[0] = '\0';
+    if (r->action == BROKER_ACTION_RECEIVE && f->deny_secret && starts_with(r->topic, "news/secret"))
+        return MQTT_RC_NOT_AUTHORIZED;
     return starts_with(r->filter, "deny") ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_SUCCESS;
 }
 
@@ -103,6 +107,14 @@ static bool expect(fixture *f, conn *c, uint8_t type, uint8_t *rcs, uint32_t n)
                 for (uint32_t k = 0; k < n && k < p.suback.count; k++) rcs[k] = p.suback.reasons[k];
             if (type == MQTT_PUBACK || type == MQTT_PUBREC) rcs[0] = p.ack.reason;
             if (type == MQTT_DISCONNECT) rcs[0] = p.disconnect.reason;
+            if (type == MQTT_PUBLISH) {
+                copy_str(f->got_topic, sizeof f->got_topic, p.publish.topic);
+                if (p.publish.qos) {
+                    mqtt_packet ack = {.type = MQTT_PUBACK};
+                    ack.ack.packet_id = p.publish.packet_id;
+                    tc_send(c, &ack);
+                }
+            }
             mqtt_packet_release(&p);
             buf_consume(&c->in, total);
             return true;
@@ -326,6 +338,48 @@ static void test_takeover_hook_before_new_connection(void **state)
     assert_false(f->registered);
 }
 
+/* A v3.1.1 persistent session (clean session 0: it never expires). */
+static conn *open_persistent(fixture *f, const char *id)
+{
+    conn *c = tc_dial(f->port, MQTT_V311);
+    mqtt_packet p = {.type = MQTT_CONNECT};
+    p.connect.version = MQTT_V311;
+    p.connect.keep_alive = 60;
+    p.connect.client_id = B(id);
+    tc_send(c, &p);
+    assert_true(expect(f, c, MQTT_CONNACK, NULL, 0));
+    return c;
+}
+
+/* Rules that changed while a session was offline (no recheck ran) still
+ * apply to what was queued for it: checked on resume, before delivery. */
+static void test_queued_checked_on_resume(void **state)
+{
+    fixture *f = *state;
+    conn *sub = open_persistent(f, "p1");
+    uint8_t rc[1];
+    subscribe(sub, (const char *const[]){"news/#"}, 1, 1);
+    assert_true(expect(f, sub, MQTT_SUBACK, rc, 1));
+    tc_close(sub);
+    for (int i = 0; i < 2000 && f->disconnects == 0; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    assert_int_equal(f->disconnects, 1);
+    conn *pub = open_conn(f, "pub", MQTT_V5);
+    publish(pub, "news/secret", 1, 1);
+    assert_true(expect(f, pub, MQTT_PUBACK, rc, 1));
+    publish(pub, "news/ok", 1, 2);
+    assert_true(expect(f, pub, MQTT_PUBACK, rc, 1));
+    f->deny_secret = true;
+    sub = open_persistent(f, "p1");
+    assert_true(expect(f, sub, MQTT_PUBLISH, NULL, 0));
+    assert_string_equal(f->got_topic, "news/ok");
+    tc_expect_silence(&f->loop, sub);
+    tc_close(sub);
+    tc_close(pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +389,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_principals_only_when_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_client_in_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_takeover_hook_before_new_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_checked_on_resume, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
