@@ -6,7 +6,7 @@
  *   forbidden Response Topic (§1.3)    -> DISCONNECT 0x82, not executed
  *   no (or empty) Correlation Data     -> not executed, __stat 400 reply
  *   Message Expiry elapsed             -> dropped
- *   GET / SCAN                         -> executed, reply published
+ *   GET / SCAN / KEYNOTIFY (not STOP)  -> executed, reply published
  *   seen before (reply cache)          -> the remembered reply, not executed
  *   otherwise                          -> executed, reply published, cached
  * Replies go to the Response Topic through normal routing (the requester
@@ -256,7 +256,7 @@ static bool resend_cached(store_bridge *sb, const reply_cache_key *k, const requ
 }
 
 /* Executes the request and publishes the reply; remembers it under `k`
- * unless `k` is NULL (a read, which is not de-duplicated). `now` is the
+ * unless `k` is NULL (a repeatable request, which is not de-duplicated). `now` is the
  * reply cache's clock (see on_request). */
 static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes *username,
                     const struct principal *who, const request_view *rv, const reply_cache_key *k,
@@ -282,9 +282,11 @@ static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes 
                     (reply_slice){payload.data, payload.len}, now, now + ttl_s * 1000);
 }
 
-/* Reads (GET, SCAN) bypass the reply cache: a repeat just reads again,
- * so remembering them would only cost a lookup, an insert and memory per
- * request. The cache key stays valid until execute's put: nothing in
+/* Repeatable requests (GET, SCAN, KEYNOTIFY) bypass the reply cache: a
+ * repeat just reads (or registers) again, so remembering them would only
+ * cost a lookup, an insert and memory per request, and for KEYNOTIFY a
+ * remembered +OK on a new connection would stand in for a registration
+ * that ended with the old one. The cache key stays valid until execute's put: nothing in
  * between touches sb->ckey (a reply is never routed back into this hook,
  * response topics may not be the request topic). */
 static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username,
@@ -293,7 +295,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     store_bridge *sb = ctx;
     request_view rv = {.client_id = client_id};
     if (!request_acceptable(sb, pub, &rv)) return;
-    if (store_request_read_only((store_bytes){pub->payload.data, pub->payload.len})) {
+    if (store_request_repeatable((store_bytes){pub->payload.data, pub->payload.len})) {
         execute(sb, pub, username, who, &rv, NULL, 0);
         return;
     }

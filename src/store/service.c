@@ -190,10 +190,11 @@ static const struct {
     {"VDEL", svc_cmd_vdel}, {"KEYNOTIFY", svc_cmd_keynotify}, {"SCAN", svc_cmd_scan},
 };
 
-bool store_request_read_only(store_bytes payload)
+bool store_request_repeatable(store_bytes payload)
 {
     resp_request rq;
     if (!payload.data || resp_decode_request(payload.data, payload.len, &rq) != RESP_OK) return false;
+    if (resp_arg_equals_ci(rq.argv[0], "KEYNOTIFY")) return rq.argc == 2; /* not STOP */
     return resp_arg_equals_ci(rq.argv[0], "GET") || resp_arg_equals_ci(rq.argv[0], "SCAN");
 }
 

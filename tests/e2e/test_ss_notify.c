@@ -197,6 +197,44 @@ static void registrations_dropped_on_disconnect(void)
     CHECK_INT(again->msg_count, 0);
 }
 
+/* A QoS 1 redelivery of KEYNOTIFY after a reconnect carries the same
+ * client id, Response Topic, Correlation Data and payload as the first
+ * copy: it must register the new connection, not be answered from the
+ * reply cache (the first registration ended with the old connection). */
+static void keynotify_resent_on_new_connection_registers(void)
+{
+    static const uint8_t corr[SS_CORR_LEN] = "same-corr-bytes";
+    const struct ss_opts again = {.corr = corr};
+    struct ss_client first, second, b;
+    struct ss_reply r;
+    char topic[512];
+    CHECK(ss_open(&first, "resender"));
+    SS_CMD(&first, &again, r, "KEYNOTIFY", "k");
+    CHECK_REPLY(r, "+OK\r\n");
+    tc_disconnect(first.tc, 0);
+    tc_destroy(first.tc);
+    CHECK(ss_open(&second, "resender"));
+    SS_CMD(&second, &again, r, "KEYNOTIFY", "k");
+    CHECK_REPLY(r, "+OK\r\n");
+    /* A repeat on the same connection is still one registration. */
+    SS_CMD(&second, &again, r, "KEYNOTIFY", "k");
+    CHECK_REPLY(r, "+OK\r\n");
+    CHECK(ss_open(&b, "writer"));
+    SS_CMD(&b, NULL, r, "SET", "k", "v");
+    CHECK_REPLY(r, "+OK\r\n");
+    ss_notify_topic(topic, sizeof topic, "resender", "k", 1);
+    PUMP_UNTIL(ss_note(&second, topic, 0) != NULL, TC_TIMEOUT_MS);
+    tc_pump_for(QUIET_MS);
+    CHECK_INT(ss_note_total(&second), 1);
+    check_set_note(ss_note(&second, topic, 0), "v");
+    /* STOP stays de-duplicated like a write: its redelivery answers +OK
+     * again instead of :0. */
+    SS_CMD(&second, &again, r, "KEYNOTIFY", "k", "STOP");
+    CHECK_REPLY(r, "+OK\r\n");
+    SS_CMD(&second, &again, r, "KEYNOTIFY", "k", "STOP");
+    CHECK_REPLY(r, "+OK\r\n");
+}
+
 static void unregistered_client_gets_nothing(void)
 {
     struct ss_client w, other, b;
@@ -306,6 +344,8 @@ static const struct e2e_case cases[] = {
     {"no_notification_for_writes_not_applied", no_notification_for_writes_not_applied, NULL,
      SS_ONLY},
     {"registrations_dropped_on_disconnect", registrations_dropped_on_disconnect, NULL, SS_ONLY},
+    {"keynotify_resent_on_new_connection_registers", keynotify_resent_on_new_connection_registers,
+     NULL, SS_ONLY},
     {"unregistered_client_gets_nothing", unregistered_client_gets_nothing, NULL, SS_ONLY},
     {"hundred_sets_notified_in_order", hundred_sets_notified_in_order, NULL, SS_ONLY},
     {"own_subscriptions_granted_qos1", own_subscriptions_granted_qos1, NULL, SS_ONLY},
