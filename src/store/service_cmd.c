@@ -306,14 +306,17 @@ typedef struct scan_page {
     size_t nkeys;
 } scan_page;
 
-/* Keep only the keys the requester may Read (§10.2). */
-static void scan_emit(void *ctx, const uint8_t *key, size_t klen)
+/* Keep only the keys the requester may Read (§10.2); the others do not
+ * count toward the page size, so pages depend only on readable keys. */
+static bool scan_emit(void *ctx, const uint8_t *key, size_t klen)
 {
     scan_page *p = ctx;
     store_service *s = p->c->s;
-    if (s->authorize && !s->authorize(s->auth_ctx, &p->c->req->who, key, klen, STORE_ACCESS_READ)) return;
+    if (s->authorize && !s->authorize(s->auth_ctx, &p->c->req->who, key, klen, STORE_ACCESS_READ))
+        return false;
     resp_put_bulk(&s->scan_keys, key, klen);
     p->nkeys++;
+    return true;
 }
 
 void svc_cmd_scan(svc_ctx *c)
