@@ -30,6 +30,9 @@ void store_config_default(store_config *c)
     c->node_id = "mqstated";
     c->scan_page_keys = 100;
     c->scan_page_bytes = 65536;
+    /* 1 MiB of KEYNOTIFY registrations per client: thousands of watched
+     * keys of ordinary length, 32 of the longest allowed. */
+    c->max_notify_bytes = (size_t)1 << 20;
 }
 
 void store_reply_init(store_reply *r)
@@ -52,7 +55,8 @@ store_service *store_service_new(const store_config *cfg, store_notify_fn notify
     store_service *s = xcalloc(1, sizeof *s);
     s->clock = clock;
     s->ks = keyspace_new(&cfg->limits);
-    s->reg = notify_registry_new();
+    s->reg = notify_registry_new(cfg->max_notify_bytes);
+    s->max_key_len = cfg->limits.max_key_len;
     s->scan_page_keys = cfg->scan_page_keys;
     s->scan_page_bytes = cfg->scan_page_bytes;
     s->notify = notify;

@@ -38,6 +38,8 @@ typedef struct store_config {
     const char *node_id;     /* HLC node id: non-empty, no ':' */
     size_t scan_page_keys;   /* SCAN page bound in keys (> 0) */
     size_t scan_page_bytes;  /* SCAN page bound in key bytes (> 0) */
+    size_t max_notify_bytes; /* KEYNOTIFY registrations per client, accounted
+                                bytes (notify_registration_cost); 0 = unlimited */
 } store_config;
 
 /* Defaults, documented in docs/configuration.md. */
