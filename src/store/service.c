@@ -10,9 +10,11 @@
 #include "store/service_impl.h"
 #include "util/alloc.h"
 
-/* Entries one store_service_expire call removes at most, so an expiry
- * storm cannot stall the event loop; the caller calls again soon. */
-#define SVC_EXPIRE_BATCH 1000
+/* Entries one store_service_expire call removes at most (well under a
+ * millisecond of work), so an expiry storm cannot stall the event loop:
+ * the caller runs batches within its own time budget and lets I/O run in
+ * between. */
+#define SVC_EXPIRE_BATCH 256
 
 /* Reply and scratch buffers above this capacity are released when idle
  * work shrinks them (a 1 MiB GET must not pin 1 MiB per reply forever). */
