@@ -13,7 +13,8 @@
  * subscribes to it); notifications go straight into the watcher's session.
  *
  * Ownership: the bridge owns the service, the reply cache, the expiry
- * timer and idle handle and its scratch buffers; it borrows the broker and the loop. */
+ * timer and idle handle, and its scratch buffers; it borrows the broker
+ * and the loop. */
 #include "server/store_bridge.h"
 
 #include <inttypes.h>
@@ -292,8 +293,8 @@ static bool resend_cached(store_bridge *sb, const reply_cache_key *k, const requ
 }
 
 /* Executes the request and publishes the reply; remembers it under `k`
- * unless `k` is NULL (a repeatable request, which is not de-duplicated). `now` is the
- * reply cache's clock (see on_request). */
+ * unless `k` is NULL (a repeatable request, which is not de-duplicated).
+ * `now` is the reply cache's clock (see on_request). */
 static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes *username,
                     const struct principal *who, const request_view *rv, const reply_cache_key *k,
                     uint64_t now)
@@ -322,9 +323,9 @@ static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes 
  * repeat just reads (or registers) again, so remembering them would only
  * cost a lookup, an insert and memory per request, and for KEYNOTIFY a
  * remembered +OK on a new connection would stand in for a registration
- * that ended with the old one. The cache key stays valid until execute's put: nothing in
- * between touches sb->ckey (a reply is never routed back into this hook,
- * response topics may not be the request topic). */
+ * that ended with the old one. The cache key stays valid until execute's
+ * put: nothing in between touches sb->ckey (a reply is never routed back
+ * into this hook, response topics may not be the request topic). */
 static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username,
                        const struct principal *who, const mqtt_publish *pub)
 {
