@@ -4,6 +4,7 @@
  * registrations dropped on disconnect, ordering, and the protections of the
  * notification namespace. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ssclient.h"
@@ -325,6 +326,32 @@ static void keynotify_topic_beyond_mqtt_limit_refused(void)
     CHECK(!w.tc->disconnected);
 }
 
+/* The hostile case of 8.6: huge keys (10 MiB each) registered to pin
+ * server memory. With max_key_len off, the topic limit still refuses
+ * them; the RSS growth is printed for the record (not asserted: ASan's
+ * quarantine keeps the freed request buffers resident). */
+static void keynotify_huge_keys_refused(void)
+{
+    enum { MIB = 1 << 20, KEYS = 8 };
+    struct ss_client w;
+    struct ss_reply r;
+    char *key = malloc(10 * MIB);
+    CHECK(key != NULL);
+    CHECK(ss_open(&w, "hog"));
+    long before = e2e_broker_rss_kib();
+    int refused = 0;
+    for (int i = 0; i < KEYS; i++) {
+        memset(key, 'a' + i, 10 * MIB);
+        if (!ss_callv(&w, NULL, &r, 2, (struct ss_arg[]){ss_str("KEYNOTIFY"), {key, 10 * MIB}}))
+            break;
+        refused += ss_reply_is(&r, SS_ERR_QUOTA, strlen(SS_ERR_QUOTA));
+    }
+    free(key);
+    e2e_note("broker RSS %ld KiB before, %ld KiB after %d KEYNOTIFYs of 10 MiB keys", before,
+             e2e_broker_rss_kib(), KEYS);
+    CHECK_INT(refused, KEYS);
+}
+
 static void unregistered_client_gets_nothing(void)
 {
     struct ss_client w, other, b;
@@ -442,6 +469,8 @@ static const struct e2e_case cases[] = {
      SS_ONLY, "store:\n  max_notify_bytes: 4096\n"},
     {"keynotify_topic_beyond_mqtt_limit_refused", keynotify_topic_beyond_mqtt_limit_refused, NULL,
      SS_ONLY, "store:\n  max_key_len: 0\n"},
+    {"keynotify_huge_keys_refused", keynotify_huge_keys_refused, NULL, SS_ONLY,
+     "store:\n  max_key_len: 0\n"},
     {"unregistered_client_gets_nothing", unregistered_client_gets_nothing, NULL, SS_ONLY},
     {"hundred_sets_notified_in_order", hundred_sets_notified_in_order, NULL, SS_ONLY},
     {"own_subscriptions_granted_qos1", own_subscriptions_granted_qos1, NULL, SS_ONLY},
