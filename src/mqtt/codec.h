@@ -50,10 +50,13 @@ int mqtt_decode_from_server(const uint8_t *data, size_t len, uint8_t version,
 
 /* Append the encoding of `p` for protocol `version` to `out`. Properties are
  * only written for v5; v5 reason codes are mapped or omitted for v3.1.1.
- * PINGREQ/PINGRESP need only p->type. Returns the number of bytes appended. */
+ * PINGREQ/PINGRESP need only p->type. Returns the number of bytes appended:
+ * 0, with nothing appended, for a packet MQTT cannot represent (a body
+ * beyond the largest remaining length, a PUBLISH topic over 65,535 bytes). */
 size_t mqtt_encode(buf *out, uint8_t version, const mqtt_packet *p);
 
-/* Hot path: append a PUBLISH without building an mqtt_packet. */
+/* Hot path: append a PUBLISH without building an mqtt_packet (0 and
+ * nothing appended when it cannot be represented, as above). */
 size_t mqtt_encode_publish(buf *out, uint8_t version, const mqtt_publish *pub);
 
 /* Size mqtt_encode would produce, without writing. */

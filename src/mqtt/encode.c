@@ -163,9 +163,14 @@ static bool encodable(uint8_t v, const mqtt_packet *p, size_t body_len)
     return body_len <= MQTT_MAX_VARINT;
 }
 
+/* A topic name longer than a two-byte length can express has no encoding
+ * (checked before counting: wr_bin must never see it). */
+static bool topic_encodable(const mqtt_publish *pub) { return pub->topic.len <= MQTT_MAX_BIN; }
+
 /* Length of the body, or SIZE_MAX when p cannot be encoded. */
 static size_t body_size(uint8_t version, const mqtt_packet *p)
 {
+    if (p->type == MQTT_PUBLISH && !topic_encodable(&p->publish)) return SIZE_MAX;
     wr count = {NULL, 0};
     body(&count, version, p);
     return encodable(version, p, count.n) ? count.n : SIZE_MAX;
@@ -191,6 +196,7 @@ size_t mqtt_encode(buf *out, uint8_t version, const mqtt_packet *p)
 
 size_t mqtt_encode_publish(buf *out, uint8_t version, const mqtt_publish *pub)
 {
+    if (!topic_encodable(pub)) return 0;
     wr count = {NULL, 0};
     publish_body(&count, version, pub);
     if (count.n > MQTT_MAX_VARINT) return 0;

@@ -6,12 +6,16 @@
 #ifndef MQS_MQTT_WIRE_H
 #define MQS_MQTT_WIRE_H
 
+#include <assert.h>
 #include <string.h>
 
 #include "mqtt/packet.h"
 
 /* Largest remaining length a 4-byte variable byte integer can express. */
 #define MQTT_MAX_VARINT 268435455u
+/* Longest string or binary data a two-byte length can express (topic
+ * names included). */
+#define MQTT_MAX_BIN 65535u
 
 typedef struct rd {
     const uint8_t *p;
@@ -100,10 +104,13 @@ static inline void wr_u32(wr *w, uint32_t v)
     wr_u16(w, (uint16_t)v);
 }
 
-/* Two-byte length prefixed string or binary data. Callers keep len <= 65535
- * (decoded slices always are). */
+/* Two-byte length prefixed string or binary data. Callers keep len <=
+ * MQTT_MAX_BIN (decoded slices always are; encoders refuse longer topics
+ * before writing): a longer one would be written with a truncated length,
+ * a malformed packet. */
 static inline void wr_bin(wr *w, mqtt_bytes b)
 {
+    assert(b.len <= MQTT_MAX_BIN);
     wr_u16(w, (uint16_t)b.len);
     wr_raw(w, b.data, b.len);
 }

@@ -138,6 +138,7 @@ static const key_spec store_keys[] = {
     STORE_KEY("max_key_len", store.limits.max_key_len, 0, 268435455),
     STORE_KEY("scan_page_keys", store.scan_page_keys, 1, 1000000),
     STORE_KEY("scan_page_bytes", store.scan_page_bytes, 1024, 268435455),
+    STORE_KEY("max_notify_bytes", store.max_notify_bytes, 0, UINT64_C(1) << 40),
     STORE_KEY("reply_cache_entries", reply_cache_entries, 1, 100000000),
     STORE_KEY("reply_cache_bytes", reply_cache_bytes, 4096, UINT64_C(1) << 40),
     SCHEMA_END,

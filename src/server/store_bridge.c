@@ -9,14 +9,15 @@
  *                                           once per connection)
  *   no (or empty) Correlation Data     -> not executed, __stat 400 reply
  *   Message Expiry elapsed             -> dropped
- *   GET / SCAN                         -> executed, reply published
+ *   GET / SCAN / KEYNOTIFY (not STOP)  -> executed, reply published
  *   seen before (reply cache)          -> the remembered reply, not executed
  *   otherwise                          -> executed, reply published, cached
  * Replies go to the Response Topic through normal routing (the requester
  * subscribes to it); notifications go straight into the watcher's session.
  *
  * Ownership: the bridge owns the service, the reply cache, the expiry
- * timer and its scratch buffers; it borrows the broker and the loop. */
+ * timer and idle handle, and its scratch buffers; it borrows the broker
+ * and the loop. */
 #include "server/store_bridge.h"
 
 #include <inttypes.h>
@@ -49,9 +50,11 @@ struct store_bridge {
     store_service *svc;
     reply_cache *cache;
     uv_timer_t timer;
+    uv_idle_t drain;    /* active while more keys are due than one slice removes */
     uint64_t timer_due; /* wall ms the expiry timer is armed for; 0 = idle */
+    bool draining;      /* drain active: the timer stays stopped */
     bool installed;
-    bool timer_closed;
+    int handles_open;   /* timer and drain until their close callbacks ran */
     store_reply reply;  /* reused across requests */
     buf props;          /* the response property block */
     buf nprops;         /* a notification's property block */
@@ -86,27 +89,61 @@ void store_bridge_config_default(store_bridge_config *c)
 
 /* --- active expiry -------------------------------------------------------- */
 
-/* Keep the timer armed for the earliest key deadline (wall clock), idle
- * when no key expires. An earlier deadline re-arms; a later one lets the
- * timer fire early and re-arm, which is cheaper than tracking removals. */
+/* Active expiry runs in slices so that a mass expiry (a million keys with
+ * one deadline) cannot stall the loop. The timer wakes the loop at the
+ * earliest deadline; while more keys are due than one slice removes, an
+ * idle handle runs one slice per loop iteration: libuv polls for I/O
+ * without blocking while an idle handle is active, so requests are read
+ * and answered (and notifications written) between slices. Re-arming a
+ * 0 ms timer from its own callback would not yield: libuv runs a timer
+ * that is due again in the same pass. */
+
+/* Work per slice: deletions continue in batches (store_service_expire,
+ * at most 256 keys each) until this much time has passed, then the loop
+ * gets to run. A read waits for about one slice at most; the loop's
+ * overhead per slice (a non-blocking poll) stays a few percent. */
+#define EXPIRY_SLICE_NS 500000
+
 static void expiry_arm(store_bridge *sb);
+
+/* One slice; true while more keys are due. */
+static bool expiry_slice(store_bridge *sb)
+{
+    uint64_t start = uv_hrtime();
+    bool more;
+    do more = store_service_expire(sb->svc, clock_wall_ms());
+    while (more && uv_hrtime() - start < EXPIRY_SLICE_NS);
+    return more;
+}
+
+static void expiry_drain(uv_idle_t *h)
+{
+    store_bridge *sb = h->data;
+    if (expiry_slice(sb)) return; /* next iteration, after I/O */
+    uv_idle_stop(&sb->drain);
+    sb->draining = false;
+    expiry_arm(sb);
+}
 
 static void expiry_fire(uv_timer_t *t)
 {
     store_bridge *sb = t->data;
     sb->timer_due = 0;
-    if (store_service_expire(sb->svc, clock_wall_ms())) {
-        /* more due than one batch: continue after other I/O has run */
-        sb->timer_due = 1; /* armed for "now": no later deadline may re-arm it */
-        uv_timer_start(&sb->timer, expiry_fire, 0, 0);
+    if (expiry_slice(sb)) {
+        sb->draining = true;
+        uv_idle_start(&sb->drain, expiry_drain);
         return;
     }
     expiry_arm(sb);
 }
 
+/* Keep the timer armed for the earliest key deadline (wall clock), idle
+ * when no key expires. An earlier deadline re-arms; a later one lets the
+ * timer fire early and re-arm, which is cheaper than tracking removals.
+ * While draining, the idle handle re-arms when it is done. */
 static void expiry_arm(store_bridge *sb)
 {
-    if (!sb->installed) return;
+    if (!sb->installed || sb->draining) return;
     uint64_t due = store_service_next_deadline(sb->svc);
     if (due == 0) {
         if (sb->timer_due) uv_timer_stop(&sb->timer);
@@ -284,8 +321,8 @@ static bool resend_cached(store_bridge *sb, const reply_cache_key *k, const requ
 }
 
 /* Executes the request and publishes the reply; remembers it under `k`
- * unless `k` is NULL (a read, which is not de-duplicated). `now` is the
- * reply cache's clock (see on_request). */
+ * unless `k` is NULL (a repeatable request, which is not de-duplicated).
+ * `now` is the reply cache's clock (see on_request). */
 static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes *username,
                     const struct principal *who, const request_view *rv, const reply_cache_key *k,
                     uint64_t now)
@@ -310,18 +347,20 @@ static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes 
                     (reply_slice){payload.data, payload.len}, now, now + ttl_s * 1000);
 }
 
-/* Reads (GET, SCAN) bypass the reply cache: a repeat just reads again,
- * so remembering them would only cost a lookup, an insert and memory per
- * request. The cache key stays valid until execute's put: nothing in
- * between touches sb->ckey (a reply is never routed back into this hook,
- * response topics may not be the request topic). */
+/* Repeatable requests (GET, SCAN, KEYNOTIFY) bypass the reply cache: a
+ * repeat just reads (or registers) again, so remembering them would only
+ * cost a lookup, an insert and memory per request, and for KEYNOTIFY a
+ * remembered +OK on a new connection would stand in for a registration
+ * that ended with the old one. The cache key stays valid until execute's
+ * put: nothing in between touches sb->ckey (a reply is never routed back
+ * into this hook, response topics may not be the request topic). */
 static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username,
                        const struct principal *who, const mqtt_publish *pub)
 {
     store_bridge *sb = ctx;
     request_view rv = {.client_id = client_id};
     if (!request_acceptable(sb, pub, username, who, &rv)) return;
-    if (store_request_read_only((store_bytes){pub->payload.data, pub->payload.len})) {
+    if (store_request_repeatable((store_bytes){pub->payload.data, pub->payload.len})) {
         execute(sb, pub, username, who, &rv, NULL, 0);
         return;
     }
@@ -449,6 +488,9 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     store_reply_init(&sb->reply);
     uv_timer_init(loop, &sb->timer);
     sb->timer.data = sb;
+    uv_idle_init(loop, &sb->drain);
+    sb->drain.data = sb;
+    sb->handles_open = 2;
     broker_set_publish_hook(b, S(STORE_REQUEST_TOPIC), on_request, sb);
     broker_add_authorizer(b, authorize, sb);
     broker_set_disconnect_hook(b, on_disconnect, sb);
@@ -456,10 +498,10 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     return sb;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
     store_bridge *sb = h->data;
-    sb->timer_closed = true;
+    sb->handles_open--;
 }
 
 void store_bridge_shutdown(store_bridge *sb)
@@ -469,13 +511,14 @@ void store_bridge_shutdown(store_bridge *sb)
     broker_set_publish_hook(sb->b, S(STORE_REQUEST_TOPIC), NULL, NULL);
     broker_remove_authorizer(sb->b, authorize, sb);
     broker_set_disconnect_hook(sb->b, NULL, NULL);
-    uv_close((uv_handle_t *)&sb->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&sb->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&sb->drain, on_handle_closed);
 }
 
 void store_bridge_free(store_bridge *sb)
 {
     if (!sb) return;
-    if (sb->installed || !sb->timer_closed) log_warn("store_bridge_free: not shut down (loop not run?)");
+    if (sb->installed || sb->handles_open) log_warn("store_bridge_free: not shut down (loop not run?)");
     store_service_free(sb->svc);
     reply_cache_free(sb->cache);
     hashmap_free(sb->refused, NULL);

@@ -155,15 +155,17 @@ size_t keyspace_collect_due(const keyspace *ks, uint64_t now_ms, size_t max,
                             keyspace_due_fn fn, void *ctx);
 
 /* SCAN one page (protocol §3.8). Starts at cursor (0 = beginning) and
- * emits non-expired keys matching the glob pattern (pat == NULL: every
- * key, including non-UTF-8 ones). Stops after the bucket in which the page
- * reached max_keys keys or max_bytes key bytes (a page may exceed either
- * by one bucket's keys), or after examining a bounded number of entries
- * (pages may be empty). Returns the next cursor, 0 when the scan is
- * complete. Guarantee: a key present from the first to the last page is
- * emitted at least once whatever happens in between (inserts, deletes,
- * resizes); keys may be emitted more than once. */
-typedef void (*keyspace_scan_fn)(void *ctx, const uint8_t *key, size_t klen);
+ * offers fn the non-expired keys matching the glob pattern (pat == NULL:
+ * every key, including non-UTF-8 ones); fn returns whether it took the
+ * key (the caller's filter, e.g. Read authorization), and only taken keys
+ * count toward the page bounds. Stops after the bucket in which the page
+ * reached max_keys taken keys or max_bytes taken key bytes (a page may
+ * exceed either by one bucket's keys), or after examining a bounded
+ * number of entries (pages may be empty). Returns the next cursor, 0 when
+ * the scan is complete. Guarantee: a key present from the first to the
+ * last page is offered at least once whatever happens in between
+ * (inserts, deletes, resizes); keys may be offered more than once. */
+typedef bool (*keyspace_scan_fn)(void *ctx, const uint8_t *key, size_t klen);
 uint64_t keyspace_scan(const keyspace *ks, const uint8_t *pat, size_t plen, uint64_t cursor,
                        uint64_t now_ms, size_t max_keys, size_t max_bytes,
                        keyspace_scan_fn fn, void *ctx);

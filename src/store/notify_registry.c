@@ -1,5 +1,6 @@
 #include "store/notify_registry.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,17 +31,20 @@ struct watch_list {
 struct client {
     notify_watcher view; /* id and hex owned here */
     hashmap *regs;       /* key -> reg */
+    size_t bytes;        /* sum of notify_registration_cost over regs */
 };
 
 struct notify_registry {
     hashmap *keys;    /* key -> watch_list */
     hashmap *clients; /* client id -> client */
     size_t count;
+    size_t max_client_bytes; /* 0: unlimited */
 };
 
-notify_registry *notify_registry_new(void)
+notify_registry *notify_registry_new(size_t max_client_bytes)
 {
     notify_registry *r = xcalloc(1, sizeof *r);
+    r->max_client_bytes = max_client_bytes;
     r->keys = hashmap_new();
     r->clients = hashmap_new();
     return r;
@@ -77,11 +81,14 @@ static client *client_new(const void *id, size_t idlen)
     return c;
 }
 
-bool notify_registry_add(notify_registry *r, const void *client_id, size_t idlen,
-                         const void *key, size_t klen)
+notify_add_result notify_registry_add(notify_registry *r, const void *client_id, size_t idlen,
+                                      const void *key, size_t klen)
 {
     client *c = hashmap_get(r->clients, client_id, idlen);
-    if (c && hashmap_get(c->regs, key, klen)) return false;
+    if (c && hashmap_get(c->regs, key, klen)) return NOTIFY_ADD_EXISTED;
+    size_t cost = notify_registration_cost(klen);
+    assert(!c || !r->max_client_bytes || c->bytes <= r->max_client_bytes);
+    if (r->max_client_bytes && cost > r->max_client_bytes - (c ? c->bytes : 0)) return NOTIFY_ADD_OVER_LIMIT;
     if (!c) {
         c = client_new(client_id, idlen);
         hashmap_put(r->clients, client_id, idlen, c);
@@ -100,8 +107,9 @@ bool notify_registry_add(notify_registry *r, const void *client_id, size_t idlen
     w->tail = g;
     w->n++;
     hashmap_put(c->regs, key, klen, g);
+    c->bytes += cost;
     r->count++;
-    return true;
+    return NOTIFY_ADD_NEW;
 }
 
 /* Unlink g from its watch list, dropping the list when it empties. The
@@ -125,6 +133,7 @@ bool notify_registry_remove(notify_registry *r, const void *client_id, size_t id
     if (!g) return false;
     reg_unlink(r, g, key, klen);
     free(g);
+    c->bytes -= notify_registration_cost(klen);
     if (hashmap_size(c->regs) == 0) client_free(hashmap_remove(r->clients, client_id, idlen));
     return true;
 }
@@ -154,6 +163,12 @@ size_t notify_registry_foreach_watcher(const notify_registry *r, const void *key
     if (!w) return 0;
     for (const reg *g = w->head; g; g = g->next) fn(ctx, &g->c->view);
     return w->n;
+}
+
+size_t notify_registry_client_bytes(const notify_registry *r, const void *client_id, size_t idlen)
+{
+    const client *c = hashmap_get(r->clients, client_id, idlen);
+    return c ? c->bytes : 0;
 }
 
 size_t notify_registry_count(const notify_registry *r) { return r->count; }

@@ -11,6 +11,17 @@
 #define NOTIFY_TOPIC_PREFIX "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/"
 #define NOTIFY_TOPIC_MIDDLE "/command/notify/"
 
+/* MQTT's longest topic name (a two-byte length): a notification topic
+ * beyond it cannot be sent, so such a registration is refused. */
+#define NOTIFY_TOPIC_MAX 65535
+
+/* Length of the notification topic of a client id of idlen bytes and a
+ * key of klen bytes (what notify_topic_build appends). */
+static inline size_t notify_topic_len(size_t idlen, size_t klen)
+{
+    return sizeof NOTIFY_TOPIC_PREFIX - 1 + 2 * idlen + sizeof NOTIFY_TOPIC_MIDDLE - 1 + 2 * klen;
+}
+
 /* Append the upper-case hex of p[0..n) to b (2n bytes, no terminator). */
 void notify_hex_append(buf *b, const void *p, size_t n);
 /* Append the notification topic for a client (given as its precomputed

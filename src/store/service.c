@@ -10,9 +10,11 @@
 #include "store/service_impl.h"
 #include "util/alloc.h"
 
-/* Entries one store_service_expire call removes at most, so an expiry
- * storm cannot stall the event loop; the caller calls again soon. */
-#define SVC_EXPIRE_BATCH 1000
+/* Entries one store_service_expire call removes at most (well under a
+ * millisecond of work), so an expiry storm cannot stall the event loop:
+ * the caller runs batches within its own time budget and lets I/O run in
+ * between. */
+#define SVC_EXPIRE_BATCH 256
 
 /* Reply and scratch buffers above this capacity are released when idle
  * work shrinks them (a 1 MiB GET must not pin 1 MiB per reply forever). */
@@ -30,6 +32,9 @@ void store_config_default(store_config *c)
     c->node_id = "mqstated";
     c->scan_page_keys = 100;
     c->scan_page_bytes = 65536;
+    /* 1 MiB of KEYNOTIFY registrations per client: thousands of watched
+     * keys of ordinary length, 32 of the longest allowed. */
+    c->max_notify_bytes = (size_t)1 << 20;
 }
 
 void store_reply_init(store_reply *r)
@@ -52,7 +57,8 @@ store_service *store_service_new(const store_config *cfg, store_notify_fn notify
     store_service *s = xcalloc(1, sizeof *s);
     s->clock = clock;
     s->ks = keyspace_new(&cfg->limits);
-    s->reg = notify_registry_new();
+    s->reg = notify_registry_new(cfg->max_notify_bytes);
+    s->max_key_len = cfg->limits.max_key_len;
     s->scan_page_keys = cfg->scan_page_keys;
     s->scan_page_bytes = cfg->scan_page_bytes;
     s->notify = notify;
@@ -190,10 +196,11 @@ static const struct {
     {"VDEL", svc_cmd_vdel}, {"KEYNOTIFY", svc_cmd_keynotify}, {"SCAN", svc_cmd_scan},
 };
 
-bool store_request_read_only(store_bytes payload)
+bool store_request_repeatable(store_bytes payload)
 {
     resp_request rq;
     if (!payload.data || resp_decode_request(payload.data, payload.len, &rq) != RESP_OK) return false;
+    if (resp_arg_equals_ci(rq.argv[0], "KEYNOTIFY")) return rq.argc == 2; /* not STOP */
     return resp_arg_equals_ci(rq.argv[0], "GET") || resp_arg_equals_ci(rq.argv[0], "SCAN");
 }
 

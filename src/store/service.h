@@ -38,6 +38,8 @@ typedef struct store_config {
     const char *node_id;     /* HLC node id: non-empty, no ':' */
     size_t scan_page_keys;   /* SCAN page bound in keys (> 0) */
     size_t scan_page_bytes;  /* SCAN page bound in key bytes (> 0) */
+    size_t max_notify_bytes; /* KEYNOTIFY registrations per client, accounted
+                                bytes (notify_registration_cost); 0 = unlimited */
 } store_config;
 
 /* Defaults, documented in docs/configuration.md. */
@@ -106,12 +108,17 @@ store_service *store_service_new(const store_config *cfg, store_notify_fn notify
 void store_service_free(store_service *s);
 void store_service_set_authorizer(store_service *s, store_authorize_fn fn, void *ctx);
 
-/* True when the request is a well-formed GET or SCAN: running it again
- * changes nothing and answers the current state, so the bridge does not
- * de-duplicate it (protocol §2.3 de-duplication exists for outcomes a
- * repeat would change: SET NX, DEL, VDEL, KEYNOTIFY STOP). Anything else,
- * malformed requests included, counts as not read-only. */
-bool store_request_read_only(store_bytes payload);
+/* True when the request is a well-formed GET, SCAN or KEYNOTIFY (not
+ * STOP): running it again is harmless and gives the right answer, so the
+ * bridge executes every copy instead of de-duplicating it (protocol §2.3
+ * de-duplication exists for outcomes a repeat would change: SET NX, DEL,
+ * VDEL, KEYNOTIFY STOP). GET and SCAN answer the current state. KEYNOTIFY
+ * must run every time: registrations belong to the connection, so a copy
+ * resent on a new connection (QoS 1 redelivery after a reconnect) has to
+ * register again, and a remembered +OK would stand in for a registration
+ * that no longer exists. Anything else, malformed requests included,
+ * counts as not repeatable. */
+bool store_request_repeatable(store_bytes payload);
 
 /* Execute one request; fills `out` (previous contents are replaced). */
 void store_service_execute(store_service *s, const store_request *req, store_reply *out);

@@ -14,6 +14,10 @@
  *     `-ERR the quota has been exceeded`: it is a resource limit, and the
  *     SDKs map that text to a typed error, while `syntax error` would
  *     wrongly blame the request and any new text surfaces as "unknown".
+ *     KEYNOTIFY (registering, not STOP) answers the same text for a key
+ *     beyond max_key_len, a notification topic beyond 65,535 bytes, and a
+ *     client's registrations beyond max_notify_bytes (checked last, like
+ *     the quota of a SET).
  *   - SCAN with a pattern glob_valid rejects (not UTF-8, unterminated
  *     class) answers an empty final page: such a pattern matches nothing
  *     (§3.8), and a syntax error would make the SDK pager fail instead of
@@ -26,6 +30,7 @@
 #include <string.h>
 
 #include "store/glob.h"
+#include "store/notify_topic.h"
 #include "store/service_impl.h"
 
 /* --- shared checks -------------------------------------------------------------- */
@@ -269,6 +274,17 @@ void svc_cmd_vdel(svc_ctx *c)
 
 /* --- KEYNOTIFY ------------------------------------------------------------------------ */
 
+/* A registration's key obeys the limit a SET's key does, and its
+ * notification topic (hex of client id and key) must fit MQTT's topic
+ * limit: a registration that could never be notified is refused instead
+ * of producing a PUBLISH the codec cannot represent. */
+static bool keynotify_fits(const svc_ctx *c, resp_slice key)
+{
+    const store_service *s = c->s;
+    if (s->max_key_len && key.len > s->max_key_len) return false;
+    return notify_topic_len(c->req->who.client_id.len, key.len) <= NOTIFY_TOPIC_MAX;
+}
+
 void svc_cmd_keynotify(svc_ctx *c)
 {
     const resp_request *rq = &c->rq;
@@ -289,8 +305,15 @@ void svc_cmd_keynotify(svc_ctx *c)
     c->s->keynotify_requests++;
     resp_slice key = rq->argv[1];
     if (!stop) {
+        if (!keynotify_fits(c, key)) {
+            svc_reply_error(c, RESP_ERR_QUOTA);
+            return;
+        }
         /* Idempotent: re-registering answers +OK too (§7.1). */
-        notify_registry_add(c->s->reg, id->data, id->len, key.data, key.len);
+        if (notify_registry_add(c->s->reg, id->data, id->len, key.data, key.len) == NOTIFY_ADD_OVER_LIMIT) {
+            svc_reply_error(c, RESP_ERR_QUOTA);
+            return;
+        }
         resp_put_ok(&c->out->payload);
     } else if (notify_registry_remove(c->s->reg, id->data, id->len, key.data, key.len)) {
         resp_put_ok(&c->out->payload);
@@ -306,14 +329,17 @@ typedef struct scan_page {
     size_t nkeys;
 } scan_page;
 
-/* Keep only the keys the requester may Read (§10.2). */
-static void scan_emit(void *ctx, const uint8_t *key, size_t klen)
+/* Keep only the keys the requester may Read (§10.2); the others do not
+ * count toward the page size, so pages depend only on readable keys. */
+static bool scan_emit(void *ctx, const uint8_t *key, size_t klen)
 {
     scan_page *p = ctx;
     store_service *s = p->c->s;
-    if (s->authorize && !s->authorize(s->auth_ctx, &p->c->req->who, key, klen, STORE_ACCESS_READ)) return;
+    if (s->authorize && !s->authorize(s->auth_ctx, &p->c->req->who, key, klen, STORE_ACCESS_READ))
+        return false;
     resp_put_bulk(&s->scan_keys, key, klen);
     p->nkeys++;
+    return true;
 }
 
 void svc_cmd_scan(svc_ctx *c)

@@ -25,6 +25,7 @@ struct store_service {
     hlc_clock *clock;
     notify_registry *reg;
     size_t scan_page_keys, scan_page_bytes;
+    size_t max_key_len; /* 0: unlimited (also bounds KEYNOTIFY keys) */
 
     store_notify_fn notify;
     void *notify_ctx;

@@ -111,7 +111,10 @@ bool ss_send(struct ss_client *c, const struct ss_opts *o, const void *payload, 
 {
     o = o ? o : &default_opts;
     memset(pending, 0, sizeof *pending);
-    new_correlation(c, pending->corr);
+    if (o->corr)
+        memcpy(pending->corr, o->corr, SS_CORR_LEN);
+    else
+        new_correlation(c, pending->corr);
     ss_escape(payload, len, pending->sent, sizeof pending->sent);
     mosquitto_property *props = request_props(c, o, pending);
     int rc = mosquitto_publish_v5(c->tc->m, NULL, SS_REQUEST_TOPIC, (int)len, payload,

@@ -64,6 +64,8 @@ struct ss_opts {
     const char *response_topic; /* instead of the client's own */
     bool omit_response_topic;
     int expect_status;          /* __stat the reply must carry; 0 means 200 */
+    const uint8_t *corr;        /* SS_CORR_LEN bytes of Correlation Data to send
+                                   instead of fresh ones (a redelivery) */
 };
 
 /* A reply, pointing into the client's received messages (valid until the

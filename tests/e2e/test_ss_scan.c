@@ -258,12 +258,63 @@ static void garbled_token_is_syntax_error(void)
     CHECK_REPLY(r, SS_ERR_SYNTAX);
 }
 
+/* A reader that may Read only v*: the writer's other keys must not take
+ * room in its pages (8.5), or the number of empty pages before the next
+ * readable key would tell it how many hidden keys match. */
+#define HIDDEN_YAML                                                                 \
+    "store:\n  scan_page_keys: 1\n"                                                \
+    "authorization:\n  enabled: true\n  rules:\n"                                  \
+    "    - principals:\n        clientIds: [writer, reader]\n"                      \
+    "      brokerResources:\n"                                                     \
+    "        - method: Connect\n"                                                  \
+    "        - method: Publish\n"                                                  \
+    "          topics: [\"clients/{principal.clientId}/#\", \"" SS_REQUEST_TOPIC "\"]\n" \
+    "        - method: Subscribe\n"                                                \
+    "          topics: [\"clients/{principal.clientId}/#\"]\n"                     \
+    "    - principals:\n        clientIds: [writer]\n"                              \
+    "      stateStoreResources:\n        - method: ReadWrite\n          keys: [\"*\"]\n" \
+    "    - principals:\n        clientIds: [reader]\n"                              \
+    "      stateStoreResources:\n        - method: Read\n          keys: [\"v*\"]\n"
+
+static void hidden_keys_take_no_room_in_pages(void)
+{
+    enum { HIDDEN = 200, KEYS = HIDDEN + 3 };
+    static struct ss_reply pending[KEYS];
+    struct ss_client w, rd;
+    char req[64];
+    CHECK(ss_open(&w, "writer"));
+    CHECK(ss_open(&rd, "reader"));
+    for (int i = 0; i < KEYS; i++) { /* pipelined: h000..h199, v1..v3 */
+        int n = i < HIDDEN ? snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$4\r\nh%03d\r\n$1\r\nv\r\n", i)
+                           : snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$2\r\nv%d\r\n$1\r\nv\r\n",
+                                      i - HIDDEN + 1);
+        CHECK(ss_send(&w, NULL, req, (size_t)n, &pending[i]));
+    }
+    for (int i = 0; i < KEYS; i++) {
+        CHECK(ss_wait(&w, NULL, &pending[i], TC_TIMEOUT_MS));
+        CHECK_REPLY(pending[i], "+OK\r\n");
+    }
+    CHECK(glob_matches(&rd, "*", (const char *const[]){"v1", "v2", "v3"}, 3));
+    /* One readable key per page (plus what shares its hash bucket) and at
+     * most one empty final page: 200 hidden keys used to cost up to 200
+     * pages, most of them empty. */
+    struct names got = {{0}};
+    int pages;
+    CHECK(scan_all(&rd, "*", collect, &got, &pages));
+    e2e_note("reader: %d pages for 3 readable keys among 203", pages);
+    CHECK(pages <= 4);
+    CHECK(scan_all(&rd, "h*", collect, &got, &pages));
+    CHECK_INT(pages, 1);
+}
+
 static const struct e2e_case cases[] = {
     {"pages_cover_all_matching_keys", pages_cover_all_matching_keys, NULL, SS_ONLY},
     {"small_pages_cover_all_matching_keys", small_pages_cover_all_matching_keys, NULL, SS_ONLY,
      "store:\n  scan_page_keys: 7\n"},
     {"glob_patterns", glob_patterns, NULL, SS_ONLY},
     {"garbled_token_is_syntax_error", garbled_token_is_syntax_error, NULL, SS_ONLY},
+    {"hidden_keys_take_no_room_in_pages", hidden_keys_take_no_room_in_pages, NULL, SS_ONLY,
+     HIDDEN_YAML},
 };
 
 int main(int argc, char **argv)

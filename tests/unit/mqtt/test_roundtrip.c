@@ -1,6 +1,7 @@
 /* Every packet type, in every protocol version it exists in, survives
  * encode -> frame -> decode unchanged; plus the v3.1.1 mappings and v5
  * short forms, checked at the byte level. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -212,6 +213,37 @@ static void test_publish_encoders_agree(void **state)
     check_bytes(MQTT_V311, &p, "30 03 00 01 74");
 }
 
+/* A topic a two-byte length cannot express is never written with a
+ * truncated length: both encoders refuse it and append nothing. */
+static void test_publish_topic_too_long(void **state)
+{
+    (void)state;
+    enum { LONG = 65536 };
+    uint8_t *topic = malloc(LONG);
+    assert_non_null(topic);
+    memset(topic, 'a', LONG);
+    mqtt_packet p = {.type = MQTT_PUBLISH};
+    p.publish = (mqtt_publish){.topic = {topic, LONG}, .qos = 1, .packet_id = 1, .payload = B("x")};
+    for (size_t i = 0; i < sizeof versions; i++) {
+        buf b = {0};
+        buf_append(&b, "keep", 4);
+        assert_int_equal(mqtt_encode_publish(&b, versions[i], &p.publish), 0);
+        assert_int_equal(mqtt_encode(&b, versions[i], &p), 0);
+        assert_int_equal(mqtt_encoded_size(versions[i], &p), 0);
+        assert_int_equal(b.len, 4);
+        buf_free(&b);
+    }
+    /* the longest representable topic still encodes */
+    p.publish.topic.len = LONG - 1;
+    buf b = {0};
+    size_t n = mqtt_encode_publish(&b, MQTT_V5, &p.publish);
+    assert_int_equal(n, 1 + 3 + 2 + (LONG - 1) + 2 + 1 + 1); /* 3-byte remaining length */
+    assert_int_equal(b.data[4], 0xFF);
+    assert_int_equal(b.data[5], 0xFF);
+    buf_free(&b);
+    free(topic);
+}
+
 static void test_acks(void **state)
 {
     const uint8_t types[] = {MQTT_PUBACK, MQTT_PUBREC, MQTT_PUBREL, MQTT_PUBCOMP};
@@ -376,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_unsuback),
         cmocka_unit_test(test_ping_disconnect_auth),
         cmocka_unit_test(test_user_props_roundtrip),
+        cmocka_unit_test(test_publish_topic_too_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,6 +141,7 @@ static void test_example_file(void **state)
     assert_int_equal(got.store.limits.max_key_len, want.store.limits.max_key_len);
     assert_int_equal(got.store.scan_page_keys, want.store.scan_page_keys);
     assert_int_equal(got.store.scan_page_bytes, want.store.scan_page_bytes);
+    assert_int_equal(got.store.max_notify_bytes, want.store.max_notify_bytes);
     assert_int_equal(got.reply_cache_entries, want.reply_cache_entries);
     assert_int_equal(got.reply_cache_bytes, want.reply_cache_bytes);
     config_free(&def);
@@ -161,6 +162,7 @@ static void test_store_defaults(void **state)
     assert_int_equal(got.store.limits.max_key_len, def.store.limits.max_key_len);
     assert_int_equal(got.store.scan_page_keys, def.store.scan_page_keys);
     assert_int_equal(got.store.scan_page_bytes, def.store.scan_page_bytes);
+    assert_int_equal(got.store.max_notify_bytes, def.store.max_notify_bytes);
     assert_int_equal(got.reply_cache_entries, def.reply_cache_entries);
     assert_int_equal(got.reply_cache_bytes, def.reply_cache_bytes);
     /* the documented values */
@@ -168,6 +170,7 @@ static void test_store_defaults(void **state)
     assert_int_equal(got.store.limits.max_keys, 10000000);
     assert_int_equal(got.store.limits.max_bytes, 1073741824);
     assert_int_equal(got.store.limits.max_key_len, 16384);
+    assert_int_equal(got.store.max_notify_bytes, 1048576);
     assert_int_equal(got.reply_cache_entries, 100000);
     assert_int_equal(got.reply_cache_bytes, 67108864);
     config_free(&c);
@@ -186,6 +189,7 @@ static void test_store_section(void **state)
                  "  max_key_len: 6500\n"
                  "  scan_page_keys: 10\n"
                  "  scan_page_bytes: 4096\n"
+                 "  max_notify_bytes: 0\n"
                  "  reply_cache_entries: 5\n"
                  "  reply_cache_bytes: 8192\n");
     if (r != 0) fail_msg("%s", err);
@@ -197,6 +201,7 @@ static void test_store_section(void **state)
     assert_int_equal(got.store.limits.max_key_len, 6500);
     assert_int_equal(got.store.scan_page_keys, 10);
     assert_int_equal(got.store.scan_page_bytes, 4096);
+    assert_int_equal(got.store.max_notify_bytes, 0);
     assert_int_equal(got.reply_cache_entries, 5);
     assert_int_equal(got.reply_cache_bytes, 8192);
     /* a partial section keeps the rest; the id survives a struct copy */
@@ -234,6 +239,8 @@ static void test_store_errors(void **state)
                  "t.yaml:2: store.reply_cache_entries: expected an integer between 1 and 100000000, got \"0\"");
     expect_error("store:\n  reply_cache_bytes: 100\n",
                  "t.yaml:2: store.reply_cache_bytes: expected an integer between 4096 and 1099511627776, got \"100\"");
+    expect_error("store:\n  max_notify_bytes: 1099511627777\n",
+                 "t.yaml:2: store.max_notify_bytes: expected an integer between 0 and 1099511627776, got \"1099511627777\"");
     expect_error("store:\n  max_key: 1\n", "t.yaml:2: unknown key \"store.max_key\"");
     expect_error("store:\n  max_keys: 1\n  max_keys: 2\n", "t.yaml:3: duplicate key \"store.max_keys\"");
     expect_error("store: 5\n", "t.yaml:1: store: expected a mapping, got a scalar");

@@ -42,12 +42,12 @@ static seen watchers(notify_registry *r, const char *key, size_t klen)
 static void test_register_idempotent(void **state)
 {
     (void)state;
-    notify_registry *r = notify_registry_new();
-    assert_true(notify_registry_add(r, S("c1"), S("k")));
-    assert_false(notify_registry_add(r, S("c1"), S("k")));
+    notify_registry *r = notify_registry_new(0);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("k")), NOTIFY_ADD_NEW);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("k")), NOTIFY_ADD_EXISTED);
     assert_int_equal(notify_registry_count(r), 1);
-    assert_true(notify_registry_add(r, S("c2"), S("k")));
-    assert_true(notify_registry_add(r, S("c1"), S("other")));
+    assert_int_equal(notify_registry_add(r, S("c2"), S("k")), NOTIFY_ADD_NEW);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("other")), NOTIFY_ADD_NEW);
     assert_int_equal(notify_registry_count(r), 3);
     assert_int_equal(notify_registry_clients(r), 2);
     assert_int_equal(notify_registry_keys(r), 2);
@@ -64,7 +64,7 @@ static void test_register_idempotent(void **state)
 static void test_unregister(void **state)
 {
     (void)state;
-    notify_registry *r = notify_registry_new();
+    notify_registry *r = notify_registry_new(0);
     assert_false(notify_registry_remove(r, S("c1"), S("k"))); /* :0 */
     notify_registry_add(r, S("c1"), S("k"));
     notify_registry_add(r, S("c2"), S("k"));
@@ -80,7 +80,7 @@ static void test_unregister(void **state)
     assert_int_equal(notify_registry_keys(r), 0);
     assert_int_equal(notify_registry_clients(r), 0);
     /* re-registration after STOP works */
-    assert_true(notify_registry_add(r, S("c2"), S("k")));
+    assert_int_equal(notify_registry_add(r, S("c2"), S("k")), NOTIFY_ADD_NEW);
     assert_int_equal(watchers(r, S("k")).n, 1);
     notify_registry_free(r);
 }
@@ -88,7 +88,7 @@ static void test_unregister(void **state)
 static void test_drop_client(void **state)
 {
     (void)state;
-    notify_registry *r = notify_registry_new();
+    notify_registry *r = notify_registry_new(0);
     char key[16];
     for (int i = 0; i < 100; i++) {
         snprintf(key, sizeof key, "key%d", i);
@@ -109,13 +109,45 @@ static void test_drop_client(void **state)
     notify_registry_free(r); /* LSan: frees what remains */
 }
 
+/* Each client's registrations are bounded in accounted bytes; a refused
+ * registration changes nothing, re-registering never fails, and STOP or a
+ * dropped client gives the room back. */
+static void test_client_byte_limit(void **state)
+{
+    (void)state;
+    size_t cost = notify_registration_cost(2); /* keys "k0".."k9" */
+    notify_registry *r = notify_registry_new(3 * cost);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("k0")), NOTIFY_ADD_NEW);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("k1")), NOTIFY_ADD_NEW);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("k2")), NOTIFY_ADD_NEW);
+    assert_int_equal(notify_registry_client_bytes(r, S("c1")), 3 * cost);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("k3")), NOTIFY_ADD_OVER_LIMIT);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("k2")), NOTIFY_ADD_EXISTED);
+    assert_int_equal(notify_registry_count(r), 3);
+    assert_int_equal(watchers(r, S("k3")).n, 0);
+    assert_int_equal(notify_registry_keys(r), 3);
+    /* the bound is per client */
+    assert_int_equal(notify_registry_add(r, S("c2"), S("k3")), NOTIFY_ADD_NEW);
+    /* a key too big for the whole budget, for a client with none yet */
+    uint8_t big[4096] = {0};
+    assert_int_equal(notify_registry_add(r, S("c3"), big, sizeof big), NOTIFY_ADD_OVER_LIMIT);
+    assert_int_equal(notify_registry_clients(r), 2);
+    assert_true(notify_registry_remove(r, S("c1"), S("k0")));
+    assert_int_equal(notify_registry_client_bytes(r, S("c1")), 2 * cost);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("k3")), NOTIFY_ADD_NEW);
+    assert_int_equal(notify_registry_drop_client(r, S("c1")), 3);
+    assert_int_equal(notify_registry_client_bytes(r, S("c1")), 0);
+    assert_int_equal(notify_registry_add(r, S("c1"), S("k4")), NOTIFY_ADD_NEW);
+    notify_registry_free(r);
+}
+
 static void test_binary_ids_and_keys(void **state)
 {
     (void)state;
-    notify_registry *r = notify_registry_new();
-    assert_true(notify_registry_add(r, "a\0b", 3, "k\0", 2));
-    assert_true(notify_registry_add(r, "a\0c", 3, "k\0", 2));
-    assert_true(notify_registry_add(r, "a\0b", 3, "k", 1));
+    notify_registry *r = notify_registry_new(0);
+    assert_int_equal(notify_registry_add(r, "a\0b", 3, "k\0", 2), NOTIFY_ADD_NEW);
+    assert_int_equal(notify_registry_add(r, "a\0c", 3, "k\0", 2), NOTIFY_ADD_NEW);
+    assert_int_equal(notify_registry_add(r, "a\0b", 3, "k", 1), NOTIFY_ADD_NEW);
     seen s = watchers(r, "k\0", 2);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.hex[0], "610062");
@@ -137,7 +169,7 @@ static void test_topic(void **state)
 {
     (void)state;
     /* the spec's example (§1.4), via the registry's precomputed hex */
-    notify_registry *r = notify_registry_new();
+    notify_registry *r = notify_registry_new(0);
     notify_registry_add(r, S("client-id1"), S("SOMEKEY"));
     seen s = watchers(r, S("SOMEKEY"));
     assert_string_equal(s.hex[0], "636C69656E742D696431");
@@ -161,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_register_idempotent),
         cmocka_unit_test(test_unregister),
         cmocka_unit_test(test_drop_client),
+        cmocka_unit_test(test_client_byte_limit),
         cmocka_unit_test(test_binary_ids_and_keys),
         cmocka_unit_test(test_topic),
     };

@@ -375,6 +375,27 @@ static void test_byte_quota(void **state)
     fx_free(f);
 }
 
+static bool repeatable(const char *payload)
+{
+    return store_request_repeatable((store_bytes){(const uint8_t *)payload, strlen(payload)});
+}
+
+/* Which requests the bridge executes on every copy instead of answering a
+ * repeat from the reply cache. */
+static void test_repeatable_requests(void **state)
+{
+    (void)state;
+    assert_true(repeatable("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"));
+    assert_true(repeatable("*2\r\n$4\r\nscan\r\n$1\r\n*\r\n"));
+    assert_true(repeatable("*2\r\n$9\r\nKEYNOTIFY\r\n$1\r\nk\r\n"));
+    assert_true(repeatable("*2\r\n$9\r\nkeynotify\r\n$1\r\nk\r\n"));
+    assert_false(repeatable("*3\r\n$9\r\nKEYNOTIFY\r\n$1\r\nk\r\n$4\r\nSTOP\r\n"));
+    assert_false(repeatable("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"));
+    assert_false(repeatable("*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n"));
+    assert_false(repeatable("*2\r\n$3\r\nGET\r\n$1\r\nk"));
+    assert_false(store_request_repeatable((store_bytes){NULL, 0}));
+}
+
 int run_service_reply_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +413,7 @@ int run_service_reply_tests(void)
         cmocka_unit_test_setup_teardown(test_protocol_version, fx_setup, fx_teardown),
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_byte_quota),
+        cmocka_unit_test(test_repeatable_requests),
     };
     return cmocka_run_group_tests_name("service replies", tests, NULL, NULL);
 }

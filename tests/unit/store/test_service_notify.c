@@ -179,6 +179,56 @@ static void test_large_key_and_value(void **state)
     free(val);
 }
 
+/* The notification topic spells client id and key in hex: a long client
+ * id leaves room for a shorter key only. The longest topic that fits is
+ * 65,535 bytes; one byte more of key is refused with the quota error and
+ * registers nothing, whatever max_key_len allows. */
+static void test_topic_limit_counts_client_id(void **state)
+{
+    fx *f = *state;
+    enum { IDLEN = 30000 };
+    char *id = malloc(IDLEN + 1);
+    memset(id, 'c', IDLEN);
+    id[IDLEN] = 0;
+    f->client = id;
+    size_t fits = (65535 - 75 - 2 * IDLEN) / 2; /* prefix 59 + middle 16 = 75 */
+    uint8_t key[4096];
+    memset(key, 'k', sizeof key);
+    resp_slice kn[] = {{(const uint8_t *)"KEYNOTIFY", 9}, {key, fits + 1}};
+    fx_dob(f, NULL, NULL, kn, 2);
+    fx_expect_err(f, RESP_ERR_QUOTA);
+    store_stats st;
+    store_service_stats(f->s, &st);
+    assert_int_equal(st.registrations, 0);
+    kn[1].len = fits;
+    fx_dob(f, NULL, NULL, kn, 2);
+    fx_expect(f, "+OK\r\n");
+    resp_slice set[] = {{(const uint8_t *)"SET", 3}, {key, fits}, {(const uint8_t *)"v", 1}};
+    fx_dob(f, fx_ts(f, 0), NULL, set, 3);
+    fx_expect(f, "+OK\r\n");
+    assert_int_equal(f->nnotes, 1);
+    assert_int_equal(f->notes[0].topic.len, 65535);
+    store_service_client_gone(f->s, (store_bytes){(const uint8_t *)id, IDLEN});
+    f->client = "client-1";
+    free(id);
+}
+
+/* KEYNOTIFY keys obey max_key_len; STOP of such a key is just :0. */
+static void cfg_short_keys(store_config *c) { c->limits.max_key_len = 8; }
+
+static void test_keynotify_key_limit(void **state)
+{
+    (void)state;
+    fx *f = fx_new(cfg_short_keys);
+    RUN(f, "KEYNOTIFY", "123456789");
+    fx_expect_err(f, RESP_ERR_QUOTA);
+    RUN(f, "KEYNOTIFY", "123456789", "STOP");
+    fx_expect(f, ":0\r\n");
+    RUN(f, "KEYNOTIFY", "12345678");
+    fx_expect(f, "+OK\r\n");
+    fx_free(f);
+}
+
 int run_service_notify_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +238,8 @@ int run_service_notify_tests(void)
         cmocka_unit_test_setup_teardown(test_hundred_in_order, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_binary_key_and_value, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_large_key_and_value, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_topic_limit_counts_client_id, fx_setup, fx_teardown),
+        cmocka_unit_test(test_keynotify_key_limit),
     };
     return cmocka_run_group_tests_name("service notify", tests, NULL, NULL);
 }

@@ -176,7 +176,7 @@ static void test_expiry_batches(void **state)
     uint64_t t = T0 + 50;
     int calls = 0;
     while (store_service_expire(f->s, t)) calls++;
-    assert_int_equal(calls, 2); /* 1000 + 1000, then the last 500 */
+    assert_int_equal(calls, 9); /* 9 x 256, then the last 196 */
     store_stats st;
     store_service_stats(f->s, &st);
     assert_int_equal(st.deletions, 2500);
