@@ -176,16 +176,20 @@ void config_free(config *c)
     config_authz_free(&c->authz);
 }
 
-int config_set_listener(config *c, const char *bind, uint16_t port)
+int config_override_listener(config *c, const char *bind, long port, char *err, size_t errlen)
 {
-    if (strlen(bind) >= sizeof c->listeners[0].bind || !is_ip_literal(bind)) return -1;
-    config_listener *l = xcalloc(1, sizeof *l);
-    config_listener_init(l);
-    strcpy(l->bind, bind);
-    l->port = port;
-    free(c->listeners);
-    c->listeners = l;
-    c->nlisteners = 1;
+    if (bind && (strlen(bind) >= sizeof c->listeners[0].bind || !is_ip_literal(bind))) {
+        snprintf(err, errlen, "--bind: expected an IPv4 or IPv6 address, got \"%s\"", bind);
+        return -1;
+    }
+    if (c->nlisteners != 1) {
+        snprintf(err, errlen,
+                 "--bind/--port: the configuration has %zu listeners; set their addresses in the file", c->nlisteners);
+        return -1;
+    }
+    config_listener *l = &c->listeners[0];
+    if (bind) strcpy(l->bind, bind);
+    if (port >= 0) l->port = (uint16_t)port;
     return 0;
 }
 

@@ -75,9 +75,12 @@ int config_load_string(config *c, const char *name, const void *data, size_t len
                        size_t errlen);
 int config_load_file(config *c, const char *path, char *err, size_t errlen);
 
-/* Replace the listener list with one listener. Returns -1 if bind is not
- * an IPv4/IPv6 literal. */
-int config_set_listener(config *c, const char *bind, uint16_t port);
+/* The command line's --bind/--port: change the address of the one
+ * listener (bind NULL / port < 0 keep that part) and keep its `tls` and
+ * `authentication`, so no flag can drop them. Returns -1 with a message
+ * when bind is not an IPv4/IPv6 literal, or when there are several
+ * listeners (which one was meant would be a guess). */
+int config_override_listener(config *c, const char *bind, long port, char *err, size_t errlen);
 
 /* The bridge configuration; out->store.node_id points into c. */
 void config_store_bridge(const config *c, store_bridge_config *out);

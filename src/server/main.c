@@ -47,7 +47,8 @@ static void usage(FILE *f)
             "  mqstated passwd [--stdin] [--delete] FILE USER\n"
             "                       set (or delete) USER's password in FILE\n"
             "  -h, --help           print this help and exit\n"
-            "--port/--bind replace the configuration file's listener list.\n");
+            "--port/--bind change the address of the configuration's only listener;\n"
+            "its TLS and authentication settings stay.\n");
 }
 
 static int parse_port(const char *s, long *out)
@@ -96,13 +97,19 @@ static int parse_args(int argc, char **argv, options *o)
     return -1;
 }
 
-/* --bind/--port replace the file's listeners (at start and on reload). */
-static int override_listener(const options *o, config *cfg)
+/* --bind/--port change the address of the one listener and keep its TLS
+ * and authentication (at start and on reload). `announce`: say so when
+ * it changes what the file says, at start. */
+static int override_listener(const options *o, config *cfg, bool announce, char *err, size_t errlen)
 {
     if (!o->bind && o->port < 0) return 0;
-    const char *bind = o->bind ? o->bind : CONFIG_DEFAULT_BIND;
-    uint16_t port = o->port >= 0 ? (uint16_t)o->port : CONFIG_DEFAULT_PORT;
-    return config_set_listener(cfg, bind, port);
+    config_listener was = cfg->listeners[0];
+    if (config_override_listener(cfg, o->bind, o->port, err, errlen) != 0) return -1;
+    const config_listener *l = &cfg->listeners[0];
+    if (announce && o->config_path && (strcmp(was.bind, l->bind) != 0 || was.port != l->port))
+        log_warn("command line: listener %s port %u of %s now on %s port %u (its TLS and authentication kept)",
+                 was.bind, was.port, o->config_path, l->bind, l->port);
+    return 0;
 }
 
 /* Returns -1 to continue, or the exit status. */
@@ -113,8 +120,8 @@ static int build_config(const options *o, config *cfg)
         fprintf(stderr, "mqstated: %s\n", err);
         return 1;
     }
-    if (override_listener(o, cfg) != 0) {
-        fprintf(stderr, "mqstated: --bind: expected an IPv4 or IPv6 address, got \"%s\"\n", o->bind);
+    if (override_listener(o, cfg, true, err, sizeof err) != 0) {
+        fprintf(stderr, "mqstated: %s\n", err);
         return 2;
     }
     if (config_check_listeners(cfg, err, sizeof err) != 0) {
@@ -153,7 +160,8 @@ static void on_reload(uv_signal_t *h, int signum)
     config_init(&nc);
     /* Every step that can fail comes before the first that changes
      * anything, so a bad file leaves the running configuration whole. */
-    if (config_load_file(&nc, s->config_path, err, sizeof err) != 0 || override_listener(s->opts, &nc) != 0 ||
+    if (config_load_file(&nc, s->config_path, err, sizeof err) != 0 ||
+        override_listener(s->opts, &nc, false, err, sizeof err) != 0 ||
         config_check_listeners(&nc, err, sizeof err) != 0 || security_reload(s->sec, &nc, err, sizeof err) != 0) {
         log_error("reload: %s; configuration unchanged", err);
     } else {
