@@ -39,6 +39,8 @@ void passwd_file_free(passwd_file *f)
 
 size_t passwd_file_count(const passwd_file *f) { return hashmap_size(f->users); }
 
+uint32_t passwd_file_dummy_iterations(const passwd_file *f) { return f->dummy.iterations; }
+
 static const char *check_user(const char *s, size_t len)
 {
     if (len == 0) return "empty user name";
@@ -67,6 +69,7 @@ static const char *parse_line(passwd_file *f, const char *line, size_t len)
         return "duplicate user";
     }
     hashmap_put(f->users, line, ulen, e);
+    if (e->h.iterations > f->dummy.iterations) f->dummy.iterations = e->h.iterations;
     return NULL;
 }
 
@@ -76,7 +79,7 @@ passwd_file *passwd_file_parse(const char *name, const char *data, size_t len, c
     f->refs = 1;
     f->users = hashmap_new();
     if (RAND_bytes(f->tag_key, sizeof f->tag_key) != 1 ||
-        passwd_hash_make("", 0, PASSWD_HASH_MIN_ITERATIONS, &f->dummy) != 0) {
+        passwd_hash_make("", 0, PASSWD_HASH_MIN_ITERATIONS, &f->dummy) != 0) { /* cheap to make */
         snprintf(err, errlen, "%s: no randomness available", name);
         passwd_file_free(f);
         return NULL;
@@ -96,6 +99,10 @@ passwd_file *passwd_file_parse(const char *name, const char *data, size_t len, c
             return NULL;
         }
     }
+    /* An unknown user costs what the slowest entry costs (an empty file:
+     * the default strength): a user created with more iterations must not
+     * be told apart from a name that does not exist. */
+    if (hashmap_size(f->users) == 0) f->dummy.iterations = PASSWD_HASH_ITERATIONS;
     return f;
 }
 

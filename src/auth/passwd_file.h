@@ -25,11 +25,16 @@ passwd_file *passwd_file_load(const char *path, char *err, size_t errlen);
 passwd_file *passwd_file_ref(passwd_file *f);
 void passwd_file_free(passwd_file *f);
 size_t passwd_file_count(const passwd_file *f);
+/* The iteration count an unknown user is checked with: the highest in the
+ * file, or PASSWD_HASH_ITERATIONS for an empty file. */
+uint32_t passwd_file_dummy_iterations(const passwd_file *f);
 
 typedef enum passwd_result { PASSWD_OK, PASSWD_UNKNOWN_USER, PASSWD_BAD_PASSWORD, PASSWD_PENDING } passwd_result;
 
 /* Verify a password, blocking (passwd_check.c). The slow hash runs for
- * unknown users too, so timing does not tell which users exist. A verified
+ * unknown users too, with the iteration count of the file's slowest
+ * entry, so timing does not tell a name that does not exist from a user
+ * with the highest count. A verified
  * password is remembered (as a keyed MAC, never in clear) so that a client
  * reconnecting with the same password costs one HMAC, not a PBKDF2 run. */
 passwd_result passwd_file_check(passwd_file *f, const void *user, size_t ulen, const void *pw, size_t pwlen);

@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "auth/passwd_file.h"
 #include "auth/passwd_hash.h"
+#include "util/buf.h"
 
 /* Known answer, derived with
  *   openssl kdf -keylen 64 -kdfopt digest:SHA512 -kdfopt pass:password \
@@ -108,6 +110,78 @@ static void test_file_parse(void **state)
     expect_file_error("x:$pbkdf2-sha512$5$a$b\n", "pw:1: iteration count out of range (1000 to 10000000)");
 }
 
+/* "user:hash" with `iter` iterations, password "pw". */
+static void add_user(buf *b, const char *user, uint32_t iter)
+{
+    passwd_hash h;
+    char enc[PASSWD_HASH_ENCODED_MAX];
+    assert_int_equal(passwd_hash_make("pw", 2, iter, &h), 0);
+    passwd_hash_encode(&h, enc);
+    buf_append(b, user, strlen(user));
+    buf_append_u8(b, ':');
+    buf_append(b, enc, strlen(enc));
+    buf_append_u8(b, '\n');
+}
+
+static passwd_file *parse_buf(const buf *b)
+{
+    char err[256];
+    passwd_file *f = passwd_file_parse("pw", b->data ? (const char *)b->data : "", b->len, err, sizeof err);
+    assert_non_null(f);
+    return f;
+}
+
+/* An unknown user is checked with the file's highest iteration count, so
+ * the slowest user cannot be told from one that does not exist. */
+static void test_dummy_uses_max_iterations(void **state)
+{
+    (void)state;
+    buf b = {0};
+    passwd_file *f = parse_buf(&b);
+    assert_int_equal(passwd_file_dummy_iterations(f), PASSWD_HASH_ITERATIONS); /* empty: the default */
+    passwd_file_free(f);
+    add_user(&b, "fast", 1000);
+    add_user(&b, "slow", 5000);
+    add_user(&b, "mid", 2000);
+    f = parse_buf(&b);
+    assert_int_equal(passwd_file_dummy_iterations(f), 5000);
+    passwd_file_free(f);
+    buf_free(&b);
+}
+
+static double check_seconds(passwd_file *f, const char *user, passwd_result want)
+{
+    double best = 1e9;
+    for (int i = 0; i < 3; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(passwd_file_check(f, user, strlen(user), "wrong", 5), want);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (s < best) best = s;
+    }
+    return best;
+}
+
+/* Coarse: a user with 1,000,000 iterations (about 5x the default) and an
+ * unknown name cost about the same; before, the unknown name cost the
+ * default and was about 5 times faster. The bound is generous (3x) for a
+ * loaded machine; the best of three runs each removes most noise. */
+static void test_unknown_user_timing(void **state)
+{
+    (void)state;
+    buf b = {0};
+    add_user(&b, "fast", 1000);
+    add_user(&b, "slow", 1000000);
+    passwd_file *f = parse_buf(&b);
+    double known = check_seconds(f, "slow", PASSWD_BAD_PASSWORD);
+    double unknown = check_seconds(f, "nobody", PASSWD_UNKNOWN_USER);
+    print_message("known user %.3f s, unknown user %.3f s\n", known, unknown);
+    assert_true(unknown > known / 3 && unknown < known * 3);
+    passwd_file_free(f);
+    buf_free(&b);
+}
+
 typedef struct checked {
     int calls;
     passwd_result r;
@@ -193,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_known_answer),   cmocka_unit_test(test_encode_parse_roundtrip),
         cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_file_parse),
         cmocka_unit_test(test_file_update),     cmocka_unit_test(test_file_check_async),
+        cmocka_unit_test(test_dummy_uses_max_iterations), cmocka_unit_test(test_unknown_user_timing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
