@@ -50,10 +50,13 @@ passwd_result passwd_file_check_async(passwd_file *f, uv_loop_t *loop, const voi
                                       size_t pwlen, passwd_checked_fn done, void *arg);
 
 /* Set (pw != NULL) or delete (pw == NULL) the entry of `user` in the file
- * at `path`, creating the file if needed; other lines are kept as they
- * are. Written to a temporary file in the same directory and renamed over
- * the original, so a reader never sees half a file. Returns -1 with a
- * message in err (also when deleting a user that is not there). */
+ * at `path`, creating the file (mode 0600) if needed; other lines are kept
+ * as they are. Written to a temporary file in the same directory and
+ * renamed over the original, so a reader never sees half a file. The
+ * file keeps its owner, group and mode; when it cannot (the caller is
+ * neither root nor the owner) nothing is written. A symlink is followed:
+ * its target is rewritten and the link stays. Returns -1 with a message in
+ * err (also when deleting a user that is not there). */
 int passwd_file_update(const char *path, const char *user, const char *pw, uint32_t iterations, char *err,
                        size_t errlen);
 

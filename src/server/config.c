@@ -96,6 +96,7 @@ static int parse_listeners(schema_ctx *sc, const yaml_node_t *v, const char *pat
             free(ls);
             return schema_fail(sc, item, "%s: expected a mapping, got %s", item_path, schema_type_name(item));
         }
+        ls[i].line = (unsigned)item->start_mark.line + 1;
         if (schema_walk(sc, item, item_path, config_listener_keys, &ls[i]) != 0 ||
             config_listener_check(sc, item, item_path, &ls[i]) != 0) {
             free(ls);
@@ -193,6 +194,17 @@ int config_override_listener(config *c, const char *bind, long port, char *err, 
     return 0;
 }
 
+const char *config_listener_where(const config *c, size_t i, const char *section, char *out, size_t outlen)
+{
+    const config_listener *l = &c->listeners[i];
+    unsigned line = !strcmp(section, "tls") ? l->tls_line : !strcmp(section, "authentication") ? l->authn_line : l->line;
+    if (!line) line = l->line;
+    const char *dot = *section ? "." : "";
+    if (line && c->file[0]) snprintf(out, outlen, "%s:%u: listeners[%zu]%s%s", c->file, line, i, dot, section);
+    else snprintf(out, outlen, "listeners[%zu]%s%s", i, dot, section);
+    return out;
+}
+
 static int syntax_error(schema_ctx *sc, const yaml_parser_t *p)
 {
     snprintf(sc->err, sc->errlen, "%s:%lu: YAML syntax error: %s%s%s", sc->name,
@@ -241,6 +253,7 @@ int config_load_string(config *c, const char *name, const void *data, size_t len
         return -1;
     }
     yaml_parser_set_input_string(&p, data, len);
+    snprintf(tmp.file, sizeof tmp.file, "%s", name);
     int r = load_document(&sc, &p, &tmp);
     yaml_parser_delete(&p);
     if (r != 0) {

@@ -90,7 +90,142 @@ test_port_flag_keeps_authentication() {
         mqs_fail "-p with two listeners: '$out'"
 }
 
-ALL_TESTS=(test_port_flag_keeps_authentication)
+# --- certificates (openssl), a CA able to revoke ------------------------------
+
+ssl() { openssl "$@" 2>>"$D/openssl.log"; }
+
+make_certs() {
+    [[ -f $D/ca.pem ]] && return 0
+    ssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/ca.key" -out "$D/ca.pem" -days 2 -subj "/CN=Test CA" || return 1
+    echo "key-pw" >"$D/server.key.pass"
+    ssl req -newkey rsa:2048 -passout "file:$D/server.key.pass" -keyout "$D/server.key" -out "$D/server.csr" \
+        -subj "/CN=localhost" || return 1
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$D/san.ext"
+    ssl x509 -req -in "$D/server.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -set_serial 1 -days 2 \
+        -extfile "$D/san.ext" -out "$D/server.pem" || return 1
+    local c serial=10
+    for c in good revoked; do
+        ssl req -newkey rsa:2048 -nodes -keyout "$D/$c.key" -out "$D/$c.csr" -subj "/CN=$c" || return 1
+        ssl x509 -req -in "$D/$c.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -set_serial $((serial++)) -days 2 \
+            -out "$D/$c.pem" || return 1
+    done
+    printf '[ca]\ndefault_ca = CA_default\n[CA_default]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n' \
+        "$D" "$D" >"$D/ca.cnf"
+    : >"$D/index.txt"
+    echo 01 >"$D/crlnumber"
+    gen_crl
+}
+
+gen_crl() { ssl ca -config "$D/ca.cnf" -keyfile "$D/ca.key" -cert "$D/ca.pem" -gencrl -out "$D/crl.pem"; }
+
+chmod_secrets() {
+    chmod "$1" "$D/server.key" "$D/server.key.pass" "$D/passwd"
+}
+
+CRL_LINE="" # "      crl_file: ..." for test_crl
+write_tls_listener() {
+    cat >"$D/c.yaml" <<EOF
+listeners:
+  - bind: 127.0.0.1
+    port: $P
+    tls:
+      cert_file: $D/server.pem
+      key_file: $D/server.key
+      key_password_file: $D/server.key.pass
+      ca_file: $D/ca.pem
+      client_certs: optional
+$CRL_LINE
+    authentication:
+      methods: [x509, password]
+      password_file: $D/passwd
+      failure_delay_ms: 0
+EOF
+}
+
+pub_tls() {
+    local who=$1
+    shift
+    timeout 10 mosquitto_pub -V 5 -h localhost -p "$P" --cafile "$D/ca.pem" --cert "$D/$who.pem" --key "$D/$who.key" \
+        -t t -m x "$@" 2>&1
+}
+
+# --- 8.11: secrets other users can read are loaded with a warning -------------
+
+test_exposed_secrets_warned() {
+    make_certs || { mqs_fail "certificate generation failed: $(tail -5 "$D/openssl.log")"; return; }
+    make_passwd
+    chmod_secrets 644
+    : >"$LOG"
+    start_broker write_tls_listener || { mqs_fail "broker did not start"; return; }
+    local f
+    for f in "tls.key_file $D/server.key" "tls.key_password_file $D/server.key.pass" \
+        "authentication.password_file $D/passwd"; do
+        grep -q "warn: $D/c.yaml:[0-9]*: listeners\[0\]\.$f is readable by every user (mode 0644): chmod o-rwx it" "$LOG" ||
+            mqs_fail "no warning at start for $f"
+    done
+    # Fixed: a reload is quiet; broken again (writable now): warned on reload.
+    chmod_secrets 600
+    : >"$LOG"
+    kill -HUP "$MQS_PID"
+    sleep 0.5
+    grep -q "reload: TLS certificates and password files reloaded" "$LOG" || mqs_fail "no reload"
+    grep -q "by every user" "$LOG" && mqs_fail "warned about files that are private now"
+    chmod 666 "$D/passwd"
+    kill -HUP "$MQS_PID"
+    sleep 0.5
+    grep -q "listeners\[0\]\.authentication\.password_file $D/passwd is writable by every user (mode 0666)" "$LOG" ||
+        mqs_fail "no warning on reload for a world-writable password file"
+    if ((EUID == 0)); then
+        chmod 600 "$D/passwd"
+        chown 65534 "$D/passwd"
+        kill -HUP "$MQS_PID"
+        sleep 0.5
+        grep -q "password_file $D/passwd is owned by uid 65534, neither root nor mqstated's user" "$LOG" ||
+            mqs_fail "no warning for a password file owned by another user"
+        chown 0 "$D/passwd"
+    fi
+    chmod 600 "$D/passwd"
+}
+
+# --- 8.12: certificate revocation lists ----------------------------------------
+
+test_crl() {
+    make_certs || { mqs_fail "certificate generation failed: $(tail -5 "$D/openssl.log")"; return; }
+    make_passwd
+    chmod_secrets 600
+    : >"$LOG"
+    CRL_LINE="      crl_file: $D/crl.pem"
+    start_broker write_tls_listener || { mqs_fail "broker did not start"; return; }
+    local out
+    out=$(pub_tls good) || mqs_fail "good certificate refused: $out"
+    out=$(pub_tls revoked) || mqs_fail "not yet revoked certificate refused: $out"
+    # Revoke, publish the new CRL, SIGHUP: refused from the next connection.
+    ssl ca -config "$D/ca.cnf" -keyfile "$D/ca.key" -cert "$D/ca.pem" -revoke "$D/revoked.pem" ||
+        { mqs_fail "openssl ca -revoke failed: $(tail -3 "$D/openssl.log")"; return; }
+    gen_crl || { mqs_fail "openssl ca -gencrl failed"; return; }
+    kill -HUP "$MQS_PID"
+    sleep 0.5
+    grep -q "reload: TLS certificates and password files reloaded" "$LOG" || mqs_fail "no reload"
+    out=$(pub_tls revoked) && mqs_fail "revoked certificate accepted after the CRL reload"
+    grep -q "certificate revoked" "$LOG" || mqs_fail "no log line naming the revocation"
+    out=$(pub_tls good) || mqs_fail "good certificate refused after the CRL reload: $out"
+    # Without a client certificate the password method still applies.
+    out=$(timeout 10 mosquitto_pub -V 5 -h localhost -p "$P" --cafile "$D/ca.pem" -t t -m x -u alice -P alice-pw 2>&1) ||
+        mqs_fail "password client refused on the CRL listener: $out"
+    # A CRL file that is not one: the reload is refused, the old CRL stays.
+    cp "$D/crl.pem" "$D/crl.good"
+    echo "not a CRL" >"$D/crl.pem"
+    : >"$LOG"
+    kill -HUP "$MQS_PID"
+    sleep 0.5
+    grep -q "reload: $D/c.yaml:4: listeners\[0\]\.tls: crl_file $D/crl.pem: no CRL in PEM format" "$LOG" ||
+        mqs_fail "no error for a broken CRL file: $(cat "$LOG")"
+    out=$(pub_tls revoked) && mqs_fail "revoked certificate accepted after a failed reload"
+    cp "$D/crl.good" "$D/crl.pem"
+    return 0
+}
+
+ALL_TESTS=(test_port_flag_keeps_authentication test_exposed_secrets_warned test_crl)
 for t in "${@:-${ALL_TESTS[@]}}"; do
     echo "== $t"
     $t

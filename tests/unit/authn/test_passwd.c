@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -261,6 +262,69 @@ static void test_file_update(void **state)
     rmdir(dir);
 }
 
+/* A symlinked password file: the target is rewritten, the link stays, and
+ * the target keeps its mode and (as root) its owner. A user who could not
+ * keep the owner gets an error and the file is untouched. */
+static void test_file_update_symlink_owner(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mqs-passwd-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[64], target[96], link[96], err[512];
+    snprintf(sub, sizeof sub, "%s/real", dir);
+    snprintf(target, sizeof target, "%s/passwd", sub);
+    snprintf(link, sizeof link, "%s/passwd", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(passwd_file_update(target, "alice", "one", 1000, err, sizeof err), 0);
+    assert_int_equal(chmod(target, 0640), 0);
+    bool root = geteuid() == 0;
+    if (root) assert_int_equal(chown(target, 65534, 65534), 0);
+    assert_int_equal(symlink("real/passwd", link), 0);
+
+    assert_int_equal(passwd_file_update(link, "bob", "two", 1000, err, sizeof err), 0);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    if (root) {
+        assert_int_equal(st.st_uid, 65534);
+        assert_int_equal(st.st_gid, 65534);
+    }
+    passwd_file *f = passwd_file_load(link, err, sizeof err);
+    assert_non_null(f);
+    assert_int_equal(passwd_file_count(f), 2);
+    passwd_file_free(f);
+
+    if (root) { /* as another user who may write the directory but not chown */
+        assert_int_equal(chown(target, 0, 0), 0);
+        assert_int_equal(chmod(target, 0644), 0); /* readable, so only the owner check stops it */
+        assert_int_equal(chmod(sub, 0777), 0);
+        assert_int_equal(chmod(dir, 0755), 0);
+        assert_int_equal(setegid(65534), 0);
+        assert_int_equal(seteuid(65534), 0);
+        int r = passwd_file_update(link, "carol", "three", 1000, err, sizeof err);
+        assert_int_equal(seteuid(0), 0);
+        assert_int_equal(setegid(0), 0);
+        assert_int_equal(r, -1);
+        if (!strstr(err, "is owned by uid 0 gid 0: run mqstated passwd as that user or root")) fail_msg("%s", err);
+        assert_int_equal(stat(target, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+        f = passwd_file_load(target, err, sizeof err);
+        assert_int_equal(passwd_file_count(f), 2); /* untouched */
+        passwd_file_free(f);
+    }
+    /* A dangling link is refused, not replaced by a new file. */
+    assert_int_equal(unlink(target), 0);
+    assert_int_equal(passwd_file_update(link, "dave", "four", 1000, err, sizeof err), -1);
+    assert_non_null(strstr(err, "a symbolic link whose target cannot be used"));
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    unlink(link);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_file_parse),
         cmocka_unit_test(test_file_update),     cmocka_unit_test(test_file_check_async),
         cmocka_unit_test(test_dummy_uses_max_iterations), cmocka_unit_test(test_unknown_user_timing),
+        cmocka_unit_test(test_file_update_symlink_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
