@@ -225,7 +225,27 @@ test_crl() {
     return 0
 }
 
-ALL_TESTS=(test_port_flag_keeps_authentication test_exposed_secrets_warned test_crl)
+# --- 8.22: errors say what is wrong, and where ----------------------------------
+
+test_error_messages() {
+    local out
+    printf 'log_level: info\nlisteners:\n  - port: 0\n    tls:\n      cert_file: %s/missing.pem\n      key_file: %s/missing.key\n' \
+        "$D" "$D" >"$D/e.yaml"
+    out=$(timeout 10 "$MQS_BIN" -c "$D/e.yaml" 2>&1)
+    (($? == 1)) || mqs_fail "missing cert_file: exit status not 1"
+    [[ $out == *"$D/e.yaml:4: listeners[0].tls: cert_file $D/missing.pem: No such file or directory"* ]] ||
+        mqs_fail "missing cert_file: '$out'"
+    printf 'listeners:\n  - port: 0\n  - bind: 0.0.0.0\n    port: 0\n' >"$D/e.yaml"
+    out=$(timeout 10 "$MQS_BIN" -c "$D/e.yaml" 2>&1)
+    [[ $out == *"$D/e.yaml:3: listeners[1] (0.0.0.0 port 0): a listener on a non-loopback address needs an authentication section"* ]] ||
+        mqs_fail "loopback rule: '$out'"
+    printf 'listeners:\n  - port: 0\n    authentication:\n      methods: [password]\n      password_file: %s/nopasswd\n' "$D" >"$D/e.yaml"
+    out=$(timeout 10 "$MQS_BIN" -c "$D/e.yaml" 2>&1)
+    [[ $out == *"$D/e.yaml:3: listeners[0].authentication.password_file: $D/nopasswd: No such file or directory"* ]] ||
+        mqs_fail "missing password file: '$out'"
+}
+
+ALL_TESTS=(test_port_flag_keeps_authentication test_exposed_secrets_warned test_crl test_error_messages)
 for t in "${@:-${ALL_TESTS[@]}}"; do
     echo "== $t"
     $t
