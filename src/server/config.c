@@ -8,6 +8,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "server/config_keys.h"
 #include "server/config_listener.h"
 #include "server/schema.h"
 #include "util/alloc.h"
@@ -60,7 +61,7 @@ static int check_limits(schema_ctx *sc, const yaml_node_t *mapping, const char *
                        path, l->keepalive_min, l->keepalive_max);
 }
 
-static const key_spec limit_keys[] = {
+const key_spec config_limit_keys[] = {
     LIMIT("max_packet_size", max_packet_size, 16, 268435455),
     LIMIT("receive_maximum", receive_max, 1, 65535),
     LIMIT("max_inflight", max_inflight, 1, 65535),
@@ -129,7 +130,7 @@ static int parse_node_id(schema_ctx *sc, const yaml_node_t *v, const char *path,
 
 #define STORE_KEY(key, field, lo, hi) UINT_KEY(config_store, key, bridge.field, lo, hi)
 
-static const key_spec store_keys[] = {
+const key_spec config_store_keys[] = {
     {"node_id", parse_node_id, offsetof(config_store, node_id), 0, 0, 0, NULL, NULL},
     STORE_KEY("max_keys", store.limits.max_keys, 0, UINT32_MAX),
     STORE_KEY("max_bytes", store.limits.max_bytes, 0, UINT64_C(1) << 48),
@@ -144,8 +145,8 @@ static const key_spec store_keys[] = {
 static const key_spec top_keys[] = {
     {"log_level", parse_log_level, offsetof(config, log_level), 0, 0, 0, NULL, NULL},
     {"listeners", parse_listeners, 0, 0, 0, 0, NULL, NULL},
-    {"limits", schema_parse_section, offsetof(config, limits), 0, 0, 0, limit_keys, check_limits},
-    {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, store_keys, NULL},
+    {"limits", schema_parse_section, offsetof(config, limits), 0, 0, 0, config_limit_keys, check_limits},
+    {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, config_store_keys, NULL},
     {"authorization", schema_parse_section, offsetof(config, authz), 0, 0, 0, config_authz_keys, NULL},
     SCHEMA_END,
 };

@@ -10,6 +10,7 @@
 #include "net/net.h"
 #include "server/authz_guard.h"
 #include "server/config.h"
+#include "server/config_reload.h"
 #include "server/passwd_cmd.h"
 #include "server/security.h"
 #include "server/store_bridge.h"
@@ -31,6 +32,7 @@ typedef struct server {
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
+    config_running running;  /* what a reload compares against */
     security *sec;           /* TLS contexts and the authenticator */
     uv_signal_t sigint, sigterm, sighup;
 } server;
@@ -128,9 +130,14 @@ static int build_config(const options *o, config *cfg)
         fprintf(stderr, "mqstated: %s\n", err);
         return 1;
     }
-    int level = (int)cfg->log_level + o->verbose;
-    cfg->log_level = level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level;
     return -1;
+}
+
+/* The file's level raised one step per -v. */
+static enum log_level effective_level(enum log_level file, int verbose)
+{
+    int level = (int)file + verbose;
+    return level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level;
 }
 
 static void on_signal_closed(uv_handle_t *h) { (void)h; }
@@ -167,6 +174,12 @@ static void on_reload(uv_signal_t *h, int signum)
     } else {
         log_info("reload: TLS certificates and password files reloaded");
         authz_guard_reload(s->authz, config_authz_take(&nc.authz)); /* reload authorization rules */
+        /* Logged before the new level applies, so a quieter level still
+         * shows what the reload did. */
+        config_reload_merge(&s->running, &nc);
+        broker_set_limits(s->broker, &nc.limits);
+        log_set_level(effective_level(nc.log_level, s->opts->verbose));
+        config_running_set(&s->running, &nc);
     }
     config_free(&nc);
 }
@@ -208,6 +221,7 @@ static int run(config *cfg, const options *o)
     else s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
     s.config_path = o->config_path;
     s.opts = o;
+    config_running_set(&s.running, cfg);
     char err[512];
     s.sec = security_new(s.broker, cfg, err, sizeof err);
     if (!s.sec) log_error("%s", err);
@@ -248,7 +262,7 @@ int main(int argc, char **argv)
     config_init(&cfg);
     rc = build_config(&o, &cfg);
     if (rc < 0) {
-        log_set_level(cfg.log_level);
+        log_set_level(effective_level(cfg.log_level, o.verbose));
         rc = run(&cfg, &o);
     }
     config_free(&cfg);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server/config.h"
+#include "server/config_reload.h"
 
 static char err[512];
 
@@ -372,6 +373,30 @@ static void test_override_listener(void **state)
     config_free(&c);
 }
 
+/* SIGHUP: runtime limits and log_level are taken, the rest keeps its
+ * running value (and is counted, for its log line). */
+static void test_reload_merge(void **state)
+{
+    (void)state;
+    config run, next;
+    config_init(&run);
+    config_init(&next);
+    config_running r;
+    config_running_set(&r, &run);
+    assert_int_equal(config_reload_merge(&r, &next), 0);
+    assert_int_equal(load(&next, "log_level: debug\nlimits:\n  max_connections: 5\n  receive_maximum: 10\n"
+                                 "store:\n  node_id: other\n  max_keys: 7\n"),
+                     0);
+    assert_int_equal(config_reload_merge(&r, &next), 5);
+    assert_int_equal(next.log_level, LOG_DEBUG);
+    assert_int_equal(next.limits.max_connections, 5);
+    assert_int_equal(next.limits.receive_max, run.limits.receive_max); /* advertised in CONNACK: restart */
+    assert_string_equal(next.store.node_id, "mqstated");
+    assert_int_equal(next.store.bridge.store.limits.max_keys, run.store.bridge.store.limits.max_keys);
+    config_free(&run);
+    config_free(&next);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_failed_load_keeps_config),
         cmocka_unit_test(test_override_listener),
+        cmocka_unit_test(test_reload_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
