@@ -44,33 +44,42 @@ static SSL_CTX *build_tls(const config *cfg, size_t i, char *err, size_t errlen)
 }
 
 /* A secret (key, key password, password hashes) that every local user
- * may read or change, or that someone other than us or root owns (and
- * so may change), is loaded with a warning, at start and on every
- * reload, as ssh and Mosquitto 2 do. stat follows symlinks: what counts
- * is the file read. */
-static void warn_exposed(const config *cfg, size_t i, const char *section, const char *key, const char *path)
+ * may read, any file deciding who gets in (those, CA bundles, CRLs,
+ * certificates, the configuration) that every local user may change, or
+ * one owned by someone other than us or root (who may change it), is
+ * loaded with a warning, at start and on every reload, as ssh and
+ * Mosquitto 2 do. stat follows symlinks: what counts is the file read.
+ * `where` NULL: the configuration file itself. */
+static void warn_exposed(const char *where, const char *key, const char *path, bool secret)
 {
     struct stat st;
     if (!path[0] || stat(path, &st) != 0) return; /* loading reports a missing file */
-    char where[CONFIG_PATH_MAX + 64];
-    config_listener_where(cfg, i, section, where, sizeof where);
-    if (st.st_mode & (S_IROTH | S_IWOTH))
-        log_warn("%s.%s %s is %s by every user (mode %04o): chmod o-rwx it", where, key, path,
-                 st.st_mode & S_IWOTH ? "writable" : "readable", (unsigned)(st.st_mode & 07777));
+    const char *sep = where ? "." : "", *w = where ? where : "", *k = key;
+    mode_t bad = secret ? (S_IROTH | S_IWOTH) : S_IWOTH;
+    if (st.st_mode & bad)
+        log_warn("%s%s%s %s is %s by every user (mode %04o): chmod o-%s it", w, sep, k, path,
+                 st.st_mode & S_IWOTH ? "writable" : "readable", (unsigned)(st.st_mode & 07777), secret ? "rwx" : "w");
     if (st.st_uid != 0 && st.st_uid != geteuid())
-        log_warn("%s.%s %s is owned by uid %u, neither root nor mqstated's user (uid %u), who can change it", where,
-                 key, path, (unsigned)st.st_uid, (unsigned)geteuid());
+        log_warn("%s%s%s %s is owned by uid %u, neither root nor mqstated's user (uid %u), who can change it", w, sep,
+                 k, path, (unsigned)st.st_uid, (unsigned)geteuid());
 }
 
 static void warn_exposed_files(const config *cfg)
 {
+    char where[CONFIG_PATH_MAX + 64];
+    if (cfg->file[0]) warn_exposed(NULL, "configuration", cfg->file, false);
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         const config_listener *l = &cfg->listeners[i];
         if (l->tls.enabled) {
-            warn_exposed(cfg, i, "tls", "key_file", l->tls.key_file);
-            warn_exposed(cfg, i, "tls", "key_password_file", l->tls.key_password_file);
+            config_listener_where(cfg, i, "tls", where, sizeof where);
+            warn_exposed(where, "key_file", l->tls.key_file, true);
+            warn_exposed(where, "key_password_file", l->tls.key_password_file, true);
+            warn_exposed(where, "cert_file", l->tls.cert_file, false);
+            warn_exposed(where, "ca_file", l->tls.ca_file, false);
+            warn_exposed(where, "crl_file", l->tls.crl_file, false);
         }
-        warn_exposed(cfg, i, "authentication", "password_file", l->authn.password_file);
+        config_listener_where(cfg, i, "authentication", where, sizeof where);
+        warn_exposed(where, "password_file", l->authn.password_file, true);
     }
 }
 

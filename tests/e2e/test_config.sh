@@ -170,11 +170,17 @@ test_exposed_secrets_warned() {
     sleep 0.5
     grep -q "reload: TLS certificates and password files reloaded" "$LOG" || mqs_fail "no reload"
     grep -q "by every user" "$LOG" && mqs_fail "warned about files that are private now"
-    chmod 666 "$D/passwd"
+    chmod 666 "$D/passwd" "$D/ca.pem" "$D/c.yaml"
     kill -HUP "$MQS_PID"
     sleep 0.5
     grep -q "listeners\[0\]\.authentication\.password_file $D/passwd is writable by every user (mode 0666)" "$LOG" ||
         mqs_fail "no warning on reload for a world-writable password file"
+    # Not secret, but deciding who gets in: anyone could add a CA.
+    grep -q "listeners\[0\]\.tls\.ca_file $D/ca.pem is writable by every user (mode 0666): chmod o-w it" "$LOG" ||
+        mqs_fail "no warning on reload for a world-writable ca_file"
+    grep -q "configuration $D/c.yaml is writable by every user (mode 0666)" "$LOG" ||
+        mqs_fail "no warning on reload for a world-writable configuration file"
+    chmod 644 "$D/ca.pem" "$D/c.yaml"
     if ((EUID == 0)); then
         chmod 600 "$D/passwd"
         chown 65534 "$D/passwd"
