@@ -1,7 +1,6 @@
 /* Building a server SSL_CTX from a listener's TLS settings. */
 #include <errno.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -12,17 +11,22 @@
 
 #define PASSWORD_MAX 1024
 
-/* OpenSSL's reasons for the common mistakes, said plainly. */
+/* OpenSSL's reasons for the common mistakes, said plainly. Matched by
+ * text: the library that reports them differs between OpenSSL versions
+ * (PEM, EVP, providers, decoders). */
 static const char *plain_reason(unsigned long e)
 {
-    if (!e) return "refused";
-    if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
-        return "no PEM data of the expected kind (no matching \"-----BEGIN\" line)";
-    if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_BAD_DECRYPT)
-        return "cannot decrypt the key (wrong or missing key_password_file)";
-    if (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) return "the key does not match cert_file";
-    const char *r = ERR_reason_error_string(e);
-    return r ? r : "refused";
+    static const char *const plain[][2] = {
+        {"no start line", "no PEM data of the expected kind (no matching \"-----BEGIN\" line)"},
+        {"bad decrypt", "cannot decrypt the key (wrong or missing key_password_file)"},
+        {"key values mismatch", "the key does not match cert_file"},
+        {"unsupported", "not a private key in a supported format (the wrong file?)"},
+    };
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    if (!r) return "refused";
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (!strcmp(r, plain[i][0])) return plain[i][1];
+    return r;
 }
 
 /* Formats "what path: reason" with OpenSSL's first reason when there is

@@ -245,6 +245,18 @@ test_error_messages() {
     out=$(timeout 10 "$MQS_BIN" -c "$D/e.yaml" 2>&1)
     [[ $out == *"$D/e.yaml:3: listeners[1] (0.0.0.0 port 0): a listener on a non-loopback address needs an authentication section"* ]] ||
         mqs_fail "loopback rule: '$out'"
+    make_certs || { mqs_fail "certificate generation failed"; return; }
+    echo wrong >"$D/wrong.pass"
+    printf 'listeners:\n  - port: 0\n    tls:\n      cert_file: %s/server.pem\n      key_file: %s/server.key\n      key_password_file: %s/wrong.pass\n' \
+        "$D" "$D" "$D" >"$D/e.yaml"
+    out=$(timeout 10 "$MQS_BIN" -c "$D/e.yaml" 2>&1)
+    [[ $out == *"listeners[0].tls: key_file $D/server.key: cannot decrypt the key (wrong or missing key_password_file)"* ]] ||
+        mqs_fail "wrong key password: '$out'"
+    printf 'listeners:\n  - port: 0\n    tls:\n      cert_file: %s/server.pem\n      key_file: %s/good.key\n' \
+        "$D" "$D" >"$D/e.yaml"
+    out=$(timeout 10 "$MQS_BIN" -c "$D/e.yaml" 2>&1)
+    [[ $out == *"listeners[0].tls: key_file $D/good.key: the key does not match cert_file"* ]] ||
+        mqs_fail "mismatched key: '$out'"
     printf 'listeners:\n  - port: 0\n    authentication:\n      methods: [password]\n      password_file: %s/nopasswd\n' "$D" >"$D/e.yaml"
     out=$(timeout 10 "$MQS_BIN" -c "$D/e.yaml" 2>&1)
     [[ $out == *"$D/e.yaml:3: listeners[0].authentication.password_file: $D/nopasswd: No such file or directory"* ]] ||
