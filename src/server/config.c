@@ -1,7 +1,6 @@
 /* The mqstated configuration schema (tables for schema.c) and loading. */
 #include "server/config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +23,6 @@ int config_parse_log_level(const char *s)
     for (int i = 0; i < 4; i++)
         if (!strcmp(s, level_names[i])) return i;
     return -1;
-}
-
-static bool is_ip_literal(const char *s)
-{
-    unsigned char tmp[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
 }
 
 static int parse_log_level(schema_ctx *sc, const yaml_node_t *v, const char *path,
@@ -176,23 +169,6 @@ void config_free(config *c)
     c->listeners = NULL;
     c->nlisteners = 0;
     config_authz_free(&c->authz);
-}
-
-int config_override_listener(config *c, const char *bind, long port, char *err, size_t errlen)
-{
-    if (bind && (strlen(bind) >= sizeof c->listeners[0].bind || !is_ip_literal(bind))) {
-        snprintf(err, errlen, "--bind: expected an IPv4 or IPv6 address, got \"%s\"", bind);
-        return -1;
-    }
-    if (c->nlisteners != 1) {
-        snprintf(err, errlen,
-                 "--bind/--port: the configuration has %zu listeners; set their addresses in the file", c->nlisteners);
-        return -1;
-    }
-    config_listener *l = &c->listeners[0];
-    if (bind) strcpy(l->bind, bind);
-    if (port >= 0) l->port = (uint16_t)port;
-    return 0;
 }
 
 const char *config_listener_where(const config *c, size_t i, const char *section, char *out, size_t outlen)

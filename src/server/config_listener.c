@@ -284,3 +284,31 @@ int config_check_listeners(config *c, char *err, size_t errlen)
     }
     return 0;
 }
+
+/* --- the command line's --bind/--port ----------------------------------------------- */
+
+int config_override_listener(config *c, const char *bind, long port, char *err, size_t errlen)
+{
+    if (bind && (strlen(bind) >= sizeof c->listeners[0].bind || !is_ip_literal(bind))) {
+        snprintf(err, errlen, "--bind: expected an IPv4 or IPv6 address, got \"%s\"", bind);
+        return -1;
+    }
+    if (c->nlisteners != 1) {
+        snprintf(err, errlen,
+                 "--bind/--port: the configuration has %zu listeners; set their addresses in the file", c->nlisteners);
+        return -1;
+    }
+    config_listener *l = &c->listeners[0];
+    /* Who may reach a listener is part of its security: a flag does not
+     * expose one that was meant for this host only. */
+    if (bind && is_loopback(l->bind) && !is_loopback(bind)) {
+        snprintf(err, errlen,
+                 "--bind %s: the listener is on loopback address %s; a public address must be set in the "
+                 "configuration file, with an authentication section (see docs/security.md)",
+                 bind, l->bind);
+        return -1;
+    }
+    if (bind) strcpy(l->bind, bind);
+    if (port >= 0) l->port = (uint16_t)port;
+    return 0;
+}

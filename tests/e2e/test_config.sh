@@ -75,13 +75,17 @@ test_port_flag_keeps_authentication() {
     grep -q "command line: listener 127.0.0.1 port $((P + 1)) of .* now on 127.0.0.1 port $P (its TLS and authentication kept)" "$LOG" ||
         mqs_fail "no warning about the moved listener"
     mqs_broker_stop
-    # --bind to a public address keeps the authentication too, and a file
-    # without any is refused there (the loopback rule).
+    # A loopback listener is not made public by --bind, whatever its
+    # authentication (even anonymous-only, or none at all).
     printf 'listeners:\n  - port: 1\n' >"$D/open.yaml"
     out=$(timeout 10 "$MQS_BIN" -c "$D/open.yaml" --bind 0.0.0.0 2>&1) && mqs_fail "--bind 0.0.0.0 opened an unauthenticated listener"
-    [[ $out == *"needs an authentication section"* ]] || mqs_fail "--bind 0.0.0.0: '$out'"
+    [[ $out == *"--bind 0.0.0.0: the listener is on loopback address 127.0.0.1; a public address must be set in the configuration file"* ]] ||
+        mqs_fail "--bind 0.0.0.0: '$out'"
+    printf 'listeners:\n  - port: 1\n    authentication:\n      methods: [anonymous]\n' >"$D/anon.yaml"
+    out=$(timeout 10 "$MQS_BIN" -c "$D/anon.yaml" --bind 0.0.0.0 2>&1) && mqs_fail "--bind 0.0.0.0 exposed an anonymous listener"
+    [[ $out == *"is on loopback address"* ]] || mqs_fail "--bind 0.0.0.0 (anonymous): '$out'"
     out=$(timeout 10 "$MQS_BIN" --bind :: -p 1 2>&1) && mqs_fail "--bind :: without a file opened an unauthenticated listener"
-    [[ $out == *"needs an authentication section"* ]] || mqs_fail "--bind ::: '$out'"
+    [[ $out == *"--bind ::: the listener is on loopback address"* ]] || mqs_fail "--bind ::: '$out'"
     # Several listeners: -p is refused, not applied to a guessed one.
     printf 'listeners:\n  - port: 1\n  - port: 2\n' >"$D/two.yaml"
     out=$(timeout 10 "$MQS_BIN" -c "$D/two.yaml" -p 0 2>&1)

@@ -349,7 +349,15 @@ static void test_override_listener(void **state)
     assert_int_equal(load(&c, "listeners:\n  - port: 1\n    authentication:\n      methods: [password]\n"
                               "      password_file: /p\n    tls:\n      cert_file: /c\n      key_file: /k\n"),
                      0);
-    assert_int_equal(config_override_listener(&c, "::", 1999, err, sizeof err), 0);
+    /* A loopback listener is not made public from the command line. */
+    assert_int_equal(config_override_listener(&c, "0.0.0.0", 1999, err, sizeof err), -1);
+    assert_string_equal(err, "--bind 0.0.0.0: the listener is on loopback address 127.0.0.1; a public address must "
+                             "be set in the configuration file, with an authentication section (see docs/security.md)");
+    assert_int_equal(config_override_listener(&c, "::1", 1999, err, sizeof err), 0);
+    assert_int_equal(load(&c, "listeners:\n  - bind: 0.0.0.0\n    authentication:\n      methods: [password]\n"
+                              "      password_file: /p\n    tls:\n      cert_file: /c\n      key_file: /k\n"),
+                     0);
+    assert_int_equal(config_override_listener(&c, "::", 1999, err, sizeof err), 0); /* public to public */
     assert_int_equal(c.nlisteners, 1);
     assert_string_equal(c.listeners[0].bind, "::");
     assert_int_equal(c.listeners[0].port, 1999);
