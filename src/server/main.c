@@ -50,7 +50,8 @@ static void usage(FILE *f)
             "                       set (or delete) USER's password in FILE\n"
             "  -h, --help           print this help and exit\n"
             "--port/--bind change the address of the configuration's only listener;\n"
-            "its TLS and authentication settings stay.\n");
+            "its TLS and authentication settings stay, and a loopback listener stays\n"
+            "on loopback (public addresses go in the file).\n");
 }
 
 static int parse_port(const char *s, long *out)
