@@ -45,7 +45,8 @@ authn *authn_new(const authn_policy *policies, size_t n, char *err, size_t errle
         char why[512];
         a->ls[i].pw = passwd_file_load(policies[i].password_file, why, sizeof why);
         if (!a->ls[i].pw) {
-            snprintf(err, errlen, "listeners[%zu].authentication.password_file: %s", i, why);
+            if (policies[i].where[0]) snprintf(err, errlen, "%s.password_file: %s", policies[i].where, why);
+            else snprintf(err, errlen, "listeners[%zu].authentication.password_file: %s", i, why);
             authn_free(a);
             return NULL;
         }

@@ -54,6 +54,9 @@ typedef struct authn_policy {
     uint32_t failure_delay_ms;   /* default 1000 */
     uint32_t failure_burst;      /* default 10; 0 = no rate limit */
     uint32_t failure_per_minute; /* default 10 */
+    /* How load errors name this policy (e.g. "mqstated.yaml:12:
+     * listeners[0].authentication"); "" = "listeners[i].authentication". */
+    char where[AUTHN_PATH_MAX + 64];
 } authn_policy;
 
 void authn_policy_default(authn_policy *p);
@@ -61,7 +64,7 @@ void authn_policy_default(authn_policy *p);
 typedef struct authn authn;
 
 /* One policy per listener index. Loads the password files; NULL with a
- * message ("listeners[i].authentication: path:line: ...") on error. */
+ * message ("WHERE.password_file: path:line: ...") on error. */
 authn *authn_new(const authn_policy *policies, size_t n, char *err, size_t errlen);
 void authn_free(authn *a);
 /* Reload: `to` continues the failure counters of `from`. */

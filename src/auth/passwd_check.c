@@ -3,8 +3,8 @@
  *
  * Both ways take the same three steps: lookup (the fast path: the password
  * remembered as verified), the slow hash of a copy of what to verify
- * against (the user's entry, or the dummy at the default strength for an
- * unknown user), and conclude (remember a verified password). Only the
+ * against (the user's entry, or for an unknown user the dummy, as slow as
+ * the file's slowest entry), and conclude (remember a verified password). Only the
  * slow hash may run on a worker thread; lookup and conclude touch the file
  * and run on the loop thread. */
 #include <openssl/crypto.h>
@@ -30,9 +30,7 @@ static bool lookup(const passwd_file *f, const void *user, size_t ulen, const ui
     const passwd_entry *e = hashmap_get(f->users, user, ulen);
     *known = e != NULL;
     if (!e) {
-        /* Same cost as a real check at the default strength. */
-        *h = f->dummy;
-        h->iterations = PASSWD_HASH_ITERATIONS;
+        *h = f->dummy; /* the cost of the file's slowest entry */
         return false;
     }
     if (e->has_ok && CRYPTO_memcmp(tag, e->ok_tag, PASSWD_TAG_LEN) == 0) return true;

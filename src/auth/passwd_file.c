@@ -39,6 +39,8 @@ void passwd_file_free(passwd_file *f)
 
 size_t passwd_file_count(const passwd_file *f) { return hashmap_size(f->users); }
 
+uint32_t passwd_file_dummy_iterations(const passwd_file *f) { return f->dummy.iterations; }
+
 static const char *check_user(const char *s, size_t len)
 {
     if (len == 0) return "empty user name";
@@ -67,6 +69,7 @@ static const char *parse_line(passwd_file *f, const char *line, size_t len)
         return "duplicate user";
     }
     hashmap_put(f->users, line, ulen, e);
+    if (e->h.iterations > f->dummy.iterations) f->dummy.iterations = e->h.iterations;
     return NULL;
 }
 
@@ -76,7 +79,7 @@ passwd_file *passwd_file_parse(const char *name, const char *data, size_t len, c
     f->refs = 1;
     f->users = hashmap_new();
     if (RAND_bytes(f->tag_key, sizeof f->tag_key) != 1 ||
-        passwd_hash_make("", 0, PASSWD_HASH_MIN_ITERATIONS, &f->dummy) != 0) {
+        passwd_hash_make("", 0, PASSWD_HASH_MIN_ITERATIONS, &f->dummy) != 0) { /* cheap to make */
         snprintf(err, errlen, "%s: no randomness available", name);
         passwd_file_free(f);
         return NULL;
@@ -96,6 +99,10 @@ passwd_file *passwd_file_parse(const char *name, const char *data, size_t len, c
             return NULL;
         }
     }
+    /* An unknown user costs what the slowest entry costs (an empty file:
+     * the default strength): a user created with more iterations must not
+     * be told apart from a name that does not exist. */
+    if (hashmap_size(f->users) == 0) f->dummy.iterations = PASSWD_HASH_ITERATIONS;
     return f;
 }
 
@@ -159,7 +166,12 @@ static void rewrite(const buf *old, const char *user, const char *newline, buf *
     if (!*found && newline) buf_append(out, newline, strlen(newline));
 }
 
-static int write_atomically(const char *path, const buf *data, char *err, size_t errlen)
+/* Write `data` to a temporary file next to `path` and rename it over
+ * `path`, so a reader never sees half a file. `old` is the file being
+ * replaced (NULL: a new file, mode 0600, ours): its owner, group and mode
+ * carry over, and if they cannot (we are neither root nor its owner) the
+ * file is left alone rather than handed to another user. */
+static int write_atomically(const char *path, const struct stat *old, const buf *data, char *err, size_t errlen)
 {
     size_t plen = strlen(path);
     char *tmp = xmalloc(plen + 8);
@@ -172,6 +184,15 @@ static int write_atomically(const char *path, const buf *data, char *err, size_t
         free(tmp);
         return -1;
     }
+    if (old && (old->st_uid != geteuid() || old->st_gid != getegid()) && fchown(fd, old->st_uid, old->st_gid) != 0) {
+        snprintf(err, errlen, "%s is owned by uid %u gid %u: run mqstated passwd as that user or root, so that "
+                 "the file keeps its owner (%s)", path, (unsigned)old->st_uid, (unsigned)old->st_gid, strerror(errno));
+        goto fail;
+    }
+    if (old && fchmod(fd, old->st_mode & 07777) != 0) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        goto fail;
+    }
     size_t off = 0;
     while (off < data->len) {
         ssize_t w = write(fd, data->data + off, data->len - off);
@@ -183,13 +204,43 @@ static int write_atomically(const char *path, const buf *data, char *err, size_t
         fd = -1;
         r = rename(tmp, path);
     }
+    if (r != 0) snprintf(err, errlen, "%s: %s", path, strerror(errno));
+fail:
     if (r != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
         if (fd >= 0) close(fd);
         unlink(tmp);
     }
     free(tmp);
     return r;
+}
+
+/* The file to rewrite: `path` itself, or for a symlink the file it points
+ * to (resolved once, here), so that the link stays a link and the server
+ * keeps reading the file it was configured with. *exists says whether
+ * there is one; it must be a regular file. Returns a malloc'd path or
+ * NULL with a message. */
+static char *target_of(const char *path, struct stat *st, bool *exists, char *err, size_t errlen)
+{
+    struct stat lst;
+    *exists = false;
+    if (lstat(path, &lst) != 0) {
+        if (errno == ENOENT) return xstrdup(path);
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *real = S_ISLNK(lst.st_mode) ? realpath(path, NULL) : xstrdup(path);
+    if (!real) {
+        snprintf(err, errlen, "%s: a symbolic link whose target cannot be used (%s); give the file's own path",
+                 path, strerror(errno));
+        return NULL;
+    }
+    if (stat(real, st) != 0 || !S_ISREG(st->st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", real);
+        free(real);
+        return NULL;
+    }
+    *exists = true;
+    return real;
 }
 
 int passwd_file_update(const char *path, const char *user, const char *pw, uint32_t iterations, char *err,
@@ -202,7 +253,12 @@ int passwd_file_update(const char *path, const char *user, const char *pw, uint3
     }
     buf old = {0}, out = {0};
     int r = -1;
-    if (access(path, F_OK) == 0) {
+    struct stat st;
+    bool exists;
+    char *target = target_of(path, &st, &exists, err, errlen);
+    if (!target) return -1;
+    path = target;
+    if (exists) {
         if (read_all(path, &old, err, errlen) != 0) goto done;
         /* Refuse to rewrite a file the server would not load. */
         passwd_file *check = passwd_file_parse(path, old.data ? (const char *)old.data : "", old.len, err, errlen);
@@ -226,8 +282,9 @@ int passwd_file_update(const char *path, const char *user, const char *pw, uint3
         snprintf(err, errlen, "%s: no user \"%s\"", path, user);
         goto done;
     }
-    r = write_atomically(path, &out, err, errlen);
+    r = write_atomically(path, exists ? &st : NULL, &out, err, errlen);
 done:
+    free(target);
     buf_free(&old);
     buf_free(&out);
     return r;

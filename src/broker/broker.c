@@ -66,6 +66,12 @@ broker *broker_new(uv_loop_t *loop, const broker_limits *limits)
     return b;
 }
 
+void broker_set_limits(broker *b, const broker_limits *limits)
+{
+    b->lim = *limits;
+    if (!b->lim.receive_max) b->lim.receive_max = 65535;
+}
+
 void broker_shutdown(broker *b)
 {
     if (b->shutting_down) return;

@@ -46,6 +46,13 @@ void broker_limits_default(broker_limits *l);
 typedef struct broker broker;
 
 broker *broker_new(uv_loop_t *loop, const broker_limits *limits);
+/* Replace the limits (SIGHUP). Each is read where it is applied: values
+ * negotiated at CONNECT (keep alive, in-flight window, session expiry)
+ * change for new connections, checks (max_connections, topic levels,
+ * connect timeout) from the next one. The caller keeps the limits that
+ * were advertised to connected clients or size buffers unchanged
+ * (src/server/config_reload.c). */
+void broker_set_limits(broker *b, const broker_limits *limits);
 /* Disconnect every client (v5: DISCONNECT 0x8B "Server shutting down"),
  * stop timers. The loop must then run until idle before broker_free. */
 void broker_shutdown(broker *b);

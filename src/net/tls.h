@@ -22,14 +22,19 @@ typedef struct tls_config {
     const char *key_file;          /* PEM private key */
     const char *key_password_file; /* first line = key password; NULL if unencrypted */
     const char *ca_file;           /* PEM bundle verifying client certificates; NULL: none */
+    const char *crl_file;          /* PEM CRLs of the CAs issuing client certificates; NULL: none */
     tls_client_certs client_certs; /* OPTIONAL / REQUIRED need ca_file */
     int min_version;               /* 12 (TLS 1.2) or 13 (TLS 1.3) */
     const char *ciphers;           /* TLS 1.2 cipher list; NULL: OpenSSL's default */
     const char *ciphersuites;      /* TLS 1.3 suites; NULL: OpenSSL's default */
 } tls_config;
 
-/* Returns NULL with a one-line message in err (naming the file and
- * OpenSSL's reason) when a file cannot be loaded or a setting is refused. */
+/* Returns NULL with a one-line message in err (naming the setting, the
+ * file and what is wrong with it: "cert_file /x: No such file or
+ * directory") when a file cannot be loaded or a setting is refused.
+ * With crl_file, a client certificate is refused when its issuer's CRL
+ * lists it, and also when the file holds no CRL of its issuer or that CRL
+ * has expired (OpenSSL's X509_V_FLAG_CRL_CHECK). */
 struct ssl_ctx_st *tls_ctx_new(const tls_config *cfg, char *err, size_t errlen);
 void tls_ctx_free(struct ssl_ctx_st *ctx);
 

@@ -2,21 +2,55 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "net/tls.h"
+#include "util/log.h"
 
 #define PASSWORD_MAX 1024
 
-/* Formats "what path: reason" with OpenSSL's last reason when there is
+/* OpenSSL's reasons for the common mistakes, said plainly. Matched by
+ * text: the library that reports them differs between OpenSSL versions
+ * (PEM, EVP, providers, decoders). */
+static const char *plain_reason(unsigned long e)
+{
+    static const char *const plain[][2] = {
+        {"no start line", "no PEM data of the expected kind (no matching \"-----BEGIN\" line)"},
+        {"bad decrypt", "cannot decrypt the key (wrong or missing key_password_file)"},
+        {"key values mismatch", "the key does not match cert_file"},
+        {"unsupported", "not a private key in a supported format (the wrong file?)"},
+    };
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    if (!r) return "refused";
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (!strcmp(r, plain[i][0])) return plain[i][1];
+    return r;
+}
+
+/* Formats "what path: reason" with OpenSSL's first reason when there is
  * one, clears OpenSSL's error queue and returns NULL for the caller. */
 static SSL_CTX *fail(SSL_CTX *ctx, char *err, size_t errlen, const char *what, const char *path)
 {
-    unsigned long e = ERR_peek_last_error();
-    const char *reason = e ? ERR_reason_error_string(e) : NULL;
-    snprintf(err, errlen, "%s%s%s: %s", what, path ? " " : "", path ? path : "", reason ? reason : "refused");
+    unsigned long e = ERR_peek_error();
+    if (e && ERR_GET_LIB(e) == ERR_LIB_SYS) e = ERR_peek_last_error(); /* "system lib": the cause follows */
+    snprintf(err, errlen, "%s%s%s: %s", what, path ? " " : "", path ? path : "", plain_reason(e));
     ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* The files are opened first so that a missing or unreadable one is
+ * named with the system's reason, not OpenSSL's "system lib". */
+static SSL_CTX *check_readable(SSL_CTX *ctx, char *err, size_t errlen, const char *what, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f) {
+        fclose(f);
+        return ctx;
+    }
+    snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
     SSL_CTX_free(ctx);
     return NULL;
 }
@@ -61,9 +95,39 @@ static SSL_CTX *load_key(SSL_CTX *ctx, const tls_config *cfg, char *err, size_t 
     SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
     OPENSSL_cleanse(pw, sizeof pw);
     if (ok != 1) return fail(ctx, err, errlen, "key_file", cfg->key_file);
-    if (SSL_CTX_check_private_key(ctx) != 1)
-        return fail(ctx, err, errlen, "key_file", cfg->key_file); /* does not match cert_file */
+    if (SSL_CTX_check_private_key(ctx) != 1) return fail(ctx, err, errlen, "key_file", cfg->key_file);
     return ctx;
+}
+
+/* Every CRL in the PEM file goes into the context's store; client
+ * certificates are then checked against their issuer's CRL. */
+static SSL_CTX *load_crl(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+    if (!check_readable(ctx, err, errlen, "crl_file", path)) return NULL;
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    X509_LOOKUP *lu = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (!lu || X509_load_crl_file(lu, path, X509_FILETYPE_PEM) <= 0) {
+        ERR_clear_error();
+        snprintf(err, errlen, "crl_file %s: no CRL in PEM format (\"-----BEGIN X509 CRL-----\")", path);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    return ctx;
+}
+
+/* Says why a client certificate was refused (revoked, expired, unknown
+ * CA), which the handshake failure logged next only calls "certificate
+ * verify failed". */
+static int verify_cb(int ok, X509_STORE_CTX *sctx)
+{
+    if (ok) return ok;
+    char subject[256] = "?";
+    X509 *cert = X509_STORE_CTX_get_current_cert(sctx);
+    if (cert) X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+    log_info("client certificate %s (depth %d) refused: %s", subject, X509_STORE_CTX_get_error_depth(sctx),
+             X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)));
+    return ok;
 }
 
 static SSL_CTX *load_client_ca(SSL_CTX *ctx, const tls_config *cfg, char *err, size_t errlen)
@@ -74,6 +138,7 @@ static SSL_CTX *load_client_ca(SSL_CTX *ctx, const tls_config *cfg, char *err, s
         SSL_CTX_free(ctx);
         return NULL;
     }
+    if (!check_readable(ctx, err, errlen, "ca_file", cfg->ca_file)) return NULL;
     if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1)
         return fail(ctx, err, errlen, "ca_file", cfg->ca_file);
     /* The CA names sent in CertificateRequest help clients pick a cert. */
@@ -82,8 +147,8 @@ static SSL_CTX *load_client_ca(SSL_CTX *ctx, const tls_config *cfg, char *err, s
     SSL_CTX_set_client_CA_list(ctx, names);
     int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
     if (cfg->client_certs == TLS_CLIENT_CERTS_REQUIRED) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(ctx, mode, NULL);
-    return ctx;
+    SSL_CTX_set_verify(ctx, mode, verify_cb);
+    return cfg->crl_file ? load_crl(ctx, cfg->crl_file, err, errlen) : ctx;
 }
 
 SSL_CTX *tls_ctx_new(const tls_config *cfg, char *err, size_t errlen)
@@ -110,6 +175,9 @@ SSL_CTX *tls_ctx_new(const tls_config *cfg, char *err, size_t errlen)
         SSL_CTX_free(ctx);
         return NULL;
     }
+    if (!check_readable(ctx, err, errlen, "cert_file", cfg->cert_file) ||
+        !check_readable(ctx, err, errlen, "key_file", cfg->key_file))
+        return NULL;
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1)
         return fail(ctx, err, errlen, "cert_file", cfg->cert_file);
     if (!(ctx = load_key(ctx, cfg, err, errlen))) return NULL;

@@ -1,13 +1,13 @@
 /* The mqstated configuration schema (tables for schema.c) and loading. */
 #include "server/config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
+#include "server/config_keys.h"
 #include "server/config_listener.h"
 #include "server/schema.h"
 #include "util/alloc.h"
@@ -23,12 +23,6 @@ int config_parse_log_level(const char *s)
     for (int i = 0; i < 4; i++)
         if (!strcmp(s, level_names[i])) return i;
     return -1;
-}
-
-static bool is_ip_literal(const char *s)
-{
-    unsigned char tmp[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
 }
 
 static int parse_log_level(schema_ctx *sc, const yaml_node_t *v, const char *path,
@@ -60,7 +54,7 @@ static int check_limits(schema_ctx *sc, const yaml_node_t *mapping, const char *
                        path, l->keepalive_min, l->keepalive_max);
 }
 
-static const key_spec limit_keys[] = {
+const key_spec config_limit_keys[] = {
     LIMIT("max_packet_size", max_packet_size, 16, 268435455),
     LIMIT("receive_maximum", receive_max, 1, 65535),
     LIMIT("max_inflight", max_inflight, 1, 65535),
@@ -99,6 +93,7 @@ static int parse_listeners(schema_ctx *sc, const yaml_node_t *v, const char *pat
             free(ls);
             return schema_fail(sc, item, "%s: expected a mapping, got %s", item_path, schema_type_name(item));
         }
+        ls[i].line = (unsigned)item->start_mark.line + 1;
         if (schema_walk(sc, item, item_path, config_listener_keys, &ls[i]) != 0 ||
             config_listener_check(sc, item, item_path, &ls[i]) != 0) {
             free(ls);
@@ -131,7 +126,7 @@ static int parse_node_id(schema_ctx *sc, const yaml_node_t *v, const char *path,
 
 #define STORE_KEY(key, field, lo, hi) UINT_KEY(config_store, key, bridge.field, lo, hi)
 
-static const key_spec store_keys[] = {
+const key_spec config_store_keys[] = {
     {"node_id", parse_node_id, offsetof(config_store, node_id), 0, 0, 0, NULL, NULL},
     STORE_KEY("max_keys", store.limits.max_keys, 0, UINT32_MAX),
     STORE_KEY("max_bytes", store.limits.max_bytes, 0, UINT64_C(1) << 48),
@@ -147,8 +142,8 @@ static const key_spec store_keys[] = {
 static const key_spec top_keys[] = {
     {"log_level", parse_log_level, offsetof(config, log_level), 0, 0, 0, NULL, NULL},
     {"listeners", parse_listeners, 0, 0, 0, 0, NULL, NULL},
-    {"limits", schema_parse_section, offsetof(config, limits), 0, 0, 0, limit_keys, check_limits},
-    {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, store_keys, NULL},
+    {"limits", schema_parse_section, offsetof(config, limits), 0, 0, 0, config_limit_keys, check_limits},
+    {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, config_store_keys, NULL},
     {"authorization", schema_parse_section, offsetof(config, authz), 0, 0, 0, config_authz_keys, NULL},
     SCHEMA_END,
 };
@@ -180,17 +175,15 @@ void config_free(config *c)
     config_authz_free(&c->authz);
 }
 
-int config_set_listener(config *c, const char *bind, uint16_t port)
+const char *config_listener_where(const config *c, size_t i, const char *section, char *out, size_t outlen)
 {
-    if (strlen(bind) >= sizeof c->listeners[0].bind || !is_ip_literal(bind)) return -1;
-    config_listener *l = xcalloc(1, sizeof *l);
-    config_listener_init(l);
-    strcpy(l->bind, bind);
-    l->port = port;
-    free(c->listeners);
-    c->listeners = l;
-    c->nlisteners = 1;
-    return 0;
+    const config_listener *l = &c->listeners[i];
+    unsigned line = !strcmp(section, "tls") ? l->tls_line : !strcmp(section, "authentication") ? l->authn_line : l->line;
+    if (!line) line = l->line;
+    const char *dot = *section ? "." : "";
+    if (line && c->file[0]) snprintf(out, outlen, "%s:%u: listeners[%zu]%s%s", c->file, line, i, dot, section);
+    else snprintf(out, outlen, "listeners[%zu]%s%s", i, dot, section);
+    return out;
 }
 
 static int syntax_error(schema_ctx *sc, const yaml_parser_t *p)
@@ -241,6 +234,7 @@ int config_load_string(config *c, const char *name, const void *data, size_t len
         return -1;
     }
     yaml_parser_set_input_string(&p, data, len);
+    snprintf(tmp.file, sizeof tmp.file, "%s", name);
     int r = load_document(&sc, &p, &tmp);
     yaml_parser_delete(&p);
     if (r != 0) {

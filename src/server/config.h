@@ -27,6 +27,7 @@ typedef struct config_tls {
     char key_file[CONFIG_PATH_MAX];
     char key_password_file[CONFIG_PATH_MAX];
     char ca_file[CONFIG_PATH_MAX];
+    char crl_file[CONFIG_PATH_MAX];
     uint8_t client_certs; /* tls_client_certs */
     uint8_t min_version;  /* 12 or 13 */
     char ciphers[CONFIG_CIPHERS_MAX];
@@ -39,6 +40,9 @@ typedef struct config_listener {
     config_tls tls;
     bool has_authn;      /* an `authentication:` section is present */
     authn_policy authn;  /* `open` is decided by config_check_listeners */
+    /* Lines in config.file of the entry and of its sections, for messages;
+     * 0 when not from a file (the default listener). */
+    unsigned line, tls_line, authn_line;
 } config_listener;
 
 /* Defaults of one listener: 127.0.0.1:1883, plain, no authentication
@@ -55,6 +59,7 @@ typedef struct config_store {
 } config_store;
 
 typedef struct config {
+    char file[CONFIG_PATH_MAX]; /* the file last loaded, for messages; "" if none */
     enum log_level log_level;
     config_listener *listeners; /* owned; nlisteners >= 1 */
     size_t nlisteners;
@@ -75,9 +80,12 @@ int config_load_string(config *c, const char *name, const void *data, size_t len
                        size_t errlen);
 int config_load_file(config *c, const char *path, char *err, size_t errlen);
 
-/* Replace the listener list with one listener. Returns -1 if bind is not
- * an IPv4/IPv6 literal. */
-int config_set_listener(config *c, const char *bind, uint16_t port);
+/* The command line's --bind/--port: change the address of the one
+ * listener (bind NULL / port < 0 keep that part) and keep its `tls` and
+ * `authentication`, so no flag can drop them. Returns -1 with a message
+ * when bind is not an IPv4/IPv6 literal, or when there are several
+ * listeners (which one was meant would be a guess). */
+int config_override_listener(config *c, const char *bind, long port, char *err, size_t errlen);
 
 /* The bridge configuration; out->store.node_id points into c. */
 void config_store_bridge(const config *c, store_bridge_config *out);
@@ -87,6 +95,11 @@ void config_store_bridge(const config *c, store_bridge_config *out);
  * everyone when it is bound to a loopback address (127.0.0.0/8, ::1) and
  * is an error otherwise. Returns -1 with a message naming the listener. */
 int config_check_listeners(config *c, char *err, size_t errlen);
+
+/* How messages name listener i, or one of its sections (section "",
+ * "tls" or "authentication"): "FILE:LINE: listeners[i].section" when it
+ * came from a file, "listeners[i].section" otherwise. Returns out. */
+const char *config_listener_where(const config *c, size_t i, const char *section, char *out, size_t outlen);
 
 /* "error", "warn", "info", "debug" -> level; -1 if unknown. */
 int config_parse_log_level(const char *s);

@@ -93,6 +93,8 @@ static int check_tls(schema_ctx *sc, const yaml_node_t *m, const char *path, voi
     if (t->client_certs != TLS_CLIENT_CERTS_NONE && !t->ca_file[0])
         return schema_fail(sc, m, "%s: client_certs: %s needs ca_file", path,
                            t->client_certs == TLS_CLIENT_CERTS_REQUIRED ? "required" : "optional");
+    if (t->crl_file[0] && t->client_certs == TLS_CLIENT_CERTS_NONE)
+        return schema_fail(sc, m, "%s: crl_file needs client_certs optional or required", path);
     t->enabled = true;
     return 0;
 }
@@ -102,6 +104,7 @@ static const key_spec tls_keys[] = {
     STR_KEY(config_tls, "key_file", key_file),
     STR_KEY(config_tls, "key_password_file", key_password_file),
     STR_KEY(config_tls, "ca_file", ca_file),
+    STR_KEY(config_tls, "crl_file", crl_file),
     {"client_certs", parse_client_certs, offsetof(config_tls, client_certs), 0, 0, 0, NULL, NULL},
     {"min_version", parse_min_version, offsetof(config_tls, min_version), 0, 0, 0, NULL, NULL},
     STR_KEY(config_tls, "ciphers", ciphers),
@@ -216,10 +219,23 @@ static const key_spec authn_keys[] = {
     SCHEMA_END,
 };
 
+/* The line of `key` in mapping m (1-based), 0 if absent. */
+static unsigned key_line(schema_ctx *sc, const yaml_node_t *m, const char *key)
+{
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = yaml_document_get_node(sc->doc, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
+            return (unsigned)k->start_mark.line + 1;
+    }
+    return 0;
+}
+
 static int check_listener(schema_ctx *sc, const yaml_node_t *m, const char *path, void *target)
 {
     config_listener *l = target;
-    l->has_authn = schema_find(sc, m, "authentication") != NULL;
+    l->tls_line = key_line(sc, m, "tls");
+    l->authn_line = key_line(sc, m, "authentication");
+    l->has_authn = l->authn_line != 0;
     if (l->has_authn && has_method(&l->authn, AUTHN_X509) &&
         (!l->tls.enabled || l->tls.client_certs == TLS_CLIENT_CERTS_NONE))
         return schema_fail(sc, m, "%s.authentication: method x509 needs tls with client_certs optional or required",
@@ -257,13 +273,42 @@ int config_check_listeners(config *c, char *err, size_t errlen)
         l->authn.open = false;
         if (l->has_authn) continue;
         if (!is_loopback(l->bind)) {
+            char where[CONFIG_PATH_MAX + 64];
             snprintf(err, errlen,
-                     "listeners[%zu] (%s port %u): a listener on a non-loopback address needs an "
+                     "%s (%s port %u): a listener on a non-loopback address needs an "
                      "authentication section (see docs/security.md)",
-                     i, l->bind, l->port);
+                     config_listener_where(c, i, "", where, sizeof where), l->bind, l->port);
             return -1;
         }
         l->authn.open = true; /* the development default */
     }
+    return 0;
+}
+
+/* --- the command line's --bind/--port ----------------------------------------------- */
+
+int config_override_listener(config *c, const char *bind, long port, char *err, size_t errlen)
+{
+    if (bind && (strlen(bind) >= sizeof c->listeners[0].bind || !is_ip_literal(bind))) {
+        snprintf(err, errlen, "--bind: expected an IPv4 or IPv6 address, got \"%s\"", bind);
+        return -1;
+    }
+    if (c->nlisteners != 1) {
+        snprintf(err, errlen,
+                 "--bind/--port: the configuration has %zu listeners; set their addresses in the file", c->nlisteners);
+        return -1;
+    }
+    config_listener *l = &c->listeners[0];
+    /* Who may reach a listener is part of its security: a flag does not
+     * expose one that was meant for this host only. */
+    if (bind && is_loopback(l->bind) && !is_loopback(bind)) {
+        snprintf(err, errlen,
+                 "--bind %s: the listener is on loopback address %s; a public address must be set in the "
+                 "configuration file, with an authentication section (see docs/security.md)",
+                 bind, l->bind);
+        return -1;
+    }
+    if (bind) strcpy(l->bind, bind);
+    if (port >= 0) l->port = (uint16_t)port;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "net/net.h"
 #include "server/authz_guard.h"
 #include "server/config.h"
+#include "server/config_reload.h"
 #include "server/passwd_cmd.h"
 #include "server/security.h"
 #include "server/store_bridge.h"
@@ -31,6 +32,7 @@ typedef struct server {
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
+    config_running running;  /* what a reload compares against */
     security *sec;           /* TLS contexts and the authenticator */
     uv_signal_t sigint, sigterm, sighup;
 } server;
@@ -47,7 +49,9 @@ static void usage(FILE *f)
             "  mqstated passwd [--stdin] [--delete] FILE USER\n"
             "                       set (or delete) USER's password in FILE\n"
             "  -h, --help           print this help and exit\n"
-            "--port/--bind replace the configuration file's listener list.\n");
+            "--port/--bind change the address of the configuration's only listener;\n"
+            "its TLS and authentication settings stay, and a loopback listener stays\n"
+            "on loopback (public addresses go in the file).\n");
 }
 
 static int parse_port(const char *s, long *out)
@@ -96,13 +100,19 @@ static int parse_args(int argc, char **argv, options *o)
     return -1;
 }
 
-/* --bind/--port replace the file's listeners (at start and on reload). */
-static int override_listener(const options *o, config *cfg)
+/* --bind/--port change the address of the one listener and keep its TLS
+ * and authentication (at start and on reload). `announce`: say so when
+ * it changes what the file says, at start. */
+static int override_listener(const options *o, config *cfg, bool announce, char *err, size_t errlen)
 {
     if (!o->bind && o->port < 0) return 0;
-    const char *bind = o->bind ? o->bind : CONFIG_DEFAULT_BIND;
-    uint16_t port = o->port >= 0 ? (uint16_t)o->port : CONFIG_DEFAULT_PORT;
-    return config_set_listener(cfg, bind, port);
+    config_listener was = cfg->listeners[0];
+    if (config_override_listener(cfg, o->bind, o->port, err, errlen) != 0) return -1;
+    const config_listener *l = &cfg->listeners[0];
+    if (announce && o->config_path && (strcmp(was.bind, l->bind) != 0 || was.port != l->port))
+        log_warn("command line: listener %s port %u of %s now on %s port %u (its TLS and authentication kept)",
+                 was.bind, was.port, o->config_path, l->bind, l->port);
+    return 0;
 }
 
 /* Returns -1 to continue, or the exit status. */
@@ -113,17 +123,22 @@ static int build_config(const options *o, config *cfg)
         fprintf(stderr, "mqstated: %s\n", err);
         return 1;
     }
-    if (override_listener(o, cfg) != 0) {
-        fprintf(stderr, "mqstated: --bind: expected an IPv4 or IPv6 address, got \"%s\"\n", o->bind);
+    if (override_listener(o, cfg, true, err, sizeof err) != 0) {
+        fprintf(stderr, "mqstated: %s\n", err);
         return 2;
     }
     if (config_check_listeners(cfg, err, sizeof err) != 0) {
         fprintf(stderr, "mqstated: %s\n", err);
         return 1;
     }
-    int level = (int)cfg->log_level + o->verbose;
-    cfg->log_level = level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level;
     return -1;
+}
+
+/* The file's level raised one step per -v. */
+static enum log_level effective_level(enum log_level file, int verbose)
+{
+    int level = (int)file + verbose;
+    return level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level;
 }
 
 static void on_signal_closed(uv_handle_t *h) { (void)h; }
@@ -153,12 +168,19 @@ static void on_reload(uv_signal_t *h, int signum)
     config_init(&nc);
     /* Every step that can fail comes before the first that changes
      * anything, so a bad file leaves the running configuration whole. */
-    if (config_load_file(&nc, s->config_path, err, sizeof err) != 0 || override_listener(s->opts, &nc) != 0 ||
+    if (config_load_file(&nc, s->config_path, err, sizeof err) != 0 ||
+        override_listener(s->opts, &nc, false, err, sizeof err) != 0 ||
         config_check_listeners(&nc, err, sizeof err) != 0 || security_reload(s->sec, &nc, err, sizeof err) != 0) {
         log_error("reload: %s; configuration unchanged", err);
     } else {
         log_info("reload: TLS certificates and password files reloaded");
         authz_guard_reload(s->authz, config_authz_take(&nc.authz)); /* reload authorization rules */
+        /* Logged before the new level applies, so a quieter level still
+         * shows what the reload did. */
+        config_reload_merge(&s->running, &nc);
+        broker_set_limits(s->broker, &nc.limits);
+        log_set_level(effective_level(nc.log_level, s->opts->verbose));
+        config_running_set(&s->running, &nc);
     }
     config_free(&nc);
 }
@@ -202,6 +224,7 @@ static int run(config *cfg, const options *o)
     else s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
     s.config_path = o->config_path;
     s.opts = o;
+    config_running_set(&s.running, cfg);
     char err[512];
     s.sec = security_new(s.broker, cfg, err, sizeof err);
     if (!s.sec) log_error("%s", err);
@@ -242,7 +265,7 @@ int main(int argc, char **argv)
     config_init(&cfg);
     rc = build_config(&o, &cfg);
     if (rc < 0) {
-        log_set_level(cfg.log_level);
+        log_set_level(effective_level(cfg.log_level, o.verbose));
         rc = run(&cfg, &o);
     }
     config_free(&cfg);

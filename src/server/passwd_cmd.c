@@ -113,6 +113,11 @@ int passwd_cmd_main(int argc, char **argv)
         return 2;
     }
     const char *path = argv[optind], *user = argv[optind + 1];
+    /* A weaker hash than the default is allowed (tests, tiny devices) but
+     * never silently. */
+    if (!del && iter < PASSWD_HASH_ITERATIONS)
+        fprintf(stderr, "mqstated passwd: warning: %lu iterations is below the recommended %u; "
+                        "a stolen file is that much faster to crack\n", iter, PASSWD_HASH_ITERATIONS);
     char pw[PW_MAX] = "";
     if (!del && get_password(from_stdin, pw, sizeof pw) != 0) return 1;
     char err[512];

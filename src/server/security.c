@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth/authn.h"
 #include "net/tls.h"
@@ -26,19 +28,59 @@ struct security {
 
 static const char *opt(const char *s) { return s[0] ? s : NULL; }
 
-static SSL_CTX *build_tls(const config_listener *cl, size_t i, char *err, size_t errlen)
+static SSL_CTX *build_tls(const config *cfg, size_t i, char *err, size_t errlen)
 {
-    const config_tls *t = &cl->tls;
+    const config_tls *t = &cfg->listeners[i].tls;
     tls_config tc = {
         .cert_file = opt(t->cert_file), .key_file = opt(t->key_file),
-        .key_password_file = opt(t->key_password_file), .ca_file = opt(t->ca_file),
+        .key_password_file = opt(t->key_password_file), .ca_file = opt(t->ca_file), .crl_file = opt(t->crl_file),
         .client_certs = (tls_client_certs)t->client_certs, .min_version = t->min_version,
         .ciphers = opt(t->ciphers), .ciphersuites = opt(t->ciphersuites),
     };
-    char why[512];
+    char why[512], where[CONFIG_PATH_MAX + 64];
     SSL_CTX *ctx = tls_ctx_new(&tc, why, sizeof why);
-    if (!ctx) snprintf(err, errlen, "listeners[%zu].tls: %s", i, why);
+    if (!ctx) snprintf(err, errlen, "%s: %s", config_listener_where(cfg, i, "tls", where, sizeof where), why);
     return ctx;
+}
+
+/* A secret (key, key password, password hashes) that every local user
+ * may read, any file deciding who gets in (those, CA bundles, CRLs,
+ * certificates, the configuration) that every local user may change, or
+ * one owned by someone other than us or root (who may change it), is
+ * loaded with a warning, at start and on every reload, as ssh and
+ * Mosquitto 2 do. stat follows symlinks: what counts is the file read.
+ * `where` NULL: the configuration file itself. */
+static void warn_exposed(const char *where, const char *key, const char *path, bool secret)
+{
+    struct stat st;
+    if (!path[0] || stat(path, &st) != 0) return; /* loading reports a missing file */
+    const char *sep = where ? "." : "", *w = where ? where : "", *k = key;
+    mode_t bad = secret ? (S_IROTH | S_IWOTH) : S_IWOTH;
+    if (st.st_mode & bad)
+        log_warn("%s%s%s %s is %s by every user (mode %04o): chmod o-%s it", w, sep, k, path,
+                 st.st_mode & S_IWOTH ? "writable" : "readable", (unsigned)(st.st_mode & 07777), secret ? "rwx" : "w");
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        log_warn("%s%s%s %s is owned by uid %u, neither root nor mqstated's user (uid %u), who can change it", w, sep,
+                 k, path, (unsigned)st.st_uid, (unsigned)geteuid());
+}
+
+static void warn_exposed_files(const config *cfg)
+{
+    char where[CONFIG_PATH_MAX + 64];
+    if (cfg->file[0]) warn_exposed(NULL, "configuration", cfg->file, false);
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        const config_listener *l = &cfg->listeners[i];
+        if (l->tls.enabled) {
+            config_listener_where(cfg, i, "tls", where, sizeof where);
+            warn_exposed(where, "key_file", l->tls.key_file, true);
+            warn_exposed(where, "key_password_file", l->tls.key_password_file, true);
+            warn_exposed(where, "cert_file", l->tls.cert_file, false);
+            warn_exposed(where, "ca_file", l->tls.ca_file, false);
+            warn_exposed(where, "crl_file", l->tls.crl_file, false);
+        }
+        config_listener_where(cfg, i, "authentication", where, sizeof where);
+        warn_exposed(where, "password_file", l->authn.password_file, true);
+    }
 }
 
 static void free_ctxs(SSL_CTX **ctxs, size_t n)
@@ -53,9 +95,11 @@ static int build(const config *cfg, SSL_CTX ***ctxs_out, authn **a_out, char *er
     SSL_CTX **ctxs = xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *ctxs);
     authn_policy *pol = xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *pol);
     int r = 0;
+    warn_exposed_files(cfg);
     for (size_t i = 0; i < cfg->nlisteners && r == 0; i++) {
         pol[i] = cfg->listeners[i].authn;
-        if (cfg->listeners[i].tls.enabled && !(ctxs[i] = build_tls(&cfg->listeners[i], i, err, errlen))) r = -1;
+        config_listener_where(cfg, i, "authentication", pol[i].where, sizeof pol[i].where);
+        if (cfg->listeners[i].tls.enabled && !(ctxs[i] = build_tls(cfg, i, err, errlen))) r = -1;
     }
     authn *a = r == 0 ? authn_new(pol, cfg->nlisteners, err, errlen) : NULL;
     free(pol);

@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "auth/passwd_file.h"
 #include "auth/passwd_hash.h"
+#include "util/buf.h"
 
 /* Known answer, derived with
  *   openssl kdf -keylen 64 -kdfopt digest:SHA512 -kdfopt pass:password \
@@ -108,6 +111,78 @@ static void test_file_parse(void **state)
     expect_file_error("x:$pbkdf2-sha512$5$a$b\n", "pw:1: iteration count out of range (1000 to 10000000)");
 }
 
+/* "user:hash" with `iter` iterations, password "pw". */
+static void add_user(buf *b, const char *user, uint32_t iter)
+{
+    passwd_hash h;
+    char enc[PASSWD_HASH_ENCODED_MAX];
+    assert_int_equal(passwd_hash_make("pw", 2, iter, &h), 0);
+    passwd_hash_encode(&h, enc);
+    buf_append(b, user, strlen(user));
+    buf_append_u8(b, ':');
+    buf_append(b, enc, strlen(enc));
+    buf_append_u8(b, '\n');
+}
+
+static passwd_file *parse_buf(const buf *b)
+{
+    char err[256];
+    passwd_file *f = passwd_file_parse("pw", b->data ? (const char *)b->data : "", b->len, err, sizeof err);
+    assert_non_null(f);
+    return f;
+}
+
+/* An unknown user is checked with the file's highest iteration count, so
+ * the slowest user cannot be told from one that does not exist. */
+static void test_dummy_uses_max_iterations(void **state)
+{
+    (void)state;
+    buf b = {0};
+    passwd_file *f = parse_buf(&b);
+    assert_int_equal(passwd_file_dummy_iterations(f), PASSWD_HASH_ITERATIONS); /* empty: the default */
+    passwd_file_free(f);
+    add_user(&b, "fast", 1000);
+    add_user(&b, "slow", 5000);
+    add_user(&b, "mid", 2000);
+    f = parse_buf(&b);
+    assert_int_equal(passwd_file_dummy_iterations(f), 5000);
+    passwd_file_free(f);
+    buf_free(&b);
+}
+
+static double check_seconds(passwd_file *f, const char *user, passwd_result want)
+{
+    double best = 1e9;
+    for (int i = 0; i < 3; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(passwd_file_check(f, user, strlen(user), "wrong", 5), want);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (s < best) best = s;
+    }
+    return best;
+}
+
+/* Coarse: a user with 1,000,000 iterations (about 5x the default) and an
+ * unknown name cost about the same; before, the unknown name cost the
+ * default and was about 5 times faster. The bound is generous (3x) for a
+ * loaded machine; the best of three runs each removes most noise. */
+static void test_unknown_user_timing(void **state)
+{
+    (void)state;
+    buf b = {0};
+    add_user(&b, "fast", 1000);
+    add_user(&b, "slow", 1000000);
+    passwd_file *f = parse_buf(&b);
+    double known = check_seconds(f, "slow", PASSWD_BAD_PASSWORD);
+    double unknown = check_seconds(f, "nobody", PASSWD_UNKNOWN_USER);
+    print_message("known user %.3f s, unknown user %.3f s\n", known, unknown);
+    assert_true(unknown > known / 3 && unknown < known * 3);
+    passwd_file_free(f);
+    buf_free(&b);
+}
+
 typedef struct checked {
     int calls;
     passwd_result r;
@@ -187,12 +262,77 @@ static void test_file_update(void **state)
     rmdir(dir);
 }
 
+/* A symlinked password file: the target is rewritten, the link stays, and
+ * the target keeps its mode and (as root) its owner. A user who could not
+ * keep the owner gets an error and the file is untouched. */
+static void test_file_update_symlink_owner(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mqs-passwd-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[64], target[96], link[96], err[512];
+    snprintf(sub, sizeof sub, "%s/real", dir);
+    snprintf(target, sizeof target, "%s/passwd", sub);
+    snprintf(link, sizeof link, "%s/passwd", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(passwd_file_update(target, "alice", "one", 1000, err, sizeof err), 0);
+    assert_int_equal(chmod(target, 0640), 0);
+    bool root = geteuid() == 0;
+    if (root) assert_int_equal(chown(target, 65534, 65534), 0);
+    assert_int_equal(symlink("real/passwd", link), 0);
+
+    assert_int_equal(passwd_file_update(link, "bob", "two", 1000, err, sizeof err), 0);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    if (root) {
+        assert_int_equal(st.st_uid, 65534);
+        assert_int_equal(st.st_gid, 65534);
+    }
+    passwd_file *f = passwd_file_load(link, err, sizeof err);
+    assert_non_null(f);
+    assert_int_equal(passwd_file_count(f), 2);
+    passwd_file_free(f);
+
+    if (root) { /* as another user who may write the directory but not chown */
+        assert_int_equal(chown(target, 0, 0), 0);
+        assert_int_equal(chmod(target, 0644), 0); /* readable, so only the owner check stops it */
+        assert_int_equal(chmod(sub, 0777), 0);
+        assert_int_equal(chmod(dir, 0755), 0);
+        assert_int_equal(setegid(65534), 0);
+        assert_int_equal(seteuid(65534), 0);
+        int r = passwd_file_update(link, "carol", "three", 1000, err, sizeof err);
+        assert_int_equal(seteuid(0), 0);
+        assert_int_equal(setegid(0), 0);
+        assert_int_equal(r, -1);
+        if (!strstr(err, "is owned by uid 0 gid 0: run mqstated passwd as that user or root")) fail_msg("%s", err);
+        assert_int_equal(stat(target, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+        f = passwd_file_load(target, err, sizeof err);
+        assert_int_equal(passwd_file_count(f), 2); /* untouched */
+        passwd_file_free(f);
+    }
+    /* A dangling link is refused, not replaced by a new file. */
+    assert_int_equal(unlink(target), 0);
+    assert_int_equal(passwd_file_update(link, "dave", "four", 1000, err, sizeof err), -1);
+    assert_non_null(strstr(err, "a symbolic link whose target cannot be used"));
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    unlink(link);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answer),   cmocka_unit_test(test_encode_parse_roundtrip),
         cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_file_parse),
         cmocka_unit_test(test_file_update),     cmocka_unit_test(test_file_check_async),
+        cmocka_unit_test(test_dummy_uses_max_iterations), cmocka_unit_test(test_unknown_user_timing),
+        cmocka_unit_test(test_file_update_symlink_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

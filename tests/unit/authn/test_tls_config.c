@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -76,7 +77,7 @@ static void test_loopback_rule(void **state)
     char err[512];
     assert_int_equal(load(&c, "listeners:\n  - bind: \"::1\"\n  - bind: 10.1.2.3\n    port: 1\n", err), 0);
     assert_int_equal(config_check_listeners(&c, err, sizeof err), -1);
-    assert_string_equal(err, "listeners[1] (10.1.2.3 port 1): a listener on a non-loopback address needs an "
+    assert_string_equal(err, "t.yaml:3: listeners[1] (10.1.2.3 port 1): a listener on a non-loopback address needs an "
                              "authentication section (see docs/security.md)");
     config_free(&c);
 }
@@ -87,6 +88,8 @@ static void test_errors(void **state)
     expect_error("listeners:\n  - tls:\n      cert_file: /a\n", "t.yaml:3: listeners[0].tls: cert_file and key_file are required");
     expect_error("listeners:\n  - tls:\n      cert_file: /a\n      key_file: /b\n      client_certs: required\n",
                  "t.yaml:3: listeners[0].tls: client_certs: required needs ca_file");
+    expect_error("listeners:\n  - tls:\n      cert_file: /a\n      key_file: /b\n      crl_file: /c\n",
+                 "t.yaml:3: listeners[0].tls: crl_file needs client_certs optional or required");
     expect_error("listeners:\n  - tls:\n      client_certs: sometimes\n",
                  "t.yaml:3: listeners[0].tls.client_certs: expected one of none, optional, required, got \"sometimes\"");
     expect_error("listeners:\n  - tls:\n      min_version: 1.1\n",
@@ -108,7 +111,23 @@ static void test_tls_context_errors(void **state)
     char err[512];
     tls_config t = {.cert_file = "/nonexistent/s.pem", .key_file = "/nonexistent/s.key", .min_version = 12};
     assert_null(tls_ctx_new(&t, err, sizeof err));
-    assert_non_null(strstr(err, "cert_file /nonexistent/s.pem: "));
+    assert_string_equal(err, "cert_file /nonexistent/s.pem: No such file or directory");
+    /* A file that is there but is no certificate: said plainly, not
+     * OpenSSL's "system lib" or "no start line". */
+    char path[] = "/tmp/mqs-tls-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "hello\n", 6), 6);
+    close(fd);
+    t.cert_file = path;
+    assert_null(tls_ctx_new(&t, err, sizeof err));
+    assert_string_equal(err, "key_file /nonexistent/s.key: No such file or directory");
+    t.key_file = path;
+    assert_null(tls_ctx_new(&t, err, sizeof err));
+    char want[128];
+    snprintf(want, sizeof want, "cert_file %s: no PEM data of the expected kind (no matching \"-----BEGIN\" line)", path);
+    assert_string_equal(err, want);
+    unlink(path);
     t.ciphers = "NO-SUCH-CIPHER";
     assert_null(tls_ctx_new(&t, err, sizeof err));
     assert_non_null(strstr(err, "ciphers NO-SUCH-CIPHER: "));

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server/config.h"
+#include "server/config_reload.h"
 
 static char err[512];
 
@@ -355,20 +356,70 @@ static void test_failed_load_keeps_config(void **state)
     config_free(&c);
 }
 
-static void test_set_listener(void **state)
+/* --bind/--port change the address of the only listener and keep its
+ * TLS and authentication: no flag can make a secured listener open. */
+static void test_override_listener(void **state)
 {
     (void)state;
     config c;
     config_init(&c);
-    assert_int_equal(load(&c, "listeners:\n  - port: 1\n  - port: 2\n"), 0);
-    assert_int_equal(config_set_listener(&c, "::", 1999), 0);
+    assert_int_equal(load(&c, "listeners:\n  - port: 1\n    authentication:\n      methods: [password]\n"
+                              "      password_file: /p\n    tls:\n      cert_file: /c\n      key_file: /k\n"),
+                     0);
+    /* A loopback listener is not made public from the command line. */
+    assert_int_equal(config_override_listener(&c, "0.0.0.0", 1999, err, sizeof err), -1);
+    assert_string_equal(err, "--bind 0.0.0.0: the listener is on loopback address 127.0.0.1; a public address must "
+                             "be set in the configuration file, with an authentication section (see docs/security.md)");
+    assert_int_equal(config_override_listener(&c, "::1", 1999, err, sizeof err), 0);
+    assert_int_equal(load(&c, "listeners:\n  - bind: 0.0.0.0\n    authentication:\n      methods: [password]\n"
+                              "      password_file: /p\n    tls:\n      cert_file: /c\n      key_file: /k\n"),
+                     0);
+    assert_int_equal(config_override_listener(&c, "::", 1999, err, sizeof err), 0); /* public to public */
     assert_int_equal(c.nlisteners, 1);
     assert_string_equal(c.listeners[0].bind, "::");
     assert_int_equal(c.listeners[0].port, 1999);
-    assert_int_equal(config_set_listener(&c, "example.org", 1), -1);
+    assert_true(c.listeners[0].has_authn);
+    assert_true(c.listeners[0].tls.enabled);
+    assert_string_equal(c.listeners[0].authn.password_file, "/p");
+    assert_int_equal(config_override_listener(&c, NULL, 7, err, sizeof err), 0);
+    assert_string_equal(c.listeners[0].bind, "::");
+    assert_int_equal(c.listeners[0].port, 7);
+    assert_int_equal(config_check_listeners(&c, err, sizeof err), 0);
+    assert_false(c.listeners[0].authn.open);
+    assert_int_equal(config_override_listener(&c, "example.org", 1, err, sizeof err), -1);
+    assert_string_equal(err, "--bind: expected an IPv4 or IPv6 address, got \"example.org\"");
+    /* Several listeners: which one would be meant is a guess. */
+    assert_int_equal(load(&c, "listeners:\n  - port: 1\n  - port: 2\n"), 0);
+    assert_int_equal(config_override_listener(&c, NULL, 1999, err, sizeof err), -1);
+    assert_string_equal(err, "--bind/--port: the configuration has 2 listeners; set their addresses in the file");
+    assert_int_equal(c.nlisteners, 2);
     assert_int_equal(config_parse_log_level("warn"), LOG_WARN);
     assert_int_equal(config_parse_log_level("verbose"), -1);
     config_free(&c);
+}
+
+/* SIGHUP: runtime limits and log_level are taken, the rest keeps its
+ * running value (and is counted, for its log line). */
+static void test_reload_merge(void **state)
+{
+    (void)state;
+    config run, next;
+    config_init(&run);
+    config_init(&next);
+    config_running r;
+    config_running_set(&r, &run);
+    assert_int_equal(config_reload_merge(&r, &next), 0);
+    assert_int_equal(load(&next, "log_level: debug\nlimits:\n  max_connections: 5\n  receive_maximum: 10\n"
+                                 "store:\n  node_id: other\n  max_keys: 7\n"),
+                     0);
+    assert_int_equal(config_reload_merge(&r, &next), 5);
+    assert_int_equal(next.log_level, LOG_DEBUG);
+    assert_int_equal(next.limits.max_connections, 5);
+    assert_int_equal(next.limits.receive_max, run.limits.receive_max); /* advertised in CONNACK: restart */
+    assert_string_equal(next.store.node_id, "mqstated");
+    assert_int_equal(next.store.bridge.store.limits.max_keys, run.store.bridge.store.limits.max_keys);
+    config_free(&run);
+    config_free(&next);
 }
 
 int main(void)
@@ -390,7 +441,8 @@ int main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_failed_load_keeps_config),
-        cmocka_unit_test(test_set_listener),
+        cmocka_unit_test(test_override_listener),
+        cmocka_unit_test(test_reload_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

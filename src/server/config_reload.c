@@ -1,0 +1,89 @@
+/* SIGHUP and the settings outside listeners and authorization: which can
+ * change in a running server, and one log line for each that did. */
+#include "server/config_reload.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "server/config_keys.h"
+#include "util/log.h"
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+/* Limits the broker reads where it applies them, none of them promised
+ * to a connected client: new values hold from the next CONNECT, PUBLISH,
+ * SUBSCRIBE or timer tick (broker_set_limits). The others are advertised
+ * in CONNACK (max_packet_size, receive_maximum, topic_alias_maximum) or
+ * pace queues and buffers of live connections (max_queued_messages,
+ * max_backlog_bytes): changing them under a connection breaks what it was
+ * told or what it waits for. */
+static const char *const runtime_limits[] = {
+    "max_inflight", "max_topic_levels", "max_connections", "keepalive_min",
+    "keepalive_max", "max_session_expiry", "connect_timeout", NULL,
+};
+
+void config_running_set(config_running *r, const config *c)
+{
+    r->log_level = c->log_level;
+    r->limits = c->limits;
+    r->store = c->store;
+}
+
+static bool is_runtime_limit(const char *key)
+{
+    for (size_t i = 0; runtime_limits[i]; i++)
+        if (!strcmp(runtime_limits[i], key)) return true;
+    return false;
+}
+
+static unsigned long long uint_at(const void *base, const key_spec *k)
+{
+    const char *p = (const char *)base + k->offset;
+    switch (k->size) {
+    case 1: { uint8_t v; memcpy(&v, p, 1); return v; }
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
+/* One section: every key whose value differs gets its line; a key that
+ * cannot change at run time gets its running value back in `next`. */
+static unsigned merge_section(const char *section, const key_spec *keys, const void *running, void *next,
+                              bool (*runtime)(const char *key))
+{
+    unsigned changed = 0;
+    for (const key_spec *k = keys; k->key; k++) {
+        char was[80], now[80]; /* node_id is at most 64 bytes */
+        if (k->size) { /* an integer */
+            snprintf(was, sizeof was, "%llu", uint_at(running, k));
+            snprintf(now, sizeof now, "%llu", uint_at(next, k));
+        } else { /* a string field (store.node_id) */
+            snprintf(was, sizeof was, "%s", (const char *)running + k->offset);
+            snprintf(now, sizeof now, "%s", (const char *)next + k->offset);
+        }
+        if (!strcmp(was, now)) continue;
+        changed++;
+        if (runtime && runtime(k->key)) {
+            log_info("reload: %s.%s %s -> %s applied", section, k->key, was, now);
+            continue;
+        }
+        log_warn("reload: %s.%s %s -> %s needs a restart; still %s", section, k->key, was, now, was);
+        if (k->size) memcpy((char *)next + k->offset, (const char *)running + k->offset, k->size);
+        else strcpy((char *)next + k->offset, (const char *)running + k->offset);
+    }
+    return changed;
+}
+
+unsigned config_reload_merge(const config_running *running, config *next)
+{
+    unsigned changed = 0;
+    if (running->log_level != next->log_level) {
+        log_info("reload: log_level %s -> %s applied", level_names[running->log_level], level_names[next->log_level]);
+        changed++;
+    }
+    changed += merge_section("limits", config_limit_keys, &running->limits, &next->limits, is_runtime_limit);
+    /* The store sizes its tables and caches once, at start. */
+    changed += merge_section("store", config_store_keys, &running->store, &next->store, NULL);
+    return changed;
+}
