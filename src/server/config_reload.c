@@ -12,14 +12,15 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 /* Limits the broker reads where it applies them, none of them promised
  * to a connected client: new values hold from the next CONNECT, PUBLISH,
- * SUBSCRIBE or timer tick (broker_set_limits). The others are advertised
+ * SUBSCRIBE, accept, close or timer tick (broker_set_limits, net_set_*). The others are advertised
  * in CONNACK (max_packet_size, receive_maximum, topic_alias_maximum) or
  * pace queues and buffers of live connections (max_queued_messages,
  * max_backlog_bytes): changing them under a connection breaks what it was
  * told or what it waits for. */
 static const char *const runtime_limits[] = {
     "max_inflight", "max_topic_levels", "max_connections", "keepalive_min",
-    "keepalive_max", "max_session_expiry", "connect_timeout", NULL,
+    "keepalive_max", "max_session_expiry", "connect_timeout", "max_connect_size",
+    "close_timeout", "max_pending_per_address", NULL,
 };
 
 void config_running_set(config_running *r, const config *c)

@@ -179,6 +179,8 @@ static void on_reload(uv_signal_t *h, int signum)
          * shows what the reload did. */
         config_reload_merge(&s->running, &nc);
         broker_set_limits(s->broker, &nc.limits);
+        net_set_close_timeout(s->net, nc.limits.close_timeout);
+        net_set_max_pending_per_address(s->net, nc.limits.max_pending_per_address);
         log_set_level(effective_level(nc.log_level, s->opts->verbose));
         config_running_set(&s->running, &nc);
     }
