@@ -283,6 +283,7 @@ static void attempt_connect(mqs_client *c, bool first)
 
 void sdk_misc_step(mqs_client *c)
 {
+    sdk_run_deferred(c);
     sdk_expire_pending(c);
     pthread_mutex_lock(&c->mu);
     sdk_lease_tick_locked(c);
@@ -368,6 +369,7 @@ void mqs_client_disconnect(mqs_client *c)
     c->started = c->ready = c->socket_up = false;
     c->has_loop_thread = false;
     pthread_mutex_unlock(&c->mu);
+    sdk_run_deferred(c); /* decided already: delivered with their result */
     sdk_fail_pending(c, false, MQS_ERR_NOT_CONNECTED);
 }
 

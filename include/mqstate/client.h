@@ -270,13 +270,33 @@ typedef struct mqs_notification {
     size_t value_len;
     bool has_version;     /* always true for real notifications; synthetic
                              DELETEs have none (the key is absent) */
+    /* SET: the version of the entry it created. DELETE: the version of the
+     * entry it removed (protocol §4.6), i.e. the SAME version as that
+     * entry's SET notification, never a newer one. */
     mqs_hlc version;
     bool synthetic;       /* built from a GET after a reconnect */
 } mqs_notification;
 
-/* Notifications are delivered in arrival order, not de-duplicated: compare
- * versions to discard stale or repeated ones. */
+/* Notifications are delivered in arrival order, not de-duplicated. To
+ * discard stale or repeated ones, do not drop "versions not newer than the
+ * last seen": that would drop every DELETE, which repeats the version of the
+ * SET before it. Order them as SET(v) < DELETE(v) < SET(w) for v < w, which
+ * is what mqs_notify_pos_update does. */
 typedef void (*mqs_notify_cb)(mqs_client *c, const mqs_notification *n, void *ud);
+
+/* How far one key's notifications have got. Zero-initialise one per key. */
+typedef struct mqs_notify_pos {
+    bool known;           /* false: the next notification is accepted */
+    mqs_notify_op op;
+    mqs_hlc version;
+} mqs_notify_pos;
+
+/* True when n is newer than *pos (and then records it in *pos); false when
+ * it is stale or a repeat (a QoS 1 redelivery, a change already reported).
+ * Order: by version, and at equal versions a DELETE after its SET. A
+ * synthetic notification is the current state after a reconnect: always
+ * accepted; after a synthetic DELETE (no version) the next one is too. */
+bool mqs_notify_pos_update(mqs_notify_pos *pos, const mqs_notification *n);
 
 /* KEYNOTIFY key: cb receives every change of key until mqs_unobserve. One
  * callback per key: observing an observed key replaces its callback (and
@@ -291,7 +311,10 @@ mqs_err mqs_observe_async(mqs_client *c, const void *key, size_t klen, mqs_notif
 /* KEYNOTIFY key STOP. The callback is removed at once (it is not called
  * after this returns, unless already running). Result: removed. When the
  * library itself still watches the key for a lease/lock/leader of this
- * client, the registration is kept and removed is reported true. */
+ * client, the registration is kept, nothing is sent, and removed is
+ * reported true; the _async completion then still runs on the network
+ * thread (in application-driven mode: in the next mqs_client_loop_misc),
+ * never inside the call. */
 mqs_err mqs_unobserve(mqs_client *c, const void *key, size_t klen, mqs_result *out);
 mqs_err mqs_unobserve_async(mqs_client *c, const void *key, size_t klen, mqs_result_cb cb,
                             void *ud);

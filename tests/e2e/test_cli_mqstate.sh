@@ -147,6 +147,9 @@ y' && mq set unwatched z || mqs_fail "changes"
     local v='[0-9]+:[0-9]+:[^ ]+'
     sed -n 1p "$out" | grep -qE "^$v SET w1 a b\$" || mqs_fail "line 1: $(sed -n 1p "$out")"
     sed -n 2p "$out" | grep -qE "^$v DELETE w1\$" || mqs_fail "line 2: $(sed -n 2p "$out")"
+    # A DELETE shows the removed entry's version: the SET's, not a newer one.
+    [[ $(sed -n 2p "$out" | cut -d' ' -f1) == "$(sed -n 1p "$out" | cut -d' ' -f1)" ]] ||
+        mqs_fail "DELETE version differs from its SET's: $(head -2 "$out" | tr '\n' ' ')"
     sed -n 3p "$out" | grep -qE "^$v SET w2 x\\\\ny\$" || mqs_fail "line 3: $(sed -n 3p "$out")"
     (($(wc -l <"$out") == 3)) || mqs_fail "watch printed $(wc -l <"$out") lines"
     # SIGTERM also ends it cleanly, and --json prints one object per change.
