@@ -91,7 +91,14 @@ struct mqs_client {
     bool ready;         /* CONNACK + both SUBACKs */
     bool was_ready;     /* ready at least once: next ready is a reconnect */
     bool refused;       /* CONNACK refused: do not retry */
+    bool connect_once;  /* mqs_client_connect_once: no retry before the first ready */
+    bool gave_up;       /* connect_once: the first attempt failed, stopped */
     mqs_err last_err;
+    /* Why the last connection attempt failed, in words ("" when it did
+     * not): CONNACK reason, socket error or TLS cause. Own lock, because
+     * libmosquitto logs (and so sets it) from calls made under c->mu. */
+    pthread_mutex_t err_mu;
+    char conn_error[256];
     int sub_mids[2];
     int subs_pending;
     uint32_t backoff_ms;

@@ -180,6 +180,26 @@ mqs_client *mqs_client_new(const mqs_connect_opts *o, mqs_err *err);
  * MQS_ERR_BUSY if already started. */
 mqs_err mqs_client_connect(mqs_client *c, int timeout_ms);
 
+/* Like mqs_client_connect, but without retrying before the session was
+ * first ready: when the TCP connection, the TLS handshake or the CONNECT
+ * fails, it returns at once (MQS_ERR_CONNECT, MQS_ERR_REFUSED; or
+ * MQS_ERR_TIMEOUT when nothing was decided within timeout_ms) and the
+ * client is stopped (it can be connected again). Once the session was
+ * ready, lost connections are re-established as usual. For tools that must
+ * report a wrong port or certificate at once rather than wait for a broker. */
+mqs_err mqs_client_connect_once(mqs_client *c, int timeout_ms);
+
+/* Why the last connection attempt failed, in words: the broker's CONNACK
+ * reason (e.g. "the broker refused the connection: Not authorized", with
+ * the broker's reason string if it sent one), the socket error
+ * ("Connection refused"), or the TLS cause ("TLS: the server certificate
+ * is not trusted: unable to get local issuer certificate (unknown CA)",
+ * "TLS: the server certificate does not match the host name H").
+ * Copies it NUL-terminated into buf (truncated to size - 1 bytes) and
+ * returns its length; 0 ("") once a connection succeeded or when nothing
+ * is known. */
+size_t mqs_client_error_text(mqs_client *c, char *buf, size_t size);
+
 /* Disconnect cleanly and stop reconnecting (the network thread is joined).
  * Pending calls complete with MQS_ERR_NOT_CONNECTED. The client can be
  * connected again. Not callable from a callback. */

@@ -13,9 +13,45 @@ fi
 MQSTATE=${MQSTATE:?MQSTATE must be the path of the mqstate binary}
 
 # Small SCAN pages, so that `keys` has to follow several continuation tokens.
+# LISTENERS (a function name), when set, writes the listeners section
+# instead of the single plain one.
+LISTENERS=""
 mqs_write_config() {
-    printf 'log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %s\nstore:\n  scan_page_keys: 3\n' \
-        "$MQS_PORT" >"$MQS_DIR/broker.conf"
+    {
+        printf 'log_level: info\n'
+        if [[ -n $LISTENERS ]]; then
+            "$LISTENERS"
+        else
+            printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\n' "$MQS_PORT"
+        fi
+        printf 'store:\n  scan_page_keys: 3\n'
+    } >"$MQS_DIR/broker.conf"
+}
+
+# restart_with FUNCTION: the broker again, with FUNCTION's listeners (so
+# without lib.sh's -p/--bind, which would replace them), on new ports if
+# one is taken.
+restart_with() {
+    local attempt deadline
+    mqs_broker_stop
+    LISTENERS=$1
+    for attempt in 1 2 3 4 5; do
+        MQS_PORT=$((20000 + RANDOM % 40000))
+        mqs_port_open "$MQS_PORT" && continue
+        mqs_write_config
+        "$MQS_BIN" -c "$MQS_DIR/broker.conf" -v >>"$MQS_DIR/broker.log" 2>&1 &
+        MQS_PID=$!
+        deadline=$(($(mqs_now_ms) + 10000))
+        while (($(mqs_now_ms) < deadline)) && kill -0 "$MQS_PID" 2>/dev/null; do
+            mqs_port_open "$MQS_PORT" && break 2
+            sleep 0.02
+        done
+        kill -KILL "$MQS_PID" 2>/dev/null
+        wait "$MQS_PID" 2>/dev/null
+        MQS_PID=""
+    done
+    LISTENERS=""
+    [[ -n $MQS_PID ]] || mqs_fail "broker with $1 did not start"
 }
 
 mq() { "$MQSTATE" -h 127.0.0.1 -p "$MQS_PORT" --timeout 5 "$@"; }
@@ -222,6 +258,81 @@ test_connection_refused() {
     expect_status 3 "lock, connection refused" "$MQSTATE" -p "$port" --timeout 3 lock k -- true
 }
 
+# One password user (bob), at most one connection.
+password_listener() {
+    printf 'bob-pw\n' | "$MQS_BIN" passwd --stdin "$MQS_DIR/passwd" bob >/dev/null 2>&1
+    printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\n' "$MQS_PORT"
+    printf '    authentication:\n      methods: [password]\n      password_file: %s\n' "$MQS_DIR/passwd"
+    printf '      failure_delay_ms: 100\nlimits:\n  max_connections: 1\n'
+}
+
+# expect_connect_error DESCRIPTION TEXT ARGS...: exit 3 within 5 s (the
+# default --timeout is 10 s), one line on stderr containing TEXT.
+expect_connect_error() {
+    local what=$1 text=$2 start
+    shift 2
+    start=$(mqs_now_ms)
+    expect_status 3 "$what" "$MQSTATE" -h 127.0.0.1 "$@" get k
+    (($(mqs_now_ms) - start < 5000)) || mqs_fail "$what: took $(($(mqs_now_ms) - start)) ms"
+    grep -qF "$text" "$MQS_DIR/err" || mqs_fail "$what: said '$(cat "$MQS_DIR/err")', want '$text'"
+    (($(wc -l <"$MQS_DIR/err") == 1)) || mqs_fail "$what: $(wc -l <"$MQS_DIR/err") lines on stderr"
+}
+
+# Refusals name the broker's reason without --verbose.
+test_connect_refusals() {
+    restart_with password_listener
+    local p=$MQS_PORT pid
+    expect_connect_error "bad password" "refused the connection: Bad User Name or Password"         -p "$p" -u bob -P wrong
+    expect_connect_error "no credentials" "refused the connection: Not authorized" -p "$p"
+    mqs_bg "$MQSTATE" -h 127.0.0.1 -p "$p" -u bob -P bob-pw --verbose watch k >/dev/null 2>"$MQS_DIR/watch.err"
+    pid=$!
+    wait_for_lines "$MQS_DIR/watch.err" 'watching 1 key' || return
+    expect_connect_error "over max_connections" "refused the connection: Quota exceeded"         -p "$p" -u bob -P bob-pw
+    kill -TERM "$pid"
+    wait "$pid"
+}
+
+# CA, a second unrelated CA, a server certificate for localhost/127.0.0.1
+# and one for another name.
+make_certs() {
+    local d=$MQS_DIR
+    {
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj "/CN=Test CA" &&
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/other.key" -out "$d/other.pem" -days 2 -subj "/CN=Other CA" &&
+            openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" -out "$d/server.csr" -subj "/CN=localhost" &&
+            printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/san.ext" &&
+            openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -set_serial 1 -days 2 \
+                -extfile "$d/san.ext" -out "$d/server.pem" &&
+            printf 'subjectAltName=DNS:elsewhere.example\n' >"$d/san2.ext" &&
+            openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -set_serial 2 -days 2 \
+                -extfile "$d/san2.ext" -out "$d/wrong-name.pem"
+    } >>"$d/openssl.log" 2>&1
+}
+
+# Plain on MQS_PORT, TLS on +1 (right name), TLS on +2 (wrong name).
+tls_listeners() {
+    printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\n' "$MQS_PORT"
+    printf '  - bind: 127.0.0.1\n    port: %s\n    tls:\n      cert_file: %s\n      key_file: %s\n' \
+        $((MQS_PORT + 1)) "$MQS_DIR/server.pem" "$MQS_DIR/server.key"
+    printf '  - bind: 127.0.0.1\n    port: %s\n    tls:\n      cert_file: %s\n      key_file: %s\n' \
+        $((MQS_PORT + 2)) "$MQS_DIR/wrong-name.pem" "$MQS_DIR/server.key"
+}
+
+# TLS failures name their cause; a closed port fails at once.
+test_connect_failures() {
+    make_certs || { mqs_fail "openssl: $(tail -3 "$MQS_DIR/openssl.log")"; return; }
+    restart_with tls_listeners
+    local p=$MQS_PORT closed
+    expect_status 1 "TLS with the right CA" "$MQSTATE" -h 127.0.0.1 -p $((p + 1)) --cafile "$MQS_DIR/ca.pem" get k
+    expect_connect_error "unknown CA" "not trusted: unable to get local issuer certificate (unknown CA)"         -p $((p + 1)) --cafile "$MQS_DIR/other.pem"
+    expect_connect_error "host name mismatch" "does not match the host name 127.0.0.1"         -p $((p + 2)) --cafile "$MQS_DIR/ca.pem"
+    expect_connect_error "plain MQTT to a TLS port" "try --tls" -p $((p + 1))
+    for closed in $((p + 3)) $((p + 4)) $((p + 5)); do
+        mqs_port_open "$closed" || break
+    done
+    expect_connect_error "closed port" "Connection refused" -p "$closed"
+}
+
 mqs_run_tests test_usage_errors test_set_get_del test_conditions_and_expiry test_json_output \
     test_binary_values test_watch test_keys_pages test_lock test_fencing_service_error \
-    test_connection_refused
+    test_connection_refused test_connect_refusals test_connect_failures

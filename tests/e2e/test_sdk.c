@@ -388,6 +388,43 @@ static void unobserve_local_app_driven(void)
     CHECK(d.removed && pthread_equal(d.thread, pthread_self()));
 }
 
+/* mqs_client_connect_once fails at once on a closed port and says why;
+ * mqs_client_error_text is empty after a successful connect. */
+static void connect_once_errors(void)
+{
+    char id[64], text[256];
+    mqs_connect_opts o;
+    mqs_connect_opts_init(&o);
+    mqs_client_id_generate("once", id, sizeof id);
+    o.host = "127.0.0.1";
+    o.client_id = id;
+    /* A port nobody listens on: the harness port's neighbours, checked. */
+    int closed = 0;
+    for (int p = e2e_port() + 1; p < e2e_port() + 20 && !closed; p++) {
+        o.port = p;
+        mqs_client *probe = mqs_client_new(&o, NULL);
+        if (mqs_client_connect_once(probe, 5000) == MQS_ERR_CONNECT) closed = p;
+        mqs_client_destroy(probe);
+    }
+    CHECK(closed);
+    o.port = closed;
+    mqs_client *c = mqs_client_new(&o, NULL);
+    CHECK(c);
+    int64_t start = e2e_now_ms();
+    CHECK_INT(mqs_client_connect_once(c, 10000), MQS_ERR_CONNECT);
+    CHECK(e2e_now_ms() - start < 5000); /* not after the timeout */
+    CHECK(mqs_client_error_text(c, text, sizeof text) > 0);
+    CHECK_STR(text, "Connection refused");
+    CHECK(!mqs_client_is_connected(c));
+    mqs_client_destroy(c);
+    o.port = e2e_port();
+    c = mqs_client_new(&o, NULL);
+    CHECK(c);
+    CHECK_INT(mqs_client_connect_once(c, 5000), MQS_OK);
+    CHECK_INT(mqs_client_error_text(c, text, sizeof text), 0);
+    mqs_client_destroy(c);
+}
+
 static const struct e2e_case cases[] = {
     {"app_driven", app_driven, .mqstated_only = ONLY},
     {"crud_sync", crud_sync, .mqstated_only = ONLY},
@@ -396,6 +433,7 @@ static const struct e2e_case cases[] = {
     {"notify_order", notify_order, .mqstated_only = ONLY},
     {"unobserve_local_threaded", unobserve_local_threaded, .mqstated_only = ONLY},
     {"unobserve_local_app_driven", unobserve_local_app_driven, .mqstated_only = ONLY},
+    {"connect_once_errors", connect_once_errors, .mqstated_only = ONLY},
     {"scan", scan, .mqstated_only = ONLY},
     {"restart", restart, .mqstated_only = ONLY},
 };
