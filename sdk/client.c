@@ -75,7 +75,27 @@ static void set_conn_error(mqs_client *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c->conn_error, sizeof c->conn_error, fmt, ap);
     va_end(ap);
+    c->conn_error_new = true;
     pthread_mutex_unlock(&c->err_mu);
+}
+
+/* A new attempt (keep = true: the old reason stays readable until it has
+ * its own) or a ready session (keep = false: no error any more). */
+static void reset_conn_error(mqs_client *c, bool keep)
+{
+    pthread_mutex_lock(&c->err_mu);
+    if (!keep) c->conn_error[0] = '\0';
+    c->conn_error_new = false;
+    pthread_mutex_unlock(&c->err_mu);
+}
+
+/* True when the attempt under way already recorded why it failed. */
+static bool attempt_has_error(mqs_client *c)
+{
+    pthread_mutex_lock(&c->err_mu);
+    bool has = c->conn_error_new;
+    pthread_mutex_unlock(&c->err_mu);
+    return has;
 }
 
 static bool has_conn_error(mqs_client *c)
@@ -116,7 +136,7 @@ static void on_mosq_log(struct mosquitto *mosq, void *ud, int level, const char 
         set_conn_error(c, "TLS: the server certificate does not match the host name %s", c->host);
         return;
     }
-    if (strncmp(str, "OpenSSL Error", 13) != 0 || has_conn_error(c)) return;
+    if (strncmp(str, "OpenSSL Error", 13) != 0 || attempt_has_error(c)) return;
     SSL *ssl = mosquitto_ssl_get(mosq);
     long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     if (v != X509_V_OK) {
@@ -272,7 +292,7 @@ static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int qos_coun
     }
     bool reconnect = c->was_ready;
     c->ready = c->was_ready = true;
-    set_conn_error(c, "%s", "");
+    reset_conn_error(c, false);
     c->last_err = MQS_OK;
     sdk_flush_locked(c);
     if (reconnect) sdk_reobserve_locked(c);
@@ -299,9 +319,9 @@ static void connection_lost(mqs_client *c, mqs_err reason)
         c->gave_up = true;
         c->last_err = MQS_ERR_CONNECT;
         pthread_cond_broadcast(&c->cv);
-        if (!has_conn_error(c))
-            set_conn_error(c, "%s", "the connection was closed before the broker answered CONNECT");
     }
+    if (!c->ready && c->socket_up && !attempt_has_error(c))
+        set_conn_error(c, "%s", "the connection was closed before the broker answered CONNECT");
     bool was_ready = c->ready;
     c->ready = false;
     c->socket_up = false;
@@ -345,7 +365,7 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 static void attempt_connect(mqs_client *c, bool first)
 {
     int rc;
-    set_conn_error(c, "%s", ""); /* this attempt's own reason, if it fails */
+    reset_conn_error(c, true); /* this attempt's own reason, if it fails */
     if (first) {
         mosquitto_property *props = NULL;
         if (c->session_expiry_s)
@@ -364,7 +384,7 @@ static void attempt_connect(mqs_client *c, bool first)
         return;
     }
     if (rc == MOSQ_ERR_ERRNO) set_conn_error(c, "%s", strerror(saved_errno));
-    else if (rc != MOSQ_ERR_TLS || !has_conn_error(c)) set_conn_error(c, "%s", mosquitto_strerror(rc));
+    else if (rc != MOSQ_ERR_TLS || !attempt_has_error(c)) set_conn_error(c, "%s", mosquitto_strerror(rc));
     sdk_log(c, 1, "connect to %s:%d failed: %s", c->host, c->port, mosquitto_strerror(rc));
     pthread_mutex_lock(&c->mu);
     c->last_err = MQS_ERR_CONNECT;

@@ -94,11 +94,14 @@ struct mqs_client {
     bool connect_once;  /* mqs_client_connect_once: no retry before the first ready */
     bool gave_up;       /* connect_once: the first attempt failed, stopped */
     mqs_err last_err;
-    /* Why the last connection attempt failed, in words ("" when it did
-     * not): CONNACK reason, socket error or TLS cause. Own lock, because
-     * libmosquitto logs (and so sets it) from calls made under c->mu. */
+    /* Why the last failed connection attempt failed, in words ("" once a
+     * session was ready): CONNACK reason, socket error or TLS cause;
+     * conn_error_new: the attempt under way has already said why (its
+     * first, most specific reason is kept). Own lock, because libmosquitto
+     * logs (and so sets it) from calls made under c->mu. */
     pthread_mutex_t err_mu;
     char conn_error[256];
+    bool conn_error_new;
     int sub_mids[2];
     int subs_pending;
     uint32_t backoff_ms;
