@@ -73,8 +73,7 @@ static int prompt_password(struct cli_options *opts)
         fprintf(stderr, "mqstate: --askpass needs a terminal\n");
         return CLI_EXIT_USAGE;
     }
-    fprintf(tty, "Password for %s: ", opts->conn.username ? opts->conn.username : "(no user)");
-    fflush(tty);
+    /* Echo off (and typed-ahead input dropped) before the prompt shows. */
     struct termios saved, quiet;
     bool echo_off = tcgetattr(fd, &saved) == 0;
     if (echo_off) {
@@ -82,6 +81,8 @@ static int prompt_password(struct cli_options *opts)
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         tcsetattr(fd, TCSAFLUSH, &quiet);
     }
+    fprintf(tty, "Password for %s: ", opts->conn.username ? opts->conn.username : "(no user)");
+    fflush(tty);
     opts->password_owned = read_line(tty);
     if (echo_off)
         tcsetattr(fd, TCSAFLUSH, &saved);

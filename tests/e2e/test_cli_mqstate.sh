@@ -281,7 +281,7 @@ expect_connect_error() {
 # Refusals name the broker's reason without --verbose.
 test_connect_refusals() {
     restart_with password_listener
-    local p=$MQS_PORT pid pids=()
+    local p=$MQS_PORT pid pids=() status
     expect_connect_error "bad password" "refused the connection: Bad User Name or Password" \
         -p "$p" -u bob -P wrong
     expect_connect_error "no credentials" "refused the connection: Not authorized" -p "$p"
@@ -294,6 +294,23 @@ test_connect_refusals() {
     expect_status 2 "-P and --password-file" \
         "$MQSTATE" -p "$p" -u bob -P x --password-file "$MQS_DIR/pw" get k
     expect_status 2 "MQSTATE_PASSWORD without a user" env MQSTATE_PASSWORD=x "$MQSTATE" -p "$p" get k
+    # --askpass: typed on the terminal (a pty from script(1)), not echoed.
+    if command -v script >/dev/null; then
+        local out=$MQS_DIR/askpass.out
+        : >"$out"
+        {
+            for _ in $(seq 1 400); do
+                grep -q 'Password for bob' "$out" && break
+                sleep 0.05
+            done
+            printf 'bob-pw\n'
+        } | timeout 30 script -qec "'$MQSTATE' -h 127.0.0.1 -p $p -u bob --askpass get k" /dev/null >"$out" 2>&1
+        status=$?
+        ((status == 1)) && grep -q 'k: not found' "$out" || mqs_fail "--askpass: exit $status: $(cat "$out")"
+        grep -q 'bob-pw' "$out" && mqs_fail "--askpass echoed the password"
+    else
+        mqs_note "script(1) missing: --askpass not tested"
+    fi
     # lock hands user and password on: the command's own mqstate logs in.
     expect_status 1 "lock passes the credentials" "$MQSTATE" -h 127.0.0.1 -p "$p" -u bob \
         --password-file "$MQS_DIR/pw" lock L -- "$MQSTATE" get k
