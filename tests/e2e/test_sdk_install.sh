@@ -51,8 +51,13 @@ test_pkg_config_shared_and_static() {
         mqs_fail "the shared build does not use libmqstate.so.0"
     readelf -d "$MQS_DIR/counter-static" | grep -q 'libmqstate' &&
         mqs_fail "the static build still needs libmqstate.so"
-    [[ $(pkg-config --libs --static mqstate) == *-lmosquitto* ]] ||
-        mqs_fail "pkg-config --static lacks libmosquitto: $(pkg-config --libs --static mqstate)"
+    local static_libs
+    static_libs=$(pkg-config --libs --static mqstate)
+    [[ $static_libs == *-lmosquitto* && $static_libs == *-lssl* ]] ||
+        mqs_fail "pkg-config --static lacks libmosquitto or OpenSSL: $static_libs"
+    # The shared build needs no OpenSSL .pc (a private dependency).
+    [[ $(pkg-config --print-requires-private mqstate) != *openssl* ]] ||
+        mqs_fail "mqstate.pc requires openssl.pc"
     env -u LD_LIBRARY_PATH "$MQS_DIR/counter-shared" -h 127.0.0.1 -p "$MQS_PORT" -n 3 -k c \
         2>"$MQS_DIR/run.err" || mqs_fail "shared counter: $(cat "$MQS_DIR/run.err")"
     env -u LD_LIBRARY_PATH "$MQS_DIR/counter-static" -h 127.0.0.1 -p "$MQS_PORT" -n 4 -k c \
