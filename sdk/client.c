@@ -450,6 +450,7 @@ static mqs_err connect_start(mqs_client *c, int timeout_ms, bool once)
         mqs_err err = c->socket_up ? MQS_OK : MQS_ERR_CONNECT;
         if (!c->socket_up) c->next_attempt_ms = sdk_mono_ms(); /* loop_misc retries */
         pthread_mutex_unlock(&c->mu);
+        if (err != MQS_OK && once) mqs_client_disconnect(c);
         return err;
     }
     pthread_mutex_lock(&c->mu);

@@ -417,6 +417,16 @@ static void connect_once_errors(void)
     CHECK_STR(text, "Connection refused");
     CHECK(!mqs_client_is_connected(c));
     mqs_client_destroy(c);
+    /* Application-driven: the same, and the client can be connected again. */
+    o.threaded = false;
+    c = mqs_client_new(&o, NULL);
+    CHECK(c);
+    CHECK_INT(mqs_client_connect_once(c, 0), MQS_ERR_CONNECT);
+    CHECK(mqs_client_error_text(c, text, sizeof text) > 0);
+    CHECK_STR(text, "Connection refused");
+    CHECK_INT(mqs_client_connect_once(c, 0), MQS_ERR_CONNECT); /* not MQS_ERR_BUSY */
+    mqs_client_destroy(c);
+    o.threaded = true;
     o.port = e2e_port();
     c = mqs_client_new(&o, NULL);
     CHECK(c);
