@@ -1,6 +1,6 @@
-/* Spawning the locked command. posix_spawn rather than fork: mqstate has
- * the library's network thread running, and only async-signal-safe calls
- * are allowed between fork and exec in a threaded process. */
+/* Spawning the command of lock/elect. posix_spawn rather than fork: mqstate
+ * has the library's network thread running, and only async-signal-safe
+ * calls are allowed between fork and exec in a threaded process. */
 #include "child.h"
 
 #include <errno.h>
@@ -12,25 +12,55 @@
 
 extern char **environ;
 
-#define TOKEN_VAR "MQSTATE_FENCING_TOKEN"
+/* The variables mqstate sets for the command: the fencing token, and the
+ * connection settings, so that an mqstate run inside it reaches the same
+ * broker as the same user (option_env.c reads them). */
+enum { VAR_TOKEN, VAR_HOST, VAR_PORT, VAR_USERNAME, VAR_PASSWORD, VAR_COUNT };
+static const char *const var_names[VAR_COUNT] = {
+    "MQSTATE_FENCING_TOKEN", "MQSTATE_HOST", "MQSTATE_PORT", "MQSTATE_USERNAME",
+    "MQSTATE_PASSWORD",
+};
 
-/* environ without any old TOKEN_VAR, plus TOKEN_VAR=token. */
-static char **child_environment(const char *token, char **entry)
+static bool is_ours(const char *entry)
 {
+    for (int i = 0; i < VAR_COUNT; i++) {
+        size_t n = strlen(var_names[i]);
+        if (strncmp(entry, var_names[i], n) == 0 && entry[n] == '=')
+            return true;
+    }
+    return false;
+}
+
+/* environ without any of our variables, plus ours as they apply to this
+ * run (an unset user name or password is removed, not inherited). The
+ * new entries are malloc'd into added[]. */
+static char **child_environment(const char *token, const struct cli_connection *conn,
+                                char *added[VAR_COUNT])
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", conn->port);
+    const char *values[VAR_COUNT] = {token, conn->host, port, conn->username, conn->password};
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 2, sizeof *env);
-    if (!env || asprintf(entry, "%s=%s", TOKEN_VAR, token) < 0) {
-        free(env);
+    char **env = calloc(n + VAR_COUNT + 1, sizeof *env);
+    if (!env)
         return NULL;
-    }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(environ[i], TOKEN_VAR "=", sizeof TOKEN_VAR) != 0)
+        if (!is_ours(environ[i]))
             env[k++] = environ[i];
     }
-    env[k++] = *entry;
+    for (int i = 0; i < VAR_COUNT; i++) {
+        if (!values[i])
+            continue;
+        if (asprintf(&added[i], "%s=%s", var_names[i], values[i]) < 0) {
+            added[i] = NULL;
+            free(env);
+            return NULL;
+        }
+        env[k++] = added[i];
+    }
     env[k] = NULL;
     return env;
 }
@@ -56,21 +86,18 @@ static int spawn(pid_t *pid, char **argv, char **env, const sigset_t *mask)
     return err;
 }
 
-pid_t cli_child_spawn(char **argv, const char *token, const sigset_t *mask, int *status_out)
+pid_t cli_child_spawn(char **argv, const char *token, const struct cli_connection *conn,
+                      const sigset_t *mask, int *status_out)
 {
-    char *entry = NULL;
-    char **env = child_environment(token, &entry);
-    if (!env) {
-        fprintf(stderr, "mqstate: lock: out of memory\n");
-        *status_out = 126;
-        return -1;
-    }
+    char *added[VAR_COUNT] = {NULL};
+    char **env = child_environment(token, conn, added);
     pid_t pid;
-    int err = spawn(&pid, argv, env, mask);
+    int err = env ? spawn(&pid, argv, env, mask) : ENOMEM;
     free(env);
-    free(entry);
+    for (int i = 0; i < VAR_COUNT; i++)
+        free(added[i]);
     if (err) {
-        fprintf(stderr, "mqstate: lock: cannot run %s: %s\n", argv[0], strerror(err));
+        fprintf(stderr, "mqstate: cannot run %s: %s\n", argv[0], strerror(err));
         *status_out = err == ENOENT ? 127 : 126;
         return -1;
     }

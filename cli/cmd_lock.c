@@ -5,15 +5,11 @@
  * because continuing would break the mutual exclusion it asked for. */
 #include <mqstate/lease.h>
 
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <sys/wait.h>
 
-#include "child.h"
 #include "commands.h"
 #include "exitcodes.h"
+#include "held.h"
 #include "report.h"
 #include "result_output.h"
 #include "signals.h"
@@ -22,35 +18,26 @@
 #define LOCK_WAIT_CHUNK_MS 3600000
 
 struct lock_run {
-    const struct cli_options *opts;
+    struct cli_held held;
     mqs_lease *lease;
-    atomic_bool lost;
-    atomic_int lost_err;
 };
 
 static void on_lost(mqs_lease *l, mqs_err err, void *ud)
 {
     struct lock_run *run = ud;
-    atomic_store(&run->lost_err, err);
-    atomic_store(&run->lost, true);
-    cli_signals_wake();
+    cli_held_lose(&run->held, err, NULL);
 }
 
-/* Blocks until acquired. SIGINT/SIGTERM are unblocked in this thread
- * meanwhile: an interrupted wait simply ends the process, nothing is held
- * (or what was just taken expires after the ttl). */
+/* Blocks until acquired. SIGINT/SIGTERM are unblocked meanwhile: an
+ * interrupted wait simply ends the process, nothing is held (or what was
+ * just taken expires after the ttl). */
 static mqs_err acquire(struct lock_run *run, bool *acquired)
 {
-    const struct cli_options *opts = run->opts;
+    const struct cli_options *opts = run->held.opts;
     uint64_t renew_ms = opts->ttl_ms / 3;
-    sigset_t interrupt;
-    sigemptyset(&interrupt);
-    sigaddset(&interrupt, SIGINT);
-    sigaddset(&interrupt, SIGTERM);
-    sigaddset(&interrupt, SIGHUP);
-    pthread_sigmask(SIG_UNBLOCK, &interrupt, NULL);
     mqs_err err;
     *acquired = false;
+    cli_held_interruptible(true);
     if (opts->wait_s == 0) {
         err = mqs_lease_acquire(run->lease, opts->ttl_ms, renew_ms, acquired);
     } else if (opts->wait_s > 0) {
@@ -62,86 +49,45 @@ static mqs_err acquire(struct lock_run *run, bool *acquired)
         while (err == MQS_ERR_TIMEOUT);
         *acquired = err == MQS_OK;
     }
-    pthread_sigmask(SIG_BLOCK, &interrupt, NULL);
+    cli_held_interruptible(false);
     return err;
-}
-
-/* Interrupts sent with kill(1) are passed on; those from the terminal
- * (SI_KERNEL) already reached CMD, which is in the same process group. */
-static void forward(pid_t pid, const siginfo_t *si)
-{
-    if (si->si_code == SI_USER || si->si_code == SI_QUEUE)
-        kill(pid, si->si_signo);
-}
-
-static void lease_lost(struct lock_run *run, pid_t pid)
-{
-    mqs_err err = atomic_load(&run->lost_err);
-    cli_key_message(run->opts, &run->opts->keys[0],
-                    err == MQS_OK ? "lock lost: another holder has it; stopping the command"
-                                  : "lock lost: renewal failed; stopping the command");
-    kill(pid, SIGTERM);
-}
-
-/* Waits for CMD to end; returns its waitpid status. */
-static int supervise(struct lock_run *run, pid_t pid)
-{
-    sigset_t set;
-    cli_signals_set(&set);
-    bool stopped = false;
-    for (;;) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return status;
-        if (atomic_load(&run->lost) && !stopped) {
-            lease_lost(run, pid);
-            stopped = true;
-        }
-        siginfo_t si;
-        int sig = sigwaitinfo(&set, &si);
-        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-            forward(pid, &si);
-    }
 }
 
 static int run_locked(struct lock_run *run, const sigset_t *orig_mask)
 {
+    const struct cli_options *opts = run->held.opts;
     mqs_hlc token;
     char text[MQS_HLC_STR_MAX];
     if (!mqs_lease_token(run->lease, &token) || !mqs_hlc_format(&token, text, sizeof text)) {
-        cli_key_message(run->opts, &run->opts->keys[0], "lock lost before the command ran");
+        cli_key_message(opts, &opts->keys[0], "lock lost before the command ran");
         return CLI_EXIT_SERVICE;
     }
-    if (run->opts->verbose)
+    if (opts->verbose)
         fprintf(stderr, "mqstate: lock acquired, fencing token %s\n", text);
-    int status;
-    pid_t pid = cli_child_spawn(run->opts->child_argv, text, orig_mask, &status);
-    if (pid > 0)
-        status = cli_child_status(supervise(run, pid));
-    if (atomic_load(&run->lost)) {
-        mqs_err err = atomic_load(&run->lost_err);
-        return err == MQS_OK ? CLI_EXIT_SERVICE : cli_exit_for(err);
-    }
+    int status = cli_held_run(&run->held, text, orig_mask);
+    if (atomic_load(&run->held.lost))
+        return cli_held_lost_status(&run->held);
     mqs_err err = mqs_lease_release(run->lease);
     if (err != MQS_OK)
         cli_report("lock: release (the lock expires after --ttl)", err, NULL);
-    else if (run->opts->verbose)
+    else if (opts->verbose)
         fprintf(stderr, "mqstate: lock released\n");
     return status;
 }
 
 static int lock_with_lease(struct lock_run *run, const sigset_t *orig_mask)
 {
+    const struct cli_options *opts = run->held.opts;
     bool acquired;
     mqs_err err = acquire(run, &acquired);
-    if (err == MQS_ERR_TIMEOUT && run->opts->wait_s > 0) {
-        cli_key_message(run->opts, &run->opts->keys[0], "lock not acquired within --wait");
+    if (err == MQS_ERR_TIMEOUT && opts->wait_s > 0) {
+        cli_key_message(opts, &opts->keys[0], "lock not acquired within --wait");
         return CLI_EXIT_NOT_MET;
     }
     if (err != MQS_OK)
         return cli_report("lock", err, NULL);
     if (!acquired) {
-        cli_key_message(run->opts, &run->opts->keys[0], "lock held by another holder");
+        cli_key_message(opts, &opts->keys[0], "lock held by another holder");
         return CLI_EXIT_NOT_MET;
     }
     return run_locked(run, orig_mask);
@@ -155,7 +101,7 @@ int cli_cmd_lock(const struct cli_options *opts)
     int rc = cli_session_open(&s, opts);
     if (rc != CLI_EXIT_OK)
         return rc;
-    struct lock_run run = {.opts = opts};
+    struct lock_run run = {.held = {.opts = opts, .what = "lock"}};
     const struct cli_bytes *name = &opts->keys[0];
     run.lease = mqs_lease_new(s.client, name->data, name->len, NULL, 0);
     if (!run.lease) {

@@ -12,10 +12,11 @@ int cli_cmd_del(const struct cli_options *opts, struct cli_session *s);
 int cli_cmd_vdel(const struct cli_options *opts, struct cli_session *s);
 int cli_cmd_keys(const struct cli_options *opts, struct cli_session *s);
 
-/* watch and lock connect by themselves: they must set up their signal
+/* watch, lock and elect connect by themselves: they must set up their signal
  * handling before the library starts its network thread. */
 int cli_cmd_watch(const struct cli_options *opts);
 int cli_cmd_lock(const struct cli_options *opts);
+int cli_cmd_elect(const struct cli_options *opts);
 
 int cli_cmd_version(const struct cli_options *opts);
 

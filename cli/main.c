@@ -29,6 +29,7 @@ static int run(struct cli_options *opts)
     case CLI_CMD_VERSION: return cli_cmd_version(opts);
     case CLI_CMD_WATCH: return cli_cmd_watch(opts);
     case CLI_CMD_LOCK: return cli_cmd_lock(opts);
+    case CLI_CMD_ELECT: return cli_cmd_elect(opts);
     default: break;
     }
     if (opts->command == CLI_CMD_SET || opts->command == CLI_CMD_VDEL) {

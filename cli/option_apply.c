@@ -96,8 +96,8 @@ static int apply_number(const char *arg, const char *value, uint64_t min, uint64
     return parse_u64(value, min, max, out) ? CLI_EXIT_OK : bad_value(arg, value, expected);
 }
 
-static int apply_connection(struct cli_connection *c, enum cli_opt_id id, const char *value,
-                            const char *arg)
+int cli_apply_connection(struct cli_connection *c, enum cli_opt_id id, const char *value,
+                         const char *arg)
 {
     uint64_t port;
     double seconds;
@@ -115,6 +115,8 @@ static int apply_connection(struct cli_connection *c, enum cli_opt_id id, const 
         break;
     case OPT_USERNAME: c->username = value; break;
     case OPT_PASSWORD: c->password = value; break;
+    case OPT_PASSWORD_FILE: c->password_file = value; break;
+    case OPT_ASKPASS: c->askpass = true; break;
     case OPT_CAFILE: c->cafile = value; break;
     case OPT_CAPATH: c->capath = value; break;
     case OPT_CERTFILE: c->certfile = value; break;
@@ -173,6 +175,6 @@ int cli_option_apply(struct cli_options *opts, struct cli_parse_state *st, enum 
     case OPT_JSON: opts->json = true; return CLI_EXIT_OK;
     case OPT_VERBOSE: opts->verbose = true; return CLI_EXIT_OK;
     case OPT_HELP: case OPT_VERSION: return CLI_EXIT_OK; /* options_check.c */
-    default: return apply_connection(&opts->conn, id, value, arg);
+    default: return cli_apply_connection(&opts->conn, id, value, arg);
     }
 }

@@ -20,6 +20,16 @@ struct cli_parse_state {
 int cli_option_apply(struct cli_options *opts, struct cli_parse_state *st, enum cli_opt_id id,
                      const char *value, const char *arg);
 
+/* Sets one connection option (also from the environment: `arg` is then
+ * the variable's name, for messages). */
+int cli_apply_connection(struct cli_connection *c, enum cli_opt_id id, const char *value,
+                         const char *arg);
+
+/* Fills the connection settings not given on the command line from the
+ * MQSTATE_* environment, then reads --password-file or prompts
+ * (--askpass). */
+int cli_options_environment(struct cli_options *opts, struct cli_parse_state *st);
+
 /* Resolves the subcommand, its operands and the defaults that depend on
  * other options; rejects options the subcommand does not use. */
 int cli_options_finish(struct cli_options *opts, struct cli_parse_state *st);

@@ -18,6 +18,8 @@ static const struct cli_opt_spec specs[] = {
     {OPT_ID, 'i', {"id", "client-id"}, true},
     {OPT_USERNAME, 'u', {"username"}, true},
     {OPT_PASSWORD, 'P', {"password"}, true},
+    {OPT_PASSWORD_FILE, 0, {"password-file"}, true},
+    {OPT_ASKPASS, 0, {"askpass"}, false},
     {OPT_CAFILE, 'T', {"cafile"}, true},
     {OPT_CAPATH, 0, {"capath"}, true},
     {OPT_CERTFILE, 'C', {"cert", "certfile"}, true},

@@ -112,4 +112,6 @@ void cli_options_free(struct cli_options *opts)
     opts->keys = NULL;
     opts->key_count = 0;
     cli_bytes_free(&opts->value);
+    free(opts->password_owned);
+    opts->password_owned = NULL;
 }

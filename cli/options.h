@@ -19,6 +19,7 @@ enum cli_command {
     CLI_CMD_WATCH,
     CLI_CMD_KEYS,
     CLI_CMD_LOCK,
+    CLI_CMD_ELECT,
     CLI_CMD_VERSION,
     CLI_CMD_HELP,
 };
@@ -28,7 +29,9 @@ struct cli_connection {
     int port;            /* 0 = the default for the transport (1883 / 8883) */
     const char *client_id; /* NULL = a fresh unique id for this run */
     const char *username;
-    const char *password;
+    const char *password;         /* -P, MQSTATE_PASSWORD, --password-file or --askpass */
+    const char *password_file;    /* --password-file: its first line is the password */
+    bool askpass;                 /* --askpass: prompt on the terminal */
     const char *cafile;
     const char *capath;
     const char *certfile;
@@ -57,19 +60,22 @@ struct cli_options {
     bool nx, nex, persist;
     uint64_t px_ms;             /* 0 = no expiry */
     const char *fencing_token;  /* --ft */
-    uint64_t ttl_ms;            /* lease length of `lock` */
-    double wait_s;              /* lock: how long to wait, < 0 = forever */
+    uint64_t ttl_ms;            /* lease length of `lock`, term of `elect` */
+    double wait_s;              /* lock/elect: how long to wait, < 0 = forever */
 
     bool hex;                   /* display keys and values in hexadecimal */
     bool json;                  /* one JSON object per result */
     bool verbose;
 
-    char **child_argv;          /* lock: the command after "--" (NULL-ended) */
+    char **child_argv;          /* lock/elect: the command after "--" (NULL-ended) */
+    char *password_owned;       /* read from --password-file or the terminal */
 };
 
-/* Parses argv into `opts`. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE after
- * printing one line on stderr. Values read from stdin or files are not read
- * here (see value_input.h). */
+/* Parses argv into `opts`. Connection settings not given as options come
+ * from the environment (MQSTATE_HOST, MQSTATE_PORT, MQSTATE_USERNAME,
+ * MQSTATE_PASSWORD); the password file is read and --askpass prompts here.
+ * Returns CLI_EXIT_OK, or CLI_EXIT_USAGE after printing one line on stderr.
+ * Values read from stdin or files are not read here (see value_input.h). */
 int cli_options_parse(struct cli_options *opts, int argc, char **argv);
 void cli_options_free(struct cli_options *opts);
 

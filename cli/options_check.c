@@ -14,7 +14,7 @@
      OPT_BIT(OPT_CERTFILE) | OPT_BIT(OPT_KEYFILE) | OPT_BIT(OPT_KEYPASS) |                     \
      OPT_BIT(OPT_KEYPASSWORDFILE) | OPT_BIT(OPT_TLS) | OPT_BIT(OPT_NOTLS) |                    \
      OPT_BIT(OPT_INSECURE) | OPT_BIT(OPT_TIMEOUT) | OPT_BIT(OPT_VERBOSE) | OPT_BIT(OPT_HEX) |  \
-     OPT_BIT(OPT_JSON))
+     OPT_BIT(OPT_JSON) | OPT_BIT(OPT_PASSWORD_FILE) | OPT_BIT(OPT_ASKPASS))
 #define KEY_OPTS (OPT_BIT(OPT_KEY) | OPT_BIT(OPT_KEY_HEX))
 #define VALUE_OPTS (OPT_BIT(OPT_VALUE) | OPT_BIT(OPT_VALUE_HEX) | OPT_BIT(OPT_VALUEFILE))
 
@@ -37,6 +37,7 @@ static const struct command_spec commands[] = {
     {"watch", CLI_CMD_WATCH, KEY_OPTS, -1},
     {"keys", CLI_CMD_KEYS, 0, 1},
     {"lock", CLI_CMD_LOCK, KEY_OPTS | OPT_BIT(OPT_TTL) | OPT_BIT(OPT_WAIT), 1},
+    {"elect", CLI_CMD_ELECT, KEY_OPTS | OPT_BIT(OPT_TTL) | OPT_BIT(OPT_WAIT), 1},
     {"version", CLI_CMD_VERSION, 0, 0},
     {"help", CLI_CMD_HELP, 0, 0},
 };
@@ -84,7 +85,9 @@ static int resolve_tls(struct cli_options *opts, uint64_t seen)
     if ((c->certfile != NULL) != (c->keyfile != NULL))
         return usage("--cert and --keyfile go together", NULL);
     if (c->password && !c->username)
-        return usage("-P/--password needs -u/--username", NULL);
+        return usage("a password (-P, --password-file, --askpass or MQSTATE_PASSWORD) needs a "
+                     "user name (-u or MQSTATE_USERNAME)",
+                     NULL);
     if (c->keypass && c->keypasswordfile)
         return usage("give --keypass or --keypasswordfile, not both", NULL);
     return CLI_EXIT_OK;
@@ -126,7 +129,7 @@ static int finish_operands(struct cli_options *opts, const struct command_spec *
     const char *second = count > 1 ? operands[1] : NULL;
     int rc;
     switch (cmd->command) {
-    case CLI_CMD_GET: case CLI_CMD_DEL: case CLI_CMD_LOCK:
+    case CLI_CMD_GET: case CLI_CMD_DEL: case CLI_CMD_LOCK: case CLI_CMD_ELECT:
         return take_key(opts, first, cmd->name);
     case CLI_CMD_SET: case CLI_CMD_VDEL:
         rc = take_key(opts, first, cmd->name);
@@ -156,15 +159,21 @@ static int finish_command(struct cli_options *opts, const struct command_spec *c
         return usage("too many arguments for ", cmd->name);
     if (opts->nx && opts->nex)
         return usage("give --nx or --nex, not both", NULL);
-    if (cmd->command == CLI_CMD_LOCK && (!opts->child_argv || !opts->child_argv[0]))
-        return usage("lock needs a command after --, e.g. mqstate lock NAME -- CMD ARGS", NULL);
-    if (cmd->command != CLI_CMD_LOCK && opts->child_argv)
+    bool runs_command = cmd->command == CLI_CMD_LOCK || cmd->command == CLI_CMD_ELECT;
+    if (runs_command && (!opts->child_argv || !opts->child_argv[0])) {
+        fprintf(stderr, "mqstate: %s needs a command after --, e.g. mqstate %s NAME -- CMD ARGS "
+                        "(see mqstate --help)\n", cmd->name, cmd->name);
+        return CLI_EXIT_USAGE;
+    }
+    if (!runs_command && opts->child_argv)
         return usage("unexpected arguments after -- for ", cmd->name);
     rc = finish_operands(opts, cmd, st->positional + 1, count);
     for (int i = 0; rc == CLI_EXIT_OK && i < opts->key_count; i++) {
         if (opts->keys[i].len == 0)
             rc = usage("the key is empty for ", cmd->name);
     }
+    if (rc == CLI_EXIT_OK && cmd->command != CLI_CMD_VERSION && cmd->command != CLI_CMD_HELP)
+        rc = cli_options_environment(opts, st);
     return rc ? rc : resolve_tls(opts, st->seen);
 }
 

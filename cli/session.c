@@ -94,15 +94,24 @@ static void fill_opts(mqs_connect_opts *o, struct cli_session *s)
     o->ud = s;
 }
 
-static int connect_failed(const struct cli_connection *c, mqs_err err)
+/* One line with the real cause (CONNACK reason, socket error, TLS
+ * verification result) as libmqstate recorded it. */
+static int connect_failed(const struct cli_connection *c, mqs_client *client, mqs_err err)
 {
-    const char *why = mqs_strerror(err);
-    if (err == MQS_ERR_REFUSED)
-        why = "the broker refused the connection (user name, password or client id "
-              "not accepted)";
-    else if (err == MQS_ERR_TIMEOUT)
+    char text[256] = "";
+    if (client)
+        mqs_client_error_text(client, text, sizeof text);
+    const char *why = text[0] ? text : mqs_strerror(err);
+    if (err == MQS_ERR_TIMEOUT && !text[0])
         why = "no answer within the timeout";
-    fprintf(stderr, "mqstate: cannot connect to %s:%d: %s\n", c->host, c->port, why);
+    /* A TLS listener drops a plain CONNECT without a word, and a plain
+     * one answers a TLS hello with bytes that are not TLS. */
+    const char *hint = "";
+    if (!c->tls && strstr(why, "closed before"))
+        hint = " (a TLS port? try --tls)";
+    else if (c->tls && (strstr(why, "unexpected eof") || strstr(why, "wrong version number")))
+        hint = " (not a TLS port?)";
+    fprintf(stderr, "mqstate: cannot connect to %s:%d: %s%s\n", c->host, c->port, why, hint);
     return CLI_EXIT_CONNECT;
 }
 
@@ -123,11 +132,14 @@ int cli_session_open(struct cli_session *s, const struct cli_options *opts)
     mqs_err err = MQS_OK;
     s->client = mqs_client_new(&o, &err);
     if (!s->client)
-        return connect_failed(s->conn, err);
-    err = mqs_client_connect(s->client, (int)s->conn->timeout_ms);
+        return connect_failed(s->conn, NULL, err);
+    /* A refused or failed first connection is reported at once; once
+     * connected, the library reconnects by itself (watch, lock). */
+    err = mqs_client_connect_once(s->client, (int)s->conn->timeout_ms);
     if (err != MQS_OK) {
+        int rc = connect_failed(&opts->conn, s->client, err);
         cli_session_close(s);
-        return connect_failed(&opts->conn, err);
+        return rc;
     }
     return CLI_EXIT_OK;
 }

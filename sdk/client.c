@@ -6,9 +6,14 @@
  * mosquitto_loop_start(): libmosquitto's built-in reconnect has whole-second
  * delays and no jitter, and the same step function (sdk_misc_step) must
  * also drive request timeouts and lease renewals. */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "sdk_internal.h"
 #include "sdk_topic.h"
@@ -60,6 +65,89 @@ static int pw_callback(char *buf, int size, int rwflag, void *userdata)
     return (int)strlen(buf);
 }
 
+/* --- why a connection failed ----------------------------------------------- */
+
+static void set_conn_error(mqs_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_conn_error(mqs_client *c, const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&c->err_mu);
+    va_start(ap, fmt);
+    vsnprintf(c->conn_error, sizeof c->conn_error, fmt, ap);
+    va_end(ap);
+    c->conn_error_new = true;
+    pthread_mutex_unlock(&c->err_mu);
+}
+
+/* A new attempt (keep = true: the old reason stays readable until it has
+ * its own) or a ready session (keep = false: no error any more). */
+static void reset_conn_error(mqs_client *c, bool keep)
+{
+    pthread_mutex_lock(&c->err_mu);
+    if (!keep) c->conn_error[0] = '\0';
+    c->conn_error_new = false;
+    pthread_mutex_unlock(&c->err_mu);
+}
+
+/* True when the attempt under way already recorded why it failed. */
+static bool attempt_has_error(mqs_client *c)
+{
+    pthread_mutex_lock(&c->err_mu);
+    bool has = c->conn_error_new;
+    pthread_mutex_unlock(&c->err_mu);
+    return has;
+}
+
+static bool has_conn_error(mqs_client *c)
+{
+    pthread_mutex_lock(&c->err_mu);
+    bool has = c->conn_error[0] != '\0';
+    pthread_mutex_unlock(&c->err_mu);
+    return has;
+}
+
+size_t mqs_client_error_text(mqs_client *c, char *buf, size_t size)
+{
+    if (!c || !buf || !size) return 0;
+    pthread_mutex_lock(&c->err_mu);
+    int n = snprintf(buf, size, "%s", c->conn_error);
+    pthread_mutex_unlock(&c->err_mu);
+    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+/* The certificate verification failures a user fixes by naming the CA. */
+static bool unknown_ca(long v)
+{
+    return v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+           v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT || v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+           v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || v == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+}
+
+/* libmosquitto reports TLS failures only through its log: its host name
+ * check logs "host name verification failed", OpenSSL errors are logged
+ * while the SSL object still exists, so the verification result (unknown
+ * CA, expired...) can be read then. Called on any thread, maybe with
+ * c->mu held: only err_mu is taken. */
+static void on_mosq_log(struct mosquitto *mosq, void *ud, int level, const char *str)
+{
+    mqs_client *c = ud;
+    if (!(level & MOSQ_LOG_ERR)) return;
+    if (strstr(str, "host name verification failed")) {
+        set_conn_error(c, "TLS: the server certificate does not match the host name %s", c->host);
+        return;
+    }
+    if (strncmp(str, "OpenSSL Error", 13) != 0 || attempt_has_error(c)) return;
+    SSL *ssl = mosquitto_ssl_get(mosq);
+    long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    if (v != X509_V_OK) {
+        set_conn_error(c, "TLS: the server certificate is not trusted: %s%s",
+                       X509_verify_cert_error_string(v), unknown_ca(v) ? " (unknown CA)" : "");
+        return;
+    }
+    const char *what = strstr(str, "::"); /* "error:0A000086:SSL routines::<reason>" */
+    set_conn_error(c, "TLS: %s", what ? what + 2 : str);
+}
+
 static void on_connect(struct mosquitto *, void *, int, int, const mosquitto_property *);
 static void on_disconnect(struct mosquitto *, void *, int, const mosquitto_property *);
 static void on_subscribe(struct mosquitto *, void *, int, int, const int *,
@@ -95,6 +183,7 @@ mqs_client *mqs_client_new(const mqs_connect_opts *o, mqs_err *err)
     }
     mqs_client *c = xcalloc(1, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->err_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -134,6 +223,7 @@ mqs_client *mqs_client_new(const mqs_connect_opts *o, mqs_err *err)
     if (c->threaded) mosquitto_threaded_set(c->mosq, true);
     if (c->username) mosquitto_username_pw_set(c->mosq, c->username, c->password);
     if (!setup_tls(c, o)) return fail_new(c, err);
+    mosquitto_log_callback_set(c->mosq, on_mosq_log);
     mosquitto_connect_v5_callback_set(c->mosq, on_connect);
     mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect);
     mosquitto_subscribe_v5_callback_set(c->mosq, on_subscribe);
@@ -152,6 +242,11 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
     if (rc != 0) {
         c->refused = true;
         c->last_err = MQS_ERR_REFUSED;
+        char *why = NULL;
+        mosquitto_property_read_string(props, MQTT_PROP_REASON_STRING, &why, false);
+        set_conn_error(c, "the broker refused the connection: %s%s%s",
+                       mosquitto_reason_string(rc), why ? ": " : "", why ? why : "");
+        free(why);
         sdk_log(c, 0, "connection refused: %s", mosquitto_reason_string(rc));
         pthread_cond_broadcast(&c->cv);
         pthread_mutex_unlock(&c->mu);
@@ -182,6 +277,8 @@ static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int qos_coun
         return;
     }
     if (qos_count < 1 || granted[0] > 2) {
+        set_conn_error(c, "the broker refused the response/notification subscription: %s",
+                       qos_count ? mosquitto_reason_string(granted[0]) : "no reason code");
         sdk_log(c, 0, "subscription refused (reason %d)", qos_count ? granted[0] : -1);
         c->last_err = MQS_ERR_REFUSED;
         c->refused = true;
@@ -195,6 +292,7 @@ static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int qos_coun
     }
     bool reconnect = c->was_ready;
     c->ready = c->was_ready = true;
+    reset_conn_error(c, false);
     c->last_err = MQS_OK;
     sdk_flush_locked(c);
     if (reconnect) sdk_reobserve_locked(c);
@@ -215,6 +313,15 @@ static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int qos_coun
 static void connection_lost(mqs_client *c, mqs_err reason)
 {
     pthread_mutex_lock(&c->mu);
+    if (c->connect_once && !c->was_ready && !c->gave_up) {
+        /* The first attempt failed (at the socket, in the TLS handshake,
+         * or the broker closed it): mqs_client_connect_once gives up. */
+        c->gave_up = true;
+        c->last_err = MQS_ERR_CONNECT;
+        pthread_cond_broadcast(&c->cv);
+    }
+    if (!c->ready && c->socket_up && !attempt_has_error(c))
+        set_conn_error(c, "%s", "the connection was closed before the broker answered CONNECT");
     bool was_ready = c->ready;
     c->ready = false;
     c->socket_up = false;
@@ -258,6 +365,7 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 static void attempt_connect(mqs_client *c, bool first)
 {
     int rc;
+    reset_conn_error(c, true); /* this attempt's own reason, if it fails */
     if (first) {
         mosquitto_property *props = NULL;
         if (c->session_expiry_s)
@@ -268,12 +376,15 @@ static void attempt_connect(mqs_client *c, bool first)
     } else {
         rc = mosquitto_reconnect(c->mosq);
     }
+    int saved_errno = errno;
     if (rc == MOSQ_ERR_SUCCESS) {
         pthread_mutex_lock(&c->mu);
         c->socket_up = true;
         pthread_mutex_unlock(&c->mu);
         return;
     }
+    if (rc == MOSQ_ERR_ERRNO) set_conn_error(c, "%s", strerror(saved_errno));
+    else if (rc != MOSQ_ERR_TLS || !attempt_has_error(c)) set_conn_error(c, "%s", mosquitto_strerror(rc));
     sdk_log(c, 1, "connect to %s:%d failed: %s", c->host, c->port, mosquitto_strerror(rc));
     pthread_mutex_lock(&c->mu);
     c->last_err = MQS_ERR_CONNECT;
@@ -283,10 +394,11 @@ static void attempt_connect(mqs_client *c, bool first)
 
 void sdk_misc_step(mqs_client *c)
 {
+    sdk_run_deferred(c);
     sdk_expire_pending(c);
     pthread_mutex_lock(&c->mu);
     sdk_lease_tick_locked(c);
-    bool reconnect = c->started && !c->stopping && !c->socket_up && !c->refused &&
+    bool reconnect = c->started && !c->stopping && !c->socket_up && !c->refused && !c->gave_up &&
                      sdk_mono_ms() >= c->next_attempt_ms;
     pthread_mutex_unlock(&c->mu);
     if (reconnect) attempt_connect(c, false);
@@ -319,7 +431,7 @@ static void *net_thread(void *arg)
     return NULL;
 }
 
-mqs_err mqs_client_connect(mqs_client *c, int timeout_ms)
+static mqs_err connect_start(mqs_client *c, int timeout_ms, bool once)
 {
     pthread_mutex_lock(&c->mu);
     if (c->started) {
@@ -327,7 +439,8 @@ mqs_err mqs_client_connect(mqs_client *c, int timeout_ms)
         return MQS_ERR_BUSY;
     }
     c->started = true;
-    c->stopping = c->refused = false;
+    c->stopping = c->refused = c->gave_up = false;
+    c->connect_once = once;
     c->backoff_ms = 0;
     c->last_err = MQS_ERR_TIMEOUT;
     pthread_mutex_unlock(&c->mu);
@@ -337,16 +450,28 @@ mqs_err mqs_client_connect(mqs_client *c, int timeout_ms)
         mqs_err err = c->socket_up ? MQS_OK : MQS_ERR_CONNECT;
         if (!c->socket_up) c->next_attempt_ms = sdk_mono_ms(); /* loop_misc retries */
         pthread_mutex_unlock(&c->mu);
+        if (err != MQS_OK && once) mqs_client_disconnect(c);
         return err;
     }
     pthread_mutex_lock(&c->mu);
     c->has_thread = pthread_create(&c->thread, NULL, net_thread, c) == 0;
     uint64_t deadline = sdk_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
-    while (!c->ready && !c->refused && sdk_mono_ms() < deadline) sdk_cond_wait_until(c, deadline);
+    while (!c->ready && !c->refused && !c->gave_up && sdk_mono_ms() < deadline)
+        sdk_cond_wait_until(c, deadline);
     mqs_err err = c->ready ? MQS_OK : c->refused ? MQS_ERR_REFUSED : c->last_err;
+    bool stop = c->refused || c->gave_up || (once && !c->ready);
     pthread_mutex_unlock(&c->mu);
-    if (err == MQS_ERR_REFUSED) mqs_client_disconnect(c);
+    if (err == MQS_ERR_TIMEOUT && !has_conn_error(c))
+        set_conn_error(c, "no CONNACK within %d ms", timeout_ms);
+    if (stop) mqs_client_disconnect(c);
     return err;
+}
+
+mqs_err mqs_client_connect(mqs_client *c, int timeout_ms) { return connect_start(c, timeout_ms, false); }
+
+mqs_err mqs_client_connect_once(mqs_client *c, int timeout_ms)
+{
+    return connect_start(c, timeout_ms, true);
 }
 
 void mqs_client_disconnect(mqs_client *c)
@@ -368,6 +493,7 @@ void mqs_client_disconnect(mqs_client *c)
     c->started = c->ready = c->socket_up = false;
     c->has_loop_thread = false;
     pthread_mutex_unlock(&c->mu);
+    sdk_run_deferred(c); /* decided already: delivered with their result */
     sdk_fail_pending(c, false, MQS_ERR_NOT_CONNECTED);
 }
 
@@ -390,6 +516,7 @@ void mqs_client_destroy(mqs_client *c)
     free(c->keypass);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->err_mu);
     free(c);
 }
 

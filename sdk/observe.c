@@ -366,25 +366,19 @@ mqs_err mqs_unobserve(mqs_client *c, const void *key, size_t klen, mqs_result *o
     return err;
 }
 
-static void unobserve_local_done(mqs_client *c, const mqs_result *r, void *ud)
-{
-    obs_async *a = ud;
-    if (a->done) a->done(c, r, a->done_ud);
-    free(a);
-}
-
 mqs_err mqs_unobserve_async(mqs_client *c, const void *key, size_t klen, mqs_result_cb cb,
                             void *ud)
 {
     if (!c || !key || !klen) return MQS_ERR_INVALID;
     bool others;
     if (!drop_user(c, key, klen, &others)) {
-        /* Still watched by the library: answer locally through a GET-free
-         * path so the callback contract (called later, once) holds. */
-        obs_async *a = obs_async_new(key, klen, cb, ud);
+        /* Still watched by the library: nothing to send, but the callback
+         * still runs on the network thread, after this call returned. */
         mqs_result r = {.removed = true};
-        unobserve_local_done(c, &r, a);
-        return MQS_OK;
+        pthread_mutex_lock(&c->mu);
+        mqs_err err = sdk_defer_locked(c, cb, ud, &r);
+        pthread_mutex_unlock(&c->mu);
+        return err;
     }
     obs_async *a = obs_async_new(key, klen, cb, ud);
     a->stop = true;
@@ -433,4 +427,24 @@ void sdk_watch_remove(mqs_client *c, const void *key, size_t klen, sdk_listener 
         keynotify_sync(c, key, klen, true, &r);
         mqs_result_clear(&r);
     }
+}
+
+/* --- ordering for applications ------------------------------------------------ */
+
+bool mqs_notify_pos_update(mqs_notify_pos *pos, const mqs_notification *n)
+{
+    if (!pos || !n) return false;
+    if (pos->known && !n->synthetic && n->has_version) {
+        int cmp = mqs_hlc_compare(&n->version, &pos->version);
+        /* A DELETE carries the removed entry's version: at equal versions
+         * it is the later event, anything else is a repeat. */
+        bool newer = cmp > 0 || (cmp == 0 && n->op == MQS_NOTIFY_DELETE &&
+                                 pos->op == MQS_NOTIFY_SET);
+        if (!newer) return false;
+    }
+    /* A synthetic DELETE has no version: the next notification is accepted. */
+    pos->known = n->has_version;
+    pos->op = n->op;
+    if (n->has_version) pos->version = n->version;
+    return true;
 }

@@ -184,6 +184,40 @@ mqs_err sdk_request_sync(mqs_client *c, const sdk_req *r, mqs_result *out)
     return out->err;
 }
 
+mqs_err sdk_defer_locked(mqs_client *c, mqs_result_cb cb, void *ud, mqs_result *res)
+{
+    if (!c->started) return MQS_ERR_NOT_CONNECTED;
+    sdk_deferred *d = xcalloc(1, sizeof *d);
+    d->cb = cb;
+    d->ud = ud;
+    d->res = *res; /* ownership moves to the queue */
+    *res = (mqs_result){0};
+    sdk_deferred **pp = &c->deferred;
+    while (*pp) pp = &(*pp)->next;
+    *pp = d;
+    return MQS_OK;
+}
+
+void sdk_run_deferred(mqs_client *c)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        sdk_deferred *d = c->deferred;
+        if (d) {
+            c->deferred = d->next;
+            sdk_cb_begin(c);
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (!d) return;
+        if (d->cb) d->cb(c, &d->res, d->ud);
+        mqs_result_clear(&d->res);
+        free(d);
+        pthread_mutex_lock(&c->mu);
+        sdk_cb_end(c);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
 void sdk_flush_locked(mqs_client *c)
 {
     for (sdk_pending *p = c->pending; p; p = p->next)

@@ -38,6 +38,17 @@ typedef struct sdk_pending {
     struct sdk_sync *sync; /* synchronous caller waiting, instead of cb */
 } sdk_pending;
 
+/* A completion decided without a round trip (e.g. an unobserve the library
+ * answers itself), queued so that it still runs on the network thread, in
+ * the next loop step, never inside the call that started it. Owned by
+ * c->deferred until run; its result is cleared after the callback. */
+typedef struct sdk_deferred {
+    struct sdk_deferred *next;
+    mqs_result_cb cb;
+    void *ud;
+    mqs_result res;
+} sdk_deferred;
+
 /* One watcher of an observed key: the application's callback or a
  * library listener (lease, lock, leader). */
 typedef struct sdk_listener {
@@ -80,7 +91,17 @@ struct mqs_client {
     bool ready;         /* CONNACK + both SUBACKs */
     bool was_ready;     /* ready at least once: next ready is a reconnect */
     bool refused;       /* CONNACK refused: do not retry */
+    bool connect_once;  /* mqs_client_connect_once: no retry before the first ready */
+    bool gave_up;       /* connect_once: the first attempt failed, stopped */
     mqs_err last_err;
+    /* Why the last failed connection attempt failed, in words ("" once a
+     * session was ready): CONNACK reason, socket error or TLS cause;
+     * conn_error_new: the attempt under way has already said why (its
+     * first, most specific reason is kept). Own lock, because libmosquitto
+     * logs (and so sets it) from calls made under c->mu. */
+    pthread_mutex_t err_mu;
+    char conn_error[256];
+    bool conn_error_new;
     int sub_mids[2];
     int subs_pending;
     uint32_t backoff_ms;
@@ -92,6 +113,7 @@ struct mqs_client {
     unsigned callbacks_running;
 
     sdk_pending *pending;
+    sdk_deferred *deferred; /* FIFO of local completions */
     sdk_observed *observed;
     struct mqs_lease *leases; /* leases with auto-renewal state */
     uint64_t next_lease_id;
@@ -132,6 +154,12 @@ mqs_err sdk_request_async(mqs_client *c, const sdk_req *r, mqs_result_cb cb, voi
 mqs_err sdk_request_async_locked(mqs_client *c, const sdk_req *r, mqs_result_cb cb, void *ud);
 /* Run a request synchronously; *out receives the result (always set). */
 mqs_err sdk_request_sync(mqs_client *c, const sdk_req *r, mqs_result *out);
+/* Mutex held: queue a local completion (takes ownership of *res) for the
+ * next loop step. MQS_ERR_NOT_CONNECTED (nothing queued) when the client is
+ * not started, as for a request. */
+mqs_err sdk_defer_locked(mqs_client *c, mqs_result_cb cb, void *ud, mqs_result *res);
+/* Run (outside the mutex, one at a time) every queued local completion. */
+void sdk_run_deferred(mqs_client *c);
 /* Mutex held: publish every queued request (after the session is ready). */
 void sdk_flush_locked(mqs_client *c);
 /* Complete (outside the mutex) every pending request matching: sent ones

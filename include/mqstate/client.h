@@ -180,6 +180,26 @@ mqs_client *mqs_client_new(const mqs_connect_opts *o, mqs_err *err);
  * MQS_ERR_BUSY if already started. */
 mqs_err mqs_client_connect(mqs_client *c, int timeout_ms);
 
+/* Like mqs_client_connect, but without retrying before the session was
+ * first ready: when the TCP connection, the TLS handshake or the CONNECT
+ * fails, it returns at once (MQS_ERR_CONNECT, MQS_ERR_REFUSED; or
+ * MQS_ERR_TIMEOUT when nothing was decided within timeout_ms) and the
+ * client is stopped (it can be connected again). Once the session was
+ * ready, lost connections are re-established as usual. For tools that must
+ * report a wrong port or certificate at once rather than wait for a broker. */
+mqs_err mqs_client_connect_once(mqs_client *c, int timeout_ms);
+
+/* Why the last connection attempt failed, in words: the broker's CONNACK
+ * reason (e.g. "the broker refused the connection: Not authorized", with
+ * the broker's reason string if it sent one), the socket error
+ * ("Connection refused"), or the TLS cause ("TLS: the server certificate
+ * is not trusted: unable to get local issuer certificate (unknown CA)",
+ * "TLS: the server certificate does not match the host name H").
+ * Copies it NUL-terminated into buf (truncated to size - 1 bytes) and
+ * returns its length; 0 ("") once a connection succeeded or when nothing
+ * is known. */
+size_t mqs_client_error_text(mqs_client *c, char *buf, size_t size);
+
 /* Disconnect cleanly and stop reconnecting (the network thread is joined).
  * Pending calls complete with MQS_ERR_NOT_CONNECTED. The client can be
  * connected again. Not callable from a callback. */
@@ -270,13 +290,33 @@ typedef struct mqs_notification {
     size_t value_len;
     bool has_version;     /* always true for real notifications; synthetic
                              DELETEs have none (the key is absent) */
+    /* SET: the version of the entry it created. DELETE: the version of the
+     * entry it removed (protocol §4.6), i.e. the SAME version as that
+     * entry's SET notification, never a newer one. */
     mqs_hlc version;
     bool synthetic;       /* built from a GET after a reconnect */
 } mqs_notification;
 
-/* Notifications are delivered in arrival order, not de-duplicated: compare
- * versions to discard stale or repeated ones. */
+/* Notifications are delivered in arrival order, not de-duplicated. To
+ * discard stale or repeated ones, do not drop "versions not newer than the
+ * last seen": that would drop every DELETE, which repeats the version of the
+ * SET before it. Order them as SET(v) < DELETE(v) < SET(w) for v < w, which
+ * is what mqs_notify_pos_update does. */
 typedef void (*mqs_notify_cb)(mqs_client *c, const mqs_notification *n, void *ud);
+
+/* How far one key's notifications have got. Zero-initialise one per key. */
+typedef struct mqs_notify_pos {
+    bool known;           /* false: the next notification is accepted */
+    mqs_notify_op op;
+    mqs_hlc version;
+} mqs_notify_pos;
+
+/* True when n is newer than *pos (and then records it in *pos); false when
+ * it is stale or a repeat (a QoS 1 redelivery, a change already reported).
+ * Order: by version, and at equal versions a DELETE after its SET. A
+ * synthetic notification is the current state after a reconnect: always
+ * accepted; after a synthetic DELETE (no version) the next one is too. */
+bool mqs_notify_pos_update(mqs_notify_pos *pos, const mqs_notification *n);
 
 /* KEYNOTIFY key: cb receives every change of key until mqs_unobserve. One
  * callback per key: observing an observed key replaces its callback (and
@@ -291,7 +331,10 @@ mqs_err mqs_observe_async(mqs_client *c, const void *key, size_t klen, mqs_notif
 /* KEYNOTIFY key STOP. The callback is removed at once (it is not called
  * after this returns, unless already running). Result: removed. When the
  * library itself still watches the key for a lease/lock/leader of this
- * client, the registration is kept and removed is reported true. */
+ * client, the registration is kept, nothing is sent, and removed is
+ * reported true; the _async completion then still runs on the network
+ * thread (in application-driven mode: in the next mqs_client_loop_misc),
+ * never inside the call. */
 mqs_err mqs_unobserve(mqs_client *c, const void *key, size_t klen, mqs_result *out);
 mqs_err mqs_unobserve_async(mqs_client *c, const void *key, size_t klen, mqs_result_cb cb,
                             void *ud);

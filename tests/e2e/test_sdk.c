@@ -176,6 +176,44 @@ static void observe(void)
     mqs_client_destroy(w);
 }
 
+/* A DELETE notification carries the removed entry's version: the same as
+ * the SET before it (protocol §4.6). mqs_notify_pos_update must keep it,
+ * and drop repeats and stale ones. */
+static void notify_order(void)
+{
+    mqs_client *c = sdk_connect("order"), *w = sdk_connect("orderw");
+    CHECK(c && w);
+    struct notes s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    mqs_result r;
+    CHECK_INT(mqs_observe(c, K("ord"), note_cb, &s, &r), MQS_OK);
+    CHECK_INT(mqs_set(w, K("ord"), K("one"), NULL, &r), MQS_OK);
+    mqs_hlc v1 = r.version;
+    CHECK_INT(mqs_del(w, K("ord"), NULL, &r), MQS_OK);
+    CHECK(r.count == 1 && r.has_version && mqs_hlc_compare(&r.version, &v1) == 0);
+    CHECK_INT(mqs_set(w, K("ord"), K("two"), NULL, &r), MQS_OK);
+    CHECK(sdk_wait_flag(&s.count, 3, 5000));
+    CHECK(s.op[0] == MQS_NOTIFY_SET && s.op[1] == MQS_NOTIFY_DELETE && s.op[2] == MQS_NOTIFY_SET);
+    CHECK_INT(mqs_hlc_compare(&s.version[0], &v1), 0);
+    CHECK_INT(mqs_hlc_compare(&s.version[1], &v1), 0); /* not newer than the SET */
+    CHECK(mqs_hlc_compare(&s.version[2], &v1) > 0);
+    mqs_notify_pos pos = {0};
+    mqs_notification n[3];
+    for (int i = 0; i < 3; i++) {
+        n[i] = (mqs_notification){.op = s.op[i], .has_version = true, .version = s.version[i]};
+        CHECK(mqs_notify_pos_update(&pos, &n[i])); /* every real change is new */
+    }
+    for (int i = 0; i < 3; i++) CHECK(!mqs_notify_pos_update(&pos, &n[i])); /* repeats */
+    pos = (mqs_notify_pos){0};
+    CHECK(mqs_notify_pos_update(&pos, &n[1]));
+    CHECK(!mqs_notify_pos_update(&pos, &n[0])); /* SET(v) after DELETE(v): stale */
+    /* A synthetic DELETE (no version) is accepted, and so is what follows. */
+    mqs_notification syn = {.op = MQS_NOTIFY_DELETE, .synthetic = true};
+    CHECK(mqs_notify_pos_update(&pos, &syn));
+    CHECK(mqs_notify_pos_update(&pos, &n[0]));
+    mqs_client_destroy(c);
+    mqs_client_destroy(w);
+}
+
 static void scan(void)
 {
     mqs_client *c = sdk_connect("scan");
@@ -275,11 +313,137 @@ static void app_driven(void)
     CHECK(ok);
 }
 
+/* mqs_unobserve_async on a key the library itself still watches (here a
+ * leader's position) is answered without a round trip; its completion must
+ * still run on the network thread, not inside the call (client.h). */
+struct local_done {
+    pthread_t thread;
+    volatile int called;
+    bool removed;
+};
+
+static void local_done_cb(mqs_client *c, const mqs_result *r, void *ud)
+{
+    struct local_done *d = ud;
+    d->thread = pthread_self();
+    d->removed = r->err == MQS_OK && r->removed;
+    __atomic_store_n(&d->called, 1, __ATOMIC_SEQ_CST);
+}
+
+static void unobserve_local_threaded(void)
+{
+    mqs_client *c = sdk_connect("unobs");
+    CHECK(c);
+    mqs_leader *e = mqs_leader_new(c, K("unobs/pos"), NULL, 0, 3000, NULL, NULL);
+    CHECK(e);
+    mqs_result r;
+    CHECK_INT(mqs_observe(c, K("unobs/pos"), ignore_note, NULL, &r), MQS_OK);
+    struct local_done d = {0};
+    CHECK_INT(mqs_unobserve_async(c, K("unobs/pos"), local_done_cb, &d), MQS_OK);
+    CHECK(sdk_wait_flag(&d.called, 1, 5000));
+    CHECK(d.removed);
+    CHECK(!pthread_equal(d.thread, pthread_self())); /* the library's thread */
+    mqs_leader_free(e);
+    mqs_client_destroy(c);
+}
+
+static void unobserve_local_app_driven(void)
+{
+    char id[64];
+    mqs_connect_opts o;
+    mqs_connect_opts_init(&o);
+    mqs_client_id_generate("unobsapp", id, sizeof id);
+    o.host = "127.0.0.1";
+    o.port = e2e_port();
+    o.client_id = id;
+    o.threaded = false;
+    struct app_loop a = {mqs_client_new(&o, NULL), 0};
+    CHECK(a.c);
+    CHECK_INT(mqs_client_connect(a.c, 0), MQS_OK);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, app_loop, &a) == 0);
+    for (int i = 0; i < 500 && !mqs_client_is_connected(a.c); i++) e2e_sleep_ms(10);
+    mqs_leader *e = mqs_leader_new(a.c, K("unobs/app"), NULL, 0, 3000, NULL, NULL);
+    mqs_result r;
+    bool observed = e && mqs_observe(a.c, K("unobs/app"), ignore_note, NULL, &r) == MQS_OK;
+    a.stop = 1;
+    pthread_join(t, NULL);
+    /* No loop step runs now: the completion must wait for one. */
+    struct local_done d = {0};
+    mqs_err err = observed ? mqs_unobserve_async(a.c, K("unobs/app"), local_done_cb, &d)
+                           : MQS_ERR_INVALID;
+    int called_in_call = d.called;
+    mqs_client_loop_misc(a.c);
+    int called_by_step = d.called;
+    a.stop = 0;
+    CHECK(pthread_create(&t, NULL, app_loop, &a) == 0);
+    mqs_leader_free(e);
+    a.stop = 1;
+    pthread_join(t, NULL);
+    mqs_client_destroy(a.c);
+    CHECK(observed);
+    CHECK_INT(err, MQS_OK);
+    CHECK_INT(called_in_call, 0);
+    CHECK_INT(called_by_step, 1);
+    CHECK(d.removed && pthread_equal(d.thread, pthread_self()));
+}
+
+/* mqs_client_connect_once fails at once on a closed port and says why;
+ * mqs_client_error_text is empty after a successful connect. */
+static void connect_once_errors(void)
+{
+    char id[64], text[256];
+    mqs_connect_opts o;
+    mqs_connect_opts_init(&o);
+    mqs_client_id_generate("once", id, sizeof id);
+    o.host = "127.0.0.1";
+    o.client_id = id;
+    /* A port nobody listens on: the harness port's neighbours, checked. */
+    int closed = 0;
+    for (int p = e2e_port() + 1; p < e2e_port() + 20 && !closed; p++) {
+        o.port = p;
+        mqs_client *probe = mqs_client_new(&o, NULL);
+        if (mqs_client_connect_once(probe, 5000) == MQS_ERR_CONNECT) closed = p;
+        mqs_client_destroy(probe);
+    }
+    CHECK(closed);
+    o.port = closed;
+    mqs_client *c = mqs_client_new(&o, NULL);
+    CHECK(c);
+    int64_t start = e2e_now_ms();
+    CHECK_INT(mqs_client_connect_once(c, 10000), MQS_ERR_CONNECT);
+    CHECK(e2e_now_ms() - start < 5000); /* not after the timeout */
+    CHECK(mqs_client_error_text(c, text, sizeof text) > 0);
+    CHECK_STR(text, "Connection refused");
+    CHECK(!mqs_client_is_connected(c));
+    mqs_client_destroy(c);
+    /* Application-driven: the same, and the client can be connected again. */
+    o.threaded = false;
+    c = mqs_client_new(&o, NULL);
+    CHECK(c);
+    CHECK_INT(mqs_client_connect_once(c, 0), MQS_ERR_CONNECT);
+    CHECK(mqs_client_error_text(c, text, sizeof text) > 0);
+    CHECK_STR(text, "Connection refused");
+    CHECK_INT(mqs_client_connect_once(c, 0), MQS_ERR_CONNECT); /* not MQS_ERR_BUSY */
+    mqs_client_destroy(c);
+    o.threaded = true;
+    o.port = e2e_port();
+    c = mqs_client_new(&o, NULL);
+    CHECK(c);
+    CHECK_INT(mqs_client_connect_once(c, 5000), MQS_OK);
+    CHECK_INT(mqs_client_error_text(c, text, sizeof text), 0);
+    mqs_client_destroy(c);
+}
+
 static const struct e2e_case cases[] = {
     {"app_driven", app_driven, .mqstated_only = ONLY},
     {"crud_sync", crud_sync, .mqstated_only = ONLY},
     {"crud_async", crud_async, .mqstated_only = ONLY},
     {"observe", observe, .mqstated_only = ONLY},
+    {"notify_order", notify_order, .mqstated_only = ONLY},
+    {"unobserve_local_threaded", unobserve_local_threaded, .mqstated_only = ONLY},
+    {"unobserve_local_app_driven", unobserve_local_app_driven, .mqstated_only = ONLY},
+    {"connect_once_errors", connect_once_errors, .mqstated_only = ONLY},
     {"scan", scan, .mqstated_only = ONLY},
     {"restart", restart, .mqstated_only = ONLY},
 };

@@ -3,7 +3,9 @@
 #include "tests.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exitcodes.h"
 #include "options.h"
@@ -107,6 +109,8 @@ static void test_watch_and_lock(void **state)
 static void test_defaults_and_keys(void **state)
 {
     struct cli_options o;
+    unsetenv("MQSTATE_HOST"); /* defaults, whatever the caller's environment */
+    unsetenv("MQSTATE_PORT");
     assert_int_equal(PARSE(&o, "keys"), CLI_EXIT_OK);
     assert_string_equal(o.pattern, "*");
     assert_string_equal(o.conn.host, "localhost");
@@ -158,6 +162,72 @@ static void test_usage_errors(void **state)
     }
 }
 
+/* MQSTATE_* fill what the command line leaves out; the command line wins. */
+static void test_environment(void **state)
+{
+    struct cli_options o;
+    setenv("MQSTATE_HOST", "envhost", 1);
+    setenv("MQSTATE_PORT", "1999", 1);
+    setenv("MQSTATE_USERNAME", "envuser", 1);
+    setenv("MQSTATE_PASSWORD", "envpw", 1);
+    assert_int_equal(PARSE(&o, "get", "k"), CLI_EXIT_OK);
+    assert_string_equal(o.conn.host, "envhost");
+    assert_int_equal(o.conn.port, 1999);
+    assert_string_equal(o.conn.username, "envuser");
+    assert_string_equal(o.conn.password, "envpw");
+    cli_options_free(&o);
+    assert_int_equal(PARSE(&o, "-h", "h", "-p", "7", "-u", "u", "-P", "p", "get", "k"), CLI_EXIT_OK);
+    assert_string_equal(o.conn.host, "h");
+    assert_int_equal(o.conn.port, 7);
+    assert_string_equal(o.conn.username, "u");
+    assert_string_equal(o.conn.password, "p");
+    cli_options_free(&o);
+    setenv("MQSTATE_PORT", "99999", 1);
+    assert_int_equal(PARSE(&o, "get", "k"), CLI_EXIT_USAGE);
+    cli_options_free(&o);
+    setenv("MQSTATE_PORT", "", 1); /* empty = unset */
+    unsetenv("MQSTATE_USERNAME");
+    assert_int_equal(PARSE(&o, "get", "k"), CLI_EXIT_USAGE); /* a password needs a user */
+    cli_options_free(&o);
+    unsetenv("MQSTATE_PASSWORD");
+    assert_int_equal(PARSE(&o, "get", "k"), CLI_EXIT_OK);
+    assert_int_equal(o.conn.port, 1883);
+    cli_options_free(&o);
+    assert_int_equal(PARSE(&o, "version"), CLI_EXIT_OK); /* no connection, no check */
+    cli_options_free(&o);
+    unsetenv("MQSTATE_HOST");
+    unsetenv("MQSTATE_PORT");
+}
+
+static void test_password_file_and_elect(void **state)
+{
+    struct cli_options o;
+    char path[] = "/tmp/mqs-cli-pw-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s3cret\r\nignored\n", 17), 17);
+    close(fd);
+    assert_int_equal(PARSE(&o, "-u", "bob", "--password-file", path, "get", "k"), CLI_EXIT_OK);
+    assert_string_equal(o.conn.password, "s3cret");
+    cli_options_free(&o);
+    assert_int_equal(PARSE(&o, "-u", "bob", "-P", "x", "--password-file", path, "get", "k"),
+                     CLI_EXIT_USAGE);
+    cli_options_free(&o);
+    unlink(path);
+    assert_int_equal(PARSE(&o, "-u", "bob", "--password-file", path, "get", "k"), CLI_EXIT_USAGE);
+    cli_options_free(&o);
+    assert_int_equal(PARSE(&o, "elect", "E", "--ttl", "3", "--wait", "0", "--", "cmd", "a"),
+                     CLI_EXIT_OK);
+    assert_int_equal(o.command, CLI_CMD_ELECT);
+    assert_key(&o, 0, "E");
+    assert_int_equal(o.ttl_ms, 3000);
+    assert_true(o.wait_s == 0);
+    assert_string_equal(o.child_argv[0], "cmd");
+    cli_options_free(&o);
+    assert_int_equal(PARSE(&o, "elect", "E"), CLI_EXIT_USAGE);
+    cli_options_free(&o);
+}
+
 int run_cli_options_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +236,8 @@ int run_cli_options_tests(void)
         cmocka_unit_test(test_watch_and_lock),
         cmocka_unit_test(test_defaults_and_keys),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_environment),
+        cmocka_unit_test(test_password_file_and_elect),
     };
     return cmocka_run_group_tests_name("cli_options", tests, NULL, NULL);
 }
