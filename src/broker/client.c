@@ -267,9 +267,17 @@ static void decode_failed(client *c, int rc, const mqtt_packet *p)
     client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_MALFORMED ? "Malformed packet" : "Protocol error");
 }
 
+/* What a held client may still send (flow.c: self backpressure): the
+ * acknowledgements that drain its queue, and PINGREQ. */
+static bool skimmable(uint8_t first_byte)
+{
+    uint8_t t = first_byte >> 4;
+    return t == MQTT_PUBACK || t == MQTT_PUBREC || t == MQTT_PUBCOMP || t == MQTT_PINGREQ;
+}
+
 /* Handle complete packets in data[0..len); returns the bytes consumed.
- * Stops early when the client closes, gets paused or its CONNECT waits
- * for authentication. */
+ * Stops early when the client closes, gets paused or held, or its CONNECT
+ * waits for authentication. */
 static size_t process(client *c, const uint8_t *data, size_t len)
 {
     size_t off = 0;
@@ -295,6 +303,10 @@ static size_t process(client *c, const uint8_t *data, size_t len)
             client_disconnect(c, MQTT_RC_PACKET_TOO_LARGE, "Packet too large");
             break;
         }
+        if (c->state == CLIENT_CONNECTED && !skimmable(data[off]) && (c->self_held || flow_self_over(c))) {
+            c->self_held = true; /* own output over its bound (flow.c): hold from here */
+            break;
+        }
         mqtt_packet p;
         memset(&p, 0, sizeof p);
         int rc = mqtt_decode(data + off, total, c->version, &p);
@@ -310,6 +322,36 @@ static size_t process(client *c, const uint8_t *data, size_t len)
     return off;
 }
 
+/* c is held and c->rx starts with the first held packet: process the
+ * acknowledgements and PINGREQs behind it (removing them, order among
+ * them kept), leave everything else in order, and stop reading once
+ * FLOW_HOLD_MAX bytes of complete packets are held. A packet that does
+ * not frame or decode is left for its turn, which reports it. */
+static void skim_held(client *c)
+{
+    buf *rx = &c->rx;
+    size_t off = 0;
+    while (off < rx->len && c->state != CLIENT_CLOSED) {
+        size_t total = 0;
+        if (mqtt_frame(rx->data + off, rx->len - off, c->b->lim.max_packet_size, &total) != MQTT_FRAME_OK) break;
+        if (!skimmable(rx->data[off])) {
+            off += total;
+            continue;
+        }
+        mqtt_packet p;
+        memset(&p, 0, sizeof p);
+        if (mqtt_decode(rx->data + off, total, c->version, &p) != MQTT_RC_SUCCESS) break;
+        client_dispatch(c, &p);
+        mqtt_packet_release(&p);
+        memmove(rx->data + off, rx->data + off + total, rx->len - off - total);
+        rx->len -= total;
+    }
+    if (c->state != CLIENT_CLOSED && off >= FLOW_HOLD_MAX && !c->paused) {
+        c->paused = true;
+        net_conn_pause_read(c->conn);
+    }
+}
+
 static void on_read(void *user, const uint8_t *data, size_t len)
 {
     client *c = user;
@@ -323,6 +365,7 @@ static void on_read(void *user, const uint8_t *data, size_t len)
         buf_append(&c->rx, data, len);
         buf_consume(&c->rx, process(c, c->rx.data, c->rx.len));
     }
+    if (c->self_held && c->state != CLIENT_CLOSED) skim_held(c);
     if (c->state == CLIENT_CLOSED) buf_free(&c->rx);
     else buf_shrink(&c->rx, 0);
 }
@@ -331,7 +374,7 @@ static void on_read(void *user, const uint8_t *data, size_t len)
 
 static void resume_cb(uv_timer_t *t) { client_process_resumed(t->data); }
 
-/* Only publishers paused by flow.c are resumed, so c->flow exists. */
+/* Only clients paused, held or cut by flow.c come here, so c->flow exists. */
 void client_resume_later(client *c)
 {
     if (c->resume_queued || c->state == CLIENT_CLOSED) return;
@@ -345,6 +388,7 @@ void client_continue_input(client *c)
 {
     c->last_rx = broker_now();
     buf_consume(&c->rx, process(c, c->rx.data, c->rx.len));
+    if (c->self_held && c->state != CLIENT_CLOSED) skim_held(c);
     if (c->state == CLIENT_CLOSED) {
         buf_free(&c->rx);
         return;
@@ -366,7 +410,17 @@ void client_process_resumed(broker *b)
         client *c = list;
         list = c->flow->resume_next;
         c->resume_queued = false;
-        if (c->state != CLIENT_CLOSED && c->paused && c->flow->n_blocked == 0) resume_one(c);
+        if (c->state == CLIENT_CLOSED) continue;
+        if (c->quota_cut) {
+            client_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "Quota exceeded: queue full");
+            continue;
+        }
+        /* flow_self_check saw the output low; if it grew over the bound
+         * again since, process() holds anew, and what made it grow
+         * (backlog: on_drain; queue: acknowledgements) checks again. */
+        bool was_held = c->self_held;
+        if (was_held && !flow_self_over(c)) c->self_held = false;
+        if (!c->self_held && c->flow->n_blocked == 0 && (c->paused || was_held)) resume_one(c);
     }
 }
 

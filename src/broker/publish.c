@@ -48,7 +48,9 @@ static void run_hook(client *c, const pub_hook *h, const mqtt_publish *p)
     session *s = c->s;
     mqtt_bytes user;
     ack_publish(c, p, MQTT_RC_SUCCESS);
+    c->b->hook_publisher = c; /* replies published by the hook are c's (broker_publish) */
     h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, client_username(c, &user), c->who, p);
+    c->b->hook_publisher = NULL;
 }
 
 /* Ask the authorizers; on denial answer the publisher (see broker.h for
