@@ -182,7 +182,9 @@ void client_touch_timer(client *c)
 
 void client_timer_fired(client *c, uint64_t now)
 {
-    if (c->paused) c->last_rx = now; /* not reading is our doing, not the client's */
+    /* Not reading a publisher paused on others' queues is our doing, not
+     * the client's; a client held on its own output is its own doing. */
+    if (c->paused && c->flow && c->flow->n_blocked) c->last_rx = now;
     uint64_t due = client_deadline(c);
     if (!due || due > now) {
         client_touch_timer(c);
@@ -268,11 +270,17 @@ static void decode_failed(client *c, int rc, const mqtt_packet *p)
 }
 
 /* What a held client may still send (flow.c: self backpressure): the
- * acknowledgements that drain its queue, and PINGREQ. */
-static bool skimmable(uint8_t first_byte)
+ * acknowledgements that drain its queue, and PINGREQ. Those that are
+ * answered (PUBREC with PUBREL, PINGREQ with PINGRESP) only while its
+ * backlog is under the bound, or a client that reads nothing could grow
+ * the backlog by flooding them. */
+static bool skimmable(const client *c, uint8_t first_byte)
 {
     uint8_t t = first_byte >> 4;
-    return t == MQTT_PUBACK || t == MQTT_PUBREC || t == MQTT_PUBCOMP || t == MQTT_PINGREQ;
+    if (t == MQTT_PUBACK || t == MQTT_PUBCOMP) return true;
+    if (t != MQTT_PUBREC && t != MQTT_PINGREQ) return false;
+    uint32_t max = c->b->lim.max_backlog_bytes;
+    return !max || net_conn_backlog(c->conn) < max;
 }
 
 /* Handle complete packets in data[0..len); returns the bytes consumed.
@@ -303,7 +311,7 @@ static size_t process(client *c, const uint8_t *data, size_t len)
             client_disconnect(c, MQTT_RC_PACKET_TOO_LARGE, "Packet too large");
             break;
         }
-        if (c->state == CLIENT_CONNECTED && !skimmable(data[off]) && (c->self_held || flow_self_over(c))) {
+        if (c->state == CLIENT_CONNECTED && !skimmable(c, data[off]) && (c->self_held || flow_self_over(c))) {
             c->self_held = true; /* own output over its bound (flow.c): hold from here */
             break;
         }
@@ -334,7 +342,7 @@ static void skim_held(client *c)
     while (off < rx->len && c->state != CLIENT_CLOSED) {
         size_t total = 0;
         if (mqtt_frame(rx->data + off, rx->len - off, c->b->lim.max_packet_size, &total) != MQTT_FRAME_OK) break;
-        if (!skimmable(rx->data[off])) {
+        if (!skimmable(c, rx->data[off])) {
             off += total;
             continue;
         }

@@ -26,7 +26,8 @@
  * bound, its further input is held: acknowledgements (PUBACK, PUBREC,
  * PUBCOMP) and PINGREQ are still processed, out of the held stream, so
  * its queue keeps draining as it acknowledges; everything else waits, in
- * order, and once HOLD_MAX bytes of it are held its socket is not read.
+ * order, and once FLOW_HOLD_MAX bytes of it are held its socket is not
+ * read (keep-alive still applies: not reading is then the client's doing).
  * It goes on when the backlog is under a quarter of max_backlog_bytes and
  * the queue at 3/4.
  *
@@ -36,7 +37,7 @@
  * paused; every wait edge points to a client that is reading, so there is
  * no cycle of waits. A held client waits only on itself: its backlog
  * drains as the peer reads, its queue as the peer acknowledges (acks are
- * processed while held); a peer that sends HOLD_MAX bytes of requests
+ * processed while held); a peer that sends FLOW_HOLD_MAX bytes of requests
  * ahead of the acknowledgements it owes stops both, and the slow-
  * subscriber clock ends that wait. */
 #include <stdlib.h>

@@ -411,6 +411,75 @@ static void requester_burst_is_served(void)
     burst_then_read(fd, make_self_publish, 300);
 }
 
+/* Replies aimed at someone else's subscription count as the requester's
+ * messages: a receiver that stops reading pauses the requester (no
+ * unbounded queue), and the slow-subscriber timeout frees both. */
+static const struct e2e_limits victim_limits = {.max_inflight = 10, .max_queued_messages = 100,
+                                                .slow_subscriber_timeout = 3};
+
+static void make_get_for_victim(struct pb *out, long i)
+{
+    build_request(out, "victim/t", next_id(i), "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+}
+
+static void requester_paused_by_stuck_reply_receiver(void)
+{
+    int victim = connect_with("victim", 0, NULL);
+    CHECK(victim >= 0);
+    small_rcvbuf(victim);
+    CHECK_INT(raw_subscribe_v5(victim, 1, "victim/t", 1, NULL), 0x01);
+    int req = raw_connect_v5(e2e_port(), "requester", true, NULL, NULL);
+    CHECK(req >= 0);
+    small_sndbuf(req);
+    long rss0 = e2e_broker_rss_kib();
+    long sent = 0;
+    int r = 1;
+    struct pb pkt;
+    int64_t t0 = e2e_now_ms();
+    while (r == 1 && e2e_now_ms() - t0 < 6000) {
+        make_get_for_victim(&pkt, sent);
+        r = send_or_stall(req, pkt.b, pkt.len, 1000);
+        sent += r == 1;
+    }
+    e2e_note("%ld requests accepted, then %s; broker RSS grew %ld KiB", sent, r == 0 ? "paused" : "no pause",
+             rss_growth(rss0));
+    CHECK(r == 0);
+    int reason;
+    CHECK(raw_wait_closed(victim, 10000, &reason));
+    CHECK_INT(reason, 0x97);
+    /* The victim is gone (its session with it): the requester goes on. */
+    make_get_for_victim(&pkt, sent);
+    CHECK(send_or_stall(req, pkt.b, pkt.len, 10000) == 1);
+}
+
+/* A client that reads nothing cannot grow its backlog by flooding the
+ * packets the broker must answer (PINGREQ): past max_backlog_bytes they
+ * are held like anything else. */
+static const struct e2e_limits ping_limits = {.max_backlog_bytes = 4096};
+
+static void ping_flood_without_reading_is_held(void)
+{
+    int fd = raw_connect_v5(e2e_port(), "pinger", true, NULL, NULL);
+    CHECK(fd >= 0);
+    small_sndbuf(fd);
+    static uint8_t pings[2 * 512];
+    for (size_t i = 0; i < sizeof pings; i += 2) {
+        pings[i] = 0xc0;
+        pings[i + 1] = 0;
+    }
+    long rss0 = e2e_broker_rss_kib(), sent = 0;
+    int r = 1;
+    int64_t t0 = e2e_now_ms();
+    while (r == 1 && e2e_now_ms() - t0 < 6000) {
+        r = send_or_stall(fd, pings, sizeof pings, 1000);
+        sent += r == 1 ? 512 : 0;
+    }
+    long grew = rss_growth(rss0);
+    e2e_note("%ld PINGREQs accepted, then %s; broker RSS grew %ld KiB", sent, r == 0 ? "held" : "no stall", grew);
+    CHECK(r == 0);
+    CHECK(grew < 64 * MIB);
+}
+
 /* --- 3. a subscriber that never reads ------------------------------------------- */
 
 static const struct e2e_limits byte_limits = {.max_inflight = 10, .max_queued_bytes = 1024 * 1024,
@@ -535,6 +604,9 @@ int main(int argc, char **argv)
         {"requester_that_never_reads_is_paused", requester_that_never_reads_is_paused, &self_limits, "state store"},
         {"self_publisher_that_never_reads_is_paused", self_publisher_that_never_reads_is_paused, &self_limits, ONLY},
         {"requester_burst_is_served", requester_burst_is_served, &self_limits, "state store"},
+        {"requester_paused_by_stuck_reply_receiver", requester_paused_by_stuck_reply_receiver, &victim_limits,
+         "state store"},
+        {"ping_flood_without_reading_is_held", ping_flood_without_reading_is_held, &ping_limits, ONLY},
         {"stuck_subscriber_queue_bounded_in_bytes", stuck_subscriber_queue_bounded_in_bytes, &byte_limits, ONLY},
         {"slow_subscriber_is_disconnected", slow_subscriber_is_disconnected, &slow_limits, ONLY},
         {"paused_publisher_close_is_noticed", paused_publisher_close_is_noticed, &pause_limits, ONLY},
