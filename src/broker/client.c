@@ -311,7 +311,8 @@ static size_t process(client *c, const uint8_t *data, size_t len)
             client_disconnect(c, MQTT_RC_PACKET_TOO_LARGE, "Packet too large");
             break;
         }
-        if (c->state == CLIENT_CONNECTED && !skimmable(c, data[off]) && (c->self_held || flow_self_over(c))) {
+        if (c->state == CLIENT_CONNECTED && !c->input_ends && !skimmable(c, data[off]) &&
+            (c->self_held || flow_self_over(c))) {
             c->self_held = true; /* own output over its bound (flow.c): hold from here */
             break;
         }
@@ -334,7 +335,13 @@ static size_t process(client *c, const uint8_t *data, size_t len)
  * acknowledgements and PINGREQs behind it (removing them, order among
  * them kept), leave everything else in order, and stop reading once
  * FLOW_HOLD_MAX bytes of complete packets are held. A packet that does
- * not frame or decode is left for its turn, which reports it. */
+ * not frame or decode is left for its turn, which reports it.
+ *
+ * A DISCONNECT among the held packets ends the client's input: the
+ * peer's close may follow at once and must not overtake it (the will
+ * would be published, the held messages lost). So everything held is
+ * then processed in order after all; it is at most FLOW_HOLD_MAX plus
+ * one read. */
 static void skim_held(client *c)
 {
     buf *rx = &c->rx;
@@ -342,6 +349,12 @@ static void skim_held(client *c)
     while (off < rx->len && c->state != CLIENT_CLOSED) {
         size_t total = 0;
         if (mqtt_frame(rx->data + off, rx->len - off, c->b->lim.max_packet_size, &total) != MQTT_FRAME_OK) break;
+        if (rx->data[off] >> 4 == MQTT_DISCONNECT) {
+            c->input_ends = true;
+            c->self_held = false;
+            buf_consume(rx, process(c, rx->data, rx->len));
+            return;
+        }
         if (!skimmable(c, rx->data[off])) {
             off += total;
             continue;

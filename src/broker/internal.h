@@ -245,6 +245,7 @@ struct client {
     bool session_zero : 1;  /* CONNECT session expiry was 0 (DISCONNECT may not raise it) */
     bool self_held : 1;     /* own output over its bound: only acks are processed (flow.c) */
     bool quota_cut : 1;     /* to be disconnected with 0x97 from the loop (flow_cut_later) */
+    bool input_ends : 1;    /* held input ends with DISCONNECT: processed in full, not held */
     uint8_t refuse_rc;   /* with refuse_at; beside the flags to fill padding */
     uint16_t window;     /* outbound in-flight limit */
     uint16_t alias_out_max;

@@ -415,6 +415,32 @@ static void requester_burst_is_served(void)
     burst_then_read(fd, make_self_publish, 300);
 }
 
+/* A held client that ends with DISCONNECT (and closes at once) is not
+ * taken for a lost connection: what it sent before is processed and its
+ * will is not published. */
+static void held_client_disconnect_is_honoured(void)
+{
+    struct tc *obs = tc_open("observer", MQTT_PROTOCOL_V5, true, NULL);
+    CHECK(obs);
+    CHECK_INT(tc_subscribe(obs, "self/t", 1, 0, NULL), 1);
+    CHECK_INT(tc_subscribe(obs, "will/s", 1, 0, NULL), 1);
+    int fd = connect_with("leaver", 0, "will/s");
+    CHECK(fd >= 0);
+    CHECK_INT(raw_subscribe_v5(fd, 1, "self/t", 1, NULL), 0x01);
+    struct pb pkt;
+    for (long i = 0; i < 300; i++) { /* more than window + queue: held */
+        make_self_publish(&pkt, i);
+        CHECK(send_or_stall(fd, pkt.b, pkt.len, 5000) == 1);
+    }
+    static const uint8_t disconnect[2] = {0xe0, 0};
+    CHECK(raw_send(fd, disconnect, sizeof disconnect));
+    shutdown(fd, SHUT_WR); /* FIN right behind it, never reading (no RST) */
+    CHECK(tc_wait_msgs(obs, 300, 10000));
+    tc_pump_for(1000);
+    CHECK_INT(tc_count_topic(obs, "will/s"), 0);
+    CHECK_INT(tc_count_topic(obs, "self/t"), 300);
+}
+
 /* Replies aimed at someone else's subscription count as the requester's
  * messages: a receiver that stops reading pauses the requester (no
  * unbounded queue), and the slow-subscriber timeout frees both. */
@@ -608,6 +634,7 @@ int main(int argc, char **argv)
         {"requester_that_never_reads_is_paused", requester_that_never_reads_is_paused, &self_limits, "state store"},
         {"self_publisher_that_never_reads_is_paused", self_publisher_that_never_reads_is_paused, &self_limits, ONLY},
         {"requester_burst_is_served", requester_burst_is_served, &self_limits, "state store"},
+        {"held_client_disconnect_is_honoured", held_client_disconnect_is_honoured, &self_limits, ONLY},
         {"requester_paused_by_stuck_reply_receiver", requester_paused_by_stuck_reply_receiver, &victim_limits,
          "state store"},
         {"ping_flood_without_reading_is_held", ping_flood_without_reading_is_held, &ping_limits, ONLY},
