@@ -23,6 +23,8 @@ void broker_limits_default(broker_limits *l)
     l->receive_max = 1024;
     l->max_inflight = 1024;
     l->max_queued = 10000;
+    l->max_queued_bytes = 16 * 1024 * 1024;
+    l->slow_subscriber_timeout = 10;
     l->max_topic_levels = 64;
     l->max_connections = 0;
     l->keepalive_min = 0;
@@ -47,6 +49,7 @@ static void sweep(uv_timer_t *t)
         client_timer_fired(CONTAINER(n, client, timer), now);
     while ((n = heap_peek(&b->session_timers)) && n->key <= now)
         session_timer_fired(CONTAINER(n, session, timer), now);
+    flow_sweep(b, now);
 }
 
 broker *broker_new(uv_loop_t *loop, const broker_limits *limits)
@@ -97,6 +100,7 @@ void broker_free(broker *b)
     topic_tree_free(b->tree);
     heap_free(&b->client_timers);
     heap_free(&b->session_timers);
+    heap_free(&b->slow_timers);
     route_free(b);
     for (uint32_t i = 0; i < b->n_hooks; i++) free(b->hooks[i].topic);
     free(b->hooks);
@@ -234,7 +238,7 @@ static msg *msg_from_message(const broker_message *bm)
 void broker_publish(broker *b, const broker_message *bm)
 {
     msg *m = msg_from_message(bm);
-    broker_ingest(b, m, NULL, NULL);
+    broker_ingest(b, m, NULL, b->hook_client);
     msg_unref(m);
 }
 
@@ -242,6 +246,15 @@ bool broker_deliver_to(broker *b, mqtt_bytes client_id, const broker_message *bm
 {
     session *s = session_find(b, client_id);
     if (!s) return false;
+    client *c = s->c && s->c->state == CLIENT_CONNECTED ? s->c : NULL;
+    if (c && bm->qos && (c->quota_cut || flow_queue_full(s))) { /* the policy in broker.h */
+        b->stats.dropped_queue_full++;
+        if (!c->quota_cut)
+            log_info("%.*s: queue full (%u messages, %u bytes) for a direct delivery: disconnecting",
+                     (int)s->id_len, (const char *)s->id, s->queue.n, s->queue.bytes);
+        flow_cut_later(c);
+        return true;
+    }
     msg *m = msg_from_message(bm);
     deliver(s, m, m->qos, bm->retain, NULL, 0, NULL);
     msg_unref(m);

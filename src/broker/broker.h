@@ -26,6 +26,8 @@ typedef struct broker_limits {
     uint16_t receive_max;          /* inbound QoS 1/2 in flight per client (v5 Receive Maximum) */
     uint16_t max_inflight;         /* outbound QoS 1/2 in flight per client (capped by the client's Receive Maximum) */
     uint32_t max_queued;           /* messages queued per session beyond the in-flight window */
+    uint32_t max_queued_bytes;     /* bytes of queued messages per session (entry + message); 0 = no bound */
+    uint32_t slow_subscriber_timeout; /* seconds a connected session's queue may stay full; 0 = forever */
     uint16_t max_topic_levels;     /* levels in a topic name or filter */
     uint32_t max_connections;      /* 0 = unlimited */
     uint16_t keepalive_min;        /* seconds; 0 = no lower bound */
@@ -71,7 +73,8 @@ typedef struct broker_stats {
     uint64_t retained;
     uint64_t subscriptions;
     uint64_t dropped_qos0;     /* QoS 0 not sent to a backlogged client */
-    uint64_t dropped_queue_full; /* QoS 1/2 not queued for an offline session at max_queued */
+    uint64_t dropped_queue_full; /* QoS 1/2 not queued: offline session at its bound, or a
+                                    broker_deliver_to at a connected session's bound */
     uint64_t dropped_too_large;  /* above the receiver's Maximum Packet Size */
     uint64_t dropped_expired;
 } broker_stats;
@@ -107,12 +110,27 @@ typedef void (*broker_publish_hook)(void *ctx, mqtt_bytes client_id, const mqtt_
 void broker_set_publish_hook(broker *b, mqtt_bytes topic, broker_publish_hook fn, void *ctx);
 
 /* Route a message as if published by the server itself: normal matching,
- * retained handling, and no-local never suppresses it. */
+ * retained handling, and no-local never suppresses it. Called inside a
+ * publish hook (a reply), the message counts as the hooked publisher's:
+ * that client's reads pause while a receiving session's queue is full,
+ * exactly as for a message it published (docs/architecture.md,
+ * Backpressure). */
 void broker_publish(broker *b, const broker_message *m);
 
 /* Deliver straight into one session, whatever its subscriptions, at
  * min(m->qos, 2) through its in-flight window and queue (an offline
- * session queues QoS 1/2). Returns false if no session has that id. */
+ * session queues QoS 1/2 up to its bound). Returns false if no session
+ * has that id.
+ *
+ * Bound: there is no publisher to slow down, and the caller (a state
+ * store write) must not wait for someone else's receiver. So when a
+ * connected session's queue is already at max_queued_messages or
+ * max_queued_bytes, a QoS 1/2 message is not queued and that connection
+ * is disconnected with 0x97 (Quota exceeded) from the loop, right after
+ * the current call chain, and nothing more is queued for it meanwhile:
+ * the loss is never silent, the client learns it must re-read (and the
+ * disconnect hook drops its per-connection registrations). Returns true
+ * in that case too. */
 bool broker_deliver_to(broker *b, mqtt_bytes client_id, const broker_message *m);
 
 /* Called exactly once per connection whose CONNECT was accepted, when it

@@ -192,7 +192,9 @@ void client_touch_timer(client *c)
 
 void client_timer_fired(client *c, uint64_t now)
 {
-    if (c->paused) c->last_rx = now; /* not reading is our doing, not the client's */
+    /* Not reading a publisher paused on others' queues is our doing, not
+     * the client's; a client held on its own output is its own doing. */
+    if (c->paused && c->flow && c->flow->n_blocked) c->last_rx = now;
     uint64_t due = client_deadline(c);
     if (!due || due > now) {
         client_touch_timer(c);
@@ -306,9 +308,23 @@ static void decode_failed(client *c, int rc, const mqtt_packet *p)
     client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_MALFORMED ? "Malformed packet" : "Protocol error");
 }
 
+/* What a held client may still send (flow.c: self backpressure): the
+ * acknowledgements that drain its queue, and PINGREQ. Those that are
+ * answered (PUBREC with PUBREL, PINGREQ with PINGRESP) only while its
+ * backlog is under the bound, or a client that reads nothing could grow
+ * the backlog by flooding them. */
+static bool skimmable(const client *c, uint8_t first_byte)
+{
+    uint8_t t = first_byte >> 4;
+    if (t == MQTT_PUBACK || t == MQTT_PUBCOMP) return true;
+    if (t != MQTT_PUBREC && t != MQTT_PINGREQ) return false;
+    uint32_t max = c->b->lim.max_backlog_bytes;
+    return !max || net_conn_backlog(c->conn) < max;
+}
+
 /* Handle complete packets in data[0..len); returns the bytes consumed.
- * Stops early when the client closes, gets paused or its CONNECT waits
- * for authentication. */
+ * Stops early when the client closes, gets paused or held, or its CONNECT
+ * waits for authentication. */
 static size_t process(client *c, const uint8_t *data, size_t len)
 {
     size_t off = 0;
@@ -341,6 +357,11 @@ static size_t process(client *c, const uint8_t *data, size_t len)
             client_disconnect(c, MQTT_RC_PACKET_TOO_LARGE, "Packet too large");
             break;
         }
+        if (c->state == CLIENT_CONNECTED && !c->input_ends && !skimmable(c, data[off]) &&
+            (c->self_held || flow_self_over(c))) {
+            c->self_held = true; /* own output over its bound (flow.c): hold from here */
+            break;
+        }
         mqtt_packet p;
         memset(&p, 0, sizeof p);
         int rc = mqtt_decode(data + off, total, c->version, &p);
@@ -356,6 +377,48 @@ static size_t process(client *c, const uint8_t *data, size_t len)
     return off;
 }
 
+/* c is held and c->rx starts with the first held packet: process the
+ * acknowledgements and PINGREQs behind it (removing them, order among
+ * them kept), leave everything else in order, and stop reading once
+ * FLOW_HOLD_MAX bytes of complete packets are held. A packet that does
+ * not frame or decode is left for its turn, which reports it.
+ *
+ * A DISCONNECT among the held packets ends the client's input: the
+ * peer's close may follow at once and must not overtake it (the will
+ * would be published, the held messages lost). So everything held is
+ * then processed in order after all; it is at most FLOW_HOLD_MAX plus
+ * one read. */
+static void skim_held(client *c)
+{
+    buf *rx = &c->rx;
+    size_t off = 0;
+    while (off < rx->len && c->state != CLIENT_CLOSED) {
+        size_t total = 0;
+        if (mqtt_frame(rx->data + off, rx->len - off, c->b->lim.max_packet_size, &total) != MQTT_FRAME_OK) break;
+        if (rx->data[off] >> 4 == MQTT_DISCONNECT) {
+            c->input_ends = true;
+            c->self_held = false;
+            buf_consume(rx, process(c, rx->data, rx->len));
+            return;
+        }
+        if (!skimmable(c, rx->data[off])) {
+            off += total;
+            continue;
+        }
+        mqtt_packet p;
+        memset(&p, 0, sizeof p);
+        if (mqtt_decode(rx->data + off, total, c->version, &p) != MQTT_RC_SUCCESS) break;
+        client_dispatch(c, &p);
+        mqtt_packet_release(&p);
+        memmove(rx->data + off, rx->data + off + total, rx->len - off - total);
+        rx->len -= total;
+    }
+    if (c->state != CLIENT_CLOSED && off >= FLOW_HOLD_MAX && !c->paused) {
+        c->paused = true;
+        net_conn_pause_read(c->conn);
+    }
+}
+
 static void on_read(void *user, const uint8_t *data, size_t len)
 {
     client *c = user;
@@ -369,6 +432,7 @@ static void on_read(void *user, const uint8_t *data, size_t len)
         buf_append(&c->rx, data, len);
         buf_consume(&c->rx, process(c, c->rx.data, c->rx.len));
     }
+    if (c->self_held && c->state != CLIENT_CLOSED) skim_held(c);
     if (c->state == CLIENT_CLOSED) buf_free(&c->rx);
     else buf_shrink(&c->rx, 0);
 }
@@ -377,7 +441,7 @@ static void on_read(void *user, const uint8_t *data, size_t len)
 
 static void resume_cb(uv_timer_t *t) { client_process_resumed(t->data); }
 
-/* Only publishers paused by flow.c are resumed, so c->flow exists. */
+/* Only clients paused, held or cut by flow.c come here, so c->flow exists. */
 void client_resume_later(client *c)
 {
     if (c->resume_queued || c->state == CLIENT_CLOSED) return;
@@ -391,6 +455,7 @@ void client_continue_input(client *c)
 {
     c->last_rx = broker_now();
     buf_consume(&c->rx, process(c, c->rx.data, c->rx.len));
+    if (c->self_held && c->state != CLIENT_CLOSED) skim_held(c);
     if (c->state == CLIENT_CLOSED) {
         buf_free(&c->rx);
         return;
@@ -412,7 +477,17 @@ void client_process_resumed(broker *b)
         client *c = list;
         list = c->flow->resume_next;
         c->resume_queued = false;
-        if (c->state != CLIENT_CLOSED && c->paused && c->flow->n_blocked == 0) resume_one(c);
+        if (c->state == CLIENT_CLOSED) continue;
+        if (c->quota_cut) {
+            client_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "Quota exceeded: queue full");
+            continue;
+        }
+        /* flow_self_check saw the output low; if it grew over the bound
+         * again since, process() holds anew, and what made it grow
+         * (backlog: on_drain; queue: acknowledgements) checks again. */
+        bool was_held = c->self_held;
+        if (was_held && !flow_self_over(c)) c->self_held = false;
+        if (!c->self_held && c->flow->n_blocked == 0 && (c->paused || was_held)) resume_one(c);
     }
 }
 

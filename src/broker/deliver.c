@@ -8,7 +8,9 @@
  * (QoS 1/2 only: QoS 0 is sent at once or dropped, never queued).
  * Nothing is encoded for a client whose output backlog has reached
  * limits.max_backlog_bytes: its QoS 1/2 messages wait in the queue and
- * on_drain (deliver_pump) resumes them. */
+ * on_drain (deliver_pump) resumes them. The queue's bounds
+ * (max_queued_messages, max_queued_bytes) and what happens at them are
+ * flow.c's. */
 #include <stdlib.h>
 
 #include "broker/internal.h"
@@ -129,8 +131,7 @@ enum deliver_result deliver(session *s, msg *m, uint8_t qos, bool retain, const 
         else send_publish(c, m, NULL, 0, retain, false, sub_ids, n_sub_ids, now);
         return DELIVER_OK;
     }
-    uint32_t max = b->lim.max_queued;
-    if (!c && max && s->queue.n >= max) {
+    if (!c && flow_queue_full(s)) {
         b->stats.dropped_queue_full++;
         return DELIVER_DROPPED;
     }
@@ -141,7 +142,9 @@ enum deliver_result deliver(session *s, msg *m, uint8_t qos, bool retain, const 
         return DELIVER_OK;
     }
     dlv_push(&s->queue, d);
-    return c && max && s->queue.n >= max ? DELIVER_FULL : DELIVER_OK;
+    if (!c || !flow_queue_full(s)) return DELIVER_OK;
+    flow_queue_filled(s);
+    return DELIVER_FULL;
 }
 
 void deliver_pump(session *s)
@@ -158,7 +161,8 @@ void deliver_pump(session *s)
         }
         send_new(s, d, now);
     }
-    if (session_n_waiters(s) && flow_queue_low(s)) flow_release(s);
+    if (s->rare && flow_queue_low(s)) flow_release(s);
+    if (c->self_held) flow_self_check(c);
 }
 
 void deliver_resume(session *s)
@@ -214,10 +218,13 @@ void deliver_ack(client *c, uint8_t type, const mqtt_ack *a)
             complete(s, prev, d);
             return;
         }
-        /* The message itself is no longer needed once PUBREC arrived. */
+        /* The message itself is no longer needed once PUBREC arrived
+         * (its cost leaves the list's account with it: dlv_cost). */
+        s->inflight.bytes -= dlv_cost(d);
         msg_unref(d->m);
         d->m = NULL;
         d->state = DLV_PUBREL;
+        s->inflight.bytes += dlv_cost(d);
         client_send_ack(c, MQTT_PUBREL, d->packet_id, MQTT_RC_SUCCESS);
     } else if (type == MQTT_PUBCOMP && d->state == DLV_PUBREL) {
         complete(s, prev, d);

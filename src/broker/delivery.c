@@ -69,8 +69,14 @@ const uint32_t *delivery_sub_ids(const delivery *d)
     return d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
 }
 
+uint32_t dlv_cost(const delivery *d)
+{
+    return (uint32_t)sizeof *d + (d->m ? (uint32_t)sizeof *d->m + d->m->cap : 0);
+}
+
 void dlv_push(dlv_list *l, delivery *d)
 {
+    l->bytes += dlv_cost(d);
     d->next = NULL;
     if (l->tail) l->tail->next = d;
     else l->head = d;
@@ -85,6 +91,7 @@ delivery *dlv_pop(dlv_list *l)
     l->head = d->next;
     if (!l->head) l->tail = NULL;
     l->n--;
+    l->bytes -= dlv_cost(d);
     d->next = NULL;
     return d;
 }
@@ -95,6 +102,7 @@ void dlv_unlink(dlv_list *l, delivery *prev, delivery *d)
     else l->head = d->next;
     if (l->tail == d) l->tail = prev;
     l->n--;
+    l->bytes -= dlv_cost(d);
     d->next = NULL;
 }
 

@@ -1,30 +1,125 @@
-/* Publisher backpressure.
+/* Backpressure: what happens when a session's queue or a connection's
+ * output reaches its bound.
  *
- * Policy: a QoS 1/2 message is never acknowledged to its publisher and
- * then dropped for a connected subscriber. When a connected subscriber's
- * queue reaches limits.max_queued, the message is still queued (the queue
- * overshoots by at most one message per publisher) and the publisher's
- * reads are paused until the queue falls to 3/4 of the limit, or the
- * subscriber goes away. For an OFFLINE session at max_queued, the message
- * is dropped for that session and counted (stats.dropped_queue_full), as
- * Mosquitto does: pausing publishers on a session that may never return
- * would stall them forever. A v5 publisher whose message reached no
- * receiver for that reason gets reason code 0x97 (Quota exceeded).
+ * Bounds: a session's queue (QoS 1/2 messages beyond the in-flight
+ * window) is full at limits.max_queued messages or max_queued_bytes bytes
+ * (dlv_cost: entry plus message); a connection's output at
+ * max_backlog_bytes unwritten bytes.
+ *
+ * Policy for publishers feeding a full queue: a QoS 1/2 message is never
+ * acknowledged to its publisher and then dropped for a connected
+ * subscriber. When a connected subscriber's queue is full, the message is
+ * still queued (the queue overshoots by at most one message per
+ * publisher) and the publisher's reads are paused until the queue falls
+ * to 3/4 of both bounds, or the subscriber goes away. A subscriber whose
+ * queue stays full for limits.slow_subscriber_timeout seconds is
+ * disconnected with 0x97 (Quota exceeded), which wakes its publishers;
+ * its session then follows the offline rules. For an OFFLINE session at
+ * its bound, the message is dropped for that session and counted
+ * (stats.dropped_queue_full), as Mosquitto does: pausing publishers on a
+ * session that may never return would stall them forever. A v5 publisher
+ * whose message reached no receiver for that reason gets 0x97.
+ *
+ * Self backpressure: a client's own output (replies to its state store
+ * requests, messages it publishes to its own subscriptions) has no other
+ * publisher to pause. When its backlog or its own queue is over the
+ * bound, its further input is held: acknowledgements (PUBACK, PUBREC,
+ * PUBCOMP) and PINGREQ are still processed, out of the held stream, so
+ * its queue keeps draining as it acknowledges; everything else waits, in
+ * order, and once FLOW_HOLD_MAX bytes of it are held its socket is not
+ * read (keep-alive still applies: not reading is then the client's doing).
+ * It goes on when the backlog is under a quarter of max_backlog_bytes and
+ * the queue at 3/4.
  *
  * Deadlock freedom: a paused client cannot read, so it cannot acknowledge
  * what it receives and its own queue cannot drain. We therefore never
  * pause a publisher on the queue of a session whose client is itself
  * paused; every wait edge points to a client that is reading, so there is
- * no cycle of waits. */
+ * no cycle of waits. A held client waits only on itself: its backlog
+ * drains as the peer reads, its queue as the peer acknowledges (acks are
+ * processed while held); a peer that sends FLOW_HOLD_MAX bytes of requests
+ * ahead of the acknowledgements it owes stops both, and the slow-
+ * subscriber clock ends that wait. */
 #include <stdlib.h>
 
 #include "broker/internal.h"
 #include "util/alloc.h"
+#include "util/log.h"
+
+bool flow_queue_full(const session *s)
+{
+    const broker_limits *l = &s->b->lim;
+    return (l->max_queued && s->queue.n >= l->max_queued) ||
+           (l->max_queued_bytes && s->queue.bytes >= l->max_queued_bytes);
+}
 
 bool flow_queue_low(const session *s)
 {
-    uint32_t max = s->b->lim.max_queued;
-    return !max || s->queue.n <= max - max / 4;
+    const broker_limits *l = &s->b->lim;
+    return (!l->max_queued || s->queue.n <= l->max_queued - l->max_queued / 4) &&
+           (!l->max_queued_bytes || s->queue.bytes <= l->max_queued_bytes - l->max_queued_bytes / 4);
+}
+
+/* --- slow subscribers ------------------------------------------------------- */
+
+#define CONTAINER(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
+
+void flow_queue_filled(session *s)
+{
+    uint32_t t = s->b->lim.slow_subscriber_timeout;
+    if (!t) return;
+    session_rare *r = session_rare_get(s);
+    if (!r->slow_session) { /* first use: session_rare_get zeroes, idx 0 is not HEAP_NONE */
+        r->slow_session = s;
+        heap_node_init(&r->slow_timer);
+    }
+    if (heap_node_linked(&r->slow_timer)) return;
+    heap_set(&s->b->slow_timers, &r->slow_timer, broker_now() + (uint64_t)t * 1000);
+}
+
+void flow_sweep(broker *b, uint64_t now)
+{
+    heap_node *n;
+    while ((n = heap_peek(&b->slow_timers)) && n->key <= now) {
+        session *s = CONTAINER(n, session_rare, slow_timer)->slow_session;
+        heap_remove(&b->slow_timers, n);
+        client *c = s->c;
+        if (!c || c->state != CLIENT_CONNECTED || flow_queue_low(s)) continue;
+        log_info("%.*s: queue full for %u s (%u messages, %u bytes): disconnecting a slow subscriber",
+                 (int)s->id_len, (const char *)s->id, b->lim.slow_subscriber_timeout, s->queue.n, s->queue.bytes);
+        client_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "Slow subscriber: queue full");
+    }
+}
+
+/* --- deferred disconnect ------------------------------------------------------ */
+
+void flow_cut_later(client *c)
+{
+    if (c->quota_cut || c->state == CLIENT_CLOSED) return;
+    if (!c->flow) c->flow = xcalloc(1, sizeof *c->flow);
+    c->quota_cut = true;
+    client_resume_later(c); /* client_process_resumed disconnects it */
+}
+
+/* --- self backpressure ---------------------------------------------------------- */
+
+bool flow_self_over(const client *c)
+{
+    uint32_t max = c->b->lim.max_backlog_bytes;
+    return (max && net_conn_backlog(c->conn) >= max) || (c->s && flow_queue_full(c->s));
+}
+
+bool flow_self_low(const client *c)
+{
+    uint32_t max = c->b->lim.max_backlog_bytes;
+    return (!max || net_conn_backlog(c->conn) <= max / 4) && (!c->s || flow_queue_low(c->s));
+}
+
+void flow_self_check(client *c)
+{
+    if (!c->self_held || c->state == CLIENT_CLOSED || !flow_self_low(c)) return;
+    if (!c->flow) c->flow = xcalloc(1, sizeof *c->flow);
+    client_resume_later(c); /* client_process_resumed releases the hold */
 }
 
 static void remove_session(client *c, const session *s)
@@ -77,6 +172,7 @@ void flow_block(client *p, session *s)
 void flow_release(session *s)
 {
     session_rare *r = s->rare;
+    if (r && r->slow_session) heap_remove(&s->b->slow_timers, &r->slow_timer);
     for (uint32_t i = 0; r && i < r->n_waiters; i++) {
         client *w = r->waiters[i];
         remove_session(w, s);

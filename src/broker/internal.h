@@ -90,9 +90,15 @@ typedef struct delivery {
     bool retain;
 } delivery;
 
+/* `bytes` is what the entries account for (dlv_cost): it fills what was
+ * padding and is read only for the queue, which max_queued_bytes bounds
+ * (the in-flight window is bounded by count). Unsigned arithmetic keeps
+ * it exact for every list as long as each entry adds and removes the same
+ * cost, so an entry's cost must not change while it is listed. */
 typedef struct dlv_list {
     delivery *head, *tail;
     uint32_t n;
+    uint32_t bytes;
 } dlv_list;
 
 delivery *delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids, uint16_t n);
@@ -100,6 +106,10 @@ void delivery_free(delivery *d);
 /* Free the entries kept for reuse by delivery_new (broker_free calls it). */
 void delivery_pool_drain(void);
 const uint32_t *delivery_sub_ids(const delivery *d);
+/* Bytes an entry holds: the entry plus its whole message (a message shared
+ * by several sessions counts fully in each, which is what each would keep
+ * alive on its own). */
+uint32_t dlv_cost(const delivery *d);
 void dlv_push(dlv_list *l, delivery *d);
 delivery *dlv_pop(dlv_list *l);
 /* Unlink d, whose predecessor is prev (NULL for the head). */
@@ -132,6 +142,8 @@ typedef struct session_rare {
     uint32_t n_rx_qos2, cap_rx_qos2;
     client **waiters;     /* publishers paused on this session's full queue */
     uint32_t n_waiters, cap_waiters;
+    session *slow_session; /* back-link for the slow-subscriber heap (b->slow_timers) */
+    heap_node slow_timer; /* armed while connected with a full queue (flow.c) */
     will *pending_will;
     uint64_t will_at;
     /* While offline: the principal of the connection that left (owned;
@@ -214,8 +226,9 @@ typedef struct client_user {
 } client_user;
 
 /* A publisher paused by backpressure: the sessions whose full queues it
- * waits on and its link in b->resume_head. Most clients never pause, so
- * this is allocated on the first pause (flow.c) and kept until on_close. */
+ * waits on, how many bytes of held input it has (self_held) and its link
+ * in b->resume_head. Most clients never pause, so this is allocated on the
+ * first pause (flow.c) and kept until on_close. */
 typedef struct client_flow {
     session **blocked_on;
     uint32_t n_blocked, cap_blocked;
@@ -242,6 +255,9 @@ struct client {
     bool paused : 1;        /* reads paused by publisher backpressure */
     bool resume_queued : 1;
     bool session_zero : 1;  /* CONNECT session expiry was 0 (DISCONNECT may not raise it) */
+    bool self_held : 1;     /* own output over its bound: only acks are processed (flow.c) */
+    bool quota_cut : 1;     /* to be disconnected with 0x97 from the loop (flow_cut_later) */
+    bool input_ends : 1;    /* held input ends with DISCONNECT: processed in full, not held */
     uint8_t refuse_rc;   /* with refuse_at; beside the flags to fill padding */
     uint16_t window;     /* outbound in-flight limit */
     uint16_t alias_out_max;
@@ -358,10 +374,29 @@ void deliver_reshare_all(session *s, bool inflight_too);
 /* --- flow.c: publisher backpressure ---------------------------------------- */
 
 void flow_block(client *publisher, session *s);
-/* Wake the publishers waiting on s (its queue drained or it went away). */
+/* Wake the publishers waiting on s (its queue drained or it went away)
+ * and stop its slow-subscriber clock. */
 void flow_release(session *s);
 void flow_client_gone(client *c);
+/* At max_queued_messages or max_queued_bytes. */
+bool flow_queue_full(const session *s);
+/* Down to 3/4 of both bounds: paused publishers may go on. */
 bool flow_queue_low(const session *s);
+/* A connected session's queue became full: start its slow-subscriber
+ * clock (limits.slow_subscriber_timeout) unless running. */
+void flow_queue_filled(session *s);
+/* The sweep: disconnect (0x97) subscribers full for too long. */
+void flow_sweep(broker *b, uint64_t now);
+/* Disconnect c with 0x97 (Quota exceeded) from the loop, not from inside
+ * the current call (a service may be iterating its own tables). */
+void flow_cut_later(client *c);
+/* Self backpressure (c's own output: its backlog or its session's queue).
+ * flow_self_over: hold c's input now; flow_self_low: hysteresis to let it
+ * go; flow_self_check: after output drained, resume a held client. */
+#define FLOW_HOLD_MAX (64 * 1024) /* bytes of held input before its socket is not read */
+bool flow_self_over(const client *c);
+bool flow_self_low(const client *c);
+void flow_self_check(client *c);
 
 /* --- subscribe.c ---------------------------------------------------------- */
 
@@ -429,6 +464,7 @@ struct broker {
     uint32_t n_connected;
     heap client_timers;
     heap session_timers;
+    heap slow_timers;       /* sessions with a full queue (flow.c) */
     uv_timer_t sweep;
     uv_timer_t resume_timer;
     client *resume_head;
@@ -447,13 +483,14 @@ struct broker {
     uint64_t next_client_no;
     bool need_principals;   /* broker_require_principals */
     bool shutting_down;
-    /* The publisher whose publish hook is running, and a disconnect of it
+    /* The publisher whose publish hook is running (replies the hook
+     * publishes are its messages, broker_publish), and a disconnect of it
      * asked for meanwhile (broker_disconnect_client), done when the hook
      * returns (publish.c). */
+    client *hook_client;
     bool hook_kick;
     uint8_t hook_kick_rc;
     char *hook_kick_reason; /* owned; NULL: none */
-    client *hook_client;
 };
 
 uint64_t broker_now(void);

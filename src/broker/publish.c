@@ -56,7 +56,7 @@ static void run_hook(client *c, const pub_hook *h, const mqtt_publish *p)
     mqtt_bytes user;
     ack_publish(c, p, MQTT_RC_SUCCESS);
     assert(!b->hook_client && !b->hook_kick);
-    b->hook_client = c;
+    b->hook_client = c; /* replies published by the hook are c's (broker_publish) */
     h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, client_username(c, &user), c->who, p);
     b->hook_client = NULL;
     if (!b->hook_kick) return;

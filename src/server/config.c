@@ -59,6 +59,8 @@ const key_spec config_limit_keys[] = {
     LIMIT("receive_maximum", receive_max, 1, 65535),
     LIMIT("max_inflight", max_inflight, 1, 65535),
     LIMIT("max_queued_messages", max_queued, 1, 10000000),
+    LIMIT("max_queued_bytes", max_queued_bytes, 0, 1073741824),
+    LIMIT("slow_subscriber_timeout", slow_subscriber_timeout, 0, 86400),
     LIMIT("max_topic_levels", max_topic_levels, 1, 65535),
     LIMIT("max_connections", max_connections, 0, UINT32_MAX),
     LIMIT("keepalive_min", keepalive_min, 0, 65535),

@@ -148,6 +148,8 @@ static void write_mqstated_config(FILE *f, const struct e2e_limits *l, const cha
     put_limit(f, "  keepalive_max: %ld\n", l->keepalive_max);
     put_limit(f, "  topic_alias_maximum: %ld\n", l->topic_alias_maximum);
     put_limit(f, "  max_backlog_bytes: %ld\n", l->max_backlog_bytes);
+    put_limit(f, "  max_queued_bytes: %ld\n", l->max_queued_bytes);
+    put_limit(f, "  slow_subscriber_timeout: %ld\n", l->slow_subscriber_timeout);
 }
 
 /* Mosquitto has one in-flight setting for both directions, so receive_maximum
@@ -165,6 +167,7 @@ static void write_mosquitto_config(FILE *f, const struct e2e_limits *l)
     put_limit(f, "max_inflight_messages %ld\n", l->receive_maximum);
     put_limit(f, "max_inflight_messages %ld\n", l->max_inflight);
     put_limit(f, "max_queued_messages %ld\n", l->max_queued_messages);
+    put_limit(f, "max_queued_bytes %ld\n", l->max_queued_bytes);
     put_limit(f, "max_keepalive %ld\n", l->keepalive_max);
     put_limit(f, "max_topic_alias %ld\n", l->topic_alias_maximum);
     /* A per-listener option in Mosquitto: valid here, after "listener". */

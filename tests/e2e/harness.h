@@ -28,6 +28,8 @@ struct e2e_limits {
     long keepalive_max;
     long topic_alias_maximum;
     long max_backlog_bytes;
+    long max_queued_bytes;
+    long slow_subscriber_timeout;
 };
 
 struct e2e_case {

@@ -93,7 +93,11 @@ static void test_delivery_list(void **state)
     dlv_push(&l, a);
     dlv_push(&l, b);
     dlv_push(&l, c);
+    /* bytes: each entry counts itself and its whole message */
+    assert_int_equal(dlv_cost(a), sizeof *a + sizeof *m + m->cap);
+    assert_int_equal(l.bytes, 3 * dlv_cost(a));
     dlv_unlink(&l, a, b); /* middle */
+    assert_int_equal(l.bytes, 2 * dlv_cost(a));
     assert_ptr_equal(l.head, a);
     assert_ptr_equal(a->next, c);
     dlv_unlink(&l, a, c); /* tail */
@@ -108,6 +112,7 @@ static void test_delivery_list(void **state)
     assert_null(l.head);
     assert_null(l.tail);
     assert_int_equal(l.n, 0);
+    assert_int_equal(l.bytes, 0);
     assert_int_equal(m->refs, 1);
     msg_unref(m);
 }

@@ -74,6 +74,8 @@ static void test_full_file(void **state)
                  "  topic_alias_maximum: 0\n"
                  "  max_session_expiry: 4294967295\n"
                  "  max_backlog_bytes: 4096\n"
+                 "  max_queued_bytes: 0\n"
+                 "  slow_subscriber_timeout: 86400\n"
                  "  connect_timeout: 3\n"
                  "  max_connect_size: 4096\n"
                  "  close_timeout: 2\n"
@@ -98,6 +100,8 @@ static void test_full_file(void **state)
     assert_int_equal(c.limits.topic_alias_max, 0);
     assert_int_equal(c.limits.max_session_expiry, 4294967295u);
     assert_int_equal(c.limits.max_backlog_bytes, 4096);
+    assert_int_equal(c.limits.max_queued_bytes, 0);
+    assert_int_equal(c.limits.slow_subscriber_timeout, 86400);
     assert_int_equal(c.limits.connect_timeout, 3);
     assert_int_equal(c.limits.max_connect_size, 4096);
     assert_int_equal(c.limits.close_timeout, 2);
@@ -130,6 +134,10 @@ static void test_example_file(void **state)
     if (r != 0) fail_msg("%s", err);
     assert_int_equal(c.nlisteners, 1);
     assert_int_equal(c.listeners[0].port, 1883);
+    broker_limits lim;
+    broker_limits_default(&lim);
+    assert_int_equal(c.limits.max_queued_bytes, lim.max_queued_bytes);
+    assert_int_equal(c.limits.slow_subscriber_timeout, lim.slow_subscriber_timeout);
     /* it spells out every store default */
     config def;
     config_init(&def);
@@ -290,6 +298,10 @@ static void test_bad_integers(void **state)
                  "got \"99999999999999999999999\"");
     expect_error("limits:\n  max_backlog_bytes: 0x1000\n",
                  "t.yaml:2: limits.max_backlog_bytes: expected an integer between 4096 and 1073741824, got \"0x1000\"");
+    expect_error("limits:\n  max_queued_bytes: 1073741825\n",
+                 "t.yaml:2: limits.max_queued_bytes: expected an integer between 0 and 1073741824, got \"1073741825\"");
+    expect_error("limits:\n  slow_subscriber_timeout: 86401\n",
+                 "t.yaml:2: limits.slow_subscriber_timeout: expected an integer between 0 and 86400, got \"86401\"");
     expect_error("listeners:\n  - port: 65536\n",
                  "t.yaml:2: listeners[0].port: expected an integer between 0 and 65535, got \"65536\"");
 }
