@@ -20,7 +20,7 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const char *const runtime_limits[] = {
     "max_inflight", "max_topic_levels", "max_connections", "keepalive_min",
     "keepalive_max", "max_session_expiry", "connect_timeout", "max_connect_size",
-    "close_timeout", "max_pending_per_address", NULL,
+    "close_timeout", "max_pending_per_address", "slow_subscriber_timeout", NULL,
 };
 
 void config_running_set(config_running *r, const config *c)
