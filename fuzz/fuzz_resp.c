@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/resp.h"
+#include "ssproto/resp.h"
 #include "fuzz_check.h"
 
 static bool same_argv(const resp_slice *a, const resp_slice *b, size_t n)

@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "store/notify_registry.h"
-#include "store/notify_topic.h"
-#include "store/resp.h"
+#include "ssproto/topic.h"
+#include "ssproto/resp.h"
 #include "store/service.h"
 #include "fuzz_check.h"
 

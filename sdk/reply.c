@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "sdk_internal.h"
-#include "store/resp.h"
+#include "ssproto/resp.h"
 #include "util/alloc.h"
 
 /* resp_error and mqs_err list the §3.5 texts in the same order. */

@@ -87,7 +87,7 @@ static mqs_err publish_locked(mqs_client *c, sdk_pending *p)
     add_user_prop(&props, "__protVer", "1.0");
     if (p->has_ft && mqs_hlc_format(&p->ft, ft, sizeof ft) > 0) add_user_prop(&props, "__ft", ft);
     if (p->persist) add_user_prop(&props, "aio-persistence", "true");
-    int rc = mosquitto_publish_v5(c->mosq, NULL, SDK_REQUEST_TOPIC, (int)p->payload.len,
+    int rc = mosquitto_publish_v5(c->mosq, NULL, SSPROTO_REQUEST_TOPIC, (int)p->payload.len,
                                   p->payload.data, 1, false, props);
     mosquitto_property_free_all(&props);
     /* Any failure means the connection is not usable right now: the

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "mqstate/errors.h"
-#include "store/hlc.h"
+#include "ssproto/hlc.h"
 
 typedef struct sdk_clock {
     uint64_t wall_ms;

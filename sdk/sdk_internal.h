@@ -13,8 +13,8 @@
 
 #include "mqstate/mqstate.h"
 #include "sdk_reply.h"
-#include "store/hlc.h"
-#include "store/resp.h"
+#include "ssproto/hlc.h"
+#include "ssproto/resp.h"
 #include "util/buf.h"
 
 #define SDK_CORR_LEN 16

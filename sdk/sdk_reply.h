@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "mqstate/client.h"
-#include "store/hlc.h"
+#include "ssproto/hlc.h"
 
 typedef enum sdk_op {
     SDK_OP_SET,

@@ -8,9 +8,8 @@
 #include <stdint.h>
 
 #include "mqstate/client.h"
+#include "ssproto/topic.h"
 #include "util/buf.h"
-
-#define SDK_REQUEST_TOPIC "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke"
 
 /* Rust-SDK response topic: clients/<id>/services/<request topic>/response,
  * NUL-terminated, malloc'd. */

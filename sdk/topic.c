@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#include "store/notify_topic.h"
-#include "store/resp.h"
+#include "ssproto/topic.h"
+#include "ssproto/resp.h"
 #include "util/alloc.h"
 
 static char *finish(buf *b)
@@ -17,8 +17,8 @@ char *sdk_response_topic(const char *client_id)
     buf b = {0};
     buf_append(&b, "clients/", 8);
     buf_append(&b, client_id, strlen(client_id));
-    buf_append(&b, "/services/" SDK_REQUEST_TOPIC "/response",
-               strlen("/services/" SDK_REQUEST_TOPIC "/response"));
+    buf_append(&b, "/services/" SSPROTO_REQUEST_TOPIC "/response",
+               strlen("/services/" SSPROTO_REQUEST_TOPIC "/response"));
     return finish(&b);
 }
 

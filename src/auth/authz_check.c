@@ -5,7 +5,7 @@
 
 #include "auth/authz_impl.h"
 #include "auth/principal.h"
-#include "store/glob.h"
+#include "ssproto/glob.h"
 
 bool authz_connect(authz *a, const principal *p)
 {

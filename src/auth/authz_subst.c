@@ -10,7 +10,7 @@
 #include "auth/authz_impl.h"
 #include "auth/principal.h"
 #include "mqtt/codec.h"
-#include "store/glob.h"
+#include "ssproto/glob.h"
 
 #define TOK_CLIENT_ID "{principal.clientId}"
 #define TOK_USERNAME "{principal.username}"

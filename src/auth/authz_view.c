@@ -8,7 +8,7 @@
 
 #include "auth/authz_impl.h"
 #include "auth/principal.h"
-#include "store/glob.h"
+#include "ssproto/glob.h"
 #include "util/alloc.h"
 
 static void key_field(buf *k, const void *data, size_t len)

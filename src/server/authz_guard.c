@@ -15,10 +15,9 @@
 #include <string.h>
 
 #include "auth/authz.h"
+#include "ssproto/topic.h"
 #include "util/alloc.h"
 #include "util/log.h"
-
-#define STORE_NOTIFY_NS "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8"
 
 struct authz_guard {
     broker *b;
@@ -27,11 +26,8 @@ struct authz_guard {
     bool installed;
 };
 
-static bool in_notify_namespace(mqtt_bytes f)
-{
-    size_t n = sizeof STORE_NOTIFY_NS - 1;
-    return f.len > n && memcmp(f.data, STORE_NOTIFY_NS, n) == 0 && f.data[n] == '/';
-}
+/* The same namespace test as the bridge's: what it decides, the rules do not. */
+static bool in_notify_namespace(mqtt_bytes f) { return notify_in_namespace(f.data, f.len); }
 
 static uint8_t verdict(bool allowed) { return allowed ? MQTT_RC_SUCCESS : MQTT_RC_NOT_AUTHORIZED; }
 

@@ -26,8 +26,8 @@
 #include <string.h>
 
 #include "mqtt/codec.h"
-#include "store/notify_topic.h"
-#include "store/reply_cache.h"
+#include "server/reply_cache.h"
+#include "ssproto/topic.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/digest.h"
@@ -35,9 +35,6 @@
 #include "util/log.h"
 
 #define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
-/* The notification namespace: no client may publish in it, nor use it as
- * a response topic (§1.3, §10.5). */
-#define STORE_NS "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8"
 #define CONTENT_TYPE "application/octet-stream"
 #define PROTOCOL_VERSION "1.0"
 /* Reply cache lifetime: the request's expiry (or this default) + 60 s. */
@@ -222,7 +219,7 @@ static void read_user_props(const mqtt_publish *pub, store_request *req)
 
 static bool response_topic_forbidden(mqtt_bytes t)
 {
-    return bytes_eq(t, S(STORE_REQUEST_TOPIC)) || has_prefix(t, STORE_NS);
+    return bytes_eq(t, S(SSPROTO_REQUEST_TOPIC)) || has_prefix(t, NOTIFY_NS);
 }
 
 /* The hook runs when the request arrives, so the remaining lifetime is the
@@ -424,12 +421,12 @@ static bool own_notify_filter(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes
 {
     buf *b = &sb->scratch;
     b->len = 0;
-    buf_append(b, STORE_NS "/", sizeof STORE_NS);
+    buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
     notify_hex_append(b, client_id.data, client_id.len);
     buf_append(b, "/command/notify/+", 17);
     if (bytes_eq(f, BUF(b))) return true;
     b->len = 0;
-    buf_append(b, STORE_NS "/", sizeof STORE_NS);
+    buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
     buf_append(b, client_id.data, client_id.len);
     buf_append(b, "/command/notify", 15);
     return bytes_eq(f, BUF(b));
@@ -438,18 +435,14 @@ static bool own_notify_filter(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes
 /* Wildcard filters above the namespace ("#", "clients/+/...") stay allowed:
  * nothing is ever routed inside it (publishing there is denied and
  * notifications bypass routing), so they cannot see other clients' data. */
-static bool in_namespace(mqtt_bytes t)
-{
-    size_t n = sizeof STORE_NS - 1;
-    return has_prefix(t, STORE_NS) && (t.len == n || t.data[n] == '/');
-}
+static bool in_namespace(mqtt_bytes t) { return notify_in_namespace(t.data, t.len); }
 
 /* Is `t` a notification topic of `client_id` (NS/<HEX(id)>/command/notify/...)? */
 static bool own_notification(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes t)
 {
     buf *b = &sb->scratch;
     b->len = 0;
-    buf_append(b, STORE_NS "/", sizeof STORE_NS);
+    buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
     notify_hex_append(b, client_id.data, client_id.len);
     buf_append(b, "/command/notify/", 16);
     return t.len > b->len && memcmp(t.data, b->data, b->len) == 0;
@@ -464,7 +457,7 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
     if (r->action == BROKER_ACTION_RECEIVE)
         return !in_namespace(r->topic) || own_notification(sb, r->client_id, r->topic) ? MQTT_RC_SUCCESS
                                                                                         : MQTT_RC_NOT_AUTHORIZED;
-    if (bytes_eq(r->filter, S(STORE_REQUEST_TOPIC))) return MQTT_RC_NOT_AUTHORIZED;
+    if (bytes_eq(r->filter, S(SSPROTO_REQUEST_TOPIC))) return MQTT_RC_NOT_AUTHORIZED;
     if (!in_namespace(r->filter)) return MQTT_RC_SUCCESS;
     if (r->share_group.len == 0 && own_notify_filter(sb, r->client_id, r->filter)) return MQTT_RC_SUCCESS;
     return MQTT_RC_NOT_AUTHORIZED;
@@ -491,7 +484,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     uv_idle_init(loop, &sb->drain);
     sb->drain.data = sb;
     sb->handles_open = 2;
-    broker_set_publish_hook(b, S(STORE_REQUEST_TOPIC), on_request, sb);
+    broker_set_publish_hook(b, S(SSPROTO_REQUEST_TOPIC), on_request, sb);
     broker_add_authorizer(b, authorize, sb);
     broker_set_disconnect_hook(b, on_disconnect, sb);
     sb->installed = true;
@@ -508,7 +501,7 @@ void store_bridge_shutdown(store_bridge *sb)
 {
     if (!sb || !sb->installed) return;
     sb->installed = false;
-    broker_set_publish_hook(sb->b, S(STORE_REQUEST_TOPIC), NULL, NULL);
+    broker_set_publish_hook(sb->b, S(SSPROTO_REQUEST_TOPIC), NULL, NULL);
     broker_remove_authorizer(sb->b, authorize, sb);
     broker_set_disconnect_hook(sb->b, NULL, NULL);
     uv_close((uv_handle_t *)&sb->timer, on_handle_closed);

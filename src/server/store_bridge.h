@@ -18,8 +18,6 @@
 #include "broker/broker.h"
 #include "store/service.h"
 
-#define STORE_REQUEST_TOPIC "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke"
-
 typedef struct store_bridge store_bridge;
 
 typedef struct store_bridge_config {

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/hlc.h"
+#include "ssproto/hlc.h"
 #include "util/buf.h"
 
 typedef struct keyspace keyspace;

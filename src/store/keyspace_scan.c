@@ -1,7 +1,7 @@
 /* SCAN over the keyspace (protocol §3.8) and its cursor token. */
 #include <string.h>
 
-#include "store/glob.h"
+#include "ssproto/glob.h"
 #include "store/keyspace_impl.h"
 
 #define CURSOR_PREFIX "ks1:"

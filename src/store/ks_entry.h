@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "store/hlc.h"
+#include "ssproto/hlc.h"
 #include "store/node_pool.h"
 
 #define KS_HEAP_NONE UINT32_MAX

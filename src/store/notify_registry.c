@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/notify_topic.h"
+#include "ssproto/topic.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/hashmap.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/notify_topic.h"
+#include "ssproto/topic.h"
 #include "store/service_impl.h"
 #include "util/alloc.h"
 

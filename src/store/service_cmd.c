@@ -29,8 +29,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "store/glob.h"
-#include "store/notify_topic.h"
+#include "ssproto/glob.h"
+#include "ssproto/topic.h"
 #include "store/service_impl.h"
 
 /* --- shared checks -------------------------------------------------------------- */

@@ -4,10 +4,10 @@
 #ifndef MQS_STORE_SERVICE_IMPL_H
 #define MQS_STORE_SERVICE_IMPL_H
 
-#include "store/hlc.h"
+#include "ssproto/hlc.h"
 #include "store/keyspace.h"
 #include "store/notify_registry.h"
-#include "store/resp.h"
+#include "ssproto/resp.h"
 #include "store/service.h"
 #include "util/buf.h"
 

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store/hlc.h"
-#include "store/resp.h"
+#include "ssproto/hlc.h"
+#include "ssproto/resp.h"
 #include "store/service.h"
 #include "util/buf.h"
 

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "store/notify_registry.h"
-#include "store/notify_topic.h"
+#include "ssproto/topic.h"
 #include "util/buf.h"
 
 #define S(x) (x), strlen(x)

@@ -5,8 +5,8 @@
  * Nothing here reads a clock: the current wall time (ms since the Unix
  * epoch) is always passed in as now_ms, so every rule is deterministic
  * and unit-testable. */
-#ifndef MQS_STORE_HLC_H
-#define MQS_STORE_HLC_H
+#ifndef MQS_SSPROTO_HLC_H
+#define MQS_SSPROTO_HLC_H
 
 #include <stdbool.h>
 #include <stddef.h>

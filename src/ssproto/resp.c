@@ -1,4 +1,4 @@
-#include "store/resp.h"
+#include "ssproto/resp.h"
 
 #include <string.h>
 

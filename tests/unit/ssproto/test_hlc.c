@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store/hlc.h"
+#include "ssproto/hlc.h"
 
 static hlc parse_ok(const char *s)
 {

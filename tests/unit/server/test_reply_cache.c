@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "store/reply_cache.h"
+#include "server/reply_cache.h"
 
 static reply_slice S(const char *s) { return (reply_slice){s, strlen(s)}; }
 

@@ -1,19 +1,33 @@
-/* Notification topic names (protocol §1.4):
- *   clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/<HEX(clientId)>/command/notify/<HEX(key)>
+/* The state store's MQTT topics (protocol §1.1, §1.3, §1.4), spelled once
+ * for the server and the SDK:
+ *   request:      statestore/v1/<NS>/command/invoke
+ *   notification: clients/statestore/v1/<NS>/<HEX(clientId)>/command/notify/<HEX(key)>
  * HEX is upper-case Base16, exactly two digits per byte. */
-#ifndef MQS_STORE_NOTIFY_TOPIC_H
-#define MQS_STORE_NOTIFY_TOPIC_H
+#ifndef MQS_SSPROTO_TOPIC_H
+#define MQS_SSPROTO_TOPIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/buf.h"
 
-#define NOTIFY_TOPIC_PREFIX "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/"
+/* The state store's namespace GUID (protocol §1). */
+#define SSPROTO_NS_GUID "FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8"
+
+#define SSPROTO_REQUEST_TOPIC "statestore/v1/" SSPROTO_NS_GUID "/command/invoke"
+/* The notification namespace: the topic NOTIFY_NS and everything below it. */
+#define NOTIFY_NS "clients/statestore/v1/" SSPROTO_NS_GUID
+#define NOTIFY_TOPIC_PREFIX NOTIFY_NS "/"
 #define NOTIFY_TOPIC_MIDDLE "/command/notify/"
 
 /* MQTT's longest topic name (a two-byte length): a notification topic
  * beyond it cannot be sent, so such a registration is refused. */
 #define NOTIFY_TOPIC_MAX 65535
+
+/* Is the topic name or filter t[0..len) inside the notification namespace
+ * (exactly NOTIFY_NS, or NOTIFY_NS followed by '/')? Wildcard filters above
+ * it ("#", "clients/+/...") are not. */
+bool notify_in_namespace(const void *t, size_t len);
 
 /* Length of the notification topic of a client id of idlen bytes and a
  * key of klen bytes (what notify_topic_build appends). */

@@ -18,8 +18,8 @@
  * they are reclaimed from the oldest end as new entries arrive, and when
  * looked up. A single entry larger than max_bytes / 8 is not stored: only
  * reads produce large replies, and re-executing a read is harmless. */
-#ifndef MQS_STORE_REPLY_CACHE_H
-#define MQS_STORE_REPLY_CACHE_H
+#ifndef MQS_SERVER_REPLY_CACHE_H
+#define MQS_SERVER_REPLY_CACHE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "store/notify_topic.h"
+#include "ssproto/topic.h"
 
 #include <string.h>
 
@@ -20,4 +20,11 @@ void notify_topic_build(buf *b, const char *client_hex, size_t hexlen, const voi
     buf_append(b, client_hex, hexlen);
     buf_append(b, NOTIFY_TOPIC_MIDDLE, sizeof NOTIFY_TOPIC_MIDDLE - 1);
     notify_hex_append(b, key, klen);
+}
+
+bool notify_in_namespace(const void *t, size_t len)
+{
+    const char *s = t;
+    size_t n = sizeof NOTIFY_NS - 1;
+    return len >= n && memcmp(s, NOTIFY_NS, n) == 0 && (len == n || s[n] == '/');
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store/glob.h"
+#include "ssproto/glob.h"
 
 static bool m(const char *pat, const char *s)
 {

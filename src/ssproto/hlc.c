@@ -1,4 +1,4 @@
-#include "store/hlc.h"
+#include "ssproto/hlc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,8 +11,8 @@
  * lengths and counts must use minimal digits ("07" is rejected: no SDK
  * sends it, §3.1); the reply parser follows the §3.6 grammar (1*DIGIT)
  * and accepts leading zeros. */
-#ifndef MQS_STORE_RESP_H
-#define MQS_STORE_RESP_H
+#ifndef MQS_SSPROTO_RESP_H
+#define MQS_SSPROTO_RESP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -10,8 +10,8 @@
  * A subject that is not valid UTF-8 never matches. A pattern that is not
  * valid UTF-8 or has an unterminated class is invalid: it matches nothing,
  * and glob_valid lets the service reject it up front. */
-#ifndef MQS_STORE_GLOB_H
-#define MQS_STORE_GLOB_H
+#ifndef MQS_SSPROTO_GLOB_H
+#define MQS_SSPROTO_GLOB_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store/resp.h"
+#include "ssproto/resp.h"
 
 /* A string literal as (bytes, length), embedded NULs included. */
 #define LIT(s) (const uint8_t *)(s), (sizeof(s) - 1)

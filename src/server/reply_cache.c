@@ -19,7 +19,7 @@
  * hash is computed once per request: the bridge's put right after a missed
  * get reuses that get's hash (see `hash_key`), and eviction uses the
  * stored one. One allocation per entry, recycled: see `spare`. */
-#include "store/reply_cache.h"
+#include "server/reply_cache.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "store/glob.h"
+#include "ssproto/glob.h"
 
 /* Decode one UTF-8 character at s[0..n) strictly (no overlong forms, no
  * surrogates, nothing above U+10FFFF). Returns its length and stores the
