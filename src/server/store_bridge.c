@@ -217,6 +217,8 @@ static void read_user_props(const mqtt_publish *pub, store_request *req)
     }
 }
 
+/* No client may use the request topic or the notification namespace as a
+ * response topic (§1.3, §10.5). */
 static bool response_topic_forbidden(mqtt_bytes t)
 {
     return bytes_eq(t, S(SSPROTO_REQUEST_TOPIC)) || has_prefix(t, NOTIFY_NS);
