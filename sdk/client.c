@@ -211,7 +211,7 @@ mqs_client *mqs_client_new(const mqs_connect_opts *o, mqs_err *err)
     c->on_connection = o->on_connection;
     c->on_log = o->on_log;
     c->ud = o->ud;
-    c->next_lease_id = 1;
+    c->next_hook_id = 1;
     if (o->keypass_file && !(c->keypass = read_keypass_file(o->keypass_file)))
         return fail_new(c, err);
     mosquitto_lib_init(); /* reference counted by libmosquitto */
@@ -397,11 +397,34 @@ void sdk_misc_step(mqs_client *c)
     sdk_run_deferred(c);
     sdk_expire_pending(c);
     pthread_mutex_lock(&c->mu);
-    sdk_lease_tick_locked(c);
+    for (sdk_step_hook *h = c->step_hooks; h; h = h->next) h->step(c, h->ud);
     bool reconnect = c->started && !c->stopping && !c->socket_up && !c->refused && !c->gave_up &&
                      sdk_mono_ms() >= c->next_attempt_ms;
     pthread_mutex_unlock(&c->mu);
     if (reconnect) attempt_connect(c, false);
+}
+
+void sdk_step_hook_add_locked(mqs_client *c, sdk_step_hook *h)
+{
+    h->id = c->next_hook_id++;
+    h->next = c->step_hooks;
+    c->step_hooks = h;
+}
+
+void sdk_step_hook_remove_locked(mqs_client *c, sdk_step_hook *h)
+{
+    for (sdk_step_hook **pp = &c->step_hooks; *pp; pp = &(*pp)->next)
+        if (*pp == h) {
+            *pp = h->next;
+            return;
+        }
+}
+
+sdk_step_hook *sdk_step_hook_find_locked(mqs_client *c, uint64_t id)
+{
+    for (sdk_step_hook *h = c->step_hooks; h; h = h->next)
+        if (h->id == id) return h;
+    return NULL;
 }
 
 static void *net_thread(void *arg)

@@ -1,13 +1,16 @@
 /* Leases (§8.3): acquire/renew = SET name holder NEX PX, the fencing token
  * is the version of the acquiring SET; release = VDEL name holder; holder
  * query = GET. Auto-renewal runs from the client's misc step (network
- * thread) and stops at the first failure. */
+ * thread), as a step hook each lease registers, and stops at the first
+ * failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sdk_lease.h"
 #include "util/alloc.h"
+
+static void renew_step(mqs_client *c, void *ud);
 
 mqs_lease *mqs_lease_new(mqs_client *c, const void *name, size_t nlen, const void *holder,
                          size_t hlen)
@@ -23,10 +26,9 @@ mqs_lease *mqs_lease_new(mqs_client *c, const void *name, size_t nlen, const voi
     l->nlen = nlen;
     l->holder = xmemdup(holder, hlen);
     l->hlen = hlen;
+    l->renew = (sdk_step_hook){.step = renew_step, .ud = l};
     pthread_mutex_lock(&c->mu);
-    l->id = c->next_lease_id++;
-    l->next = c->leases;
-    c->leases = l;
+    sdk_step_hook_add_locked(c, &l->renew);
     pthread_mutex_unlock(&c->mu);
     return l;
 }
@@ -37,11 +39,7 @@ void mqs_lease_free(mqs_lease *l)
     mqs_client *c = l->c;
     if (l->user_observing) mqs_lease_unobserve(l);
     pthread_mutex_lock(&c->mu);
-    for (mqs_lease **pp = &c->leases; *pp; pp = &(*pp)->next)
-        if (*pp == l) {
-            *pp = l->next;
-            break;
-        }
+    sdk_step_hook_remove_locked(c, &l->renew);
     sdk_wait_callbacks(c);
     pthread_mutex_unlock(&c->mu);
     free(l->name);
@@ -102,11 +100,11 @@ typedef struct renewal {
     uint64_t id, generation;
 } renewal;
 
+/* The lease still registered under id, or NULL once freed. */
 static mqs_lease *lease_by_id(mqs_client *c, uint64_t id)
 {
-    for (mqs_lease *l = c->leases; l; l = l->next)
-        if (l->id == id) return l;
-    return NULL;
+    sdk_step_hook *h = sdk_step_hook_find_locked(c, id);
+    return h ? h->ud : NULL;
 }
 
 static void renew_done(mqs_client *c, const mqs_result *r, void *ud)
@@ -140,21 +138,20 @@ static void renew_done(mqs_client *c, const mqs_result *r, void *ud)
     pthread_mutex_unlock(&c->mu);
 }
 
-void sdk_lease_tick_locked(mqs_client *c)
+/* sdk_step_hook (mutex held): start the renewal if it is due. */
+static void renew_step(mqs_client *c, void *ud)
 {
-    uint64_t now = sdk_mono_ms();
-    for (mqs_lease *l = c->leases; l; l = l->next) {
-        if (!l->auto_renew || l->renewing || now < l->next_renew_ms) continue;
-        resp_slice argv[6];
-        char px[24];
-        sdk_req req = acquire_req(l, argv, px, sizeof px, l->duration_ms);
-        renewal *rn = xmalloc(sizeof *rn);
-        *rn = (renewal){l->id, l->generation};
-        l->renewing = true;
-        if (sdk_request_async_locked(c, &req, renew_done, rn) != MQS_OK) {
-            l->renewing = false;
-            free(rn);
-        }
+    mqs_lease *l = ud;
+    if (!l->auto_renew || l->renewing || sdk_mono_ms() < l->next_renew_ms) return;
+    resp_slice argv[6];
+    char px[24];
+    sdk_req req = acquire_req(l, argv, px, sizeof px, l->duration_ms);
+    renewal *rn = xmalloc(sizeof *rn);
+    *rn = (renewal){l->renew.id, l->generation};
+    l->renewing = true;
+    if (sdk_request_async_locked(c, &req, renew_done, rn) != MQS_OK) {
+        l->renewing = false;
+        free(rn);
     }
 }
 

@@ -67,6 +67,18 @@ typedef struct sdk_observed {
     sdk_listener *listeners;
 } sdk_observed;
 
+/* Work another part of the SDK (leases) does in every misc step, on the
+ * network thread with c->mu held. The client knows hooks only through
+ * this: it never calls those parts by name. Owned by the registrant,
+ * linked into c->step_hooks between sdk_step_hook_add_locked and
+ * sdk_step_hook_remove_locked. */
+typedef struct sdk_step_hook {
+    struct sdk_step_hook *next;
+    void (*step)(mqs_client *c, void *ud);
+    void *ud;
+    uint64_t id; /* set on add: unique on this client, never reused */
+} sdk_step_hook;
+
 struct mqs_client {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* broadcast on: readiness, completions, callbacks done */
@@ -115,8 +127,8 @@ struct mqs_client {
     sdk_pending *pending;
     sdk_deferred *deferred; /* FIFO of local completions */
     sdk_observed *observed;
-    struct mqs_lease *leases; /* leases with auto-renewal state */
-    uint64_t next_lease_id;
+    sdk_step_hook *step_hooks; /* newest first */
+    uint64_t next_hook_id;
 };
 
 /* --- util.c --- */
@@ -187,13 +199,15 @@ mqs_err sdk_watch_add(mqs_client *c, const void *key, size_t klen, mqs_notify_cb
 void sdk_watch_remove(mqs_client *c, const void *key, size_t klen, sdk_listener *l);
 void sdk_observed_free_all(mqs_client *c);
 
-/* --- lease.c --- */
-/* Mutex held: start due auto-renewals. */
-void sdk_lease_tick_locked(mqs_client *c);
-
 /* --- client.c --- */
 /* Mutex held: one step of the network logic for app-driven and threaded
- * modes alike (timeouts, renewals, reconnect). */
+ * modes alike (timeouts, step hooks such as lease renewals, reconnect). */
 void sdk_misc_step(mqs_client *c);
+/* Mutex held: register h (h->step and h->ud set; h->id assigned) /
+ * unregister it (no-op if it is not registered). */
+void sdk_step_hook_add_locked(mqs_client *c, sdk_step_hook *h);
+void sdk_step_hook_remove_locked(mqs_client *c, sdk_step_hook *h);
+/* Mutex held: the registered hook with that id, or NULL once removed. */
+sdk_step_hook *sdk_step_hook_find_locked(mqs_client *c, uint64_t id);
 
 #endif

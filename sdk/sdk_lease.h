@@ -6,9 +6,8 @@
 #include "sdk_internal.h"
 
 struct mqs_lease {
-    struct mqs_lease *next; /* in c->leases */
+    sdk_step_hook renew; /* in c->step_hooks: auto-renewal; renew.id names the lease */
     mqs_client *c;
-    uint64_t id;
     uint8_t *name, *holder;
     size_t nlen, hlen;
 

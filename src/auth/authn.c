@@ -22,6 +22,9 @@ struct authn {
     listener_authn *ls;
     size_t n;
     ratelimit *rl;
+    uv_loop_t *loop;
+    authn_done_fn done;
+    void *done_ctx;
 };
 
 void authn_policy_default(authn_policy *p)
@@ -33,9 +36,13 @@ void authn_policy_default(authn_policy *p)
     p->failure_per_minute = 10;
 }
 
-authn *authn_new(const authn_policy *policies, size_t n, char *err, size_t errlen)
+authn *authn_new(const authn_policy *policies, size_t n, uv_loop_t *loop, authn_done_fn done, void *done_ctx,
+                 char *err, size_t errlen)
 {
     authn *a = xcalloc(1, sizeof *a);
+    a->loop = loop;
+    a->done = done;
+    a->done_ctx = done_ctx;
     a->ls = xcalloc(n ? n : 1, sizeof *a->ls);
     a->n = n;
     a->rl = ratelimit_new();
@@ -82,13 +89,13 @@ static const char *loggable(const mqtt_bytes *u, char *out, size_t outlen)
     return out;
 }
 
-static principal *new_principal(const broker_authn_request *r, const void *user, size_t ulen, const char *method)
+static principal *new_principal(const authn_request *r, const void *user, size_t ulen, const char *method)
 {
     return principal_new(r->client_id.data, r->client_id.len, user, ulen, method);
 }
 
 /* The x509 method: user name and attributes from certificate fields. */
-static uint8_t by_certificate(const listener_authn *l, const broker_authn_request *r, principal **who,
+static uint8_t by_certificate(const listener_authn *l, const authn_request *r, principal **who,
                               const char **why)
 {
     char v[FIELD_MAX];
@@ -110,9 +117,10 @@ static uint8_t by_certificate(const listener_authn *l, const broker_authn_reques
  * the check starts, so that many concurrent guesses cannot outrun it; a
  * success gives the charge back. */
 typedef struct pending_check {
-    broker *b;
+    authn_done_fn done;
+    void *done_ctx;
     uint64_t token;
-    principal *who; /* client id and user name; handed to the broker on success */
+    principal *who; /* client id and user name; handed to `done` on success */
     ratelimit *rl;  /* referenced */
     ratelimit_params rp;
     uint32_t delay_ms;
@@ -140,7 +148,7 @@ static void pending_free(pending_check *pc)
 static void password_checked(void *arg, passwd_result pr)
 {
     pending_check *pc = arg;
-    broker_authn_result res = {.reason = MQTT_RC_SUCCESS};
+    authn_result res = {.reason = MQTT_RC_SUCCESS};
     if (pr == PASSWD_OK) {
         ratelimit_refund(pc->rl, pc->peer_ip, clock_now_ms(), &pc->rp);
         res.who = pc->who;
@@ -153,11 +161,11 @@ static void password_checked(void *arg, passwd_result pr)
         res.reason = MQTT_RC_BAD_USER_OR_PASSWORD;
         res.delay_ms = pc->delay_ms;
     }
-    broker_authn_complete(pc->b, pc->token, &res);
+    pc->done(pc->done_ctx, pc->token, &res);
     pending_free(pc);
 }
 
-static uint8_t by_password(const authn *a, const listener_authn *l, const broker_authn_request *r, principal **who,
+static uint8_t by_password(const authn *a, const listener_authn *l, const authn_request *r, principal **who,
                            const char **why, bool *pending)
 {
     if (!r->password) {
@@ -167,11 +175,12 @@ static uint8_t by_password(const authn *a, const listener_authn *l, const broker
     pending_check *pc = xcalloc(1, sizeof *pc);
     pc->who = new_principal(r, r->username->data ? r->username->data : (const uint8_t *)"", r->username->len,
                             "password");
-    passwd_result pr = passwd_file_check_async(l->pw, broker_loop(r->broker), r->username->data, r->username->len,
+    passwd_result pr = passwd_file_check_async(l->pw, a->loop, r->username->data, r->username->len,
                                                r->password->data, r->password->len, password_checked, pc);
     if (pr == PASSWD_PENDING) {
         *pending = true;
-        pc->b = r->broker;
+        pc->done = a->done;
+        pc->done_ctx = a->done_ctx;
         pc->token = r->token;
         pc->rl = ratelimit_ref(a->rl);
         pc->rp = (ratelimit_params){l->p.failure_burst, l->p.failure_per_minute};
@@ -193,7 +202,7 @@ static uint8_t by_password(const authn *a, const listener_authn *l, const broker
 
 /* The first method that applies decides (see authn.h); *pending when the
  * password method went on the thread pool. */
-static uint8_t decide(const authn *a, const listener_authn *l, const broker_authn_request *r, principal **who,
+static uint8_t decide(const authn *a, const listener_authn *l, const authn_request *r, principal **who,
                       const char **why, bool *pending)
 {
     for (uint8_t i = 0; i < l->p.nmethods; i++) {
@@ -206,7 +215,7 @@ static uint8_t decide(const authn *a, const listener_authn *l, const broker_auth
             break;
         case AUTHN_ANONYMOUS:
             if (!r->username && !r->password) {
-                *who = NULL; /* anonymous: the broker makes the principal if needed */
+                *who = NULL; /* anonymous: the receiver makes the principal if needed */
                 return MQTT_RC_SUCCESS;
             }
             break;
@@ -216,19 +225,18 @@ static uint8_t decide(const authn *a, const listener_authn *l, const broker_auth
     return r->username ? MQTT_RC_BAD_USER_OR_PASSWORD : MQTT_RC_NOT_AUTHORIZED;
 }
 
-broker_authn_status authn_authenticate(void *ctx, const broker_authn_request *r, broker_authn_result *out)
+authn_status authn_authenticate(authn *a, const authn_request *r, authn_result *out)
 {
-    authn *a = ctx;
     out->who = NULL;
     out->delay_ms = 0;
     if (r->listener >= a->n) { /* a listener without a policy: refuse, safely */
         out->reason = MQTT_RC_NOT_AUTHORIZED;
-        return BROKER_AUTHN_DONE;
+        return AUTHN_STATUS_DONE;
     }
     const listener_authn *l = &a->ls[r->listener];
-    if (l->p.open) { /* anonymous, who NULL: the broker makes the principal if needed */
+    if (l->p.open) { /* anonymous, who NULL: the receiver makes the principal if needed */
         out->reason = MQTT_RC_SUCCESS;
-        return BROKER_AUTHN_DONE;
+        return AUTHN_STATUS_DONE;
     }
     ratelimit_params rp = {l->p.failure_burst, l->p.failure_per_minute};
     uint64_t now = clock_now_ms();
@@ -237,15 +245,15 @@ broker_authn_status authn_authenticate(void *ctx, const broker_authn_request *r,
         log_info("authentication refused for %s (user %s): too many failures, rate limited", r->peer_ip,
                  loggable(r->username, user, sizeof user));
         out->reason = MQTT_RC_CONNECTION_RATE_EXCEEDED;
-        return BROKER_AUTHN_DONE;
+        return AUTHN_STATUS_DONE;
     }
     const char *why = "refused";
     bool pending = false;
     out->reason = decide(a, l, r, &out->who, &why, &pending);
-    if (pending) return BROKER_AUTHN_PENDING;
-    if (out->reason == MQTT_RC_SUCCESS) return BROKER_AUTHN_DONE;
+    if (pending) return AUTHN_STATUS_PENDING;
+    if (out->reason == MQTT_RC_SUCCESS) return AUTHN_STATUS_DONE;
     ratelimit_charge(a->rl, r->peer_ip, now, &rp);
     out->delay_ms = l->p.failure_delay_ms;
     log_failure(r->peer_ip, r->listener, &r->client_id, r->username, why);
-    return BROKER_AUTHN_DONE;
+    return AUTHN_STATUS_DONE;
 }

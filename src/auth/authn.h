@@ -1,5 +1,9 @@
-/* Authentication: per-listener policies deciding every CONNECT (the
- * broker's authenticator hook) and producing the connection's principal.
+/* Authentication: per-listener policies deciding every CONNECT and
+ * producing the connection's principal. It knows nothing of the broker:
+ * src/server/authn_link.c installs it as the broker's authenticator and
+ * translates requests and results; a decision taken later (a password
+ * checked on libuv's thread pool) is reported through the callback given
+ * to authn_new.
  *
  * Methods are tried in the listener's order; the first that applies to
  * what the client presented decides, success or failure:
@@ -27,8 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "auth/x509_map.h"
-#include "broker/broker.h"
+#include "mqtt/packet.h"
 
 #define AUTHN_PATH_MAX 1024
 #define AUTHN_MAX_METHODS 3
@@ -63,18 +69,47 @@ void authn_policy_default(authn_policy *p);
 
 typedef struct authn authn;
 
+struct principal;
+
+/* One CONNECT to decide. Slices are valid only during authn_authenticate. */
+typedef struct authn_request {
+    mqtt_bytes client_id;
+    const mqtt_bytes *username; /* NULL when absent */
+    const mqtt_bytes *password; /* NULL when absent; never logged */
+    const char *peer_ip;        /* the peer's address without port */
+    unsigned listener;          /* index of the policy that applies */
+    const struct x509_st *peer_cert; /* verified TLS client certificate or NULL */
+    uint64_t token;             /* handed back with a later decision */
+} authn_request;
+
+typedef struct authn_result {
+    uint8_t reason;        /* MQTT_RC_SUCCESS or a CONNACK reason >= 0x80 */
+    uint32_t delay_ms;     /* failure only: answer after this long */
+    struct principal *who; /* success only, owned by the receiver; NULL = anonymous (no principal made) */
+} authn_result;
+
+typedef enum authn_status { AUTHN_STATUS_DONE, AUTHN_STATUS_PENDING } authn_status;
+
+/* A decision left pending, on the loop thread: `res->who` passes to the
+ * callee. Called exactly once per AUTHN_STATUS_PENDING, even after the
+ * authn that started it was freed. */
+typedef void (*authn_done_fn)(void *ctx, uint64_t token, const authn_result *res);
+
 /* One policy per listener index. Loads the password files; NULL with a
- * message ("WHERE.password_file: path:line: ...") on error. */
-authn *authn_new(const authn_policy *policies, size_t n, char *err, size_t errlen);
+ * message ("WHERE.password_file: path:line: ...") on error. Slow password
+ * checks run on `loop`'s thread pool and end in done(done_ctx, ...);
+ * `done_ctx` must outlive every check in flight. */
+authn *authn_new(const authn_policy *policies, size_t n, uv_loop_t *loop, authn_done_fn done, void *done_ctx,
+                 char *err, size_t errlen);
 void authn_free(authn *a);
 /* Reload: `to` continues the failure counters of `from`. */
 void authn_move_limits(authn *to, authn *from);
 
-/* broker_authenticate_fn; ctx is the authn. A password not verified
- * before is checked on libuv's thread pool (BROKER_AUTHN_PENDING, then
- * broker_authn_complete); a remembered one, and every other method, are
- * decided at once. The check in flight owns copies of what it needs, so
- * the authn may be freed (reload, shutdown) before it completes. */
-broker_authn_status authn_authenticate(void *ctx, const broker_authn_request *r, broker_authn_result *out);
+/* A password not verified before is checked on libuv's thread pool
+ * (AUTHN_STATUS_PENDING, then the done callback with r->token); a
+ * remembered one, and every other method, are decided at once (`out`
+ * filled). The check in flight owns copies of what it needs, so the authn
+ * may be freed (reload, shutdown) before it completes. */
+authn_status authn_authenticate(authn *a, const authn_request *r, authn_result *out);
 
 #endif

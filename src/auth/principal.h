@@ -4,7 +4,9 @@
  * Created by the authenticator when a CONNECT is accepted, owned by the
  * broker's client object for the connection's lifetime and released with
  * principal_free. The broker only passes it around (it forward-declares
- * struct principal and never looks inside); src/auth reads it. */
+ * struct principal, never looks inside and reaches principal_new/free/
+ * same only through the ops src/server/principal_ops.c gives it); src/auth
+ * reads it. */
 #ifndef MQS_AUTH_PRINCIPAL_H
 #define MQS_AUTH_PRINCIPAL_H
 

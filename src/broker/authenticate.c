@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/principal.h"
 #include "broker/internal.h"
 #include "util/alloc.h"
 
@@ -30,7 +29,7 @@ static bool accepted(client *c, const broker_authn_result *res)
         c->who = res->who;
         return true;
     }
-    principal_free(res->who);
+    c->b->pops->free(res->who);
     connect_refuse_later(c, res->reason >= 0x80 ? res->reason : MQTT_RC_NOT_AUTHORIZED, res->delay_ms);
     return false;
 }
@@ -62,7 +61,6 @@ enum authn_outcome authenticate_start(client *c, const mqtt_connect *cn, mqtt_by
         .listener = net_conn_listener_index(c->conn),
         .peer_cert = net_conn_peer_cert(c->conn),
         .version = cn->version,
-        .broker = b,
         .token = ++b->last_authn_token,
     };
     broker_authn_result res = {.reason = MQTT_RC_NOT_AUTHORIZED};
@@ -91,7 +89,7 @@ void broker_authn_complete(broker *b, uint64_t token, const broker_authn_result 
 {
     client *c = hashmap_get(b->authn_waiting, &token, sizeof token);
     if (!c) { /* the connection ended while its CONNECT was pending */
-        principal_free(res->who);
+        b->pops->free(res->who);
         return;
     }
     authn_wait *w = take_wait(c);

@@ -1,5 +1,6 @@
 /* The broker object: limits, the sweep timer, shutdown, statistics and
  * the hooks for in-process services. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,10 +53,12 @@ static void sweep(uv_timer_t *t)
     flow_sweep(b, now);
 }
 
-broker *broker_new(uv_loop_t *loop, const broker_limits *limits)
+broker *broker_new(uv_loop_t *loop, const broker_limits *limits, const broker_principal_ops *principals)
 {
+    assert(principals && principals->make_anonymous && principals->free && principals->same);
     broker *b = xcalloc(1, sizeof *b);
     b->loop = loop;
+    b->pops = principals;
     b->lim = *limits;
     if (!b->lim.receive_max) b->lim.receive_max = 65535; /* 0 is not a valid Receive Maximum */
     b->tree = topic_tree_new();

@@ -16,9 +16,23 @@
 #include "mqtt/packet.h"
 #include "net/net.h"
 
-/* The authenticated identity of a connection (src/auth/principal.h). The
- * broker stores and passes it on but never looks inside. */
+/* The authenticated identity of a connection. The broker stores and
+ * passes it on but never looks inside: what it does with one goes through
+ * the operations the server gives it (src/server/principal_ops.c binds
+ * them to src/auth/principal.h). */
 struct principal;
+
+/* Every function must accept NULL where a principal is taken: NULL is the
+ * anonymous connection without a principal (broker_require_principals). */
+typedef struct broker_principal_ops {
+    /* The principal an anonymous connection stands for: its client id and
+     * the user name it claimed (NULL: none), as an authenticator accepting
+     * it as anonymous would have made it. Never NULL. */
+    struct principal *(*make_anonymous)(mqtt_bytes client_id, const mqtt_bytes *username);
+    void (*free)(struct principal *p);
+    /* Same identity (whose a session is); NULL equals only NULL. */
+    bool (*same)(const struct principal *a, const struct principal *b);
+} broker_principal_ops;
 
 /* Server-side limits, all configurable (docs/configuration.md). */
 typedef struct broker_limits {
@@ -47,7 +61,8 @@ void broker_limits_default(broker_limits *l);
 
 typedef struct broker broker;
 
-broker *broker_new(uv_loop_t *loop, const broker_limits *limits);
+/* `principals` (not NULL) must outlive the broker; it is not copied. */
+broker *broker_new(uv_loop_t *loop, const broker_limits *limits, const broker_principal_ops *principals);
 /* Replace the limits (SIGHUP). Each is read where it is applied: values
  * negotiated at CONNECT (keep alive, in-flight window, session expiry)
  * change for new connections, checks (max_connections, topic levels,
@@ -225,7 +240,8 @@ uint8_t broker_authorize_response(broker *b, mqtt_bytes client_id, const mqtt_by
  * The authenticator decides every CONNECT, after the client identifier is
  * settled (a server-assigned one included) and before any session is
  * touched. On success it gives the connection's principal, which the
- * broker owns from then on (principal_free when the connection ends) and
+ * broker owns from then on (freed through its broker_principal_ops when
+ * the connection ends) and
  * hands to authorizers (broker_auth_request.who) and publish hooks.
  *
  * It may decide at once (fill `out`, return BROKER_AUTHN_DONE) or later
@@ -258,7 +274,6 @@ typedef struct broker_authn_request {
     unsigned listener;          /* net_conn_listener_index */
     const struct x509_st *peer_cert; /* verified TLS client certificate or NULL */
     uint8_t version;            /* MQTT_V311 or MQTT_V5 */
-    broker *broker;             /* for broker_authn_complete and broker_loop */
     uint64_t token;             /* names this CONNECT in broker_authn_complete */
 } broker_authn_request;
 

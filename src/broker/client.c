@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/principal.h"
 #include "broker/internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -154,9 +153,8 @@ const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp)
  * authenticator would have made for it, so that rules see no difference. */
 struct principal *client_anonymous_principal(const client *c, mqtt_bytes id)
 {
-    static const uint8_t empty[1];
-    const void *user = c->user ? (c->user->len ? c->user->data : empty) : NULL;
-    return principal_new(id.data, id.len, user, c->user ? c->user->len : 0, "anonymous");
+    mqtt_bytes tmp;
+    return c->b->pops->make_anonymous(id, client_username(c, &tmp));
 }
 
 void client_ensure_principal(client *c, mqtt_bytes id)
@@ -543,7 +541,7 @@ static void on_close(void *user, int error)
     if (c->flow) free(c->flow->blocked_on);
     free(c->flow);
     free(c->user);
-    principal_free(c->who);
+    b->pops->free(c->who);
 }
 
 static void on_drain(void *user)

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth/principal.h"
 #include "broker/internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -118,8 +117,8 @@ static bool session_foreign(const client *c, const session *s, mqtt_bytes id)
      * broker_require_principals) is still the anonymous principal it
      * stood for when it had one. */
     struct principal *tmp = !c->who && owner ? client_anonymous_principal(c, id) : NULL;
-    bool same = principal_same(owner, tmp ? tmp : c->who);
-    principal_free(tmp);
+    bool same = c->b->pops->same(owner, tmp ? tmp : c->who);
+    c->b->pops->free(tmp);
     if (same) return false;
     log_info("%s: session %.*s belongs to another principal; discarded, starting a clean session",
              net_conn_peer(c->conn), (int)id.len, (const char *)id.data);

@@ -456,6 +456,7 @@ typedef struct route_scratch route_scratch;
 
 struct broker {
     uv_loop_t *loop;
+    const broker_principal_ops *pops; /* the server's (broker_new) */
     broker_limits lim;
     topic_tree *tree;
     retain_store *retained;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/principal.h"
 #include "broker/internal.h"
 #include "util/alloc.h"
 
@@ -48,7 +47,7 @@ void session_keep_principal(session *s, struct principal *who)
 {
     if (!who && !s->rare) return;
     session_rare *r = session_rare_get(s);
-    principal_free(r->owner);
+    s->b->pops->free(r->owner);
     r->owner = who;
 }
 
@@ -103,7 +102,7 @@ static void session_destroy(session *s, bool graceful)
     if (s->rare) {
         free(s->rare->rx_qos2);
         free(s->rare->waiters);
-        principal_free(s->rare->owner);
+        b->pops->free(s->rare->owner);
         free(s->rare);
     }
     free(s);

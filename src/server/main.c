@@ -12,6 +12,7 @@
 #include "server/config.h"
 #include "server/config_reload.h"
 #include "server/passwd_cmd.h"
+#include "server/principal_ops.h"
 #include "server/security.h"
 #include "server/store_bridge.h"
 #include "util/log.h"
@@ -218,7 +219,7 @@ static int run(config *cfg, const options *o)
     net_set_backlog_marks(s.net, cfg->limits.max_backlog_bytes, cfg->limits.max_backlog_bytes / 4);
     net_set_close_timeout(s.net, cfg->limits.close_timeout);
     net_set_max_pending_per_address(s.net, cfg->limits.max_pending_per_address);
-    s.broker = broker_new(&s.loop, &cfg->limits);
+    s.broker = broker_new(&s.loop, &cfg->limits, &server_principal_ops);
     store_bridge_config bc;
     config_store_bridge(cfg, &bc);
     s.store = store_bridge_new(&s.loop, s.broker, &bc);

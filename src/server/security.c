@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "auth/authn.h"
+#include "server/authn_link.h"
 #include "net/tls.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -90,7 +90,7 @@ static void free_ctxs(SSL_CTX **ctxs, size_t n)
 }
 
 /* Everything the configuration asks for, or nothing. */
-static int build(const config *cfg, SSL_CTX ***ctxs_out, authn **a_out, char *err, size_t errlen)
+static int build(broker *b, const config *cfg, SSL_CTX ***ctxs_out, authn **a_out, char *err, size_t errlen)
 {
     SSL_CTX **ctxs = xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *ctxs);
     authn_policy *pol = xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *pol);
@@ -101,7 +101,7 @@ static int build(const config *cfg, SSL_CTX ***ctxs_out, authn **a_out, char *er
         config_listener_where(cfg, i, "authentication", pol[i].where, sizeof pol[i].where);
         if (cfg->listeners[i].tls.enabled && !(ctxs[i] = build_tls(cfg, i, err, errlen))) r = -1;
     }
-    authn *a = r == 0 ? authn_new(pol, cfg->nlisteners, err, errlen) : NULL;
+    authn *a = r == 0 ? authn_link_new(b, pol, cfg->nlisteners, err, errlen) : NULL;
     free(pol);
     if (!a) {
         free_ctxs(ctxs, cfg->nlisteners);
@@ -116,7 +116,7 @@ security *security_new(broker *b, const config *cfg, char *err, size_t errlen)
 {
     SSL_CTX **ctxs;
     authn *a;
-    if (build(cfg, &ctxs, &a, err, errlen) != 0) return NULL;
+    if (build(b, cfg, &ctxs, &a, err, errlen) != 0) return NULL;
     security *s = xcalloc(1, sizeof *s);
     s->b = b;
     s->a = a;
@@ -128,7 +128,7 @@ security *security_new(broker *b, const config *cfg, char *err, size_t errlen)
         s->ls[i].port = cfg->listeners[i].port;
     }
     free(ctxs);
-    broker_set_authenticator(b, authn_authenticate, a);
+    authn_link_install(b, a);
     return s;
 }
 
@@ -149,7 +149,7 @@ int security_reload(security *s, const config *cfg, char *err, size_t errlen)
     }
     SSL_CTX **ctxs;
     authn *a;
-    if (build(cfg, &ctxs, &a, err, errlen) != 0) return -1;
+    if (build(s->b, cfg, &ctxs, &a, err, errlen) != 0) return -1;
     for (size_t i = 0; i < s->n; i++) {
         bound *bd = &s->ls[i];
         const config_listener *cl = &cfg->listeners[i];
@@ -162,7 +162,7 @@ int security_reload(security *s, const config *cfg, char *err, size_t errlen)
     }
     free(ctxs);
     authn_move_limits(a, s->a); /* failure counters survive a reload */
-    broker_set_authenticator(s->b, authn_authenticate, a);
+    authn_link_install(s->b, a);
     authn_free(s->a);
     s->a = a;
     return 0;
@@ -171,7 +171,7 @@ int security_reload(security *s, const config *cfg, char *err, size_t errlen)
 void security_free(security *s)
 {
     if (!s) return;
-    broker_set_authenticator(s->b, NULL, NULL);
+    authn_link_install(s->b, NULL);
     for (size_t i = 0; i < s->n; i++) tls_ctx_free(s->ls[i].ctx);
     free(s->ls);
     authn_free(s->a);

@@ -25,6 +25,7 @@
 #include "util/alloc.h"
 
 #include "broker_test_client.h"
+#include "server/principal_ops.h"
 
 typedef tc_conn conn;
 
@@ -124,7 +125,7 @@ static int setup_with(void **state, uint16_t connect_timeout)
     broker_limits l;
     broker_limits_default(&l);
     l.connect_timeout = connect_timeout;
-    f->b = broker_new(&f->loop, &l);
+    f->b = broker_new(&f->loop, &l, &server_principal_ops);
     net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
     assert_non_null(ls);
     f->port = net_listener_port(ls);

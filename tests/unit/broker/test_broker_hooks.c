@@ -22,6 +22,7 @@
 #include "util/alloc.h"
 
 #include "broker_test_client.h"
+#include "server/principal_ops.h"
 
 typedef struct fixture {
     uv_loop_t loop;
@@ -101,7 +102,7 @@ static int setup(void **state)
     f->n = net_new(&f->loop);
     broker_limits l;
     broker_limits_default(&l);
-    f->b = broker_new(&f->loop, &l);
+    f->b = broker_new(&f->loop, &l, &server_principal_ops);
     net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
     assert_non_null(ls);
     tc_open(&f->c, net_listener_port(ls), MQTT_V5);
