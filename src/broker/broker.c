@@ -45,9 +45,9 @@ static void sweep(uv_timer_t *t)
     broker *b = t->data;
     uint64_t now = broker_now();
     heap_node *n;
-    while ((n = heap_peek(&b->client_timers)) && n->key <= now)
+    while ((n = heap_peek(&b->client_timers)) && heap_peek_key(&b->client_timers) <= now)
         client_timer_fired(CONTAINER(n, client, timer), now);
-    while ((n = heap_peek(&b->session_timers)) && n->key <= now)
+    while ((n = heap_peek(&b->session_timers)) && heap_peek_key(&b->session_timers) <= now)
         session_timer_fired(CONTAINER(n, session, timer), now);
     flow_sweep(b, now);
 }
@@ -131,7 +131,7 @@ route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher
 const pub_hook *broker_find_hook(const broker *b, mqtt_bytes topic)
 {
     for (uint32_t i = 0; i < b->n_hooks; i++)
-        if (bytes_eq((mqtt_bytes){b->hooks[i].topic, b->hooks[i].len}, topic)) return &b->hooks[i];
+        if (mqtt_bytes_eq((mqtt_bytes){b->hooks[i].topic, b->hooks[i].len}, topic)) return &b->hooks[i];
     return NULL;
 }
 

@@ -80,7 +80,7 @@ void flow_queue_filled(session *s)
 void flow_sweep(broker *b, uint64_t now)
 {
     heap_node *n;
-    while ((n = heap_peek(&b->slow_timers)) && n->key <= now) {
+    while ((n = heap_peek(&b->slow_timers)) && heap_peek_key(&b->slow_timers) <= now) {
         session *s = CONTAINER(n, session_rare, slow_timer)->slow_session;
         heap_remove(&b->slow_timers, n);
         client *c = s->c;

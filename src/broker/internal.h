@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
-#include "broker/heap.h"
+#include "util/heap.h"
 #include "broker/retain.h"
 #include "broker/session_table.h"
 #include "broker/topic_tree.h"
@@ -54,7 +54,6 @@ bool msg_expired(const msg *m, uint64_t now);
 /* Seconds left, rounded up so a live message never reads as 0. */
 uint32_t msg_expiry_left(const msg *m, uint64_t now);
 uint32_t msg_hash_topic(mqtt_bytes topic);
-bool bytes_eq(mqtt_bytes a, mqtt_bytes b);
 
 /* A shared subscription's full filter ("$share/g/f"), referenced by the
  * subscription record and by every delivery it produced, so a delivery can

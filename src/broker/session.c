@@ -146,7 +146,7 @@ void session_timer_fired(session *s, uint64_t now)
 sub_rec *session_sub_find(session *s, mqtt_bytes filter)
 {
     for (uint32_t i = 0; i < s->n_subs; i++)
-        if (bytes_eq((mqtt_bytes){s->subs[i].filter, s->subs[i].len}, filter)) return &s->subs[i];
+        if (mqtt_bytes_eq((mqtt_bytes){s->subs[i].filter, s->subs[i].len}, filter)) return &s->subs[i];
     return NULL;
 }
 

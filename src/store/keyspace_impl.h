@@ -3,7 +3,7 @@
 #ifndef MQS_STORE_KEYSPACE_IMPL_H
 #define MQS_STORE_KEYSPACE_IMPL_H
 
-#include "store/expiry.h"
+#include "util/heap.h"
 #include "store/keyspace.h"
 #include "store/ks_entry.h"
 #include "store/kstable.h"
@@ -11,7 +11,7 @@
 
 struct keyspace {
     kstable table;
-    expiry_heap heap;   /* exactly the entries with deadline_ms != 0 */
+    heap heap;          /* exactly the entries with deadline_ms != 0 */
     node_pool nodes;
     keyspace_limits limits;
     size_t bytes;       /* sum over entries of klen + vlen + KEYSPACE_ENTRY_OVERHEAD */

@@ -1,5 +1,6 @@
-/* The deadline heap used for keep-alive, connect timeouts, will delays
- * and session expiry. */
+/* util/heap: the deadline heap used for keep-alive, connect timeouts,
+ * will delays, session expiry, slow subscribers and the store's expiry
+ * index. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,13 +9,13 @@
 
 #include <cmocka.h>
 
-#include "broker/heap.h"
+#include "util/heap.h"
 
 static uint64_t pop(heap *h)
 {
     heap_node *n = heap_peek(h);
     assert_non_null(n);
-    uint64_t k = n->key;
+    uint64_t k = heap_peek_key(h);
     heap_remove(h, n);
     assert_false(heap_node_linked(n));
     return k;
@@ -30,6 +31,7 @@ static void test_orders_keys(void **state)
         heap_node_init(&nodes[i]);
         heap_set(&h, &nodes[i], (uint64_t)((i * 7919) % N));
     }
+    assert_true(heap__check(&h));
     for (uint64_t want = 0; want < N; want++) assert_int_equal(pop(&h), want);
     assert_null(heap_peek(&h));
     heap_free(&h);
@@ -69,12 +71,36 @@ static void test_free_unlinks(void **state)
     assert_false(heap_node_linked(&a));
 }
 
+/* The debug checker sees a broken order and a stale back-index. */
+static void test_check_detects_corruption(void **state)
+{
+    (void)state;
+    heap h = {0};
+    heap_node a, b, c;
+    heap_node_init(&a), heap_node_init(&b), heap_node_init(&c);
+    heap_set(&h, &a, 1);
+    heap_set(&h, &b, 2);
+    heap_set(&h, &c, 3);
+    assert_true(heap__check(&h));
+    assert_true(heap__check_node(&h, &b));
+    h.v[1].key = 0; /* child below its parent */
+    assert_false(heap__check(&h));
+    assert_false(heap__check_node(&h, h.v[1].node));
+    h.v[1].key = 2;
+    h.v[2].node->idx = 1; /* back-index disagrees with the slot */
+    assert_false(heap__check(&h));
+    h.v[2].node->idx = 2;
+    assert_true(heap__check(&h));
+    heap_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orders_keys),
         cmocka_unit_test(test_update_and_remove_middle),
         cmocka_unit_test(test_free_unlinks),
+        cmocka_unit_test(test_check_detects_corruption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

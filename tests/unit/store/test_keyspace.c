@@ -485,6 +485,7 @@ static void test_churn(void **state)
     keyspace_stats st;
     keyspace_stats_get(ks, &st);
     assert_int_equal(st.keys, N);
+    assert_true(keyspace__check(ks));
     size_t big_table = st.table_bytes;
     assert_true(big_table >= N * sizeof(void *) / 2);
     for (int i = 0; i < N; i += 2) {
@@ -504,6 +505,7 @@ static void test_churn(void **state)
     for (int i = 0; i < 2000; i++) apply(ks, cmd_del("absent", 1));
     keyspace_stats_get(ks, &st);
     assert_int_equal(st.keys, 50);
+    assert_true(keyspace__check(ks));
     assert_true(st.table_bytes < big_table / 100);
     assert_int_equal(st.bytes, 50 * (KEYSPACE_ENTRY_OVERHEAD + 5 + strlen("key:199901")));
     for (int i = N - 99; i < N; i += 2) {
