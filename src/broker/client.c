@@ -93,7 +93,7 @@ static void detach(client *c, bool will, bool takeover)
     if (c->state == CLIENT_CLOSED) return;
     bool was_connected = c->state == CLIENT_CONNECTED;
     c->state = CLIENT_CLOSED;
-    heap_remove(&b->client_timers, &c->timer);
+    heap_remove(&b->client_timers, &c->timer.node);
     flow_client_gone(c);
     if (was_connected) {
         b->n_connected--;
@@ -186,8 +186,8 @@ static uint64_t client_deadline(const client *c)
 void client_touch_timer(client *c)
 {
     uint64_t due = client_deadline(c);
-    if (due) heap_set(&c->b->client_timers, &c->timer, due);
-    else heap_remove(&c->b->client_timers, &c->timer);
+    if (due) heap_set(&c->b->client_timers, &c->timer.node, due);
+    else heap_remove(&c->b->client_timers, &c->timer.node);
 }
 
 void client_timer_fired(client *c, uint64_t now)
@@ -517,7 +517,7 @@ bool broker_accept(void *ctx, net_conn *conn, void *user)
     c->last_rx = broker_now();
     c->state = CLIENT_NEW;
     c->problem_info = true;
-    heap_node_init(&c->timer);
+    heap_node_init(&c->timer.node);
     c->next = b->clients;
     if (b->clients) b->clients->prev = c;
     b->clients = c;

@@ -142,7 +142,7 @@ typedef struct session_rare {
     client **waiters;     /* publishers paused on this session's full queue */
     uint32_t n_waiters, cap_waiters;
     session *slow_session; /* back-link for the slow-subscriber heap (b->slow_timers) */
-    heap_node slow_timer; /* armed while connected with a full queue (flow.c) */
+    heap_timer slow_timer; /* armed while connected with a full queue (flow.c) */
     will *pending_will;
     uint64_t will_at;
     /* While offline: the principal of the connection that left (owned;
@@ -159,7 +159,7 @@ struct session {
     client *c;
     uint32_t expiry;      /* session expiry interval, seconds */
     uint32_t route_idx;   /* see route.c */
-    heap_node timer;      /* min(expire_at, will_at), while offline */
+    heap_timer timer;     /* min(expire_at, will_at), while offline */
     uint64_t expire_at;   /* 0 = not counting down */
     sub_rec *subs;
     uint32_t n_subs, cap_subs;
@@ -242,7 +242,7 @@ struct client {
     net_conn *conn;
     session *s;
     buf rx;              /* an incomplete packet (or unprocessed input while paused) */
-    heap_node timer;     /* connect timeout, then keep-alive */
+    heap_timer timer;    /* connect timeout, then keep-alive */
     /* NEW: when accepted (the CONNECT timeout counts from it); from the
      * CONNACK on: the last input (keep-alive). One field serves both
      * because a client is in one state at a time. */

@@ -26,7 +26,7 @@ session *session_create(broker *b, mqtt_bytes id)
     if (id.len) memcpy(s->id, id.data, id.len);
     s->id_len = (uint16_t)id.len; /* the codec caps strings at 65535 bytes */
     s->next_pid = 1;
-    heap_node_init(&s->timer);
+    heap_node_init(&s->timer.node);
     session_table_add(&b->sessions, s);
     b->stats.sessions++;
     return s;
@@ -97,7 +97,7 @@ static void session_destroy(session *s, bool graceful)
     flow_release(s);
     dlv_clear(&s->inflight);
     dlv_clear(&s->queue);
-    heap_remove(&b->session_timers, &s->timer);
+    heap_remove(&b->session_timers, &s->timer.node);
     session_table_remove(&b->sessions, s);
     b->stats.sessions--;
     if (s->rare) {
@@ -115,8 +115,8 @@ void session_rearm(session *s)
 {
     uint64_t due = s->expire_at;
     if (session_pending_will(s) && (!due || s->rare->will_at < due)) due = s->rare->will_at;
-    if (due) heap_set(&s->b->session_timers, &s->timer, due);
-    else heap_remove(&s->b->session_timers, &s->timer);
+    if (due) heap_set(&s->b->session_timers, &s->timer.node, due);
+    else heap_remove(&s->b->session_timers, &s->timer.node);
 }
 
 void session_went_offline(session *s)

@@ -21,8 +21,7 @@ static size_t entry_cost(size_t klen, size_t vlen) { return klen + vlen + KEYSPA
 static bool entry__check(const keyspace *ks, const ks_entry *e)
 {
     if (heap_node_linked(&e->hn) != (e->deadline_ms != 0) || !e->ver_node) return false;
-    return !heap_node_linked(&e->hn) ||
-           (heap_key(&ks->heap, &e->hn) == e->deadline_ms && heap__check_node(&ks->heap, &e->hn));
+    return !heap_node_linked(&e->hn) || heap__check_node(&ks->heap, &e->hn);
 }
 
 bool keyspace__check(const keyspace *ks)
@@ -48,6 +47,7 @@ keyspace *keyspace_new(const keyspace_limits *limits)
 {
     keyspace *ks = xcalloc(1, sizeof *ks);
     kstable_init(&ks->table);
+    heap_init(&ks->heap, HEAP_KEY_OFFSET(ks_entry, deadline_ms, hn));
     node_pool_init(&ks->nodes);
     if (limits) ks->limits = *limits;
     return ks;

@@ -31,7 +31,7 @@ typedef struct ks_entry {
     ks_node *ver_node;
     ks_fence *fence;      /* NULL: unfenced */
     uint64_t deadline_ms; /* 0: never expires */
-    heap_node hn;         /* in the expiry heap */
+    heap_node hn;         /* in the expiry heap, keyed by deadline_ms */
     uint32_t klen;
     uint32_t vlen;
     uint8_t persist;
