@@ -505,6 +505,17 @@ static void resume_list_remove(client *c)
 
 const size_t broker_conn_user_size = sizeof(client);
 
+/* The per-connection budget docs/architecture.md quotes ("Memory per idle
+ * connection", x86_64 glibc): net_conn and client share one allocation
+ * that must fit a 512-byte malloc chunk (504 usable bytes), and the
+ * documented sizes must be the real ones. */
+#if defined(__x86_64__) && defined(__GLIBC__)
+_Static_assert(NET_CONN_OVERHEAD_X86_64 + sizeof(client) <= 504,
+               "net_conn + client no longer fit a 512-byte malloc chunk");
+_Static_assert(sizeof(client) == 168, "client changed size: update docs/architecture.md and this number");
+_Static_assert(offsetof(session, id) == 140, "session changed size: update docs/architecture.md and this number");
+#endif
+
 /* The client is built in the connection's user area (zeroed, freed by the
  * net layer after on_close), so it lives exactly as long as the net_conn. */
 bool broker_accept(void *ctx, net_conn *conn, void *user)
