@@ -114,6 +114,13 @@ delivery *dlv_pop(dlv_list *l);
 /* Unlink d, whose predecessor is prev (NULL for the head). */
 void dlv_unlink(dlv_list *l, delivery *prev, delivery *d);
 void dlv_clear(dlv_list *l);
+#ifndef NDEBUG
+/* Debug-build checkers (assert(dlv__check...(l))): head, tail and n agree
+ * at the ends, O(1), after every list operation; and the whole list, O(n):
+ * n entries, bytes their summed dlv_cost, tail the last one. */
+bool dlv__check_ends(const dlv_list *l);
+bool dlv__check(const dlv_list *l);
+#endif
 
 /* --- session.c ------------------------------------------------------------ */
 
@@ -365,6 +372,11 @@ enum deliver_result deliver(session *s, msg *m, uint8_t qos, bool retain, const 
 void deliver_pump(session *s);
 /* New connection to an existing session: resend in-flight (DUP), then pump. */
 void deliver_resume(session *s);
+#ifndef NDEBUG
+/* Debug-build checker (assert(delivery__check(s))): deliver.c's invariants
+ * (states, QoS, unique non-zero packet ids in flight) and both lists'. */
+bool delivery__check(const session *s);
+#endif
 void deliver_ack(client *c, uint8_t type, const mqtt_ack *a);
 bool deliver_window_open(const session *s);
 /* Move QoS 1/2 shared deliveries (in-flight and queued) to other members. */

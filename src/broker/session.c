@@ -6,6 +6,7 @@
  *
  * Invariant: s->rare, once allocated, lives until the session ends; only
  * a pending will in it holds anything that must be released. */
+#include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,7 @@ static void session_destroy(session *s, bool graceful)
     will_free(w);
     if (graceful) deliver_reshare_all(s, true);
     flow_release(s);
+    assert(delivery__check(s));
     dlv_clear(&s->inflight);
     dlv_clear(&s->queue);
     heap_remove(&b->session_timers, &s->timer.node);
