@@ -216,6 +216,7 @@ bool session_rx_qos2_remove(session *s, uint16_t id)
 
 void session_free_all(broker *b)
 {
+    assert(session_table__check(&b->sessions));
     /* Destroying removes the session from its bucket; the cursor stays. */
     size_t bucket = 0;
     session *s;
