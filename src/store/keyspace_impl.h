@@ -3,11 +3,11 @@
 #ifndef MQS_STORE_KEYSPACE_IMPL_H
 #define MQS_STORE_KEYSPACE_IMPL_H
 
-#include "util/heap.h"
 #include "store/keyspace.h"
 #include "store/ks_entry.h"
 #include "store/kstable.h"
 #include "store/node_pool.h"
+#include "util/heap.h"
 
 struct keyspace {
     kstable table;
