@@ -87,7 +87,7 @@ uint16_t alias_out_pick(client *c, const msg *m, bool *known)
     t->tick++;
     for (uint16_t i = 0; i < t->filled; i++) {
         alias_slot *s = &t->e[i];
-        if (s->hash == m->topic_hash && bytes_eq((mqtt_bytes){s->topic, s->len}, m->topic)) {
+        if (s->hash == m->topic_hash && mqtt_bytes_eq((mqtt_bytes){s->topic, s->len}, m->topic)) {
             s->used = t->tick;
             *known = true;
             return (uint16_t)(i + 1);

@@ -46,10 +46,10 @@ static void sweep(uv_timer_t *t)
     broker *b = t->data;
     uint64_t now = broker_now();
     heap_node *n;
-    while ((n = heap_peek(&b->client_timers)) && n->key <= now)
-        client_timer_fired(CONTAINER(n, client, timer), now);
-    while ((n = heap_peek(&b->session_timers)) && n->key <= now)
-        session_timer_fired(CONTAINER(n, session, timer), now);
+    while ((n = heap_peek(&b->client_timers)) && heap_node_key(&b->client_timers, n) <= now)
+        client_timer_fired(CONTAINER(n, client, timer.node), now);
+    while ((n = heap_peek(&b->session_timers)) && heap_node_key(&b->session_timers, n) <= now)
+        session_timer_fired(CONTAINER(n, session, timer.node), now);
     flow_sweep(b, now);
 }
 
@@ -64,6 +64,9 @@ broker *broker_new(uv_loop_t *loop, const broker_limits *limits, const broker_pr
     b->tree = topic_tree_new();
     b->retained = retain_store_new(msg_release);
     session_table_init(&b->sessions);
+    heap_init(&b->client_timers, HEAP_TIMER_KEY_OFFSET);
+    heap_init(&b->session_timers, HEAP_TIMER_KEY_OFFSET);
+    heap_init(&b->slow_timers, HEAP_TIMER_KEY_OFFSET);
     b->authn_waiting = hashmap_new();
     uv_timer_init(loop, &b->sweep);
     uv_timer_init(loop, &b->resume_timer);
@@ -134,7 +137,7 @@ route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher
 const pub_hook *broker_find_hook(const broker *b, mqtt_bytes topic)
 {
     for (uint32_t i = 0; i < b->n_hooks; i++)
-        if (bytes_eq((mqtt_bytes){b->hooks[i].topic, b->hooks[i].len}, topic)) return &b->hooks[i];
+        if (mqtt_bytes_eq((mqtt_bytes){b->hooks[i].topic, b->hooks[i].len}, topic)) return &b->hooks[i];
     return NULL;
 }
 

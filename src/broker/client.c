@@ -92,7 +92,7 @@ static void detach(client *c, bool will, bool takeover)
     if (c->state == CLIENT_CLOSED) return;
     bool was_connected = c->state == CLIENT_CONNECTED;
     c->state = CLIENT_CLOSED;
-    heap_remove(&b->client_timers, &c->timer);
+    heap_remove(&b->client_timers, &c->timer.node);
     flow_client_gone(c);
     if (was_connected) {
         b->n_connected--;
@@ -184,8 +184,8 @@ static uint64_t client_deadline(const client *c)
 void client_touch_timer(client *c)
 {
     uint64_t due = client_deadline(c);
-    if (due) heap_set(&c->b->client_timers, &c->timer, due);
-    else heap_remove(&c->b->client_timers, &c->timer);
+    if (due) heap_set(&c->b->client_timers, &c->timer.node, due);
+    else heap_remove(&c->b->client_timers, &c->timer.node);
 }
 
 void client_timer_fired(client *c, uint64_t now)
@@ -503,6 +503,17 @@ static void resume_list_remove(client *c)
 
 const size_t broker_conn_user_size = sizeof(client);
 
+/* The per-connection budget docs/architecture.md quotes ("Memory per idle
+ * connection", x86_64 glibc): net_conn and client share one allocation
+ * that must fit a 512-byte malloc chunk (504 usable bytes), and the
+ * documented sizes must be the real ones. */
+#if defined(__x86_64__) && defined(__GLIBC__)
+_Static_assert(NET_CONN_OVERHEAD_X86_64 + sizeof(client) <= 504,
+               "net_conn + client no longer fit a 512-byte malloc chunk");
+_Static_assert(sizeof(client) == 168, "client changed size: update docs/architecture.md and this number");
+_Static_assert(offsetof(session, id) == 140, "session changed size: update docs/architecture.md and this number");
+#endif
+
 /* The client is built in the connection's user area (zeroed, freed by the
  * net layer after on_close), so it lives exactly as long as the net_conn. */
 bool broker_accept(void *ctx, net_conn *conn, void *user)
@@ -515,7 +526,7 @@ bool broker_accept(void *ctx, net_conn *conn, void *user)
     c->last_rx = broker_now();
     c->state = CLIENT_NEW;
     c->problem_info = true;
-    heap_node_init(&c->timer);
+    heap_node_init(&c->timer.node);
     c->next = b->clients;
     if (b->clients) b->clients->prev = c;
     b->clients = c;

@@ -11,10 +11,30 @@
  * on_drain (deliver_pump) resumes them. The queue's bounds
  * (max_queued_messages, max_queued_bytes) and what happens at them are
  * flow.c's. */
+#include <assert.h>
 #include <stdlib.h>
 
 #include "broker/internal.h"
 #include "util/log.h"
+
+#ifndef NDEBUG
+/* The invariants above, and the lists' own (dlv__check): O(n), so called
+ * where the whole window is walked anyway (resume, session end). */
+bool delivery__check(const session *s)
+{
+    if (!dlv__check(&s->inflight) || !dlv__check(&s->queue)) return false;
+    uint8_t seen[65536 / 8] = {0}; /* packet ids met so far */
+    for (const delivery *d = s->inflight.head; d; d = d->next) {
+        if (d->state != DLV_SENT && d->state != DLV_PUBREL) return false;
+        if (d->qos < 1 || d->qos > 2 || !d->packet_id || (d->state == DLV_SENT) != (d->m != NULL)) return false;
+        if (seen[d->packet_id / 8] & (1u << (d->packet_id % 8))) return false;
+        seen[d->packet_id / 8] |= (uint8_t)(1u << (d->packet_id % 8));
+    }
+    for (const delivery *d = s->queue.head; d; d = d->next)
+        if (d->state != DLV_QUEUED || d->qos < 1 || d->qos > 2 || !d->m) return false;
+    return true;
+}
+#endif
 
 static bool backlogged(const client *c)
 {
@@ -167,6 +187,7 @@ void deliver_pump(session *s)
 
 void deliver_resume(session *s)
 {
+    assert(delivery__check(s));
     client *c = s->c;
     uint64_t now = broker_now();
     delivery *prev = NULL, *d = s->inflight.head;

@@ -2,6 +2,7 @@
  * QoS 1/2, kept in the session's in-flight list or queue. Singly linked
  * FIFO lists: acknowledgements nearly always arrive in send order, so the
  * head is usually the entry looked for. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,7 @@ void dlv_push(dlv_list *l, delivery *d)
     else l->head = d;
     l->tail = d;
     l->n++;
+    assert(dlv__check_ends(l));
 }
 
 delivery *dlv_pop(dlv_list *l)
@@ -93,6 +95,7 @@ delivery *dlv_pop(dlv_list *l)
     l->n--;
     l->bytes -= dlv_cost(d);
     d->next = NULL;
+    assert(dlv__check_ends(l));
     return d;
 }
 
@@ -104,10 +107,32 @@ void dlv_unlink(dlv_list *l, delivery *prev, delivery *d)
     l->n--;
     l->bytes -= dlv_cost(d);
     d->next = NULL;
+    assert(dlv__check_ends(l));
 }
 
 void dlv_clear(dlv_list *l)
 {
+    assert(dlv__check(l));
     delivery *d;
     while ((d = dlv_pop(l))) delivery_free(d);
 }
+
+#ifndef NDEBUG
+bool dlv__check_ends(const dlv_list *l)
+{
+    if (!l->head) return !l->tail && l->n == 0 && l->bytes == 0;
+    return l->tail && !l->tail->next && l->n > 0 && (l->n > 1 || l->head == l->tail);
+}
+
+bool dlv__check(const dlv_list *l)
+{
+    if (!dlv__check_ends(l)) return false;
+    uint32_t n = 0, bytes = 0;
+    const delivery *last = NULL;
+    for (const delivery *d = l->head; d; last = d, d = d->next) {
+        n++;
+        bytes += dlv_cost(d);
+    }
+    return n == l->n && bytes == l->bytes && last == l->tail;
+}
+#endif

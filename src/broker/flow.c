@@ -71,17 +71,17 @@ void flow_queue_filled(session *s)
     session_rare *r = session_rare_get(s);
     if (!r->slow_session) { /* first use: session_rare_get zeroes, idx 0 is not HEAP_NONE */
         r->slow_session = s;
-        heap_node_init(&r->slow_timer);
+        heap_node_init(&r->slow_timer.node);
     }
-    if (heap_node_linked(&r->slow_timer)) return;
-    heap_set(&s->b->slow_timers, &r->slow_timer, broker_now() + (uint64_t)t * 1000);
+    if (heap_node_linked(&r->slow_timer.node)) return;
+    heap_set(&s->b->slow_timers, &r->slow_timer.node, broker_now() + (uint64_t)t * 1000);
 }
 
 void flow_sweep(broker *b, uint64_t now)
 {
     heap_node *n;
-    while ((n = heap_peek(&b->slow_timers)) && n->key <= now) {
-        session *s = CONTAINER(n, session_rare, slow_timer)->slow_session;
+    while ((n = heap_peek(&b->slow_timers)) && heap_node_key(&b->slow_timers, n) <= now) {
+        session *s = CONTAINER(n, session_rare, slow_timer.node)->slow_session;
         heap_remove(&b->slow_timers, n);
         client *c = s->c;
         if (!c || c->state != CLIENT_CONNECTED || flow_queue_low(s)) continue;
@@ -172,7 +172,7 @@ void flow_block(client *p, session *s)
 void flow_release(session *s)
 {
     session_rare *r = s->rare;
-    if (r && r->slow_session) heap_remove(&s->b->slow_timers, &r->slow_timer);
+    if (r && r->slow_session) heap_remove(&s->b->slow_timers, &r->slow_timer.node);
     for (uint32_t i = 0; r && i < r->n_waiters; i++) {
         client *w = r->waiters[i];
         remove_session(w, s);

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
-#include "broker/heap.h"
+#include "util/heap.h"
 #include "broker/retain.h"
 #include "broker/session_table.h"
 #include "broker/topic_tree.h"
@@ -54,7 +54,6 @@ bool msg_expired(const msg *m, uint64_t now);
 /* Seconds left, rounded up so a live message never reads as 0. */
 uint32_t msg_expiry_left(const msg *m, uint64_t now);
 uint32_t msg_hash_topic(mqtt_bytes topic);
-bool bytes_eq(mqtt_bytes a, mqtt_bytes b);
 
 /* A shared subscription's full filter ("$share/g/f"), referenced by the
  * subscription record and by every delivery it produced, so a delivery can
@@ -115,6 +114,13 @@ delivery *dlv_pop(dlv_list *l);
 /* Unlink d, whose predecessor is prev (NULL for the head). */
 void dlv_unlink(dlv_list *l, delivery *prev, delivery *d);
 void dlv_clear(dlv_list *l);
+#ifndef NDEBUG
+/* Debug-build checkers (assert(dlv__check...(l))): head, tail and n agree
+ * at the ends, O(1), after every list operation; and the whole list, O(n):
+ * n entries, bytes their summed dlv_cost, tail the last one. */
+bool dlv__check_ends(const dlv_list *l);
+bool dlv__check(const dlv_list *l);
+#endif
 
 /* --- session.c ------------------------------------------------------------ */
 
@@ -143,7 +149,7 @@ typedef struct session_rare {
     client **waiters;     /* publishers paused on this session's full queue */
     uint32_t n_waiters, cap_waiters;
     session *slow_session; /* back-link for the slow-subscriber heap (b->slow_timers) */
-    heap_node slow_timer; /* armed while connected with a full queue (flow.c) */
+    heap_timer slow_timer; /* armed while connected with a full queue (flow.c) */
     will *pending_will;
     uint64_t will_at;
     /* While offline: the principal of the connection that left (owned;
@@ -160,7 +166,7 @@ struct session {
     client *c;
     uint32_t expiry;      /* session expiry interval, seconds */
     uint32_t route_idx;   /* see route.c */
-    heap_node timer;      /* min(expire_at, will_at), while offline */
+    heap_timer timer;     /* min(expire_at, will_at), while offline */
     uint64_t expire_at;   /* 0 = not counting down */
     sub_rec *subs;
     uint32_t n_subs, cap_subs;
@@ -243,7 +249,7 @@ struct client {
     net_conn *conn;
     session *s;
     buf rx;              /* an incomplete packet (or unprocessed input while paused) */
-    heap_node timer;     /* connect timeout, then keep-alive */
+    heap_timer timer;    /* connect timeout, then keep-alive */
     /* NEW: when accepted (the CONNECT timeout counts from it); from the
      * CONNACK on: the last input (keep-alive). One field serves both
      * because a client is in one state at a time. */
@@ -366,6 +372,11 @@ enum deliver_result deliver(session *s, msg *m, uint8_t qos, bool retain, const 
 void deliver_pump(session *s);
 /* New connection to an existing session: resend in-flight (DUP), then pump. */
 void deliver_resume(session *s);
+#ifndef NDEBUG
+/* Debug-build checker (assert(delivery__check(s))): deliver.c's invariants
+ * (states, QoS, unique non-zero packet ids in flight) and both lists'. */
+bool delivery__check(const session *s);
+#endif
 void deliver_ack(client *c, uint8_t type, const mqtt_ack *a);
 bool deliver_window_open(const session *s);
 /* Move QoS 1/2 shared deliveries (in-flight and queued) to other members. */

@@ -23,11 +23,6 @@ uint32_t msg_hash_topic(mqtt_bytes topic)
     return h;
 }
 
-bool bytes_eq(mqtt_bytes a, mqtt_bytes b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
-}
-
 static mqtt_bytes place(uint8_t **p, mqtt_bytes src)
 {
     mqtt_bytes out = {*p, src.len};

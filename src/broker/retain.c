@@ -9,7 +9,9 @@
  *   walked (the walk holds positions in the child tables). */
 #include "broker/retain.h"
 
+#include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "broker/topic_level.h"
 #include "util/alloc.h"
@@ -75,6 +77,21 @@ static void node_destroy(rnode *n)
     free(n);
 }
 
+#ifndef NDEBUG
+/* One node against its parent: found there under its own level, its path
+ * extending the parent's. O(1) plus one lookup, after each set. */
+static bool node__check(const rnode *n)
+{
+    const rnode *p = n->parent;
+    if (!p) return true;
+    if (n->name_off != p->path_len + (p->parent ? 1 : 0) || n->path_len < n->name_off) return false;
+    if (p->path_len && memcmp(n->path, p->path, p->path_len) != 0) return false;
+    uint32_t len;
+    const uint8_t *name = node_name(n, &len);
+    return level_map_get(&p->kids, name, len) == n;
+}
+#endif
+
 /* The node of `topic`; created when `create`, else NULL if absent. */
 static rnode *node_find(retain_store *r, mqtt_bytes topic, bool create)
 {
@@ -109,6 +126,7 @@ void retain_store_set(retain_store *r, mqtt_bytes topic, void *value)
         r->nodes--;
         n = p;
     }
+    assert(node__check(n) && (!n->parent || n->value || n->kids.count));
 }
 
 void *retain_store_get(retain_store *r, mqtt_bytes topic)
@@ -133,10 +151,17 @@ void retain_store_free(retain_store *r)
         return;
     /* Iterative post-order: topics may be thousands of levels deep. */
     rnode *n = &r->root;
+    size_t nodes = 0, values = r->root.value != NULL;
     for (;;) {
         uint32_t pos = 0;
         rnode *c = level_map_next(&n->kids, &pos);
         if (c) {
+            /* First arrival at c, its subtree intact: the invariant "holds
+             * a value or has children" is checked for every node by this
+             * walk (debug builds only). */
+            assert(node__check(c) && (c->value || c->kids.count));
+            nodes++;
+            values += c->value != NULL;
             n = c;
             continue;
         }
@@ -148,6 +173,8 @@ void retain_store_free(retain_store *r)
         node_destroy(n);
         n = p;
     }
+    assert(nodes == r->nodes && values == r->count);
+    (void)nodes, (void)values;
     level_map_free(&r->root.kids);
     free(r);
 }

@@ -90,7 +90,7 @@ static share_key *find_share(session *s, mqtt_bytes group, mqtt_bytes filter)
         sub_rec *r = &s->subs[i];
         mqtt_bytes g, f;
         if (!r->share || !topic_filter_split_share((mqtt_bytes){r->filter, r->len}, &g, &f)) continue;
-        if (bytes_eq(g, group) && bytes_eq(f, filter)) return r->share;
+        if (mqtt_bytes_eq(g, group) && mqtt_bytes_eq(f, filter)) return r->share;
     }
     return NULL;
 }
@@ -174,7 +174,7 @@ typedef struct reshare_ctx {
 static void reshare_visit(void *ctx, const subscription *sub)
 {
     reshare_ctx *rc = ctx;
-    if (sub->owner == rc->from || !bytes_eq(sub->group, rc->group) || !bytes_eq(sub->filter, rc->filter))
+    if (sub->owner == rc->from || !mqtt_bytes_eq(sub->group, rc->group) || !mqtt_bytes_eq(sub->filter, rc->filter))
         return;
     rc->to = sub->owner;
     rc->opts = sub->opts;

@@ -6,6 +6,7 @@
  *
  * Invariant: s->rare, once allocated, lives until the session ends; only
  * a pending will in it holds anything that must be released. */
+#include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ session *session_create(broker *b, mqtt_bytes id)
     if (id.len) memcpy(s->id, id.data, id.len);
     s->id_len = (uint16_t)id.len; /* the codec caps strings at 65535 bytes */
     s->next_pid = 1;
-    heap_node_init(&s->timer);
+    heap_node_init(&s->timer.node);
     session_table_add(&b->sessions, s);
     b->stats.sessions++;
     return s;
@@ -94,9 +95,10 @@ static void session_destroy(session *s, bool graceful)
     will_free(w);
     if (graceful) deliver_reshare_all(s, true);
     flow_release(s);
+    assert(delivery__check(s));
     dlv_clear(&s->inflight);
     dlv_clear(&s->queue);
-    heap_remove(&b->session_timers, &s->timer);
+    heap_remove(&b->session_timers, &s->timer.node);
     session_table_remove(&b->sessions, s);
     b->stats.sessions--;
     if (s->rare) {
@@ -114,8 +116,8 @@ void session_rearm(session *s)
 {
     uint64_t due = s->expire_at;
     if (session_pending_will(s) && (!due || s->rare->will_at < due)) due = s->rare->will_at;
-    if (due) heap_set(&s->b->session_timers, &s->timer, due);
-    else heap_remove(&s->b->session_timers, &s->timer);
+    if (due) heap_set(&s->b->session_timers, &s->timer.node, due);
+    else heap_remove(&s->b->session_timers, &s->timer.node);
 }
 
 void session_went_offline(session *s)
@@ -145,7 +147,7 @@ void session_timer_fired(session *s, uint64_t now)
 sub_rec *session_sub_find(session *s, mqtt_bytes filter)
 {
     for (uint32_t i = 0; i < s->n_subs; i++)
-        if (bytes_eq((mqtt_bytes){s->subs[i].filter, s->subs[i].len}, filter)) return &s->subs[i];
+        if (mqtt_bytes_eq((mqtt_bytes){s->subs[i].filter, s->subs[i].len}, filter)) return &s->subs[i];
     return NULL;
 }
 
@@ -213,6 +215,7 @@ bool session_rx_qos2_remove(session *s, uint16_t id)
 
 void session_free_all(broker *b)
 {
+    assert(session_table__check(&b->sessions));
     /* Destroying removes the session from its bucket; the cursor stays. */
     size_t bucket = 0;
     session *s;

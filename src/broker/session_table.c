@@ -1,5 +1,7 @@
 #include "broker/session_table.h"
 
+#include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +54,7 @@ static void rehash(session_table *t, size_t nbuckets)
     free(t->buckets);
     t->buckets = buckets;
     t->nbuckets = nbuckets;
+    assert(session_table__check(t)); /* O(n), as the rehash itself */
 }
 
 /* Load factor at most 1; shrinks (only here) after mass removals so the
@@ -85,3 +88,15 @@ session *session_table_first(const session_table *t, size_t *bucket)
         if (t->buckets[*bucket]) return t->buckets[*bucket];
     return NULL;
 }
+
+#ifndef NDEBUG
+bool session_table__check(const session_table *t)
+{
+    if (t->nbuckets & (t->nbuckets - 1) || (t->nbuckets != 0) != (t->buckets != NULL)) return false;
+    size_t n = 0;
+    for (size_t i = 0; i < t->nbuckets; i++)
+        for (const session *s = t->buckets[i]; s; s = s->table_next, n++)
+            if (bucket_of(t, s->id, s->id_len, t->nbuckets) != i) return false;
+    return n == t->size && t->size <= (t->nbuckets ? t->nbuckets : 0);
+}
+#endif

@@ -12,6 +12,7 @@
 #ifndef MQS_BROKER_SESSION_TABLE_H
 #define MQS_BROKER_SESSION_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,12 @@ void session_table_remove(session_table *t, struct session *s);
 /* A session in bucket *bucket or later (advancing *bucket), or NULL when
  * there is none: for tearing the table down, removing each one returned. */
 struct session *session_table_first(const session_table *t, size_t *bucket);
+#ifndef NDEBUG
+/* Debug-build checker (assert(session_table__check(t))): power-of-two
+ * bucket count, every session in the bucket its hash selects, size equal
+ * to the sessions counted, load factor at most 1. O(n): after each rehash
+ * and at teardown. */
+bool session_table__check(const session_table *t);
+#endif
 
 #endif

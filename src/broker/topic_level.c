@@ -4,8 +4,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "util/alloc.h"
 #include "util/siphash.h"
@@ -15,16 +13,7 @@
 static uint8_t level_key[SIPHASH_KEY_LEN];
 static pthread_once_t level_key_once = PTHREAD_ONCE_INIT;
 
-static void level_key_init(void)
-{
-    if (getrandom(level_key, sizeof level_key, 0) != (ssize_t)sizeof level_key) {
-        /* No entropy source: a weak key still hashes correctly, it only
-         * loses the resistance to crafted collisions. */
-        uint64_t k[2] = { (uint64_t)time(NULL) * 0x9E3779B97F4A7C15u,
-                          (uint64_t)(uintptr_t)&level_key ^ 0xD1B54A32D192ED03u };
-        memcpy(level_key, k, sizeof level_key);
-    }
-}
+static void level_key_init(void) { siphash_key_random(level_key); }
 
 uint32_t level_hash(const uint8_t *p, uint32_t n)
 {

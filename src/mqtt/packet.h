@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
+
 /* Protocol levels as they appear in CONNECT. */
 enum mqtt_version { MQTT_V31 = 3, MQTT_V311 = 4, MQTT_V5 = 5 };
 
@@ -123,6 +125,8 @@ typedef struct mqtt_bytes {
     const uint8_t *data;
     uint32_t len;
 } mqtt_bytes;
+
+static inline bool mqtt_bytes_eq(mqtt_bytes a, mqtt_bytes b) { return mem_eq(a.data, a.len, b.data, b.len); }
 
 /* The properties of one packet (or of a will). Only fields whose bit is set
  * in `present` are meaningful.

@@ -28,6 +28,12 @@
 #ifndef MQS_NET_NET_H
 #define MQS_NET_NET_H
 
+/* Bytes each connection's allocation spends before its user area on
+ * x86_64 Linux/glibc, the platform docs/architecture.md ("Memory per idle
+ * connection") quotes; asserted there by net_internal.h, and the broker
+ * asserts that its client fits the rest of a 512-byte malloc chunk. */
+#define NET_CONN_OVERHEAD_X86_64 336
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -154,6 +154,10 @@ struct net_conn {
 #define NET_CONN_USER_OFFSET \
     ((sizeof(net_conn) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t))
 static inline void *conn_user(net_conn *c) { return (char *)c + NET_CONN_USER_OFFSET; }
+#if defined(__x86_64__) && defined(__GLIBC__)
+_Static_assert(NET_CONN_USER_OFFSET == NET_CONN_OVERHEAD_X86_64,
+               "net_conn changed size: update NET_CONN_OVERHEAD_X86_64 and docs/architecture.md");
+#endif
 
 /* peer.c: keep the peer's address as accept() reported it. */
 void peer_store(net_conn *c, const struct sockaddr *sa);

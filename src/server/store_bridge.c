@@ -65,11 +65,6 @@ struct store_bridge {
 static mqtt_bytes S(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
 static mqtt_bytes BUF(const buf *b) { return (mqtt_bytes){b->data, (uint32_t)b->len}; }
 
-static bool bytes_eq(mqtt_bytes a, mqtt_bytes b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
-}
-
 static bool has_prefix(mqtt_bytes b, const char *prefix)
 {
     size_t n = strlen(prefix);
@@ -210,10 +205,10 @@ static void read_user_props(const mqtt_publish *pub, store_request *req)
     mqtt_bytes k, v;
     while (mqtt_props_next_user(&pub->props, &pos, &k, &v)) {
         store_bytes sv = {v.data ? v.data : (const uint8_t *)"", v.len};
-        if (bytes_eq(k, S("__ts")) && !req->ts.data) req->ts = sv;
-        else if (bytes_eq(k, S("__ft")) && !req->ft.data) req->ft = sv;
-        else if (bytes_eq(k, S("__protVer")) && !req->prot_ver.data) req->prot_ver = sv;
-        else if (bytes_eq(k, S("aio-persistence")) && bytes_eq(v, S("true"))) req->persist = true;
+        if (mqtt_bytes_eq(k, S("__ts")) && !req->ts.data) req->ts = sv;
+        else if (mqtt_bytes_eq(k, S("__ft")) && !req->ft.data) req->ft = sv;
+        else if (mqtt_bytes_eq(k, S("__protVer")) && !req->prot_ver.data) req->prot_ver = sv;
+        else if (mqtt_bytes_eq(k, S("aio-persistence")) && mqtt_bytes_eq(v, S("true"))) req->persist = true;
     }
 }
 
@@ -221,7 +216,7 @@ static void read_user_props(const mqtt_publish *pub, store_request *req)
  * response topic (§1.3, §10.5). */
 static bool response_topic_forbidden(mqtt_bytes t)
 {
-    return bytes_eq(t, S(SSPROTO_REQUEST_TOPIC)) || has_prefix(t, NOTIFY_NS);
+    return mqtt_bytes_eq(t, S(SSPROTO_REQUEST_TOPIC)) || has_prefix(t, NOTIFY_NS);
 }
 
 /* The hook runs when the request arrives, so the remaining lifetime is the
@@ -426,12 +421,12 @@ static bool own_notify_filter(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes
     buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
     notify_hex_append(b, client_id.data, client_id.len);
     buf_append(b, "/command/notify/+", 17);
-    if (bytes_eq(f, BUF(b))) return true;
+    if (mqtt_bytes_eq(f, BUF(b))) return true;
     b->len = 0;
     buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
     buf_append(b, client_id.data, client_id.len);
     buf_append(b, "/command/notify", 15);
-    return bytes_eq(f, BUF(b));
+    return mqtt_bytes_eq(f, BUF(b));
 }
 
 /* Wildcard filters above the namespace ("#", "clients/+/...") stay allowed:
@@ -459,7 +454,7 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
     if (r->action == BROKER_ACTION_RECEIVE)
         return !in_namespace(r->topic) || own_notification(sb, r->client_id, r->topic) ? MQTT_RC_SUCCESS
                                                                                         : MQTT_RC_NOT_AUTHORIZED;
-    if (bytes_eq(r->filter, S(SSPROTO_REQUEST_TOPIC))) return MQTT_RC_NOT_AUTHORIZED;
+    if (mqtt_bytes_eq(r->filter, S(SSPROTO_REQUEST_TOPIC))) return MQTT_RC_NOT_AUTHORIZED;
     if (!in_namespace(r->filter)) return MQTT_RC_SUCCESS;
     if (r->share_group.len == 0 && own_notify_filter(sb, r->client_id, r->filter)) return MQTT_RC_SUCCESS;
     return MQTT_RC_NOT_AUTHORIZED;

@@ -1,11 +1,14 @@
 #include "store/keyspace.h"
 
+#include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/keyspace_impl.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 
 /* Buckets an apply moves of an ongoing rehash: >= 1 keeps growth ahead
  * of inserts (see kstable_insert); 2 leaves margin for deletes. */
@@ -13,15 +16,38 @@
 
 static size_t entry_cost(size_t klen, size_t vlen) { return klen + vlen + KEYSPACE_ENTRY_OVERHEAD; }
 
-static bool bytes_eq(const void *a, size_t an, const void *b, size_t bn)
+#ifndef NDEBUG
+/* One entry against the ks_entry.h invariants: O(1). */
+static bool entry__check(const keyspace *ks, const ks_entry *e)
 {
-    return an == bn && (an == 0 || memcmp(a, b, an) == 0);
+    if (heap_node_linked(&e->hn) != (e->deadline_ms != 0) || !e->ver_node) return false;
+    return !heap_node_linked(&e->hn) || heap__check_node(&ks->heap, &e->hn);
 }
+
+bool keyspace__check(const keyspace *ks)
+{
+    if (!kstable__check(&ks->table) || !heap__check(&ks->heap)) return false;
+    size_t n = 0, bytes = 0, fenced = 0, expiring = 0;
+    for (int i = 0; i < 2; i++) {
+        for (size_t j = 0; j < ks->table.size[i]; j++) {
+            for (const ks_entry *e = ks->table.b[i][j]; e; e = e->next) {
+                if (!entry__check(ks, e)) return false;
+                n++;
+                bytes += entry_cost(e->klen, e->vlen);
+                fenced += e->fence != NULL;
+                expiring += e->deadline_ms != 0;
+            }
+        }
+    }
+    return n == ks->table.used && bytes == ks->bytes && fenced == ks->fenced && expiring == ks->heap.n;
+}
+#endif
 
 keyspace *keyspace_new(const keyspace_limits *limits)
 {
     keyspace *ks = xcalloc(1, sizeof *ks);
     kstable_init(&ks->table);
+    heap_init(&ks->heap, HEAP_KEY_OFFSET(ks_entry, deadline_ms, hn));
     node_pool_init(&ks->nodes);
     if (limits) ks->limits = *limits;
     return ks;
@@ -37,9 +63,10 @@ static void free_entry(void *ctx, ks_entry *e)
 void keyspace_free(keyspace *ks)
 {
     if (!ks) return;
+    assert(keyspace__check(ks));
     /* The pool is freed wholesale, so entries need not drop references. */
+    heap_free(&ks->heap); /* before the entries it points into */
     kstable_free(&ks->table, free_entry, NULL);
-    expiry_heap_free(&ks->heap);
     node_pool_free(&ks->nodes);
     free(ks);
 }
@@ -51,7 +78,7 @@ static hlc entry_remove(keyspace *ks, ks_entry **link)
     ks_entry *e = *link;
     hlc v = ks_entry_version(e);
     kstable_unlink(&ks->table, link);
-    expiry_heap_remove(&ks->heap, e);
+    heap_remove(&ks->heap, &e->hn);
     node_pool_unref(&ks->nodes, e->ver_node);
     if (e->fence) {
         node_pool_unref(&ks->nodes, e->fence->node);
@@ -96,7 +123,7 @@ static ks_entry *entry_new(const keyspace_cmd *cmd)
 {
     ks_entry *e = xmalloc(offsetof(ks_entry, data) + cmd->klen + cmd->vlen);
     memset(e, 0, offsetof(ks_entry, data));
-    e->heap_idx = KS_HEAP_NONE;
+    heap_node_init(&e->hn);
     e->klen = (uint32_t)cmd->klen;
     if (cmd->klen) memcpy(e->data, cmd->key, cmd->klen);
     return e;
@@ -109,7 +136,7 @@ static ks_entry *entry_set_value(keyspace *ks, ks_entry **link, ks_entry *e, con
     if (e->vlen != cmd->vlen) {
         e = xrealloc(e, offsetof(ks_entry, data) + e->klen + cmd->vlen);
         *link = e;
-        expiry_heap_relocate(&ks->heap, e);
+        heap_relocate(&ks->heap, &e->hn);
         e->vlen = (uint32_t)cmd->vlen;
     }
     if (cmd->vlen) memcpy(e->data + e->klen, cmd->value, cmd->vlen);
@@ -140,7 +167,7 @@ static void apply_set(keyspace *ks, ks_entry **link, const keyspace_cmd *cmd, ke
     ks_entry *e = link ? *link : NULL;
     if (e && (cmd->cond == KEYSPACE_COND_NX ||
               (cmd->cond == KEYSPACE_COND_NEX &&
-               !bytes_eq(ks_entry_value(e), e->vlen, cmd->value, cmd->vlen)))) {
+               !mem_eq(ks_entry_value(e), e->vlen, cmd->value, cmd->vlen)))) {
         res->status = KEYSPACE_NOT_APPLIED;
         res->has_version = true;
         res->version = ks_entry_version(e);
@@ -169,8 +196,9 @@ static void apply_set(keyspace *ks, ks_entry **link, const keyspace_cmd *cmd, ke
     e->persist = cmd->persist;
     /* Every applied SET recomputes expiry (§6.2): no PX clears it. */
     e->deadline_ms = cmd->deadline_ms;
-    if (e->deadline_ms) expiry_heap_set(&ks->heap, e);
-    else expiry_heap_remove(&ks->heap, e);
+    if (e->deadline_ms) heap_set(&ks->heap, &e->hn, e->deadline_ms);
+    else heap_remove(&ks->heap, &e->hn);
+    assert(entry__check(ks, e));
 
     res->has_version = true;
     res->version = ks_entry_version(e);
@@ -182,7 +210,7 @@ static void apply_del(keyspace *ks, ks_entry **link, const keyspace_cmd *cmd, ke
     res->status = KEYSPACE_APPLIED;
     if (!link) return;
     ks_entry *e = *link;
-    if (cmd->op == KEYSPACE_VDEL && !bytes_eq(ks_entry_value(e), e->vlen, cmd->value, cmd->vlen)) {
+    if (cmd->op == KEYSPACE_VDEL && !mem_eq(ks_entry_value(e), e->vlen, cmd->value, cmd->vlen)) {
         res->status = KEYSPACE_NOT_APPLIED;
         res->has_version = true;
         res->version = ks_entry_version(e);

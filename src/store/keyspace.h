@@ -137,6 +137,13 @@ typedef struct keyspace_stats {
 
 keyspace *keyspace_new(const keyspace_limits *limits);
 void keyspace_free(keyspace *ks);
+#ifndef NDEBUG
+/* Debug-build checker, used as assert(keyspace__check(ks)): the table
+ * (kstable__check), the expiry heap (heap__check), every entry's heap
+ * link against its deadline, and the byte, fenced and expiring counts.
+ * O(n): at teardown and in tests; mutations check the entry they touch. */
+bool keyspace__check(const keyspace *ks);
+#endif
 
 void keyspace_apply(keyspace *ks, const keyspace_cmd *cmd, keyspace_result *res);
 

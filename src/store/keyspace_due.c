@@ -6,20 +6,20 @@
 
 uint64_t keyspace_next_deadline(const keyspace *ks)
 {
-    const ks_entry *e = expiry_heap_peek(&ks->heap);
-    return e ? e->deadline_ms : 0;
+    const heap_node *n = heap_peek(&ks->heap);
+    return n ? ks_entry_of_heap(n)->deadline_ms : 0;
 }
 
 /* A small min-heap of positions in the expiry heap, keyed by deadline:
  * the "frontier" of a best-first walk that yields the k earliest due
  * entries in O(k log k) without modifying the expiry heap. */
 typedef struct frontier {
-    const expiry_heap *h;
+    const heap *h;
     size_t *v;
     size_t n;
 } frontier;
 
-static uint64_t fr_key(const frontier *f, size_t i) { return f->h->v[f->v[i]]->deadline_ms; }
+static uint64_t fr_key(const frontier *f, size_t i) { return ks_entry_of_heap(f->h->v[f->v[i]])->deadline_ms; }
 
 static void fr_swap(frontier *f, size_t a, size_t b)
 {
@@ -56,8 +56,8 @@ static size_t fr_pop(frontier *f)
 size_t keyspace_collect_due(const keyspace *ks, uint64_t now_ms, size_t max,
                             keyspace_due_fn fn, void *ctx)
 {
-    const expiry_heap *h = &ks->heap;
-    if (max == 0 || h->n == 0 || !ks_entry_expired(h->v[0], now_ms)) return 0;
+    const heap *h = &ks->heap;
+    if (max == 0 || h->n == 0 || !ks_entry_expired(ks_entry_of_heap(h->v[0]), now_ms)) return 0;
     if (max > h->n) max = h->n;
     /* Each pop adds at most two children: the frontier never holds more
      * than max + 1 positions. */
@@ -66,12 +66,12 @@ size_t keyspace_collect_due(const keyspace *ks, uint64_t now_ms, size_t max,
     size_t count = 0;
     while (f.n > 0 && count < max) {
         size_t pos = fr_pop(&f);
-        const ks_entry *e = h->v[pos];
+        const ks_entry *e = ks_entry_of_heap(h->v[pos]);
         hlc v = ks_entry_version(e);
         fn(ctx, ks_entry_key(e), e->klen, &v);
         count++;
         for (size_t c = 2 * pos + 1; c <= 2 * pos + 2 && c < h->n; c++)
-            if (ks_entry_expired(h->v[c], now_ms)) fr_push(&f, c);
+            if (ks_entry_expired(ks_entry_of_heap(h->v[c]), now_ms)) fr_push(&f, c);
     }
     free(f.v);
     return count;

@@ -3,15 +3,15 @@
 #ifndef MQS_STORE_KEYSPACE_IMPL_H
 #define MQS_STORE_KEYSPACE_IMPL_H
 
-#include "store/expiry.h"
 #include "store/keyspace.h"
 #include "store/ks_entry.h"
 #include "store/kstable.h"
 #include "store/node_pool.h"
+#include "util/heap.h"
 
 struct keyspace {
     kstable table;
-    expiry_heap heap;   /* exactly the entries with deadline_ms != 0 */
+    heap heap;          /* exactly the entries with deadline_ms != 0 */
     node_pool nodes;
     keyspace_limits limits;
     size_t bytes;       /* sum over entries of klen + vlen + KEYSPACE_ENTRY_OVERHEAD */

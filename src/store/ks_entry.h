@@ -4,18 +4,18 @@
  * token, optional absolute deadline, persist flag.
  *
  * Invariants:
- *   - heap_idx != KS_HEAP_NONE  iff  deadline_ms != 0  iff  the entry is
- *     in the keyspace's expiry heap at position heap_idx;
+ *   - heap_node_linked(&hn)  iff  deadline_ms != 0  iff  the entry is
+ *     in the keyspace's expiry heap, under the key deadline_ms;
  *   - ver_node (and fence->node) each hold one reference in the node pool. */
 #ifndef MQS_STORE_KS_ENTRY_H
 #define MQS_STORE_KS_ENTRY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ssproto/hlc.h"
 #include "store/node_pool.h"
-
-#define KS_HEAP_NONE UINT32_MAX
+#include "util/heap.h"
 
 /* A stored fencing token; separate because few keys are fenced. */
 typedef struct ks_fence {
@@ -31,7 +31,7 @@ typedef struct ks_entry {
     ks_node *ver_node;
     ks_fence *fence;      /* NULL: unfenced */
     uint64_t deadline_ms; /* 0: never expires */
-    uint32_t heap_idx;
+    heap_node hn;         /* in the expiry heap, keyed by deadline_ms */
     uint32_t klen;
     uint32_t vlen;
     uint8_t persist;
@@ -56,6 +56,11 @@ static inline hlc ks_fence_hlc(const ks_fence *f)
 static inline bool ks_entry_expired(const ks_entry *e, uint64_t now_ms)
 {
     return e->deadline_ms != 0 && now_ms >= e->deadline_ms;
+}
+
+static inline ks_entry *ks_entry_of_heap(const heap_node *n)
+{
+    return (ks_entry *)((char *)n - offsetof(ks_entry, hn));
 }
 
 #endif

@@ -1,9 +1,9 @@
 #include "store/kstable.h"
 
+#include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "util/alloc.h"
 
@@ -16,19 +16,12 @@ void kstable_init(kstable *t)
 {
     memset(t, 0, sizeof *t);
     t->rehash_idx = KSTABLE_NOT_REHASHING;
-    if (getrandom(t->seed, sizeof t->seed, 0) != (ssize_t)sizeof t->seed) {
-        /* getrandom does not fail on supported kernels; a weak seed still
-         * gives a working table, only a less flood-resistant one. */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t a = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30), b = (uint64_t)(uintptr_t)t;
-        memcpy(t->seed, &a, 8);
-        memcpy(t->seed + 8, &b, 8);
-    }
+    siphash_key_random(t->seed);
 }
 
 void kstable_free(kstable *t, void (*free_entry)(void *ctx, ks_entry *e), void *ctx)
 {
+    assert(kstable__check(t));
     for (int i = 0; i < 2; i++) {
         for (size_t j = 0; j < t->size[i]; j++) {
             ks_entry *e = t->b[i][j];
@@ -101,6 +94,7 @@ void kstable_insert(kstable *t, ks_entry *e)
      * happen before the next growth is due, and each mutation moves at
      * least one bucket. */
     if (t->used > t->size[0]) resize_start(t, pow2_at_least(t->used * 2));
+    assert(kstable__check_shape(t));
 }
 
 void kstable_unlink(kstable *t, ks_entry **link)
@@ -110,6 +104,7 @@ void kstable_unlink(kstable *t, ks_entry **link)
     e->next = NULL;
     t->used--;
     if (t->size[0] > MIN_BUCKETS && t->used * 8 < t->size[0]) resize_start(t, pow2_at_least(t->used * 2));
+    assert(kstable__check_shape(t));
 }
 
 static void rehash_finish(kstable *t)
@@ -145,6 +140,7 @@ void kstable_rehash_step(kstable *t, size_t n)
         n--;
     }
     if (kstable_rehashing(t) && t->rehash_idx == t->size[0]) rehash_finish(t);
+    assert(kstable__check_shape(t));
 }
 
 static uint64_t rev64(uint64_t v)
@@ -199,3 +195,30 @@ size_t kstable_bucket_bytes(const kstable *t)
 {
     return (t->size[0] + t->size[1]) * sizeof(ks_entry *);
 }
+
+#ifndef NDEBUG
+static bool pow2_or_zero(size_t n) { return (n & (n - 1)) == 0; }
+
+bool kstable__check_shape(const kstable *t)
+{
+    if (!pow2_or_zero(t->size[0]) || !pow2_or_zero(t->size[1])) return false;
+    if (kstable_rehashing(t) != (t->size[1] != 0)) return false;
+    if (kstable_rehashing(t) && t->rehash_idx >= t->size[0]) return false;
+    if ((t->size[0] != 0) != (t->b[0] != NULL) || (t->size[1] != 0) != (t->b[1] != NULL)) return false;
+    return t->used == 0 || t->size[0] != 0;
+}
+
+bool kstable__check(const kstable *t)
+{
+    if (!kstable__check_shape(t)) return false;
+    size_t count = 0;
+    for (int i = 0; i < 2; i++) {
+        for (size_t j = 0; j < t->size[i]; j++) {
+            if (i == 0 && kstable_rehashing(t) && j < t->rehash_idx && t->b[0][j]) return false;
+            for (const ks_entry *e = t->b[i][j]; e; e = e->next, count++)
+                if ((hash_of(t, ks_entry_key(e), e->klen) & (t->size[i] - 1)) != j) return false;
+        }
+    }
+    return count == t->used;
+}
+#endif

@@ -22,6 +22,7 @@
 #ifndef MQS_STORE_KSTABLE_H
 #define MQS_STORE_KSTABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,5 +62,14 @@ uint64_t kstable_scan(const kstable *t, uint64_t v, void (*fn)(void *ctx, const 
 
 /* Bytes of bucket arrays (for memory accounting). */
 size_t kstable_bucket_bytes(const kstable *t);
+
+#ifndef NDEBUG
+/* Debug-build checkers, used as assert(kstable__check...(t)). The header
+ * invariants above: O(1), after every mutation. Those plus every entry in
+ * the bucket its hash selects and used == the entries counted: O(n), at
+ * teardown and in tests. */
+bool kstable__check_shape(const kstable *t);
+bool kstable__check(const kstable *t);
+#endif
 
 #endif

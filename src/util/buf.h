@@ -4,8 +4,10 @@
 #ifndef MQS_UTIL_BUF_H
 #define MQS_UTIL_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct buf {
     uint8_t *data;
@@ -25,5 +27,12 @@ void buf_consume(buf *b, size_t n);
 /* Release memory beyond `keep` bytes of capacity when the buffer is empty,
  * so an idle connection does not pin a burst-sized allocation. */
 void buf_shrink(buf *b, size_t keep);
+
+/* Byte-wise equality of two (pointer, length) slices; NULL is fine for an
+ * empty one. */
+static inline bool mem_eq(const void *a, size_t an, const void *b, size_t bn)
+{
+    return an == bn && (an == 0 || memcmp(a, b, an) == 0);
+}
 
 #endif

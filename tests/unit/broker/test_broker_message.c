@@ -19,8 +19,8 @@ static void test_msg_copies_and_refcounts(void **state)
     msg *m = msg_new(B(topic), B(payload), (mqtt_bytes){props, sizeof props}, 1, true);
     topic[0] = 'z'; /* the message owns copies */
     payload[0] = 'j';
-    assert_true(bytes_eq(m->topic, B("a/b")));
-    assert_true(bytes_eq(m->payload, B("hello")));
+    assert_true(mqtt_bytes_eq(m->topic, B("a/b")));
+    assert_true(mqtt_bytes_eq(m->payload, B("hello")));
     assert_int_equal(m->props.len, 4);
     assert_memory_equal(m->props.data, props, sizeof props);
     assert_int_equal(m->topic_hash, msg_hash_topic(B("a/b")));
@@ -48,9 +48,9 @@ static void test_msg_block_reuse(void **state)
     assert_int_equal(b->expiry_at, 0);
     assert_int_equal(b->qos, 0);
     assert_false(b->retain);
-    assert_true(bytes_eq(b->topic, B("resp/2")));
-    assert_true(bytes_eq(b->payload, B(":1")));
-    assert_true(bytes_eq(b->props, B("p")));
+    assert_true(mqtt_bytes_eq(b->topic, B("resp/2")));
+    assert_true(mqtt_bytes_eq(b->payload, B(":1")));
+    assert_true(mqtt_bytes_eq(b->props, B("p")));
     assert_int_equal(b->topic_hash, msg_hash_topic(B("resp/2")));
     msg_unref(b);
     char big[600];
@@ -58,7 +58,7 @@ static void test_msg_block_reuse(void **state)
     big[sizeof big - 1] = '\0';
     msg *c = msg_new(B("t"), B(big), B(""), 0, false);
     assert_ptr_not_equal(c, b); /* far larger: not squeezed into the small block */
-    assert_true(bytes_eq(c->payload, B(big)));
+    assert_true(mqtt_bytes_eq(c->payload, B(big)));
     msg_unref(c);
     msg_pool_drain(); /* everything freed: LSan checks the blocks went back */
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "keyspace_tests.h"
+#include "store/keyspace_impl.h"
 
 #define NOW 1000000
 
@@ -485,6 +486,9 @@ static void test_churn(void **state)
     keyspace_stats st;
     keyspace_stats_get(ks, &st);
     assert_int_equal(st.keys, N);
+#ifndef NDEBUG
+    assert_true(keyspace__check(ks));
+#endif
     size_t big_table = st.table_bytes;
     assert_true(big_table >= N * sizeof(void *) / 2);
     for (int i = 0; i < N; i += 2) {
@@ -504,6 +508,9 @@ static void test_churn(void **state)
     for (int i = 0; i < 2000; i++) apply(ks, cmd_del("absent", 1));
     keyspace_stats_get(ks, &st);
     assert_int_equal(st.keys, 50);
+#ifndef NDEBUG
+    assert_true(keyspace__check(ks));
+#endif
     assert_true(st.table_bytes < big_table / 100);
     assert_int_equal(st.bytes, 50 * (KEYSPACE_ENTRY_OVERHEAD + 5 + strlen("key:199901")));
     for (int i = N - 99; i < N; i += 2) {
@@ -513,6 +520,32 @@ static void test_churn(void **state)
     }
     keyspace_free(ks);
 }
+
+#ifndef NDEBUG
+/* The debug checker notices accounting drift and a broken heap link. */
+static void test_check_detects_drift(void **state)
+{
+    (void)state;
+    keyspace *ks = keyspace_new(NULL);
+    keyspace_cmd c = cmd_set("k", "v", ver(1, 0), 1);
+    c.deadline_ms = 5000;
+    assert_int_equal(apply(ks, c).status, KEYSPACE_APPLIED);
+    assert_int_equal(apply(ks, cmd_set("j", "w", ver(1, 1), 1)).status, KEYSPACE_APPLIED);
+    assert_true(keyspace__check(ks));
+    ks->bytes++;
+    assert_false(keyspace__check(ks));
+    ks->bytes--;
+    ks->table.used++;
+    assert_false(keyspace__check(ks));
+    ks->table.used--;
+    ks_entry *e = *kstable_find(&ks->table, (const uint8_t *)"k", 1);
+    e->deadline_ms = 0; /* expiring entry without a deadline */
+    assert_false(keyspace__check(ks));
+    e->deadline_ms = 5000;
+    assert_true(keyspace__check(ks));
+    keyspace_free(ks);
+}
+#endif
 
 int run_keyspace_tests(void)
 {
@@ -528,6 +561,9 @@ int run_keyspace_tests(void)
         cmocka_unit_test(test_events_order),
         cmocka_unit_test(test_binary_keys),
         cmocka_unit_test(test_churn),
+#ifndef NDEBUG
+        cmocka_unit_test(test_check_detects_drift),
+#endif
     };
     return cmocka_run_group_tests_name("keyspace", tests, NULL, NULL);
 }
