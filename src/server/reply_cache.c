@@ -21,48 +21,16 @@
  * stored one. One allocation per entry, recycled: see `spare`. */
 #include "server/reply_cache.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/reply_cache_impl.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/siphash.h"
 
 #define MIN_SLOTS 16
-
-typedef struct rc_entry {
-    struct rc_entry *prev, *next; /* insertion order, oldest first */
-    uint64_t hash;
-    uint64_t expires_at;
-    size_t cost;
-    size_t cap; /* bytes allocated for data[] (>= klen + mlen + plen) */
-    size_t klen, mlen, plen;
-    uint8_t data[]; /* encoded key, meta, payload */
-} rc_entry;
-
-typedef struct rc_slot {
-    uint64_t hash;
-    rc_entry *e; /* NULL: empty */
-} rc_slot;
-
-struct reply_cache {
-    rc_slot *slots;
-    size_t nslots, count;
-    rc_entry *oldest, *newest;
-    size_t max_entries, max_bytes, bytes;
-    /* The encoded key of the current call and of the previous one, with
-     * the previous one's hash (valid when last.len > 0). */
-    buf scratch, last;
-    uint64_t last_hash;
-    /* The last removed entry, kept for the next put. Under load every put
-     * evicts one entry of about the same size as the one it inserts, so
-     * reusing the victim's block spares a malloc and a free per SET (and
-     * the allocator's own misses on cold chunk headers). At most one is
-     * kept, and it is not counted in `bytes`: it is never larger than
-     * max_bytes / 8 + the overhead, the bound on any stored entry. */
-    rc_entry *spare;
-    uint8_t seed[SIPHASH_KEY_LEN]; /* keys come from clients: keyed against flooding */
-};
 
 reply_cache *reply_cache_new(size_t max_entries, size_t max_bytes)
 {
@@ -76,6 +44,7 @@ reply_cache *reply_cache_new(size_t max_entries, size_t max_bytes)
 void reply_cache_free(reply_cache *c)
 {
     if (!c) return;
+    assert(reply_cache__check(c));
     rc_entry *e = c->oldest;
     while (e) {
         rc_entry *next = e->next;
@@ -152,6 +121,7 @@ static void resize(reply_cache *c, size_t nslots)
     free(c->slots);
     c->slots = slots;
     c->nslots = nslots;
+    assert(reply_cache__check(c)); /* O(n), as the resize itself */
 }
 
 /* Load factor at most 1/2 after the insert (short probe runs); shrink when
@@ -197,6 +167,7 @@ static void remove_entry(reply_cache *c, rc_entry *e)
     c->count--;
     free(c->spare);
     c->spare = e;
+    assert(reply_cache__check_ends(c));
 }
 
 /* A block for `len` data bytes: the spare when it fits (the common case,
@@ -263,6 +234,7 @@ static void insert_entry(reply_cache *c, rc_entry *e)
     c->newest = e;
     c->count++;
     c->bytes += e->cost;
+    assert(reply_cache__check_entry(c, e) && reply_cache__check_ends(c));
 }
 
 bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta, reply_slice payload,
@@ -288,3 +260,47 @@ bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta,
     insert_entry(c, e);
     return true;
 }
+
+#ifndef NDEBUG
+/* The slot holding e, reached by probing from its home; nslots when a
+ * probe meets an empty slot first (a lookup would miss e). */
+static size_t slot_of(const reply_cache *c, const rc_entry *e)
+{
+    if (c->nslots == 0) return 0;
+    size_t mask = c->nslots - 1, i = e->hash & mask;
+    for (size_t n = 0; n < c->nslots && c->slots[i].e; n++, i = (i + 1) & mask)
+        if (c->slots[i].e == e) return i;
+    return c->nslots;
+}
+
+bool reply_cache__check_entry(const reply_cache *c, const rc_entry *e)
+{
+    size_t i = slot_of(c, e);
+    if (i >= c->nslots || c->slots[i].hash != e->hash) return false;
+    size_t len = e->klen + e->mlen + e->plen;
+    return e->cap >= len && e->cost == len + REPLY_CACHE_ENTRY_OVERHEAD;
+}
+
+bool reply_cache__check_ends(const reply_cache *c)
+{
+    if ((c->oldest == NULL) != (c->count == 0) || (c->newest == NULL) != (c->count == 0)) return false;
+    if (c->oldest && (c->oldest->prev || c->newest->next)) return false;
+    return c->count <= c->nslots / 2;
+}
+
+bool reply_cache__check(const reply_cache *c)
+{
+    if (c->nslots & (c->nslots - 1) || (c->nslots != 0) != (c->slots != NULL)) return false;
+    if (!reply_cache__check_ends(c)) return false;
+    size_t used = 0;
+    for (size_t i = 0; i < c->nslots; i++) used += c->slots[i].e != NULL;
+    size_t n = 0, bytes = 0;
+    for (const rc_entry *e = c->oldest, *prev = NULL; e; prev = e, e = e->next, n++) {
+        if (n == c->count || e->prev != prev || e == c->spare || !reply_cache__check_entry(c, e)) return false;
+        if (!e->next && e != c->newest) return false;
+        bytes += e->cost;
+    }
+    return n == c->count && used == c->count && bytes == c->bytes && c->count <= c->max_entries &&
+           c->bytes <= c->max_bytes;
+}
+#endif

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "server/reply_cache.h"
+#include "server/reply_cache_impl.h"
 
 static reply_slice S(const char *s) { return (reply_slice){s, strlen(s)}; }
 
@@ -209,6 +210,61 @@ static void test_mixed_sizes_reuse(void **state)
     reply_cache_free(c);
 }
 
+#ifndef NDEBUG
+/* The checker notices each kind of corruption, and the cache is whole
+ * again once it is undone. */
+static void test_check_detects_corruption(void **state)
+{
+    (void)state;
+    reply_cache *c = reply_cache_new(100, 1 << 20);
+    char corr[16];
+    for (int i = 0; i < 20; i++) { /* enough to resize past MIN_SLOTS */
+        snprintf(corr, sizeof corr, "%d", i);
+        reply_cache_key k = K("c", "t", corr);
+        assert_true(reply_cache_put(c, &k, S("m"), S("+OK\r\n"), 0, 1000));
+    }
+    assert_true(reply_cache__check(c));
+    c->bytes++;
+    assert_false(reply_cache__check(c));
+    c->bytes--;
+    c->count++;
+    assert_false(reply_cache__check(c));
+    c->count--;
+    rc_entry *e = c->newest;
+    e->cost++;
+    assert_false(reply_cache__check_entry(c, e));
+    assert_false(reply_cache__check(c));
+    e->cost--;
+    /* A slot's stored hash differing from its entry's. */
+    size_t i = 0;
+    while (!c->slots[i].e) i++;
+    c->slots[i].hash ^= 1;
+    assert_false(reply_cache__check(c));
+    c->slots[i].hash ^= 1;
+    /* A gap in a probe run: the first entry of a run (its home is its
+     * slot, the slot before is empty) moved back into that empty slot,
+     * where a lookup starting at its home never finds it. */
+    size_t mask = c->nslots - 1, at = 0;
+    while (!(c->slots[at].e && !c->slots[(at - 1) & mask].e)) at++;
+    size_t before = (at - 1) & mask;
+    rc_entry *moved = c->slots[at].e;
+    c->slots[before] = c->slots[at];
+    c->slots[at] = (rc_slot){0, NULL};
+    assert_false(reply_cache__check_entry(c, moved));
+    assert_false(reply_cache__check(c));
+    c->slots[at] = c->slots[before];
+    c->slots[before] = (rc_slot){0, NULL};
+    assert_true(reply_cache__check(c));
+    /* A broken back link in the insertion list. */
+    rc_entry *prev = e->prev;
+    e->prev = NULL;
+    assert_false(reply_cache__check(c));
+    e->prev = prev;
+    assert_true(reply_cache__check(c));
+    reply_cache_free(c);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +275,9 @@ int main(void)
         cmocka_unit_test(test_byte_bound),
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_mixed_sizes_reuse),
+#ifndef NDEBUG
+        cmocka_unit_test(test_check_detects_corruption),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
