@@ -38,7 +38,7 @@ struct alias_out {
     alias_slot e[];
 };
 
-int alias_in_apply(client *c, mqtt_publish *p)
+int broker__alias_in_apply(client *c, mqtt_publish *p)
 {
     if (!(p->props.present & MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS)))
         return p->topic.len ? 0 : MQTT_RC_PROTOCOL_ERROR;
@@ -79,7 +79,7 @@ static alias_slot *lru_slot(alias_out *t)
     return v;
 }
 
-uint16_t alias_out_pick(client *c, const msg *m, bool *known)
+uint16_t broker__alias_out_pick(client *c, const msg *m, bool *known)
 {
     *known = false;
     if (!c->alias_out_max || !m->topic.len) return 0;
@@ -102,7 +102,7 @@ uint16_t alias_out_pick(client *c, const msg *m, bool *known)
     return (uint16_t)(s - t->e + 1);
 }
 
-void alias_out_forget(client *c, uint16_t alias)
+void broker__alias_out_forget(client *c, uint16_t alias)
 {
     if (!c->aout || alias == 0 || alias > c->aout->filled) return;
     alias_slot *s = &c->aout->e[alias - 1];
@@ -115,7 +115,7 @@ void alias_out_forget(client *c, uint16_t alias)
     s->used = 0;
 }
 
-void alias_free(client *c)
+void broker__alias_free(client *c)
 {
     if (c->ain)
         for (uint16_t i = 0; i < c->ain->n; i++) free(c->ain->e[i].topic);

@@ -2,7 +2,7 @@
  *
  * A pending CONNECT is remembered by token in b->authn_waiting; the entry
  * goes when the decision arrives or when the connection ends (detach calls
- * authenticate_forget), whichever is first. So a decision for a token not
+ * broker__authenticate_forget), whichever is first. So a decision for a token not
  * in the map belongs to a connection that is gone (or never existed) and
  * touches nothing but the principal it carries. Tokens count up from 1 and
  * are never reused, so a late decision cannot land on a newer connection.
@@ -30,11 +30,11 @@ static bool accepted(client *c, const broker_authn_result *res)
         return true;
     }
     c->b->pops->free(res->who);
-    connect_refuse_later(c, res->reason >= 0x80 ? res->reason : MQTT_RC_NOT_AUTHORIZED, res->delay_ms);
+    broker__connect_refuse_later(c, res->reason >= 0x80 ? res->reason : MQTT_RC_NOT_AUTHORIZED, res->delay_ms);
     return false;
 }
 
-/* Keep the CONNECT for connect_resume and stop reading until the decision.
+/* Keep the CONNECT for broker__connect_resume and stop reading until the decision.
  * The id is kept too: a server-assigned one is not in the packet. */
 static void wait_for_decision(client *c, mqtt_bytes id, mqtt_bytes raw, uint64_t token)
 {
@@ -49,7 +49,7 @@ static void wait_for_decision(client *c, mqtt_bytes id, mqtt_bytes raw, uint64_t
     net_conn_pause_read(c->conn);
 }
 
-enum authn_outcome authenticate_start(client *c, const mqtt_connect *cn, mqtt_bytes id, mqtt_bytes raw)
+enum authn_outcome broker__authenticate_start(client *c, const mqtt_connect *cn, mqtt_bytes id, mqtt_bytes raw)
 {
     broker *b = c->b;
     if (!b->authn) return AUTHN_ACCEPTED; /* anonymous: no principal unless required */
@@ -80,7 +80,7 @@ static authn_wait *take_wait(client *c)
     return w;
 }
 
-void authenticate_forget(client *c)
+void broker__authenticate_forget(client *c)
 {
     if (c->authn_wait) free(take_wait(c));
 }
@@ -94,6 +94,6 @@ void broker_authn_complete(broker *b, uint64_t token, const broker_authn_result 
     }
     authn_wait *w = take_wait(c);
     if (accepted(c, res))
-        connect_resume(c, (mqtt_bytes){w->data + w->id_len, w->raw_len}, (mqtt_bytes){w->data, w->id_len});
+        broker__connect_resume(c, (mqtt_bytes){w->data + w->id_len, w->raw_len}, (mqtt_bytes){w->data, w->id_len});
     free(w);
 }

@@ -47,10 +47,10 @@ static void sweep(uv_timer_t *t)
     uint64_t now = broker_now();
     heap_node *n;
     while ((n = heap_peek(&b->client_timers)) && heap_node_key(&b->client_timers, n) <= now)
-        client_timer_fired(CONTAINER(n, client, timer.node), now);
+        broker__client_timer_fired(CONTAINER(n, client, timer.node), now);
     while ((n = heap_peek(&b->session_timers)) && heap_node_key(&b->session_timers, n) <= now)
-        session_timer_fired(CONTAINER(n, session, timer.node), now);
-    flow_sweep(b, now);
+        broker__session_timer_fired(CONTAINER(n, session, timer.node), now);
+    broker__flow_sweep(b, now);
 }
 
 broker *broker_new(uv_loop_t *loop, const broker_limits *limits, const broker_principal_ops *principals)
@@ -62,7 +62,7 @@ broker *broker_new(uv_loop_t *loop, const broker_limits *limits, const broker_pr
     b->lim = *limits;
     if (!b->lim.receive_max) b->lim.receive_max = 65535; /* 0 is not a valid Receive Maximum */
     b->tree = topic_tree_new();
-    b->retained = retain_store_new(msg_release);
+    b->retained = retain_store_new(broker__msg_release);
     session_table_init(&b->sessions);
     heap_init(&b->client_timers, HEAP_TIMER_KEY_OFFSET);
     heap_init(&b->session_timers, HEAP_TIMER_KEY_OFFSET);
@@ -90,8 +90,8 @@ void broker_shutdown(broker *b)
     uv_close((uv_handle_t *)&b->sweep, NULL);
     uv_close((uv_handle_t *)&b->resume_timer, NULL);
     for (client *c = b->clients; c; c = c->next) {
-        if (c->state == CLIENT_CONNECTED) client_disconnect(c, MQTT_RC_SERVER_SHUTTING_DOWN, "Server shutting down");
-        else if (c->state == CLIENT_NEW) client_close(c, false);
+        if (c->state == CLIENT_CONNECTED) broker__client_disconnect(c, MQTT_RC_SERVER_SHUTTING_DOWN, "Server shutting down");
+        else if (c->state == CLIENT_NEW) broker__client_close(c, false);
     }
 }
 
@@ -99,7 +99,7 @@ void broker_free(broker *b)
 {
     if (!b) return;
     if (b->clients) log_warn("broker_free: connections still open (loop not run after shutdown?)");
-    session_free_all(b);
+    broker__session_free_all(b);
     session_table_free(&b->sessions);
     hashmap_free(b->authn_waiting, NULL); /* empty: entries go with their clients */
     retain_store_free(b->retained);
@@ -107,13 +107,13 @@ void broker_free(broker *b)
     heap_free(&b->client_timers);
     heap_free(&b->session_timers);
     heap_free(&b->slow_timers);
-    route_free(b);
+    broker__route_free(b);
     for (uint32_t i = 0; i < b->n_hooks; i++) free(b->hooks[i].topic);
     free(b->hooks);
     free(b->authz);
     free(b);
-    delivery_pool_drain();
-    msg_pool_drain();
+    broker__delivery_pool_drain();
+    broker__msg_pool_drain();
 }
 
 void broker_get_stats(const broker *b, broker_stats *out)
@@ -126,10 +126,10 @@ route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher
 {
     if (m->retain) {
         /* MQTT-3.3.1-6/-10: an empty payload clears; it is still routed. */
-        if (m->payload.len) retain_store_set(b->retained, m->topic, msg_ref(m));
+        if (m->payload.len) retain_store_set(b->retained, m->topic, broker__msg_ref(m));
         else retain_store_set(b->retained, m->topic, NULL);
     }
-    return route_message(b, m, origin, publisher);
+    return broker__route_message(b, m, origin, publisher);
 }
 
 /* --- hooks --------------------------------------------------------------- */
@@ -219,7 +219,7 @@ uint8_t broker_authorize_response(broker *b, mqtt_bytes client_id, const mqtt_by
 bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code,
                               const char *reason_string)
 {
-    session *s = session_find(b, client_id);
+    session *s = broker__session_find(b, client_id);
     if (!s || !s->c || s->c->state != CLIENT_CONNECTED) return false;
     if (s->c == b->hook_client) { /* run_hook (publish.c) disconnects it when the hook returns */
         if (!b->hook_kick) {
@@ -229,14 +229,14 @@ bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_co
         }
         return true;
     }
-    client_disconnect(s->c, reason_code, reason_string);
+    broker__client_disconnect(s->c, reason_code, reason_string);
     return true;
 }
 
 static msg *msg_from_message(const broker_message *bm)
 {
     uint8_t qos = bm->qos > 2 ? 2 : bm->qos;
-    msg *m = msg_new(bm->topic, bm->payload, bm->props, qos, bm->retain);
+    msg *m = broker__msg_new(bm->topic, bm->payload, bm->props, qos, bm->retain);
     if (bm->message_expiry) m->expiry_at = broker_now() + (uint64_t)bm->message_expiry * 1000;
     return m;
 }
@@ -245,24 +245,24 @@ void broker_publish(broker *b, const broker_message *bm)
 {
     msg *m = msg_from_message(bm);
     broker_ingest(b, m, NULL, b->hook_client);
-    msg_unref(m);
+    broker__msg_unref(m);
 }
 
 bool broker_deliver_to(broker *b, mqtt_bytes client_id, const broker_message *bm)
 {
-    session *s = session_find(b, client_id);
+    session *s = broker__session_find(b, client_id);
     if (!s) return false;
     client *c = s->c && s->c->state == CLIENT_CONNECTED ? s->c : NULL;
-    if (c && bm->qos && (c->quota_cut || flow_queue_full(s))) { /* the policy in broker.h */
+    if (c && bm->qos && (c->quota_cut || broker__flow_queue_full(s))) { /* the policy in broker.h */
         b->stats.dropped_queue_full++;
         if (!c->quota_cut)
             log_info("%.*s: queue full (%u messages, %u bytes) for a direct delivery: disconnecting",
                      (int)s->id_len, (const char *)s->id, s->queue.n, s->queue.bytes);
-        flow_cut_later(c);
+        broker__flow_cut_later(c);
         return true;
     }
     msg *m = msg_from_message(bm);
-    deliver(s, m, m->qos, bm->retain, NULL, 0, NULL);
-    msg_unref(m);
+    broker__deliver(s, m, m->qos, bm->retain, NULL, 0, NULL);
+    broker__msg_unref(m);
     return true;
 }

@@ -5,7 +5,7 @@
  * in place and only an incomplete tail (or, while the client is paused by
  * backpressure, the unprocessed rest) is copied into c->rx.
  *
- * Life cycle: NEW -> CONNECTED -> CLOSED. client_detach() is the single
+ * Life cycle: NEW -> CONNECTED -> CLOSED. broker__client_detach() is the single
  * place that unhooks a client from its session and the broker; the struct
  * itself is freed in on_close, which the net layer delivers exactly once
  * and never re-entrantly. */
@@ -27,7 +27,7 @@ static mqtt_props *packet_props(mqtt_packet *p)
     }
 }
 
-bool client_send(client *c, const mqtt_packet *p)
+bool broker__client_send(client *c, const mqtt_packet *p)
 {
     buf *out = net_conn_outbuf(c->conn);
     size_t mark = out->len;
@@ -50,12 +50,12 @@ bool client_send(client *c, const mqtt_packet *p)
     return true;
 }
 
-void client_send_ack(client *c, uint8_t type, uint16_t id, uint8_t reason)
+void broker__client_send_ack(client *c, uint8_t type, uint16_t id, uint8_t reason)
 {
     mqtt_packet p = {.type = type};
     p.ack.packet_id = id;
     p.ack.reason = reason;
-    client_send(c, &p);
+    broker__client_send(c, &p);
 }
 
 static void detach_session(client *c, bool will, bool takeover)
@@ -65,25 +65,25 @@ static void detach_session(client *c, bool will, bool takeover)
     if (b->on_disconnect) b->on_disconnect(b->on_disconnect_ctx, (mqtt_bytes){s->id, s->id_len});
     s->c = NULL;
     c->s = NULL;
-    flow_release(s);
+    broker__flow_release(s);
     if (will && c->will) {
         if (c->will->delay == 0 || s->expiry == 0) {
             mqtt_bytes user;
-            will_publish(b, c->will, s, s, client_username(c, &user), c->who);
+            broker__will_publish(b, c->will, s, s, broker__client_username(c, &user), c->who);
         } else {
             /* MQTT-3.1.3-9: held back until the delay passes or the
              * session ends; a reconnect to the session cancels it. */
-            session_set_will(s, c->will, broker_now() + (uint64_t)c->will->delay * 1000);
+            broker__session_set_will(s, c->will, broker_now() + (uint64_t)c->will->delay * 1000);
             c->will = NULL;
         }
     }
     /* Whose the session is, for whoever comes next (connect.c) and for
      * its delayed will and queued messages meanwhile. */
-    session_keep_principal(s, c->who);
+    broker__session_keep_principal(s, c->who);
     c->who = NULL;
     if (takeover) return; /* the new connection continues or ends it */
-    deliver_reshare_all(s, true);
-    session_went_offline(s);
+    broker__deliver_reshare_all(s, true);
+    broker__session_went_offline(s);
 }
 
 static void detach(client *c, bool will, bool takeover)
@@ -93,39 +93,39 @@ static void detach(client *c, bool will, bool takeover)
     bool was_connected = c->state == CLIENT_CONNECTED;
     c->state = CLIENT_CLOSED;
     heap_remove(&b->client_timers, &c->timer.node);
-    flow_client_gone(c);
+    broker__flow_client_gone(c);
     if (was_connected) {
         b->n_connected--;
         b->stats.clients--;
     }
     if (b->shutting_down) will = false;
-    authenticate_forget(c); /* a decision arriving later finds nobody */
+    broker__authenticate_forget(c); /* a decision arriving later finds nobody */
     if (c->s) detach_session(c, will, takeover);
-    will_free(c->will);
+    broker__will_free(c->will);
     c->will = NULL;
-    alias_free(c);
+    broker__alias_free(c);
 }
 
-void client_detach(client *c, bool will) { detach(c, will, false); }
+void broker__client_detach(client *c, bool will) { detach(c, will, false); }
 
-void client_close(client *c, bool will)
+void broker__client_close(client *c, bool will)
 {
     detach(c, will, false);
     net_conn_close(c->conn);
 }
 
-void client_takeover(client *old)
+void broker__client_takeover(client *old)
 {
     if (old->version == MQTT_V5) {
         mqtt_packet p = {.type = MQTT_DISCONNECT};
         p.disconnect.reason = MQTT_RC_SESSION_TAKEN_OVER;
-        client_send(old, &p);
+        broker__client_send(old, &p);
     }
     detach(old, true, true);
     net_conn_close(old->conn);
 }
 
-void client_disconnect(client *c, uint8_t rc, const char *reason)
+void broker__client_disconnect(client *c, uint8_t rc, const char *reason)
 {
     if (c->state == CLIENT_CONNECTED && c->version == MQTT_V5) {
         mqtt_packet p = {.type = MQTT_DISCONNECT};
@@ -134,15 +134,15 @@ void client_disconnect(client *c, uint8_t rc, const char *reason)
             p.disconnect.props.present |= MQTT_PROP_BIT(MQTT_PROP_REASON_STRING);
             p.disconnect.props.reason_string = (mqtt_bytes){(const uint8_t *)reason, (uint32_t)strlen(reason)};
         }
-        client_send(c, &p);
+        broker__client_send(c, &p);
     }
     log_debug("disconnecting %s: reason 0x%02x %s", net_conn_peer(c->conn), rc, reason ? reason : "");
-    client_close(c, rc != MQTT_RC_SUCCESS);
+    broker__client_close(c, rc != MQTT_RC_SUCCESS);
 }
 
 /* --- identity -------------------------------------------------------------- */
 
-const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp)
+const mqtt_bytes *broker__client_username(const client *c, mqtt_bytes *tmp)
 {
     if (!c->user) return NULL;
     *tmp = (mqtt_bytes){c->user->data, c->user->len};
@@ -151,16 +151,16 @@ const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp)
 
 /* The principal an anonymous connection stands for (broker.h): what the
  * authenticator would have made for it, so that rules see no difference. */
-struct principal *client_anonymous_principal(const client *c, mqtt_bytes id)
+struct principal *broker__client_anonymous_principal(const client *c, mqtt_bytes id)
 {
     mqtt_bytes tmp;
-    return c->b->pops->make_anonymous(id, client_username(c, &tmp));
+    return c->b->pops->make_anonymous(id, broker__client_username(c, &tmp));
 }
 
-void client_ensure_principal(client *c, mqtt_bytes id)
+void broker__client_ensure_principal(client *c, mqtt_bytes id)
 {
     if (c->who || !c->b->need_principals) return;
-    c->who = client_anonymous_principal(c, id);
+    c->who = broker__client_anonymous_principal(c, id);
 }
 
 void broker_require_principals(broker *b, bool on)
@@ -168,7 +168,7 @@ void broker_require_principals(broker *b, bool on)
     b->need_principals = on;
     if (!on) return; /* principals already made stay: harmless, freed with their connections */
     for (client *c = b->clients; c; c = c->next)
-        if (c->state == CLIENT_CONNECTED && c->s) client_ensure_principal(c, (mqtt_bytes){c->s->id, c->s->id_len});
+        if (c->state == CLIENT_CONNECTED && c->s) broker__client_ensure_principal(c, (mqtt_bytes){c->s->id, c->s->id_len});
 }
 
 /* --- timers ---------------------------------------------------------------- */
@@ -181,36 +181,36 @@ static uint64_t client_deadline(const client *c)
     return 0;
 }
 
-void client_touch_timer(client *c)
+void broker__client_touch_timer(client *c)
 {
     uint64_t due = client_deadline(c);
     if (due) heap_set(&c->b->client_timers, &c->timer.node, due);
     else heap_remove(&c->b->client_timers, &c->timer.node);
 }
 
-void client_timer_fired(client *c, uint64_t now)
+void broker__client_timer_fired(client *c, uint64_t now)
 {
     /* Not reading a publisher paused on others' queues is our doing, not
      * the client's; a client held on its own output is its own doing. */
     if (c->paused && c->flow && c->flow->n_blocked) c->last_rx = now;
     uint64_t due = client_deadline(c);
     if (!due || due > now) {
-        client_touch_timer(c);
+        broker__client_touch_timer(c);
         return;
     }
     if (c->state == CLIENT_NEW && c->refuse_at) {
         mqtt_packet r = {.type = MQTT_CONNACK};
         r.connack.reason = c->refuse_rc; /* the encoder maps it for v3.1.1 */
-        client_send(c, &r);
-        client_close(c, false);
+        broker__client_send(c, &r);
+        broker__client_close(c, false);
         return;
     }
     if (c->state == CLIENT_NEW) {
         log_debug("%s: no CONNECT in time", net_conn_peer(c->conn));
-        client_close(c, false);
+        broker__client_close(c, false);
         return;
     }
-    client_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "Keep alive timeout");
+    broker__client_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "Keep alive timeout");
 }
 
 /* --- input ----------------------------------------------------------------- */
@@ -221,7 +221,7 @@ static void disconnect_handle(client *c, const mqtt_disconnect *d)
     if (c->version == MQTT_V5) {
         if (d->props.present & MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY)) {
             if (c->session_zero && d->props.session_expiry) {
-                client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Session expiry was 0 in CONNECT");
+                broker__client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Session expiry was 0 in CONNECT");
                 return;
             }
             uint32_t e = d->props.session_expiry, max = c->b->lim.max_session_expiry;
@@ -229,28 +229,28 @@ static void disconnect_handle(client *c, const mqtt_disconnect *d)
         }
         will = d->reason == MQTT_RC_DISCONNECT_WITH_WILL;
     }
-    client_close(c, will);
+    broker__client_close(c, will);
 }
 
-void client_dispatch(client *c, mqtt_packet *p)
+void broker__client_dispatch(client *c, mqtt_packet *p)
 {
     switch (p->type) {
-    case MQTT_CONNECT: client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Second CONNECT"); break;
-    case MQTT_PUBLISH: publish_handle(c, &p->publish); break;
+    case MQTT_CONNECT: broker__client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Second CONNECT"); break;
+    case MQTT_PUBLISH: broker__publish_handle(c, &p->publish); break;
     case MQTT_PUBACK:
     case MQTT_PUBREC:
-    case MQTT_PUBCOMP: deliver_ack(c, p->type, &p->ack); break;
-    case MQTT_PUBREL: pubrel_handle(c, &p->ack); break;
-    case MQTT_SUBSCRIBE: subscribe_handle(c, &p->subscribe); break;
-    case MQTT_UNSUBSCRIBE: unsubscribe_handle(c, &p->unsubscribe); break;
+    case MQTT_PUBCOMP: broker__deliver_ack(c, p->type, &p->ack); break;
+    case MQTT_PUBREL: broker__pubrel_handle(c, &p->ack); break;
+    case MQTT_SUBSCRIBE: broker__subscribe_handle(c, &p->subscribe); break;
+    case MQTT_UNSUBSCRIBE: broker__unsubscribe_handle(c, &p->unsubscribe); break;
     case MQTT_PINGREQ: {
         mqtt_packet r = {.type = MQTT_PINGRESP};
-        client_send(c, &r);
+        broker__client_send(c, &r);
         break;
     }
     case MQTT_DISCONNECT: disconnect_handle(c, &p->disconnect); break;
-    case MQTT_AUTH: client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "No authentication in progress"); break;
-    default: client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Unexpected packet type"); break;
+    case MQTT_AUTH: broker__client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "No authentication in progress"); break;
+    default: broker__client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Unexpected packet type"); break;
     }
 }
 
@@ -263,9 +263,9 @@ static void connect_decode_failed(client *c, int rc, const mqtt_packet *p)
         mqtt_packet r = {.type = MQTT_CONNACK};
         r.connack.reason = MQTT_RC_UNSUPPORTED_VERSION;
         c->version = v >= MQTT_V5 ? MQTT_V5 : MQTT_V311;
-        client_send(c, &r);
+        broker__client_send(c, &r);
     }
-    client_close(c, false);
+    broker__client_close(c, false);
 }
 
 /* The protocol level of a CONNECT whose body may not all be here: after
@@ -292,9 +292,9 @@ static void connect_too_large(client *c, const uint8_t *data, size_t len)
         mqtt_packet r = {.type = MQTT_CONNACK};
         r.connack.reason = MQTT_RC_PACKET_TOO_LARGE;
         c->version = MQTT_V5;
-        client_send(c, &r);
+        broker__client_send(c, &r);
     }
-    client_close(c, false);
+    broker__client_close(c, false);
 }
 
 static void decode_failed(client *c, int rc, const mqtt_packet *p)
@@ -303,7 +303,7 @@ static void decode_failed(client *c, int rc, const mqtt_packet *p)
         connect_decode_failed(c, rc, p);
         return;
     }
-    client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_MALFORMED ? "Malformed packet" : "Protocol error");
+    broker__client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_MALFORMED ? "Malformed packet" : "Protocol error");
 }
 
 /* What a held client may still send (flow.c: self backpressure): the
@@ -336,11 +336,11 @@ static size_t process(client *c, const uint8_t *data, size_t len)
         if (c->state == CLIENT_NEW && data[off] == 0x16) {
             /* A TLS handshake record: says so once, for the operator. */
             log_info("%s: TLS handshake on a plain-text listener, closing", net_conn_peer(c->conn));
-            client_close(c, false);
+            broker__client_close(c, false);
             break;
         }
         if (c->state == CLIENT_NEW && data[off] >> 4 != MQTT_CONNECT) {
-            client_close(c, false); /* MQTT-3.1.0-1 */
+            broker__client_close(c, false); /* MQTT-3.1.0-1 */
             break;
         }
         if (st == MQTT_FRAME_MALFORMED) {
@@ -352,11 +352,11 @@ static size_t process(client *c, const uint8_t *data, size_t len)
             break;
         }
         if (st == MQTT_FRAME_TOO_LARGE) {
-            client_disconnect(c, MQTT_RC_PACKET_TOO_LARGE, "Packet too large");
+            broker__client_disconnect(c, MQTT_RC_PACKET_TOO_LARGE, "Packet too large");
             break;
         }
         if (c->state == CLIENT_CONNECTED && !c->input_ends && !skimmable(c, data[off]) &&
-            (c->self_held || flow_self_over(c))) {
+            (c->self_held || broker__flow_self_over(c))) {
             c->self_held = true; /* own output over its bound (flow.c): hold from here */
             break;
         }
@@ -368,8 +368,8 @@ static size_t process(client *c, const uint8_t *data, size_t len)
             decode_failed(c, rc, &p);
             break;
         }
-        if (c->state == CLIENT_NEW) connect_handle(c, &p, (mqtt_bytes){data + off - total, (uint32_t)total});
-        else client_dispatch(c, &p);
+        if (c->state == CLIENT_NEW) broker__connect_handle(c, &p, (mqtt_bytes){data + off - total, (uint32_t)total});
+        else broker__client_dispatch(c, &p);
         mqtt_packet_release(&p);
     }
     return off;
@@ -406,7 +406,7 @@ static void skim_held(client *c)
         mqtt_packet p;
         memset(&p, 0, sizeof p);
         if (mqtt_decode(rx->data + off, total, c->version, &p) != MQTT_RC_SUCCESS) break;
-        client_dispatch(c, &p);
+        broker__client_dispatch(c, &p);
         mqtt_packet_release(&p);
         memmove(rx->data + off, rx->data + off + total, rx->len - off - total);
         rx->len -= total;
@@ -437,10 +437,10 @@ static void on_read(void *user, const uint8_t *data, size_t len)
 
 /* --- backpressure resume ------------------------------------------------------ */
 
-static void resume_cb(uv_timer_t *t) { client_process_resumed(t->data); }
+static void resume_cb(uv_timer_t *t) { broker__client_process_resumed(t->data); }
 
 /* Only clients paused, held or cut by flow.c come here, so c->flow exists. */
-void client_resume_later(client *c)
+void broker__client_resume_later(client *c)
 {
     if (c->resume_queued || c->state == CLIENT_CLOSED) return;
     c->resume_queued = true;
@@ -449,7 +449,7 @@ void client_resume_later(client *c)
     if (!c->b->shutting_down) uv_timer_start(&c->b->resume_timer, resume_cb, 0, 0);
 }
 
-void client_continue_input(client *c)
+void broker__client_continue_input(client *c)
 {
     c->last_rx = broker_now();
     buf_consume(&c->rx, process(c, c->rx.data, c->rx.len));
@@ -464,10 +464,10 @@ void client_continue_input(client *c)
 static void resume_one(client *c)
 {
     c->paused = false;
-    client_continue_input(c);
+    broker__client_continue_input(c);
 }
 
-void client_process_resumed(broker *b)
+void broker__client_process_resumed(broker *b)
 {
     client *list = b->resume_head;
     b->resume_head = NULL;
@@ -477,14 +477,14 @@ void client_process_resumed(broker *b)
         c->resume_queued = false;
         if (c->state == CLIENT_CLOSED) continue;
         if (c->quota_cut) {
-            client_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "Quota exceeded: queue full");
+            broker__client_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "Quota exceeded: queue full");
             continue;
         }
-        /* flow_self_check saw the output low; if it grew over the bound
+        /* broker__flow_self_check saw the output low; if it grew over the bound
          * again since, process() holds anew, and what made it grow
          * (backlog: on_drain; queue: acknowledgements) checks again. */
         bool was_held = c->self_held;
-        if (was_held && !flow_self_over(c)) c->self_held = false;
+        if (was_held && !broker__flow_self_over(c)) c->self_held = false;
         if (!c->self_held && c->flow->n_blocked == 0 && (c->paused || was_held)) resume_one(c);
     }
 }
@@ -530,7 +530,7 @@ bool broker_accept(void *ctx, net_conn *conn, void *user)
     c->next = b->clients;
     if (b->clients) b->clients->prev = c;
     b->clients = c;
-    client_touch_timer(c);
+    broker__client_touch_timer(c);
     return true;
 }
 
@@ -543,7 +543,7 @@ static void on_close(void *user, int error)
     client *c = user;
     broker *b = c->b;
     if (c->state != CLIENT_CLOSED) log_debug("%s: connection lost (%d)", net_conn_peer(c->conn), error);
-    client_detach(c, true);
+    broker__client_detach(c, true);
     if (c->resume_queued) resume_list_remove(c);
     if (c->prev) c->prev->next = c->next;
     else b->clients = c->next;
@@ -558,7 +558,7 @@ static void on_close(void *user, int error)
 static void on_drain(void *user)
 {
     client *c = user;
-    if (c->state == CLIENT_CONNECTED && c->s) deliver_pump(c->s);
+    if (c->state == CLIENT_CONNECTED && c->s) broker__deliver_pump(c->s);
 }
 
 const net_conn_callbacks broker_conn_callbacks = {

@@ -2,7 +2,7 @@
  * identifier assignment, session lookup / takeover / clean start.
  *
  * Authentication (authenticate.c) may leave a CONNECT pending; it is then
- * finished by connect_resume from a copy of its bytes, so that everything
+ * finished by broker__connect_resume from a copy of its bytes, so that everything
  * after authentication sees the same mqtt_connect either way. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,13 +18,13 @@ static void refuse(client *c, uint8_t rc)
 {
     mqtt_packet r = {.type = MQTT_CONNACK};
     r.connack.reason = rc; /* the encoder maps it for v3.1.1 */
-    client_send(c, &r);
-    client_close(c, false);
+    broker__client_send(c, &r);
+    broker__client_close(c, false);
 }
 
 /* A failed authentication: the CONNACK waits for the timer (see
- * client_timer_fired) so that guessing costs the guesser time, not us. */
-void connect_refuse_later(client *c, uint8_t rc, uint32_t delay_ms)
+ * broker__client_timer_fired) so that guessing costs the guesser time, not us. */
+void broker__connect_refuse_later(client *c, uint8_t rc, uint32_t delay_ms)
 {
     if (delay_ms == 0) {
         refuse(c, rc);
@@ -33,7 +33,7 @@ void connect_refuse_later(client *c, uint8_t rc, uint32_t delay_ms)
     c->refuse_rc = rc;
     c->refuse_at = broker_now() + delay_ms;
     net_conn_pause_read(c->conn);
-    client_touch_timer(c);
+    broker__client_touch_timer(c);
 }
 
 /* Connect-time authorization (BROKER_ACTION_CONNECT), once the principal
@@ -56,7 +56,7 @@ static bool will_authorized(client *c, const mqtt_connect *cn, mqtt_bytes id)
 {
     if (!cn->will_flag) return true;
     mqtt_bytes user;
-    uint8_t rc = will_authorize(c->b, id, client_username(c, &user), c->who, cn->will_topic, cn->will_qos,
+    uint8_t rc = broker__will_authorize(c->b, id, broker__client_username(c, &user), c->who, cn->will_topic, cn->will_qos,
                                 cn->will_retain);
     if (rc < 0x80) return true;
     log_info("%s: CONNECT of %.*s refused: will on %.*s not authorized", net_conn_peer(c->conn), (int)id.len,
@@ -103,20 +103,20 @@ static void assign_id(broker *b, char *out, size_t size)
 {
     do {
         snprintf(out, size, "mqs-%016" PRIx64, (broker_now() << 20) ^ ++b->next_client_no);
-    } while (session_find(b, (mqtt_bytes){(const uint8_t *)out, (uint32_t)strlen(out)}));
+    } while (broker__session_find(b, (mqtt_bytes){(const uint8_t *)out, (uint32_t)strlen(out)}));
 }
 
-/* A session belongs to the principal that created it (session_principal
+/* A session belongs to the principal that created it (broker__session_principal
  * after the takeover: the principal of the connection that left). Another
  * principal that may connect with the same client id does not get it: its
  * subscriptions and queued messages were made for someone else. */
 static bool session_foreign(const client *c, const session *s, mqtt_bytes id)
 {
-    const struct principal *owner = session_principal(s);
+    const struct principal *owner = broker__session_principal(s);
     /* An anonymous client without a principal (none required any more,
      * broker_require_principals) is still the anonymous principal it
      * stood for when it had one. */
-    struct principal *tmp = !c->who && owner ? client_anonymous_principal(c, id) : NULL;
+    struct principal *tmp = !c->who && owner ? broker__client_anonymous_principal(c, id) : NULL;
     bool same = c->b->pops->same(owner, tmp ? tmp : c->who);
     c->b->pops->free(tmp);
     if (same) return false;
@@ -130,20 +130,20 @@ static bool session_foreign(const client *c, const session *s, mqtt_bytes id)
 static bool attach_session(client *c, mqtt_bytes id, bool clean_start)
 {
     broker *b = c->b;
-    session *s = session_find(b, id);
-    if (s && s->c) client_takeover(s->c); /* s stays (offline), with the old principal */
+    session *s = broker__session_find(b, id);
+    if (s && s->c) broker__client_takeover(s->c); /* s stays (offline), with the old principal */
     if (s && (clean_start || session_foreign(c, s, id))) {
-        session_end(s);
+        broker__session_end(s);
         s = NULL;
     }
     bool present = s != NULL;
     if (!s) {
-        s = session_create(b, id);
+        s = broker__session_create(b, id);
     } else {
-        session_set_will(s, NULL, 0); /* MQTT-3.1.3-9: reconnected in time */
-        session_keep_principal(s, NULL); /* the same identity: c->who serves from now on */
+        broker__session_set_will(s, NULL, 0); /* MQTT-3.1.3-9: reconnected in time */
+        broker__session_keep_principal(s, NULL); /* the same identity: c->who serves from now on */
         s->expire_at = 0;
-        session_rearm(s);
+        broker__session_rearm(s);
     }
     s->c = c;
     c->s = s;
@@ -176,7 +176,7 @@ static void send_connack(client *c, bool present, const mqtt_connect *cn, uint32
         if (ka_changed) p->present |= PROP(SERVER_KEEP_ALIVE);
         p->server_keep_alive = ka;
     }
-    client_send(c, &r);
+    broker__client_send(c, &r);
 }
 
 static bool over_quota(const client *c)
@@ -200,16 +200,16 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     broker *b = c->b;
     bool v5 = cn->version == MQTT_V5;
     if (cn->has_username) c->user = client_user_new(cn->username);
-    client_ensure_principal(c, id);
+    broker__client_ensure_principal(c, id);
     if (!connect_authorized(c, cn, id) || !will_authorized(c, cn, id)) return;
     bool ka_changed;
     uint16_t ka = negotiate_keepalive(&b->lim, cn->keep_alive, v5, &ka_changed);
     c->ka_ms = (uint32_t)ka * 1500;
     uint32_t expiry = negotiate_expiry(&b->lim, cn);
     c->session_zero = v5 && !(cn->props.present & PROP(SESSION_EXPIRY) && cn->props.session_expiry);
-    c->will = cn->will_flag ? will_from_connect(cn) : NULL;
+    c->will = cn->will_flag ? broker__will_from_connect(cn) : NULL;
     bool present = attach_session(c, id, cn->clean_start);
-    if (present) reauth_session(c); /* the rules may have changed while it was offline */
+    if (present) broker__reauth_session(c); /* the rules may have changed while it was offline */
     c->s->expiry = expiry;
     c->state = CLIENT_CONNECTED;
     net_conn_established(c->conn); /* no longer counts against max_pending_per_address */
@@ -217,13 +217,13 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     b->n_connected++;
     b->stats.clients++;
     send_connack(c, present, cn, expiry, assigned, ka_changed, ka);
-    client_touch_timer(c);
+    broker__client_touch_timer(c);
     log_debug("%s connected as %.*s (v%u, session %s)", net_conn_peer(c->conn), (int)id.len,
               (const char *)id.data, c->version, present ? "resumed" : "new");
-    deliver_resume(c->s);
+    broker__deliver_resume(c->s);
 }
 
-void connect_handle(client *c, mqtt_packet *pkt, mqtt_bytes raw)
+void broker__connect_handle(client *c, mqtt_packet *pkt, mqtt_bytes raw)
 {
     broker *b = c->b;
     mqtt_connect *cn = &pkt->connect;
@@ -250,17 +250,17 @@ void connect_handle(client *c, mqtt_packet *pkt, mqtt_bytes raw)
         id = (mqtt_bytes){(const uint8_t *)idbuf, (uint32_t)strlen(idbuf)};
         if (v5) assigned = id;
     }
-    if (authenticate_start(c, cn, id, raw) == AUTHN_ACCEPTED) accept_connect(c, cn, id, assigned);
+    if (broker__authenticate_start(c, cn, id, raw) == AUTHN_ACCEPTED) accept_connect(c, cn, id, assigned);
 }
 
-void connect_resume(client *c, mqtt_bytes raw, mqtt_bytes id)
+void broker__connect_resume(client *c, mqtt_bytes raw, mqtt_bytes id)
 {
     mqtt_packet p;
     memset(&p, 0, sizeof p);
     /* The same bytes decoded before: cannot fail, but never trust that. */
     if (mqtt_decode(raw.data, raw.len, c->version, &p) != MQTT_RC_SUCCESS || p.type != MQTT_CONNECT) {
         mqtt_packet_release(&p);
-        client_close(c, false);
+        broker__client_close(c, false);
         return;
     }
     mqtt_connect *cn = &p.connect;
@@ -269,5 +269,5 @@ void connect_resume(client *c, mqtt_bytes raw, mqtt_bytes id)
     if (over_quota(c)) refuse(c, MQTT_RC_QUOTA_EXCEEDED); /* others connected meanwhile */
     else accept_connect(c, cn, id, assigned);
     mqtt_packet_release(&p);
-    if (c->state == CLIENT_CONNECTED) client_continue_input(c);
+    if (c->state == CLIENT_CONNECTED) broker__client_continue_input(c);
 }

@@ -8,7 +8,7 @@
  * (QoS 1/2 only: QoS 0 is sent at once or dropped, never queued).
  * Nothing is encoded for a client whose output backlog has reached
  * limits.max_backlog_bytes: its QoS 1/2 messages wait in the queue and
- * on_drain (deliver_pump) resumes them. The queue's bounds
+ * on_drain (broker__deliver_pump) resumes them. The queue's bounds
  * (max_queued_messages, max_queued_bytes) and what happens at them are
  * flow.c's. */
 #include <assert.h>
@@ -42,7 +42,7 @@ static bool backlogged(const client *c)
     return max && net_conn_backlog(c->conn) >= max;
 }
 
-bool deliver_window_open(const session *s)
+bool broker__deliver_window_open(const session *s)
 {
     return s->c && s->c->state == CLIENT_CONNECTED && s->inflight.n < s->c->window && !backlogged(s->c);
 }
@@ -92,11 +92,11 @@ static bool send_publish(client *c, msg *m, const delivery *d, uint8_t qos, bool
         p.props.extra = m->props;
         if (m->expiry_at) {
             p.props.present |= MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY);
-            p.props.message_expiry = msg_expiry_left(m, now);
+            p.props.message_expiry = broker__msg_expiry_left(m, now);
         }
         p.props.sub_ids = ids;
         p.props.n_sub_ids = n_ids;
-        alias = alias_out_pick(c, m, &known);
+        alias = broker__alias_out_pick(c, m, &known);
         if (alias) {
             p.props.present |= MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS);
             p.props.topic_alias = alias;
@@ -108,7 +108,7 @@ static bool send_publish(client *c, msg *m, const delivery *d, uint8_t qos, bool
     size_t n = mqtt_encode_publish(out, c->version, &p);
     if (n == 0 || (c->max_out && n > c->max_out)) {
         out->len = mark;
-        if (alias && !known) alias_out_forget(c, alias);
+        if (alias && !known) broker__alias_out_forget(c, alias);
         c->b->stats.dropped_too_large++;
         return false;
     }
@@ -118,7 +118,7 @@ static bool send_publish(client *c, msg *m, const delivery *d, uint8_t qos, bool
 
 static bool send_entry(client *c, delivery *d, bool dup, uint64_t now)
 {
-    return send_publish(c, d->m, d, d->qos, d->retain, dup, delivery_sub_ids(d), d->n_sub_ids, now);
+    return send_publish(c, d->m, d, d->qos, d->retain, dup, broker__delivery_sub_ids(d), d->n_sub_ids, now);
 }
 
 /* First transmission of a QoS 1/2 entry: it joins the window. */
@@ -127,19 +127,19 @@ static void send_new(session *s, delivery *d, uint64_t now)
     d->packet_id = next_pid(s);
     d->state = DLV_SENT;
     if (!send_entry(s->c, d, false, now)) {
-        delivery_free(d);
+        broker__delivery_free(d);
         return;
     }
-    dlv_push(&s->inflight, d);
+    broker__dlv_push(&s->inflight, d);
 }
 
-enum deliver_result deliver(session *s, msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids,
+enum deliver_result broker__deliver(session *s, msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids,
                             uint16_t n_sub_ids, share_key *share)
 {
     broker *b = s->b;
     uint64_t now = broker_now();
     client *c = s->c && s->c->state == CLIENT_CONNECTED ? s->c : NULL;
-    if (msg_expired(m, now)) {
+    if (broker__msg_expired(m, now)) {
         b->stats.dropped_expired++;
         return DELIVER_OK;
     }
@@ -151,41 +151,41 @@ enum deliver_result deliver(session *s, msg *m, uint8_t qos, bool retain, const 
         else send_publish(c, m, NULL, 0, retain, false, sub_ids, n_sub_ids, now);
         return DELIVER_OK;
     }
-    if (!c && flow_queue_full(s)) {
+    if (!c && broker__flow_queue_full(s)) {
         b->stats.dropped_queue_full++;
         return DELIVER_DROPPED;
     }
-    delivery *d = delivery_new(m, qos, retain, sub_ids, n_sub_ids);
-    if (share) d->share = share_key_ref(share);
-    if (c && !s->queue.n && deliver_window_open(s)) {
+    delivery *d = broker__delivery_new(m, qos, retain, sub_ids, n_sub_ids);
+    if (share) d->share = broker__share_key_ref(share);
+    if (c && !s->queue.n && broker__deliver_window_open(s)) {
         send_new(s, d, now);
         return DELIVER_OK;
     }
-    dlv_push(&s->queue, d);
-    if (!c || !flow_queue_full(s)) return DELIVER_OK;
-    flow_queue_filled(s);
+    broker__dlv_push(&s->queue, d);
+    if (!c || !broker__flow_queue_full(s)) return DELIVER_OK;
+    broker__flow_queue_filled(s);
     return DELIVER_FULL;
 }
 
-void deliver_pump(session *s)
+void broker__deliver_pump(session *s)
 {
     client *c = s->c;
     if (!c || c->state != CLIENT_CONNECTED) return;
     uint64_t now = broker_now();
-    while (s->queue.head && deliver_window_open(s)) {
-        delivery *d = dlv_pop(&s->queue);
-        if (msg_expired(d->m, now)) { /* MQTT-3.3.2-5 */
+    while (s->queue.head && broker__deliver_window_open(s)) {
+        delivery *d = broker__dlv_pop(&s->queue);
+        if (broker__msg_expired(d->m, now)) { /* MQTT-3.3.2-5 */
             s->b->stats.dropped_expired++;
-            delivery_free(d);
+            broker__delivery_free(d);
             continue;
         }
         send_new(s, d, now);
     }
-    if (s->rare && flow_queue_low(s)) flow_release(s);
-    if (c->self_held) flow_self_check(c);
+    if (s->rare && broker__flow_queue_low(s)) broker__flow_release(s);
+    if (c->self_held) broker__flow_self_check(c);
 }
 
-void deliver_resume(session *s)
+void broker__deliver_resume(session *s)
 {
     assert(delivery__check(s));
     client *c = s->c;
@@ -194,17 +194,17 @@ void deliver_resume(session *s)
     while (d) {
         delivery *next = d->next;
         if (d->state == DLV_PUBREL) {
-            client_send_ack(c, MQTT_PUBREL, d->packet_id, MQTT_RC_SUCCESS);
+            broker__client_send_ack(c, MQTT_PUBREL, d->packet_id, MQTT_RC_SUCCESS);
         } else if (!send_entry(c, d, true, now)) { /* MQTT-4.4.0-1: resend with DUP */
-            dlv_unlink(&s->inflight, prev, d);
-            delivery_free(d);
+            broker__dlv_unlink(&s->inflight, prev, d);
+            broker__delivery_free(d);
             d = next;
             continue;
         }
         prev = d;
         d = next;
     }
-    deliver_pump(s);
+    broker__deliver_pump(s);
 }
 
 static delivery *find_inflight(session *s, uint16_t id, delivery **prev)
@@ -217,17 +217,17 @@ static delivery *find_inflight(session *s, uint16_t id, delivery **prev)
 
 static void complete(session *s, delivery *prev, delivery *d)
 {
-    dlv_unlink(&s->inflight, prev, d);
-    delivery_free(d);
-    deliver_pump(s);
+    broker__dlv_unlink(&s->inflight, prev, d);
+    broker__delivery_free(d);
+    broker__deliver_pump(s);
 }
 
-void deliver_ack(client *c, uint8_t type, const mqtt_ack *a)
+void broker__deliver_ack(client *c, uint8_t type, const mqtt_ack *a)
 {
     session *s = c->s;
     delivery *prev, *d = find_inflight(s, a->packet_id, &prev);
     if (!d) {
-        if (type == MQTT_PUBREC) client_send_ack(c, MQTT_PUBREL, a->packet_id, MQTT_RC_PACKET_ID_NOT_FOUND);
+        if (type == MQTT_PUBREC) broker__client_send_ack(c, MQTT_PUBREL, a->packet_id, MQTT_RC_PACKET_ID_NOT_FOUND);
         else log_debug("%s: %s for unknown packet id %u", net_conn_peer(c->conn),
                        type == MQTT_PUBACK ? "PUBACK" : "PUBCOMP", a->packet_id);
         return;
@@ -240,17 +240,17 @@ void deliver_ack(client *c, uint8_t type, const mqtt_ack *a)
             return;
         }
         /* The message itself is no longer needed once PUBREC arrived
-         * (its cost leaves the list's account with it: dlv_cost). */
-        s->inflight.bytes -= dlv_cost(d);
-        msg_unref(d->m);
+         * (its cost leaves the list's account with it: broker__dlv_cost). */
+        s->inflight.bytes -= broker__dlv_cost(d);
+        broker__msg_unref(d->m);
         d->m = NULL;
         d->state = DLV_PUBREL;
-        s->inflight.bytes += dlv_cost(d);
-        client_send_ack(c, MQTT_PUBREL, d->packet_id, MQTT_RC_SUCCESS);
+        s->inflight.bytes += broker__dlv_cost(d);
+        broker__client_send_ack(c, MQTT_PUBREL, d->packet_id, MQTT_RC_SUCCESS);
     } else if (type == MQTT_PUBCOMP && d->state == DLV_PUBREL) {
         complete(s, prev, d);
     } else {
-        client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Acknowledgement does not match the QoS flow");
+        broker__client_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Acknowledgement does not match the QoS flow");
     }
 }
 
@@ -260,9 +260,9 @@ static void reshare_list(session *s, dlv_list *l)
     delivery *prev = NULL, *d = l->head;
     while (d) {
         delivery *next = d->next;
-        if (d->share && d->state != DLV_PUBREL && route_reshare(s->b, d, s)) {
-            dlv_unlink(l, prev, d);
-            delivery_free(d);
+        if (d->share && d->state != DLV_PUBREL && broker__route_reshare(s->b, d, s)) {
+            broker__dlv_unlink(l, prev, d);
+            broker__delivery_free(d);
         } else {
             prev = d;
         }
@@ -270,7 +270,7 @@ static void reshare_list(session *s, dlv_list *l)
     }
 }
 
-void deliver_reshare_all(session *s, bool inflight_too)
+void broker__deliver_reshare_all(session *s, bool inflight_too)
 {
     reshare_list(s, &s->queue);
     if (inflight_too) reshare_list(s, &s->inflight);

@@ -9,7 +9,7 @@
 #include "broker/internal.h"
 #include "util/alloc.h"
 
-/* Freed entries are kept on a short list for the next delivery_new: a
+/* Freed entries are kept on a short list for the next broker__delivery_new: a
  * request-reply exchange creates and frees one per request, all the same
  * size, so this spares a calloc/free pair each. Bounded (DLV_POOL_MAX
  * entries of a few dozen bytes) and per thread because unlocked. */
@@ -28,7 +28,7 @@ static delivery *dlv_alloc(void)
     return d;
 }
 
-void delivery_pool_drain(void)
+void broker__delivery_pool_drain(void)
 {
     while (dlv_pool) {
         delivery *d = dlv_pool;
@@ -38,10 +38,10 @@ void delivery_pool_drain(void)
     dlv_pool_n = 0;
 }
 
-delivery *delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids, uint16_t n)
+delivery *broker__delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids, uint16_t n)
 {
     delivery *d = dlv_alloc();
-    d->m = msg_ref(m);
+    d->m = broker__msg_ref(m);
     d->qos = qos;
     d->retain = retain;
     d->state = DLV_QUEUED;
@@ -51,10 +51,10 @@ delivery *delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids
     return d;
 }
 
-void delivery_free(delivery *d)
+void broker__delivery_free(delivery *d)
 {
-    msg_unref(d->m);
-    share_key_unref(d->share);
+    broker__msg_unref(d->m);
+    broker__share_key_unref(d->share);
     free(d->sub_ids);
     if (dlv_pool_n == DLV_POOL_MAX) {
         free(d);
@@ -65,19 +65,19 @@ void delivery_free(delivery *d)
     dlv_pool_n++;
 }
 
-const uint32_t *delivery_sub_ids(const delivery *d)
+const uint32_t *broker__delivery_sub_ids(const delivery *d)
 {
     return d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
 }
 
-uint32_t dlv_cost(const delivery *d)
+uint32_t broker__dlv_cost(const delivery *d)
 {
     return (uint32_t)sizeof *d + (d->m ? (uint32_t)sizeof *d->m + d->m->cap : 0);
 }
 
-void dlv_push(dlv_list *l, delivery *d)
+void broker__dlv_push(dlv_list *l, delivery *d)
 {
-    l->bytes += dlv_cost(d);
+    l->bytes += broker__dlv_cost(d);
     d->next = NULL;
     if (l->tail) l->tail->next = d;
     else l->head = d;
@@ -86,35 +86,35 @@ void dlv_push(dlv_list *l, delivery *d)
     assert(dlv__check_ends(l));
 }
 
-delivery *dlv_pop(dlv_list *l)
+delivery *broker__dlv_pop(dlv_list *l)
 {
     delivery *d = l->head;
     if (!d) return NULL;
     l->head = d->next;
     if (!l->head) l->tail = NULL;
     l->n--;
-    l->bytes -= dlv_cost(d);
+    l->bytes -= broker__dlv_cost(d);
     d->next = NULL;
     assert(dlv__check_ends(l));
     return d;
 }
 
-void dlv_unlink(dlv_list *l, delivery *prev, delivery *d)
+void broker__dlv_unlink(dlv_list *l, delivery *prev, delivery *d)
 {
     if (prev) prev->next = d->next;
     else l->head = d->next;
     if (l->tail == d) l->tail = prev;
     l->n--;
-    l->bytes -= dlv_cost(d);
+    l->bytes -= broker__dlv_cost(d);
     d->next = NULL;
     assert(dlv__check_ends(l));
 }
 
-void dlv_clear(dlv_list *l)
+void broker__dlv_clear(dlv_list *l)
 {
     assert(dlv__check(l));
     delivery *d;
-    while ((d = dlv_pop(l))) delivery_free(d);
+    while ((d = broker__dlv_pop(l))) broker__delivery_free(d);
 }
 
 #ifndef NDEBUG
@@ -131,7 +131,7 @@ bool dlv__check(const dlv_list *l)
     const delivery *last = NULL;
     for (const delivery *d = l->head; d; last = d, d = d->next) {
         n++;
-        bytes += dlv_cost(d);
+        bytes += broker__dlv_cost(d);
     }
     return n == l->n && bytes == l->bytes && last == l->tail;
 }

@@ -3,7 +3,7 @@
  *
  * Bounds: a session's queue (QoS 1/2 messages beyond the in-flight
  * window) is full at limits.max_queued messages or max_queued_bytes bytes
- * (dlv_cost: entry plus message); a connection's output at
+ * (broker__dlv_cost: entry plus message); a connection's output at
  * max_backlog_bytes unwritten bytes.
  *
  * Policy for publishers feeding a full queue: a QoS 1/2 message is never
@@ -46,14 +46,14 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-bool flow_queue_full(const session *s)
+bool broker__flow_queue_full(const session *s)
 {
     const broker_limits *l = &s->b->lim;
     return (l->max_queued && s->queue.n >= l->max_queued) ||
            (l->max_queued_bytes && s->queue.bytes >= l->max_queued_bytes);
 }
 
-bool flow_queue_low(const session *s)
+bool broker__flow_queue_low(const session *s)
 {
     const broker_limits *l = &s->b->lim;
     return (!l->max_queued || s->queue.n <= l->max_queued - l->max_queued / 4) &&
@@ -64,12 +64,12 @@ bool flow_queue_low(const session *s)
 
 #define CONTAINER(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
 
-void flow_queue_filled(session *s)
+void broker__flow_queue_filled(session *s)
 {
     uint32_t t = s->b->lim.slow_subscriber_timeout;
     if (!t) return;
-    session_rare *r = session_rare_get(s);
-    if (!r->slow_session) { /* first use: session_rare_get zeroes, idx 0 is not HEAP_NONE */
+    session_rare *r = broker__session_rare_get(s);
+    if (!r->slow_session) { /* first use: broker__session_rare_get zeroes, idx 0 is not HEAP_NONE */
         r->slow_session = s;
         heap_node_init(&r->slow_timer.node);
     }
@@ -77,49 +77,49 @@ void flow_queue_filled(session *s)
     heap_set(&s->b->slow_timers, &r->slow_timer.node, broker_now() + (uint64_t)t * 1000);
 }
 
-void flow_sweep(broker *b, uint64_t now)
+void broker__flow_sweep(broker *b, uint64_t now)
 {
     heap_node *n;
     while ((n = heap_peek(&b->slow_timers)) && heap_node_key(&b->slow_timers, n) <= now) {
         session *s = CONTAINER(n, session_rare, slow_timer.node)->slow_session;
         heap_remove(&b->slow_timers, n);
         client *c = s->c;
-        if (!c || c->state != CLIENT_CONNECTED || flow_queue_low(s)) continue;
+        if (!c || c->state != CLIENT_CONNECTED || broker__flow_queue_low(s)) continue;
         log_info("%.*s: queue full for %u s (%u messages, %u bytes): disconnecting a slow subscriber",
                  (int)s->id_len, (const char *)s->id, b->lim.slow_subscriber_timeout, s->queue.n, s->queue.bytes);
-        client_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "Slow subscriber: queue full");
+        broker__client_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "Slow subscriber: queue full");
     }
 }
 
 /* --- deferred disconnect ------------------------------------------------------ */
 
-void flow_cut_later(client *c)
+void broker__flow_cut_later(client *c)
 {
     if (c->quota_cut || c->state == CLIENT_CLOSED) return;
     if (!c->flow) c->flow = xcalloc(1, sizeof *c->flow);
     c->quota_cut = true;
-    client_resume_later(c); /* client_process_resumed disconnects it */
+    broker__client_resume_later(c); /* broker__client_process_resumed disconnects it */
 }
 
 /* --- self backpressure ---------------------------------------------------------- */
 
-bool flow_self_over(const client *c)
+bool broker__flow_self_over(const client *c)
 {
     uint32_t max = c->b->lim.max_backlog_bytes;
-    return (max && net_conn_backlog(c->conn) >= max) || (c->s && flow_queue_full(c->s));
+    return (max && net_conn_backlog(c->conn) >= max) || (c->s && broker__flow_queue_full(c->s));
 }
 
-bool flow_self_low(const client *c)
+bool broker__flow_self_low(const client *c)
 {
     uint32_t max = c->b->lim.max_backlog_bytes;
-    return (!max || net_conn_backlog(c->conn) <= max / 4) && (!c->s || flow_queue_low(c->s));
+    return (!max || net_conn_backlog(c->conn) <= max / 4) && (!c->s || broker__flow_queue_low(c->s));
 }
 
-void flow_self_check(client *c)
+void broker__flow_self_check(client *c)
 {
-    if (!c->self_held || c->state == CLIENT_CLOSED || !flow_self_low(c)) return;
+    if (!c->self_held || c->state == CLIENT_CLOSED || !broker__flow_self_low(c)) return;
     if (!c->flow) c->flow = xcalloc(1, sizeof *c->flow);
-    client_resume_later(c); /* client_process_resumed releases the hold */
+    broker__client_resume_later(c); /* broker__client_process_resumed releases the hold */
 }
 
 static void remove_session(client *c, const session *s)
@@ -150,7 +150,7 @@ static void *reserve(void *arr, uint32_t n, uint32_t *cap, size_t size)
     return xrealloc(arr, *cap * size);
 }
 
-void flow_block(client *p, session *s)
+void broker__flow_block(client *p, session *s)
 {
     if (p->state == CLIENT_CLOSED || (s->c && s->c->paused)) return;
     if (!p->flow) p->flow = xcalloc(1, sizeof *p->flow);
@@ -159,7 +159,7 @@ void flow_block(client *p, session *s)
         if (f->blocked_on[i] == s) return;
     f->blocked_on = reserve(f->blocked_on, f->n_blocked, &f->cap_blocked, sizeof *f->blocked_on);
     f->blocked_on[f->n_blocked++] = s;
-    session_rare *r = session_rare_get(s);
+    session_rare *r = broker__session_rare_get(s);
     r->waiters = reserve(r->waiters, r->n_waiters, &r->cap_waiters, sizeof *r->waiters);
     r->waiters[r->n_waiters++] = p;
     if (!p->paused) {
@@ -168,20 +168,20 @@ void flow_block(client *p, session *s)
     }
 }
 
-/* Every waiter has a client_flow: flow_block made it before listing it. */
-void flow_release(session *s)
+/* Every waiter has a client_flow: broker__flow_block made it before listing it. */
+void broker__flow_release(session *s)
 {
     session_rare *r = s->rare;
     if (r && r->slow_session) heap_remove(&s->b->slow_timers, &r->slow_timer.node);
     for (uint32_t i = 0; r && i < r->n_waiters; i++) {
         client *w = r->waiters[i];
         remove_session(w, s);
-        if (w->flow->n_blocked == 0) client_resume_later(w);
+        if (w->flow->n_blocked == 0) broker__client_resume_later(w);
     }
     if (r) r->n_waiters = 0;
 }
 
-void flow_client_gone(client *c)
+void broker__flow_client_gone(client *c)
 {
     client_flow *f = c->flow;
     if (!f) return;

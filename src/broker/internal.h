@@ -43,17 +43,17 @@ typedef struct msg {
     uint8_t data[];
 } msg;
 
-msg *msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uint8_t qos, bool retain);
-msg *msg_ref(msg *m);
-void msg_unref(msg *m);
-/* Free the blocks kept for reuse by msg_new (broker_free calls it). */
-void msg_pool_drain(void);
+msg *broker__msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uint8_t qos, bool retain);
+msg *broker__msg_ref(msg *m);
+void broker__msg_unref(msg *m);
+/* Free the blocks kept for reuse by broker__msg_new (broker_free calls it). */
+void broker__msg_pool_drain(void);
 /* For retain_store_new. */
-void msg_release(void *m);
-bool msg_expired(const msg *m, uint64_t now);
+void broker__msg_release(void *m);
+bool broker__msg_expired(const msg *m, uint64_t now);
 /* Seconds left, rounded up so a live message never reads as 0. */
-uint32_t msg_expiry_left(const msg *m, uint64_t now);
-uint32_t msg_hash_topic(mqtt_bytes topic);
+uint32_t broker__msg_expiry_left(const msg *m, uint64_t now);
+uint32_t broker__msg_hash_topic(mqtt_bytes topic);
 
 /* A shared subscription's full filter ("$share/g/f"), referenced by the
  * subscription record and by every delivery it produced, so a delivery can
@@ -64,9 +64,9 @@ typedef struct share_key {
     uint8_t filter[];
 } share_key;
 
-share_key *share_key_new(mqtt_bytes filter);
-share_key *share_key_ref(share_key *k);
-void share_key_unref(share_key *k);
+share_key *broker__share_key_new(mqtt_bytes filter);
+share_key *broker__share_key_ref(share_key *k);
+void broker__share_key_unref(share_key *k);
 
 /* --- delivery.c: outbound entries ---------------------------------------- */
 
@@ -89,7 +89,7 @@ typedef struct delivery {
     bool retain;
 } delivery;
 
-/* `bytes` is what the entries account for (dlv_cost): it fills what was
+/* `bytes` is what the entries account for (broker__dlv_cost): it fills what was
  * padding and is read only for the queue, which max_queued_bytes bounds
  * (the in-flight window is bounded by count). Unsigned arithmetic keeps
  * it exact for every list as long as each entry adds and removes the same
@@ -100,24 +100,24 @@ typedef struct dlv_list {
     uint32_t bytes;
 } dlv_list;
 
-delivery *delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids, uint16_t n);
-void delivery_free(delivery *d);
-/* Free the entries kept for reuse by delivery_new (broker_free calls it). */
-void delivery_pool_drain(void);
-const uint32_t *delivery_sub_ids(const delivery *d);
+delivery *broker__delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids, uint16_t n);
+void broker__delivery_free(delivery *d);
+/* Free the entries kept for reuse by broker__delivery_new (broker_free calls it). */
+void broker__delivery_pool_drain(void);
+const uint32_t *broker__delivery_sub_ids(const delivery *d);
 /* Bytes an entry holds: the entry plus its whole message (a message shared
  * by several sessions counts fully in each, which is what each would keep
  * alive on its own). */
-uint32_t dlv_cost(const delivery *d);
-void dlv_push(dlv_list *l, delivery *d);
-delivery *dlv_pop(dlv_list *l);
+uint32_t broker__dlv_cost(const delivery *d);
+void broker__dlv_push(dlv_list *l, delivery *d);
+delivery *broker__dlv_pop(dlv_list *l);
 /* Unlink d, whose predecessor is prev (NULL for the head). */
-void dlv_unlink(dlv_list *l, delivery *prev, delivery *d);
-void dlv_clear(dlv_list *l);
+void broker__dlv_unlink(dlv_list *l, delivery *prev, delivery *d);
+void broker__dlv_clear(dlv_list *l);
 #ifndef NDEBUG
 /* Debug-build checkers (assert(dlv__check...(l))): head, tail and n agree
  * at the ends, O(1), after every list operation; and the whole list, O(n):
- * n entries, bytes their summed dlv_cost, tail the last one. */
+ * n entries, bytes their summed broker__dlv_cost, tail the last one. */
 bool dlv__check_ends(const dlv_list *l);
 bool dlv__check(const dlv_list *l);
 #endif
@@ -181,37 +181,37 @@ struct session {
     uint8_t id[];         /* the client id, id_len bytes: stored once, the table's key too */
 };
 
-session *session_find(broker *b, mqtt_bytes id);
-session *session_create(broker *b, mqtt_bytes id);
+session *broker__session_find(broker *b, mqtt_bytes id);
+session *broker__session_create(broker *b, mqtt_bytes id);
 /* End the session: publish a pending will, drop subscriptions and
  * messages (moving shared ones to other members), free it. */
-void session_end(session *s);
+void broker__session_end(session *s);
 /* The connection went away: start expiry (or end now when expiry is 0). */
-void session_went_offline(session *s);
+void broker__session_went_offline(session *s);
 /* Re-arm the offline timer after expire_at / will_at changed. */
-void session_rearm(session *s);
-void session_timer_fired(session *s, uint64_t now);
-sub_rec *session_sub_find(session *s, mqtt_bytes filter);
+void broker__session_rearm(session *s);
+void broker__session_timer_fired(session *s, uint64_t now);
+sub_rec *broker__session_sub_find(session *s, mqtt_bytes filter);
 /* Returns true if the record is new. */
-bool session_sub_set(session *s, mqtt_bytes filter, const sub_options *o);
-bool session_sub_remove(session *s, mqtt_bytes filter);
-bool session_rx_qos2_has(const session *s, uint16_t id);
-void session_rx_qos2_add(session *s, uint16_t id);
-bool session_rx_qos2_remove(session *s, uint16_t id);
-void session_free_all(broker *b);
+bool broker__session_sub_set(session *s, mqtt_bytes filter, const sub_options *o);
+bool broker__session_sub_remove(session *s, mqtt_bytes filter);
+bool broker__session_rx_qos2_has(const session *s, uint16_t id);
+void broker__session_rx_qos2_add(session *s, uint16_t id);
+bool broker__session_rx_qos2_remove(session *s, uint16_t id);
+void broker__session_free_all(broker *b);
 /* s->rare, allocated (zeroed) on first call. */
-session_rare *session_rare_get(session *s);
+session_rare *broker__session_rare_get(session *s);
 /* The principal s acts as: its connection's while connected, else the
  * one kept from the last connection (NULL: anonymous without one). */
-const struct principal *session_principal(const session *s);
+const struct principal *broker__session_principal(const session *s);
 /* The connection leaving s hands over its principal (ownership passes;
  * NULL is fine); a connection attaching takes it back with NULL. */
-void session_keep_principal(session *s, struct principal *who);
+void broker__session_keep_principal(session *s, struct principal *who);
 /* Replace the session's delayed will (NULL: cancel it). */
-void session_set_will(session *s, will *w, uint64_t at);
-static inline will *session_pending_will(const session *s) { return s->rare ? s->rare->pending_will : NULL; }
-static inline uint32_t session_n_waiters(const session *s) { return s->rare ? s->rare->n_waiters : 0; }
-static inline uint32_t session_n_rx_qos2(const session *s) { return s->rare ? s->rare->n_rx_qos2 : 0; }
+void broker__session_set_will(session *s, will *w, uint64_t at);
+static inline will *broker__session_pending_will(const session *s) { return s->rare ? s->rare->pending_will : NULL; }
+static inline uint32_t broker__session_n_waiters(const session *s) { return s->rare ? s->rare->n_waiters : 0; }
+static inline uint32_t broker__session_n_rx_qos2(const session *s) { return s->rare ? s->rare->n_rx_qos2 : 0; }
 
 /* --- client.c ------------------------------------------------------------- */
 
@@ -262,7 +262,7 @@ struct client {
     bool resume_queued : 1;
     bool session_zero : 1;  /* CONNECT session expiry was 0 (DISCONNECT may not raise it) */
     bool self_held : 1;     /* own output over its bound: only acks are processed (flow.c) */
-    bool quota_cut : 1;     /* to be disconnected with 0x97 from the loop (flow_cut_later) */
+    bool quota_cut : 1;     /* to be disconnected with 0x97 from the loop (broker__flow_cut_later) */
     bool input_ends : 1;    /* held input ends with DISCONNECT: processed in full, not held */
     uint8_t refuse_rc;   /* with refuse_at; beside the flags to fill padding */
     uint16_t window;     /* outbound in-flight limit */
@@ -281,51 +281,51 @@ struct client {
 
 /* c's user name for authorization requests and hooks; NULL if it gave
  * none. `tmp` holds the slice the result points to. */
-const mqtt_bytes *client_username(const client *c, mqtt_bytes *tmp);
+const mqtt_bytes *broker__client_username(const client *c, mqtt_bytes *tmp);
 /* The principal an anonymous c stands for under `id` (owned by the caller). */
-struct principal *client_anonymous_principal(const client *c, mqtt_bytes id);
+struct principal *broker__client_anonymous_principal(const client *c, mqtt_bytes id);
 /* Give c (connected or connecting under `id`) its anonymous principal if
  * it has none and principals are required (broker_require_principals). */
-void client_ensure_principal(client *c, mqtt_bytes id);
+void broker__client_ensure_principal(client *c, mqtt_bytes id);
 
 /* Send a packet, respecting the client's Maximum Packet Size: reason
  * string and user properties are dropped if they would make it too large;
  * returns false if even that does not fit (nothing sent). */
-bool client_send(client *c, const mqtt_packet *p);
-void client_send_ack(client *c, uint8_t type, uint16_t id, uint8_t reason);
+bool broker__client_send(client *c, const mqtt_packet *p);
+void broker__client_send_ack(client *c, uint8_t type, uint16_t id, uint8_t reason);
 /* Server-initiated end: v5 DISCONNECT (reason string only when allowed),
  * then close with the will published (unless rc is 0x00). */
-void client_disconnect(client *c, uint8_t rc, const char *reason);
+void broker__client_disconnect(client *c, uint8_t rc, const char *reason);
 /* Close the connection; `will` says whether the will applies. */
-void client_close(client *c, bool will);
+void broker__client_close(client *c, bool will);
 /* Detach from the session and the broker's bookkeeping; idempotent. */
-void client_detach(client *c, bool will);
+void broker__client_detach(client *c, bool will);
 /* Another connection claims the session: v5 DISCONNECT 0x8E, close; the
  * session stays for the new connection (which may end it: clean start). */
-void client_takeover(client *old);
-void client_touch_timer(client *c);
-void client_timer_fired(client *c, uint64_t now);
+void broker__client_takeover(client *old);
+void broker__client_touch_timer(client *c);
+void broker__client_timer_fired(client *c, uint64_t now);
 /* Resume a paused publisher (deferred to the loop, never re-entrant). */
-void client_resume_later(client *c);
-void client_process_resumed(broker *b);
+void broker__client_resume_later(client *c);
+void broker__client_process_resumed(broker *b);
 /* Process a decoded packet. */
-void client_dispatch(client *c, mqtt_packet *p);
+void broker__client_dispatch(client *c, mqtt_packet *p);
 /* Process the input that waited (while paused or authenticating) and
  * read again unless something paused the client anew. */
-void client_continue_input(client *c);
+void broker__client_continue_input(client *c);
 
 /* --- connect.c ------------------------------------------------------------ */
 
 /* `raw` is the whole CONNECT packet as received (kept if authentication
  * is pending). */
-void connect_handle(client *c, mqtt_packet *p, mqtt_bytes raw);
+void broker__connect_handle(client *c, mqtt_packet *p, mqtt_bytes raw);
 /* Authentication accepted a pending CONNECT (c->who set, or NULL for an
  * anonymous client): decode the
  * kept copy `raw` and finish it under client id `id` (the one it was
  * authenticated under: a server-assigned id is not in the packet). */
-void connect_resume(client *c, mqtt_bytes raw, mqtt_bytes id);
+void broker__connect_resume(client *c, mqtt_bytes raw, mqtt_bytes id);
 /* Refuse with a CONNACK of `rc` after delay_ms (0: now), then close. */
-void connect_refuse_later(client *c, uint8_t rc, uint32_t delay_ms);
+void broker__connect_refuse_later(client *c, uint8_t rc, uint32_t delay_ms);
 
 /* --- authenticate.c ------------------------------------------------------- */
 
@@ -337,14 +337,14 @@ enum authn_outcome { AUTHN_ACCEPTED, AUTHN_REFUSED, AUTHN_PENDING };
  * id `id`. ACCEPTED: c->who is set (NULL: anonymous); REFUSED: the refusal is under way;
  * PENDING: the CONNECT is kept and reads paused until
  * broker_authn_complete. */
-enum authn_outcome authenticate_start(client *c, const mqtt_connect *cn, mqtt_bytes id, mqtt_bytes raw);
+enum authn_outcome broker__authenticate_start(client *c, const mqtt_connect *cn, mqtt_bytes id, mqtt_bytes raw);
 /* The connection ends: forget its pending authentication, if any. */
-void authenticate_forget(client *c);
+void broker__authenticate_forget(client *c);
 
 /* --- publish.c (inbound) -------------------------------------------------- */
 
-void publish_handle(client *c, mqtt_publish *p);
-void pubrel_handle(client *c, const mqtt_ack *a);
+void broker__publish_handle(client *c, mqtt_publish *p);
+void broker__pubrel_handle(client *c, const mqtt_ack *a);
 
 /* --- route.c -------------------------------------------------------------- */
 
@@ -356,98 +356,98 @@ typedef struct route_result {
 /* Route m to every matching subscription. origin (NULL for the server) is
  * used for no-local; publisher (may be NULL) is paused when a connected
  * receiver's queue is full. */
-route_result route_message(broker *b, msg *m, session *origin, client *publisher);
+route_result broker__route_message(broker *b, msg *m, session *origin, client *publisher);
 /* Move a shared-subscription delivery to another member of its group;
  * returns false if there is no other member (d untouched). */
-bool route_reshare(broker *b, delivery *d, session *from);
-void route_free(broker *b);
+bool broker__route_reshare(broker *b, delivery *d, session *from);
+void broker__route_free(broker *b);
 
 /* --- deliver.c (outbound) ------------------------------------------------- */
 
 enum deliver_result { DELIVER_OK, DELIVER_FULL, DELIVER_DROPPED };
 /* Hand a message to a session; takes ownership of nothing (refs m). */
-enum deliver_result deliver(session *s, msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids,
+enum deliver_result broker__deliver(session *s, msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids,
                             uint16_t n_sub_ids, share_key *share);
 /* Send from the queue while the window, backlog and queue allow. */
-void deliver_pump(session *s);
+void broker__deliver_pump(session *s);
 /* New connection to an existing session: resend in-flight (DUP), then pump. */
-void deliver_resume(session *s);
+void broker__deliver_resume(session *s);
 #ifndef NDEBUG
 /* Debug-build checker (assert(delivery__check(s))): deliver.c's invariants
  * (states, QoS, unique non-zero packet ids in flight) and both lists'. */
 bool delivery__check(const session *s);
 #endif
-void deliver_ack(client *c, uint8_t type, const mqtt_ack *a);
-bool deliver_window_open(const session *s);
+void broker__deliver_ack(client *c, uint8_t type, const mqtt_ack *a);
+bool broker__deliver_window_open(const session *s);
 /* Move QoS 1/2 shared deliveries (in-flight and queued) to other members. */
-void deliver_reshare_all(session *s, bool inflight_too);
+void broker__deliver_reshare_all(session *s, bool inflight_too);
 
 /* --- flow.c: publisher backpressure ---------------------------------------- */
 
-void flow_block(client *publisher, session *s);
+void broker__flow_block(client *publisher, session *s);
 /* Wake the publishers waiting on s (its queue drained or it went away)
  * and stop its slow-subscriber clock. */
-void flow_release(session *s);
-void flow_client_gone(client *c);
+void broker__flow_release(session *s);
+void broker__flow_client_gone(client *c);
 /* At max_queued_messages or max_queued_bytes. */
-bool flow_queue_full(const session *s);
+bool broker__flow_queue_full(const session *s);
 /* Down to 3/4 of both bounds: paused publishers may go on. */
-bool flow_queue_low(const session *s);
+bool broker__flow_queue_low(const session *s);
 /* A connected session's queue became full: start its slow-subscriber
  * clock (limits.slow_subscriber_timeout) unless running. */
-void flow_queue_filled(session *s);
+void broker__flow_queue_filled(session *s);
 /* The sweep: disconnect (0x97) subscribers full for too long. */
-void flow_sweep(broker *b, uint64_t now);
+void broker__flow_sweep(broker *b, uint64_t now);
 /* Disconnect c with 0x97 (Quota exceeded) from the loop, not from inside
  * the current call (a service may be iterating its own tables). */
-void flow_cut_later(client *c);
+void broker__flow_cut_later(client *c);
 /* Self backpressure (c's own output: its backlog or its session's queue).
- * flow_self_over: hold c's input now; flow_self_low: hysteresis to let it
- * go; flow_self_check: after output drained, resume a held client. */
+ * broker__flow_self_over: hold c's input now; broker__flow_self_low: hysteresis to let it
+ * go; broker__flow_self_check: after output drained, resume a held client. */
 #define FLOW_HOLD_MAX (64 * 1024) /* bytes of held input before its socket is not read */
-bool flow_self_over(const client *c);
-bool flow_self_low(const client *c);
-void flow_self_check(client *c);
+bool broker__flow_self_over(const client *c);
+bool broker__flow_self_low(const client *c);
+void broker__flow_self_check(client *c);
 
 /* --- subscribe.c ---------------------------------------------------------- */
 
-void subscribe_handle(client *c, mqtt_subscribe *p);
-void unsubscribe_handle(client *c, mqtt_unsubscribe *p);
+void broker__subscribe_handle(client *c, mqtt_subscribe *p);
+void broker__unsubscribe_handle(client *c, mqtt_unsubscribe *p);
 
 /* --- reauth.c ------------------------------------------------------------ */
 
 /* Re-run the authorizers over c's session (c resuming it): remove the
  * subscriptions they deny, drop queued and in-flight messages on topics
  * c may not receive. Returns how many subscriptions were removed. */
-uint32_t reauth_session(client *c);
+uint32_t broker__reauth_session(client *c);
 
 /* --- will.c --------------------------------------------------------------- */
 
-will *will_from_connect(const mqtt_connect *cn);
-void will_free(will *w);
+will *broker__will_from_connect(const mqtt_connect *cn);
+void broker__will_free(will *w);
 /* May `who` (client `client_id`, `username` as in broker_auth_request)
  * have a will on `topic`? The authorizers' verdict as for a PUBLISH, and
  * never on a service's hook topic (a will is routed, so the service would
  * not see it). MQTT_RC_SUCCESS or the denial. */
-uint8_t will_authorize(broker *b, mqtt_bytes client_id, const mqtt_bytes *username, const struct principal *who,
+uint8_t broker__will_authorize(broker *b, mqtt_bytes client_id, const mqtt_bytes *username, const struct principal *who,
                        mqtt_bytes topic, uint8_t qos, bool retain);
-/* Publish the will of session s as `who` (see will_authorize: the rules
+/* Publish the will of session s as `who` (see broker__will_authorize: the rules
  * may have been reloaded since CONNECT, so they are asked again; a denied
  * will is dropped and logged). origin: for no-local, NULL for none. */
-void will_publish(broker *b, will *w, session *s, session *origin, const mqtt_bytes *username,
+void broker__will_publish(broker *b, will *w, session *s, session *origin, const mqtt_bytes *username,
                   const struct principal *who);
 
 /* --- alias.c -------------------------------------------------------------- */
 
 /* Inbound: resolve or set; returns 0 or a v5 reason code. *topic is
  * replaced by the stored topic for alias-only publishes. */
-int alias_in_apply(client *c, mqtt_publish *p);
+int broker__alias_in_apply(client *c, mqtt_publish *p);
 /* Outbound: the alias to send for m, and whether the topic can be left
  * empty. Returns 0 when aliases are not used. */
-uint16_t alias_out_pick(client *c, const msg *m, bool *known);
+uint16_t broker__alias_out_pick(client *c, const msg *m, bool *known);
 /* A newly assigned alias whose PUBLISH was not sent after all. */
-void alias_out_forget(client *c, uint16_t alias);
-void alias_free(client *c);
+void broker__alias_out_forget(client *c, uint16_t alias);
+void broker__alias_free(client *c);
 
 /* --- broker.c ------------------------------------------------------------- */
 

@@ -16,7 +16,7 @@
 #include "broker/internal.h"
 #include "util/alloc.h"
 
-uint32_t msg_hash_topic(mqtt_bytes topic)
+uint32_t broker__msg_hash_topic(mqtt_bytes topic)
 {
     uint32_t h = 2166136261u; /* FNV-1a: only compared against a handful of aliases */
     for (uint32_t i = 0; i < topic.len; i++) h = (h ^ topic.data[i]) * 16777619u;
@@ -72,7 +72,7 @@ static bool pool_give(msg *m)
     return true;
 }
 
-void msg_pool_drain(void)
+void broker__msg_pool_drain(void)
 {
     while (pool_head) {
         pool_block *b = pool_head;
@@ -82,7 +82,7 @@ void msg_pool_drain(void)
     pool_count = 0;
 }
 
-msg *msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uint8_t qos, bool retain)
+msg *broker__msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uint8_t qos, bool retain)
 {
     size_t len = (size_t)topic.len + payload.len + props.len;
     msg *m = len <= POOL_BLOCK_MAX ? pool_take(len) : NULL;
@@ -98,32 +98,32 @@ msg *msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uint8_t qos
     m->topic = place(&p, topic);
     m->payload = place(&p, payload);
     m->props = place(&p, props);
-    m->topic_hash = msg_hash_topic(topic);
+    m->topic_hash = broker__msg_hash_topic(topic);
     return m;
 }
 
-msg *msg_ref(msg *m)
+msg *broker__msg_ref(msg *m)
 {
     m->refs++;
     return m;
 }
 
-void msg_unref(msg *m)
+void broker__msg_unref(msg *m)
 {
     if (m && --m->refs == 0 && !pool_give(m)) free(m);
 }
 
-void msg_release(void *m) { msg_unref(m); }
+void broker__msg_release(void *m) { broker__msg_unref(m); }
 
-bool msg_expired(const msg *m, uint64_t now) { return m->expiry_at && now >= m->expiry_at; }
+bool broker__msg_expired(const msg *m, uint64_t now) { return m->expiry_at && now >= m->expiry_at; }
 
-uint32_t msg_expiry_left(const msg *m, uint64_t now)
+uint32_t broker__msg_expiry_left(const msg *m, uint64_t now)
 {
     if (!m->expiry_at || now >= m->expiry_at) return 0;
     return (uint32_t)((m->expiry_at - now + 999) / 1000);
 }
 
-share_key *share_key_new(mqtt_bytes filter)
+share_key *broker__share_key_new(mqtt_bytes filter)
 {
     share_key *k = xmalloc(sizeof *k + filter.len);
     k->refs = 1;
@@ -132,13 +132,13 @@ share_key *share_key_new(mqtt_bytes filter)
     return k;
 }
 
-share_key *share_key_ref(share_key *k)
+share_key *broker__share_key_ref(share_key *k)
 {
     k->refs++;
     return k;
 }
 
-void share_key_unref(share_key *k)
+void broker__share_key_unref(share_key *k)
 {
     if (k && --k->refs == 0) free(k);
 }

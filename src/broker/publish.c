@@ -27,7 +27,7 @@ static msg *msg_from_publish(const mqtt_publish *p)
                                        MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY);
     buf props = {0};
     if (p->props.raw.len) mqtt_props_copy_except(p->props.raw, not_passed, &props);
-    msg *m = msg_new(p->topic, p->payload, (mqtt_bytes){props.data, (uint32_t)props.len}, p->qos, p->retain);
+    msg *m = broker__msg_new(p->topic, p->payload, (mqtt_bytes){props.data, (uint32_t)props.len}, p->qos, p->retain);
     buf_free(&props);
     if ((p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY)) && p->props.message_expiry)
         m->expiry_at = broker_now() + (uint64_t)p->props.message_expiry * 1000;
@@ -38,10 +38,10 @@ static msg *msg_from_publish(const mqtt_publish *p)
  * reason code ends the flow (a PUBREC >= 0x80 completes it, §4.3.3). */
 static void ack_publish(client *c, const mqtt_publish *p, uint8_t reason)
 {
-    if (p->qos == 1) client_send_ack(c, MQTT_PUBACK, p->packet_id, reason);
+    if (p->qos == 1) broker__client_send_ack(c, MQTT_PUBACK, p->packet_id, reason);
     if (p->qos == 2) {
-        if (reason < 0x80) session_rx_qos2_add(c->s, p->packet_id);
-        client_send_ack(c, MQTT_PUBREC, p->packet_id, reason);
+        if (reason < 0x80) broker__session_rx_qos2_add(c->s, p->packet_id);
+        broker__client_send_ack(c, MQTT_PUBREC, p->packet_id, reason);
     }
 }
 
@@ -57,13 +57,13 @@ static void run_hook(client *c, const pub_hook *h, const mqtt_publish *p)
     ack_publish(c, p, MQTT_RC_SUCCESS);
     assert(!b->hook_client && !b->hook_kick);
     b->hook_client = c; /* replies published by the hook are c's (broker_publish) */
-    h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, client_username(c, &user), c->who, p);
+    h->fn(h->ctx, (mqtt_bytes){s->id, s->id_len}, broker__client_username(c, &user), c->who, p);
     b->hook_client = NULL;
     if (!b->hook_kick) return;
     char *reason = b->hook_kick_reason;
     b->hook_kick = false;
     b->hook_kick_reason = NULL;
-    if (c->state == CLIENT_CONNECTED) client_disconnect(c, b->hook_kick_rc, reason);
+    if (c->state == CLIENT_CONNECTED) broker__client_disconnect(c, b->hook_kick_rc, reason);
     free(reason);
 }
 
@@ -73,7 +73,7 @@ static bool authorize_publish(client *c, const mqtt_publish *p)
 {
     session *s = c->s;
     mqtt_bytes user;
-    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = client_username(c, &user),
+    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = broker__client_username(c, &user),
                              .who = c->who, .action = BROKER_ACTION_PUBLISH, .topic = p->topic, .filter = p->topic,
                              .qos = p->qos, .retain = p->retain};
     uint8_t rc = broker_authorize(c->b, &r);
@@ -90,35 +90,35 @@ static bool authorize_publish(client *c, const mqtt_publish *p)
 static bool resolve_topic(client *c, mqtt_publish *p)
 {
     if (c->version == MQTT_V5) {
-        int rc = alias_in_apply(c, p);
+        int rc = broker__alias_in_apply(c, p);
         if (rc) {
-            client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_TOPIC_ALIAS_INVALID ? "Topic alias invalid"
+            broker__client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_TOPIC_ALIAS_INVALID ? "Topic alias invalid"
                                                                                 : "Unknown topic alias");
             return false;
         }
     } else if (!p->topic.len) {
-        client_close(c, true);
+        broker__client_close(c, true);
         return false;
     }
     if (topic_levels(p->topic) > c->b->lim.max_topic_levels) {
-        if (c->version != MQTT_V5) client_close(c, true);
+        if (c->version != MQTT_V5) broker__client_close(c, true);
         else ack_publish(c, p, MQTT_RC_TOPIC_NAME_INVALID);
         return false;
     }
     return true;
 }
 
-void publish_handle(client *c, mqtt_publish *p)
+void broker__publish_handle(client *c, mqtt_publish *p)
 {
     broker *b = c->b;
     session *s = c->s;
     if (!resolve_topic(c, p)) return;
-    if (p->qos == 2 && session_rx_qos2_has(s, p->packet_id)) {
-        client_send_ack(c, MQTT_PUBREC, p->packet_id, MQTT_RC_SUCCESS); /* duplicate: not routed again */
+    if (p->qos == 2 && broker__session_rx_qos2_has(s, p->packet_id)) {
+        broker__client_send_ack(c, MQTT_PUBREC, p->packet_id, MQTT_RC_SUCCESS); /* duplicate: not routed again */
         return;
     }
-    if (p->qos && session_n_rx_qos2(s) >= b->lim.receive_max) {
-        client_disconnect(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "Receive Maximum exceeded");
+    if (p->qos && broker__session_n_rx_qos2(s) >= b->lim.receive_max) {
+        broker__client_disconnect(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "Receive Maximum exceeded");
         return;
     }
     if (!authorize_publish(c, p)) return;
@@ -129,15 +129,15 @@ void publish_handle(client *c, mqtt_publish *p)
     }
     msg *m = msg_from_publish(p);
     route_result r = broker_ingest(b, m, s, c);
-    msg_unref(m);
+    broker__msg_unref(m);
     if (c->state == CLIENT_CLOSED) return;
     uint8_t reason = MQTT_RC_SUCCESS;
     if (r.receivers == 0) reason = r.dropped ? MQTT_RC_QUOTA_EXCEEDED : MQTT_RC_NO_MATCHING_SUBSCRIBERS;
     ack_publish(c, p, reason);
 }
 
-void pubrel_handle(client *c, const mqtt_ack *a)
+void broker__pubrel_handle(client *c, const mqtt_ack *a)
 {
-    bool known = session_rx_qos2_remove(c->s, a->packet_id);
-    client_send_ack(c, MQTT_PUBCOMP, a->packet_id, known ? MQTT_RC_SUCCESS : MQTT_RC_PACKET_ID_NOT_FOUND);
+    bool known = broker__session_rx_qos2_remove(c->s, a->packet_id);
+    broker__client_send_ack(c, MQTT_PUBCOMP, a->packet_id, known ? MQTT_RC_SUCCESS : MQTT_RC_PACKET_ID_NOT_FOUND);
 }

@@ -9,7 +9,7 @@
  * (an offline session collects messages until it comes back).
  *
  * An offline session is judged as the principal of the connection that
- * left it (session_principal); its user name is not kept (NULL). */
+ * left it (broker__session_principal); its user name is not kept (NULL). */
 #include <stdlib.h>
 
 #include "broker/internal.h"
@@ -25,8 +25,8 @@ typedef struct identity {
 
 static void identity_of(session *s, identity *id)
 {
-    id->username = s->c ? client_username(s->c, &id->user_tmp) : NULL;
-    id->who = session_principal(s);
+    id->username = s->c ? broker__client_username(s->c, &id->user_tmp) : NULL;
+    id->who = broker__session_principal(s);
 }
 
 static bool sub_allowed(session *s, const identity *id, const sub_rec *r)
@@ -42,7 +42,7 @@ static bool sub_allowed(session *s, const identity *id, const sub_rec *r)
 static uint32_t reauth_subs(session *s, const identity *id)
 {
     uint32_t removed = 0;
-    /* Backwards: session_sub_remove moves the last record into the hole,
+    /* Backwards: broker__session_sub_remove moves the last record into the hole,
      * and that one has been checked already. */
     for (uint32_t i = s->n_subs; i-- > 0;) {
         if (sub_allowed(s, id, &s->subs[i])) continue;
@@ -50,7 +50,7 @@ static uint32_t reauth_subs(session *s, const identity *id)
         uint8_t *f = xmemdup(s->subs[i].filter, len);
         log_info("authorization: subscription %.*s of %.*s removed (no longer allowed)", (int)len,
                  (const char *)f, (int)s->id_len, (const char *)s->id);
-        session_sub_remove(s, (mqtt_bytes){f, len});
+        broker__session_sub_remove(s, (mqtt_bytes){f, len});
         free(f);
         removed++;
     }
@@ -76,8 +76,8 @@ static uint32_t drop_denied(session *s, const identity *id, dlv_list *l)
         if (d->state == DLV_PUBREL || receive_allowed(s, id, d)) {
             prev = d;
         } else {
-            dlv_unlink(l, prev, d);
-            delivery_free(d);
+            broker__dlv_unlink(l, prev, d);
+            broker__delivery_free(d);
             dropped++;
         }
         d = next;
@@ -94,10 +94,10 @@ static void reauth_messages(session *s, const identity *id, bool inflight_too)
     if (!dropped) return;
     log_info("authorization: %u queued message%s for %.*s dropped (topic no longer allowed)", dropped,
              dropped == 1 ? "" : "s", (int)s->id_len, (const char *)s->id);
-    if (session_n_waiters(s) && flow_queue_low(s)) flow_release(s);
+    if (broker__session_n_waiters(s) && broker__flow_queue_low(s)) broker__flow_release(s);
 }
 
-uint32_t reauth_session(client *c)
+uint32_t broker__reauth_session(client *c)
 {
     session *s = c->s;
     identity id;
@@ -125,6 +125,6 @@ uint32_t broker_recheck_subscriptions(broker *b)
 
 const struct principal *broker_client_principal(const broker *b, mqtt_bytes client_id)
 {
-    session *s = session_find((broker *)b, client_id);
+    session *s = broker__session_find((broker *)b, client_id);
     return s && s->c && s->c->state == CLIENT_CONNECTED ? s->c->who : NULL;
 }

@@ -61,8 +61,8 @@ static rnode *node_new(rnode *parent, const uint8_t *lvl, uint32_t len)
     n->parent = parent;
     n->name_off = parent->path_len + sep;
     n->path_len = n->name_off + len;
-    n->path = level_path_join(parent->path, parent->path_len, sep, lvl, len);
-    level_map_put(&parent->kids, n->path + n->name_off, len, n);
+    n->path = topic_level_path_join(parent->path, parent->path_len, sep, lvl, len);
+    topic_level_map_put(&parent->kids, n->path + n->name_off, len, n);
     return n;
 }
 
@@ -71,8 +71,8 @@ static void node_destroy(rnode *n)
 {
     uint32_t len;
     const uint8_t *name = node_name(n, &len);
-    level_map_del(&n->parent->kids, name, len);
-    level_map_free(&n->kids);
+    topic_level_map_del(&n->parent->kids, name, len);
+    topic_level_map_free(&n->kids);
     free(n->path);
     free(n);
 }
@@ -88,7 +88,7 @@ static bool node__check(const rnode *n)
     if (p->path_len && memcmp(n->path, p->path, p->path_len) != 0) return false;
     uint32_t len;
     const uint8_t *name = node_name(n, &len);
-    return level_map_get(&p->kids, name, len) == n;
+    return topic_level_map_get(&p->kids, name, len) == n;
 }
 #endif
 
@@ -100,8 +100,8 @@ static rnode *node_find(retain_store *r, mqtt_bytes topic, bool create)
     rnode *n = &r->root;
     while (rest && n) {
         const uint8_t *lvl;
-        uint32_t len = level_next(&rest, end, &lvl);
-        rnode *c = level_map_get(&n->kids, lvl, len);
+        uint32_t len = topic_level_next(&rest, end, &lvl);
+        rnode *c = topic_level_map_get(&n->kids, lvl, len);
         if (!c && create) {
             c = node_new(n, lvl, len);
             r->nodes++;
@@ -154,7 +154,7 @@ void retain_store_free(retain_store *r)
     size_t nodes = 0, values = r->root.value != NULL;
     for (;;) {
         uint32_t pos = 0;
-        rnode *c = level_map_next(&n->kids, &pos);
+        rnode *c = topic_level_map_next(&n->kids, &pos);
         if (c) {
             /* First arrival at c, its subtree intact: the invariant "holds
              * a value or has children" is checked for every node by this
@@ -175,7 +175,7 @@ void retain_store_free(retain_store *r)
     }
     assert(nodes == r->nodes && values == r->count);
     (void)nodes, (void)values;
-    level_map_free(&r->root.kids);
+    topic_level_map_free(&r->root.kids);
     free(r);
 }
 
@@ -202,7 +202,7 @@ static bool skip_dollar(const rnode *parent, const rnode *c)
 static rnode *next_child(rnode *n, uint32_t *pos)
 {
     rnode *c;
-    while ((c = level_map_next(&n->kids, pos)) && skip_dollar(n, c))
+    while ((c = topic_level_map_next(&n->kids, pos)) && skip_dollar(n, c))
         ;
     return c;
 }
@@ -228,7 +228,7 @@ static bool walk_subtree(const rmatch *m, rnode *top)
         uint32_t len;
         const uint8_t *name = node_name(n, &len);
         n = n->parent;
-        pos = level_map_pos_after(&n->kids, name, len);
+        pos = topic_level_map_pos_after(&n->kids, name, len);
     }
 }
 
@@ -245,7 +245,7 @@ static bool match_from(const rmatch *m, rnode *n, const uint8_t *rest)
         if (!rest)
             return node_visit(m, n);
         const uint8_t *lvl;
-        uint32_t len = level_next(&rest, m->end, &lvl);
+        uint32_t len = topic_level_next(&rest, m->end, &lvl);
         if (is_wild(lvl, len, '#')) /* "a/#" also matches "a" itself */
             return (n->parent ? node_visit(m, n) : true) && walk_subtree(m, n);
         if (is_wild(lvl, len, '+')) {
@@ -256,7 +256,7 @@ static bool match_from(const rmatch *m, rnode *n, const uint8_t *rest)
                     return false;
             return true;
         }
-        n = level_map_get(&n->kids, lvl, len);
+        n = topic_level_map_get(&n->kids, lvl, len);
         if (!n)
             return true;
     }

@@ -49,7 +49,7 @@ static route_scratch *scratch(broker *b)
     return b->scratch;
 }
 
-void route_free(broker *b)
+void broker__route_free(broker *b)
 {
     route_scratch *rs = b->scratch;
     if (!rs) return;
@@ -123,7 +123,7 @@ static bool eligible(void *ctx, void *owner)
 {
     (void)ctx;
     session *s = owner;
-    return s->c && deliver_window_open(s);
+    return s->c && broker__deliver_window_open(s);
 }
 
 /* Sub ids of h in subscription order (the links are built newest first). */
@@ -140,7 +140,7 @@ static uint16_t gather_ids(route_scratch *rs, const hit *h)
     return (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
 }
 
-route_result route_message(broker *b, msg *m, session *origin, client *publisher)
+route_result broker__route_message(broker *b, msg *m, session *origin, client *publisher)
 {
     route_scratch *rs = scratch(b);
     route_ctx rc = {b, rs, origin};
@@ -152,13 +152,13 @@ route_result route_message(broker *b, msg *m, session *origin, client *publisher
         hit *h = &rs->hits[i];
         uint16_t n = gather_ids(rs, h);
         uint8_t qos = h->qos < m->qos ? h->qos : m->qos;
-        enum deliver_result d = deliver(h->s, m, qos, h->rap && m->retain, rs->gather, n, h->share);
+        enum deliver_result d = broker__deliver(h->s, m, qos, h->rap && m->retain, rs->gather, n, h->share);
         if (d == DELIVER_DROPPED) {
             res.dropped++;
             continue;
         }
         res.receivers++;
-        if (d == DELIVER_FULL && publisher && h->s->c && h->s != publisher->s) flow_block(publisher, h->s);
+        if (d == DELIVER_FULL && publisher && h->s->c && h->s != publisher->s) broker__flow_block(publisher, h->s);
     }
     return res;
 }
@@ -186,7 +186,7 @@ static bool reshare_eligible(void *ctx, void *owner)
     return owner != rc->from && eligible(NULL, owner);
 }
 
-bool route_reshare(broker *b, delivery *d, session *from)
+bool broker__route_reshare(broker *b, delivery *d, session *from)
 {
     reshare_ctx rc = {.from = from};
     mqtt_bytes full = {d->share->filter, d->share->len};
@@ -196,6 +196,6 @@ bool route_reshare(broker *b, delivery *d, session *from)
     uint8_t qos = rc.opts.qos < d->m->qos ? rc.opts.qos : d->m->qos;
     uint32_t id = rc.opts.sub_id;
     bool retain = rc.opts.retain_as_published && d->m->retain;
-    deliver(rc.to, d->m, qos, retain, &id, id ? 1 : 0, find_share(rc.to, rc.group, rc.filter));
+    broker__deliver(rc.to, d->m, qos, retain, &id, id ? 1 : 0, find_share(rc.to, rc.group, rc.filter));
     return true;
 }

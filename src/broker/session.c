@@ -14,12 +14,12 @@
 #include "broker/internal.h"
 #include "util/alloc.h"
 
-session *session_find(broker *b, mqtt_bytes id)
+session *broker__session_find(broker *b, mqtt_bytes id)
 {
     return session_table_get(&b->sessions, id);
 }
 
-session *session_create(broker *b, mqtt_bytes id)
+session *broker__session_create(broker *b, mqtt_bytes id)
 {
     session *s = xcalloc(1, offsetof(session, id) + id.len);
     s->b = b;
@@ -32,31 +32,31 @@ session *session_create(broker *b, mqtt_bytes id)
     return s;
 }
 
-session_rare *session_rare_get(session *s)
+session_rare *broker__session_rare_get(session *s)
 {
     if (!s->rare) s->rare = xcalloc(1, sizeof *s->rare);
     return s->rare;
 }
 
-const struct principal *session_principal(const session *s)
+const struct principal *broker__session_principal(const session *s)
 {
     if (s->c) return s->c->who;
     return s->rare ? s->rare->owner : NULL;
 }
 
-void session_keep_principal(session *s, struct principal *who)
+void broker__session_keep_principal(session *s, struct principal *who)
 {
     if (!who && !s->rare) return;
-    session_rare *r = session_rare_get(s);
+    session_rare *r = broker__session_rare_get(s);
     s->b->pops->free(r->owner);
     r->owner = who;
 }
 
-void session_set_will(session *s, will *w, uint64_t at)
+void broker__session_set_will(session *s, will *w, uint64_t at)
 {
     if (!w && !s->rare) return;
-    session_rare *r = session_rare_get(s);
-    will_free(r->pending_will);
+    session_rare *r = broker__session_rare_get(s);
+    broker__will_free(r->pending_will);
     r->pending_will = w;
     r->will_at = at;
 }
@@ -75,7 +75,7 @@ static void unsubscribe_all(session *s)
     for (uint32_t i = 0; i < s->n_subs; i++) {
         sub_rec *r = &s->subs[i];
         topic_tree_unsubscribe(s->b->tree, (mqtt_bytes){r->filter, r->len}, s);
-        share_key_unref(r->share);
+        broker__share_key_unref(r->share);
         free(r->filter);
     }
     s->b->stats.subscriptions -= s->n_subs;
@@ -91,13 +91,13 @@ static void session_destroy(session *s, bool graceful)
     broker *b = s->b;
     unsubscribe_all(s);
     will *w = take_will(s);
-    if (w && graceful) will_publish(b, w, s, NULL, NULL, session_principal(s));
-    will_free(w);
-    if (graceful) deliver_reshare_all(s, true);
-    flow_release(s);
+    if (w && graceful) broker__will_publish(b, w, s, NULL, NULL, broker__session_principal(s));
+    broker__will_free(w);
+    if (graceful) broker__deliver_reshare_all(s, true);
+    broker__flow_release(s);
     assert(delivery__check(s));
-    dlv_clear(&s->inflight);
-    dlv_clear(&s->queue);
+    broker__dlv_clear(&s->inflight);
+    broker__dlv_clear(&s->queue);
     heap_remove(&b->session_timers, &s->timer.node);
     session_table_remove(&b->sessions, s);
     b->stats.sessions--;
@@ -110,51 +110,51 @@ static void session_destroy(session *s, bool graceful)
     free(s);
 }
 
-void session_end(session *s) { session_destroy(s, true); }
+void broker__session_end(session *s) { session_destroy(s, true); }
 
-void session_rearm(session *s)
+void broker__session_rearm(session *s)
 {
     uint64_t due = s->expire_at;
-    if (session_pending_will(s) && (!due || s->rare->will_at < due)) due = s->rare->will_at;
+    if (broker__session_pending_will(s) && (!due || s->rare->will_at < due)) due = s->rare->will_at;
     if (due) heap_set(&s->b->session_timers, &s->timer.node, due);
     else heap_remove(&s->b->session_timers, &s->timer.node);
 }
 
-void session_went_offline(session *s)
+void broker__session_went_offline(session *s)
 {
     if (s->expiry == 0) {
-        session_end(s);
+        broker__session_end(s);
         return;
     }
     s->expire_at = s->expiry == UINT32_MAX ? 0 : broker_now() + (uint64_t)s->expiry * 1000;
-    session_rearm(s);
+    broker__session_rearm(s);
 }
 
-void session_timer_fired(session *s, uint64_t now)
+void broker__session_timer_fired(session *s, uint64_t now)
 {
     if (s->expire_at && now >= s->expire_at) {
-        session_end(s);
+        broker__session_end(s);
         return;
     }
-    if (session_pending_will(s) && now >= s->rare->will_at) {
+    if (broker__session_pending_will(s) && now >= s->rare->will_at) {
         will *w = take_will(s);
-        will_publish(s->b, w, s, s, NULL, session_principal(s));
-        will_free(w);
+        broker__will_publish(s->b, w, s, s, NULL, broker__session_principal(s));
+        broker__will_free(w);
     }
-    session_rearm(s);
+    broker__session_rearm(s);
 }
 
-sub_rec *session_sub_find(session *s, mqtt_bytes filter)
+sub_rec *broker__session_sub_find(session *s, mqtt_bytes filter)
 {
     for (uint32_t i = 0; i < s->n_subs; i++)
         if (mqtt_bytes_eq((mqtt_bytes){s->subs[i].filter, s->subs[i].len}, filter)) return &s->subs[i];
     return NULL;
 }
 
-bool session_sub_set(session *s, mqtt_bytes filter, const sub_options *o)
+bool broker__session_sub_set(session *s, mqtt_bytes filter, const sub_options *o)
 {
     bool fresh = topic_tree_subscribe(s->b->tree, filter, s, o);
-    sub_rec *r = session_sub_find(s, filter);
+    sub_rec *r = broker__session_sub_find(s, filter);
     if (!r) {
         if (s->n_subs == s->cap_subs) {
             s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 4;
@@ -164,19 +164,19 @@ bool session_sub_set(session *s, mqtt_bytes filter, const sub_options *o)
         r->filter = xmemdup(filter.data, filter.len);
         r->len = filter.len;
         mqtt_bytes g, f;
-        r->share = topic_filter_split_share(filter, &g, &f) ? share_key_new(filter) : NULL;
+        r->share = topic_filter_split_share(filter, &g, &f) ? broker__share_key_new(filter) : NULL;
         s->b->stats.subscriptions++;
     }
     r->opts = *o;
     return fresh;
 }
 
-bool session_sub_remove(session *s, mqtt_bytes filter)
+bool broker__session_sub_remove(session *s, mqtt_bytes filter)
 {
     bool existed = topic_tree_unsubscribe(s->b->tree, filter, s);
-    sub_rec *r = session_sub_find(s, filter);
+    sub_rec *r = broker__session_sub_find(s, filter);
     if (r) {
-        share_key_unref(r->share);
+        broker__share_key_unref(r->share);
         free(r->filter);
         *r = s->subs[--s->n_subs];
         s->b->stats.subscriptions--;
@@ -184,7 +184,7 @@ bool session_sub_remove(session *s, mqtt_bytes filter)
     return existed;
 }
 
-bool session_rx_qos2_has(const session *s, uint16_t id)
+bool broker__session_rx_qos2_has(const session *s, uint16_t id)
 {
     const session_rare *r = s->rare;
     for (uint32_t i = 0; r && i < r->n_rx_qos2; i++)
@@ -192,9 +192,9 @@ bool session_rx_qos2_has(const session *s, uint16_t id)
     return false;
 }
 
-void session_rx_qos2_add(session *s, uint16_t id)
+void broker__session_rx_qos2_add(session *s, uint16_t id)
 {
-    session_rare *r = session_rare_get(s);
+    session_rare *r = broker__session_rare_get(s);
     if (r->n_rx_qos2 == r->cap_rx_qos2) {
         r->cap_rx_qos2 = r->cap_rx_qos2 ? r->cap_rx_qos2 * 2 : 4;
         r->rx_qos2 = xrealloc(r->rx_qos2, r->cap_rx_qos2 * sizeof *r->rx_qos2);
@@ -202,7 +202,7 @@ void session_rx_qos2_add(session *s, uint16_t id)
     r->rx_qos2[r->n_rx_qos2++] = id;
 }
 
-bool session_rx_qos2_remove(session *s, uint16_t id)
+bool broker__session_rx_qos2_remove(session *s, uint16_t id)
 {
     session_rare *r = s->rare;
     for (uint32_t i = 0; r && i < r->n_rx_qos2; i++) {
@@ -213,7 +213,7 @@ bool session_rx_qos2_remove(session *s, uint16_t id)
     return false;
 }
 
-void session_free_all(broker *b)
+void broker__session_free_all(broker *b)
 {
     assert(session_table__check(&b->sessions));
     /* Destroying removes the session from its bucket; the cursor stays. */

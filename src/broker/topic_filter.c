@@ -44,12 +44,12 @@ bool topic_filter_matches(mqtt_bytes filter, mqtt_bytes topic)
         if (!f)
             return t == NULL;
         const uint8_t *fl, *tl;
-        uint32_t flen = level_next(&f, fend, &fl);
+        uint32_t flen = topic_level_next(&f, fend, &fl);
         if (is_wild(fl, flen, '#'))
             return true; /* also matches the parent level: "a/#" ~ "a" */
         if (!t)
             return false;
-        uint32_t tlen = level_next(&t, tend, &tl);
+        uint32_t tlen = topic_level_next(&t, tend, &tl);
         if (!is_wild(fl, flen, '+') && (flen != tlen || memcmp(fl, tl, flen) != 0))
             return false;
     }

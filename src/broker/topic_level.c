@@ -15,14 +15,14 @@ static pthread_once_t level_key_once = PTHREAD_ONCE_INIT;
 
 static void level_key_init(void) { siphash_key_random(level_key); }
 
-uint32_t level_hash(const uint8_t *p, uint32_t n)
+uint32_t topic_level_hash(const uint8_t *p, uint32_t n)
 {
     pthread_once(&level_key_once, level_key_init);
     uint64_t h = siphash24(p, n, level_key);
     return (uint32_t)(h ^ (h >> 32));
 }
 
-uint8_t *level_path_join(const uint8_t *base, uint32_t base_len, bool sep,
+uint8_t *topic_level_path_join(const uint8_t *base, uint32_t base_len, bool sep,
                          const uint8_t *lvl, uint32_t len)
 {
     uint8_t *p = xmalloc((size_t)base_len + sep + len + 1);
@@ -88,20 +88,20 @@ static void *small_map_get(const level_map *m, const uint8_t *key, uint32_t len)
     return NULL;
 }
 
-void *level_map_get(const level_map *m, const uint8_t *key, uint32_t len)
+void *topic_level_map_get(const level_map *m, const uint8_t *key, uint32_t len)
 {
     if (m->count == 0)
         return NULL;
     if (m->cap <= SCAN_CAP)
         return small_map_get(m, key, len);
-    return m->slots[find_slot(m, key, len, level_hash(key, len))].val;
+    return m->slots[find_slot(m, key, len, topic_level_hash(key, len))].val;
 }
 
-void level_map_put(level_map *m, const uint8_t *key, uint32_t len, void *val)
+void topic_level_map_put(level_map *m, const uint8_t *key, uint32_t len, void *val)
 {
     if ((m->count + 1) * 4 > m->cap * 3)
         rehash(m, m->cap ? m->cap * 2 : 4);
-    uint32_t h = level_hash(key, len);
+    uint32_t h = topic_level_hash(key, len);
     uint32_t i = find_slot(m, key, len, h);
     m->slots[i] = (level_slot){ .key = key, .len = len, .hash = h, .val = val };
     m->count++;
@@ -114,12 +114,12 @@ static bool home_between(uint32_t i, uint32_t k, uint32_t j)
     return i <= j ? (i < k && k <= j) : (i < k || k <= j);
 }
 
-bool level_map_del(level_map *m, const uint8_t *key, uint32_t len)
+bool topic_level_map_del(level_map *m, const uint8_t *key, uint32_t len)
 {
     if (m->count == 0)
         return false;
     uint32_t mask = m->cap - 1;
-    uint32_t i = find_slot(m, key, len, level_hash(key, len));
+    uint32_t i = find_slot(m, key, len, topic_level_hash(key, len));
     if (!m->slots[i].val)
         return false;
     /* Backward-shift deletion keeps every probe run gap-free without
@@ -132,13 +132,13 @@ bool level_map_del(level_map *m, const uint8_t *key, uint32_t len)
     }
     m->slots[i] = (level_slot){ 0 };
     if (--m->count == 0)
-        level_map_free(m);
+        topic_level_map_free(m);
     else if (m->cap > 8 && m->count * 8 < m->cap)
         rehash(m, m->cap / 2);
     return true;
 }
 
-void *level_map_next(const level_map *m, uint32_t *pos)
+void *topic_level_map_next(const level_map *m, uint32_t *pos)
 {
     while (*pos < m->cap) {
         void *v = m->slots[(*pos)++].val;
@@ -148,12 +148,12 @@ void *level_map_next(const level_map *m, uint32_t *pos)
     return NULL;
 }
 
-uint32_t level_map_pos_after(const level_map *m, const uint8_t *key, uint32_t len)
+uint32_t topic_level_map_pos_after(const level_map *m, const uint8_t *key, uint32_t len)
 {
-    return find_slot(m, key, len, level_hash(key, len)) + 1;
+    return find_slot(m, key, len, topic_level_hash(key, len)) + 1;
 }
 
-void level_map_free(level_map *m)
+void topic_level_map_free(level_map *m)
 {
     free(m->slots);
     *m = (level_map){ 0 };

@@ -36,7 +36,7 @@ typedef struct level_map {
 /* Split the next level off a topic or filter cursor. `*rest` points at the
  * start of the next level, or is NULL when no level is left ("a/" has two
  * levels, the second empty). Returns the level's length and advances. */
-static inline uint32_t level_next(const uint8_t **rest, const uint8_t *end,
+static inline uint32_t topic_level_next(const uint8_t **rest, const uint8_t *end,
                                   const uint8_t **level)
 {
     const uint8_t *p = *rest;
@@ -48,22 +48,22 @@ static inline uint32_t level_next(const uint8_t **rest, const uint8_t *end,
 
 /* A fresh heap copy of `base` + "/" (when `sep`) + the level `lvl`: the
  * full path of a child node. Never returns NULL, even for an empty path. */
-uint8_t *level_path_join(const uint8_t *base, uint32_t base_len, bool sep,
+uint8_t *topic_level_path_join(const uint8_t *base, uint32_t base_len, bool sep,
                          const uint8_t *lvl, uint32_t len);
 
-uint32_t level_hash(const uint8_t *p, uint32_t n);
+uint32_t topic_level_hash(const uint8_t *p, uint32_t n);
 
-void *level_map_get(const level_map *m, const uint8_t *key, uint32_t len);
+void *topic_level_map_get(const level_map *m, const uint8_t *key, uint32_t len);
 /* Insert a key that is not present. */
-void level_map_put(level_map *m, const uint8_t *key, uint32_t len, void *val);
+void topic_level_map_put(level_map *m, const uint8_t *key, uint32_t len, void *val);
 /* Remove a key; returns false if it was absent. */
-bool level_map_del(level_map *m, const uint8_t *key, uint32_t len);
+bool topic_level_map_del(level_map *m, const uint8_t *key, uint32_t len);
 /* Iterate: start with *pos = 0; returns the next value or NULL at the end.
  * The map must not change during an iteration. */
-void *level_map_next(const level_map *m, uint32_t *pos);
-/* Position just after `key` for level_map_next, to resume an iteration at
+void *topic_level_map_next(const level_map *m, uint32_t *pos);
+/* Position just after `key` for topic_level_map_next, to resume an iteration at
  * the entry following `key` (which must be present). */
-uint32_t level_map_pos_after(const level_map *m, const uint8_t *key, uint32_t len);
-void level_map_free(level_map *m);
+uint32_t topic_level_map_pos_after(const level_map *m, const uint8_t *key, uint32_t len);
+void topic_level_map_free(level_map *m);
 
 #endif

@@ -77,7 +77,7 @@ static uint32_t sub_list_pos(const sub_list *l, const void *owner)
     return UINT32_MAX;
 }
 
-bool sub_list_set(sub_list *l, void *owner, const sub_options *opts)
+bool topic_subs_list_set(sub_list *l, void *owner, const sub_options *opts)
 {
     uint32_t p = sub_list_pos(l, owner);
     if (p != UINT32_MAX) {
@@ -96,7 +96,7 @@ bool sub_list_set(sub_list *l, void *owner, const sub_options *opts)
     return true;
 }
 
-bool sub_list_remove(sub_list *l, void *owner)
+bool topic_subs_list_remove(sub_list *l, void *owner)
 {
     uint32_t p = sub_list_pos(l, owner);
     if (p == UINT32_MAX)
@@ -110,7 +110,7 @@ bool sub_list_remove(sub_list *l, void *owner)
     l->v[p] = l->v[last];
     l->n--;
     if (l->n == 0) {
-        sub_list_free(l);
+        topic_subs_list_free(l);
         return true;
     }
     if (l->cap > 8 && l->n * 4 < l->cap) {
@@ -125,7 +125,7 @@ bool sub_list_remove(sub_list *l, void *owner)
     return true;
 }
 
-void sub_list_free(sub_list *l)
+void topic_subs_list_free(sub_list *l)
 {
     free(l->v);
     free(l->index);
@@ -142,7 +142,7 @@ static share_group *share_find(share_set *s, mqtt_bytes group)
     return NULL;
 }
 
-bool share_set_add(share_set *s, mqtt_bytes group, void *owner, const sub_options *opts)
+bool topic_subs_share_set_add(share_set *s, mqtt_bytes group, void *owner, const sub_options *opts)
 {
     share_group *g = share_find(s, group);
     if (!g) {
@@ -153,19 +153,19 @@ bool share_set_add(share_set *s, mqtt_bytes group, void *owner, const sub_option
         g = &s->v[s->n++];
         *g = (share_group){ .name = xmemdup(group.data, group.len), .name_len = group.len };
     }
-    return sub_list_set(&g->members, owner, opts);
+    return topic_subs_list_set(&g->members, owner, opts);
 }
 
 static void share_group_free(share_group *g)
 {
     free(g->name);
-    sub_list_free(&g->members);
+    topic_subs_list_free(&g->members);
 }
 
-bool share_set_remove(share_set *s, mqtt_bytes group, void *owner)
+bool topic_subs_share_set_remove(share_set *s, mqtt_bytes group, void *owner)
 {
     share_group *g = share_find(s, group);
-    if (!g || !sub_list_remove(&g->members, owner))
+    if (!g || !topic_subs_list_remove(&g->members, owner))
         return false;
     if (g->next >= g->members.n)
         g->next = 0;
@@ -173,12 +173,12 @@ bool share_set_remove(share_set *s, mqtt_bytes group, void *owner)
         share_group_free(g);
         *g = s->v[--s->n];
         if (s->n == 0)
-            share_set_free(s);
+            topic_subs_share_set_free(s);
     }
     return true;
 }
 
-const sub_entry *share_group_pick(share_group *g, topic_tree_eligible eligible, void *ctx)
+const sub_entry *topic_subs_share_group_pick(share_group *g, topic_tree_eligible eligible, void *ctx)
 {
     uint32_t n = g->members.n;
     uint32_t pick = g->next;
@@ -195,7 +195,7 @@ const sub_entry *share_group_pick(share_group *g, topic_tree_eligible eligible, 
     return &g->members.v[pick];
 }
 
-void share_set_free(share_set *s)
+void topic_subs_share_set_free(share_set *s)
 {
     for (uint32_t i = 0; i < s->n; i++)
         share_group_free(&s->v[i]);

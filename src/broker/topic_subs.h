@@ -39,15 +39,15 @@ typedef struct share_set {
 } share_set;
 
 /* Add or replace; returns true when `owner` was not in the list. */
-bool sub_list_set(sub_list *l, void *owner, const sub_options *opts);
+bool topic_subs_list_set(sub_list *l, void *owner, const sub_options *opts);
 /* Returns true when `owner` was in the list. */
-bool sub_list_remove(sub_list *l, void *owner);
-void sub_list_free(sub_list *l);
+bool topic_subs_list_remove(sub_list *l, void *owner);
+void topic_subs_list_free(sub_list *l);
 
-bool share_set_add(share_set *s, mqtt_bytes group, void *owner, const sub_options *opts);
-bool share_set_remove(share_set *s, mqtt_bytes group, void *owner);
+bool topic_subs_share_set_add(share_set *s, mqtt_bytes group, void *owner, const sub_options *opts);
+bool topic_subs_share_set_remove(share_set *s, mqtt_bytes group, void *owner);
 /* The member of `g` to deliver to next; advances the cursor. */
-const sub_entry *share_group_pick(share_group *g, topic_tree_eligible eligible, void *ctx);
-void share_set_free(share_set *s);
+const sub_entry *topic_subs_share_group_pick(share_group *g, topic_tree_eligible eligible, void *ctx);
+void topic_subs_share_set_free(share_set *s);
 
 #endif

@@ -66,7 +66,7 @@ static tnode *node_new(tnode *parent, const uint8_t *lvl, uint32_t len)
     n->parent = parent;
     n->path_len = parent->path_len + sep + len;
     n->name_off = parent->path_len + sep;
-    n->path = level_path_join(parent->path, parent->path_len, sep, lvl, len);
+    n->path = topic_level_path_join(parent->path, parent->path_len, sep, lvl, len);
     return n;
 }
 
@@ -76,7 +76,7 @@ static tnode *node_child(tnode *n, const uint8_t *lvl, uint32_t len)
         return n->plus;
     if (is_wild(lvl, len, '#'))
         return n->hash;
-    return level_map_get(&n->kids, lvl, len);
+    return topic_level_map_get(&n->kids, lvl, len);
 }
 
 static tnode *node_child_create(topic_tree *t, tnode *n, const uint8_t *lvl, uint32_t len)
@@ -90,7 +90,7 @@ static tnode *node_child_create(topic_tree *t, tnode *n, const uint8_t *lvl, uin
     else if (is_wild(lvl, len, '#'))
         n->hash = c;
     else
-        level_map_put(&n->kids, c->path + c->name_off, len, c);
+        topic_level_map_put(&n->kids, c->path + c->name_off, len, c);
     t->nodes++;
     return c;
 }
@@ -117,14 +117,14 @@ static void node_detach(tnode *n)
     else if (p->hash == n)
         p->hash = NULL;
     else
-        level_map_del(&p->kids, n->path + n->name_off, n->path_len - n->name_off);
+        topic_level_map_del(&p->kids, n->path + n->name_off, n->path_len - n->name_off);
 }
 
 static void node_destroy(tnode *n)
 {
-    sub_list_free(&n->subs);
-    share_set_free(&n->shares);
-    level_map_free(&n->kids);
+    topic_subs_list_free(&n->subs);
+    topic_subs_share_set_free(&n->shares);
+    topic_level_map_free(&n->kids);
     free(n->path);
     free(n);
 }
@@ -153,7 +153,7 @@ static tnode *node_any_child(tnode *n)
         return n->plus;
     if (n->hash)
         return n->hash;
-    return level_map_next(&n->kids, &pos);
+    return topic_level_map_next(&n->kids, &pos);
 }
 
 void topic_tree_free(topic_tree *t)
@@ -185,9 +185,9 @@ void topic_tree_free(topic_tree *t)
     }
     assert(nodes == t->nodes);
     (void)nodes;
-    sub_list_free(&t->root.subs);
-    share_set_free(&t->root.shares);
-    level_map_free(&t->root.kids);
+    topic_subs_list_free(&t->root.subs);
+    topic_subs_share_set_free(&t->root.shares);
+    topic_level_map_free(&t->root.kids);
     free(t);
 }
 
@@ -201,7 +201,7 @@ static tnode *node_find(topic_tree *t, mqtt_bytes filter, bool create)
     tnode *n = &t->root;
     while (rest && n) {
         const uint8_t *lvl;
-        uint32_t len = level_next(&rest, end, &lvl);
+        uint32_t len = topic_level_next(&rest, end, &lvl);
         n = create ? node_child_create(t, n, lvl, len) : node_child(n, lvl, len);
     }
     return n;
@@ -212,8 +212,8 @@ bool topic_tree_subscribe(topic_tree *t, mqtt_bytes filter, void *owner, const s
     mqtt_bytes group = { 0 };
     bool shared = topic_filter_split_share(filter, &group, &filter);
     tnode *n = node_find(t, filter, true);
-    bool added = shared ? share_set_add(&n->shares, group, owner, opts)
-                        : sub_list_set(&n->subs, owner, opts);
+    bool added = shared ? topic_subs_share_set_add(&n->shares, group, owner, opts)
+                        : topic_subs_list_set(&n->subs, owner, opts);
     t->count += added;
     assert(node__check(n) && (n->subs.n || n->shares.n));
     return added;
@@ -226,8 +226,8 @@ bool topic_tree_unsubscribe(topic_tree *t, mqtt_bytes filter, void *owner)
     tnode *n = node_find(t, filter, false);
     if (!n)
         return false;
-    bool removed = shared ? share_set_remove(&n->shares, group, owner)
-                          : sub_list_remove(&n->subs, owner);
+    bool removed = shared ? topic_subs_share_set_remove(&n->shares, group, owner)
+                          : topic_subs_list_remove(&n->subs, owner);
     if (removed) {
         t->count--;
         node_prune(t, n);
@@ -264,7 +264,7 @@ static void node_visit(const match_ctx *m, tnode *n)
     }
     for (uint32_t i = 0; i < n->shares.n; i++) {
         share_group *g = &n->shares.v[i];
-        const sub_entry *e = share_group_pick(g, m->eligible, m->ctx);
+        const sub_entry *e = topic_subs_share_group_pick(g, m->eligible, m->ctx);
         s.owner = e->owner;
         s.opts = e->opts;
         s.group = (mqtt_bytes){ g->name, g->name_len };
@@ -285,7 +285,7 @@ static void match_from(const match_ctx *m, tnode *n, const uint8_t *rest, bool f
             return;
         }
         const uint8_t *lvl;
-        uint32_t len = level_next(&rest, m->end, &lvl);
+        uint32_t len = topic_level_next(&rest, m->end, &lvl);
         /* MQTT 5.0 §4.7.2: wildcards at the first level skip "$" topics. */
         if (!(first && len > 0 && lvl[0] == '$')) {
             if (n->hash)
@@ -293,7 +293,7 @@ static void match_from(const match_ctx *m, tnode *n, const uint8_t *rest, bool f
             if (n->plus)
                 match_from(m, n->plus, rest, false);
         }
-        n = level_map_get(&n->kids, lvl, len);
+        n = topic_level_map_get(&n->kids, lvl, len);
         if (!n)
             return;
         first = false;

@@ -2,7 +2,7 @@
  * the close sequence (flush -> shutdown -> linger -> uv_close -> on_close).
  *
  * For a TLS connection the socket side carries the ciphertext buffer
- * (tls_conn_wire) and reads go through tls_conn_input; c->out stays the
+ * (net_tls_conn_wire) and reads go through net_tls_conn_input; c->out stays the
  * plaintext the user appends to, encrypted right before each write.
  *
  * Memory: an idle connection owns no output memory at all. c->out is freed
@@ -28,9 +28,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
 /* The buffer whose bytes go to the socket next. */
-static buf *wire(net_conn *c) { return c->tls ? tls_conn_wire(c) : &c->out; }
+static buf *wire(net_conn *c) { return c->tls ? net_tls_conn_wire(c) : &c->out; }
 /* Output not yet handed to a write (plaintext and ciphertext). */
-static size_t unsent(const net_conn *c) { return c->out.len + (c->tls ? tls_conn_wire(c)->len : 0); }
+static size_t unsent(const net_conn *c) { return c->out.len + (c->tls ? net_tls_conn_wire(c)->len : 0); }
 
 static conn_write *write_state(net_conn *c)
 {
@@ -76,8 +76,8 @@ static void on_closed(uv_handle_t *h)
     if (c->next) c->next->prev = c->prev;
     if (c->dirty) unlink_dirty(c);
     n->handles--;
-    peer_release(c);
-    tls_conn_free(c);
+    net__peer_release(c);
+    net_tls_conn_free(c);
     if (c->accepted && c->l->cbs->on_close) c->l->cbs->on_close(conn_user(c), c->close_error);
     buf_free(&c->out);
     free_write_state(c); /* a pending write completed (cancelled) before this */
@@ -99,7 +99,7 @@ static void closing_link(net_conn *c)
     if (n->closing) n->closing->wr->cprev = c;
     n->closing = c;
     if (!uv_is_active((uv_handle_t *)&n->close_timer))
-        uv_timer_start(&n->close_timer, conn_close_tick, NET_CLOSE_TICK_MS, NET_CLOSE_TICK_MS);
+        uv_timer_start(&n->close_timer, net__conn_close_tick, NET_CLOSE_TICK_MS, NET_CLOSE_TICK_MS);
 }
 
 static void closing_unlink(net_conn *c)
@@ -134,7 +134,7 @@ static void close_reset(net_conn *c, int error)
     close_handle(c, error);
 }
 
-void conn_begin_close(net_conn *c)
+void net__conn_begin_close(net_conn *c)
 {
     if (c->state != CONN_OPEN) return;
     c->state = CONN_CLOSING;
@@ -142,12 +142,12 @@ void conn_begin_close(net_conn *c)
     /* Input keeps being read, and dropped (on_read), until the close ends. */
     if (c->paused && !c->peer_eof) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     c->paused = false;
-    if (c->tls) tls_conn_close_notify(c);
+    if (c->tls) net_tls_conn_close_notify(c);
     if (c->writing || unsent(c)) net_mark_dirty(c->l->n, c);
     else begin_shutdown(c);
 }
 
-void conn_abort(net_conn *c, int error) { close_handle(c, error); }
+void net__conn_abort(net_conn *c, int error) { close_handle(c, error); }
 
 /* Bytes the kernel still holds for the peer (sent but not acknowledged,
  * or not sent): a peer that reads slowly frees them long before the
@@ -178,7 +178,7 @@ static void close_check(net_conn *c, uint64_t now)
     close_reset(c, UV_ETIMEDOUT);
 }
 
-void conn_close_tick(uv_timer_t *t)
+void net__conn_close_tick(uv_timer_t *t)
 {
     net *n = t->data;
     uint64_t now = uv_now(n->loop);
@@ -193,19 +193,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     net_conn *c = s->data;
     if (nread > 0) {
         if (c->state != CONN_OPEN) return; /* closing: discarded, never buffered */
-        if (c->tls) tls_conn_input(c, (const uint8_t *)b->base, (size_t)nread);
+        if (c->tls) net_tls_conn_input(c, (const uint8_t *)b->base, (size_t)nread);
         else c->l->cbs->on_read(conn_user(c), (const uint8_t *)b->base, (size_t)nread);
     } else if (nread == UV_EOF) {
         c->peer_eof = true;
         if (c->state == CONN_LINGER) close_handle(c, 0); /* both sides done */
-        else conn_begin_close(c); /* half-close: still deliver what it asked for */
+        else net__conn_begin_close(c); /* half-close: still deliver what it asked for */
     } else if (nread < 0) {
         log_debug("read from %s: %s", net_conn_peer(c), uv_strerror((int)nread));
         close_handle(c, (int)nread);
     }
 }
 
-void conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
+void net__conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
 {
     int r = uv_tcp_open(&c->tcp, fd);
     if (r != 0) { /* the handle did not take the socket */
@@ -217,7 +217,7 @@ void conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
     /* MQTT is request/response with small packets: Nagle would add up to
      * 40 ms (delayed-ACK interaction) to every acknowledgement. */
     uv_tcp_nodelay(&c->tcp, 1);
-    if (l->tls && tls_conn_start(c, l->tls) != 0) {
+    if (l->tls && net_tls_conn_start(c, l->tls) != 0) {
         log_warn("TLS on port %u: cannot create the connection state for %s", l->port, net_conn_peer(c));
         close_handle(c, UV_ENOMEM);
         return;
@@ -252,7 +252,7 @@ static void on_write(uv_write_t *req, int status);
  * until on_write) holds it and the wire buffer accumulates anew. */
 static int start_write(net_conn *c)
 {
-    if (c->tls) tls_conn_encrypt(c);
+    if (c->tls) net_tls_conn_encrypt(c);
     buf *w = wire(c);
     if (w->len == 0) return 0;
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
@@ -284,7 +284,7 @@ static void after_progress(net_conn *c)
 {
     if (!c->writing && unsent(c) == 0) {
         buf_free(&c->out);
-        if (c->tls) buf_free(tls_conn_wire(c));
+        if (c->tls) buf_free(net_tls_conn_wire(c));
         if (c->state == CONN_OPEN) free_write_state(c);
         else if (c->wr) buf_free(&c->wr->inflight); /* the close state stays */
         if (c->state == CONN_CLOSING) {
@@ -317,7 +317,7 @@ static void on_write(uv_write_t *req, int status)
     after_progress(c);
 }
 
-void conn_flush(net_conn *c)
+void net__conn_flush(net_conn *c)
 {
     if (c->state == CONN_CLOSED) return;
     if (!c->writing && unsent(c)) {
@@ -359,10 +359,10 @@ static void begin_shutdown(net_conn *c)
     }
 }
 
-void conn_force_close(net_conn *c)
+void net__conn_force_close(net_conn *c)
 {
     if (c->state == CONN_CLOSED) return;
-    if (c->tls) tls_conn_encrypt(c);
+    if (c->tls) net_tls_conn_encrypt(c);
     buf *w = wire(c);
     if (!c->writing && w->len) {
         uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
@@ -407,10 +407,10 @@ void net_conn_resume_read(net_conn *c)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-void net_conn_close(net_conn *c) { conn_begin_close(c); }
+void net_conn_close(net_conn *c) { net__conn_begin_close(c); }
 
-void net_conn_established(net_conn *c) { peer_release(c); }
+void net_conn_established(net_conn *c) { net__peer_release(c); }
 
 unsigned net_conn_listener_index(const net_conn *c) { return c->l->index; }
 
-const struct x509_st *net_conn_peer_cert(const net_conn *c) { return c->tls ? tls_conn_peer_cert(c) : NULL; }
+const struct x509_st *net_conn_peer_cert(const net_conn *c) { return c->tls ? net_tls_conn_peer_cert(c) : NULL; }

@@ -118,7 +118,7 @@ void net_shutdown(net *n)
     if (n->shut) return;
     n->shut = true;
     for (net_listener *l = n->listeners; l; l = l->next) uv_close((uv_handle_t *)&l->poll, on_listener_closed);
-    for (net_conn *c = n->conns; c; c = c->next) conn_force_close(c);
+    for (net_conn *c = n->conns; c; c = c->next) net__conn_force_close(c);
     uv_close((uv_handle_t *)&n->flush_check, on_handle_closed);
     uv_close((uv_handle_t *)&n->flush_idle, on_handle_closed);
     uv_close((uv_handle_t *)&n->hs_timer, on_handle_closed);
@@ -154,8 +154,8 @@ static void accept_conn(net_listener *l, int fd, const struct sockaddr *sa)
     /* One allocation for the conn and its user area (net.h). */
     net_conn *c = xcalloc(1, NET_CONN_USER_OFFSET + l->user_size);
     c->l = l;
-    peer_store(c, sa);
-    if (!peer_admit(c)) {
+    net__peer_store(c, sa);
+    if (!net__peer_admit(c)) {
         net_refused(n, &n->refused_pending, "too many connections not yet established from one address",
                     net_conn_peer(c));
         close(fd);
@@ -169,7 +169,7 @@ static void accept_conn(net_listener *l, int fd, const struct sockaddr *sa)
     c->next = n->conns;
     if (n->conns) n->conns->prev = c;
     n->conns = c;
-    conn_accepted(l, c, fd);
+    net__conn_accepted(l, c, fd);
 }
 
 static void on_listener_readable(uv_poll_t *h, int status, int events);
@@ -218,7 +218,7 @@ static void accept_shed(net_listener *l, int err)
         }
         close(fd);
         char peer[64];
-        peer_format((struct sockaddr *)&ss, peer, sizeof peer);
+        net__peer_format((struct sockaddr *)&ss, peer, sizeof peer);
         net_refused(n, &n->refused_nofd, why, peer);
     }
     n->reserve_fd = reserve_open();
@@ -364,7 +364,7 @@ static void on_flush_check(uv_check_t *h)
     for (size_t i = 0; i < n->ndirty; i++) {
         net_conn *c = n->dirty[i];
         c->dirty = false;
-        conn_flush(c);
+        net__conn_flush(c);
     }
     n->ndirty = 0;
     if (!n->shut) {

@@ -160,48 +160,48 @@ _Static_assert(NET_CONN_USER_OFFSET == NET_CONN_OVERHEAD_X86_64,
 #endif
 
 /* peer.c: keep the peer's address as accept() reported it. */
-void peer_store(net_conn *c, const struct sockaddr *sa);
+void net__peer_store(net_conn *c, const struct sockaddr *sa);
 /* peer.c: format an address like net_conn_peer (for connections refused
  * before a net_conn exists). */
-void peer_format(const struct sockaddr *sa, char *out, size_t size);
+void net__peer_format(const struct sockaddr *sa, char *out, size_t size);
 /* peer.c: count c against its address's limit of connections not yet
  * established; false (nothing counted) when the address is at the limit. */
-bool peer_admit(net_conn *c);
+bool net__peer_admit(net_conn *c);
 /* peer.c: stop counting c (established or closed); idempotent. */
-void peer_release(net_conn *c);
+void net__peer_release(net_conn *c);
 /* A refused connection: counted, and logged at most once a second. */
 void net_refused(net *n, net_refusals *r, const char *why, const char *peer);
 
 /* Start the connection on the socket accepted for it (net.c). */
-void conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd);
+void net__conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd);
 /* Flush what is pending (discarding input), shut down, linger, close
  * (net_conn_close). */
-void conn_begin_close(net_conn *c);
+void net__conn_begin_close(net_conn *c);
 /* Timer callback: ends closes that overran their time (conn.c). */
-void conn_close_tick(uv_timer_t *t);
+void net__conn_close_tick(uv_timer_t *t);
 /* Close at once, dropping pending output. */
-void conn_abort(net_conn *c, int error);
+void net__conn_abort(net_conn *c, int error);
 
 /* --- tls_conn.c: the TLS engine of one connection (memory BIOs) --- */
 
 /* Returns -1 if OpenSSL cannot create the connection state. */
-int tls_conn_start(net_conn *c, SSL_CTX *ctx);
+int net_tls_conn_start(net_conn *c, SSL_CTX *ctx);
 /* Ciphertext from the socket: handshake, then plaintext to on_read. */
-void tls_conn_input(net_conn *c, const uint8_t *data, size_t len);
+void net_tls_conn_input(net_conn *c, const uint8_t *data, size_t len);
 /* Move c->out (plaintext) through SSL into the ciphertext buffer, once the
  * handshake is done; before that the plaintext waits. */
-void tls_conn_encrypt(net_conn *c);
+void net_tls_conn_encrypt(net_conn *c);
 /* Encrypt what is pending, then queue close_notify (orderly close). */
-void tls_conn_close_notify(net_conn *c);
-const X509 *tls_conn_peer_cert(const net_conn *c);
+void net_tls_conn_close_notify(net_conn *c);
+const X509 *net_tls_conn_peer_cert(const net_conn *c);
 /* The ciphertext waiting to be written (what goes to the socket next). */
-buf *tls_conn_wire(const net_conn *c);
-void tls_conn_free(net_conn *c);
+buf *net_tls_conn_wire(const net_conn *c);
+void net_tls_conn_free(net_conn *c);
 /* Handshake timeout timer callback. */
-void tls_handshake_expire(uv_timer_t *t);
-void conn_flush(net_conn *c);
+void net_tls_handshake_expire(uv_timer_t *t);
+void net__conn_flush(net_conn *c);
 /* Best-effort nonblocking flush, then close now (net_shutdown). */
-void conn_force_close(net_conn *c);
+void net__conn_force_close(net_conn *c);
 void net_mark_dirty(net *n, net_conn *c);
 
 #endif

@@ -18,7 +18,7 @@
 
 #include "net/net_internal.h"
 
-void peer_store(net_conn *c, const struct sockaddr *sa)
+void net__peer_store(net_conn *c, const struct sockaddr *sa)
 {
     c->peer_family = 0; /* unknown, unless accept said */
     if (sa->sa_family == AF_INET6) {
@@ -63,7 +63,7 @@ const char *net_conn_peer(const net_conn *c)
     return text;
 }
 
-void peer_format(const struct sockaddr *sa, char *out, size_t size)
+void net__peer_format(const struct sockaddr *sa, char *out, size_t size)
 {
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
@@ -99,7 +99,7 @@ static size_t peer_key(const net_conn *c, uint8_t key[9])
     return 1 + alen;
 }
 
-bool peer_admit(net_conn *c)
+bool net__peer_admit(net_conn *c)
 {
     net *n = c->l->n;
     if (!n->max_pending || !c->peer_family) return true; /* no limit, or no address to count by */
@@ -113,7 +113,7 @@ bool peer_admit(net_conn *c)
     return true;
 }
 
-void peer_release(net_conn *c)
+void net__peer_release(net_conn *c)
 {
     if (!c->pending) return;
     c->pending = false;

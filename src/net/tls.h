@@ -35,7 +35,7 @@ typedef struct tls_config {
  * With crl_file, a client certificate is refused when its issuer's CRL
  * lists it, and also when the file holds no CRL of its issuer or that CRL
  * has expired (OpenSSL's X509_V_FLAG_CRL_CHECK). */
-struct ssl_ctx_st *tls_ctx_new(const tls_config *cfg, char *err, size_t errlen);
-void tls_ctx_free(struct ssl_ctx_st *ctx);
+struct ssl_ctx_st *net_tls_ctx_new(const tls_config *cfg, char *err, size_t errlen);
+void net_tls_ctx_free(struct ssl_ctx_st *ctx);
 
 #endif

@@ -55,10 +55,10 @@ static void hs_append(net_conn *c)
     /* Every connection has the same timeout, so the list is in deadline
      * order and one timer aimed at the head suffices. */
     if (!uv_is_active((uv_handle_t *)&n->hs_timer))
-        uv_timer_start(&n->hs_timer, tls_handshake_expire, n->hs_timeout_ms, 0);
+        uv_timer_start(&n->hs_timer, net_tls_handshake_expire, n->hs_timeout_ms, 0);
 }
 
-void tls_handshake_expire(uv_timer_t *timer)
+void net_tls_handshake_expire(uv_timer_t *timer)
 {
     net *n = timer->data;
     uint64_t now = clock_now_ms();
@@ -66,9 +66,9 @@ void tls_handshake_expire(uv_timer_t *timer)
         net_conn *c = n->hs_head;
         hs_unlink(c);
         log_info("TLS handshake with %s: no handshake within %u ms, closing", net_conn_peer(c), n->hs_timeout_ms);
-        conn_abort(c, UV_ETIMEDOUT);
+        net__conn_abort(c, UV_ETIMEDOUT);
     }
-    if (n->hs_head) uv_timer_start(&n->hs_timer, tls_handshake_expire, n->hs_head->tls->deadline - now, 0);
+    if (n->hs_head) uv_timer_start(&n->hs_timer, net_tls_handshake_expire, n->hs_head->tls->deadline - now, 0);
 }
 
 /* --- output --------------------------------------------------------------------- */
@@ -110,10 +110,10 @@ static void fail(net_conn *c, const char *what)
     hs_unlink(c);
     c->out.len = 0; /* plaintext that can no longer be encrypted */
     if (drain_wbio(c)) net_mark_dirty(c->l->n, c);
-    conn_begin_close(c);
+    net__conn_begin_close(c);
 }
 
-void tls_conn_encrypt(net_conn *c)
+void net_tls_conn_encrypt(net_conn *c)
 {
     tls_conn *t = c->tls;
     if (!t->done || t->failed || c->out.len == 0) return;
@@ -129,10 +129,10 @@ void tls_conn_encrypt(net_conn *c)
     drain_wbio(c);
 }
 
-void tls_conn_close_notify(net_conn *c)
+void net_tls_conn_close_notify(net_conn *c)
 {
     tls_conn *t = c->tls;
-    tls_conn_encrypt(c);
+    net_tls_conn_encrypt(c);
     if (!t->done || t->failed) {
         c->out.len = 0; /* can never be encrypted: do not wait for it */
         return;
@@ -180,7 +180,7 @@ static void read_plain(net_conn *c)
         int e = SSL_get_error(t->ssl, r);
         if (e == SSL_ERROR_WANT_READ) return;
         if (e == SSL_ERROR_ZERO_RETURN) { /* the peer's close_notify */
-            conn_begin_close(c);
+            net__conn_begin_close(c);
             return;
         }
         fail(c, "read");
@@ -188,7 +188,7 @@ static void read_plain(net_conn *c)
     }
 }
 
-void tls_conn_input(net_conn *c, const uint8_t *data, size_t len)
+void net_tls_conn_input(net_conn *c, const uint8_t *data, size_t len)
 {
     tls_conn *t = c->tls;
     if (t->failed) return;
@@ -208,7 +208,7 @@ void tls_conn_input(net_conn *c, const uint8_t *data, size_t len)
 
 /* --- life cycle --------------------------------------------------------------------- */
 
-int tls_conn_start(net_conn *c, SSL_CTX *ctx)
+int net_tls_conn_start(net_conn *c, SSL_CTX *ctx)
 {
     SSL *ssl = SSL_new(ctx); /* takes its own reference on ctx */
     BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
@@ -232,7 +232,7 @@ int tls_conn_start(net_conn *c, SSL_CTX *ctx)
     return 0;
 }
 
-const X509 *tls_conn_peer_cert(const net_conn *c)
+const X509 *net_tls_conn_peer_cert(const net_conn *c)
 {
     const tls_conn *t = c->tls;
     if (!t || !t->done || t->failed) return NULL;
@@ -242,9 +242,9 @@ const X509 *tls_conn_peer_cert(const net_conn *c)
     return SSL_get0_peer_certificate(t->ssl);
 }
 
-buf *tls_conn_wire(const net_conn *c) { return &c->tls->wire; }
+buf *net_tls_conn_wire(const net_conn *c) { return &c->tls->wire; }
 
-void tls_conn_free(net_conn *c)
+void net_tls_conn_free(net_conn *c)
 {
     tls_conn *t = c->tls;
     if (!t) return;

@@ -151,7 +151,7 @@ static SSL_CTX *load_client_ca(SSL_CTX *ctx, const tls_config *cfg, char *err, s
     return cfg->crl_file ? load_crl(ctx, cfg->crl_file, err, errlen) : ctx;
 }
 
-SSL_CTX *tls_ctx_new(const tls_config *cfg, char *err, size_t errlen)
+SSL_CTX *net_tls_ctx_new(const tls_config *cfg, char *err, size_t errlen)
 {
     ERR_clear_error();
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -184,4 +184,4 @@ SSL_CTX *tls_ctx_new(const tls_config *cfg, char *err, size_t errlen)
     return load_client_ca(ctx, cfg, err, errlen);
 }
 
-void tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }
+void net_tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }

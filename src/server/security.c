@@ -38,7 +38,7 @@ static SSL_CTX *build_tls(const config *cfg, size_t i, char *err, size_t errlen)
         .ciphers = opt(t->ciphers), .ciphersuites = opt(t->ciphersuites),
     };
     char why[512], where[CONFIG_PATH_MAX + 64];
-    SSL_CTX *ctx = tls_ctx_new(&tc, why, sizeof why);
+    SSL_CTX *ctx = net_tls_ctx_new(&tc, why, sizeof why);
     if (!ctx) snprintf(err, errlen, "%s: %s", config_listener_where(cfg, i, "tls", where, sizeof where), why);
     return ctx;
 }
@@ -85,7 +85,7 @@ static void warn_exposed_files(const config *cfg)
 
 static void free_ctxs(SSL_CTX **ctxs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) tls_ctx_free(ctxs[i]);
+    for (size_t i = 0; i < n; i++) net_tls_ctx_free(ctxs[i]);
     free(ctxs);
 }
 
@@ -157,7 +157,7 @@ int security_reload(security *s, const config *cfg, char *err, size_t errlen)
             log_warn("reload: listeners[%zu] address change to %s port %u needs a restart", i, cl->bind, cl->port);
         /* Existing connections hold their own SSL_CTX references. */
         if (bd->l) net_listener_set_tls(bd->l, ctxs[i]);
-        tls_ctx_free(bd->ctx);
+        net_tls_ctx_free(bd->ctx);
         bd->ctx = ctxs[i];
     }
     free(ctxs);
@@ -172,7 +172,7 @@ void security_free(security *s)
 {
     if (!s) return;
     authn_link_install(s->b, NULL);
-    for (size_t i = 0; i < s->n; i++) tls_ctx_free(s->ls[i].ctx);
+    for (size_t i = 0; i < s->n; i++) net_tls_ctx_free(s->ls[i].ctx);
     free(s->ls);
     authn_free(s->a);
     free(s);

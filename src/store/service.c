@@ -95,7 +95,7 @@ void store_service_client_gone(store_service *s, store_bytes client_id)
 
 /* --- replies ---------------------------------------------------------------- */
 
-void svc_reply_error(svc_ctx *c, resp_error e)
+void store_service__reply_error(svc_ctx *c, resp_error e)
 {
     c->out->payload.len = 0;
     c->out->has_version = false;
@@ -103,7 +103,7 @@ void svc_reply_error(svc_ctx *c, resp_error e)
     c->s->errors++;
 }
 
-void svc_reply_version(svc_ctx *c, const hlc *v)
+void store_service__reply_version(svc_ctx *c, const hlc *v)
 {
     c->out->version.len = 0;
     hlc_format(v, &c->out->version);
@@ -150,7 +150,7 @@ static void fanout_watcher(void *ctx, const notify_watcher *w)
     s->notifications_sent++;
 }
 
-void svc_publish_events(store_service *s, const keyspace_result *res)
+void store_service__publish_events(store_service *s, const keyspace_result *res)
 {
     for (size_t i = 0; i < res->nevents; i++) {
         const keyspace_event *ev = &res->events[i];
@@ -192,8 +192,8 @@ static const struct {
     const char *verb;
     svc_cmd_fn fn;
 } svc_commands[] = {
-    {"SET", svc_cmd_set},   {"GET", svc_cmd_get},     {"DEL", svc_cmd_del},
-    {"VDEL", svc_cmd_vdel}, {"KEYNOTIFY", svc_cmd_keynotify}, {"SCAN", svc_cmd_scan},
+    {"SET", store_service__cmd_set},   {"GET", store_service__cmd_get},     {"DEL", store_service__cmd_del},
+    {"VDEL", store_service__cmd_vdel}, {"KEYNOTIFY", store_service__cmd_keynotify}, {"SCAN", store_service__cmd_scan},
 };
 
 bool store_request_repeatable(store_bytes payload)
@@ -222,7 +222,7 @@ void store_service_execute(store_service *s, const store_request *req, store_rep
     static const uint8_t none[1];
     const uint8_t *p = req->payload.data ? req->payload.data : none; /* no NULL + 0 */
     if (resp_decode_request(p, req->payload.len, &c.rq) != RESP_OK) {
-        svc_reply_error(&c, RESP_ERR_SYNTAX);
+        store_service__reply_error(&c, RESP_ERR_SYNTAX);
         return;
     }
     for (size_t i = 0; i < sizeof svc_commands / sizeof svc_commands[0]; i++) {
@@ -231,7 +231,7 @@ void store_service_execute(store_service *s, const store_request *req, store_rep
             return;
         }
     }
-    svc_reply_error(&c, RESP_ERR_UNKNOWN_COMMAND);
+    store_service__reply_error(&c, RESP_ERR_UNKNOWN_COMMAND);
 }
 
 /* --- active expiry ------------------------------------------------------------ */
@@ -276,7 +276,7 @@ bool store_service_expire(store_service *s, uint64_t now_ms)
         keyspace_apply(s->ks, &cmd, &res);
         /* A deletion is a server event: keep S ticking (§4.5). */
         if (res.count) hlc_clock_update_now(s->clock, now_ms, NULL);
-        svc_publish_events(s, &res);
+        store_service__publish_events(s, &res);
     }
     buf_shrink(&s->due_bytes, SVC_BUF_KEEP);
     uint64_t next = keyspace_next_deadline(s->ks);

@@ -39,12 +39,12 @@
 static bool check_key(svc_ctx *c, resp_slice key, store_access access)
 {
     if (key.len == 0) {
-        svc_reply_error(c, RESP_ERR_KEY_EMPTY);
+        store_service__reply_error(c, RESP_ERR_KEY_EMPTY);
         return false;
     }
     store_service *s = c->s;
     if (s->authorize && !s->authorize(s->auth_ctx, &c->req->who, key.data, key.len, access)) {
-        svc_reply_error(c, RESP_ERR_NOT_AUTHORIZED);
+        store_service__reply_error(c, RESP_ERR_NOT_AUTHORIZED);
         return false;
     }
     return true;
@@ -57,11 +57,11 @@ static bool check_stamp(svc_ctx *c, store_bytes p, resp_error skew, bool *has, h
     *has = p.data != NULL;
     if (!*has) return true;
     if (!hlc_parse(p.data, p.len, out)) {
-        svc_reply_error(c, RESP_ERR_MALFORMED_TIMESTAMP);
+        store_service__reply_error(c, RESP_ERR_MALFORMED_TIMESTAMP);
         return false;
     }
     if (hlc_too_far_ahead(out, c->req->now_ms, HLC_MAX_SKEW_MS)) {
-        svc_reply_error(c, skew);
+        store_service__reply_error(c, skew);
         return false;
     }
     return true;
@@ -93,8 +93,8 @@ static resp_error status_error(keyspace_status st)
     }
 }
 
-static void wrong_argc(svc_ctx *c) { svc_reply_error(c, RESP_ERR_WRONG_ARGC); }
-static void syntax_error(svc_ctx *c) { svc_reply_error(c, RESP_ERR_SYNTAX); }
+static void wrong_argc(svc_ctx *c) { store_service__reply_error(c, RESP_ERR_WRONG_ARGC); }
+static void syntax_error(svc_ctx *c) { store_service__reply_error(c, RESP_ERR_SYNTAX); }
 
 /* --- SET --------------------------------------------------------------------------- */
 
@@ -140,7 +140,7 @@ static void set_count(store_service *s, const keyspace_result *res, size_t keys_
     else s->modifications++;
 }
 
-void svc_cmd_set(svc_ctx *c)
+void store_service__cmd_set(svc_ctx *c)
 {
     const resp_request *rq = &c->rq;
     store_service *s = c->s;
@@ -159,14 +159,14 @@ void svc_cmd_set(svc_ctx *c)
     }
     if (!check_key(c, rq->argv[1], STORE_ACCESS_WRITE)) return;
     if (!req->ts.data) {
-        svc_reply_error(c, RESP_ERR_MISSING_TIMESTAMP);
+        store_service__reply_error(c, RESP_ERR_MISSING_TIMESTAMP);
         return;
     }
     if (!check_ts_ft(c, &st)) return;
     /* The new version is > the request's __ts and every earlier version
      * (§4.5); it is spent even if the SET turns out not to apply. */
     if (!hlc_clock_update_from(s->clock, &st.ts, req->now_ms, &version)) {
-        svc_reply_error(c, RESP_ERR_MALFORMED_TIMESTAMP);
+        store_service__reply_error(c, RESP_ERR_MALFORMED_TIMESTAMP);
         return;
     }
 
@@ -182,23 +182,23 @@ void svc_cmd_set(svc_ctx *c)
     size_t keys_before = key_count(s->ks);
     keyspace_result res;
     keyspace_apply(s->ks, &cmd, &res);
-    svc_publish_events(s, &res);
+    store_service__publish_events(s, &res);
 
     if (res.status == KEYSPACE_APPLIED) {
         set_count(s, &res, keys_before);
         resp_put_ok(&c->out->payload);
-        svc_reply_version(c, &res.version);
+        store_service__reply_version(c, &res.version);
     } else if (res.status == KEYSPACE_NOT_APPLIED) {
         resp_put_int(&c->out->payload, -1);
-        svc_reply_version(c, &res.version);
+        store_service__reply_version(c, &res.version);
     } else {
-        svc_reply_error(c, status_error(res.status));
+        store_service__reply_error(c, status_error(res.status));
     }
 }
 
 /* --- GET ---------------------------------------------------------------------------- */
 
-void svc_cmd_get(svc_ctx *c)
+void store_service__cmd_get(svc_ctx *c)
 {
     const resp_request *rq = &c->rq;
     stamps st;
@@ -215,7 +215,7 @@ void svc_cmd_get(svc_ctx *c)
      * active expiry (or the next write), which notifies its watchers. */
     if (keyspace_get(c->s->ks, rq->argv[1].data, rq->argv[1].len, c->req->now_ms, &e)) {
         resp_put_bulk(&c->out->payload, e.value, e.vlen);
-        svc_reply_version(c, &e.version);
+        store_service__reply_version(c, &e.version);
     } else {
         resp_put_null(&c->out->payload); /* no __ts on a miss (§2.4) */
     }
@@ -240,21 +240,21 @@ static void delete_run(svc_ctx *c, keyspace_op op)
     };
     keyspace_result res;
     keyspace_apply(s->ks, &cmd, &res);
-    svc_publish_events(s, &res);
+    store_service__publish_events(s, &res);
 
     if (res.status == KEYSPACE_APPLIED) {
         if (res.count) hlc_clock_update_now(s->clock, c->req->now_ms, NULL);
         resp_put_int(&c->out->payload, res.count);
-        if (res.has_version) svc_reply_version(c, &res.version); /* removed entry's */
+        if (res.has_version) store_service__reply_version(c, &res.version); /* removed entry's */
     } else if (res.status == KEYSPACE_NOT_APPLIED) {
         resp_put_int(&c->out->payload, -1);
-        svc_reply_version(c, &res.version); /* current version */
+        store_service__reply_version(c, &res.version); /* current version */
     } else {
-        svc_reply_error(c, status_error(res.status));
+        store_service__reply_error(c, status_error(res.status));
     }
 }
 
-void svc_cmd_del(svc_ctx *c)
+void store_service__cmd_del(svc_ctx *c)
 {
     if (c->rq.argc != 2) {
         wrong_argc(c);
@@ -263,7 +263,7 @@ void svc_cmd_del(svc_ctx *c)
     delete_run(c, KEYSPACE_DEL);
 }
 
-void svc_cmd_vdel(svc_ctx *c)
+void store_service__cmd_vdel(svc_ctx *c)
 {
     if (c->rq.argc != 3) {
         wrong_argc(c);
@@ -285,7 +285,7 @@ static bool keynotify_fits(const svc_ctx *c, resp_slice key)
     return notify_topic_len(c->req->who.client_id.len, key.len) <= NOTIFY_TOPIC_MAX;
 }
 
-void svc_cmd_keynotify(svc_ctx *c)
+void store_service__cmd_keynotify(svc_ctx *c)
 {
     const resp_request *rq = &c->rq;
     const store_bytes *id = &c->req->who.client_id;
@@ -306,12 +306,12 @@ void svc_cmd_keynotify(svc_ctx *c)
     resp_slice key = rq->argv[1];
     if (!stop) {
         if (!keynotify_fits(c, key)) {
-            svc_reply_error(c, RESP_ERR_QUOTA);
+            store_service__reply_error(c, RESP_ERR_QUOTA);
             return;
         }
         /* Idempotent: re-registering answers +OK too (§7.1). */
         if (notify_registry_add(c->s->reg, id->data, id->len, key.data, key.len) == NOTIFY_ADD_OVER_LIMIT) {
-            svc_reply_error(c, RESP_ERR_QUOTA);
+            store_service__reply_error(c, RESP_ERR_QUOTA);
             return;
         }
         resp_put_ok(&c->out->payload);
@@ -342,7 +342,7 @@ static bool scan_emit(void *ctx, const uint8_t *key, size_t klen)
     return true;
 }
 
-void svc_cmd_scan(svc_ctx *c)
+void store_service__cmd_scan(svc_ctx *c)
 {
     const resp_request *rq = &c->rq;
     store_service *s = c->s;
@@ -359,7 +359,7 @@ void svc_cmd_scan(svc_ctx *c)
     }
     resp_slice pat = rq->argv[1];
     if (pat.len == 0) {
-        svc_reply_error(c, RESP_ERR_KEY_EMPTY);
+        store_service__reply_error(c, RESP_ERR_KEY_EMPTY);
         return;
     }
     if (!check_ts(c, &st)) return;

@@ -54,19 +54,19 @@ typedef struct svc_ctx {
 } svc_ctx;
 
 /* Reply `-ERR <text>` (no __ts) and count it. */
-void svc_reply_error(svc_ctx *c, resp_error e);
+void store_service__reply_error(svc_ctx *c, resp_error e);
 /* Set the reply's __ts to v. */
-void svc_reply_version(svc_ctx *c, const hlc *v);
+void store_service__reply_version(svc_ctx *c, const hlc *v);
 /* Fan the result's change events out to the watchers of their keys, in
  * order, and count deletions. Must run before the next keyspace_apply. */
-void svc_publish_events(store_service *s, const keyspace_result *res);
+void store_service__publish_events(store_service *s, const keyspace_result *res);
 
 /* The per-command handlers (service_cmd.c); argv[0] is the verb. */
-void svc_cmd_set(svc_ctx *c);
-void svc_cmd_get(svc_ctx *c);
-void svc_cmd_del(svc_ctx *c);
-void svc_cmd_vdel(svc_ctx *c);
-void svc_cmd_keynotify(svc_ctx *c);
-void svc_cmd_scan(svc_ctx *c);
+void store_service__cmd_set(svc_ctx *c);
+void store_service__cmd_get(svc_ctx *c);
+void store_service__cmd_del(svc_ctx *c);
+void store_service__cmd_vdel(svc_ctx *c);
+void store_service__cmd_keynotify(svc_ctx *c);
+void store_service__cmd_scan(svc_ctx *c);
 
 #endif

@@ -110,7 +110,7 @@ static void test_tls_context_errors(void **state)
     (void)state;
     char err[512];
     tls_config t = {.cert_file = "/nonexistent/s.pem", .key_file = "/nonexistent/s.key", .min_version = 12};
-    assert_null(tls_ctx_new(&t, err, sizeof err));
+    assert_null(net_tls_ctx_new(&t, err, sizeof err));
     assert_string_equal(err, "cert_file /nonexistent/s.pem: No such file or directory");
     /* A file that is there but is no certificate: said plainly, not
      * OpenSSL's "system lib" or "no start line". */
@@ -120,16 +120,16 @@ static void test_tls_context_errors(void **state)
     assert_int_equal(write(fd, "hello\n", 6), 6);
     close(fd);
     t.cert_file = path;
-    assert_null(tls_ctx_new(&t, err, sizeof err));
+    assert_null(net_tls_ctx_new(&t, err, sizeof err));
     assert_string_equal(err, "key_file /nonexistent/s.key: No such file or directory");
     t.key_file = path;
-    assert_null(tls_ctx_new(&t, err, sizeof err));
+    assert_null(net_tls_ctx_new(&t, err, sizeof err));
     char want[128];
     snprintf(want, sizeof want, "cert_file %s: no PEM data of the expected kind (no matching \"-----BEGIN\" line)", path);
     assert_string_equal(err, want);
     unlink(path);
     t.ciphers = "NO-SUCH-CIPHER";
-    assert_null(tls_ctx_new(&t, err, sizeof err));
+    assert_null(net_tls_ctx_new(&t, err, sizeof err));
     assert_non_null(strstr(err, "ciphers NO-SUCH-CIPHER: "));
 }
 

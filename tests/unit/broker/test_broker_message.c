@@ -16,18 +16,18 @@ static void test_msg_copies_and_refcounts(void **state)
     (void)state;
     char topic[] = "a/b", payload[] = "hello";
     static const uint8_t props[] = {MQTT_PROP_CONTENT_TYPE, 0x00, 0x01, 'x'};
-    msg *m = msg_new(B(topic), B(payload), (mqtt_bytes){props, sizeof props}, 1, true);
+    msg *m = broker__msg_new(B(topic), B(payload), (mqtt_bytes){props, sizeof props}, 1, true);
     topic[0] = 'z'; /* the message owns copies */
     payload[0] = 'j';
     assert_true(mqtt_bytes_eq(m->topic, B("a/b")));
     assert_true(mqtt_bytes_eq(m->payload, B("hello")));
     assert_int_equal(m->props.len, 4);
     assert_memory_equal(m->props.data, props, sizeof props);
-    assert_int_equal(m->topic_hash, msg_hash_topic(B("a/b")));
-    assert_ptr_equal(msg_ref(m), m);
+    assert_int_equal(m->topic_hash, broker__msg_hash_topic(B("a/b")));
+    assert_ptr_equal(broker__msg_ref(m), m);
     assert_int_equal(m->refs, 2);
-    msg_unref(m);
-    msg_unref(m); /* freed: LSan would report a leak otherwise */
+    broker__msg_unref(m);
+    broker__msg_unref(m); /* freed: LSan would report a leak otherwise */
 }
 
 /* A freed small message's block is reused by the next message of about
@@ -36,13 +36,13 @@ static void test_msg_copies_and_refcounts(void **state)
 static void test_msg_block_reuse(void **state)
 {
     (void)state;
-    msg_pool_drain();
-    msg *a = msg_new(B("resp/1"), B("+OK"), B("pp"), 1, true);
+    broker__msg_pool_drain();
+    msg *a = broker__msg_new(B("resp/1"), B("+OK"), B("pp"), 1, true);
     a->expiry_at = 77;
-    msg_ref(a);
-    msg_unref(a);
-    msg_unref(a);
-    msg *b = msg_new(B("resp/2"), B(":1"), B("p"), 0, false);
+    broker__msg_ref(a);
+    broker__msg_unref(a);
+    broker__msg_unref(a);
+    msg *b = broker__msg_new(B("resp/2"), B(":1"), B("p"), 0, false);
     assert_ptr_equal(b, a); /* same shape: the block came back */
     assert_int_equal(b->refs, 1);
     assert_int_equal(b->expiry_at, 0);
@@ -51,81 +51,81 @@ static void test_msg_block_reuse(void **state)
     assert_true(mqtt_bytes_eq(b->topic, B("resp/2")));
     assert_true(mqtt_bytes_eq(b->payload, B(":1")));
     assert_true(mqtt_bytes_eq(b->props, B("p")));
-    assert_int_equal(b->topic_hash, msg_hash_topic(B("resp/2")));
-    msg_unref(b);
+    assert_int_equal(b->topic_hash, broker__msg_hash_topic(B("resp/2")));
+    broker__msg_unref(b);
     char big[600];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    msg *c = msg_new(B("t"), B(big), B(""), 0, false);
+    msg *c = broker__msg_new(B("t"), B(big), B(""), 0, false);
     assert_ptr_not_equal(c, b); /* far larger: not squeezed into the small block */
     assert_true(mqtt_bytes_eq(c->payload, B(big)));
-    msg_unref(c);
-    msg_pool_drain(); /* everything freed: LSan checks the blocks went back */
+    broker__msg_unref(c);
+    broker__msg_pool_drain(); /* everything freed: LSan checks the blocks went back */
 }
 
 static void test_expiry(void **state)
 {
     (void)state;
-    msg *m = msg_new(B("t"), B(""), B(""), 0, false);
-    assert_false(msg_expired(m, 1000));
-    assert_int_equal(msg_expiry_left(m, 1000), 0);
+    msg *m = broker__msg_new(B("t"), B(""), B(""), 0, false);
+    assert_false(broker__msg_expired(m, 1000));
+    assert_int_equal(broker__msg_expiry_left(m, 1000), 0);
     m->expiry_at = 10000;
-    assert_false(msg_expired(m, 9999));
-    assert_int_equal(msg_expiry_left(m, 9999), 1); /* rounded up, never 0 while live */
-    assert_int_equal(msg_expiry_left(m, 5000), 5);
-    assert_int_equal(msg_expiry_left(m, 4999), 6);
-    assert_true(msg_expired(m, 10000));
-    msg_unref(m);
+    assert_false(broker__msg_expired(m, 9999));
+    assert_int_equal(broker__msg_expiry_left(m, 9999), 1); /* rounded up, never 0 while live */
+    assert_int_equal(broker__msg_expiry_left(m, 5000), 5);
+    assert_int_equal(broker__msg_expiry_left(m, 4999), 6);
+    assert_true(broker__msg_expired(m, 10000));
+    broker__msg_unref(m);
 }
 
 static void test_delivery_list(void **state)
 {
     (void)state;
-    msg *m = msg_new(B("t"), B("p"), B(""), 2, false);
+    msg *m = broker__msg_new(B("t"), B("p"), B(""), 2, false);
     uint32_t ids[] = {3, 9};
     dlv_list l = {0};
-    delivery *a = delivery_new(m, 1, false, ids, 2);
-    delivery *b = delivery_new(m, 2, true, ids, 1);
-    delivery *c = delivery_new(m, 2, false, NULL, 0);
+    delivery *a = broker__delivery_new(m, 1, false, ids, 2);
+    delivery *b = broker__delivery_new(m, 2, true, ids, 1);
+    delivery *c = broker__delivery_new(m, 2, false, NULL, 0);
     assert_int_equal(m->refs, 4);
-    assert_int_equal(delivery_sub_ids(a)[1], 9);
-    assert_int_equal(delivery_sub_ids(b)[0], 3);
-    dlv_push(&l, a);
-    dlv_push(&l, b);
-    dlv_push(&l, c);
+    assert_int_equal(broker__delivery_sub_ids(a)[1], 9);
+    assert_int_equal(broker__delivery_sub_ids(b)[0], 3);
+    broker__dlv_push(&l, a);
+    broker__dlv_push(&l, b);
+    broker__dlv_push(&l, c);
     /* bytes: each entry counts itself and its whole message */
-    assert_int_equal(dlv_cost(a), sizeof *a + sizeof *m + m->cap);
-    assert_int_equal(l.bytes, 3 * dlv_cost(a));
-    dlv_unlink(&l, a, b); /* middle */
-    assert_int_equal(l.bytes, 2 * dlv_cost(a));
+    assert_int_equal(broker__dlv_cost(a), sizeof *a + sizeof *m + m->cap);
+    assert_int_equal(l.bytes, 3 * broker__dlv_cost(a));
+    broker__dlv_unlink(&l, a, b); /* middle */
+    assert_int_equal(l.bytes, 2 * broker__dlv_cost(a));
     assert_ptr_equal(l.head, a);
     assert_ptr_equal(a->next, c);
-    dlv_unlink(&l, a, c); /* tail */
+    broker__dlv_unlink(&l, a, c); /* tail */
     assert_ptr_equal(l.tail, a);
     assert_int_equal(l.n, 1);
-    dlv_push(&l, b);
-    assert_ptr_equal(dlv_pop(&l), a);
+    broker__dlv_push(&l, b);
+    assert_ptr_equal(broker__dlv_pop(&l), a);
     assert_ptr_equal(l.head, b);
-    delivery_free(a);
-    delivery_free(c);
-    dlv_clear(&l);
+    broker__delivery_free(a);
+    broker__delivery_free(c);
+    broker__dlv_clear(&l);
     assert_null(l.head);
     assert_null(l.tail);
     assert_int_equal(l.n, 0);
     assert_int_equal(l.bytes, 0);
     assert_int_equal(m->refs, 1);
-    msg_unref(m);
+    broker__msg_unref(m);
 }
 
 static void test_share_key(void **state)
 {
     (void)state;
-    share_key *k = share_key_new(B("$share/g/a/#"));
+    share_key *k = broker__share_key_new(B("$share/g/a/#"));
     assert_int_equal(k->len, 12);
     assert_memory_equal(k->filter, "$share/g/a/#", 12);
-    share_key_ref(k);
-    share_key_unref(k);
-    share_key_unref(k);
+    broker__share_key_ref(k);
+    broker__share_key_unref(k);
+    broker__share_key_unref(k);
 }
 
 int main(void)
