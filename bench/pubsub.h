@@ -81,13 +81,13 @@ typedef struct pb_conn {
     enum pb_role role;
     enum pb_state state;
     uint32_t index;
-    bool writing;  /* write_req in flight, covering wbuf */
-    bool dirty;    /* on the bench's flush list */
+    bool writing; /* write_req in flight, covering wbuf */
+    bool dirty;   /* on the bench's flush list */
     bool closing;
     struct pb_conn *next_dirty;
-    buf in;   /* unparsed tail of a packet split across reads */
-    buf out;  /* packets encoded since the last flush */
-    buf wbuf; /* bytes handed to uv_write, owned until its callback */
+    buf in;          /* unparsed tail of a packet split across reads */
+    buf out;         /* packets encoded since the last flush */
+    buf wbuf;        /* bytes handed to uv_write, owned until its callback */
     char topic[128]; /* publish topic; a state store client's response topic */
     uint16_t topic_len;
 
@@ -144,7 +144,7 @@ typedef struct pb_bench {
     uint64_t tokens_ns;
     uint64_t ping_ns;
     uint64_t rss_ns; /* last RSS sample */
-    uint32_t rr; /* round-robin start for the rate-limited pump */
+    uint32_t rr;     /* round-robin start for the rate-limited pump */
 
     /* whole-run counters */
     uint64_t sent;

@@ -165,8 +165,7 @@ void pb_conn_fail(pb_conn *c, const char *what, int err)
 {
     if (c->closing) return;
     static const char *roles[] = {"pub", "sub", "idle", "client"};
-    fprintf(stderr, "pubsub: %s %u: %s: %s\n", roles[c->role], c->index, what,
-            err < 0 ? uv_strerror(err) : "protocol");
+    fprintf(stderr, "pubsub: %s %u: %s: %s\n", roles[c->role], c->index, what, err < 0 ? uv_strerror(err) : "protocol");
     c->bench->errors++;
     conn_close(c);
     pb_on_failed(c->bench);
@@ -232,10 +231,8 @@ static void conn_publish_one(pb_conn *c, uint64_t now)
     pb_bench *b = c->bench;
     /* Stall recovery measures silence from the moment something is owed. */
     if (c->unacked == 0 && pb_conn_outstanding(c) == 0) c->progress_ns = now;
-    if (c->role == PB_SS)
-        pb_ss_request(c, now);
-    else
-        conn_encode_message(c, now);
+    if (c->role == PB_SS) pb_ss_request(c, now);
+    else conn_encode_message(c, now);
     if (b->opts.qos > 0) {
         c->next_id = (uint16_t)(c->next_id == 0xFFFF ? 1 : c->next_id + 1);
         c->unacked++;
@@ -354,8 +351,7 @@ static void conn_on_connack(pb_conn *c, const mqtt_connack *ca)
         .filter = {(const uint8_t *)c->topic, c->topic_len},
         .qos = c->bench->opts.qos,
     };
-    mqtt_packet p = {.type = MQTT_SUBSCRIBE,
-                     .subscribe = {.packet_id = 1, .count = 1, .entries = &e}};
+    mqtt_packet p = {.type = MQTT_SUBSCRIBE, .subscribe = {.packet_id = 1, .count = 1, .entries = &e}};
     conn_send(c, &p);
     c->state = PB_WAIT_SUBACK;
 }
@@ -381,10 +377,8 @@ static void conn_on_packet(pb_conn *c, const uint8_t *data, size_t len, uint64_t
     }
     switch (p.type) {
     case MQTT_PUBLISH:
-        if (c->role == PB_SS)
-            conn_on_reply(c, &p.publish, now);
-        else
-            conn_on_delivery(c, &p.publish, now);
+        if (c->role == PB_SS) conn_on_reply(c, &p.publish, now);
+        else conn_on_delivery(c, &p.publish, now);
         break;
     case MQTT_PUBACK: conn_on_puback(c, &p.ack, now); break;
     case MQTT_CONNACK: conn_on_connack(c, &p.connack); break;
@@ -431,10 +425,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *ub)
     pb_conn *c = s->data;
     if (n == 0) return;
     if (n < 0) {
-        if (c->bench->shutting_down)
-            conn_close(c);
-        else
-            pb_conn_fail(c, "read", (int)n);
+        if (c->bench->shutting_down) conn_close(c);
+        else pb_conn_fail(c, "read", (int)n);
         return;
     }
     const uint8_t *data = (const uint8_t *)ub->base;

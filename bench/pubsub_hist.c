@@ -2,10 +2,7 @@
 
 #include <string.h>
 
-void hist_reset(hist *h)
-{
-    memset(h, 0, sizeof *h);
-}
+void hist_reset(hist *h) { memset(h, 0, sizeof *h); }
 
 /* Values below 2^HIST_SUB_BITS get an exact bucket each; above, the bucket
  * is (exponent, top HIST_SUB_BITS bits below the leading one). */

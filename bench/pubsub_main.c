@@ -54,10 +54,7 @@ static void phase_after(pb_bench *b, int phase, double secs)
 
 /* Connections [first, end) of the group being connected: publishers are
  * conns[0, pubs), subscribers the rest, idle connections all of them. */
-static uint32_t group_first(const pb_bench *b)
-{
-    return b->phase_no == PH_CONNECT_SUBS ? b->opts.pubs : 0;
-}
+static uint32_t group_first(const pb_bench *b) { return b->phase_no == PH_CONNECT_SUBS ? b->opts.pubs : 0; }
 
 static uint32_t group_end(const pb_bench *b)
 {
@@ -69,13 +66,11 @@ static void connect_more(pb_bench *b)
 {
     uint32_t end = group_end(b);
     uint32_t first = group_first(b);
-    while (b->next_connect < end && b->next_connect - first - b->ready < PB_CONNECT_PARALLEL &&
-           !b->shutting_down) {
+    while (b->next_connect < end && b->next_connect - first - b->ready < PB_CONNECT_PARALLEL && !b->shutting_down) {
         pb_conn *c = &b->conns[b->next_connect++];
         int rc = pb_conn_start(c);
         if (rc < 0) {
-            fprintf(stderr, "pubsub: connect to %s:%u: %s\n", b->opts.host, b->opts.port,
-                    uv_strerror(rc));
+            fprintf(stderr, "pubsub: connect to %s:%u: %s\n", b->opts.host, b->opts.port, uv_strerror(rc));
             b->errors++;
             pb_on_failed(b);
             return;
@@ -228,10 +223,8 @@ void pb_on_ready(pb_bench *b, pb_conn *c)
     switch (b->phase_no) {
     case PH_CONNECT_SUBS: group_connect(b, PH_CONNECT_PUBS); break;
     case PH_CONNECT_PUBS:
-        if (b->opts.workload == PB_WL_GET || b->opts.workload == PB_WL_FILL)
-            start_filling(b);
-        else
-            start_publishing(b);
+        if (b->opts.workload == PB_WL_GET || b->opts.workload == PB_WL_FILL) start_filling(b);
+        else start_publishing(b);
         break;
     case PH_IDLE_CONNECT: phase_after(b, PH_IDLE_SETTLE, b->opts.idle_settle); break;
     default: break;
@@ -245,8 +238,7 @@ static void on_phase_timer(uv_timer_t *t)
     case PH_CONNECT_SUBS:
     case PH_CONNECT_PUBS:
     case PH_IDLE_CONNECT:
-        fprintf(stderr, "pubsub: timed out connecting (%u of %u ready)\n", b->ready,
-                group_end(b) - group_first(b));
+        fprintf(stderr, "pubsub: timed out connecting (%u of %u ready)\n", b->ready, group_end(b) - group_first(b));
         b->errors++;
         pb_on_failed(b);
         break;
@@ -259,8 +251,8 @@ static void on_phase_timer(uv_timer_t *t)
         break;
     case PH_IDLE_HOLD: finish(b); break;
     case PH_FILL:
-        fprintf(stderr, "pubsub: pre-fill timed out (%llu of %u keys)\n",
-                (unsigned long long)b->fill_done, b->opts.keys);
+        fprintf(stderr, "pubsub: pre-fill timed out (%llu of %u keys)\n", (unsigned long long)b->fill_done,
+                b->opts.keys);
         b->errors++;
         pb_on_failed(b);
         break;
@@ -338,14 +330,10 @@ static void bench_init(pb_bench *b, uv_loop_t *loop)
     b->conns = xcalloc(b->n_conns, sizeof *b->conns);
     b->rng = 0x9E3779B97F4A7C15ull ^ uv_hrtime();
     for (uint32_t i = 0; i < b->n_conns; i++) {
-        if (ss)
-            pb_conn_init(b, &b->conns[i], PB_SS, i);
-        else if (o->idle > 0)
-            pb_conn_init(b, &b->conns[i], PB_IDLE, i);
-        else if (i < o->pubs)
-            pb_conn_init(b, &b->conns[i], PB_PUB, i);
-        else
-            pb_conn_init(b, &b->conns[i], PB_SUB, i - o->pubs);
+        if (ss) pb_conn_init(b, &b->conns[i], PB_SS, i);
+        else if (o->idle > 0) pb_conn_init(b, &b->conns[i], PB_IDLE, i);
+        else if (i < o->pubs) pb_conn_init(b, &b->conns[i], PB_PUB, i);
+        else pb_conn_init(b, &b->conns[i], PB_SUB, i - o->pubs);
     }
     uv_check_init(loop, &b->flush_check);
     b->flush_check.data = b;

@@ -6,46 +6,64 @@
 #include "mqtt/packet.h"
 #include "pubsub.h"
 
-static const char usage[] =
-    "usage: pubsub [options]\n"
-    "  --host ADDR         broker address (IPv4/IPv6 literal, default 127.0.0.1)\n"
-    "  --port N            broker port (default 1883)\n"
-    "  --pubs N            publisher connections (default 1)\n"
-    "  --subs N            subscriber connections (default 1)\n"
-    "  --qos 0|1           QoS of publications and subscriptions (default 0)\n"
-    "  --size BYTES        payload size, >= 20 (default 64)\n"
-    "  --topic-mode MODE   fan-in | fan-out: all publishers on one topic that every\n"
-    "                      subscriber follows; pairs: publisher i -> subscriber i\n"
-    "                      (needs --pubs = --subs) (default fan-in)\n"
-    "  --window N          per publisher: messages not yet delivered to every\n"
-    "                      subscriber (and, at QoS 1, not yet acknowledged) (default 64)\n"
-    "  --rate N            total publications per second, 0 = as fast as the window\n"
-    "                      allows (default 0)\n"
-    "  --warmup S          seconds of load before measuring (default 2)\n"
-    "  --duration S        seconds measured; with --idle, seconds the idle\n"
-    "                      connections are held after the sample (default 10)\n"
-    "  --drain S           seconds to wait for in-flight deliveries (default 2)\n"
-    "  --idle N            only open N idle connections and report the server's\n"
-    "                      RSS growth per connection (needs --server-pid)\n"
-    "  --idle-settle S     wait before sampling RSS in idle mode (default 1)\n"
-    "  --mqtt 5|3.1.1      protocol version (default 5)\n"
-    "  --server-pid PID    sample this process's RSS and CPU from /proc\n"
-    "  --label TEXT        copied into the report (e.g. the broker's name)\n"
-    "  --json              one JSON object on stdout instead of text\n"
-    "state store workloads (MQTT 5, QoS 1 requests; see bench/README.md):\n"
-    "  --workload W        pubsub (default) | set | get: requests on random keys\n"
-    "                      (get after a SET of every key) | fill: SET every key\n"
-    "                      once and report the server's RSS growth per key\n"
-    "                      (needs --server-pid)\n"
-    "  --conns N           client connections (same as --pubs) (default 1)\n"
-    "  --inflight N        requests in flight per connection (same as --window)\n"
-    "  --keys N            key space: key:000000000000 .. (default 100000)\n"
-    "  --value-size BYTES  SET value size (default 100)\n";
+static const char usage[] = "usage: pubsub [options]\n"
+                            "  --host ADDR         broker address (IPv4/IPv6 literal, default 127.0.0.1)\n"
+                            "  --port N            broker port (default 1883)\n"
+                            "  --pubs N            publisher connections (default 1)\n"
+                            "  --subs N            subscriber connections (default 1)\n"
+                            "  --qos 0|1           QoS of publications and subscriptions (default 0)\n"
+                            "  --size BYTES        payload size, >= 20 (default 64)\n"
+                            "  --topic-mode MODE   fan-in | fan-out: all publishers on one topic that every\n"
+                            "                      subscriber follows; pairs: publisher i -> subscriber i\n"
+                            "                      (needs --pubs = --subs) (default fan-in)\n"
+                            "  --window N          per publisher: messages not yet delivered to every\n"
+                            "                      subscriber (and, at QoS 1, not yet acknowledged) (default 64)\n"
+                            "  --rate N            total publications per second, 0 = as fast as the window\n"
+                            "                      allows (default 0)\n"
+                            "  --warmup S          seconds of load before measuring (default 2)\n"
+                            "  --duration S        seconds measured; with --idle, seconds the idle\n"
+                            "                      connections are held after the sample (default 10)\n"
+                            "  --drain S           seconds to wait for in-flight deliveries (default 2)\n"
+                            "  --idle N            only open N idle connections and report the server's\n"
+                            "                      RSS growth per connection (needs --server-pid)\n"
+                            "  --idle-settle S     wait before sampling RSS in idle mode (default 1)\n"
+                            "  --mqtt 5|3.1.1      protocol version (default 5)\n"
+                            "  --server-pid PID    sample this process's RSS and CPU from /proc\n"
+                            "  --label TEXT        copied into the report (e.g. the broker's name)\n"
+                            "  --json              one JSON object on stdout instead of text\n"
+                            "state store workloads (MQTT 5, QoS 1 requests; see bench/README.md):\n"
+                            "  --workload W        pubsub (default) | set | get: requests on random keys\n"
+                            "                      (get after a SET of every key) | fill: SET every key\n"
+                            "                      once and report the server's RSS growth per key\n"
+                            "                      (needs --server-pid)\n"
+                            "  --conns N           client connections (same as --pubs) (default 1)\n"
+                            "  --inflight N        requests in flight per connection (same as --window)\n"
+                            "  --keys N            key space: key:000000000000 .. (default 100000)\n"
+                            "  --value-size BYTES  SET value size (default 100)\n";
 
 enum {
-    OPT_HOST = 1000, OPT_PORT, OPT_PUBS, OPT_SUBS, OPT_QOS, OPT_SIZE, OPT_MODE, OPT_WINDOW,
-    OPT_RATE, OPT_WARMUP, OPT_DURATION, OPT_DRAIN, OPT_IDLE, OPT_IDLE_SETTLE, OPT_MQTT,
-    OPT_PID, OPT_LABEL, OPT_JSON, OPT_WORKLOAD, OPT_KEYS, OPT_VALUE_SIZE, OPT_HELP,
+    OPT_HOST = 1000,
+    OPT_PORT,
+    OPT_PUBS,
+    OPT_SUBS,
+    OPT_QOS,
+    OPT_SIZE,
+    OPT_MODE,
+    OPT_WINDOW,
+    OPT_RATE,
+    OPT_WARMUP,
+    OPT_DURATION,
+    OPT_DRAIN,
+    OPT_IDLE,
+    OPT_IDLE_SETTLE,
+    OPT_MQTT,
+    OPT_PID,
+    OPT_LABEL,
+    OPT_JSON,
+    OPT_WORKLOAD,
+    OPT_KEYS,
+    OPT_VALUE_SIZE,
+    OPT_HELP,
 };
 
 static const struct option longopts[] = {
@@ -94,19 +112,13 @@ static bool parse_double(const char *s, double max, double *out)
     return true;
 }
 
-static bool parse_secs(const char *s, double *out)
-{
-    return parse_double(s, 86400, out);
-}
+static bool parse_secs(const char *s, double *out) { return parse_double(s, 86400, out); }
 
 static bool parse_mode(pb_opts *o, const char *s)
 {
-    if (strcmp(s, "fan-in") == 0 || strcmp(s, "fan-out") == 0)
-        o->topic_mode = PB_TOPIC_SHARED;
-    else if (strcmp(s, "pairs") == 0)
-        o->topic_mode = PB_TOPIC_PAIRS;
-    else
-        return false;
+    if (strcmp(s, "fan-in") == 0 || strcmp(s, "fan-out") == 0) o->topic_mode = PB_TOPIC_SHARED;
+    else if (strcmp(s, "pairs") == 0) o->topic_mode = PB_TOPIC_PAIRS;
+    else return false;
     o->mode_name = s;
     return true;
 }
@@ -132,8 +144,7 @@ static bool parse_one(pb_opts *o, int opt, const char *arg)
     case OPT_SUBS: return parse_uint(arg, 100000, &v) && (o->subs = (uint32_t)v, true);
     case OPT_IDLE: return parse_uint(arg, 1000000, &v) && (o->idle = (uint32_t)v, true);
     case OPT_QOS: return parse_uint(arg, 1, &v) && (o->qos = (uint8_t)v, true);
-    case OPT_SIZE:
-        return parse_uint(arg, 1 << 20, &v) && v >= PB_HEADER_SIZE && (o->size = (uint32_t)v, true);
+    case OPT_SIZE: return parse_uint(arg, 1 << 20, &v) && v >= PB_HEADER_SIZE && (o->size = (uint32_t)v, true);
     case OPT_WINDOW: return parse_uint(arg, 65535, &v) && v > 0 && (o->window = (uint32_t)v, true);
     case OPT_RATE: return parse_double(arg, 1e9, &o->rate);
     case OPT_WARMUP: return parse_secs(arg, &o->warmup);
@@ -141,8 +152,7 @@ static bool parse_one(pb_opts *o, int opt, const char *arg)
     case OPT_DRAIN: return parse_secs(arg, &o->drain);
     case OPT_IDLE_SETTLE: return parse_secs(arg, &o->idle_settle);
     case OPT_MODE: return parse_mode(o, arg);
-    case OPT_PID:
-        return parse_uint(arg, 0x7FFFFFFF, &v) && v > 0 && (o->server_pid = (pid_t)v, true);
+    case OPT_PID: return parse_uint(arg, 0x7FFFFFFF, &v) && v > 0 && (o->server_pid = (pid_t)v, true);
     case OPT_LABEL: o->label = arg; return true;
     case OPT_JSON: o->json = true; return true;
     case OPT_WORKLOAD: return parse_workload(o, arg);
@@ -196,10 +206,24 @@ static bool opts_check(pb_opts *o)
 bool pb_opts_parse(pb_opts *o, int argc, char **argv)
 {
     *o = (pb_opts){
-        .host = "127.0.0.1", .port = 1883, .pubs = 1, .subs = 1, .qos = 0,
-        .version = MQTT_V5, .size = 64, .window = 64, .duration = 10, .warmup = 2,
-        .drain = 2, .idle_settle = 1, .topic_mode = PB_TOPIC_SHARED, .mode_name = "fan-in",
-        .label = "", .workload = PB_WL_PUBSUB, .keys = 100000, .value_size = 100,
+        .host = "127.0.0.1",
+        .port = 1883,
+        .pubs = 1,
+        .subs = 1,
+        .qos = 0,
+        .version = MQTT_V5,
+        .size = 64,
+        .window = 64,
+        .duration = 10,
+        .warmup = 2,
+        .drain = 2,
+        .idle_settle = 1,
+        .topic_mode = PB_TOPIC_SHARED,
+        .mode_name = "fan-in",
+        .label = "",
+        .workload = PB_WL_PUBSUB,
+        .keys = 100000,
+        .value_size = 100,
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -208,8 +232,7 @@ bool pb_opts_parse(pb_opts *o, int argc, char **argv)
             exit(0);
         }
         if (opt == '?' || !parse_one(o, opt, optarg)) {
-            if (opt != '?') fprintf(stderr, "pubsub: bad value for --%s: %s\n",
-                                    longopts[opt - OPT_HOST].name, optarg);
+            if (opt != '?') fprintf(stderr, "pubsub: bad value for --%s: %s\n", longopts[opt - OPT_HOST].name, optarg);
             fputs(usage, stderr);
             return false;
         }

@@ -37,9 +37,7 @@ int64_t proc_cpu_ticks(pid_t pid)
     const char *p = strrchr(line, ')');
     if (!p) return -1;
     unsigned long long utime, stime;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-               &stime) != 2)
-        return -1;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return -1;
     return (int64_t)(utime + stime);
 }
 

@@ -42,10 +42,7 @@ static void result_compute(const pb_bench *b, pb_result *r)
         if (b->conns[i].window < r->window) r->window = b->conns[i].window;
 }
 
-static const char *version_name(uint8_t v)
-{
-    return v == MQTT_V5 ? "5" : "3.1.1";
-}
+static const char *version_name(uint8_t v) { return v == MQTT_V5 ? "5" : "3.1.1"; }
 
 /* State store fields, appended to the load object (ops_s = replies/s). */
 static void report_json_ss(const pb_bench *b, const pb_result *r)
@@ -57,10 +54,7 @@ static void report_json_ss(const pb_bench *b, const pb_result *r)
            (unsigned long long)b->reply_errors, b->fill_secs);
 }
 
-static bool run_ok(const pb_bench *b)
-{
-    return !b->failed && !b->errors && !b->reply_errors;
-}
+static bool run_ok(const pb_bench *b) { return !b->failed && !b->errors && !b->reply_errors; }
 
 static void report_json(const pb_bench *b, const pb_result *r)
 {
@@ -72,14 +66,12 @@ static void report_json(const pb_bench *b, const pb_result *r)
            "\"gaps\":%llu,\"written_off\":%llu,\"errors\":%llu,\"server_rss_kib_start\":%lld,"
            "\"server_rss_kib_max\":%lld,\"server_rss_kib_end\":%lld,\"server_cpu_pct\":%.1f,"
            "\"gen_cpu_pct\":%.1f",
-           run_ok(b) ? "true" : "false", o->label, o->mode_name, o->qos, o->pubs,
-           o->subs, o->size, version_name(o->version), r->window, o->rate, r->secs,
-           r->pub_rate, r->recv_rate, r->p50_us, r->p99_us, r->max_us,
-           (unsigned long long)b->sent, (unsigned long long)b->acked,
-           (unsigned long long)b->received, (long long)r->lost, (unsigned long long)b->dups,
-           (unsigned long long)b->gaps, (unsigned long long)b->written_off,
-           (unsigned long long)b->errors, (long long)b->rss_start_kib, (long long)b->rss_max_kib, (long long)b->rss_end_kib,
-           r->server_cpu_pct, r->gen_cpu_pct);
+           run_ok(b) ? "true" : "false", o->label, o->mode_name, o->qos, o->pubs, o->subs, o->size,
+           version_name(o->version), r->window, o->rate, r->secs, r->pub_rate, r->recv_rate, r->p50_us, r->p99_us,
+           r->max_us, (unsigned long long)b->sent, (unsigned long long)b->acked, (unsigned long long)b->received,
+           (long long)r->lost, (unsigned long long)b->dups, (unsigned long long)b->gaps,
+           (unsigned long long)b->written_off, (unsigned long long)b->errors, (long long)b->rss_start_kib,
+           (long long)b->rss_max_kib, (long long)b->rss_end_kib, r->server_cpu_pct, r->gen_cpu_pct);
     if (o->workload != PB_WL_PUBSUB) report_json_ss(b, r);
     printf("}\n");
 }
@@ -87,9 +79,9 @@ static void report_json(const pb_bench *b, const pb_result *r)
 static void report_text_ss(const pb_bench *b, const pb_result *r)
 {
     const pb_opts *o = &b->opts;
-    printf("%s%sstate store %s: %u connections x %u in flight, %u keys, %u-byte values%s\n",
-           o->label, *o->label ? ": " : "", pb_workload_name(o->workload), o->pubs, r->window,
-           o->keys, o->value_size, run_ok(b) ? "" : "  ** FAILED **");
+    printf("%s%sstate store %s: %u connections x %u in flight, %u keys, %u-byte values%s\n", o->label,
+           *o->label ? ": " : "", pb_workload_name(o->workload), o->pubs, r->window, o->keys, o->value_size,
+           run_ok(b) ? "" : "  ** FAILED **");
     if (b->fill_secs > 0) printf("  pre-fill: %u keys in %.2f s\n", o->keys, b->fill_secs);
     printf("  measured %.2f s: %.0f requests/s answered\n", r->secs, r->recv_rate);
     printf("  latency: p50 %.1f us, p99 %.1f us, max %.1f us\n", r->p50_us, r->p99_us, r->max_us);
@@ -101,31 +93,26 @@ static void report_text_ss(const pb_bench *b, const pb_result *r)
 static void report_text_pubsub(const pb_bench *b, const pb_result *r)
 {
     const pb_opts *o = &b->opts;
-    printf("%s%s%s %u pub -> %u sub, QoS %u, %u-byte payloads, MQTT %s, window %u%s\n",
-           o->label, *o->label ? ": " : "", o->mode_name, o->pubs, o->subs, o->qos, o->size,
-           version_name(o->version), r->window, b->failed ? "  ** FAILED **" : "");
-    printf("  measured %.2f s: published %.0f msg/s, delivered %.0f msg/s\n", r->secs,
-           r->pub_rate, r->recv_rate);
-    printf("  latency: p50 %.1f us, p99 %.1f us, max %.1f us\n", r->p50_us, r->p99_us,
-           r->max_us);
+    printf("%s%s%s %u pub -> %u sub, QoS %u, %u-byte payloads, MQTT %s, window %u%s\n", o->label, *o->label ? ": " : "",
+           o->mode_name, o->pubs, o->subs, o->qos, o->size, version_name(o->version), r->window,
+           b->failed ? "  ** FAILED **" : "");
+    printf("  measured %.2f s: published %.0f msg/s, delivered %.0f msg/s\n", r->secs, r->pub_rate, r->recv_rate);
+    printf("  latency: p50 %.1f us, p99 %.1f us, max %.1f us\n", r->p50_us, r->p99_us, r->max_us);
     printf("  whole run: sent %llu, received %llu, lost %lld, duplicates %llu, gaps %llu, "
            "written off %llu, errors %llu\n",
            (unsigned long long)b->sent, (unsigned long long)b->received, (long long)r->lost,
-           (unsigned long long)b->dups, (unsigned long long)b->gaps,
-           (unsigned long long)b->written_off, (unsigned long long)b->errors);
+           (unsigned long long)b->dups, (unsigned long long)b->gaps, (unsigned long long)b->written_off,
+           (unsigned long long)b->errors);
 }
 
 static void report_text(const pb_bench *b, const pb_result *r)
 {
     const pb_opts *o = &b->opts;
-    if (o->workload != PB_WL_PUBSUB)
-        report_text_ss(b, r);
-    else
-        report_text_pubsub(b, r);
+    if (o->workload != PB_WL_PUBSUB) report_text_ss(b, r);
+    else report_text_pubsub(b, r);
     if (o->server_pid)
-        printf("  server: RSS %lld KiB at start, %lld max, %lld at end; CPU %.1f%%\n",
-               (long long)b->rss_start_kib, (long long)b->rss_max_kib,
-               (long long)b->rss_end_kib, r->server_cpu_pct);
+        printf("  server: RSS %lld KiB at start, %lld max, %lld at end; CPU %.1f%%\n", (long long)b->rss_start_kib,
+               (long long)b->rss_max_kib, (long long)b->rss_end_kib, r->server_cpu_pct);
     printf("  generator CPU %.1f%%\n", r->gen_cpu_pct);
 }
 
@@ -133,10 +120,8 @@ void pb_report(const pb_bench *b)
 {
     pb_result r;
     result_compute(b, &r);
-    if (b->opts.json)
-        report_json(b, &r);
-    else
-        report_text(b, &r);
+    if (b->opts.json) report_json(b, &r);
+    else report_text(b, &r);
     fflush(stdout);
 }
 
@@ -151,9 +136,8 @@ void pb_report_idle(const pb_bench *b, uint32_t conns, int64_t after_kib)
                ok && !b->failed ? "true" : "false", o->label, version_name(o->version), conns,
                (long long)b->rss_before_kib, (long long)after_kib, per_conn);
     else
-        printf("%s%sidle: %u connections, server RSS %lld -> %lld KiB: %.0f bytes/connection\n",
-               o->label, *o->label ? ": " : "", conns, (long long)b->rss_before_kib,
-               (long long)after_kib, per_conn);
+        printf("%s%sidle: %u connections, server RSS %lld -> %lld KiB: %.0f bytes/connection\n", o->label,
+               *o->label ? ": " : "", conns, (long long)b->rss_before_kib, (long long)after_kib, per_conn);
     fflush(stdout);
 }
 
@@ -170,13 +154,11 @@ void pb_report_fill(const pb_bench *b, int64_t after_kib)
                "\"rss_before_kib\":%lld,\"rss_after_kib\":%lld,\"bytes_per_key\":%.1f,"
                "\"reply_errors\":%llu}\n",
                ok ? "true" : "false", o->label, o->pubs, o->keys, o->value_size, b->fill_secs, rate,
-               (long long)b->fill_rss_before_kib, (long long)after_kib, per_key,
-               (unsigned long long)b->reply_errors);
+               (long long)b->fill_rss_before_kib, (long long)after_kib, per_key, (unsigned long long)b->reply_errors);
     else
         printf("%s%sfill: %llu of %u keys in %.2f s (%.0f SET/s), server RSS %lld -> %lld KiB: "
                "%.1f bytes/key, reply errors %llu\n",
-               o->label, *o->label ? ": " : "", (unsigned long long)b->fill_done, o->keys, b->fill_secs,
-               rate, (long long)b->fill_rss_before_kib, (long long)after_kib, per_key,
-               (unsigned long long)b->reply_errors);
+               o->label, *o->label ? ": " : "", (unsigned long long)b->fill_done, o->keys, b->fill_secs, rate,
+               (long long)b->fill_rss_before_kib, (long long)after_kib, per_key, (unsigned long long)b->reply_errors);
     fflush(stdout);
 }

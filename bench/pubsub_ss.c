@@ -31,10 +31,7 @@ const char *pb_workload_name(enum pb_workload w)
     return names[w];
 }
 
-static void append_str(buf *b, const char *s)
-{
-    buf_append(b, s, strlen(s));
-}
+static void append_str(buf *b, const char *s) { buf_append(b, s, strlen(s)); }
 
 /* The command with key 0 (rewritten per request); value bytes are 'x' as in
  * redis-benchmark's -d payload. */
@@ -53,8 +50,7 @@ static void build_set(buf *b, uint32_t value_size)
 
 void pb_ss_conn_init(pb_conn *c)
 {
-    int n = snprintf(c->topic, sizeof c->topic, "clients/pb-%d-c%u" SS_RESPONSE_SUFFIX, (int)getpid(),
-                     c->index);
+    int n = snprintf(c->topic, sizeof c->topic, "clients/pb-%d-c%u" SS_RESPONSE_SUFFIX, (int)getpid(), c->index);
     c->topic_len = (uint16_t)n;
     build_set(&c->set_req, c->bench->opts.value_size);
     append_str(&c->get_req, "*2\r\n$3\r\nGET\r\n$16\r\n" SS_KEY_PREFIX "000000000000\r\n");
@@ -99,17 +95,13 @@ static void stamp_clock(pb_bench *b, uint64_t now)
         b->hlc_count++;
     }
     char ts[64];
-    int n = snprintf(ts, sizeof ts, "%015llu:%05u:" SS_HLC_NODE, (unsigned long long)b->hlc_ms,
-                     b->hlc_count);
+    int n = snprintf(ts, sizeof ts, "%015llu:%05u:" SS_HLC_NODE, (unsigned long long)b->hlc_ms, b->hlc_count);
     b->ts_prop.len = 0;
     mqtt_props_add_user(&b->ts_prop, (mqtt_bytes){(const uint8_t *)"__ts", 4},
                         (mqtt_bytes){(const uint8_t *)ts, (uint32_t)n});
 }
 
-bool pb_ss_fill_pending(const pb_conn *c)
-{
-    return c->fill_next < c->bench->opts.keys;
-}
+bool pb_ss_fill_pending(const pb_conn *c) { return c->fill_next < c->bench->opts.keys; }
 
 /* The pre-fill SETs every key once, each connection its own residue
  * class; the workloads then pick keys at random, like redis-benchmark -r. */
@@ -136,8 +128,7 @@ void pb_ss_request(pb_conn *c, uint64_t now)
         .topic = {(const uint8_t *)SS_REQUEST_TOPIC, sizeof SS_REQUEST_TOPIC - 1},
         .qos = 1,
         .packet_id = c->next_id,
-        .props = {.present = MQTT_PROP_BIT(MQTT_PROP_RESPONSE_TOPIC) |
-                             MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA),
+        .props = {.present = MQTT_PROP_BIT(MQTT_PROP_RESPONSE_TOPIC) | MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA),
                   .response_topic = {(const uint8_t *)c->topic, c->topic_len},
                   .correlation_data = {(const uint8_t *)corr, sizeof corr},
                   .extra = {b->ts_prop.data, (uint32_t)b->ts_prop.len}},

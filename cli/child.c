@@ -17,16 +17,14 @@ extern char **environ;
  * broker as the same user (option_env.c reads them). */
 enum { VAR_TOKEN, VAR_HOST, VAR_PORT, VAR_USERNAME, VAR_PASSWORD, VAR_COUNT };
 static const char *const var_names[VAR_COUNT] = {
-    "MQSTATE_FENCING_TOKEN", "MQSTATE_HOST", "MQSTATE_PORT", "MQSTATE_USERNAME",
-    "MQSTATE_PASSWORD",
+    "MQSTATE_FENCING_TOKEN", "MQSTATE_HOST", "MQSTATE_PORT", "MQSTATE_USERNAME", "MQSTATE_PASSWORD",
 };
 
 static bool is_ours(const char *entry)
 {
     for (int i = 0; i < VAR_COUNT; i++) {
         size_t n = strlen(var_names[i]);
-        if (strncmp(entry, var_names[i], n) == 0 && entry[n] == '=')
-            return true;
+        if (strncmp(entry, var_names[i], n) == 0 && entry[n] == '=') return true;
     }
     return false;
 }
@@ -34,26 +32,21 @@ static bool is_ours(const char *entry)
 /* environ without any of our variables, plus ours as they apply to this
  * run (an unset user name or password is removed, not inherited). The
  * new entries are malloc'd into added[]. */
-static char **child_environment(const char *token, const struct cli_connection *conn,
-                                char *added[VAR_COUNT])
+static char **child_environment(const char *token, const struct cli_connection *conn, char *added[VAR_COUNT])
 {
     char port[16];
     snprintf(port, sizeof port, "%d", conn->port);
     const char *values[VAR_COUNT] = {token, conn->host, port, conn->username, conn->password};
     size_t n = 0;
-    while (environ[n])
-        n++;
+    while (environ[n]) n++;
     char **env = calloc(n + VAR_COUNT + 1, sizeof *env);
-    if (!env)
-        return NULL;
+    if (!env) return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!is_ours(environ[i]))
-            env[k++] = environ[i];
+        if (!is_ours(environ[i])) env[k++] = environ[i];
     }
     for (int i = 0; i < VAR_COUNT; i++) {
-        if (!values[i])
-            continue;
+        if (!values[i]) continue;
         if (asprintf(&added[i], "%s=%s", var_names[i], values[i]) < 0) {
             added[i] = NULL;
             free(env);
@@ -73,11 +66,9 @@ static int spawn(pid_t *pid, char **argv, char **env, const sigset_t *mask)
     /* Whatever mqstate or its libraries ignored or blocked, the command
      * starts with the default dispositions and the original mask. */
     int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1, SIGPIPE};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaddset(&defaults, sigs[i]);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&defaults, sigs[i]);
     int err = posix_spawnattr_init(&attr);
-    if (err)
-        return err;
+    if (err) return err;
     posix_spawnattr_setsigmask(&attr, mask);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
@@ -86,16 +77,15 @@ static int spawn(pid_t *pid, char **argv, char **env, const sigset_t *mask)
     return err;
 }
 
-pid_t cli_child_spawn(char **argv, const char *token, const struct cli_connection *conn,
-                      const sigset_t *mask, int *status_out)
+pid_t cli_child_spawn(char **argv, const char *token, const struct cli_connection *conn, const sigset_t *mask,
+                      int *status_out)
 {
     char *added[VAR_COUNT] = {NULL};
     char **env = child_environment(token, conn, added);
     pid_t pid;
     int err = env ? spawn(&pid, argv, env, mask) : ENOMEM;
     free(env);
-    for (int i = 0; i < VAR_COUNT; i++)
-        free(added[i]);
+    for (int i = 0; i < VAR_COUNT; i++) free(added[i]);
     if (err) {
         fprintf(stderr, "mqstate: cannot run %s: %s\n", argv[0], strerror(err));
         *status_out = err == ENOENT ? 127 : 126;
@@ -106,9 +96,7 @@ pid_t cli_child_spawn(char **argv, const char *token, const struct cli_connectio
 
 int cli_child_status(int wait_status)
 {
-    if (WIFEXITED(wait_status))
-        return WEXITSTATUS(wait_status);
-    if (WIFSIGNALED(wait_status))
-        return 128 + WTERMSIG(wait_status);
+    if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+    if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
     return 1;
 }

@@ -14,8 +14,8 @@
  * when set), and with the signal mask `mask` (the one mqstate started
  * with). Returns the pid, or -1 after a one-line message; *status_out is
  * then the shell-like status: 127 not found, 126 not runnable. */
-pid_t cli_child_spawn(char **argv, const char *token, const struct cli_connection *conn,
-                      const sigset_t *mask, int *status_out);
+pid_t cli_child_spawn(char **argv, const char *token, const struct cli_connection *conn, const sigset_t *mask,
+                      int *status_out);
 
 /* Shell-like exit status of a waitpid status: the exit code, or 128 + the
  * signal number. */

@@ -34,14 +34,10 @@ struct elect_run {
 static void on_change(mqs_leader *e, bool is_self, const uint8_t *leader, size_t len, void *ud)
 {
     struct elect_run *run = ud;
-    if (!atomic_load(&run->elected) || is_self)
-        return;
+    if (!atomic_load(&run->elected) || is_self) return;
     char why[128];
-    if (leader)
-        snprintf(why, sizeof why, "%.*s is the leader now", len > 64 ? 64 : (int)len,
-                 (const char *)leader);
-    else
-        snprintf(why, sizeof why, "the term ended (deleted, expired, or not renewed)");
+    if (leader) snprintf(why, sizeof why, "%.*s is the leader now", len > 64 ? 64 : (int)len, (const char *)leader);
+    else snprintf(why, sizeof why, "the term ended (deleted, expired, or not renewed)");
     cli_held_lose(&run->held, MQS_OK, why);
 }
 
@@ -53,8 +49,7 @@ static mqs_err campaign(struct elect_run *run)
     if (opts->wait_s >= 0) {
         err = mqs_leader_campaign(run->leader, (int)(opts->wait_s * 1000));
     } else {
-        do
-            err = mqs_leader_campaign(run->leader, ELECT_WAIT_CHUNK_MS);
+        do err = mqs_leader_campaign(run->leader, ELECT_WAIT_CHUNK_MS);
         while (err == MQS_ERR_TIMEOUT);
     }
     cli_held_interruptible(false);
@@ -70,8 +65,7 @@ static int lead(struct elect_run *run, const sigset_t *orig_mask)
         cli_key_message(opts, &opts->keys[0], "leadership lost before the command ran");
         return CLI_EXIT_SERVICE;
     }
-    if (opts->verbose)
-        fprintf(stderr, "mqstate: elected, fencing token %s\n", text);
+    if (opts->verbose) fprintf(stderr, "mqstate: elected, fencing token %s\n", text);
     int status = cli_held_run(&run->held, text, orig_mask);
     atomic_store(&run->elected, false); /* our own resignation is no loss */
     if (atomic_load(&run->held.lost)) {
@@ -79,10 +73,8 @@ static int lead(struct elect_run *run, const sigset_t *orig_mask)
         return cli_held_lost_status(&run->held);
     }
     mqs_err err = mqs_leader_resign(run->leader);
-    if (err != MQS_OK)
-        cli_report("elect: resign (the term expires after --ttl)", err, NULL);
-    else if (opts->verbose)
-        fprintf(stderr, "mqstate: resigned\n");
+    if (err != MQS_OK) cli_report("elect: resign (the term expires after --ttl)", err, NULL);
+    else if (opts->verbose) fprintf(stderr, "mqstate: resigned\n");
     return status;
 }
 
@@ -94,8 +86,7 @@ static int elect(struct elect_run *run, const sigset_t *orig_mask)
         cli_key_message(opts, &opts->keys[0], "not elected within --wait");
         return CLI_EXIT_NOT_MET;
     }
-    if (err != MQS_OK)
-        return cli_report("elect", err, NULL);
+    if (err != MQS_OK) return cli_report("elect", err, NULL);
     atomic_store(&run->elected, true);
     return lead(run, orig_mask);
 }
@@ -106,12 +97,10 @@ int cli_cmd_elect(const struct cli_options *opts)
     cli_signals_block(&orig_mask);
     struct cli_session s;
     int rc = cli_session_open(&s, opts);
-    if (rc != CLI_EXIT_OK)
-        return rc;
+    if (rc != CLI_EXIT_OK) return rc;
     struct elect_run run = {.held = {.opts = opts, .what = "leadership"}};
     const struct cli_bytes *name = &opts->keys[0];
-    run.leader = mqs_leader_new(s.client, name->data, name->len, NULL, 0, opts->ttl_ms, on_change,
-                                &run);
+    run.leader = mqs_leader_new(s.client, name->data, name->len, NULL, 0, opts->ttl_ms, on_change, &run);
     if (!run.leader) {
         mqs_err err = mqs_client_is_connected(s.client) ? MQS_ERR_INVALID : MQS_ERR_CONNECTION_LOST;
         rc = cli_report("elect: cannot observe the position", err, NULL);

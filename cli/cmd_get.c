@@ -8,14 +8,12 @@
 #include "report.h"
 #include "result_output.h"
 
-static void print_json(const struct cli_options *opts, const struct cli_bytes *key,
-                       const mqs_result *r)
+static void print_json(const struct cli_options *opts, const struct cli_bytes *key, const mqs_result *r)
 {
     struct cli_json j;
     cli_json_key_begin(&j, opts, "get", key->data, key->len);
     cli_json_bool(&j, "found", r->found);
-    if (r->found)
-        cli_json_bytes(&j, "value", r->value.data, r->value.len);
+    if (r->found) cli_json_bytes(&j, "value", r->value.data, r->value.len);
     cli_json_version(&j, r->has_version, &r->version);
     cli_json_end(&j);
 }
@@ -26,16 +24,13 @@ static void print_json(const struct cli_options *opts, const struct cli_bytes *k
 static int print_value(const struct cli_options *opts, const mqs_result *r)
 {
     if (opts->valuefile)
-        return cli_bytes_write_file(r->value.data, r->value.len, opts->valuefile)
-                   ? CLI_EXIT_OK
-                   : CLI_EXIT_USAGE;
+        return cli_bytes_write_file(r->value.data, r->value.len, opts->valuefile) ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (opts->hex) {
         cli_display_bytes(stdout, r->value.data, r->value.len, true);
         putchar('\n');
     } else {
         fwrite(r->value.data, 1, r->value.len, stdout);
-        if (isatty(STDOUT_FILENO))
-            putchar('\n');
+        if (isatty(STDOUT_FILENO)) putchar('\n');
     }
     return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
@@ -49,10 +44,8 @@ int cli_cmd_get(const struct cli_options *opts, struct cli_session *s)
     if (err != MQS_OK) {
         rc = cli_report("get", err, &r);
     } else if (opts->json) {
-        if (r.found && opts->valuefile)
-            rc = print_value(opts, &r);
-        else
-            rc = r.found ? CLI_EXIT_OK : CLI_EXIT_NOT_MET;
+        if (r.found && opts->valuefile) rc = print_value(opts, &r);
+        else rc = r.found ? CLI_EXIT_OK : CLI_EXIT_NOT_MET;
         print_json(opts, key, &r);
     } else if (!r.found) {
         cli_key_message(opts, key, "not found");

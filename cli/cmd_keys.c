@@ -32,10 +32,8 @@ int cli_cmd_keys(const struct cli_options *opts, struct cli_session *s)
     while (rc == CLI_EXIT_OK && !mqs_scan_done(scan)) {
         mqs_result r = {0};
         mqs_err err = mqs_scan_next(scan, &r);
-        if (err != MQS_OK)
-            rc = cli_report("keys", err, &r);
-        for (size_t i = 0; err == MQS_OK && i < r.nkeys; i++)
-            print_key(opts, &r.keys[i]);
+        if (err != MQS_OK) rc = cli_report("keys", err, &r);
+        for (size_t i = 0; err == MQS_OK && i < r.nkeys; i++) print_key(opts, &r.keys[i]);
         mqs_result_clear(&r);
     }
     mqs_scan_free(scan);

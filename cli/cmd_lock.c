@@ -44,8 +44,7 @@ static mqs_err acquire(struct lock_run *run, bool *acquired)
         err = mqs_lock(run->lease, opts->ttl_ms, renew_ms, (int)(opts->wait_s * 1000));
         *acquired = err == MQS_OK;
     } else {
-        do
-            err = mqs_lock(run->lease, opts->ttl_ms, renew_ms, LOCK_WAIT_CHUNK_MS);
+        do err = mqs_lock(run->lease, opts->ttl_ms, renew_ms, LOCK_WAIT_CHUNK_MS);
         while (err == MQS_ERR_TIMEOUT);
         *acquired = err == MQS_OK;
     }
@@ -62,16 +61,12 @@ static int run_locked(struct lock_run *run, const sigset_t *orig_mask)
         cli_key_message(opts, &opts->keys[0], "lock lost before the command ran");
         return CLI_EXIT_SERVICE;
     }
-    if (opts->verbose)
-        fprintf(stderr, "mqstate: lock acquired, fencing token %s\n", text);
+    if (opts->verbose) fprintf(stderr, "mqstate: lock acquired, fencing token %s\n", text);
     int status = cli_held_run(&run->held, text, orig_mask);
-    if (atomic_load(&run->held.lost))
-        return cli_held_lost_status(&run->held);
+    if (atomic_load(&run->held.lost)) return cli_held_lost_status(&run->held);
     mqs_err err = mqs_lease_release(run->lease);
-    if (err != MQS_OK)
-        cli_report("lock: release (the lock expires after --ttl)", err, NULL);
-    else if (opts->verbose)
-        fprintf(stderr, "mqstate: lock released\n");
+    if (err != MQS_OK) cli_report("lock: release (the lock expires after --ttl)", err, NULL);
+    else if (opts->verbose) fprintf(stderr, "mqstate: lock released\n");
     return status;
 }
 
@@ -84,8 +79,7 @@ static int lock_with_lease(struct lock_run *run, const sigset_t *orig_mask)
         cli_key_message(opts, &opts->keys[0], "lock not acquired within --wait");
         return CLI_EXIT_NOT_MET;
     }
-    if (err != MQS_OK)
-        return cli_report("lock", err, NULL);
+    if (err != MQS_OK) return cli_report("lock", err, NULL);
     if (!acquired) {
         cli_key_message(opts, &opts->keys[0], "lock held by another holder");
         return CLI_EXIT_NOT_MET;
@@ -99,8 +93,7 @@ int cli_cmd_lock(const struct cli_options *opts)
     cli_signals_block(&orig_mask);
     struct cli_session s;
     int rc = cli_session_open(&s, opts);
-    if (rc != CLI_EXIT_OK)
-        return rc;
+    if (rc != CLI_EXIT_OK) return rc;
     struct lock_run run = {.held = {.opts = opts, .what = "lock"}};
     const struct cli_bytes *name = &opts->keys[0];
     run.lease = mqs_lease_new(s.client, name->data, name->len, NULL, 0);

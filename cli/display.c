@@ -17,10 +17,8 @@ static void escaped_byte(FILE *out, uint8_t c)
 /* Length of the valid UTF-8 sequence at p, 0 if p does not start one. */
 static size_t utf8_at(const uint8_t *p, size_t left)
 {
-    size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
-                             : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
-    if (n == 0 || n > left)
-        return 0;
+    size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0 || n > left) return 0;
     return cli_utf8_valid(p, n) ? n : 0;
 }
 

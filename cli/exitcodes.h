@@ -5,10 +5,10 @@
 
 enum cli_exit {
     CLI_EXIT_OK = 0,
-    CLI_EXIT_NOT_MET = 1,  /* not found, or the condition (NX/NEX/VDEL) not met */
-    CLI_EXIT_USAGE = 2,    /* bad command line, unreadable input file */
-    CLI_EXIT_CONNECT = 3,  /* cannot connect, TLS or authentication failure */
-    CLI_EXIT_SERVICE = 4,  /* the state store answered with an error, or timed out */
+    CLI_EXIT_NOT_MET = 1, /* not found, or the condition (NX/NEX/VDEL) not met */
+    CLI_EXIT_USAGE = 2,   /* bad command line, unreadable input file */
+    CLI_EXIT_CONNECT = 3, /* cannot connect, TLS or authentication failure */
+    CLI_EXIT_SERVICE = 4, /* the state store answered with an error, or timed out */
 };
 
 #endif

@@ -25,12 +25,11 @@ void cli_held_interruptible(bool on)
 
 void cli_held_lose(struct cli_held *h, mqs_err err, const char *why)
 {
-    if (atomic_load(&h->lost))
-        return;
+    if (atomic_load(&h->lost)) return;
     snprintf(h->lost_why, sizeof h->lost_why, "%s",
-             why ? why
-                 : err == MQS_OK ? "another holder has it"
-                                 : "renewal failed");
+             why             ? why
+             : err == MQS_OK ? "another holder has it"
+                             : "renewal failed");
     atomic_store(&h->lost_err, err);
     atomic_store(&h->lost, true);
     cli_signals_wake();
@@ -40,8 +39,7 @@ void cli_held_lose(struct cli_held *h, mqs_err err, const char *why)
  * (SI_KERNEL) already reached CMD, which is in the same process group. */
 static void forward(pid_t pid, const siginfo_t *si)
 {
-    if (si->si_code == SI_USER || si->si_code == SI_QUEUE)
-        kill(pid, si->si_signo);
+    if (si->si_code == SI_USER || si->si_code == SI_QUEUE) kill(pid, si->si_signo);
 }
 
 static void stop_child(struct cli_held *h, pid_t pid)
@@ -60,16 +58,14 @@ static int supervise(struct cli_held *h, pid_t pid)
     bool stopped = false;
     for (;;) {
         int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return status;
+        if (waitpid(pid, &status, WNOHANG) == pid) return status;
         if (atomic_load(&h->lost) && !stopped) {
             stop_child(h, pid);
             stopped = true;
         }
         siginfo_t si;
         int sig = sigwaitinfo(&set, &si);
-        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-            forward(pid, &si);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) forward(pid, &si);
     }
 }
 
@@ -77,8 +73,7 @@ int cli_held_run(struct cli_held *h, const char *token, const sigset_t *orig_mas
 {
     int status;
     pid_t pid = cli_child_spawn(h->opts->child_argv, token, &h->opts->conn, orig_mask, &status);
-    if (pid > 0)
-        status = cli_child_status(supervise(h, pid));
+    if (pid > 0) status = cli_child_status(supervise(h, pid));
     return status;
 }
 

@@ -16,11 +16,11 @@
 
 struct cli_held {
     const struct cli_options *opts;
-    const char *what;  /* "lock" or "leadership", for messages */
+    const char *what; /* "lock" or "leadership", for messages */
     /* Set from the library's network thread (cli_held_lose). */
     atomic_bool lost;
-    atomic_int lost_err;   /* the renewal's error; MQS_OK: someone else has it */
-    char lost_why[160];    /* written before `lost` is set */
+    atomic_int lost_err; /* the renewal's error; MQS_OK: someone else has it */
+    char lost_why[160];  /* written before `lost` is set */
 };
 
 /* Lets SIGINT, SIGTERM and SIGHUP end the process while waiting to acquire

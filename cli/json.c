@@ -33,10 +33,8 @@ static void quoted(FILE *out, const uint8_t *s, size_t len)
         case '\r': fputs("\\r", out); break;
         case '\t': fputs("\\t", out); break;
         default:
-            if (c < 0x20 || c == 0x7F)
-                fprintf(out, "\\u%04x", c);
-            else
-                fputc(c, out);
+            if (c < 0x20 || c == 0x7F) fprintf(out, "\\u%04x", c);
+            else fputc(c, out);
         }
     }
     fputc('"', out);
@@ -44,15 +42,12 @@ static void quoted(FILE *out, const uint8_t *s, size_t len)
 
 static void base64(FILE *out, const uint8_t *data, size_t len)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     fputc('"', out);
     for (size_t i = 0; i < len; i += 3) {
         uint32_t n = (uint32_t)data[i] << 16;
-        if (i + 1 < len)
-            n |= (uint32_t)data[i + 1] << 8;
-        if (i + 2 < len)
-            n |= data[i + 2];
+        if (i + 1 < len) n |= (uint32_t)data[i + 1] << 8;
+        if (i + 2 < len) n |= data[i + 2];
         fputc(alphabet[n >> 18 & 63], out);
         fputc(alphabet[n >> 12 & 63], out);
         fputc(i + 1 < len ? alphabet[n >> 6 & 63] : '=', out);

@@ -15,8 +15,8 @@
 
 struct cli_json {
     FILE *out;
-    bool hex;    /* encode byte strings as _hex instead of _base64 */
-    bool first;  /* no field written yet in the current object */
+    bool hex;   /* encode byte strings as _hex instead of _base64 */
+    bool first; /* no field written yet in the current object */
 };
 
 void cli_json_begin(struct cli_json *j, FILE *out, bool hex);

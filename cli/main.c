@@ -34,8 +34,7 @@ static int run(struct cli_options *opts)
     }
     if (opts->command == CLI_CMD_SET || opts->command == CLI_CMD_VDEL) {
         int rc = cli_value_resolve(opts);
-        if (rc != CLI_EXIT_OK)
-            return rc;
+        if (rc != CLI_EXIT_OK) return rc;
     }
     struct cli_session s;
     int rc = cli_session_open(&s, opts);
@@ -50,8 +49,7 @@ int main(int argc, char **argv)
 {
     struct cli_options opts;
     int rc = cli_options_parse(&opts, argc, argv);
-    if (rc == CLI_EXIT_OK)
-        rc = run(&opts);
+    if (rc == CLI_EXIT_OK) rc = run(&opts);
     cli_options_free(&opts);
     return rc;
 }

@@ -54,8 +54,7 @@ static int read_password_file(struct cli_options *opts)
         fclose(f);
     }
     if (!opts->password_owned) {
-        fprintf(stderr, "mqstate: --password-file %s: %s\n", path,
-                f ? "cannot read it" : strerror(errno));
+        fprintf(stderr, "mqstate: --password-file %s: %s\n", path, f ? "cannot read it" : strerror(errno));
         return CLI_EXIT_USAGE;
     }
     opts->conn.password = opts->password_owned;
@@ -68,8 +67,7 @@ static int prompt_password(struct cli_options *opts)
     int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
     FILE *tty = fd >= 0 ? fdopen(fd, "r+") : NULL;
     if (!tty) {
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         fprintf(stderr, "mqstate: --askpass needs a terminal\n");
         return CLI_EXIT_USAGE;
     }
@@ -84,8 +82,7 @@ static int prompt_password(struct cli_options *opts)
     fprintf(tty, "Password for %s: ", opts->conn.username ? opts->conn.username : "(no user)");
     fflush(tty);
     opts->password_owned = read_line(tty);
-    if (echo_off)
-        tcsetattr(fd, TCSAFLUSH, &saved);
+    if (echo_off) tcsetattr(fd, TCSAFLUSH, &saved);
     fputc('\n', tty);
     fclose(tty);
     if (!opts->password_owned) {
@@ -103,18 +100,13 @@ int cli_options_environment(struct cli_options *opts, struct cli_parse_state *st
         return CLI_EXIT_USAGE;
     }
     for (size_t i = 0; i < sizeof env_settings / sizeof env_settings[0]; i++) {
-        uint64_t given = env_settings[i].id == OPT_PASSWORD ? PASSWORD_OPTS
-                                                             : OPT_BIT(env_settings[i].id);
+        uint64_t given = env_settings[i].id == OPT_PASSWORD ? PASSWORD_OPTS : OPT_BIT(env_settings[i].id);
         const char *value = getenv(env_settings[i].var);
-        if ((st->seen & given) || !value || !value[0])
-            continue;
+        if ((st->seen & given) || !value || !value[0]) continue;
         int rc = cli_apply_connection(&opts->conn, env_settings[i].id, value, env_settings[i].var);
-        if (rc != CLI_EXIT_OK)
-            return rc;
+        if (rc != CLI_EXIT_OK) return rc;
     }
-    if (opts->conn.password_file)
-        return read_password_file(opts);
-    if (opts->conn.askpass)
-        return prompt_password(opts);
+    if (opts->conn.password_file) return read_password_file(opts);
+    if (opts->conn.askpass) return prompt_password(opts);
     return CLI_EXIT_OK;
 }

@@ -13,17 +13,16 @@ struct cli_parse_state {
     const char **positional; /* subcommand and its operands, in order */
     int positional_count;
     int positional_cap;
-    uint64_t seen;           /* OPT_BIT of every option given */
+    uint64_t seen; /* OPT_BIT of every option given */
 };
 
 /* Sets one option. `arg` is the spelling used, for messages. */
-int cli_option_apply(struct cli_options *opts, struct cli_parse_state *st, enum cli_opt_id id,
-                     const char *value, const char *arg);
+int cli_option_apply(struct cli_options *opts, struct cli_parse_state *st, enum cli_opt_id id, const char *value,
+                     const char *arg);
 
 /* Sets one connection option (also from the environment: `arg` is then
  * the variable's name, for messages). */
-int cli_apply_connection(struct cli_connection *c, enum cli_opt_id id, const char *value,
-                         const char *arg);
+int cli_apply_connection(struct cli_connection *c, enum cli_opt_id id, const char *value, const char *arg);
 
 /* Fills the connection settings not given on the command line from the
  * MQSTATE_* environment, then reads --password-file or prompts

@@ -56,8 +56,7 @@ const struct cli_opt_spec *cli_opt_find_long(const char *name, size_t len)
     for (size_t i = 0; i < SPEC_COUNT; i++) {
         for (size_t j = 0; j < 3 && specs[i].long_names[j]; j++) {
             const char *candidate = specs[i].long_names[j];
-            if (strlen(candidate) == len && memcmp(candidate, name, len) == 0)
-                return &specs[i];
+            if (strlen(candidate) == len && memcmp(candidate, name, len) == 0) return &specs[i];
         }
     }
     return NULL;
@@ -66,8 +65,7 @@ const struct cli_opt_spec *cli_opt_find_long(const char *name, size_t len)
 const struct cli_opt_spec *cli_opt_find_short(char c)
 {
     for (size_t i = 0; i < SPEC_COUNT; i++) {
-        if (specs[i].short_name == c)
-            return &specs[i];
+        if (specs[i].short_name == c) return &specs[i];
     }
     return NULL;
 }
@@ -75,8 +73,7 @@ const struct cli_opt_spec *cli_opt_find_short(char c)
 const char *cli_opt_name(enum cli_opt_id id)
 {
     for (size_t i = 0; i < SPEC_COUNT; i++) {
-        if (specs[i].id == id && specs[i].long_names[0])
-            return specs[i].long_names[0];
+        if (specs[i].id == id && specs[i].long_names[0]) return specs[i].long_names[0];
     }
     return "?";
 }

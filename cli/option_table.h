@@ -9,14 +9,42 @@
 
 enum cli_opt_id {
     /* connection */
-    OPT_HOST, OPT_PORT, OPT_ID, OPT_USERNAME, OPT_PASSWORD, OPT_CAFILE, OPT_CAPATH,
-    OPT_CERTFILE, OPT_KEYFILE, OPT_KEYPASS, OPT_KEYPASSWORDFILE, OPT_TLS, OPT_NOTLS,
-    OPT_INSECURE, OPT_TIMEOUT, OPT_VERBOSE, OPT_PASSWORD_FILE, OPT_ASKPASS,
+    OPT_HOST,
+    OPT_PORT,
+    OPT_ID,
+    OPT_USERNAME,
+    OPT_PASSWORD,
+    OPT_CAFILE,
+    OPT_CAPATH,
+    OPT_CERTFILE,
+    OPT_KEYFILE,
+    OPT_KEYPASS,
+    OPT_KEYPASSWORDFILE,
+    OPT_TLS,
+    OPT_NOTLS,
+    OPT_INSECURE,
+    OPT_TIMEOUT,
+    OPT_VERBOSE,
+    OPT_PASSWORD_FILE,
+    OPT_ASKPASS,
     /* data and output */
-    OPT_KEY, OPT_KEY_HEX, OPT_VALUE, OPT_VALUE_HEX, OPT_VALUEFILE, OPT_NX, OPT_NEX,
-    OPT_PX, OPT_FT, OPT_PERSIST, OPT_TTL, OPT_WAIT, OPT_HEX, OPT_JSON,
+    OPT_KEY,
+    OPT_KEY_HEX,
+    OPT_VALUE,
+    OPT_VALUE_HEX,
+    OPT_VALUEFILE,
+    OPT_NX,
+    OPT_NEX,
+    OPT_PX,
+    OPT_FT,
+    OPT_PERSIST,
+    OPT_TTL,
+    OPT_WAIT,
+    OPT_HEX,
+    OPT_JSON,
     /* informational */
-    OPT_HELP, OPT_VERSION,
+    OPT_HELP,
+    OPT_VERSION,
     OPT_COUNT
 };
 
@@ -24,8 +52,8 @@ enum cli_opt_id {
 
 struct cli_opt_spec {
     enum cli_opt_id id;
-    char short_name;          /* 0 = none */
-    const char *long_names[3];/* without the leading "--"; NULL-padded */
+    char short_name;           /* 0 = none */
+    const char *long_names[3]; /* without the leading "--"; NULL-padded */
     bool takes_arg;
 };
 

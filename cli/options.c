@@ -18,8 +18,7 @@ static int usage_error(const char *what, const char *name)
 
 /* Finds the option an argument names and its value, if it takes one.
  * Advances *i past a separate value argument. */
-static int lookup(int argc, char **argv, int *i, const struct cli_opt_spec **spec,
-                  const char **value)
+static int lookup(int argc, char **argv, int *i, const struct cli_opt_spec **spec, const char **value)
 {
     const char *arg = argv[*i];
     const char *attached = NULL;
@@ -32,17 +31,14 @@ static int lookup(int argc, char **argv, int *i, const struct cli_opt_spec **spe
         *spec = cli_opt_find_short(arg[1]);
         attached = arg[2] ? arg + 2 : NULL;
     }
-    if (!*spec)
-        return usage_error("unknown option", arg);
+    if (!*spec) return usage_error("unknown option", arg);
     if (!(*spec)->takes_arg) {
-        if (attached)
-            return usage_error("option takes no value", arg);
+        if (attached) return usage_error("option takes no value", arg);
         *value = NULL;
         return CLI_EXIT_OK;
     }
     if (!attached) {
-        if (*i + 1 >= argc)
-            return usage_error("option needs a value", arg);
+        if (*i + 1 >= argc) return usage_error("option needs a value", arg);
         attached = argv[++*i];
     }
     *value = attached;
@@ -78,13 +74,11 @@ static int walk(struct cli_options *opts, struct cli_parse_state *st, int argc, 
             const struct cli_opt_spec *spec;
             const char *value;
             rc = lookup(argc, argv, &i, &spec, &value);
-            if (rc == CLI_EXIT_OK)
-                rc = cli_option_apply(opts, st, spec->id, value, arg);
+            if (rc == CLI_EXIT_OK) rc = cli_option_apply(opts, st, spec->id, value, arg);
         } else {
             rc = add_positional(st, arg);
         }
-        if (rc != CLI_EXIT_OK)
-            return rc;
+        if (rc != CLI_EXIT_OK) return rc;
     }
     return CLI_EXIT_OK;
 }
@@ -98,16 +92,14 @@ int cli_options_parse(struct cli_options *opts, int argc, char **argv)
     opts->ttl_ms = 10000;
     opts->wait_s = -1;
     int rc = walk(opts, &st, argc, argv);
-    if (rc == CLI_EXIT_OK)
-        rc = cli_options_finish(opts, &st);
+    if (rc == CLI_EXIT_OK) rc = cli_options_finish(opts, &st);
     free(st.positional);
     return rc;
 }
 
 void cli_options_free(struct cli_options *opts)
 {
-    for (int i = 0; i < opts->key_count; i++)
-        cli_bytes_free(&opts->keys[i]);
+    for (int i = 0; i < opts->key_count; i++) cli_bytes_free(&opts->keys[i]);
     free(opts->keys);
     opts->keys = NULL;
     opts->key_count = 0;

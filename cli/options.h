@@ -26,21 +26,21 @@ enum cli_command {
 
 struct cli_connection {
     const char *host;
-    int port;            /* 0 = the default for the transport (1883 / 8883) */
+    int port;              /* 0 = the default for the transport (1883 / 8883) */
     const char *client_id; /* NULL = a fresh unique id for this run */
     const char *username;
-    const char *password;         /* -P, MQSTATE_PASSWORD, --password-file or --askpass */
-    const char *password_file;    /* --password-file: its first line is the password */
-    bool askpass;                 /* --askpass: prompt on the terminal */
+    const char *password;      /* -P, MQSTATE_PASSWORD, --password-file or --askpass */
+    const char *password_file; /* --password-file: its first line is the password */
+    bool askpass;              /* --askpass: prompt on the terminal */
     const char *cafile;
     const char *capath;
     const char *certfile;
     const char *keyfile;
-    const char *keypass;          /* private key password given as text */
-    const char *keypasswordfile;  /* ... or read from this file */
-    bool tls;            /* resolved: true if --tls or any TLS file was given */
-    bool insecure;       /* do not check the server's host name */
-    uint32_t timeout_ms; /* connect and per-request timeout */
+    const char *keypass;         /* private key password given as text */
+    const char *keypasswordfile; /* ... or read from this file */
+    bool tls;                    /* resolved: true if --tls or any TLS file was given */
+    bool insecure;               /* do not check the server's host name */
+    uint32_t timeout_ms;         /* connect and per-request timeout */
 };
 
 struct cli_options {
@@ -53,22 +53,22 @@ struct cli_options {
     int key_count;
     const char *pattern;
 
-    bool has_value;             /* --value / --value-hex given */
+    bool has_value; /* --value / --value-hex given */
     struct cli_bytes value;
-    const char *valuefile;      /* -f: input of set/vdel, output of get */
+    const char *valuefile; /* -f: input of set/vdel, output of get */
 
     bool nx, nex, persist;
-    uint64_t px_ms;             /* 0 = no expiry */
-    const char *fencing_token;  /* --ft */
-    uint64_t ttl_ms;            /* lease length of `lock`, term of `elect` */
-    double wait_s;              /* lock/elect: how long to wait, < 0 = forever */
+    uint64_t px_ms;            /* 0 = no expiry */
+    const char *fencing_token; /* --ft */
+    uint64_t ttl_ms;           /* lease length of `lock`, term of `elect` */
+    double wait_s;             /* lock/elect: how long to wait, < 0 = forever */
 
-    bool hex;                   /* display keys and values in hexadecimal */
-    bool json;                  /* one JSON object per result */
+    bool hex;  /* display keys and values in hexadecimal */
+    bool json; /* one JSON object per result */
     bool verbose;
 
-    char **child_argv;          /* lock/elect: the command after "--" (NULL-ended) */
-    char *password_owned;       /* read from --password-file or the terminal */
+    char **child_argv;    /* lock/elect: the command after "--" (NULL-ended) */
+    char *password_owned; /* read from --password-file or the terminal */
 };
 
 /* Parses argv into `opts`. Connection settings not given as options come

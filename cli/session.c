@@ -13,8 +13,7 @@ static int keypass_from_text(char *buf, int size, void *ud)
 {
     const char *pass = ud;
     int len = (int)strlen(pass);
-    if (len >= size)
-        return 0;
+    if (len >= size) return 0;
     memcpy(buf, pass, (size_t)len + 1);
     return len;
 }
@@ -24,29 +23,24 @@ static int keypass_from_text(char *buf, int size, void *ud)
 static void on_connection(mqs_client *c, bool connected, mqs_err reason, void *ud)
 {
     struct cli_session *s = ud;
-    if (connected)
-        atomic_store(&s->was_connected, true);
+    if (connected) atomic_store(&s->was_connected, true);
     if (!connected && atomic_load(&s->was_connected) && !atomic_load(&s->closing))
-        fprintf(stderr, "mqstate: connection to %s:%d lost, reconnecting\n", s->conn->host,
-                s->conn->port);
+        fprintf(stderr, "mqstate: connection to %s:%d lost, reconnecting\n", s->conn->host, s->conn->port);
     else if (connected && s->verbose)
-        fprintf(stderr, "mqstate: connected to %s:%d as %s\n", s->conn->host, s->conn->port,
-                mqs_client_id(c));
+        fprintf(stderr, "mqstate: connected to %s:%d as %s\n", s->conn->host, s->conn->port, mqs_client_id(c));
 }
 
 static void on_log(mqs_client *c, int level, const char *msg, void *ud)
 {
     struct cli_session *s = ud;
-    if (s->verbose)
-        fprintf(stderr, "mqstate: %s\n", msg);
+    if (s->verbose) fprintf(stderr, "mqstate: %s\n", msg);
 }
 
 /* A missing certificate file is the user's typo: say which file, with
  * status 2, rather than a vague TLS failure. */
 static int check_readable(const char *path, const char *option)
 {
-    if (!path)
-        return CLI_EXIT_OK;
+    if (!path) return CLI_EXIT_OK;
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "mqstate: %s %s: %s\n", option, path, strerror(errno));
@@ -59,12 +53,9 @@ static int check_readable(const char *path, const char *option)
 static int check_files(const struct cli_connection *c)
 {
     int rc = check_readable(c->cafile, "--cafile");
-    if (!rc)
-        rc = check_readable(c->certfile, "--cert");
-    if (!rc)
-        rc = check_readable(c->keyfile, "--keyfile");
-    if (!rc)
-        rc = check_readable(c->keypasswordfile, "--keypasswordfile");
+    if (!rc) rc = check_readable(c->certfile, "--cert");
+    if (!rc) rc = check_readable(c->keyfile, "--keyfile");
+    if (!rc) rc = check_readable(c->keypasswordfile, "--keypasswordfile");
     return rc;
 }
 
@@ -99,16 +90,13 @@ static void fill_opts(mqs_connect_opts *o, struct cli_session *s)
 static int connect_failed(const struct cli_connection *c, mqs_client *client, mqs_err err)
 {
     char text[256] = "";
-    if (client)
-        mqs_client_error_text(client, text, sizeof text);
+    if (client) mqs_client_error_text(client, text, sizeof text);
     const char *why = text[0] ? text : mqs_strerror(err);
-    if (err == MQS_ERR_TIMEOUT && !text[0])
-        why = "no answer within the timeout";
+    if (err == MQS_ERR_TIMEOUT && !text[0]) why = "no answer within the timeout";
     /* A TLS listener drops a plain CONNECT without a word, and a plain
      * one answers a TLS hello with bytes that are not TLS. */
     const char *hint = "";
-    if (!c->tls && strstr(why, "closed before"))
-        hint = " (a TLS port? try --tls)";
+    if (!c->tls && strstr(why, "closed before")) hint = " (a TLS port? try --tls)";
     else if (c->tls && (strstr(why, "unexpected eof") || strstr(why, "wrong version number")))
         hint = " (not a TLS port?)";
     fprintf(stderr, "mqstate: cannot connect to %s:%d: %s%s\n", c->host, c->port, why, hint);
@@ -121,8 +109,7 @@ int cli_session_open(struct cli_session *s, const struct cli_options *opts)
     s->conn = &opts->conn;
     s->verbose = opts->verbose;
     int rc = check_files(s->conn);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (!mqs_client_id_generate("mqstate", s->generated_id, sizeof s->generated_id)) {
         fprintf(stderr, "mqstate: cannot make a client id\n");
         return CLI_EXIT_CONNECT;
@@ -131,8 +118,7 @@ int cli_session_open(struct cli_session *s, const struct cli_options *opts)
     fill_opts(&o, s);
     mqs_err err = MQS_OK;
     s->client = mqs_client_new(&o, &err);
-    if (!s->client)
-        return connect_failed(s->conn, NULL, err);
+    if (!s->client) return connect_failed(s->conn, NULL, err);
     /* A refused or failed first connection is reported at once; once
      * connected, the library reconnects by itself (watch, lock). */
     err = mqs_client_connect_once(s->client, (int)s->conn->timeout_ms);
@@ -148,7 +134,6 @@ void cli_session_close(struct cli_session *s)
 {
     /* The disconnect we ask for is not a "connection lost". */
     atomic_store(&s->closing, true);
-    if (s->client)
-        mqs_client_destroy(s->client);
+    if (s->client) mqs_client_destroy(s->client);
     s->client = NULL;
 }

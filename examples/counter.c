@@ -15,8 +15,7 @@
 #include <mqstate/mqstate.h>
 
 /* The edit callback: current value + 1 (absent counts as 0). */
-static mqs_edit_action increment(const mqs_result *cur, uint8_t **new_value, size_t *new_len,
-                                 void *ud)
+static mqs_edit_action increment(const mqs_result *cur, uint8_t **new_value, size_t *new_len, void *ud)
 {
     (void)ud;
     long v = cur->found ? strtol((const char *)cur->value.data, NULL, 10) : 0;
@@ -37,9 +36,7 @@ int main(int argc, char **argv)
         case 'p': port = atoi(optarg); break;
         case 'n': n = atoi(optarg); break;
         case 'k': key = optarg; break;
-        default:
-            fprintf(stderr, "usage: %s [-h HOST] [-p PORT] [-n INCREMENTS] [-k KEY]\n", argv[0]);
-            return 2;
+        default: fprintf(stderr, "usage: %s [-h HOST] [-p PORT] [-n INCREMENTS] [-k KEY]\n", argv[0]); return 2;
         }
     }
     char id[64], lock_name[256];

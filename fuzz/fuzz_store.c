@@ -35,8 +35,7 @@ static const char *ids[NCLIENTS] = {"a", "b", "reader", long_id};
 static size_t idlens[NCLIENTS] = {1, 1, 6, LONG_ID};
 static buf expect_topic;
 
-static bool authorize(void *ctx, const store_principal *who, const uint8_t *key, size_t klen,
-                      store_access access)
+static bool authorize(void *ctx, const store_principal *who, const uint8_t *key, size_t klen, store_access access)
 {
     (void)ctx;
     (void)access;
@@ -109,8 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         resp_reply r;
         CHECK(resp_parse_reply(out.payload.data, out.payload.len, &r) == RESP_OK);
         resp_request rq;
-        if (who == RESTRICTED && r.type != RESP_ERROR &&
-            resp_decode_request(data + pos, len, &rq) == RESP_OK && resp_arg_equals_ci(rq.argv[0], "SCAN"))
+        if (who == RESTRICTED && r.type != RESP_ERROR && resp_decode_request(data + pos, len, &rq) == RESP_OK &&
+            resp_arg_equals_ci(rq.argv[0], "SCAN"))
             check_restricted_scan(&r);
         pos += len;
         if (flags & 0x40)

@@ -44,17 +44,14 @@ static void connects(buf *users)
     p.connect.has_username = p.connect.has_password = true;
     p.connect.username = B("u");
     p.connect.password = B("pw");
-    p.connect.props.present = MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY) |
-                              MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAX) |
-                              MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAX) |
-                              MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD);
+    p.connect.props.present = MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY) | MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAX) |
+                              MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAX) | MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD);
     p.connect.props.session_expiry = 300;
     p.connect.props.receive_max = 10;
     p.connect.props.topic_alias_max = 5;
     p.connect.props.auth_method = B("PLAIN");
     p.connect.props.extra = (mqtt_bytes){users->data, (uint32_t)users->len};
-    p.connect.will_props.present = MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY) |
-                                   MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE);
+    p.connect.will_props.present = MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY) | MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE);
     p.connect.will_props.will_delay = 5;
     p.connect.will_props.content_type = B("text");
     emit("connect-will", MQTT_V31, &p);
@@ -68,11 +65,9 @@ static void connacks(void)
     p.connack.reason = MQTT_RC_NOT_AUTHORIZED;
     emit_all("connack-refused", &p);
     p.connack = (mqtt_connack){.session_present = true};
-    p.connack.props.present = MQTT_PROP_BIT(MQTT_PROP_MAX_QOS) |
-                              MQTT_PROP_BIT(MQTT_PROP_ASSIGNED_CLIENT_ID) |
+    p.connack.props.present = MQTT_PROP_BIT(MQTT_PROP_MAX_QOS) | MQTT_PROP_BIT(MQTT_PROP_ASSIGNED_CLIENT_ID) |
                               MQTT_PROP_BIT(MQTT_PROP_SERVER_KEEP_ALIVE) |
-                              MQTT_PROP_BIT(MQTT_PROP_SHARED_SUB_AVAILABLE) |
-                              MQTT_PROP_BIT(MQTT_PROP_MAX_PACKET_SIZE);
+                              MQTT_PROP_BIT(MQTT_PROP_SHARED_SUB_AVAILABLE) | MQTT_PROP_BIT(MQTT_PROP_MAX_PACKET_SIZE);
     p.connack.props.max_qos = 1;
     p.connack.props.assigned_client_id = B("auto-1");
     p.connack.props.server_keep_alive = 30;
@@ -86,17 +81,18 @@ static void publishes(buf *users)
     mqtt_packet p = {.type = MQTT_PUBLISH};
     for (uint8_t qos = 0; qos <= 2; qos++) {
         char name[32];
-        p.publish = (mqtt_publish){.topic = B("sensors/1/temp"), .qos = qos,
-                                   .packet_id = qos ? 42 : 0, .retain = qos == 0,
-                                   .dup = qos == 2, .payload = B("21.5")};
+        p.publish = (mqtt_publish){.topic = B("sensors/1/temp"),
+                                   .qos = qos,
+                                   .packet_id = qos ? 42 : 0,
+                                   .retain = qos == 0,
+                                   .dup = qos == 2,
+                                   .payload = B("21.5")};
         snprintf(name, sizeof name, "publish-qos%u", qos);
         emit_all(name, &p);
     }
     p.publish = (mqtt_publish){.topic = B(""), .qos = 1, .packet_id = 7, .payload = B("{}")};
-    p.publish.props.present = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) |
-                              MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT) |
-                              MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) |
-                              MQTT_PROP_BIT(MQTT_PROP_RESPONSE_TOPIC) |
+    p.publish.props.present = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT) |
+                              MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) | MQTT_PROP_BIT(MQTT_PROP_RESPONSE_TOPIC) |
                               MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA);
     p.publish.props.topic_alias = 2;
     p.publish.props.payload_format = 1;
@@ -169,8 +165,7 @@ static void control(void)
     emit("disconnect-moved", MQTT_V5, &p);
     p = (mqtt_packet){.type = MQTT_AUTH};
     p.disconnect.reason = MQTT_RC_CONTINUE_AUTH;
-    p.disconnect.props.present = MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD) |
-                                 MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA);
+    p.disconnect.props.present = MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD) | MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA);
     p.disconnect.props.auth_method = B("SCRAM-SHA-1");
     p.disconnect.props.auth_data = B("nonce");
     emit("auth", MQTT_V5, &p);

@@ -25,10 +25,8 @@ static void ensure_node(void)
     sdk_random(r, sizeof r);
     r[6] = (uint8_t)((r[6] & 0x0F) | 0x40);
     r[8] = (uint8_t)((r[8] & 0x3F) | 0x80);
-    snprintf(g_node, sizeof g_node,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
+    snprintf(g_node, sizeof g_node, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
 }
 
 static void to_public(const sdk_clock *c, mqs_hlc *out)
@@ -63,8 +61,7 @@ hlc sdk_hlc_to_internal(const mqs_hlc *v)
 size_t mqs_hlc_format(const mqs_hlc *v, char *out, size_t size)
 {
     hlc h = sdk_hlc_to_internal(v);
-    if (h.node_len == 0 || h.node_len > MQS_HLC_NODE_MAX || memchr(h.node, ':', h.node_len))
-        return 0;
+    if (h.node_len == 0 || h.node_len > MQS_HLC_NODE_MAX || memchr(h.node, ':', h.node_len)) return 0;
     buf b = {0};
     hlc_format(&h, &b);
     size_t n = b.len;

@@ -36,8 +36,8 @@ bool mqs_client_id_generate(const char *prefix, char *out, size_t size)
 {
     uint8_t r[8];
     sdk_random(r, sizeof r);
-    int n = snprintf(out, size, "%s-%02x%02x%02x%02x%02x%02x%02x%02x", prefix ? prefix : "mqs",
-                     r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+    int n = snprintf(out, size, "%s-%02x%02x%02x%02x%02x%02x%02x%02x", prefix ? prefix : "mqs", r[0], r[1], r[2], r[3],
+                     r[4], r[5], r[6], r[7]);
     return n > 0 && (size_t)n < size;
 }
 
@@ -118,9 +118,9 @@ size_t mqs_client_error_text(mqs_client *c, char *buf, size_t size)
 /* The certificate verification failures a user fixes by naming the CA. */
 static bool unknown_ca(long v)
 {
-    return v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-           v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT || v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
-           v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || v == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+    return v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+           v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+           v == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
 }
 
 /* libmosquitto reports TLS failures only through its log: its host name
@@ -140,8 +140,8 @@ static void on_mosq_log(struct mosquitto *mosq, void *ud, int level, const char 
     SSL *ssl = mosquitto_ssl_get(mosq);
     long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     if (v != X509_V_OK) {
-        set_conn_error(c, "TLS: the server certificate is not trusted: %s%s",
-                       X509_verify_cert_error_string(v), unknown_ca(v) ? " (unknown CA)" : "");
+        set_conn_error(c, "TLS: the server certificate is not trusted: %s%s", X509_verify_cert_error_string(v),
+                       unknown_ca(v) ? " (unknown CA)" : "");
         return;
     }
     const char *what = strstr(str, "::"); /* "error:0A000086:SSL routines::<reason>" */
@@ -150,10 +150,8 @@ static void on_mosq_log(struct mosquitto *mosq, void *ud, int level, const char 
 
 static void on_connect(struct mosquitto *, void *, int, int, const mosquitto_property *);
 static void on_disconnect(struct mosquitto *, void *, int, const mosquitto_property *);
-static void on_subscribe(struct mosquitto *, void *, int, int, const int *,
-                         const mosquitto_property *);
-static void on_message(struct mosquitto *, void *, const struct mosquitto_message *,
-                       const mosquitto_property *);
+static void on_subscribe(struct mosquitto *, void *, int, int, const int *, const mosquitto_property *);
+static void on_message(struct mosquitto *, void *, const struct mosquitto_message *, const mosquitto_property *);
 
 static bool setup_tls(mqs_client *c, const mqs_connect_opts *o)
 {
@@ -161,8 +159,7 @@ static bool setup_tls(mqs_client *c, const mqs_connect_opts *o)
     if (!tls) return true;
     const char *capath = o->capath;
     if (!o->cafile && !capath) capath = "/etc/ssl/certs";
-    if (mosquitto_tls_set(c->mosq, o->cafile, capath, o->certfile, o->keyfile, pw_callback) !=
-        MOSQ_ERR_SUCCESS)
+    if (mosquitto_tls_set(c->mosq, o->cafile, capath, o->certfile, o->keyfile, pw_callback) != MOSQ_ERR_SUCCESS)
         return false;
     if (o->insecure) mosquitto_tls_insecure_set(c->mosq, true);
     return true;
@@ -196,8 +193,7 @@ mqs_client *mqs_client_new(const mqs_connect_opts *o, mqs_err *err)
     c->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : 60;
     c->username = dup_opt(o->username);
     c->password = dup_opt(o->password);
-    c->response_topic = o->response_topic ? xstrdup(o->response_topic)
-                                          : sdk_response_topic(o->client_id);
+    c->response_topic = o->response_topic ? xstrdup(o->response_topic) : sdk_response_topic(o->client_id);
     c->notify_prefix = sdk_notify_prefix(o->client_id);
     c->keypass_cb = o->keypass_cb;
     c->keypass_ud = o->keypass_ud;
@@ -212,8 +208,7 @@ mqs_client *mqs_client_new(const mqs_connect_opts *o, mqs_err *err)
     c->on_log = o->on_log;
     c->ud = o->ud;
     c->next_hook_id = 1;
-    if (o->keypass_file && !(c->keypass = read_keypass_file(o->keypass_file)))
-        return fail_new(c, err);
+    if (o->keypass_file && !(c->keypass = read_keypass_file(o->keypass_file))) return fail_new(c, err);
     mosquitto_lib_init(); /* reference counted by libmosquitto */
     c->mosq = mosquitto_new(c->client_id, c->clean_start, c);
     if (!c->mosq) return fail_new(c, err);
@@ -234,8 +229,7 @@ mqs_client *mqs_client_new(const mqs_connect_opts *o, mqs_err *err)
 
 /* --- mosquitto callbacks (network thread; c->mu not held on entry) ------- */
 
-static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
-                       const mosquitto_property *props)
+static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, const mosquitto_property *props)
 {
     mqs_client *c = ud;
     pthread_mutex_lock(&c->mu);
@@ -244,8 +238,8 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
         c->last_err = MQS_ERR_REFUSED;
         char *why = NULL;
         mosquitto_property_read_string(props, MQTT_PROP_REASON_STRING, &why, false);
-        set_conn_error(c, "the broker refused the connection: %s%s%s",
-                       mosquitto_reason_string(rc), why ? ": " : "", why ? why : "");
+        set_conn_error(c, "the broker refused the connection: %s%s%s", mosquitto_reason_string(rc), why ? ": " : "",
+                       why ? why : "");
         free(why);
         sdk_log(c, 0, "connection refused: %s", mosquitto_reason_string(rc));
         pthread_cond_broadcast(&c->cv);
@@ -267,8 +261,8 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
     pthread_mutex_unlock(&c->mu);
 }
 
-static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int qos_count,
-                         const int *granted, const mosquitto_property *props)
+static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int qos_count, const int *granted,
+                         const mosquitto_property *props)
 {
     mqs_client *c = ud;
     pthread_mutex_lock(&c->mu);
@@ -345,8 +339,7 @@ static void connection_lost(mqs_client *c, mqs_err reason)
     }
 }
 
-static void on_disconnect(struct mosquitto *mosq, void *ud, int rc,
-                          const mosquitto_property *props)
+static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosquitto_property *props)
 {
     connection_lost(ud, MQS_ERR_CONNECTION_LOST);
 }
@@ -369,8 +362,7 @@ static void attempt_connect(mqs_client *c, bool first)
     if (first) {
         mosquitto_property *props = NULL;
         if (c->session_expiry_s)
-            mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
-                                         c->session_expiry_s);
+            mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, c->session_expiry_s);
         rc = mosquitto_connect_bind_v5(c->mosq, c->host, c->port, c->keepalive_s, NULL, props);
         mosquitto_property_free_all(&props);
     } else {
@@ -479,23 +471,18 @@ static mqs_err connect_start(mqs_client *c, int timeout_ms, bool once)
     pthread_mutex_lock(&c->mu);
     c->has_thread = pthread_create(&c->thread, NULL, net_thread, c) == 0;
     uint64_t deadline = sdk_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
-    while (!c->ready && !c->refused && !c->gave_up && sdk_mono_ms() < deadline)
-        sdk_cond_wait_until(c, deadline);
+    while (!c->ready && !c->refused && !c->gave_up && sdk_mono_ms() < deadline) sdk_cond_wait_until(c, deadline);
     mqs_err err = c->ready ? MQS_OK : c->refused ? MQS_ERR_REFUSED : c->last_err;
     bool stop = c->refused || c->gave_up || (once && !c->ready);
     pthread_mutex_unlock(&c->mu);
-    if (err == MQS_ERR_TIMEOUT && !has_conn_error(c))
-        set_conn_error(c, "no CONNACK within %d ms", timeout_ms);
+    if (err == MQS_ERR_TIMEOUT && !has_conn_error(c)) set_conn_error(c, "no CONNACK within %d ms", timeout_ms);
     if (stop) mqs_client_disconnect(c);
     return err;
 }
 
 mqs_err mqs_client_connect(mqs_client *c, int timeout_ms) { return connect_start(c, timeout_ms, false); }
 
-mqs_err mqs_client_connect_once(mqs_client *c, int timeout_ms)
-{
-    return connect_start(c, timeout_ms, true);
-}
+mqs_err mqs_client_connect_once(mqs_client *c, int timeout_ms) { return connect_start(c, timeout_ms, true); }
 
 void mqs_client_disconnect(mqs_client *c)
 {

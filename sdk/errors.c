@@ -29,7 +29,4 @@ const char *mqs_strerror(mqs_err err)
     return text ? text : "unknown error";
 }
 
-bool mqs_err_is_service(mqs_err err)
-{
-    return err <= MQS_ERR_TIMESTAMP_SKEW && err >= MQS_ERR_SERVICE_UNKNOWN;
-}
+bool mqs_err_is_service(mqs_err err) { return err <= MQS_ERR_TIMESTAMP_SKEW && err >= MQS_ERR_SERVICE_UNKNOWN; }

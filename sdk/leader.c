@@ -58,9 +58,8 @@ static void on_lost(mqs_lease *l, mqs_err err, void *ud)
     if (e->cb) e->cb(e, false, NULL, 0, e->ud);
 }
 
-mqs_leader *mqs_leader_new(mqs_client *c, const void *position, size_t plen,
-                           const void *candidate_id, size_t clen, uint64_t term_ms,
-                           mqs_leader_cb cb, void *ud)
+mqs_leader *mqs_leader_new(mqs_client *c, const void *position, size_t plen, const void *candidate_id, size_t clen,
+                           uint64_t term_ms, mqs_leader_cb cb, void *ud)
 {
     if (!c || !position || !plen || term_ms < 3) return NULL;
     mqs_lease *lease = mqs_lease_new(c, position, plen, candidate_id, clen);
@@ -98,10 +97,7 @@ bool mqs_leader_is_leader(mqs_leader *e) { return e && mqs_lease_is_held(e->leas
 
 bool mqs_leader_token(mqs_leader *e, mqs_hlc *out) { return e && mqs_lease_token(e->lease, out); }
 
-mqs_err mqs_leader_current(mqs_leader *e, mqs_result *out)
-{
-    return mqs_lease_holder(e->lease, out);
-}
+mqs_err mqs_leader_current(mqs_leader *e, mqs_result *out) { return mqs_lease_holder(e->lease, out); }
 
 void mqs_leader_free(mqs_leader *e)
 {

@@ -12,8 +12,7 @@
 
 static void renew_step(mqs_client *c, void *ud);
 
-mqs_lease *mqs_lease_new(mqs_client *c, const void *name, size_t nlen, const void *holder,
-                         size_t hlen)
+mqs_lease *mqs_lease_new(mqs_client *c, const void *name, size_t nlen, const void *holder, size_t hlen)
 {
     if (!c || !name || !nlen || (holder && !hlen)) return NULL;
     if (!holder) {
@@ -55,8 +54,7 @@ void mqs_lease_on_lost(mqs_lease *l, mqs_lease_lost_cb cb, void *ud)
     pthread_mutex_unlock(&l->c->mu);
 }
 
-static sdk_req acquire_req(mqs_lease *l, resp_slice *argv, char *px, size_t pxsize,
-                           uint64_t duration_ms)
+static sdk_req acquire_req(mqs_lease *l, resp_slice *argv, char *px, size_t pxsize, uint64_t duration_ms)
 {
     snprintf(px, pxsize, "%llu", (unsigned long long)duration_ms);
     argv[0] = (resp_slice){(const uint8_t *)"SET", 3};
@@ -181,10 +179,7 @@ bool mqs_lease_token(mqs_lease *l, mqs_hlc *out)
 
 bool mqs_lease_is_held(mqs_lease *l) { return mqs_lease_token(l, NULL); }
 
-mqs_err mqs_lease_holder(mqs_lease *l, mqs_result *out)
-{
-    return mqs_get(l->c, l->name, l->nlen, out);
-}
+mqs_err mqs_lease_holder(mqs_lease *l, mqs_result *out) { return mqs_get(l->c, l->name, l->nlen, out); }
 
 mqs_err mqs_lease_observe(mqs_lease *l, mqs_notify_cb cb, void *ud)
 {

@@ -20,8 +20,7 @@ static void on_lease_change(mqs_client *c, const mqs_notification *n, void *ud)
 /* Errors after which trying again can succeed. */
 static bool transient(mqs_err err)
 {
-    return err == MQS_ERR_TIMEOUT || err == MQS_ERR_CONNECTION_LOST ||
-           err == MQS_ERR_NOT_CONNECTED;
+    return err == MQS_ERR_TIMEOUT || err == MQS_ERR_CONNECTION_LOST || err == MQS_ERR_NOT_CONNECTED;
 }
 
 /* .NET-style backoff: min(2^(attempt+1) ms, 200 ms), +-5 % jitter when the
@@ -72,8 +71,8 @@ mqs_err mqs_lock(mqs_lease *l, uint64_t duration_ms, uint64_t renew_ms, int time
 }
 
 /* Write the callback's decision with the lock's fencing token. */
-static mqs_err write_edit(mqs_lease *l, const void *key, size_t klen, mqs_edit_action action,
-                          const uint8_t *value, size_t vlen)
+static mqs_err write_edit(mqs_lease *l, const void *key, size_t klen, mqs_edit_action action, const uint8_t *value,
+                          size_t vlen)
 {
     mqs_hlc token;
     if (!mqs_lease_token(l, &token)) return MQS_ERR_NOT_HELD;
@@ -93,8 +92,8 @@ static mqs_err write_edit(mqs_lease *l, const void *key, size_t klen, mqs_edit_a
 }
 
 /* One lock -> GET -> edit -> write -> release round. */
-static mqs_err edit_once(mqs_lease *l, const void *key, size_t klen, uint64_t duration_ms,
-                         int timeout_ms, mqs_edit_fn fn, void *ud)
+static mqs_err edit_once(mqs_lease *l, const void *key, size_t klen, uint64_t duration_ms, int timeout_ms,
+                         mqs_edit_fn fn, void *ud)
 {
     mqs_err err = mqs_lock(l, duration_ms, 0, timeout_ms);
     if (err != MQS_OK) return err;
@@ -112,8 +111,8 @@ static mqs_err edit_once(mqs_lease *l, const void *key, size_t klen, uint64_t du
     return err;
 }
 
-mqs_err mqs_lock_edit(mqs_lease *l, const void *key, size_t klen, uint64_t duration_ms,
-                      int timeout_ms, mqs_edit_fn fn, void *ud)
+mqs_err mqs_lock_edit(mqs_lease *l, const void *key, size_t klen, uint64_t duration_ms, int timeout_ms, mqs_edit_fn fn,
+                      void *ud)
 {
     if (!l || !key || !klen || !fn || !duration_ms) return MQS_ERR_INVALID;
     uint64_t deadline = sdk_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);

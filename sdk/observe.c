@@ -125,8 +125,7 @@ static char *read_user_prop(const mosquitto_property *props, const char *want)
     char *name, *value, *found = NULL;
     const mosquitto_property *p = props;
     bool skip = false;
-    while ((p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value,
-                                                    skip))) {
+    while ((p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, skip))) {
         if (!found && strcmp(name, want) == 0) found = value;
         else free(value);
         free(name);
@@ -135,8 +134,7 @@ static char *read_user_prop(const mosquitto_property *props, const char *want)
     return found;
 }
 
-void sdk_on_notification(mqs_client *c, const struct mosquitto_message *m,
-                         const mosquitto_property *props)
+void sdk_on_notification(mqs_client *c, const struct mosquitto_message *m, const mosquitto_property *props)
 {
     buf key = {0};
     char *ts_text = read_user_prop(props, "__ts");
@@ -146,8 +144,7 @@ void sdk_on_notification(mqs_client *c, const struct mosquitto_message *m,
     hlc ts;
     const char *why = NULL;
     if (!sdk_topic_key(m->topic, c->notify_prefix, &key)) why = "bad topic";
-    else if (!ts_text || !hlc_parse(ts_text, strlen(ts_text), &ts) ||
-             !sdk_hlc_from_internal(&ts, &n.version))
+    else if (!ts_text || !hlc_parse(ts_text, strlen(ts_text), &ts) || !sdk_hlc_from_internal(&ts, &n.version))
         why = "missing or malformed __ts";
     else if (ct && strcmp(ct, "application/octet-stream") != 0) why = "bad content type";
     else if (!sdk_notify_parse(m->payload, (size_t)m->payloadlen, &n.op, &n.value, &n.value_len))
@@ -225,8 +222,7 @@ void sdk_reobserve_locked(mqs_client *c)
 
 /* --- registration ---------------------------------------------------------------- */
 
-static mqs_err keynotify_sync(mqs_client *c, const void *key, size_t klen, bool stop,
-                              mqs_result *out)
+static mqs_err keynotify_sync(mqs_client *c, const void *key, size_t klen, bool stop, mqs_result *out)
 {
     resp_slice argv[] = {W("KEYNOTIFY"), S(key, klen), W("STOP")};
     sdk_req req = {stop ? SDK_OP_UNOBSERVE : SDK_OP_OBSERVE, argv, stop ? 3 : 2, NULL, false};
@@ -241,8 +237,7 @@ static void undo_listener(mqs_client *c, const void *key, size_t klen, sdk_liste
 }
 
 /* Install (or replace) the user callback of key; returns the listener. */
-static sdk_listener *install_user(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb,
-                                  void *ud)
+static sdk_listener *install_user(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *ud)
 {
     bool created;
     pthread_mutex_lock(&c->mu);
@@ -258,8 +253,7 @@ static sdk_listener *install_user(mqs_client *c, const void *key, size_t klen, m
     return l;
 }
 
-mqs_err mqs_observe(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *cb_ud,
-                    mqs_result *out)
+mqs_err mqs_observe(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *cb_ud, mqs_result *out)
 {
     mqs_result tmp;
     if (!out) out = &tmp;
@@ -314,8 +308,8 @@ static obs_async *obs_async_new(const void *key, size_t klen, mqs_result_cb done
     return a;
 }
 
-mqs_err mqs_observe_async(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb,
-                          void *cb_ud, mqs_result_cb done, void *done_ud)
+mqs_err mqs_observe_async(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *cb_ud,
+                          mqs_result_cb done, void *done_ud)
 {
     if (!c || !key || !klen || !cb) return MQS_ERR_INVALID;
     obs_async *a = obs_async_new(key, klen, done, done_ud);
@@ -366,8 +360,7 @@ mqs_err mqs_unobserve(mqs_client *c, const void *key, size_t klen, mqs_result *o
     return err;
 }
 
-mqs_err mqs_unobserve_async(mqs_client *c, const void *key, size_t klen, mqs_result_cb cb,
-                            void *ud)
+mqs_err mqs_unobserve_async(mqs_client *c, const void *key, size_t klen, mqs_result_cb cb, void *ud)
 {
     if (!c || !key || !klen) return MQS_ERR_INVALID;
     bool others;
@@ -389,8 +382,7 @@ mqs_err mqs_unobserve_async(mqs_client *c, const void *key, size_t klen, mqs_res
     return err;
 }
 
-mqs_err sdk_watch_add(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *ud,
-                      sdk_listener **out)
+mqs_err sdk_watch_add(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *ud, sdk_listener **out)
 {
     bool created;
     pthread_mutex_lock(&c->mu);
@@ -438,8 +430,7 @@ bool mqs_notify_pos_update(mqs_notify_pos *pos, const mqs_notification *n)
         int cmp = mqs_hlc_compare(&n->version, &pos->version);
         /* A DELETE carries the removed entry's version: at equal versions
          * it is the later event, anything else is a repeat. */
-        bool newer = cmp > 0 || (cmp == 0 && n->op == MQS_NOTIFY_DELETE &&
-                                 pos->op == MQS_NOTIFY_SET);
+        bool newer = cmp > 0 || (cmp == 0 && n->op == MQS_NOTIFY_DELETE && pos->op == MQS_NOTIFY_SET);
         if (!newer) return false;
     }
     /* A synthetic DELETE has no version: the next notification is accepted. */

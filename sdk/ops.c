@@ -9,8 +9,8 @@ static resp_slice S(const void *p, size_t n) { return (resp_slice){p, n}; }
 static resp_slice W(const char *word) { return (resp_slice){(const uint8_t *)word, strlen(word)}; }
 
 /* Build SET argv into argv[6] (px digits in pxbuf); returns argc. */
-static size_t set_argv(resp_slice *argv, const void *key, size_t klen, const void *value,
-                       size_t vlen, const mqs_set_opts *o, char *pxbuf, size_t pxsize)
+static size_t set_argv(resp_slice *argv, const void *key, size_t klen, const void *value, size_t vlen,
+                       const mqs_set_opts *o, char *pxbuf, size_t pxsize)
 {
     size_t n = 0;
     argv[n++] = W("SET");
@@ -26,17 +26,13 @@ static size_t set_argv(resp_slice *argv, const void *key, size_t klen, const voi
     return n;
 }
 
-#define SET_REQ(req)                                                                    \
-    resp_slice argv[6];                                                                 \
-    char px[24];                                                                        \
-    size_t argc = set_argv(argv, key, klen, value, vlen, opts, px, sizeof px);          \
-    sdk_req req = {SDK_OP_SET, argv, argc, opts ? opts->fencing_token : NULL,           \
-                   opts ? opts->persist : false}
+#define SET_REQ(req)                                                           \
+    resp_slice argv[6];                                                        \
+    char px[24];                                                               \
+    size_t argc = set_argv(argv, key, klen, value, vlen, opts, px, sizeof px); \
+    sdk_req req = {SDK_OP_SET, argv, argc, opts ? opts->fencing_token : NULL, opts ? opts->persist : false}
 
-static bool bad(const mqs_client *c, const void *key, size_t klen)
-{
-    return !c || !key || klen == 0;
-}
+static bool bad(const mqs_client *c, const void *key, size_t klen) { return !c || !key || klen == 0; }
 
 static mqs_err invalid(mqs_result *out)
 {
@@ -45,20 +41,18 @@ static mqs_err invalid(mqs_result *out)
     return MQS_ERR_INVALID;
 }
 
-mqs_err mqs_set(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen,
-                const mqs_set_opts *opts, mqs_result *out)
+mqs_err mqs_set(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen, const mqs_set_opts *opts,
+                mqs_result *out)
 {
-    if (bad(c, key, klen) || (vlen && !value) || (opts && opts->cond > MQS_SET_NEX))
-        return invalid(out);
+    if (bad(c, key, klen) || (vlen && !value) || (opts && opts->cond > MQS_SET_NEX)) return invalid(out);
     SET_REQ(req);
     return sdk_request_sync(c, &req, out);
 }
 
-mqs_err mqs_set_async(mqs_client *c, const void *key, size_t klen, const void *value,
-                      size_t vlen, const mqs_set_opts *opts, mqs_result_cb cb, void *ud)
+mqs_err mqs_set_async(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen,
+                      const mqs_set_opts *opts, mqs_result_cb cb, void *ud)
 {
-    if (bad(c, key, klen) || (vlen && !value) || (opts && opts->cond > MQS_SET_NEX))
-        return MQS_ERR_INVALID;
+    if (bad(c, key, klen) || (vlen && !value) || (opts && opts->cond > MQS_SET_NEX)) return MQS_ERR_INVALID;
     SET_REQ(req);
     return sdk_request_async(c, &req, cb, ud);
 }
@@ -79,8 +73,7 @@ mqs_err mqs_get_async(mqs_client *c, const void *key, size_t klen, mqs_result_cb
     return sdk_request_async(c, &req, cb, ud);
 }
 
-mqs_err mqs_del(mqs_client *c, const void *key, size_t klen, const mqs_del_opts *opts,
-                mqs_result *out)
+mqs_err mqs_del(mqs_client *c, const void *key, size_t klen, const mqs_del_opts *opts, mqs_result *out)
 {
     if (bad(c, key, klen)) return invalid(out);
     resp_slice argv[] = {W("DEL"), S(key, klen)};
@@ -88,8 +81,7 @@ mqs_err mqs_del(mqs_client *c, const void *key, size_t klen, const mqs_del_opts 
     return sdk_request_sync(c, &req, out);
 }
 
-mqs_err mqs_del_async(mqs_client *c, const void *key, size_t klen, const mqs_del_opts *opts,
-                      mqs_result_cb cb, void *ud)
+mqs_err mqs_del_async(mqs_client *c, const void *key, size_t klen, const mqs_del_opts *opts, mqs_result_cb cb, void *ud)
 {
     if (bad(c, key, klen)) return MQS_ERR_INVALID;
     resp_slice argv[] = {W("DEL"), S(key, klen)};
@@ -97,8 +89,8 @@ mqs_err mqs_del_async(mqs_client *c, const void *key, size_t klen, const mqs_del
     return sdk_request_async(c, &req, cb, ud);
 }
 
-mqs_err mqs_vdel(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen,
-                 const mqs_del_opts *opts, mqs_result *out)
+mqs_err mqs_vdel(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen, const mqs_del_opts *opts,
+                 mqs_result *out)
 {
     if (bad(c, key, klen) || (vlen && !value)) return invalid(out);
     resp_slice argv[] = {W("VDEL"), S(key, klen), S(value ? value : "", vlen)};
@@ -106,8 +98,8 @@ mqs_err mqs_vdel(mqs_client *c, const void *key, size_t klen, const void *value,
     return sdk_request_sync(c, &req, out);
 }
 
-mqs_err mqs_vdel_async(mqs_client *c, const void *key, size_t klen, const void *value,
-                       size_t vlen, const mqs_del_opts *opts, mqs_result_cb cb, void *ud)
+mqs_err mqs_vdel_async(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen,
+                       const mqs_del_opts *opts, mqs_result_cb cb, void *ud)
 {
     if (bad(c, key, klen) || (vlen && !value)) return MQS_ERR_INVALID;
     resp_slice argv[] = {W("VDEL"), S(key, klen), S(value ? value : "", vlen)};

@@ -68,8 +68,7 @@ mqs_err sdk_envelope_check(const sdk_envelope *e, mqs_result *out, hlc *ts, bool
         if (!parse_prot_ver(e->prot_ver, &major)) return MQS_ERR_PROTOCOL;
         if (major != 1) return MQS_ERR_VERSION;
     }
-    if (e->content_type && strcmp(e->content_type, "application/octet-stream") != 0)
-        return MQS_ERR_PROTOCOL;
+    if (e->content_type && strcmp(e->content_type, "application/octet-stream") != 0) return MQS_ERR_PROTOCOL;
     if (e->ts) {
         if (!hlc_parse(e->ts, strlen(e->ts), ts)) return MQS_ERR_PROTOCOL;
         mqs_hlc probe;
@@ -94,10 +93,8 @@ static void copy_bytes(mqs_bytes *dst, resp_slice s)
 
 static mqs_err decode_set(const resp_reply *r, const hlc *ts, mqs_result *out)
 {
-    if (r->type == RESP_SIMPLE && r->str.len == 2 && memcmp(r->str.data, "OK", 2) == 0)
-        out->applied = true;
-    else if (!(r->type == RESP_INTEGER && r->integer == -1))
-        return MQS_ERR_PROTOCOL;
+    if (r->type == RESP_SIMPLE && r->str.len == 2 && memcmp(r->str.data, "OK", 2) == 0) out->applied = true;
+    else if (!(r->type == RESP_INTEGER && r->integer == -1)) return MQS_ERR_PROTOCOL;
     set_version(out, ts);
     return MQS_OK;
 }
@@ -129,8 +126,7 @@ static bool is_ok(const resp_reply *r)
 static mqs_err decode_unobserve(const resp_reply *r, mqs_result *out)
 {
     if (is_ok(r)) out->removed = true;
-    else if (!(r->type == RESP_INTEGER && r->integer == 0) && r->type != RESP_NULL)
-        return MQS_ERR_PROTOCOL;
+    else if (!(r->type == RESP_INTEGER && r->integer == 0) && r->type != RESP_NULL) return MQS_ERR_PROTOCOL;
     return MQS_OK;
 }
 
@@ -144,8 +140,7 @@ static mqs_err decode_scan(const resp_reply *r, mqs_result *out)
     resp_array_iter_init(&it, r);
     if (!resp_array_next(&it, &keys) || keys.type != RESP_ARRAY) return MQS_ERR_PROTOCOL;
     bool more = r->count == 2;
-    if (more && (!resp_array_next(&it, &token) || token.type != RESP_BULK))
-        return MQS_ERR_PROTOCOL;
+    if (more && (!resp_array_next(&it, &token) || token.type != RESP_BULK)) return MQS_ERR_PROTOCOL;
     resp_array_iter_init(&kit, &keys);
     for (size_t i = 0; i < keys.count; i++)
         if (!resp_array_next(&kit, &k) || k.type != RESP_BULK) return MQS_ERR_PROTOCOL;

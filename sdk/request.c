@@ -87,8 +87,8 @@ static mqs_err publish_locked(mqs_client *c, sdk_pending *p)
     add_user_prop(&props, "__protVer", "1.0");
     if (p->has_ft && mqs_hlc_format(&p->ft, ft, sizeof ft) > 0) add_user_prop(&props, "__ft", ft);
     if (p->persist) add_user_prop(&props, "aio-persistence", "true");
-    int rc = mosquitto_publish_v5(c->mosq, NULL, SSPROTO_REQUEST_TOPIC, (int)p->payload.len,
-                                  p->payload.data, 1, false, props);
+    int rc = mosquitto_publish_v5(c->mosq, NULL, SSPROTO_REQUEST_TOPIC, (int)p->payload.len, p->payload.data, 1, false,
+                                  props);
     mosquitto_property_free_all(&props);
     /* Any failure means the connection is not usable right now: the
      * request stays queued for the next ready session or its timeout. */
@@ -240,10 +240,7 @@ static void fail_matching(mqs_client *c, bool only_sent, bool only_due, mqs_err 
     }
 }
 
-void sdk_fail_pending(mqs_client *c, bool only_sent, mqs_err err)
-{
-    fail_matching(c, only_sent, false, err);
-}
+void sdk_fail_pending(mqs_client *c, bool only_sent, mqs_err err) { fail_matching(c, only_sent, false, err); }
 
 void sdk_expire_pending(mqs_client *c) { fail_matching(c, false, true, MQS_ERR_TIMEOUT); }
 
@@ -257,8 +254,7 @@ static void read_envelope(const mosquitto_property *props, envelope_copy *e)
     char *name, *value;
     const mosquitto_property *p = props;
     bool skip = false;
-    while ((p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value,
-                                                    skip))) {
+    while ((p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, skip))) {
         char **slot = !strcmp(name, "__stat")      ? &e->stat
                       : !strcmp(name, "__stMsg")   ? &e->st_msg
                       : !strcmp(name, "__protVer") ? &e->prot_ver
@@ -284,8 +280,8 @@ static void envelope_free(envelope_copy *e)
     free(e->content_type);
 }
 
-static void decode_response(sdk_op op, const struct mosquitto_message *m,
-                            const mosquitto_property *props, mqs_result *res)
+static void decode_response(sdk_op op, const struct mosquitto_message *m, const mosquitto_property *props,
+                            mqs_result *res)
 {
     envelope_copy ec = {0};
     read_envelope(props, &ec);
@@ -294,13 +290,11 @@ static void decode_response(sdk_op op, const struct mosquitto_message *m,
     bool has_ts;
     res->err = sdk_envelope_check(&e, res, &ts, &has_ts);
     if (res->err == MQS_OK && has_ts) res->err = sdk_hlc_receive(&ts);
-    if (res->err == MQS_OK)
-        sdk_reply_decode(op, m->payload, (size_t)m->payloadlen, has_ts ? &ts : NULL, res);
+    if (res->err == MQS_OK) sdk_reply_decode(op, m->payload, (size_t)m->payloadlen, has_ts ? &ts : NULL, res);
     envelope_free(&ec);
 }
 
-void sdk_on_response(mqs_client *c, const struct mosquitto_message *m,
-                     const mosquitto_property *props)
+void sdk_on_response(mqs_client *c, const struct mosquitto_message *m, const mosquitto_property *props)
 {
     void *corr = NULL;
     uint16_t corr_len = 0;

@@ -6,8 +6,7 @@
  * a clock too far ahead of real time, is refused before it is committed. */
 static mqs_err validate(const sdk_clock *next, uint64_t now_ms, uint64_t max_drift_ms)
 {
-    if (next->wall_ms > now_ms && next->wall_ms - now_ms > max_drift_ms)
-        return MQS_ERR_CLOCK_DRIFT;
+    if (next->wall_ms > now_ms && next->wall_ms - now_ms > max_drift_ms) return MQS_ERR_CLOCK_DRIFT;
     return MQS_OK;
 }
 
@@ -32,8 +31,7 @@ static bool same_node(const char *self, const hlc *other)
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-mqs_err sdk_clock_merge(sdk_clock *c, const char *self_node, const hlc *other, uint64_t now_ms,
-                        uint64_t max_drift_ms)
+mqs_err sdk_clock_merge(sdk_clock *c, const char *self_node, const hlc *other, uint64_t now_ms, uint64_t max_drift_ms)
 {
     if (same_node(self_node, other)) return MQS_OK;
     sdk_clock next;

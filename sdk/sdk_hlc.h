@@ -21,7 +21,6 @@ mqs_err sdk_clock_tick(sdk_clock *c, uint64_t now_ms, uint64_t max_drift_ms);
 
 /* Merge a received value (§4.4 receive rule). A value carrying our own node
  * id is ignored (MQS_OK, unchanged). On error *c is unchanged. */
-mqs_err sdk_clock_merge(sdk_clock *c, const char *self_node, const hlc *other, uint64_t now_ms,
-                        uint64_t max_drift_ms);
+mqs_err sdk_clock_merge(sdk_clock *c, const char *self_node, const hlc *other, uint64_t now_ms, uint64_t max_drift_ms);
 
 #endif

@@ -26,7 +26,7 @@ typedef struct sdk_pending {
     struct sdk_pending *next;
     uint8_t corr[SDK_CORR_LEN];
     sdk_op op;
-    buf payload;          /* encoded RESP request */
+    buf payload; /* encoded RESP request */
     bool has_ft;
     mqs_hlc ft;
     bool persist;
@@ -97,14 +97,14 @@ struct mqs_client {
     void *ud;
 
     /* connection state */
-    bool started;       /* connect called, not yet disconnected */
-    bool stopping;      /* network thread must exit */
-    bool socket_up;     /* TCP session exists (maybe not ready yet) */
-    bool ready;         /* CONNACK + both SUBACKs */
-    bool was_ready;     /* ready at least once: next ready is a reconnect */
-    bool refused;       /* CONNACK refused: do not retry */
-    bool connect_once;  /* mqs_client_connect_once: no retry before the first ready */
-    bool gave_up;       /* connect_once: the first attempt failed, stopped */
+    bool started;      /* connect called, not yet disconnected */
+    bool stopping;     /* network thread must exit */
+    bool socket_up;    /* TCP session exists (maybe not ready yet) */
+    bool ready;        /* CONNACK + both SUBACKs */
+    bool was_ready;    /* ready at least once: next ready is a reconnect */
+    bool refused;      /* CONNACK refused: do not retry */
+    bool connect_once; /* mqs_client_connect_once: no retry before the first ready */
+    bool gave_up;      /* connect_once: the first attempt failed, stopped */
     mqs_err last_err;
     /* Why the last failed connection attempt failed, in words ("" once a
      * session was ready): CONNACK reason, socket error or TLS cause;
@@ -180,20 +180,17 @@ void sdk_fail_pending(mqs_client *c, bool only_sent, mqs_err err);
 /* Complete requests whose deadline passed with MQS_ERR_TIMEOUT. */
 void sdk_expire_pending(mqs_client *c);
 /* A response PUBLISH arrived. */
-void sdk_on_response(mqs_client *c, const struct mosquitto_message *m,
-                     const mosquitto_property *props);
+void sdk_on_response(mqs_client *c, const struct mosquitto_message *m, const mosquitto_property *props);
 
 /* --- observe.c --- */
 /* A notification PUBLISH arrived. */
-void sdk_on_notification(mqs_client *c, const struct mosquitto_message *m,
-                         const mosquitto_property *props);
+void sdk_on_notification(mqs_client *c, const struct mosquitto_message *m, const mosquitto_property *props);
 /* Mutex held: after a reconnect, re-register every observed key and
  * deliver synthetic notifications from fresh GETs. */
 void sdk_reobserve_locked(mqs_client *c);
 /* Add a library listener on key, registering KEYNOTIFY synchronously when
  * it is the key's first watcher. */
-mqs_err sdk_watch_add(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *ud,
-                      sdk_listener **out);
+mqs_err sdk_watch_add(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *ud, sdk_listener **out);
 /* Remove a listener added by sdk_watch_add (KEYNOTIFY STOP if it was the
  * last watcher); waits for running callbacks. */
 void sdk_watch_remove(mqs_client *c, const void *key, size_t klen, sdk_listener *l);

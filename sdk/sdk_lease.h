@@ -14,12 +14,12 @@ struct mqs_lease {
     bool held;
     mqs_hlc token;
     bool auto_renew;
-    bool renewing;          /* a renewal is in flight */
+    bool renewing; /* a renewal is in flight */
     uint64_t duration_ms, renew_ms, next_renew_ms;
-    uint64_t generation;    /* bumped by acquire/release: stale renewals are ignored */
+    uint64_t generation; /* bumped by acquire/release: stale renewals are ignored */
     mqs_lease_lost_cb lost_cb;
     void *lost_ud;
-    unsigned deletes_seen;  /* DELETE notifications seen while locking */
+    unsigned deletes_seen; /* DELETE notifications seen while locking */
     bool user_observing;
 };
 

@@ -29,7 +29,6 @@ bool sdk_topic_key(const char *topic, const char *prefix, buf *key);
 /* Parse a §3.7 notification payload: exactly
  * `*4 NOTIFY SET VALUE <bulk>` or `*2 NOTIFY DELETE`. For SET, value and vlen
  * point into p. */
-bool sdk_notify_parse(const uint8_t *p, size_t n, mqs_notify_op *op, const uint8_t **value,
-                      size_t *vlen);
+bool sdk_notify_parse(const uint8_t *p, size_t n, mqs_notify_op *op, const uint8_t **value, size_t *vlen);
 
 #endif

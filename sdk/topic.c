@@ -49,8 +49,7 @@ bool sdk_topic_key(const char *topic, const char *prefix, buf *key)
     for (size_t i = 0; i < n; i++)
         if (hex_digit(hex[i]) < 0) return false; /* also rejects '/' */
     uint8_t *out = buf_reserve(key, n / 2);
-    for (size_t i = 0; i < n / 2; i++)
-        out[i] = (uint8_t)(hex_digit(hex[2 * i]) << 4 | hex_digit(hex[2 * i + 1]));
+    for (size_t i = 0; i < n / 2; i++) out[i] = (uint8_t)(hex_digit(hex[2 * i]) << 4 | hex_digit(hex[2 * i + 1]));
     key->len += n / 2;
     return true;
 }
@@ -58,12 +57,10 @@ bool sdk_topic_key(const char *topic, const char *prefix, buf *key)
 static bool elem_is(resp_array_iter *it, const char *word, resp_reply *e)
 {
     size_t n = strlen(word);
-    return resp_array_next(it, e) && e->type == RESP_BULK && e->str.len == n &&
-           memcmp(e->str.data, word, n) == 0;
+    return resp_array_next(it, e) && e->type == RESP_BULK && e->str.len == n && memcmp(e->str.data, word, n) == 0;
 }
 
-bool sdk_notify_parse(const uint8_t *p, size_t n, mqs_notify_op *op, const uint8_t **value,
-                      size_t *vlen)
+bool sdk_notify_parse(const uint8_t *p, size_t n, mqs_notify_op *op, const uint8_t **value, size_t *vlen)
 {
     resp_reply r, e;
     resp_array_iter it;
@@ -76,8 +73,7 @@ bool sdk_notify_parse(const uint8_t *p, size_t n, mqs_notify_op *op, const uint8
         *vlen = 0;
         return true;
     }
-    if (r.count != 4 || !elem_is(&it, "NOTIFY", &e) || !elem_is(&it, "SET", &e) ||
-        !elem_is(&it, "VALUE", &e))
+    if (r.count != 4 || !elem_is(&it, "NOTIFY", &e) || !elem_is(&it, "SET", &e) || !elem_is(&it, "VALUE", &e))
         return false;
     if (!resp_array_next(&it, &e) || e.type != RESP_BULK) return false;
     *op = MQS_NOTIFY_SET;

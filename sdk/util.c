@@ -35,8 +35,7 @@ uint64_t sdk_mono_ms(void) { return clock_now_ms(); }
 void sdk_sleep_ms(uint64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 void sdk_cond_wait_until(mqs_client *c, uint64_t deadline_ms)
@@ -67,10 +66,7 @@ void sdk_log(mqs_client *c, int level, const char *fmt, ...)
     c->on_log(c, level, msg, c->ud);
 }
 
-bool sdk_on_loop_thread(mqs_client *c)
-{
-    return c->has_loop_thread && pthread_equal(c->loop_thread, pthread_self());
-}
+bool sdk_on_loop_thread(mqs_client *c) { return c->has_loop_thread && pthread_equal(c->loop_thread, pthread_self()); }
 
 void sdk_cb_begin(mqs_client *c) { c->callbacks_running++; }
 

@@ -126,25 +126,25 @@ typedef void (*mqs_connection_cb)(mqs_client *c, bool connected, mqs_err reason,
 typedef void (*mqs_log_cb)(mqs_client *c, int level, const char *msg, void *ud);
 
 typedef struct mqs_connect_opts {
-    const char *host;        /* default "localhost" */
-    int port;                /* default 1883, 8883 with TLS */
-    const char *client_id;   /* REQUIRED, non-empty; see mqs_client_id_generate */
-    int keepalive_s;         /* default 60 */
-    const char *username;    /* NULL: none */
-    const char *password;    /* NULL: none (needs username) */
+    const char *host;      /* default "localhost" */
+    int port;              /* default 1883, 8883 with TLS */
+    const char *client_id; /* REQUIRED, non-empty; see mqs_client_id_generate */
+    int keepalive_s;       /* default 60 */
+    const char *username;  /* NULL: none */
+    const char *password;  /* NULL: none (needs username) */
     /* TLS: enabled when tls is true or any of the files below is set. */
     bool tls;
-    const char *cafile;      /* trusted CA bundle (NULL: system default path) */
-    const char *capath;      /* directory of CA certificates */
-    const char *certfile;    /* client certificate (with keyfile) */
-    const char *keyfile;     /* client private key */
-    const char *keypass_file;   /* file holding the key password */
-    mqs_keypass_cb keypass_cb;  /* or: callback returning it */
+    const char *cafile;        /* trusted CA bundle (NULL: system default path) */
+    const char *capath;        /* directory of CA certificates */
+    const char *certfile;      /* client certificate (with keyfile) */
+    const char *keyfile;       /* client private key */
+    const char *keypass_file;  /* file holding the key password */
+    mqs_keypass_cb keypass_cb; /* or: callback returning it */
     void *keypass_ud;
-    bool insecure;           /* do not verify the server host name */
-    bool clean_start;        /* default true */
-    uint32_t session_expiry_s; /* default 0 */
-    bool threaded;           /* default true: library network thread */
+    bool insecure;               /* do not verify the server host name */
+    bool clean_start;            /* default true */
+    uint32_t session_expiry_s;   /* default 0 */
+    bool threaded;               /* default true: library network thread */
     uint32_t request_timeout_ms; /* default 10000; message expiry = ceil(s) */
     uint32_t reconnect_min_ms;   /* first reconnect delay, default 100 */
     uint32_t reconnect_max_ms;   /* backoff cap, default 10000 (+-20 % jitter) */
@@ -152,7 +152,7 @@ typedef struct mqs_connect_opts {
     const char *response_topic;
     mqs_connection_cb on_connection;
     mqs_log_cb on_log;
-    void *ud;                /* passed to on_connection and on_log */
+    void *ud; /* passed to on_connection and on_log */
 } mqs_connect_opts;
 
 /* Fill *o with the defaults above (all pointers NULL). */
@@ -243,36 +243,35 @@ typedef enum mqs_set_cond {
 
 typedef struct mqs_set_opts {
     mqs_set_cond cond;
-    uint64_t px_ms;                    /* expiry in ms; 0: none */
-    const mqs_hlc *fencing_token;      /* sent as __ft; NULL: none */
-    bool persist;                      /* aio-persistence: true */
+    uint64_t px_ms;               /* expiry in ms; 0: none */
+    const mqs_hlc *fencing_token; /* sent as __ft; NULL: none */
+    bool persist;                 /* aio-persistence: true */
 } mqs_set_opts;
 
 typedef struct mqs_del_opts {
-    const mqs_hlc *fencing_token;      /* sent as __ft; NULL: none */
+    const mqs_hlc *fencing_token; /* sent as __ft; NULL: none */
 } mqs_del_opts;
 
 /* SET key value [NX|NEX] [PX ms]. opts may be NULL. Result: applied, version. */
-mqs_err mqs_set(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen,
-                const mqs_set_opts *opts, mqs_result *out);
-mqs_err mqs_set_async(mqs_client *c, const void *key, size_t klen, const void *value,
-                      size_t vlen, const mqs_set_opts *opts, mqs_result_cb cb, void *ud);
+mqs_err mqs_set(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen, const mqs_set_opts *opts,
+                mqs_result *out);
+mqs_err mqs_set_async(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen,
+                      const mqs_set_opts *opts, mqs_result_cb cb, void *ud);
 
 /* GET key. Result: found, value, version (present exactly when found). */
 mqs_err mqs_get(mqs_client *c, const void *key, size_t klen, mqs_result *out);
 mqs_err mqs_get_async(mqs_client *c, const void *key, size_t klen, mqs_result_cb cb, void *ud);
 
 /* DEL key. opts may be NULL. Result: count 0|1. */
-mqs_err mqs_del(mqs_client *c, const void *key, size_t klen, const mqs_del_opts *opts,
-                mqs_result *out);
-mqs_err mqs_del_async(mqs_client *c, const void *key, size_t klen, const mqs_del_opts *opts,
-                      mqs_result_cb cb, void *ud);
+mqs_err mqs_del(mqs_client *c, const void *key, size_t klen, const mqs_del_opts *opts, mqs_result *out);
+mqs_err mqs_del_async(mqs_client *c, const void *key, size_t klen, const mqs_del_opts *opts, mqs_result_cb cb,
+                      void *ud);
 
 /* VDEL key value: delete only if the value matches. Result: count -1|0|1. */
-mqs_err mqs_vdel(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen,
-                 const mqs_del_opts *opts, mqs_result *out);
-mqs_err mqs_vdel_async(mqs_client *c, const void *key, size_t klen, const void *value,
-                       size_t vlen, const mqs_del_opts *opts, mqs_result_cb cb, void *ud);
+mqs_err mqs_vdel(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen, const mqs_del_opts *opts,
+                 mqs_result *out);
+mqs_err mqs_vdel_async(mqs_client *c, const void *key, size_t klen, const void *value, size_t vlen,
+                       const mqs_del_opts *opts, mqs_result_cb cb, void *ud);
 
 /* --- observation ------------------------------------------------------------ */
 
@@ -288,13 +287,13 @@ typedef struct mqs_notification {
     mqs_notify_op op;
     const uint8_t *value; /* SET only */
     size_t value_len;
-    bool has_version;     /* always true for real notifications; synthetic
+    bool has_version; /* always true for real notifications; synthetic
                              DELETEs have none (the key is absent) */
     /* SET: the version of the entry it created. DELETE: the version of the
      * entry it removed (protocol §4.6), i.e. the SAME version as that
      * entry's SET notification, never a newer one. */
     mqs_hlc version;
-    bool synthetic;       /* built from a GET after a reconnect */
+    bool synthetic; /* built from a GET after a reconnect */
 } mqs_notification;
 
 /* Notifications are delivered in arrival order, not de-duplicated. To
@@ -306,7 +305,7 @@ typedef void (*mqs_notify_cb)(mqs_client *c, const mqs_notification *n, void *ud
 
 /* How far one key's notifications have got. Zero-initialise one per key. */
 typedef struct mqs_notify_pos {
-    bool known;           /* false: the next notification is accepted */
+    bool known; /* false: the next notification is accepted */
     mqs_notify_op op;
     mqs_hlc version;
 } mqs_notify_pos;
@@ -323,10 +322,9 @@ bool mqs_notify_pos_update(mqs_notify_pos *pos, const mqs_notification *n);
  * still re-sends KEYNOTIFY). The callback is installed before the request
  * is sent, so no change after a successful reply is missed. On failure the
  * callback is removed again. */
-mqs_err mqs_observe(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb,
-                    void *cb_ud, mqs_result *out);
-mqs_err mqs_observe_async(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb,
-                          void *cb_ud, mqs_result_cb done, void *done_ud);
+mqs_err mqs_observe(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *cb_ud, mqs_result *out);
+mqs_err mqs_observe_async(mqs_client *c, const void *key, size_t klen, mqs_notify_cb cb, void *cb_ud,
+                          mqs_result_cb done, void *done_ud);
 
 /* KEYNOTIFY key STOP. The callback is removed at once (it is not called
  * after this returns, unless already running). Result: removed. When the
@@ -336,8 +334,7 @@ mqs_err mqs_observe_async(mqs_client *c, const void *key, size_t klen, mqs_notif
  * thread (in application-driven mode: in the next mqs_client_loop_misc),
  * never inside the call. */
 mqs_err mqs_unobserve(mqs_client *c, const void *key, size_t klen, mqs_result *out);
-mqs_err mqs_unobserve_async(mqs_client *c, const void *key, size_t klen, mqs_result_cb cb,
-                            void *ud);
+mqs_err mqs_unobserve_async(mqs_client *c, const void *key, size_t klen, mqs_result_cb cb, void *ud);
 
 /* --- SCAN pager (protocol §3.8) ---------------------------------------------- */
 

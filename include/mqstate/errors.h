@@ -37,11 +37,11 @@ typedef enum mqs_err {
     MQS_ERR_BUSY = -10,           /* object already doing this (e.g. two campaigns) */
 
     /* --- protocol (the response is not acceptable, §2.6 / §3.6) ---------- */
-    MQS_ERR_PROTOCOL = -20,       /* malformed reply, missing/bad property, unexpected shape */
-    MQS_ERR_STATUS = -21,         /* __stat missing or not 200 (RPC-layer error; __stMsg kept) */
-    MQS_ERR_VERSION = -22,        /* __protVer present with a major version other than 1 */
-    MQS_ERR_CLOCK_DRIFT = -23,    /* HLC would move more than the drift limit ahead (§4.4) */
-    MQS_ERR_HLC_OVERFLOW = -24,   /* HLC counter would overflow */
+    MQS_ERR_PROTOCOL = -20,     /* malformed reply, missing/bad property, unexpected shape */
+    MQS_ERR_STATUS = -21,       /* __stat missing or not 200 (RPC-layer error; __stMsg kept) */
+    MQS_ERR_VERSION = -22,      /* __protVer present with a major version other than 1 */
+    MQS_ERR_CLOCK_DRIFT = -23,  /* HLC would move more than the drift limit ahead (§4.4) */
+    MQS_ERR_HLC_OVERFLOW = -24, /* HLC counter would overflow */
 
     /* --- service errors: `-ERR <text>` (§3.5) ----------------------------- */
     MQS_ERR_TIMESTAMP_SKEW = -40,      /* "the request timestamp is too far in the future; ..." */

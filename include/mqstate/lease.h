@@ -40,8 +40,7 @@ typedef void (*mqs_lease_lost_cb)(mqs_lease *l, mqs_err err, void *ud);
 
 /* A lease named name (the state store key, non-empty) held under the
  * value holder (NULL: the client id). Copies both. NULL on bad arguments. */
-mqs_lease *mqs_lease_new(mqs_client *c, const void *name, size_t nlen, const void *holder,
-                         size_t hlen);
+mqs_lease *mqs_lease_new(mqs_client *c, const void *name, size_t nlen, const void *holder, size_t hlen);
 
 /* Stop auto-renewal and free. Does NOT release the lease: call
  * mqs_lease_release first, or let it expire. NULL is ignored. */
@@ -100,16 +99,15 @@ typedef enum mqs_edit_action {
  * *new_value and its length in *new_len: the library frees it. Runs on the
  * calling thread of mqs_lock_edit, while the lock is held; it may be called
  * more than once if a write has to be retried. */
-typedef mqs_edit_action (*mqs_edit_fn)(const mqs_result *current, uint8_t **new_value,
-                                       size_t *new_len, void *ud);
+typedef mqs_edit_action (*mqs_edit_fn)(const mqs_result *current, uint8_t **new_value, size_t *new_len, void *ud);
 
 /* Edit key under the lock l: mqs_lock(l, duration_ms, 0, timeout_ms) ->
  * GET key -> fn -> SET/DEL key with the lock's fencing token -> release.
  * The whole sequence is retried (until timeout_ms) when the write fails
  * because the lock was lost (fencing errors, timeout) . Returns MQS_OK
  * once the write (or KEEP) succeeded. */
-mqs_err mqs_lock_edit(mqs_lease *l, const void *key, size_t klen, uint64_t duration_ms,
-                      int timeout_ms, mqs_edit_fn fn, void *ud);
+mqs_err mqs_lock_edit(mqs_lease *l, const void *key, size_t klen, uint64_t duration_ms, int timeout_ms, mqs_edit_fn fn,
+                      void *ud);
 
 /* --- leader election ------------------------------------------------------------ */
 
@@ -118,8 +116,7 @@ typedef struct mqs_leader mqs_leader;
 /* Leadership changed. is_self: this candidate is now the leader (false
  * also when it lost or resigned). leader/leader_len: the current leader's
  * id as last seen (NULL: none known). */
-typedef void (*mqs_leader_cb)(mqs_leader *e, bool is_self, const uint8_t *leader,
-                              size_t leader_len, void *ud);
+typedef void (*mqs_leader_cb)(mqs_leader *e, bool is_self, const uint8_t *leader, size_t leader_len, void *ud);
 
 /* A candidate candidate_id (NULL: the client id) for the position named
  * position (a state store key). Terms last term_ms and are renewed every
@@ -127,9 +124,8 @@ typedef void (*mqs_leader_cb)(mqs_leader *e, bool is_self, const uint8_t *leader
  * the position seen through notifications and on own loss. The position
  * is observed from creation until mqs_leader_free. NULL on bad arguments
  * or when the observation could not be registered. */
-mqs_leader *mqs_leader_new(mqs_client *c, const void *position, size_t plen,
-                           const void *candidate_id, size_t clen, uint64_t term_ms,
-                           mqs_leader_cb cb, void *ud);
+mqs_leader *mqs_leader_new(mqs_client *c, const void *position, size_t plen, const void *candidate_id, size_t clen,
+                           uint64_t term_ms, mqs_leader_cb cb, void *ud);
 
 /* Block until elected or timeout_ms passes (MQS_ERR_TIMEOUT); a lock loop
  * on the position. Returns MQS_OK at once when already leader. */

@@ -36,8 +36,8 @@ void authn_policy_default(authn_policy *p)
     p->failure_per_minute = 10;
 }
 
-authn *authn_new(const authn_policy *policies, size_t n, uv_loop_t *loop, authn_done_fn done, void *done_ctx,
-                 char *err, size_t errlen)
+authn *authn_new(const authn_policy *policies, size_t n, uv_loop_t *loop, authn_done_fn done, void *done_ctx, char *err,
+                 size_t errlen)
 {
     authn *a = xcalloc(1, sizeof *a);
     a->loop = loop;
@@ -95,8 +95,7 @@ static principal *new_principal(const authn_request *r, const void *user, size_t
 }
 
 /* The x509 method: user name and attributes from certificate fields. */
-static uint8_t by_certificate(const listener_authn *l, const authn_request *r, principal **who,
-                              const char **why)
+static uint8_t by_certificate(const listener_authn *l, const authn_request *r, principal **who, const char **why)
 {
     char v[FIELD_MAX];
     int n = x509_field_get(r->peer_cert, l->p.x509_username, v, sizeof v);
@@ -106,7 +105,8 @@ static uint8_t by_certificate(const listener_authn *l, const authn_request *r, p
     }
     principal *p = new_principal(r, v, (size_t)n, "x509");
     for (uint8_t i = 0; i < l->p.nattrs; i++)
-        if (x509_field_get(r->peer_cert, l->p.attrs[i].field, v, sizeof v) >= 0) principal_add_attr(p, l->p.attrs[i].name, v);
+        if (x509_field_get(r->peer_cert, l->p.attrs[i].field, v, sizeof v) >= 0)
+            principal_add_attr(p, l->p.attrs[i].name, v);
     *who = p;
     return MQTT_RC_SUCCESS;
 }
@@ -173,10 +173,10 @@ static uint8_t by_password(const authn *a, const listener_authn *l, const authn_
         return MQTT_RC_BAD_USER_OR_PASSWORD;
     }
     pending_check *pc = xcalloc(1, sizeof *pc);
-    pc->who = new_principal(r, r->username->data ? r->username->data : (const uint8_t *)"", r->username->len,
-                            "password");
-    passwd_result pr = passwd_file_check_async(l->pw, a->loop, r->username->data, r->username->len,
-                                               r->password->data, r->password->len, password_checked, pc);
+    pc->who =
+        new_principal(r, r->username->data ? r->username->data : (const uint8_t *)"", r->username->len, "password");
+    passwd_result pr = passwd_file_check_async(l->pw, a->loop, r->username->data, r->username->len, r->password->data,
+                                               r->password->len, password_checked, pc);
     if (pr == PASSWD_PENDING) {
         *pending = true;
         pc->done = a->done;

@@ -74,12 +74,12 @@ struct principal;
 /* One CONNECT to decide. Slices are valid only during authn_authenticate. */
 typedef struct authn_request {
     mqtt_bytes client_id;
-    const mqtt_bytes *username; /* NULL when absent */
-    const mqtt_bytes *password; /* NULL when absent; never logged */
-    const char *peer_ip;        /* the peer's address without port */
-    unsigned listener;          /* index of the policy that applies */
+    const mqtt_bytes *username;      /* NULL when absent */
+    const mqtt_bytes *password;      /* NULL when absent; never logged */
+    const char *peer_ip;             /* the peer's address without port */
+    unsigned listener;               /* index of the policy that applies */
     const struct x509_st *peer_cert; /* verified TLS client certificate or NULL */
-    uint64_t token;             /* handed back with a later decision */
+    uint64_t token;                  /* handed back with a later decision */
 } authn_request;
 
 typedef struct authn_result {
@@ -99,8 +99,8 @@ typedef void (*authn_done_fn)(void *ctx, uint64_t token, const authn_result *res
  * message ("WHERE.password_file: path:line: ...") on error. Slow password
  * checks run on `loop`'s thread pool and end in done(done_ctx, ...);
  * `done_ctx` must outlive every check in flight. */
-authn *authn_new(const authn_policy *policies, size_t n, uv_loop_t *loop, authn_done_fn done, void *done_ctx,
-                 char *err, size_t errlen);
+authn *authn_new(const authn_policy *policies, size_t n, uv_loop_t *loop, authn_done_fn done, void *done_ctx, char *err,
+                 size_t errlen);
 void authn_free(authn *a);
 /* Reload: `to` continues the failure counters of `from`. */
 void authn_move_limits(authn *to, authn *from);

@@ -77,8 +77,7 @@ int authz_rule_broker(authz *a, authz_method m, const char *const *topics, size_
 /* One key of a stateStoreResources entry; `access` is AUTHZ_READ and/or
  * AUTHZ_WRITE. Pattern and String keys are UTF-8 text, Binary keys the
  * decoded bytes. */
-int authz_rule_key(authz *a, unsigned access, authz_key_type type, const uint8_t *key, size_t len,
-                   const char **why);
+int authz_rule_key(authz *a, unsigned access, authz_key_type type, const uint8_t *key, size_t len, const char **why);
 /* The current rule is complete: -1 if it names no principal. */
 int authz_rule_end(authz *a, const char **why);
 

@@ -141,8 +141,7 @@ int authz_rule_broker(authz *a, authz_method m, const char *const *topics, size_
     return 0;
 }
 
-int authz_rule_key(authz *a, unsigned access, authz_key_type type, const uint8_t *key, size_t len,
-                   const char **why)
+int authz_rule_key(authz *a, unsigned access, authz_key_type type, const uint8_t *key, size_t len, const char **why)
 {
     if (!access || (access & ~(AUTHZ_READ | AUTHZ_WRITE))) return fail(why, "no access method");
     if (len == 0) return fail(why, "empty key");

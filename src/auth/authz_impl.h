@@ -55,7 +55,7 @@ typedef struct authz_view {
     bool connect;
     authz_str *pub, *sub; /* filters */
     size_t npub, nsub;
-    authz_kres *keys;     /* Pattern keys resolved to plain glob patterns */
+    authz_kres *keys; /* Pattern keys resolved to plain glob patterns */
     size_t nkeys;
 } authz_view;
 
@@ -65,9 +65,9 @@ struct authz {
     bool any_keys;        /* some rule has a state store resource */
     authz_rule *rules;
     size_t nrules;
-    hashmap *views;       /* principal content -> authz_view */
-    buf scratch;          /* the cache key being looked up */
-    buf subst;            /* substitution output while building a view */
+    hashmap *views; /* principal content -> authz_view */
+    buf scratch;    /* the cache key being looked up */
+    buf subst;      /* substitution output while building a view */
 };
 
 /* Grow *arr (elements of `size` bytes) by one zeroed element; returns it. */

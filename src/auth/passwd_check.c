@@ -24,8 +24,7 @@ static void tag_of(const passwd_file *f, const void *pw, size_t pwlen, uint8_t *
 
 /* True when `tag` is the user's remembered password. Otherwise *h is what
  * to verify against and *known whether the user exists. */
-static bool lookup(const passwd_file *f, const void *user, size_t ulen, const uint8_t *tag, passwd_hash *h,
-                   bool *known)
+static bool lookup(const passwd_file *f, const void *user, size_t ulen, const uint8_t *tag, passwd_hash *h, bool *known)
 {
     const passwd_entry *e = hashmap_get(f->users, user, ulen);
     *known = e != NULL;

@@ -185,8 +185,10 @@ static int write_atomically(const char *path, const struct stat *old, const buf 
         return -1;
     }
     if (old && (old->st_uid != geteuid() || old->st_gid != getegid()) && fchown(fd, old->st_uid, old->st_gid) != 0) {
-        snprintf(err, errlen, "%s is owned by uid %u gid %u: run mqstated passwd as that user or root, so that "
-                 "the file keeps its owner (%s)", path, (unsigned)old->st_uid, (unsigned)old->st_gid, strerror(errno));
+        snprintf(err, errlen,
+                 "%s is owned by uid %u gid %u: run mqstated passwd as that user or root, so that "
+                 "the file keeps its owner (%s)",
+                 path, (unsigned)old->st_uid, (unsigned)old->st_gid, strerror(errno));
         goto fail;
     }
     if (old && fchmod(fd, old->st_mode & 07777) != 0) {
@@ -230,8 +232,8 @@ static char *target_of(const char *path, struct stat *st, bool *exists, char *er
     }
     char *real = S_ISLNK(lst.st_mode) ? realpath(path, NULL) : xstrdup(path);
     if (!real) {
-        snprintf(err, errlen, "%s: a symbolic link whose target cannot be used (%s); give the file's own path",
-                 path, strerror(errno));
+        snprintf(err, errlen, "%s: a symbolic link whose target cannot be used (%s); give the file's own path", path,
+                 strerror(errno));
         return NULL;
     }
     if (stat(real, st) != 0 || !S_ISREG(st->st_mode)) {

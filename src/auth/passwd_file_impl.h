@@ -24,9 +24,9 @@ typedef struct passwd_entry {
 
 struct passwd_file {
     uint32_t refs;
-    hashmap *users;                   /* user name -> passwd_entry */
-    uint8_t tag_key[PASSWD_TAG_LEN];  /* random per load: tags mean nothing elsewhere */
-    passwd_hash dummy;                /* verified against for unknown users; its iterations are the
+    hashmap *users;                  /* user name -> passwd_entry */
+    uint8_t tag_key[PASSWD_TAG_LEN]; /* random per load: tags mean nothing elsewhere */
+    passwd_hash dummy;               /* verified against for unknown users; its iterations are the
                                          file's highest (the default when the file is empty) */
 };
 

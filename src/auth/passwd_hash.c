@@ -14,8 +14,8 @@ static void derive(const void *pw, size_t pwlen, const uint8_t *salt, uint32_t i
     /* Only fails on invalid arguments or allocation failure: abort rather
      * than let a zeroed buffer ever match. */
     if (!pw) pw = "";
-    if (PKCS5_PBKDF2_HMAC(pw, (int)pwlen, salt, PASSWD_HASH_SALT_LEN, (int)iterations, EVP_sha512(),
-                          PASSWD_HASH_LEN, out) != 1)
+    if (PKCS5_PBKDF2_HMAC(pw, (int)pwlen, salt, PASSWD_HASH_SALT_LEN, (int)iterations, EVP_sha512(), PASSWD_HASH_LEN,
+                          out) != 1)
         abort();
 }
 
@@ -59,7 +59,8 @@ int passwd_hash_parse(const char *s, size_t len, passwd_hash *out, const char **
     const char *p = s + plen, *end = s + len;
     uint64_t iter = 0;
     const char *d = p;
-    while (p < end && *p >= '0' && *p <= '9' && iter <= PASSWD_HASH_MAX_ITERATIONS) iter = iter * 10 + (uint64_t)(*p++ - '0');
+    while (p < end && *p >= '0' && *p <= '9' && iter <= PASSWD_HASH_MAX_ITERATIONS)
+        iter = iter * 10 + (uint64_t)(*p++ - '0');
     if (p == d || p == end || *p != '$') {
         *why = "bad iteration count";
         return -1;

@@ -5,8 +5,8 @@
 
 #include "util/alloc.h"
 
-principal *principal_new(const void *client_id, size_t client_id_len, const void *username,
-                         size_t username_len, const char *method)
+principal *principal_new(const void *client_id, size_t client_id_len, const void *username, size_t username_len,
+                         const char *method)
 {
     size_t ulen = username ? username_len : 0;
     principal *p = xcalloc(1, sizeof *p + client_id_len + ulen);

@@ -25,7 +25,7 @@ typedef struct principal_attr {
 typedef struct principal {
     uint8_t *client_id; /* copy of the MQTT client identifier (in bytes[]) */
     size_t client_id_len;
-    uint8_t *username;  /* copy (in bytes[]); NULL when the client is anonymous */
+    uint8_t *username; /* copy (in bytes[]); NULL when the client is anonymous */
     size_t username_len;
     principal_attr *attrs; /* owned array, e.g. from X.509 subject mapping */
     size_t nattrs;
@@ -33,8 +33,8 @@ typedef struct principal {
     uint8_t bytes[];    /* client id, then user name */
 } principal;
 
-principal *principal_new(const void *client_id, size_t client_id_len, const void *username,
-                         size_t username_len, const char *method);
+principal *principal_new(const void *client_id, size_t client_id_len, const void *username, size_t username_len,
+                         const char *method);
 void principal_add_attr(principal *p, const char *name, const char *value);
 /* NULL if the principal has no attribute of that name. */
 const char *principal_attr_get(const principal *p, const char *name);

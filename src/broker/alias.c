@@ -40,8 +40,7 @@ struct alias_out {
 
 int broker__alias_in_apply(client *c, mqtt_publish *p)
 {
-    if (!(p->props.present & MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS)))
-        return p->topic.len ? 0 : MQTT_RC_PROTOCOL_ERROR;
+    if (!(p->props.present & MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS))) return p->topic.len ? 0 : MQTT_RC_PROTOCOL_ERROR;
     uint16_t a = p->props.topic_alias;
     uint16_t max = c->b->lim.topic_alias_max;
     if (a == 0 || a > max) return MQTT_RC_TOPIC_ALIAS_INVALID;

@@ -13,7 +13,7 @@
  * deadlines in two heaps; one repeating timer pops what is due. */
 #define SWEEP_MS 250
 
-#define CONTAINER(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
+#define CONTAINER(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
 
 void broker_limits_default(broker_limits *l)
 {
@@ -90,7 +90,8 @@ void broker_shutdown(broker *b)
     uv_close((uv_handle_t *)&b->sweep, NULL);
     uv_close((uv_handle_t *)&b->resume_timer, NULL);
     for (client *c = b->clients; c; c = c->next) {
-        if (c->state == CLIENT_CONNECTED) broker__client_disconnect(c, MQTT_RC_SERVER_SHUTTING_DOWN, "Server shutting down");
+        if (c->state == CLIENT_CONNECTED)
+            broker__client_disconnect(c, MQTT_RC_SERVER_SHUTTING_DOWN, "Server shutting down");
         else if (c->state == CLIENT_NEW) broker__client_close(c, false);
     }
 }
@@ -203,9 +204,14 @@ uint8_t broker_authorize(const broker *b, const broker_auth_request *r)
 uint8_t broker_authorize_publish(broker *b, mqtt_bytes client_id, const mqtt_bytes *username,
                                  const struct principal *who, mqtt_bytes topic, uint8_t qos, bool retain)
 {
-    broker_auth_request r = {.client_id = client_id, .username = username, .who = who,
-                             .action = BROKER_ACTION_PUBLISH, .topic = topic, .filter = topic,
-                             .qos = qos, .retain = retain};
+    broker_auth_request r = {.client_id = client_id,
+                             .username = username,
+                             .who = who,
+                             .action = BROKER_ACTION_PUBLISH,
+                             .topic = topic,
+                             .filter = topic,
+                             .qos = qos,
+                             .retain = retain};
     return broker_authorize(b, &r);
 }
 
@@ -216,8 +222,7 @@ uint8_t broker_authorize_response(broker *b, mqtt_bytes client_id, const mqtt_by
     return broker_authorize_publish(b, client_id, username, who, response_topic, 1, false);
 }
 
-bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code,
-                              const char *reason_string)
+bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code, const char *reason_string)
 {
     session *s = broker__session_find(b, client_id);
     if (!s || !s->c || s->c->state != CLIENT_CONNECTED) return false;
@@ -256,8 +261,8 @@ bool broker_deliver_to(broker *b, mqtt_bytes client_id, const broker_message *bm
     if (c && bm->qos && (c->quota_cut || broker__flow_queue_full(s))) { /* the policy in broker.h */
         b->stats.dropped_queue_full++;
         if (!c->quota_cut)
-            log_info("%.*s: queue full (%u messages, %u bytes) for a direct delivery: disconnecting",
-                     (int)s->id_len, (const char *)s->id, s->queue.n, s->queue.bytes);
+            log_info("%.*s: queue full (%u messages, %u bytes) for a direct delivery: disconnecting", (int)s->id_len,
+                     (const char *)s->id, s->queue.n, s->queue.bytes);
         broker__flow_cut_later(c);
         return true;
     }

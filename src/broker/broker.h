@@ -36,23 +36,23 @@ typedef struct broker_principal_ops {
 
 /* Server-side limits, all configurable (docs/configuration.md). */
 typedef struct broker_limits {
-    uint32_t max_packet_size;      /* bytes, both directions; advertised in CONNACK */
-    uint16_t receive_max;          /* inbound QoS 1/2 in flight per client (v5 Receive Maximum) */
-    uint16_t max_inflight;         /* outbound QoS 1/2 in flight per client (capped by the client's Receive Maximum) */
-    uint32_t max_queued;           /* messages queued per session beyond the in-flight window */
-    uint32_t max_queued_bytes;     /* bytes of queued messages per session (entry + message); 0 = no bound */
+    uint32_t max_packet_size;  /* bytes, both directions; advertised in CONNACK */
+    uint16_t receive_max;      /* inbound QoS 1/2 in flight per client (v5 Receive Maximum) */
+    uint16_t max_inflight;     /* outbound QoS 1/2 in flight per client (capped by the client's Receive Maximum) */
+    uint32_t max_queued;       /* messages queued per session beyond the in-flight window */
+    uint32_t max_queued_bytes; /* bytes of queued messages per session (entry + message); 0 = no bound */
     uint32_t slow_subscriber_timeout; /* seconds a connected session's queue may stay full; 0 = forever */
-    uint16_t max_topic_levels;     /* levels in a topic name or filter */
-    uint32_t max_connections;      /* 0 = unlimited */
-    uint16_t keepalive_min;        /* seconds; 0 = no lower bound */
-    uint16_t keepalive_max;        /* seconds; longer (or 0) requests get Server Keep Alive */
-    uint16_t topic_alias_max;      /* inbound aliases a client may use */
-    uint32_t max_session_expiry;   /* seconds; 0xFFFFFFFF = never */
-    uint32_t max_backlog_bytes;    /* unwritten output per connection before reads of its publishers pause */
-    uint16_t connect_timeout;      /* seconds a new connection has to send CONNECT */
-    uint32_t max_connect_size;     /* bytes; a larger CONNECT is refused before its body is read */
+    uint16_t max_topic_levels;        /* levels in a topic name or filter */
+    uint32_t max_connections;         /* 0 = unlimited */
+    uint16_t keepalive_min;           /* seconds; 0 = no lower bound */
+    uint16_t keepalive_max;           /* seconds; longer (or 0) requests get Server Keep Alive */
+    uint16_t topic_alias_max;         /* inbound aliases a client may use */
+    uint32_t max_session_expiry;      /* seconds; 0xFFFFFFFF = never */
+    uint32_t max_backlog_bytes;       /* unwritten output per connection before reads of its publishers pause */
+    uint16_t connect_timeout;         /* seconds a new connection has to send CONNECT */
+    uint32_t max_connect_size;        /* bytes; a larger CONNECT is refused before its body is read */
     /* Read by the server for the net layer (net.h), not by the broker. */
-    uint16_t close_timeout;        /* seconds a closing connection may go without output progress */
+    uint16_t close_timeout;           /* seconds a closing connection may go without output progress */
     uint32_t max_pending_per_address; /* connections not yet past CONNACK per address; 0 = no limit */
 } broker_limits;
 
@@ -83,11 +83,11 @@ extern const net_conn_callbacks broker_conn_callbacks;
 
 /* Counters, for statistics and tests. */
 typedef struct broker_stats {
-    uint64_t clients;          /* connections past CONNACK */
-    uint64_t sessions;         /* live sessions, connected or not */
+    uint64_t clients;  /* connections past CONNACK */
+    uint64_t sessions; /* live sessions, connected or not */
     uint64_t retained;
     uint64_t subscriptions;
-    uint64_t dropped_qos0;     /* QoS 0 not sent to a backlogged client */
+    uint64_t dropped_qos0;       /* QoS 0 not sent to a backlogged client */
     uint64_t dropped_queue_full; /* QoS 1/2 not queued: offline session at its bound, or a
                                     broker_deliver_to at a connected session's bound */
     uint64_t dropped_too_large;  /* above the receiver's Maximum Packet Size */
@@ -166,8 +166,7 @@ void broker_set_disconnect_hook(broker *b, broker_disconnect_hook fn, void *ctx)
  * the connection, and `client_id` points into it), so the hook's
  * arguments stay valid until it returns; the first call's reason wins.
  * Returns false if no connection holds that id. */
-bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code,
-                              const char *reason_string);
+bool broker_disconnect_client(broker *b, mqtt_bytes client_id, uint8_t reason_code, const char *reason_string);
 
 /* --- authorization ---------------------------------------------------------
  *
@@ -207,11 +206,11 @@ typedef struct broker_auth_request {
     const mqtt_bytes *username;
     const struct principal *who; /* the client's authenticated identity; NULL: see broker_require_principals */
     broker_action action;
-    mqtt_bytes topic;  /* PUBLISH, RECEIVE: the topic name (aliases resolved); SUBSCRIBE: the filter as sent */
-    mqtt_bytes filter; /* SUBSCRIBE: the filter without "$share/<group>/"; PUBLISH, RECEIVE: = topic */
+    mqtt_bytes topic;       /* PUBLISH, RECEIVE: the topic name (aliases resolved); SUBSCRIBE: the filter as sent */
+    mqtt_bytes filter;      /* SUBSCRIBE: the filter without "$share/<group>/"; PUBLISH, RECEIVE: = topic */
     mqtt_bytes share_group; /* SUBSCRIBE to "$share/<group>/...": the group; else empty */
-    uint8_t qos;       /* PUBLISH, RECEIVE: the message's QoS; SUBSCRIBE: the requested maximum */
-    bool retain;       /* PUBLISH only */
+    uint8_t qos;            /* PUBLISH, RECEIVE: the message's QoS; SUBSCRIBE: the requested maximum */
+    bool retain;            /* PUBLISH only */
 } broker_auth_request;
 
 /* Slices in `r` are valid only during the call. */
@@ -268,19 +267,19 @@ uint8_t broker_authorize_response(broker *b, mqtt_bytes client_id, const mqtt_by
  * runs: enhanced authentication is not supported. */
 typedef struct broker_authn_request {
     mqtt_bytes client_id;
-    const mqtt_bytes *username; /* NULL when absent */
-    const mqtt_bytes *password; /* NULL when absent; never log it */
-    const char *peer_ip;        /* the peer's address without port */
-    unsigned listener;          /* net_conn_listener_index */
+    const mqtt_bytes *username;      /* NULL when absent */
+    const mqtt_bytes *password;      /* NULL when absent; never log it */
+    const char *peer_ip;             /* the peer's address without port */
+    unsigned listener;               /* net_conn_listener_index */
     const struct x509_st *peer_cert; /* verified TLS client certificate or NULL */
-    uint8_t version;            /* MQTT_V311 or MQTT_V5 */
-    uint64_t token;             /* names this CONNECT in broker_authn_complete */
+    uint8_t version;                 /* MQTT_V311 or MQTT_V5 */
+    uint64_t token;                  /* names this CONNECT in broker_authn_complete */
 } broker_authn_request;
 
 typedef struct broker_authn_result {
-    uint8_t reason;          /* MQTT_RC_SUCCESS or a CONNACK reason >= 0x80 */
-    uint32_t delay_ms;       /* failure only: hold the CONNACK this long */
-    struct principal *who;   /* success only: ownership passes to the broker; NULL = anonymous */
+    uint8_t reason;        /* MQTT_RC_SUCCESS or a CONNACK reason >= 0x80 */
+    uint32_t delay_ms;     /* failure only: hold the CONNACK this long */
+    struct principal *who; /* success only: ownership passes to the broker; NULL = anonymous */
 } broker_authn_result;
 
 typedef enum broker_authn_status { BROKER_AUTHN_DONE, BROKER_AUTHN_PENDING } broker_authn_status;

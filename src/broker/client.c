@@ -20,9 +20,14 @@ static mqtt_props *packet_props(mqtt_packet *p)
 {
     switch (p->type) {
     case MQTT_CONNACK: return &p->connack.props;
-    case MQTT_PUBACK: case MQTT_PUBREC: case MQTT_PUBREL: case MQTT_PUBCOMP: return &p->ack.props;
-    case MQTT_SUBACK: case MQTT_UNSUBACK: return &p->suback.props;
-    case MQTT_DISCONNECT: case MQTT_AUTH: return &p->disconnect.props;
+    case MQTT_PUBACK:
+    case MQTT_PUBREC:
+    case MQTT_PUBREL:
+    case MQTT_PUBCOMP: return &p->ack.props;
+    case MQTT_SUBACK:
+    case MQTT_UNSUBACK: return &p->suback.props;
+    case MQTT_DISCONNECT:
+    case MQTT_AUTH: return &p->disconnect.props;
     default: return NULL;
     }
 }
@@ -168,7 +173,8 @@ void broker_require_principals(broker *b, bool on)
     b->need_principals = on;
     if (!on) return; /* principals already made stay: harmless, freed with their connections */
     for (client *c = b->clients; c; c = c->next)
-        if (c->state == CLIENT_CONNECTED && c->s) broker__client_ensure_principal(c, (mqtt_bytes){c->s->id, c->s->id_len});
+        if (c->state == CLIENT_CONNECTED && c->s)
+            broker__client_ensure_principal(c, (mqtt_bytes){c->s->id, c->s->id_len});
 }
 
 /* --- timers ---------------------------------------------------------------- */

@@ -40,8 +40,10 @@ void broker__connect_refuse_later(client *c, uint8_t rc, uint32_t delay_ms)
  * is known and before any session is touched. */
 static bool connect_authorized(client *c, const mqtt_connect *cn, mqtt_bytes id)
 {
-    broker_auth_request r = {.client_id = id, .username = cn->has_username ? &cn->username : NULL,
-                             .who = c->who, .action = BROKER_ACTION_CONNECT};
+    broker_auth_request r = {.client_id = id,
+                             .username = cn->has_username ? &cn->username : NULL,
+                             .who = c->who,
+                             .action = BROKER_ACTION_CONNECT};
     uint8_t rc = broker_authorize(c->b, &r);
     if (rc < 0x80) return true;
     log_info("%s: CONNECT of %.*s not authorized", net_conn_peer(c->conn), (int)id.len, (const char *)id.data);
@@ -56,8 +58,8 @@ static bool will_authorized(client *c, const mqtt_connect *cn, mqtt_bytes id)
 {
     if (!cn->will_flag) return true;
     mqtt_bytes user;
-    uint8_t rc = broker__will_authorize(c->b, id, broker__client_username(c, &user), c->who, cn->will_topic, cn->will_qos,
-                                cn->will_retain);
+    uint8_t rc = broker__will_authorize(c->b, id, broker__client_username(c, &user), c->who, cn->will_topic,
+                                        cn->will_qos, cn->will_retain);
     if (rc < 0x80) return true;
     log_info("%s: CONNECT of %.*s refused: will on %.*s not authorized", net_conn_peer(c->conn), (int)id.len,
              (const char *)id.data, (int)cn->will_topic.len, (const char *)cn->will_topic.data);
@@ -91,10 +93,8 @@ static uint16_t negotiate_keepalive(const broker_limits *l, uint16_t ka, bool v5
 static uint32_t negotiate_expiry(const broker_limits *l, const mqtt_connect *cn)
 {
     uint32_t e;
-    if (cn->version == MQTT_V5)
-        e = cn->props.present & PROP(SESSION_EXPIRY) ? cn->props.session_expiry : 0;
-    else
-        e = cn->clean_start ? 0 : UINT32_MAX; /* clean session 0: never expires */
+    if (cn->version == MQTT_V5) e = cn->props.present & PROP(SESSION_EXPIRY) ? cn->props.session_expiry : 0;
+    else e = cn->clean_start ? 0 : UINT32_MAX; /* clean session 0: never expires */
     return e < l->max_session_expiry ? e : l->max_session_expiry;
 }
 
@@ -140,7 +140,7 @@ static bool attach_session(client *c, mqtt_bytes id, bool clean_start)
     if (!s) {
         s = broker__session_create(b, id);
     } else {
-        broker__session_set_will(s, NULL, 0); /* MQTT-3.1.3-9: reconnected in time */
+        broker__session_set_will(s, NULL, 0);    /* MQTT-3.1.3-9: reconnected in time */
         broker__session_keep_principal(s, NULL); /* the same identity: c->who serves from now on */
         s->expire_at = 0;
         broker__session_rearm(s);
@@ -150,8 +150,8 @@ static bool attach_session(client *c, mqtt_bytes id, bool clean_start)
     return present;
 }
 
-static void send_connack(client *c, bool present, const mqtt_connect *cn, uint32_t expiry,
-                         mqtt_bytes assigned, bool ka_changed, uint16_t ka)
+static void send_connack(client *c, bool present, const mqtt_connect *cn, uint32_t expiry, mqtt_bytes assigned,
+                         bool ka_changed, uint16_t ka)
 {
     const broker_limits *l = &c->b->lim;
     mqtt_packet r = {.type = MQTT_CONNACK};
@@ -213,13 +213,13 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     c->s->expiry = expiry;
     c->state = CLIENT_CONNECTED;
     net_conn_established(c->conn); /* no longer counts against max_pending_per_address */
-    c->last_rx = broker_now(); /* keep-alive counts from here (was the accept time) */
+    c->last_rx = broker_now();     /* keep-alive counts from here (was the accept time) */
     b->n_connected++;
     b->stats.clients++;
     send_connack(c, present, cn, expiry, assigned, ka_changed, ka);
     broker__client_touch_timer(c);
-    log_debug("%s connected as %.*s (v%u, session %s)", net_conn_peer(c->conn), (int)id.len,
-              (const char *)id.data, c->version, present ? "resumed" : "new");
+    log_debug("%s connected as %.*s (v%u, session %s)", net_conn_peer(c->conn), (int)id.len, (const char *)id.data,
+              c->version, present ? "resumed" : "new");
     broker__deliver_resume(c->s);
 }
 

@@ -48,10 +48,7 @@ bool broker__deliver_window_open(const session *s)
 }
 
 /* Steps from packet id a forward to b on the ring 1..65535. */
-static uint16_t pid_distance(uint16_t a, uint16_t b)
-{
-    return (uint16_t)(((int)b - (int)a + 65535) % 65535);
-}
+static uint16_t pid_distance(uint16_t a, uint16_t b) { return (uint16_t)(((int)b - (int)a + 65535) % 65535); }
 
 /* Ids are handed out in sequence by next_pid and the in-flight list is in
  * send order, so every in-flight id lies on the ring between the head's id
@@ -81,8 +78,8 @@ static uint16_t next_pid(session *s)
 /* Encode one PUBLISH into the client's output. Returns false when it does
  * not fit the client's Maximum Packet Size (MQTT-3.1.2-25: then it is
  * dropped as if sent). */
-static bool send_publish(client *c, msg *m, const delivery *d, uint8_t qos, bool retain, bool dup,
-                         const uint32_t *ids, uint16_t n_ids, uint64_t now)
+static bool send_publish(client *c, msg *m, const delivery *d, uint8_t qos, bool retain, bool dup, const uint32_t *ids,
+                         uint16_t n_ids, uint64_t now)
 {
     mqtt_publish p = {.topic = m->topic, .payload = m->payload, .qos = qos, .retain = retain, .dup = dup};
     p.packet_id = d ? d->packet_id : 0;
@@ -134,7 +131,7 @@ static void send_new(session *s, delivery *d, uint64_t now)
 }
 
 enum deliver_result broker__deliver(session *s, msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids,
-                            uint16_t n_sub_ids, share_key *share)
+                                    uint16_t n_sub_ids, share_key *share)
 {
     broker *b = s->b;
     uint64_t now = broker_now();
@@ -228,8 +225,9 @@ void broker__deliver_ack(client *c, uint8_t type, const mqtt_ack *a)
     delivery *prev, *d = find_inflight(s, a->packet_id, &prev);
     if (!d) {
         if (type == MQTT_PUBREC) broker__client_send_ack(c, MQTT_PUBREL, a->packet_id, MQTT_RC_PACKET_ID_NOT_FOUND);
-        else log_debug("%s: %s for unknown packet id %u", net_conn_peer(c->conn),
-                       type == MQTT_PUBACK ? "PUBACK" : "PUBCOMP", a->packet_id);
+        else
+            log_debug("%s: %s for unknown packet id %u", net_conn_peer(c->conn),
+                      type == MQTT_PUBACK ? "PUBACK" : "PUBCOMP", a->packet_id);
         return;
     }
     if (type == MQTT_PUBACK && d->qos == 1) {

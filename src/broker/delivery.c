@@ -65,10 +65,7 @@ void broker__delivery_free(delivery *d)
     dlv_pool_n++;
 }
 
-const uint32_t *broker__delivery_sub_ids(const delivery *d)
-{
-    return d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id;
-}
+const uint32_t *broker__delivery_sub_ids(const delivery *d) { return d->n_sub_ids > 1 ? d->sub_ids : &d->sub_id; }
 
 uint32_t broker__dlv_cost(const delivery *d)
 {

@@ -62,7 +62,7 @@ bool broker__flow_queue_low(const session *s)
 
 /* --- slow subscribers ------------------------------------------------------- */
 
-#define CONTAINER(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
+#define CONTAINER(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
 
 void broker__flow_queue_filled(session *s)
 {
@@ -85,8 +85,8 @@ void broker__flow_sweep(broker *b, uint64_t now)
         heap_remove(&b->slow_timers, n);
         client *c = s->c;
         if (!c || c->state != CLIENT_CONNECTED || broker__flow_queue_low(s)) continue;
-        log_info("%.*s: queue full for %u s (%u messages, %u bytes): disconnecting a slow subscriber",
-                 (int)s->id_len, (const char *)s->id, b->lim.slow_subscriber_timeout, s->queue.n, s->queue.bytes);
+        log_info("%.*s: queue full for %u s (%u messages, %u bytes): disconnecting a slow subscriber", (int)s->id_len,
+                 (const char *)s->id, b->lim.slow_subscriber_timeout, s->queue.n, s->queue.bytes);
         broker__client_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "Slow subscriber: queue full");
     }
 }
@@ -185,8 +185,6 @@ void broker__flow_client_gone(client *c)
 {
     client_flow *f = c->flow;
     if (!f) return;
-    for (uint32_t i = 0; i < f->n_blocked; i++) {
-        remove_waiter(f->blocked_on[i], c);
-    }
+    for (uint32_t i = 0; i < f->n_blocked; i++) { remove_waiter(f->blocked_on[i], c); }
     f->n_blocked = 0;
 }

@@ -38,7 +38,7 @@ typedef struct msg {
     uint64_t expiry_at;  /* clock_now_ms deadline; 0 = never */
     uint8_t qos;
     bool retain;
-    uint32_t cap; /* bytes allocated for data[]; in what was padding */
+    uint32_t cap;                     /* bytes allocated for data[]; in what was padding */
     mqtt_bytes topic, payload, props; /* point into data[] */
     uint8_t data[];
 } msg;
@@ -79,9 +79,9 @@ enum dlv_state {
 typedef struct delivery {
     struct delivery *next;
     msg *m;
-    share_key *share;   /* non-NULL when routed through a shared subscription */
-    uint32_t *sub_ids;  /* heap array when n_sub_ids > 1 */
-    uint32_t sub_id;    /* the identifier when n_sub_ids == 1 */
+    share_key *share;  /* non-NULL when routed through a shared subscription */
+    uint32_t *sub_ids; /* heap array when n_sub_ids > 1 */
+    uint32_t sub_id;   /* the identifier when n_sub_ids == 1 */
     uint16_t n_sub_ids;
     uint16_t packet_id; /* 0 until first sent */
     uint8_t qos;
@@ -134,8 +134,8 @@ typedef struct sub_rec {
 /* A will waiting for its delay (or session end) after its connection died. */
 typedef struct will {
     msg *m;
-    uint32_t delay;    /* seconds */
-    uint32_t expiry;   /* message expiry seconds, applied when published */
+    uint32_t delay;  /* seconds */
+    uint32_t expiry; /* message expiry seconds, applied when published */
     bool has_expiry;
 } will;
 
@@ -144,9 +144,9 @@ typedef struct will {
  * first use (session_rare) and kept until the session ends, so that the
  * common session (QoS 0/1, no will delay) stays in a smaller malloc class. */
 typedef struct session_rare {
-    uint16_t *rx_qos2;    /* inbound QoS 2 ids awaiting PUBREL */
+    uint16_t *rx_qos2; /* inbound QoS 2 ids awaiting PUBREL */
     uint32_t n_rx_qos2, cap_rx_qos2;
-    client **waiters;     /* publishers paused on this session's full queue */
+    client **waiters; /* publishers paused on this session's full queue */
     uint32_t n_waiters, cap_waiters;
     session *slow_session; /* back-link for the slow-subscriber heap (b->slow_timers) */
     heap_timer slow_timer; /* armed while connected with a full queue (flow.c) */
@@ -162,23 +162,23 @@ typedef struct session_rare {
 
 struct session {
     broker *b;
-    session *table_next;  /* b->sessions chain (session_table.c) */
+    session *table_next; /* b->sessions chain (session_table.c) */
     client *c;
-    uint32_t expiry;      /* session expiry interval, seconds */
-    uint32_t route_idx;   /* see route.c */
-    heap_timer timer;     /* min(expire_at, will_at), while offline */
-    uint64_t expire_at;   /* 0 = not counting down */
+    uint32_t expiry;    /* session expiry interval, seconds */
+    uint32_t route_idx; /* see route.c */
+    heap_timer timer;   /* min(expire_at, will_at), while offline */
+    uint64_t expire_at; /* 0 = not counting down */
     sub_rec *subs;
     uint32_t n_subs, cap_subs;
-    dlv_list inflight;    /* sent, in send order (= resend order) */
-    dlv_list queue;       /* waiting for window / connection */
-    uint64_t route_gen;   /* see route.c */
-    session_rare *rare;   /* NULL until needed */
+    dlv_list inflight;  /* sent, in send order (= resend order) */
+    dlv_list queue;     /* waiting for window / connection */
+    uint64_t route_gen; /* see route.c */
+    session_rare *rare; /* NULL until needed */
     /* Last, so that the id starts right after them (allocated from
      * offsetof(session, id), not sizeof: the tail padding holds id bytes). */
-    uint16_t id_len;      /* an MQTT string: at most 65535 bytes */
+    uint16_t id_len; /* an MQTT string: at most 65535 bytes */
     uint16_t next_pid;
-    uint8_t id[];         /* the client id, id_len bytes: stored once, the table's key too */
+    uint8_t id[]; /* the client id, id_len bytes: stored once, the table's key too */
 };
 
 session *broker__session_find(broker *b, mqtt_bytes id);
@@ -248,35 +248,35 @@ struct client {
     broker *b;
     net_conn *conn;
     session *s;
-    buf rx;              /* an incomplete packet (or unprocessed input while paused) */
-    heap_timer timer;    /* connect timeout, then keep-alive */
+    buf rx;           /* an incomplete packet (or unprocessed input while paused) */
+    heap_timer timer; /* connect timeout, then keep-alive */
     /* NEW: when accepted (the CONNECT timeout counts from it); from the
      * CONNACK on: the last input (keep-alive). One field serves both
      * because a client is in one state at a time. */
     uint64_t last_rx;
-    uint32_t ka_ms;      /* 1.5 x keep alive; 0 = none */
+    uint32_t ka_ms; /* 1.5 x keep alive; 0 = none */
     uint8_t version;
     uint8_t state;
-    bool problem_info : 1;  /* v5 Request Problem Information (default 1) */
-    bool paused : 1;        /* reads paused by publisher backpressure */
+    bool problem_info : 1; /* v5 Request Problem Information (default 1) */
+    bool paused : 1;       /* reads paused by publisher backpressure */
     bool resume_queued : 1;
-    bool session_zero : 1;  /* CONNECT session expiry was 0 (DISCONNECT may not raise it) */
-    bool self_held : 1;     /* own output over its bound: only acks are processed (flow.c) */
-    bool quota_cut : 1;     /* to be disconnected with 0x97 from the loop (broker__flow_cut_later) */
-    bool input_ends : 1;    /* held input ends with DISCONNECT: processed in full, not held */
-    uint8_t refuse_rc;   /* with refuse_at; beside the flags to fill padding */
-    uint16_t window;     /* outbound in-flight limit */
+    bool session_zero : 1; /* CONNECT session expiry was 0 (DISCONNECT may not raise it) */
+    bool self_held : 1;    /* own output over its bound: only acks are processed (flow.c) */
+    bool quota_cut : 1;    /* to be disconnected with 0x97 from the loop (broker__flow_cut_later) */
+    bool input_ends : 1;   /* held input ends with DISCONNECT: processed in full, not held */
+    uint8_t refuse_rc;     /* with refuse_at; beside the flags to fill padding */
+    uint16_t window;       /* outbound in-flight limit */
     uint16_t alias_out_max;
-    uint32_t max_out;    /* client's Maximum Packet Size; 0 = protocol max */
+    uint32_t max_out; /* client's Maximum Packet Size; 0 = protocol max */
     alias_in *ain;
     alias_out *aout;
     will *will;
-    client_user *user;   /* NULL: no user name in the CONNECT */
-    struct principal *who; /* owned; NULL: anonymous, see broker_require_principals */
-    uint64_t refuse_at;  /* failed authentication: CONNACK due then; 0 = none */
+    client_user *user;             /* NULL: no user name in the CONNECT */
+    struct principal *who;         /* owned; NULL: anonymous, see broker_require_principals */
+    uint64_t refuse_at;            /* failed authentication: CONNACK due then; 0 = none */
     struct authn_wait *authn_wait; /* CONNECT waiting for the authenticator; NULL = none */
-    client_flow *flow;   /* NULL until first paused by backpressure */
-    client *prev, *next;  /* b->clients */
+    client_flow *flow;             /* NULL until first paused by backpressure */
+    client *prev, *next;           /* b->clients */
 };
 
 /* c's user name for authorization requests and hooks; NULL if it gave
@@ -349,8 +349,8 @@ void broker__pubrel_handle(client *c, const mqtt_ack *a);
 /* --- route.c -------------------------------------------------------------- */
 
 typedef struct route_result {
-    uint32_t receivers;  /* sessions the message went to (or was queued for) */
-    uint32_t dropped;    /* receivers that refused it (quota) */
+    uint32_t receivers; /* sessions the message went to (or was queued for) */
+    uint32_t dropped;   /* receivers that refused it (quota) */
 } route_result;
 
 /* Route m to every matching subscription. origin (NULL for the server) is
@@ -367,7 +367,7 @@ void broker__route_free(broker *b);
 enum deliver_result { DELIVER_OK, DELIVER_FULL, DELIVER_DROPPED };
 /* Hand a message to a session; takes ownership of nothing (refs m). */
 enum deliver_result broker__deliver(session *s, msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids,
-                            uint16_t n_sub_ids, share_key *share);
+                                    uint16_t n_sub_ids, share_key *share);
 /* Send from the queue while the window, backlog and queue allow. */
 void broker__deliver_pump(session *s);
 /* New connection to an existing session: resend in-flight (DUP), then pump. */
@@ -430,12 +430,12 @@ void broker__will_free(will *w);
  * never on a service's hook topic (a will is routed, so the service would
  * not see it). MQTT_RC_SUCCESS or the denial. */
 uint8_t broker__will_authorize(broker *b, mqtt_bytes client_id, const mqtt_bytes *username, const struct principal *who,
-                       mqtt_bytes topic, uint8_t qos, bool retain);
+                               mqtt_bytes topic, uint8_t qos, bool retain);
 /* Publish the will of session s as `who` (see broker__will_authorize: the rules
  * may have been reloaded since CONNECT, so they are asked again; a denied
  * will is dropped and logged). origin: for no-local, NULL for none. */
 void broker__will_publish(broker *b, will *w, session *s, session *origin, const mqtt_bytes *username,
-                  const struct principal *who);
+                          const struct principal *who);
 
 /* --- alias.c -------------------------------------------------------------- */
 
@@ -476,7 +476,7 @@ struct broker {
     uint32_t n_connected;
     heap client_timers;
     heap session_timers;
-    heap slow_timers;       /* sessions with a full queue (flow.c) */
+    heap slow_timers; /* sessions with a full queue (flow.c) */
     uv_timer_t sweep;
     uv_timer_t resume_timer;
     client *resume_head;
@@ -493,7 +493,7 @@ struct broker {
     uint64_t last_authn_token;
     broker_stats stats;
     uint64_t next_client_no;
-    bool need_principals;   /* broker_require_principals */
+    bool need_principals; /* broker_require_principals */
     bool shutting_down;
     /* The publisher whose publish hook is running (replies the hook
      * publishes are its messages, broker_publish), and a disconnect of it

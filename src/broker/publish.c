@@ -22,8 +22,7 @@ static uint32_t topic_levels(mqtt_bytes t)
 
 static msg *msg_from_publish(const mqtt_publish *p)
 {
-    static const uint64_t not_passed = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) |
-                                       MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_ID) |
+    static const uint64_t not_passed = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_ID) |
                                        MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY);
     buf props = {0};
     if (p->props.raw.len) mqtt_props_copy_except(p->props.raw, not_passed, &props);
@@ -73,9 +72,14 @@ static bool authorize_publish(client *c, const mqtt_publish *p)
 {
     session *s = c->s;
     mqtt_bytes user;
-    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = broker__client_username(c, &user),
-                             .who = c->who, .action = BROKER_ACTION_PUBLISH, .topic = p->topic, .filter = p->topic,
-                             .qos = p->qos, .retain = p->retain};
+    broker_auth_request r = {.client_id = {s->id, s->id_len},
+                             .username = broker__client_username(c, &user),
+                             .who = c->who,
+                             .action = BROKER_ACTION_PUBLISH,
+                             .topic = p->topic,
+                             .filter = p->topic,
+                             .qos = p->qos,
+                             .retain = p->retain};
     uint8_t rc = broker_authorize(c->b, &r);
     if (rc < 0x80) return true;
     log_debug("%.*s: PUBLISH to %.*s denied (0x%02x)", (int)s->id_len, (const char *)s->id, (int)p->topic.len,
@@ -92,8 +96,8 @@ static bool resolve_topic(client *c, mqtt_publish *p)
     if (c->version == MQTT_V5) {
         int rc = broker__alias_in_apply(c, p);
         if (rc) {
-            broker__client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_TOPIC_ALIAS_INVALID ? "Topic alias invalid"
-                                                                                : "Unknown topic alias");
+            broker__client_disconnect(
+                c, (uint8_t)rc, rc == MQTT_RC_TOPIC_ALIAS_INVALID ? "Topic alias invalid" : "Unknown topic alias");
             return false;
         }
     } else if (!p->topic.len) {

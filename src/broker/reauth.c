@@ -33,9 +33,14 @@ static bool sub_allowed(session *s, const identity *id, const sub_rec *r)
 {
     mqtt_bytes full = {r->filter, r->len}, g, f = full;
     bool shared = topic_filter_split_share(full, &g, &f);
-    broker_auth_request q = {.client_id = {s->id, s->id_len}, .username = id->username, .who = id->who,
-                             .action = BROKER_ACTION_SUBSCRIBE, .topic = full, .filter = f,
-                             .share_group = shared ? g : (mqtt_bytes){NULL, 0}, .qos = r->opts.qos};
+    broker_auth_request q = {.client_id = {s->id, s->id_len},
+                             .username = id->username,
+                             .who = id->who,
+                             .action = BROKER_ACTION_SUBSCRIBE,
+                             .topic = full,
+                             .filter = f,
+                             .share_group = shared ? g : (mqtt_bytes){NULL, 0},
+                             .qos = r->opts.qos};
     return broker_authorize(s->b, &q) < 0x80;
 }
 
@@ -48,8 +53,8 @@ static uint32_t reauth_subs(session *s, const identity *id)
         if (sub_allowed(s, id, &s->subs[i])) continue;
         uint32_t len = s->subs[i].len;
         uint8_t *f = xmemdup(s->subs[i].filter, len);
-        log_info("authorization: subscription %.*s of %.*s removed (no longer allowed)", (int)len,
-                 (const char *)f, (int)s->id_len, (const char *)s->id);
+        log_info("authorization: subscription %.*s of %.*s removed (no longer allowed)", (int)len, (const char *)f,
+                 (int)s->id_len, (const char *)s->id);
         broker__session_sub_remove(s, (mqtt_bytes){f, len});
         free(f);
         removed++;
@@ -59,9 +64,14 @@ static uint32_t reauth_subs(session *s, const identity *id)
 
 static bool receive_allowed(session *s, const identity *id, const delivery *d)
 {
-    broker_auth_request q = {.client_id = {s->id, s->id_len}, .username = id->username, .who = id->who,
-                             .action = BROKER_ACTION_RECEIVE, .topic = d->m->topic, .filter = d->m->topic,
-                             .qos = d->qos, .retain = d->retain};
+    broker_auth_request q = {.client_id = {s->id, s->id_len},
+                             .username = id->username,
+                             .who = id->who,
+                             .action = BROKER_ACTION_RECEIVE,
+                             .topic = d->m->topic,
+                             .filter = d->m->topic,
+                             .qos = d->qos,
+                             .retain = d->retain};
     return broker_authorize(s->b, &q) < 0x80;
 }
 

@@ -44,8 +44,7 @@ retain_store *retain_store_new(retain_release release)
 
 static void value_release(retain_store *r, void *value)
 {
-    if (r->release)
-        r->release(value);
+    if (r->release) r->release(value);
 }
 
 static const uint8_t *node_name(const rnode *n, uint32_t *len)
@@ -114,10 +113,8 @@ static rnode *node_find(retain_store *r, mqtt_bytes topic, bool create)
 void retain_store_set(retain_store *r, mqtt_bytes topic, void *value)
 {
     rnode *n = node_find(r, topic, value != NULL);
-    if (!n)
-        return;
-    if (n->value)
-        value_release(r, n->value);
+    if (!n) return;
+    if (n->value) value_release(r, n->value);
     r->count += (value != NULL) - (n->value != NULL);
     n->value = value;
     while (n->parent && !n->value && n->kids.count == 0) {
@@ -135,20 +132,13 @@ void *retain_store_get(retain_store *r, mqtt_bytes topic)
     return n ? n->value : NULL;
 }
 
-size_t retain_store_count(const retain_store *r)
-{
-    return r->count;
-}
+size_t retain_store_count(const retain_store *r) { return r->count; }
 
-size_t retain_store_node_count(const retain_store *r)
-{
-    return r->nodes;
-}
+size_t retain_store_node_count(const retain_store *r) { return r->nodes; }
 
 void retain_store_free(retain_store *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     /* Iterative post-order: topics may be thousands of levels deep. */
     rnode *n = &r->root;
     size_t nodes = 0, values = r->root.value != NULL;
@@ -165,11 +155,9 @@ void retain_store_free(retain_store *r)
             n = c;
             continue;
         }
-        if (!n->parent)
-            break;
+        if (!n->parent) break;
         rnode *p = n->parent;
-        if (n->value)
-            value_release(r, n->value);
+        if (n->value) value_release(r, n->value);
         node_destroy(n);
         n = p;
     }
@@ -190,7 +178,7 @@ typedef struct rmatch {
 /* Returns false when the visitor asked to stop. */
 static bool node_visit(const rmatch *m, const rnode *n)
 {
-    return !n->value || m->visit(m->ctx, (mqtt_bytes){ n->path, n->path_len }, n->value);
+    return !n->value || m->visit(m->ctx, (mqtt_bytes){n->path, n->path_len}, n->value);
 }
 
 /* MQTT 5.0 §4.7.2: first-level wildcards do not match "$" topics. */
@@ -217,14 +205,12 @@ static bool walk_subtree(const rmatch *m, rnode *top)
     for (;;) {
         rnode *c = next_child(n, &pos);
         if (c) {
-            if (!node_visit(m, c))
-                return false;
+            if (!node_visit(m, c)) return false;
             n = c;
             pos = 0;
             continue;
         }
-        if (n == top)
-            return true;
+        if (n == top) return true;
         uint32_t len;
         const uint8_t *name = node_name(n, &len);
         n = n->parent;
@@ -232,18 +218,14 @@ static bool walk_subtree(const rmatch *m, rnode *top)
     }
 }
 
-static bool is_wild(const uint8_t *lvl, uint32_t len, char w)
-{
-    return len == 1 && lvl[0] == (uint8_t)w;
-}
+static bool is_wild(const uint8_t *lvl, uint32_t len, char w) { return len == 1 && lvl[0] == (uint8_t)w; }
 
 /* Exact levels are followed in the loop; "+" recurses once per child, so
  * the stack depth is bounded by the number of "+" levels in the filter. */
 static bool match_from(const rmatch *m, rnode *n, const uint8_t *rest)
 {
     for (;;) {
-        if (!rest)
-            return node_visit(m, n);
+        if (!rest) return node_visit(m, n);
         const uint8_t *lvl;
         uint32_t len = topic_level_next(&rest, m->end, &lvl);
         if (is_wild(lvl, len, '#')) /* "a/#" also matches "a" itself */
@@ -252,19 +234,17 @@ static bool match_from(const rmatch *m, rnode *n, const uint8_t *rest)
             uint32_t pos = 0;
             rnode *c;
             while ((c = next_child(n, &pos)))
-                if (!match_from(m, c, rest))
-                    return false;
+                if (!match_from(m, c, rest)) return false;
             return true;
         }
         n = topic_level_map_get(&n->kids, lvl, len);
-        if (!n)
-            return true;
+        if (!n) return true;
     }
 }
 
 void retain_store_match(retain_store *r, mqtt_bytes filter, retain_visit visit, void *ctx)
 {
     const uint8_t *start = filter.data ? filter.data : no_bytes;
-    rmatch m = { .visit = visit, .ctx = ctx, .end = start + filter.len };
+    rmatch m = {.visit = visit, .ctx = ctx, .end = start + filter.len};
     match_from(&m, &r->root, start);
 }

@@ -14,10 +14,7 @@
 #include "broker/internal.h"
 #include "util/alloc.h"
 
-session *broker__session_find(broker *b, mqtt_bytes id)
-{
-    return session_table_get(&b->sessions, id);
-}
+session *broker__session_find(broker *b, mqtt_bytes id) { return session_table_get(&b->sessions, id); }
 
 session *broker__session_create(broker *b, mqtt_bytes id)
 {

@@ -63,13 +63,21 @@ static int subscribe_one(client *c, const mqtt_sub_entry *e, uint32_t sub_id, bo
         return MQTT_RC_TOPIC_FILTER_INVALID;
     session *s = c->s;
     mqtt_bytes user;
-    broker_auth_request r = {.client_id = {s->id, s->id_len}, .username = broker__client_username(c, &user),
-                             .who = c->who, .action = BROKER_ACTION_SUBSCRIBE, .topic = e->filter, .filter = f,
-                             .share_group = shared ? g : (mqtt_bytes){NULL, 0}, .qos = e->qos};
+    broker_auth_request r = {.client_id = {s->id, s->id_len},
+                             .username = broker__client_username(c, &user),
+                             .who = c->who,
+                             .action = BROKER_ACTION_SUBSCRIBE,
+                             .topic = e->filter,
+                             .filter = f,
+                             .share_group = shared ? g : (mqtt_bytes){NULL, 0},
+                             .qos = e->qos};
     uint8_t rc = broker_authorize(c->b, &r);
     if (rc >= 0x80) return rc;
-    sub_options o = {.qos = e->qos, .no_local = e->no_local, .retain_as_published = e->retain_as_published,
-                     .retain_handling = e->retain_handling, .sub_id = sub_id};
+    sub_options o = {.qos = e->qos,
+                     .no_local = e->no_local,
+                     .retain_as_published = e->retain_as_published,
+                     .retain_handling = e->retain_handling,
+                     .sub_id = sub_id};
     *fresh = broker__session_sub_set(c->s, e->filter, &o);
     return e->qos;
 }

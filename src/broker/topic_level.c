@@ -22,16 +22,12 @@ uint32_t topic_level_hash(const uint8_t *p, uint32_t n)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-uint8_t *topic_level_path_join(const uint8_t *base, uint32_t base_len, bool sep,
-                         const uint8_t *lvl, uint32_t len)
+uint8_t *topic_level_path_join(const uint8_t *base, uint32_t base_len, bool sep, const uint8_t *lvl, uint32_t len)
 {
     uint8_t *p = xmalloc((size_t)base_len + sep + len + 1);
-    if (base_len)
-        memcpy(p, base, base_len);
-    if (sep)
-        p[base_len] = '/';
-    if (len)
-        memcpy(p + base_len + sep, lvl, len);
+    if (base_len) memcpy(p, base, base_len);
+    if (sep) p[base_len] = '/';
+    if (len) memcpy(p + base_len + sep, lvl, len);
     return p;
 }
 
@@ -48,8 +44,7 @@ static uint32_t find_slot(const level_map *m, const uint8_t *key, uint32_t len, 
 {
     uint32_t mask = m->cap - 1;
     uint32_t i = h & mask;
-    while (m->slots[i].val && !slot_is(&m->slots[i], key, len, h))
-        i = (i + 1) & mask;
+    while (m->slots[i].val && !slot_is(&m->slots[i], key, len, h)) i = (i + 1) & mask;
     return i;
 }
 
@@ -60,11 +55,9 @@ static void rehash(level_map *m, uint32_t cap)
     m->slots = xcalloc(cap, sizeof *m->slots);
     m->cap = cap;
     for (uint32_t i = 0; i < old_cap; i++) {
-        if (!old[i].val)
-            continue;
+        if (!old[i].val) continue;
         uint32_t j = old[i].hash & (cap - 1);
-        while (m->slots[j].val)
-            j = (j + 1) & (cap - 1);
+        while (m->slots[j].val) j = (j + 1) & (cap - 1);
         m->slots[j] = old[i];
     }
     free(old);
@@ -82,59 +75,47 @@ static void *small_map_get(const level_map *m, const uint8_t *key, uint32_t len)
 {
     for (uint32_t i = 0; i < m->cap; i++) {
         const level_slot *s = &m->slots[i];
-        if (s->val && s->len == len && (len == 0 || memcmp(s->key, key, len) == 0))
-            return s->val;
+        if (s->val && s->len == len && (len == 0 || memcmp(s->key, key, len) == 0)) return s->val;
     }
     return NULL;
 }
 
 void *topic_level_map_get(const level_map *m, const uint8_t *key, uint32_t len)
 {
-    if (m->count == 0)
-        return NULL;
-    if (m->cap <= SCAN_CAP)
-        return small_map_get(m, key, len);
+    if (m->count == 0) return NULL;
+    if (m->cap <= SCAN_CAP) return small_map_get(m, key, len);
     return m->slots[find_slot(m, key, len, topic_level_hash(key, len))].val;
 }
 
 void topic_level_map_put(level_map *m, const uint8_t *key, uint32_t len, void *val)
 {
-    if ((m->count + 1) * 4 > m->cap * 3)
-        rehash(m, m->cap ? m->cap * 2 : 4);
+    if ((m->count + 1) * 4 > m->cap * 3) rehash(m, m->cap ? m->cap * 2 : 4);
     uint32_t h = topic_level_hash(key, len);
     uint32_t i = find_slot(m, key, len, h);
-    m->slots[i] = (level_slot){ .key = key, .len = len, .hash = h, .val = val };
+    m->slots[i] = (level_slot){.key = key, .len = len, .hash = h, .val = val};
     m->count++;
 }
 
 /* Is k (a home slot) cyclically inside (i, j]? Then the entry at j must
  * stay where it is when slot i is emptied. */
-static bool home_between(uint32_t i, uint32_t k, uint32_t j)
-{
-    return i <= j ? (i < k && k <= j) : (i < k || k <= j);
-}
+static bool home_between(uint32_t i, uint32_t k, uint32_t j) { return i <= j ? (i < k && k <= j) : (i < k || k <= j); }
 
 bool topic_level_map_del(level_map *m, const uint8_t *key, uint32_t len)
 {
-    if (m->count == 0)
-        return false;
+    if (m->count == 0) return false;
     uint32_t mask = m->cap - 1;
     uint32_t i = find_slot(m, key, len, topic_level_hash(key, len));
-    if (!m->slots[i].val)
-        return false;
+    if (!m->slots[i].val) return false;
     /* Backward-shift deletion keeps every probe run gap-free without
      * tombstones, so churn never degrades lookups. */
     for (uint32_t j = (i + 1) & mask; m->slots[j].val; j = (j + 1) & mask) {
-        if (home_between(i, m->slots[j].hash & mask, j))
-            continue;
+        if (home_between(i, m->slots[j].hash & mask, j)) continue;
         m->slots[i] = m->slots[j];
         i = j;
     }
-    m->slots[i] = (level_slot){ 0 };
-    if (--m->count == 0)
-        topic_level_map_free(m);
-    else if (m->cap > 8 && m->count * 8 < m->cap)
-        rehash(m, m->cap / 2);
+    m->slots[i] = (level_slot){0};
+    if (--m->count == 0) topic_level_map_free(m);
+    else if (m->cap > 8 && m->count * 8 < m->cap) rehash(m, m->cap / 2);
     return true;
 }
 
@@ -142,8 +123,7 @@ void *topic_level_map_next(const level_map *m, uint32_t *pos)
 {
     while (*pos < m->cap) {
         void *v = m->slots[(*pos)++].val;
-        if (v)
-            return v;
+        if (v) return v;
     }
     return NULL;
 }
@@ -156,5 +136,5 @@ uint32_t topic_level_map_pos_after(const level_map *m, const uint8_t *key, uint3
 void topic_level_map_free(level_map *m)
 {
     free(m->slots);
-    *m = (level_map){ 0 };
+    *m = (level_map){0};
 }

@@ -36,8 +36,7 @@ typedef struct level_map {
 /* Split the next level off a topic or filter cursor. `*rest` points at the
  * start of the next level, or is NULL when no level is left ("a/" has two
  * levels, the second empty). Returns the level's length and advances. */
-static inline uint32_t topic_level_next(const uint8_t **rest, const uint8_t *end,
-                                  const uint8_t **level)
+static inline uint32_t topic_level_next(const uint8_t **rest, const uint8_t *end, const uint8_t **level)
 {
     const uint8_t *p = *rest;
     const uint8_t *slash = memchr(p, '/', (size_t)(end - p));
@@ -48,8 +47,7 @@ static inline uint32_t topic_level_next(const uint8_t **rest, const uint8_t *end
 
 /* A fresh heap copy of `base` + "/" (when `sep`) + the level `lvl`: the
  * full path of a child node. Never returns NULL, even for an empty path. */
-uint8_t *topic_level_path_join(const uint8_t *base, uint32_t base_len, bool sep,
-                         const uint8_t *lvl, uint32_t len);
+uint8_t *topic_level_path_join(const uint8_t *base, uint32_t base_len, bool sep, const uint8_t *lvl, uint32_t len);
 
 uint32_t topic_level_hash(const uint8_t *p, uint32_t n);
 

@@ -24,8 +24,7 @@ static uint32_t index_slot(const sub_list *l, const void *owner)
 {
     uint32_t mask = l->index_cap - 1;
     uint32_t i = owner_hash(owner) & mask;
-    while (l->index[i] && l->v[l->index[i] - 1].owner != owner)
-        i = (i + 1) & mask;
+    while (l->index[i] && l->v[l->index[i] - 1].owner != owner) i = (i + 1) & mask;
     return i;
 }
 
@@ -33,13 +32,11 @@ static uint32_t index_slot(const sub_list *l, const void *owner)
 static void index_build(sub_list *l)
 {
     uint32_t cap = 64;
-    while (cap <= 2 * l->n)
-        cap *= 2;
+    while (cap <= 2 * l->n) cap *= 2;
     free(l->index);
     l->index = xcalloc(cap, sizeof *l->index);
     l->index_cap = cap;
-    for (uint32_t p = 0; p < l->n; p++)
-        l->index[index_slot(l, l->v[p].owner)] = p + 1;
+    for (uint32_t p = 0; p < l->n; p++) l->index[index_slot(l, l->v[p].owner)] = p + 1;
 }
 
 static void index_drop(sub_list *l)
@@ -56,8 +53,7 @@ static void index_delete(sub_list *l, uint32_t i)
     uint32_t mask = l->index_cap - 1;
     for (uint32_t j = (i + 1) & mask; l->index[j]; j = (j + 1) & mask) {
         uint32_t k = owner_hash(l->v[l->index[j] - 1].owner) & mask;
-        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-            continue;
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
         l->index[i] = l->index[j];
         i = j;
     }
@@ -72,8 +68,7 @@ static uint32_t sub_list_pos(const sub_list *l, const void *owner)
         return l->index[s] ? l->index[s] - 1 : UINT32_MAX;
     }
     for (uint32_t i = 0; i < l->n; i++)
-        if (l->v[i].owner == owner)
-            return i;
+        if (l->v[i].owner == owner) return i;
     return UINT32_MAX;
 }
 
@@ -88,24 +83,20 @@ bool topic_subs_list_set(sub_list *l, void *owner, const sub_options *opts)
         l->cap = l->cap ? l->cap * 2 : 2;
         l->v = xrealloc(l->v, l->cap * sizeof *l->v);
     }
-    l->v[l->n++] = (sub_entry){ .owner = owner, .opts = *opts };
-    if (l->index && 2 * l->n < l->index_cap)
-        l->index[index_slot(l, owner)] = l->n;
-    else if (l->index || l->n >= INDEX_ON)
-        index_build(l);
+    l->v[l->n++] = (sub_entry){.owner = owner, .opts = *opts};
+    if (l->index && 2 * l->n < l->index_cap) l->index[index_slot(l, owner)] = l->n;
+    else if (l->index || l->n >= INDEX_ON) index_build(l);
     return true;
 }
 
 bool topic_subs_list_remove(sub_list *l, void *owner)
 {
     uint32_t p = sub_list_pos(l, owner);
-    if (p == UINT32_MAX)
-        return false;
+    if (p == UINT32_MAX) return false;
     uint32_t last = l->n - 1;
     if (l->index) {
         index_delete(l, index_slot(l, owner));
-        if (p != last)
-            l->index[index_slot(l, l->v[last].owner)] = p + 1;
+        if (p != last) l->index[index_slot(l, l->v[last].owner)] = p + 1;
     }
     l->v[p] = l->v[last];
     l->n--;
@@ -118,10 +109,8 @@ bool topic_subs_list_remove(sub_list *l, void *owner)
         l->cap /= 2;
         l->v = xrealloc(l->v, l->cap * sizeof *l->v);
     }
-    if (l->index && l->n < INDEX_OFF)
-        index_drop(l);
-    else if (l->index && l->index_cap > 64 && l->n * 8 < l->index_cap)
-        index_build(l);
+    if (l->index && l->n < INDEX_OFF) index_drop(l);
+    else if (l->index && l->index_cap > 64 && l->n * 8 < l->index_cap) index_build(l);
     return true;
 }
 
@@ -129,15 +118,14 @@ void topic_subs_list_free(sub_list *l)
 {
     free(l->v);
     free(l->index);
-    *l = (sub_list){ 0 };
+    *l = (sub_list){0};
 }
 
 static share_group *share_find(share_set *s, mqtt_bytes group)
 {
     for (uint32_t i = 0; i < s->n; i++) {
         share_group *g = &s->v[i];
-        if (g->name_len == group.len && memcmp(g->name, group.data, group.len) == 0)
-            return g;
+        if (g->name_len == group.len && memcmp(g->name, group.data, group.len) == 0) return g;
     }
     return NULL;
 }
@@ -151,7 +139,7 @@ bool topic_subs_share_set_add(share_set *s, mqtt_bytes group, void *owner, const
             s->v = xrealloc(s->v, s->cap * sizeof *s->v);
         }
         g = &s->v[s->n++];
-        *g = (share_group){ .name = xmemdup(group.data, group.len), .name_len = group.len };
+        *g = (share_group){.name = xmemdup(group.data, group.len), .name_len = group.len};
     }
     return topic_subs_list_set(&g->members, owner, opts);
 }
@@ -165,15 +153,12 @@ static void share_group_free(share_group *g)
 bool topic_subs_share_set_remove(share_set *s, mqtt_bytes group, void *owner)
 {
     share_group *g = share_find(s, group);
-    if (!g || !topic_subs_list_remove(&g->members, owner))
-        return false;
-    if (g->next >= g->members.n)
-        g->next = 0;
+    if (!g || !topic_subs_list_remove(&g->members, owner)) return false;
+    if (g->next >= g->members.n) g->next = 0;
     if (g->members.n == 0) {
         share_group_free(g);
         *g = s->v[--s->n];
-        if (s->n == 0)
-            topic_subs_share_set_free(s);
+        if (s->n == 0) topic_subs_share_set_free(s);
     }
     return true;
 }
@@ -197,8 +182,7 @@ const sub_entry *topic_subs_share_group_pick(share_group *g, topic_tree_eligible
 
 void topic_subs_share_set_free(share_set *s)
 {
-    for (uint32_t i = 0; i < s->n; i++)
-        share_group_free(&s->v[i]);
+    for (uint32_t i = 0; i < s->n; i++) share_group_free(&s->v[i]);
     free(s->v);
-    *s = (share_set){ 0 };
+    *s = (share_set){0};
 }

@@ -21,14 +21,14 @@ typedef struct sub_list {
     sub_entry *v;
     uint32_t n;
     uint32_t cap;
-    uint32_t *index; /* NULL, or open-addressed positions + 1 (0 = empty) */
+    uint32_t *index;    /* NULL, or open-addressed positions + 1 (0 = empty) */
     uint32_t index_cap; /* power of two, > 2 * n */
 } sub_list;
 
 typedef struct share_group {
     uint8_t *name; /* owned */
     uint32_t name_len;
-    uint32_t next; /* round-robin cursor; < members.n */
+    uint32_t next;    /* round-robin cursor; < members.n */
     sub_list members; /* never empty: an empty group is removed */
 } share_group;
 

@@ -42,20 +42,11 @@ struct topic_tree {
 
 static const uint8_t no_bytes[1];
 
-static const uint8_t *bytes_or_empty(mqtt_bytes b)
-{
-    return b.data ? b.data : no_bytes;
-}
+static const uint8_t *bytes_or_empty(mqtt_bytes b) { return b.data ? b.data : no_bytes; }
 
-topic_tree *topic_tree_new(void)
-{
-    return xcalloc(1, sizeof(topic_tree));
-}
+topic_tree *topic_tree_new(void) { return xcalloc(1, sizeof(topic_tree)); }
 
-static bool is_wild(const uint8_t *lvl, uint32_t len, char w)
-{
-    return len == 1 && lvl[0] == (uint8_t)w;
-}
+static bool is_wild(const uint8_t *lvl, uint32_t len, char w) { return len == 1 && lvl[0] == (uint8_t)w; }
 
 /* --- node lifecycle ------------------------------------------------------ */
 
@@ -72,25 +63,19 @@ static tnode *node_new(tnode *parent, const uint8_t *lvl, uint32_t len)
 
 static tnode *node_child(tnode *n, const uint8_t *lvl, uint32_t len)
 {
-    if (is_wild(lvl, len, '+'))
-        return n->plus;
-    if (is_wild(lvl, len, '#'))
-        return n->hash;
+    if (is_wild(lvl, len, '+')) return n->plus;
+    if (is_wild(lvl, len, '#')) return n->hash;
     return topic_level_map_get(&n->kids, lvl, len);
 }
 
 static tnode *node_child_create(topic_tree *t, tnode *n, const uint8_t *lvl, uint32_t len)
 {
     tnode *c = node_child(n, lvl, len);
-    if (c)
-        return c;
+    if (c) return c;
     c = node_new(n, lvl, len);
-    if (is_wild(lvl, len, '+'))
-        n->plus = c;
-    else if (is_wild(lvl, len, '#'))
-        n->hash = c;
-    else
-        topic_level_map_put(&n->kids, c->path + c->name_off, len, c);
+    if (is_wild(lvl, len, '+')) n->plus = c;
+    else if (is_wild(lvl, len, '#')) n->hash = c;
+    else topic_level_map_put(&n->kids, c->path + c->name_off, len, c);
     t->nodes++;
     return c;
 }
@@ -112,12 +97,9 @@ static bool node__check(const tnode *n)
 static void node_detach(tnode *n)
 {
     tnode *p = n->parent;
-    if (p->plus == n)
-        p->plus = NULL;
-    else if (p->hash == n)
-        p->hash = NULL;
-    else
-        topic_level_map_del(&p->kids, n->path + n->name_off, n->path_len - n->name_off);
+    if (p->plus == n) p->plus = NULL;
+    else if (p->hash == n) p->hash = NULL;
+    else topic_level_map_del(&p->kids, n->path + n->name_off, n->path_len - n->name_off);
 }
 
 static void node_destroy(tnode *n)
@@ -149,17 +131,14 @@ static void node_prune(topic_tree *t, tnode *n)
 static tnode *node_any_child(tnode *n)
 {
     uint32_t pos = 0;
-    if (n->plus)
-        return n->plus;
-    if (n->hash)
-        return n->hash;
+    if (n->plus) return n->plus;
+    if (n->hash) return n->hash;
     return topic_level_map_next(&n->kids, &pos);
 }
 
 void topic_tree_free(topic_tree *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     /* Iterative post-order walk: filters may be thousands of levels deep,
      * so no recursion here. */
     tnode *n = &t->root;
@@ -176,8 +155,7 @@ void topic_tree_free(topic_tree *t)
             nodes++;
             continue;
         }
-        if (!n->parent)
-            break;
+        if (!n->parent) break;
         tnode *p = n->parent;
         node_detach(n);
         node_destroy(n);
@@ -209,11 +187,11 @@ static tnode *node_find(topic_tree *t, mqtt_bytes filter, bool create)
 
 bool topic_tree_subscribe(topic_tree *t, mqtt_bytes filter, void *owner, const sub_options *opts)
 {
-    mqtt_bytes group = { 0 };
+    mqtt_bytes group = {0};
     bool shared = topic_filter_split_share(filter, &group, &filter);
     tnode *n = node_find(t, filter, true);
-    bool added = shared ? topic_subs_share_set_add(&n->shares, group, owner, opts)
-                        : topic_subs_list_set(&n->subs, owner, opts);
+    bool added =
+        shared ? topic_subs_share_set_add(&n->shares, group, owner, opts) : topic_subs_list_set(&n->subs, owner, opts);
     t->count += added;
     assert(node__check(n) && (n->subs.n || n->shares.n));
     return added;
@@ -221,13 +199,12 @@ bool topic_tree_subscribe(topic_tree *t, mqtt_bytes filter, void *owner, const s
 
 bool topic_tree_unsubscribe(topic_tree *t, mqtt_bytes filter, void *owner)
 {
-    mqtt_bytes group = { 0 };
+    mqtt_bytes group = {0};
     bool shared = topic_filter_split_share(filter, &group, &filter);
     tnode *n = node_find(t, filter, false);
-    if (!n)
-        return false;
-    bool removed = shared ? topic_subs_share_set_remove(&n->shares, group, owner)
-                          : topic_subs_list_remove(&n->subs, owner);
+    if (!n) return false;
+    bool removed =
+        shared ? topic_subs_share_set_remove(&n->shares, group, owner) : topic_subs_list_remove(&n->subs, owner);
     if (removed) {
         t->count--;
         node_prune(t, n);
@@ -235,15 +212,9 @@ bool topic_tree_unsubscribe(topic_tree *t, mqtt_bytes filter, void *owner)
     return removed;
 }
 
-size_t topic_tree_count(const topic_tree *t)
-{
-    return t->count;
-}
+size_t topic_tree_count(const topic_tree *t) { return t->count; }
 
-size_t topic_tree_node_count(const topic_tree *t)
-{
-    return t->nodes;
-}
+size_t topic_tree_node_count(const topic_tree *t) { return t->nodes; }
 
 /* --- matching ------------------------------------------------------------ */
 
@@ -256,7 +227,7 @@ typedef struct match_ctx {
 
 static void node_visit(const match_ctx *m, tnode *n)
 {
-    subscription s = { .filter = { n->path, n->path_len }, .group = { no_bytes, 0 } };
+    subscription s = {.filter = {n->path, n->path_len}, .group = {no_bytes, 0}};
     for (uint32_t i = 0; i < n->subs.n; i++) {
         s.owner = n->subs.v[i].owner;
         s.opts = n->subs.v[i].opts;
@@ -267,7 +238,7 @@ static void node_visit(const match_ctx *m, tnode *n)
         const sub_entry *e = topic_subs_share_group_pick(g, m->eligible, m->ctx);
         s.owner = e->owner;
         s.opts = e->opts;
-        s.group = (mqtt_bytes){ g->name, g->name_len };
+        s.group = (mqtt_bytes){g->name, g->name_len};
         m->visit(m->ctx, &s);
     }
 }
@@ -288,22 +259,18 @@ static void match_from(const match_ctx *m, tnode *n, const uint8_t *rest, bool f
         uint32_t len = topic_level_next(&rest, m->end, &lvl);
         /* MQTT 5.0 §4.7.2: wildcards at the first level skip "$" topics. */
         if (!(first && len > 0 && lvl[0] == '$')) {
-            if (n->hash)
-                node_visit(m, n->hash);
-            if (n->plus)
-                match_from(m, n->plus, rest, false);
+            if (n->hash) node_visit(m, n->hash);
+            if (n->plus) match_from(m, n->plus, rest, false);
         }
         n = topic_level_map_get(&n->kids, lvl, len);
-        if (!n)
-            return;
+        if (!n) return;
         first = false;
     }
 }
 
-void topic_tree_match(topic_tree *t, mqtt_bytes topic, topic_tree_visit visit,
-                      topic_tree_eligible eligible, void *ctx)
+void topic_tree_match(topic_tree *t, mqtt_bytes topic, topic_tree_visit visit, topic_tree_eligible eligible, void *ctx)
 {
     const uint8_t *start = bytes_or_empty(topic);
-    match_ctx m = { .visit = visit, .eligible = eligible, .ctx = ctx, .end = start + topic.len };
+    match_ctx m = {.visit = visit, .eligible = eligible, .ctx = ctx, .end = start + topic.len};
     match_from(&m, &t->root, start, true);
 }

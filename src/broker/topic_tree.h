@@ -52,8 +52,7 @@ void topic_tree_free(topic_tree *t);
 bool topic_tree_subscribe(topic_tree *t, mqtt_bytes filter, void *owner, const sub_options *opts);
 /* Returns true if a subscription existed and was removed. */
 bool topic_tree_unsubscribe(topic_tree *t, mqtt_bytes filter, void *owner);
-void topic_tree_match(topic_tree *t, mqtt_bytes topic, topic_tree_visit visit,
-                      topic_tree_eligible eligible, void *ctx);
+void topic_tree_match(topic_tree *t, mqtt_bytes topic, topic_tree_visit visit, topic_tree_eligible eligible, void *ctx);
 size_t topic_tree_count(const topic_tree *t);
 /* Tree nodes held (root excluded): 0 once every subscription is gone.
  * For tests and statistics. */

@@ -14,7 +14,7 @@
 #include "util/buf.h"
 
 enum mqtt_frame_status {
-    MQTT_FRAME_OK = 0,       /* one complete packet available */
+    MQTT_FRAME_OK = 0,        /* one complete packet available */
     MQTT_FRAME_NEED_MORE = 1, /* not enough bytes yet */
     MQTT_FRAME_MALFORMED = 2, /* remaining length uses more than 4 bytes */
     MQTT_FRAME_TOO_LARGE = 3, /* total size exceeds max_size */
@@ -24,8 +24,7 @@ enum mqtt_frame_status {
  * MQTT_FRAME_TOO_LARGE, *total is the full packet size (header included).
  * max_size 0 means no limit (beyond the protocol's 268435460). TOO_LARGE is
  * reported as soon as the header is complete, before the body arrives. */
-enum mqtt_frame_status mqtt_frame(const uint8_t *data, size_t len, uint32_t max_size,
-                                  size_t *total);
+enum mqtt_frame_status mqtt_frame(const uint8_t *data, size_t len, uint32_t max_size, size_t *total);
 
 /* Decode one complete packet (as delimited by mqtt_frame). `version` is the
  * connection's negotiated protocol level; it is ignored for CONNECT, whose
@@ -45,8 +44,7 @@ int mqtt_decode(const uint8_t *data, size_t len, uint8_t version, mqtt_packet *o
  * a server's PUBLISH may carry subscription identifiers (MQTT-3.3.4-3),
  * which mqtt_decode() refuses with MQTT_RC_PROTOCOL_ERROR (MQTT-3.3.4-6).
  * The first identifier is decoded into props.sub_id; all are in props.raw. */
-int mqtt_decode_from_server(const uint8_t *data, size_t len, uint8_t version,
-                            mqtt_packet *out);
+int mqtt_decode_from_server(const uint8_t *data, size_t len, uint8_t version, mqtt_packet *out);
 
 /* Append the encoding of `p` for protocol `version` to `out`. Properties are
  * only written for v5; v5 reason codes are mapped or omitted for v3.1.1.
@@ -69,8 +67,7 @@ uint8_t mqtt_rc_to_v311_connack(uint8_t reason);
 
 /* Iterate user properties of a decoded mqtt_props in wire order. *pos starts
  * at 0. Returns false when there are no more. */
-bool mqtt_props_next_user(const mqtt_props *props, size_t *pos, mqtt_bytes *key,
-                          mqtt_bytes *value);
+bool mqtt_props_next_user(const mqtt_props *props, size_t *pos, mqtt_bytes *key, mqtt_bytes *value);
 
 /* Append one encoded user property (id, key, value) to `out`, for use as
  * mqtt_props.extra. */

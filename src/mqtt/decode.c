@@ -34,37 +34,33 @@ static int read_packet_id(dec *d, uint16_t *id)
     return *id == 0 ? rc_pe(d) : MQTT_RC_SUCCESS; /* MQTT-2.2.1-3 */
 }
 
-static bool rc_in(uint8_t rc, const uint8_t *set, size_t n)
-{
-    return memchr(set, rc, n) != NULL;
-}
+static bool rc_in(uint8_t rc, const uint8_t *set, size_t n) { return memchr(set, rc, n) != NULL; }
 
 #define RC_IN(rc, set) rc_in((rc), (set), sizeof(set))
 
 /* Reason codes each v5 packet may carry (MQTT 5.0 §3.x.2.1). */
-static const uint8_t RCS_CONNACK[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
-                                      0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
-                                      0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
+static const uint8_t RCS_CONNACK[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+                                      0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
 static const uint8_t RCS_PUBACK[] = {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99};
 static const uint8_t RCS_PUBREL[] = {0x00, 0x92};
-static const uint8_t RCS_SUBACK[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87,
-                                     0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
+static const uint8_t RCS_SUBACK[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
 static const uint8_t RCS_UNSUBACK[] = {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91};
-static const uint8_t RCS_DISCONNECT[] = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89,
-                                         0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
-                                         0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D,
-                                         0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
+static const uint8_t RCS_DISCONNECT[] = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D,
+                                         0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+                                         0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
 static const uint8_t RCS_AUTH[] = {0x00, 0x18, 0x19};
 
 /* v3.1.1 CONNACK return code 0..5 -> v5 reason code. */
-static const uint8_t V311_CONNACK_TO_RC[] = {
-    MQTT_RC_SUCCESS,         MQTT_RC_UNSUPPORTED_VERSION,  MQTT_RC_CLIENT_ID_INVALID,
-    MQTT_RC_SERVER_UNAVAILABLE, MQTT_RC_BAD_USER_OR_PASSWORD, MQTT_RC_NOT_AUTHORIZED};
+static const uint8_t V311_CONNACK_TO_RC[] = {MQTT_RC_SUCCESS,
+                                             MQTT_RC_UNSUPPORTED_VERSION,
+                                             MQTT_RC_CLIENT_ID_INVALID,
+                                             MQTT_RC_SERVER_UNAVAILABLE,
+                                             MQTT_RC_BAD_USER_OR_PASSWORD,
+                                             MQTT_RC_NOT_AUTHORIZED};
 
 static bool protocol_known(mqtt_bytes name, uint8_t level)
 {
-    if (name.len == 4 && memcmp(name.data, "MQTT", 4) == 0)
-        return level == MQTT_V311 || level == MQTT_V5;
+    if (name.len == 4 && memcmp(name.data, "MQTT", 4) == 0) return level == MQTT_V311 || level == MQTT_V5;
     return name.len == 6 && memcmp(name.data, "MQIsdp", 6) == 0 && level == MQTT_V31;
 }
 
@@ -141,8 +137,7 @@ static int decode_publish(dec *d, mqtt_publish *p)
     if (p->qos && (rc = read_packet_id(d, &p->packet_id)) != MQTT_RC_SUCCESS) return rc;
     if ((rc = read_props(d, MQTT_PUBLISH, &p->props)) != MQTT_RC_SUCCESS) return rc;
     /* an empty topic means "use the alias" and needs one (MQTT-3.3.2-1) */
-    if (p->topic.len == 0 && !(p->props.present & MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS)))
-        return rc_pe(d);
+    if (p->topic.len == 0 && !(p->props.present & MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS))) return rc_pe(d);
     rd_take(&d->r, rd_left(&d->r), &p->payload);
     return MQTT_RC_SUCCESS;
 }
@@ -154,16 +149,12 @@ static int decode_ack(dec *d, uint8_t type, mqtt_ack *a)
     int rc = read_packet_id(d, &a->packet_id);
     if (rc != MQTT_RC_SUCCESS || !is_v5(d) || rd_left(&d->r) == 0) return rc;
     rd_u8(&d->r, &a->reason);
-    bool ok = type == MQTT_PUBACK || type == MQTT_PUBREC ? RC_IN(a->reason, RCS_PUBACK)
-                                                          : RC_IN(a->reason, RCS_PUBREL);
+    bool ok = type == MQTT_PUBACK || type == MQTT_PUBREC ? RC_IN(a->reason, RCS_PUBACK) : RC_IN(a->reason, RCS_PUBREL);
     if (!ok) return MQTT_RC_PROTOCOL_ERROR;
     return rd_left(&d->r) ? read_props(d, type, &a->props) : MQTT_RC_SUCCESS;
 }
 
-static bool is_shared(mqtt_bytes f)
-{
-    return f.len >= 7 && memcmp(f.data, "$share/", 7) == 0;
-}
+static bool is_shared(mqtt_bytes f) { return f.len >= 7 && memcmp(f.data, "$share/", 7) == 0; }
 
 /* Filter syntax is deliberately not checked: the broker answers a bad
  * filter with 0x8F in SUBACK and carries on with the others. */
@@ -283,8 +274,7 @@ static bool flags_valid(uint8_t type, uint8_t flags)
     return flags == (one ? 0x2 : 0x0);
 }
 
-static int decode(const uint8_t *data, size_t len, uint8_t version, bool from_server,
-                  mqtt_packet *out)
+static int decode(const uint8_t *data, size_t len, uint8_t version, bool from_server, mqtt_packet *out)
 {
     memset(out, 0, sizeof *out);
     rd hdr = {data, len, 1};
@@ -293,8 +283,7 @@ static int decode(const uint8_t *data, size_t len, uint8_t version, bool from_se
     uint8_t type = data[0] >> 4, flags = data[0] & 0x0F;
     out->type = type;
     if (type == 0 || !flags_valid(type, flags)) return MQTT_RC_MALFORMED;
-    dec d = {{data + hdr.pos, rem, 0}, flags, version == MQTT_V5 ? MQTT_V5 : MQTT_V311,
-             from_server};
+    dec d = {{data + hdr.pos, rem, 0}, flags, version == MQTT_V5 ? MQTT_V5 : MQTT_V311, from_server};
     if (type == MQTT_AUTH && !is_v5(&d)) return MQTT_RC_MALFORMED; /* reserved in 3.1.1 */
     int rc = decode_body(&d, type, out);
     if (rc == MQTT_RC_SUCCESS && rd_left(&d.r)) rc = MQTT_RC_MALFORMED;
@@ -307,8 +296,7 @@ int mqtt_decode(const uint8_t *data, size_t len, uint8_t version, mqtt_packet *o
     return decode(data, len, version, false, out);
 }
 
-int mqtt_decode_from_server(const uint8_t *data, size_t len, uint8_t version,
-                            mqtt_packet *out)
+int mqtt_decode_from_server(const uint8_t *data, size_t len, uint8_t version, mqtt_packet *out)
 {
     return decode(data, len, version, true, out);
 }

@@ -83,9 +83,7 @@ static void subscribe_body(wr *w, uint8_t v, const mqtt_subscribe *s)
     for (uint32_t i = 0; i < s->count; i++) {
         const mqtt_sub_entry *e = &s->entries[i];
         uint8_t o = e->qos & 3;
-        if (is_v5(v))
-            o |= (uint8_t)(e->no_local << 2 | e->retain_as_published << 3 |
-                           (e->retain_handling & 3) << 4);
+        if (is_v5(v)) o |= (uint8_t)(e->no_local << 2 | e->retain_as_published << 3 | (e->retain_handling & 3) << 4);
         wr_bin(w, e->filter);
         wr_u8(w, o);
     }
@@ -149,8 +147,7 @@ static uint8_t first_byte(const mqtt_packet *p)
 {
     uint8_t t = p->type;
     if (t == MQTT_PUBLISH) return (uint8_t)(t << 4 | publish_flags(&p->publish));
-    if (t == MQTT_PUBREL || t == MQTT_SUBSCRIBE || t == MQTT_UNSUBSCRIBE)
-        return (uint8_t)(t << 4 | 0x2);
+    if (t == MQTT_PUBREL || t == MQTT_SUBSCRIBE || t == MQTT_UNSUBSCRIBE) return (uint8_t)(t << 4 | 0x2);
     return (uint8_t)(t << 4);
 }
 

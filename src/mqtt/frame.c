@@ -5,8 +5,7 @@
 /* Parse the remaining length starting at data[1]. Returns OK with *value and
  * *hdr (fixed header size), NEED_MORE, or MALFORMED (continuation bit on the
  * 4th byte, or a non-minimal encoding). */
-static enum mqtt_frame_status remaining_length(const uint8_t *data, size_t len,
-                                               uint32_t *value, size_t *hdr)
+static enum mqtt_frame_status remaining_length(const uint8_t *data, size_t len, uint32_t *value, size_t *hdr)
 {
     uint32_t v = 0;
     for (size_t i = 0; i < 4; i++) {
@@ -23,8 +22,7 @@ static enum mqtt_frame_status remaining_length(const uint8_t *data, size_t len,
     return MQTT_FRAME_MALFORMED;
 }
 
-enum mqtt_frame_status mqtt_frame(const uint8_t *data, size_t len, uint32_t max_size,
-                                  size_t *total)
+enum mqtt_frame_status mqtt_frame(const uint8_t *data, size_t len, uint32_t max_size, size_t *total)
 {
     uint32_t rem;
     size_t hdr;
@@ -51,10 +49,7 @@ bool rd_varint(rd *r, uint32_t *v)
     return false;
 }
 
-bool rd_str(rd *r, mqtt_bytes *b)
-{
-    return rd_bin(r, b) && mqtt_utf8_valid(b->data, b->len);
-}
+bool rd_str(rd *r, mqtt_bytes *b) { return rd_bin(r, b) && mqtt_utf8_valid(b->data, b->len); }
 
 size_t mqtt_varint_size(uint32_t v)
 {

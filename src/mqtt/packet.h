@@ -272,7 +272,7 @@ typedef struct mqtt_packet {
         mqtt_ack ack;
         mqtt_subscribe subscribe;
         mqtt_unsubscribe unsubscribe;
-        mqtt_suback suback; /* SUBACK, UNSUBACK */
+        mqtt_suback suback;         /* SUBACK, UNSUBACK */
         mqtt_disconnect disconnect; /* DISCONNECT, AUTH */
     };
 } mqtt_packet;

@@ -38,11 +38,10 @@ static const struct prop_def defs[N_DEFS] = {
     [MQTT_PROP_WILL_DELAY] = {K_U32, WILL, F(will_delay)},
     [MQTT_PROP_REQUEST_RESPONSE_INFO] = {K_BYTE, IN(MQTT_CONNECT), F(request_response_info)},
     [MQTT_PROP_RESPONSE_INFO] = {K_STR, IN(MQTT_CONNACK), F(response_info)},
-    [MQTT_PROP_SERVER_REFERENCE] = {K_STR, IN(MQTT_CONNACK) | IN(MQTT_DISCONNECT),
-                                    F(server_reference)},
+    [MQTT_PROP_SERVER_REFERENCE] = {K_STR, IN(MQTT_CONNACK) | IN(MQTT_DISCONNECT), F(server_reference)},
     [MQTT_PROP_REASON_STRING] = {K_STR,
-                                 IN(MQTT_CONNACK) | ACKS | IN(MQTT_SUBACK) | IN(MQTT_UNSUBACK) |
-                                     IN(MQTT_DISCONNECT) | IN(MQTT_AUTH),
+                                 IN(MQTT_CONNACK) | ACKS | IN(MQTT_SUBACK) | IN(MQTT_UNSUBACK) | IN(MQTT_DISCONNECT) |
+                                     IN(MQTT_AUTH),
                                  F(reason_string)},
     [MQTT_PROP_RECEIVE_MAX] = {K_U16, CONN, F(receive_max)},
     [MQTT_PROP_TOPIC_ALIAS_MAX] = {K_U16, CONN, F(topic_alias_max)},
@@ -56,10 +55,7 @@ static const struct prop_def defs[N_DEFS] = {
     [MQTT_PROP_SHARED_SUB_AVAILABLE] = {K_BYTE, IN(MQTT_CONNACK), F(shared_sub_available)},
 };
 
-static const struct prop_def *def_of(uint32_t id)
-{
-    return id < N_DEFS && defs[id].kind != K_NONE ? &defs[id] : NULL;
-}
+static const struct prop_def *def_of(uint32_t id) { return id < N_DEFS && defs[id].kind != K_NONE ? &defs[id] : NULL; }
 
 /* Read one value of `kind` into dst (NULL: skip it). */
 static bool read_value(rd *r, uint8_t kind, void *dst)
@@ -69,12 +65,30 @@ static bool read_value(rd *r, uint8_t kind, void *dst)
     uint32_t u32;
     mqtt_bytes b, b2;
     switch (kind) {
-    case K_BYTE: if (!rd_u8(r, &u8)) return false; if (dst) memcpy(dst, &u8, 1); return true;
-    case K_U16: if (!rd_u16(r, &u16)) return false; if (dst) memcpy(dst, &u16, 2); return true;
-    case K_U32: if (!rd_u32(r, &u32)) return false; if (dst) memcpy(dst, &u32, 4); return true;
-    case K_VARINT: if (!rd_varint(r, &u32)) return false; if (dst) memcpy(dst, &u32, 4); return true;
-    case K_STR: if (!rd_str(r, &b)) return false; if (dst) memcpy(dst, &b, sizeof b); return true;
-    case K_BIN: if (!rd_bin(r, &b)) return false; if (dst) memcpy(dst, &b, sizeof b); return true;
+    case K_BYTE:
+        if (!rd_u8(r, &u8)) return false;
+        if (dst) memcpy(dst, &u8, 1);
+        return true;
+    case K_U16:
+        if (!rd_u16(r, &u16)) return false;
+        if (dst) memcpy(dst, &u16, 2);
+        return true;
+    case K_U32:
+        if (!rd_u32(r, &u32)) return false;
+        if (dst) memcpy(dst, &u32, 4);
+        return true;
+    case K_VARINT:
+        if (!rd_varint(r, &u32)) return false;
+        if (dst) memcpy(dst, &u32, 4);
+        return true;
+    case K_STR:
+        if (!rd_str(r, &b)) return false;
+        if (dst) memcpy(dst, &b, sizeof b);
+        return true;
+    case K_BIN:
+        if (!rd_bin(r, &b)) return false;
+        if (dst) memcpy(dst, &b, sizeof b);
+        return true;
     case K_PAIR: return rd_str(r, &b) && rd_str(r, &b2);
     }
     return false;
@@ -108,8 +122,7 @@ static int check_value(uint32_t id, const mqtt_props *p)
  * subscription identifier per matching subscription (MQTT-3.3.4-3). */
 static bool may_repeat(uint32_t id, uint8_t ctx)
 {
-    return id == MQTT_PROP_USER_PROPERTY ||
-           (id == MQTT_PROP_SUBSCRIPTION_ID && ctx == MQTT_PUBLISH);
+    return id == MQTT_PROP_USER_PROPERTY || (id == MQTT_PROP_SUBSCRIPTION_ID && ctx == MQTT_PUBLISH);
 }
 
 static int decode_one(rd *r, uint8_t ctx, bool from_server, mqtt_props *out)
@@ -162,12 +175,27 @@ static void write_value(wr *w, uint8_t kind, const void *src)
     uint32_t u32;
     mqtt_bytes b;
     switch (kind) {
-    case K_BYTE: memcpy(&u8, src, 1); wr_u8(w, u8); break;
-    case K_U16: memcpy(&u16, src, 2); wr_u16(w, u16); break;
-    case K_U32: memcpy(&u32, src, 4); wr_u32(w, u32); break;
-    case K_VARINT: memcpy(&u32, src, 4); wr_varint(w, u32); break;
+    case K_BYTE:
+        memcpy(&u8, src, 1);
+        wr_u8(w, u8);
+        break;
+    case K_U16:
+        memcpy(&u16, src, 2);
+        wr_u16(w, u16);
+        break;
+    case K_U32:
+        memcpy(&u32, src, 4);
+        wr_u32(w, u32);
+        break;
+    case K_VARINT:
+        memcpy(&u32, src, 4);
+        wr_varint(w, u32);
+        break;
     case K_STR:
-    case K_BIN: memcpy(&b, src, sizeof b); wr_bin(w, b); break;
+    case K_BIN:
+        memcpy(&b, src, sizeof b);
+        wr_bin(w, b);
+        break;
     }
 }
 
@@ -214,8 +242,7 @@ size_t mqtt_props_encode_block(buf *out, const mqtt_props *p)
 
 bool mqtt_props_empty(const mqtt_props *p)
 {
-    return !(p->present & ~MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY)) && p->n_sub_ids == 0 &&
-           p->extra.len == 0;
+    return !(p->present & ~MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY)) && p->n_sub_ids == 0 && p->extra.len == 0;
 }
 
 /* Step over one value of a block mqtt_props_decode already accepted: its
@@ -228,8 +255,7 @@ static bool skip_value(rd *r, uint8_t kind)
     return read_value(r, kind, NULL);
 }
 
-bool mqtt_props_next_user(const mqtt_props *props, size_t *pos, mqtt_bytes *key,
-                          mqtt_bytes *value)
+bool mqtt_props_next_user(const mqtt_props *props, size_t *pos, mqtt_bytes *key, mqtt_bytes *value)
 {
     rd r = {props->raw.data, props->raw.len, *pos};
     while (rd_left(&r)) {

@@ -52,10 +52,7 @@ bool mqtt_topic_name_ok(mqtt_bytes topic)
     return !memchr(topic.data, '+', topic.len) && !memchr(topic.data, '#', topic.len);
 }
 
-bool mqtt_topic_valid(mqtt_bytes topic)
-{
-    return mqtt_topic_name_ok(topic) && mqtt_utf8_valid(topic.data, topic.len);
-}
+bool mqtt_topic_valid(mqtt_bytes topic) { return mqtt_topic_name_ok(topic) && mqtt_utf8_valid(topic.data, topic.len); }
 
 /* Wildcard placement: each of '+' and '#' must fill a whole level, and '#'
  * only the last one. */

@@ -198,7 +198,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     } else if (nread == UV_EOF) {
         c->peer_eof = true;
         if (c->state == CONN_LINGER) close_handle(c, 0); /* both sides done */
-        else net__conn_begin_close(c); /* half-close: still deliver what it asked for */
+        else net__conn_begin_close(c);                   /* half-close: still deliver what it asked for */
     } else if (nread < 0) {
         log_debug("read from %s: %s", net_conn_peer(c), uv_strerror((int)nread));
         close_handle(c, (int)nread);
@@ -231,10 +231,7 @@ void net__conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
     if (c->state != CONN_CLOSED) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-size_t net_conn_backlog(const net_conn *c)
-{
-    return unsent(c) + (c->wr ? c->wr->inflight.len - c->wr->off : 0);
-}
+size_t net_conn_backlog(const net_conn *c) { return unsent(c) + (c->wr ? c->wr->inflight.len - c->wr->off : 0); }
 
 static void maybe_drain(net_conn *c)
 {

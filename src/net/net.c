@@ -15,8 +15,8 @@
 #include "util/log.h"
 
 #define LISTEN_BACKLOG 511
-#define ACCEPT_BATCH 128        /* accepts per wake-up, so other work gets its turn */
-#define ACCEPT_PAUSE_MS 1000    /* nothing can be accepted: listeners rest this long */
+#define ACCEPT_BATCH 128     /* accepts per wake-up, so other work gets its turn */
+#define ACCEPT_PAUSE_MS 1000 /* nothing can be accepted: listeners rest this long */
 
 static int reserve_open(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
 

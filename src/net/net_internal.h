@@ -14,10 +14,10 @@ typedef struct tls_conn tls_conn;
 /* Refused connections, counted and logged at most once per second
  * (net.c net_refused): a flood of refusals must not flood the log. */
 typedef struct net_refusals {
-    uint64_t logged_at;     /* uv_now of the last log line */
-    unsigned long count;    /* refusals not yet reported (refuse_timer reports them) */
-    const char *why;        /* a static string */
-    char last[64];          /* the last refused peer */
+    uint64_t logged_at;  /* uv_now of the last log line */
+    unsigned long count; /* refusals not yet reported (refuse_timer reports them) */
+    const char *why;     /* a static string */
+    char last[64];       /* the last refused peer */
 } net_refusals;
 
 /* One read buffer for the whole loop: libuv calls alloc_cb right before
@@ -29,16 +29,16 @@ struct net {
     uv_check_t flush_check; /* flushes dirty connections after polling */
     uv_idle_t flush_idle;   /* while anything is dirty, poll must not block */
     uint8_t *rbuf;
-    buf discard;            /* handed out as the outbuf of closing conns */
+    buf discard; /* handed out as the outbuf of closing conns */
     net_listener *listeners;
-    net_conn *conns;        /* every conn whose handle is not yet freed */
+    net_conn *conns; /* every conn whose handle is not yet freed */
     /* Conns queued for the next flush. An array in the net rather than a
      * link in every conn: only busy connections are ever in it, while a
      * link would cost each idle connection 8 bytes. */
     net_conn **dirty;
     size_t ndirty, dirty_cap;
     size_t high, low;
-    unsigned handles;       /* our uv handles not yet through their close cb */
+    unsigned handles; /* our uv handles not yet through their close cb */
     bool shut;
     /* TLS: decrypted input is handed out from `plain` (allocated with the
      * first TLS connection), like rbuf for plain connections. Connections
@@ -53,14 +53,14 @@ struct net {
      * ends within a bounded time whatever the peer does (conn.c). */
     net_conn *closing;
     uv_timer_t close_timer;
-    unsigned close_timeout_ms;   /* longest a close may go without output progress */
+    unsigned close_timeout_ms; /* longest a close may go without output progress */
     /* Connections not yet vouched for (net_conn_established), per peer
      * address: key = family byte + address, value = count cast to a
      * pointer (peer.c). NULL until the first counted connection. */
     hashmap *pending;
-    unsigned max_pending;        /* per address; 0 = no limit */
+    unsigned max_pending; /* per address; 0 = no limit */
     net_refusals refused_pending, refused_nofd, refused_error;
-    uv_timer_t refuse_timer;     /* reports refusals held back by the once-a-second rule */
+    uv_timer_t refuse_timer; /* reports refusals held back by the once-a-second rule */
     /* Out of file descriptors at accept: the reserve descriptor is closed
      * so the pending connections can be accepted and closed at once
      * (rather than left in the backlog, which keeps the listener readable
@@ -80,15 +80,15 @@ struct net_listener {
      * descriptors, which libuv's own listener drops silently. */
     uv_poll_t poll;
     uv_os_sock_t fd;
-    bool paused;            /* out of descriptors with no reserve: poll stopped for a while */
+    bool paused; /* out of descriptors with no reserve: poll stopped for a while */
     net *n;
     net_accept_cb on_accept;
-    size_t user_size;       /* of each conn's user area */
+    size_t user_size; /* of each conn's user area */
     const net_conn_callbacks *cbs;
     void *ctx;
     uint16_t port;
-    unsigned index;         /* net_listener_set_index */
-    SSL_CTX *tls;           /* NULL: plain TCP; one reference held */
+    unsigned index; /* net_listener_set_index */
+    SSL_CTX *tls;   /* NULL: plain TCP; one reference held */
     net_listener *next;
 };
 
@@ -114,8 +114,8 @@ enum conn_state {
  * idle connection carries none of it. */
 typedef struct conn_write {
     uv_write_t req;
-    buf inflight;     /* bytes owned by the pending uv_write */
-    size_t off;       /* inflight.data[off..len) unsent */
+    buf inflight; /* bytes owned by the pending uv_write */
+    size_t off;   /* inflight.data[off..len) unsent */
     /* Close state, valid while state is CLOSING or LINGER. */
     net_conn *cprev, *cnext; /* n->closing */
     uint64_t progress_at;    /* uv_now when output last shrank (or the close began) */
@@ -129,22 +129,22 @@ typedef struct conn_write {
  * connections need lives behind a pointer (tls, wr). */
 struct net_conn {
     uv_tcp_t tcp;
-    net_listener *l;         /* accepted by; its n, cbs and index serve every conn */
-    buf out;                 /* accumulating output (plaintext); freed when written */
-    tls_conn *tls;           /* NULL: plain TCP; holds the ciphertext buffer */
-    conn_write *wr;          /* NULL unless output is moving */
-    net_conn *prev, *next;   /* n->conns */
+    net_listener *l;       /* accepted by; its n, cbs and index serve every conn */
+    buf out;               /* accumulating output (plaintext); freed when written */
+    tls_conn *tls;         /* NULL: plain TCP; holds the ciphertext buffer */
+    conn_write *wr;        /* NULL unless output is moving */
+    net_conn *prev, *next; /* n->conns */
     /* The peer's address as accepted (peer.c formats it on demand). Kept
      * flat rather than in a struct so the flag byte fills its padding. */
-    uint8_t peer_ip[16];     /* in6_addr, or in_addr in the first 4 bytes */
-    uint16_t peer_port_be;   /* network byte order */
-    uint8_t peer_family;     /* AF_INET, AF_INET6, or 0 if unknown */
-    uint8_t state : 2;       /* enum conn_state */
+    uint8_t peer_ip[16];   /* in6_addr, or in_addr in the first 4 bytes */
+    uint16_t peer_port_be; /* network byte order */
+    uint8_t peer_family;   /* AF_INET, AF_INET6, or 0 if unknown */
+    uint8_t state : 2;     /* enum conn_state */
     uint8_t dirty : 1, writing : 1, paused : 1, above_high : 1;
-    uint8_t accepted : 1;    /* the user took it: its area is live, on_close due */
-    uint8_t peer_eof : 1;    /* the peer's FIN arrived; libuv stopped reading */
-    uint8_t pending : 1;     /* counted in n->pending (peer.c) */
-    int16_t close_error;     /* a libuv error code (all fit) */
+    uint8_t accepted : 1; /* the user took it: its area is live, on_close due */
+    uint8_t peer_eof : 1; /* the peer's FIN arrived; libuv stopped reading */
+    uint8_t pending : 1;  /* counted in n->pending (peer.c) */
+    int16_t close_error;  /* a libuv error code (all fit) */
 };
 
 /* The user area follows the net_conn in its allocation, aligned like

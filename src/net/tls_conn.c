@@ -21,11 +21,11 @@
 
 struct tls_conn {
     SSL *ssl;
-    BIO *rbio, *wbio;   /* owned by ssl */
-    uint64_t deadline;  /* clock_now_ms: handshake must be done by then */
+    BIO *rbio, *wbio;  /* owned by ssl */
+    uint64_t deadline; /* clock_now_ms: handshake must be done by then */
     net_conn *hs_prev, *hs_next;
-    buf wire;           /* ciphertext not yet handed to a write (kept here: plain conns need none) */
-    uint8_t first;      /* the first byte the peer sent (0x16: a TLS record) */
+    buf wire;      /* ciphertext not yet handed to a write (kept here: plain conns need none) */
+    uint8_t first; /* the first byte the peer sent (0x16: a TLS record) */
     bool got_input, done, failed;
 };
 

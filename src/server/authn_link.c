@@ -30,7 +30,4 @@ authn *authn_link_new(broker *b, const authn_policy *policies, size_t n, char *e
     return authn_new(policies, n, broker_loop(b), decided, b, err, errlen);
 }
 
-void authn_link_install(broker *b, authn *a)
-{
-    broker_set_authenticator(b, a ? authenticate : NULL, a);
-}
+void authn_link_install(broker *b, authn *a) { broker_set_authenticator(b, a ? authenticate : NULL, a); }

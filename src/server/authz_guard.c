@@ -47,8 +47,7 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
     return MQTT_RC_NOT_AUTHORIZED;
 }
 
-static bool authorize_key(void *ctx, const store_principal *who, const uint8_t *key, size_t klen,
-                          store_access access)
+static bool authorize_key(void *ctx, const store_principal *who, const uint8_t *key, size_t klen, store_access access)
 {
     authz_guard *g = ctx;
     return authz_key(g->policy, who->who, key, klen, access == STORE_ACCESS_READ ? AUTHZ_READ : AUTHZ_WRITE);

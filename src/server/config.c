@@ -25,8 +25,7 @@ int config_parse_log_level(const char *s)
     return -1;
 }
 
-static int parse_log_level(schema_ctx *sc, const yaml_node_t *v, const char *path,
-                           const key_spec *spec, void *target)
+static int parse_log_level(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     const char *expect = "one of error, warn, info, debug";
     const char *s = schema_scalar(sc, v, path, expect);
@@ -40,8 +39,10 @@ static int parse_log_level(schema_ctx *sc, const yaml_node_t *v, const char *pat
 }
 
 #define FIELD_SIZE(type, field) sizeof(((type *)0)->field)
-#define UINT_KEY(type, key, field, lo, hi) \
-    {key, schema_parse_uint, offsetof(type, field), FIELD_SIZE(type, field), lo, hi, NULL, NULL}
+#define UINT_KEY(type, key, field, lo, hi)                                                         \
+    {                                                                                              \
+        key, schema_parse_uint, offsetof(type, field), FIELD_SIZE(type, field), lo, hi, NULL, NULL \
+    }
 #define LIMIT(key, field, lo, hi) UINT_KEY(broker_limits, key, field, lo, hi)
 
 static int check_limits(schema_ctx *sc, const yaml_node_t *mapping, const char *path, void *target)
@@ -50,8 +51,8 @@ static int check_limits(schema_ctx *sc, const yaml_node_t *mapping, const char *
     if (l->keepalive_max >= l->keepalive_min) return 0;
     const yaml_node_t *at = schema_find(sc, mapping, "keepalive_max");
     if (!at) at = schema_find(sc, mapping, "keepalive_min");
-    return schema_fail(sc, at ? at : mapping, "%s.keepalive_max: must be at least keepalive_min (%u), got %u",
-                       path, l->keepalive_min, l->keepalive_max);
+    return schema_fail(sc, at ? at : mapping, "%s.keepalive_max: must be at least keepalive_min (%u), got %u", path,
+                       l->keepalive_min, l->keepalive_max);
 }
 
 const key_spec config_limit_keys[] = {
@@ -75,8 +76,7 @@ const key_spec config_limit_keys[] = {
     SCHEMA_END,
 };
 
-static int parse_listeners(schema_ctx *sc, const yaml_node_t *v, const char *path,
-                           const key_spec *spec, void *target)
+static int parse_listeners(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     config *c = target;
     if (!schema_is_null(v) && v->type != YAML_SEQUENCE_NODE)
@@ -111,8 +111,7 @@ static int parse_listeners(schema_ctx *sc, const yaml_node_t *v, const char *pat
 
 /* An HLC node id travels in every version string `wall:counter:node`
  * (protocol §4.1): printable ASCII without spaces, and no ':'. */
-static int parse_node_id(schema_ctx *sc, const yaml_node_t *v, const char *path,
-                         const key_spec *spec, void *target)
+static int parse_node_id(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     const char *expect = "a node id (1 to 64 printable ASCII characters, no ':' or spaces)";
     const char *s = schema_scalar(sc, v, path, expect);
@@ -180,7 +179,9 @@ void config_free(config *c)
 const char *config_listener_where(const config *c, size_t i, const char *section, char *out, size_t outlen)
 {
     const config_listener *l = &c->listeners[i];
-    unsigned line = !strcmp(section, "tls") ? l->tls_line : !strcmp(section, "authentication") ? l->authn_line : l->line;
+    unsigned line = !strcmp(section, "tls")              ? l->tls_line
+                    : !strcmp(section, "authentication") ? l->authn_line
+                                                         : l->line;
     if (!line) line = l->line;
     const char *dot = *section ? "." : "";
     if (line && c->file[0]) snprintf(out, outlen, "%s:%u: listeners[%zu]%s%s", c->file, line, i, dot, section);
@@ -222,8 +223,7 @@ static int load_document(schema_ctx *sc, yaml_parser_t *p, config *tmp)
     return r;
 }
 
-int config_load_string(config *c, const char *name, const void *data, size_t len, char *err,
-                       size_t errlen)
+int config_load_string(config *c, const char *name, const void *data, size_t len, char *err, size_t errlen)
 {
     /* Work on a copy so a failed load leaves *c as it was. */
     config tmp = *c;

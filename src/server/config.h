@@ -38,8 +38,8 @@ typedef struct config_listener {
     char bind[46]; /* IPv4 or IPv6 literal (INET6_ADDRSTRLEN) */
     uint16_t port; /* 0 = any free port */
     config_tls tls;
-    bool has_authn;      /* an `authentication:` section is present */
-    authn_policy authn;  /* `open` is decided by config_check_listeners */
+    bool has_authn;     /* an `authentication:` section is present */
+    authn_policy authn; /* `open` is decided by config_check_listeners */
     /* Lines in config.file of the entry and of its sections, for messages;
      * 0 when not from a file (the default listener). */
     unsigned line, tls_line, authn_line;
@@ -76,8 +76,7 @@ void config_free(config *c);
 /* Load YAML on top of *c. `name` is used in messages ("name:line: ...").
  * On error returns -1, writes a one-line message to err and leaves *c
  * unchanged. */
-int config_load_string(config *c, const char *name, const void *data, size_t len, char *err,
-                       size_t errlen);
+int config_load_string(config *c, const char *name, const void *data, size_t len, char *err, size_t errlen);
 int config_load_file(config *c, const char *path, char *err, size_t errlen);
 
 /* The command line's --bind/--port: change the address of the one

@@ -56,8 +56,7 @@ static const char *text_of(schema_ctx *sc, const yaml_node_t *v, const char *pat
     return s;
 }
 
-static int parse_bool(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                      void *target)
+static int parse_bool(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     const char *s = schema_scalar(sc, v, path, "true or false");
     if (!s) return -1;
@@ -74,8 +73,8 @@ static int parse_bool(schema_ctx *sc, const yaml_node_t *v, const char *path, co
 
 /* Case-insensitive enum (Learn writes "read", the ARM reference "Read").
  * Returns the index in names, or -1 after an error. */
-static int parse_enum(schema_ctx *sc, const yaml_node_t *v, const char *path, const char *const *names,
-                      size_t n, const char *expect)
+static int parse_enum(schema_ctx *sc, const yaml_node_t *v, const char *path, const char *const *names, size_t n,
+                      const char *expect)
 {
     const char *s = schema_scalar(sc, v, path, expect);
     if (!s) return -1;
@@ -101,8 +100,8 @@ typedef struct rule_ctx {
     authz *a;
 } rule_ctx;
 
-static int parse_strings(schema_ctx *sc, const yaml_node_t *v, const char *path,
-                         void (*add)(authz *, const char *), authz *a)
+static int parse_strings(schema_ctx *sc, const yaml_node_t *v, const char *path, void (*add)(authz *, const char *),
+                         authz *a)
 {
     if (expect_seq(sc, v, path)) return -1;
     for (size_t i = 0; i < seq_len(v); i++) {
@@ -122,8 +121,7 @@ static int parse_principal_ids(schema_ctx *sc, const yaml_node_t *v, const char 
     return parse_strings(sc, v, path, authz_rule_client_id, ((rule_ctx *)target)->a);
 }
 
-static int parse_usernames(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                           void *target)
+static int parse_usernames(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     return parse_strings(sc, v, path, authz_rule_username, ((rule_ctx *)target)->a);
@@ -153,8 +151,7 @@ static int parse_attr_map(schema_ctx *sc, const yaml_node_t *m, const char *path
     return r;
 }
 
-static int parse_attributes(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                            void *target)
+static int parse_attributes(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     if (expect_seq(sc, v, path)) return -1;
@@ -173,8 +170,7 @@ static const key_spec principal_keys[] = {
     SCHEMA_END,
 };
 
-static int parse_principals(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                            void *target)
+static int parse_principals(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     if (v->type != YAML_MAPPING_NODE)
@@ -188,8 +184,7 @@ static const char *const methods[] = {"Connect", "Publish", "Subscribe"};
 static const char *const access_names[] = {"Read", "Write", "ReadWrite"};
 static const char *const key_types[] = {"Pattern", "String", "Binary"};
 
-static int parse_bmethod(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                         void *target)
+static int parse_bmethod(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     int m = parse_enum(sc, v, path, methods, 3, "Connect, Publish or Subscribe");
@@ -197,8 +192,7 @@ static int parse_bmethod(schema_ctx *sc, const yaml_node_t *v, const char *path,
     return m < 0 ? -1 : 0;
 }
 
-static int parse_smethod(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                         void *target)
+static int parse_smethod(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     int m = parse_enum(sc, v, path, access_names, 3, "Read, Write or ReadWrite");
@@ -206,8 +200,7 @@ static int parse_smethod(schema_ctx *sc, const yaml_node_t *v, const char *path,
     return m < 0 ? -1 : 0;
 }
 
-static int parse_key_type(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                          void *target)
+static int parse_key_type(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     int t = parse_enum(sc, v, path, key_types, 3, "Pattern, String or Binary");
@@ -216,8 +209,8 @@ static int parse_key_type(schema_ctx *sc, const yaml_node_t *v, const char *path
 }
 
 /* Keep a list node for after the walk (path copied for messages). */
-static int keep_list(schema_ctx *sc, const yaml_node_t *v, const char *path, const yaml_node_t **slot,
-                     char *slot_path, size_t pathlen)
+static int keep_list(schema_ctx *sc, const yaml_node_t *v, const char *path, const yaml_node_t **slot, char *slot_path,
+                     size_t pathlen)
 {
     if (expect_seq(sc, v, path)) return -1;
     *slot = v;
@@ -358,15 +351,13 @@ static int parse_res_list(schema_ctx *sc, const yaml_node_t *v, const char *path
     return 0;
 }
 
-static int parse_broker_res(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                            void *target)
+static int parse_broker_res(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     return parse_res_list(sc, v, path, ((rule_ctx *)target)->a, add_broker_res);
 }
 
-static int parse_store_res(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                           void *target)
+static int parse_store_res(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     return parse_res_list(sc, v, path, ((rule_ctx *)target)->a, add_store_res);
@@ -391,8 +382,7 @@ static int parse_rule(schema_ctx *sc, const yaml_node_t *m, const char *path, au
     return 0;
 }
 
-static int parse_rules(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                       void *target)
+static int parse_rules(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     config_authz *ca = target;
@@ -415,8 +405,8 @@ static int parse_rules(schema_ctx *sc, const yaml_node_t *v, const char *path, c
 
 const key_spec config_authz_keys[] = {
     {"enabled", parse_bool, offsetof(config_authz, enabled), 0, 0, 0, NULL, NULL},
-    {"allow_all_keys_without_rules", parse_bool, offsetof(config_authz, allow_all_keys_without_rules), 0, 0, 0,
-     NULL, NULL},
+    {"allow_all_keys_without_rules", parse_bool, offsetof(config_authz, allow_all_keys_without_rules), 0, 0, 0, NULL,
+     NULL},
     {"rules", parse_rules, 0, 0, 0, 0, NULL, NULL},
     SCHEMA_END,
 };

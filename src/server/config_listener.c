@@ -49,8 +49,8 @@ static int parse_string(schema_ctx *sc, const yaml_node_t *v, const char *path, 
 }
 
 /* A scalar that must be one of `names`; stores the index as uint8_t. */
-static int parse_choice(schema_ctx *sc, const yaml_node_t *v, const char *path, const char *const *names,
-                        size_t count, const char *expect, uint8_t *out)
+static int parse_choice(schema_ctx *sc, const yaml_node_t *v, const char *path, const char *const *names, size_t count,
+                        const char *expect, uint8_t *out)
 {
     const char *s = schema_scalar(sc, v, path, expect);
     if (!s) return -1;
@@ -68,12 +68,10 @@ static int parse_client_certs(schema_ctx *sc, const yaml_node_t *v, const char *
                               void *target)
 {
     static const char *const names[] = {"none", "optional", "required"};
-    return parse_choice(sc, v, path, names, 3, "one of none, optional, required",
-                        (uint8_t *)target + spec->offset);
+    return parse_choice(sc, v, path, names, 3, "one of none, optional, required", (uint8_t *)target + spec->offset);
 }
 
-static int parse_min_version(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                             void *target)
+static int parse_min_version(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     static const char *const names[] = {"1.2", "1.3"};
     uint8_t i;
@@ -82,14 +80,15 @@ static int parse_min_version(schema_ctx *sc, const yaml_node_t *v, const char *p
     return 0;
 }
 
-#define STR_KEY(type, key, field) \
-    {key, parse_string, offsetof(type, field), sizeof(((type *)0)->field), 0, 0, NULL, NULL}
+#define STR_KEY(type, key, field)                                                              \
+    {                                                                                          \
+        key, parse_string, offsetof(type, field), sizeof(((type *)0)->field), 0, 0, NULL, NULL \
+    }
 
 static int check_tls(schema_ctx *sc, const yaml_node_t *m, const char *path, void *target)
 {
     config_tls *t = target;
-    if (!t->cert_file[0] || !t->key_file[0])
-        return schema_fail(sc, m, "%s: cert_file and key_file are required", path);
+    if (!t->cert_file[0] || !t->key_file[0]) return schema_fail(sc, m, "%s: cert_file and key_file are required", path);
     if (t->client_certs != TLS_CLIENT_CERTS_NONE && !t->ca_file[0])
         return schema_fail(sc, m, "%s: client_certs: %s needs ca_file", path,
                            t->client_certs == TLS_CLIENT_CERTS_REQUIRED ? "required" : "optional");
@@ -119,8 +118,7 @@ static size_t seq_len(const yaml_node_t *v)
     return (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 }
 
-static int parse_methods(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                         void *target)
+static int parse_methods(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     static const char *const names[] = {"", "anonymous", "password", "x509"};
     authn_policy *p = target;
@@ -160,8 +158,7 @@ static int parse_field(schema_ctx *sc, const yaml_node_t *v, const char *path, c
     return field_from(sc, v, path, (x509_field *)((char *)target + spec->offset));
 }
 
-static int parse_attributes(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                            void *target)
+static int parse_attributes(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     authn_policy *p = target;
     (void)spec;
@@ -173,8 +170,7 @@ static int parse_attributes(schema_ctx *sc, const yaml_node_t *v, const char *pa
         const yaml_node_t *val = yaml_document_get_node(sc->doc, pair->value);
         const char *name = schema_scalar(sc, k, path, "an attribute name");
         if (!name) return -1;
-        if (p->nattrs == AUTHN_MAX_ATTRS)
-            return schema_fail(sc, k, "%s: at most %d attributes", path, AUTHN_MAX_ATTRS);
+        if (p->nattrs == AUTHN_MAX_ATTRS) return schema_fail(sc, k, "%s: at most %d attributes", path, AUTHN_MAX_ATTRS);
         if (k->data.scalar.length == 0 || k->data.scalar.length > AUTHN_ATTR_NAME_MAX)
             return schema_fail(sc, k, "%s: attribute names are 1 to %d bytes", path, AUTHN_ATTR_NAME_MAX);
         char apath[160];
@@ -294,8 +290,8 @@ int config_override_listener(config *c, const char *bind, long port, char *err, 
         return -1;
     }
     if (c->nlisteners != 1) {
-        snprintf(err, errlen,
-                 "--bind/--port: the configuration has %zu listeners; set their addresses in the file", c->nlisteners);
+        snprintf(err, errlen, "--bind/--port: the configuration has %zu listeners; set their addresses in the file",
+                 c->nlisteners);
         return -1;
     }
     config_listener *l = &c->listeners[0];

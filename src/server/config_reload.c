@@ -18,8 +18,8 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
  * max_backlog_bytes): changing them under a connection breaks what it was
  * told or what it waits for. */
 static const char *const runtime_limits[] = {
-    "max_inflight", "max_topic_levels", "max_connections", "keepalive_min",
-    "keepalive_max", "max_session_expiry", "connect_timeout", "max_connect_size",
+    "max_inflight",  "max_topic_levels",        "max_connections",         "keepalive_min",
+    "keepalive_max", "max_session_expiry",      "connect_timeout",         "max_connect_size",
     "close_timeout", "max_pending_per_address", "slow_subscriber_timeout", NULL,
 };
 
@@ -41,10 +41,26 @@ static unsigned long long uint_at(const void *base, const key_spec *k)
 {
     const char *p = (const char *)base + k->offset;
     switch (k->size) {
-    case 1: { uint8_t v; memcpy(&v, p, 1); return v; }
-    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
-    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+    case 1: {
+        uint8_t v;
+        memcpy(&v, p, 1);
+        return v;
+    }
+    case 2: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case 4: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    default: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
     }
 }
 
@@ -56,7 +72,7 @@ static unsigned merge_section(const char *section, const key_spec *keys, const v
     unsigned changed = 0;
     for (const key_spec *k = keys; k->key; k++) {
         char was[80], now[80]; /* node_id is at most 64 bytes */
-        if (k->size) { /* an integer */
+        if (k->size) {         /* an integer */
             snprintf(was, sizeof was, "%llu", uint_at(running, k));
             snprintf(now, sizeof now, "%llu", uint_at(next, k));
         } else { /* a string field (store.node_id) */

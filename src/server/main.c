@@ -33,26 +33,25 @@ typedef struct server {
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
-    config_running running;  /* what a reload compares against */
-    security *sec;           /* TLS contexts and the authenticator */
+    config_running running; /* what a reload compares against */
+    security *sec;          /* TLS contexts and the authenticator */
     uv_signal_t sigint, sigterm, sighup;
 } server;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: mqstated [options]\n"
-            "  -p, --port N         listen on port N (default 1883)\n"
-            "      --bind ADDR      listen on IPv4/IPv6 address ADDR (default 127.0.0.1)\n"
-            "  -c, --config FILE    load the YAML configuration FILE\n"
-            "  -v                   more logging (repeat for more)\n"
-            "      --version        print the version and exit\n"
-            "  mqstated passwd [--stdin] [--delete] FILE USER\n"
-            "                       set (or delete) USER's password in FILE\n"
-            "  -h, --help           print this help and exit\n"
-            "--port/--bind change the address of the configuration's only listener;\n"
-            "its TLS and authentication settings stay, and a loopback listener stays\n"
-            "on loopback (public addresses go in the file).\n");
+    fprintf(f, "Usage: mqstated [options]\n"
+               "  -p, --port N         listen on port N (default 1883)\n"
+               "      --bind ADDR      listen on IPv4/IPv6 address ADDR (default 127.0.0.1)\n"
+               "  -c, --config FILE    load the YAML configuration FILE\n"
+               "  -v                   more logging (repeat for more)\n"
+               "      --version        print the version and exit\n"
+               "  mqstated passwd [--stdin] [--delete] FILE USER\n"
+               "                       set (or delete) USER's password in FILE\n"
+               "  -h, --help           print this help and exit\n"
+               "--port/--bind change the address of the configuration's only listener;\n"
+               "its TLS and authentication settings stay, and a loopback listener stays\n"
+               "on loopback (public addresses go in the file).\n");
 }
 
 static int parse_port(const char *s, long *out)
@@ -71,9 +70,9 @@ static int parse_args(int argc, char **argv, options *o)
 {
     enum { OPT_BIND = 256, OPT_VERSION };
     static const struct option longopts[] = {
-        {"port", required_argument, NULL, 'p'},  {"bind", required_argument, NULL, OPT_BIND},
+        {"port", required_argument, NULL, 'p'},   {"bind", required_argument, NULL, OPT_BIND},
         {"config", required_argument, NULL, 'c'}, {"version", no_argument, NULL, OPT_VERSION},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     *o = (options){NULL, NULL, -1, 0};
     int ch;
@@ -199,7 +198,8 @@ static int listen_all(server *s, const config *cfg)
 {
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         const config_listener *cl = &cfg->listeners[i];
-        net_listener *l = net_listen(s->net, cl->bind, cl->port, broker_conn_user_size, broker_accept, &broker_conn_callbacks, s->broker);
+        net_listener *l = net_listen(s->net, cl->bind, cl->port, broker_conn_user_size, broker_accept,
+                                     &broker_conn_callbacks, s->broker);
         if (!l) return -1; /* net_listen logged why */
         security_attach(s->sec, i, l);
         bool v6 = strchr(cl->bind, ':') != NULL;

@@ -83,8 +83,10 @@ int passwd_cmd_main(int argc, char **argv)
 {
     enum { OPT_STDIN = 256, OPT_DELETE, OPT_ITER };
     static const struct option longopts[] = {
-        {"stdin", no_argument, NULL, OPT_STDIN},      {"delete", no_argument, NULL, OPT_DELETE},
-        {"iterations", required_argument, NULL, OPT_ITER}, {"help", no_argument, NULL, 'h'},
+        {"stdin", no_argument, NULL, OPT_STDIN},
+        {"delete", no_argument, NULL, OPT_DELETE},
+        {"iterations", required_argument, NULL, OPT_ITER},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bool from_stdin = false, del = false;
@@ -116,8 +118,10 @@ int passwd_cmd_main(int argc, char **argv)
     /* A weaker hash than the default is allowed (tests, tiny devices) but
      * never silently. */
     if (!del && iter < PASSWD_HASH_ITERATIONS)
-        fprintf(stderr, "mqstated passwd: warning: %lu iterations is below the recommended %u; "
-                        "a stolen file is that much faster to crack\n", iter, PASSWD_HASH_ITERATIONS);
+        fprintf(stderr,
+                "mqstated passwd: warning: %lu iterations is below the recommended %u; "
+                "a stolen file is that much faster to crack\n",
+                iter, PASSWD_HASH_ITERATIONS);
     char pw[PW_MAX] = "";
     if (!del && get_password(from_stdin, pw, sizeof pw) != 0) return 1;
     char err[512];

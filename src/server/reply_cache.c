@@ -198,8 +198,7 @@ static void prefetch_victim_slot(const reply_cache *c)
     if (c->oldest) __builtin_prefetch(&c->slots[c->oldest->hash & (c->nslots - 1)], 0);
 }
 
-bool reply_cache_get(reply_cache *c, const reply_cache_key *k, uint64_t now_ms, reply_slice *meta,
-                     reply_slice *payload)
+bool reply_cache_get(reply_cache *c, const reply_cache_key *k, uint64_t now_ms, reply_slice *meta, reply_slice *payload)
 {
     prefetch_victim_slot(c);
     rc_entry *e = lookup(c, hash_key(c, k));
@@ -218,8 +217,7 @@ bool reply_cache_get(reply_cache *c, const reply_cache_key *k, uint64_t now_ms, 
 static void make_room(reply_cache *c, size_t cost, uint64_t now_ms)
 {
     while (c->oldest && c->oldest->expires_at <= now_ms) remove_entry(c, c->oldest);
-    while (c->oldest && (c->count + 1 > c->max_entries || c->bytes + cost > c->max_bytes))
-        remove_entry(c, c->oldest);
+    while (c->oldest && (c->count + 1 > c->max_entries || c->bytes + cost > c->max_bytes)) remove_entry(c, c->oldest);
     if (c->oldest) __builtin_prefetch(c->oldest, 0); /* the next put's victim */
 }
 
@@ -237,8 +235,8 @@ static void insert_entry(reply_cache *c, rc_entry *e)
     assert(reply_cache__check_entry(c, e) && reply_cache__check_ends(c));
 }
 
-bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta, reply_slice payload,
-                     uint64_t now_ms, uint64_t expires_at_ms)
+bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta, reply_slice payload, uint64_t now_ms,
+                     uint64_t expires_at_ms)
 {
     uint64_t hash = hash_key(c, k);
     size_t klen = c->scratch.len;

@@ -54,8 +54,8 @@ bool reply_cache_get(reply_cache *c, const reply_cache_key *k, uint64_t now_ms, 
 
 /* Remember a reply until expires_at_ms (replacing any entry for the key).
  * Copies everything. Returns false if the entry is too large to keep. */
-bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta, reply_slice payload,
-                     uint64_t now_ms, uint64_t expires_at_ms);
+bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta, reply_slice payload, uint64_t now_ms,
+                     uint64_t expires_at_ms);
 
 size_t reply_cache_count(const reply_cache *c);
 size_t reply_cache_bytes(const reply_cache *c);

@@ -6,8 +6,7 @@
 
 int schema_fail(schema_ctx *sc, const yaml_node_t *at, const char *fmt, ...)
 {
-    int n = snprintf(sc->err, sc->errlen, "%s:%lu: ", sc->name,
-                     at ? (unsigned long)at->start_mark.line + 1 : 1UL);
+    int n = snprintf(sc->err, sc->errlen, "%s:%lu: ", sc->name, at ? (unsigned long)at->start_mark.line + 1 : 1UL);
     if (n >= 0 && (size_t)n < sc->errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -39,7 +38,8 @@ const char *schema_text(const yaml_node_t *n, char *out, size_t outlen)
     const unsigned char *v = n->data.scalar.value;
     size_t max = outlen > 4 ? outlen - 4 : 0;
     if (max > 40) max = 40;
-    for (size_t i = 0; i < len && i < max; i++) out[o++] = (v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"') ? (char)v[i] : '?';
+    for (size_t i = 0; i < len && i < max; i++)
+        out[o++] = (v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"') ? (char)v[i] : '?';
     if (len > max) {
         memcpy(out + o, "...", 3);
         o += 3;
@@ -48,8 +48,7 @@ const char *schema_text(const yaml_node_t *n, char *out, size_t outlen)
     return out;
 }
 
-const char *schema_scalar(schema_ctx *sc, const yaml_node_t *value, const char *path,
-                          const char *expected)
+const char *schema_scalar(schema_ctx *sc, const yaml_node_t *value, const char *path, const char *expected)
 {
     if (value->type != YAML_SCALAR_NODE) {
         schema_fail(sc, value, "%s: expected %s, got %s", path, expected, schema_type_name(value));
@@ -82,8 +81,7 @@ static const key_spec *lookup(const key_spec *table, const yaml_node_t *k, size_
     return NULL;
 }
 
-int schema_walk(schema_ctx *sc, const yaml_node_t *mapping, const char *path,
-                const key_spec *table, void *target)
+int schema_walk(schema_ctx *sc, const yaml_node_t *mapping, const char *path, const key_spec *table, void *target)
 {
     if (schema_is_null(mapping)) return 0;
     if (mapping->type != YAML_MAPPING_NODE) {
@@ -100,8 +98,7 @@ int schema_walk(schema_ctx *sc, const yaml_node_t *mapping, const char *path,
         const char *sep = *path ? "." : "";
         size_t i = 0;
         const key_spec *spec = lookup(table, k, &i);
-        if (!spec)
-            return schema_fail(sc, k, "unknown key \"%s%s%s\"", path, sep, schema_text(k, text, sizeof text));
+        if (!spec) return schema_fail(sc, k, "unknown key \"%s%s%s\"", path, sep, schema_text(k, text, sizeof text));
         snprintf(full, sizeof full, "%s%s%s", path, sep, spec->key);
         if (seen & (UINT64_C(1) << i)) return schema_fail(sc, k, "duplicate key \"%s\"", full);
         seen |= UINT64_C(1) << i;
@@ -110,8 +107,7 @@ int schema_walk(schema_ctx *sc, const yaml_node_t *mapping, const char *path,
     return 0;
 }
 
-int schema_parse_section(schema_ctx *sc, const yaml_node_t *value, const char *path,
-                         const key_spec *spec, void *target)
+int schema_parse_section(schema_ctx *sc, const yaml_node_t *value, const char *path, const key_spec *spec, void *target)
 {
     void *sub = (char *)target + spec->offset;
     if (schema_walk(sc, value, path, spec->sub, sub) != 0) return -1;
@@ -137,21 +133,31 @@ static bool parse_decimal(const char *s, uint64_t *out)
 static void store_uint(void *dst, size_t size, uint64_t v)
 {
     switch (size) {
-    case 1: { uint8_t x = (uint8_t)v; memcpy(dst, &x, 1); break; }
-    case 2: { uint16_t x = (uint16_t)v; memcpy(dst, &x, 2); break; }
-    case 4: { uint32_t x = (uint32_t)v; memcpy(dst, &x, 4); break; }
+    case 1: {
+        uint8_t x = (uint8_t)v;
+        memcpy(dst, &x, 1);
+        break;
+    }
+    case 2: {
+        uint16_t x = (uint16_t)v;
+        memcpy(dst, &x, 2);
+        break;
+    }
+    case 4: {
+        uint32_t x = (uint32_t)v;
+        memcpy(dst, &x, 4);
+        break;
+    }
     default: memcpy(dst, &v, 8); break;
     }
 }
 
-int schema_parse_uint(schema_ctx *sc, const yaml_node_t *value, const char *path,
-                      const key_spec *spec, void *target)
+int schema_parse_uint(schema_ctx *sc, const yaml_node_t *value, const char *path, const key_spec *spec, void *target)
 {
     uint64_t v;
     if (value->type != YAML_SCALAR_NODE)
         return schema_fail(sc, value, "%s: expected an integer between %llu and %llu, got %s", path,
-                           (unsigned long long)spec->min, (unsigned long long)spec->max,
-                           schema_type_name(value));
+                           (unsigned long long)spec->min, (unsigned long long)spec->max, schema_type_name(value));
     if (!parse_decimal((const char *)value->data.scalar.value, &v) || v < spec->min || v > spec->max) {
         char text[48];
         return schema_fail(sc, value, "%s: expected an integer between %llu and %llu, got \"%s\"", path,

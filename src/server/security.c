@@ -13,8 +13,8 @@
 #include "util/log.h"
 
 typedef struct bound {
-    net_listener *l;   /* NULL until attached */
-    SSL_CTX *ctx;      /* our reference; NULL for plain listeners */
+    net_listener *l; /* NULL until attached */
+    SSL_CTX *ctx;    /* our reference; NULL for plain listeners */
     char bind[46];
     uint16_t port;
 } bound;
@@ -32,10 +32,15 @@ static SSL_CTX *build_tls(const config *cfg, size_t i, char *err, size_t errlen)
 {
     const config_tls *t = &cfg->listeners[i].tls;
     tls_config tc = {
-        .cert_file = opt(t->cert_file), .key_file = opt(t->key_file),
-        .key_password_file = opt(t->key_password_file), .ca_file = opt(t->ca_file), .crl_file = opt(t->crl_file),
-        .client_certs = (tls_client_certs)t->client_certs, .min_version = t->min_version,
-        .ciphers = opt(t->ciphers), .ciphersuites = opt(t->ciphersuites),
+        .cert_file = opt(t->cert_file),
+        .key_file = opt(t->key_file),
+        .key_password_file = opt(t->key_password_file),
+        .ca_file = opt(t->ca_file),
+        .crl_file = opt(t->crl_file),
+        .client_certs = (tls_client_certs)t->client_certs,
+        .min_version = t->min_version,
+        .ciphers = opt(t->ciphers),
+        .ciphersuites = opt(t->ciphersuites),
     };
     char why[512], where[CONFIG_PATH_MAX + 64];
     SSL_CTX *ctx = net_tls_ctx_new(&tc, why, sizeof why);

@@ -51,12 +51,12 @@ struct store_bridge {
     uint64_t timer_due; /* wall ms the expiry timer is armed for; 0 = idle */
     bool draining;      /* drain active: the timer stays stopped */
     bool installed;
-    int handles_open;   /* timer and drain until their close callbacks ran */
-    store_reply reply;  /* reused across requests */
-    buf props;          /* the response property block */
-    buf nprops;         /* a notification's property block */
-    buf scratch;        /* authorizer: the filters a client may use */
-    buf ckey;           /* the correlation part of a reply cache key */
+    int handles_open;             /* timer and drain until their close callbacks ran */
+    store_reply reply;            /* reused across requests */
+    buf props;                    /* the response property block */
+    buf nprops;                   /* a notification's property block */
+    buf scratch;                  /* authorizer: the filters a client may use */
+    buf ckey;                     /* the correlation part of a reply cache key */
     store_authorize_fn authorize; /* key-level rules; NULL: none */
     void *auth_ctx;
     hashmap *refused; /* client ids whose unauthorized response topic was logged; until they disconnect */
@@ -182,11 +182,9 @@ static void build_reply_props(store_bridge *sb, mqtt_bytes corr, int status, con
     if (status == 400) add_user(b, "__propName", S("Correlation Data"));
 }
 
-static void send_reply(store_bridge *sb, mqtt_bytes topic, mqtt_bytes props, mqtt_bytes payload,
-                       uint32_t expiry_s)
+static void send_reply(store_bridge *sb, mqtt_bytes topic, mqtt_bytes props, mqtt_bytes payload, uint32_t expiry_s)
 {
-    broker_message m = {.topic = topic, .payload = payload, .props = props, .qos = 1,
-                        .message_expiry = expiry_s};
+    broker_message m = {.topic = topic, .payload = payload, .props = props, .qos = 1, .message_expiry = expiry_s};
     broker_publish(sb->b, &m);
 }
 
@@ -298,9 +296,8 @@ static reply_cache_key cache_key(store_bridge *sb, const request_view *rv, mqtt_
     c->len = 0;
     buf_append(c, rv->correlation.data, rv->correlation.len);
     buf_append(c, &digest, sizeof digest);
-    return (reply_cache_key){{rv->client_id.data, rv->client_id.len},
-                             {rv->response_topic.data, rv->response_topic.len},
-                             {c->data, c->len}};
+    return (reply_cache_key){
+        {rv->client_id.data, rv->client_id.len}, {rv->response_topic.data, rv->response_topic.len}, {c->data, c->len}};
 }
 
 static bool resend_cached(store_bridge *sb, const reply_cache_key *k, const request_view *rv, uint64_t now)
@@ -317,14 +314,14 @@ static bool resend_cached(store_bridge *sb, const reply_cache_key *k, const requ
 /* Executes the request and publishes the reply; remembers it under `k`
  * unless `k` is NULL (a repeatable request, which is not de-duplicated).
  * `now` is the reply cache's clock (see on_request). */
-static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes *username,
-                    const struct principal *who, const request_view *rv, const reply_cache_key *k,
-                    uint64_t now)
+static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes *username, const struct principal *who,
+                    const request_view *rv, const reply_cache_key *k, uint64_t now)
 {
     store_request req = {0};
     req.who.client_id = (store_bytes){rv->client_id.data, rv->client_id.len};
     req.who.who = who;
-    if (username) req.who.username = (store_bytes){username->data ? username->data : (const uint8_t *)"", username->len};
+    if (username)
+        req.who.username = (store_bytes){username->data ? username->data : (const uint8_t *)"", username->len};
     req.payload = (store_bytes){pub->payload.data ? pub->payload.data : (const uint8_t *)"", pub->payload.len};
     read_user_props(pub, &req);
     req.now_ms = clock_wall_ms();
@@ -348,8 +345,8 @@ static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes 
  * that ended with the old one. The cache key stays valid until execute's
  * put: nothing in between touches sb->ckey (a reply is never routed back
  * into this hook, response topics may not be the request topic). */
-static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username,
-                       const struct principal *who, const mqtt_publish *pub)
+static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username, const struct principal *who,
+                       const mqtt_publish *pub)
 {
     store_bridge *sb = ctx;
     request_view rv = {.client_id = client_id};
@@ -396,7 +393,8 @@ static void on_notify(void *ctx, const store_notification *n)
     add_user(b, "__ts", (mqtt_bytes){n->version.data, (uint32_t)n->version.len});
     broker_message m = {.topic = {n->topic.data, (uint32_t)n->topic.len},
                         .payload = {n->payload.data, (uint32_t)n->payload.len},
-                        .props = BUF(b), .qos = 1};
+                        .props = BUF(b),
+                        .qos = 1};
     if (!broker_deliver_to(sb->b, (mqtt_bytes){n->client_id.data, (uint32_t)n->client_id.len}, &m))
         log_debug("state store: notification for %.*s without a session dropped", (int)n->client_id.len,
                   (const char *)n->client_id.data);
@@ -453,7 +451,7 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
      * delivered: the watcher keeps its own (Read was checked when sent). */
     if (r->action == BROKER_ACTION_RECEIVE)
         return !in_namespace(r->topic) || own_notification(sb, r->client_id, r->topic) ? MQTT_RC_SUCCESS
-                                                                                        : MQTT_RC_NOT_AUTHORIZED;
+                                                                                       : MQTT_RC_NOT_AUTHORIZED;
     if (mqtt_bytes_eq(r->filter, S(SSPROTO_REQUEST_TOPIC))) return MQTT_RC_NOT_AUTHORIZED;
     if (!in_namespace(r->filter)) return MQTT_RC_SUCCESS;
     if (r->share_group.len == 0 && own_notify_filter(sb, r->client_id, r->filter)) return MQTT_RC_SUCCESS;

@@ -6,13 +6,25 @@
 static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
 {
     uint8_t b = s[0];
-    if (b < 0x80) { *cp = b; return 1; }
+    if (b < 0x80) {
+        *cp = b;
+        return 1;
+    }
     size_t len;
     uint32_t min, c;
-    if ((b & 0xE0) == 0xC0) { len = 2; min = 0x80; c = b & 0x1F; }
-    else if ((b & 0xF0) == 0xE0) { len = 3; min = 0x800; c = b & 0x0F; }
-    else if ((b & 0xF8) == 0xF0) { len = 4; min = 0x10000; c = b & 0x07; }
-    else return 0;
+    if ((b & 0xE0) == 0xC0) {
+        len = 2;
+        min = 0x80;
+        c = b & 0x1F;
+    } else if ((b & 0xF0) == 0xE0) {
+        len = 3;
+        min = 0x800;
+        c = b & 0x0F;
+    } else if ((b & 0xF8) == 0xF0) {
+        len = 4;
+        min = 0x10000;
+        c = b & 0x07;
+    } else return 0;
     if (n < len) return 0;
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -91,14 +103,26 @@ bool glob_match(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen)
                 star_i = i;
                 continue;
             }
-            if (pat[p] == '?') { p++; i += clen; continue; }
+            if (pat[p] == '?') {
+                p++;
+                i += clen;
+                continue;
+            }
             if (pat[p] == '[') {
                 bool hit;
                 size_t end = class_match(pat, plen, p, cp, &hit);
-                if (hit) { p = end; i += clen; continue; }
+                if (hit) {
+                    p = end;
+                    i += clen;
+                    continue;
+                }
             } else {
                 size_t plen1 = utf8_decode(pat + p, plen - p, &pc);
-                if (pc == cp) { p += plen1; i += clen; continue; }
+                if (pc == cp) {
+                    p += plen1;
+                    i += clen;
+                    continue;
+                }
             }
         }
         if (!have_star) return false;

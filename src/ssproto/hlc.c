@@ -12,10 +12,7 @@ struct hlc_clock {
     uint8_t node[]; /* owned copy, node_len bytes, valid node id */
 };
 
-static bool node_valid(const uint8_t *node, size_t n)
-{
-    return n > 0 && memchr(node, ':', n) == NULL;
-}
+static bool node_valid(const uint8_t *node, size_t n) { return n > 0 && memchr(node, ':', n) == NULL; }
 
 /* 1*DIGIT in p[0..n) not above max. */
 static bool parse_decimal(const uint8_t *p, size_t n, uint64_t max, uint64_t *out)
@@ -79,10 +76,7 @@ void hlc_format(const hlc *v, buf *out)
     buf_append(out, v->node, v->node_len);
 }
 
-static int cmp_u64(uint64_t a, uint64_t b)
-{
-    return (a > b) - (a < b);
-}
+static int cmp_u64(uint64_t a, uint64_t b) { return (a > b) - (a < b); }
 
 int hlc_compare(const hlc *a, const hlc *b)
 {
@@ -115,15 +109,9 @@ hlc_clock *hlc_clock_new(const void *node, size_t node_len)
     return c;
 }
 
-void hlc_clock_free(hlc_clock *c)
-{
-    free(c);
-}
+void hlc_clock_free(hlc_clock *c) { free(c); }
 
-hlc hlc_clock_get(const hlc_clock *c)
-{
-    return (hlc){c->wall_ms, c->counter, c->node, c->node_len};
-}
+hlc hlc_clock_get(const hlc_clock *c) { return (hlc){c->wall_ms, c->counter, c->node, c->node_len}; }
 
 /* Set S to the smallest issuable value above (wall, counter): the next
  * counter, or the next millisecond once the counter is at its cap. */

@@ -12,10 +12,7 @@ typedef struct reader {
     const uint8_t *end;
 } reader;
 
-static size_t left(const reader *r)
-{
-    return (size_t)(r->end - r->pos);
-}
+static size_t left(const reader *r) { return (size_t)(r->end - r->pos); }
 
 static bool take_byte(reader *r, uint8_t want)
 {
@@ -31,10 +28,7 @@ static bool take_crlf(reader *r)
     return true;
 }
 
-static bool is_digit(uint8_t c)
-{
-    return c >= '0' && c <= '9';
-}
+static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
 /* 1*DIGIT into *out, rejecting values above UINT64_MAX. With `minimal`,
  * a leading zero is only allowed for the number 0 itself. */
@@ -144,10 +138,7 @@ static const char *const error_texts[RESP_ERR_COUNT_] = {
     [RESP_ERR_KEY_EMPTY] = "the key length is zero",
 };
 
-const char *resp_error_text(resp_error e)
-{
-    return error_texts[e];
-}
+const char *resp_error_text(resp_error e) { return error_texts[e]; }
 
 bool resp_error_lookup(const uint8_t *text, size_t len, resp_error *out)
 {
@@ -172,10 +163,7 @@ static void put_u64(buf *out, uint64_t v)
     buf_append(out, tmp + i, sizeof tmp - i);
 }
 
-static void put_crlf(buf *out)
-{
-    buf_append(out, "\r\n", 2);
-}
+static void put_crlf(buf *out) { buf_append(out, "\r\n", 2); }
 
 /* "<prefix><v>\r\n" */
 static void put_header(buf *out, char prefix, uint64_t v)
@@ -185,10 +173,7 @@ static void put_header(buf *out, char prefix, uint64_t v)
     put_crlf(out);
 }
 
-void resp_put_ok(buf *out)
-{
-    buf_append(out, "+OK\r\n", 5);
-}
+void resp_put_ok(buf *out) { buf_append(out, "+OK\r\n", 5); }
 
 void resp_put_int(buf *out, int64_t v)
 {
@@ -210,10 +195,7 @@ void resp_put_bulk(buf *out, const void *p, size_t n)
     put_crlf(out);
 }
 
-void resp_put_null(buf *out)
-{
-    buf_append(out, "$-1\r\n", 5);
-}
+void resp_put_null(buf *out) { buf_append(out, "$-1\r\n", 5); }
 
 void resp_put_error(buf *out, resp_error e)
 {
@@ -223,10 +205,7 @@ void resp_put_error(buf *out, resp_error e)
     put_crlf(out);
 }
 
-void resp_put_array(buf *out, size_t count)
-{
-    put_header(out, '*', count);
-}
+void resp_put_array(buf *out, size_t count) { put_header(out, '*', count); }
 
 void resp_put_request(buf *out, const resp_slice *argv, size_t argc)
 {
@@ -303,24 +282,16 @@ static bool parse_value(reader *r, int depth, resp_reply *out)
     uint8_t type = *r->pos++;
     *out = (resp_reply){0};
     switch (type) {
-    case '+':
-        out->type = RESP_SIMPLE;
-        return take_text_line(r, &out->str) && out->str.len > 0;
+    case '+': out->type = RESP_SIMPLE; return take_text_line(r, &out->str) && out->str.len > 0;
     case '-':
         out->type = RESP_ERROR;
         if (left(r) < 4 || memcmp(r->pos, "ERR ", 4) != 0) return false;
         r->pos += 4;
         return take_text_line(r, &out->str);
-    case ':':
-        out->type = RESP_INTEGER;
-        return parse_integer(r, out);
-    case '$':
-        return parse_bulk(r, out);
-    case '*':
-        out->type = RESP_ARRAY;
-        return parse_array(r, depth, out);
-    default:
-        return false;
+    case ':': out->type = RESP_INTEGER; return parse_integer(r, out);
+    case '$': return parse_bulk(r, out);
+    case '*': out->type = RESP_ARRAY; return parse_array(r, depth, out);
+    default: return false;
     }
 }
 

@@ -88,12 +88,12 @@ const char *resp_error_text(resp_error e);
  * text (clients must then surface an "unknown" error, §3.5). */
 bool resp_error_lookup(const uint8_t *text, size_t len, resp_error *out);
 
-void resp_put_ok(buf *out);                          /* +OK\r\n */
-void resp_put_int(buf *out, int64_t v);              /* :<v>\r\n */
+void resp_put_ok(buf *out);                            /* +OK\r\n */
+void resp_put_int(buf *out, int64_t v);                /* :<v>\r\n */
 void resp_put_bulk(buf *out, const void *p, size_t n); /* $<n>\r\n<p>\r\n */
-void resp_put_null(buf *out);                        /* $-1\r\n */
-void resp_put_error(buf *out, resp_error e);         /* -ERR <text>\r\n */
-void resp_put_array(buf *out, size_t count);         /* *<count>\r\n */
+void resp_put_null(buf *out);                          /* $-1\r\n */
+void resp_put_error(buf *out, resp_error e);           /* -ERR <text>\r\n */
+void resp_put_array(buf *out, size_t count);           /* *<count>\r\n */
 
 /* §3.7 notification payloads. */
 void resp_put_notify_set(buf *out, const void *value, size_t n);

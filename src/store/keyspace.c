@@ -89,8 +89,8 @@ static hlc entry_remove(keyspace *ks, ks_entry **link)
     return v;
 }
 
-static void push_event(keyspace_result *res, keyspace_event_type type, const keyspace_cmd *cmd,
-                       const uint8_t *value, size_t vlen, hlc version)
+static void push_event(keyspace_result *res, keyspace_event_type type, const keyspace_cmd *cmd, const uint8_t *value,
+                       size_t vlen, hlc version)
 {
     res->events[res->nevents++] = (keyspace_event){type, cmd->key, cmd->klen, value, vlen, version};
 }
@@ -166,8 +166,7 @@ static void apply_set(keyspace *ks, ks_entry **link, const keyspace_cmd *cmd, ke
 {
     ks_entry *e = link ? *link : NULL;
     if (e && (cmd->cond == KEYSPACE_COND_NX ||
-              (cmd->cond == KEYSPACE_COND_NEX &&
-               !mem_eq(ks_entry_value(e), e->vlen, cmd->value, cmd->vlen)))) {
+              (cmd->cond == KEYSPACE_COND_NEX && !mem_eq(ks_entry_value(e), e->vlen, cmd->value, cmd->vlen)))) {
         res->status = KEYSPACE_NOT_APPLIED;
         res->has_version = true;
         res->version = ks_entry_version(e);
@@ -260,8 +259,7 @@ void keyspace_apply(keyspace *ks, const keyspace_cmd *cmd, keyspace_result *res)
     else apply_del(ks, link, cmd, res);
 }
 
-bool keyspace_get(const keyspace *ks, const void *key, size_t klen, uint64_t now_ms,
-                  keyspace_entry_view *out)
+bool keyspace_get(const keyspace *ks, const void *key, size_t klen, uint64_t now_ms, keyspace_entry_view *out)
 {
     ks_entry **link = kstable_find(&ks->table, key, klen);
     if (!link || ks_entry_expired(*link, now_ms)) return false;

@@ -47,7 +47,7 @@ typedef struct keyspace keyspace;
 /* Limits; 0 means unlimited. */
 typedef struct keyspace_limits {
     size_t max_keys;
-    size_t max_bytes;   /* sum over entries of klen + vlen + KEYSPACE_ENTRY_OVERHEAD */
+    size_t max_bytes; /* sum over entries of klen + vlen + KEYSPACE_ENTRY_OVERHEAD */
     size_t max_key_len;
 } keyspace_limits;
 
@@ -66,16 +66,16 @@ typedef enum keyspace_cond {
 
 typedef struct keyspace_cmd {
     keyspace_op op;
-    uint64_t now_ms;         /* decision time: expiry checks */
+    uint64_t now_ms; /* decision time: expiry checks */
     const void *key;
     size_t klen;
-    const void *value;       /* SET: value to store; VDEL: expected value */
+    const void *value; /* SET: value to store; VDEL: expected value */
     size_t vlen;
-    keyspace_cond cond;      /* SET only */
-    hlc version;             /* SET: the new version; EXPIRE: the version to expire */
-    const hlc *fence;        /* SET/DEL/VDEL: the request's __ft, NULL if absent */
-    uint64_t deadline_ms;    /* SET: absolute expiry, 0 = none (removes an old one) */
-    bool persist;            /* SET */
+    keyspace_cond cond;   /* SET only */
+    hlc version;          /* SET: the new version; EXPIRE: the version to expire */
+    const hlc *fence;     /* SET/DEL/VDEL: the request's __ft, NULL if absent */
+    uint64_t deadline_ms; /* SET: absolute expiry, 0 = none (removes an old one) */
+    bool persist;         /* SET */
 } keyspace_cmd;
 
 /* Outcomes, checked in this order (protocol §5.3): fencing, condition,
@@ -104,8 +104,8 @@ typedef struct keyspace_event {
 
 typedef struct keyspace_result {
     keyspace_status status;
-    int count;          /* DEL/VDEL/EXPIRE: entries the command removed (0/1) */
-    bool has_version;   /* SET applied: new version; SET/VDEL not applied:
+    int count;        /* DEL/VDEL/EXPIRE: entries the command removed (0/1) */
+    bool has_version; /* SET applied: new version; SET/VDEL not applied:
                            current version; DEL/VDEL/EXPIRE removed: removed
                            entry's version (§4.6) */
     hlc version;
@@ -129,10 +129,10 @@ typedef struct keyspace_entry_view {
 
 typedef struct keyspace_stats {
     size_t keys;
-    size_t bytes;        /* accounted bytes, as for max_bytes */
-    size_t fenced;       /* entries with a fencing token */
-    size_t expiring;     /* entries with a deadline */
-    size_t table_bytes;  /* hash bucket arrays */
+    size_t bytes;       /* accounted bytes, as for max_bytes */
+    size_t fenced;      /* entries with a fencing token */
+    size_t expiring;    /* entries with a deadline */
+    size_t table_bytes; /* hash bucket arrays */
 } keyspace_stats;
 
 keyspace *keyspace_new(const keyspace_limits *limits);
@@ -148,8 +148,7 @@ bool keyspace__check(const keyspace *ks);
 void keyspace_apply(keyspace *ks, const keyspace_cmd *cmd, keyspace_result *res);
 
 /* GET: true and *out filled if key exists and is not expired at now_ms. */
-bool keyspace_get(const keyspace *ks, const void *key, size_t klen, uint64_t now_ms,
-                  keyspace_entry_view *out);
+bool keyspace_get(const keyspace *ks, const void *key, size_t klen, uint64_t now_ms, keyspace_entry_view *out);
 
 /* Earliest deadline of any entry (possibly already due), 0 if none. */
 uint64_t keyspace_next_deadline(const keyspace *ks);
@@ -158,8 +157,7 @@ uint64_t keyspace_next_deadline(const keyspace *ks);
  * unspecified order). Pointers are valid until the next apply: the caller
  * copies key and version into KEYSPACE_EXPIRE records. Returns the count. */
 typedef void (*keyspace_due_fn)(void *ctx, const uint8_t *key, size_t klen, const hlc *version);
-size_t keyspace_collect_due(const keyspace *ks, uint64_t now_ms, size_t max,
-                            keyspace_due_fn fn, void *ctx);
+size_t keyspace_collect_due(const keyspace *ks, uint64_t now_ms, size_t max, keyspace_due_fn fn, void *ctx);
 
 /* SCAN one page (protocol §3.8). Starts at cursor (0 = beginning) and
  * offers fn the non-expired keys matching the glob pattern (pat == NULL:
@@ -173,9 +171,8 @@ size_t keyspace_collect_due(const keyspace *ks, uint64_t now_ms, size_t max,
  * last page is offered at least once whatever happens in between
  * (inserts, deletes, resizes); keys may be offered more than once. */
 typedef bool (*keyspace_scan_fn)(void *ctx, const uint8_t *key, size_t klen);
-uint64_t keyspace_scan(const keyspace *ks, const uint8_t *pat, size_t plen, uint64_t cursor,
-                       uint64_t now_ms, size_t max_keys, size_t max_bytes,
-                       keyspace_scan_fn fn, void *ctx);
+uint64_t keyspace_scan(const keyspace *ks, const uint8_t *pat, size_t plen, uint64_t cursor, uint64_t now_ms,
+                       size_t max_keys, size_t max_bytes, keyspace_scan_fn fn, void *ctx);
 
 /* The opaque reply token for a non-zero cursor ("ks1:" + 16 hex digits)
  * and its strict inverse: false for anything garbled (service: syntax

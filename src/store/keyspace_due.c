@@ -53,8 +53,7 @@ static size_t fr_pop(frontier *f)
     return top;
 }
 
-size_t keyspace_collect_due(const keyspace *ks, uint64_t now_ms, size_t max,
-                            keyspace_due_fn fn, void *ctx)
+size_t keyspace_collect_due(const keyspace *ks, uint64_t now_ms, size_t max, keyspace_due_fn fn, void *ctx)
 {
     const heap *h = &ks->heap;
     if (max == 0 || h->n == 0 || !ks_entry_expired(ks_entry_of_heap(h->v[0]), now_ms)) return 0;

@@ -11,11 +11,11 @@
 
 struct keyspace {
     kstable table;
-    heap heap;          /* exactly the entries with deadline_ms != 0 */
+    heap heap; /* exactly the entries with deadline_ms != 0 */
     node_pool nodes;
     keyspace_limits limits;
-    size_t bytes;       /* sum over entries of klen + vlen + KEYSPACE_ENTRY_OVERHEAD */
-    size_t fenced;      /* entries with fence != NULL */
+    size_t bytes;  /* sum over entries of klen + vlen + KEYSPACE_ENTRY_OVERHEAD */
+    size_t fenced; /* entries with fence != NULL */
 };
 
 #endif

@@ -35,19 +35,18 @@ static void scan_visit(void *arg, const ks_entry *e)
     s->bytes += e->klen;
 }
 
-uint64_t keyspace_scan(const keyspace *ks, const uint8_t *pat, size_t plen, uint64_t cursor,
-                       uint64_t now_ms, size_t max_keys, size_t max_bytes,
-                       keyspace_scan_fn fn, void *ctx)
+uint64_t keyspace_scan(const keyspace *ks, const uint8_t *pat, size_t plen, uint64_t cursor, uint64_t now_ms,
+                       size_t max_keys, size_t max_bytes, keyspace_scan_fn fn, void *ctx)
 {
     if (pat && !glob_valid(pat, plen)) return 0; /* matches nothing */
     scan_state s = {pat, plen, now_ms, fn, ctx, 0, 0, 0};
-    size_t work_max = max_keys && max_keys * SCAN_WORK_PER_KEY > SCAN_MIN_WORK
-                          ? max_keys * SCAN_WORK_PER_KEY : SCAN_MIN_WORK;
+    size_t work_max =
+        max_keys && max_keys * SCAN_WORK_PER_KEY > SCAN_MIN_WORK ? max_keys * SCAN_WORK_PER_KEY : SCAN_MIN_WORK;
     do {
         cursor = kstable_scan(&ks->table, cursor, scan_visit, &s);
         s.work++;
-    } while (cursor != 0 && (max_keys == 0 || s.keys < max_keys) &&
-             (max_bytes == 0 || s.bytes < max_bytes) && s.work < work_max);
+    } while (cursor != 0 && (max_keys == 0 || s.keys < max_keys) && (max_bytes == 0 || s.bytes < max_bytes) &&
+             s.work < work_max);
     return cursor;
 }
 

@@ -35,7 +35,7 @@ typedef struct ks_entry {
     uint32_t klen;
     uint32_t vlen;
     uint8_t persist;
-    uint8_t data[];       /* key[klen] then value[vlen] */
+    uint8_t data[]; /* key[klen] then value[vlen] */
 } ks_entry;
 
 static inline const uint8_t *ks_entry_key(const ks_entry *e) { return e->data; }

@@ -39,10 +39,7 @@ void kstable_free(kstable *t, void (*free_entry)(void *ctx, ks_entry *e), void *
     t->rehash_idx = KSTABLE_NOT_REHASHING;
 }
 
-static uint64_t hash_of(const kstable *t, const uint8_t *key, size_t klen)
-{
-    return siphash24(key, klen, t->seed);
-}
+static uint64_t hash_of(const kstable *t, const uint8_t *key, size_t klen) { return siphash24(key, klen, t->seed); }
 
 ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen)
 {
@@ -191,10 +188,7 @@ uint64_t kstable_scan(const kstable *t, uint64_t v, void (*fn)(void *ctx, const 
     return v;
 }
 
-size_t kstable_bucket_bytes(const kstable *t)
-{
-    return (t->size[0] + t->size[1]) * sizeof(ks_entry *);
-}
+size_t kstable_bucket_bytes(const kstable *t) { return (t->size[0] + t->size[1]) * sizeof(ks_entry *); }
 
 #ifndef NDEBUG
 static bool pow2_or_zero(size_t n) { return (n & (n - 1)) == 0; }

@@ -28,9 +28,9 @@ typedef struct ks_node {
 } ks_node;
 
 typedef struct node_pool {
-    hashmap *map;     /* node bytes -> ks_node */
-    ks_node *last;    /* last node referenced: the common case is a hit */
-    ks_node *parked;  /* refs == 0, awaiting purge */
+    hashmap *map;    /* node bytes -> ks_node */
+    ks_node *last;   /* last node referenced: the common case is a hit */
+    ks_node *parked; /* refs == 0, awaiting purge */
 } node_pool;
 
 void node_pool_init(node_pool *p);

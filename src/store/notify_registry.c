@@ -81,8 +81,8 @@ static client *client_new(const void *id, size_t idlen)
     return c;
 }
 
-notify_add_result notify_registry_add(notify_registry *r, const void *client_id, size_t idlen,
-                                      const void *key, size_t klen)
+notify_add_result notify_registry_add(notify_registry *r, const void *client_id, size_t idlen, const void *key,
+                                      size_t klen)
 {
     client *c = hashmap_get(r->clients, client_id, idlen);
     if (c && hashmap_get(c->regs, key, klen)) return NOTIFY_ADD_EXISTED;
@@ -125,8 +125,7 @@ static void reg_unlink(notify_registry *r, reg *g, const void *key, size_t klen)
     r->count--;
 }
 
-bool notify_registry_remove(notify_registry *r, const void *client_id, size_t idlen,
-                            const void *key, size_t klen)
+bool notify_registry_remove(notify_registry *r, const void *client_id, size_t idlen, const void *key, size_t klen)
 {
     client *c = hashmap_get(r->clients, client_id, idlen);
     reg *g = c ? hashmap_remove(c->regs, key, klen) : NULL;
@@ -156,8 +155,8 @@ size_t notify_registry_drop_client(notify_registry *r, const void *client_id, si
     return n;
 }
 
-size_t notify_registry_foreach_watcher(const notify_registry *r, const void *key, size_t klen,
-                                       notify_watcher_fn fn, void *ctx)
+size_t notify_registry_foreach_watcher(const notify_registry *r, const void *key, size_t klen, notify_watcher_fn fn,
+                                       void *ctx)
 {
     const watch_list *w = hashmap_get(r->keys, key, klen);
     if (!w) return 0;

@@ -50,19 +50,18 @@ typedef enum notify_add_result {
 /* Register (idempotent: EXISTED and NEW both answer +OK). A new
  * registration that would take the client beyond max_client_bytes is
  * refused; re-registering an existing one never is. */
-notify_add_result notify_registry_add(notify_registry *r, const void *client_id, size_t idlen,
-                                      const void *key, size_t klen);
+notify_add_result notify_registry_add(notify_registry *r, const void *client_id, size_t idlen, const void *key,
+                                      size_t klen);
 /* KEYNOTIFY STOP: true if a registration existed (+OK), false if not (:0). */
-bool notify_registry_remove(notify_registry *r, const void *client_id, size_t idlen,
-                            const void *key, size_t klen);
+bool notify_registry_remove(notify_registry *r, const void *client_id, size_t idlen, const void *key, size_t klen);
 /* The client's connection ended: drop all its registrations. Returns how
  * many were dropped. */
 size_t notify_registry_drop_client(notify_registry *r, const void *client_id, size_t idlen);
 
 /* Call fn for every watcher of key, in registration order. Returns the
  * number of watchers. */
-size_t notify_registry_foreach_watcher(const notify_registry *r, const void *key, size_t klen,
-                                       notify_watcher_fn fn, void *ctx);
+size_t notify_registry_foreach_watcher(const notify_registry *r, const void *key, size_t klen, notify_watcher_fn fn,
+                                       void *ctx);
 
 /* Accounted bytes of the client's registrations (0 if it has none). */
 size_t notify_registry_client_bytes(const notify_registry *r, const void *client_id, size_t idlen);

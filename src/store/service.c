@@ -192,8 +192,12 @@ static const struct {
     const char *verb;
     svc_cmd_fn fn;
 } svc_commands[] = {
-    {"SET", store_service__cmd_set},   {"GET", store_service__cmd_get},     {"DEL", store_service__cmd_del},
-    {"VDEL", store_service__cmd_vdel}, {"KEYNOTIFY", store_service__cmd_keynotify}, {"SCAN", store_service__cmd_scan},
+    {"SET", store_service__cmd_set},
+    {"GET", store_service__cmd_get},
+    {"DEL", store_service__cmd_del},
+    {"VDEL", store_service__cmd_vdel},
+    {"KEYNOTIFY", store_service__cmd_keynotify},
+    {"SCAN", store_service__cmd_scan},
 };
 
 bool store_request_repeatable(store_bytes payload)

@@ -52,7 +52,7 @@ struct principal;
 /* Who sent the request: the MQTT connection's identity, never __srcId. */
 typedef struct store_principal {
     store_bytes client_id;
-    store_bytes username; /* data == NULL: none */
+    store_bytes username;        /* data == NULL: none */
     const struct principal *who; /* set by the broker bridge; NULL in store-only use */
 } store_principal;
 
@@ -62,26 +62,26 @@ typedef enum store_access { STORE_ACCESS_READ, STORE_ACCESS_WRITE } store_access
  * GET, KEYNOTIFY (and STOP) and SCAN need Read (SCAN asks per key and
  * returns only readable keys); SET, DEL and VDEL need Write. With no
  * authorizer installed, everything is allowed. */
-typedef bool (*store_authorize_fn)(void *ctx, const store_principal *who, const uint8_t *key,
-                                   size_t klen, store_access access);
+typedef bool (*store_authorize_fn)(void *ctx, const store_principal *who, const uint8_t *key, size_t klen,
+                                   store_access access);
 
 typedef struct store_request {
     store_principal who;
-    store_bytes payload;    /* the RESP request */
-    store_bytes ts;         /* user property __ts */
-    store_bytes ft;         /* user property __ft */
-    store_bytes prot_ver;   /* user property __protVer */
-    bool persist;           /* user property aio-persistence: true */
-    uint64_t now_ms;        /* wall clock, Unix epoch milliseconds */
+    store_bytes payload;  /* the RESP request */
+    store_bytes ts;       /* user property __ts */
+    store_bytes ft;       /* user property __ft */
+    store_bytes prot_ver; /* user property __protVer */
+    bool persist;         /* user property aio-persistence: true */
+    uint64_t now_ms;      /* wall clock, Unix epoch milliseconds */
 } store_request;
 
 /* What goes back on the Response Topic. Initialise with
  * store_reply_init, reuse across calls, release with store_reply_free. */
 typedef struct store_reply {
-    int status;             /* __stat: 200, or 505 (unsupported __protVer; payload empty) */
-    buf payload;            /* RESP reply (empty only when status != 200) */
+    int status;  /* __stat: 200, or 505 (unsupported __protVer; payload empty) */
+    buf payload; /* RESP reply (empty only when status != 200) */
     bool has_version;
-    buf version;            /* formatted HLC for __ts when has_version */
+    buf version;                /* formatted HLC for __ts when has_version */
     const char *status_message; /* __stMsg when status != 200, static */
 } store_reply;
 
@@ -136,8 +136,7 @@ bool store_service_expire(store_service *s, uint64_t now_ms);
 typedef struct store_stats {
     keyspace_stats keyspace;
     size_t registrations;
-    uint64_t insertions, modifications, deletions, retrievals, keynotify_requests,
-        notifications_sent, errors;
+    uint64_t insertions, modifications, deletions, retrievals, keynotify_requests, notifications_sent, errors;
 } store_stats;
 
 void store_service_stats(const store_service *s, store_stats *out);

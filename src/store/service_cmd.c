@@ -173,11 +173,17 @@ void store_service__cmd_set(svc_ctx *c)
     uint64_t deadline = 0;
     if (o.has_px) deadline = o.px > UINT64_MAX - req->now_ms ? UINT64_MAX : req->now_ms + o.px;
     keyspace_cmd cmd = {
-        .op = KEYSPACE_SET, .now_ms = req->now_ms,
-        .key = rq->argv[1].data, .klen = rq->argv[1].len,
-        .value = rq->argv[2].data, .vlen = rq->argv[2].len,
-        .cond = o.cond, .version = version, .fence = st.has_ft ? &st.ft : NULL,
-        .deadline_ms = deadline, .persist = req->persist,
+        .op = KEYSPACE_SET,
+        .now_ms = req->now_ms,
+        .key = rq->argv[1].data,
+        .klen = rq->argv[1].len,
+        .value = rq->argv[2].data,
+        .vlen = rq->argv[2].len,
+        .cond = o.cond,
+        .version = version,
+        .fence = st.has_ft ? &st.ft : NULL,
+        .deadline_ms = deadline,
+        .persist = req->persist,
     };
     size_t keys_before = key_count(s->ks);
     keyspace_result res;
@@ -232,8 +238,10 @@ static void delete_run(svc_ctx *c, keyspace_op op)
     if (!check_key(c, rq->argv[1], STORE_ACCESS_WRITE)) return;
     if (!check_ts_ft(c, &st)) return;
     keyspace_cmd cmd = {
-        .op = op, .now_ms = c->req->now_ms,
-        .key = rq->argv[1].data, .klen = rq->argv[1].len,
+        .op = op,
+        .now_ms = c->req->now_ms,
+        .key = rq->argv[1].data,
+        .klen = rq->argv[1].len,
         .value = op == KEYSPACE_VDEL ? rq->argv[2].data : NULL,
         .vlen = op == KEYSPACE_VDEL ? rq->argv[2].len : 0,
         .fence = st.has_ft ? &st.ft : NULL,
@@ -335,8 +343,7 @@ static bool scan_emit(void *ctx, const uint8_t *key, size_t klen)
 {
     scan_page *p = ctx;
     store_service *s = p->c->s;
-    if (s->authorize && !s->authorize(s->auth_ctx, &p->c->req->who, key, klen, STORE_ACCESS_READ))
-        return false;
+    if (s->authorize && !s->authorize(s->auth_ctx, &p->c->req->who, key, klen, STORE_ACCESS_READ)) return false;
     resp_put_bulk(&s->scan_keys, key, klen);
     p->nkeys++;
     return true;
@@ -368,8 +375,8 @@ void store_service__cmd_scan(svc_ctx *c)
     s->scan_keys.len = 0;
     uint64_t next = 0;
     if (glob_valid(pat.data, pat.len))
-        next = keyspace_scan(s->ks, pat.data, pat.len, cursor, c->req->now_ms, s->scan_page_keys,
-                             s->scan_page_bytes, scan_emit, &page);
+        next = keyspace_scan(s->ks, pat.data, pat.len, cursor, c->req->now_ms, s->scan_page_keys, s->scan_page_bytes,
+                             scan_emit, &page);
     buf *out = &c->out->payload;
     resp_put_array(out, next ? 2 : 1);
     resp_put_array(out, page.nkeys);

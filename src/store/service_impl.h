@@ -37,12 +37,11 @@ struct store_service {
     buf n_topic, n_payload, n_version; /* one notification */
     buf scan_keys;                     /* encoded bulk keys of a SCAN page */
     buf scan_token;
-    buf due_bytes;                     /* keys + node ids of an expiry batch */
+    buf due_bytes; /* keys + node ids of an expiry batch */
     svc_due *due;
     size_t due_n, due_cap;
 
-    uint64_t insertions, modifications, deletions, retrievals, keynotify_requests,
-        notifications_sent, errors;
+    uint64_t insertions, modifications, deletions, retrievals, keynotify_requests, notifications_sent, errors;
 };
 
 /* What one store_service_execute is working on. */

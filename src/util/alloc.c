@@ -31,10 +31,7 @@ void *xrealloc(void *p, size_t n)
     return q;
 }
 
-char *xstrdup(const char *s)
-{
-    return xmemdup(s, strlen(s) + 1);
-}
+char *xstrdup(const char *s) { return xmemdup(s, strlen(s) + 1); }
 
 void *xmemdup(const void *p, size_t n)
 {

@@ -17,10 +17,20 @@ static uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 
 static void sipround(uint64_t v[4])
 {
-    v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32);
-    v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
-    v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
-    v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32);
+    v[0] += v[1];
+    v[1] = rotl(v[1], 13);
+    v[1] ^= v[0];
+    v[0] = rotl(v[0], 32);
+    v[2] += v[3];
+    v[3] = rotl(v[3], 16);
+    v[3] ^= v[2];
+    v[0] += v[3];
+    v[3] = rotl(v[3], 21);
+    v[3] ^= v[0];
+    v[2] += v[1];
+    v[1] = rotl(v[1], 17);
+    v[1] ^= v[2];
+    v[2] = rotl(v[2], 32);
 }
 
 static void absorb(uint64_t v[4], uint64_t m)
@@ -36,8 +46,10 @@ uint64_t siphash24(const void *data, size_t len, const uint8_t key[SIPHASH_KEY_L
     const uint8_t *p = data;
     uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
     uint64_t v[4] = {
-        k0 ^ UINT64_C(0x736f6d6570736575), k1 ^ UINT64_C(0x646f72616e646f6d),
-        k0 ^ UINT64_C(0x6c7967656e657261), k1 ^ UINT64_C(0x7465646279746573),
+        k0 ^ UINT64_C(0x736f6d6570736575),
+        k1 ^ UINT64_C(0x646f72616e646f6d),
+        k0 ^ UINT64_C(0x6c7967656e657261),
+        k1 ^ UINT64_C(0x7465646279746573),
     };
     size_t whole = len & ~(size_t)7;
     for (size_t i = 0; i < whole; i += 8) absorb(v, load_le64(p + i));

@@ -63,14 +63,13 @@ int tc_connect(struct tc *c, int keepalive, const mosquitto_property *props);
 struct tc *tc_open(const char *id, int version, bool clean, const mosquitto_property *props);
 /* Subscribes and waits for SUBACK; returns the granted QoS / reason code or
  * -1 on timeout. options are MQTT_SUB_OPT_* flags. */
-int tc_subscribe(struct tc *c, const char *filter, int qos, int options,
-                 const mosquitto_property *props);
+int tc_subscribe(struct tc *c, const char *filter, int qos, int options, const mosquitto_property *props);
 /* Publishes and, for QoS 1/2, waits for the flow to complete; returns the
  * PUBACK/PUBREC/PUBCOMP reason code (0 for QoS 0 once sent), -1 on timeout. */
 int tc_publish(struct tc *c, const char *topic, const char *payload, int qos, bool retain,
                const mosquitto_property *props);
-int tc_publish_bin(struct tc *c, const char *topic, const void *payload, int len, int qos,
-                   bool retain, const mosquitto_property *props);
+int tc_publish_bin(struct tc *c, const char *topic, const void *payload, int len, int qos, bool retain,
+                   const mosquitto_property *props);
 /* Sends DISCONNECT with the reason code and waits for the socket to close. */
 void tc_disconnect(struct tc *c, int reason);
 /* Closes the TCP connection without DISCONNECT (an abnormal disconnect as
@@ -89,10 +88,8 @@ bool tc_wait_msgs(struct tc *c, int n, int timeout_ms);
 int tc_count_topic(const struct tc *c, const char *topic);
 
 /* Pumps until cond holds or timeout_ms elapses; the caller then CHECKs cond. */
-#define PUMP_UNTIL(cond, timeout_ms)                                          \
-    for (int64_t deadline_ = e2e_now_ms() + (timeout_ms);                     \
-         !(cond) && e2e_now_ms() < deadline_;)                                \
-        tc_pump_once()
+#define PUMP_UNTIL(cond, timeout_ms) \
+    for (int64_t deadline_ = e2e_now_ms() + (timeout_ms); !(cond) && e2e_now_ms() < deadline_;) tc_pump_once()
 
 /* Property helpers for received messages; return false/-1 if absent. */
 long tc_prop_int(const mosquitto_property *props, int id);

@@ -59,8 +59,7 @@ int64_t e2e_now_ms(void)
 void e2e_sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 void e2e_fail(const char *file, int line, const char *fmt, ...)
@@ -86,8 +85,7 @@ void e2e_note(const char *fmt, ...)
 
 bool e2e_mosquitto_deviates(const char *what)
 {
-    if (g.mqstated)
-        return false;
+    if (g.mqstated) return false;
     fprintf(stderr, "  not checked against Mosquitto [%s]: %s\n", g.case_name, what);
     return true;
 }
@@ -120,24 +118,20 @@ static int pick_free_port(void)
     if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
         getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
         port = ntohs(addr.sin_port);
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     return port;
 }
 
 static void put_limit(FILE *f, const char *fmt, long value)
 {
-    if (value > 0)
-        fprintf(f, fmt, value);
+    if (value > 0) fprintf(f, fmt, value);
 }
 
 static void write_mqstated_config(FILE *f, const struct e2e_limits *l, const char *extra)
 {
     fprintf(f, "log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %d\n", g.port);
-    if (extra)
-        fputs(extra, f);
-    if (!l)
-        return;
+    if (extra) fputs(extra, f);
+    if (!l) return;
     fprintf(f, "limits:\n");
     put_limit(f, "  max_packet_size: %ld\n", l->max_packet_size);
     put_limit(f, "  receive_maximum: %ld\n", l->receive_maximum);
@@ -158,11 +152,11 @@ static void write_mqstated_config(FILE *f, const struct e2e_limits *l, const cha
  * depend on them are marked mqstated-only. */
 static void write_mosquitto_config(FILE *f, const struct e2e_limits *l)
 {
-    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-               "log_dest stderr\nlog_type all\nallow_duplicate_messages false\n",
+    fprintf(f,
+            "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "log_dest stderr\nlog_type all\nallow_duplicate_messages false\n",
             g.port);
-    if (!l)
-        return;
+    if (!l) return;
     put_limit(f, "max_packet_size %ld\n", l->max_packet_size);
     put_limit(f, "max_inflight_messages %ld\n", l->receive_maximum);
     put_limit(f, "max_inflight_messages %ld\n", l->max_inflight);
@@ -176,15 +170,11 @@ static void write_mosquitto_config(FILE *f, const struct e2e_limits *l)
 
 static bool write_config(const struct e2e_limits *limits, const char *extra_yaml)
 {
-    snprintf(g.conf_path, sizeof g.conf_path, "%s/%s", g.dir,
-             g.mqstated ? "mqstated.yaml" : "mosquitto.conf");
+    snprintf(g.conf_path, sizeof g.conf_path, "%s/%s", g.dir, g.mqstated ? "mqstated.yaml" : "mosquitto.conf");
     FILE *f = fopen(g.conf_path, "w");
-    if (!f)
-        return false;
-    if (g.mqstated)
-        write_mqstated_config(f, limits, extra_yaml);
-    else
-        write_mosquitto_config(f, limits);
+    if (!f) return false;
+    if (g.mqstated) write_mqstated_config(f, limits, extra_yaml);
+    else write_mosquitto_config(f, limits);
     return fclose(f) == 0;
 }
 
@@ -203,8 +193,7 @@ static void exec_broker(void)
 {
     int log_fd = open(g.log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
     char port[16];
-    if (log_fd < 0)
-        _exit(126);
+    if (log_fd < 0) _exit(126);
     /* If the test process dies (crash, CTest timeout), take the broker
      * down with it instead of leaving it running. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -213,24 +202,19 @@ static void exec_broker(void)
     close(log_fd);
     if (g.max_fds > 0) {
         struct rlimit rl = {.rlim_cur = (rlim_t)g.max_fds, .rlim_max = (rlim_t)g.max_fds};
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            _exit(125);
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(125);
     }
     snprintf(port, sizeof port, "%d", g.port);
     limit_asan_quarantine();
-    if (g.mqstated)
-        execl(g.binary, g.binary, "-p", port, "--bind", "127.0.0.1", "-c", g.conf_path, "-v",
-              (char *)NULL);
-    else
-        execl(g.binary, g.binary, "-c", g.conf_path, (char *)NULL);
+    if (g.mqstated) execl(g.binary, g.binary, "-p", port, "--bind", "127.0.0.1", "-c", g.conf_path, "-v", (char *)NULL);
+    else execl(g.binary, g.binary, "-c", g.conf_path, (char *)NULL);
     _exit(127);
 }
 
 static bool port_accepts(int port)
 {
     int fd = raw_open(port);
-    if (fd < 0)
-        return false;
+    if (fd < 0) return false;
     close(fd);
     return true;
 }
@@ -245,8 +229,7 @@ static bool wait_until_listening(void)
             g.stopped = true;
             return false;
         }
-        if (port_accepts(g.port))
-            return true;
+        if (port_accepts(g.port)) return true;
         e2e_sleep_ms(10);
     }
     return false;
@@ -259,16 +242,12 @@ static bool start_broker(const struct e2e_limits *limits, const char *extra_yaml
         g.stopped = false;
         g.signalled = false;
         g.exit_ok = false;
-        if (g.port <= 0 || !write_config(limits, extra_yaml))
-            return false;
+        if (g.port <= 0 || !write_config(limits, extra_yaml)) return false;
         fflush(NULL);
         g.pid = fork();
-        if (g.pid < 0)
-            return false;
-        if (g.pid == 0)
-            exec_broker();
-        if (wait_until_listening())
-            return true;
+        if (g.pid < 0) return false;
+        if (g.pid == 0) exec_broker();
+        if (wait_until_listening()) return true;
         if (!g.stopped) { /* alive but never listened: give up on it */
             kill(g.pid, SIGKILL);
             waitpid(g.pid, NULL, 0);
@@ -282,8 +261,7 @@ static bool start_broker(const struct e2e_limits *limits, const char *extra_yaml
 
 void e2e_signal_broker(int sig)
 {
-    if (g.stopped || g.signalled)
-        return;
+    if (g.stopped || g.signalled) return;
     kill(g.pid, sig);
     if (sig != SIGHUP) /* a reload: the broker keeps running */
         g.signalled = true;
@@ -291,14 +269,12 @@ void e2e_signal_broker(int sig)
 
 bool e2e_stop_broker(void)
 {
-    if (g.stopped)
-        return g.exit_ok;
+    if (g.stopped) return g.exit_ok;
     int status = 0;
     e2e_signal_broker(SIGTERM);
     int64_t deadline = e2e_now_ms() + STOP_WAIT_MS;
     pid_t r;
-    while ((r = waitpid(g.pid, &status, WNOHANG)) == 0 && e2e_now_ms() < deadline)
-        e2e_sleep_ms(10);
+    while ((r = waitpid(g.pid, &status, WNOHANG)) == 0 && e2e_now_ms() < deadline) e2e_sleep_ms(10);
     if (r == 0) {
         fprintf(stderr, "  broker did not exit within %d ms of SIGTERM, killing\n", STOP_WAIT_MS);
         kill(g.pid, SIGKILL);
@@ -306,8 +282,7 @@ bool e2e_stop_broker(void)
         g.exit_ok = false;
     } else if (WIFEXITED(status)) {
         g.exit_ok = WEXITSTATUS(status) == 0;
-        if (!g.exit_ok)
-            fprintf(stderr, "  broker exited with status %d\n", WEXITSTATUS(status));
+        if (!g.exit_ok) fprintf(stderr, "  broker exited with status %d\n", WEXITSTATUS(status));
     } else {
         g.exit_ok = false;
         fprintf(stderr, "  broker killed by signal %d\n", WTERMSIG(status));
@@ -322,11 +297,9 @@ long e2e_broker_rss_kib(void)
     long kib = -1;
     snprintf(path, sizeof path, "/proc/%d/status", (int)g.pid);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
     fclose(f);
     return kib;
 }
@@ -335,11 +308,9 @@ static void dump_log(void)
 {
     FILE *f = fopen(g.log_path, "r");
     char line[1024];
-    if (!f)
-        return;
+    if (!f) return;
     fprintf(stderr, "  ---- broker log (%s) ----\n", g.binary);
-    while (fgets(line, sizeof line, f))
-        fprintf(stderr, "  | %s", line);
+    while (fgets(line, sizeof line, f)) fprintf(stderr, "  | %s", line);
     fprintf(stderr, "  ---- end of broker log ----\n");
     fclose(f);
 }
@@ -375,24 +346,19 @@ static enum outcome run_case(const struct e2e_case *c)
         c->run();
         tc_destroy_all();
         raw_close_all();
-        if (!e2e_stop_broker())
-            e2e_fail(__FILE__, __LINE__, "broker did not exit cleanly with status 0");
+        if (!e2e_stop_broker()) e2e_fail(__FILE__, __LINE__, "broker did not exit cleanly with status 0");
     }
-    if (g.failed)
-        dump_log();
+    if (g.failed) dump_log();
     remove_temp_dir();
-    fprintf(stderr, "%s %s (%lld ms)\n", g.failed ? "FAIL" : "PASS", c->name,
-            (long long)(e2e_now_ms() - started));
+    fprintf(stderr, "%s %s (%lld ms)\n", g.failed ? "FAIL" : "PASS", c->name, (long long)(e2e_now_ms() - started));
     return g.failed ? FAILED : PASSED;
 }
 
 static bool selected(const char *name, int argc, char **argv)
 {
-    if (argc <= 1)
-        return true;
+    if (argc <= 1) return true;
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], name) == 0)
-            return true;
+        if (strcmp(argv[i], name) == 0) return true;
     return false;
 }
 
@@ -406,8 +372,7 @@ int e2e_main(const struct e2e_case *cases, int count, int argc, char **argv)
     mosquitto_lib_init();
     fprintf(stderr, "broker under test: %s\n", g.binary);
     for (int i = 0; i < count; i++) {
-        if (!selected(cases[i].name, argc, argv))
-            continue;
+        if (!selected(cases[i].name, argc, argv)) continue;
         switch (run_case(&cases[i])) {
         case PASSED: passed++; break;
         case FAILED: failed++; break;
@@ -426,12 +391,6 @@ int e2e_main(const struct e2e_case *cases, int count, int argc, char **argv)
     return passed == 0 && skipped > 0 ? 77 : 0;
 }
 
-const char *e2e_log_path(void)
-{
-    return g.log_path;
-}
+const char *e2e_log_path(void) { return g.log_path; }
 
-const char *e2e_config_path(void)
-{
-    return g.conf_path;
-}
+const char *e2e_config_path(void) { return g.conf_path; }

@@ -71,8 +71,7 @@ const char *e2e_log_path(void);
 long e2e_broker_rss_kib(void);
 
 /* Records a failure of the current case; the CHECK macros call this. */
-void e2e_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void e2e_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool e2e_failed(void);
 /* For a check where Mosquitto 2.0.11 (the reference broker) knowingly deviates
  * from MQTT 5 or from mqstated's documented behaviour: returns true, and
@@ -87,32 +86,30 @@ int64_t e2e_now_ms(void);
 void e2e_sleep_ms(int ms);
 
 /* --- assertions: on failure, record and return from the test function ---- */
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            e2e_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                \
-            return;                                                          \
-        }                                                                    \
+#define CHECK(cond)                                           \
+    do {                                                      \
+        if (!(cond)) {                                        \
+            e2e_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); \
+            return;                                           \
+        }                                                     \
     } while (0)
 
-#define CHECK_INT(actual, expected)                                          \
-    do {                                                                     \
-        long long a_ = (long long)(actual), e_ = (long long)(expected);      \
-        if (a_ != e_) {                                                      \
-            e2e_fail(__FILE__, __LINE__, "%s == %lld (0x%llx), expected %lld (0x%llx)", \
-                     #actual, a_, a_, e_, e_);                               \
-            return;                                                          \
-        }                                                                    \
+#define CHECK_INT(actual, expected)                                                                               \
+    do {                                                                                                          \
+        long long a_ = (long long)(actual), e_ = (long long)(expected);                                           \
+        if (a_ != e_) {                                                                                           \
+            e2e_fail(__FILE__, __LINE__, "%s == %lld (0x%llx), expected %lld (0x%llx)", #actual, a_, a_, e_, e_); \
+            return;                                                                                               \
+        }                                                                                                         \
     } while (0)
 
-#define CHECK_STR(actual, expected)                                          \
-    do {                                                                     \
-        const char *a_ = (actual), *e_ = (expected);                         \
-        if (a_ == NULL || strcmp(a_, e_) != 0) {                             \
-            e2e_fail(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"",    \
-                     #actual, a_ ? a_ : "(null)", e_);                       \
-            return;                                                          \
-        }                                                                    \
+#define CHECK_STR(actual, expected)                                                                         \
+    do {                                                                                                    \
+        const char *a_ = (actual), *e_ = (expected);                                                        \
+        if (a_ == NULL || strcmp(a_, e_) != 0) {                                                            \
+            e2e_fail(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"", #actual, a_ ? a_ : "(null)", e_); \
+            return;                                                                                         \
+        }                                                                                                   \
     } while (0)
 
 #endif

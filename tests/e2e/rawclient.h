@@ -60,22 +60,18 @@ int raw_recv_type(int fd, uint8_t type, struct raw_pkt *pkt, int timeout_ms);
 
 /* --- convenience builders for the non-violating parts of a test ----------- */
 /* v5 CONNECT with optional properties (props may be NULL). */
-void raw_build_connect_v5(struct pb *out, const char *client_id, bool clean_start,
-                          uint16_t keepalive, const struct pb *props);
-void raw_build_connect_v311(struct pb *out, const char *client_id, bool clean_session,
-                            uint16_t keepalive);
+void raw_build_connect_v5(struct pb *out, const char *client_id, bool clean_start, uint16_t keepalive,
+                          const struct pb *props);
+void raw_build_connect_v311(struct pb *out, const char *client_id, bool clean_session, uint16_t keepalive);
 /* Opens a connection, sends a v5 CONNECT and waits for CONNACK; returns the fd
  * or -1 if the CONNACK is missing or not a success. */
-int raw_connect_v5(int port, const char *client_id, bool clean_start, const struct pb *props,
-                   bool *session_present);
+int raw_connect_v5(int port, const char *client_id, bool clean_start, const struct pb *props, bool *session_present);
 /* v5 SUBSCRIBE with one filter; waits for the SUBACK and returns its first
  * reason code, or -1. */
-int raw_subscribe_v5(int fd, uint16_t packet_id, const char *filter, uint8_t options,
-                     const struct pb *props);
+int raw_subscribe_v5(int fd, uint16_t packet_id, const char *filter, uint8_t options, const struct pb *props);
 /* v5 PUBLISH. packet_id is ignored for QoS 0. */
-void raw_build_publish_v5(struct pb *out, const char *topic, uint8_t qos, bool dup, bool retain,
-                          uint16_t packet_id, const struct pb *props, const void *payload,
-                          size_t payload_len);
+void raw_build_publish_v5(struct pb *out, const char *topic, uint8_t qos, bool dup, bool retain, uint16_t packet_id,
+                          const struct pb *props, const void *payload, size_t payload_len);
 /* PUBACK/PUBREC/PUBREL/PUBCOMP with reason code 0 (short form). */
 bool raw_send_ack(int fd, uint8_t type, uint16_t packet_id);
 
@@ -99,8 +95,8 @@ int raw_reason_code(const struct raw_pkt *pkt);
 bool raw_connack_props(const struct raw_pkt *pkt, const uint8_t **props, uint32_t *len);
 /* Looks up a property by id; integer values go to *value, string/binary
  * data to *data and *data_len. Returns false if absent. */
-bool raw_prop_find(const uint8_t *props, uint32_t len, uint8_t id, uint32_t *value,
-                   const uint8_t **data, uint16_t *data_len);
+bool raw_prop_find(const uint8_t *props, uint32_t len, uint8_t id, uint32_t *value, const uint8_t **data,
+                   uint16_t *data_len);
 /* Collects the integer values of every occurrence of a property (such as
  * Subscription Identifier); returns the number of occurrences. */
 int raw_prop_all(const uint8_t *props, uint32_t len, uint8_t id, uint32_t *values, int max);

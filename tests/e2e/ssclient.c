@@ -14,8 +14,8 @@ static const struct ss_opts default_opts;
 
 static void set_response_topic(struct ss_client *c)
 {
-    snprintf(c->response_topic, sizeof c->response_topic,
-             "clients/%s/services/" SS_REQUEST_TOPIC "/response", c->tc->id);
+    snprintf(c->response_topic, sizeof c->response_topic, "clients/%s/services/" SS_REQUEST_TOPIC "/response",
+             c->tc->id);
 }
 
 bool ss_attach(struct ss_client *c, struct tc *tc)
@@ -26,13 +26,11 @@ bool ss_attach(struct ss_client *c, struct tc *tc)
      * never do, but keep the clock valid whatever the id. */
     snprintf(c->hlc.node, sizeof c->hlc.node, "e2e-%.40s", tc->id);
     for (char *p = c->hlc.node; *p; p++)
-        if (*p == ':')
-            *p = '-';
+        if (*p == ':') *p = '-';
     set_response_topic(c);
     int granted = tc_subscribe(tc, c->response_topic, 1, 0, NULL);
     if (granted != 1) {
-        e2e_fail(__FILE__, __LINE__, "subscribe to %s: granted %d, expected 1",
-                 c->response_topic, granted);
+        e2e_fail(__FILE__, __LINE__, "subscribe to %s: granted %d, expected 1", c->response_topic, granted);
         return false;
     }
     return true;
@@ -65,11 +63,9 @@ static void new_correlation(struct ss_client *c, uint8_t corr[SS_CORR_LEN])
         srandom((unsigned)(ss_wall_ms() ^ (uint64_t)getpid()));
         seeded = true;
     }
-    for (int i = 0; i < SS_CORR_LEN - 4; i++)
-        corr[i] = (uint8_t)random();
+    for (int i = 0; i < SS_CORR_LEN - 4; i++) corr[i] = (uint8_t)random();
     uint32_t seq = ++c->corr_seq;
-    for (int i = 0; i < 4; i++)
-        corr[SS_CORR_LEN - 4 + i] = (uint8_t)(seq >> (24 - 8 * i));
+    for (int i = 0; i < 4; i++) corr[SS_CORR_LEN - 4 + i] = (uint8_t)(seq >> (24 - 8 * i));
 }
 
 static void add_user(mosquitto_property **props, const char *k, const char *v)
@@ -77,52 +73,41 @@ static void add_user(mosquitto_property **props, const char *k, const char *v)
     mosquitto_property_add_string_pair(props, MQTT_PROP_USER_PROPERTY, k, v);
 }
 
-static mosquitto_property *request_props(struct ss_client *c, const struct ss_opts *o,
-                                         struct ss_reply *pending)
+static mosquitto_property *request_props(struct ss_client *c, const struct ss_opts *o, struct ss_reply *pending)
 {
     mosquitto_property *props = NULL;
     if (!o->omit_response_topic)
         mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC,
                                       o->response_topic ? o->response_topic : c->response_topic);
-    mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, pending->corr,
-                                  SS_CORR_LEN);
+    mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, pending->corr, SS_CORR_LEN);
     mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, SS_EXPIRY_S);
     mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, "application/octet-stream");
     add_user(&props, "__srcId", c->tc->id);
     pending->sent_ts[0] = '\0';
     if (!o->omit_ts) {
         tick_hlc(c);
-        if (o->ts)
-            snprintf(pending->sent_ts, sizeof pending->sent_ts, "%s", o->ts);
-        else
-            ss_hlc_format(&c->hlc, pending->sent_ts, sizeof pending->sent_ts);
+        if (o->ts) snprintf(pending->sent_ts, sizeof pending->sent_ts, "%s", o->ts);
+        else ss_hlc_format(&c->hlc, pending->sent_ts, sizeof pending->sent_ts);
         add_user(&props, "__ts", pending->sent_ts);
     }
     add_user(&props, "__protVer", o->prot_ver ? o->prot_ver : "1.0");
-    if (o->ft)
-        add_user(&props, "__ft", o->ft);
-    if (o->persist)
-        add_user(&props, "aio-persistence", "true");
+    if (o->ft) add_user(&props, "__ft", o->ft);
+    if (o->persist) add_user(&props, "aio-persistence", "true");
     return props;
 }
 
-bool ss_send(struct ss_client *c, const struct ss_opts *o, const void *payload, size_t len,
-             struct ss_reply *pending)
+bool ss_send(struct ss_client *c, const struct ss_opts *o, const void *payload, size_t len, struct ss_reply *pending)
 {
     o = o ? o : &default_opts;
     memset(pending, 0, sizeof *pending);
-    if (o->corr)
-        memcpy(pending->corr, o->corr, SS_CORR_LEN);
-    else
-        new_correlation(c, pending->corr);
+    if (o->corr) memcpy(pending->corr, o->corr, SS_CORR_LEN);
+    else new_correlation(c, pending->corr);
     ss_escape(payload, len, pending->sent, sizeof pending->sent);
     mosquitto_property *props = request_props(c, o, pending);
-    int rc = mosquitto_publish_v5(c->tc->m, NULL, SS_REQUEST_TOPIC, (int)len, payload,
-                                  o->qos0 ? 0 : 1, false, props);
+    int rc = mosquitto_publish_v5(c->tc->m, NULL, SS_REQUEST_TOPIC, (int)len, payload, o->qos0 ? 0 : 1, false, props);
     mosquitto_property_free_all(&props);
     if (rc != MOSQ_ERR_SUCCESS) {
-        e2e_fail(__FILE__, __LINE__, "publish of request %s failed: %s", pending->sent,
-                 mosquitto_strerror(rc));
+        e2e_fail(__FILE__, __LINE__, "publish of request %s failed: %s", pending->sent, mosquitto_strerror(rc));
         return false;
     }
     return true;
@@ -132,9 +117,7 @@ static bool correlation_matches(const struct tc_msg *m, const uint8_t corr[SS_CO
 {
     void *got = NULL;
     uint16_t got_len = 0;
-    if (!mosquitto_property_read_binary(m->props, MQTT_PROP_CORRELATION_DATA, &got, &got_len,
-                                        false))
-        return false;
+    if (!mosquitto_property_read_binary(m->props, MQTT_PROP_CORRELATION_DATA, &got, &got_len, false)) return false;
     bool same = got_len == SS_CORR_LEN && memcmp(got, corr, SS_CORR_LEN) == 0;
     free(got);
     return same;
@@ -144,25 +127,23 @@ static bool correlation_matches(const struct tc_msg *m, const uint8_t corr[SS_CO
 static int find_reply(const struct ss_client *c, const uint8_t corr[SS_CORR_LEN])
 {
     for (int i = 0; i < c->tc->msg_count; i++)
-        if (correlation_matches(&c->tc->msgs[i], corr))
-            return i;
+        if (correlation_matches(&c->tc->msgs[i], corr)) return i;
     return -1;
 }
 
 /* §2.4: what every reply must look like, whatever its payload. */
-static bool check_envelope(const struct ss_client *c, const struct ss_opts *o,
-                           const struct tc_msg *m, const struct ss_reply *r)
+static bool check_envelope(const struct ss_client *c, const struct ss_opts *o, const struct tc_msg *m,
+                           const struct ss_reply *r)
 {
     char buf[256];
     const char *want_topic = o->response_topic ? o->response_topic : c->response_topic;
     if (strcmp(m->topic, want_topic) != 0) {
-        e2e_fail(__FILE__, __LINE__, "reply to %s on topic %s, expected %s", r->sent, m->topic,
-                 want_topic);
+        e2e_fail(__FILE__, __LINE__, "reply to %s on topic %s, expected %s", r->sent, m->topic, want_topic);
         return false;
     }
     if (m->qos != 1 || m->retain) {
-        e2e_fail(__FILE__, __LINE__, "reply to %s: QoS %d retain %d, expected QoS 1 retain 0",
-                 r->sent, m->qos, m->retain);
+        e2e_fail(__FILE__, __LINE__, "reply to %s: QoS %d retain %d, expected QoS 1 retain 0", r->sent, m->qos,
+                 m->retain);
         return false;
     }
     if (tc_prop_str(m->props, MQTT_PROP_CONTENT_TYPE, buf, sizeof buf) &&
@@ -175,9 +156,8 @@ static bool check_envelope(const struct ss_client *c, const struct ss_opts *o,
     snprintf(want, sizeof want, "%d", want_status);
     if (!ss_user_prop(m->props, "__stat", buf, sizeof buf) || strcmp(buf, want) != 0 ||
         ss_user_prop_count(m->props, "__stat") != 1) {
-        e2e_fail(__FILE__, __LINE__, "reply to %s: __stat \"%s\", expected exactly one \"%s\"",
-                 r->sent, ss_user_prop(m->props, "__stat", buf, sizeof buf) ? buf : "(absent)",
-                 want);
+        e2e_fail(__FILE__, __LINE__, "reply to %s: __stat \"%s\", expected exactly one \"%s\"", r->sent,
+                 ss_user_prop(m->props, "__stat", buf, sizeof buf) ? buf : "(absent)", want);
         return false;
     }
     return true;
@@ -188,8 +168,7 @@ bool ss_wait(struct ss_client *c, const struct ss_opts *o, struct ss_reply *r, i
     o = o ? o : &default_opts;
     int idx = -1;
     PUMP_UNTIL((idx = find_reply(c, r->corr)) >= 0, timeout_ms);
-    if (idx < 0)
-        return false;
+    if (idx < 0) return false;
     const struct tc_msg *m = &c->tc->msgs[idx];
     r->received = true;
     r->payload = (const uint8_t *)m->payload;
@@ -198,20 +177,15 @@ bool ss_wait(struct ss_client *c, const struct ss_opts *o, struct ss_reply *r, i
     return check_envelope(c, o, m, r);
 }
 
-bool ss_call(struct ss_client *c, const struct ss_opts *o, const void *payload, size_t len,
-             struct ss_reply *r)
+bool ss_call(struct ss_client *c, const struct ss_opts *o, const void *payload, size_t len, struct ss_reply *r)
 {
-    if (!ss_send(c, o, payload, len, r))
-        return false;
-    if (ss_wait(c, o, r, TC_TIMEOUT_MS))
-        return true;
-    if (!r->received)
-        e2e_fail(__FILE__, __LINE__, "no reply to %s within %d ms", r->sent, TC_TIMEOUT_MS);
+    if (!ss_send(c, o, payload, len, r)) return false;
+    if (ss_wait(c, o, r, TC_TIMEOUT_MS)) return true;
+    if (!r->received) e2e_fail(__FILE__, __LINE__, "no reply to %s within %d ms", r->sent, TC_TIMEOUT_MS);
     return false;
 }
 
-bool ss_callv(struct ss_client *c, const struct ss_opts *o, struct ss_reply *r, int argc,
-              const struct ss_arg *argv)
+bool ss_callv(struct ss_client *c, const struct ss_opts *o, struct ss_reply *r, int argc, const struct ss_arg *argv)
 {
     struct ssb req = {0};
     ss_resp_array(&req, argc, argv);
@@ -226,8 +200,7 @@ bool ss_cmd(struct ss_client *c, const struct ss_opts *o, struct ss_reply *r, ..
     int argc = 0;
     va_list ap;
     va_start(ap, r);
-    for (const char *s; (s = va_arg(ap, const char *)) != NULL && argc < SS_MAX_ARGS;)
-        argv[argc++] = ss_str(s);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL && argc < SS_MAX_ARGS;) argv[argc++] = ss_str(s);
     va_end(ap);
     return ss_callv(c, o, r, argc, argv);
 }
@@ -240,12 +213,10 @@ bool ss_user_prop(const mosquitto_property *props, const char *name, char *buf, 
             !mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &k, &v, false))
             continue;
         bool hit = strcmp(k, name) == 0;
-        if (hit)
-            snprintf(buf, size, "%s", v);
+        if (hit) snprintf(buf, size, "%s", v);
         free(k);
         free(v);
-        if (hit)
-            return true;
+        if (hit) return true;
     }
     return false;
 }
@@ -265,10 +236,7 @@ int ss_user_prop_count(const mosquitto_property *props, const char *name)
     return n;
 }
 
-bool ss_reply_has_ts(const struct ss_reply *r)
-{
-    return ss_user_prop_count(r->props, "__ts") > 0;
-}
+bool ss_reply_has_ts(const struct ss_reply *r) { return ss_user_prop_count(r->props, "__ts") > 0; }
 
 bool ss_reply_version(const struct ss_reply *r, struct ss_hlc *out)
 {
@@ -278,8 +246,7 @@ bool ss_reply_version(const struct ss_reply *r, struct ss_hlc *out)
         return false;
     }
     if (!ss_hlc_parse(buf, out)) {
-        e2e_fail(__FILE__, __LINE__, "reply to %s: __ts \"%s\" is not wall:counter:node",
-                 r->sent, buf);
+        e2e_fail(__FILE__, __LINE__, "reply to %s: __ts \"%s\" is not wall:counter:node", r->sent, buf);
         return false;
     }
     return true;
@@ -290,8 +257,7 @@ bool ss_reply_is(const struct ss_reply *r, const void *expected, size_t len)
     return r->received && r->len == len && memcmp(r->payload, expected, len) == 0;
 }
 
-void ss_fail_reply(const char *file, int line, const struct ss_reply *r, const void *expected,
-                   size_t len)
+void ss_fail_reply(const char *file, int line, const struct ss_reply *r, const void *expected, size_t len)
 {
     char got[300], want[300];
     ss_escape(r->payload, r->received ? r->len : 0, got, sizeof got);
@@ -312,8 +278,7 @@ static void append_hex(char *out, size_t size, const void *data, size_t len)
     out[used] = '\0';
 }
 
-void ss_notify_topic(char *out, size_t size, const char *client_id, const void *key,
-                     size_t klen)
+void ss_notify_topic(char *out, size_t size, const char *client_id, const void *key, size_t klen)
 {
     snprintf(out, size, SS_NOTIFY_NS "/");
     append_hex(out, size, client_id, strlen(client_id));
@@ -332,8 +297,7 @@ int ss_note_total(const struct ss_client *c)
 const struct tc_msg *ss_note(const struct ss_client *c, const char *topic, int i)
 {
     for (int k = 0; k < c->tc->msg_count; k++)
-        if (strcmp(c->tc->msgs[k].topic, topic) == 0 && i-- == 0)
-            return &c->tc->msgs[k];
+        if (strcmp(c->tc->msgs[k].topic, topic) == 0 && i-- == 0) return &c->tc->msgs[k];
     return NULL;
 }
 

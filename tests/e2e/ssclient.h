@@ -23,14 +23,14 @@
 
 /* Exact error replies of protocol §3.5. */
 #define SS_ERR(text) "-ERR " text "\r\n"
-#define SS_ERR_TS_SKEW                                                                    \
+#define SS_ERR_TS_SKEW                                                                   \
     SS_ERR("the request timestamp is too far in the future; ensure that the client and " \
            "broker system clocks are synchronized")
 #define SS_ERR_FT_REQUIRED SS_ERR("a fencing token is required for this request")
-#define SS_ERR_FT_SKEW                                                                       \
+#define SS_ERR_FT_SKEW                                                                      \
     SS_ERR("the request fencing token timestamp is too far in the future; ensure that the " \
            "client and broker system clocks are synchronized")
-#define SS_ERR_FT_LOWER                                                                  \
+#define SS_ERR_FT_LOWER                                                           \
     SS_ERR("the request fencing token is a lower version than the fencing token " \
            "protecting the resource")
 #define SS_ERR_QUOTA SS_ERR("the quota has been exceeded")
@@ -63,8 +63,8 @@ struct ss_opts {
     bool qos0;                  /* publish the request at QoS 0 */
     const char *response_topic; /* instead of the client's own */
     bool omit_response_topic;
-    int expect_status;          /* __stat the reply must carry; 0 means 200 */
-    const uint8_t *corr;        /* SS_CORR_LEN bytes of Correlation Data to send
+    int expect_status;   /* __stat the reply must carry; 0 means 200 */
+    const uint8_t *corr; /* SS_CORR_LEN bytes of Correlation Data to send
                                    instead of fresh ones (a redelivery) */
 };
 
@@ -89,8 +89,7 @@ bool ss_attach(struct ss_client *c, struct tc *tc);
 
 /* Publishes one request without waiting; pending records its correlation
  * data and a printable copy of the request for ss_wait. */
-bool ss_send(struct ss_client *c, const struct ss_opts *o, const void *payload, size_t len,
-             struct ss_reply *pending);
+bool ss_send(struct ss_client *c, const struct ss_opts *o, const void *payload, size_t len, struct ss_reply *pending);
 /* Waits up to timeout_ms for the reply to a request sent with ss_send and
  * checks its envelope (topic, QoS 1, correlation echo, content type,
  * __stat): a deviation is recorded as a failure and returns false. A missing
@@ -98,10 +97,8 @@ bool ss_send(struct ss_client *c, const struct ss_opts *o, const void *payload, 
  * assert the absence of a reply. */
 bool ss_wait(struct ss_client *c, const struct ss_opts *o, struct ss_reply *r, int timeout_ms);
 /* ss_send + ss_wait; records a failure if no reply arrives in time. */
-bool ss_call(struct ss_client *c, const struct ss_opts *o, const void *payload, size_t len,
-             struct ss_reply *r);
-bool ss_callv(struct ss_client *c, const struct ss_opts *o, struct ss_reply *r, int argc,
-              const struct ss_arg *argv);
+bool ss_call(struct ss_client *c, const struct ss_opts *o, const void *payload, size_t len, struct ss_reply *r);
+bool ss_callv(struct ss_client *c, const struct ss_opts *o, struct ss_reply *r, int argc, const struct ss_arg *argv);
 /* Arguments are C strings, terminated by NULL. */
 bool ss_cmd(struct ss_client *c, const struct ss_opts *o, struct ss_reply *r, ...);
 
@@ -114,13 +111,11 @@ bool ss_reply_version(const struct ss_reply *r, struct ss_hlc *out);
 bool ss_reply_has_ts(const struct ss_reply *r);
 
 bool ss_reply_is(const struct ss_reply *r, const void *expected, size_t len);
-void ss_fail_reply(const char *file, int line, const struct ss_reply *r, const void *expected,
-                   size_t len);
+void ss_fail_reply(const char *file, int line, const struct ss_reply *r, const void *expected, size_t len);
 
 /* --- notifications (§1.4, §3.7) ------------------------------------------- */
 /* The notification topic for a watcher and a key: upper-case hex. */
-void ss_notify_topic(char *out, size_t size, const char *client_id, const void *key,
-                     size_t klen);
+void ss_notify_topic(char *out, size_t size, const char *client_id, const void *key, size_t klen);
 /* Number of messages the client received under SS_NOTIFY_NS. */
 int ss_note_total(const struct ss_client *c);
 /* The i-th message received on exactly this topic, or NULL. */
@@ -129,12 +124,12 @@ const struct tc_msg *ss_note(const struct ss_client *c, const char *topic, int i
 void ss_note_set_payload(struct ssb *out, const void *value, size_t vlen);
 
 /* --- assertions ------------------------------------------------------------ */
-#define CHECK_REPLY_BYTES(r, data, n)                                 \
-    do {                                                              \
-        if (!ss_reply_is(&(r), (data), (n))) {                        \
-            ss_fail_reply(__FILE__, __LINE__, &(r), (data), (n));     \
-            return;                                                   \
-        }                                                             \
+#define CHECK_REPLY_BYTES(r, data, n)                             \
+    do {                                                          \
+        if (!ss_reply_is(&(r), (data), (n))) {                    \
+            ss_fail_reply(__FILE__, __LINE__, &(r), (data), (n)); \
+            return;                                               \
+        }                                                         \
     } while (0)
 /* lit must be a string literal. */
 #define CHECK_REPLY(r, lit) CHECK_REPLY_BYTES(r, lit, sizeof(lit) - 1)
@@ -143,18 +138,17 @@ void ss_note_set_payload(struct ssb *out, const void *value, size_t vlen);
 #define SS_CMD(c, o, r, ...) CHECK(ss_cmd((c), (o), &(r), __VA_ARGS__, (const char *)NULL))
 
 /* Payload of a received message equals the bytes. */
-#define CHECK_PAYLOAD(msg, data, n)                                                       \
-    do {                                                                                  \
-        const struct tc_msg *m_ = (msg);                                                  \
-        size_t n_ = (n);                                                                  \
-        if (!m_ || (size_t)m_->payload_len != n_ || memcmp(m_->payload, (data), n_) != 0) { \
-            char a_[300], e_[300];                                                        \
-            ss_escape(m_ ? m_->payload : "", m_ ? (size_t)m_->payload_len : 0, a_, sizeof a_); \
-            ss_escape((data), n_, e_, sizeof e_);                                         \
-            e2e_fail(__FILE__, __LINE__, "payload \"%s\"%s, expected \"%s\"", a_,         \
-                     m_ ? "" : " (no message)", e_);                                      \
-            return;                                                                       \
-        }                                                                                 \
+#define CHECK_PAYLOAD(msg, data, n)                                                                               \
+    do {                                                                                                          \
+        const struct tc_msg *m_ = (msg);                                                                          \
+        size_t n_ = (n);                                                                                          \
+        if (!m_ || (size_t)m_->payload_len != n_ || memcmp(m_->payload, (data), n_) != 0) {                       \
+            char a_[300], e_[300];                                                                                \
+            ss_escape(m_ ? m_->payload : "", m_ ? (size_t)m_->payload_len : 0, a_, sizeof a_);                    \
+            ss_escape((data), n_, e_, sizeof e_);                                                                 \
+            e2e_fail(__FILE__, __LINE__, "payload \"%s\"%s, expected \"%s\"", a_, m_ ? "" : " (no message)", e_); \
+            return;                                                                                               \
+        }                                                                                                         \
     } while (0)
 
 #endif

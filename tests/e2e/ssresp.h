@@ -41,8 +41,7 @@ void ss_escape(const void *data, size_t len, char *out, size_t size);
 
 /* Reads a `$<n>\r\n<bytes>\r\n` bulk string at *pos; returns false on any
  * deviation. *data points into buf. */
-bool ss_parse_bulk(const uint8_t *buf, size_t len, size_t *pos, const uint8_t **data,
-                   size_t *dlen);
+bool ss_parse_bulk(const uint8_t *buf, size_t len, size_t *pos, const uint8_t **data, size_t *dlen);
 /* Reads a `*<n>\r\n` array header at *pos. */
 bool ss_parse_array_header(const uint8_t *buf, size_t len, size_t *pos, long *count);
 

@@ -15,44 +15,44 @@
 
 /* Everyone listed may connect, publish state store requests and use their
  * own clients/<id>/ subtree (which holds the state store response topic). */
-#define BASE_RULE                                                                         \
-    "    - principals:\n"                                                                 \
-    "        clientIds: [c1, c2, admin]\n"                                                \
-    "      brokerResources:\n"                                                            \
-    "        - method: Connect\n"                                                         \
-    "        - method: Publish\n"                                                         \
-    "          topics: [\"clients/{principal.clientId}/#\", \"" REQ "\"]\n"               \
-    "        - method: Subscribe\n"                                                       \
-    "          topics: [\"clients/{principal.clientId}/#\"]\n"                            \
-    "    - principals:\n"                                                                 \
-    "        clientIds: [admin]\n"                                                        \
-    "      brokerResources:\n"                                                            \
-    "        - method: Publish\n"                                                         \
-    "          topics: [\"#\"]\n"                                                         \
-    "      stateStoreResources:\n"                                                        \
-    "        - method: ReadWrite\n"                                                       \
-    "          keys: [\"*\"]\n"                                                           \
-    "        - method: readwrite\n"                                                       \
-    "          keyType: binary\n"                                                         \
+#define BASE_RULE                                                           \
+    "    - principals:\n"                                                   \
+    "        clientIds: [c1, c2, admin]\n"                                  \
+    "      brokerResources:\n"                                              \
+    "        - method: Connect\n"                                           \
+    "        - method: Publish\n"                                           \
+    "          topics: [\"clients/{principal.clientId}/#\", \"" REQ "\"]\n" \
+    "        - method: Subscribe\n"                                         \
+    "          topics: [\"clients/{principal.clientId}/#\"]\n"              \
+    "    - principals:\n"                                                   \
+    "        clientIds: [admin]\n"                                          \
+    "      brokerResources:\n"                                              \
+    "        - method: Publish\n"                                           \
+    "          topics: [\"#\"]\n"                                           \
+    "      stateStoreResources:\n"                                          \
+    "        - method: ReadWrite\n"                                         \
+    "          keys: [\"*\"]\n"                                             \
+    "        - method: readwrite\n"                                         \
+    "          keyType: binary\n"                                           \
     "          keys: [AP8=]\n"
 
-#define C1_RULE                                                                           \
-    "    - principals:\n"                                                                 \
-    "        clientIds: [c1]\n"                                                           \
-    "      brokerResources:\n"                                                            \
-    "        - method: Subscribe\n"                                                       \
-    "          topics: [\"public/+\"]\n"                                                  \
-    "      stateStoreResources:\n"                                                        \
-    "        - method: ReadWrite\n"                                                       \
-    "          keyType: Pattern\n"                                                        \
-    "          keys: [\"own/{principal.clientId}/*\"]\n"                                  \
-    "        - method: Read\n"                                                            \
-    "          keyType: String\n"                                                         \
-    "          keys: [\"lit*\"]\n"                                                        \
-    "        - method: Write\n"                                                           \
-    "          keys: [\"locks/?\"]\n"                                                     \
-    "        - method: Read\n"                                                            \
-    "          keyType: Binary\n"                                                         \
+#define C1_RULE                                          \
+    "    - principals:\n"                                \
+    "        clientIds: [c1]\n"                          \
+    "      brokerResources:\n"                           \
+    "        - method: Subscribe\n"                      \
+    "          topics: [\"public/+\"]\n"                 \
+    "      stateStoreResources:\n"                       \
+    "        - method: ReadWrite\n"                      \
+    "          keyType: Pattern\n"                       \
+    "          keys: [\"own/{principal.clientId}/*\"]\n" \
+    "        - method: Read\n"                           \
+    "          keyType: String\n"                        \
+    "          keys: [\"lit*\"]\n"                       \
+    "        - method: Write\n"                          \
+    "          keys: [\"locks/?\"]\n"                    \
+    "        - method: Read\n"                           \
+    "          keyType: Binary\n"                        \
     "          keys: [AP8=]\n"
 
 static const char policy[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE C1_RULE;
@@ -226,20 +226,20 @@ static void test_reload(void)
 
 /* `watcher` sees everything, `$SYS` included; c2 may publish to $SYS (which
  * still never makes it a valid Response Topic) and use every key. */
-#define WATCHER_RULE                                                                      \
-    "    - principals:\n"                                                                 \
-    "        clientIds: [watcher]\n"                                                      \
-    "      brokerResources:\n"                                                            \
-    "        - method: Connect\n"                                                         \
-    "        - method: Subscribe\n"                                                       \
-    "          topics: [\"#\", \"$SYS/#\"]\n"                                             \
-    "    - principals:\n"                                                                 \
-    "        clientIds: [c2]\n"                                                           \
-    "      brokerResources:\n"                                                            \
-    "        - method: Publish\n"                                                         \
-    "          topics: [\"$SYS/#\"]\n"                                                    \
-    "      stateStoreResources:\n"                                                        \
-    "        - method: ReadWrite\n"                                                       \
+#define WATCHER_RULE                          \
+    "    - principals:\n"                     \
+    "        clientIds: [watcher]\n"          \
+    "      brokerResources:\n"                \
+    "        - method: Connect\n"             \
+    "        - method: Subscribe\n"           \
+    "          topics: [\"#\", \"$SYS/#\"]\n" \
+    "    - principals:\n"                     \
+    "        clientIds: [c2]\n"               \
+    "      brokerResources:\n"                \
+    "        - method: Publish\n"             \
+    "          topics: [\"$SYS/#\"]\n"        \
+    "      stateStoreResources:\n"            \
+    "        - method: ReadWrite\n"           \
     "          keys: [\"*\"]\n"
 
 static const char policy_watch[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE C1_RULE WATCHER_RULE;
@@ -281,8 +281,7 @@ static void test_response_topic_authorized(void)
     mosquitto_property_free_all(&props);
     CHECK_INT(prc, MOSQ_ERR_SUCCESS);
     tc_pump_for(700);
-    for (int i = 0; i < watcher->msg_count; i++)
-        e2e_note("watcher got %s", watcher->msgs[i].topic);
+    for (int i = 0; i < watcher->msg_count; i++) e2e_note("watcher got %s", watcher->msgs[i].topic);
     CHECK_INT(watcher->msg_count, 0);
     CHECK_INT(c2.tc->msg_count, 0);
     /* not executed either */
@@ -297,20 +296,19 @@ static void test_response_topic_authorized(void)
     CHECK(!c1.tc->disconnected && !c2.tc->disconnected);
     /* the watcher sees only what its own subscriptions bring: the admin's replies
      * and c1's own, on their response topics */
-    for (int i = 0; i < watcher->msg_count; i++)
-        CHECK(strncmp(watcher->msgs[i].topic, "clients/", 8) == 0);
+    for (int i = 0; i < watcher->msg_count; i++) CHECK(strncmp(watcher->msgs[i].topic, "clients/", 8) == 0);
 }
 
 /* --- Wills (issue 8): a will is a PUBLISH made in advance -------------------- */
 
 /* c3 (delayed will) and c4 (immediate will) may leave wills under wills/;
  * `probe` only tells when a reload has taken effect. */
-#define WILL_RULE                                                                         \
-    "    - principals:\n"                                                                 \
-    "        clientIds: [c3, c4, probe]\n"                                                \
-    "      brokerResources:\n"                                                            \
-    "        - method: Connect\n"                                                         \
-    "        - method: Publish\n"                                                         \
+#define WILL_RULE                          \
+    "    - principals:\n"                  \
+    "        clientIds: [c3, c4, probe]\n" \
+    "      brokerResources:\n"             \
+    "        - method: Connect\n"          \
+    "        - method: Publish\n"          \
     "          topics: [\"wills/{principal.clientId}\"]\n"
 
 static const char policy_will[] =
@@ -397,12 +395,12 @@ static void test_will_authorized(void)
 
 /* alice and bob (user names claimed on the loopback listener) may both use
  * any client id and the same topics. */
-#define USERS_RULE                                                                        \
-    "    - principals:\n"                                                                 \
-    "        usernames: [alice, bob]\n"                                                   \
-    "      brokerResources:\n"                                                            \
-    "        - method: Connect\n"                                                         \
-    "        - method: Subscribe\n"                                                       \
+#define USERS_RULE                      \
+    "    - principals:\n"               \
+    "        usernames: [alice, bob]\n" \
+    "      brokerResources:\n"          \
+    "        - method: Connect\n"       \
+    "        - method: Subscribe\n"     \
     "          topics: [\"shared/#\"]\n"
 
 static const char policy_users[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE USERS_RULE;
@@ -457,11 +455,11 @@ static void test_session_of_another_principal(void)
 
 /* --- Queued messages after a revoked Subscribe grant (issue 8) ---------------- */
 
-#define NEWS_RULE                                                                         \
-    "    - principals:\n"                                                                 \
-    "        clientIds: [c1, c2]\n"                                                       \
-    "      brokerResources:\n"                                                            \
-    "        - method: Subscribe\n"                                                       \
+#define NEWS_RULE                   \
+    "    - principals:\n"           \
+    "        clientIds: [c1, c2]\n" \
+    "      brokerResources:\n"      \
+    "        - method: Subscribe\n" \
     "          topics: [\"news/#\"]\n"
 
 static const char policy_news[] = "authorization:\n  enabled: true\n  rules:\n" BASE_RULE NEWS_RULE;
@@ -510,8 +508,7 @@ static void test_queued_after_revoke(void)
     CHECK(c1 != NULL);
     CHECK_INT(c1->connack_flags & 1, 1);
     tc_pump_for(700);
-    for (int i = 0; i < c1->msg_count; i++)
-        e2e_note("c1 got %s", c1->msgs[i].topic);
+    for (int i = 0; i < c1->msg_count; i++) e2e_note("c1 got %s", c1->msgs[i].topic);
     CHECK_INT(c1->msg_count, 0);
 }
 
@@ -528,7 +525,4 @@ static const struct e2e_case cases[] = {
     {"queued_after_revoke", test_queued_after_revoke, .mqstated_only = ONLY, .extra_yaml = policy_news},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -17,8 +17,7 @@
 static struct tc *bystander(void)
 {
     struct tc *c = tc_open("bystander", MQTT_PROTOCOL_V5, true, NULL);
-    if (c && tc_subscribe(c, "by/t", 1, 0, NULL) != 1)
-        return NULL;
+    if (c && tc_subscribe(c, "by/t", 1, 0, NULL) != 1) return NULL;
     return c;
 }
 
@@ -28,8 +27,7 @@ static bool others_unharmed(struct tc *by)
     int before = by->msg_count;
     bool ok = fresh && !by->disconnected && tc_publish(fresh, "by/t", "still here", 1, false, NULL) == 0 &&
               tc_wait_msgs(by, before + 1, TC_TIMEOUT_MS);
-    if (fresh)
-        tc_destroy(fresh);
+    if (fresh) tc_destroy(fresh);
     return ok;
 }
 
@@ -44,22 +42,16 @@ static bool closed_with(int fd, int expected)
         e2e_note("connection not closed by the broker");
         return false;
     }
-    if (expected == ANY_REASON)
-        return reason == -1 || reason >= 0x80;
-    if (reason == expected)
-        return true;
+    if (expected == ANY_REASON) return reason == -1 || reason >= 0x80;
+    if (reason == expected) return true;
     snprintf(what, sizeof what, "expected DISCONNECT 0x%02X, got %s 0x%02X", expected,
              reason == -1 ? "no DISCONNECT" : "DISCONNECT", reason == -1 ? 0 : reason);
-    if (e2e_mosquitto_deviates(what))
-        return true;
+    if (e2e_mosquitto_deviates(what)) return true;
     e2e_note("%s", what);
     return false;
 }
 
-static int connected_v5(void)
-{
-    return raw_connect_v5(e2e_port(), "violator", true, NULL, NULL);
-}
+static int connected_v5(void) { return raw_connect_v5(e2e_port(), "violator", true, NULL, NULL); }
 
 static void packet_before_connect(void)
 {
@@ -167,21 +159,19 @@ static bool v311_violation_closes(const uint8_t *bytes, size_t len)
     struct raw_pkt ack;
     raw_build_connect_v311(&connect, "old-violator", true, 30);
     int fd = raw_open(e2e_port());
-    if (fd < 0 || !raw_send_pb(fd, &connect) || raw_recv(fd, &ack, TC_TIMEOUT_MS) != RAW_OK)
-        return false;
+    if (fd < 0 || !raw_send_pb(fd, &connect) || raw_recv(fd, &ack, TC_TIMEOUT_MS) != RAW_OK) return false;
     bool accepted = ack.type == 2 && ack.len == 2 && ack.body[1] == 0;
     raw_pkt_free(&ack);
     int reason = -1;
-    return accepted && raw_send(fd, bytes, len) && raw_wait_closed(fd, TC_TIMEOUT_MS, &reason) &&
-           reason == -1;
+    return accepted && raw_send(fd, bytes, len) && raw_wait_closed(fd, TC_TIMEOUT_MS, &reason) && reason == -1;
 }
 
 static void v311_violations_close_socket(void)
 {
     struct tc *by = bystander();
     CHECK(by);
-    const uint8_t second_connect[] = {0x10, 0x0E, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02,
-                                      0x00, 0x1E, 0x00, 0x02, 'i', 'd'};
+    const uint8_t second_connect[] = {0x10, 0x0E, 0x00, 0x04, 'M',  'Q',  'T', 'T',
+                                      0x04, 0x02, 0x00, 0x1E, 0x00, 0x02, 'i', 'd'};
     const uint8_t qos3[] = {0x36, 0x07, 0x00, 0x03, 'q', '/', '3', 0x00, 0x01};
     const uint8_t bad_flags[] = {0x80, 0x08, 0x00, 0x01, 0x00, 0x03, 'a', '/', 'b', 0x01};
     const uint8_t qos1_without_id[] = {0x32, 0x03, 0x00, 0x01, 'x'};
@@ -200,15 +190,13 @@ static bool send_big_qos0(int fd, const char *topic, size_t payload_len)
     size_t tlen = strlen(topic), remaining = 2 + tlen + 1 + payload_len;
     uint8_t *buf = calloc(1, remaining + 5);
     size_t pos = 0;
-    if (!buf)
-        return false;
+    if (!buf) return false;
     buf[pos++] = 0x30;
     for (size_t v = remaining;;) {
         uint8_t byte = v % 128;
         v /= 128;
         buf[pos++] = v ? (uint8_t)(byte | 0x80) : byte;
-        if (!v)
-            break;
+        if (!v) break;
     }
     buf[pos++] = (uint8_t)(tlen >> 8);
     buf[pos++] = (uint8_t)tlen;
@@ -249,8 +237,7 @@ static void slow_reader_bounded_memory(void)
              (long long)(e2e_now_ms() - start), before, peak);
     /* Other clients are still served while the slow reader is stuck. */
     CHECK(others_unharmed(by));
-    if (peak - before >= 64 * 1024 &&
-        e2e_mosquitto_deviates("does not bound the QoS 0 backlog of a slow reader"))
+    if (peak - before >= 64 * 1024 && e2e_mosquitto_deviates("does not bound the QoS 0 backlog of a slow reader"))
         return;
     CHECK(peak - before < 64 * 1024);
 }
@@ -268,7 +255,4 @@ static const struct e2e_case cases[] = {
     {"slow_reader_bounded_memory", slow_reader_bounded_memory, NULL, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -30,15 +30,11 @@ static int send_or_stall(int fd, const uint8_t *b, size_t len, int wait_ms)
     while (off < len) {
         struct pollfd p = {.fd = fd, .events = POLLOUT};
         int r = poll(&p, 1, wait_ms);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r == 0 ? 0 : -1;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return r == 0 ? 0 : -1;
         ssize_t n = send(fd, b + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (n < 0)
-            return -1;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n < 0) return -1;
         off += (size_t)n;
     }
     return 1;
@@ -93,21 +89,17 @@ static int rd_next(struct rd *r, int timeout_ms, uint8_t *type, const uint8_t **
             r->off += i + len;
             return RAW_OK;
         }
-        if (have_len && i + len > sizeof r->buf)
-            return RAW_CLOSED; /* larger than this reader handles */
+        if (have_len && i + len > sizeof r->buf) return RAW_CLOSED; /* larger than this reader handles */
         memmove(r->buf, p, avail);
         r->len = avail;
         r->off = 0;
         int left = (int)(deadline - e2e_now_ms());
         struct pollfd pf = {.fd = r->fd, .events = POLLIN};
         int pr = poll(&pf, 1, left > 0 ? left : 0);
-        if (pr == 0)
-            return RAW_TIMEOUT;
-        if (pr < 0 && errno == EINTR)
-            continue;
+        if (pr == 0) return RAW_TIMEOUT;
+        if (pr < 0 && errno == EINTR) continue;
         ssize_t n = recv(r->fd, r->buf + r->len, sizeof r->buf - r->len, 0);
-        if (n <= 0)
-            return RAW_CLOSED;
+        if (n <= 0) return RAW_CLOSED;
         r->len += (size_t)n;
     }
 }
@@ -126,16 +118,14 @@ static bool drain_and_ack(int fd, long want_pubs, long want_acks, int timeout_ms
         const uint8_t *b;
         uint32_t n;
         int left = (int)(deadline - e2e_now_ms());
-        if (rd_next(&r, left > 0 ? left : 0, &type, &b, &n) != RAW_OK)
-            return false;
+        if (rd_next(&r, left > 0 ? left : 0, &type, &b, &n) != RAW_OK) return false;
         if (type >> 4 == 4) {
             (*acks)++;
         } else if (type >> 4 == 3) {
             (*pubs)++;
             if (((type >> 1) & 3) == 1 && n >= 2) {
                 uint16_t tlen = (uint16_t)(b[0] << 8 | b[1]);
-                if (n < 4u + tlen || !raw_send_ack(fd, 4, (uint16_t)(b[2 + tlen] << 8 | b[3 + tlen])))
-                    return false;
+                if (n < 4u + tlen || !raw_send_ack(fd, 4, (uint16_t)(b[2 + tlen] << 8 | b[3 + tlen]))) return false;
             }
         }
     }
@@ -173,8 +163,7 @@ static uint8_t *build_big_publish(const char *topic, uint16_t pid, size_t payloa
         uint8_t byte = v & 0x7f;
         v >>= 7;
         p[n++] = (uint8_t)(byte | (v ? 0x80 : 0));
-        if (!v)
-            break;
+        if (!v) break;
     }
     p[n++] = (uint8_t)(tl >> 8);
     p[n++] = (uint8_t)tl;
@@ -191,8 +180,7 @@ static uint8_t *build_big_publish(const char *topic, uint16_t pid, size_t payloa
 static void set_big_pid(uint8_t *pkt, const char *topic, uint16_t pid)
 {
     size_t i = 1;
-    while (pkt[i] & 0x80)
-        i++;
+    while (pkt[i] & 0x80) i++;
     i += 1 + 2 + strlen(topic);
     pkt[i] = (uint8_t)(pid >> 8);
     pkt[i + 1] = (uint8_t)pid;
@@ -203,8 +191,7 @@ static void set_big_pid(uint8_t *pkt, const char *topic, uint16_t pid)
 static int connect_with(const char *id, uint32_t session_expiry, const char *will_topic)
 {
     int fd = raw_open(e2e_port());
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     struct pb props = {0}, body = {0}, pkt = {0};
     if (session_expiry) {
         pb_u8(&props, 0x11);
@@ -224,8 +211,7 @@ static int connect_with(const char *id, uint32_t session_expiry, const char *wil
     }
     pb_packet(&pkt, 0x10, &body);
     struct raw_pkt ack;
-    if (!raw_send_pb(fd, &pkt) || raw_recv(fd, &ack, TC_TIMEOUT_MS) != RAW_OK)
-        return -1;
+    if (!raw_send_pb(fd, &pkt) || raw_recv(fd, &ack, TC_TIMEOUT_MS) != RAW_OK) return -1;
     bool ok = ack.type == 2 && raw_reason_code(&ack) == 0;
     raw_pkt_free(&ack);
     return ok ? fd : -1;
@@ -265,8 +251,7 @@ static void watcher_that_stops_reading_is_cut(void)
         snprintf(payload, sizeof payload, "*3\r\n$3\r\nSET\r\n$2\r\nk%d\r\n$1000\r\n%01000d\r\n", i % 10, i);
         build_request(&req, "resp/writer", next_id(i), payload);
         CHECK(raw_send_pb(writer, &req));
-        if (i % 50 == 49)
-            CHECK(drain_and_ack(writer, 50, 50, 20000, &pubs, &acks));
+        if (i % 50 == 49) CHECK(drain_and_ack(writer, 50, 50, 20000, &pubs, &acks));
     }
     int64_t took = e2e_now_ms() - t0;
     long grew = rss_growth(rss0);
@@ -287,8 +272,7 @@ static void watcher_that_stops_reading_is_cut(void)
     SS_CMD(&other, NULL, r, "SET", "k1", "after");
     CHECK_REPLY(r, "+OK\r\n");
     int64_t until = e2e_now_ms() + TC_TIMEOUT_MS;
-    while (ss_note_total(&again) < 1 && e2e_now_ms() < until)
-        e2e_sleep_ms(20);
+    while (ss_note_total(&again) < 1 && e2e_now_ms() < until) e2e_sleep_ms(20);
     CHECK_INT(ss_note_total(&again), 1);
 }
 
@@ -299,8 +283,8 @@ static void watcher_that_stops_reading_is_cut(void)
  * memory flat); it can never acknowledge what it owes behind its own
  * flood, so its queue stays full and the slow-subscriber timeout ends it
  * with 0x97. */
-static const struct e2e_limits self_limits = {.max_inflight = 10, .max_queued_messages = 100,
-                                              .slow_subscriber_timeout = 5};
+static const struct e2e_limits self_limits = {
+    .max_inflight = 10, .max_queued_messages = 100, .slow_subscriber_timeout = 5};
 
 /* Reads (acknowledging QoS 1 PUBLISHes) until the broker closes; the
  * reason of a DISCONNECT on the way goes to *reason (-1: none). */
@@ -318,10 +302,8 @@ static bool read_until_closed(int fd, int timeout_ms, int *reason, long *pubs)
         uint32_t n;
         int left = (int)(deadline - e2e_now_ms());
         int rc = rd_next(&r, left > 0 ? left : 0, &type, &b, &n);
-        if (rc != RAW_OK)
-            return rc == RAW_CLOSED;
-        if (type >> 4 == 14)
-            *reason = n ? b[0] : 0;
+        if (rc != RAW_OK) return rc == RAW_CLOSED;
+        if (type >> 4 == 14) *reason = n ? b[0] : 0;
         if (type >> 4 == 3) {
             (*pubs)++;
             uint16_t tlen = n >= 2 ? (uint16_t)(b[0] << 8 | b[1]) : 0;
@@ -344,9 +326,9 @@ static void flood_until_cut(int fd, void (*make)(struct pb *, long))
         sent += r == 1;
     }
     long grew = rss_growth(rss0);
-    e2e_note("%ld packets accepted in %lld ms, then %s; broker RSS grew %ld KiB", sent,
-             (long long)(e2e_now_ms() - t0), r == 0 ? "reading stopped" : "no stall", grew);
-    CHECK(r == 0);          /* the broker stopped reading this client */
+    e2e_note("%ld packets accepted in %lld ms, then %s; broker RSS grew %ld KiB", sent, (long long)(e2e_now_ms() - t0),
+             r == 0 ? "reading stopped" : "no stall", grew);
+    CHECK(r == 0);                 /* the broker stopped reading this client */
     CHECK(grew < 64 * MIB_IN_KIB); /* generous: ASan */
     int reason;
     long pubs;
@@ -385,8 +367,7 @@ static void make_self_publish(struct pb *out, long i)
 static int self_client(const char *id, const char *filter)
 {
     int fd = raw_connect_v5(e2e_port(), id, true, NULL, NULL);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     small_sndbuf(fd);
     return raw_subscribe_v5(fd, 1, filter, 1, NULL) == 1 ? fd : -1;
 }
@@ -444,8 +425,8 @@ static void held_client_disconnect_is_honoured(void)
 /* Replies aimed at someone else's subscription count as the requester's
  * messages: a receiver that stops reading pauses the requester (no
  * unbounded queue), and the slow-subscriber timeout frees both. */
-static const struct e2e_limits victim_limits = {.max_inflight = 10, .max_queued_messages = 100,
-                                                .slow_subscriber_timeout = 3};
+static const struct e2e_limits victim_limits = {
+    .max_inflight = 10, .max_queued_messages = 100, .slow_subscriber_timeout = 3};
 
 static void make_get_for_victim(struct pb *out, long i)
 {
@@ -512,8 +493,8 @@ static void ping_flood_without_reading_is_held(void)
 
 /* --- 3. a subscriber that never reads ------------------------------------------- */
 
-static const struct e2e_limits byte_limits = {.max_inflight = 10, .max_queued_bytes = 1024 * 1024,
-                                              .slow_subscriber_timeout = 600};
+static const struct e2e_limits byte_limits = {
+    .max_inflight = 10, .max_queued_bytes = 1024 * 1024, .slow_subscriber_timeout = 600};
 
 /* 64 KiB messages to a stuck subscriber: its queue is bounded in bytes,
  * not only in messages, and the publisher is paused. */
@@ -545,8 +526,8 @@ static void stuck_subscriber_queue_bounded_in_bytes(void)
     CHECK(grew < 64 * MIB_IN_KIB);
 }
 
-static const struct e2e_limits slow_limits = {.max_inflight = 5, .max_queued_messages = 20,
-                                              .slow_subscriber_timeout = 2};
+static const struct e2e_limits slow_limits = {
+    .max_inflight = 5, .max_queued_messages = 20, .slow_subscriber_timeout = 2};
 
 /* A subscriber that keeps its connection (it pings) but never reads is
  * disconnected with 0x97 once its queue stayed full for the timeout; the
@@ -570,11 +551,9 @@ static void slow_subscriber_is_disconnected(void)
     while (e2e_now_ms() - t0 < 20000 && published < 200) {
         /* Each publish waits for its PUBACK, which is held while the
          * publisher is paused. */
-        if (tc_publish(pub, "both/t", "m", 1, false, NULL) != 0)
-            break;
+        if (tc_publish(pub, "both/t", "m", 1, false, NULL) != 0) break;
         published++;
-        if (published % 10 == 0)
-            raw_send(stuck, ping, sizeof ping); /* alive, yet not reading */
+        if (published % 10 == 0) raw_send(stuck, ping, sizeof ping); /* alive, yet not reading */
     }
     CHECK_INT(published, 200);
     cut_at = e2e_now_ms() - t0;
@@ -590,8 +569,8 @@ static void slow_subscriber_is_disconnected(void)
 
 /* --- 4. a paused publisher that goes away ------------------------------------------ */
 
-static const struct e2e_limits pause_limits = {.max_inflight = 5, .max_queued_messages = 20,
-                                               .slow_subscriber_timeout = 2};
+static const struct e2e_limits pause_limits = {
+    .max_inflight = 5, .max_queued_messages = 20, .slow_subscriber_timeout = 2};
 
 /* The publisher is paused behind a stuck subscriber and then closes its
  * socket: the broker notices (its will is published) once the pause ends,

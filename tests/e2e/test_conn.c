@@ -25,12 +25,10 @@ static int broker_fds(void)
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd", (int)e2e_broker_pid());
     DIR *d = opendir(path);
-    if (!d)
-        return -1;
+    if (!d) return -1;
     int n = 0;
     for (struct dirent *e; (e = readdir(d));)
-        if (e->d_name[0] != '.')
-            n++;
+        if (e->d_name[0] != '.') n++;
     closedir(d);
     return n;
 }
@@ -40,8 +38,7 @@ static bool broker_fds_fall_to(int want, int timeout_ms)
 {
     int64_t deadline = e2e_now_ms() + timeout_ms;
     while (broker_fds() > want) {
-        if (e2e_now_ms() > deadline)
-            return false;
+        if (e2e_now_ms() > deadline) return false;
         e2e_sleep_ms(50);
     }
     return true;
@@ -52,8 +49,7 @@ static bool broker_fds_fall_to(int want, int timeout_ms)
 static int open_small_rcvbuf(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     int size = 4096, one = 1;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -74,8 +70,7 @@ static bool connect_and_subscribe(int fd, const char *id, uint16_t keepalive, co
     struct pb pkt = {0};
     struct raw_pkt ack;
     raw_build_connect_v5(&pkt, id, true, keepalive, NULL);
-    if (!raw_send_pb(fd, &pkt) || raw_recv(fd, &ack, 5000) != RAW_OK)
-        return false;
+    if (!raw_send_pb(fd, &pkt) || raw_recv(fd, &ack, 5000) != RAW_OK) return false;
     bool ok = ack.type == 2 && raw_reason_code(&ack) == 0;
     raw_pkt_free(&ack);
     return ok && raw_subscribe_v5(fd, 1, filter, 0, NULL) == 0;
@@ -88,8 +83,7 @@ static bool publish_qos0(int fd, const char *topic, size_t size, int count)
     struct pb pkt = {0};
     raw_build_publish_v5(&pkt, topic, 0, false, false, 0, NULL, payload, size < sizeof payload ? size : sizeof payload);
     for (int i = 0; i < count; i++)
-        if (!raw_send_pb(fd, &pkt))
-            return false;
+        if (!raw_send_pb(fd, &pkt)) return false;
     return true;
 }
 
@@ -99,10 +93,8 @@ static bool log_has(const char *a, const char *b)
     FILE *f = fopen(e2e_log_path(), "r");
     char line[1024];
     bool found = false;
-    while (f && !found && fgets(line, sizeof line, f))
-        found = strstr(line, a) && (!b || strstr(line, b));
-    if (f)
-        fclose(f);
+    while (f && !found && fgets(line, sizeof line, f)) found = strstr(line, a) && (!b || strstr(line, b));
+    if (f) fclose(f);
     return found;
 }
 
@@ -140,10 +132,9 @@ static void stuck_readers_released(void)
      * the broker must let go of them while they are still connected. */
     bool released = broker_fds_fall_to(fds0 + 1, 15000);
     e2e_sleep_ms(500); /* the memory goes in the close callbacks, right after the fds */
-    e2e_note("broker fds %d -> %d with %d stuck peers -> %d; RSS %ld -> %ld -> %ld KiB", fds0, fds_stuck,
-             STUCK_PEERS, broker_fds(), rss0, rss_stuck, e2e_broker_rss_kib());
-    for (int i = 0; i < STUCK_PEERS; i++)
-        close(stuck[i]);
+    e2e_note("broker fds %d -> %d with %d stuck peers -> %d; RSS %ld -> %ld -> %ld KiB", fds0, fds_stuck, STUCK_PEERS,
+             broker_fds(), rss0, rss_stuck, e2e_broker_rss_kib());
+    for (int i = 0; i < STUCK_PEERS; i++) close(stuck[i]);
     CHECK(released);
     /* The publisher is unaffected. */
     CHECK(publish_qos0(pub, "flood/x", 10, 1));
@@ -168,17 +159,13 @@ static bool read_to_end(int fd, int timeout_ms, int *disconnect_rc)
     for (;;) {
         int wait = (int)(deadline - e2e_now_ms());
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (wait <= 0 || poll(&pfd, 1, wait) <= 0)
-            break;
-        if (len == cap)
-            data = realloc(data, cap *= 2);
+        if (wait <= 0 || poll(&pfd, 1, wait) <= 0) break;
+        if (len == cap) data = realloc(data, cap *= 2);
         ssize_t n = recv(fd, data + len, cap - len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             eof = n == 0;
-            if (n < 0)
-                e2e_note("read ended with %s after %zu bytes", strerror(errno), len);
+            if (n < 0) e2e_note("read ended with %s after %zu bytes", strerror(errno), len);
             break;
         }
         len += (size_t)n;
@@ -189,13 +176,10 @@ static bool read_to_end(int fd, int timeout_ms, int *disconnect_rc)
         size_t i = off + 1, rem = 0;
         for (int shift = 0; i < len && shift <= 21; shift += 7) {
             rem |= (size_t)(data[i] & 0x7f) << shift;
-            if (!(data[i++] & 0x80))
-                break;
+            if (!(data[i++] & 0x80)) break;
         }
-        if (i + rem > len)
-            break;
-        if (data[off] >> 4 == 14)
-            *disconnect_rc = rem ? data[i] : 0;
+        if (i + rem > len) break;
+        if (data[off] >> 4 == 14) *disconnect_rc = rem ? data[i] : 0;
         off = i + rem;
     }
     free(data);
@@ -278,12 +262,10 @@ static void big_connect_refused_early(void)
 #define BIG_CONNECT_ROUNDS 64
 #endif
     for (int round = 0; round < BIG_CONNECT_ROUNDS; round++) /* 4 MiB each, unless refused */
-        for (int i = 0; i < 8; i++)
-            (void)raw_send(fds[i], junk, sizeof junk);
+        for (int i = 0; i < 8; i++) (void)raw_send(fds[i], junk, sizeof junk);
     long rss1 = e2e_broker_rss_kib();
     e2e_note("RSS %ld -> %ld KiB with 8 clients sending large CONNECTs", rss0, rss1);
-    for (int i = 0; i < 8; i++)
-        CHECK(raw_wait_closed(fds[i], 5000, NULL));
+    for (int i = 0; i < 8; i++) CHECK(raw_wait_closed(fds[i], 5000, NULL));
     CHECK(rss1 - rss0 < 16 * 1024);
 }
 
@@ -363,15 +345,13 @@ static long broker_cpu_ticks(void)
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)e2e_broker_pid());
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
     const char *p = strrchr(buf, ')'); /* fields after the command name */
     long utime = 0, stime = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2)
-        return -1;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2) return -1;
     return utime + stime;
 }
 
@@ -386,10 +366,8 @@ static void out_of_fds_refused_and_logged(void)
         char id[16];
         snprintf(id, sizeof id, "fill%d", i);
         int fd = raw_connect_v5(e2e_port(), id, true, NULL, NULL);
-        if (fd >= 0)
-            conns[nconns++] = fd;
-        else
-            refused++;
+        if (fd >= 0) conns[nconns++] = fd;
+        else refused++;
     }
     e2e_note("%d connected, %d refused under a limit of %d descriptors", nconns, refused, FD_LIMIT);
     CHECK(nconns >= 5);
@@ -412,8 +390,7 @@ static void out_of_fds_refused_and_logged(void)
     /* The rest are counted into one line a second. */
     CHECK(log_has("connections (out of file descriptors", "127.0.0.1:"));
     /* Descriptors freed: connections are accepted again. */
-    for (int i = 0; i < nconns; i++)
-        raw_close(conns[i]);
+    for (int i = 0; i < nconns; i++) raw_close(conns[i]);
     e2e_sleep_ms(500);
     CHECK(raw_connect_v5(e2e_port(), "again", true, NULL, NULL) >= 0);
 }
@@ -428,10 +405,8 @@ static void reset_before_accept_logged_with_address(void)
     socklen_t len = sizeof local;
     bool ok = fd >= 0 && getsockname(fd, (struct sockaddr *)&local, &len) == 0;
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    if (ok)
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    if (fd >= 0)
-        raw_close(fd); /* RST while the broker cannot accept */
+    if (ok) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    if (fd >= 0) raw_close(fd); /* RST while the broker cannot accept */
     kill(e2e_broker_pid(), SIGCONT);
     CHECK(ok);
     char peer[32];
@@ -460,7 +435,4 @@ static const struct e2e_case cases[] = {
      "the log line is mqstated's"},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

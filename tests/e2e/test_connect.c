@@ -8,14 +8,12 @@
 static int connect_raw(const struct pb *connect, struct raw_pkt *ack)
 {
     int fd = raw_open(e2e_port());
-    if (fd < 0 || !raw_send_pb(fd, connect) || raw_recv(fd, ack, TC_TIMEOUT_MS) != RAW_OK)
-        return -1;
+    if (fd < 0 || !raw_send_pb(fd, connect) || raw_recv(fd, ack, TC_TIMEOUT_MS) != RAW_OK) return -1;
     return fd;
 }
 
 static const struct e2e_limits connack_limits = {
-    .receive_maximum = 10, .max_inflight = 10, .max_packet_size = 100000,
-    .topic_alias_maximum = 5};
+    .receive_maximum = 10, .max_inflight = 10, .max_packet_size = 100000, .topic_alias_maximum = 5};
 
 static void connack_properties(void)
 {
@@ -48,8 +46,7 @@ static void assigned_client_id(void)
     CHECK_INT(ack.type, 2);
     CHECK_INT(raw_reason_code(&ack), 0);
     CHECK(raw_connack_props(&ack, &props, &props_len));
-    bool found = raw_prop_find(props, props_len, MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER, NULL, &id,
-                               &id_len);
+    bool found = raw_prop_find(props, props_len, MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER, NULL, &id, &id_len);
     raw_pkt_free(&ack);
     CHECK(found);
     CHECK(id_len > 0);
@@ -91,8 +88,7 @@ static void server_keepalive_caps_client(void)
     CHECK(fd >= 0);
     CHECK_INT(raw_reason_code(&ack), 0);
     CHECK(raw_connack_props(&ack, &props, &props_len));
-    bool found = raw_prop_find(props, props_len, MQTT_PROP_SERVER_KEEP_ALIVE, &keepalive, NULL,
-                               NULL);
+    bool found = raw_prop_find(props, props_len, MQTT_PROP_SERVER_KEEP_ALIVE, &keepalive, NULL, NULL);
     raw_pkt_free(&ack);
     CHECK(found);
     CHECK_INT(keepalive, 10);
@@ -159,7 +155,4 @@ static const struct e2e_case cases[] = {
     {"v311_and_v5_clients_interoperate", v311_and_v5_clients_interoperate, NULL, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

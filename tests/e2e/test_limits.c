@@ -11,10 +11,8 @@ static bool broker_still_serves(void)
 {
     struct tc *c = tc_open("probe", MQTT_PROTOCOL_V5, true, NULL);
     bool ok = c && tc_subscribe(c, "probe/t", 1, 0, NULL) == 1 &&
-              tc_publish(c, "probe/t", "alive", 1, false, NULL) == 0 &&
-              tc_wait_msgs(c, 1, TC_TIMEOUT_MS);
-    if (c)
-        tc_destroy(c);
+              tc_publish(c, "probe/t", "alive", 1, false, NULL) == 0 && tc_wait_msgs(c, 1, TC_TIMEOUT_MS);
+    if (c) tc_destroy(c);
     return ok;
 }
 
@@ -94,8 +92,7 @@ static int connack_code(const struct pb *connect, bool *closed)
     struct raw_pkt ack;
     int fd = raw_open(e2e_port());
     *closed = false;
-    if (fd < 0 || !raw_send_pb(fd, connect))
-        return -1;
+    if (fd < 0 || !raw_send_pb(fd, connect)) return -1;
     int rc = raw_recv(fd, &ack, TC_TIMEOUT_MS);
     if (rc != RAW_OK) {
         *closed = rc == RAW_CLOSED;
@@ -120,8 +117,7 @@ static void connections_limited(void)
     int rc5 = connack_code(&v5, &closed);
     /* Mosquitto 2.0.11 miscounts the closed readiness probe and then closes
      * over-limit connections without a CONNACK. */
-    if ((rc5 == 0 || (rc5 == -1 && closed)) &&
-        e2e_mosquitto_deviates("max_connections: off by one, no CONNACK 0x97"))
+    if ((rc5 == 0 || (rc5 == -1 && closed)) && e2e_mosquitto_deviates("max_connections: off by one, no CONNACK 0x97"))
         return;
     CHECK_INT(rc5, 0x97); /* quota exceeded */
     CHECK(closed);
@@ -136,16 +132,10 @@ static void connections_limited(void)
 }
 
 static const struct e2e_case cases[] = {
-    {"oversized_inbound_publish_disconnects", oversized_inbound_publish_disconnects,
-     &small_packets, NULL},
-    {"oversized_outbound_skipped_per_subscriber", oversized_outbound_skipped_per_subscriber, NULL,
-     NULL},
-    {"topic_levels_limited", topic_levels_limited, &few_levels,
-     "Mosquitto has no topic level limit setting"},
+    {"oversized_inbound_publish_disconnects", oversized_inbound_publish_disconnects, &small_packets, NULL},
+    {"oversized_outbound_skipped_per_subscriber", oversized_outbound_skipped_per_subscriber, NULL, NULL},
+    {"topic_levels_limited", topic_levels_limited, &few_levels, "Mosquitto has no topic level limit setting"},
     {"connections_limited", connections_limited, &two_connections, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

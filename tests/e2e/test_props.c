@@ -12,8 +12,7 @@ static void user_props(const mosquitto_property *props, char *out, size_t size)
 {
     out[0] = '\0';
     for (const mosquitto_property *p = props; p; p = mosquitto_property_next(p)) {
-        if (mosquitto_property_identifier(p) != MQTT_PROP_USER_PROPERTY)
-            continue;
+        if (mosquitto_property_identifier(p) != MQTT_PROP_USER_PROPERTY) continue;
         char *k = NULL, *v = NULL;
         mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &k, &v, false);
         size_t used = strlen(out);
@@ -150,10 +149,8 @@ static void topic_alias_inbound(void)
     raw_build_publish_v5(&pkt, "", 0, false, false, 0, &props, "fourth", 6);
     CHECK(raw_send_pb(fd, &pkt));
     CHECK(tc_wait_msgs(sub, 4, TC_TIMEOUT_MS));
-    const char *topics[] = {"alias/long/topic/name", "alias/long/topic/name", "alias/other",
-                            "alias/other"};
-    for (int i = 0; i < 4; i++)
-        CHECK_STR(sub->msgs[i].topic, topics[i]);
+    const char *topics[] = {"alias/long/topic/name", "alias/long/topic/name", "alias/other", "alias/other"};
+    for (int i = 0; i < 4; i++) CHECK_STR(sub->msgs[i].topic, topics[i]);
     CHECK_STR(sub->msgs[1].payload, "second");
 }
 
@@ -175,17 +172,15 @@ static void topic_alias_outbound(void)
         CHECK_INT(tc_publish(pub, "out/repeated/topic", "x", 0, false, NULL), 0);
         CHECK_INT(raw_recv_type(fd, 3, &pkt, TC_TIMEOUT_MS), RAW_OK);
         bool parsed = raw_parse_publish_v5(&pkt, &p[i]);
-        has_alias[i] = parsed && raw_prop_find(p[i].props, p[i].props_len, MQTT_PROP_TOPIC_ALIAS,
-                                               &alias[i], NULL, NULL);
+        has_alias[i] =
+            parsed && raw_prop_find(p[i].props, p[i].props_len, MQTT_PROP_TOPIC_ALIAS, &alias[i], NULL, NULL);
         raw_pkt_free(&pkt);
         CHECK(parsed);
     }
     /* Any alias used must be within the maximum we announced. */
-    for (int i = 0; i < 3; i++)
-        CHECK(!has_alias[i] || (alias[i] >= 1 && alias[i] <= 5));
+    for (int i = 0; i < 3; i++) CHECK(!has_alias[i] || (alias[i] >= 1 && alias[i] <= 5));
     CHECK_STR(p[0].topic, "out/repeated/topic");
-    if (!has_alias[1] && e2e_mosquitto_deviates("does not use outbound topic aliases"))
-        return;
+    if (!has_alias[1] && e2e_mosquitto_deviates("does not use outbound topic aliases")) return;
     CHECK(has_alias[0]);
     CHECK(has_alias[1] && has_alias[2]);
     CHECK_INT(alias[1], alias[0]);
@@ -201,7 +196,4 @@ static const struct e2e_case cases[] = {
     {"topic_alias_outbound", topic_alias_outbound, NULL, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -52,10 +52,9 @@ static void ack_reason_codes(void)
 static bool recv_ack(int fd, uint8_t type, uint16_t packet_id, uint8_t flags)
 {
     struct raw_pkt pkt;
-    if (raw_recv(fd, &pkt, TC_TIMEOUT_MS) != RAW_OK)
-        return false;
-    bool ok = pkt.type == type && pkt.flags == flags && pkt.len >= 2 &&
-              (pkt.body[0] << 8 | pkt.body[1]) == packet_id && raw_reason_code(&pkt) < 0x80;
+    if (raw_recv(fd, &pkt, TC_TIMEOUT_MS) != RAW_OK) return false;
+    bool ok = pkt.type == type && pkt.flags == flags && pkt.len >= 2 && (pkt.body[0] << 8 | pkt.body[1]) == packet_id &&
+              raw_reason_code(&pkt) < 0x80;
     raw_pkt_free(&pkt);
     return ok;
 }
@@ -143,10 +142,8 @@ static void receive_maximum_limits_outbound(void)
     raw_pkt_free(&pkt);
     CHECK(third);
     int extra = raw_recv(sub, &pkt, 300);
-    if (extra == RAW_OK)
-        raw_pkt_free(&pkt);
-    if (extra == RAW_OK &&
-        e2e_mosquitto_deviates("sent a 4th PUBLISH with 2 unacknowledged at Receive Maximum 2"))
+    if (extra == RAW_OK) raw_pkt_free(&pkt);
+    if (extra == RAW_OK && e2e_mosquitto_deviates("sent a 4th PUBLISH with 2 unacknowledged at Receive Maximum 2"))
         return;
     CHECK_INT(extra, RAW_TIMEOUT);
     /* Acknowledging the rest releases the remaining two. */
@@ -183,8 +180,7 @@ static void inbound_receive_maximum_exceeded(void)
     CHECK_INT(raw_recv(fd, &ack, TC_TIMEOUT_MS), RAW_OK);
     int type = ack.type, reason = raw_reason_code(&ack);
     raw_pkt_free(&ack);
-    if (type == PUBREC && reason == 0x97 &&
-        e2e_mosquitto_deviates("answers PUBREC 0x97 instead of DISCONNECT 0x93"))
+    if (type == PUBREC && reason == 0x97 && e2e_mosquitto_deviates("answers PUBREC 0x97 instead of DISCONNECT 0x93"))
         return;
     CHECK_INT(type, DISCONNECT);
     CHECK_INT(reason, 0x93); /* receive maximum exceeded */
@@ -196,11 +192,7 @@ static const struct e2e_case cases[] = {
     {"ack_reason_codes", ack_reason_codes, NULL, NULL},
     {"wire_flows_qos1_qos2", wire_flows_qos1_qos2, NULL, NULL},
     {"receive_maximum_limits_outbound", receive_maximum_limits_outbound, NULL, NULL},
-    {"inbound_receive_maximum_exceeded", inbound_receive_maximum_exceeded, &small_receive_max,
-     NULL},
+    {"inbound_receive_maximum_exceeded", inbound_receive_maximum_exceeded, &small_receive_max, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -93,7 +93,4 @@ static const struct e2e_case cases[] = {
     {"unchanged_reload_is_quiet", unchanged_reload_is_quiet, NULL, "SIGHUP reloads mqstated's YAML"},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -5,7 +5,7 @@
 
 /* A publish of a retained message succeeds with 0x00, or 0x10 when nobody is
  * subscribed yet (the message is stored either way). */
-#define CHECK_RETAINED_PUBLISH(c, topic, payload, qos, props)                 \
+#define CHECK_RETAINED_PUBLISH(c, topic, payload, qos, props)                \
     do {                                                                     \
         int rc_ = tc_publish((c), (topic), (payload), (qos), true, (props)); \
         CHECK(rc_ == 0 || rc_ == 0x10);                                      \
@@ -16,8 +16,7 @@
 static struct tc *fresh_subscriber(const char *id, const char *filter)
 {
     struct tc *c = tc_open(id, MQTT_PROTOCOL_V5, true, NULL);
-    if (!c || tc_subscribe(c, filter, 1, 0, NULL) != 1)
-        return NULL;
+    if (!c || tc_subscribe(c, filter, 1, 0, NULL) != 1) return NULL;
     tc_pump_for(300);
     return c;
 }
@@ -83,10 +82,8 @@ static void retained_message_expires(void)
     CHECK_INT(tc_count_topic(early, "exp/r"), 1);
     for (int i = 0; i < 2; i++) {
         long left = tc_prop_int(early->msgs[i].props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
-        if (strcmp(early->msgs[i].topic, "exp/r") == 0)
-            CHECK(left >= 0 && left <= 1);
-        else
-            CHECK_INT(left, -1); /* no expiry was set on this one */
+        if (strcmp(early->msgs[i].topic, "exp/r") == 0) CHECK(left >= 0 && left <= 1);
+        else CHECK_INT(left, -1); /* no expiry was set on this one */
     }
 
     tc_pump_for(2000);
@@ -102,7 +99,4 @@ static const struct e2e_case cases[] = {
     {"retained_message_expires", retained_message_expires, NULL, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -87,9 +87,13 @@ static void async_cb(mqs_client *c, const mqs_result *r, void *ud)
     struct async_state *s = ud;
     pthread_mutex_lock(&s->mu);
     mqs_result *slot = &s->last[s->done % 8];
-    *slot = (mqs_result){.err = r->err, .applied = r->applied, .found = r->found,
-                         .count = r->count, .removed = r->removed,
-                         .has_version = r->has_version, .version = r->version};
+    *slot = (mqs_result){.err = r->err,
+                         .applied = r->applied,
+                         .found = r->found,
+                         .count = r->count,
+                         .removed = r->removed,
+                         .has_version = r->has_version,
+                         .version = r->version};
     s->done++;
     pthread_mutex_unlock(&s->mu);
 }
@@ -304,8 +308,8 @@ static void app_driven(void)
     CHECK(pthread_create(&t, NULL, app_loop, &a) == 0);
     for (int i = 0; i < 500 && !mqs_client_is_connected(a.c); i++) e2e_sleep_ms(10);
     mqs_result r;
-    bool ok = mqs_client_is_connected(a.c) && mqs_set(a.c, K("app"), K("x"), NULL, &r) == MQS_OK &&
-              r.applied && mqs_get(a.c, K("app"), &r) == MQS_OK && r.found;
+    bool ok = mqs_client_is_connected(a.c) && mqs_set(a.c, K("app"), K("x"), NULL, &r) == MQS_OK && r.applied &&
+              mqs_get(a.c, K("app"), &r) == MQS_OK && r.found;
     mqs_result_clear(&r);
     a.stop = 1;
     pthread_join(t, NULL);
@@ -370,8 +374,7 @@ static void unobserve_local_app_driven(void)
     pthread_join(t, NULL);
     /* No loop step runs now: the completion must wait for one. */
     struct local_done d = {0};
-    mqs_err err = observed ? mqs_unobserve_async(a.c, K("unobs/app"), local_done_cb, &d)
-                           : MQS_ERR_INVALID;
+    mqs_err err = observed ? mqs_unobserve_async(a.c, K("unobs/app"), local_done_cb, &d) : MQS_ERR_INVALID;
     int called_in_call = d.called;
     mqs_client_loop_misc(a.c);
     int called_by_step = d.called;
@@ -448,7 +451,4 @@ static const struct e2e_case cases[] = {
     {"restart", restart, .mqstated_only = ONLY},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -17,8 +17,7 @@
 /* A child process holding the lease `name` as `holder`: acquires (lock),
  * writes its token to fd, then after hold_ms releases (release) or dies
  * without releasing (!release). */
-static pid_t spawn_holder(const char *name, const char *holder, uint64_t duration_ms,
-                          int hold_ms, bool release, int fd)
+static pid_t spawn_holder(const char *name, const char *holder, uint64_t duration_ms, int hold_ms, bool release, int fd)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -252,7 +251,4 @@ static const struct e2e_case cases[] = {
     {"leader_failover", leader_failover, .mqstated_only = ONLY},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -145,8 +145,7 @@ static void offline_queue_delivered_in_order(void)
     for (int qos = 1; qos <= 2; qos++) {
         int expected = qos - 1;
         for (int i = 0; i < c->msg_count; i++) {
-            if (c->msgs[i].qos != qos)
-                continue;
+            if (c->msgs[i].qos != qos) continue;
             snprintf(payload, sizeof payload, "m%d", expected);
             CHECK_STR(c->msgs[i].payload, payload);
             expected += 2;
@@ -165,8 +164,7 @@ static void offline_queue_is_bounded(void)
     CHECK_INT(tc_subscribe(c, "bound/t", 1, 0, NULL), 1);
     tc_disconnect(c, 0);
     tc_destroy(c);
-    for (int i = 0; i < 50; i++)
-        CHECK(tc_publish(pub, "bound/t", "x", 1, false, NULL) >= 0);
+    for (int i = 0; i < 50; i++) CHECK(tc_publish(pub, "bound/t", "x", 1, false, NULL) >= 0);
 
     c = open_session("bounded", false, 60);
     CHECK(c);
@@ -207,7 +205,7 @@ static void qos2_exactly_once_across_reconnect(void)
     CHECK(send_qos2(fd, true));
     CHECK_INT(raw_recv_type(fd, 5, &pkt, TC_TIMEOUT_MS), RAW_OK);
     raw_pkt_free(&pkt);
-    CHECK(raw_send_ack(fd, 6, 7)); /* PUBREL */
+    CHECK(raw_send_ack(fd, 6, 7));                                /* PUBREL */
     CHECK_INT(raw_recv_type(fd, 7, &pkt, TC_TIMEOUT_MS), RAW_OK); /* PUBCOMP */
     int rc = raw_reason_code(&pkt);
     raw_pkt_free(&pkt);
@@ -266,7 +264,4 @@ static const struct e2e_case cases[] = {
     {"unacked_outbound_resent_with_dup", unacked_outbound_resent_with_dup, NULL, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

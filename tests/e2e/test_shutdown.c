@@ -10,8 +10,7 @@ static int connect_v311(void)
     struct raw_pkt ack;
     raw_build_connect_v311(&connect, "old", true, 30);
     int fd = raw_open(e2e_port());
-    if (fd < 0 || !raw_send_pb(fd, &connect) || raw_recv(fd, &ack, TC_TIMEOUT_MS) != RAW_OK)
-        return -1;
+    if (fd < 0 || !raw_send_pb(fd, &connect) || raw_recv(fd, &ack, TC_TIMEOUT_MS) != RAW_OK) return -1;
     raw_pkt_free(&ack);
     return fd;
 }
@@ -30,8 +29,7 @@ static void sigterm_disconnects_clients(void)
     CHECK(raw_wait_closed(old, TC_TIMEOUT_MS, &reason_old));
     CHECK_INT(reason_old, -1); /* v3.1.1 has no server DISCONNECT */
     CHECK(e2e_stop_broker());
-    if (reason_a == -1 && e2e_mosquitto_deviates("closes v5 clients without DISCONNECT 0x8B"))
-        return;
+    if (reason_a == -1 && e2e_mosquitto_deviates("closes v5 clients without DISCONNECT 0x8B")) return;
     CHECK_INT(reason_a, 0x8B); /* server shutting down */
     CHECK_INT(reason_b, 0x8B);
 }
@@ -53,7 +51,4 @@ static const struct e2e_case cases[] = {
     {"sigint_exits_cleanly", sigint_exits_cleanly, NULL, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -15,8 +15,7 @@ static void fill_pattern(uint8_t *buf, size_t len, unsigned seed)
     /* Includes \r, \n, 0 and 0xFF at many offsets. */
     static const uint8_t special[] = {'\r', '\n', 0, 0xFF, '$', '*'};
     for (size_t i = 0; i < len; i++)
-        buf[i] = (i % 7 == 0) ? special[(i / 7 + seed) % sizeof special]
-                              : (uint8_t)(i * 31 + seed);
+        buf[i] = (i % 7 == 0) ? special[(i / 7 + seed) % sizeof special] : (uint8_t)(i * 31 + seed);
 }
 
 /* GET reply for a value: $<n>\r\n<bytes>\r\n. */
@@ -44,8 +43,7 @@ static void control_bytes_round_trip(void)
     CHECK(ss_callv(&w, NULL, &r, 2, (struct ss_arg[]){ss_str("GET"), {key, klen}}));
     bulk(&want, value, vlen);
     bool same = ss_reply_is(&r, want.data, want.len);
-    if (!same)
-        ss_fail_reply(__FILE__, __LINE__, &r, want.data, want.len);
+    if (!same) ss_fail_reply(__FILE__, __LINE__, &r, want.data, want.len);
     ssb_free(&want);
     CHECK(same);
     /* Same key bytes with a different tail: a distinct key. */
@@ -70,16 +68,14 @@ static void long_key(void)
     CHECK(key);
     fill_pattern(key, LONG_KEY_LEN, 3);
     bool ok = ss_open(&a, "longkey") &&
-              ss_callv(&a, NULL, &r, 3,
-                       (struct ss_arg[]){ss_str("SET"), {key, LONG_KEY_LEN}, ss_str("v")}) &&
+              ss_callv(&a, NULL, &r, 3, (struct ss_arg[]){ss_str("SET"), {key, LONG_KEY_LEN}, ss_str("v")}) &&
               ss_reply_is(&r, "+OK\r\n", 5) &&
               ss_callv(&a, NULL, &r, 2, (struct ss_arg[]){ss_str("GET"), {key, LONG_KEY_LEN}}) &&
               ss_reply_is(&r, "$1\r\nv\r\n", 7) &&
               ss_callv(&a, NULL, &r, 2, (struct ss_arg[]){ss_str("DEL"), {key, LONG_KEY_LEN}}) &&
               ss_reply_is(&r, ":1\r\n", 4);
     free(key);
-    if (!ok && r.received)
-        e2e_note("last reply to %s was %zu bytes", r.sent, r.len);
+    if (!ok && r.received) e2e_note("last reply to %s was %zu bytes", r.sent, r.len);
     CHECK(ok);
 }
 
@@ -93,15 +89,13 @@ static void one_mib_value(void)
     fill_pattern(value, BIG_VALUE_LEN, 5);
     bulk(&want, value, BIG_VALUE_LEN);
     bool ok = ss_open(&a, "bigvalue") &&
-              ss_callv(&a, NULL, &r, 3,
-                       (struct ss_arg[]){ss_str("SET"), ss_str("big"), {value, BIG_VALUE_LEN}}) &&
+              ss_callv(&a, NULL, &r, 3, (struct ss_arg[]){ss_str("SET"), ss_str("big"), {value, BIG_VALUE_LEN}}) &&
               ss_reply_is(&r, "+OK\r\n", 5) &&
               ss_callv(&a, NULL, &r, 2, (struct ss_arg[]){ss_str("GET"), ss_str("big")}) &&
               ss_reply_is(&r, want.data, want.len);
     free(value);
     ssb_free(&want);
-    if (!ok && r.received)
-        e2e_note("last reply to %s was %zu bytes", r.sent, r.len);
+    if (!ok && r.received) e2e_note("last reply to %s was %zu bytes", r.sent, r.len);
     CHECK(ok);
 }
 
@@ -111,7 +105,4 @@ static const struct e2e_case cases[] = {
     {"one_mib_value", one_mib_value, NULL, SS_ONLY},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

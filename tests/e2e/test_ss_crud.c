@@ -121,7 +121,4 @@ static const struct e2e_case cases[] = {
     {"nx_and_nex_conditions", nx_and_nex_conditions, NULL, SS_ONLY},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

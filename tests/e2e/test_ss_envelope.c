@@ -14,8 +14,7 @@
 
 static void version_of(const struct ss_reply *r, char *buf, size_t size)
 {
-    if (!ss_user_prop(r->props, "__ts", buf, size))
-        snprintf(buf, size, "(absent)");
+    if (!ss_user_prop(r->props, "__ts", buf, size)) snprintf(buf, size, "(absent)");
 }
 
 static void ts_where_the_spec_requires_it(void)
@@ -104,9 +103,8 @@ static void user_prop(struct pb *p, const char *k, const char *v)
     pb_str(p, v);
 }
 
-static void build_raw_request(struct pb *out, const char *response_topic,
-                              const uint8_t corr[SS_CORR_LEN], const char *ts,
-                              const char *payload, uint16_t packet_id, bool dup)
+static void build_raw_request(struct pb *out, const char *response_topic, const uint8_t corr[SS_CORR_LEN],
+                              const char *ts, const char *payload, uint16_t packet_id, bool dup)
 {
     struct pb props = {0};
     pb_u8(&props, 0x08); /* Response Topic */
@@ -117,8 +115,7 @@ static void build_raw_request(struct pb *out, const char *response_topic,
     pb_u32(&props, 10);
     user_prop(&props, "__ts", ts);
     user_prop(&props, "__protVer", "1.0");
-    raw_build_publish_v5(out, SS_REQUEST_TOPIC, 1, dup, false, packet_id, &props, payload,
-                         strlen(payload));
+    raw_build_publish_v5(out, SS_REQUEST_TOPIC, 1, dup, false, packet_id, &props, payload, strlen(payload));
 }
 
 static void now_ts(char *buf, size_t size, const char *node)
@@ -140,50 +137,43 @@ static void forbidden_response_topic(const char *response_topic, const char *key
     int fd = raw_connect_v5(e2e_port(), "evil", true, NULL, NULL);
     CHECK(fd >= 0);
     now_ts(ts, sizeof ts, "evil");
-    snprintf(payload, sizeof payload, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$1\r\nv\r\n", strlen(key),
-             key);
+    snprintf(payload, sizeof payload, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$1\r\nv\r\n", strlen(key), key);
     build_raw_request(&pkt, response_topic, corr, ts, payload, 1, false);
     CHECK(raw_send_pb(fd, &pkt));
     int reason = -1;
     bool closed = raw_wait_closed(fd, RAW_WAIT_MS, &reason);
     if (!closed || reason != 0x82)
-        e2e_fail(__FILE__, __LINE__, "response topic \"%s\": closed %d, DISCONNECT reason 0x%x, "
-                 "expected DISCONNECT 0x82 and close", response_topic, closed, reason);
+        e2e_fail(__FILE__, __LINE__,
+                 "response topic \"%s\": closed %d, DISCONNECT reason 0x%x, "
+                 "expected DISCONNECT 0x82 and close",
+                 response_topic, closed, reason);
     CHECK(closed && reason == 0x82);
     CHECK(ss_open(&a, "checker"));
     CHECK(ss_cmd(&a, NULL, &r, "GET", key, (const char *)NULL));
     CHECK_REPLY(r, "$-1\r\n");
 }
 
-static void response_topic_request_topic_disconnects(void)
-{
-    forbidden_response_topic(SS_REQUEST_TOPIC, "k1");
-}
+static void response_topic_request_topic_disconnects(void) { forbidden_response_topic(SS_REQUEST_TOPIC, "k1"); }
 
 static void response_topic_notify_namespace_disconnects(void)
 {
     forbidden_response_topic(SS_NOTIFY_NS "/4556494C/command/notify/6B32", "k2");
 }
 
-static void response_topic_notify_prefix_disconnects(void)
-{
-    forbidden_response_topic(SS_NOTIFY_NS, "k3");
-}
+static void response_topic_notify_prefix_disconnects(void) { forbidden_response_topic(SS_NOTIFY_NS, "k3"); }
 
 /* Reads packets until the response PUBLISH arrives (acknowledging it) and,
  * if want_puback, the PUBACK for packet_id too. Copies the reply payload. */
-static bool read_raw_reply(int fd, uint16_t packet_id, bool want_puback, char *payload,
-                           size_t size, uint8_t corr_out[SS_CORR_LEN])
+static bool read_raw_reply(int fd, uint16_t packet_id, bool want_puback, char *payload, size_t size,
+                           uint8_t corr_out[SS_CORR_LEN])
 {
     bool got_reply = false, got_puback = !want_puback;
     int64_t deadline = e2e_now_ms() + RAW_WAIT_MS;
     while ((!got_reply || !got_puback) && e2e_now_ms() < deadline) {
         struct raw_pkt pkt;
-        if (raw_recv(fd, &pkt, (int)(deadline - e2e_now_ms())) != RAW_OK)
-            return false;
+        if (raw_recv(fd, &pkt, (int)(deadline - e2e_now_ms())) != RAW_OK) return false;
         struct raw_publish pub;
-        if (pkt.type == 4 && pkt.len >= 2 && ((pkt.body[0] << 8) | pkt.body[1]) == packet_id)
-            got_puback = true;
+        if (pkt.type == 4 && pkt.len >= 2 && ((pkt.body[0] << 8) | pkt.body[1]) == packet_id) got_puback = true;
         if (pkt.type == 3 && raw_parse_publish_v5(&pkt, &pub)) {
             const uint8_t *c = NULL;
             uint16_t clen = 0;
@@ -191,11 +181,9 @@ static bool read_raw_reply(int fd, uint16_t packet_id, bool want_puback, char *p
             memcpy(payload, pub.payload, n);
             payload[n] = '\0';
             memset(corr_out, 0, SS_CORR_LEN);
-            if (raw_prop_find(pub.props, pub.props_len, 0x09, NULL, &c, &clen) &&
-                clen == SS_CORR_LEN)
+            if (raw_prop_find(pub.props, pub.props_len, 0x09, NULL, &c, &clen) && clen == SS_CORR_LEN)
                 memcpy(corr_out, c, SS_CORR_LEN);
-            if (pub.qos == 1)
-                raw_send_ack(fd, 4, pub.packet_id);
+            if (pub.qos == 1) raw_send_ack(fd, 4, pub.packet_id);
             got_reply = true;
         }
         raw_pkt_free(&pkt);
@@ -246,16 +234,10 @@ static const struct e2e_case cases[] = {
     {"unsupported_protocol_version", unsupported_protocol_version, NULL, SS_ONLY},
     {"qos0_request_not_executed", qos0_request_not_executed, NULL, SS_ONLY},
     {"no_response_topic_not_executed", no_response_topic_not_executed, NULL, SS_ONLY},
-    {"response_topic_request_topic_disconnects", response_topic_request_topic_disconnects, NULL,
-     SS_ONLY},
-    {"response_topic_notify_namespace_disconnects", response_topic_notify_namespace_disconnects,
-     NULL, SS_ONLY},
-    {"response_topic_notify_prefix_disconnects", response_topic_notify_prefix_disconnects, NULL,
-     SS_ONLY},
+    {"response_topic_request_topic_disconnects", response_topic_request_topic_disconnects, NULL, SS_ONLY},
+    {"response_topic_notify_namespace_disconnects", response_topic_notify_namespace_disconnects, NULL, SS_ONLY},
+    {"response_topic_notify_prefix_disconnects", response_topic_notify_prefix_disconnects, NULL, SS_ONLY},
     {"duplicate_delivery_gets_cached_reply", duplicate_delivery_gets_cached_reply, NULL, SS_ONLY},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

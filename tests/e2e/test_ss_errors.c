@@ -166,7 +166,4 @@ static const struct e2e_case cases[] = {
     {"quota_exceeded", quota_exceeded, NULL, SS_ONLY, "store:\n  max_keys: 3\n"},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

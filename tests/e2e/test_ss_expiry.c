@@ -74,17 +74,15 @@ static void active_expiry_notifies_watcher(void)
     PUMP_UNTIL(ss_note(&w, topic, 1) != NULL, 3000);
     int64_t arrived = e2e_now_ms();
     CHECK(ss_note(&w, topic, 1) != NULL);
-    e2e_note("DELETE arrived %lld ms after the SET reply (deadline 500 ms)",
-             (long long)(arrived - replied));
+    e2e_note("DELETE arrived %lld ms after the SET reply (deadline 500 ms)", (long long)(arrived - replied));
     CHECK_PAYLOAD(ss_note(&w, topic, 1), SS_NOTE_DELETE, strlen(SS_NOTE_DELETE));
     char ts[128];
     CHECK(ss_user_prop(ss_note(&w, topic, 1)->props, "__ts", ts, sizeof ts));
-    CHECK(arrived >= sent + 490);       /* not before the deadline */
+    CHECK(arrived >= sent + 490);          /* not before the deadline */
     CHECK(arrived < replied + 500 + 1000); /* active, prompt */
     tc_pump_for(200);
     CHECK_INT(ss_note_total(&w), 2);
 }
-
 
 /* --- mass expiry (9.3) ------------------------------------------------------
  * N keys (default 200000; MQS_MASS_EXPIRY_KEYS overrides, bench/run_expiry.sh
@@ -100,7 +98,7 @@ static void active_expiry_notifies_watcher(void)
  * byte-wise raw_recv at a time would dominate the run. */
 
 #define MASS_WATCHED 200
-#define MASS_WINDOW 500 /* fill requests in flight (server Receive Maximum 1024) */
+#define MASS_WINDOW 500             /* fill requests in flight (server Receive Maximum 1024) */
 #define MASS_NONE_TOPIC "mass/none" /* fill replies: nobody subscribes */
 #define MASS_PROBE_TOPIC "mass/probe"
 
@@ -111,8 +109,7 @@ struct rx {
 };
 
 /* The next whole packet: 1 (first byte, body), 0 on timeout, -1 closed. */
-static int rx_next(struct rx *r, int timeout_ms, uint8_t *first, const uint8_t **body,
-                   uint32_t *blen)
+static int rx_next(struct rx *r, int timeout_ms, uint8_t *first, const uint8_t **body, uint32_t *blen)
 {
     int64_t deadline = e2e_now_ms() + timeout_ms;
     for (;;) {
@@ -144,37 +141,30 @@ static int rx_next(struct rx *r, int timeout_ms, uint8_t *first, const uint8_t *
         if (r->cap - r->len < 65536) {
             r->cap = r->cap * 2 + 65536;
             r->buf = realloc(r->buf, r->cap);
-            if (!r->buf)
-                abort();
+            if (!r->buf) abort();
         }
         int wait = (int)(deadline - e2e_now_ms());
-        if (wait < 0)
-            return 0;
+        if (wait < 0) return 0;
         struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
         int pr = poll(&pfd, 1, wait);
-        if (pr == 0)
-            return 0;
-        if (pr < 0 && errno == EINTR)
-            continue;
+        if (pr == 0) return 0;
+        if (pr < 0 && errno == EINTR) continue;
         ssize_t got = recv(r->fd, r->buf + r->len, r->cap - r->len, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return -1;
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return -1;
         r->len += (size_t)got;
     }
 }
 
 /* A state store request: QoS 1 PUBLISH with Response Topic, 8 bytes of
  * Correlation Data and __ts (SET needs it). */
-static void mass_request(struct pb *out, uint16_t pid, const char *reply_topic, uint64_t corr,
-                         const char *payload, size_t plen)
+static void mass_request(struct pb *out, uint16_t pid, const char *reply_topic, uint64_t corr, const char *payload,
+                         size_t plen)
 {
     struct pb props = {0};
     char ts[48];
     uint8_t c[8];
-    for (int i = 0; i < 8; i++)
-        c[i] = (uint8_t)(corr >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++) c[i] = (uint8_t)(corr >> (56 - 8 * i));
     snprintf(ts, sizeof ts, "%llu:0:mass", (unsigned long long)ss_wall_ms());
     pb_u8(&props, 0x08);
     pb_str(&props, reply_topic);
@@ -201,24 +191,21 @@ static bool mass_fill(struct rx *r, const char *prefix, int n, uint64_t at)
             if (at) {
                 uint64_t now = ss_wall_ms();
                 snprintf(px, sizeof px, "%llu", (unsigned long long)(at > now ? at - now : 1));
-                plen = snprintf(req, sizeof req,
-                                "*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n$2\r\nPX\r\n$%zu\r\n%s\r\n",
-                                klen, key, strlen(px), px);
+                plen =
+                    snprintf(req, sizeof req, "*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n$2\r\nPX\r\n$%zu\r\n%s\r\n",
+                             klen, key, strlen(px), px);
             } else {
-                plen = snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n",
-                                klen, key);
+                plen = snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n", klen, key);
             }
             struct pb pkt = {0};
-            mass_request(&pkt, (uint16_t)(sent % 60000 + 1), MASS_NONE_TOPIC, (uint64_t)sent, req,
-                         (size_t)plen);
+            mass_request(&pkt, (uint16_t)(sent % 60000 + 1), MASS_NONE_TOPIC, (uint64_t)sent, req, (size_t)plen);
             memcpy(out + used, pkt.b, pkt.len);
             used += pkt.len;
             sent++;
             if (used > cap - PB_CAP || sent == n || sent - acked == MASS_WINDOW) {
                 ok = raw_send(r->fd, out, used);
                 used = 0;
-                if (!ok)
-                    break;
+                if (!ok) break;
             }
         }
         uint8_t first;
@@ -226,8 +213,7 @@ static bool mass_fill(struct rx *r, const char *prefix, int n, uint64_t at)
         uint32_t blen;
         int rc = rx_next(r, 10000, &first, &body, &blen);
         if (rc != 1) {
-            e2e_fail(__FILE__, __LINE__, "fill: %s after %d PUBACKs", rc ? "closed" : "timeout",
-                     acked);
+            e2e_fail(__FILE__, __LINE__, "fill: %s after %d PUBACKs", rc ? "closed" : "timeout", acked);
             ok = false;
         } else if (first >> 4 == 4) {
             acked++;
@@ -254,37 +240,29 @@ static int mass_await(struct mass_probe *p, uint64_t corr, const char **payload_
         const uint8_t *body;
         uint32_t blen;
         int rc = rx_next(&p->rx, TC_TIMEOUT_MS * 4, &first, &body, &blen);
-        if (rc != 1)
-            return rc;
-        if (first >> 4 != 3)
-            continue; /* PUBACKs of our requests */
+        if (rc != 1) return rc;
+        if (first >> 4 != 3) continue; /* PUBACKs of our requests */
         struct raw_pkt pkt = {.type = 3, .flags = first & 0x0f, .len = blen, .body = (uint8_t *)body};
         struct raw_publish pub;
-        if (!raw_parse_publish_v5(&pkt, &pub))
-            return -1;
-        if (pub.qos == 1)
-            raw_send_ack(p->rx.fd, 4, pub.packet_id);
+        if (!raw_parse_publish_v5(&pkt, &pub)) return -1;
+        if (pub.qos == 1) raw_send_ack(p->rx.fd, 4, pub.packet_id);
         if (strncmp(pub.topic, SS_NOTIFY_NS "/", strlen(SS_NOTIFY_NS) + 1) == 0) {
             if (pub.payload_len == strlen(SS_NOTE_DELETE) &&
                 memcmp(pub.payload, SS_NOTE_DELETE, pub.payload_len) == 0) {
                 p->last_delete = e2e_now_ms();
-                if (p->deletes++ == 0)
-                    p->first_delete = p->last_delete;
+                if (p->deletes++ == 0) p->first_delete = p->last_delete;
             }
             continue;
         }
         const uint8_t *c;
         uint16_t clen;
-        if (!raw_prop_find(pub.props, pub.props_len, 0x09, NULL, &c, &clen) || clen != 8)
-            continue;
+        if (!raw_prop_find(pub.props, pub.props_len, 0x09, NULL, &c, &clen) || clen != 8) continue;
         uint64_t got = 0;
-        for (int i = 0; i < 8; i++)
-            got = got << 8 | c[i];
-        if (got != corr)
-            continue;
+        for (int i = 0; i < 8; i++) got = got << 8 | c[i];
+        if (got != corr) continue;
         if (payload_ok)
-            *payload_ok = pub.payload_len == 7 && memcmp(pub.payload, "$1\r\nv\r\n", 7) == 0
-                              ? NULL : "unexpected reply payload";
+            *payload_ok =
+                pub.payload_len == 7 && memcmp(pub.payload, "$1\r\nv\r\n", 7) == 0 ? NULL : "unexpected reply payload";
         return 1;
     }
 }
@@ -333,8 +311,7 @@ static void mass_expiry_keeps_loop_responsive(void)
     CHECK_INT(mass_await(&p, corr, NULL), 1);
     for (int i = 0; i < MASS_WATCHED; i++) {
         char req[64];
-        int len = snprintf(req, sizeof req, "*2\r\n$9\r\nKEYNOTIFY\r\n$11\r\nexp:%07d\r\n",
-                           i * (n / MASS_WATCHED));
+        int len = snprintf(req, sizeof req, "*2\r\n$9\r\nKEYNOTIFY\r\n$11\r\nexp:%07d\r\n", i * (n / MASS_WATCHED));
         pkt.len = 0;
         mass_request(&pkt, (uint16_t)(i + 2), MASS_PROBE_TOPIC, ++corr, req, (size_t)len);
         CHECK(raw_send_pb(p.rx.fd, &pkt));
@@ -350,12 +327,9 @@ static void mass_expiry_keeps_loop_responsive(void)
     CHECK(mass_fill(&fill, "exp:", n, at));
     int64_t fill_ms = e2e_now_ms() - fill_start;
     int64_t margin = (int64_t)at - (int64_t)ss_wall_ms();
-    if (margin < 100)
-        e2e_note("the fill ended %lld ms before the deadline: expiry overlapped it",
-                 (long long)margin);
+    if (margin < 100) e2e_note("the fill ended %lld ms before the deadline: expiry overlapped it", (long long)margin);
     /* Probe from just before the deadline until every watched DELETE. */
-    if (margin > 200)
-        e2e_sleep_ms((int)(margin - 200));
+    if (margin > 200) e2e_sleep_ms((int)(margin - 200));
     size_t cap = 1 << 20, count = 0, in_window = 0;
     long *lat = malloc(cap * sizeof *lat), *win = malloc(cap * sizeof *win);
     CHECK(lat != NULL && win != NULL);
@@ -377,10 +351,8 @@ static void mass_expiry_keeps_loop_responsive(void)
         lat[count++] = took;
         if (sent >= deadline_us) /* sent after the deadline, before the last DELETE */
             win[in_window++] = took;
-        if (p.deletes > 0 && p.deletes < MASS_WATCHED)
-            p.between++;
-        if (bad)
-            break;
+        if (p.deletes > 0 && p.deletes < MASS_WATCHED) p.between++;
+        if (bad) break;
     }
     e2e_note("%d keys filled in %lld ms; DELETEs of the watched keys arrived over %lld ms; "
              "%d GETs answered between the first and the last",
@@ -409,7 +381,4 @@ static const struct e2e_case cases[] = {
     {"mass_expiry_keeps_loop_responsive", mass_expiry_keeps_loop_responsive, NULL, SS_ONLY},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

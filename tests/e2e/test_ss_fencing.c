@@ -26,8 +26,8 @@ static void token_rules(void)
     token(older, sizeof older, now - 1000, 9, "lock");
     token(newer, sizeof newer, now + 1, 0, "lock");
     token(skewed, sizeof skewed, now + 90000, 0, "lock");
-    struct ss_opts ft5 = {.ft = t5}, ft4 = {.ft = t4}, ftold = {.ft = older},
-                   ftnew = {.ft = newer}, ftskew = {.ft = skewed}, ftbad = {.ft = "garbage"};
+    struct ss_opts ft5 = {.ft = t5}, ft4 = {.ft = t4}, ftold = {.ft = older}, ftnew = {.ft = newer},
+                   ftskew = {.ft = skewed}, ftbad = {.ft = "garbage"};
     CHECK(ss_open(&a, "fence"));
     SS_CMD(&a, &ft5, r, "SET", "pk", "v1");
     CHECK_REPLY(r, "+OK\r\n");
@@ -126,7 +126,4 @@ static const struct e2e_case cases[] = {
     {"worked_example", worked_example, NULL, SS_ONLY},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -33,8 +33,7 @@ static void versions_increase_and_exceed_request(void)
             char v[96], p[96];
             ss_hlc_format(&ver, v, sizeof v);
             ss_hlc_format(&prev, p, sizeof p);
-            e2e_fail(__FILE__, __LINE__, "SET #%d: version %s, request __ts %s, previous %s", i,
-                     v, r.sent_ts, p);
+            e2e_fail(__FILE__, __LINE__, "SET #%d: version %s, request __ts %s, previous %s", i, v, r.sent_ts, p);
             return;
         }
         prev = ver;
@@ -127,7 +126,4 @@ static const struct e2e_case cases[] = {
     {"missing_ts_on_set_rejected", missing_ts_on_set_rejected, NULL, SS_ONLY},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

@@ -21,8 +21,7 @@ static void check_set_note(const struct tc_msg *m, const char *value)
         char got[200], exp[200];
         ss_escape(m ? m->payload : "", m ? (size_t)m->payload_len : 0, got, sizeof got);
         ss_escape(want.data, want.len, exp, sizeof exp);
-        e2e_fail(__FILE__, __LINE__, "notification \"%s\"%s, expected \"%s\"", got,
-                 m ? "" : " (none)", exp);
+        e2e_fail(__FILE__, __LINE__, "notification \"%s\"%s, expected \"%s\"", got, m ? "" : " (none)", exp);
     }
     ssb_free(&want);
 }
@@ -45,8 +44,7 @@ static void spec_example_topic_and_payloads(void)
     /* The watcher never subscribed: delivery is direct (§1.5). */
     PUMP_UNTIL(ss_note(&w, topic, 0) != NULL, TC_TIMEOUT_MS);
     const struct tc_msg *m = ss_note(&w, topic, 0);
-    if (!m && w.tc->msg_count > 1)
-        e2e_note("got a message on %s instead", w.tc->msgs[w.tc->msg_count - 1].topic);
+    if (!m && w.tc->msg_count > 1) e2e_note("got a message on %s instead", w.tc->msgs[w.tc->msg_count - 1].topic);
     CHECK(m != NULL);
     CHECK_INT(m->qos, 1);
     static const char set_abc[] = "*4\r\n$6\r\nNOTIFY\r\n$3\r\nSET\r\n$5\r\nVALUE\r\n$3\r\nabc\r\n";
@@ -75,8 +73,7 @@ static void low_bytes_two_hex_digits(void)
     CHECK_REPLY(r, "+OK\r\n");
     const char *topic = SS_NOTIFY_NS "/77/command/notify/010AAB";
     PUMP_UNTIL(ss_note(&w, topic, 0) != NULL, TC_TIMEOUT_MS);
-    if (!ss_note(&w, topic, 0) && ss_note_total(&w) > 0)
-        e2e_note("got a notification on another topic instead");
+    if (!ss_note(&w, topic, 0) && ss_note_total(&w) > 0) e2e_note("got a notification on another topic instead");
     CHECK(ss_note(&w, topic, 0) != NULL);
 }
 
@@ -181,8 +178,7 @@ static void registrations_dropped_on_disconnect(void)
     CHECK(ss_attach(&w, first));
     /* A matching subscription in the persistent session: if the broker
      * kept the registration, notifications would reach it. */
-    CHECK_INT(tc_subscribe(first, SS_NOTIFY_NS "/64757261626C65/command/notify/+", 1, 0, NULL),
-              1);
+    CHECK_INT(tc_subscribe(first, SS_NOTIFY_NS "/64757261626C65/command/notify/+", 1, 0, NULL), 1);
     SS_CMD(&w, NULL, r, "KEYNOTIFY", "k");
     CHECK_REPLY(r, "+OK\r\n");
     tc_disconnect(first, 0);
@@ -248,13 +244,11 @@ static void keynotify_key_longer_than_max_key_len_refused(void)
     CHECK(ss_open(&w, "longkey"));
     CHECK(ss_callv(&w, NULL, &r, 2, (struct ss_arg[]){ss_str("KEYNOTIFY"), {key, MAX + 1}}));
     CHECK_REPLY(r, SS_ERR_QUOTA);
-    CHECK(ss_callv(&w, NULL, &r, 3,
-                   (struct ss_arg[]){ss_str("KEYNOTIFY"), {key, MAX + 1}, ss_str("STOP")}));
+    CHECK(ss_callv(&w, NULL, &r, 3, (struct ss_arg[]){ss_str("KEYNOTIFY"), {key, MAX + 1}, ss_str("STOP")}));
     CHECK_REPLY(r, ":0\r\n");
     CHECK(ss_callv(&w, NULL, &r, 2, (struct ss_arg[]){ss_str("KEYNOTIFY"), {key, MAX}}));
     CHECK_REPLY(r, "+OK\r\n");
-    CHECK(ss_callv(&w, NULL, &r, 3,
-                   (struct ss_arg[]){ss_str("KEYNOTIFY"), {key, MAX}, ss_str("STOP")}));
+    CHECK(ss_callv(&w, NULL, &r, 3, (struct ss_arg[]){ss_str("KEYNOTIFY"), {key, MAX}, ss_str("STOP")}));
     CHECK_REPLY(r, "+OK\r\n");
 }
 
@@ -342,13 +336,12 @@ static void keynotify_huge_keys_refused(void)
     int refused = 0;
     for (int i = 0; i < KEYS; i++) {
         memset(key, 'a' + i, 10 * MIB);
-        if (!ss_callv(&w, NULL, &r, 2, (struct ss_arg[]){ss_str("KEYNOTIFY"), {key, 10 * MIB}}))
-            break;
+        if (!ss_callv(&w, NULL, &r, 2, (struct ss_arg[]){ss_str("KEYNOTIFY"), {key, 10 * MIB}})) break;
         refused += ss_reply_is(&r, SS_ERR_QUOTA, strlen(SS_ERR_QUOTA));
     }
     free(key);
-    e2e_note("broker RSS %ld KiB before, %ld KiB after %d KEYNOTIFYs of 10 MiB keys", before,
-             e2e_broker_rss_kib(), KEYS);
+    e2e_note("broker RSS %ld KiB before, %ld KiB after %d KEYNOTIFYs of 10 MiB keys", before, e2e_broker_rss_kib(),
+             KEYS);
     CHECK_INT(refused, KEYS);
 }
 
@@ -360,9 +353,7 @@ static void unregistered_client_gets_nothing(void)
     CHECK(ss_open(&w, "watcher"));
     CHECK(ss_open(&other, "bystander"));
     CHECK(ss_open(&b, "writer"));
-    CHECK_INT(tc_subscribe(other.tc, SS_NOTIFY_NS "/62797374616E646572/command/notify/+", 1, 0,
-                           NULL),
-              1);
+    CHECK_INT(tc_subscribe(other.tc, SS_NOTIFY_NS "/62797374616E646572/command/notify/+", 1, 0, NULL), 1);
     SS_CMD(&w, NULL, r, "KEYNOTIFY", "k");
     CHECK_REPLY(r, "+OK\r\n");
     SS_CMD(&b, NULL, r, "SET", "k", "v");
@@ -402,8 +393,7 @@ static void hundred_sets_notified_in_order(void)
     for (int i = 0; i < N; i++) {
         snprintf(value, sizeof value, "v%03d", i);
         check_set_note(ss_note(&w, topic, i), value);
-        if (e2e_failed())
-            return;
+        if (e2e_failed()) return;
     }
 }
 
@@ -413,8 +403,7 @@ static void own_subscriptions_granted_qos1(void)
     CHECK(ss_open(&w, "dotnet"));
     /* .NET: raw client id, no trailing level; must be exactly 0x01. */
     CHECK_INT(tc_subscribe(w.tc, SS_NOTIFY_NS "/dotnet/command/notify", 1, 0, NULL), 0x01);
-    CHECK_INT(tc_subscribe(w.tc, SS_NOTIFY_NS "/646F746E6574/command/notify/+", 1, 0, NULL),
-              0x01);
+    CHECK_INT(tc_subscribe(w.tc, SS_NOTIFY_NS "/646F746E6574/command/notify/+", 1, 0, NULL), 0x01);
 }
 
 static void foreign_subscriptions_denied(void)
@@ -424,8 +413,7 @@ static void foreign_subscriptions_denied(void)
     CHECK(ss_open(&w, "victim"));
     CHECK(ss_open(&snoop, "snoop"));
     CHECK(ss_open(&b, "writer"));
-    CHECK_INT(tc_subscribe(snoop.tc, SS_NOTIFY_NS "/76696374696D/command/notify/+", 1, 0, NULL),
-              0x87);
+    CHECK_INT(tc_subscribe(snoop.tc, SS_NOTIFY_NS "/76696374696D/command/notify/+", 1, 0, NULL), 0x87);
     CHECK_INT(tc_subscribe(snoop.tc, SS_REQUEST_TOPIC, 1, 0, NULL), 0x87);
     /* Whatever a broad filter is granted, it must not leak notifications. */
     int broad = tc_subscribe(snoop.tc, "clients/statestore/#", 1, 0, NULL);
@@ -458,19 +446,15 @@ static const struct e2e_case cases[] = {
     {"register_twice_one_notification", register_twice_one_notification, NULL, SS_ONLY},
     {"subscribed_watcher_gets_exactly_one", subscribed_watcher_gets_exactly_one, NULL, SS_ONLY},
     {"stop_ends_notifications", stop_ends_notifications, NULL, SS_ONLY},
-    {"no_notification_for_writes_not_applied", no_notification_for_writes_not_applied, NULL,
-     SS_ONLY},
+    {"no_notification_for_writes_not_applied", no_notification_for_writes_not_applied, NULL, SS_ONLY},
     {"registrations_dropped_on_disconnect", registrations_dropped_on_disconnect, NULL, SS_ONLY},
-    {"keynotify_resent_on_new_connection_registers", keynotify_resent_on_new_connection_registers,
-     NULL, SS_ONLY},
-    {"keynotify_key_longer_than_max_key_len_refused", keynotify_key_longer_than_max_key_len_refused,
-     NULL, SS_ONLY},
-    {"keynotify_registrations_bounded_per_client", keynotify_registrations_bounded_per_client, NULL,
-     SS_ONLY, "store:\n  max_notify_bytes: 4096\n"},
-    {"keynotify_topic_beyond_mqtt_limit_refused", keynotify_topic_beyond_mqtt_limit_refused, NULL,
-     SS_ONLY, "store:\n  max_key_len: 0\n"},
-    {"keynotify_huge_keys_refused", keynotify_huge_keys_refused, NULL, SS_ONLY,
+    {"keynotify_resent_on_new_connection_registers", keynotify_resent_on_new_connection_registers, NULL, SS_ONLY},
+    {"keynotify_key_longer_than_max_key_len_refused", keynotify_key_longer_than_max_key_len_refused, NULL, SS_ONLY},
+    {"keynotify_registrations_bounded_per_client", keynotify_registrations_bounded_per_client, NULL, SS_ONLY,
+     "store:\n  max_notify_bytes: 4096\n"},
+    {"keynotify_topic_beyond_mqtt_limit_refused", keynotify_topic_beyond_mqtt_limit_refused, NULL, SS_ONLY,
      "store:\n  max_key_len: 0\n"},
+    {"keynotify_huge_keys_refused", keynotify_huge_keys_refused, NULL, SS_ONLY, "store:\n  max_key_len: 0\n"},
     {"unregistered_client_gets_nothing", unregistered_client_gets_nothing, NULL, SS_ONLY},
     {"hundred_sets_notified_in_order", hundred_sets_notified_in_order, NULL, SS_ONLY},
     {"own_subscriptions_granted_qos1", own_subscriptions_granted_qos1, NULL, SS_ONLY},
@@ -478,7 +462,4 @@ static const struct e2e_case cases[] = {
     {"publish_into_namespace_denied", publish_into_namespace_denied, NULL, SS_ONLY},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

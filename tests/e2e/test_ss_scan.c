@@ -32,16 +32,14 @@ static bool parse_page(const struct ss_reply *r, struct page *p)
     for (long i = 0; i < n; i++) {
         const uint8_t *k;
         size_t klen;
-        if (!ss_parse_bulk(r->payload, r->len, &pos, &k, &klen) || klen >= MAX_KEY)
-            return false;
+        if (!ss_parse_bulk(r->payload, r->len, &pos, &k, &klen) || klen >= MAX_KEY) return false;
         memcpy(p->keys[p->count], k, klen);
         p->keys[p->count++][klen] = '\0';
     }
     if (outer == 2) {
         const uint8_t *t;
         size_t tlen;
-        if (!ss_parse_bulk(r->payload, r->len, &pos, &t, &tlen))
-            return false;
+        if (!ss_parse_bulk(r->payload, r->len, &pos, &t, &tlen)) return false;
         ssb_add(&p->token, t, tlen);
         p->has_token = true;
     }
@@ -52,8 +50,8 @@ static bool parse_page(const struct ss_reply *r, struct page *p)
  * every key returned. Returns false after recording a failure. */
 static int largest_page; /* keys in the largest page of the last scan */
 
-static bool scan_all(struct ss_client *c, const char *pattern, void (*each)(void *, const char *),
-                     void *ctx, int *pages)
+static bool scan_all(struct ss_client *c, const char *pattern, void (*each)(void *, const char *), void *ctx,
+                     int *pages)
 {
     struct page *p = calloc(1, sizeof *p);
     struct ss_reply r;
@@ -62,30 +60,24 @@ static bool scan_all(struct ss_client *c, const char *pattern, void (*each)(void
     largest_page = 0;
     while (ok && *pages < MAX_PAGES) {
         struct ss_arg argv[3] = {ss_str("SCAN"), ss_str(pattern)};
-        if (p->has_token)
-            argv[2] = (struct ss_arg){p->token.data, p->token.len};
+        if (p->has_token) argv[2] = (struct ss_arg){p->token.data, p->token.len};
         ok = ss_callv(c, NULL, &r, p->has_token ? 3 : 2, argv);
         (*pages)++;
         if (ok && !parse_page(&r, p)) {
             char got[300];
             ss_escape(r.payload, r.len, got, sizeof got);
-            e2e_fail(__FILE__, __LINE__, "SCAN %s page %d: malformed reply \"%s\"", pattern,
-                     *pages, got);
+            e2e_fail(__FILE__, __LINE__, "SCAN %s page %d: malformed reply \"%s\"", pattern, *pages, got);
             ok = false;
         }
-        if (ok && p->count > largest_page)
-            largest_page = p->count;
-        for (int i = 0; ok && i < p->count; i++)
-            each(ctx, p->keys[i]);
-        if (ok && !p->has_token)
-            break;
+        if (ok && p->count > largest_page) largest_page = p->count;
+        for (int i = 0; ok && i < p->count; i++) each(ctx, p->keys[i]);
+        if (ok && !p->has_token) break;
     }
     if (ok && *pages >= MAX_PAGES) {
         e2e_fail(__FILE__, __LINE__, "SCAN %s did not finish within %d pages", pattern, MAX_PAGES);
         ok = false;
     }
-    if (p)
-        ssb_free(&p->token);
+    if (p) ssb_free(&p->token);
     free(p);
     return ok;
 }
@@ -103,8 +95,7 @@ static void mark(void *ctx, const char *key)
     struct seen *s = ctx;
     int idx;
     char tail;
-    if (sscanf(key, "scan/k%3d%c", &idx, &tail) == 1 && idx >= 0 && idx < NKEYS &&
-        strlen(key) == 9) {
+    if (sscanf(key, "scan/k%3d%c", &idx, &tail) == 1 && idx >= 0 && idx < NKEYS && strlen(key) == 9) {
         s->hits[idx]++;
         return;
     }
@@ -118,16 +109,12 @@ static bool populate(struct ss_client *c)
     static struct ss_reply pending[NKEYS + 20];
     char req[96];
     for (int i = 0; i < NKEYS + 20; i++) {
-        int n = i < NKEYS
-                    ? snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$9\r\nscan/k%03d\r\n$1\r\nv\r\n", i)
-                    : snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$9\r\nother/%03d\r\n$1\r\nv\r\n",
-                               i);
-        if (!ss_send(c, NULL, req, (size_t)n, &pending[i]))
-            return false;
+        int n = i < NKEYS ? snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$9\r\nscan/k%03d\r\n$1\r\nv\r\n", i)
+                          : snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$9\r\nother/%03d\r\n$1\r\nv\r\n", i);
+        if (!ss_send(c, NULL, req, (size_t)n, &pending[i])) return false;
     }
     for (int i = 0; i < NKEYS + 20; i++) {
-        if (!ss_wait(c, NULL, &pending[i], TC_TIMEOUT_MS) ||
-            !ss_reply_is(&pending[i], "+OK\r\n", 5)) {
+        if (!ss_wait(c, NULL, &pending[i], TC_TIMEOUT_MS) || !ss_reply_is(&pending[i], "+OK\r\n", 5)) {
             e2e_fail(__FILE__, __LINE__, "populate: no +OK for %s", pending[i].sent);
             return false;
         }
@@ -145,9 +132,7 @@ static void check_union(int *pages_out)
     CHECK(scan_all(&a, "scan/*", mark, &s, &pages));
     e2e_note("SCAN scan/* took %d pages, the largest with %d keys", pages, largest_page);
     *pages_out = pages;
-    if (s.strays)
-        e2e_fail(__FILE__, __LINE__, "%d keys not matching scan/* returned, e.g. %s", s.strays,
-                 s.stray);
+    if (s.strays) e2e_fail(__FILE__, __LINE__, "%d keys not matching scan/* returned, e.g. %s", s.strays, s.stray);
     for (int i = 0; i < NKEYS; i++)
         if (s.hits[i] == 0) {
             e2e_fail(__FILE__, __LINE__, "scan/k%03d never returned", i);
@@ -169,8 +154,7 @@ static void small_pages_cover_all_matching_keys(void)
      * may hold a bucket's worth more (buckets stay short: load factor <= 1).
      * Bounded pages of at most 14 keys need at least 18 pages for 250. */
     if (!e2e_failed() && (pages < NKEYS / 14 || largest_page > 14))
-        e2e_fail(__FILE__, __LINE__, "%d pages, the largest with %d keys, with scan_page_keys 7",
-                 pages, largest_page);
+        e2e_fail(__FILE__, __LINE__, "%d pages, the largest with %d keys, with scan_page_keys 7", pages, largest_page);
     tc_destroy_all();
 }
 
@@ -187,13 +171,11 @@ static void collect(void *ctx, const char *key)
 
 /* Scans and checks that exactly the expected keys (in any order, each at
  * least once) came back. expected: space-separated, each followed by ' '. */
-static bool glob_matches(struct ss_client *c, const char *pattern, const char *const *expected,
-                         int count)
+static bool glob_matches(struct ss_client *c, const char *pattern, const char *const *expected, int count)
 {
     struct names got = {{0}};
     int pages;
-    if (!scan_all(c, pattern, collect, &got, &pages))
-        return false;
+    if (!scan_all(c, pattern, collect, &got, &pages)) return false;
     int found = 0;
     for (int i = 0; i < count; i++) {
         char needle[MAX_KEY + 2];
@@ -209,17 +191,14 @@ static bool glob_matches(struct ss_client *c, const char *pattern, const char *c
     snprintf(copy, sizeof copy, "%s", got.all);
     for (char *tok = strtok(copy, " "); tok; tok = strtok(NULL, " ")) {
         bool known = false;
-        for (int i = 0; i < count; i++)
-            known |= strcmp(tok, expected[i]) == 0;
+        for (int i = 0; i < count; i++) known |= strcmp(tok, expected[i]) == 0;
         if (!known) {
-            e2e_fail(__FILE__, __LINE__, "SCAN %s returned unexpected key %s (all: %s)", pattern,
-                     tok, got.all);
+            e2e_fail(__FILE__, __LINE__, "SCAN %s returned unexpected key %s (all: %s)", pattern, tok, got.all);
             return false;
         }
     }
     if (found != count) {
-        e2e_fail(__FILE__, __LINE__, "SCAN %s returned \"%s\", missing some expected keys",
-                 pattern, got.all);
+        e2e_fail(__FILE__, __LINE__, "SCAN %s returned \"%s\", missing some expected keys", pattern, got.all);
         return false;
     }
     return true;
@@ -251,8 +230,7 @@ static void garbled_token_is_syntax_error(void)
     CHECK(ss_open(&a, "garbled"));
     SS_CMD(&a, NULL, r, "SET", "k", "v");
     CHECK_REPLY(r, "+OK\r\n");
-    CHECK(ss_callv(&a, NULL, &r, 3,
-                   (struct ss_arg[]){ss_str("SCAN"), ss_str("*"), {"\x00\xffgarbage!!", 11}}));
+    CHECK(ss_callv(&a, NULL, &r, 3, (struct ss_arg[]){ss_str("SCAN"), ss_str("*"), {"\x00\xffgarbage!!", 11}}));
     CHECK_REPLY(r, SS_ERR_SYNTAX);
     SS_CMD(&a, NULL, r, "SCAN", "*", "not a token");
     CHECK_REPLY(r, SS_ERR_SYNTAX);
@@ -261,19 +239,19 @@ static void garbled_token_is_syntax_error(void)
 /* A reader that may Read only v*: the writer's other keys must not take
  * room in its pages (8.5), or the number of empty pages before the next
  * readable key would tell it how many hidden keys match. */
-#define HIDDEN_YAML                                                                 \
-    "store:\n  scan_page_keys: 1\n"                                                \
-    "authorization:\n  enabled: true\n  rules:\n"                                  \
-    "    - principals:\n        clientIds: [writer, reader]\n"                      \
-    "      brokerResources:\n"                                                     \
-    "        - method: Connect\n"                                                  \
-    "        - method: Publish\n"                                                  \
+#define HIDDEN_YAML                                                                      \
+    "store:\n  scan_page_keys: 1\n"                                                      \
+    "authorization:\n  enabled: true\n  rules:\n"                                        \
+    "    - principals:\n        clientIds: [writer, reader]\n"                           \
+    "      brokerResources:\n"                                                           \
+    "        - method: Connect\n"                                                        \
+    "        - method: Publish\n"                                                        \
     "          topics: [\"clients/{principal.clientId}/#\", \"" SS_REQUEST_TOPIC "\"]\n" \
-    "        - method: Subscribe\n"                                                \
-    "          topics: [\"clients/{principal.clientId}/#\"]\n"                     \
-    "    - principals:\n        clientIds: [writer]\n"                              \
+    "        - method: Subscribe\n"                                                      \
+    "          topics: [\"clients/{principal.clientId}/#\"]\n"                           \
+    "    - principals:\n        clientIds: [writer]\n"                                   \
     "      stateStoreResources:\n        - method: ReadWrite\n          keys: [\"*\"]\n" \
-    "    - principals:\n        clientIds: [reader]\n"                              \
+    "    - principals:\n        clientIds: [reader]\n"                                   \
     "      stateStoreResources:\n        - method: Read\n          keys: [\"v*\"]\n"
 
 static void hidden_keys_take_no_room_in_pages(void)
@@ -286,8 +264,7 @@ static void hidden_keys_take_no_room_in_pages(void)
     CHECK(ss_open(&rd, "reader"));
     for (int i = 0; i < KEYS; i++) { /* pipelined: h000..h199, v1..v3 */
         int n = i < HIDDEN ? snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$4\r\nh%03d\r\n$1\r\nv\r\n", i)
-                           : snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$2\r\nv%d\r\n$1\r\nv\r\n",
-                                      i - HIDDEN + 1);
+                           : snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$2\r\nv%d\r\n$1\r\nv\r\n", i - HIDDEN + 1);
         CHECK(ss_send(&w, NULL, req, (size_t)n, &pending[i]));
     }
     for (int i = 0; i < KEYS; i++) {
@@ -313,11 +290,7 @@ static const struct e2e_case cases[] = {
      "store:\n  scan_page_keys: 7\n"},
     {"glob_patterns", glob_patterns, NULL, SS_ONLY},
     {"garbled_token_is_syntax_error", garbled_token_is_syntax_error, NULL, SS_ONLY},
-    {"hidden_keys_take_no_room_in_pages", hidden_keys_take_no_room_in_pages, NULL, SS_ONLY,
-     HIDDEN_YAML},
+    {"hidden_keys_take_no_room_in_pages", hidden_keys_take_no_room_in_pages, NULL, SS_ONLY, HIDDEN_YAML},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

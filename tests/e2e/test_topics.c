@@ -14,13 +14,8 @@ static const struct {
     const char *filter;
     const char *matches; /* one character per topic above: 1 = delivered */
 } match_table[] = {
-    {"a/+/c", "0011001"},
-    {"a/#", "1111101"},
-    {"+/+", "0100010"},
-    {"+/b/#", "0110110"},
-    {"#", "1111111"},
-    {"a/b/c", "0010000"},
-    {"+", "1000000"},
+    {"a/+/c", "0011001"}, {"a/#", "1111101"},   {"+/+", "0100010"}, {"+/b/#", "0110110"},
+    {"#", "1111111"},     {"a/b/c", "0010000"}, {"+", "1000000"},
 };
 #define N_FILTERS 7
 
@@ -36,8 +31,7 @@ static void wildcard_matching(void)
     }
     struct tc *pub = tc_open("pub", MQTT_PROTOCOL_V5, true, NULL);
     CHECK(pub);
-    for (int t = 0; t < N_TOPICS; t++)
-        CHECK(tc_publish(pub, match_topics[t], "m", 1, false, NULL) >= 0);
+    for (int t = 0; t < N_TOPICS; t++) CHECK(tc_publish(pub, match_topics[t], "m", 1, false, NULL) >= 0);
     tc_wait_msgs(subs[4], N_TOPICS, TC_TIMEOUT_MS); /* "#" gets everything */
     tc_pump_for(300);
     for (int f = 0; f < N_FILTERS; f++) {
@@ -45,8 +39,8 @@ static void wildcard_matching(void)
             int expected = match_table[f].matches[t] == '1';
             int got = tc_count_topic(subs[f], match_topics[t]);
             if (got != expected)
-                e2e_note("filter '%s' topic '%s': got %d, expected %d", match_table[f].filter,
-                         match_topics[t], got, expected);
+                e2e_note("filter '%s' topic '%s': got %d, expected %d", match_table[f].filter, match_topics[t], got,
+                         expected);
             CHECK_INT(got, expected);
         }
     }
@@ -69,8 +63,7 @@ static void dollar_topics_not_matched_by_wildcards(void)
     PUMP_UNTIL(tc_count_topic(all, "plain/x") && tc_count_topic(plus, "plain/x"), TC_TIMEOUT_MS);
     tc_pump_for(200);
     /* Brokers may publish their own $SYS topics; none may reach "#". */
-    for (int i = 0; i < all->msg_count; i++)
-        CHECK(all->msgs[i].topic[0] != '$');
+    for (int i = 0; i < all->msg_count; i++) CHECK(all->msgs[i].topic[0] != '$');
     CHECK_INT(tc_count_topic(all, "plain/x"), 1);
     CHECK_INT(plus->msg_count, 1);
     CHECK_STR(plus->msgs[0].topic, "plain/x");
@@ -106,16 +99,12 @@ static void overlapping_subscriptions_single_copy(void)
     int n = parsed ? raw_prop_all(p.props, p.props_len, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, ids, 4) : 0;
     raw_pkt_free(&pkt);
     CHECK(parsed);
-    if (p.qos > 0)
-        CHECK(raw_send_ack(fd, 4, p.packet_id));
+    if (p.qos > 0) CHECK(raw_send_ack(fd, 4, p.packet_id));
     int second = raw_recv_type(fd, 3, &pkt, 300);
-    if (second == RAW_OK)
-        raw_pkt_free(&pkt);
-    if (second == RAW_OK &&
-        e2e_mosquitto_deviates("sends one copy per overlapping subscription"))
-        return;
+    if (second == RAW_OK) raw_pkt_free(&pkt);
+    if (second == RAW_OK && e2e_mosquitto_deviates("sends one copy per overlapping subscription")) return;
     CHECK_INT(second, RAW_TIMEOUT); /* exactly one copy */
-    CHECK_INT(p.qos, 1); /* the highest of the matching subscriptions */
+    CHECK_INT(p.qos, 1);            /* the highest of the matching subscriptions */
     CHECK_INT(n, 2);
     CHECK((ids[0] == 1 && ids[1] == 2) || (ids[0] == 2 && ids[1] == 1));
 }
@@ -198,10 +187,8 @@ static void shared_subscriptions_balanced(void)
     struct tc *pub = tc_open("pub", MQTT_PROTOCOL_V5, true, NULL);
     CHECK(plain && pub);
     CHECK_INT(tc_subscribe(plain, "sh/t", 1, 0, NULL), 1);
-    for (int i = 0; i < MESSAGES; i++)
-        CHECK(tc_publish(pub, "sh/t", "s", 1, false, NULL) >= 0);
-    PUMP_UNTIL(member[0]->msg_count + member[1]->msg_count + member[2]->msg_count >= MESSAGES,
-               TC_TIMEOUT_MS);
+    for (int i = 0; i < MESSAGES; i++) CHECK(tc_publish(pub, "sh/t", "s", 1, false, NULL) >= 0);
+    PUMP_UNTIL(member[0]->msg_count + member[1]->msg_count + member[2]->msg_count >= MESSAGES, TC_TIMEOUT_MS);
     tc_wait_msgs(plain, MESSAGES, TC_TIMEOUT_MS);
     tc_pump_for(300);
     CHECK_INT(plain->msg_count, MESSAGES); /* the normal subscription sees all */
@@ -235,17 +222,15 @@ static void shared_member_leaving_redelivers(void)
         raw_pkt_free(&pkt);
     }
     CHECK(unacked > 0); /* otherwise the test proves nothing */
-    raw_close(lazy); /* session (expiry 0) ends with QoS 1 messages unacked */
+    raw_close(lazy);    /* session (expiry 0) ends with QoS 1 messages unacked */
 
     tc_wait_msgs(busy, MESSAGES, TC_TIMEOUT_MS);
-    if (busy->msg_count < MESSAGES &&
-        e2e_mosquitto_deviates("drops a leaving shared member's unacked QoS 1 messages"))
+    if (busy->msg_count < MESSAGES && e2e_mosquitto_deviates("drops a leaving shared member's unacked QoS 1 messages"))
         return;
     for (int i = 0; i < MESSAGES; i++) {
         snprintf(payload, sizeof payload, "p%d", i);
         int copies = 0;
-        for (int m = 0; m < busy->msg_count; m++)
-            copies += strcmp(busy->msgs[m].payload, payload) == 0;
+        for (int m = 0; m < busy->msg_count; m++) copies += strcmp(busy->msgs[m].payload, payload) == 0;
         CHECK(copies >= 1);
     }
 }
@@ -261,7 +246,4 @@ static const struct e2e_case cases[] = {
     {"shared_member_leaving_redelivers", shared_member_leaving_redelivers, NULL, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

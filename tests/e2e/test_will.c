@@ -46,8 +46,7 @@ static int raw_connect_with_will(const struct will_opts *o)
 
     struct raw_pkt ack;
     int fd = raw_open(e2e_port());
-    if (fd < 0 || !raw_send_pb(fd, &pkt) || raw_recv(fd, &ack, TC_TIMEOUT_MS) != RAW_OK)
-        return -1;
+    if (fd < 0 || !raw_send_pb(fd, &pkt) || raw_recv(fd, &ack, TC_TIMEOUT_MS) != RAW_OK) return -1;
     int rc = raw_reason_code(&ack);
     raw_pkt_free(&ack);
     return rc == 0 ? fd : -1;
@@ -56,8 +55,7 @@ static int raw_connect_with_will(const struct will_opts *o)
 static struct tc *watcher(void)
 {
     struct tc *w = tc_open("watcher", MQTT_PROTOCOL_V5, true, NULL);
-    if (w && tc_subscribe(w, "will/#", 1, 0, NULL) != 1)
-        return NULL;
+    if (w && tc_subscribe(w, "will/#", 1, 0, NULL) != 1) return NULL;
     return w;
 }
 
@@ -129,8 +127,7 @@ static void will_on_keepalive_timeout(void)
     CHECK_STR(w->msgs[0].topic, "will/silent");
     CHECK(elapsed >= 900);
     /* 1.5 s is the limit; 3 s allows for a loaded machine. */
-    if (elapsed > 3000 &&
-        !e2e_mosquitto_deviates("checks keep alive coarsely (will came late)"))
+    if (elapsed > 3000 && !e2e_mosquitto_deviates("checks keep alive coarsely (will came late)"))
         CHECK(elapsed <= 3000);
     CHECK(raw_wait_closed(fd, 1000, NULL));
 }
@@ -208,8 +205,7 @@ static void will_properties_passed(void)
     long expiry = tc_prop_int(got, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
     CHECK(expiry > 90 && expiry <= 100);
     char *name = NULL, *value = NULL;
-    bool has_user = mosquitto_property_read_string_pair(got, MQTT_PROP_USER_PROPERTY, &name,
-                                                        &value, false) != NULL;
+    bool has_user = mosquitto_property_read_string_pair(got, MQTT_PROP_USER_PROPERTY, &name, &value, false) != NULL;
     bool user_ok = has_user && strcmp(name, "k") == 0 && strcmp(value, "v") == 0;
     free(name);
     free(value);
@@ -227,7 +223,4 @@ static const struct e2e_case cases[] = {
     {"will_properties_passed", will_properties_passed, NULL, NULL},
 };
 
-int main(int argc, char **argv)
-{
-    return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
-}
+int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

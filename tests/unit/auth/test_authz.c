@@ -145,16 +145,36 @@ static void test_connect_client_ids(void **state)
 static void test_filter_covers(void **state)
 {
     (void)state;
-    static const struct { const char *outer, *inner; bool expect; } t[] = {
-        {"#", "a", true},           {"#", "a/b/c", true},       {"#", "#", true},
-        {"#", "+/x", true},         {"#", "$SYS/x", false},     {"+/#", "$SYS", false},
-        {"$SYS/#", "$SYS/x", true}, {"a/#", "a", true},         {"a/#", "a/b/#", true},
-        {"a/#", "b", false},        {"a/+", "a/b", true},       {"a/+", "a/+", true},
-        {"a/+", "a/#", false},      {"a/+", "a", false},        {"a/+", "a/b/c", false},
-        {"a/b", "a/b", true},       {"a/b", "a/+", false},      {"a/b", "a/b/c", false},
-        {"a/b/c", "a/b", false},    {"+/+", "a/b", true},       {"+/+", "+/+", true},
-        {"+", "", true},            {"a//b", "a//b", true},     {"a/+/c", "a//c", true},
-        {"a/b/#", "a/+/#", false},  {"clients/c1/#", "clients/c1", true},
+    static const struct {
+        const char *outer, *inner;
+        bool expect;
+    } t[] = {
+        {"#", "a", true},
+        {"#", "a/b/c", true},
+        {"#", "#", true},
+        {"#", "+/x", true},
+        {"#", "$SYS/x", false},
+        {"+/#", "$SYS", false},
+        {"$SYS/#", "$SYS/x", true},
+        {"a/#", "a", true},
+        {"a/#", "a/b/#", true},
+        {"a/#", "b", false},
+        {"a/+", "a/b", true},
+        {"a/+", "a/+", true},
+        {"a/+", "a/#", false},
+        {"a/+", "a", false},
+        {"a/+", "a/b/c", false},
+        {"a/b", "a/b", true},
+        {"a/b", "a/+", false},
+        {"a/b", "a/b/c", false},
+        {"a/b/c", "a/b", false},
+        {"+/+", "a/b", true},
+        {"+/+", "+/+", true},
+        {"+", "", true},
+        {"a//b", "a//b", true},
+        {"a/+/c", "a//c", true},
+        {"a/b/#", "a/+/#", false},
+        {"clients/c1/#", "clients/c1", true},
         {"clients/c1/#", "clients/c10/x", false},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -205,8 +225,8 @@ static void test_bad_templates(void **state)
     (void)state;
     authz *a = authz_new(true, false);
     authz_rule_begin(a);
-    const char *bad_topics[] = {"a/#/b", "a+", "{principal.clientid}/x", "x/{principal.attributes.}",
-                                "a}", "$share/g/x", ""};
+    const char *bad_topics[] = {"a/#/b",      "a+", "{principal.clientid}/x", "x/{principal.attributes.}", "a}",
+                                "$share/g/x", ""};
     for (size_t i = 0; i < sizeof bad_topics / sizeof *bad_topics; i++) {
         const char *t[1] = {bad_topics[i]};
         why = NULL;
@@ -219,8 +239,8 @@ static void test_bad_templates(void **state)
     assert_int_equal(authz_rule_broker(a, AUTHZ_SUBSCRIBE, t, 1, t, 1, &why), -1);
     const char *bad_keys[] = {"[abc", "[{principal.clientId}]", "a{b", "\xff", "x}"};
     for (size_t i = 0; i < sizeof bad_keys / sizeof *bad_keys; i++) {
-        if (authz_rule_key(a, AUTHZ_READ, AUTHZ_KEY_PATTERN, (const uint8_t *)bad_keys[i], strlen(bad_keys[i]),
-                           &why) != -1)
+        if (authz_rule_key(a, AUTHZ_READ, AUTHZ_KEY_PATTERN, (const uint8_t *)bad_keys[i], strlen(bad_keys[i]), &why) !=
+            -1)
             fail_msg("%s accepted", bad_keys[i]);
     }
     assert_int_equal(authz_rule_key(a, AUTHZ_READ, AUTHZ_KEY_STRING, (const uint8_t *)"", 0, &why), -1);
@@ -250,7 +270,7 @@ static void test_key_types_and_methods(void **state)
     assert_false(rd(a, p, "numberx"));
     assert_true(rd(a, p, "nx"));
     assert_false(rd(a, p, "n7"));
-    assert_true(wr(a, p, "charé"));      /* '?' is one UTF-8 character */
+    assert_true(wr(a, p, "charé")); /* '?' is one UTF-8 character */
     assert_false(rd(a, p, "chara"));
     assert_true(rd(a, p, "lit*[x]{y}"));
     assert_true(wr(a, p, "lit*[x]{y}"));
@@ -349,7 +369,7 @@ static void test_principal_same(void **state)
     assert_true(principal_same(NULL, NULL));
     assert_false(principal_same(a, NULL) || principal_same(NULL, a));
     assert_false(principal_same(a, b));
-    assert_false(principal_same(a, pw)); /* another authentication method */
+    assert_false(principal_same(a, pw));       /* another authentication method */
     assert_false(principal_same(none, empty)); /* no user name is not an empty one */
     principal_add_attr(a, "unit", "s");
     principal_add_attr(a, "site", "x");

@@ -50,8 +50,9 @@ static void test_encode_parse_roundtrip(void **state)
     kat(&h);
     char enc[PASSWD_HASH_ENCODED_MAX];
     passwd_hash_encode(&h, enc);
-    assert_string_equal(enc, "$pbkdf2-sha512$1000$MDEyMzQ1Njc4OWFiY2RlZg==$"
-                             "38DzhdBT7fPaUGBlsh42VTuuKSFAIYGZJ7l6feCDLIl+K3hdPFgxxu7xuUi4gIuH6cEIoODn18xH9Ig2ryNgUw==");
+    assert_string_equal(enc,
+                        "$pbkdf2-sha512$1000$MDEyMzQ1Njc4OWFiY2RlZg==$"
+                        "38DzhdBT7fPaUGBlsh42VTuuKSFAIYGZJ7l6feCDLIl+K3hdPFgxxu7xuUi4gIuH6cEIoODn18xH9Ig2ryNgUw==");
     const char *why = NULL;
     assert_int_equal(passwd_hash_parse(enc, strlen(enc), &back, &why), 0);
     assert_memory_equal(&h, &back, sizeof h);
@@ -74,13 +75,15 @@ static void test_parse_errors(void **state)
     (void)state;
     expect_parse_error("$argon2id$x", "unknown hash scheme (expected $pbkdf2-sha512$)");
     expect_parse_error("$pbkdf2-sha512$$a$b", "bad iteration count");
-    expect_parse_error("$pbkdf2-sha512$999$MDEyMzQ1Njc4OWFiY2RlZg==$x", "iteration count out of range (1000 to 10000000)");
+    expect_parse_error("$pbkdf2-sha512$999$MDEyMzQ1Njc4OWFiY2RlZg==$x",
+                       "iteration count out of range (1000 to 10000000)");
     expect_parse_error("$pbkdf2-sha512$1000$MDEy$x", "bad salt (expected 16 bytes in base64)");
     expect_parse_error("$pbkdf2-sha512$1000$MDEyMzQ1Njc4OWFiY2RlZg==$AAAA", "bad hash (expected 64 bytes in base64)");
 }
 
-#define LINE "$pbkdf2-sha512$1000$MDEyMzQ1Njc4OWFiY2RlZg==$" \
-             "38DzhdBT7fPaUGBlsh42VTuuKSFAIYGZJ7l6feCDLIl+K3hdPFgxxu7xuUi4gIuH6cEIoODn18xH9Ig2ryNgUw=="
+#define LINE                                        \
+    "$pbkdf2-sha512$1000$MDEyMzQ1Njc4OWFiY2RlZg==$" \
+    "38DzhdBT7fPaUGBlsh42VTuuKSFAIYGZJ7l6feCDLIl+K3hdPFgxxu7xuUi4gIuH6cEIoODn18xH9Ig2ryNgUw=="
 
 static void expect_file_error(const char *text, const char *msg)
 {
@@ -328,10 +331,14 @@ static void test_file_update_symlink_owner(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_answer),   cmocka_unit_test(test_encode_parse_roundtrip),
-        cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_file_parse),
-        cmocka_unit_test(test_file_update),     cmocka_unit_test(test_file_check_async),
-        cmocka_unit_test(test_dummy_uses_max_iterations), cmocka_unit_test(test_unknown_user_timing),
+        cmocka_unit_test(test_known_answer),
+        cmocka_unit_test(test_encode_parse_roundtrip),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_file_parse),
+        cmocka_unit_test(test_file_update),
+        cmocka_unit_test(test_file_check_async),
+        cmocka_unit_test(test_dummy_uses_max_iterations),
+        cmocka_unit_test(test_unknown_user_timing),
         cmocka_unit_test(test_file_update_symlink_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

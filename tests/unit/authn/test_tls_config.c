@@ -85,19 +85,22 @@ static void test_loopback_rule(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    expect_error("listeners:\n  - tls:\n      cert_file: /a\n", "t.yaml:3: listeners[0].tls: cert_file and key_file are required");
+    expect_error("listeners:\n  - tls:\n      cert_file: /a\n",
+                 "t.yaml:3: listeners[0].tls: cert_file and key_file are required");
     expect_error("listeners:\n  - tls:\n      cert_file: /a\n      key_file: /b\n      client_certs: required\n",
                  "t.yaml:3: listeners[0].tls: client_certs: required needs ca_file");
     expect_error("listeners:\n  - tls:\n      cert_file: /a\n      key_file: /b\n      crl_file: /c\n",
                  "t.yaml:3: listeners[0].tls: crl_file needs client_certs optional or required");
-    expect_error("listeners:\n  - tls:\n      client_certs: sometimes\n",
-                 "t.yaml:3: listeners[0].tls.client_certs: expected one of none, optional, required, got \"sometimes\"");
+    expect_error(
+        "listeners:\n  - tls:\n      client_certs: sometimes\n",
+        "t.yaml:3: listeners[0].tls.client_certs: expected one of none, optional, required, got \"sometimes\"");
     expect_error("listeners:\n  - tls:\n      min_version: 1.1\n",
                  "t.yaml:3: listeners[0].tls.min_version: expected \"1.2\" or \"1.3\", got \"1.1\"");
     expect_error("listeners:\n  - authentication:\n      methods: [password]\n",
                  "t.yaml:3: listeners[0].authentication: method password needs password_file");
     expect_error("listeners:\n  - authentication:\n      methods: [kerberos]\n",
-                 "t.yaml:3: listeners[0].authentication.methods[0]: expected one of anonymous, password, x509, got \"kerberos\"");
+                 "t.yaml:3: listeners[0].authentication.methods[0]: expected one of anonymous, password, x509, got "
+                 "\"kerberos\"");
     expect_error("listeners:\n  - authentication:\n      methods: [x509]\n",
                  "t.yaml:2: listeners[0].authentication: method x509 needs tls with client_certs optional or required");
     expect_error("listeners:\n  - authentication:\n      methods: [anonymous]\n      x509: {username: XX}\n",
@@ -125,7 +128,8 @@ static void test_tls_context_errors(void **state)
     t.key_file = path;
     assert_null(net_tls_ctx_new(&t, err, sizeof err));
     char want[128];
-    snprintf(want, sizeof want, "cert_file %s: no PEM data of the expected kind (no matching \"-----BEGIN\" line)", path);
+    snprintf(want, sizeof want, "cert_file %s: no PEM data of the expected kind (no matching \"-----BEGIN\" line)",
+             path);
     assert_string_equal(err, want);
     unlink(path);
     t.ciphers = "NO-SUCH-CIPHER";

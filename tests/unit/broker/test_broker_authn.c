@@ -34,8 +34,8 @@ typedef struct fixture {
     net *n;
     broker *b;
     uint16_t port;
-    uint64_t token;      /* the pending CONNECT's */
-    char seen_id[64];    /* the client id it was asked about */
+    uint64_t token;   /* the pending CONNECT's */
+    char seen_id[64]; /* the client id it was asked about */
     int pending;
 } fixture;
 
@@ -126,7 +126,8 @@ static int setup_with(void **state, uint16_t connect_timeout)
     broker_limits_default(&l);
     l.connect_timeout = connect_timeout;
     f->b = broker_new(&f->loop, &l, &server_principal_ops);
-    net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
+    net_listener *ls =
+        net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
     assert_non_null(ls);
     f->port = net_listener_port(ls);
     broker_set_authenticator(f->b, authenticate, f);

@@ -39,8 +39,8 @@ typedef struct fixture {
     bool registered;
     int disconnects;
     bool kick_in_hook;
-    char last_who[32]; /* the principal's client id, "" when who was NULL */
-    bool deny_secret;  /* RECEIVE of "news/secret" is denied */
+    char last_who[32];  /* the principal's client id, "" when who was NULL */
+    bool deny_secret;   /* RECEIVE of "news/secret" is denied */
     char got_topic[64]; /* topic of the last PUBLISH `expect` took */
 } fixture;
 
@@ -51,10 +51,7 @@ static void copy_str(char *dst, size_t cap, mqtt_bytes b)
     snprintf(dst, cap, "%.*s", (int)b.len, b.data ? (const char *)b.data : "");
 }
 
-static bool starts_with(mqtt_bytes b, const char *p)
-{
-    return b.len >= strlen(p) && memcmp(b.data, p, strlen(p)) == 0;
-}
+static bool starts_with(mqtt_bytes b, const char *p) { return b.len >= strlen(p) && memcmp(b.data, p, strlen(p)) == 0; }
 
 static uint8_t authorize(void *ctx, const broker_auth_request *r)
 {
@@ -63,7 +60,8 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
     copy_str(f->last_topic, sizeof f->last_topic, r->topic);
     copy_str(f->last_filter, sizeof f->last_filter, r->filter);
     copy_str(f->last_group, sizeof f->last_group, r->share_group);
-    if (r->who) copy_str(f->last_who, sizeof f->last_who, (mqtt_bytes){r->who->client_id, (uint32_t)r->who->client_id_len});
+    if (r->who)
+        copy_str(f->last_who, sizeof f->last_who, (mqtt_bytes){r->who->client_id, (uint32_t)r->who->client_id_len});
     else f->last_who[0] = '\0';
     if (r->action == BROKER_ACTION_RECEIVE && f->deny_secret && starts_with(r->topic, "news/secret"))
         return MQTT_RC_NOT_AUTHORIZED;
@@ -141,7 +139,8 @@ static int setup(void **state)
     broker_limits l;
     broker_limits_default(&l);
     f->b = broker_new(&f->loop, &l, &server_principal_ops);
-    net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
+    net_listener *ls =
+        net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
     assert_non_null(ls);
     f->port = net_listener_port(ls);
     broker_add_authorizer(f->b, authorize, f);

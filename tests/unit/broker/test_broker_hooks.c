@@ -103,7 +103,8 @@ static int setup(void **state)
     broker_limits l;
     broker_limits_default(&l);
     f->b = broker_new(&f->loop, &l, &server_principal_ops);
-    net_listener *ls = net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
+    net_listener *ls =
+        net_listen(f->n, "127.0.0.1", 0, broker_conn_user_size, broker_accept, &broker_conn_callbacks, f->b);
     assert_non_null(ls);
     tc_open(&f->c, net_listener_port(ls), MQTT_V5);
     broker_set_publish_hook(f->b, B("$svc/set"), on_publish, f);

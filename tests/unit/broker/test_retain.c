@@ -41,16 +41,13 @@ static bool collect(void *ctx, mqtt_bytes topic, void *value)
     return s->stop_after == 0 || s->n < s->stop_after;
 }
 
-static void setup_counters(void)
-{
-    total_released = 0;
-}
+static void setup_counters(void) { total_released = 0; }
 
 static void test_set_get_replace_clear(void **state)
 {
     setup_counters();
     retain_store *r = retain_store_new(release);
-    val a = { 0 }, b = { 0 }, c = { 0 };
+    val a = {0}, b = {0}, c = {0};
 
     retain_store_set(r, B("x/y"), &a);
     assert_ptr_equal(retain_store_get(r, B("x/y")), &a);
@@ -92,17 +89,16 @@ static void test_match_table(void **state)
     retain_store *r = retain_store_new(release);
     size_t distinct = 0;
     for (size_t i = 0; i < N_MATCH_CASES; i++) {
-        vals[i] = (val){ 0 };
+        vals[i] = (val){0};
         snprintf(vals[i].topic, sizeof vals[i].topic, "%s", match_cases[i].topic);
-        if (!retain_store_get(r, B(match_cases[i].topic)))
-            distinct++;
+        if (!retain_store_get(r, B(match_cases[i].topic))) distinct++;
         retain_store_set(r, B(match_cases[i].topic), &vals[i]);
     }
     assert_int_equal(retain_store_count(r), distinct);
 
     for (size_t i = 0; i < N_MATCH_CASES; i++) {
         const char *filter = match_cases[i].filter;
-        seen s = { 0 };
+        seen s = {0};
         retain_store_match(r, B(filter), collect, &s);
         size_t want = 0;
         for (size_t j = 0; j < N_MATCH_CASES; j++) {
@@ -111,33 +107,29 @@ static void test_match_table(void **state)
                 continue; /* count each stored topic once */
             want++;
             bool found = false;
-            for (size_t k = 0; k < s.n; k++)
-                found |= s.v[k] == v;
-            if (!found)
-                fail_msg("filter '%s' missed topic '%s'", filter, match_cases[j].topic);
+            for (size_t k = 0; k < s.n; k++) found |= s.v[k] == v;
+            if (!found) fail_msg("filter '%s' missed topic '%s'", filter, match_cases[j].topic);
         }
         for (size_t k = 0; k < s.n; k++) {
             assert_string_equal(s.topic[k], s.v[k]->topic);
             assert_true(topic_filter_matches(B(filter), B(s.topic[k])));
         }
-        if (s.n != want)
-            fail_msg("filter '%s': visited %zu want %zu", filter, s.n, want);
+        if (s.n != want) fail_msg("filter '%s': visited %zu want %zu", filter, s.n, want);
     }
     retain_store_free(r);
     assert_int_equal(total_released, N_MATCH_CASES);
-    for (size_t i = 0; i < N_MATCH_CASES; i++)
-        assert_int_equal(vals[i].released, 1);
+    for (size_t i = 0; i < N_MATCH_CASES; i++) assert_int_equal(vals[i].released, 1);
 }
 
 static void test_dollar_rule(void **state)
 {
     retain_store *r = retain_store_new(NULL);
-    val sys = { 0 }, a = { 0 }, d = { 0 };
+    val sys = {0}, a = {0}, d = {0};
     retain_store_set(r, B("$SYS/broker/uptime"), &sys);
     retain_store_set(r, B("a/$x"), &a);
     retain_store_set(r, B("$d"), &d);
 
-    seen s = { 0 };
+    seen s = {0};
     retain_store_match(r, B("#"), collect, &s);
     assert_int_equal(s.n, 1);
     assert_string_equal(s.topic[0], "a/$x");
@@ -159,19 +151,19 @@ static void test_walk_stops(void **state)
 {
     setup_counters();
     retain_store *r = retain_store_new(release);
-    val v[10] = { 0 };
+    val v[10] = {0};
     char t[32];
     for (int i = 0; i < 10; i++) {
         snprintf(t, sizeof t, "s/%d/x", i);
         retain_store_set(r, B(t), &v[i]);
     }
-    seen s = { .stop_after = 3 };
+    seen s = {.stop_after = 3};
     retain_store_match(r, B("#"), collect, &s);
     assert_int_equal(s.n, 3);
-    s = (seen){ .stop_after = 4 };
+    s = (seen){.stop_after = 4};
     retain_store_match(r, B("s/+/x"), collect, &s);
     assert_int_equal(s.n, 4);
-    s = (seen){ 0 };
+    s = (seen){0};
     retain_store_match(r, B("s/+/x"), collect, &s);
     assert_int_equal(s.n, 10);
     retain_store_free(r);
@@ -192,11 +184,10 @@ static void test_churn_and_pruning(void **state)
         retain_store_set(r, B(t), &v[i]);
     }
     assert_int_equal(retain_store_count(r), N);
-    seen s = { 0 };
+    seen s = {0};
     retain_store_match(r, B("site/3/dev/+/temp"), collect, &s);
     size_t want = 0;
-    for (int i = 0; i < N; i++)
-        want += i % 17 == 3 && i % 2;
+    for (int i = 0; i < N; i++) want += i % 17 == 3 && i % 2;
     assert_int_equal(s.n, want);
 
     for (int i = 0; i < N; i++) {
@@ -205,8 +196,7 @@ static void test_churn_and_pruning(void **state)
     }
     assert_int_equal(retain_store_count(r), 0);
     assert_int_equal(retain_store_node_count(r), 0);
-    for (int i = 0; i < N; i++)
-        assert_int_equal(v[i].released, 1);
+    for (int i = 0; i < N; i++) assert_int_equal(v[i].released, 1);
     retain_store_free(r);
     assert_int_equal(total_released, N);
     free(v);
@@ -223,11 +213,11 @@ static void test_deep_topic(void **state)
     }
     t[LEVELS * 2 - 1] = '\0';
     setup_counters();
-    val deep = { 0 }, top = { 0 };
+    val deep = {0}, top = {0};
     retain_store *r = retain_store_new(release);
     retain_store_set(r, B(t), &deep);
     retain_store_set(r, B("a"), &top);
-    seen s = { 0 };
+    seen s = {0};
     retain_store_match(r, B("a/#"), collect, &s);
     assert_int_equal(s.n, 2);
     assert_ptr_equal(s.v[0], &top);
@@ -241,12 +231,9 @@ static void test_deep_topic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_set_get_replace_clear),
-        cmocka_unit_test(test_match_table),
-        cmocka_unit_test(test_dollar_rule),
-        cmocka_unit_test(test_walk_stops),
-        cmocka_unit_test(test_churn_and_pruning),
-        cmocka_unit_test(test_deep_topic),
+        cmocka_unit_test(test_set_get_replace_clear), cmocka_unit_test(test_match_table),
+        cmocka_unit_test(test_dollar_rule),           cmocka_unit_test(test_walk_stops),
+        cmocka_unit_test(test_churn_and_pruning),     cmocka_unit_test(test_deep_topic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,10 +28,8 @@ static void record(void *ctx, const subscription *s)
     assert_true(h->n < MAX_HITS);
     h->owner[h->n] = s->owner;
     h->opts[h->n] = s->opts;
-    snprintf(h->filter[h->n], sizeof h->filter[0], "%.*s", (int)s->filter.len,
-             (const char *)s->filter.data);
-    snprintf(h->group[h->n], sizeof h->group[0], "%.*s", (int)s->group.len,
-             (const char *)s->group.data);
+    snprintf(h->filter[h->n], sizeof h->filter[0], "%.*s", (int)s->filter.len, (const char *)s->filter.data);
+    snprintf(h->group[h->n], sizeof h->group[0], "%.*s", (int)s->group.len, (const char *)s->group.data);
     h->n++;
 }
 
@@ -39,8 +37,7 @@ static bool eligible(void *ctx, void *owner)
 {
     hits *h = ctx;
     for (size_t i = 0; i < h->n_ineligible; i++)
-        if (h->ineligible[i] == owner)
-            return false;
+        if (h->ineligible[i] == owner) return false;
     return true;
 }
 
@@ -51,7 +48,7 @@ static size_t match_n(topic_tree *t, const char *topic, hits *h)
     return h->n;
 }
 
-static const sub_options qos1 = { .qos = 1 };
+static const sub_options qos1 = {.qos = 1};
 static int o1, o2, o3;
 
 static void test_filter_matches_table(void **state)
@@ -69,7 +66,7 @@ static void test_tree_matches_table(void **state)
     for (size_t i = 0; i < N_MATCH_CASES; i++) {
         const match_case *c = &match_cases[i];
         topic_tree *t = topic_tree_new();
-        hits h = { 0 };
+        hits h = {0};
         assert_true(topic_tree_subscribe(t, B(c->filter), &o1, &qos1));
         if (match_n(t, c->topic, &h) != (c->match ? 1u : 0u))
             fail_msg("tree: filter '%s' topic '%s': expected %d", c->filter, c->topic, c->match);
@@ -89,8 +86,8 @@ static void test_tree_all_filters_at_once(void **state)
 
     for (size_t i = 0; i < N_MATCH_CASES; i++) {
         const char *topic = match_cases[i].topic;
-        bool seen[N_MATCH_CASES] = { 0 };
-        hits h = { 0 };
+        bool seen[N_MATCH_CASES] = {0};
+        hits h = {0};
         match_n(t, topic, &h);
         for (size_t k = 0; k < h.n; k++) {
             size_t idx = (size_t)((char *)h.owner[k] - owners);
@@ -101,8 +98,7 @@ static void test_tree_all_filters_at_once(void **state)
         for (size_t j = 0; j < N_MATCH_CASES; j++) {
             bool want = topic_filter_matches(B(match_cases[j].filter), B(topic));
             if (seen[j] != want)
-                fail_msg("topic '%s' filter '%s': seen %d want %d", topic,
-                         match_cases[j].filter, seen[j], want);
+                fail_msg("topic '%s' filter '%s': seen %d want %d", topic, match_cases[j].filter, seen[j], want);
         }
     }
     topic_tree_free(t);
@@ -111,8 +107,8 @@ static void test_tree_all_filters_at_once(void **state)
 static void test_subscribe_replace_unsubscribe(void **state)
 {
     topic_tree *t = topic_tree_new();
-    hits h = { 0 };
-    sub_options q2 = { .qos = 2, .no_local = true, .sub_id = 7 };
+    hits h = {0};
+    sub_options q2 = {.qos = 2, .no_local = true, .sub_id = 7};
 
     assert_true(topic_tree_subscribe(t, B("a/b"), &o1, &qos1));
     assert_false(topic_tree_subscribe(t, B("a/b"), &o1, &q2));
@@ -150,7 +146,7 @@ static void test_subscribe_replace_unsubscribe(void **state)
 
 static void test_split_share(void **state)
 {
-    mqtt_bytes g = { 0 }, f = { 0 };
+    mqtt_bytes g = {0}, f = {0};
     assert_true(topic_filter_split_share(B("$share/grp/a/+/c"), &g, &f));
     assert_int_equal(g.len, 3);
     assert_memory_equal(g.data, "grp", 3);
@@ -159,7 +155,7 @@ static void test_split_share(void **state)
     assert_true(topic_filter_split_share(B("$share/g/#"), &g, &f));
     assert_int_equal(f.len, 1);
 
-    mqtt_bytes g0 = { 0 }, f0 = { 0 };
+    mqtt_bytes g0 = {0}, f0 = {0};
     assert_false(topic_filter_split_share(B("$share/grp"), &g0, &f0));
     assert_false(topic_filter_split_share(B("$share//a"), &g0, &f0));
     assert_false(topic_filter_split_share(B("$share/g/"), &g0, &f0));
@@ -173,7 +169,7 @@ static void test_split_share(void **state)
 static void test_shared_round_robin(void **state)
 {
     topic_tree *t = topic_tree_new();
-    hits h = { 0 };
+    hits h = {0};
     assert_true(topic_tree_subscribe(t, B("$share/g/s/+"), &o1, &qos1));
     assert_true(topic_tree_subscribe(t, B("$share/g/s/+"), &o2, &qos1));
     assert_true(topic_tree_subscribe(t, B("$share/g/s/+"), &o3, &qos1));
@@ -181,7 +177,7 @@ static void test_shared_round_robin(void **state)
     assert_int_equal(topic_tree_count(t), 3);
 
     /* 9 messages: each member exactly 3 times, never twice in a row. */
-    int got[3] = { 0 };
+    int got[3] = {0};
     void *prev = NULL;
     for (int i = 0; i < 9; i++) {
         assert_int_equal(match_n(t, "s/x", &h), 1);
@@ -232,7 +228,7 @@ static void test_shared_round_robin(void **state)
 static void test_shared_null_eligible(void **state)
 {
     topic_tree *t = topic_tree_new();
-    hits h = { 0 };
+    hits h = {0};
     topic_tree_subscribe(t, B("$share/g/x"), &o1, &qos1);
     topic_tree_subscribe(t, B("$share/g/x"), &o2, &qos1);
     topic_tree_match(t, B("x"), record, NULL, &h);
@@ -246,10 +242,9 @@ static void test_shared_null_eligible(void **state)
 static void test_overlapping_subscriptions(void **state)
 {
     topic_tree *t = topic_tree_new();
-    hits h = { 0 };
-    const char *filters[] = { "a/b", "a/+", "#", "$share/g/a/b", "$share/h/a/b" };
-    for (size_t i = 0; i < 5; i++)
-        assert_true(topic_tree_subscribe(t, B(filters[i]), &o1, &qos1));
+    hits h = {0};
+    const char *filters[] = {"a/b", "a/+", "#", "$share/g/a/b", "$share/h/a/b"};
+    for (size_t i = 0; i < 5; i++) assert_true(topic_tree_subscribe(t, B(filters[i]), &o1, &qos1));
     assert_true(topic_tree_subscribe(t, B("$share/g/a/b"), &o2, &qos1));
     assert_int_equal(topic_tree_count(t), 6);
 
@@ -293,7 +288,7 @@ static void test_pruning(void **state)
         }
         assert_int_equal(topic_tree_count(t), 1000);
         assert_true(topic_tree_node_count(t) > 1000);
-        hits h = { 0 };
+        hits h = {0};
         assert_int_equal(match_n(t, "a/dev3/q/x/3", &h), 1);
         assert_int_equal(match_n(t, "r/499", &h), 1);
         for (int i = 499; i >= 0; i--) {
@@ -313,7 +308,7 @@ static void test_many_siblings(void **state)
 {
     topic_tree *t = topic_tree_new();
     char f[32];
-    hits h = { 0 };
+    hits h = {0};
     for (int i = 0; i < 2000; i++) {
         snprintf(f, sizeof f, "n/%d", i);
         topic_tree_subscribe(t, B(f), (void *)(uintptr_t)(i + 1), &qos1);
@@ -326,8 +321,7 @@ static void test_many_siblings(void **state)
         snprintf(f, sizeof f, "n/%d", i);
         size_t want = i % 3 ? 1 : 0;
         assert_int_equal(match_n(t, f, &h), want);
-        if (want)
-            assert_ptr_equal(h.owner[0], (void *)(uintptr_t)(i + 1));
+        if (want) assert_ptr_equal(h.owner[0], (void *)(uintptr_t)(i + 1));
     }
     topic_tree_free(t); /* frees the remaining ones: LSan checks */
 }
@@ -350,12 +344,10 @@ static void test_large_fanout(void **state)
         assert_true(topic_tree_subscribe(t, B("bcast"), (void *)i, &qos1));
         assert_true(topic_tree_subscribe(t, B("$share/g/bcast"), (void *)i, &qos1));
     }
-    for (uintptr_t i = 1; i < N; i += 2)
-        assert_false(topic_tree_subscribe(t, B("bcast"), (void *)i, &qos1));
+    for (uintptr_t i = 1; i < N; i += 2) assert_false(topic_tree_subscribe(t, B("bcast"), (void *)i, &qos1));
     /* remove 2 of every 3, in an order that moves entries around */
     for (uintptr_t i = N - 1; i >= 1; i--) {
-        if (i % 3 == 0)
-            continue;
+        if (i % 3 == 0) continue;
         assert_true(topic_tree_unsubscribe(t, B("bcast"), (void *)i));
         assert_false(topic_tree_unsubscribe(t, B("bcast"), (void *)i));
         assert_true(topic_tree_unsubscribe(t, B("$share/g/bcast"), (void *)i));
@@ -369,19 +361,14 @@ static void test_large_fanout(void **state)
     size_t n = 0;
     topic_tree_match(t, B("bcast"), fan_record, NULL, &n);
     assert_int_equal(n, want + 1);
-    for (size_t k = 1; k < want; k++)
-        topic_tree_match(t, B("$x"), fan_record, NULL, &n); /* no match */
-    for (uintptr_t i = 1; i < N; i++)
-        assert_true(fan_seen[i] <= (i % 3 == 0 ? 2 : 0));
-    for (uintptr_t i = 3; i < N; i += 3)
-        assert_true(topic_tree_unsubscribe(t, B("bcast"), (void *)i));
+    for (size_t k = 1; k < want; k++) topic_tree_match(t, B("$x"), fan_record, NULL, &n); /* no match */
+    for (uintptr_t i = 1; i < N; i++) assert_true(fan_seen[i] <= (i % 3 == 0 ? 2 : 0));
+    for (uintptr_t i = 3; i < N; i += 3) assert_true(topic_tree_unsubscribe(t, B("bcast"), (void *)i));
     memset(fan_seen, 0, sizeof fan_seen);
     n = 0;
-    for (size_t k = 0; k < want; k++)
-        topic_tree_match(t, B("bcast"), fan_record, NULL, &n);
+    for (size_t k = 0; k < want; k++) topic_tree_match(t, B("bcast"), fan_record, NULL, &n);
     assert_int_equal(n, want);
-    for (uintptr_t i = 3; i < N; i += 3)
-        assert_int_equal(fan_seen[i], 1);
+    for (uintptr_t i = 3; i < N; i += 3) assert_int_equal(fan_seen[i], 1);
     topic_tree_free(t);
 }
 
@@ -396,7 +383,7 @@ static void test_deep_filter(void **state)
     }
     f[LEVELS * 2 - 1] = '\0';
     topic_tree *t = topic_tree_new();
-    hits h = { 0 };
+    hits h = {0};
     assert_true(topic_tree_subscribe(t, B(f), &o1, &qos1));
     assert_true(topic_tree_subscribe(t, B("a/#"), &o2, &qos1));
     h.n = 0;

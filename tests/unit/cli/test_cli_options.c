@@ -16,8 +16,7 @@ static int parse(struct cli_options *o, const char **words)
 {
     char *argv[64] = {"mqstate"};
     int argc = 1;
-    while (words[argc - 1])
-        argv[argc] = (char *)words[argc - 1], argc++;
+    while (words[argc - 1]) argv[argc] = (char *)words[argc - 1], argc++;
     argv[argc] = NULL;
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
@@ -44,8 +43,8 @@ static void assert_key(const struct cli_options *o, int i, const char *text)
 static void test_mqstate_spellings(void **state)
 {
     struct cli_options o;
-    assert_int_equal(PARSE(&o, "-h", "broker", "-p", "1884", "-i", "me", "-u", "user", "-P",
-                           "pw", "set", "k", "v", "--nx", "--px", "500"),
+    assert_int_equal(PARSE(&o, "-h", "broker", "-p", "1884", "-i", "me", "-u", "user", "-P", "pw", "set", "k", "v",
+                           "--nx", "--px", "500"),
                      CLI_EXIT_OK);
     assert_int_equal(o.command, CLI_CMD_SET);
     assert_string_equal(o.conn.host, "broker");
@@ -63,8 +62,8 @@ static void test_mqstate_spellings(void **state)
 static void test_statestore_cli_spellings(void **state)
 {
     struct cli_options o;
-    assert_int_equal(PARSE(&o, "--hostname=h2", "delete", "-k", "key1", "-T", "/ca", "-C",
-                           "/cert", "-K", "/key", "--keypasswordfile", "/pw"),
+    assert_int_equal(PARSE(&o, "--hostname=h2", "delete", "-k", "key1", "-T", "/ca", "-C", "/cert", "-K", "/key",
+                           "--keypasswordfile", "/pw"),
                      CLI_EXIT_OK);
     assert_int_equal(o.command, CLI_CMD_DEL);
     assert_string_equal(o.conn.host, "h2");
@@ -95,8 +94,7 @@ static void test_watch_and_lock(void **state)
     assert_key(&o, 2, "a");
     cli_options_free(&o);
 
-    assert_int_equal(PARSE(&o, "lock", "L", "--ttl", "1.5", "--", "ls", "-l", "--", "x"),
-                     CLI_EXIT_OK);
+    assert_int_equal(PARSE(&o, "lock", "L", "--ttl", "1.5", "--", "ls", "-l", "--", "x"), CLI_EXIT_OK);
     assert_int_equal(o.ttl_ms, 1500);
     assert_string_equal(o.child_argv[0], "ls");
     assert_string_equal(o.child_argv[1], "-l");
@@ -156,8 +154,7 @@ static void test_usage_errors(void **state)
         (const char *[]){"get", "a", "-P", "pw", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        if (parse(&o, bad[i]) != CLI_EXIT_USAGE)
-            fail_msg("case %zu was accepted", i);
+        if (parse(&o, bad[i]) != CLI_EXIT_USAGE) fail_msg("case %zu was accepted", i);
         cli_options_free(&o);
     }
 }
@@ -210,14 +207,12 @@ static void test_password_file_and_elect(void **state)
     assert_int_equal(PARSE(&o, "-u", "bob", "--password-file", path, "get", "k"), CLI_EXIT_OK);
     assert_string_equal(o.conn.password, "s3cret");
     cli_options_free(&o);
-    assert_int_equal(PARSE(&o, "-u", "bob", "-P", "x", "--password-file", path, "get", "k"),
-                     CLI_EXIT_USAGE);
+    assert_int_equal(PARSE(&o, "-u", "bob", "-P", "x", "--password-file", path, "get", "k"), CLI_EXIT_USAGE);
     cli_options_free(&o);
     unlink(path);
     assert_int_equal(PARSE(&o, "-u", "bob", "--password-file", path, "get", "k"), CLI_EXIT_USAGE);
     cli_options_free(&o);
-    assert_int_equal(PARSE(&o, "elect", "E", "--ttl", "3", "--wait", "0", "--", "cmd", "a"),
-                     CLI_EXIT_OK);
+    assert_int_equal(PARSE(&o, "elect", "E", "--ttl", "3", "--wait", "0", "--", "cmd", "a"), CLI_EXIT_OK);
     assert_int_equal(o.command, CLI_CMD_ELECT);
     assert_key(&o, 0, "E");
     assert_int_equal(o.ttl_ms, 3000);

@@ -62,8 +62,7 @@ void assert_props_eq(const mqtt_props *want, const mqtt_props *got)
     assert_bytes_eq(want->reason_string, got->reason_string);
 }
 
-void assert_user_props(const mqtt_props *got, const char *const *keys,
-                       const char *const *vals, size_t n)
+void assert_user_props(const mqtt_props *got, const char *const *keys, const char *const *vals, size_t n)
 {
     size_t pos = 0, i = 0;
     mqtt_bytes k, v;
@@ -153,8 +152,7 @@ void assert_packet_eq(const mqtt_packet *want, const mqtt_packet *got)
         assert_int_equal(want->suback.packet_id, got->suback.packet_id);
         assert_props_eq(&want->suback.props, &got->suback.props);
         assert_int_equal(want->suback.count, got->suback.count);
-        if (want->suback.count)
-            assert_memory_equal(want->suback.reasons, got->suback.reasons, want->suback.count);
+        if (want->suback.count) assert_memory_equal(want->suback.reasons, got->suback.reasons, want->suback.count);
         break;
     case MQTT_DISCONNECT:
     case MQTT_AUTH:
@@ -175,7 +173,7 @@ void roundtrip(uint8_t version, const mqtt_packet *in, mqtt_packet *out, buf *wi
     assert_int_equal(mqtt_frame(wire->data + before, n, 0, &total), MQTT_FRAME_OK);
     assert_int_equal(total, n);
     bool sub_ids = in->type == MQTT_PUBLISH && (in->publish.props.n_sub_ids ||
-                   (in->publish.props.present & MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_ID)));
+                                                (in->publish.props.present & MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_ID)));
     int rc = sub_ids ? mqtt_decode_from_server(wire->data + before, n, version, out)
                      : mqtt_decode(wire->data + before, n, version, out);
     assert_int_equal(rc, MQTT_RC_SUCCESS);

@@ -23,8 +23,7 @@ void assert_props_eq(const mqtt_props *want, const mqtt_props *got);
 
 /* Assert the user properties of a decoded block are exactly keys[i]=vals[i]
  * in order. */
-void assert_user_props(const mqtt_props *got, const char *const *keys,
-                       const char *const *vals, size_t n);
+void assert_user_props(const mqtt_props *got, const char *const *keys, const char *const *vals, size_t n);
 
 void assert_packet_eq(const mqtt_packet *want, const mqtt_packet *got);
 

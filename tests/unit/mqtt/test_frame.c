@@ -14,15 +14,15 @@ static void test_lengths(void **state)
 {
     expect("c0 00", 0, MQTT_FRAME_OK, 2);
     expect("30 7f", 0, MQTT_FRAME_NEED_MORE, 0);
-    expect("30 80 01", 0, MQTT_FRAME_NEED_MORE, 0);           /* 128 */
-    expect("30 ff 7f", 0, MQTT_FRAME_NEED_MORE, 0);           /* 16383 */
-    expect("30 80 80 01", 0, MQTT_FRAME_NEED_MORE, 0);        /* 16384 */
-    expect("30 ff ff ff 7f", 0, MQTT_FRAME_NEED_MORE, 0);     /* 268435455 */
-    expect("30 ff ff ff ff", 0, MQTT_FRAME_MALFORMED, 0);     /* would need a 5th byte */
+    expect("30 80 01", 0, MQTT_FRAME_NEED_MORE, 0);       /* 128 */
+    expect("30 ff 7f", 0, MQTT_FRAME_NEED_MORE, 0);       /* 16383 */
+    expect("30 80 80 01", 0, MQTT_FRAME_NEED_MORE, 0);    /* 16384 */
+    expect("30 ff ff ff 7f", 0, MQTT_FRAME_NEED_MORE, 0); /* 268435455 */
+    expect("30 ff ff ff ff", 0, MQTT_FRAME_MALFORMED, 0); /* would need a 5th byte */
     expect("30 ff ff ff ff 01", 0, MQTT_FRAME_MALFORMED, 0);
-    expect("30 80 00", 0, MQTT_FRAME_MALFORMED, 0);           /* not minimal */
+    expect("30 80 00", 0, MQTT_FRAME_MALFORMED, 0); /* not minimal */
     expect("30 80 80 80 00", 0, MQTT_FRAME_MALFORMED, 0);
-    expect("30 02 00 00 ff", 0, MQTT_FRAME_OK, 4);            /* extra bytes belong to the next packet */
+    expect("30 02 00 00 ff", 0, MQTT_FRAME_OK, 4); /* extra bytes belong to the next packet */
 }
 
 static void test_total_sizes(void **state)

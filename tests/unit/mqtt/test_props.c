@@ -2,18 +2,17 @@
  * iteration, mqtt_props_add_user and mqtt_props_copy_except. */
 #include "helpers.h"
 
-static void decode_hex(const char *hex, uint8_t *bytes, size_t cap, bool from_server,
-                       mqtt_packet *out)
+static void decode_hex(const char *hex, uint8_t *bytes, size_t cap, bool from_server, mqtt_packet *out)
 {
     size_t n = hex_parse(hex, bytes, cap);
-    int rc = from_server ? mqtt_decode_from_server(bytes, n, MQTT_V5, out)
-                         : mqtt_decode(bytes, n, MQTT_V5, out);
+    int rc = from_server ? mqtt_decode_from_server(bytes, n, MQTT_V5, out) : mqtt_decode(bytes, n, MQTT_V5, out);
     assert_int_equal(rc, MQTT_RC_SUCCESS);
 }
 
 /* PUBLISH "t" QoS 0 with: topic alias 5, user a=1, message expiry 9,
  * user b=2, content type "c". */
-#define PUB_WITH_PROPS "30 1f 00 01 74 1a" \
+#define PUB_WITH_PROPS  \
+    "30 1f 00 01 74 1a" \
     " 23 00 05  26 00 01 61 00 01 31  02 00 00 00 09  26 00 01 62 00 01 32  03 00 01 63  50"
 
 static void test_decode_fields(void **state)
@@ -22,10 +21,8 @@ static void test_decode_fields(void **state)
     mqtt_packet p;
     decode_hex(PUB_WITH_PROPS, b, sizeof b, false, &p);
     const mqtt_props *pr = &p.publish.props;
-    assert_int_equal(pr->present, MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) |
-                                      MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY) |
-                                      MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) |
-                                      MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE));
+    assert_int_equal(pr->present, MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY) |
+                                      MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) | MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE));
     assert_int_equal(pr->topic_alias, 5);
     assert_int_equal(pr->message_expiry, 9);
     assert_bytes_eq(B("c"), pr->content_type);
@@ -43,12 +40,9 @@ static void test_copy_except(void **state)
     decode_hex(PUB_WITH_PROPS, b, sizeof b, false, &p);
     buf out = {0};
     mqtt_props_copy_except(p.publish.props.raw,
-                           MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) |
-                               MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY),
-                           &out);
+                           MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY), &out);
     uint8_t want[32];
-    size_t n = hex_parse("26 00 01 61 00 01 31  26 00 01 62 00 01 32  03 00 01 63", want,
-                         sizeof want);
+    size_t n = hex_parse("26 00 01 61 00 01 31  26 00 01 62 00 01 32  03 00 01 63", want, sizeof want);
     assert_int_equal(out.len, n);
     assert_memory_equal(out.data, want, n);
 
@@ -98,15 +92,19 @@ static void test_encode_order(void **state)
     mqtt_props_add_user(&extra, B("u"), B("v"));
     mqtt_packet p = {.type = MQTT_PUBLISH};
     p.publish = (mqtt_publish){.topic = B("t")};
-    p.publish.props = (mqtt_props){
-        .present = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT),
-        .topic_alias = 0x0102, .payload_format = 1, .sub_ids = ids, .n_sub_ids = 2,
-        .extra = {extra.data, (uint32_t)extra.len}};
+    p.publish.props =
+        (mqtt_props){.present = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT),
+                     .topic_alias = 0x0102,
+                     .payload_format = 1,
+                     .sub_ids = ids,
+                     .n_sub_ids = 2,
+                     .extra = {extra.data, (uint32_t)extra.len}};
     buf wire = {0};
     mqtt_encode(&wire, MQTT_V5, &p);
     uint8_t want[40];
     size_t n = hex_parse("30 15 00 01 74 11  01 01  23 01 02  0b 02  0b ac 02"
-                         "  26 00 01 75 00 01 76", want, sizeof want);
+                         "  26 00 01 75 00 01 76",
+                         want, sizeof want);
     assert_int_equal(wire.len, n);
     assert_memory_equal(wire.data, want, n);
     mqtt_packet q;
@@ -124,7 +122,8 @@ static void test_encode_block(void **state)
     buf extra = {0};
     mqtt_props_add_user(&extra, B("k"), B("v"));
     mqtt_props p = {.present = MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA) | MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE),
-                    .content_type = B("c"), .correlation_data = B("\x00\x01"),
+                    .content_type = B("c"),
+                    .correlation_data = B("\x00\x01"),
                     .extra = {extra.data, (uint32_t)extra.len}};
     buf out = {0};
     buf_append(&out, "x", 1); /* appends after what is there */
@@ -165,12 +164,9 @@ static void test_next_user_empty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decode_fields),
-        cmocka_unit_test(test_copy_except),
-        cmocka_unit_test(test_add_user_bytes),
-        cmocka_unit_test(test_encode_order),
-        cmocka_unit_test(test_encode_block),
-        cmocka_unit_test(test_next_user_empty),
+        cmocka_unit_test(test_decode_fields),  cmocka_unit_test(test_copy_except),
+        cmocka_unit_test(test_add_user_bytes), cmocka_unit_test(test_encode_order),
+        cmocka_unit_test(test_encode_block),   cmocka_unit_test(test_next_user_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

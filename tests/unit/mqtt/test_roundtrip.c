@@ -33,8 +33,8 @@ static void test_connect(void **state)
 {
     for (size_t i = 0; i < sizeof versions; i++) {
         mqtt_packet p = {.type = MQTT_CONNECT};
-        p.connect = (mqtt_connect){.version = versions[i], .clean_start = true,
-                                   .keep_alive = 60, .client_id = B("client-1")};
+        p.connect =
+            (mqtt_connect){.version = versions[i], .clean_start = true, .keep_alive = 60, .client_id = B("client-1")};
         check(versions[i], &p);
         p.connect.will_flag = true;
         p.connect.will_qos = 2;
@@ -60,12 +60,9 @@ static void test_connect_v5_props(void **state)
     mqtt_packet p = {.type = MQTT_CONNECT};
     mqtt_connect *c = &p.connect;
     *c = (mqtt_connect){.version = MQTT_V5, .keep_alive = 10, .client_id = B("c")};
-    c->props.present = MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY) |
-                       MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAX) |
-                       MQTT_PROP_BIT(MQTT_PROP_MAX_PACKET_SIZE) |
-                       MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAX) |
-                       MQTT_PROP_BIT(MQTT_PROP_REQUEST_RESPONSE_INFO) |
-                       MQTT_PROP_BIT(MQTT_PROP_REQUEST_PROBLEM_INFO) |
+    c->props.present = MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY) | MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAX) |
+                       MQTT_PROP_BIT(MQTT_PROP_MAX_PACKET_SIZE) | MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAX) |
+                       MQTT_PROP_BIT(MQTT_PROP_REQUEST_RESPONSE_INFO) | MQTT_PROP_BIT(MQTT_PROP_REQUEST_PROBLEM_INFO) |
                        MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD) | MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA);
     c->props.session_expiry = 0xFFFFFFFF;
     c->props.receive_max = 20;
@@ -79,12 +76,9 @@ static void test_connect_v5_props(void **state)
     c->will_qos = 1;
     c->will_topic = B("w");
     c->will_payload = B("x");
-    c->will_props.present = MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY) |
-                            MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT) |
-                            MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) |
-                            MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE) |
-                            MQTT_PROP_BIT(MQTT_PROP_RESPONSE_TOPIC) |
-                            MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA);
+    c->will_props.present = MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY) | MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT) |
+                            MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) | MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE) |
+                            MQTT_PROP_BIT(MQTT_PROP_RESPONSE_TOPIC) | MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA);
     c->will_props.will_delay = 30;
     c->will_props.payload_format = 1;
     c->will_props.message_expiry = 99;
@@ -118,16 +112,11 @@ static void test_connack_v5_props(void **state)
     mqtt_props *pr = &p.connack.props;
     pr->present = MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY) | MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAX) |
                   MQTT_PROP_BIT(MQTT_PROP_MAX_QOS) | MQTT_PROP_BIT(MQTT_PROP_RETAIN_AVAILABLE) |
-                  MQTT_PROP_BIT(MQTT_PROP_MAX_PACKET_SIZE) |
-                  MQTT_PROP_BIT(MQTT_PROP_ASSIGNED_CLIENT_ID) |
-                  MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAX) |
-                  MQTT_PROP_BIT(MQTT_PROP_REASON_STRING) |
-                  MQTT_PROP_BIT(MQTT_PROP_WILDCARD_SUB_AVAILABLE) |
-                  MQTT_PROP_BIT(MQTT_PROP_SUB_ID_AVAILABLE) |
-                  MQTT_PROP_BIT(MQTT_PROP_SHARED_SUB_AVAILABLE) |
-                  MQTT_PROP_BIT(MQTT_PROP_SERVER_KEEP_ALIVE) |
-                  MQTT_PROP_BIT(MQTT_PROP_RESPONSE_INFO) |
-                  MQTT_PROP_BIT(MQTT_PROP_SERVER_REFERENCE) |
+                  MQTT_PROP_BIT(MQTT_PROP_MAX_PACKET_SIZE) | MQTT_PROP_BIT(MQTT_PROP_ASSIGNED_CLIENT_ID) |
+                  MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAX) | MQTT_PROP_BIT(MQTT_PROP_REASON_STRING) |
+                  MQTT_PROP_BIT(MQTT_PROP_WILDCARD_SUB_AVAILABLE) | MQTT_PROP_BIT(MQTT_PROP_SUB_ID_AVAILABLE) |
+                  MQTT_PROP_BIT(MQTT_PROP_SHARED_SUB_AVAILABLE) | MQTT_PROP_BIT(MQTT_PROP_SERVER_KEEP_ALIVE) |
+                  MQTT_PROP_BIT(MQTT_PROP_RESPONSE_INFO) | MQTT_PROP_BIT(MQTT_PROP_SERVER_REFERENCE) |
                   MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD) | MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA);
     pr->session_expiry = 3600;
     pr->receive_max = 65535;
@@ -153,8 +142,11 @@ static void test_publish(void **state)
     for (size_t i = 0; i < sizeof versions; i++) {
         for (uint8_t qos = 0; qos <= 2; qos++) {
             mqtt_packet p = {.type = MQTT_PUBLISH};
-            p.publish = (mqtt_publish){.topic = B("a/b/c"), .qos = qos, .retain = qos == 1,
-                                       .dup = qos == 2, .packet_id = qos ? 0xBEEF : 0,
+            p.publish = (mqtt_publish){.topic = B("a/b/c"),
+                                       .qos = qos,
+                                       .retain = qos == 1,
+                                       .dup = qos == 2,
+                                       .packet_id = qos ? 0xBEEF : 0,
                                        .payload = B("hello\0world")};
             check(versions[i], &p);
             p.publish.payload = B("");
@@ -168,12 +160,9 @@ static void test_publish_v5_props(void **state)
     mqtt_packet p = {.type = MQTT_PUBLISH};
     mqtt_publish *pub = &p.publish;
     *pub = (mqtt_publish){.topic = B(""), .qos = 1, .packet_id = 7, .payload = B("{}")};
-    pub->props.present = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) |
-                         MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT) |
-                         MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) |
-                         MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE) |
-                         MQTT_PROP_BIT(MQTT_PROP_RESPONSE_TOPIC) |
-                         MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA);
+    pub->props.present = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT) |
+                         MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) | MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE) |
+                         MQTT_PROP_BIT(MQTT_PROP_RESPONSE_TOPIC) | MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA);
     pub->props.topic_alias = 3;
     pub->props.payload_format = 1;
     pub->props.message_expiry = 60;
@@ -192,8 +181,7 @@ static void test_publish_v5_props(void **state)
 static void test_publish_encoders_agree(void **state)
 {
     mqtt_packet p = {.type = MQTT_PUBLISH};
-    p.publish = (mqtt_publish){.topic = B("t"), .qos = 2, .packet_id = 9, .retain = true,
-                               .payload = B("xyz")};
+    p.publish = (mqtt_publish){.topic = B("t"), .qos = 2, .packet_id = 9, .retain = true, .payload = B("xyz")};
     p.publish.props.present = MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY);
     p.publish.props.message_expiry = 5;
     for (size_t i = 0; i < sizeof versions; i++) {
@@ -255,8 +243,7 @@ static void test_acks(void **state)
         }
         mqtt_packet p = {.type = types[t]};
         p.ack.packet_id = 1;
-        p.ack.reason = types[t] <= MQTT_PUBREC ? MQTT_RC_NO_MATCHING_SUBSCRIBERS
-                                               : MQTT_RC_PACKET_ID_NOT_FOUND;
+        p.ack.reason = types[t] <= MQTT_PUBREC ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_PACKET_ID_NOT_FOUND;
         check(MQTT_V5, &p);
         p.ack.props.present = MQTT_PROP_BIT(MQTT_PROP_REASON_STRING);
         p.ack.props.reason_string = B("why");
@@ -347,8 +334,7 @@ static void test_ping_disconnect_auth(void **state)
     p.disconnect.reason = MQTT_RC_DISCONNECT_WITH_WILL;
     check_bytes(MQTT_V5, &p, "e0 01 04");
     check_bytes(MQTT_V311, &p, "e0 00");
-    p.disconnect.props.present = MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY) |
-                                 MQTT_PROP_BIT(MQTT_PROP_SERVER_REFERENCE) |
+    p.disconnect.props.present = MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY) | MQTT_PROP_BIT(MQTT_PROP_SERVER_REFERENCE) |
                                  MQTT_PROP_BIT(MQTT_PROP_REASON_STRING);
     p.disconnect.props.session_expiry = 1;
     p.disconnect.props.server_reference = B("s");
@@ -360,8 +346,7 @@ static void test_ping_disconnect_auth(void **state)
     assert_int_equal(mqtt_encode(&none, MQTT_V311, &p), 0); /* no AUTH in 3.1.1 */
     assert_int_equal(none.len, 0);
     p.disconnect.reason = MQTT_RC_CONTINUE_AUTH;
-    p.disconnect.props.present = MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD) |
-                                 MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA);
+    p.disconnect.props.present = MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD) | MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA);
     p.disconnect.props.auth_method = B("m");
     p.disconnect.props.auth_data = B("\x00\x01");
     check(MQTT_V5, &p);

@@ -14,44 +14,38 @@ static void test_utf8(void **state)
 {
     assert_true(utf8(""));
     assert_true(utf8("61 62 63"));
-    assert_true(utf8("c2 80"));             /* U+0080 */
-    assert_true(utf8("df bf"));             /* U+07FF */
-    assert_true(utf8("e0 a0 80"));          /* U+0800 */
-    assert_true(utf8("ed 9f bf"));          /* U+D7FF */
-    assert_true(utf8("ee 80 80"));          /* U+E000 */
-    assert_true(utf8("ef bf bf"));          /* U+FFFF */
-    assert_true(utf8("f0 90 80 80"));       /* U+10000 */
-    assert_true(utf8("f4 8f bf bf"));       /* U+10FFFF */
-    assert_false(utf8("00"));               /* NUL */
+    assert_true(utf8("c2 80"));       /* U+0080 */
+    assert_true(utf8("df bf"));       /* U+07FF */
+    assert_true(utf8("e0 a0 80"));    /* U+0800 */
+    assert_true(utf8("ed 9f bf"));    /* U+D7FF */
+    assert_true(utf8("ee 80 80"));    /* U+E000 */
+    assert_true(utf8("ef bf bf"));    /* U+FFFF */
+    assert_true(utf8("f0 90 80 80")); /* U+10000 */
+    assert_true(utf8("f4 8f bf bf")); /* U+10FFFF */
+    assert_false(utf8("00"));         /* NUL */
     assert_false(utf8("61 00 62"));
-    assert_false(utf8("c0 80"));            /* overlong NUL */
-    assert_false(utf8("c1 bf"));            /* overlong */
-    assert_false(utf8("e0 80 80"));         /* overlong 3-byte */
+    assert_false(utf8("c0 80"));    /* overlong NUL */
+    assert_false(utf8("c1 bf"));    /* overlong */
+    assert_false(utf8("e0 80 80")); /* overlong 3-byte */
     assert_false(utf8("e0 9f bf"));
-    assert_false(utf8("f0 80 80 80"));      /* overlong 4-byte */
+    assert_false(utf8("f0 80 80 80")); /* overlong 4-byte */
     assert_false(utf8("f0 8f bf bf"));
-    assert_false(utf8("ed a0 80"));         /* U+D800 */
-    assert_false(utf8("ed bf bf"));         /* U+DFFF */
-    assert_false(utf8("f4 90 80 80"));      /* U+110000 */
+    assert_false(utf8("ed a0 80"));    /* U+D800 */
+    assert_false(utf8("ed bf bf"));    /* U+DFFF */
+    assert_false(utf8("f4 90 80 80")); /* U+110000 */
     assert_false(utf8("f5 80 80 80"));
     assert_false(utf8("ff"));
-    assert_false(utf8("80"));               /* lone continuation */
-    assert_false(utf8("c2"));               /* truncated */
+    assert_false(utf8("80")); /* lone continuation */
+    assert_false(utf8("c2")); /* truncated */
     assert_false(utf8("e0 a0"));
     assert_false(utf8("f0 90 80"));
-    assert_false(utf8("c2 41"));            /* bad continuation */
+    assert_false(utf8("c2 41")); /* bad continuation */
     assert_false(utf8("e0 a0 c0"));
 }
 
-static bool topic(const char *s)
-{
-    return mqtt_topic_valid((mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)});
-}
+static bool topic(const char *s) { return mqtt_topic_valid((mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}); }
 
-static bool filter(const char *s)
-{
-    return mqtt_filter_valid((mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)});
-}
+static bool filter(const char *s) { return mqtt_filter_valid((mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}); }
 
 /* Long strings go through the word-at-a-time ASCII path: a NUL or a bad
  * byte must be caught at every offset, and valid multi-byte characters
@@ -92,12 +86,12 @@ static void test_topic(void **state)
 
 static void test_filter(void **state)
 {
-    const char *good[] = {"a", "#", "+", "/", "a/#", "+/+", "a/+/b", "/+", "+/", "//",
-                          "$SYS/#", "$share/g/a", "$share/g/#", "$share/g/+/x",
+    const char *good[] = {"a",          "#",         "+",     "/",      "a/#",        "+/+",        "a/+/b",
+                          "/+",         "+/",        "//",    "$SYS/#", "$share/g/a", "$share/g/#", "$share/g/+/x",
                           "$share/g//", "$sharex/+", "$share"};
-    const char *bad[] = {"", "a#", "#/a", "a/#/b", "a+", "+a", "a/b+/c", "##", "++",
-                         "$share/", "$share/g", "$share/g/", "$share//a", "$share/+/a",
-                         "$share/g#/a", "$share/g/a#", "\xed\xa0\x80"};
+    const char *bad[] = {"",          "a#",         "#/a",         "a/#/b",       "a+",          "+a",
+                         "a/b+/c",    "##",         "++",          "$share/",     "$share/g",    "$share/g/",
+                         "$share//a", "$share/+/a", "$share/g#/a", "$share/g/a#", "\xed\xa0\x80"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         if (!filter(good[i])) fail_msg("should be valid: '%s'", good[i]);
     }

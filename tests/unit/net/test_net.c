@@ -55,9 +55,7 @@ static void on_read(void *user, const uint8_t *data, size_t len)
     s->reads++;
     s->nread += len;
     switch (s->mode) {
-    case M_ECHO:
-        net_conn_write(s->conn, data, len);
-        break;
+    case M_ECHO: net_conn_write(s->conn, data, len); break;
     case M_BURST: /* 1000 small packets appended straight to the outbuf */
         for (int i = 0; i < 1000; i++) {
             char rec[5];
@@ -85,8 +83,7 @@ static void on_read(void *user, const uint8_t *data, size_t len)
         buf_append(net_conn_outbuf(s->conn), "lost", 4);
         net_conn_flush_later(s->conn);
         break;
-    case M_COUNT_ONLY:
-        break;
+    case M_COUNT_ONLY: break;
     }
     s->in_read = false;
 }

@@ -74,7 +74,6 @@ static void values(void **state)
 
 int run_hlc_tests(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(tick), cmocka_unit_test(merge),
-                                       cmocka_unit_test(values)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(tick), cmocka_unit_test(merge), cmocka_unit_test(values)};
     return cmocka_run_group_tests_name("sdk_hlc", tests, NULL, NULL);
 }

@@ -90,8 +90,7 @@ static void keynotify_replies(void **state)
 static void scan_replies(void **state)
 {
     mqs_result r;
-    assert_int_equal(dec(SDK_OP_SCAN, P("*1\r\n*2\r\n$4\r\nkey1\r\n$4\r\nkey2\r\n"), false, &r),
-                     MQS_OK);
+    assert_int_equal(dec(SDK_OP_SCAN, P("*1\r\n*2\r\n$4\r\nkey1\r\n$4\r\nkey2\r\n"), false, &r), MQS_OK);
     assert_int_equal(r.nkeys, 2);
     assert_false(r.more);
     assert_memory_equal(r.keys[1].data, "key2", 4);
@@ -101,12 +100,16 @@ static void scan_replies(void **state)
     assert_int_equal(r.nkeys, 0);
     assert_int_equal(r.keys[0].len, 3); /* the hidden token */
     mqs_result_clear(&r);
-    static const char *bad[] = {"*0\r\n", "*3\r\n*0\r\n$1\r\na\r\n$1\r\nb\r\n", "*1\r\n$1\r\na\r\n",
-                                "*-1\r\n", "*1\r\n*1\r\n$-1\r\n", "*2\r\n*0\r\n",
-                                "*1\r\n*0\r\nX", "*2\r\n*0\r\n:1\r\n"};
+    static const char *bad[] = {"*0\r\n",
+                                "*3\r\n*0\r\n$1\r\na\r\n$1\r\nb\r\n",
+                                "*1\r\n$1\r\na\r\n",
+                                "*-1\r\n",
+                                "*1\r\n*1\r\n$-1\r\n",
+                                "*2\r\n*0\r\n",
+                                "*1\r\n*0\r\nX",
+                                "*2\r\n*0\r\n:1\r\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(dec(SDK_OP_SCAN, (const uint8_t *)bad[i], strlen(bad[i]), false, &r),
-                         MQS_ERR_PROTOCOL);
+        assert_int_equal(dec(SDK_OP_SCAN, (const uint8_t *)bad[i], strlen(bad[i]), false, &r), MQS_ERR_PROTOCOL);
 }
 
 static void error_texts(void **state)
@@ -116,12 +119,15 @@ static void error_texts(void **state)
         mqs_err err;
     } map[] = {
         {"the request timestamp is too far in the future; ensure that the client and broker "
-         "system clocks are synchronized", MQS_ERR_TIMESTAMP_SKEW},
+         "system clocks are synchronized",
+         MQS_ERR_TIMESTAMP_SKEW},
         {"a fencing token is required for this request", MQS_ERR_FENCING_REQUIRED},
         {"the request fencing token timestamp is too far in the future; ensure that the client "
-         "and broker system clocks are synchronized", MQS_ERR_FENCING_SKEW},
+         "and broker system clocks are synchronized",
+         MQS_ERR_FENCING_SKEW},
         {"the request fencing token is a lower version than the fencing token protecting the "
-         "resource", MQS_ERR_FENCING_LOWER},
+         "resource",
+         MQS_ERR_FENCING_LOWER},
         {"the quota has been exceeded", MQS_ERR_QUOTA},
         {"syntax error", MQS_ERR_SYNTAX},
         {"not authorized", MQS_ERR_NOT_AUTHORIZED},
@@ -137,13 +143,11 @@ static void error_texts(void **state)
         char payload[256];
         int n = snprintf(payload, sizeof payload, "-ERR %s\r\n", map[i].text);
         mqs_result r;
-        assert_int_equal(dec(SDK_OP_GET, (const uint8_t *)payload, (size_t)n, false, &r),
-                         map[i].err);
+        assert_int_equal(dec(SDK_OP_GET, (const uint8_t *)payload, (size_t)n, false, &r), map[i].err);
         assert_string_equal(r.error_text, map[i].text); /* unknown texts preserved */
         assert_true(mqs_err_is_service(r.err));
         mqs_result_clear(&r);
-        if (map[i].err != MQS_ERR_SERVICE_UNKNOWN)
-            assert_string_equal(mqs_strerror(map[i].err), map[i].text);
+        if (map[i].err != MQS_ERR_SERVICE_UNKNOWN) assert_string_equal(mqs_strerror(map[i].err), map[i].text);
     }
     mqs_result r;
     assert_int_equal(dec(SDK_OP_GET, P("-ERR\r\n"), false, &r), MQS_ERR_PROTOCOL);
@@ -181,9 +185,8 @@ static void envelope(void **state)
 int run_reply_tests(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(set_replies),      cmocka_unit_test(get_replies),
-        cmocka_unit_test(del_vdel_replies), cmocka_unit_test(keynotify_replies),
-        cmocka_unit_test(scan_replies),     cmocka_unit_test(error_texts),
+        cmocka_unit_test(set_replies),       cmocka_unit_test(get_replies),  cmocka_unit_test(del_vdel_replies),
+        cmocka_unit_test(keynotify_replies), cmocka_unit_test(scan_replies), cmocka_unit_test(error_texts),
         cmocka_unit_test(envelope),
     };
     return cmocka_run_group_tests_name("sdk_reply", tests, NULL, NULL);

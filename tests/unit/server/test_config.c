@@ -55,31 +55,30 @@ static void test_full_file(void **state)
     config_init(&c);
     broker_limits def;
     broker_limits_default(&def);
-    int r = load(&c,
-                 "log_level: debug\n"
-                 "listeners:\n"
-                 "  - bind: 0.0.0.0\n"
-                 "    port: 1884\n"
-                 "  - bind: \"::1\"\n"
-                 "  - port: 0\n"
-                 "limits:\n"
-                 "  max_packet_size: 65536\n"
-                 "  receive_maximum: 10\n"
-                 "  max_inflight: 20\n"
-                 "  max_queued_messages: 1\n"
-                 "  max_topic_levels: 8\n"
-                 "  max_connections: 1000\n"
-                 "  keepalive_min: 5\n"
-                 "  keepalive_max: 600\n"
-                 "  topic_alias_maximum: 0\n"
-                 "  max_session_expiry: 4294967295\n"
-                 "  max_backlog_bytes: 4096\n"
-                 "  max_queued_bytes: 0\n"
-                 "  slow_subscriber_timeout: 86400\n"
-                 "  connect_timeout: 3\n"
-                 "  max_connect_size: 4096\n"
-                 "  close_timeout: 2\n"
-                 "  max_pending_per_address: 0\n");
+    int r = load(&c, "log_level: debug\n"
+                     "listeners:\n"
+                     "  - bind: 0.0.0.0\n"
+                     "    port: 1884\n"
+                     "  - bind: \"::1\"\n"
+                     "  - port: 0\n"
+                     "limits:\n"
+                     "  max_packet_size: 65536\n"
+                     "  receive_maximum: 10\n"
+                     "  max_inflight: 20\n"
+                     "  max_queued_messages: 1\n"
+                     "  max_topic_levels: 8\n"
+                     "  max_connections: 1000\n"
+                     "  keepalive_min: 5\n"
+                     "  keepalive_max: 600\n"
+                     "  topic_alias_maximum: 0\n"
+                     "  max_session_expiry: 4294967295\n"
+                     "  max_backlog_bytes: 4096\n"
+                     "  max_queued_bytes: 0\n"
+                     "  slow_subscriber_timeout: 86400\n"
+                     "  connect_timeout: 3\n"
+                     "  max_connect_size: 4096\n"
+                     "  close_timeout: 2\n"
+                     "  max_pending_per_address: 0\n");
     assert_int_equal(r, 0);
     assert_int_equal(c.log_level, LOG_DEBUG);
     assert_int_equal(c.nlisteners, 3);
@@ -190,17 +189,16 @@ static void test_store_section(void **state)
     (void)state;
     config c;
     config_init(&c);
-    int r = load(&c,
-                 "store:\n"
-                 "  node_id: dss-1\n"
-                 "  max_keys: 0\n"
-                 "  max_bytes: 1048576\n"
-                 "  max_key_len: 6500\n"
-                 "  scan_page_keys: 10\n"
-                 "  scan_page_bytes: 4096\n"
-                 "  max_notify_bytes: 0\n"
-                 "  reply_cache_entries: 5\n"
-                 "  reply_cache_bytes: 8192\n");
+    int r = load(&c, "store:\n"
+                     "  node_id: dss-1\n"
+                     "  max_keys: 0\n"
+                     "  max_bytes: 1048576\n"
+                     "  max_key_len: 6500\n"
+                     "  scan_page_keys: 10\n"
+                     "  scan_page_bytes: 4096\n"
+                     "  max_notify_bytes: 0\n"
+                     "  reply_cache_entries: 5\n"
+                     "  reply_cache_bytes: 8192\n");
     if (r != 0) fail_msg("%s", err);
     store_bridge_config got;
     config_store_bridge(&c, &got);
@@ -248,8 +246,9 @@ static void test_store_errors(void **state)
                  "t.yaml:2: store.reply_cache_entries: expected an integer between 1 and 100000000, got \"0\"");
     expect_error("store:\n  reply_cache_bytes: 100\n",
                  "t.yaml:2: store.reply_cache_bytes: expected an integer between 4096 and 1099511627776, got \"100\"");
-    expect_error("store:\n  max_notify_bytes: 1099511627777\n",
-                 "t.yaml:2: store.max_notify_bytes: expected an integer between 0 and 1099511627776, got \"1099511627777\"");
+    expect_error(
+        "store:\n  max_notify_bytes: 1099511627777\n",
+        "t.yaml:2: store.max_notify_bytes: expected an integer between 0 and 1099511627776, got \"1099511627777\"");
     expect_error("store:\n  max_key: 1\n", "t.yaml:2: unknown key \"store.max_key\"");
     expect_error("store:\n  max_keys: 1\n  max_keys: 2\n", "t.yaml:3: duplicate key \"store.max_keys\"");
     expect_error("store: 5\n", "t.yaml:1: store: expected a mapping, got a scalar");
@@ -269,10 +268,8 @@ static void test_unknown_keys(void **state)
 {
     (void)state;
     expect_error("log_level: info\n\nlistner:\n  - port: 1\n", "t.yaml:3: unknown key \"listner\"");
-    expect_error("limits:\n  max_inflight: 5\n  max_inflite: 5\n",
-                 "t.yaml:3: unknown key \"limits.max_inflite\"");
-    expect_error("listeners:\n  - bind: 127.0.0.1\n    prot: 5\n",
-                 "t.yaml:3: unknown key \"listeners[0].prot\"");
+    expect_error("limits:\n  max_inflight: 5\n  max_inflite: 5\n", "t.yaml:3: unknown key \"limits.max_inflite\"");
+    expect_error("listeners:\n  - bind: 127.0.0.1\n    prot: 5\n", "t.yaml:3: unknown key \"listeners[0].prot\"");
     /* A NUL inside a quoted key must not make it match a real key. */
     expect_error("\"log_level\\0x\": info\n", "t.yaml:1: unknown key \"log_level?x\"");
 }
@@ -341,8 +338,7 @@ static void test_listener_list(void **state)
 static void test_duplicates(void **state)
 {
     (void)state;
-    expect_error("limits:\n  max_inflight: 5\n  max_inflight: 6\n",
-                 "t.yaml:3: duplicate key \"limits.max_inflight\"");
+    expect_error("limits:\n  max_inflight: 5\n  max_inflight: 6\n", "t.yaml:3: duplicate key \"limits.max_inflight\"");
     expect_error("log_level: info\nlog_level: warn\n", "t.yaml:2: duplicate key \"log_level\"");
 }
 

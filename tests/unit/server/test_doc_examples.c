@@ -78,7 +78,8 @@ static void check_example(const char *where, const char *yaml, size_t len)
         const char *want = yaml + strlen("# invalid: ");
         size_t wlen = strcspn(want, "\n");
         if (r == 0) fail_msg("%s: marked invalid but loads", where);
-        if (!memmem(err, strlen(err), want, wlen)) fail_msg("%s: error \"%s\" lacks \"%.*s\"", where, err, (int)wlen, want);
+        if (!memmem(err, strlen(err), want, wlen))
+            fail_msg("%s: error \"%s\" lacks \"%.*s\"", where, err, (int)wlen, want);
         return;
     }
     if (r != 0) fail_msg("%s", err); /* err names `where` and the line */

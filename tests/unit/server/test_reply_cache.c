@@ -64,10 +64,10 @@ static void test_key_parts_distinct(void **state)
     reply_cache *c = reply_cache_new(100, 1 << 20);
     reply_cache_key k = K("ab", "c", "x");
     assert_true(reply_cache_put(c, &k, S("m"), S("p"), 0, 100));
-    assert_miss(c, K("a", "bc", "x"), 0);  /* boundaries are part of the key */
-    assert_miss(c, K("ab", "c", "y"), 0);  /* other correlation */
-    assert_miss(c, K("ab", "d", "x"), 0);  /* other response topic */
-    assert_miss(c, K("zz", "c", "x"), 0);  /* other client */
+    assert_miss(c, K("a", "bc", "x"), 0); /* boundaries are part of the key */
+    assert_miss(c, K("ab", "c", "y"), 0); /* other correlation */
+    assert_miss(c, K("ab", "d", "x"), 0); /* other response topic */
+    assert_miss(c, K("zz", "c", "x"), 0); /* other client */
     /* binary correlation data with NUL bytes */
     reply_cache_key b1 = {S("c"), S("t"), {"\0\1", 2}}, b2 = {S("c"), S("t"), {"\0\2", 2}};
     assert_true(reply_cache_put(c, &b1, S("one"), S("1"), 0, 100));
@@ -85,7 +85,7 @@ static void test_expiry(void **state)
     assert_true(reply_cache_put(c, &a, S("m"), S("p"), 0, 100));
     assert_true(reply_cache_put(c, &b, S("m"), S("p"), 0, 500));
     assert_hit(c, a, 99, "m", "p");
-    assert_miss(c, a, 100); /* expires_at is exclusive */
+    assert_miss(c, a, 100);                    /* expires_at is exclusive */
     assert_int_equal(reply_cache_count(c), 1); /* removed on lookup */
     /* expired entries at the old end are reclaimed by the next put */
     reply_cache_key d = K("c", "t", "d");

@@ -43,7 +43,8 @@ static void test_question(void **state)
     assert_false(m("a?c", "abbc"));
     assert_true(m("???", "abc"));
     /* ? is one character, not one byte: U+00E9 (2 bytes), U+1F600 (4). */
-    assert_true(m("a?c", "a\xC3\xA9" "c"));
+    assert_true(m("a?c", "a\xC3\xA9"
+                         "c"));
     assert_true(m("?", "\xF0\x9F\x98\x80"));
     assert_false(m("??", "\xF0\x9F\x98\x80"));
 }
@@ -83,9 +84,9 @@ static void test_invalid(void **state)
     (void)state;
     /* non-UTF-8 subject never matches, not even "*" */
     assert_false(glob_match((const uint8_t *)"*", 1, (const uint8_t *)"\xFF", 1));
-    assert_false(m("*", "a\xC3"));             /* truncated */
-    assert_false(m("*", "\xC0\xAF"));          /* overlong */
-    assert_false(m("*", "\xED\xA0\x80"));      /* surrogate */
+    assert_false(m("*", "a\xC3"));        /* truncated */
+    assert_false(m("*", "\xC0\xAF"));     /* overlong */
+    assert_false(m("*", "\xED\xA0\x80")); /* surrogate */
     /* NUL is a valid character */
     assert_true(glob_match((const uint8_t *)"a?b", 3, (const uint8_t *)"a\0b", 3));
     /* invalid patterns match nothing */

@@ -46,14 +46,12 @@ static void test_parse_valid(void **state)
     assert_hlc(parse_ok("1696374425000:0:Client1"), 1696374425000, 0, "Client1");
     assert_hlc(parse_ok("001696374425000:00001:StateStore"), 1696374425000, 1, "StateStore");
     assert_hlc(parse_ok("0:0:x"), 0, 0, "x");
-    assert_hlc(parse_ok("9999999999999999999:18446744073709551615:n"), HLC_WALL_MAX, UINT64_MAX,
-               "n");
+    assert_hlc(parse_ok("9999999999999999999:18446744073709551615:n"), HLC_WALL_MAX, UINT64_MAX, "n");
     /* Leading zeros beyond 19 digits do not count towards the limit. */
     assert_hlc(parse_ok("0000000000000000000001:2:n"), 1, 2, "n");
     /* Node ids are any non-empty bytes without ':'. */
     assert_hlc(parse_ok("1:2:a b\tc-\xC3\xA9/#+"), 1, 2, "a b\tc-\xC3\xA9/#+");
-    assert_hlc(parse_ok("1:2:0195f2e1-6a4b-7c9d-8e0f-123456789abc"), 1, 2,
-               "0195f2e1-6a4b-7c9d-8e0f-123456789abc");
+    assert_hlc(parse_ok("1:2:0195f2e1-6a4b-7c9d-8e0f-123456789abc"), 1, 2, "0195f2e1-6a4b-7c9d-8e0f-123456789abc");
 
     /* The node id borrows the input and may hold NUL bytes. */
     static const char in[] = "5:6:a\0b";
@@ -70,29 +68,29 @@ static void test_parse_invalid(void **state)
         "",
         "1",
         "1:2",
-        "1:2:",               /* empty node */
-        "1:2:a:b",            /* four parts */
+        "1:2:",    /* empty node */
+        "1:2:a:b", /* four parts */
         "1:2:a:",
-        "1::a",               /* empty counter */
-        ":2:a",               /* empty wall */
+        "1::a", /* empty counter */
+        ":2:a", /* empty wall */
         "::",
         ":::",
-        "-1:2:a",             /* signs */
+        "-1:2:a", /* signs */
         "+1:2:a",
         "1:-2:a",
         "1:+2:a",
-        " 1:2:a",             /* spaces */
+        " 1:2:a", /* spaces */
         "1 :2:a",
         "1: 2:a",
         "1:2 :a",
-        "1.5:2:a",            /* fractions / exponents (.NET double) */
+        "1.5:2:a", /* fractions / exponents (.NET double) */
         "1:2.0:a",
         "1e3:2:a",
         "0x10:2:a",
-        "10000000000000000000:2:a",   /* wall > 19 digits */
-        "18446744073709551615:2:a",   /* fits u64 but > HLC_WALL_MAX */
+        "10000000000000000000:2:a", /* wall > 19 digits */
+        "18446744073709551615:2:a", /* fits u64 but > HLC_WALL_MAX */
         "99999999999999999999999:2:a",
-        "1:18446744073709551616:a",   /* counter overflows u64 */
+        "1:18446744073709551616:a", /* counter overflows u64 */
         "1:99999999999999999999999:a",
         "a:2:n",
         "1:b:n",
@@ -149,8 +147,8 @@ static void test_compare(void **state)
     (void)state;
     /* Strictly ascending in the §4.3 order. */
     hlc order[] = {
-        mk(1, 5, "z"),   mk(2, 0, "b"),  mk(2, 1, "a"),   mk(2, 1, "ab"), mk(2, 1, "b"),
-        mk(2, 1, "\xFF"), mk(2, 10, ""), mk(UINT64_MAX, 0, "a"),
+        mk(1, 5, "z"), mk(2, 0, "b"),    mk(2, 1, "a"), mk(2, 1, "ab"),
+        mk(2, 1, "b"), mk(2, 1, "\xFF"), mk(2, 10, ""), mk(UINT64_MAX, 0, "a"),
     };
     size_t n = sizeof order / sizeof order[0];
     for (size_t i = 0; i < n; i++) {

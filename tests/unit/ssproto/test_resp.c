@@ -12,10 +12,7 @@
 /* A string literal as (bytes, length), embedded NULs included. */
 #define LIT(s) (const uint8_t *)(s), (sizeof(s) - 1)
 
-static resp_status decode(const uint8_t *p, size_t n, resp_request *req)
-{
-    return resp_decode_request(p, n, req);
-}
+static resp_status decode(const uint8_t *p, size_t n, resp_request *req) { return resp_decode_request(p, n, req); }
 
 static void assert_arg(const resp_request *req, size_t i, const char *want, size_t n)
 {
@@ -38,22 +35,17 @@ static void test_request_set_examples(void **state)
 {
     (void)state;
     resp_request r;
-    assert_int_equal(decode(LIT("*3\r\n$3\r\nSET\r\n$7\r\ntestkey\r\n$9\r\ntestvalue\r\n"), &r),
-                     RESP_OK);
+    assert_int_equal(decode(LIT("*3\r\n$3\r\nSET\r\n$7\r\ntestkey\r\n$9\r\ntestvalue\r\n"), &r), RESP_OK);
     assert_int_equal(r.argc, 3);
     ARG(&r, 0, "SET");
     ARG(&r, 1, "testkey");
     ARG(&r, 2, "testvalue");
 
-    assert_int_equal(
-        decode(LIT("*4\r\n$3\r\nSET\r\n$7\r\ntestkey\r\n$9\r\ntestvalue\r\n$2\r\nNX\r\n"), &r),
-        RESP_OK);
+    assert_int_equal(decode(LIT("*4\r\n$3\r\nSET\r\n$7\r\ntestkey\r\n$9\r\ntestvalue\r\n$2\r\nNX\r\n"), &r), RESP_OK);
     assert_int_equal(r.argc, 4);
     ARG(&r, 3, "NX");
 
-    assert_int_equal(
-        decode(LIT("*4\r\n$3\r\nSET\r\n$7\r\ntestkey\r\n$9\r\ntestvalue\r\n$3\r\nNEX\r\n"), &r),
-        RESP_OK);
+    assert_int_equal(decode(LIT("*4\r\n$3\r\nSET\r\n$7\r\ntestkey\r\n$9\r\ntestvalue\r\n$3\r\nNEX\r\n"), &r), RESP_OK);
     ARG(&r, 3, "NEX");
 
     assert_int_equal(decode(LIT("*5\r\n$3\r\nSET\r\n$7\r\ntestkey\r\n$9\r\ntestvalue\r\n$2\r\n"
@@ -114,14 +106,12 @@ static void test_request_other_examples(void **state)
 
     assert_int_equal(decode(LIT("*2\r\n$9\r\nKEYNOTIFY\r\n$7\r\nSOMEKEY\r\n"), &r), RESP_OK);
     ARG(&r, 0, "KEYNOTIFY");
-    assert_int_equal(decode(LIT("*3\r\n$9\r\nKEYNOTIFY\r\n$7\r\nSOMEKEY\r\n$4\r\nSTOP\r\n"), &r),
-                     RESP_OK);
+    assert_int_equal(decode(LIT("*3\r\n$9\r\nKEYNOTIFY\r\n$7\r\nSOMEKEY\r\n$4\r\nSTOP\r\n"), &r), RESP_OK);
     ARG(&r, 2, "STOP");
 
     assert_int_equal(decode(LIT("*2\r\n$4\r\nSCAN\r\n$4\r\nkey*\r\n"), &r), RESP_OK);
     ARG(&r, 1, "key*");
-    assert_int_equal(decode(LIT("*3\r\n$4\r\nSCAN\r\n$4\r\nkey*\r\n$3\r\n\x00\xFFx\r\n"), &r),
-                     RESP_OK);
+    assert_int_equal(decode(LIT("*3\r\n$4\r\nSCAN\r\n$4\r\nkey*\r\n$3\r\n\x00\xFFx\r\n"), &r), RESP_OK);
     ARG(&r, 2, "\x00\xFFx");
 }
 
@@ -168,34 +158,34 @@ static void test_request_framing_violations(void **state)
 #define BAD(s) {s, sizeof(s) - 1}
         BAD(""),
         BAD("*"),
-        BAD("*0\r\n"),                                /* argc 0 */
-        BAD("*1\r\n"),                                /* short: no element */
-        BAD("*2\r\n$3\r\nGET\r\n"),                   /* short: one element missing */
-        BAD("*1\r\n$3\r\nGET"),                       /* missing final CRLF */
-        BAD("*1\r\n$3\r\nGET\r"),                     /* missing final LF */
-        BAD("*1\r\n$3\r\nGET\n"),                     /* LF without CR */
-        BAD("*1\n$3\r\nGET\r\n"),                     /* header without CR */
-        BAD("*1\r$3\r\nGET\r\n"),                     /* header without LF */
-        BAD("*1\r\n$3\nGET\r\n"),                     /* length line without CR */
-        BAD("*1\r\n$3\r\nGE\r\n"),                    /* declared longer than actual */
-        BAD("*1\r\n$2\r\nGET\r\n"),                   /* declared shorter than actual */
-        BAD("*1\r\n$4\r\nGET\r\n"),                   /* length runs into the CRLF */
-        BAD("*1\r\n$3\r\nGET\r\nX"),                  /* trailing byte */
-        BAD("*1\r\n$3\r\nGET\r\n\r\n"),               /* trailing CRLF */
+        BAD("*0\r\n"),                                 /* argc 0 */
+        BAD("*1\r\n"),                                 /* short: no element */
+        BAD("*2\r\n$3\r\nGET\r\n"),                    /* short: one element missing */
+        BAD("*1\r\n$3\r\nGET"),                        /* missing final CRLF */
+        BAD("*1\r\n$3\r\nGET\r"),                      /* missing final LF */
+        BAD("*1\r\n$3\r\nGET\n"),                      /* LF without CR */
+        BAD("*1\n$3\r\nGET\r\n"),                      /* header without CR */
+        BAD("*1\r$3\r\nGET\r\n"),                      /* header without LF */
+        BAD("*1\r\n$3\nGET\r\n"),                      /* length line without CR */
+        BAD("*1\r\n$3\r\nGE\r\n"),                     /* declared longer than actual */
+        BAD("*1\r\n$2\r\nGET\r\n"),                    /* declared shorter than actual */
+        BAD("*1\r\n$4\r\nGET\r\n"),                    /* length runs into the CRLF */
+        BAD("*1\r\n$3\r\nGET\r\nX"),                   /* trailing byte */
+        BAD("*1\r\n$3\r\nGET\r\n\r\n"),                /* trailing CRLF */
         BAD("*1\r\n$3\r\nGET\r\n*1\r\n$3\r\nGET\r\n"), /* two requests */
-        BAD("*1\r\n$-1\r\n"),                         /* null bulk */
-        BAD("*1\r\n$-3\r\nGET\r\n"),                  /* negative length */
-        BAD("*-1\r\n"),                               /* null array */
-        BAD("*+1\r\n$3\r\nGET\r\n"),                  /* explicit sign */
+        BAD("*1\r\n$-1\r\n"),                          /* null bulk */
+        BAD("*1\r\n$-3\r\nGET\r\n"),                   /* negative length */
+        BAD("*-1\r\n"),                                /* null array */
+        BAD("*+1\r\n$3\r\nGET\r\n"),                   /* explicit sign */
         BAD("*1\r\n$+3\r\nGET\r\n"),
-        BAD("* 1\r\n$3\r\nGET\r\n"),                  /* space */
+        BAD("* 1\r\n$3\r\nGET\r\n"), /* space */
         BAD("*1 \r\n$3\r\nGET\r\n"),
         BAD("*1\r\n$3 \r\nGET\r\n"),
-        BAD("*1\r\n$x\r\nGET\r\n"),                   /* non-digit */
+        BAD("*1\r\n$x\r\nGET\r\n"), /* non-digit */
         BAD("*a\r\n$3\r\nGET\r\n"),
-        BAD("*1\r\n$\r\nGET\r\n"),                    /* no digits */
+        BAD("*1\r\n$\r\nGET\r\n"), /* no digits */
         BAD("*\r\n$3\r\nGET\r\n"),
-        BAD("*01\r\n$3\r\nGET\r\n"),                  /* leading zeros (non-minimal) */
+        BAD("*01\r\n$3\r\nGET\r\n"), /* leading zeros (non-minimal) */
         BAD("*1\r\n$03\r\nGET\r\n"),
         BAD("*1\r\n$00\r\n\r\n"),
         BAD("*1\r\n$18446744073709551616\r\nGET\r\n"), /* length overflows u64 */
@@ -205,20 +195,19 @@ static void test_request_framing_violations(void **state)
         BAD("*17\r\n$3\r\nGET\r\n"),                   /* argc above RESP_ARGC_MAX */
         BAD("*1\r\n*1\r\n$3\r\nGET\r\n"),              /* nested array */
         BAD("*2\r\n$3\r\nGET\r\n*1\r\n$1\r\nk\r\n"),
-        BAD("*1\r\n+GET\r\n"),                         /* simple string, not bulk */
+        BAD("*1\r\n+GET\r\n"), /* simple string, not bulk */
         BAD("*2\r\n$3\r\nGET\r\n+key\r\n"),
-        BAD("*1\r\n:1\r\n"),                           /* integer element */
-        BAD("*1\r\n_\r\n"),                            /* RESP3 null */
-        BAD("%1\r\n$1\r\na\r\n$1\r\nb\r\n"),           /* RESP3 map */
-        BAD("$3\r\nGET\r\n"),                          /* bare bulk */
-        BAD("GET key\r\n"),                            /* inline command */
-        BAD("*1\r\n$3\r\nGET\r\n\0"),                  /* trailing NUL */
+        BAD("*1\r\n:1\r\n"),                 /* integer element */
+        BAD("*1\r\n_\r\n"),                  /* RESP3 null */
+        BAD("%1\r\n$1\r\na\r\n$1\r\nb\r\n"), /* RESP3 map */
+        BAD("$3\r\nGET\r\n"),                /* bare bulk */
+        BAD("GET key\r\n"),                  /* inline command */
+        BAD("*1\r\n$3\r\nGET\r\n\0"),        /* trailing NUL */
 #undef BAD
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         resp_request r;
-        if (decode((const uint8_t *)bad[i].p, bad[i].n, &r) != RESP_MALFORMED)
-            fail_msg("accepted bad request #%zu", i);
+        if (decode((const uint8_t *)bad[i].p, bad[i].n, &r) != RESP_MALFORMED) fail_msg("accepted bad request #%zu", i);
     }
 }
 
@@ -253,10 +242,7 @@ static void test_request_roundtrip(void **state)
 
 /* --- argument helpers ------------------------------------------------------ */
 
-static resp_slice sl(const char *s)
-{
-    return (resp_slice){(const uint8_t *)s, strlen(s)};
-}
+static resp_slice sl(const char *s) { return (resp_slice){(const uint8_t *)s, strlen(s)}; }
 
 static void test_arg_equals_ci(void **state)
 {
@@ -593,17 +579,17 @@ static void test_parse_invalid(void **state)
     } bad[] = {
 #define BAD(s) {s, sizeof(s) - 1}
         BAD(""),
-        BAD("+OK"),                 /* missing CRLF */
+        BAD("+OK"), /* missing CRLF */
         BAD("+OK\n"),
         BAD("+OK\r"),
-        BAD("+OK\r\nX"),            /* trailing bytes */
+        BAD("+OK\r\nX"), /* trailing bytes */
         BAD("+OK\r\n+OK\r\n"),
-        BAD("+\r\n"),               /* empty simple string */
-        BAD("+O\nK\r\n"),           /* LF inside */
-        BAD("+O\rK\r\n"),           /* CR inside */
-        BAD("-ERR\r\n"),            /* no space after ERR */
+        BAD("+\r\n"),     /* empty simple string */
+        BAD("+O\nK\r\n"), /* LF inside */
+        BAD("+O\rK\r\n"), /* CR inside */
+        BAD("-ERR\r\n"),  /* no space after ERR */
         BAD("-ERR"),
-        BAD("-WRONGTYPE x\r\n"),    /* not an -ERR error */
+        BAD("-WRONGTYPE x\r\n"), /* not an -ERR error */
         BAD("-err syntax error\r\n"),
         BAD("-ERR a\nb\r\n"),
         BAD(":\r\n"),
@@ -615,8 +601,8 @@ static void test_parse_invalid(void **state)
         BAD(":9223372036854775808\r\n"), /* > INT64_MAX */
         BAD(":-9223372036854775809\r\n"),
         BAD(":99999999999999999999999\r\n"),
-        BAD("$3\r\nab\r\n"),        /* short bulk */
-        BAD("$1\r\nab\r\n"),        /* long bulk */
+        BAD("$3\r\nab\r\n"), /* short bulk */
+        BAD("$1\r\nab\r\n"), /* long bulk */
         BAD("$3\r\nabc"),
         BAD("$3\r\nabc\r"),
         BAD("$-2\r\n"),
@@ -625,14 +611,14 @@ static void test_parse_invalid(void **state)
         BAD("$-10\r\n"),
         BAD("$18446744073709551615\r\nabc\r\n"),
         BAD("$\r\n\r\n"),
-        BAD("_\r\n"),               /* RESP3 null */
-        BAD("#t\r\n"),              /* RESP3 boolean */
-        BAD("%1\r\n+a\r\n+b\r\n"),  /* RESP3 map */
-        BAD("*-1\r\n"),             /* null array */
-        BAD("*1\r\n"),              /* missing element */
+        BAD("_\r\n"),              /* RESP3 null */
+        BAD("#t\r\n"),             /* RESP3 boolean */
+        BAD("%1\r\n+a\r\n+b\r\n"), /* RESP3 map */
+        BAD("*-1\r\n"),            /* null array */
+        BAD("*1\r\n"),             /* missing element */
         BAD("*2\r\n$1\r\na\r\n"),
-        BAD("*1\r\n$1\r\na\r\n:1\r\n"),     /* trailing element */
-        BAD("*1\r\n*1\r\n*0\r\n"),          /* three levels */
+        BAD("*1\r\n$1\r\na\r\n:1\r\n"), /* trailing element */
+        BAD("*1\r\n*1\r\n*0\r\n"),      /* three levels */
         BAD("*1\r\n*1\r\n*1\r\n+OK\r\n\r\n"),
         BAD("*18446744073709551616\r\n"),
         BAD("*1\r\n$-1\r\n\r\n"),
@@ -657,8 +643,7 @@ static void test_parse_truncations(void **state)
     static const uint8_t ok[] = "*2\r\n*2\r\n$4\r\nkey1\r\n$4\r\nkey2\r\n$3\r\n1;1\r\n";
     resp_reply r;
     assert_int_equal(resp_parse_reply(ok, sizeof ok - 1, &r), RESP_OK);
-    for (size_t n = 0; n < sizeof ok - 1; n++)
-        assert_int_equal(resp_parse_reply(ok, n, &r), RESP_MALFORMED);
+    for (size_t n = 0; n < sizeof ok - 1; n++) assert_int_equal(resp_parse_reply(ok, n, &r), RESP_MALFORMED);
 }
 
 int main(void)

@@ -23,8 +23,13 @@ static inline hlc ver(uint64_t wall, uint64_t counter)
 
 static inline keyspace_cmd cmd_set(const char *key, const char *value, hlc version, uint64_t now_ms)
 {
-    return (keyspace_cmd){.op = KEYSPACE_SET, .now_ms = now_ms, .key = key, .klen = strlen(key),
-                          .value = value, .vlen = strlen(value), .version = version};
+    return (keyspace_cmd){.op = KEYSPACE_SET,
+                          .now_ms = now_ms,
+                          .key = key,
+                          .klen = strlen(key),
+                          .value = value,
+                          .vlen = strlen(value),
+                          .version = version};
 }
 
 static inline keyspace_cmd cmd_del(const char *key, uint64_t now_ms)
@@ -34,8 +39,8 @@ static inline keyspace_cmd cmd_del(const char *key, uint64_t now_ms)
 
 static inline keyspace_cmd cmd_vdel(const char *key, const char *value, uint64_t now_ms)
 {
-    return (keyspace_cmd){.op = KEYSPACE_VDEL, .now_ms = now_ms, .key = key, .klen = strlen(key),
-                          .value = value, .vlen = strlen(value)};
+    return (keyspace_cmd){
+        .op = KEYSPACE_VDEL, .now_ms = now_ms, .key = key, .klen = strlen(key), .value = value, .vlen = strlen(value)};
 }
 
 static inline keyspace_result apply(keyspace *ks, keyspace_cmd c)

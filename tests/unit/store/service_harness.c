@@ -69,15 +69,11 @@ int fx_teardown(void **state)
 
 const char *fx_ts(fx *f, int64_t delta_ms)
 {
-    snprintf(f->ts_text, sizeof f->ts_text, "%015llu:00000:client",
-             (unsigned long long)((int64_t)f->now + delta_ms));
+    snprintf(f->ts_text, sizeof f->ts_text, "%015llu:00000:client", (unsigned long long)((int64_t)f->now + delta_ms));
     return f->ts_text;
 }
 
-static store_bytes prop(const char *s)
-{
-    return (store_bytes){(const uint8_t *)s, s ? strlen(s) : 0};
-}
+static store_bytes prop(const char *s) { return (store_bytes){(const uint8_t *)s, s ? strlen(s) : 0}; }
 
 static void run_payload(fx *f, const char *ts, const char *ft, const char *pv, const void *p, size_t n)
 {
@@ -111,10 +107,7 @@ void fx_do(fx *f, const char *ts, const char *ft, const char *pv, size_t argc, c
     buf_free(&b);
 }
 
-void fx_raw(fx *f, const char *ts, const void *payload, size_t n)
-{
-    run_payload(f, ts, NULL, NULL, payload, n);
-}
+void fx_raw(fx *f, const char *ts, const void *payload, size_t n) { run_payload(f, ts, NULL, NULL, payload, n); }
 
 void fx_expect_n(fx *f, const void *want, size_t n)
 {
@@ -178,8 +171,7 @@ static void hex(buf *b, const void *p, size_t n)
     }
 }
 
-void fx_expect_note(fx *f, size_t i, const char *client, const void *key, size_t klen,
-                    const void *payload, size_t plen)
+void fx_expect_note(fx *f, size_t i, const char *client, const void *key, size_t klen, const void *payload, size_t plen)
 {
     assert_true(i < f->nnotes);
     note *n = &f->notes[i];

@@ -35,8 +35,8 @@ typedef struct fx {
     store_service *s;
     store_reply r;
     uint64_t now;
-    const char *client;    /* MQTT client id of the requester */
-    char ts_text[64];      /* backing store of fx_ts() */
+    const char *client; /* MQTT client id of the requester */
+    char ts_text[64];   /* backing store of fx_ts() */
     note *notes;
     size_t nnotes, notes_cap;
     /* Authorizer (installed by fx_deny): deny keys starting with
@@ -52,7 +52,7 @@ typedef struct fx {
 /* A fixture with the default config changed by `cfg` (may be NULL). */
 fx *fx_new(void (*cfg)(store_config *c));
 void fx_free(fx *f);
-int fx_setup(void **state);    /* default config, *state = fx */
+int fx_setup(void **state); /* default config, *state = fx */
 int fx_teardown(void **state);
 
 /* A valid client __ts: wall = now + delta_ms, counter 0, node "client". */
@@ -60,8 +60,7 @@ const char *fx_ts(fx *f, int64_t delta_ms);
 
 /* Execute argv (C strings) with the given __ts / __ft / __protVer
  * (NULL = property absent). */
-void fx_do(fx *f, const char *ts, const char *ft, const char *pv, size_t argc,
-           const char *const *argv);
+void fx_do(fx *f, const char *ts, const char *ft, const char *pv, size_t argc, const char *const *argv);
 /* Same with binary arguments. */
 void fx_dob(fx *f, const char *ts, const char *ft, const resp_slice *argv, size_t argc);
 /* A raw payload (not necessarily valid RESP). */
@@ -84,8 +83,8 @@ void fx_expect_no_version(fx *f);
 void fx_deny(fx *f, const char *prefix, store_access access, bool both);
 
 /* Notification i equals (client, key, payload) and its version parses. */
-void fx_expect_note(fx *f, size_t i, const char *client, const void *key, size_t klen,
-                    const void *payload, size_t plen);
+void fx_expect_note(fx *f, size_t i, const char *client, const void *key, size_t klen, const void *payload,
+                    size_t plen);
 hlc fx_note_version(fx *f, size_t i);
 void fx_clear_notes(fx *f);
 

@@ -118,8 +118,7 @@ static void test_fencing(void **state)
     /* step 4: absent key accepts any token; unfenced key stays unfenced without one */
     apply(ks, cmd_set("plain", "v", ver(NOW, 1), NOW));
     assert_int_equal(apply(ks, cmd_set("plain", "w", ver(NOW, 2), NOW)).status, KEYSPACE_APPLIED);
-    assert_int_equal(apply(ks, with_fence(cmd_set("k", "v", ver(NOW, 3), NOW), &t1)).status,
-                     KEYSPACE_APPLIED);
+    assert_int_equal(apply(ks, with_fence(cmd_set("k", "v", ver(NOW, 3), NOW), &t1)).status, KEYSPACE_APPLIED);
     keyspace_entry_view v;
     assert_true(keyspace_get(ks, "k", 1, NOW, &v));
     assert_true(v.fenced);
@@ -137,14 +136,11 @@ static void test_fencing(void **state)
     assert_get(ks, "k", NOW, "v", ver(NOW, 3));
 
     /* equal token passes; a higher one is stored (max rule) */
-    assert_int_equal(apply(ks, with_fence(cmd_set("k", "x", ver(NOW, 5), NOW), &t1)).status,
-                     KEYSPACE_APPLIED);
-    assert_int_equal(apply(ks, with_fence(cmd_set("k", "y", ver(NOW, 6), NOW), &t2)).status,
-                     KEYSPACE_APPLIED);
+    assert_int_equal(apply(ks, with_fence(cmd_set("k", "x", ver(NOW, 5), NOW), &t1)).status, KEYSPACE_APPLIED);
+    assert_int_equal(apply(ks, with_fence(cmd_set("k", "y", ver(NOW, 6), NOW), &t2)).status, KEYSPACE_APPLIED);
     assert_true(keyspace_get(ks, "k", 1, NOW, &v));
     assert_hlc_eq(v.fence, t2);
-    assert_int_equal(apply(ks, with_fence(cmd_set("k", "z", ver(NOW, 7), NOW), &t1)).status,
-                     KEYSPACE_FENCING_LOWER);
+    assert_int_equal(apply(ks, with_fence(cmd_set("k", "z", ver(NOW, 7), NOW), &t1)).status, KEYSPACE_FENCING_LOWER);
     /* a token from another node id compares by wall first */
     assert_int_equal(apply(ks, with_fence(cmd_set("k", "z", ver(NOW, 7), NOW), &client_tok)).status,
                      KEYSPACE_FENCING_LOWER);
@@ -171,8 +167,7 @@ static void test_fencing(void **state)
     assert_int_equal(st.fenced, 0);
 
     /* a freshly created client token can be the first one (Rust test) */
-    assert_int_equal(apply(ks, with_fence(cmd_set("c", "v", ver(NOW, 10), NOW), &client_tok)).status,
-                     KEYSPACE_APPLIED);
+    assert_int_equal(apply(ks, with_fence(cmd_set("c", "v", ver(NOW, 10), NOW), &client_tok)).status, KEYSPACE_APPLIED);
     assert_true(keyspace_get(ks, "c", 1, NOW, &v));
     assert_hlc_eq(v.fence, client_tok);
     keyspace_free(ks);
@@ -210,12 +205,10 @@ static void test_fencing_worked_example(void **state)
 static void test_quota(void **state)
 {
     (void)state;
-    keyspace_limits lim = {.max_keys = 2, .max_bytes = 2 * (KEYSPACE_ENTRY_OVERHEAD + 11),
-                           .max_key_len = 8};
+    keyspace_limits lim = {.max_keys = 2, .max_bytes = 2 * (KEYSPACE_ENTRY_OVERHEAD + 11), .max_key_len = 8};
     keyspace *ks = keyspace_new(&lim);
     assert_int_equal(apply(ks, cmd_set("k1", "123456789", ver(NOW, 1), NOW)).status, KEYSPACE_APPLIED);
-    assert_int_equal(apply(ks, cmd_set("key-too-long", "v", ver(NOW, 2), NOW)).status,
-                     KEYSPACE_KEY_TOO_LONG);
+    assert_int_equal(apply(ks, cmd_set("key-too-long", "v", ver(NOW, 2), NOW)).status, KEYSPACE_KEY_TOO_LONG);
     assert_int_equal(apply(ks, cmd_set("k2", "12345", ver(NOW, 3), NOW)).status, KEYSPACE_APPLIED);
     keyspace_stats st;
     keyspace_stats_get(ks, &st);
@@ -227,8 +220,7 @@ static void test_quota(void **state)
     assert_int_equal(r.nevents, 0);
     assert_miss(ks, "k3", NOW);
     /* growing an overwrite past max_bytes fails; up to the limit succeeds */
-    assert_int_equal(apply(ks, cmd_set("k2", "12345678901", ver(NOW, 5), NOW)).status,
-                     KEYSPACE_QUOTA_EXCEEDED);
+    assert_int_equal(apply(ks, cmd_set("k2", "12345678901", ver(NOW, 5), NOW)).status, KEYSPACE_QUOTA_EXCEEDED);
     assert_int_equal(apply(ks, cmd_set("k2", "123456789", ver(NOW, 5), NOW)).status, KEYSPACE_APPLIED);
     keyspace_stats_get(ks, &st);
     assert_int_equal(st.bytes, lim.max_bytes);
@@ -342,8 +334,8 @@ static void test_active_expiry(void **state)
     re.deadline_ms = 10000;
     apply(ks, re);
     for (size_t i = 0; i < d.n; i++) {
-        keyspace_cmd e = {.op = KEYSPACE_EXPIRE, .now_ms = 500, .key = d.keys[i],
-                          .klen = strlen(d.keys[i]), .version = d.vers[i]};
+        keyspace_cmd e = {
+            .op = KEYSPACE_EXPIRE, .now_ms = 500, .key = d.keys[i], .klen = strlen(d.keys[i]), .version = d.vers[i]};
         keyspace_result r = apply(ks, e);
         assert_int_equal(r.status, KEYSPACE_APPLIED);
         if (strcmp(d.keys[i], "d300") == 0) {
@@ -364,8 +356,7 @@ static void test_active_expiry(void **state)
     assert_int_equal(st.expiring, 3);
     assert_int_equal(keyspace_next_deadline(ks), 600);
     /* an EXPIRE decided too early (not due at its now_ms) does nothing */
-    keyspace_cmd early = {.op = KEYSPACE_EXPIRE, .now_ms = 599, .key = "d600", .klen = 4,
-                          .version = ver(10, 6)};
+    keyspace_cmd early = {.op = KEYSPACE_EXPIRE, .now_ms = 599, .key = "d600", .klen = 4, .version = ver(10, 6)};
     assert_int_equal(apply(ks, early).count, 0);
     early.now_ms = 600;
     assert_int_equal(apply(ks, early).count, 1);
@@ -449,8 +440,13 @@ static void test_binary_keys(void **state)
 {
     (void)state;
     keyspace *ks = keyspace_new(NULL);
-    keyspace_cmd a = {.op = KEYSPACE_SET, .now_ms = 1, .key = "a\0b", .klen = 3,
-                      .value = "\0\r\n\xff", .vlen = 4, .version = ver(1, 0)};
+    keyspace_cmd a = {.op = KEYSPACE_SET,
+                      .now_ms = 1,
+                      .key = "a\0b",
+                      .klen = 3,
+                      .value = "\0\r\n\xff",
+                      .vlen = 4,
+                      .version = ver(1, 0)};
     keyspace_cmd b = a;
     b.key = "a\0c";
     b.value = "other";

@@ -55,8 +55,13 @@ static void test_scan_pattern_and_pages(void **state)
     keyspace *ks = keyspace_new(NULL);
     enum { N = 1000 };
     for (int i = 0; i < N; i++) set_key(ks, i, 1);
-    apply(ks, (keyspace_cmd){.op = KEYSPACE_SET, .now_ms = 1, .key = "s:\xff", .klen = 3,
-                             .value = "v", .vlen = 1, .version = ver(1, 0)}); /* not UTF-8 */
+    apply(ks, (keyspace_cmd){.op = KEYSPACE_SET,
+                             .now_ms = 1,
+                             .key = "s:\xff",
+                             .klen = 3,
+                             .value = "v",
+                             .vlen = 1,
+                             .version = ver(1, 0)}); /* not UTF-8 */
     keyspace_cmd exp = cmd_set("s:999999", "v", ver(1, 0), 1);
     exp.deadline_ms = 5;
     apply(ks, exp);
@@ -148,9 +153,16 @@ static void test_cursor_token(void **state)
     assert_true(c == 1);
     buf_free(&b);
 
-    const char *bad[] = {"", "ks1:", "ks1:0123456789abcde", "ks1:0123456789abcdef0",
-                         "ks2:0123456789abcdef", "ks1:0123456789ABCDEF", "ks1:0123456789abcdeg",
-                         "ks1:0000000000000000", "1;1;", "\x00\xffx"};
+    const char *bad[] = {"",
+                         "ks1:",
+                         "ks1:0123456789abcde",
+                         "ks1:0123456789abcdef0",
+                         "ks2:0123456789abcdef",
+                         "ks1:0123456789ABCDEF",
+                         "ks1:0123456789abcdeg",
+                         "ks1:0000000000000000",
+                         "1;1;",
+                         "\x00\xffx"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(keyspace_cursor_decode(bad[i], strlen(bad[i]), &c));
     assert_false(keyspace_cursor_decode("ks1:\0\0000000000000000", 20, &c));
@@ -179,8 +191,7 @@ static void test_scan_completeness(void **state)
         uint64_t cur = 0;
         size_t pages = 0;
         do {
-            cur = keyspace_scan(ks, (const uint8_t *)"s:*", 3, cur, 1, 1 + (size_t)(rand() % 40), 0,
-                                on_key, &g);
+            cur = keyspace_scan(ks, (const uint8_t *)"s:*", 3, cur, 1, 1 + (size_t)(rand() % 40), 0, on_key, &g);
             pages++;
             int ops = rand() % 400;
             for (int k = 0; k < ops; k++) {

@@ -190,12 +190,9 @@ static void test_topic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_register_idempotent),
-        cmocka_unit_test(test_unregister),
-        cmocka_unit_test(test_drop_client),
-        cmocka_unit_test(test_client_byte_limit),
-        cmocka_unit_test(test_binary_ids_and_keys),
-        cmocka_unit_test(test_topic),
+        cmocka_unit_test(test_register_idempotent), cmocka_unit_test(test_unregister),
+        cmocka_unit_test(test_drop_client),         cmocka_unit_test(test_client_byte_limit),
+        cmocka_unit_test(test_binary_ids_and_keys), cmocka_unit_test(test_topic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

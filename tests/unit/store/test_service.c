@@ -102,8 +102,8 @@ static void test_framing_and_verbs(void **state)
 {
     fx *f = *state;
     static const char *bad[] = {
-        "", "GET k\r\n", "*1\r\n$3\r\nGET\r\nX", "*0\r\n", "*1\r\n$3\r\nGET\n",
-        "*2\r\n$3\r\nGET\r\n$5\r\nk\r\n", "+OK\r\n",
+        "",        "GET k\r\n", "*1\r\n$3\r\nGET\r\nX", "*0\r\n", "*1\r\n$3\r\nGET\n", "*2\r\n$3\r\nGET\r\n$5\r\nk\r\n",
+        "+OK\r\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fx_raw(f, fx_ts(f, 0), bad[i], strlen(bad[i]));
@@ -151,9 +151,19 @@ static void test_syntax_errors(void **state)
 {
     fx *f = *state;
     const char *const sets[][5] = {
-        {"XX"}, {"NX", "NEX"}, {"NX", "NX"}, {"PX"}, {"PX", "0"}, {"PX", "-1"}, {"PX", "1.5"},
-        {"PX", "abc"}, {"PX", "9223372036854775808"}, {"PX", "10", "PX", "10"}, {"NX", "PX", "10", "XX"},
-        {"EX", "10"}, {"GET"},
+        {"XX"},
+        {"NX", "NEX"},
+        {"NX", "NX"},
+        {"PX"},
+        {"PX", "0"},
+        {"PX", "-1"},
+        {"PX", "1.5"},
+        {"PX", "abc"},
+        {"PX", "9223372036854775808"},
+        {"PX", "10", "PX", "10"},
+        {"NX", "PX", "10", "XX"},
+        {"EX", "10"},
+        {"GET"},
     };
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
         const char *argv[8] = {"SET", "k", "v"};

@@ -62,15 +62,15 @@ static void test_no_notification_when_not_applied(void **state)
     char tok[64];
     snprintf(tok, sizeof tok, "%015llu:00001:lock", (unsigned long long)T0);
     RUN(f, "KEYNOTIFY", "k");
-    RUN(f, "DEL", "k");              /* absent */
-    RUN(f, "VDEL", "k", "x");        /* absent */
+    RUN(f, "DEL", "k");       /* absent */
+    RUN(f, "VDEL", "k", "x"); /* absent */
     RUNT(f, fx_ts(f, 0), tok, "SET", "k", "a");
     assert_int_equal(f->nnotes, 1);
     RUNT(f, fx_ts(f, 0), tok, "SET", "k", "b", "NX"); /* condition false */
     RUNT(f, fx_ts(f, 0), tok, "SET", "k", "b", "NEX");
-    RUNT(f, fx_ts(f, 0), tok, "VDEL", "k", "b");      /* mismatch */
-    RUN(f, "SET", "k", "b");                          /* fencing required */
-    RUN(f, "DEL", "k");                               /* fencing required */
+    RUNT(f, fx_ts(f, 0), tok, "VDEL", "k", "b"); /* mismatch */
+    RUN(f, "SET", "k", "b");                     /* fencing required */
+    RUN(f, "DEL", "k");                          /* fencing required */
     RUN(f, "GET", "k");
     RUN(f, "SET", "", "x");
     assert_int_equal(f->nnotes, 1);

@@ -48,8 +48,7 @@ static int scan_all(fx *f, const char *pat, int *seen, size_t nseen)
     buf tok = {0};
     int pages = 0;
     do {
-        resp_slice argv[3] = {{(const uint8_t *)"SCAN", 4}, {(const uint8_t *)pat, strlen(pat)},
-                              {tok.data, tok.len}};
+        resp_slice argv[3] = {{(const uint8_t *)"SCAN", 4}, {(const uint8_t *)pat, strlen(pat)}, {tok.data, tok.len}};
         fx_dob(f, fx_ts(f, 0), NULL, argv, tok.len ? 3 : 2);
         scan_reply(f, seen, nseen, &tok);
         pages++;

@@ -188,19 +188,19 @@ static void test_expiry_batches(void **state)
 static void test_stats(void **state)
 {
     fx *f = *state;
-    RUN(f, "SET", "a", "1");          /* insertion */
-    RUN(f, "SET", "a", "2");          /* modification */
-    RUN(f, "SET", "a", "3", "NX");    /* not applied: neither */
-    RUN(f, "SET", "b", "1");          /* insertion */
-    RUN(f, "GET", "a");               /* retrieval */
-    RUN(f, "GET", "zz");              /* retrieval (miss) */
+    RUN(f, "SET", "a", "1");       /* insertion */
+    RUN(f, "SET", "a", "2");       /* modification */
+    RUN(f, "SET", "a", "3", "NX"); /* not applied: neither */
+    RUN(f, "SET", "b", "1");       /* insertion */
+    RUN(f, "GET", "a");            /* retrieval */
+    RUN(f, "GET", "zz");           /* retrieval (miss) */
     RUN(f, "KEYNOTIFY", "a");
     RUN(f, "KEYNOTIFY", "a", "STOP");
     RUN(f, "KEYNOTIFY", "b");
-    RUN(f, "DEL", "b");               /* deletion + one notification */
-    RUN(f, "DEL", "b");               /* nothing */
-    RUN(f, "GET", "");                /* error */
-    RUN(f, "NOPE");                   /* error */
+    RUN(f, "DEL", "b"); /* deletion + one notification */
+    RUN(f, "DEL", "b"); /* nothing */
+    RUN(f, "GET", "");  /* error */
+    RUN(f, "NOPE");     /* error */
     store_stats st;
     store_service_stats(f->s, &st);
     assert_int_equal(st.insertions, 2);
