@@ -5,8 +5,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "store/keyspace.h"
@@ -368,6 +371,53 @@ static void test_strerror(void **state)
     assert_string_equal(store_record_strerror((store_record_err)99), "unknown error");
 }
 
+#ifndef NDEBUG
+/* Encoding r in a child process dies on an assertion. */
+static void assert_encode_aborts(const store_record *r)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Keep the expected assertion message out of the test output. */
+        if (!freopen("/dev/null", "w", stderr)) _exit(3);
+        buf b = {0};
+        store_record_encode(r, &b);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
+}
+
+/* Debug builds refuse to encode what decode would refuse. */
+static void test_encode_asserts_invalid(void **state)
+{
+    (void)state;
+    store_record r = typical_set();
+    r.type = (store_record_type)9;
+    assert_encode_aborts(&r);
+    r = typical_set();
+    r.cond = KEYSPACE_COND_NEX + 1;
+    assert_encode_aborts(&r);
+    r = typical_set();
+    r.version = mk_hlc(1, 1, "a:b");
+    assert_encode_aborts(&r);
+    r = typical_set();
+    r.fence = mk_hlc(1, 1, "");
+    assert_encode_aborts(&r);
+    store_record e = {.type = STORE_REC_EXPIRE, .key = BYTES("k"), .version = mk_hlc(1, 1, "S")};
+    e.client_id = BYTES("c");
+    assert_encode_aborts(&e);
+    e.client_id = (store_record_bytes){NULL, 0};
+    e.persist = true;
+    assert_encode_aborts(&e);
+    store_record c = {.type = STORE_REC_CLOCK, .key = BYTES("k"), .version = mk_hlc(1, 1, "S")};
+    assert_encode_aborts(&c);
+    store_record d = {.type = STORE_REC_DEL, .value = BYTES("v"), .version = mk_hlc(1, 1, "S")};
+    assert_encode_aborts(&d);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +431,9 @@ int main(void)
         cmocka_unit_test(test_bad_fields),
         cmocka_unit_test(test_huge_lengths),
         cmocka_unit_test(test_strerror),
+#ifndef NDEBUG
+        cmocka_unit_test(test_encode_asserts_invalid),
+#endif
     };
     return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }
