@@ -15,10 +15,7 @@ static uint32_t get_u32le(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint32_t frame_crc(uint8_t type, const uint8_t *p, size_t n)
-{
-    return crc32c(crc32c(0, &type, 1), p, n);
-}
+static uint32_t frame_crc(uint8_t type, const uint8_t *p, size_t n) { return crc32c(crc32c(0, &type, 1), p, n); }
 
 void repl_frame_append(buf *out, uint8_t type, const uint8_t *p, size_t n)
 {

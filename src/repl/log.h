@@ -54,7 +54,10 @@ static inline bool repl_log_propose(repl_log *l, const uint8_t *rec, size_t len,
     return l->vt->propose(l, rec, len, tag);
 }
 static inline void repl_log_flush(repl_log *l) { l->vt->flush(l); }
-static inline void repl_log_free(repl_log *l) { if (l) l->vt->free(l); }
+static inline void repl_log_free(repl_log *l)
+{
+    if (l) l->vt->free(l);
+}
 
 /* The in-memory log: propose calls on_commit at once (index counts up),
  * keeps nothing. */

@@ -21,15 +21,9 @@ static bool mem_log_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_
     return true;
 }
 
-static void mem_log_flush(repl_log *l)
-{
-    (void)l;
-}
+static void mem_log_flush(repl_log *l) { (void)l; }
 
-static void mem_log_free(repl_log *l)
-{
-    free(l);
-}
+static void mem_log_free(repl_log *l) { free(l); }
 
 static const repl_log_vtable mem_log_vt = {
     .propose = mem_log_propose,

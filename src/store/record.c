@@ -9,7 +9,7 @@
 
 #include "store/keyspace.h"
 
-#define HEAD_LEN 3  /* format, type, flags */
+#define HEAD_LEN 3   /* format, type, flags */
 #define HLC_FIXED 20 /* wall u64, counter u64, node length u32 */
 #define STR_FIXED 4  /* u32 length */
 
@@ -44,7 +44,8 @@ static bool record__check(const store_record *r)
     if (t == STORE_REC_SET && r->cond > KEYSPACE_COND_NEX) return false;
     if (!has_key(t) && !bytes_empty(r->key)) return false;
     if (!has_value(t) && !bytes_empty(r->value)) return false;
-    if (!has_origin(t) && (!bytes_empty(r->client_id) || !bytes_empty(r->correlation) || r->payload_digest)) return false;
+    if (!has_origin(t) && (!bytes_empty(r->client_id) || !bytes_empty(r->correlation) || r->payload_digest))
+        return false;
     return bytes_fit(r->key) && bytes_fit(r->value) && bytes_fit(r->client_id) && bytes_fit(r->correlation);
 }
 #endif

@@ -44,32 +44,32 @@ typedef struct store_record_bytes {
 
 typedef struct store_record {
     store_record_type type;
-    uint64_t now_ms;            /* decision time (wall ms): expiry checks */
-    store_record_bytes key;     /* SET/DEL/VDEL/EXPIRE; empty for CLOCK */
-    store_record_bytes value;   /* SET: the value; VDEL: the expected value */
-    uint8_t cond;               /* SET: keyspace_cond (NONE, NX, NEX) */
-    hlc version;                /* SET: the new version; EXPIRE: the version to
+    uint64_t now_ms;          /* decision time (wall ms): expiry checks */
+    store_record_bytes key;   /* SET/DEL/VDEL/EXPIRE; empty for CLOCK */
+    store_record_bytes value; /* SET: the value; VDEL: the expected value */
+    uint8_t cond;             /* SET: keyspace_cond (NONE, NX, NEX) */
+    hlc version;              /* SET: the new version; EXPIRE: the version to
                                    expire; DEL/VDEL: the version stamped for the
                                    reply's __ts; CLOCK: the high-water mark */
     bool has_fence;
-    hlc fence;                  /* SET/DEL/VDEL: the request's __ft */
-    uint64_t deadline_ms;       /* SET: absolute expiry (wall ms), 0 = none */
-    bool persist;               /* SET: aio-persistence: true */
+    hlc fence;            /* SET/DEL/VDEL: the request's __ft */
+    uint64_t deadline_ms; /* SET: absolute expiry (wall ms), 0 = none */
+    bool persist;         /* SET: aio-persistence: true */
     /* Who asked, for replies and de-duplication (protocol §2.3): empty for
      * EXPIRE and CLOCK. The de-duplication key is (client_id, correlation,
      * payload_digest); apply remembers the reply under it. */
     store_record_bytes client_id;
     store_record_bytes correlation;
-    uint64_t payload_digest;    /* util/digest of the request payload */
+    uint64_t payload_digest; /* util/digest of the request payload */
 } store_record;
 
 typedef enum store_record_err {
     STORE_RECORD_OK = 0,
-    STORE_RECORD_TRUNCATED,     /* shorter than its fields say */
-    STORE_RECORD_TRAILING,      /* bytes after the last field */
-    STORE_RECORD_BAD_FORMAT,    /* unknown format byte */
-    STORE_RECORD_BAD_TYPE,      /* unknown type, or a field the type forbids */
-    STORE_RECORD_BAD_FIELD,     /* a value out of range (cond, flags, HLC node id) */
+    STORE_RECORD_TRUNCATED,  /* shorter than its fields say */
+    STORE_RECORD_TRAILING,   /* bytes after the last field */
+    STORE_RECORD_BAD_FORMAT, /* unknown format byte */
+    STORE_RECORD_BAD_TYPE,   /* unknown type, or a field the type forbids */
+    STORE_RECORD_BAD_FIELD,  /* a value out of range (cond, flags, HLC node id) */
 } store_record_err;
 
 /* The encoding, after the format byte, the type byte and a flags byte

@@ -9,7 +9,7 @@
 uint32_t crc32c_sw(uint32_t crc, const void *p, size_t n)
 {
     const uint8_t *s = p;
-    const uint32_t (*t)[256] = crc32c__table;
+    const uint32_t(*t)[256] = crc32c__table;
     uint32_t c = ~crc;
     /* Byte at a time to 8-byte alignment, then 8 bytes per step. */
     while (n && ((uintptr_t)s & 7)) {
@@ -20,8 +20,8 @@ uint32_t crc32c_sw(uint32_t crc, const void *p, size_t n)
         uint32_t lo = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
         uint32_t hi = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 | (uint32_t)s[7] << 24;
         lo ^= c;
-        c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
-            t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+        c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^ t[3][hi & 0xff] ^
+            t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
         s += 8;
         n -= 8;
     }
@@ -32,10 +32,7 @@ uint32_t crc32c_sw(uint32_t crc, const void *p, size_t n)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
 
-bool crc32c_hw_available(void)
-{
-    return __builtin_cpu_supports("sse4.2");
-}
+bool crc32c_hw_available(void) { return __builtin_cpu_supports("sse4.2"); }
 
 __attribute__((target("sse4.2"))) uint32_t crc32c_hw(uint32_t crc, const void *p, size_t n)
 {
@@ -56,15 +53,9 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_hw(uint32_t crc, const void *p
     return ~(uint32_t)c;
 }
 #else
-bool crc32c_hw_available(void)
-{
-    return false;
-}
+bool crc32c_hw_available(void) { return false; }
 
-uint32_t crc32c_hw(uint32_t crc, const void *p, size_t n)
-{
-    return crc32c_sw(crc, p, n);
-}
+uint32_t crc32c_hw(uint32_t crc, const void *p, size_t n) { return crc32c_sw(crc, p, n); }
 #endif
 
 uint32_t crc32c(uint32_t crc, const void *p, size_t n)

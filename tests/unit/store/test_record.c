@@ -28,10 +28,7 @@ static void assert_bytes_eq(store_record_bytes a, store_record_bytes b)
     if (a.len) assert_memory_equal(a.data, b.data, a.len);
 }
 
-static void assert_hlc_eq(hlc a, hlc b)
-{
-    assert_true(hlc_compare(&a, &b) == 0);
-}
+static void assert_hlc_eq(hlc a, hlc b) { assert_true(hlc_compare(&a, &b) == 0); }
 
 static void assert_record_eq(const store_record *a, const store_record *b)
 {
@@ -206,14 +203,14 @@ static void test_exact_bytes(void **state)
         .payload_digest = 0x05,
     };
     static const uint8_t want[] = {
-        1, 2, 0,                                         /* format, DEL, no flags */
-        0x02, 0x01, 0, 0, 0, 0, 0, 0,                    /* now_ms */
-        3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, /* wall, counter */
-        1, 0, 0, 0, 'N',                                 /* node */
-        1, 0, 0, 0, 'k',                                 /* key */
-        1, 0, 0, 0, 'c',                                 /* client id */
-        0, 0, 0, 0,                                      /* correlation */
-        5, 0, 0, 0, 0, 0, 0, 0,                          /* digest */
+        1,    2,    0,                                          /* format, DEL, no flags */
+        0x02, 0x01, 0, 0, 0,   0, 0, 0,                         /* now_ms */
+        3,    0,    0, 0, 0,   0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, /* wall, counter */
+        1,    0,    0, 0, 'N',                                  /* node */
+        1,    0,    0, 0, 'k',                                  /* key */
+        1,    0,    0, 0, 'c',                                  /* client id */
+        0,    0,    0, 0,                                       /* correlation */
+        5,    0,    0, 0, 0,   0, 0, 0,                         /* digest */
     };
     buf b = round_trip(&r);
     assert_int_equal(b.len, sizeof want);
@@ -287,11 +284,11 @@ static void test_forbidden_flags(void **state)
     static const struct {
         uint8_t type, flags;
     } bad[] = {
-        {STORE_REC_DEL, STORE_RECORD_F_PERSIST},    {STORE_REC_DEL, STORE_RECORD_F_DEADLINE},
-        {STORE_REC_VDEL, STORE_RECORD_F_PERSIST},   {STORE_REC_VDEL, STORE_RECORD_F_DEADLINE},
-        {STORE_REC_EXPIRE, STORE_RECORD_F_FENCE},   {STORE_REC_EXPIRE, STORE_RECORD_F_PERSIST},
+        {STORE_REC_DEL, STORE_RECORD_F_PERSIST},     {STORE_REC_DEL, STORE_RECORD_F_DEADLINE},
+        {STORE_REC_VDEL, STORE_RECORD_F_PERSIST},    {STORE_REC_VDEL, STORE_RECORD_F_DEADLINE},
+        {STORE_REC_EXPIRE, STORE_RECORD_F_FENCE},    {STORE_REC_EXPIRE, STORE_RECORD_F_PERSIST},
         {STORE_REC_EXPIRE, STORE_RECORD_F_DEADLINE}, {STORE_REC_CLOCK, STORE_RECORD_F_FENCE},
-        {STORE_REC_CLOCK, STORE_RECORD_F_PERSIST},  {STORE_REC_CLOCK, STORE_RECORD_F_DEADLINE},
+        {STORE_REC_CLOCK, STORE_RECORD_F_PERSIST},   {STORE_REC_CLOCK, STORE_RECORD_F_DEADLINE},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t head[64] = {STORE_RECORD_FORMAT, bad[i].type, bad[i].flags};
@@ -330,8 +327,37 @@ static void test_bad_fields(void **state)
     buf_free(&b);
 
     /* Empty node ids. */
-    uint8_t clk[] = {STORE_RECORD_FORMAT, STORE_REC_CLOCK, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    uint8_t clk[] = {STORE_RECORD_FORMAT,
+                     STORE_REC_CLOCK,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0};
     store_record d;
     assert_int_equal(store_record_decode(clk, sizeof clk, &d), STORE_RECORD_BAD_FIELD);
 }
@@ -421,16 +447,11 @@ static void test_encode_asserts_invalid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_set_round_trip),
-        cmocka_unit_test(test_large_fields_round_trip),
-        cmocka_unit_test(test_other_types_round_trip),
-        cmocka_unit_test(test_exact_bytes),
-        cmocka_unit_test(test_truncated_everywhere),
-        cmocka_unit_test(test_bad_head),
-        cmocka_unit_test(test_forbidden_flags),
-        cmocka_unit_test(test_bad_fields),
-        cmocka_unit_test(test_huge_lengths),
-        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_set_round_trip),         cmocka_unit_test(test_large_fields_round_trip),
+        cmocka_unit_test(test_other_types_round_trip), cmocka_unit_test(test_exact_bytes),
+        cmocka_unit_test(test_truncated_everywhere),   cmocka_unit_test(test_bad_head),
+        cmocka_unit_test(test_forbidden_flags),        cmocka_unit_test(test_bad_fields),
+        cmocka_unit_test(test_huge_lengths),           cmocka_unit_test(test_strerror),
 #ifndef NDEBUG
         cmocka_unit_test(test_encode_asserts_invalid),
 #endif

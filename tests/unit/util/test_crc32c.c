@@ -30,9 +30,9 @@ static void check_vectors(crc_fn f)
     for (int i = 0; i < 32; i++) buf[i] = (uint8_t)(31 - i);
     assert_int_equal(f(0, buf, 32), 0x113FDB5C);
     /* iSCSI SCSI Read (10) command PDU. */
-    static const uint8_t pdu[48] = {0x01, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                    0x14, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0x14, 0, 0, 0, 0x18,
-                                    0x28, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t pdu[48] = {0x01, 0xc0, 0, 0, 0, 0, 0,    0, 0,    0, 0, 0,    0, 0, 0, 0,
+                                    0x14, 0,    0, 0, 0, 0, 0x04, 0, 0,    0, 0, 0x14, 0, 0, 0, 0x18,
+                                    0x28, 0,    0, 0, 0, 0, 0,    0, 0x02, 0, 0, 0,    0, 0, 0, 0};
     assert_int_equal(f(0, pdu, sizeof pdu), 0xD9963A56);
 }
 
