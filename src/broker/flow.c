@@ -103,16 +103,17 @@ void broker__flow_cut_later(client *c)
 
 /* --- self backpressure ---------------------------------------------------------- */
 
+/* Called for every packet of a connected client, so the backlog half reads
+ * the net layer's high/low-water flag (marks = max_backlog_bytes and a
+ * quarter of it, set by the server) instead of computing the backlog. */
 bool broker__flow_self_over(const client *c)
 {
-    uint32_t max = c->b->lim.max_backlog_bytes;
-    return (max && net_conn_backlog(c->conn) >= max) || (c->s && broker__flow_queue_full(c->s));
+    return net_conn_over_backlog(c->conn) || (c->s && broker__flow_queue_full(c->s));
 }
 
 bool broker__flow_self_low(const client *c)
 {
-    uint32_t max = c->b->lim.max_backlog_bytes;
-    return (!max || net_conn_backlog(c->conn) <= max / 4) && (!c->s || broker__flow_queue_low(c->s));
+    return !net_conn_over_backlog(c->conn) && (!c->s || broker__flow_queue_low(c->s));
 }
 
 void broker__flow_self_check(client *c)

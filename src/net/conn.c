@@ -233,6 +233,8 @@ void net__conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
 
 size_t net_conn_backlog(const net_conn *c) { return unsent(c) + (c->wr ? c->wr->inflight.len - c->wr->off : 0); }
 
+bool net_conn_over_backlog(const net_conn *c) { return c->above_high; }
+
 static void maybe_drain(net_conn *c)
 {
     if (!c->above_high || c->state != CONN_OPEN) return;

@@ -110,6 +110,11 @@ void net_conn_flush_later(net_conn *c);
 void net_conn_write(net_conn *c, const void *data, size_t len);
 /* Bytes appended but not yet written to the socket. */
 size_t net_conn_backlog(const net_conn *c);
+/* True from when the backlog reached the high-water mark (checked at every
+ * net_conn_flush_later) until it fell to the low-water mark and on_drain
+ * ran: the same hysteresis as on_drain, read without computing the
+ * backlog, for checks made on every packet. */
+bool net_conn_over_backlog(const net_conn *c);
 void net_conn_pause_read(net_conn *c);
 void net_conn_resume_read(net_conn *c);
 /* Flush what is pending, then close. Later writes are discarded. Input
