@@ -9,24 +9,40 @@
  *                                           once per connection)
  *   no (or empty) Correlation Data     -> not executed, __stat 400 reply
  *   Message Expiry elapsed             -> dropped
- *   GET / SCAN / KEYNOTIFY (not STOP)  -> executed, reply published
- *   seen before (reply cache)          -> the remembered reply, not executed
- *   otherwise                          -> executed, reply published, cached
+ *   GET / SCAN / KEYNOTIFY (not STOP)  -> decided and answered at once
+ *   seen before (the service's de-dup) -> the remembered reply, not decided
+ *   error found by decide              -> answered at once
+ *   a write                            -> record proposed to the log; the
+ *                                         reply is sent when it commits
  * Replies go to the Response Topic through normal routing (the requester
  * subscribes to it); notifications go straight into the watcher's session.
  *
- * Ownership: the bridge owns the service, the reply cache, the expiry
- * timer and idle handle, and its scratch buffers; it borrows the broker
- * and the loop. */
+ * The write path (docs/architecture.md, "decide, log, apply"):
+ *   decide -> pending reply (tag) -> encode -> repl_log_propose
+ *   commit callback -> decode -> store_service_apply -> reply to the pending
+ *   entry's response topic (a commit with an unknown tag, e.g. an expiry
+ *   record or replay, applies without replying)
+ * Pending replies are a FIFO in proposal order (logs commit and fail in
+ * that order), bounded by PENDING_MAX entries and PENDING_MAX_BYTES: past
+ * either, a write is refused at once with __stat 503. A write whose
+ * requester disconnects while it is pending still applies (it was
+ * accepted); its reply is published like any other and reaches whoever is
+ * subscribed to the response topic then (nobody: dropped).
+ *
+ * Ownership: the bridge owns the service, the log, the pending replies,
+ * the expiry timer, idle and flush handles, and its scratch buffers; it
+ * borrows the broker and the loop. */
 #include "server/store_bridge.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mqtt/codec.h"
-#include "server/reply_cache.h"
+#include "repl/log.h"
+#include "store/dedup.h"
 #include "ssproto/topic.h"
 #include "util/alloc.h"
 #include "util/clock.h"
@@ -37,26 +53,45 @@
 #define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
 #define CONTENT_TYPE "application/octet-stream"
 #define PROTOCOL_VERSION "1.0"
-/* Reply cache lifetime: the request's expiry (or this default) + 60 s. */
-#define DEFAULT_REQUEST_EXPIRY_S 10
-#define CACHE_GRACE_S 60
+/* Bounds on the replies waiting for their write to commit (see top). The
+ * in-memory log commits inside propose, so at most one is pending; a
+ * durable or replicated log holds them for a group commit or a round
+ * trip. Each costs its response topic, correlation data and this. */
+#define PENDING_MAX 65536
+#define PENDING_MAX_BYTES ((size_t)32 << 20)
+#define PENDING_OVERHEAD 64
+
+/* One reply waiting for its write to commit. `data` keeps its capacity
+ * when the slot is reused, so the steady state does not allocate. */
+typedef struct pending {
+    uint64_t tag;
+    uint32_t expiry_s;
+    size_t topic_len; /* data: response topic, then correlation data */
+    buf data;
+} pending;
 
 struct store_bridge {
     uv_loop_t *loop;
     broker *b;
     store_service *svc;
-    reply_cache *cache;
+    repl_log *log;
+    uv_check_t flush; /* active while something was proposed since the last flush */
+    bool flush_armed;
+    uint64_t next_tag; /* last proposal's tag; tags count up from 1 */
+    pending *ring;     /* pending replies, FIFO: ring[(head + i) % cap] */
+    size_t ring_cap, ring_head, ring_n, pending_bytes;
+    buf enc;      /* the record being proposed */
+    dedup *local; /* replies decide gave to non-repeatable requests (see on_request) */
     uv_timer_t timer;
     uv_idle_t drain;    /* active while more keys are due than one slice removes */
     uint64_t timer_due; /* wall ms the expiry timer is armed for; 0 = idle */
     bool draining;      /* drain active: the timer stays stopped */
     bool installed;
-    int handles_open;             /* timer and drain until their close callbacks ran */
+    int handles_open;             /* timer, drain and flush until their close callbacks ran */
     store_reply reply;            /* reused across requests */
     buf props;                    /* the response property block */
     buf nprops;                   /* a notification's property block */
     buf scratch;                  /* authorizer: the filters a client may use */
-    buf ckey;                     /* the correlation part of a reply cache key */
     store_authorize_fn authorize; /* key-level rules; NULL: none */
     void *auth_ctx;
     hashmap *refused; /* client ids whose unauthorized response topic was logged; until they disconnect */
@@ -97,13 +132,23 @@ void store_bridge_config_default(store_bridge_config *c)
 #define EXPIRY_SLICE_NS 500000
 
 static void expiry_arm(store_bridge *sb);
+static bool propose(store_bridge *sb, const store_record *r, uint64_t *tag);
+
+/* An EXPIRE record decided by the service: through the log like any other
+ * write, with no reply waiting. A refusal leaves the key for the next
+ * slice. */
+static void expiry_emit(void *ctx, const store_record *r)
+{
+    uint64_t tag;
+    if (!propose(ctx, r, &tag)) log_debug("state store: the log refused an expiry record");
+}
 
 /* One slice; true while more keys are due. */
 static bool expiry_slice(store_bridge *sb)
 {
     uint64_t start = uv_hrtime();
     bool more;
-    do more = store_service_expire(sb->svc, clock_wall_ms());
+    do more = store_service_decide_expiry(sb->svc, clock_wall_ms(), expiry_emit, sb);
     while (more && uv_hrtime() - start < EXPIRY_SLICE_NS);
     return more;
 }
@@ -281,87 +326,222 @@ static bool request_acceptable(store_bridge *sb, const mqtt_publish *pub, const 
     return false;
 }
 
-/* (client id, response topic, correlation data + digest of the payload).
- * The digest makes a client that reuses correlation data for a different
- * request (mosquitto_rr with a fixed correlation-data, say) get a fresh
- * execution instead of a stale reply; a true redelivery carries the same
- * payload. It guards against mistakes, not attacks (a client can only
- * confuse its own replies), so a fast non-cryptographic digest is enough;
- * the cache's own table is keyed against flooding. Built once per request
- * and used for both the lookup and the insert. */
-static reply_cache_key cache_key(store_bridge *sb, const request_view *rv, mqtt_bytes payload)
+/* --- the log and pending replies ---------------------------------------------- */
+
+static void flush_run(uv_check_t *h)
 {
-    uint64_t digest = digest64(payload.data, payload.len);
-    buf *c = &sb->ckey;
-    c->len = 0;
-    buf_append(c, rv->correlation.data, rv->correlation.len);
-    buf_append(c, &digest, sizeof digest);
-    return (reply_cache_key){
-        {rv->client_id.data, rv->client_id.len}, {rv->response_topic.data, rv->response_topic.len}, {c->data, c->len}};
+    store_bridge *sb = h->data;
+    uv_check_stop(&sb->flush);
+    sb->flush_armed = false;
+    repl_log_flush(sb->log);
 }
 
-static bool resend_cached(store_bridge *sb, const reply_cache_key *k, const request_view *rv, uint64_t now)
+/* Encode and propose one record under a new tag. The in-memory log
+ * commits (and so applies) inside this call. */
+static bool propose(store_bridge *sb, const store_record *r, uint64_t *tag)
 {
-    reply_slice meta, payload;
-    if (!reply_cache_get(sb->cache, k, now, &meta, &payload)) return false;
-    log_debug("state store: repeated request from %.*s answered from the reply cache", (int)rv->client_id.len,
-              (const char *)rv->client_id.data);
-    send_reply(sb, rv->response_topic, (mqtt_bytes){meta.data, (uint32_t)meta.len},
-               (mqtt_bytes){payload.data, (uint32_t)payload.len}, rv->expiry_s);
+    sb->enc.len = 0;
+    store_record_encode(r, &sb->enc);
+    buf_shrink(&sb->enc, 65536);
+    *tag = ++sb->next_tag;
+    if (!sb->flush_armed && sb->installed) {
+        uv_check_start(&sb->flush, flush_run);
+        sb->flush_armed = true;
+    }
+    return repl_log_propose(sb->log, sb->enc.data, sb->enc.len, *tag);
+}
+
+static pending *pending_at(store_bridge *sb, size_t i) { return &sb->ring[(sb->ring_head + i) % sb->ring_cap]; }
+
+static size_t pending_cost(const pending *p) { return p->data.len + PENDING_OVERHEAD; }
+
+/* Room for one more; false past the bounds. Growing re-linearizes the
+ * ring (slots keep their buffers). */
+static bool pending_room(store_bridge *sb, size_t cost)
+{
+    if (sb->ring_n >= PENDING_MAX || sb->pending_bytes + cost > PENDING_MAX_BYTES) return false;
+    if (sb->ring_n < sb->ring_cap) return true;
+    size_t cap = sb->ring_cap ? 2 * sb->ring_cap : 4;
+    pending *ring = xcalloc(cap, sizeof *ring);
+    for (size_t i = 0; i < sb->ring_cap; i++) ring[i] = *pending_at(sb, i);
+    free(sb->ring);
+    sb->ring = ring;
+    sb->ring_cap = cap;
+    sb->ring_head = 0;
     return true;
 }
 
-/* Executes the request and publishes the reply; remembers it under `k`
- * unless `k` is NULL (a repeatable request, which is not de-duplicated).
- * `now` is the reply cache's clock (see on_request). */
-static void execute(store_bridge *sb, const mqtt_publish *pub, const mqtt_bytes *username, const struct principal *who,
-                    const request_view *rv, const reply_cache_key *k, uint64_t now)
+/* The oldest pending reply if it is the one for `tag`, else NULL (an
+ * expiry record, replay, another node's entry). */
+static pending *pending_take(store_bridge *sb, uint64_t tag)
 {
-    store_request req = {0};
-    req.who.client_id = (store_bytes){rv->client_id.data, rv->client_id.len};
-    req.who.who = who;
-    if (username)
-        req.who.username = (store_bytes){username->data ? username->data : (const uint8_t *)"", username->len};
-    req.payload = (store_bytes){pub->payload.data ? pub->payload.data : (const uint8_t *)"", pub->payload.len};
-    read_user_props(pub, &req);
-    req.now_ms = clock_wall_ms();
-    store_service_execute(sb->svc, &req, &sb->reply);
-    expiry_arm(sb); /* the request may have set an earlier deadline */
-    store_reply *r = &sb->reply;
-    build_reply_props(sb, rv->correlation, r->status, r->status_message,
-                      (mqtt_bytes){req.prot_ver.data, (uint32_t)req.prot_ver.len});
-    mqtt_bytes payload = BUF(&r->payload);
-    send_reply(sb, rv->response_topic, BUF(&sb->props), payload, rv->expiry_s);
-    if (!k) return;
-    uint64_t ttl_s = (rv->has_expiry ? rv->expiry_s : DEFAULT_REQUEST_EXPIRY_S) + (uint64_t)CACHE_GRACE_S;
-    reply_cache_put(sb->cache, k, (reply_slice){sb->props.data, sb->props.len},
-                    (reply_slice){payload.data, payload.len}, now, now + ttl_s * 1000);
+    if (sb->ring_n == 0) return NULL;
+    pending *p = pending_at(sb, 0);
+    assert(p->tag >= tag); /* commits and failures come in proposal order */
+    if (p->tag != tag) return NULL;
+    sb->ring_head = (sb->ring_head + 1) % sb->ring_cap;
+    sb->ring_n--;
+    sb->pending_bytes -= pending_cost(p);
+    return p;
 }
 
-/* Repeatable requests (GET, SCAN, KEYNOTIFY) bypass the reply cache: a
- * repeat just reads (or registers) again, so remembering them would only
- * cost a lookup, an insert and memory per request, and for KEYNOTIFY a
- * remembered +OK on a new connection would stand in for a registration
- * that ended with the old one. The cache key stays valid until execute's
- * put: nothing in between touches sb->ckey (a reply is never routed back
- * into this hook, response topics may not be the request topic). */
+static mqtt_bytes pending_topic(const pending *p) { return (mqtt_bytes){p->data.data, (uint32_t)p->topic_len}; }
+static mqtt_bytes pending_corr(const pending *p)
+{
+    return (mqtt_bytes){p->data.data + p->topic_len, (uint32_t)(p->data.len - p->topic_len)};
+}
+
+/* An RPC-level refusal of a write that will not be applied (§2.5 shape:
+ * empty payload, __stMsg). 503: the service cannot take it now. */
+static void reply_unavailable(store_bridge *sb, mqtt_bytes topic, mqtt_bytes corr, uint32_t expiry_s, const char *why)
+{
+    build_reply_props(sb, corr, 503, why, (mqtt_bytes){NULL, 0});
+    send_reply(sb, topic, BUF(&sb->props), (mqtt_bytes){NULL, 0}, expiry_s);
+}
+
+static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
+{
+    store_bridge *sb = ctx;
+    pending *p = tag ? pending_take(sb, tag) : NULL;
+    store_record r;
+    store_record_err err = store_record_decode(rec, len, &r);
+    if (err != STORE_RECORD_OK) {
+        log_error("state store: committed record %" PRIu64 " does not decode (%s); not applied", index,
+                  store_record_strerror(err));
+        if (p) reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, "internal error");
+        return;
+    }
+    store_service_apply(sb->svc, &r, p ? &sb->reply : NULL);
+    if (r.type == STORE_REC_SET && r.deadline_ms) expiry_arm(sb); /* maybe an earlier deadline */
+    if (!p) return;
+    build_reply_props(sb, pending_corr(p), 200, NULL, (mqtt_bytes){NULL, 0});
+    send_reply(sb, pending_topic(p), BUF(&sb->props), BUF(&sb->reply.payload), p->expiry_s);
+    buf_shrink(&p->data, 4096);
+}
+
+static void on_fail(void *ctx, uint64_t tag, const char *why)
+{
+    store_bridge *sb = ctx;
+    pending *p = pending_take(sb, tag);
+    if (!p) return;
+    log_debug("state store: write %" PRIu64 " failed in the log: %s", tag, why);
+    reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, why);
+}
+
+/* Remember where to reply, then propose; the reply is sent on commit. */
+static void propose_write(store_bridge *sb, const request_view *rv, const store_record *rec)
+{
+    size_t cost = rv->response_topic.len + rv->correlation.len + PENDING_OVERHEAD;
+    if (!pending_room(sb, cost)) {
+        log_debug("state store: too many writes pending; refused");
+        reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, "too many writes pending");
+        return;
+    }
+    pending *p = pending_at(sb, sb->ring_n++);
+    p->tag = sb->next_tag + 1; /* the tag propose is about to use */
+    p->expiry_s = rv->expiry_s;
+    p->topic_len = rv->response_topic.len;
+    p->data.len = 0;
+    buf_append(&p->data, rv->response_topic.data, rv->response_topic.len);
+    buf_append(&p->data, rv->correlation.data, rv->correlation.len);
+    sb->pending_bytes += cost;
+    uint64_t tag;
+    if (propose(sb, rec, &tag)) return;
+    assert(tag == p->tag && sb->ring_n && pending_at(sb, sb->ring_n - 1) == p);
+    sb->ring_n--; /* refused: no callback will come for it */
+    sb->pending_bytes -= cost;
+    reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, "the state store log refused the write");
+}
+
+/* Send sb->reply (from decide or the de-duplication table) at once. */
+static void reply_now(store_bridge *sb, const request_view *rv, const store_request *req)
+{
+    store_reply *r = &sb->reply;
+    build_reply_props(sb, rv->correlation, r->status, r->status_message,
+                      (mqtt_bytes){req->prot_ver.data, (uint32_t)req->prot_ver.len});
+    send_reply(sb, rv->response_topic, BUF(&sb->props), BUF(&r->payload), rv->expiry_s);
+}
+
+/* Replies decide gave at once to a request that is not repeatable: an
+ * error (a SET refused for its arguments, say) or KEYNOTIFY STOP. They are
+ * remembered here, in the bridge, for a redelivery to get the same answer
+ * (a repeated STOP answers +OK again, not :0), as every non-repeatable
+ * reply always was. Not state machine state: nothing was logged, and STOP
+ * concerns this connection's registrations, which are never replicated.
+ * RPC-level errors (505) are not remembered: they carry no RESP reply and
+ * a repeat gets the same answer anyway. */
+static dedup_key local_key(const store_request *req)
+{
+    return (dedup_key){{req->who.client_id.data, req->who.client_id.len},
+                       {req->correlation.data, req->correlation.len},
+                       digest64(req->payload.data, req->payload.len)};
+}
+
+static bool local_lookup(store_bridge *sb, const store_request *req)
+{
+    if (dedup_count(sb->local) == 0) return false; /* the usual case: no digest */
+    dedup_key k = local_key(req);
+    dedup_slice meta, payload;
+    if (!dedup_get(sb->local, &k, req->now_ms, &meta, &payload)) return false;
+    store_reply *r = &sb->reply;
+    r->status = 200;
+    r->status_message = NULL;
+    r->payload.len = 0;
+    buf_append(&r->payload, payload.data, payload.len);
+    r->has_version = meta.len > 0;
+    r->version.len = 0;
+    buf_append(&r->version, meta.data, meta.len);
+    return true;
+}
+
+static void local_remember(store_bridge *sb, const store_request *req)
+{
+    const store_reply *r = &sb->reply;
+    if (r->status != 200) return;
+    dedup_key k = local_key(req);
+    dedup_put(sb->local, &k, (dedup_slice){r->version.data, r->has_version ? r->version.len : 0},
+              (dedup_slice){r->payload.data, r->payload.len}, req->now_ms, req->now_ms + STORE_DEDUP_LIFETIME_MS);
+}
+
+/* Repeatable requests (GET, SCAN, KEYNOTIFY) skip de-duplication: a
+ * repeat just reads (or registers) again, and for KEYNOTIFY a remembered
+ * +OK on a new connection would stand in for a registration that ended
+ * with the old one. They never produce a record either. Other requests are
+ * looked up under (client id, correlation data, payload digest): the
+ * digest makes a client that reuses correlation data for a different
+ * request (mosquitto_rr with a fixed correlation-data, say) get a fresh
+ * execution instead of a stale reply. */
 static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *username, const struct principal *who,
                        const mqtt_publish *pub)
 {
     store_bridge *sb = ctx;
     request_view rv = {.client_id = client_id};
     if (!request_acceptable(sb, pub, username, who, &rv)) return;
-    if (store_request_repeatable((store_bytes){pub->payload.data, pub->payload.len})) {
-        execute(sb, pub, username, who, &rv, NULL, 0);
+    store_request req = {0};
+    req.who.client_id = (store_bytes){rv.client_id.data, rv.client_id.len};
+    req.who.who = who;
+    if (username)
+        req.who.username = (store_bytes){username->data ? username->data : (const uint8_t *)"", username->len};
+    req.payload = (store_bytes){pub->payload.data ? pub->payload.data : (const uint8_t *)"", pub->payload.len};
+    req.correlation = (store_bytes){rv.correlation.data, rv.correlation.len};
+    read_user_props(pub, &req);
+    req.now_ms = clock_wall_ms();
+    bool repeatable = store_request_repeatable(req.payload);
+    if (!repeatable &&
+        (store_service_dedup_lookup(sb->svc, req.who.client_id, req.correlation, req.payload, req.now_ms, &sb->reply) ||
+         local_lookup(sb, &req))) {
+        log_debug("state store: repeated request from %.*s answered with its remembered reply", (int)rv.client_id.len,
+                  (const char *)rv.client_id.data);
+        reply_now(sb, &rv, &req);
         return;
     }
-    /* The cache runs on the loop's cached monotonic time: its lifetimes
-     * are tens of seconds, so being behind by one loop iteration does not
-     * matter, and it saves a clock read per request on the hot path. */
-    uint64_t now = uv_now(sb->loop);
-    reply_cache_key k = cache_key(sb, &rv, pub->payload);
-    if (resend_cached(sb, &k, &rv, now)) return;
-    execute(sb, pub, username, who, &rv, &k, now);
+    store_record rec;
+    if (store_service_decide(sb->svc, &req, &rec, &sb->reply)) {
+        propose_write(sb, &rv, &rec);
+        return;
+    }
+    reply_now(sb, &rv, &req);
+    if (!repeatable) local_remember(sb, &req);
 }
 
 /* --- notifications ----------------------------------------------------------- */
@@ -464,21 +644,31 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
 {
     if (!cfg->reply_cache_entries || !cfg->reply_cache_bytes) return NULL;
     store_bridge *sb = xcalloc(1, sizeof *sb);
-    sb->svc = store_service_new(&cfg->store, on_notify, sb);
-    if (!sb->svc) {
+    store_config sc = cfg->store;
+    sc.dedup_entries = cfg->reply_cache_entries;
+    sc.dedup_bytes = cfg->reply_cache_bytes;
+    sb->svc = store_service_new(&sc, on_notify, sb);
+    sb->log = sb->svc ? cfg->log_new ? cfg->log_new(cfg->log_arg, on_commit, on_fail, sb)
+                                     : repl_mem_log_new(on_commit, on_fail, sb)
+                      : NULL;
+    if (!sb->log) {
+        store_service_free(sb->svc);
         free(sb);
         return NULL;
     }
     sb->loop = loop;
     sb->b = b;
-    sb->cache = reply_cache_new(cfg->reply_cache_entries, cfg->reply_cache_bytes);
     sb->refused = hashmap_new();
+    /* An eighth of the service's table: errors and STOPs are rare. */
+    sb->local = dedup_new(cfg->reply_cache_entries / 8 + 16, cfg->reply_cache_bytes / 8 + 65536);
     store_reply_init(&sb->reply);
     uv_timer_init(loop, &sb->timer);
     sb->timer.data = sb;
     uv_idle_init(loop, &sb->drain);
     sb->drain.data = sb;
-    sb->handles_open = 2;
+    uv_check_init(loop, &sb->flush);
+    sb->flush.data = sb;
+    sb->handles_open = 3;
     broker_set_publish_hook(b, S(SSPROTO_REQUEST_TOPIC), on_request, sb);
     broker_add_authorizer(b, authorize, sb);
     broker_set_disconnect_hook(b, on_disconnect, sb);
@@ -501,20 +691,26 @@ void store_bridge_shutdown(store_bridge *sb)
     broker_set_disconnect_hook(sb->b, NULL, NULL);
     uv_close((uv_handle_t *)&sb->timer, on_handle_closed);
     uv_close((uv_handle_t *)&sb->drain, on_handle_closed);
+    uv_close((uv_handle_t *)&sb->flush, on_handle_closed);
+    sb->flush_armed = false;
+    repl_log_flush(sb->log); /* what the last iteration proposed */
 }
 
 void store_bridge_free(store_bridge *sb)
 {
     if (!sb) return;
     if (sb->installed || sb->handles_open) log_warn("store_bridge_free: not shut down (loop not run?)");
+    repl_log_free(sb->log); /* before the service its callbacks apply to */
     store_service_free(sb->svc);
-    reply_cache_free(sb->cache);
+    for (size_t i = 0; i < sb->ring_cap; i++) buf_free(&sb->ring[i].data);
+    free(sb->ring);
+    buf_free(&sb->enc);
+    dedup_free(sb->local);
     hashmap_free(sb->refused, NULL);
     store_reply_free(&sb->reply);
     buf_free(&sb->props);
     buf_free(&sb->nprops);
     buf_free(&sb->scratch);
-    buf_free(&sb->ckey);
     free(sb);
 }
 

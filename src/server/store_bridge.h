@@ -7,8 +7,9 @@
  * routing), and each notification into a direct delivery into the
  * watcher's session (never routed). It also guards the state store's topic
  * namespace through a broker authorizer, drops a connection's KEYNOTIFY
- * registrations when it ends, runs active expiry on a libuv timer, and
- * de-duplicates repeated requests with a reply cache. */
+ * registrations when it ends, and runs active expiry on a libuv timer.
+ * Writes go through a replication log (repl/log.h): decided, proposed,
+ * and applied and answered when the log commits them. */
 #ifndef MQS_SERVER_STORE_BRIDGE_H
 #define MQS_SERVER_STORE_BRIDGE_H
 
@@ -16,14 +17,20 @@
 #include <uv.h>
 
 #include "broker/broker.h"
+#include "repl/log.h"
 #include "store/service.h"
+
+/* Makes the bridge's log, given the bridge's callbacks (repl/log.h). */
+typedef repl_log *(*store_bridge_log_fn)(void *arg, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx);
 
 typedef struct store_bridge store_bridge;
 
 typedef struct store_bridge_config {
-    store_config store;         /* node_id is copied by store_bridge_new */
-    size_t reply_cache_entries; /* > 0 */
-    size_t reply_cache_bytes;   /* > 0 */
+    store_config store;          /* node_id is copied by store_bridge_new */
+    size_t reply_cache_entries;  /* > 0: the service's de-duplication table */
+    size_t reply_cache_bytes;    /* > 0 */
+    store_bridge_log_fn log_new; /* NULL: the in-memory log (repl_mem_log_new) */
+    void *log_arg;
 } store_bridge_config;
 
 /* store_config_default, and a reply cache of 100000 entries / 64 MiB. */

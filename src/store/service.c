@@ -1,6 +1,7 @@
-/* The state store service object: lifecycle, request dispatch, change
- * fan-out to KEYNOTIFY watchers, active expiry and stats. The commands
- * themselves are in service_cmd.c. */
+/* The state store service object: lifecycle, request dispatch (decide),
+ * the one apply path, de-duplication, change fan-out to KEYNOTIFY
+ * watchers, active expiry and stats. The commands themselves are in
+ * service_cmd.c. */
 #include "store/service.h"
 
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "ssproto/topic.h"
 #include "store/service_impl.h"
 #include "util/alloc.h"
+#include "util/digest.h"
 
 /* Entries one store_service_expire call removes at most (well under a
  * millisecond of work), so an expiry storm cannot stall the event loop:
@@ -35,6 +37,8 @@ void store_config_default(store_config *c)
     /* 1 MiB of KEYNOTIFY registrations per client: thousands of watched
      * keys of ordinary length, 32 of the longest allowed. */
     c->max_notify_bytes = (size_t)1 << 20;
+    c->dedup_entries = 100000;
+    c->dedup_bytes = (size_t)64 << 20;
 }
 
 void store_reply_init(store_reply *r)
@@ -52,12 +56,15 @@ void store_reply_free(store_reply *r)
 store_service *store_service_new(const store_config *cfg, store_notify_fn notify, void *ctx)
 {
     if (!cfg->node_id || cfg->scan_page_keys == 0 || cfg->scan_page_bytes == 0) return NULL;
+    if (cfg->dedup_entries == 0 || cfg->dedup_bytes == 0) return NULL;
     hlc_clock *clock = hlc_clock_new(cfg->node_id, strlen(cfg->node_id));
     if (!clock) return NULL;
     store_service *s = xcalloc(1, sizeof *s);
     s->clock = clock;
     s->ks = keyspace_new(&cfg->limits);
     s->reg = notify_registry_new(cfg->max_notify_bytes);
+    s->dedup = dedup_new(cfg->dedup_entries, cfg->dedup_bytes);
+    store_reply_init(&s->apply_reply);
     s->max_key_len = cfg->limits.max_key_len;
     s->scan_page_keys = cfg->scan_page_keys;
     s->scan_page_bytes = cfg->scan_page_bytes;
@@ -72,6 +79,8 @@ void store_service_free(store_service *s)
     keyspace_free(s->ks);
     hlc_clock_free(s->clock);
     notify_registry_free(s->reg);
+    dedup_free(s->dedup);
+    store_reply_free(&s->apply_reply);
     buf_free(&s->n_topic);
     buf_free(&s->n_payload);
     buf_free(&s->n_version);
@@ -208,7 +217,7 @@ bool store_request_repeatable(store_bytes payload)
     return resp_arg_equals_ci(rq.argv[0], "GET") || resp_arg_equals_ci(rq.argv[0], "SCAN");
 }
 
-void store_service_execute(store_service *s, const store_request *req, store_reply *out)
+static void reply_reset(store_reply *out)
 {
     out->status = 200;
     out->status_message = NULL;
@@ -216,26 +225,94 @@ void store_service_execute(store_service *s, const store_request *req, store_rep
     out->payload.len = 0;
     out->version.len = 0;
     buf_shrink(&out->payload, SVC_BUF_KEEP);
+}
+
+bool store_service_decide(store_service *s, const store_request *req, store_record *rec, store_reply *out)
+{
+    reply_reset(out);
     if (!prot_ver_supported(req->prot_ver)) {
         /* RPC-level error: the bridge adds __supProtMajVer etc. (§2.5). */
         out->status = 505;
         out->status_message = "unsupported protocol version";
-        return;
+        return false;
     }
-    svc_ctx c = {.s = s, .req = req, .out = out};
+    svc_ctx c = {.s = s, .req = req, .out = out, .rec = rec};
     static const uint8_t none[1];
     const uint8_t *p = req->payload.data ? req->payload.data : none; /* no NULL + 0 */
     if (resp_decode_request(p, req->payload.len, &c.rq) != RESP_OK) {
         store_service__reply_error(&c, RESP_ERR_SYNTAX);
-        return;
+        return false;
     }
     for (size_t i = 0; i < sizeof svc_commands / sizeof svc_commands[0]; i++) {
         if (resp_arg_equals_ci(c.rq.argv[0], svc_commands[i].verb)) {
             svc_commands[i].fn(&c);
-            return;
+            return c.logged;
         }
     }
     store_service__reply_error(&c, RESP_ERR_UNKNOWN_COMMAND);
+    return false;
+}
+
+/* Remember a write's reply under its de-duplication key, with the
+ * record's decision time as the table's clock. */
+static void dedup_remember(store_service *s, const store_record *r, const store_reply *out)
+{
+    dedup_key k = {{r->client_id.data, r->client_id.len}, {r->correlation.data, r->correlation.len}, r->payload_digest};
+    dedup_slice meta = {out->version.data, out->has_version ? out->version.len : 0};
+    dedup_put(s->dedup, &k, meta, (dedup_slice){out->payload.data, out->payload.len}, r->now_ms,
+              r->now_ms + STORE_DEDUP_LIFETIME_MS);
+}
+
+void store_service_apply(store_service *s, const store_record *r, store_reply *out)
+{
+    if (!out) out = &s->apply_reply;
+    reply_reset(out);
+    svc_ctx c = {.s = s, .out = out};
+    switch (r->type) {
+    case STORE_REC_SET: store_service__apply_set(&c, r); break;
+    case STORE_REC_DEL:
+    case STORE_REC_VDEL: store_service__apply_delete(&c, r); break;
+    case STORE_REC_EXPIRE: {
+        keyspace_cmd cmd = {
+            .op = KEYSPACE_EXPIRE, .now_ms = r->now_ms, .key = r->key.data, .klen = r->key.len, .version = r->version};
+        keyspace_result res;
+        keyspace_apply(s->ks, &cmd, &res);
+        store_service__publish_events(s, &res);
+        break;
+    }
+    case STORE_REC_CLOCK: break;
+    }
+    /* Every version (and fence) a record carries was issued or accepted by
+     * some node: later versions from this one must be greater (§4.5). */
+    hlc_clock_observe(s->clock, &r->version);
+    if (r->has_fence) hlc_clock_observe(s->clock, &r->fence);
+    if (r->type == STORE_REC_SET || r->type == STORE_REC_DEL || r->type == STORE_REC_VDEL) dedup_remember(s, r, out);
+}
+
+void store_service_execute(store_service *s, const store_request *req, store_reply *out)
+{
+    store_record rec;
+    if (store_service_decide(s, req, &rec, out)) store_service_apply(s, &rec, out);
+}
+
+bool store_service_dedup_lookup(store_service *s, store_bytes client_id, store_bytes correlation, store_bytes payload,
+                                uint64_t now_ms, store_reply *out)
+{
+    dedup_key k = {
+        {client_id.data, client_id.len}, {correlation.data, correlation.len}, digest64(payload.data, payload.len)};
+    dedup_slice meta, p;
+    if (!dedup_get(s->dedup, &k, now_ms, &meta, &p)) return false;
+    reply_reset(out);
+    buf_append(&out->payload, p.data, p.len);
+    out->has_version = meta.len > 0;
+    buf_append(&out->version, meta.data, meta.len);
+    return true;
+}
+
+void store_service_dedup_stats(const store_service *s, size_t *entries, size_t *bytes)
+{
+    *entries = dedup_count(s->dedup);
+    *bytes = dedup_bytes(s->dedup);
 }
 
 /* --- active expiry ------------------------------------------------------------ */
@@ -260,31 +337,35 @@ static void due_collect(void *ctx, const uint8_t *key, size_t klen, const hlc *v
     d->counter = version->counter;
 }
 
-bool store_service_expire(store_service *s, uint64_t now_ms)
+bool store_service_decide_expiry(store_service *s, uint64_t now_ms, store_record_fn emit, void *ctx)
 {
     s->due_n = 0;
     s->due_bytes.len = 0;
-    /* Collect first, apply after: collected pointers die at the first
+    /* Collect first, emit after: collected pointers die at the first
      * apply, so keys and versions are copied into due_bytes. */
     keyspace_collect_due(s->ks, now_ms, SVC_EXPIRE_BATCH, due_collect, s);
     for (size_t i = 0; i < s->due_n; i++) {
         const svc_due *d = &s->due[i];
-        keyspace_cmd cmd = {
-            .op = KEYSPACE_EXPIRE,
+        /* A deletion is a server event: keep S ticking (§4.5). */
+        hlc_clock_update_now(s->clock, now_ms, NULL);
+        store_record r = {
+            .type = STORE_REC_EXPIRE,
             .now_ms = now_ms,
-            .key = s->due_bytes.data + d->key_off,
-            .klen = d->klen,
+            .key = {s->due_bytes.data + d->key_off, d->klen},
             .version = {d->wall_ms, d->counter, s->due_bytes.data + d->node_off, d->node_len},
         };
-        keyspace_result res;
-        keyspace_apply(s->ks, &cmd, &res);
-        /* A deletion is a server event: keep S ticking (§4.5). */
-        if (res.count) hlc_clock_update_now(s->clock, now_ms, NULL);
-        store_service__publish_events(s, &res);
+        emit(ctx, &r);
     }
     buf_shrink(&s->due_bytes, SVC_BUF_KEEP);
     uint64_t next = keyspace_next_deadline(s->ks);
     return next != 0 && next <= now_ms;
+}
+
+static void expire_apply(void *ctx, const store_record *r) { store_service_apply(ctx, r, NULL); }
+
+bool store_service_expire(store_service *s, uint64_t now_ms)
+{
+    return store_service_decide_expiry(s, now_ms, expire_apply, s);
 }
 
 /* --- stats ---------------------------------------------------------------------- */

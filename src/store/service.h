@@ -1,14 +1,23 @@
 /* The state store service: one request in, one reply out, notifications
  * out through a callback (protocol §2–§7).
  *
- * This is the command layer above the keyspace. It decodes the RESP
- * request, checks it in the order of protocol §6.10 / §5.3 (framing,
- * verb, argument count, options, empty key, authorization, __ts, __ft),
- * stamps what is non-deterministic (the new HLC version from the server
- * clock, the absolute PX deadline, the decision time) into a keyspace
- * command, applies it, and turns the result into the RESP reply and the
- * `__ts` value. Every applied change is fanned out to the KEYNOTIFY
- * watchers of its key, in mutation order, through `notify`.
+ * This is the command layer above the keyspace. Every mutation goes
+ *
+ *   decide ──► store_record ──► (log: encode, commit, decode) ──► apply
+ *
+ * store_service_decide decodes the RESP request, checks it in the order
+ * of protocol §6.10 / §5.3 (framing, verb, argument count, options, empty
+ * key, authorization, __ts, __ft) and stamps what is non-deterministic
+ * (the new HLC version from the server clock, the absolute PX deadline,
+ * the decision time, the de-duplication key) into a store_record, without
+ * touching the keyspace. Errors and the non-mutating commands (GET, SCAN,
+ * KEYNOTIFY and its STOP: registrations are per connection, never logged)
+ * are answered by decide itself. store_service_apply is the one path that
+ * executes a record, for live requests, log replay and replicated entries
+ * alike: it reads nothing but the record and the state, and turns the
+ * result into the RESP reply and the `__ts` value. Every applied change is
+ * fanned out to the KEYNOTIFY watchers of its key, in mutation order,
+ * through `notify`.
  *
  * Pure: no sockets, no libuv, no MQTT. The caller (the broker bridge)
  * extracts what it needs from the request PUBLISH into a store_request and
@@ -22,6 +31,7 @@
 #include <stdint.h>
 
 #include "store/keyspace.h"
+#include "store/record.h"
 #include "util/buf.h"
 
 typedef struct store_service store_service;
@@ -40,6 +50,8 @@ typedef struct store_config {
     size_t scan_page_bytes;  /* SCAN page bound in key bytes (> 0) */
     size_t max_notify_bytes; /* KEYNOTIFY registrations per client, accounted
                                 bytes (notify_registration_cost); 0 = unlimited */
+    size_t dedup_entries;    /* de-duplication table bound in entries (> 0) */
+    size_t dedup_bytes;      /* de-duplication table bound in bytes (> 0) */
 } store_config;
 
 /* Defaults, documented in docs/configuration.md. */
@@ -67,12 +79,13 @@ typedef bool (*store_authorize_fn)(void *ctx, const store_principal *who, const 
 
 typedef struct store_request {
     store_principal who;
-    store_bytes payload;  /* the RESP request */
-    store_bytes ts;       /* user property __ts */
-    store_bytes ft;       /* user property __ft */
-    store_bytes prot_ver; /* user property __protVer */
-    bool persist;         /* user property aio-persistence: true */
-    uint64_t now_ms;      /* wall clock, Unix epoch milliseconds */
+    store_bytes payload;     /* the RESP request */
+    store_bytes ts;          /* user property __ts */
+    store_bytes ft;          /* user property __ft */
+    store_bytes prot_ver;    /* user property __protVer */
+    store_bytes correlation; /* MQTT Correlation Data: de-duplication key */
+    bool persist;            /* user property aio-persistence: true */
+    uint64_t now_ms;         /* wall clock, Unix epoch milliseconds */
 } store_request;
 
 /* What goes back on the Response Topic. Initialise with
@@ -120,17 +133,56 @@ void store_service_set_authorizer(store_service *s, store_authorize_fn fn, void 
  * counts as not repeatable. */
 bool store_request_repeatable(store_bytes payload);
 
-/* Execute one request; fills `out` (previous contents are replaced). */
+/* How long apply remembers a write's reply for de-duplication, counted
+ * from the record's decision time: the default request lifetime (protocol
+ * §2.3: a missing Message Expiry counts as 10 s) plus 60 s of grace for a
+ * redelivery after a reconnect. Fixed, so that the table is a function of
+ * the applied records only. */
+#define STORE_DEDUP_LIFETIME_MS 70000
+
+/* Decide one request. Returns true when `*rec` is a write to log and apply
+ * (its byte strings point into `req` and the service: encode it before
+ * the next call); `out` is then reset and left for apply. Returns false
+ * when `out` is the complete reply (every error, GET, SCAN, KEYNOTIFY).
+ * Never changes the keyspace or the de-duplication table; it advances the
+ * server clock (the stamped version) and, for KEYNOTIFY, the registry. */
+bool store_service_decide(store_service *s, const store_request *req, store_record *rec, store_reply *out);
+
+/* Apply one record: the keyspace change, the server clock following the
+ * record's version (and fence), stats, KEYNOTIFY fan-out, the
+ * de-duplication entry for a write, and the reply into `out` unless NULL.
+ * Deterministic: the same records in the same order give the same
+ * keyspace, replies and de-duplication state. */
+void store_service_apply(store_service *s, const store_record *r, store_reply *out);
+
+/* Decide then apply at once (no log): the service as a library, and
+ * tests. */
 void store_service_execute(store_service *s, const store_request *req, store_reply *out);
+
+/* A remembered reply for a repeat of an applied write: (client id,
+ * correlation data, digest of the payload), live at now_ms. On a hit,
+ * `out` is the remembered reply (status 200, payload, __ts). Read-only. */
+bool store_service_dedup_lookup(store_service *s, store_bytes client_id, store_bytes correlation, store_bytes payload,
+                                uint64_t now_ms, store_reply *out);
+
+/* The de-duplication table's size, for stats and tests. */
+void store_service_dedup_stats(const store_service *s, size_t *entries, size_t *bytes);
 
 /* The client's network connection ended: drop its KEYNOTIFY registrations. */
 void store_service_client_gone(store_service *s, store_bytes client_id);
 
 /* Active expiry. next_deadline: the earliest key deadline (wall ms), 0 if
- * none; expire: delete every key due at now_ms (bounded work per call:
- * returns true if more are due and the caller should call again soon),
- * notifying watchers with NOTIFY DELETE. */
+ * none. decide_expiry (the leader's job): collect the keys due at now_ms
+ * (bounded work per call), tick the clock for each (a deletion is a server
+ * event, §4.5) and pass one STORE_REC_EXPIRE record per key to `emit`
+ * (valid during the call) to be logged and applied; apply deletes the key
+ * if it still has the collected version and notifies its watchers with
+ * NOTIFY DELETE. Returns true if more keys are due after the emitted ones
+ * were applied (call again soon). expire: decide_expiry applying each
+ * record at once. */
+typedef void (*store_record_fn)(void *ctx, const store_record *r);
 uint64_t store_service_next_deadline(const store_service *s);
+bool store_service_decide_expiry(store_service *s, uint64_t now_ms, store_record_fn emit, void *ctx);
 bool store_service_expire(store_service *s, uint64_t now_ms);
 
 typedef struct store_stats {

@@ -24,14 +24,22 @@
  *     finishing empty.
  *   - SCAN with an empty pattern is `the key length is zero` (the pattern
  *     takes the key's place, §3.1).
- *   - DEL/VDEL tick the server clock when they remove an entry (§4.5 [R]),
- *     although the reply carries the removed entry's version. */
+ *   - DEL/VDEL tick the server clock when decided (§4.5 [R]: a deletion
+ *     is a server event; the record carries the ticked version so that
+ *     apply, on every node, moves the clock past it), although the reply
+ *     carries the removed entry's version.
+ *
+ * SET, DEL and VDEL are decided here into a store_record (c->rec) and
+ * applied by store_service__apply_set / __apply_delete from the record
+ * alone; GET, KEYNOTIFY and SCAN do not change the keyspace and answer
+ * at once. */
 #include <stdint.h>
 #include <string.h>
 
 #include "ssproto/glob.h"
 #include "ssproto/topic.h"
 #include "store/service_impl.h"
+#include "util/digest.h"
 
 /* --- shared checks -------------------------------------------------------------- */
 
@@ -95,6 +103,26 @@ static resp_error status_error(keyspace_status st)
 
 static void wrong_argc(svc_ctx *c) { store_service__reply_error(c, RESP_ERR_WRONG_ARGC); }
 static void syntax_error(svc_ctx *c) { store_service__reply_error(c, RESP_ERR_SYNTAX); }
+
+/* Fill the record of a write whose checks passed: type, decision time,
+ * key (argv[1]), the stamped version, the fence and the de-duplication
+ * key. Everything points into the request or the clock. */
+static void decide_write(svc_ctx *c, store_record_type type, const stamps *st, const hlc *version)
+{
+    const store_request *req = c->req;
+    store_record *r = c->rec;
+    memset(r, 0, sizeof *r);
+    r->type = type;
+    r->now_ms = req->now_ms;
+    r->key = (store_record_bytes){c->rq.argv[1].data, c->rq.argv[1].len};
+    r->version = *version;
+    r->has_fence = st->has_ft;
+    if (st->has_ft) r->fence = st->ft;
+    r->client_id = (store_record_bytes){req->who.client_id.data, req->who.client_id.len};
+    r->correlation = (store_record_bytes){req->correlation.data, req->correlation.len};
+    r->payload_digest = digest64(req->payload.data, req->payload.len);
+    c->logged = true;
+}
 
 /* --- SET --------------------------------------------------------------------------- */
 
@@ -164,7 +192,8 @@ void store_service__cmd_set(svc_ctx *c)
     }
     if (!check_ts_ft(c, &st)) return;
     /* The new version is > the request's __ts and every earlier version
-     * (§4.5); it is spent even if the SET turns out not to apply. */
+     * (§4.5); it is spent even if the SET turns out not to apply (the
+     * record carries it, and apply moves every node's clock past it). */
     if (!hlc_clock_update_from(s->clock, &st.ts, req->now_ms, &version)) {
         store_service__reply_error(c, RESP_ERR_MALFORMED_TIMESTAMP);
         return;
@@ -172,18 +201,35 @@ void store_service__cmd_set(svc_ctx *c)
 
     uint64_t deadline = 0;
     if (o.has_px) deadline = o.px > UINT64_MAX - req->now_ms ? UINT64_MAX : req->now_ms + o.px;
+    decide_write(c, STORE_REC_SET, &st, &version);
+    c->rec->value = (store_record_bytes){rq->argv[2].data, rq->argv[2].len};
+    c->rec->cond = (uint8_t)o.cond;
+    c->rec->deadline_ms = deadline;
+    c->rec->persist = req->persist;
+}
+
+/* The reply of an applied SET, DEL or VDEL that did not apply (§2.4). */
+static void reply_not_applied(svc_ctx *c, const keyspace_result *res)
+{
+    resp_put_int(&c->out->payload, -1);
+    store_service__reply_version(c, &res->version); /* current version */
+}
+
+void store_service__apply_set(svc_ctx *c, const store_record *r)
+{
+    store_service *s = c->s;
     keyspace_cmd cmd = {
         .op = KEYSPACE_SET,
-        .now_ms = req->now_ms,
-        .key = rq->argv[1].data,
-        .klen = rq->argv[1].len,
-        .value = rq->argv[2].data,
-        .vlen = rq->argv[2].len,
-        .cond = o.cond,
-        .version = version,
-        .fence = st.has_ft ? &st.ft : NULL,
-        .deadline_ms = deadline,
-        .persist = req->persist,
+        .now_ms = r->now_ms,
+        .key = r->key.data,
+        .klen = r->key.len,
+        .value = r->value.data,
+        .vlen = r->value.len,
+        .cond = (keyspace_cond)r->cond,
+        .version = r->version,
+        .fence = r->has_fence ? &r->fence : NULL,
+        .deadline_ms = r->deadline_ms,
+        .persist = r->persist,
     };
     size_t keys_before = key_count(s->ks);
     keyspace_result res;
@@ -195,8 +241,7 @@ void store_service__cmd_set(svc_ctx *c)
         resp_put_ok(&c->out->payload);
         store_service__reply_version(c, &res.version);
     } else if (res.status == KEYSPACE_NOT_APPLIED) {
-        resp_put_int(&c->out->payload, -1);
-        store_service__reply_version(c, &res.version);
+        reply_not_applied(c, &res);
     } else {
         store_service__reply_error(c, status_error(res.status));
     }
@@ -229,34 +274,43 @@ void store_service__cmd_get(svc_ctx *c)
 
 /* --- DEL / VDEL ---------------------------------------------------------------------- */
 
-static void delete_run(svc_ctx *c, keyspace_op op)
+static void delete_decide(svc_ctx *c, store_record_type type)
 {
     const resp_request *rq = &c->rq;
-    store_service *s = c->s;
     stamps st;
+    hlc version;
 
     if (!check_key(c, rq->argv[1], STORE_ACCESS_WRITE)) return;
     if (!check_ts_ft(c, &st)) return;
+    if (!hlc_clock_update_now(c->s->clock, c->req->now_ms, &version)) {
+        store_service__reply_error(c, RESP_ERR_MALFORMED_TIMESTAMP);
+        return;
+    }
+    decide_write(c, type, &st, &version);
+    if (type == STORE_REC_VDEL) c->rec->value = (store_record_bytes){rq->argv[2].data, rq->argv[2].len};
+}
+
+void store_service__apply_delete(svc_ctx *c, const store_record *r)
+{
+    store_service *s = c->s;
     keyspace_cmd cmd = {
-        .op = op,
-        .now_ms = c->req->now_ms,
-        .key = rq->argv[1].data,
-        .klen = rq->argv[1].len,
-        .value = op == KEYSPACE_VDEL ? rq->argv[2].data : NULL,
-        .vlen = op == KEYSPACE_VDEL ? rq->argv[2].len : 0,
-        .fence = st.has_ft ? &st.ft : NULL,
+        .op = r->type == STORE_REC_VDEL ? KEYSPACE_VDEL : KEYSPACE_DEL,
+        .now_ms = r->now_ms,
+        .key = r->key.data,
+        .klen = r->key.len,
+        .value = r->type == STORE_REC_VDEL ? r->value.data : NULL,
+        .vlen = r->type == STORE_REC_VDEL ? r->value.len : 0,
+        .fence = r->has_fence ? &r->fence : NULL,
     };
     keyspace_result res;
     keyspace_apply(s->ks, &cmd, &res);
     store_service__publish_events(s, &res);
 
     if (res.status == KEYSPACE_APPLIED) {
-        if (res.count) hlc_clock_update_now(s->clock, c->req->now_ms, NULL);
         resp_put_int(&c->out->payload, res.count);
         if (res.has_version) store_service__reply_version(c, &res.version); /* removed entry's */
     } else if (res.status == KEYSPACE_NOT_APPLIED) {
-        resp_put_int(&c->out->payload, -1);
-        store_service__reply_version(c, &res.version); /* current version */
+        reply_not_applied(c, &res);
     } else {
         store_service__reply_error(c, status_error(res.status));
     }
@@ -268,7 +322,7 @@ void store_service__cmd_del(svc_ctx *c)
         wrong_argc(c);
         return;
     }
-    delete_run(c, KEYSPACE_DEL);
+    delete_decide(c, STORE_REC_DEL);
 }
 
 void store_service__cmd_vdel(svc_ctx *c)
@@ -277,7 +331,7 @@ void store_service__cmd_vdel(svc_ctx *c)
         wrong_argc(c);
         return;
     }
-    delete_run(c, KEYSPACE_VDEL);
+    delete_decide(c, STORE_REC_VDEL);
 }
 
 /* --- KEYNOTIFY ------------------------------------------------------------------------ */

@@ -5,6 +5,7 @@
 #define MQS_STORE_SERVICE_IMPL_H
 
 #include "ssproto/hlc.h"
+#include "store/dedup.h"
 #include "store/keyspace.h"
 #include "store/notify_registry.h"
 #include "ssproto/resp.h"
@@ -24,6 +25,7 @@ struct store_service {
     keyspace *ks;
     hlc_clock *clock;
     notify_registry *reg;
+    dedup *dedup; /* applied writes' replies: state machine state */
     size_t scan_page_keys, scan_page_bytes;
     size_t max_key_len; /* 0: unlimited (also bounds KEYNOTIFY keys) */
 
@@ -40,16 +42,20 @@ struct store_service {
     buf due_bytes; /* keys + node ids of an expiry batch */
     svc_due *due;
     size_t due_n, due_cap;
+    store_reply apply_reply; /* apply's reply when the caller wants none */
 
     uint64_t insertions, modifications, deletions, retrievals, keynotify_requests, notifications_sent, errors;
 };
 
-/* What one store_service_execute is working on. */
+/* What one store_service_decide (or apply: req NULL) is working on. A
+ * write command fills `rec` and sets `logged` instead of replying. */
 typedef struct svc_ctx {
     store_service *s;
     const store_request *req;
     resp_request rq;
     store_reply *out;
+    store_record *rec;
+    bool logged;
 } svc_ctx;
 
 /* Reply `-ERR <text>` (no __ts) and count it. */
@@ -60,7 +66,11 @@ void store_service__reply_version(svc_ctx *c, const hlc *v);
  * order, and count deletions. Must run before the next keyspace_apply. */
 void store_service__publish_events(store_service *s, const keyspace_result *res);
 
-/* The per-command handlers (service_cmd.c); argv[0] is the verb. */
+/* Apply a SET / DEL / VDEL record and write its reply (service_cmd.c). */
+void store_service__apply_set(svc_ctx *c, const store_record *r);
+void store_service__apply_delete(svc_ctx *c, const store_record *r);
+
+/* The per-command deciders (service_cmd.c); argv[0] is the verb. */
 void store_service__cmd_set(svc_ctx *c);
 void store_service__cmd_get(svc_ctx *c);
 void store_service__cmd_del(svc_ctx *c);

@@ -229,6 +229,67 @@ static void duplicate_delivery_gets_cached_reply(void)
     CHECK_REPLY(r, "$1\r\nv\r\n");
 }
 
+/* De-duplication is keyed by (client id, correlation data, payload), not
+ * the response topic (protocol §2.3): a client that reconnects and resends
+ * a write with the same correlation data but a new response topic gets the
+ * first reply, on the new topic, and the write is not applied twice. */
+static void resend_on_new_response_topic_gets_first_reply(void)
+{
+    struct pb first = {0}, again = {0};
+    uint8_t corr[SS_CORR_LEN] = {0xfe, 0xed, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+    uint8_t echoed[SS_CORR_LEN];
+    char ts[96], reply[64];
+    const char *topic_a = "clients/dup2/a/response", *topic_b = "clients/dup2/b/response";
+    const char *req = "*4\r\n$3\r\nSET\r\n$7\r\nnewtopk\r\n$1\r\nv\r\n$2\r\nNX\r\n";
+    int fd = raw_connect_v5(e2e_port(), "dup2", true, NULL, NULL);
+    CHECK(fd >= 0);
+    CHECK_INT(raw_subscribe_v5(fd, 1, topic_a, 1, NULL), 1);
+    now_ts(ts, sizeof ts, "dup2");
+    build_raw_request(&first, topic_a, corr, ts, req, 7, false);
+    CHECK(raw_send_pb(fd, &first));
+    CHECK(read_raw_reply(fd, 7, true, reply, sizeof reply, echoed));
+    CHECK_STR(reply, "+OK\r\n");
+    raw_close(fd);
+    /* A new connection of the same client listens on another topic only. */
+    fd = raw_connect_v5(e2e_port(), "dup2", true, NULL, NULL);
+    CHECK(fd >= 0);
+    CHECK_INT(raw_subscribe_v5(fd, 1, topic_b, 1, NULL), 1);
+    build_raw_request(&again, topic_b, corr, ts, req, 8, true);
+    CHECK(raw_send_pb(fd, &again));
+    CHECK(read_raw_reply(fd, 8, true, reply, sizeof reply, echoed));
+    CHECK_STR(reply, "+OK\r\n"); /* not :-1: remembered, not applied again */
+    CHECK(memcmp(echoed, corr, SS_CORR_LEN) == 0);
+}
+
+/* KEYNOTIFY STOP is not logged (registrations belong to the connection),
+ * but its redelivery still answers what the first copy did: +OK, not :0. */
+static void repeated_stop_answers_the_same(void)
+{
+    struct pb reg = {0}, stop = {0}, stop_again = {0};
+    uint8_t corr[SS_CORR_LEN] = {0x57, 0x07, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+    uint8_t echoed[SS_CORR_LEN];
+    char ts[96], reply[64];
+    const char *topic = "clients/dup3/response";
+    const char *kn = "*2\r\n$9\r\nKEYNOTIFY\r\n$5\r\nstopk\r\n";
+    const char *st = "*3\r\n$9\r\nKEYNOTIFY\r\n$5\r\nstopk\r\n$4\r\nSTOP\r\n";
+    int fd = raw_connect_v5(e2e_port(), "dup3", true, NULL, NULL);
+    CHECK(fd >= 0);
+    CHECK_INT(raw_subscribe_v5(fd, 1, topic, 1, NULL), 1);
+    now_ts(ts, sizeof ts, "dup3");
+    build_raw_request(&reg, topic, corr, ts, kn, 7, false);
+    build_raw_request(&stop, topic, corr, ts, st, 8, false);
+    build_raw_request(&stop_again, topic, corr, ts, st, 8, true);
+    CHECK(raw_send_pb(fd, &reg));
+    CHECK(read_raw_reply(fd, 7, true, reply, sizeof reply, echoed));
+    CHECK_STR(reply, "+OK\r\n");
+    CHECK(raw_send_pb(fd, &stop));
+    CHECK(read_raw_reply(fd, 8, true, reply, sizeof reply, echoed));
+    CHECK_STR(reply, "+OK\r\n");
+    CHECK(raw_send_pb(fd, &stop_again));
+    CHECK(read_raw_reply(fd, 8, true, reply, sizeof reply, echoed));
+    CHECK_STR(reply, "+OK\r\n");
+}
+
 static const struct e2e_case cases[] = {
     {"ts_where_the_spec_requires_it", ts_where_the_spec_requires_it, NULL, SS_ONLY},
     {"unsupported_protocol_version", unsupported_protocol_version, NULL, SS_ONLY},
@@ -238,6 +299,8 @@ static const struct e2e_case cases[] = {
     {"response_topic_notify_namespace_disconnects", response_topic_notify_namespace_disconnects, NULL, SS_ONLY},
     {"response_topic_notify_prefix_disconnects", response_topic_notify_prefix_disconnects, NULL, SS_ONLY},
     {"duplicate_delivery_gets_cached_reply", duplicate_delivery_gets_cached_reply, NULL, SS_ONLY},
+    {"resend_on_new_response_topic_gets_first_reply", resend_on_new_response_topic_gets_first_reply, NULL, SS_ONLY},
+    {"repeated_stop_answers_the_same", repeated_stop_answers_the_same, NULL, SS_ONLY},
 };
 
 int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }

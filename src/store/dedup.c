@@ -1,4 +1,4 @@
-/* Response de-duplication cache: an open-addressing table of (hash,
+/* Request de-duplication table: an open-addressing table of (hash,
  * entry) slots for lookups plus a list in insertion order for eviction and
  * expiry reclamation.
  *
@@ -16,38 +16,38 @@
  * every lookup and removal. Slots keep the hash next to the pointer, so a
  * miss usually touches one cache line of the slot array and no entry, and
  * a removal finds its slot by pointer without reading other entries. The
- * hash is computed once per request: the bridge's put right after a missed
+ * hash is computed once per request: apply's put right after the bridge's missed
  * get reuses that get's hash (see `hash_key`), and eviction uses the
  * stored one. One allocation per entry, recycled: see `spare`. */
-#include "server/reply_cache.h"
+#include "store/dedup.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/reply_cache_impl.h"
+#include "store/dedup_impl.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/siphash.h"
 
 #define MIN_SLOTS 16
 
-reply_cache *reply_cache_new(size_t max_entries, size_t max_bytes)
+dedup *dedup_new(size_t max_entries, size_t max_bytes)
 {
-    reply_cache *c = xcalloc(1, sizeof *c);
+    dedup *c = xcalloc(1, sizeof *c);
     c->max_entries = max_entries;
     c->max_bytes = max_bytes;
     siphash_key_random(c->seed);
     return c;
 }
 
-void reply_cache_free(reply_cache *c)
+void dedup_free(dedup *c)
 {
     if (!c) return;
-    assert(reply_cache__check(c));
-    rc_entry *e = c->oldest;
+    assert(dedup__check(c));
+    dd_entry *e = c->oldest;
     while (e) {
-        rc_entry *next = e->next;
+        dd_entry *next = e->next;
         free(e);
         e = next;
     }
@@ -58,10 +58,10 @@ void reply_cache_free(reply_cache *c)
     free(c);
 }
 
-size_t reply_cache_count(const reply_cache *c) { return c->count; }
-size_t reply_cache_bytes(const reply_cache *c) { return c->bytes; }
+size_t dedup_count(const dedup *c) { return c->count; }
+size_t dedup_bytes(const dedup *c) { return c->bytes; }
 
-static void append_part(buf *b, reply_slice s)
+static void append_part(buf *b, dedup_slice s)
 {
     uint32_t n = (uint32_t)s.len;
     buf_append(b, &n, sizeof n);
@@ -70,63 +70,56 @@ static void append_part(buf *b, reply_slice s)
 
 /* Length-prefixed parts, so ("ab","c") and ("a","bc") are distinct keys.
  * Returns the hash of the encoded key (in c->scratch), reusing the
- * previous call's when the key is the same: the bridge asks get and then
- * put for one request, and copying ~150 bytes is far cheaper than
- * hashing them.
- *
- * Only the client id and correlation parts are hashed (the response
- * topic, usually the longest part, is compared on a hit but not hashed):
- * SipHash's cost is per byte, and the hashed parts already tell apart the
- * requests of different clients, so the table still spreads what clients
- * control under the random seed. */
-static uint64_t hash_key(reply_cache *c, const reply_cache_key *k)
+ * previous call's when the key is the same: the bridge looks a request up
+ * and apply then inserts it, and copying ~60 bytes is far cheaper than
+ * hashing them. */
+static uint64_t hash_key(dedup *c, const dedup_key *k)
 {
     buf *s = &c->scratch;
     s->len = 0;
     append_part(s, k->client_id);
     append_part(s, k->correlation);
-    size_t hashed = s->len;
-    append_part(s, k->response_topic);
+    buf_append(s, &k->digest, sizeof k->digest);
     if (c->last.len == s->len && memcmp(c->last.data, s->data, s->len) == 0) return c->last_hash;
     c->last.len = 0;
     buf_append(&c->last, s->data, s->len);
-    c->last_hash = siphash24(s->data, hashed, c->seed);
+    c->last_hash = siphash24(s->data, s->len, c->seed);
     return c->last_hash;
 }
 
-static rc_entry *lookup(reply_cache *c, uint64_t hash)
+static dd_entry *lookup(dedup *c, uint64_t hash)
 {
     if (c->count == 0) return NULL;
     const uint8_t *key = c->scratch.data;
     size_t klen = c->scratch.len, mask = c->nslots - 1;
     for (size_t i = hash & mask; c->slots[i].e; i = (i + 1) & mask) {
-        const rc_slot *sl = &c->slots[i];
+        const dd_slot *sl = &c->slots[i];
         if (sl->hash == hash && sl->e->klen == klen && memcmp(sl->e->data, key, klen) == 0) return sl->e;
     }
     return NULL;
 }
 
-static void slot_insert(rc_slot *slots, size_t nslots, uint64_t hash, rc_entry *e)
+static void slot_insert(dd_slot *slots, size_t nslots, uint64_t hash, dd_entry *e)
 {
     size_t mask = nslots - 1, i = hash & mask;
     while (slots[i].e) i = (i + 1) & mask;
-    slots[i] = (rc_slot){hash, e};
+    slots[i] = (dd_slot){hash, e};
 }
 
-static void resize(reply_cache *c, size_t nslots)
+static void resize(dedup *c, size_t nslots)
 {
-    rc_slot *slots = xcalloc(nslots, sizeof *slots);
+    dd_slot *slots = xcalloc(nslots, sizeof *slots);
     for (size_t i = 0; i < c->nslots; i++)
         if (c->slots[i].e) slot_insert(slots, nslots, c->slots[i].hash, c->slots[i].e);
     free(c->slots);
     c->slots = slots;
     c->nslots = nslots;
-    assert(reply_cache__check(c)); /* O(n), as the resize itself */
+    assert(dedup__check(c)); /* O(n), as the resize itself */
 }
 
 /* Load factor at most 1/2 after the insert (short probe runs); shrink when
  * an eighth full so memory follows the live count after a burst. */
-static void resize_for_insert(reply_cache *c)
+static void resize_for_insert(dedup *c)
 {
     size_t want = c->nslots ? c->nslots : MIN_SLOTS;
     while ((c->count + 1) * 2 > want) want *= 2;
@@ -137,7 +130,7 @@ static void resize_for_insert(reply_cache *c)
 /* Empty slot `hole` and move back every later slot of its probe run whose
  * home is not strictly inside (hole, slot], so no lookup meets a gap
  * before its entry (linear-probing deletion without tombstones). */
-static void slot_remove(reply_cache *c, const rc_entry *e)
+static void slot_remove(dedup *c, const dd_entry *e)
 {
     size_t mask = c->nslots - 1, hole = e->hash & mask;
     while (c->slots[hole].e != e) hole = (hole + 1) & mask;
@@ -148,10 +141,10 @@ static void slot_remove(reply_cache *c, const rc_entry *e)
         c->slots[hole] = c->slots[i];
         hole = i;
     }
-    c->slots[hole] = (rc_slot){0, NULL};
+    c->slots[hole] = (dd_slot){0, NULL};
 }
 
-static void unlink_entry(reply_cache *c, rc_entry *e)
+static void unlink_entry(dedup *c, dd_entry *e)
 {
     if (e->prev) e->prev->next = e->next;
     else c->oldest = e->next;
@@ -159,7 +152,7 @@ static void unlink_entry(reply_cache *c, rc_entry *e)
     else c->newest = e->prev;
 }
 
-static void remove_entry(reply_cache *c, rc_entry *e)
+static void remove_entry(dedup *c, dd_entry *e)
 {
     slot_remove(c, e);
     unlink_entry(c, e);
@@ -167,7 +160,7 @@ static void remove_entry(reply_cache *c, rc_entry *e)
     c->count--;
     free(c->spare);
     c->spare = e;
-    assert(reply_cache__check_ends(c));
+    assert(dedup__check_ends(c));
 }
 
 /* A block for `len` data bytes: the spare when it fits (the common case,
@@ -176,11 +169,11 @@ static void remove_entry(reply_cache *c, rc_entry *e)
  * stays within a small factor of the accounted bytes however entry sizes
  * mix (a large block never ends up holding a small entry). A spare that
  * does not fit is dropped so it does not linger. */
-static rc_entry *entry_alloc(reply_cache *c, size_t len)
+static dd_entry *entry_alloc(dedup *c, size_t len)
 {
-    rc_entry *e = c->spare;
+    dd_entry *e = c->spare;
     c->spare = NULL;
-    if (e && e->cap >= len && e->cap - len <= len / 4 + REPLY_CACHE_ENTRY_OVERHEAD) return e;
+    if (e && e->cap >= len && e->cap - len <= len / 4 + DEDUP_ENTRY_OVERHEAD) return e;
     free(e);
     e = xmalloc(sizeof *e + len);
     e->cap = len;
@@ -193,35 +186,32 @@ static rc_entry *entry_alloc(reply_cache *c, size_t len)
  * stalling the put: the eviction prefetches the next victim's header
  * (see make_room), and each get prefetches that victim's slot, whose home
  * the now cached header tells. */
-static void prefetch_victim_slot(const reply_cache *c)
+static void prefetch_victim_slot(const dedup *c)
 {
     if (c->oldest) __builtin_prefetch(&c->slots[c->oldest->hash & (c->nslots - 1)], 0);
 }
 
-bool reply_cache_get(reply_cache *c, const reply_cache_key *k, uint64_t now_ms, reply_slice *meta, reply_slice *payload)
+bool dedup_get(dedup *c, const dedup_key *k, uint64_t now_ms, dedup_slice *meta, dedup_slice *payload)
 {
+    if (c->count == 0) return false;
     prefetch_victim_slot(c);
-    rc_entry *e = lookup(c, hash_key(c, k));
-    if (!e) return false;
-    if (e->expires_at <= now_ms) {
-        remove_entry(c, e);
-        return false;
-    }
-    *meta = (reply_slice){e->data + e->klen, e->mlen};
-    *payload = (reply_slice){e->data + e->klen + e->mlen, e->plen};
+    dd_entry *e = lookup(c, hash_key(c, k));
+    if (!e || e->expires_at <= now_ms) return false;
+    *meta = (dedup_slice){e->data + e->klen, e->mlen};
+    *payload = (dedup_slice){e->data + e->klen + e->mlen, e->plen};
     return true;
 }
 
 /* Make room for one more entry of `cost`: expired entries at the old end
  * first, then the oldest live ones. */
-static void make_room(reply_cache *c, size_t cost, uint64_t now_ms)
+static void make_room(dedup *c, size_t cost, uint64_t now_ms)
 {
     while (c->oldest && c->oldest->expires_at <= now_ms) remove_entry(c, c->oldest);
     while (c->oldest && (c->count + 1 > c->max_entries || c->bytes + cost > c->max_bytes)) remove_entry(c, c->oldest);
     if (c->oldest) __builtin_prefetch(c->oldest, 0); /* the next put's victim */
 }
 
-static void insert_entry(reply_cache *c, rc_entry *e)
+static void insert_entry(dedup *c, dd_entry *e)
 {
     resize_for_insert(c);
     slot_insert(c->slots, c->nslots, e->hash, e);
@@ -232,20 +222,20 @@ static void insert_entry(reply_cache *c, rc_entry *e)
     c->newest = e;
     c->count++;
     c->bytes += e->cost;
-    assert(reply_cache__check_entry(c, e) && reply_cache__check_ends(c));
+    assert(dedup__check_entry(c, e) && dedup__check_ends(c));
 }
 
-bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta, reply_slice payload, uint64_t now_ms,
-                     uint64_t expires_at_ms)
+bool dedup_put(dedup *c, const dedup_key *k, dedup_slice meta, dedup_slice payload, uint64_t now_ms,
+               uint64_t expires_at_ms)
 {
     uint64_t hash = hash_key(c, k);
     size_t klen = c->scratch.len;
-    rc_entry *old = lookup(c, hash);
+    dd_entry *old = lookup(c, hash);
     if (old) remove_entry(c, old);
-    size_t cost = klen + meta.len + payload.len + REPLY_CACHE_ENTRY_OVERHEAD;
+    size_t cost = klen + meta.len + payload.len + DEDUP_ENTRY_OVERHEAD;
     if (cost > c->max_bytes / 8 || expires_at_ms <= now_ms) return false;
     make_room(c, cost, now_ms);
-    rc_entry *e = entry_alloc(c, klen + meta.len + payload.len);
+    dd_entry *e = entry_alloc(c, klen + meta.len + payload.len);
     e->hash = hash;
     e->expires_at = expires_at_ms;
     e->cost = cost;
@@ -262,7 +252,7 @@ bool reply_cache_put(reply_cache *c, const reply_cache_key *k, reply_slice meta,
 #ifndef NDEBUG
 /* The slot holding e, reached by probing from its home; nslots when a
  * probe meets an empty slot first (a lookup would miss e). */
-static size_t slot_of(const reply_cache *c, const rc_entry *e)
+static size_t slot_of(const dedup *c, const dd_entry *e)
 {
     if (c->nslots == 0) return 0;
     size_t mask = c->nslots - 1, i = e->hash & mask;
@@ -271,30 +261,30 @@ static size_t slot_of(const reply_cache *c, const rc_entry *e)
     return c->nslots;
 }
 
-bool reply_cache__check_entry(const reply_cache *c, const rc_entry *e)
+bool dedup__check_entry(const dedup *c, const dd_entry *e)
 {
     size_t i = slot_of(c, e);
     if (i >= c->nslots || c->slots[i].hash != e->hash) return false;
     size_t len = e->klen + e->mlen + e->plen;
-    return e->cap >= len && e->cost == len + REPLY_CACHE_ENTRY_OVERHEAD;
+    return e->cap >= len && e->cost == len + DEDUP_ENTRY_OVERHEAD;
 }
 
-bool reply_cache__check_ends(const reply_cache *c)
+bool dedup__check_ends(const dedup *c)
 {
     if ((c->oldest == NULL) != (c->count == 0) || (c->newest == NULL) != (c->count == 0)) return false;
     if (c->oldest && (c->oldest->prev || c->newest->next)) return false;
     return c->count <= c->nslots / 2;
 }
 
-bool reply_cache__check(const reply_cache *c)
+bool dedup__check(const dedup *c)
 {
     if (c->nslots & (c->nslots - 1) || (c->nslots != 0) != (c->slots != NULL)) return false;
-    if (!reply_cache__check_ends(c)) return false;
+    if (!dedup__check_ends(c)) return false;
     size_t used = 0;
     for (size_t i = 0; i < c->nslots; i++) used += c->slots[i].e != NULL;
     size_t n = 0, bytes = 0;
-    for (const rc_entry *e = c->oldest, *prev = NULL; e; prev = e, e = e->next, n++) {
-        if (n == c->count || e->prev != prev || e == c->spare || !reply_cache__check_entry(c, e)) return false;
+    for (const dd_entry *e = c->oldest, *prev = NULL; e; prev = e, e = e->next, n++) {
+        if (n == c->count || e->prev != prev || e == c->spare || !dedup__check_entry(c, e)) return false;
         if (!e->next && e != c->newest) return false;
         bytes += e->cost;
     }

@@ -1,36 +1,36 @@
-/* The reply cache's representation, private to reply_cache.c and its
- * unit test (which corrupts it to show that reply_cache__check notices).
- * The invariants are written at the top of reply_cache.c. */
-#ifndef MQS_SERVER_REPLY_CACHE_IMPL_H
-#define MQS_SERVER_REPLY_CACHE_IMPL_H
+/* The reply cache's representation, private to dedup.c and its
+ * unit test (which corrupts it to show that dedup__check notices).
+ * The invariants are written at the top of dedup.c. */
+#ifndef MQS_STORE_DEDUP_IMPL_H
+#define MQS_STORE_DEDUP_IMPL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/reply_cache.h"
+#include "store/dedup.h"
 #include "util/buf.h"
 #include "util/siphash.h"
 
-typedef struct rc_entry {
-    struct rc_entry *prev, *next; /* insertion order, oldest first */
+typedef struct dd_entry {
+    struct dd_entry *prev, *next; /* insertion order, oldest first */
     uint64_t hash;
     uint64_t expires_at;
     size_t cost;
     size_t cap; /* bytes allocated for data[] (>= klen + mlen + plen) */
     size_t klen, mlen, plen;
     uint8_t data[]; /* encoded key, meta, payload */
-} rc_entry;
+} dd_entry;
 
-typedef struct rc_slot {
+typedef struct dd_slot {
     uint64_t hash;
-    rc_entry *e; /* NULL: empty */
-} rc_slot;
+    dd_entry *e; /* NULL: empty */
+} dd_slot;
 
-struct reply_cache {
-    rc_slot *slots;
+struct dedup {
+    dd_slot *slots;
     size_t nslots, count;
-    rc_entry *oldest, *newest;
+    dd_entry *oldest, *newest;
     size_t max_entries, max_bytes, bytes;
     /* The encoded key of the current call and of the previous one, with
      * the previous one's hash (valid when last.len > 0). */
@@ -42,24 +42,24 @@ struct reply_cache {
      * the allocator's own misses on cold chunk headers). At most one is
      * kept, and it is not counted in `bytes`: it is never larger than
      * max_bytes / 8 + the overhead, the bound on any stored entry. */
-    rc_entry *spare;
+    dd_entry *spare;
     uint8_t seed[SIPHASH_KEY_LEN]; /* keys come from clients: keyed against flooding */
 };
 
 #ifndef NDEBUG
-/* Debug-build checkers (assert(reply_cache__check...(c))).
- * reply_cache__check_entry: e sits in a slot reachable from its home slot
+/* Debug-build checkers (assert(dedup__check...(c))).
+ * dedup__check_entry: e sits in a slot reachable from its home slot
  * without crossing an empty one, with its own hash, and its cost matches
  * its lengths; O(probe run), after every insert.
- * reply_cache__check_ends: the insertion list's ends agree with count, and
+ * dedup__check_ends: the insertion list's ends agree with count, and
  * count <= nslots / 2; O(1), after every removal.
- * reply_cache__check: the whole cache: the above for every entry, the
+ * dedup__check: the whole cache: the above for every entry, the
  * list's links, count equal to both the occupied slots and the list
  * length, bytes the sum of the costs, and the bounds; O(n), after a
- * resize (itself O(n)), at reply_cache_free and in the unit test. */
-bool reply_cache__check_entry(const reply_cache *c, const rc_entry *e);
-bool reply_cache__check_ends(const reply_cache *c);
-bool reply_cache__check(const reply_cache *c);
+ * resize (itself O(n)), at dedup_free and in the unit test. */
+bool dedup__check_entry(const dedup *c, const dd_entry *e);
+bool dedup__check_ends(const dedup *c);
+bool dedup__check(const dedup *c);
 #endif
 
 #endif
