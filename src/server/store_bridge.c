@@ -500,7 +500,8 @@ static void local_remember(store_bridge *sb, const store_request *req)
     if (r->status != 200) return;
     dedup_key k = local_key(req);
     dedup_put(sb->local, &k, (dedup_slice){r->version.data, r->has_version ? r->version.len : 0},
-              (dedup_slice){r->payload.data, r->payload.len}, req->now_ms, req->now_ms + STORE_DEDUP_LIFETIME_MS);
+              (dedup_slice){r->payload.data, r->payload.len}, req->now_ms,
+              store_dedup_until(req->now_ms, req->expiry_s ? req->expiry_s : STORE_DEFAULT_EXPIRY_S));
 }
 
 /* Repeatable requests (GET, SCAN, KEYNOTIFY) skip de-duplication: a
@@ -524,6 +525,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
         req.who.username = (store_bytes){username->data ? username->data : (const uint8_t *)"", username->len};
     req.payload = (store_bytes){pub->payload.data ? pub->payload.data : (const uint8_t *)"", pub->payload.len};
     req.correlation = (store_bytes){rv.correlation.data, rv.correlation.len};
+    req.expiry_s = rv.expiry_s;
     read_user_props(pub, &req);
     req.now_ms = clock_wall_ms();
     bool repeatable = store_request_repeatable(req.payload);

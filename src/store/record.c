@@ -16,7 +16,7 @@
 /* Which optional parts a type carries. */
 static bool has_key(store_record_type t) { return t != STORE_REC_CLOCK; }
 static bool has_value(store_record_type t) { return t == STORE_REC_SET || t == STORE_REC_VDEL; }
-static bool has_origin(store_record_type t) /* fence, client id, correlation, digest */
+static bool has_origin(store_record_type t) /* fence, client id, correlation, digest, expiry */
 {
     return t == STORE_REC_SET || t == STORE_REC_DEL || t == STORE_REC_VDEL;
 }
@@ -44,7 +44,8 @@ static bool record__check(const store_record *r)
     if (t == STORE_REC_SET && r->cond > KEYSPACE_COND_NEX) return false;
     if (!has_key(t) && !bytes_empty(r->key)) return false;
     if (!has_value(t) && !bytes_empty(r->value)) return false;
-    if (!has_origin(t) && (!bytes_empty(r->client_id) || !bytes_empty(r->correlation) || r->payload_digest))
+    if (!has_origin(t) &&
+        (!bytes_empty(r->client_id) || !bytes_empty(r->correlation) || r->payload_digest || r->expiry_s))
         return false;
     return bytes_fit(r->key) && bytes_fit(r->value) && bytes_fit(r->client_id) && bytes_fit(r->correlation);
 }
@@ -65,7 +66,7 @@ size_t store_record_encoded_size(const store_record *r)
     if (r->deadline_ms) n += 8;
     if (has_key(t)) n += STR_FIXED + r->key.len;
     if (has_value(t)) n += STR_FIXED + r->value.len;
-    if (has_origin(t)) n += 2 * STR_FIXED + r->client_id.len + r->correlation.len + 8;
+    if (has_origin(t)) n += 2 * STR_FIXED + r->client_id.len + r->correlation.len + 8 + 4;
     return n;
 }
 
@@ -115,6 +116,7 @@ void store_record_encode(const store_record *r, buf *out)
         p = put_bytes(p, r->client_id.data, r->client_id.len);
         p = put_bytes(p, r->correlation.data, r->correlation.len);
         p = put_u64(p, r->payload_digest);
+        p = put_u32(p, r->expiry_s);
     }
     assert((size_t)(p - start) == size);
     out->len += size;
@@ -138,6 +140,15 @@ static store_record_err get_u64(cursor *c, uint64_t *v)
     return STORE_RECORD_OK;
 }
 
+static store_record_err get_u32(cursor *c, uint32_t *v)
+{
+    if (c->n - c->pos < 4) return STORE_RECORD_TRUNCATED;
+    const uint8_t *q = c->p + c->pos;
+    *v = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+    c->pos += 4;
+    return STORE_RECORD_OK;
+}
+
 static store_record_err get_u8(cursor *c, uint8_t *v)
 {
     if (c->n - c->pos < 1) return STORE_RECORD_TRUNCATED;
@@ -147,10 +158,9 @@ static store_record_err get_u8(cursor *c, uint8_t *v)
 
 static store_record_err get_bytes(cursor *c, store_record_bytes *b)
 {
-    if (c->n - c->pos < 4) return STORE_RECORD_TRUNCATED;
-    const uint8_t *q = c->p + c->pos;
-    uint32_t len = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
-    c->pos += 4;
+    uint32_t len;
+    store_record_err e = get_u32(c, &len);
+    if (e) return e;
     /* Compare in uint64_t: the remaining bytes fit, and so does any u32. */
     if ((uint64_t)len > (uint64_t)(c->n - c->pos)) return STORE_RECORD_TRUNCATED;
     b->data = len ? c->p + c->pos : NULL;
@@ -212,7 +222,7 @@ static store_record_err decode_fields(cursor *c, store_record *r)
     if (has_value(t) && (e = get_bytes(c, &r->value))) return e;
     if (has_origin(t)) {
         if ((e = get_bytes(c, &r->client_id)) || (e = get_bytes(c, &r->correlation))) return e;
-        if ((e = get_u64(c, &r->payload_digest))) return e;
+        if ((e = get_u64(c, &r->payload_digest)) || (e = get_u32(c, &r->expiry_s))) return e;
     }
     return c->pos == c->n ? STORE_RECORD_OK : STORE_RECORD_TRAILING;
 }

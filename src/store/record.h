@@ -61,6 +61,9 @@ typedef struct store_record {
     store_record_bytes client_id;
     store_record_bytes correlation;
     uint64_t payload_digest; /* util/digest of the request payload */
+    uint32_t expiry_s;       /* the request's Message Expiry (10 when it had
+                                none, §2.3): apply remembers the reply for
+                                expiry_s + 60 s from now_ms */
 } store_record;
 
 typedef enum store_record_err {
@@ -87,7 +90,7 @@ typedef enum store_record_err {
  *   SET            deadline_ms u64 (non-zero)   if F_DEADLINE
  *   all but CLOCK  key
  *   SET/VDEL       value
- *   SET/DEL/VDEL   client_id, correlation, payload_digest u64
+ *   SET/DEL/VDEL   client_id, correlation, payload_digest u64, expiry_s u32
  *
  * F_PERSIST is allowed on SET only, F_FENCE on SET/DEL/VDEL only,
  * F_DEADLINE on SET only (STORE_RECORD_BAD_TYPE otherwise). Fields a type

@@ -260,7 +260,7 @@ static void dedup_remember(store_service *s, const store_record *r, const store_
     dedup_key k = {{r->client_id.data, r->client_id.len}, {r->correlation.data, r->correlation.len}, r->payload_digest};
     dedup_slice meta = {out->version.data, out->has_version ? out->version.len : 0};
     dedup_put(s->dedup, &k, meta, (dedup_slice){out->payload.data, out->payload.len}, r->now_ms,
-              r->now_ms + STORE_DEDUP_LIFETIME_MS);
+              store_dedup_until(r->now_ms, r->expiry_s));
 }
 
 void store_service_apply(store_service *s, const store_record *r, store_reply *out)

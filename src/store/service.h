@@ -84,6 +84,7 @@ typedef struct store_request {
     store_bytes ft;          /* user property __ft */
     store_bytes prot_ver;    /* user property __protVer */
     store_bytes correlation; /* MQTT Correlation Data: de-duplication key */
+    uint32_t expiry_s;       /* the request's Message Expiry, seconds; 0 = none */
     bool persist;            /* user property aio-persistence: true */
     uint64_t now_ms;         /* wall clock, Unix epoch milliseconds */
 } store_request;
@@ -133,12 +134,18 @@ void store_service_set_authorizer(store_service *s, store_authorize_fn fn, void 
  * counts as not repeatable. */
 bool store_request_repeatable(store_bytes payload);
 
-/* How long apply remembers a write's reply for de-duplication, counted
- * from the record's decision time: the default request lifetime (protocol
- * §2.3: a missing Message Expiry counts as 10 s) plus 60 s of grace for a
- * redelivery after a reconnect. Fixed, so that the table is a function of
- * the applied records only. */
-#define STORE_DEDUP_LIFETIME_MS 70000
+/* How long apply remembers a write's reply for de-duplication (protocol
+ * §2.3): the request's lifetime plus 60 s of grace for a redelivery after
+ * a reconnect, counted from the record's decision time. A request without
+ * Message Expiry counts as STORE_DEFAULT_EXPIRY_S. The lifetime travels in
+ * the record (store_record.expiry_s), so the table is a function of the
+ * applied records only. */
+#define STORE_DEFAULT_EXPIRY_S 10u
+#define STORE_DEDUP_GRACE_MS 60000u
+static inline uint64_t store_dedup_until(uint64_t now_ms, uint32_t expiry_s)
+{
+    return now_ms + (uint64_t)expiry_s * 1000u + STORE_DEDUP_GRACE_MS;
+}
 
 /* Decide one request. Returns true when `*rec` is a write to log and apply
  * (its byte strings point into `req` and the service: encode it before

@@ -151,6 +151,7 @@ static void test_decide_has_no_side_effect(void **state)
     store_record rec;
     assert_true(store_service_decide(s, &q.req, &rec, &r));
     assert_int_equal(rec.deadline_ms, T0 + 5 + 1000);
+    assert_int_equal(rec.expiry_s, STORE_DEFAULT_EXPIRY_S); /* no Message Expiry: 10 s (§2.3) */
     assert_int_equal(rec.type, STORE_REC_SET);
     buf_free(&q.payload);
     /* Errors and reads are answered by decide itself. */
@@ -174,6 +175,7 @@ static void decide_script(store_service *s, buf *records, size_t *offs, size_t *
     size_t n = 0;
     RQ(&reqs[n++], T0, "1", NULL, "SET", "a", "1");
     RQ(&reqs[n++], T0 + 1, "2", NULL, "SET", "a", "2");
+    reqs[n - 1].req.expiry_s = 100; /* Message Expiry: remembered 100 + 60 s */
     RQ(&reqs[n++], T0 + 2, "3", NULL, "SET", "a", "3", "NX");
     RQ(&reqs[n++], T0 + 3, "4", "1:0:f", "SET", "lock", "x");
     RQ(&reqs[n++], T0 + 4, "5", NULL, "SET", "lock", "y");
@@ -256,9 +258,13 @@ static void test_apply_is_deterministic(void **state)
     /* Lifetimes count from the records' decision time, not a clock. */
     const store_request *q0 = &reqs[0].req;
     assert_true(store_service_dedup_lookup(x, q0->who.client_id, q0->correlation, q0->payload,
-                                           T0 + STORE_DEDUP_LIFETIME_MS - 1, &a));
+                                           store_dedup_until(T0, STORE_DEFAULT_EXPIRY_S) - 1, &a));
     assert_false(store_service_dedup_lookup(x, q0->who.client_id, q0->correlation, q0->payload,
-                                            T0 + STORE_DEDUP_LIFETIME_MS, &a));
+                                            store_dedup_until(T0, STORE_DEFAULT_EXPIRY_S), &a));
+    const store_request *q1 = &reqs[1].req; /* Message Expiry 100 s */
+    assert_true(
+        store_service_dedup_lookup(x, q1->who.client_id, q1->correlation, q1->payload, T0 + 1 + 160000 - 1, &a));
+    assert_false(store_service_dedup_lookup(x, q1->who.client_id, q1->correlation, q1->payload, T0 + 1 + 160000, &a));
     for (size_t i = 0; i < nreq; i++) {
         const store_request *q = &reqs[i].req;
         assert_true(store_service_dedup_lookup(x, q->who.client_id, q->correlation, q->payload, T0 + 40, &a));

@@ -45,6 +45,7 @@ static void assert_record_eq(const store_record *a, const store_record *b)
     assert_bytes_eq(a->client_id, b->client_id);
     assert_bytes_eq(a->correlation, b->correlation);
     assert_true(a->payload_digest == b->payload_digest);
+    assert_true(a->expiry_s == b->expiry_s);
 }
 
 /* Encode r (after some existing bytes, to check it appends), decode it
@@ -87,6 +88,7 @@ static store_record typical_set(void)
         .client_id = BYTES("client-7"),
         .correlation = BYTES("0123456789abcdef"),
         .payload_digest = 0x0123456789abcdefu,
+        .expiry_s = 10,
     };
 }
 
@@ -106,6 +108,7 @@ static void test_set_round_trip(void **state)
             .cond = cond,
             .version = mk_hlc(UINT64_MAX, UINT64_MAX, "n"),
             .payload_digest = UINT64_MAX,
+            .expiry_s = UINT32_MAX,
         };
         b = round_trip(&r);
         buf_free(&b);
@@ -201,6 +204,7 @@ static void test_exact_bytes(void **state)
         .version = mk_hlc(3, 4, "N"),
         .client_id = BYTES("c"),
         .payload_digest = 0x05,
+        .expiry_s = 0x0607,
     };
     static const uint8_t want[] = {
         1,    2,    0,                                          /* format, DEL, no flags */
@@ -211,6 +215,7 @@ static void test_exact_bytes(void **state)
         1,    0,    0, 0, 'c',                                  /* client id */
         0,    0,    0, 0,                                       /* correlation */
         5,    0,    0, 0, 0,   0, 0, 0,                         /* digest */
+        7,    6,    0, 0,                                       /* expiry_s */
     };
     buf b = round_trip(&r);
     assert_int_equal(b.len, sizeof want);
