@@ -80,3 +80,11 @@ void tc_expect_silence(uv_loop_t *loop, tc_conn *c)
     for (int i = 0; i < 100; i++) tc_pump(loop, c);
     assert_int_equal(c->in.len, 0);
 }
+
+void tc_consume(tc_conn *c, mqtt_packet *p)
+{
+    size_t total;
+    assert_int_equal(mqtt_frame(c->in.data, c->in.len, 0, &total), MQTT_FRAME_OK);
+    mqtt_packet_release(p);
+    buf_consume(&c->in, total);
+}

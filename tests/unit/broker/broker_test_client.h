@@ -35,6 +35,9 @@ void tc_send(tc_conn *c, const mqtt_packet *p);
 /* A clean-start CONNECT in c's version, keep-alive 60, with client id `id`
  * and, when user is not NULL, that user name. */
 void tc_send_connect(tc_conn *c, const char *id, const char *user);
+/* Drop the first packet of c->in, which `p` was decoded from (its slices
+ * point there), after releasing p. */
+void tc_consume(tc_conn *c, mqtt_packet *p);
 /* Nothing arrives within ~100 ms. */
 void tc_expect_silence(uv_loop_t *loop, tc_conn *c);
 

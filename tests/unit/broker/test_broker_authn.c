@@ -82,14 +82,6 @@ static bool expect(fixture *f, conn *c, uint8_t type, mqtt_packet *out)
     return false;
 }
 
-static void consume(conn *c, mqtt_packet *p)
-{
-    size_t total;
-    assert_int_equal(mqtt_frame(c->in.data, c->in.len, 0, &total), MQTT_FRAME_OK);
-    mqtt_packet_release(p);
-    buf_consume(&c->in, total);
-}
-
 static void send_ping(conn *c)
 {
     mqtt_packet p = {.type = MQTT_PINGREQ};
@@ -163,7 +155,7 @@ static void test_others_served_while_pending(void **state)
     mqtt_packet p;
     assert_true(expect(f, slow, MQTT_CONNACK, &p));
     assert_int_equal(p.connack.reason, MQTT_RC_SUCCESS);
-    consume(slow, &p);
+    tc_consume(slow, &p);
     assert_true(expect(f, slow, MQTT_PINGRESP, NULL)); /* the input behind the CONNECT */
     send_ping(slow);
     assert_true(expect(f, slow, MQTT_PINGRESP, NULL)); /* reading again */
@@ -179,7 +171,7 @@ static void test_refused_after_pending(void **state)
     mqtt_packet p;
     assert_true(expect(f, slow, MQTT_CONNACK, &p));
     assert_int_equal(p.connack.reason, MQTT_RC_BAD_USER_OR_PASSWORD);
-    consume(slow, &p);
+    tc_consume(slow, &p);
     for (int i = 0; i < 2000 && !slow->eof; i++) tc_pump(&f->loop, slow);
     assert_true(slow->eof);
     assert_int_equal(slow->in.len, 0); /* the PINGREQ behind it was never answered */
@@ -245,10 +237,10 @@ static void test_takeover_at_decision(void **state)
     mqtt_packet p;
     assert_true(expect(f, old, MQTT_DISCONNECT, &p));
     assert_int_equal(p.disconnect.reason, MQTT_RC_SESSION_TAKEN_OVER);
-    consume(old, &p);
+    tc_consume(old, &p);
     assert_true(expect(f, slow, MQTT_CONNACK, &p));
     assert_int_equal(p.connack.reason, MQTT_RC_SUCCESS);
-    consume(slow, &p);
+    tc_consume(slow, &p);
     tc_close(old);
     tc_close(slow);
 }
@@ -268,7 +260,7 @@ static void test_assigned_id_kept(void **state)
     snprintf(got, sizeof got, "%.*s", (int)p.connack.props.assigned_client_id.len,
              (const char *)p.connack.props.assigned_client_id.data);
     assert_string_equal(got, f->seen_id);
-    consume(slow, &p);
+    tc_consume(slow, &p);
     tc_close(slow);
 }
 

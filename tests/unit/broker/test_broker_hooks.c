@@ -55,21 +55,13 @@ static bool recv_packet(fixture *f, mqtt_packet *p, int max_iter)
     return false;
 }
 
-static void consume(fixture *f, mqtt_packet *p)
-{
-    size_t total;
-    mqtt_frame(f->c.in.data, f->c.in.len, 0, &total);
-    mqtt_packet_release(p);
-    buf_consume(&f->c.in, total);
-}
-
 static uint8_t expect(fixture *f, uint8_t type)
 {
     mqtt_packet p;
     assert_true(recv_packet(f, &p, 2000));
     assert_int_equal(p.type, type);
     uint8_t flags = p.type == MQTT_PUBLISH ? p.publish.qos : 0;
-    consume(f, &p);
+    tc_consume(&f->c, &p);
     return flags;
 }
 
@@ -209,7 +201,7 @@ static void test_hook_kicks_publisher(void **state)
     assert_true(recv_packet(f, &p, 2000));
     assert_int_equal(p.type, MQTT_DISCONNECT);
     assert_int_equal(p.disconnect.reason, MQTT_RC_PROTOCOL_ERROR);
-    consume(f, &p);
+    tc_consume(&f->c, &p);
     assert_int_equal(f->hook_calls, 1);
     assert_string_equal(f->last_client, "hk");
     assert_memory_equal(f->last_payload, "kick", 4);

@@ -106,19 +106,11 @@ static mqtt_packet next_packet(fixture *f)
     return p;
 }
 
-static void consume(fixture *f, mqtt_packet *p)
-{
-    size_t total;
-    mqtt_frame(f->c.in.data, f->c.in.len, 0, &total);
-    mqtt_packet_release(p);
-    buf_consume(&f->c.in, total);
-}
-
 static void expect_type(fixture *f, uint8_t type)
 {
     mqtt_packet p = next_packet(f);
     assert_int_equal(p.type, type);
-    consume(f, &p);
+    tc_consume(&f->c, &p);
 }
 
 /* The reply on resp/t: its payload and __stat. */
@@ -137,7 +129,7 @@ static void expect_reply(fixture *f, const char *corr, const char *payload, cons
     assert_true(found);
     mqtt_packet ack = {.type = MQTT_PUBACK};
     ack.ack.packet_id = p.publish.packet_id;
-    consume(f, &p);
+    tc_consume(&f->c, &p);
     tc_send(&f->c, &ack);
 }
 
