@@ -591,20 +591,27 @@ static void on_disconnect(void *ctx, mqtt_bytes client_id)
 
 /* --- topic protections (§10.5) ----------------------------------------------- */
 
+/* NS/<HEX(id)> (hex = true: the SDKs' notification topics) or NS/<id>,
+ * built in the scratch buffer. */
+static buf *client_ns(store_bridge *sb, mqtt_bytes client_id, bool hex)
+{
+    buf *b = &sb->scratch;
+    b->len = 0;
+    buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
+    if (hex) notify_hex_append(b, client_id.data, client_id.len);
+    else buf_append(b, client_id.data, client_id.len);
+    return b;
+}
+
 /* Is `f` one of the two notification filters `client_id` may subscribe
  * to: NS/<HEX(id)>/command/notify/+ (Rust, Go) or NS/<id>/command/notify
  * (.NET, which never matches: notifications are delivered directly)? */
 static bool own_notify_filter(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes f)
 {
-    buf *b = &sb->scratch;
-    b->len = 0;
-    buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
-    notify_hex_append(b, client_id.data, client_id.len);
+    buf *b = client_ns(sb, client_id, true);
     buf_append(b, "/command/notify/+", 17);
     if (mqtt_bytes_eq(f, BUF(b))) return true;
-    b->len = 0;
-    buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
-    buf_append(b, client_id.data, client_id.len);
+    b = client_ns(sb, client_id, false);
     buf_append(b, "/command/notify", 15);
     return mqtt_bytes_eq(f, BUF(b));
 }
@@ -617,10 +624,7 @@ static bool in_namespace(mqtt_bytes t) { return notify_in_namespace(t.data, t.le
 /* Is `t` a notification topic of `client_id` (NS/<HEX(id)>/command/notify/...)? */
 static bool own_notification(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes t)
 {
-    buf *b = &sb->scratch;
-    b->len = 0;
-    buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
-    notify_hex_append(b, client_id.data, client_id.len);
+    buf *b = client_ns(sb, client_id, true);
     buf_append(b, "/command/notify/", 16);
     return t.len > b->len && memcmp(t.data, b->data, b->len) == 0;
 }
