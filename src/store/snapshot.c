@@ -25,8 +25,9 @@ static const uint8_t END_MAGIC[8] = {'M', 'Q', 'S', 'S', 'E', 'N', 'D', 0};
 
 /* --- writing ---------------------------------------------------------------- */
 
-/* Bytes go into buf and out in full chunks. sec_crc runs over the current
- * section (or the header); file_crc over every byte before buf[crc_pos]. */
+/* Bytes go into buf and out in full chunks. The CRCs are computed over
+ * the buffer, not per field: sec_crc (the current section, or the header)
+ * and file_crc cover every byte before buf[crc_pos]. */
 typedef struct snap_w {
     snapshot_sink_fn write;
     void *ctx;
@@ -37,15 +38,16 @@ typedef struct snap_w {
     uint8_t buf[STORE_SNAPSHOT_CHUNK];
 } snap_w;
 
-static void w_file_crc(snap_w *w)
+static void w_crc(snap_w *w)
 {
+    w->sec_crc = crc32c(w->sec_crc, w->buf + w->crc_pos, w->len - w->crc_pos);
     w->file_crc = crc32c(w->file_crc, w->buf + w->crc_pos, w->len - w->crc_pos);
     w->crc_pos = w->len;
 }
 
 static void w_flush(snap_w *w)
 {
-    w_file_crc(w);
+    w_crc(w);
     if (w->len && !w->failed && !w->write(w->ctx, w->buf, w->len)) w->failed = true;
     w->len = w->crc_pos = 0;
 }
@@ -53,8 +55,12 @@ static void w_flush(snap_w *w)
 static void w_put(snap_w *w, const void *p, size_t n)
 {
     if (w->failed) return;
-    w->sec_crc = crc32c(w->sec_crc, p, n);
     w->total += n;
+    if (n <= sizeof w->buf - w->len) { /* the common case: a field that fits */
+        memcpy(w->buf + w->len, p, n);
+        w->len += n;
+        return;
+    }
     const uint8_t *b = p;
     while (n) {
         size_t k = sizeof w->buf - w->len;
@@ -101,7 +107,9 @@ static void w_hlc(snap_w *w, const hlc *v)
 /* The CRC of the section (or header) so far, which ends it. */
 static void w_end_section(snap_w *w)
 {
+    w_crc(w);
     w_u32(w, w->sec_crc);
+    w_crc(w); /* the CRC bytes into file_crc; the next section starts afresh */
     w->sec_crc = 0;
 }
 
@@ -171,7 +179,7 @@ bool store_snapshot_write(const store_service *s, uint64_t last_index, snapshot_
     w_u64(&w, nkeys);
     w_u64(&w, ndedup);
     w_u64(&w, w.total + 8 + 4); /* this field and the CRC */
-    w_file_crc(&w);
+    w_crc(&w);
     uint32_t crc = w.file_crc;
     w_u32(&w, crc);
     w_flush(&w);
