@@ -81,7 +81,8 @@ int main(int argc, char **argv)
     size_t dd_n, dd_b;
     store_service_dedup_stats(s, &dd_n, &dd_b);
     printf("keys %" PRIu64 " (+%zu de-duplication entries), snapshot %.1f MB\n", n, dd_n, (double)out.len / 1e6);
-    printf("write, discarding sink: %.3f s, %.0f keys/s, %.0f MB/s\n", ds, (double)n / ds, (double)discarded / 1e6 / ds);
+    printf("write, discarding sink: %.3f s, %.0f keys/s, %.0f MB/s\n", ds, (double)n / ds,
+           (double)discarded / 1e6 / ds);
     printf("write, copying sink: %.3f s, %.0f keys/s, %.0f MB/s\n", ws, (double)n / ws, (double)out.len / 1e6 / ws);
     printf("load: %.3f s, %.0f keys/s, %.0f MB/s\n", ls, (double)n / ls, (double)out.len / 1e6 / ls);
     buf_free(&out);

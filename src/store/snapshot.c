@@ -292,8 +292,9 @@ static bool r_section_head(snap_r *r, uint32_t tag, uint64_t count, const char *
     at = r->off;
     uint64_t n = r_u64(r, what);
     if (r->bad) return false;
-    if (n != count) return r_fail(r, at, "%s section count %llu, header says %llu", what, (unsigned long long)n,
-                                  (unsigned long long)count);
+    if (n != count)
+        return r_fail(r, at, "%s section count %llu, header says %llu", what, (unsigned long long)n,
+                      (unsigned long long)count);
     return true;
 }
 

@@ -378,9 +378,9 @@ static void test_sink_failure_stops(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_many),      cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_deterministic),        cmocka_unit_test(test_truncation_and_flips),
-        cmocka_unit_test(test_errors_named),         cmocka_unit_test(test_sink_failure_stops),
+        cmocka_unit_test(test_round_trip_many), cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_deterministic),   cmocka_unit_test(test_truncation_and_flips),
+        cmocka_unit_test(test_errors_named),    cmocka_unit_test(test_sink_failure_stops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
