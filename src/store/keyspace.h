@@ -201,5 +201,8 @@ void keyspace_foreach(const keyspace *ks, keyspace_foreach_fn fn, void *ctx);
  * Returns false, changing nothing, when the key is already present or a
  * length exceeds UINT32_MAX. */
 bool keyspace_restore_entry(keyspace *ks, const void *key, size_t klen, const keyspace_entry_view *v);
+/* Size an empty keyspace's table for n restored entries (no rehashing
+ * while they go in); the caller bounds n by the bytes it has. */
+void keyspace_reserve(keyspace *ks, size_t n);
 
 #endif

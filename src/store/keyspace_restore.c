@@ -69,3 +69,5 @@ bool keyspace_restore_entry(keyspace *ks, const void *key, size_t klen, const ke
     ks->bytes += klen + v->vlen + KEYSPACE_ENTRY_OVERHEAD;
     return true;
 }
+
+void keyspace_reserve(keyspace *ks, size_t n) { kstable_reserve(&ks->table, n); }

@@ -18,6 +18,10 @@ static const uint8_t END_MAGIC[8] = {'M', 'Q', 'S', 'S', 'E', 'N', 'D', 0};
 #define TAG_DDUP 0x50554444u /* "DDUP" */
 #define TRAILER_LEN (8u + 8u + 8u + 8u + 4u)
 
+/* The smallest key entry: flags, an HLC with a 1-byte node id, empty key
+ * and value. Bounds the table reserved for a header's key count. */
+#define MIN_KEY_ENTRY (1u + 8u + 8u + 4u + 1u + 4u + 4u)
+
 #define F_PERSIST 1u
 #define F_FENCED 2u
 #define F_DEADLINE 4u
@@ -302,6 +306,7 @@ static bool load_keys(store_service *s, snap_r *r, uint64_t count)
 {
     size_t start = r->off;
     if (!r_section_head(r, TAG_KEYS, count, "keys")) return false;
+    keyspace_reserve(s->ks, count <= (r->end - r->off) / MIN_KEY_ENTRY ? (size_t)count : 0);
     for (uint64_t i = 0; i < count; i++) {
         size_t at = r->off;
         keyspace_entry_view v = {0};

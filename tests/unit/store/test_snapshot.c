@@ -25,6 +25,7 @@
 #include "store/service_impl.h"
 #include "store/snapshot.h"
 #include "util/buf.h"
+#include "util/crc32c.h"
 
 #define T0 UINT64_C(1696374425000)
 #define B(p, n) ((store_record_bytes){(const uint8_t *)(p), (n)})
@@ -381,6 +382,141 @@ static void test_errors_named(void **state)
     store_service_free(b);
 }
 
+/* --- hand-made snapshots with valid checksums: the loader's own checks -- */
+
+static void le(buf *o, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) buf_append_u8(o, (uint8_t)(v >> (8 * i)));
+}
+
+static void crc_since(buf *o, size_t start) { le(o, crc32c(0, o->data + start, o->len - start), 4); }
+
+/* header claiming hdr_keys keys and ndedup entries; sections as given
+ * (sec_keys in the KEYS section head); trailer and every CRC right. */
+static void craft(buf *o, uint64_t hdr_keys, uint64_t sec_keys, const buf *keys, uint64_t ndedup, const buf *dd,
+                  size_t junk)
+{
+    o->len = 0;
+    buf_append(o, "MQSSNAP", 8);
+    le(o, 1, 4);
+    le(o, 0, 4);
+    le(o, 1, 8);
+    le(o, hdr_keys, 8);
+    le(o, ndedup, 8);
+    le(o, 5, 8);
+    le(o, 0, 8);
+    le(o, 1, 4);
+    buf_append(o, "n", 1);
+    crc_since(o, 0);
+    size_t at = o->len;
+    buf_append(o, "KEYS", 4);
+    le(o, sec_keys, 8);
+    if (keys->len) buf_append(o, keys->data, keys->len);
+    crc_since(o, at);
+    at = o->len;
+    buf_append(o, "DDUP", 4);
+    le(o, ndedup, 8);
+    if (dd->len) buf_append(o, dd->data, dd->len);
+    crc_since(o, at);
+    for (size_t i = 0; i < junk; i++) buf_append_u8(o, 0);
+    buf_append(o, "MQSSEND", 8);
+    le(o, hdr_keys, 8);
+    le(o, ndedup, 8);
+    le(o, o->len + 12, 8);
+    crc_since(o, 0);
+}
+
+static void key_entry(buf *o, uint8_t flags, const char *node, uint64_t deadline, const char *key)
+{
+    buf_append_u8(o, flags);
+    le(o, 7, 8);
+    le(o, 1, 8);
+    le(o, strlen(node), 4);
+    buf_append(o, node, strlen(node));
+    if (flags & 4) le(o, deadline, 8);
+    le(o, strlen(key), 4);
+    buf_append(o, key, strlen(key));
+    le(o, 1, 4);
+    buf_append(o, "v", 1);
+}
+
+static void dd_entry(buf *o, uint64_t expires)
+{
+    le(o, 1, 4);
+    buf_append(o, "c", 1);
+    le(o, 0, 4);
+    le(o, 42, 8);
+    le(o, expires, 8);
+    le(o, 0, 4);
+    le(o, 3, 4);
+    buf_append(o, ":1\n", 3);
+}
+
+static void expect_error(const buf *snap, const char *what)
+{
+    store_service *b = svc_new("nodeB");
+    char err[256];
+    uint64_t idx;
+    assert_false(store_snapshot_load(b, snap->data, snap->len, &idx, err, sizeof err));
+    if (!strstr(err, what)) fail_msg("error \"%s\" does not mention \"%s\"", err, what);
+    store_service_free(b);
+}
+
+static void test_crafted(void **state)
+{
+    (void)state;
+    buf o = {0}, k = {0}, d = {0};
+    key_entry(&k, 1 | 4, "n", 99, "a");
+    dd_entry(&d, 10);
+    craft(&o, 1, 1, &k, 1, &d, 0);
+    store_service *b = svc_new("nodeB");
+    char err[256];
+    uint64_t idx;
+    if (!store_snapshot_load(b, o.data, o.len, &idx, err, sizeof err)) fail_msg("crafted: %s", err);
+    keyspace_entry_view v;
+    assert_true(keyspace_get(b->ks, "a", 1, 0, &v));
+    assert_true(v.persist && v.deadline_ms == 99 && !v.fenced);
+    assert_int_equal(dedup_count(b->dedup), 1);
+    store_service_free(b);
+
+    buf none = {0};
+    craft(&o, UINT64_C(1) << 60, UINT64_C(1) << 60, &none, 0, &none, 0); /* no giant table */
+    expect_error(&o, "key entry 0");
+    craft(&o, 1, 2, &k, 1, &d, 0);
+    expect_error(&o, "keys section count 2, header says 1");
+    craft(&o, 1, 1, &k, 1, &d, 3);
+    expect_error(&o, "3 unexpected bytes before the trailer");
+    k.len = 0;
+    key_entry(&k, 8, "n", 0, "a");
+    craft(&o, 1, 1, &k, 0, &none, 0);
+    expect_error(&o, "unknown flags 0x08");
+    k.len = 0;
+    key_entry(&k, 4, "n", 0, "a");
+    craft(&o, 1, 1, &k, 0, &none, 0);
+    expect_error(&o, "deadline 0");
+    k.len = 0;
+    key_entry(&k, 0, "a:b", 0, "a");
+    craft(&o, 1, 1, &k, 0, &none, 0);
+    expect_error(&o, "node id empty or containing ':'");
+    k.len = 0;
+    key_entry(&k, 0, "n", 0, "a");
+    key_entry(&k, 0, "n", 0, "a");
+    craft(&o, 2, 2, &k, 0, &none, 0);
+    expect_error(&o, "key entry 1 duplicates an earlier key");
+    d.len = 0;
+    dd_entry(&d, 0);
+    craft(&o, 0, 0, &none, 1, &d, 0);
+    expect_error(&o, "lifetime 0");
+    d.len = 0;
+    dd_entry(&d, 5);
+    dd_entry(&d, 6);
+    craft(&o, 0, 0, &none, 2, &d, 0);
+    expect_error(&o, "de-duplication entry 1 duplicates an earlier one");
+    buf_free(&o);
+    buf_free(&k);
+    buf_free(&d);
+}
+
 static void test_sink_failure_stops(void **state)
 {
     (void)state;
@@ -403,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_truncation_and_flips),
         cmocka_unit_test(test_errors_named),
         cmocka_unit_test(test_sink_failure_stops),
+        cmocka_unit_test(test_crafted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
