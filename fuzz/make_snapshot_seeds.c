@@ -1,7 +1,9 @@
 /* Writes the seed corpus of fuzz_snapshot: snapshots of a few small
  * states (empty; keys with every optional field; de-duplication entries),
  * plus a truncated and a damaged copy.
- * Usage: make_snapshot_seeds CORPUS_DIR/snapshot (must exist). */
+ * Usage: make_snapshot_seeds CORPUS_DIR/snapshot (must exist). Files with
+ * several keys differ from run to run (keys are written in hash table
+ * order, and each process draws its own hash seed); any run's are fine. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
