@@ -225,6 +225,24 @@ static void insert_entry(dedup *c, dd_entry *e)
     assert(dedup__check_entry(c, e) && dedup__check_ends(c));
 }
 
+/* Insert the key in c->scratch (hash `hash`) as the newest entry; room
+ * has been made. */
+static void store_entry(dedup *c, uint64_t hash, dedup_slice meta, dedup_slice payload, uint64_t expires_at_ms)
+{
+    size_t klen = c->scratch.len;
+    dd_entry *e = entry_alloc(c, klen + meta.len + payload.len);
+    e->hash = hash;
+    e->expires_at = expires_at_ms;
+    e->cost = klen + meta.len + payload.len + DEDUP_ENTRY_OVERHEAD;
+    e->klen = klen;
+    e->mlen = meta.len;
+    e->plen = payload.len;
+    memcpy(e->data, c->scratch.data, klen);
+    if (meta.len) memcpy(e->data + klen, meta.data, meta.len);
+    if (payload.len) memcpy(e->data + klen + meta.len, payload.data, payload.len);
+    insert_entry(c, e);
+}
+
 bool dedup_put(dedup *c, const dedup_key *k, dedup_slice meta, dedup_slice payload, uint64_t now_ms,
                uint64_t expires_at_ms)
 {
@@ -235,17 +253,44 @@ bool dedup_put(dedup *c, const dedup_key *k, dedup_slice meta, dedup_slice paylo
     size_t cost = klen + meta.len + payload.len + DEDUP_ENTRY_OVERHEAD;
     if (cost > c->max_bytes / 8 || expires_at_ms <= now_ms) return false;
     make_room(c, cost, now_ms);
-    dd_entry *e = entry_alloc(c, klen + meta.len + payload.len);
-    e->hash = hash;
-    e->expires_at = expires_at_ms;
-    e->cost = cost;
-    e->klen = klen;
-    e->mlen = meta.len;
-    e->plen = payload.len;
-    memcpy(e->data, c->scratch.data, klen);
-    if (meta.len) memcpy(e->data + klen, meta.data, meta.len);
-    if (payload.len) memcpy(e->data + klen + meta.len, payload.data, payload.len);
-    insert_entry(c, e);
+    store_entry(c, hash, meta, payload, expires_at_ms);
+    return true;
+}
+
+/* The inverse of hash_key's encoding (the entry's own bytes, so valid). */
+static dedup_key entry_key(const dd_entry *e)
+{
+    dedup_key k;
+    uint32_t n;
+    const uint8_t *p = e->data;
+    memcpy(&n, p, sizeof n);
+    k.client_id = (dedup_slice){p + sizeof n, n};
+    p += sizeof n + n;
+    memcpy(&n, p, sizeof n);
+    k.correlation = (dedup_slice){p + sizeof n, n};
+    p += sizeof n + n;
+    memcpy(&k.digest, p, sizeof k.digest);
+    assert(p + sizeof k.digest == e->data + e->klen);
+    return k;
+}
+
+void dedup_foreach(const dedup *c, dedup_foreach_fn fn, void *ctx)
+{
+    for (const dd_entry *e = c->oldest; e; e = e->next) {
+        dedup_key k = entry_key(e);
+        fn(ctx, &k, (dedup_slice){e->data + e->klen, e->mlen}, (dedup_slice){e->data + e->klen + e->mlen, e->plen},
+           e->expires_at);
+    }
+}
+
+bool dedup_restore(dedup *c, const dedup_key *k, dedup_slice meta, dedup_slice payload, uint64_t expires_at_ms)
+{
+    uint64_t hash = hash_key(c, k);
+    if (expires_at_ms == 0 || lookup(c, hash)) return false;
+    size_t klen = c->scratch.len, cost = klen + meta.len + payload.len + DEDUP_ENTRY_OVERHEAD;
+    if (cost > c->max_bytes / 8) return true;
+    make_room(c, cost, 0); /* now 0: evicts for the bounds only, never for expiry */
+    store_entry(c, hash, meta, payload, expires_at_ms);
     return true;
 }
 

@@ -62,6 +62,24 @@ bool dedup_get(dedup *c, const dedup_key *k, uint64_t now_ms, dedup_slice *meta,
 bool dedup_put(dedup *c, const dedup_key *k, dedup_slice meta, dedup_slice payload, uint64_t now_ms,
                uint64_t expires_at_ms);
 
+/* --- snapshots --------------------------------------------------------------- */
+
+/* Visit every entry, expired ones included, oldest first (insertion
+ * order, the eviction order). Allocates nothing, takes no lock (may run in
+ * a forked child); slices valid during the call; fn must not modify c. */
+typedef void (*dedup_foreach_fn)(void *ctx, const dedup_key *k, dedup_slice meta, dedup_slice payload,
+                                 uint64_t expires_at_ms);
+void dedup_foreach(const dedup *c, dedup_foreach_fn fn, void *ctx);
+
+/* Append an entry as the newest, for loading a snapshot (entries come
+ * oldest first): no expiry check (an entry expired at load time is state
+ * that the next put reclaims, as it would have been without the restart).
+ * With the bounds the table was written under nothing is evicted; under
+ * smaller bounds the oldest entries are evicted, and an entry larger than
+ * max_bytes / 8 is dropped, as dedup_put does. Returns false, changing
+ * nothing, when the key is already present or expires_at_ms is 0. */
+bool dedup_restore(dedup *c, const dedup_key *k, dedup_slice meta, dedup_slice payload, uint64_t expires_at_ms);
+
 size_t dedup_count(const dedup *c);
 size_t dedup_bytes(const dedup *c);
 

@@ -10,10 +10,6 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 
-/* Buckets an apply moves of an ongoing rehash: >= 1 keeps growth ahead
- * of inserts (see kstable_insert); 2 leaves margin for deletes. */
-#define REHASH_STEP 2
-
 static size_t entry_cost(size_t klen, size_t vlen) { return klen + vlen + KEYSPACE_ENTRY_OVERHEAD; }
 
 #ifndef NDEBUG
@@ -241,7 +237,7 @@ void keyspace_apply(keyspace *ks, const keyspace_cmd *cmd, keyspace_result *res)
     /* Results of the previous apply may still point at parked nodes; from
      * here on they are invalid by contract. */
     node_pool_purge(&ks->nodes);
-    kstable_rehash_step(&ks->table, REHASH_STEP);
+    kstable_rehash_step(&ks->table, KEYSPACE__REHASH_STEP);
 
     ks_entry **link = kstable_find(&ks->table, cmd->key, cmd->klen);
     if (cmd->op == KEYSPACE_EXPIRE) {

@@ -182,4 +182,27 @@ bool keyspace_cursor_decode(const void *token, size_t n, uint64_t *cursor);
 
 void keyspace_stats_get(const keyspace *ks, keyspace_stats *out);
 
+/* --- snapshots (keyspace_restore.c) ---------------------------------------- */
+
+/* Visit every entry, expired ones included (they are state until an
+ * EXPIRE record or a write removes them). Order: table order (bucket
+ * order of the main table, each chain front to back, then of the rehash
+ * target table): the same for the same table, so two walks of an
+ * unchanged keyspace agree; it differs between processes (random SipHash
+ * seed). Allocates nothing and takes no lock, so it may run in a forked
+ * child. fn must not modify the keyspace; views are valid during the
+ * call. */
+typedef void (*keyspace_foreach_fn)(void *ctx, const uint8_t *key, size_t klen, const keyspace_entry_view *v);
+void keyspace_foreach(const keyspace *ks, keyspace_foreach_fn fn, void *ctx);
+
+/* Insert an entry exactly as described (value, version, fence when
+ * v->fenced, deadline, persist), for loading a snapshot only: no limits
+ * are checked (the entry was accepted when it was written), no events.
+ * Returns false, changing nothing, when the key is already present or a
+ * length exceeds UINT32_MAX. */
+bool keyspace_restore_entry(keyspace *ks, const void *key, size_t klen, const keyspace_entry_view *v);
+/* Size an empty keyspace's table for n restored entries (no rehashing
+ * while they go in); the caller bounds n by the bytes it has. */
+void keyspace_reserve(keyspace *ks, size_t n);
+
 #endif

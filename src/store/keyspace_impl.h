@@ -9,6 +9,11 @@
 #include "store/node_pool.h"
 #include "util/heap.h"
 
+/* Buckets an apply (or a restored entry) moves of an ongoing rehash: >= 1
+ * keeps growth ahead of inserts (see kstable_insert); 2 leaves margin for
+ * deletes. */
+#define KEYSPACE__REHASH_STEP 2
+
 struct keyspace {
     kstable table;
     heap heap; /* exactly the entries with deadline_ms != 0 */

@@ -71,6 +71,15 @@ static void resize_start(kstable *t, size_t nbuckets)
     t->rehash_idx = 0;
 }
 
+void kstable_reserve(kstable *t, size_t n)
+{
+    if (t->used != 0 || kstable_rehashing(t) || pow2_at_least(n) <= t->size[0]) return;
+    free(t->b[0]);
+    t->size[0] = pow2_at_least(n);
+    t->b[0] = xcalloc(t->size[0], sizeof *t->b[0]);
+    assert(kstable__check_shape(t));
+}
+
 static void push(kstable *t, int i, ks_entry *e)
 {
     ks_entry **head = &t->b[i][hash_of(t, ks_entry_key(e), e->klen) & (t->size[i] - 1)];

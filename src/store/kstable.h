@@ -51,6 +51,9 @@ ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen);
 void kstable_insert(kstable *t, ks_entry *e);
 /* Remove the entry *link points at. May start a shrink. */
 void kstable_unlink(kstable *t, ks_entry **link);
+/* Size an empty table for n entries at once (no rehash while they are
+ * inserted): for loading a snapshot. No effect on a non-empty table. */
+void kstable_reserve(kstable *t, size_t n);
 /* Move up to n non-empty buckets of an ongoing rehash. */
 void kstable_rehash_step(kstable *t, size_t n);
 static inline int kstable_rehashing(const kstable *t) { return t->rehash_idx != KSTABLE_NOT_REHASHING; }
