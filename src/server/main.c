@@ -30,6 +30,7 @@ typedef struct server {
     net *net;
     broker *broker;
     store_bridge *store;
+    store_log *slog; /* NULL: no persistence.dir */
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
@@ -150,6 +151,7 @@ static void server_stop(server *s)
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
     authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
+    store_log_shutdown(s->slog); /* after the bridge's last flush */
     net_shutdown(s->net);
     uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
@@ -222,9 +224,23 @@ static int run(config *cfg, const options *o)
     s.broker = broker_new(&s.loop, &cfg->limits, &server_principal_ops);
     store_bridge_config bc;
     config_store_bridge(cfg, &bc);
-    s.store = store_bridge_new(&s.loop, s.broker, &bc);
-    if (!s.store) log_error("state store: invalid configuration"); /* config.c validated it */
-    else s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
+    char lerr[512];
+    const config_persistence *pc = &cfg->persistence;
+    bool log_ok = true;
+    if (pc->dir[0]) {
+        s.slog = store_log_new(&s.loop, pc->dir, pc->fsync, lerr, sizeof lerr);
+        if (!s.slog) log_error("%s", lerr);
+        log_ok = s.slog != NULL;
+        if (s.slog && pc->state_store == CONFIG_PERSIST_ALL) {
+            bc.log_new = store_log_attach;
+            bc.log_arg = s.slog;
+        }
+    }
+    /* Replays the log (if any) before any listener opens. */
+    s.store = log_ok ? store_bridge_new(&s.loop, s.broker, &bc) : NULL;
+    if (!s.store) {
+        if (log_ok) log_error("state store: cannot start (see above)");
+    } else s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
     s.config_path = o->config_path;
     s.opts = o;
     config_running_set(&s.running, cfg);
@@ -248,6 +264,7 @@ static int run(config *cfg, const options *o)
     authz_guard_free(s.authz);
     security_free(s.sec);
     store_bridge_free(s.store);
+    store_log_free(s.slog);
     broker_free(s.broker);
     net_free(s.net);
     if (uv_loop_close(&s.loop) != 0) log_warn("event loop closed with handles still open");

@@ -86,6 +86,7 @@ struct store_bridge {
     uv_idle_t drain;    /* active while more keys are due than one slice removes */
     uint64_t timer_due; /* wall ms the expiry timer is armed for; 0 = idle */
     bool draining;      /* drain active: the timer stays stopped */
+    size_t expiry_inflight; /* EXPIRE records proposed, not yet committed or failed */
     bool installed;
     int handles_open;             /* timer, drain and flush until their close callbacks ran */
     store_reply reply;            /* reused across requests */
@@ -139,8 +140,23 @@ static bool propose(store_bridge *sb, const store_record *r, uint64_t *tag);
  * slice. */
 static void expiry_emit(void *ctx, const store_record *r)
 {
+    store_bridge *sb = ctx;
     uint64_t tag;
-    if (!propose(ctx, r, &tag)) log_debug("state store: the log refused an expiry record");
+    sb->expiry_inflight++; /* before: the in-memory log commits inside propose */
+    if (propose(sb, r, &tag)) return;
+    sb->expiry_inflight--;
+    log_debug("state store: the log refused an expiry record");
+}
+
+/* A batching log commits EXPIRE records later: until they are applied the
+ * keys still look due, and deciding again would log them twice. So
+ * expiry pauses while any is in flight and re-arms when the last one
+ * commits or fails (the in-memory log commits inside propose: never
+ * paused). */
+static void expiry_settled(store_bridge *sb)
+{
+    assert(sb->expiry_inflight > 0);
+    if (--sb->expiry_inflight == 0) expiry_arm(sb);
 }
 
 /* One slice; true while more keys are due. */
@@ -149,8 +165,8 @@ static bool expiry_slice(store_bridge *sb)
     uint64_t start = uv_hrtime();
     bool more;
     do more = store_service_decide_expiry(sb->svc, clock_wall_ms(), expiry_emit, sb);
-    while (more && uv_hrtime() - start < EXPIRY_SLICE_NS);
-    return more;
+    while (more && !sb->expiry_inflight && uv_hrtime() - start < EXPIRY_SLICE_NS);
+    return more && !sb->expiry_inflight;
 }
 
 static void expiry_drain(uv_idle_t *h)
@@ -180,7 +196,7 @@ static void expiry_fire(uv_timer_t *t)
  * While draining, the idle handle re-arms when it is done. */
 static void expiry_arm(store_bridge *sb)
 {
-    if (!sb->installed || sb->draining) return;
+    if (!sb->installed || sb->draining || sb->expiry_inflight) return;
     uint64_t due = store_service_next_deadline(sb->svc);
     if (due == 0) {
         if (sb->timer_due) uv_timer_stop(&sb->timer);
@@ -403,15 +419,18 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
 {
     store_bridge *sb = ctx;
     pending *p = tag ? pending_take(sb, tag) : NULL;
+    bool expiry = tag && !p; /* the only proposals without a reply waiting */
     store_record r;
     store_record_err err = store_record_decode(rec, len, &r);
     if (err != STORE_RECORD_OK) {
         log_error("state store: committed record %" PRIu64 " does not decode (%s); not applied", index,
                   store_record_strerror(err));
         if (p) reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, "internal error");
+        if (expiry) expiry_settled(sb);
         return;
     }
     store_service_apply(sb->svc, &r, p ? &sb->reply : NULL);
+    if (expiry) expiry_settled(sb);
     if (r.type == STORE_REC_SET && r.deadline_ms) expiry_arm(sb); /* maybe an earlier deadline */
     if (!p) return;
     build_reply_props(sb, pending_corr(p), 200, NULL, (mqtt_bytes){NULL, 0});
@@ -423,7 +442,10 @@ static void on_fail(void *ctx, uint64_t tag, const char *why)
 {
     store_bridge *sb = ctx;
     pending *p = pending_take(sb, tag);
-    if (!p) return;
+    if (!p) {
+        expiry_settled(sb);
+        return;
+    }
     log_debug("state store: write %" PRIu64 " failed in the log: %s", tag, why);
     reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, why);
 }
@@ -675,6 +697,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     broker_add_authorizer(b, authorize, sb);
     broker_set_disconnect_hook(b, on_disconnect, sb);
     sb->installed = true;
+    expiry_arm(sb); /* replayed keys may be due, or overdue: expired while down */
     return sb;
 }
 
