@@ -234,6 +234,7 @@ static int run(config *cfg, const options *o)
         if (s.slog && pc->state_store == CONFIG_PERSIST_ALL) {
             bc.log_new = store_log_attach;
             bc.log_arg = s.slog;
+            bc.clock_mark_ms = STORE_LOG_CLOCK_MARK_MS;
         }
     }
     /* Replays the log (if any) before any listener opens. */

@@ -87,6 +87,11 @@ struct store_bridge {
     uint64_t timer_due; /* wall ms the expiry timer is armed for; 0 = idle */
     bool draining;      /* drain active: the timer stays stopped */
     size_t expiry_inflight; /* EXPIRE records proposed, not yet committed or failed */
+    /* The HLC high-water mark (cfg clock_mark_ms > 0): mark_wall is the
+     * newest proposed, mark_durable the newest committed; mark_tag != 0
+     * while one is in flight (one at a time). */
+    uint32_t mark_ahead_ms;
+    uint64_t mark_wall, mark_durable, mark_tag;
     bool installed;
     int handles_open;             /* timer, drain and flush until their close callbacks ran */
     store_reply reply;            /* reused across requests */
@@ -134,6 +139,7 @@ void store_bridge_config_default(store_bridge_config *c)
 
 static void expiry_arm(store_bridge *sb);
 static bool propose(store_bridge *sb, const store_record *r, uint64_t *tag);
+static void clock_mark_check(store_bridge *sb);
 
 /* An EXPIRE record decided by the service: through the log like any other
  * write, with no reply waiting. A refusal leaves the key for the next
@@ -142,6 +148,7 @@ static void expiry_emit(void *ctx, const store_record *r)
 {
     store_bridge *sb = ctx;
     uint64_t tag;
+    clock_mark_check(sb);
     sb->expiry_inflight++; /* before: the in-memory log commits inside propose */
     if (propose(sb, r, &tag)) return;
     sb->expiry_inflight--;
@@ -418,8 +425,15 @@ static void reply_unavailable(store_bridge *sb, mqtt_bytes topic, mqtt_bytes cor
 static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
 {
     store_bridge *sb = ctx;
+    if (tag && tag == sb->mark_tag) {
+        /* Our live mark: durable now. Not applied: S must not jump ahead
+         * at run time; replay at the next start applies (observes) it. */
+        sb->mark_tag = 0;
+        sb->mark_durable = sb->mark_wall;
+        return;
+    }
     pending *p = tag ? pending_take(sb, tag) : NULL;
-    bool expiry = tag && !p; /* the only proposals without a reply waiting */
+    bool expiry = tag && !p; /* the only other proposals without a reply waiting */
     store_record r;
     store_record_err err = store_record_decode(rec, len, &r);
     if (err != STORE_RECORD_OK) {
@@ -441,6 +455,11 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
 static void on_fail(void *ctx, uint64_t tag, const char *why)
 {
     store_bridge *sb = ctx;
+    if (tag == sb->mark_tag) { /* proposed again by the next write */
+        sb->mark_tag = 0;
+        sb->mark_wall = sb->mark_durable;
+        return;
+    }
     pending *p = pending_take(sb, tag);
     if (!p) {
         expiry_settled(sb);
@@ -473,6 +492,24 @@ static void propose_write(store_bridge *sb, const request_view *rv, const store_
     sb->ring_n--; /* refused: no callback will come for it */
     sb->pending_bytes -= cost;
     reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, "the state store log refused the write");
+}
+
+/* Keep a CLOCK record ahead of the server clock in the log: proposed when
+ * S comes within half the distance of the last mark, before the write
+ * whose version caused it, so it is in the same group and durable before
+ * that write is answered. A restart replays (and so observes) it. */
+static void clock_mark_check(store_bridge *sb)
+{
+    if (!sb->mark_ahead_ms || sb->mark_tag) return;
+    hlc s = store_service_clock(sb->svc);
+    if (s.wall_ms + sb->mark_ahead_ms / 2 < sb->mark_wall) return;
+    uint64_t now = clock_wall_ms();
+    uint64_t mark = (s.wall_ms > now ? s.wall_ms : now) + sb->mark_ahead_ms;
+    store_record r = {.type = STORE_REC_CLOCK, .now_ms = now, .version = {mark, 0, s.node, s.node_len}};
+    uint64_t tag;
+    if (!propose(sb, &r, &tag)) return; /* the next write tries again */
+    sb->mark_tag = tag;
+    sb->mark_wall = mark;
 }
 
 /* Send sb->reply (from decide or the de-duplication table) at once. */
@@ -560,7 +597,9 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
         return;
     }
     store_record rec;
-    if (store_service_decide(sb->svc, &req, &rec, &sb->reply)) {
+    bool write = store_service_decide(sb->svc, &req, &rec, &sb->reply);
+    clock_mark_check(sb); /* before the write: rec's bytes stay valid (no decide) */
+    if (write) {
         propose_write(sb, &rv, &rec);
         return;
     }
@@ -682,6 +721,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     }
     sb->loop = loop;
     sb->b = b;
+    sb->mark_ahead_ms = cfg->clock_mark_ms;
     sb->refused = hashmap_new();
     /* An eighth of the service's table: errors and STOPs are rare. */
     sb->local = dedup_new(cfg->reply_cache_entries / 8 + 16, cfg->reply_cache_bytes / 8 + 65536);

@@ -361,6 +361,8 @@ bool store_service_decide_expiry(store_service *s, uint64_t now_ms, store_record
     return next != 0 && next <= now_ms;
 }
 
+hlc store_service_clock(const store_service *s) { return hlc_clock_get(s->clock); }
+
 static void expire_apply(void *ctx, const store_record *r) { store_service_apply(ctx, r, NULL); }
 
 bool store_service_expire(store_service *s, uint64_t now_ms)

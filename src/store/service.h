@@ -162,6 +162,9 @@ bool store_service_decide(store_service *s, const store_request *req, store_reco
  * keyspace, replies and de-duplication state. */
 void store_service_apply(store_service *s, const store_record *r, store_reply *out);
 
+/* The server clock S now (node points into the service). */
+hlc store_service_clock(const store_service *s);
+
 /* Decide then apply at once (no log): the service as a library, and
  * tests. */
 void store_service_execute(store_service *s, const store_request *req, store_reply *out);
