@@ -12,6 +12,7 @@
 #include "server/config.h"
 #include "server/config_reload.h"
 #include "server/passwd_cmd.h"
+#include "server/persistence_cmd.h"
 #include "server/principal_ops.h"
 #include "server/security.h"
 #include "server/store_bridge.h"
@@ -49,6 +50,8 @@ static void usage(FILE *f)
                "      --version        print the version and exit\n"
                "  mqstated passwd [--stdin] [--delete] FILE USER\n"
                "                       set (or delete) USER's password in FILE\n"
+               "  mqstated persistence check|repair DIR\n"
+               "                       inspect (or cut at its first bad frame) DIR/statestore.log\n"
                "  -h, --help           print this help and exit\n"
                "--port/--bind change the address of the configuration's only listener;\n"
                "its TLS and authentication settings stay, and a loopback listener stays\n"
@@ -279,6 +282,7 @@ int main(int argc, char **argv)
      * signal that kills the broker. */
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && strcmp(argv[1], "passwd") == 0) return passwd_cmd_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "persistence") == 0) return persistence_cmd_main(argc - 1, argv + 1);
     options o;
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;

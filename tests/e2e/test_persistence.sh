@@ -138,6 +138,8 @@ test_torn_tail() {
     for cut in $((prev + 1)) $((prev + 4)) $((prev + 9)) $(((prev + last) / 2)) $((last - 1)); do
         cp "$MQS_DIR/full.log" "$PDIR/statestore.log"
         truncate -s "$cut" "$PDIR/statestore.log"
+        "$MQS_BIN" persistence check "$PDIR" >"$MQS_DIR/check.out" 2>&1
+        (($? == 1)) || mqs_fail "cut at $cut: check did not exit 1 (torn tail): $(cat "$MQS_DIR/check.out")"
         : >"$MQS_DIR/broker.log"
         mqs_broker_start || {
             mqs_fail "cut at $cut: did not start"
@@ -169,6 +171,26 @@ test_corrupt_refuses() {
     ((status != 0)) || mqs_fail "started on a corrupt log"
     [[ $out == *"state store log $PDIR/statestore.log is corrupt at offset ${ends[1]} "* &&
         $out == *"mqstated persistence check $PDIR"* ]] || mqs_fail "corrupt message: '$out'"
+    out=$("$MQS_BIN" persistence check "$PDIR" 2>&1)
+    status=$?
+    ((status == 2)) || mqs_fail "check on a corrupt log: exit $status"
+    [[ $out == *"last valid offset: ${ends[1]}"* && $out == *"status: corrupt at offset ${ends[1]} "* ]] ||
+        mqs_fail "check output: '$out'"
+    local size
+    size=$(stat -c %s "$PDIR/statestore.log")
+    out=$("$MQS_BIN" persistence repair "$PDIR" 2>&1)
+    status=$?
+    ((status == 0)) || mqs_fail "repair: exit $status: $out"
+    [[ $out == *"repaired: $PDIR/statestore.log cut to ${ends[1]} bytes (2 records kept"* ]] || mqs_fail "repair output: '$out'"
+    [[ $(stat -c %s "$PDIR/statestore.log") == "${ends[1]}" ]] || mqs_fail "repair did not cut"
+    local bak=("$PDIR"/statestore.log.bak-*)
+    [[ -f ${bak[0]} && $(stat -c %s "${bak[0]}") == "$size" ]] || mqs_fail "no full backup: ${bak[*]}"
+    "$MQS_BIN" persistence check "$PDIR" >/dev/null || mqs_fail "check after repair: not clean"
+    mqs_broker_start || mqs_fail "no start after repair"
+    [[ $(cli get k1) == value-1 ]] || mqs_fail "k1 lost by the repair" # frames: CLOCK, k1 | k2 damaged
+    out=$("$MQS_BIN" persistence repair "$PDIR" 2>&1)
+    (($? != 0)) && [[ $out == *"in use by a running mqstated"* ]] || mqs_fail "repair under a running server: '$out'"
+    mqs_broker_stop
     # A damaged length pointing past the end, intact frames behind: corrupt, not torn.
     cp "$PDIR/statestore.log" "$MQS_DIR/bad.log"
     rm -rf "$PDIR"
