@@ -267,6 +267,22 @@ static void test_commit_without_pending_applies_silently(void **state)
     expect_reply(f, "g", "$1\r\nv\r\n", "200");
 }
 
+/* A redelivery decided while its first copy is still in the log is
+ * logged too, but applying it changes nothing: it gets the first copy's
+ * reply (SET NX would otherwise answer "not set" to its own retry). */
+static void test_redelivery_while_pending_applies_once(void **state)
+{
+    fixture *f = *state;
+    const char *nx = "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nNX\r\n";
+    send_request(f, nx, "c6", 2);
+    send_request(f, nx, "c6", 3);
+    assert_int_equal(f->log.n, 2);
+    held_commit(&f->log);
+    expect_reply(f, "c6", "+OK\r\n", "200");
+    held_commit(&f->log);
+    expect_reply(f, "c6", "+OK\r\n", "200");
+}
+
 /* Active expiry through a batching log: while its EXPIRE record is in
  * flight the key still looks due, yet it is proposed once, not once per
  * loop iteration; a failed EXPIRE is decided again. */
@@ -300,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_and_refused_writes_get_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_without_pending_applies_silently, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_proposed_once_while_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redelivery_while_pending_applies_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
