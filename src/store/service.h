@@ -155,11 +155,12 @@ static inline uint64_t store_dedup_until(uint64_t now_ms, uint32_t expiry_s)
  * server clock (the stamped version) and, for KEYNOTIFY, the registry. */
 bool store_service_decide(store_service *s, const store_request *req, store_record *rec, store_reply *out);
 
-/* Apply one record: a write whose de-duplication key is remembered (a
- * repeat decided while its first copy was in the log) gets the remembered
- * reply and changes nothing but the clock; otherwise the keyspace change, the server clock following the
+/* Apply one record: the keyspace change, the server clock following the
  * record's version (and fence), stats, KEYNOTIFY fan-out, the
  * de-duplication entry for a write, and the reply into `out` unless NULL.
+ * A write whose de-duplication key is already remembered (a repeat decided
+ * while its first copy was in the log) gets the remembered reply and
+ * changes nothing but the clock.
  * Deterministic: the same records in the same order give the same
  * keyspace, replies and de-duplication state. */
 void store_service_apply(store_service *s, const store_record *r, store_reply *out);

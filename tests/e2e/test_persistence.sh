@@ -221,6 +221,17 @@ test_config_errors() {
     [[ $out == *"persistence.fsync: expected one of always, everysec, no"* ]] || mqs_fail "fsync: '$out'"
 }
 
+test_reload_needs_restart() {
+    fresh
+    sed -i 's/fsync: always/fsync: no/' "$MQS_DIR/broker.conf"
+    kill -HUP "$MQS_PID"
+    local deadline=$(($(mqs_now_ms) + 5000))
+    while ! grep -q "reload: persistence" "$MQS_DIR/broker.log" && (($(mqs_now_ms) < deadline)); do sleep 0.05; done
+    grep -q "reload: persistence (dir \"$PDIR\", fsync no, state_store.mode all) changed, needs a restart; still dir \"$PDIR\", fsync always" \
+        "$MQS_DIR/broker.log" || mqs_fail "no needs-a-restart line for persistence"
+    cli set k v >/dev/null || mqs_fail "set after reload"
+}
+
 test_mode_none_keeps_memory() {
     mqs_broker_stop
     rm -rf "$PDIR"
@@ -237,5 +248,5 @@ test_mode_none_keeps_memory() {
 }
 
 ALL_TESTS=(test_restart_round_trip test_clock_mark test_everysec_round_trip test_lock_second_server test_torn_tail
-    test_corrupt_refuses test_config_errors test_mode_none_keeps_memory)
+    test_corrupt_refuses test_config_errors test_reload_needs_restart test_mode_none_keeps_memory)
 mqs_run_tests "${@:-${ALL_TESTS[@]}}"
