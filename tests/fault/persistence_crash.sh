@@ -95,11 +95,11 @@ for ((it = 1; it <= ITER; it++)); do
     done
     unset last
     if [[ -n "$max" ]]; then
-        v=$(timeout 10 "$MQSTATE" -p "$MQS_PORT" --timeout 5 set probe x --json 2>/dev/null)
+        v=$(timeout 10 "$MQSTATE" -p "$MQS_PORT" --timeout 5 set probe x --json 2>&1)
         v=${v##*\"version\":\"}
         v=${v%%\"*}
         if [[ ! "$v" > "$max" ]]; then
-            echo "FAIL: iteration $it: new version $v not above $max" >&2
+            echo "FAIL: iteration $it: new version $v not above $max (probe: $(timeout 10 "$MQSTATE" -p "$MQS_PORT" --timeout 5 set probe x --json 2>&1))" >&2
             failed=1
         fi
     fi
