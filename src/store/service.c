@@ -311,7 +311,9 @@ void store_service_apply(store_service *s, const store_record *r, store_reply *o
     if (!out) out = &s->apply_reply;
     reply_reset(out);
     if (apply_repeat(s, r, out)) {
+        /* The clock still follows everything a record carries (§4.5). */
         hlc_clock_observe(s->clock, &r->version);
+        if (r->has_fence) hlc_clock_observe(s->clock, &r->fence);
         return;
     }
     apply_record(s, r, out);
