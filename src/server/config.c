@@ -192,8 +192,7 @@ static int parse_persist_mode(schema_ctx *sc, const yaml_node_t *v, const char *
 
 /* retained: and sessions: are part of AIO's model but not implemented:
  * refuse them rather than pretend. */
-static int parse_unsupported(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
-                             void *target)
+static int parse_unsupported(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     (void)target;

@@ -131,8 +131,9 @@ static int cmd_repair(const char *dir)
     /* Never under a running server. */
     lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "mqstated persistence repair: %s is in use by a running mqstated (lock file %s); stop it first\n",
-                dir, lock);
+        fprintf(stderr,
+                "mqstated persistence repair: %s is in use by a running mqstated (lock file %s); stop it first\n", dir,
+                lock);
         goto out;
     }
     repl_scan_result res;

@@ -86,7 +86,8 @@ struct store_bridge {
     uv_idle_t drain;    /* active while more keys are due than one slice removes */
     uint64_t timer_due; /* wall ms the expiry timer is armed for; 0 = idle */
     bool draining;      /* drain active: the timer stays stopped */
-    size_t expiry_inflight; /* EXPIRE records proposed, not yet committed or failed */
+    /* EXPIRE records proposed, not yet committed or failed. */
+    size_t expiry_inflight;
     /* The HLC high-water mark (cfg clock_mark_ms > 0): mark_wall is the
      * newest proposed, mark_durable the newest committed; mark_tag != 0
      * while one is in flight (one at a time). */

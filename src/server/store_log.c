@@ -305,7 +305,8 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
     uv_timer_init(loop, &sl->tick);
     sl->retry.data = sl->tick.data = sl;
     sl->handles_open = 2;
-    if (mode == STORE_FSYNC_EVERYSEC) uv_timer_start(&sl->tick, tick_fire, STORE_LOG_EVERYSEC_MS, STORE_LOG_EVERYSEC_MS);
+    if (mode == STORE_FSYNC_EVERYSEC)
+        uv_timer_start(&sl->tick, tick_fire, STORE_LOG_EVERYSEC_MS, STORE_LOG_EVERYSEC_MS);
     return sl;
 }
 
@@ -383,7 +384,9 @@ repl_log *store_log_attach(void *arg, repl_commit_fn on_commit, repl_fail_fn on_
     sl->file_len = sl->durable_len = res.valid_end;
     log_info("state store log %s: %" PRIu64 " records restored in %.3f s (fsync: %s)", sl->path, res.frames,
              (double)(uv_hrtime() - t0) / 1e9,
-             sl->mode == STORE_FSYNC_ALWAYS ? "always" : sl->mode == STORE_FSYNC_EVERYSEC ? "everysec" : "no");
+             sl->mode == STORE_FSYNC_ALWAYS     ? "always"
+             : sl->mode == STORE_FSYNC_EVERYSEC ? "everysec"
+                                                : "no");
     return &sl->base;
 }
 

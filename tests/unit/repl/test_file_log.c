@@ -146,9 +146,9 @@ static void test_callback_rejects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clean),          cmocka_unit_test(test_torn_every_offset),
+        cmocka_unit_test(test_clean),           cmocka_unit_test(test_torn_every_offset),
         cmocka_unit_test(test_flip_is_corrupt), cmocka_unit_test(test_length_past_end),
-        cmocka_unit_test(test_unknown_type),   cmocka_unit_test(test_callback_rejects),
+        cmocka_unit_test(test_unknown_type),    cmocka_unit_test(test_callback_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
