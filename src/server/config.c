@@ -140,12 +140,89 @@ const key_spec config_store_keys[] = {
     SCHEMA_END,
 };
 
+/* --- persistence: ------------------------------------------------------------ */
+
+static int parse_dir(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    const char *s = schema_scalar(sc, v, path, "a directory path");
+    if (!s) return -1;
+    size_t n = v->data.scalar.length;
+    if (n == 0 || n >= CONFIG_PATH_MAX || strlen(s) != n)
+        return schema_fail(sc, v, "%s: expected a directory path (1 to %d bytes, no NUL)", path, CONFIG_PATH_MAX - 1);
+    memcpy((char *)target + spec->offset, s, n + 1);
+    return 0;
+}
+
+/* Exact-match enum; returns the index or -1 after schema_fail. */
+static int parse_word(schema_ctx *sc, const yaml_node_t *v, const char *path, const char *const *names, int n,
+                      const char *expect)
+{
+    const char *s = schema_scalar(sc, v, path, expect);
+    if (!s) return -1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, names[i]) && strlen(s) == v->data.scalar.length) return i;
+    char text[48];
+    return schema_fail(sc, v, "%s: expected %s, got \"%s\"", path, expect, schema_text(v, text, sizeof text));
+}
+
+static int parse_fsync(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    static const char *const names[] = {"always", "everysec", "no"};
+    static const store_fsync_mode modes[] = {STORE_FSYNC_ALWAYS, STORE_FSYNC_EVERYSEC, STORE_FSYNC_NO};
+    int i = parse_word(sc, v, path, names, 3, "one of always, everysec, no");
+    if (i < 0) return -1;
+    *(store_fsync_mode *)((char *)target + spec->offset) = modes[i];
+    return 0;
+}
+
+static int parse_persist_mode(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
+                              void *target)
+{
+    static const char *const names[] = {"all", "none", "custom"};
+    int i = parse_word(sc, v, path, names, 3, "one of all, none, custom");
+    if (i < 0) return -1;
+    if (i == 2)
+        return schema_fail(sc, v,
+                           "%s: custom (persistence selected by key pattern or the aio-persistence property) is not "
+                           "supported yet; use all or none",
+                           path);
+    *(config_persist_mode *)((char *)target + spec->offset) = i == 0 ? CONFIG_PERSIST_ALL : CONFIG_PERSIST_NONE;
+    return 0;
+}
+
+/* retained: and sessions: are part of AIO's model but not implemented:
+ * refuse them rather than pretend. */
+static int parse_unsupported(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    (void)spec;
+    (void)target;
+    return schema_fail(sc, v,
+                       "%s: not supported yet (only the state store is persisted; retained messages and sessions "
+                       "stay in memory)",
+                       path);
+}
+
+static const key_spec state_store_keys[] = {
+    {"mode", parse_persist_mode, offsetof(config_persistence, state_store), 0, 0, 0, NULL, NULL},
+    SCHEMA_END,
+};
+
+static const key_spec persistence_keys[] = {
+    {"dir", parse_dir, offsetof(config_persistence, dir), 0, 0, 0, NULL, NULL},
+    {"fsync", parse_fsync, offsetof(config_persistence, fsync), 0, 0, 0, NULL, NULL},
+    {"state_store", schema_parse_section, 0, 0, 0, 0, state_store_keys, NULL},
+    {"retained", parse_unsupported, 0, 0, 0, 0, NULL, NULL},
+    {"sessions", parse_unsupported, 0, 0, 0, 0, NULL, NULL},
+    SCHEMA_END,
+};
+
 static const key_spec top_keys[] = {
     {"log_level", parse_log_level, offsetof(config, log_level), 0, 0, 0, NULL, NULL},
     {"listeners", parse_listeners, 0, 0, 0, 0, NULL, NULL},
     {"limits", schema_parse_section, offsetof(config, limits), 0, 0, 0, config_limit_keys, check_limits},
     {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, config_store_keys, NULL},
     {"authorization", schema_parse_section, offsetof(config, authz), 0, 0, 0, config_authz_keys, NULL},
+    {"persistence", schema_parse_section, offsetof(config, persistence), 0, 0, 0, persistence_keys, NULL},
     SCHEMA_END,
 };
 
@@ -160,6 +237,8 @@ void config_init(config *c)
     store_bridge_config_default(&c->store.bridge);
     snprintf(c->store.node_id, sizeof c->store.node_id, "%s", c->store.bridge.store.node_id);
     c->store.bridge.store.node_id = NULL;
+    c->persistence.fsync = STORE_FSYNC_EVERYSEC;
+    c->persistence.state_store = CONFIG_PERSIST_ALL;
 }
 
 void config_store_bridge(const config *c, store_bridge_config *out)

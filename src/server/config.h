@@ -10,6 +10,7 @@
 #include "broker/broker.h"
 #include "server/config_authz.h"
 #include "server/store_bridge.h"
+#include "server/store_log.h"
 #include "util/log.h"
 
 #define CONFIG_DEFAULT_BIND "127.0.0.1"
@@ -58,6 +59,18 @@ typedef struct config_store {
     store_bridge_config bridge;
 } config_store;
 
+/* The `persistence:` section (docs/persistence.md). */
+typedef enum config_persist_mode {
+    CONFIG_PERSIST_ALL,  /* every state store write is durable */
+    CONFIG_PERSIST_NONE, /* the state store stays in memory */
+} config_persist_mode;
+
+typedef struct config_persistence {
+    char dir[CONFIG_PATH_MAX]; /* "" (default): everything in memory */
+    store_fsync_mode fsync;    /* default STORE_FSYNC_EVERYSEC */
+    config_persist_mode state_store; /* default CONFIG_PERSIST_ALL */
+} config_persistence;
+
 typedef struct config {
     char file[CONFIG_PATH_MAX]; /* the file last loaded, for messages; "" if none */
     enum log_level log_level;
@@ -66,6 +79,7 @@ typedef struct config {
     broker_limits limits;
     config_store store;
     config_authz authz; /* see config_authz.h for ownership */
+    config_persistence persistence;
 } config;
 
 /* Defaults: log level info, one listener 127.0.0.1:1883, broker and state

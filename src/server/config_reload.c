@@ -28,6 +28,24 @@ void config_running_set(config_running *r, const config *c)
     r->log_level = c->log_level;
     r->limits = c->limits;
     r->store = c->store;
+    r->persistence = c->persistence;
+}
+
+static const char *fsync_name(store_fsync_mode m)
+{
+    return m == STORE_FSYNC_ALWAYS ? "always" : m == STORE_FSYNC_EVERYSEC ? "everysec" : "no";
+}
+
+/* The log file, its lock and the fsync mode are set up once, at start. */
+static unsigned merge_persistence(const config_persistence *run, config_persistence *next)
+{
+    if (!strcmp(run->dir, next->dir) && run->fsync == next->fsync && run->state_store == next->state_store) return 0;
+    log_warn("reload: persistence (dir \"%s\", fsync %s, state_store.mode %s) changed, needs a restart; still dir "
+             "\"%s\", fsync %s, state_store.mode %s",
+             next->dir, fsync_name(next->fsync), next->state_store == CONFIG_PERSIST_ALL ? "all" : "none", run->dir,
+             fsync_name(run->fsync), run->state_store == CONFIG_PERSIST_ALL ? "all" : "none");
+    *next = *run;
+    return 1;
 }
 
 static bool is_runtime_limit(const char *key)
@@ -102,5 +120,6 @@ unsigned config_reload_merge(const config_running *running, config *next)
     changed += merge_section("limits", config_limit_keys, &running->limits, &next->limits, is_runtime_limit);
     /* The store sizes its tables and caches once, at start. */
     changed += merge_section("store", config_store_keys, &running->store, &next->store, NULL);
+    changed += merge_persistence(&running->persistence, &next->persistence);
     return changed;
 }

@@ -9,6 +9,7 @@ typedef struct config_running {
     enum log_level log_level; /* the file's, before -v */
     broker_limits limits;
     config_store store;
+    config_persistence persistence;
 } config_running;
 
 void config_running_set(config_running *r, const config *c);

@@ -12,6 +12,7 @@
 #include "server/config.h"
 #include "server/config_reload.h"
 #include "server/passwd_cmd.h"
+#include "server/persistence_cmd.h"
 #include "server/principal_ops.h"
 #include "server/security.h"
 #include "server/store_bridge.h"
@@ -30,6 +31,7 @@ typedef struct server {
     net *net;
     broker *broker;
     store_bridge *store;
+    store_log *slog; /* NULL: no persistence.dir */
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
@@ -48,6 +50,8 @@ static void usage(FILE *f)
                "      --version        print the version and exit\n"
                "  mqstated passwd [--stdin] [--delete] FILE USER\n"
                "                       set (or delete) USER's password in FILE\n"
+               "  mqstated persistence check|repair DIR\n"
+               "                       inspect (or cut at its first bad frame) DIR/statestore.log\n"
                "  -h, --help           print this help and exit\n"
                "--port/--bind change the address of the configuration's only listener;\n"
                "its TLS and authentication settings stay, and a loopback listener stays\n"
@@ -150,6 +154,7 @@ static void server_stop(server *s)
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
     authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
+    store_log_shutdown(s->slog); /* after the bridge's last flush */
     net_shutdown(s->net);
     uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
@@ -222,9 +227,24 @@ static int run(config *cfg, const options *o)
     s.broker = broker_new(&s.loop, &cfg->limits, &server_principal_ops);
     store_bridge_config bc;
     config_store_bridge(cfg, &bc);
-    s.store = store_bridge_new(&s.loop, s.broker, &bc);
-    if (!s.store) log_error("state store: invalid configuration"); /* config.c validated it */
-    else s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
+    char lerr[512];
+    const config_persistence *pc = &cfg->persistence;
+    bool log_ok = true;
+    if (pc->dir[0]) {
+        s.slog = store_log_new(&s.loop, pc->dir, pc->fsync, lerr, sizeof lerr);
+        if (!s.slog) log_error("%s", lerr);
+        log_ok = s.slog != NULL;
+        if (s.slog && pc->state_store == CONFIG_PERSIST_ALL) {
+            bc.log_new = store_log_attach;
+            bc.log_arg = s.slog;
+            bc.clock_mark_ms = STORE_LOG_CLOCK_MARK_MS;
+        }
+    }
+    /* Replays the log (if any) before any listener opens. */
+    s.store = log_ok ? store_bridge_new(&s.loop, s.broker, &bc) : NULL;
+    if (!s.store) {
+        if (log_ok) log_error("state store: cannot start (see above)");
+    } else s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
     s.config_path = o->config_path;
     s.opts = o;
     config_running_set(&s.running, cfg);
@@ -248,6 +268,7 @@ static int run(config *cfg, const options *o)
     authz_guard_free(s.authz);
     security_free(s.sec);
     store_bridge_free(s.store);
+    store_log_free(s.slog);
     broker_free(s.broker);
     net_free(s.net);
     if (uv_loop_close(&s.loop) != 0) log_warn("event loop closed with handles still open");
@@ -261,6 +282,7 @@ int main(int argc, char **argv)
      * signal that kills the broker. */
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && strcmp(argv[1], "passwd") == 0) return passwd_cmd_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "persistence") == 0) return persistence_cmd_main(argc - 1, argv + 1);
     options o;
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;

@@ -86,6 +86,13 @@ struct store_bridge {
     uv_idle_t drain;    /* active while more keys are due than one slice removes */
     uint64_t timer_due; /* wall ms the expiry timer is armed for; 0 = idle */
     bool draining;      /* drain active: the timer stays stopped */
+    /* EXPIRE records proposed, not yet committed or failed. */
+    size_t expiry_inflight;
+    /* The HLC high-water mark (cfg clock_mark_ms > 0): mark_wall is the
+     * newest proposed, mark_durable the newest committed; mark_tag != 0
+     * while one is in flight (one at a time). */
+    uint32_t mark_ahead_ms;
+    uint64_t mark_wall, mark_durable, mark_tag;
     bool installed;
     int handles_open;             /* timer, drain and flush until their close callbacks ran */
     store_reply reply;            /* reused across requests */
@@ -133,14 +140,31 @@ void store_bridge_config_default(store_bridge_config *c)
 
 static void expiry_arm(store_bridge *sb);
 static bool propose(store_bridge *sb, const store_record *r, uint64_t *tag);
+static void clock_mark_check(store_bridge *sb);
 
 /* An EXPIRE record decided by the service: through the log like any other
  * write, with no reply waiting. A refusal leaves the key for the next
  * slice. */
 static void expiry_emit(void *ctx, const store_record *r)
 {
+    store_bridge *sb = ctx;
     uint64_t tag;
-    if (!propose(ctx, r, &tag)) log_debug("state store: the log refused an expiry record");
+    clock_mark_check(sb);
+    sb->expiry_inflight++; /* before: the in-memory log commits inside propose */
+    if (propose(sb, r, &tag)) return;
+    sb->expiry_inflight--;
+    log_debug("state store: the log refused an expiry record");
+}
+
+/* A batching log commits EXPIRE records later: until they are applied the
+ * keys still look due, and deciding again would log them twice. So
+ * expiry pauses while any is in flight and re-arms when the last one
+ * commits or fails (the in-memory log commits inside propose: never
+ * paused). */
+static void expiry_settled(store_bridge *sb)
+{
+    assert(sb->expiry_inflight > 0);
+    if (--sb->expiry_inflight == 0) expiry_arm(sb);
 }
 
 /* One slice; true while more keys are due. */
@@ -149,8 +173,8 @@ static bool expiry_slice(store_bridge *sb)
     uint64_t start = uv_hrtime();
     bool more;
     do more = store_service_decide_expiry(sb->svc, clock_wall_ms(), expiry_emit, sb);
-    while (more && uv_hrtime() - start < EXPIRY_SLICE_NS);
-    return more;
+    while (more && !sb->expiry_inflight && uv_hrtime() - start < EXPIRY_SLICE_NS);
+    return more && !sb->expiry_inflight;
 }
 
 static void expiry_drain(uv_idle_t *h)
@@ -180,7 +204,7 @@ static void expiry_fire(uv_timer_t *t)
  * While draining, the idle handle re-arms when it is done. */
 static void expiry_arm(store_bridge *sb)
 {
-    if (!sb->installed || sb->draining) return;
+    if (!sb->installed || sb->draining || sb->expiry_inflight) return;
     uint64_t due = store_service_next_deadline(sb->svc);
     if (due == 0) {
         if (sb->timer_due) uv_timer_stop(&sb->timer);
@@ -402,16 +426,26 @@ static void reply_unavailable(store_bridge *sb, mqtt_bytes topic, mqtt_bytes cor
 static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
 {
     store_bridge *sb = ctx;
+    if (tag && tag == sb->mark_tag) {
+        /* Our live mark: durable now. Not applied: S must not jump ahead
+         * at run time; replay at the next start applies (observes) it. */
+        sb->mark_tag = 0;
+        sb->mark_durable = sb->mark_wall;
+        return;
+    }
     pending *p = tag ? pending_take(sb, tag) : NULL;
+    bool expiry = tag && !p; /* the only other proposals without a reply waiting */
     store_record r;
     store_record_err err = store_record_decode(rec, len, &r);
     if (err != STORE_RECORD_OK) {
         log_error("state store: committed record %" PRIu64 " does not decode (%s); not applied", index,
                   store_record_strerror(err));
         if (p) reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, "internal error");
+        if (expiry) expiry_settled(sb);
         return;
     }
     store_service_apply(sb->svc, &r, p ? &sb->reply : NULL);
+    if (expiry) expiry_settled(sb);
     if (r.type == STORE_REC_SET && r.deadline_ms) expiry_arm(sb); /* maybe an earlier deadline */
     if (!p) return;
     build_reply_props(sb, pending_corr(p), 200, NULL, (mqtt_bytes){NULL, 0});
@@ -422,8 +456,16 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
 static void on_fail(void *ctx, uint64_t tag, const char *why)
 {
     store_bridge *sb = ctx;
+    if (tag == sb->mark_tag) { /* proposed again by the next write */
+        sb->mark_tag = 0;
+        sb->mark_wall = sb->mark_durable;
+        return;
+    }
     pending *p = pending_take(sb, tag);
-    if (!p) return;
+    if (!p) {
+        expiry_settled(sb);
+        return;
+    }
     log_debug("state store: write %" PRIu64 " failed in the log: %s", tag, why);
     reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, why);
 }
@@ -451,6 +493,24 @@ static void propose_write(store_bridge *sb, const request_view *rv, const store_
     sb->ring_n--; /* refused: no callback will come for it */
     sb->pending_bytes -= cost;
     reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, "the state store log refused the write");
+}
+
+/* Keep a CLOCK record ahead of the server clock in the log: proposed when
+ * S comes within half the distance of the last mark, before the write
+ * whose version caused it, so it is in the same group and durable before
+ * that write is answered. A restart replays (and so observes) it. */
+static void clock_mark_check(store_bridge *sb)
+{
+    if (!sb->mark_ahead_ms || sb->mark_tag) return;
+    hlc s = store_service_clock(sb->svc);
+    if (s.wall_ms + sb->mark_ahead_ms / 2 < sb->mark_wall) return;
+    uint64_t now = clock_wall_ms();
+    uint64_t mark = (s.wall_ms > now ? s.wall_ms : now) + sb->mark_ahead_ms;
+    store_record r = {.type = STORE_REC_CLOCK, .now_ms = now, .version = {mark, 0, s.node, s.node_len}};
+    uint64_t tag;
+    if (!propose(sb, &r, &tag)) return; /* the next write tries again */
+    sb->mark_tag = tag;
+    sb->mark_wall = mark;
 }
 
 /* Send sb->reply (from decide or the de-duplication table) at once. */
@@ -538,7 +598,9 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
         return;
     }
     store_record rec;
-    if (store_service_decide(sb->svc, &req, &rec, &sb->reply)) {
+    bool write = store_service_decide(sb->svc, &req, &rec, &sb->reply);
+    clock_mark_check(sb); /* before the write: rec's bytes stay valid (no decide) */
+    if (write) {
         propose_write(sb, &rv, &rec);
         return;
     }
@@ -664,6 +726,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     }
     sb->loop = loop;
     sb->b = b;
+    sb->mark_ahead_ms = cfg->clock_mark_ms;
     sb->refused = hashmap_new();
     /* An eighth of the service's table: errors and STOPs are rare. */
     sb->local = dedup_new(cfg->reply_cache_entries / 8 + 16, cfg->reply_cache_bytes / 8 + 65536);
@@ -679,6 +742,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     broker_add_authorizer(b, authorize, sb);
     broker_set_disconnect_hook(b, on_disconnect, sb);
     sb->installed = true;
+    expiry_arm(sb); /* replayed keys may be due, or overdue: expired while down */
     return sb;
 }
 

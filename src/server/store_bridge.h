@@ -31,6 +31,11 @@ typedef struct store_bridge_config {
     size_t reply_cache_bytes;    /* > 0 */
     store_bridge_log_fn log_new; /* NULL: the in-memory log (repl_mem_log_new) */
     void *log_arg;
+    /* > 0 (durable logs): keep a CLOCK record (HLC high-water mark) this
+     * far ahead of the server clock in the log, so a restarted server
+     * never issues a version below one issued before, even for writes
+     * that were lost. 0: no marks. */
+    uint32_t clock_mark_ms;
 } store_bridge_config;
 
 /* store_config_default, and a reply cache of 100000 entries / 64 MiB. */

@@ -263,10 +263,27 @@ static void dedup_remember(store_service *s, const store_record *r, const store_
               store_dedup_until(r->now_ms, r->expiry_s));
 }
 
-void store_service_apply(store_service *s, const store_record *r, store_reply *out)
+/* A write whose de-duplication key is already remembered is a repeat of
+ * an applied write: a redelivery that was decided while its first copy
+ * was still in the log (a batching or replicated log). It answers the
+ * remembered reply and changes nothing; a function of the records alone,
+ * so replay and replicas skip the same records. */
+static bool apply_repeat(store_service *s, const store_record *r, store_reply *out)
 {
-    if (!out) out = &s->apply_reply;
-    reply_reset(out);
+    if (r->type != STORE_REC_SET && r->type != STORE_REC_DEL && r->type != STORE_REC_VDEL) return false;
+    if (!r->client_id.len && !r->correlation.len) return false;
+    dedup_key k = {{r->client_id.data, r->client_id.len}, {r->correlation.data, r->correlation.len}, r->payload_digest};
+    dedup_slice meta, p;
+    if (!dedup_get(s->dedup, &k, r->now_ms, &meta, &p)) return false;
+    buf_append(&out->payload, p.data, p.len);
+    out->has_version = meta.len > 0;
+    buf_append(&out->version, meta.data, meta.len);
+    return true;
+}
+
+/* The record's effects; out is reset. */
+static void apply_record(store_service *s, const store_record *r, store_reply *out)
+{
     svc_ctx c = {.s = s, .out = out};
     switch (r->type) {
     case STORE_REC_SET: store_service__apply_set(&c, r); break;
@@ -289,10 +306,28 @@ void store_service_apply(store_service *s, const store_record *r, store_reply *o
     if (r->type == STORE_REC_SET || r->type == STORE_REC_DEL || r->type == STORE_REC_VDEL) dedup_remember(s, r, out);
 }
 
+void store_service_apply(store_service *s, const store_record *r, store_reply *out)
+{
+    if (!out) out = &s->apply_reply;
+    reply_reset(out);
+    if (apply_repeat(s, r, out)) {
+        /* The clock still follows everything a record carries (§4.5). */
+        hlc_clock_observe(s->clock, &r->version);
+        if (r->has_fence) hlc_clock_observe(s->clock, &r->fence);
+        return;
+    }
+    apply_record(s, r, out);
+}
+
 void store_service_execute(store_service *s, const store_request *req, store_reply *out)
 {
     store_record rec;
-    if (store_service_decide(s, req, &rec, out)) store_service_apply(s, &rec, out);
+    /* No log in between, so no repeat can be in flight: execute applies
+     * what it decided (callers without a bridge do their own lookups). */
+    if (store_service_decide(s, req, &rec, out)) {
+        reply_reset(out);
+        apply_record(s, &rec, out);
+    }
 }
 
 bool store_service_dedup_lookup(store_service *s, store_bytes client_id, store_bytes correlation, store_bytes payload,
@@ -360,6 +395,8 @@ bool store_service_decide_expiry(store_service *s, uint64_t now_ms, store_record
     uint64_t next = keyspace_next_deadline(s->ks);
     return next != 0 && next <= now_ms;
 }
+
+hlc store_service_clock(const store_service *s) { return hlc_clock_get(s->clock); }
 
 static void expire_apply(void *ctx, const store_record *r) { store_service_apply(ctx, r, NULL); }
 

@@ -158,12 +158,18 @@ bool store_service_decide(store_service *s, const store_request *req, store_reco
 /* Apply one record: the keyspace change, the server clock following the
  * record's version (and fence), stats, KEYNOTIFY fan-out, the
  * de-duplication entry for a write, and the reply into `out` unless NULL.
+ * A write whose de-duplication key is already remembered (a repeat decided
+ * while its first copy was in the log) gets the remembered reply and
+ * changes nothing but the clock.
  * Deterministic: the same records in the same order give the same
  * keyspace, replies and de-duplication state. */
 void store_service_apply(store_service *s, const store_record *r, store_reply *out);
 
+/* The server clock S now (node points into the service). */
+hlc store_service_clock(const store_service *s);
+
 /* Decide then apply at once (no log): the service as a library, and
- * tests. */
+ * tests. No de-duplication: a repeated request is executed again. */
 void store_service_execute(store_service *s, const store_request *req, store_reply *out);
 
 /* A remembered reply for a repeat of an applied write: (client id,

@@ -259,12 +259,56 @@ static void test_commit_without_pending_applies_silently(void **state)
     expect_reply(f, "g", "$1\r\nv\r\n", "200");
 }
 
+/* A redelivery decided while its first copy is still in the log is
+ * logged too, but applying it changes nothing: it gets the first copy's
+ * reply (SET NX would otherwise answer "not set" to its own retry). */
+static void test_redelivery_while_pending_applies_once(void **state)
+{
+    fixture *f = *state;
+    const char *nx = "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nNX\r\n";
+    send_request(f, nx, "c6", 2);
+    send_request(f, nx, "c6", 3);
+    assert_int_equal(f->log.n, 2);
+    held_commit(&f->log);
+    expect_reply(f, "c6", "+OK\r\n", "200");
+    held_commit(&f->log);
+    expect_reply(f, "c6", "+OK\r\n", "200");
+}
+
+/* Active expiry through a batching log: while its EXPIRE record is in
+ * flight the key still looks due, yet it is proposed once, not once per
+ * loop iteration; a failed EXPIRE is decided again. */
+static void test_expiry_proposed_once_while_in_flight(void **state)
+{
+    fixture *f = *state;
+    send_request(f, "*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nPX\r\n$2\r\n20\r\n", "c5", 2);
+    held_commit(&f->log);
+    expect_reply(f, "c5", "+OK\r\n", "200");
+    uint64_t until = clock_wall_ms() + 300;
+    while (f->log.n == 0 && clock_wall_ms() < until) tc_pump(&f->loop, &f->c);
+    assert_int_equal(f->log.n, 1);
+    for (int i = 0; i < 5; i++) tc_expect_silence(&f->loop, &f->c); /* many iterations, some ms */
+    assert_int_equal(f->log.n, 1);
+    store_record r;
+    assert_int_equal(store_record_decode(f->log.rec[0], f->log.len[0], &r), STORE_RECORD_OK);
+    assert_int_equal(r.type, STORE_REC_EXPIRE);
+    held_fail(&f->log); /* the log failed it: the key is decided again */
+    until = clock_wall_ms() + 3000;
+    while (f->log.n == 0 && clock_wall_ms() < until) tc_pump(&f->loop, &f->c);
+    assert_int_equal(f->log.n, 1);
+    held_commit(&f->log);
+    for (int i = 0; i < 3; i++) tc_expect_silence(&f->loop, &f->c);
+    assert_int_equal(f->log.n, 0); /* applied: nothing more to expire */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reply_waits_for_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_and_refused_writes_get_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_without_pending_applies_silently, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_proposed_once_while_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redelivery_while_pending_applies_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,68 @@
+#include "repl/file_log.h"
+
+#include <assert.h>
+
+/* True if complete frames run from p[0] exactly to p[n] (at least one). */
+static bool chain_to_end(const uint8_t *p, size_t n)
+{
+    size_t off = 0, used;
+    repl_frame f;
+    while (off < n) {
+        if (repl_frame_next(p + off, n - off, &used, &f) != REPL_FRAME_OK) return false;
+        off += used;
+    }
+    return off == n && n > 0;
+}
+
+void repl_file_scan(const uint8_t *p, size_t n, repl_scan_fn fn, void *ctx, repl_scan_result *out)
+{
+    *out = (repl_scan_result){REPL_SCAN_CLEAN, 0, 0, NULL};
+    size_t off = 0;
+    while (off < n) {
+        size_t used;
+        repl_frame f;
+        repl_frame_status st = repl_frame_next(p + off, n - off, &used, &f);
+        if (st == REPL_FRAME_CORRUPT) {
+            out->status = REPL_SCAN_CORRUPT;
+            out->why = "bad checksum or length";
+            break;
+        }
+        if (st == REPL_FRAME_NEED_MORE) {
+            out->status = REPL_SCAN_TORN;
+            out->why = "the file ends inside a frame";
+            /* A damaged length pointing past the end hides intact frames. */
+            for (size_t k = off + 1; k + REPL_FRAME_HEADER <= n; k++)
+                if (chain_to_end(p + k, n - k)) {
+                    out->status = REPL_SCAN_CORRUPT;
+                    out->why = "a frame length points past the end of the file, intact frames follow";
+                    break;
+                }
+            break;
+        }
+        if (f.type != REPL_FILE_STORE_RECORD) {
+            out->status = REPL_SCAN_CORRUPT;
+            out->why = "unknown frame type";
+            break;
+        }
+        const char *bad = fn ? fn(ctx, out->frames + 1, off, &f) : NULL;
+        if (bad) {
+            out->status = REPL_SCAN_CORRUPT;
+            out->why = bad;
+            break;
+        }
+        out->frames++;
+        off += used;
+        out->valid_end = off;
+    }
+    assert(out->valid_end <= n);
+}
+
+const char *repl_scan_status_name(repl_scan_status s)
+{
+    switch (s) {
+    case REPL_SCAN_CLEAN: return "clean";
+    case REPL_SCAN_TORN: return "torn tail";
+    case REPL_SCAN_CORRUPT: return "corrupt";
+    }
+    return "?";
+}

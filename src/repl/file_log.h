@@ -1,0 +1,57 @@
+/* The durable log's file format and recovery scan (pure part; the loop
+ * integration, fsync on the thread pool and the lock file live in
+ * src/server/store_log.c).
+ *
+ * One append-only file DIR/statestore.log holds frames (repl/frame.h)
+ * back to back, each of type REPL_FILE_STORE_RECORD carrying one encoded
+ * store_record. A file is scanned once at start: every complete frame is
+ * handed to the caller in order; what follows the last complete frame is
+ * judged as
+ *   CLEAN    nothing: the file ends at a frame boundary;
+ *   TORN     an unfinished append (a crash mid-write): truncate it;
+ *   CORRUPT  damage before the end: refuse to start.
+ *
+ * The CRC does not cover the length, so a damaged length that points past
+ * the end of the file looks like a torn tail. A tail is therefore taken as
+ * torn only if no complete frame chain starts inside it and runs exactly
+ * to the end of the file (then the frames behind the damaged header are
+ * intact records: corruption, not a crash mid-append). */
+#ifndef MQS_REPL_FILE_LOG_H
+#define MQS_REPL_FILE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repl/frame.h"
+
+#define REPL_FILE_LOG_NAME "statestore.log"
+#define REPL_FILE_LOCK_NAME "LOCK"
+/* The one frame type of the state store log: an encoded store_record. */
+#define REPL_FILE_STORE_RECORD 1
+
+typedef enum repl_scan_status {
+    REPL_SCAN_CLEAN,
+    REPL_SCAN_TORN,
+    REPL_SCAN_CORRUPT,
+} repl_scan_status;
+
+typedef struct repl_scan_result {
+    repl_scan_status status;
+    uint64_t frames;  /* complete frames accepted before valid_end */
+    size_t valid_end; /* offset just past the last accepted frame */
+    const char *why;  /* TORN/CORRUPT: a short static text */
+} repl_scan_result;
+
+/* Called for each complete frame in order (index 1, 2, ...) at `offset`.
+ * Returns NULL to accept it, or a short static text to reject it as
+ * corrupt (a record that does not decode); the scan stops there. */
+typedef const char *(*repl_scan_fn)(void *ctx, uint64_t index, size_t offset, const repl_frame *f);
+
+/* Scan p[0..n). fn may be NULL (count only). */
+void repl_file_scan(const uint8_t *p, size_t n, repl_scan_fn fn, void *ctx, repl_scan_result *out);
+
+/* A text for a status: "clean", "torn tail", "corrupt". */
+const char *repl_scan_status_name(repl_scan_status s);
+
+#endif

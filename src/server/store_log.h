@@ -1,0 +1,57 @@
+/* The durable state store log (issue 11): repl/log.h implemented on one
+ * append-only file DIR/statestore.log (format and recovery scan:
+ * repl/file_log.h), integrated with the loop here: records proposed during
+ * one loop iteration are written together at the bridge's flush (one
+ * write(2)), fsynced on the libuv thread pool according to the fsync mode,
+ * and committed (applied and answered) in order:
+ *
+ *   always    after the fsync of their group completed; proposals made
+ *             while an fsync is in flight form the next group (group commit)
+ *   everysec  after the write; a timer fsyncs once a second
+ *   no        after the write; never fsynced here
+ *
+ * A write or fsync error fails the proposals that are not durable (their
+ * writers get __stat 503 naming the error), truncates the file back to its
+ * last durable length, logs once, refuses writes for a second and then
+ * tries again, so writes resume by themselves when space returns.
+ *
+ * DIR/LOCK is flock()ed for the process lifetime: one mqstated per dir. */
+#ifndef MQS_SERVER_STORE_LOG_H
+#define MQS_SERVER_STORE_LOG_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "repl/log.h"
+
+typedef enum store_fsync_mode {
+    STORE_FSYNC_ALWAYS,
+    STORE_FSYNC_EVERYSEC,
+    STORE_FSYNC_NO,
+} store_fsync_mode;
+
+/* How far ahead of the server clock the bridge keeps the HLC high-water
+ * mark (a CLOCK record) in the log: after a crash the clock resumes at
+ * most this far ahead of real time. */
+#define STORE_LOG_CLOCK_MARK_MS 10000
+
+typedef struct store_log store_log;
+
+/* Create dir if missing (one level) and take its lock. NULL with a message
+ * in err (naming the dir, and the PID holding the lock) on failure. */
+store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode, char *err, size_t errlen);
+
+/* A store_bridge_log_fn (arg: the store_log): open the file, replay every
+ * record through on_commit (tag 0) in order, truncate a torn tail, and
+ * return the log. NULL (logged, naming file, offset and the check
+ * command) if the file is corrupt or cannot be read. Once per store_log. */
+repl_log *store_log_attach(void *arg, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx);
+
+/* Stop the timers; the loop then runs dry (an fsync in flight completes
+ * and commits). After store_bridge_shutdown. */
+void store_log_shutdown(store_log *sl);
+/* After the loop ran dry and the bridge (which frees the repl_log, a view
+ * of this object) was freed: fsync what was written, unlock, free. */
+void store_log_free(store_log *sl);
+
+#endif
