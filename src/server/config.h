@@ -66,8 +66,8 @@ typedef enum config_persist_mode {
 } config_persist_mode;
 
 typedef struct config_persistence {
-    char dir[CONFIG_PATH_MAX]; /* "" (default): everything in memory */
-    store_fsync_mode fsync;    /* default STORE_FSYNC_EVERYSEC */
+    char dir[CONFIG_PATH_MAX];       /* "" (default): everything in memory */
+    store_fsync_mode fsync;          /* default STORE_FSYNC_EVERYSEC */
     config_persist_mode state_store; /* default CONFIG_PERSIST_ALL */
 } config_persistence;
 
