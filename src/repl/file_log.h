@@ -27,6 +27,11 @@
 
 #define REPL_FILE_LOG_NAME "statestore.log"
 #define REPL_FILE_LOCK_NAME "LOCK"
+/* Snapshots and log compaction (docs/persistence.md): the installed
+ * snapshot, the one being written, and the rotated log it will cover. */
+#define REPL_FILE_SNAP_NAME "statestore.snap"
+#define REPL_FILE_SNAP_TMP_NAME "statestore.snap.tmp"
+#define REPL_FILE_LOG_OLD_NAME "statestore.log.old"
 /* The one frame type of the state store log: an encoded store_record. */
 #define REPL_FILE_STORE_RECORD 1
 

@@ -60,6 +60,7 @@ typedef struct config_store {
 } config_store;
 
 /* The `persistence:` section (docs/persistence.md). */
+#define CONFIG_SNAPSHOT_LOG_BYTES (64ull << 20)
 typedef enum config_persist_mode {
     CONFIG_PERSIST_ALL,  /* every state store write is durable */
     CONFIG_PERSIST_NONE, /* the state store stays in memory */
@@ -69,6 +70,7 @@ typedef struct config_persistence {
     char dir[CONFIG_PATH_MAX];       /* "" (default): everything in memory */
     store_fsync_mode fsync;          /* default STORE_FSYNC_EVERYSEC */
     config_persist_mode state_store; /* default CONFIG_PERSIST_ALL */
+    uint64_t snapshot_log_bytes;     /* default CONFIG_SNAPSHOT_LOG_BYTES; 0 = never */
 } config_persistence;
 
 typedef struct config {

@@ -233,6 +233,7 @@ static int run(config *cfg, const options *o)
     if (pc->dir[0]) {
         s.slog = store_log_new(&s.loop, pc->dir, pc->fsync, lerr, sizeof lerr);
         if (!s.slog) log_error("%s", lerr);
+        else store_log_set_snapshot_bytes(s.slog, pc->snapshot_log_bytes);
         log_ok = s.slog != NULL;
         if (s.slog && pc->state_store == CONFIG_PERSIST_ALL) {
             bc.log_new = store_log_attach;

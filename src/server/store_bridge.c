@@ -716,7 +716,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     sc.dedup_entries = cfg->reply_cache_entries;
     sc.dedup_bytes = cfg->reply_cache_bytes;
     sb->svc = store_service_new(&sc, on_notify, sb);
-    sb->log = sb->svc ? cfg->log_new ? cfg->log_new(cfg->log_arg, on_commit, on_fail, sb)
+    sb->log = sb->svc ? cfg->log_new ? cfg->log_new(cfg->log_arg, sb->svc, on_commit, on_fail, sb)
                                      : repl_mem_log_new(on_commit, on_fail, sb)
                       : NULL;
     if (!sb->log) {

@@ -13,10 +13,12 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "repl/file_log.h"
 #include "store/record.h"
+#include "store/snapshot.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -24,6 +26,10 @@
 /* How long writes are refused after a write or fsync error. */
 #define STORE_LOG_RETRY_MS 1000
 #define STORE_LOG_EVERYSEC_MS 1000
+/* How often the parent polls waitpid for the snapshot child. */
+#define STORE_LOG_SNAP_POLL_MS 100
+/* After a failed snapshot, none starts for this long. */
+#define STORE_LOG_SNAP_BACKOFF_MS 60000
 
 typedef struct tagvec {
     uint64_t *v;
@@ -53,7 +59,16 @@ struct store_log {
     char why[160];
     uv_timer_t retry, tick;
     int handles_open;
+    /* Snapshots (docs/persistence.md): at most one child at a time. */
+    const store_service *svc; /* the bridge's; outlives the log */
+    char *snap_path, *tmp_path, *old_path;
+    uint64_t snap_bytes;       /* 0: never */
+    uint64_t snap_not_before;  /* uv_now after a failure */
+    pid_t child;               /* 0: none */
+    uv_timer_t snap_poll;
 };
+
+static void maybe_snapshot(store_log *sl);
 
 static void tags_push(tagvec *t, uint64_t tag)
 {
@@ -95,6 +110,7 @@ static void group_commit(store_log *sl)
         off += used;
     }
     group_clear(sl);
+    maybe_snapshot(sl);
 }
 
 static void group_fail(store_log *sl)
@@ -180,6 +196,114 @@ static int write_all(int fd, const uint8_t *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+/* --- snapshots and compaction ------------------------------------------------ */
+
+static void fsync_dir(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return;
+    if (fsync(dfd) != 0) log_warn("persistence.dir %s: fsync of the directory failed: %s", dir, strerror(errno));
+    close(dfd);
+}
+
+static bool snap_sink(void *ctx, const void *p, size_t n) { return write_all(*(int *)ctx, p, n) == 0; }
+
+/* In the forked child: no libuv, no allocation, no logging. */
+static void snap_child(const store_log *sl, uint64_t last_index)
+{
+    int fd = open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) _exit(1);
+    bool ok = store_snapshot_write(sl->svc, last_index, snap_sink, &fd) && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    _exit(ok ? 0 : 1);
+}
+
+static void snap_install(store_log *sl)
+{
+    if (rename(sl->tmp_path, sl->snap_path) != 0) {
+        log_error("state store snapshot: cannot rename %s to %s: %s; %s is kept and replayed at the next start",
+                  sl->tmp_path, sl->snap_path, strerror(errno), sl->old_path);
+        unlink(sl->tmp_path);
+        sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
+        return;
+    }
+    fsync_dir(sl->dir);
+    if (unlink(sl->old_path) != 0)
+        log_error("state store snapshot: cannot delete %s: %s", sl->old_path, strerror(errno));
+    fsync_dir(sl->dir);
+    log_info("state store snapshot %s installed; %s deleted", sl->snap_path, sl->old_path);
+}
+
+static void snap_poll_fire(uv_timer_t *t)
+{
+    store_log *sl = t->data;
+    int status;
+    pid_t r = waitpid(sl->child, &status, WNOHANG);
+    if (r == 0) return;
+    uv_timer_stop(&sl->snap_poll);
+    sl->child = 0;
+    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        snap_install(sl);
+        return;
+    }
+    char why[64];
+    if (r < 0) snprintf(why, sizeof why, "waitpid: %s", strerror(errno));
+    else if (WIFSIGNALED(status)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
+    else snprintf(why, sizeof why, "exit status %d (a write, fsync or open error)", WEXITSTATUS(status));
+    log_error("state store snapshot into %s failed (%s); deleted it, %s is kept (replayed at the next start, which "
+              "completes the snapshot); no new snapshot until then",
+              sl->tmp_path, why, sl->old_path);
+    unlink(sl->tmp_path);
+    sl->snap_not_before = UINT64_MAX;
+}
+
+/* At a group boundary (nothing written and not yet committed, no fsync
+ * in flight on the fd): rotate the log, fork the snapshot writer. */
+static void maybe_snapshot(store_log *sl)
+{
+    if (!sl->snap_bytes || sl->file_len < sl->snap_bytes || sl->child || sl->syncing || sl->broken ||
+        sl->closing || !sl->svc || sl->group.len || uv_now(sl->loop) < sl->snap_not_before)
+        return;
+    if (access(sl->old_path, F_OK) == 0) return; /* one rotation in flight at most */
+    if (sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty && fsync(sl->fd) != 0) {
+        log_broken(sl, "fsync", errno, false);
+        return;
+    }
+    if (rename(sl->path, sl->old_path) != 0) {
+        log_error("state store log: cannot rename %s to %s: %s; no snapshot", sl->path, sl->old_path,
+                  strerror(errno));
+        sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
+        return;
+    }
+    int fd = open(sl->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) { /* keep appending to the renamed file: nothing is lost */
+        log_error("state store log: cannot create %s: %s; no snapshot", sl->path, strerror(errno));
+        if (rename(sl->old_path, sl->path) != 0)
+            log_error("state store log: cannot rename %s back: %s", sl->old_path, strerror(errno));
+        sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
+        return;
+    }
+    fsync_dir(sl->dir);
+    close(sl->fd);
+    sl->fd = fd;
+    sl->file_len = sl->durable_len = 0;
+    sl->dirty = false;
+    uint64_t t0 = uv_hrtime();
+    pid_t pid = fork();
+    if (pid == 0) snap_child(sl, sl->last_index);
+    uint64_t pause = uv_hrtime() - t0;
+    if (pid < 0) {
+        log_error("state store snapshot: fork failed: %s; %s is kept (replayed at the next start)",
+                  strerror(errno), sl->old_path);
+        sl->snap_not_before = UINT64_MAX;
+        return;
+    }
+    sl->child = pid;
+    uv_timer_start(&sl->snap_poll, snap_poll_fire, STORE_LOG_SNAP_POLL_MS, STORE_LOG_SNAP_POLL_MS);
+    log_info("state store snapshot: writing %s as of record %" PRIu64 " (child PID %ld, fork took %.3f ms)",
+             sl->tmp_path, sl->last_index, (long)pid, (double)pause / 1e6);
 }
 
 static bool log_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
@@ -292,40 +416,150 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
     sl->dir = xstrdup(dir);
     sl->path = path_join(dir, REPL_FILE_LOG_NAME);
     sl->lock_path = path_join(dir, REPL_FILE_LOCK_NAME);
+    sl->snap_path = path_join(dir, REPL_FILE_SNAP_NAME);
+    sl->tmp_path = path_join(dir, REPL_FILE_SNAP_TMP_NAME);
+    sl->old_path = path_join(dir, REPL_FILE_LOG_OLD_NAME);
     sl->fd = -1;
     if (!take_lock(sl, err, errlen)) {
         if (sl->lock_fd >= 0) close(sl->lock_fd);
         free(sl->dir);
         free(sl->path);
         free(sl->lock_path);
+        free(sl->snap_path);
+        free(sl->tmp_path);
+        free(sl->old_path);
         free(sl);
         return NULL;
     }
     uv_timer_init(loop, &sl->retry);
     uv_timer_init(loop, &sl->tick);
-    sl->retry.data = sl->tick.data = sl;
-    sl->handles_open = 2;
+    uv_timer_init(loop, &sl->snap_poll);
+    sl->retry.data = sl->tick.data = sl->snap_poll.data = sl;
+    sl->handles_open = 3;
     if (mode == STORE_FSYNC_EVERYSEC)
         uv_timer_start(&sl->tick, tick_fire, STORE_LOG_EVERYSEC_MS, STORE_LOG_EVERYSEC_MS);
     return sl;
 }
 
+void store_log_set_snapshot_bytes(store_log *sl, uint64_t bytes) { sl->snap_bytes = bytes; }
+
 typedef struct replay {
     store_log *sl;
+    uint64_t base; /* index of the last record before this file */
 } replay;
 
 static const char *replay_frame(void *ctx, uint64_t index, size_t offset, const repl_frame *f)
 {
-    store_log *sl = ((replay *)ctx)->sl;
+    replay *rp = ctx;
     (void)offset;
     store_record r;
     store_record_err e = store_record_decode(f->payload, f->len, &r);
     if (e != STORE_RECORD_OK) return "a record does not decode";
-    sl->base.on_commit(sl->base.ctx, index, f->payload, f->len, 0);
+    rp->sl->base.on_commit(rp->sl->base.ctx, rp->base + index, f->payload, f->len, 0);
     return NULL;
 }
 
-repl_log *store_log_attach(void *arg, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx)
+/* Map fd's whole file (NULL with *n == 0 for an empty one). */
+static bool map_file(const char *path, int fd, void **map, size_t *n)
+{
+    struct stat st;
+    *map = NULL;
+    if (fstat(fd, &st) != 0) {
+        log_error("persistence: cannot stat %s: %s", path, strerror(errno));
+        return false;
+    }
+    *n = (size_t)st.st_size;
+    if (!*n) return true;
+    *map = mmap(NULL, *n, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (*map == MAP_FAILED) {
+        log_error("persistence: cannot map %s: %s", path, strerror(errno));
+        return false;
+    }
+    madvise(*map, *n, MADV_SEQUENTIAL);
+    return true;
+}
+
+/* Load DIR/statestore.snap if it exists into svc; *index = its last index. */
+static bool load_snapshot(store_log *sl, store_service *svc, uint64_t *index, uint64_t *keys)
+{
+    *index = *keys = 0;
+    int fd = open(sl->snap_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return true;
+        log_error("state store snapshot %s: cannot open: %s", sl->snap_path, strerror(errno));
+        return false;
+    }
+    void *map;
+    size_t n;
+    bool ok = map_file(sl->snap_path, fd, &map, &n);
+    close(fd);
+    if (!ok) return false;
+    char err[200];
+    ok = store_snapshot_load(svc, map ? map : "", n, index, err, sizeof err);
+    if (map) munmap(map, n);
+    if (!ok) {
+        log_error("state store snapshot %s is damaged (%s); refusing to start (a snapshot is installed only "
+                  "complete, so this is real damage). Inspect it with `mqstated persistence check %s`",
+                  sl->snap_path, err, sl->dir);
+        return false;
+    }
+    store_stats st;
+    store_service_stats(svc, &st);
+    *keys = st.keyspace.keys;
+    return true;
+}
+
+/* Replay one log file from fd; newest: a torn tail is truncated (else it
+ * is corruption). *frames = records replayed; *valid_end = clean length. */
+static bool replay_file(store_log *sl, const char *path, int fd, bool newest, uint64_t *frames, size_t *valid_end)
+{
+    void *map;
+    size_t n;
+    if (!map_file(path, fd, &map, &n)) return false;
+    repl_scan_result res = {REPL_SCAN_CLEAN, 0, 0, NULL};
+    if (n) {
+        replay rp = {sl, sl->last_index};
+        repl_file_scan(map, n, replay_frame, &rp, &res);
+        munmap(map, n);
+    }
+    *frames = res.frames;
+    *valid_end = res.valid_end;
+    sl->last_index += res.frames;
+    if (res.status == REPL_SCAN_CORRUPT || (res.status == REPL_SCAN_TORN && !newest)) {
+        log_error("state store log %s is corrupt at offset %zu (%s); refusing to start. Inspect it with "
+                  "`mqstated persistence check %s`; `mqstated persistence repair %s` drops everything from that "
+                  "offset on (keeping a backup; it repairs %s only)",
+                  path, res.valid_end, res.status == REPL_SCAN_TORN ? "cut short, and it is not the newest file" : res.why,
+                  sl->dir, sl->dir, REPL_FILE_LOG_NAME);
+        return false;
+    }
+    if (res.status == REPL_SCAN_TORN) {
+        log_warn("state store log %s: torn tail at offset %zu (%zu bytes of an unfinished write) truncated", path,
+                 res.valid_end, n - res.valid_end);
+        if (ftruncate(fd, (off_t)res.valid_end) != 0 || fsync(fd) != 0) {
+            log_error("state store log %s: cannot truncate the torn tail: %s", path, strerror(errno));
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool replay_old(store_log *sl, uint64_t *frames)
+{
+    *frames = 0;
+    int fd = open(sl->old_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return true;
+        log_error("state store log %s: cannot open: %s", sl->old_path, strerror(errno));
+        return false;
+    }
+    size_t end;
+    bool ok = replay_file(sl, sl->old_path, fd, false, frames, &end);
+    close(fd);
+    return ok;
+}
+
+repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx)
 {
     store_log *sl = arg;
     assert(!sl->attached);
@@ -333,57 +567,28 @@ repl_log *store_log_attach(void *arg, repl_commit_fn on_commit, repl_fail_fn on_
     sl->base.on_commit = on_commit;
     sl->base.on_fail = on_fail;
     sl->base.ctx = ctx;
+    sl->svc = svc;
+    uint64_t t0 = uv_hrtime();
+    if (unlink(sl->tmp_path) == 0)
+        log_warn("state store snapshot: deleted %s, left by a snapshot that did not complete", sl->tmp_path);
+    uint64_t snap_keys, old_frames = 0, frames;
+    bool has_old = access(sl->old_path, F_OK) == 0;
+    if (!load_snapshot(sl, svc, &sl->last_index, &snap_keys) || !replay_old(sl, &old_frames)) return NULL;
     bool created = access(sl->path, F_OK) != 0;
     sl->fd = open(sl->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (sl->fd < 0) {
         log_error("state store log %s: cannot open: %s", sl->path, strerror(errno));
         return NULL;
     }
-    if (created) { /* the new name must survive a power loss too */
-        int dfd = open(sl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-    }
-    struct stat st;
-    if (fstat(sl->fd, &st) != 0) {
-        log_error("state store log %s: cannot stat: %s", sl->path, strerror(errno));
-        return NULL;
-    }
-    uint64_t t0 = uv_hrtime();
-    size_t n = (size_t)st.st_size;
-    repl_scan_result res = {REPL_SCAN_CLEAN, 0, 0, NULL};
-    if (n) {
-        void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE, sl->fd, 0);
-        if (map == MAP_FAILED) {
-            log_error("state store log %s: cannot map: %s", sl->path, strerror(errno));
-            return NULL;
-        }
-        madvise(map, n, MADV_SEQUENTIAL);
-        replay rp = {sl};
-        repl_file_scan(map, n, replay_frame, &rp, &res);
-        munmap(map, n);
-    }
-    sl->last_index = res.frames;
-    if (res.status == REPL_SCAN_CORRUPT) {
-        log_error("state store log %s is corrupt at offset %zu (%s); refusing to start. Inspect it with "
-                  "`mqstated persistence check %s`; `mqstated persistence repair %s` drops everything from that "
-                  "offset on (keeping a backup)",
-                  sl->path, res.valid_end, res.why, sl->dir, sl->dir);
-        return NULL;
-    }
-    if (res.status == REPL_SCAN_TORN) {
-        log_warn("state store log %s: torn tail at offset %zu (%zu bytes of an unfinished write) truncated", sl->path,
-                 res.valid_end, n - res.valid_end);
-        if (ftruncate(sl->fd, (off_t)res.valid_end) != 0 || fsync(sl->fd) != 0) {
-            log_error("state store log %s: cannot truncate the torn tail: %s", sl->path, strerror(errno));
-            return NULL;
-        }
-    }
-    sl->file_len = sl->durable_len = res.valid_end;
-    log_info("state store log %s: %" PRIu64 " records restored in %.3f s (fsync: %s)", sl->path, res.frames,
-             (double)(uv_hrtime() - t0) / 1e9,
+    if (created) fsync_dir(sl->dir); /* the new name must survive a power loss too */
+    size_t end;
+    if (!replay_file(sl, sl->path, sl->fd, true, &frames, &end)) return NULL;
+    sl->file_len = sl->durable_len = end;
+    if (has_old) /* a snapshot did not complete: none until the next start */
+        sl->snap_not_before = UINT64_MAX;
+    log_info("state store restored in %.3f s: %" PRIu64 " keys from %s, %" PRIu64 " records from %s, %" PRIu64
+             " records from %s (fsync: %s)",
+             (double)(uv_hrtime() - t0) / 1e9, snap_keys, sl->snap_path, old_frames, sl->old_path, frames, sl->path,
              sl->mode == STORE_FSYNC_ALWAYS     ? "always"
              : sl->mode == STORE_FSYNC_EVERYSEC ? "everysec"
                                                 : "no");
@@ -396,6 +601,24 @@ void store_log_shutdown(store_log *sl)
     sl->closing = true;
     uv_close((uv_handle_t *)&sl->retry, on_closed);
     uv_close((uv_handle_t *)&sl->tick, on_closed);
+    uv_close((uv_handle_t *)&sl->snap_poll, on_closed);
+}
+
+/* At exit with a snapshot child running: wait for it (bounded by its
+ * write) and install its result, so a clean stop leaves no .old. */
+static void snap_finish_at_exit(store_log *sl)
+{
+    int status;
+    pid_t r;
+    while ((r = waitpid(sl->child, &status, 0)) < 0 && errno == EINTR) {
+    }
+    sl->child = 0;
+    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) snap_install(sl);
+    else {
+        log_error("state store snapshot into %s failed at exit; %s is kept (replayed at the next start)",
+                  sl->tmp_path, sl->old_path);
+        unlink(sl->tmp_path);
+    }
 }
 
 void store_log_free(store_log *sl)
@@ -408,6 +631,7 @@ void store_log_free(store_log *sl)
             log_error("state store log %s: fsync at exit failed: %s", sl->path, strerror(errno));
         close(sl->fd);
     }
+    if (sl->child) snap_finish_at_exit(sl);
     if (sl->lock_fd >= 0) close(sl->lock_fd); /* releases the lock */
     buf_free(&sl->pend);
     buf_free(&sl->group);
@@ -416,5 +640,8 @@ void store_log_free(store_log *sl)
     free(sl->dir);
     free(sl->path);
     free(sl->lock_path);
+    free(sl->snap_path);
+    free(sl->tmp_path);
+    free(sl->old_path);
     free(sl);
 }

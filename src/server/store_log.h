@@ -20,9 +20,11 @@
 #define MQS_SERVER_STORE_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "repl/log.h"
+#include "store/service.h"
 
 typedef enum store_fsync_mode {
     STORE_FSYNC_ALWAYS,
@@ -41,11 +43,17 @@ typedef struct store_log store_log;
  * in err (naming the dir, and the PID holding the lock) on failure. */
 store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode, char *err, size_t errlen);
 
-/* A store_bridge_log_fn (arg: the store_log): open the file, replay every
- * record through on_commit (tag 0) in order, truncate a torn tail, and
- * return the log. NULL (logged, naming file, offset and the check
- * command) if the file is corrupt or cannot be read. Once per store_log. */
-repl_log *store_log_attach(void *arg, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx);
+/* Take a snapshot (and compact the log) whenever the log file exceeds this
+ * many bytes; 0 = never. Before store_log_attach. */
+void store_log_set_snapshot_bytes(store_log *sl, uint64_t bytes);
+
+/* A store_bridge_log_fn (arg: the store_log): delete a leftover snapshot
+ * temp file, load DIR/statestore.snap (if any) into svc, replay
+ * statestore.log.old (if any) and statestore.log through on_commit (tag 0)
+ * in order, truncate a torn tail of the newest file, and return the log.
+ * NULL (logged, naming file, offset and the check command) if a file is
+ * corrupt or cannot be read. Once per store_log. */
+repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx);
 
 /* Stop the timers; the loop then runs dry (an fsync in flight completes
  * and commits). After store_bridge_shutdown. */

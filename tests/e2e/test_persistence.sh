@@ -65,7 +65,7 @@ test_restart_round_trip() {
     restart # and once more: the writes after the first restart too
     [[ $(cli get fenced) == f2 ]] || mqs_fail "fenced: second restart lost f2"
     [[ $(cli get a --json | json_field version) == "$va" ]] || mqs_fail "a: second restart"
-    grep -q "records restored" "$MQS_DIR/broker.log" || mqs_fail "no restore line in the log"
+    grep -q "state store restored in" "$MQS_DIR/broker.log" || mqs_fail "no restore line in the log"
 }
 
 # The largest CLOCK mark (wall ms) in the log.

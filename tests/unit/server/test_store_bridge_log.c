@@ -55,9 +55,10 @@ static void held_flush(repl_log *l) { ((held_log *)l)->flushes++; }
 static void held_free(repl_log *l) { (void)l; /* lives in the fixture */ }
 static const repl_log_vtable held_vt = {held_propose, held_flush, held_free};
 
-static repl_log *held_new(void *arg, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx)
+static repl_log *held_new(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx)
 {
     held_log *h = arg;
+    (void)svc;
     h->base = (repl_log){&held_vt, on_commit, on_fail, ctx};
     return &h->base;
 }
