@@ -220,20 +220,27 @@ static void snap_child(const store_log *sl, uint64_t last_index)
     _exit(ok ? 0 : 1);
 }
 
-static void snap_install(store_log *sl)
+/* Install a complete, fsynced tmp. Order matters for recovery: first
+ * .old goes (the tmp covers it), then the tmp becomes the snapshot. A
+ * crash between the two leaves a tmp without .old, which the next start
+ * validates and installs; a tmp next to .old is unfinished (deleted). */
+static bool snap_install(store_log *sl)
 {
-    if (rename(sl->tmp_path, sl->snap_path) != 0) {
-        log_error("state store snapshot: cannot rename %s to %s: %s; %s is kept and replayed at the next start",
-                  sl->tmp_path, sl->snap_path, strerror(errno), sl->old_path);
+    if (unlink(sl->old_path) != 0 && errno != ENOENT) {
+        log_error("state store snapshot: cannot delete %s: %s; snapshot %s discarded", sl->old_path,
+                  strerror(errno), sl->tmp_path);
         unlink(sl->tmp_path);
-        sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
-        return;
+        return false;
     }
     fsync_dir(sl->dir);
-    if (unlink(sl->old_path) != 0)
-        log_error("state store snapshot: cannot delete %s: %s", sl->old_path, strerror(errno));
+    if (rename(sl->tmp_path, sl->snap_path) != 0) { /* the next start installs it */
+        log_error("state store snapshot: cannot rename %s to %s: %s", sl->tmp_path, sl->snap_path,
+                  strerror(errno));
+        return false;
+    }
     fsync_dir(sl->dir);
     log_info("state store snapshot %s installed; %s deleted", sl->snap_path, sl->old_path);
+    return true;
 }
 
 static void snap_poll_fire(uv_timer_t *t)
@@ -245,7 +252,7 @@ static void snap_poll_fire(uv_timer_t *t)
     uv_timer_stop(&sl->snap_poll);
     sl->child = 0;
     if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        snap_install(sl);
+        if (!snap_install(sl)) sl->snap_not_before = UINT64_MAX;
         return;
     }
     char why[64];
@@ -559,6 +566,43 @@ static bool replay_old(store_log *sl, uint64_t *frames)
     return ok;
 }
 
+/* A tmp at start: next to .old it is an unfinished snapshot (deleted);
+ * alone it is a complete one whose install was cut after .old was
+ * deleted: it must be valid, and is installed. */
+static bool finish_tmp(store_log *sl, bool has_old)
+{
+    if (has_old) {
+        unlink(sl->tmp_path);
+        log_warn("state store snapshot: deleted %s, left by a snapshot that did not complete", sl->tmp_path);
+        return true;
+    }
+    if (rename(sl->tmp_path, sl->snap_path) != 0) {
+        log_error("state store snapshot: cannot rename %s to %s: %s", sl->tmp_path, sl->snap_path, strerror(errno));
+        return false;
+    }
+    fsync_dir(sl->dir);
+    log_warn("state store snapshot: installed %s, complete but left uninstalled by a crash", sl->snap_path);
+    return true; /* load_snapshot validates it */
+}
+
+/* Write the snapshot of the current state in this process (at start). */
+static bool snap_write_sync(store_log *sl)
+{
+    int fd = open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    bool ok = fd >= 0 && store_snapshot_write(sl->svc, sl->last_index, snap_sink, &fd) && fsync(fd) == 0;
+    int e = errno;
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    if (!ok) {
+        log_error("state store snapshot %s: cannot write it: %s", sl->tmp_path, strerror(e));
+        unlink(sl->tmp_path);
+        return false;
+    }
+    return snap_install(sl);
+}
+
 repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx)
 {
     store_log *sl = arg;
@@ -569,11 +613,14 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
     sl->base.ctx = ctx;
     sl->svc = svc;
     uint64_t t0 = uv_hrtime();
-    if (unlink(sl->tmp_path) == 0)
-        log_warn("state store snapshot: deleted %s, left by a snapshot that did not complete", sl->tmp_path);
-    uint64_t snap_keys, old_frames = 0, frames;
     bool has_old = access(sl->old_path, F_OK) == 0;
+    if (access(sl->tmp_path, F_OK) == 0 && !finish_tmp(sl, has_old)) return NULL;
+    uint64_t snap_keys, old_frames = 0, frames;
     if (!load_snapshot(sl, svc, &sl->last_index, &snap_keys) || !replay_old(sl, &old_frames)) return NULL;
+    /* A crash left .old: the state is now snapshot + .old exactly; make
+     * that the snapshot here (synchronously, before any listener) so the
+     * next rotation has its slot. */
+    if (has_old && !snap_write_sync(sl)) return NULL;
     bool created = access(sl->path, F_OK) != 0;
     sl->fd = open(sl->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (sl->fd < 0) {
@@ -584,8 +631,6 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
     size_t end;
     if (!replay_file(sl, sl->path, sl->fd, true, &frames, &end)) return NULL;
     sl->file_len = sl->durable_len = end;
-    if (has_old) /* a snapshot did not complete: none until the next start */
-        sl->snap_not_before = UINT64_MAX;
     log_info("state store restored in %.3f s: %" PRIu64 " keys from %s, %" PRIu64 " records from %s, %" PRIu64
              " records from %s (fsync: %s)",
              (double)(uv_hrtime() - t0) / 1e9, snap_keys, sl->snap_path, old_frames, sl->old_path, frames, sl->path,
@@ -613,7 +658,7 @@ static void snap_finish_at_exit(store_log *sl)
     while ((r = waitpid(sl->child, &status, 0)) < 0 && errno == EINTR) {
     }
     sl->child = 0;
-    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) snap_install(sl);
+    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) (void)snap_install(sl);
     else {
         log_error("state store snapshot into %s failed at exit; %s is kept (replayed at the next start)",
                   sl->tmp_path, sl->old_path);

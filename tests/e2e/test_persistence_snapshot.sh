@@ -106,9 +106,25 @@ test_crash_before_install() {
     grep -q "deleted $PDIR/statestore.snap.tmp" "$MQS_DIR/broker.log" || mqs_fail "no warning about the .tmp"
     [[ ! -e "$PDIR/statestore.snap.tmp" ]] || mqs_fail ".tmp not deleted"
     check_keys 60 "with .old"
+    [[ ! -e "$PDIR/statestore.log.old" && -s "$PDIR/statestore.snap" ]] || mqs_fail "start did not fold .old into the snapshot"
     VERS[k0]=$(cli set k0 again --json | json_field version)
     restart
     [[ $(cli get k0 --json | json_field version) == "${VERS[k0]}" ]] || mqs_fail "k0 after restart with .old"
+}
+
+# A crash inside the install: .old already deleted, the complete snapshot
+# still under its temp name. The next start installs it.
+test_crash_inside_install() {
+    fresh
+    write_keys 60
+    settle
+    mqs_broker_stop
+    mv "$PDIR/statestore.snap" "$PDIR/statestore.snap.tmp"
+    mqs_broker_start || mqs_fail "did not start with a complete .tmp"
+    grep -q "installed $PDIR/statestore.snap, complete but left uninstalled" "$MQS_DIR/broker.log" ||
+        mqs_fail "no install-at-start warning"
+    [[ -s "$PDIR/statestore.snap" && ! -e "$PDIR/statestore.snap.tmp" ]] || mqs_fail ".tmp not installed"
+    check_keys 60 "after installing the .tmp"
 }
 
 test_corrupt_snapshot_refuses() {
@@ -122,5 +138,5 @@ test_corrupt_snapshot_refuses() {
         "$MQS_DIR/broker.log" || mqs_fail "no damaged-snapshot message"
 }
 
-ALL_TESTS=(test_snapshot_round_trip test_crash_before_install test_corrupt_snapshot_refuses)
+ALL_TESTS=(test_snapshot_round_trip test_crash_before_install test_crash_inside_install test_corrupt_snapshot_refuses)
 mqs_run_tests "${@:-${ALL_TESTS[@]}}"

@@ -12,6 +12,8 @@
 # campaign runs the default 200:
 #   MQSTATED=build/release/src/server/mqstated MQSTATE=build/release/cli/mqstate \
 #       tests/fault/persistence_crash.sh 200
+# SNAPSHOT=1: persistence.snapshot_log_bytes 4096, so the kills land while
+# logs rotate and snapshots are written and installed (e2e_persistence_crash_snapshot).
 # Needs $MQSTATED and $MQSTATE (the CLI); bounded: every wait has a timeout.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../e2e/lib.sh"
@@ -19,6 +21,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ITER=${1:-200}
 WRITERS=${2:-4}
 FSYNC=${FSYNC:-always}
+SNAPSHOT=${SNAPSHOT:-0}
 if ((!MQS_IS_MQSTATED)) || [[ -z "${MQSTATE:-}" ]]; then
     echo "skipped: needs mqstated and the mqstate CLI" >&2
     exit 77
@@ -27,6 +30,7 @@ PDIR="$MQS_DIR/data"
 mqs_write_config() {
     printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\npersistence:\n  dir: %s\n  fsync: %s\n' \
         "$MQS_PORT" "$PDIR" "$FSYNC" >"$MQS_DIR/broker.conf"
+    if ((SNAPSHOT)); then printf '  snapshot_log_bytes: 4096\n' >>"$MQS_DIR/broker.conf"; fi
 }
 trap mqs_cleanup EXIT
 
@@ -106,6 +110,12 @@ for ((it = 1; it <= ITER; it++)); do
     ((failed)) && break
 done
 echo "$((it > ITER ? ITER : it)) iterations, $acked_total acknowledged SETs checked, fsync $FSYNC" >&2
+if ((SNAPSHOT)); then
+    if ((!failed)) && [[ ! -s "$PDIR/statestore.snap" ]]; then
+        echo "FAIL: SNAPSHOT=1 but no snapshot was installed" >&2
+        failed=1
+    fi
+fi
 if ((failed)); then
     sed 's/^/  | /' "$MQS_DIR/broker.log" >&2
     MQS_FAILED=1

@@ -254,6 +254,24 @@ static void test_store_errors(void **state)
     expect_error("store: 5\n", "t.yaml:1: store: expected a mapping, got a scalar");
 }
 
+/* persistence.snapshot_log_bytes: default 64 MiB, 0 = never, bounded. */
+static void test_snapshot_log_bytes(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    assert_int_equal(c.persistence.snapshot_log_bytes, 64u << 20);
+    assert_int_equal(load(&c, "persistence:\n  dir: /tmp/x\n  snapshot_log_bytes: 4096\n"), 0);
+    assert_int_equal(c.persistence.snapshot_log_bytes, 4096);
+    assert_int_equal(load(&c, "persistence:\n  snapshot_log_bytes: 0\n"), 0);
+    assert_int_equal(c.persistence.snapshot_log_bytes, 0);
+    config_free(&c);
+    config_init(&c);
+    assert_int_equal(load(&c, "persistence:\n  snapshot_log_bytes: -1\n"), -1);
+    assert_non_null(strstr(err, "snapshot_log_bytes"));
+    config_free(&c);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -451,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_failed_load_keeps_config),
         cmocka_unit_test(test_override_listener),
         cmocka_unit_test(test_reload_merge),
+        cmocka_unit_test(test_snapshot_log_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
