@@ -1,5 +1,6 @@
-/* `mqstated persistence check DIR`: read-only scan of DIR/statestore.log;
- * `mqstated persistence repair DIR`: cut the log at its first bad frame,
+/* `mqstated persistence check DIR`: read-only validation of
+ * DIR/statestore.snap, DIR/statestore.log.old and DIR/statestore.log;
+ * `mqstated persistence repair DIR`: cut statestore.log (only) at its first bad frame,
  * after saying what is lost and keeping a backup copy. */
 #include "server/persistence_cmd.h"
 
@@ -16,6 +17,8 @@
 
 #include "repl/file_log.h"
 #include "store/record.h"
+#include "store/service.h"
+#include "store/snapshot.h"
 
 typedef struct scan_ctx {
     uint64_t types[STORE_REC_CLOCK + 1];
@@ -84,19 +87,86 @@ static char *log_path(const char *dir, const char *name)
     return p;
 }
 
+/* Validate DIR/statestore.snap if it exists (loaded into a scratch
+ * service, as at start). PERSISTENCE_CHECK_CLEAN or _CORRUPT or _ERROR. */
+static int check_snapshot(const char *dir)
+{
+    char *path = log_path(dir, REPL_FILE_SNAP_NAME);
+    if (!path) return PERSISTENCE_CMD_ERROR;
+    int rc = PERSISTENCE_CMD_ERROR, fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 && errno == ENOENT) rc = PERSISTENCE_CHECK_CLEAN;
+    else if (fd < 0 || fstat(fd, &st) != 0)
+        fprintf(stderr, "mqstated persistence: %s: %s\n", path, strerror(errno));
+    else {
+        size_t n = (size_t)st.st_size;
+        void *map = n ? mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+        store_config c;
+        store_config_default(&c);
+        store_service *svc = map != MAP_FAILED ? store_service_new(&c, NULL, NULL) : NULL;
+        char err[200] = "";
+        uint64_t idx = 0;
+        if (!svc) fprintf(stderr, "mqstated persistence: %s: cannot map it\n", path);
+        else if (store_snapshot_load(svc, map ? map : "", n, &idx, err, sizeof err)) {
+            store_stats stt;
+            store_service_stats(svc, &stt);
+            printf("%s: %zu bytes, %zu keys, as of record %llu\nstatus: clean\n", path, n, stt.keyspace.keys,
+                   (unsigned long long)idx);
+            rc = PERSISTENCE_CHECK_CLEAN;
+        } else {
+            printf("%s: %zu bytes\nstatus: damaged (%s); the server will not start\n", path, n, err);
+            rc = PERSISTENCE_CHECK_CORRUPT;
+        }
+        store_service_free(svc);
+        if (map && map != MAP_FAILED) munmap(map, n);
+    }
+    if (fd >= 0) close(fd);
+    free(path);
+    return rc;
+}
+
+/* DIR/statestore.log.old if it exists: must be whole (a cut is corrupt). */
+static int check_old(const char *dir)
+{
+    char *path = log_path(dir, REPL_FILE_LOG_OLD_NAME);
+    if (!path) return PERSISTENCE_CMD_ERROR;
+    int rc = PERSISTENCE_CHECK_CLEAN;
+    repl_scan_result res;
+    size_t size;
+    scan_ctx sc;
+    if (access(path, F_OK) == 0) {
+        if (scan_file(path, &res, &size, &sc) != 0) rc = PERSISTENCE_CMD_ERROR;
+        else {
+            print_scan(path, &res, size, &sc);
+            if (res.status != REPL_SCAN_CLEAN) {
+                printf("(%s is not the newest log: a torn tail there is corruption too)\n", path);
+                rc = PERSISTENCE_CHECK_CORRUPT;
+            }
+        }
+    }
+    free(path);
+    return rc;
+}
+
+/* Error (3) > corrupt (2) > torn (1) > clean (0). */
+static int worst(int a, int b) { return a > b ? a : b; }
+
 static int cmd_check(const char *dir)
 {
+    int pre = worst(check_snapshot(dir), check_old(dir));
     char *path = log_path(dir, REPL_FILE_LOG_NAME);
     if (!path) return PERSISTENCE_CMD_ERROR;
     repl_scan_result res;
     size_t size;
     scan_ctx sc;
     int rc = PERSISTENCE_CMD_ERROR;
-    if (scan_file(path, &res, &size, &sc) == 0) {
+    if (access(path, F_OK) != 0 && errno == ENOENT && pre != PERSISTENCE_CMD_ERROR) rc = pre; /* not created yet */
+    else if (scan_file(path, &res, &size, &sc) == 0) {
         print_scan(path, &res, size, &sc);
         rc = res.status == REPL_SCAN_CLEAN  ? PERSISTENCE_CHECK_CLEAN
              : res.status == REPL_SCAN_TORN ? PERSISTENCE_CHECK_TORN
                                             : PERSISTENCE_CHECK_CORRUPT;
+        rc = worst(rc, pre);
     }
     free(path);
     return rc;

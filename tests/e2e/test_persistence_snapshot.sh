@@ -70,6 +70,8 @@ test_snapshot_round_trip() {
     write_keys 120
     settle
     [[ -s "$PDIR/statestore.snap" ]] || mqs_fail "no statestore.snap after $((120 * 100)) bytes of log"
+    "$MQS_BIN" persistence check "$PDIR" >"$MQS_DIR/check.out" 2>&1 || mqs_fail "check: not clean: $(cat "$MQS_DIR/check.out")"
+    grep -q "statestore.snap: .* keys, as of record" "$MQS_DIR/check.out" || mqs_fail "check: no snapshot line"
     grep -q "state store snapshot .*statestore.snap installed" "$MQS_DIR/broker.log" || mqs_fail "no install line"
     local size
     size=$(stat -c %s "$PDIR/statestore.log")
@@ -133,6 +135,10 @@ test_corrupt_snapshot_refuses() {
     settle
     mqs_broker_stop
     printf '\xff' | dd of="$PDIR/statestore.snap" bs=1 seek=100 conv=notrunc status=none
+    "$MQS_BIN" persistence check "$PDIR" >"$MQS_DIR/check.out" 2>&1
+    (($? == 2)) || mqs_fail "check: expected exit 2 for a damaged snapshot"
+    grep -q "statestore.snap: .*bytes" "$MQS_DIR/check.out" && grep -q "status: damaged (offset" "$MQS_DIR/check.out" ||
+        mqs_fail "check: no damaged-snapshot report: $(cat "$MQS_DIR/check.out")"
     mqs_broker_start 2>/dev/null && mqs_fail "started with a damaged snapshot"
     grep -q "state store snapshot $PDIR/statestore.snap is damaged (offset .*); refusing to start.*mqstated persistence check $PDIR" \
         "$MQS_DIR/broker.log" || mqs_fail "no damaged-snapshot message"
