@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -211,8 +213,12 @@ static void fsync_dir(const char *dir)
 static bool snap_sink(void *ctx, const void *p, size_t n) { return write_all(*(int *)ctx, p, n) == 0; }
 
 /* In the forked child: no libuv, no allocation, no logging. */
-static void snap_child(const store_log *sl, uint64_t last_index)
+static void snap_child(const store_log *sl, uint64_t last_index, pid_t parent)
 {
+    /* Die with the server: an orphan would hold its listening sockets
+     * (a restart could not bind) and write a snapshot nobody installs. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
+    close(sl->lock_fd); /* the lock stays the parent's alone */
     int fd = open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) _exit(1);
     bool ok = store_snapshot_write(sl->svc, last_index, snap_sink, &fd) && fsync(fd) == 0;
@@ -298,8 +304,8 @@ static void maybe_snapshot(store_log *sl)
     sl->file_len = sl->durable_len = 0;
     sl->dirty = false;
     uint64_t t0 = uv_hrtime();
-    pid_t pid = fork();
-    if (pid == 0) snap_child(sl, sl->last_index);
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0) snap_child(sl, sl->last_index, parent);
     uint64_t pause = uv_hrtime() - t0;
     if (pid < 0) {
         log_error("state store snapshot: fork failed: %s; %s is kept (replayed at the next start)",
