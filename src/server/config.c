@@ -210,8 +210,8 @@ static const key_spec state_store_keys[] = {
 static const key_spec persistence_keys[] = {
     {"dir", parse_dir, offsetof(config_persistence, dir), 0, 0, 0, NULL, NULL},
     {"fsync", parse_fsync, offsetof(config_persistence, fsync), 0, 0, 0, NULL, NULL},
-    {"snapshot_log_bytes", schema_parse_uint, offsetof(config_persistence, snapshot_log_bytes), 8, 0,
-     UINT64_C(1) << 40, NULL, NULL},
+    {"snapshot_log_bytes", schema_parse_uint, offsetof(config_persistence, snapshot_log_bytes), 8, 0, UINT64_C(1) << 40,
+     NULL, NULL},
     {"state_store", schema_parse_section, 0, 0, 0, 0, state_store_keys, NULL},
     {"retained", parse_unsupported, 0, 0, 0, 0, NULL, NULL},
     {"sessions", parse_unsupported, 0, 0, 0, 0, NULL, NULL},

@@ -96,8 +96,7 @@ static int check_snapshot(const char *dir)
     int rc = PERSISTENCE_CMD_ERROR, fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 && errno == ENOENT) rc = PERSISTENCE_CHECK_CLEAN;
-    else if (fd < 0 || fstat(fd, &st) != 0)
-        fprintf(stderr, "mqstated persistence: %s: %s\n", path, strerror(errno));
+    else if (fd < 0 || fstat(fd, &st) != 0) fprintf(stderr, "mqstated persistence: %s: %s\n", path, strerror(errno));
     else {
         size_t n = (size_t)st.st_size;
         void *map = n ? mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;

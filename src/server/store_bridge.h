@@ -23,8 +23,8 @@
 /* Makes the bridge's log, given the bridge's callbacks (repl/log.h) and
  * its service (fresh: a durable log may load a snapshot into it, and keeps
  * the pointer to write snapshots of it; it must not outlive the log). */
-typedef repl_log *(*store_bridge_log_fn)(void *arg, store_service *svc, repl_commit_fn on_commit,
-                                         repl_fail_fn on_fail, void *ctx);
+typedef repl_log *(*store_bridge_log_fn)(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail,
+                                         void *ctx);
 
 typedef struct store_bridge store_bridge;
 

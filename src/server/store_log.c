@@ -64,9 +64,9 @@ struct store_log {
     /* Snapshots (docs/persistence.md): at most one child at a time. */
     const store_service *svc; /* the bridge's; outlives the log */
     char *snap_path, *tmp_path, *old_path;
-    uint64_t snap_bytes;       /* 0: never */
-    uint64_t snap_not_before;  /* uv_now after a failure */
-    pid_t child;               /* 0: none */
+    uint64_t snap_bytes;      /* 0: never */
+    uint64_t snap_not_before; /* uv_now after a failure */
+    pid_t child;              /* 0: none */
     uv_timer_t snap_poll;
 };
 
@@ -233,15 +233,14 @@ static void snap_child(const store_log *sl, uint64_t last_index, pid_t parent)
 static bool snap_install(store_log *sl)
 {
     if (unlink(sl->old_path) != 0 && errno != ENOENT) {
-        log_error("state store snapshot: cannot delete %s: %s; snapshot %s discarded", sl->old_path,
-                  strerror(errno), sl->tmp_path);
+        log_error("state store snapshot: cannot delete %s: %s; snapshot %s discarded", sl->old_path, strerror(errno),
+                  sl->tmp_path);
         unlink(sl->tmp_path);
         return false;
     }
     fsync_dir(sl->dir);
     if (rename(sl->tmp_path, sl->snap_path) != 0) { /* the next start installs it */
-        log_error("state store snapshot: cannot rename %s to %s: %s", sl->tmp_path, sl->snap_path,
-                  strerror(errno));
+        log_error("state store snapshot: cannot rename %s to %s: %s", sl->tmp_path, sl->snap_path, strerror(errno));
         return false;
     }
     fsync_dir(sl->dir);
@@ -276,8 +275,8 @@ static void snap_poll_fire(uv_timer_t *t)
  * in flight on the fd): rotate the log, fork the snapshot writer. */
 static void maybe_snapshot(store_log *sl)
 {
-    if (!sl->snap_bytes || sl->file_len < sl->snap_bytes || sl->child || sl->syncing || sl->broken ||
-        sl->closing || !sl->svc || sl->group.len || uv_now(sl->loop) < sl->snap_not_before)
+    if (!sl->snap_bytes || sl->file_len < sl->snap_bytes || sl->child || sl->syncing || sl->broken || sl->closing ||
+        !sl->svc || sl->group.len || uv_now(sl->loop) < sl->snap_not_before)
         return;
     if (access(sl->old_path, F_OK) == 0) return; /* one rotation in flight at most */
     if (sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty && fsync(sl->fd) != 0) {
@@ -285,8 +284,7 @@ static void maybe_snapshot(store_log *sl)
         return;
     }
     if (rename(sl->path, sl->old_path) != 0) {
-        log_error("state store log: cannot rename %s to %s: %s; no snapshot", sl->path, sl->old_path,
-                  strerror(errno));
+        log_error("state store log: cannot rename %s to %s: %s; no snapshot", sl->path, sl->old_path, strerror(errno));
         sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
         return;
     }
@@ -308,8 +306,8 @@ static void maybe_snapshot(store_log *sl)
     if (pid == 0) snap_child(sl, sl->last_index, parent);
     uint64_t pause = uv_hrtime() - t0;
     if (pid < 0) {
-        log_error("state store snapshot: fork failed: %s; %s is kept (replayed at the next start)",
-                  strerror(errno), sl->old_path);
+        log_error("state store snapshot: fork failed: %s; %s is kept (replayed at the next start)", strerror(errno),
+                  sl->old_path);
         sl->snap_not_before = UINT64_MAX;
         return;
     }
@@ -542,8 +540,9 @@ static bool replay_file(store_log *sl, const char *path, int fd, bool newest, ui
         log_error("state store log %s is corrupt at offset %zu (%s); refusing to start. Inspect it with "
                   "`mqstated persistence check %s`; `mqstated persistence repair %s` drops everything from that "
                   "offset on (keeping a backup; it repairs %s only)",
-                  path, res.valid_end, res.status == REPL_SCAN_TORN ? "cut short, and it is not the newest file" : res.why,
-                  sl->dir, sl->dir, REPL_FILE_LOG_NAME);
+                  path, res.valid_end,
+                  res.status == REPL_SCAN_TORN ? "cut short, and it is not the newest file" : res.why, sl->dir, sl->dir,
+                  REPL_FILE_LOG_NAME);
         return false;
     }
     if (res.status == REPL_SCAN_TORN) {
@@ -661,13 +660,12 @@ static void snap_finish_at_exit(store_log *sl)
 {
     int status;
     pid_t r;
-    while ((r = waitpid(sl->child, &status, 0)) < 0 && errno == EINTR) {
-    }
+    while ((r = waitpid(sl->child, &status, 0)) < 0 && errno == EINTR) {}
     sl->child = 0;
     if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) (void)snap_install(sl);
     else {
-        log_error("state store snapshot into %s failed at exit; %s is kept (replayed at the next start)",
-                  sl->tmp_path, sl->old_path);
+        log_error("state store snapshot into %s failed at exit; %s is kept (replayed at the next start)", sl->tmp_path,
+                  sl->old_path);
         unlink(sl->tmp_path);
     }
 }
