@@ -19,20 +19,7 @@ mqs_write_config() {
         "$MQS_PORT" "$PDIR" "$FSYNC" >"$MQS_DIR/broker.conf"
 }
 
-cli() { timeout 20 "$MQSTATE" -p "$MQS_PORT" --timeout 10 "$@"; }
-# The version of a --json result on stdin.
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
-
-fresh() {
-    mqs_broker_stop
-    rm -rf "$PDIR"
-    mqs_broker_start || mqs_fail "broker did not start"
-}
-
-restart() {
-    mqs_broker_stop || return 1
-    mqs_broker_start || mqs_fail "broker did not restart"
-}
+. "$HERE/persistence_lib.sh"
 
 test_restart_round_trip() {
     fresh

@@ -26,7 +26,7 @@ mqs_write_config() {
 # mount is undone below before that removes $MQS_DIR.
 trap 'umount "$MNT" 2>/dev/null; rm -rf "$MQS_DIR"' EXIT
 
-cli() { timeout 20 "$MQSTATE" -p "$MQS_PORT" --timeout 10 "$@"; }
+. "$HERE/persistence_lib.sh"
 
 test_disk_full() {
     local i out

@@ -20,19 +20,7 @@ mqs_write_config() {
         "$MQS_PORT" "$PDIR" "$SNAP_BYTES" >"$MQS_DIR/broker.conf"
 }
 
-cli() { timeout 20 "$MQSTATE" -p "$MQS_PORT" --timeout 10 "$@"; }
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
-
-fresh() {
-    mqs_broker_stop
-    rm -rf "$PDIR"
-    mqs_broker_start || mqs_fail "broker did not start"
-}
-
-restart() {
-    mqs_broker_stop || return 1
-    mqs_broker_start || mqs_fail "broker did not restart"
-}
+. "$HERE/persistence_lib.sh"
 
 # Waits until no snapshot is in flight (no .old, no .tmp).
 settle() {
