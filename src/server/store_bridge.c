@@ -530,17 +530,16 @@ static void reply_now(store_bridge *sb, const request_view *rv, const store_requ
  * concerns this connection's registrations, which are never replicated.
  * RPC-level errors (505) are not remembered: they carry no RESP reply and
  * a repeat gets the same answer anyway. */
-static dedup_key local_key(const store_request *req)
+static dedup_key local_key(const store_request *req, uint64_t digest)
 {
-    return (dedup_key){{req->who.client_id.data, req->who.client_id.len},
-                       {req->correlation.data, req->correlation.len},
-                       digest64(req->payload.data, req->payload.len)};
+    return (dedup_key){
+        {req->who.client_id.data, req->who.client_id.len}, {req->correlation.data, req->correlation.len}, digest};
 }
 
-static bool local_lookup(store_bridge *sb, const store_request *req)
+static bool local_lookup(store_bridge *sb, const store_request *req, uint64_t digest)
 {
     if (dedup_count(sb->local) == 0) return false; /* the usual case: no digest */
-    dedup_key k = local_key(req);
+    dedup_key k = local_key(req, digest);
     dedup_slice meta, payload;
     if (!dedup_get(sb->local, &k, req->now_ms, &meta, &payload)) return false;
     store_reply *r = &sb->reply;
@@ -554,11 +553,11 @@ static bool local_lookup(store_bridge *sb, const store_request *req)
     return true;
 }
 
-static void local_remember(store_bridge *sb, const store_request *req)
+static void local_remember(store_bridge *sb, const store_request *req, uint64_t digest)
 {
     const store_reply *r = &sb->reply;
     if (r->status != 200) return;
-    dedup_key k = local_key(req);
+    dedup_key k = local_key(req, digest);
     dedup_put(sb->local, &k, (dedup_slice){r->version.data, r->has_version ? r->version.len : 0},
               (dedup_slice){r->payload.data, r->payload.len}, req->now_ms,
               store_dedup_until(req->now_ms, req->expiry_s ? req->expiry_s : STORE_DEFAULT_EXPIRY_S));
@@ -589,9 +588,12 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     read_user_props(pub, &req);
     req.now_ms = clock_wall_ms();
     bool repeatable = store_request_repeatable(req.payload);
+    /* One digest per request for both de-duplication tables (decide stamps
+     * its own into the record). */
+    uint64_t digest = repeatable ? 0 : digest64(req.payload.data, req.payload.len);
     if (!repeatable &&
-        (store_service_dedup_lookup(sb->svc, req.who.client_id, req.correlation, req.payload, req.now_ms, &sb->reply) ||
-         local_lookup(sb, &req))) {
+        (store_service_dedup_lookup(sb->svc, req.who.client_id, req.correlation, digest, req.now_ms, &sb->reply) ||
+         local_lookup(sb, &req, digest))) {
         log_debug("state store: repeated request from %.*s answered with its remembered reply", (int)rv.client_id.len,
                   (const char *)rv.client_id.data);
         reply_now(sb, &rv, &req);
@@ -605,7 +607,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
         return;
     }
     reply_now(sb, &rv, &req);
-    if (!repeatable) local_remember(sb, &req);
+    if (!repeatable) local_remember(sb, &req, digest);
 }
 
 /* --- notifications ----------------------------------------------------------- */

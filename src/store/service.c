@@ -330,11 +330,10 @@ void store_service_execute(store_service *s, const store_request *req, store_rep
     }
 }
 
-bool store_service_dedup_lookup(store_service *s, store_bytes client_id, store_bytes correlation, store_bytes payload,
-                                uint64_t now_ms, store_reply *out)
+bool store_service_dedup_lookup(store_service *s, store_bytes client_id, store_bytes correlation,
+                                uint64_t payload_digest, uint64_t now_ms, store_reply *out)
 {
-    dedup_key k = {
-        {client_id.data, client_id.len}, {correlation.data, correlation.len}, digest64(payload.data, payload.len)};
+    dedup_key k = {{client_id.data, client_id.len}, {correlation.data, correlation.len}, payload_digest};
     dedup_slice meta, p;
     if (!dedup_get(s->dedup, &k, now_ms, &meta, &p)) return false;
     reply_reset(out);

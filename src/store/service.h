@@ -173,10 +173,10 @@ hlc store_service_clock(const store_service *s);
 void store_service_execute(store_service *s, const store_request *req, store_reply *out);
 
 /* A remembered reply for a repeat of an applied write: (client id,
- * correlation data, digest of the payload), live at now_ms. On a hit,
+ * correlation data, digest64 of the payload: the caller's, computed once), live at now_ms. On a hit,
  * `out` is the remembered reply (status 200, payload, __ts). Read-only. */
-bool store_service_dedup_lookup(store_service *s, store_bytes client_id, store_bytes correlation, store_bytes payload,
-                                uint64_t now_ms, store_reply *out);
+bool store_service_dedup_lookup(store_service *s, store_bytes client_id, store_bytes correlation,
+                                uint64_t payload_digest, uint64_t now_ms, store_reply *out);
 
 /* The de-duplication table's size, for stats and tests. */
 void store_service_dedup_stats(const store_service *s, size_t *entries, size_t *bytes);
