@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
+#include "broker/broker_persist.h"
 #include "util/heap.h"
 #include "broker/retain.h"
 #include "broker/session_table.h"
@@ -448,6 +449,37 @@ uint16_t broker__alias_out_pick(client *c, const msg *m, bool *known);
 /* A newly assigned alias whose PUBLISH was not sent after all. */
 void broker__alias_out_forget(client *c, uint16_t alias);
 void broker__alias_free(client *c);
+
+/* --- persist.c: durability (broker_persist.h) ----------------------------- */
+
+/* The broker's durability state (b->persist; NULL: persistence off). */
+typedef struct broker_persist broker_persist;
+
+/* Is the retained message of `topic` durable? Is the session of this
+ * client id durable (when its expiry is not 0)? false when persistence is off. */
+bool broker__persist_retained_selected(const broker *b, mqtt_bytes topic);
+bool broker__persist_session_selected(const broker *b, mqtt_bytes client_id);
+/* The sink refuses records now: QoS 1/2 PUBLISHes that would append
+ * records are refused (0x97) without being routed. */
+bool broker__persist_refusing(const broker *b);
+/* Append one record; returns its sequence number, 0 if persistence is
+ * off or the sink refused it. */
+uint64_t broker__persist_append(broker *b, uint8_t type, const uint8_t *p, size_t n);
+/* The last sequence number appended (0: none yet). */
+uint64_t broker__persist_last(const broker *b);
+/* Everything sent to c from now on waits until record `seq` is committed
+ * (nothing to do if it is). The held output counts toward c's backlog. */
+void broker__client_hold_until(client *c, uint64_t seq);
+
+/* persist_retain.c: BROKER_REC_RETAIN. */
+const char *broker__retain_replay(broker *b, const uint8_t *p, size_t n);
+bool broker__retain_snapshot(const broker *b, broker_persist_write_fn fn, void *ctx);
+
+/* persist_session.c: the session records (BROKER_REC_RETAIN + 1 ..
+ * BROKER_REC_LAST). */
+const char *broker__session_replay(broker *b, uint8_t type, const uint8_t *p, size_t n);
+void broker__session_replay_done(broker *b, broker_persist_restored *out);
+bool broker__session_snapshot(const broker *b, broker_persist_write_fn fn, void *ctx);
 
 /* --- broker.c ------------------------------------------------------------- */
 

@@ -1,4 +1,5 @@
 #include "util/buf.h"
+#include "util/le.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,24 @@ void buf_append_u32be(buf *b, uint32_t v)
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
     b->len += 4;
+}
+
+void buf_append_u16le(buf *b, uint16_t v)
+{
+    le_put_u16(buf_reserve(b, 2), v);
+    b->len += 2;
+}
+
+void buf_append_u32le(buf *b, uint32_t v)
+{
+    le_put_u32(buf_reserve(b, 4), v);
+    b->len += 4;
+}
+
+void buf_append_u64le(buf *b, uint64_t v)
+{
+    le_put_u64(buf_reserve(b, 8), v);
+    b->len += 8;
 }
 
 void buf_consume(buf *b, size_t n)

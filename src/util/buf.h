@@ -22,6 +22,10 @@ void buf_append(buf *b, const void *p, size_t n);
 void buf_append_u8(buf *b, uint8_t v);
 void buf_append_u16be(buf *b, uint16_t v);
 void buf_append_u32be(buf *b, uint32_t v);
+/* Little-endian, for file formats (util/le.h reads them back). */
+void buf_append_u16le(buf *b, uint16_t v);
+void buf_append_u32le(buf *b, uint32_t v);
+void buf_append_u64le(buf *b, uint64_t v);
 /* Drop the first n bytes (n <= len), keeping the rest. */
 void buf_consume(buf *b, size_t n);
 /* Release memory beyond `keep` bytes of capacity when the buffer is empty,
