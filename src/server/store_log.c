@@ -56,8 +56,10 @@ struct store_log {
     bool syncing;
     uv_work_t work;
     int sync_err;
-    /* After an error: writes refused until the retry timer fires. */
-    bool broken, outage;
+    /* After an error: writes refused until the retry timer fires. An
+     * outage (logged once) lasts until each failed operation succeeded
+     * again (mode always: a write only counts once its fsync did). */
+    bool broken, outage, write_failed, sync_failed;
     char why[160];
     uv_timer_t retry, tick;
     int handles_open;
@@ -137,13 +139,24 @@ static void log_broken(store_log *sl, const char *op, int err, bool truncate)
         log_error("state store log %s: %s failed: %s; writes are refused (__stat 503) and retried every %d ms",
                   sl->path, op, strerror(err), STORE_LOG_RETRY_MS);
     sl->outage = sl->broken = true;
-    if (truncate) { /* a failed write may have landed in part */
+    if (strcmp(op, "write") == 0) sl->write_failed = true;
+    else sl->sync_failed = true;
+    if (sl->sync_failed && sl->mode != STORE_FSYNC_ALWAYS)
+        sl->dirty = true; /* the tick tries again, even without new writes */
+    if (truncate) {       /* a failed write may have landed in part */
         if (ftruncate(sl->fd, (off_t)sl->durable_len) != 0)
             log_error("state store log %s: cannot truncate to %" PRIu64 ": %s", sl->path, sl->durable_len,
                       strerror(errno));
         sl->file_len = sl->durable_len;
     }
     if (!sl->closing) uv_timer_start(&sl->retry, retry_fire, STORE_LOG_RETRY_MS, 0);
+}
+
+static void outage_maybe_over(store_log *sl)
+{
+    if (!sl->outage || sl->write_failed || sl->sync_failed) return;
+    log_info("state store log %s: writes resumed", sl->path);
+    sl->outage = false;
 }
 
 static void sync_work(uv_work_t *w)
@@ -159,6 +172,10 @@ static void sync_done(uv_work_t *w, int status)
     store_log *sl = w->data;
     sl->syncing = false;
     int err = status == 0 ? sl->sync_err : EIO;
+    if (!err) {
+        sl->sync_failed = false;
+        outage_maybe_over(sl);
+    }
     if (sl->mode != STORE_FSYNC_ALWAYS) {
         /* everysec: what was written is committed already. */
         if (err) log_broken(sl, "fsync", err, false);
@@ -343,10 +360,8 @@ static void log_flush(repl_log *l)
         group_fail(sl);
         return;
     }
-    if (sl->outage) {
-        log_info("state store log %s: writes resumed", sl->path);
-        sl->outage = false;
-    }
+    sl->write_failed = false;
+    if (sl->mode != STORE_FSYNC_ALWAYS) outage_maybe_over(sl);
     sl->file_len += sl->group.len;
     if (sl->mode == STORE_FSYNC_ALWAYS) {
         sync_start(sl);
