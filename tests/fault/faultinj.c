@@ -57,12 +57,12 @@ static void *real(const char *name)
 
 /* The function pointers are resolved on first use; a race resolves the
  * same pointer twice, which is harmless. */
-#define REAL(ret, name, ...)                                                                                           \
-    static ret (*_Atomic p_##name)(__VA_ARGS__);                                                                       \
-    ret (*real_##name)(__VA_ARGS__) = atomic_load(&p_##name);                                                          \
-    if (!real_##name) {                                                                                                \
-        real_##name = (ret(*)(__VA_ARGS__))real(#name);                                                                \
-        atomic_store(&p_##name, real_##name);                                                                          \
+#define REAL(ret, name, ...)                                  \
+    static ret (*_Atomic p_##name)(__VA_ARGS__);              \
+    ret (*real_##name)(__VA_ARGS__) = atomic_load(&p_##name); \
+    if (!real_##name) {                                       \
+        real_##name = (ret(*)(__VA_ARGS__))real(#name);       \
+        atomic_store(&p_##name, real_##name);                 \
     }
 
 static int errno_by_name(const char *s)
@@ -94,7 +94,9 @@ static bool rule_load(rule *r)
     char *save = NULL;
     for (char *w = strtok_r(text, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save)) {
         if (strncmp(w, "ops=", 4) == 0) {
-            r->ops = strcmp(w + 4, "write") == 0 ? OP_WRITE : strcmp(w + 4, "fsync") == 0 ? OP_FSYNC : OP_WRITE | OP_FSYNC;
+            r->ops = strcmp(w + 4, "write") == 0   ? OP_WRITE
+                     : strcmp(w + 4, "fsync") == 0 ? OP_FSYNC
+                                                   : OP_WRITE | OP_FSYNC;
         } else if (strncmp(w, "errno=", 6) == 0) {
             r->err = errno_by_name(w + 6);
         } else if (strncmp(w, "file=", 5) == 0) {
