@@ -1,6 +1,7 @@
 #include "repl/file_log.h"
 
 #include <assert.h>
+#include <stdio.h>
 
 /* True if complete frames run from p[0] exactly to p[n] (at least one). */
 static bool chain_to_end(const uint8_t *p, size_t n)
@@ -65,4 +66,12 @@ const char *repl_scan_status_name(repl_scan_status s)
     case REPL_SCAN_CORRUPT: return "corrupt";
     }
     return "?";
+}
+
+bool repl_file_old_name(unsigned k, char *out, size_t n)
+{
+    if (k == 0 || k > REPL_FILE_LOG_OLD_MAX) return false;
+    int w =
+        k == 1 ? snprintf(out, n, "%s", REPL_FILE_LOG_OLD_NAME) : snprintf(out, n, "%s.%u", REPL_FILE_LOG_OLD_NAME, k);
+    return w > 0 && (size_t)w < n;
 }

@@ -32,6 +32,11 @@
 #define REPL_FILE_SNAP_NAME "statestore.snap"
 #define REPL_FILE_SNAP_TMP_NAME "statestore.snap.tmp"
 #define REPL_FILE_LOG_OLD_NAME "statestore.log.old"
+/* A snapshot that failed leaves its rotated log; each retry rotates the
+ * log again, so the rotated logs form a chain, oldest first: number 1 is
+ * REPL_FILE_LOG_OLD_NAME, number k >= 2 is that name + ".k". A snapshot
+ * covers the whole chain. */
+#define REPL_FILE_LOG_OLD_MAX 100000u
 /* The one frame type of the state store log: an encoded store_record. */
 #define REPL_FILE_STORE_RECORD 1
 
@@ -55,6 +60,10 @@ typedef const char *(*repl_scan_fn)(void *ctx, uint64_t index, size_t offset, co
 
 /* Scan p[0..n). fn may be NULL (count only). */
 void repl_file_scan(const uint8_t *p, size_t n, repl_scan_fn fn, void *ctx, repl_scan_result *out);
+
+/* The name (not the path) of rotated log number k >= 1 into out; false
+ * if it does not fit or k is 0 or above REPL_FILE_LOG_OLD_MAX. */
+bool repl_file_old_name(unsigned k, char *out, size_t n);
 
 /* A text for a status: "clean", "torn tail", "corrupt". */
 const char *repl_scan_status_name(repl_scan_status s);

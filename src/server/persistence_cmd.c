@@ -124,26 +124,31 @@ static int check_snapshot(const char *dir)
     return rc;
 }
 
-/* DIR/statestore.log.old if it exists: must be whole (a cut is corrupt). */
+/* The rotated logs DIR/statestore.log.old, .old.2, ... that exist (a
+ * failed snapshot's, see repl/file_log.h): each must be whole (a cut is
+ * corrupt). */
 static int check_old(const char *dir)
 {
-    char *path = log_path(dir, REPL_FILE_LOG_OLD_NAME);
-    if (!path) return PERSISTENCE_CMD_ERROR;
     int rc = PERSISTENCE_CHECK_CLEAN;
-    repl_scan_result res;
-    size_t size;
-    scan_ctx sc;
-    if (access(path, F_OK) == 0) {
-        if (scan_file(path, &res, &size, &sc) != 0) rc = PERSISTENCE_CMD_ERROR;
-        else {
+    char name[64];
+    for (unsigned k = 1; repl_file_old_name(k, name, sizeof name); k++) {
+        char *path = log_path(dir, name);
+        if (!path) return PERSISTENCE_CMD_ERROR;
+        repl_scan_result res;
+        size_t size;
+        scan_ctx sc;
+        bool exists = access(path, F_OK) == 0;
+        if (exists && scan_file(path, &res, &size, &sc) != 0) rc = PERSISTENCE_CMD_ERROR;
+        else if (exists) {
             print_scan(path, &res, size, &sc);
             if (res.status != REPL_SCAN_CLEAN) {
                 printf("(%s is not the newest log: a torn tail there is corruption too)\n", path);
                 rc = PERSISTENCE_CHECK_CORRUPT;
             }
         }
+        free(path);
+        if (!exists && k >= 2) break; /* number 1 may be gone while 2.. remain (a cut install) */
     }
-    free(path);
     return rc;
 }
 

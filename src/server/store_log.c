@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,10 @@
 #define STORE_LOG_EVERYSEC_MS 1000
 /* How often the parent polls waitpid for the snapshot child. */
 #define STORE_LOG_SNAP_POLL_MS 100
-/* After a failed snapshot, none starts for this long. */
-#define STORE_LOG_SNAP_BACKOFF_MS 60000
+/* After a failed snapshot the next attempt waits this long, doubling
+ * after each further failure up to the maximum. */
+#define STORE_LOG_SNAP_RETRY_MIN_MS 10000
+#define STORE_LOG_SNAP_RETRY_MAX_MS 300000
 
 typedef struct tagvec {
     uint64_t *v;
@@ -67,9 +70,16 @@ struct store_log {
     const store_service *svc; /* the bridge's; outlives the log */
     char *snap_path, *tmp_path, *old_path;
     uint64_t snap_bytes;      /* 0: never */
-    uint64_t snap_not_before; /* uv_now after a failure */
+    uint64_t snap_not_before; /* uv_now after a failure; UINT64_MAX: never */
     pid_t child;              /* 0: none */
-    uv_timer_t snap_poll;
+    uv_timer_t snap_poll;     /* polls the child; after a failure, the retry */
+    /* Rotated logs not yet covered by an installed snapshot: 1..rotated
+     * (repl_file_old_name). Non-zero only after a failed snapshot (or
+     * while one runs); a retry covers them all plus the current log. */
+    unsigned rotated;
+    uint64_t snap_backoff_ms; /* the next retry's delay; 0: no failure */
+    unsigned snap_failures;   /* since the last installed snapshot */
+    char snap_why[96];        /* the failure last logged (logged once per kind) */
 };
 
 static void maybe_snapshot(store_log *sl);
@@ -227,42 +237,121 @@ static void fsync_dir(const char *dir)
     close(dfd);
 }
 
-static bool snap_sink(void *ctx, const void *p, size_t n) { return write_all(*(int *)ctx, p, n) == 0; }
+typedef struct snap_out {
+    int fd;
+    int err; /* the first write error */
+} snap_out;
 
-/* In the forked child: no libuv, no allocation, no logging. */
+static bool snap_sink(void *ctx, const void *p, size_t n)
+{
+    snap_out *o = ctx;
+    o->err = write_all(o->fd, p, n);
+    return o->err == 0;
+}
+
+/* In the forked child: no libuv, no allocation, no logging. The exit
+ * status is 0 or the errno of what failed (for the parent's message). */
 static void snap_child(const store_log *sl, uint64_t last_index, pid_t parent)
 {
     /* Die with the server: an orphan would hold its listening sockets
      * (a restart could not bind) and write a snapshot nobody installs. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(ESRCH);
     close(sl->lock_fd); /* the lock stays the parent's alone */
-    int fd = open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0) _exit(1);
-    bool ok = store_snapshot_write(sl->svc, last_index, snap_sink, &fd) && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    _exit(ok ? 0 : 1);
+    snap_out o = {open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), 0};
+    if (o.fd < 0) _exit(errno & 0xff ? errno & 0xff : EIO);
+    int err = 0;
+    if (!store_snapshot_write(sl->svc, last_index, snap_sink, &o)) err = o.err ? o.err : EIO;
+    else if (fsync(o.fd) != 0) err = errno;
+    if (close(o.fd) != 0 && !err) err = errno;
+    _exit(err & 0xff ? err & 0xff : err ? EIO : 0);
 }
 
+static void rotated_path(const store_log *sl, unsigned k, char *out, size_t n)
+{
+    char name[64];
+    bool ok = repl_file_old_name(k, name, sizeof name);
+    assert(ok);
+    (void)ok;
+    snprintf(out, n, "%s/%s", sl->dir, name);
+}
+
+/* Delete rotated logs 1..sl->rotated, oldest first: once the first is
+ * gone, a complete tmp is taken (at start) to cover the rest. */
+static bool rotated_delete(store_log *sl)
+{
+    char path[PATH_MAX];
+    for (unsigned k = 1; k <= sl->rotated; k++) {
+        rotated_path(sl, k, path, sizeof path);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            log_error("state store snapshot: cannot delete %s: %s", path, strerror(errno));
+            return false;
+        }
+        if (k == 1) fsync_dir(sl->dir);
+    }
+    sl->rotated = 0;
+    return true;
+}
+
+static void snap_failed(store_log *sl, const char *why);
+
 /* Install a complete, fsynced tmp. Order matters for recovery: first
- * .old goes (the tmp covers it), then the tmp becomes the snapshot. A
- * crash between the two leaves a tmp without .old, which the next start
- * validates and installs; a tmp next to .old is unfinished (deleted). */
+ * .old goes (the tmp covers it), then the rest of the chain, then the tmp
+ * becomes the snapshot. A crash in between leaves a tmp without .old,
+ * which the next start validates and installs (deleting the chain's
+ * rest); a tmp next to .old is unfinished (deleted). False if a complete
+ * tmp is left uninstalled: then no snapshot may start before the next
+ * start installs it (a new one would overwrite it). If .old cannot be
+ * deleted the tmp is discarded and the attempt counts as failed (true). */
 static bool snap_install(store_log *sl)
 {
-    if (unlink(sl->old_path) != 0 && errno != ENOENT) {
-        log_error("state store snapshot: cannot delete %s: %s; snapshot %s discarded", sl->old_path, strerror(errno),
-                  sl->tmp_path);
+    unsigned n = sl->rotated;
+    if (access(sl->old_path, F_OK) == 0 && unlink(sl->old_path) != 0) { /* nothing changed: retry later */
+        char why[96];
+        snprintf(why, sizeof why, "cannot delete %s: %s", REPL_FILE_LOG_OLD_NAME, strerror(errno));
         unlink(sl->tmp_path);
-        return false;
+        snap_failed(sl, why);
+        return true;
     }
+    if (!rotated_delete(sl)) return false; /* the tmp covers what is left: the next start installs it */
     fsync_dir(sl->dir);
     if (rename(sl->tmp_path, sl->snap_path) != 0) { /* the next start installs it */
         log_error("state store snapshot: cannot rename %s to %s: %s", sl->tmp_path, sl->snap_path, strerror(errno));
         return false;
     }
     fsync_dir(sl->dir);
-    log_info("state store snapshot %s installed; %s deleted", sl->snap_path, sl->old_path);
+    if (sl->snap_failures)
+        log_info("state store snapshot %s installed after %u failed attempts; %u rotated logs deleted", sl->snap_path,
+                 sl->snap_failures, n);
+    else log_info("state store snapshot %s installed; %s deleted", sl->snap_path, sl->old_path);
+    sl->snap_failures = 0;
+    sl->snap_backoff_ms = 0;
+    sl->snap_why[0] = 0;
     return true;
+}
+
+static void snap_retry_fire(uv_timer_t *t) { maybe_snapshot(t->data); }
+
+/* A snapshot attempt failed (why: its cause); the rotated logs stay and
+ * are covered by the next attempt, after a doubling backoff. Logged when
+ * the cause differs from the last one logged. */
+static void snap_failed(store_log *sl, const char *why)
+{
+    uint64_t delay = sl->snap_backoff_ms ? sl->snap_backoff_ms : STORE_LOG_SNAP_RETRY_MIN_MS;
+    sl->snap_failures++;
+    if (strcmp(why, sl->snap_why) != 0) {
+        log_error("state store snapshot failed (%s); %u rotated log%s kept (%s%s), the server keeps serving and "
+                  "retries in %" PRIu64 " s, then at doubling intervals up to %d s (logged again only if the cause "
+                  "changes)",
+                  why, sl->rotated, sl->rotated == 1 ? "" : "s", sl->old_path, sl->rotated > 1 ? ".N" : "",
+                  delay / 1000, STORE_LOG_SNAP_RETRY_MAX_MS / 1000);
+        snprintf(sl->snap_why, sizeof sl->snap_why, "%s", why);
+    } else {
+        log_debug("state store snapshot failed again (%s), attempt %u; next in %" PRIu64 " s", why, sl->snap_failures,
+                  delay / 1000);
+    }
+    sl->snap_backoff_ms = delay * 2 < STORE_LOG_SNAP_RETRY_MAX_MS ? delay * 2 : STORE_LOG_SNAP_RETRY_MAX_MS;
+    sl->snap_not_before = uv_now(sl->loop) + delay;
+    if (!sl->closing) uv_timer_start(&sl->snap_poll, snap_retry_fire, delay, 0);
 }
 
 static void snap_poll_fire(uv_timer_t *t)
@@ -277,61 +366,74 @@ static void snap_poll_fire(uv_timer_t *t)
         if (!snap_install(sl)) sl->snap_not_before = UINT64_MAX;
         return;
     }
-    char why[64];
+    char why[96];
     if (r < 0) snprintf(why, sizeof why, "waitpid: %s", strerror(errno));
-    else if (WIFSIGNALED(status)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
-    else snprintf(why, sizeof why, "exit status %d (a write, fsync or open error)", WEXITSTATUS(status));
-    log_error("state store snapshot into %s failed (%s); deleted it, %s is kept (replayed at the next start, which "
-              "completes the snapshot); no new snapshot until then",
-              sl->tmp_path, why, sl->old_path);
+    else if (WIFSIGNALED(status)) snprintf(why, sizeof why, "the writer was killed by signal %d", WTERMSIG(status));
+    else snprintf(why, sizeof why, "writing %s: %s", REPL_FILE_SNAP_TMP_NAME, strerror(WEXITSTATUS(status)));
     unlink(sl->tmp_path);
-    sl->snap_not_before = UINT64_MAX;
+    snap_failed(sl, why);
 }
 
-/* At a group boundary (nothing written and not yet committed, no fsync
- * in flight on the fd): rotate the log, fork the snapshot writer. */
-static void maybe_snapshot(store_log *sl)
+/* Rename the current log to rotated log number sl->rotated + 1 and start
+ * an empty one. False (why set) if nothing changed. */
+static bool log_rotate(store_log *sl, char *why, size_t whylen)
 {
-    if (!sl->snap_bytes || sl->file_len < sl->snap_bytes || sl->child || sl->syncing || sl->broken || sl->closing ||
-        !sl->svc || sl->group.len || uv_now(sl->loop) < sl->snap_not_before)
-        return;
-    if (access(sl->old_path, F_OK) == 0) return; /* one rotation in flight at most */
-    if (sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty && fsync(sl->fd) != 0) {
-        log_broken(sl, "fsync", errno, false);
-        return;
-    }
-    if (rename(sl->path, sl->old_path) != 0) {
-        log_error("state store log: cannot rename %s to %s: %s; no snapshot", sl->path, sl->old_path, strerror(errno));
-        sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
-        return;
+    char old[PATH_MAX];
+    rotated_path(sl, sl->rotated + 1, old, sizeof old);
+    if (rename(sl->path, old) != 0) {
+        snprintf(why, whylen, "cannot rename %s: %s", REPL_FILE_LOG_NAME, strerror(errno));
+        return false;
     }
     int fd = open(sl->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0) { /* keep appending to the renamed file: nothing is lost */
-        log_error("state store log: cannot create %s: %s; no snapshot", sl->path, strerror(errno));
-        if (rename(sl->old_path, sl->path) != 0)
-            log_error("state store log: cannot rename %s back: %s", sl->old_path, strerror(errno));
-        sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
-        return;
+        snprintf(why, whylen, "cannot create %s: %s", REPL_FILE_LOG_NAME, strerror(errno));
+        if (rename(old, sl->path) != 0)
+            log_error("state store log: cannot rename %s back to %s: %s", old, sl->path, strerror(errno));
+        return false;
     }
     fsync_dir(sl->dir);
     close(sl->fd);
     sl->fd = fd;
     sl->file_len = sl->durable_len = 0;
     sl->dirty = false;
+    sl->rotated++;
+    return true;
+}
+
+/* At a group boundary (nothing written and not yet committed, no fsync
+ * in flight on the fd): rotate the log, fork the snapshot writer. After
+ * a failure (sl->rotated > 0) this is the retry, whatever the log size:
+ * the log written since is rotated too (unless empty), so the snapshot,
+ * as of sl->last_index, is exactly the end of the last rotated log and
+ * covers the whole chain; the new log starts right after it. */
+static void maybe_snapshot(store_log *sl)
+{
+    bool retry = sl->rotated > 0;
+    if ((!retry && (!sl->snap_bytes || sl->file_len < sl->snap_bytes)) || sl->child || sl->syncing || sl->broken ||
+        sl->closing || !sl->svc || sl->group.len || uv_now(sl->loop) < sl->snap_not_before)
+        return;
+    if (sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty && fsync(sl->fd) != 0) {
+        log_broken(sl, "fsync", errno, false);
+        return;
+    }
+    char why[96];
+    if ((!retry || sl->file_len) && !log_rotate(sl, why, sizeof why)) {
+        snap_failed(sl, why);
+        return;
+    }
     uint64_t t0 = uv_hrtime();
     pid_t parent = getpid(), pid = fork();
     if (pid == 0) snap_child(sl, sl->last_index, parent);
     uint64_t pause = uv_hrtime() - t0;
     if (pid < 0) {
-        log_error("state store snapshot: fork failed: %s; %s is kept (replayed at the next start)", strerror(errno),
-                  sl->old_path);
-        sl->snap_not_before = UINT64_MAX;
+        snprintf(why, sizeof why, "fork: %s", strerror(errno));
+        snap_failed(sl, why);
         return;
     }
     sl->child = pid;
     uv_timer_start(&sl->snap_poll, snap_poll_fire, STORE_LOG_SNAP_POLL_MS, STORE_LOG_SNAP_POLL_MS);
-    log_info("state store snapshot: writing %s as of record %" PRIu64 " (child PID %ld, fork took %.3f ms)",
-             sl->tmp_path, sl->last_index, (long)pid, (double)pause / 1e6);
+    log_info("state store snapshot: writing %s as of record %" PRIu64 " (child PID %ld, fork took %.3f ms%s)",
+             sl->tmp_path, sl->last_index, (long)pid, (double)pause / 1e6, retry ? ", a retry" : "");
 }
 
 static bool log_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
@@ -571,24 +673,48 @@ static bool replay_file(store_log *sl, const char *path, int fd, bool newest, ui
     return true;
 }
 
+/* Replay rotated logs 1..sl->rotated in order; each must be whole. */
 static bool replay_old(store_log *sl, uint64_t *frames)
 {
     *frames = 0;
-    int fd = open(sl->old_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return true;
-        log_error("state store log %s: cannot open: %s", sl->old_path, strerror(errno));
-        return false;
+    char path[PATH_MAX];
+    for (unsigned k = 1; k <= sl->rotated; k++) {
+        rotated_path(sl, k, path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            log_error("state store log %s: cannot open: %s", path, strerror(errno));
+            return false;
+        }
+        size_t end;
+        uint64_t n;
+        bool ok = replay_file(sl, path, fd, false, &n, &end);
+        close(fd);
+        if (!ok) return false;
+        *frames += n;
     }
-    size_t end;
-    bool ok = replay_file(sl, sl->old_path, fd, false, frames, &end);
-    close(fd);
-    return ok;
+    return true;
+}
+
+/* The rotated logs at start: sl->rotated = the length of the chain
+ * 1, 2, ... that exists; *extra = whether more rotated logs exist past
+ * the first (numbers >= 2) when number 1 does not. */
+static void rotated_scan(store_log *sl, bool *extra)
+{
+    char path[PATH_MAX];
+    unsigned k = 1;
+    for (; k <= REPL_FILE_LOG_OLD_MAX; k++) {
+        rotated_path(sl, k, path, sizeof path);
+        if (access(path, F_OK) != 0) break;
+    }
+    sl->rotated = k - 1;
+    rotated_path(sl, 2, path, sizeof path);
+    *extra = sl->rotated == 0 && access(path, F_OK) == 0;
 }
 
 /* A tmp at start: next to .old it is an unfinished snapshot (deleted);
  * alone it is a complete one whose install was cut after .old was
- * deleted: it must be valid, and is installed. */
+ * deleted: it must be valid, and is installed; it covers the rest of the
+ * chain (.old.2, ...), which is deleted. */
 static bool finish_tmp(store_log *sl, bool has_old)
 {
     if (has_old) {
@@ -596,6 +722,12 @@ static bool finish_tmp(store_log *sl, bool has_old)
         log_warn("state store snapshot: deleted %s, left by a snapshot that did not complete", sl->tmp_path);
         return true;
     }
+    char path[PATH_MAX];
+    for (unsigned k = 2;; k++) { /* the chain's rest, if the cut came while deleting it */
+        rotated_path(sl, k, path, sizeof path);
+        if (unlink(path) != 0) break;
+    }
+    fsync_dir(sl->dir);
     if (rename(sl->tmp_path, sl->snap_path) != 0) {
         log_error("state store snapshot: cannot rename %s to %s: %s", sl->tmp_path, sl->snap_path, strerror(errno));
         return false;
@@ -608,17 +740,17 @@ static bool finish_tmp(store_log *sl, bool has_old)
 /* Write the snapshot of the current state in this process (at start). */
 static bool snap_write_sync(store_log *sl)
 {
-    int fd = open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    bool ok = fd >= 0 && store_snapshot_write(sl->svc, sl->last_index, snap_sink, &fd) && fsync(fd) == 0;
-    int e = errno;
-    if (fd >= 0 && close(fd) != 0 && ok) {
-        ok = false;
-        e = errno;
-    }
-    if (!ok) {
-        log_error("state store snapshot %s: cannot write it: %s", sl->tmp_path, strerror(e));
+    snap_out o = {open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), 0};
+    int e = o.fd < 0 ? errno : 0;
+    if (!e && !store_snapshot_write(sl->svc, sl->last_index, snap_sink, &o)) e = o.err ? o.err : EIO;
+    else if (!e && fsync(o.fd) != 0) e = errno;
+    if (o.fd >= 0 && close(o.fd) != 0 && !e) e = errno;
+    if (e) { /* not fatal: the rotated logs stay and the run-time retry covers them */
+        char why[96];
+        snprintf(why, sizeof why, "writing %s: %s", REPL_FILE_SNAP_TMP_NAME, strerror(e));
         unlink(sl->tmp_path);
-        return false;
+        snap_failed(sl, why);
+        return true;
     }
     return snap_install(sl);
 }
@@ -633,13 +765,24 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
     sl->base.ctx = ctx;
     sl->svc = svc;
     uint64_t t0 = uv_hrtime();
-    bool has_old = access(sl->old_path, F_OK) == 0;
-    if (access(sl->tmp_path, F_OK) == 0 && !finish_tmp(sl, has_old)) return NULL;
+    bool extra;
+    rotated_scan(sl, &extra);
+    bool has_old = sl->rotated > 0;
+    if (access(sl->tmp_path, F_OK) == 0) {
+        if (!finish_tmp(sl, has_old)) return NULL;
+    } else if (extra) {
+        log_error("state store log: %s/%s.2 exists without %s (not left by mqstated); refusing to start. Inspect "
+                  "the directory with `mqstated persistence check %s`",
+                  sl->dir, REPL_FILE_LOG_OLD_NAME, sl->old_path, sl->dir);
+        return NULL;
+    }
     uint64_t snap_keys, old_frames = 0, frames;
+    unsigned old_files = sl->rotated;
     if (!load_snapshot(sl, svc, &sl->last_index, &snap_keys) || !replay_old(sl, &old_frames)) return NULL;
-    /* A crash left .old: the state is now snapshot + .old exactly; make
-     * that the snapshot here (synchronously, before any listener) so the
-     * next rotation has its slot. */
+    /* A crash (or a failed snapshot) left rotated logs: the state is now
+     * snapshot + chain exactly; make that the snapshot here (synchronously,
+     * before any listener). If it cannot be written, the chain stays and
+     * the run-time retry covers it. */
     if (has_old && !snap_write_sync(sl)) return NULL;
     bool created = access(sl->path, F_OK) != 0;
     sl->fd = open(sl->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -651,9 +794,10 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
     size_t end;
     if (!replay_file(sl, sl->path, sl->fd, true, &frames, &end)) return NULL;
     sl->file_len = sl->durable_len = end;
-    log_info("state store restored in %.3f s: %" PRIu64 " keys from %s, %" PRIu64 " records from %s, %" PRIu64
+    log_info("state store restored in %.3f s: %" PRIu64 " keys from %s, %" PRIu64 " records from %s%s, %" PRIu64
              " records from %s (fsync: %s)",
-             (double)(uv_hrtime() - t0) / 1e9, snap_keys, sl->snap_path, old_frames, sl->old_path, frames, sl->path,
+             (double)(uv_hrtime() - t0) / 1e9, snap_keys, sl->snap_path, old_frames, sl->old_path,
+             old_files > 1 ? " and its retries' .N" : "", frames, sl->path,
              sl->mode == STORE_FSYNC_ALWAYS     ? "always"
              : sl->mode == STORE_FSYNC_EVERYSEC ? "everysec"
                                                 : "no");

@@ -7,7 +7,8 @@
 # followed by ENOSPC: the refused SETs get __stat 503 naming the error, the
 # error is logged once, writes resume by themselves once the fault is
 # cleared, and after a restart every acknowledged SET is there with its
-# version, no refused one is, and `persistence check` is clean.
+# version, no refused one is, and `persistence check` is clean. And a
+# snapshot that fails at run time is retried (test_snapshot_retry).
 # Needs $MQSTATE (the CLI) and $FAULTINJ (the library); 77 otherwise.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -20,11 +21,12 @@ fi
 
 PDIR="$MQS_DIR/data"
 FSYNC=always
+SNAP_BYTES=0
 export FAULTINJ_DIR="$PDIR"
 
 mqs_write_config() {
-    printf 'log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %s\npersistence:\n  dir: %s\n  fsync: %s\n' \
-        "$MQS_PORT" "$PDIR" "$FSYNC" >"$MQS_DIR/broker.conf"
+    printf 'log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %s\npersistence:\n  dir: %s\n  fsync: %s\n  snapshot_log_bytes: %s\n' \
+        "$MQS_PORT" "$PDIR" "$FSYNC" "$SNAP_BYTES" >"$MQS_DIR/broker.conf"
 }
 
 . "$HERE/persistence_lib.sh"
@@ -104,6 +106,82 @@ test_everysec_fsync_eio() { fault_case everysec "ops=fsync errno=EIO" "Input/out
 test_everysec_write_eio() { fault_case everysec "ops=write errno=EIO" "Input/output error"; }
 test_everysec_short_write() { fault_case everysec "ops=write errno=ENOSPC short=1" "No space left on device"; }
 
-ALL_TESTS=(test_always_fsync_eio test_always_write_eio test_always_short_write test_everysec_fsync_eio
+# Waits (bounded, $2 s) until the broker log matches the regex $1, writing
+# a key every 0.3 s meanwhile (the snapshot machinery runs after commits).
+wait_log_writing() {
+    local deadline=$(($(mqs_now_ms) + $2 * 1000)) n=0
+    while ! grep -Eq "$1" "$MQS_DIR/broker.log" && (($(mqs_now_ms) < deadline)); do
+        set_one "w$((WN++))" "-"
+        sleep 0.3
+    done
+    grep -Eq "$1" "$MQS_DIR/broker.log"
+}
+
+check_acked() {
+    local k
+    for k in "${!ACKED[@]}"; do
+        [[ $(cli get "$k" --json | json_field version) == "${ACKED[$k]}" ]] || mqs_fail "$1: acknowledged $k lost or changed"
+    done
+}
+
+# A snapshot that fails at run time (ENOSPC on statestore.snap.tmp) is
+# retried with backoff: the server keeps serving, the failure is logged
+# once, each retry rotates the log again (.old, .old.2, ...), a kill -9 with
+# that chain restores everything (its fold at start fails too, which is not
+# fatal), and once the fault is cleared a retry installs a snapshot that
+# covers the whole chain.
+test_snapshot_retry() {
+    ACKED=()
+    REFUSED=()
+    WN=0
+    SNAP_BYTES=4096
+    fresh
+    local i
+    for ((i = 0; i < 60; i++)); do set_one "k$i" "-"; done
+    wait_log_writing "statestore.snap installed" 30 || mqs_fail "no first snapshot"
+    faultinj_on "file=statestore.snap.tmp ops=write errno=ENOSPC"
+    wait_log_writing "state store snapshot failed" 60 || mqs_fail "the snapshot did not fail"
+    grep -q "state store snapshot failed (writing statestore.snap.tmp: No space left on device); 1 rotated log kept" \
+        "$MQS_DIR/broker.log" || mqs_fail "failure message: $(grep 'snapshot failed' "$MQS_DIR/broker.log")"
+    [[ -e "$PDIR/statestore.log.old" ]] || mqs_fail "no statestore.log.old after the failure"
+    # The first retry, 10 s later, fails the same way: rotated again, not logged again.
+    local deadline=$(($(mqs_now_ms) + 40000))
+    while [[ ! -e "$PDIR/statestore.log.old.2" ]] && (($(mqs_now_ms) < deadline)); do
+        set_one "w$((WN++))" "-"
+        sleep 0.3
+    done
+    [[ -e "$PDIR/statestore.log.old.2" ]] || mqs_fail "no retry rotated the log into statestore.log.old.2"
+    wait_log_writing "snapshot.*a retry" 5
+    sleep 1 # let the retry's writer fail
+    for ((i = 0; i < 5; i++)); do set_one "r$i" "-"; done
+    (($(grep -c "state store snapshot failed (" "$MQS_DIR/broker.log") == 1)) ||
+        mqs_fail "the failure was logged $(grep -c "state store snapshot failed (" "$MQS_DIR/broker.log") times"
+    (($(wc -l <"$FAULTINJ_LOG") >= 2)) || mqs_fail "fewer than two snapshot attempts failed"
+    ((${#REFUSED[@]} == 0)) || mqs_fail "SETs were refused while snapshots failed"
+    check_acked "while snapshots fail"
+    # kill -9 with the chain; the start's fold fails too: the server starts.
+    kill -KILL "$MQS_PID"
+    wait "$MQS_PID" 2>/dev/null
+    MQS_PID=""
+    cp "$MQS_DIR/broker.log" "$MQS_DIR/broker1.log"
+    : >"$MQS_DIR/broker.log"
+    mqs_broker_start || mqs_fail "no start after kill -9 with a rotated chain and a failing snapshot"
+    grep -q "snapshot failed (writing statestore.snap.tmp: No space left on device)" "$MQS_DIR/broker.log" ||
+        mqs_fail "no start-time failure message"
+    faultinj_off
+    check_acked "after kill -9 with the chain"
+    wait_log_writing "statestore.snap installed after [0-9]+ failed attempts" 60 ||
+        mqs_fail "no retry installed a snapshot after the fault was cleared"
+    local old=("$PDIR"/statestore.log.old*)
+    [[ ! -e ${old[0]} ]] || mqs_fail "rotated logs left after the install: ${old[*]}"
+    "$REAL_MQSTATED" persistence check "$PDIR" >"$MQS_DIR/check.out" 2>&1 ||
+        mqs_fail "check not clean: $(cat "$MQS_DIR/check.out")"
+    restart
+    check_acked "after the restart"
+    ((${#ACKED[@]} > 80)) || mqs_fail "only ${#ACKED[@]} SETs acknowledged"
+    SNAP_BYTES=0
+}
+
+ALL_TESTS=(test_snapshot_retry test_always_fsync_eio test_always_write_eio test_always_short_write test_everysec_fsync_eio
     test_everysec_write_eio test_everysec_short_write)
 mqs_run_tests "${@:-${ALL_TESTS[@]}}"

@@ -143,12 +143,28 @@ static void test_callback_rejects(void **state)
     buf_free(&b);
 }
 
+/* The rotated-log chain's names (docs/persistence.md). */
+static void test_old_names(void **state)
+{
+    (void)state;
+    char n[64];
+    assert_true(repl_file_old_name(1, n, sizeof n));
+    assert_string_equal(n, "statestore.log.old");
+    assert_true(repl_file_old_name(2, n, sizeof n));
+    assert_string_equal(n, "statestore.log.old.2");
+    assert_true(repl_file_old_name(REPL_FILE_LOG_OLD_MAX, n, sizeof n));
+    assert_false(repl_file_old_name(0, n, sizeof n));
+    assert_false(repl_file_old_name(REPL_FILE_LOG_OLD_MAX + 1, n, sizeof n));
+    assert_false(repl_file_old_name(2, n, 10)); /* does not fit */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean),           cmocka_unit_test(test_torn_every_offset),
         cmocka_unit_test(test_flip_is_corrupt), cmocka_unit_test(test_length_past_end),
         cmocka_unit_test(test_unknown_type),    cmocka_unit_test(test_callback_rejects),
+        cmocka_unit_test(test_old_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
