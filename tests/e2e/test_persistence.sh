@@ -192,6 +192,63 @@ test_corrupt_refuses() {
     rm -rf "$PDIR"
 }
 
+# The issue's torn-write sweep against the real binary: the log cut at
+# every byte offset inside its last two records; each start succeeds with
+# exactly the prefix of complete records (the restore line counts them,
+# the warning names the offset of the cut record and the bytes dropped)
+# and leaves the prefix byte for byte.
+test_torn_every_offset() {
+    fresh
+    local i
+    for i in 1 2 3 4 5 6; do cli set "k$i" "value-$i" >/dev/null || mqs_fail "set k$i"; done
+    mqs_broker_stop
+    cp "$PDIR/statestore.log" "$MQS_DIR/full.log"
+    local ends=($(frame_ends "$MQS_DIR/full.log"))
+    local n=${#ends[@]} cut k kept prev bad=0
+    for ((cut = ends[n - 3] + 1; cut < ends[n - 1]; cut++)); do
+        # Complete records before the cut, and where the last one ends.
+        kept=0 prev=0
+        for ((k = 0; k < n; k++)); do ((ends[k] <= cut)) && kept=$((k + 1)) prev=${ends[k]}; done
+        cp "$MQS_DIR/full.log" "$PDIR/statestore.log"
+        truncate -s "$cut" "$PDIR/statestore.log"
+        : >"$MQS_DIR/broker.log"
+        if ! mqs_broker_start; then
+            mqs_fail "cut at $cut: did not start"
+            ((++bad > 3)) && break
+            continue
+        fi
+        grep -q " $kept records from $PDIR/statestore.log (" "$MQS_DIR/broker.log" ||
+            mqs_fail "cut at $cut: not $kept records restored: $(grep restored "$MQS_DIR/broker.log")"
+        if ((cut != prev)); then
+            grep -q "statestore.log: torn tail at offset $prev ($((cut - prev)) bytes of an unfinished write) truncated" \
+                "$MQS_DIR/broker.log" || mqs_fail "cut at $cut: no torn tail warning naming offset $prev"
+        fi
+        mqs_broker_stop
+        cmp -s -n "$prev" "$MQS_DIR/full.log" "$PDIR/statestore.log" || mqs_fail "cut at $cut: prefix changed"
+        ((MQS_FAILED)) && ((++bad > 3)) && break
+    done
+}
+
+# A byte inverted anywhere in a record in the middle of the log: the
+# server refuses to start with the documented message (file, offset of
+# that record, the check and repair commands); the intact log starts.
+test_flip_every_byte() {
+    fresh
+    local i
+    for i in 1 2 3 4 5 6; do cli set "k$i" "value-$i" >/dev/null || mqs_fail "set k$i"; done
+    mqs_broker_stop
+    local ends=($(frame_ends "$PDIR/statestore.log"))
+    local mid=$((${#ends[@]} / 2))
+    local from=${ends[mid - 1]} to=${ends[mid]} out
+    out=$(DAMAGE_AT=$from DAMAGE_EXPECT="state store log $PDIR/statestore.log is corrupt at offset OFFSET (
+refusing to start
+Inspect it with \`mqstated persistence check $PDIR\`
+\`mqstated persistence repair $PDIR\` drops everything from that offset on" \
+        damage_sweep "$PDIR/statestore.log" flip $(seq "$from" $((to - 1)))) || mqs_fail "flips: $out"
+    mqs_broker_start || mqs_fail "the restored log does not start"
+    [[ $(cli get k6) == value-6 ]] || mqs_fail "k6 lost"
+}
+
 test_config_errors() {
     local out
     printf 'persistence:\n  dir: %s\n  state_store:\n    mode: custom\n' "$PDIR" >"$MQS_DIR/e.yaml"
@@ -234,6 +291,8 @@ test_mode_none_keeps_memory() {
     [[ ! -e "$PDIR/statestore.log" ]] || mqs_fail "mode none: a log file was written"
 }
 
+# The default set; test_torn_every_offset and test_flip_every_byte run as
+# their own CTest entry (e2e_persistence_torn).
 ALL_TESTS=(test_restart_round_trip test_clock_mark test_everysec_round_trip test_lock_second_server test_torn_tail
     test_corrupt_refuses test_config_errors test_reload_needs_restart test_mode_none_keeps_memory)
 mqs_run_tests "${@:-${ALL_TESTS[@]}}"
