@@ -24,6 +24,7 @@
 #include "store/snapshot.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* How long writes are refused after a write or fsync error. */
@@ -755,6 +756,27 @@ static bool snap_write_sync(store_log *sl)
     return snap_install(sl);
 }
 
+/* After a restore the server clock S is at least the persisted high-water
+ * mark, normally at most STORE_LOG_CLOCK_MARK_MS ahead of the wall clock.
+ * Far more means the wall clock went back (or ran ahead before): versions
+ * keep increasing from S, which clients see as clock skew (the protocol's
+ * 60 s limit) until the wall clock catches up. Say so once, at start. */
+static void clock_behind_warn(const store_service *svc)
+{
+    hlc s = store_service_clock(svc);
+    uint64_t now = clock_wall_ms();
+    if (s.wall_ms <= now + STORE_LOG_CLOCK_MARK_MS + 1000) return;
+    uint64_t ahead = s.wall_ms - now;
+    log_warn("state store: the wall clock is %.1f s behind the newest version issued before this start (the "
+             "persisted clock high-water mark); versions continue above it, so they stay increasing and fencing "
+             "tokens stay valid, but %s",
+             (double)ahead / 1000,
+             ahead > HLC_MAX_SKEW_MS ? "while they are more than 60 s ahead of the clients' clocks, clients refuse the "
+                                       "replies (clock drift) and requests carrying them get the timestamp skew "
+                                       "error; fix the clock, or wait for it to catch up"
+                                     : "replies carry versions ahead of the wall clock until it catches up");
+}
+
 repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx)
 {
     store_log *sl = arg;
@@ -801,6 +823,7 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
              sl->mode == STORE_FSYNC_ALWAYS     ? "always"
              : sl->mode == STORE_FSYNC_EVERYSEC ? "everysec"
                                                 : "no");
+    clock_behind_warn(svc);
     return &sl->base;
 }
 
