@@ -379,6 +379,10 @@ static void snap_poll_fire(uv_timer_t *t)
  * an empty one. False (why set) if nothing changed. */
 static bool log_rotate(store_log *sl, char *why, size_t whylen)
 {
+    if (sl->rotated >= REPL_FILE_LOG_OLD_MAX) {
+        snprintf(why, whylen, "%u rotated logs already", sl->rotated);
+        return false;
+    }
     char old[PATH_MAX];
     rotated_path(sl, sl->rotated + 1, old, sizeof old);
     if (rename(sl->path, old) != 0) {

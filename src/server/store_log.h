@@ -48,11 +48,15 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
 void store_log_set_snapshot_bytes(store_log *sl, uint64_t bytes);
 
 /* A store_bridge_log_fn (arg: the store_log): delete a leftover snapshot
- * temp file, load DIR/statestore.snap (if any) into svc, replay
- * statestore.log.old (if any) and statestore.log through on_commit (tag 0)
- * in order, truncate a torn tail of the newest file, and return the log.
- * NULL (logged, naming file, offset and the check command) if a file is
- * corrupt or cannot be read. Once per store_log. */
+ * temp file (or install a complete one), load DIR/statestore.snap (if any)
+ * into svc, replay the rotated logs statestore.log.old, .old.2, ... (if
+ * any; folded into a new snapshot at once) and statestore.log through
+ * on_commit (tag 0) in order, truncate a torn tail of the newest file, and
+ * return the log. NULL (logged, naming file, offset and the check command)
+ * if a file is corrupt or cannot be read. Once per store_log.
+ *
+ * A snapshot that fails at run time is retried with a doubling backoff;
+ * each retry rotates the log again (docs/persistence.md). */
 repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx);
 
 /* Stop the timers; the loop then runs dry (an fsync in flight completes

@@ -158,6 +158,9 @@ test_snapshot_retry() {
         mqs_fail "the failure was logged $(grep -c "state store snapshot failed (" "$MQS_DIR/broker.log") times"
     (($(wc -l <"$FAULTINJ_LOG") >= 2)) || mqs_fail "fewer than two snapshot attempts failed"
     ((${#REFUSED[@]} == 0)) || mqs_fail "SETs were refused while snapshots failed"
+    "$REAL_MQSTATED" persistence check "$PDIR" >"$MQS_DIR/check.out" 2>&1 ||
+        mqs_fail "check with a rotated chain: not clean: $(cat "$MQS_DIR/check.out")"
+    grep -q "statestore.log.old.2" "$MQS_DIR/check.out" || mqs_fail "check does not report statestore.log.old.2"
     check_acked "while snapshots fail"
     # kill -9 with the chain; the start's fold fails too: the server starts.
     kill -KILL "$MQS_PID"
@@ -178,7 +181,7 @@ test_snapshot_retry() {
         mqs_fail "check not clean: $(cat "$MQS_DIR/check.out")"
     restart
     check_acked "after the restart"
-    ((${#ACKED[@]} > 80)) || mqs_fail "only ${#ACKED[@]} SETs acknowledged"
+    ((${#ACKED[@]} > 65)) || mqs_fail "only ${#ACKED[@]} SETs acknowledged"
     SNAP_BYTES=0
 }
 
