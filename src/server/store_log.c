@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "repl/file_log.h"
@@ -701,10 +702,28 @@ static bool replay_old(store_log *sl, uint64_t *frames)
 }
 
 /* The rotated logs at start: sl->rotated = the length of the chain
- * 1, 2, ... that exists; *extra = whether more rotated logs exist past
- * the first (numbers >= 2) when number 1 does not. */
-static void rotated_scan(store_log *sl, bool *extra)
+ * 1, 2, ... that exists; *top = the highest number >= 2 present (0: none),
+ * which is beyond the chain only after an install cut by a crash (then
+ * with a complete tmp) or if the files were not left by mqstated. */
+static bool rotated_scan(store_log *sl, unsigned *top)
 {
+    *top = 0;
+    DIR *d = opendir(sl->dir);
+    if (!d) {
+        log_error("persistence.dir %s: cannot list it: %s", sl->dir, strerror(errno));
+        return false;
+    }
+    const size_t pre = strlen(REPL_FILE_LOG_OLD_NAME);
+    struct dirent *e;
+    while ((e = readdir(d))) { /* the highest number k >= 2 present */
+        const char *n = e->d_name;
+        if (strncmp(n, REPL_FILE_LOG_OLD_NAME, pre) != 0 || n[pre] != '.' || n[pre + 1] < '1' || n[pre + 1] > '9')
+            continue;
+        char *end;
+        unsigned long k = strtoul(n + pre + 1, &end, 10);
+        if (*end == 0 && k >= 2 && k <= REPL_FILE_LOG_OLD_MAX && k > *top) *top = (unsigned)k;
+    }
+    closedir(d);
     char path[PATH_MAX];
     unsigned k = 1;
     for (; k <= REPL_FILE_LOG_OLD_MAX; k++) {
@@ -712,15 +731,14 @@ static void rotated_scan(store_log *sl, bool *extra)
         if (access(path, F_OK) != 0) break;
     }
     sl->rotated = k - 1;
-    rotated_path(sl, 2, path, sizeof path);
-    *extra = sl->rotated == 0 && access(path, F_OK) == 0;
+    return true;
 }
 
 /* A tmp at start: next to .old it is an unfinished snapshot (deleted);
  * alone it is a complete one whose install was cut after .old was
  * deleted: it must be valid, and is installed; it covers the rest of the
  * chain (.old.2, ...), which is deleted. */
-static bool finish_tmp(store_log *sl, bool has_old)
+static bool finish_tmp(store_log *sl, bool has_old, unsigned top)
 {
     if (has_old) {
         unlink(sl->tmp_path);
@@ -728,9 +746,12 @@ static bool finish_tmp(store_log *sl, bool has_old)
         return true;
     }
     char path[PATH_MAX];
-    for (unsigned k = 2;; k++) { /* the chain's rest, if the cut came while deleting it */
+    for (unsigned k = 2; k <= top; k++) { /* the chain's rest, if the cut came while deleting it */
         rotated_path(sl, k, path, sizeof path);
-        if (unlink(path) != 0) break;
+        if (unlink(path) != 0 && errno != ENOENT) {
+            log_error("state store snapshot: cannot delete %s: %s", path, strerror(errno));
+            return false;
+        }
     }
     fsync_dir(sl->dir);
     if (rename(sl->tmp_path, sl->snap_path) != 0) {
@@ -791,17 +812,16 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
     sl->base.ctx = ctx;
     sl->svc = svc;
     uint64_t t0 = uv_hrtime();
-    bool extra;
-    rotated_scan(sl, &extra);
-    bool has_old = sl->rotated > 0;
-    if (access(sl->tmp_path, F_OK) == 0) {
-        if (!finish_tmp(sl, has_old)) return NULL;
-    } else if (extra) {
-        log_error("state store log: %s/%s.2 exists without %s (not left by mqstated); refusing to start. Inspect "
-                  "the directory with `mqstated persistence check %s`",
-                  sl->dir, REPL_FILE_LOG_OLD_NAME, sl->old_path, sl->dir);
+    unsigned top;
+    if (!rotated_scan(sl, &top)) return NULL;
+    bool has_old = sl->rotated > 0, tmp = access(sl->tmp_path, F_OK) == 0;
+    if (top > sl->rotated && (has_old || !tmp)) { /* a gap in the chain, or no .old and no tmp covering the rest */
+        log_error("state store log: %s/%s.%u exists but the rotated logs before it do not all exist (not left by "
+                  "mqstated); refusing to start. Inspect the directory with `mqstated persistence check %s`",
+                  sl->dir, REPL_FILE_LOG_OLD_NAME, top, sl->dir);
         return NULL;
     }
+    if (tmp && !finish_tmp(sl, has_old, top)) return NULL;
     uint64_t snap_keys, old_frames = 0, frames;
     unsigned old_files = sl->rotated;
     if (!load_snapshot(sl, svc, &sl->last_index, &snap_keys) || !replay_old(sl, &old_frames)) return NULL;

@@ -132,6 +132,37 @@ test_corrupt_snapshot_refuses() {
         "$MQS_DIR/broker.log" || mqs_fail "no damaged-snapshot message"
 }
 
+# Rotated-log chains left by failed snapshots (statestore.log.old.N):
+# an install cut after .old and .old.2 were deleted (a complete .tmp and
+# .old.3 left) is finished at start, .old.3 deleted, not replayed; a gap
+# in the chain, or a .old.N without .old and without .tmp, refuses.
+test_chain_leftovers() {
+    fresh
+    write_keys 60
+    settle
+    mqs_broker_stop
+    mv "$PDIR/statestore.snap" "$PDIR/statestore.snap.tmp"
+    cp "$PDIR/statestore.log" "$PDIR/statestore.log.old.3"
+    mqs_broker_start || mqs_fail "did not start with a complete .tmp and .old.3"
+    grep -q "installed $PDIR/statestore.snap, complete but left uninstalled" "$MQS_DIR/broker.log" ||
+        mqs_fail "no install-at-start warning"
+    [[ ! -e "$PDIR/statestore.log.old.3" ]] || mqs_fail ".old.3 not deleted"
+    check_keys 60 "after finishing the cut install"
+    mqs_broker_stop
+    local out
+    : >"$PDIR/statestore.log.old"
+    : >"$PDIR/statestore.log.old.3"
+    out=$(timeout 20 "$MQS_BIN" -p 0 -c "$MQS_DIR/broker.conf" 2>&1) && mqs_fail "started with a gap in the chain"
+    [[ $out == *"statestore.log.old.3 exists but the rotated logs before it do not all exist"* ]] ||
+        mqs_fail "gap message: '$out'"
+    rm -f "$PDIR/statestore.log.old"
+    out=$(timeout 20 "$MQS_BIN" -p 0 -c "$MQS_DIR/broker.conf" 2>&1) && mqs_fail "started with .old.3 alone"
+    [[ $out == *"statestore.log.old.3 exists"*"mqstated persistence check $PDIR"* ]] || mqs_fail ".old.3 alone: '$out'"
+    rm -f "$PDIR/statestore.log.old.3"
+    mqs_broker_start || mqs_fail "no start once cleaned"
+    check_keys 60 "at the end"
+}
+
 # A torn or flipped statestore.snap is refused with a clear message,
 # never loaded: cut at and a byte inverted at every offset of the header,
 # the first keys and the trailer, and every 23rd byte in between; the start
@@ -159,5 +190,6 @@ Inspect it with \`mqstated persistence check $PDIR\`"
 }
 
 # The default set; test_snapshot_damage_sweep runs as its own CTest entry.
-ALL_TESTS=(test_snapshot_round_trip test_crash_before_install test_crash_inside_install test_corrupt_snapshot_refuses)
+ALL_TESTS=(test_snapshot_round_trip test_crash_before_install test_crash_inside_install test_chain_leftovers
+    test_corrupt_snapshot_refuses)
 mqs_run_tests "${@:-${ALL_TESTS[@]}}"
