@@ -52,7 +52,9 @@ mqs_write_config() {
 mqs_broker_start() {
     local attempt
     for attempt in 1 2 3 4 5; do
-        MQS_PORT=$((20000 + RANDOM % 40000))
+        # Below Linux's ephemeral range (32768-60999): a probe of a port in
+        # it can connect to itself (TCP simultaneous open) and look open.
+        MQS_PORT=$((20000 + RANDOM % 12000))
         mqs_port_open "$MQS_PORT" && continue
         mqs_write_config
         if ((MQS_IS_MQSTATED)); then
