@@ -189,7 +189,7 @@ Inspect it with \`mqstated persistence check $PDIR\`"
     check_keys 60 "after the sweep"
 }
 
-# The default set; test_snapshot_damage_sweep runs as its own CTest entry.
-ALL_TESTS=(test_snapshot_round_trip test_crash_before_install test_crash_inside_install test_chain_leftovers
-    test_corrupt_snapshot_refuses)
+# The default set (e2e_persistence_snapshot); test_chain_leftovers and
+# test_snapshot_damage_sweep run as e2e_persistence_snapshot_damage.
+ALL_TESTS=(test_snapshot_round_trip test_crash_before_install test_crash_inside_install test_corrupt_snapshot_refuses)
 mqs_run_tests "${@:-${ALL_TESTS[@]}}"
