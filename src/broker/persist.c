@@ -306,6 +306,14 @@ const char *broker_persist_replay(broker *b, uint8_t type, const uint8_t *rec, s
     return "not a broker record type";
 }
 
+const char *broker_persist_check(uint8_t type, const uint8_t *rec, size_t n)
+{
+    retain_rec r;
+    if (type == BROKER_REC_RETAIN) return broker__retain_rec_decode(rec, n, &r);
+    if (type > BROKER_REC_RETAIN && type <= BROKER_REC_LAST) return n && rec[0] == 1 ? NULL : "unknown record version";
+    return "not a broker record type";
+}
+
 void broker_persist_replay_done(broker *b, broker_persist_restored *out)
 {
     memset(out, 0, sizeof *out);
