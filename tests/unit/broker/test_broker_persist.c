@@ -333,6 +333,11 @@ static void test_codec(void **state)
         {{.topic = B("a"), .payload = B("x"), .qos = 3}, "QoS above 2"},
         {{.topic = B("a"), .qos = 1}, "a clear with message fields"},
         {{.topic = B("a"), .deadline = 5}, "a clear with message fields"},
+        {{.topic = B("a"), .payload = B("x"), .props = {(const uint8_t *)"\x23\x00\x01", 3}}, "invalid properties"},
+        {{.topic = B("a"), .payload = B("x"), .props = {(const uint8_t *)"\x02\x00\x00\x00\x05", 5}},
+         "invalid properties"}, /* message expiry: recomputed, never stored */
+        {{.topic = B("a"), .payload = B("x"), .props = {(const uint8_t *)"\xff", 1}}, "invalid properties"},
+        {{.topic = B("a"), .payload = B("x"), .props = {(const uint8_t *)"\x03\x00\x05x", 4}}, "invalid properties"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         b.len = 0;
