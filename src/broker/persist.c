@@ -288,8 +288,8 @@ void broker_persist_failed(broker *b, uint64_t durable, const char *why)
     if (durable > p->committed) broker_persist_committed(b, durable);
     p->refused = true;
     log_debug("durable broker state: records after %llu will not be durable (%s); closing the %u connection(s) "
-             "waiting for them",
-             (unsigned long long)durable, why, p->n_holding);
+              "waiting for them",
+              (unsigned long long)durable, why, p->n_holding);
     while (p->n_holding) {
         client *c = p->holding[p->n_holding - 1];
         broker__persist_client_gone(c); /* its held acknowledgements promised what is lost */

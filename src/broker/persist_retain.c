@@ -7,7 +7,8 @@
  *   the Message Expiry; 0 = none), bytes topic (a valid topic name),
  *   bytes properties (the message's stored v5 properties: what the
  *   publisher sent minus Topic Alias, Subscription Identifiers and
- *   Message Expiry, which are recomputed per delivery), bytes payload
+ *   Message Expiry, which are recomputed per delivery; decode checks them
+ *   as PUBLISH properties), bytes payload
  *
  * An empty payload clears the topic's retained message; a clear carries
  * qos 0, deadline 0 and no properties (canonical: decode + encode is the
