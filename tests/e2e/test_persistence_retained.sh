@@ -82,7 +82,16 @@ test_round_trip_none() {
     restart
     [[ -z $(dump 'n/#') ]] || mqs_fail "retained: none, but restored"
     "$MQS_BIN" persistence check "$PDIR" | grep -q "broker records: 0 retained" || mqs_fail "records written"
+    # From all to none: the records in the log are skipped, not an error.
     EXTRA=""
+    restart
+    pub n/b y
+    EXTRA=$'  retained: none\n'
+    restart
+    [[ -z $(dump 'n/#') ]] || mqs_fail "all, then none: restored"
+    EXTRA=""
+    restart
+    [[ $(dump 'n/#') == 'n/b y ' ]] || mqs_fail "none, then all again: n/b lost"
 }
 
 test_round_trip_topics() {
