@@ -82,6 +82,10 @@ struct store_log {
     uint64_t snap_backoff_ms; /* the next retry's delay; 0: no failure */
     unsigned snap_failures;   /* since the last installed snapshot */
     char snap_why[96];        /* the failure last logged (logged once per kind) */
+    /* Local records (store_log_local): tag = their sequence number. */
+    store_log_local local;
+    uint64_t local_last, local_durable;
+    uv_check_t local_flush; /* flushes a group that only local records started */
 };
 
 static void maybe_snapshot(store_log *sl);
@@ -113,27 +117,50 @@ static void group_clear(store_log *sl)
     buf_shrink(&sl->group, 1 << 20);
 }
 
-/* Commit every frame of the group in order (applied and answered). */
+static bool is_local(uint8_t type) { return type != REPL_FILE_STORE_RECORD; }
+
+/* Commit every frame of the group in order (applied and answered); the
+ * local records' owner hears once, after the store's, with the group's
+ * last local sequence number. */
 static void group_commit(store_log *sl)
 {
     size_t off = 0, i = 0, used;
+    uint64_t local = 0;
     repl_frame f;
     while (off < sl->group.len) {
         repl_frame_status st = repl_frame_next(sl->group.data + off, sl->group.len - off, &used, &f);
         assert(st == REPL_FRAME_OK && i < sl->group_tags.n);
         (void)st;
-        sl->base.on_commit(sl->base.ctx, ++sl->last_index, f.payload, f.len, sl->group_tags.v[i++]);
+        ++sl->last_index;
+        uint64_t tag = sl->group_tags.v[i++];
+        if (is_local(f.type)) local = tag;
+        else sl->base.on_commit(sl->base.ctx, sl->last_index, f.payload, f.len, tag);
         off += used;
     }
     group_clear(sl);
+    if (local) {
+        sl->local_durable = local;
+        sl->local.committed(sl->local.ctx, local);
+    }
     maybe_snapshot(sl);
 }
 
 static void group_fail(store_log *sl)
 {
-    for (size_t i = 0; i < sl->group_tags.n; i++)
-        if (sl->base.on_fail) sl->base.on_fail(sl->base.ctx, sl->group_tags.v[i], sl->why);
+    size_t off = 0, i = 0, used;
+    bool local = false;
+    repl_frame f;
+    while (off < sl->group.len) {
+        repl_frame_status st = repl_frame_next(sl->group.data + off, sl->group.len - off, &used, &f);
+        assert(st == REPL_FRAME_OK && i < sl->group_tags.n);
+        (void)st;
+        uint64_t tag = sl->group_tags.v[i++];
+        if (is_local(f.type)) local = true;
+        else if (sl->base.on_fail) sl->base.on_fail(sl->base.ctx, tag, sl->why);
+        off += used;
+    }
     group_clear(sl);
+    if (local) sl->local.failed(sl->local.ctx, sl->local_durable, sl->why);
 }
 
 static void retry_fire(uv_timer_t *t)
@@ -262,7 +289,8 @@ static void snap_child(const store_log *sl, uint64_t last_index, pid_t parent)
     snap_out o = {open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), 0};
     if (o.fd < 0) _exit(errno & 0xff ? errno & 0xff : EIO);
     int err = 0;
-    if (!store_snapshot_write(sl->svc, last_index, snap_sink, &o)) err = o.err ? o.err : EIO;
+    if (!store_snapshot_write_ext(sl->svc, last_index, sl->local.snapshot, sl->local.ctx, snap_sink, &o))
+        err = o.err ? o.err : EIO;
     else if (fsync(o.fd) != 0) err = errno;
     if (close(o.fd) != 0 && !err) err = errno;
     _exit(err & 0xff ? err & 0xff : err ? EIO : 0);
@@ -482,6 +510,31 @@ static void log_flush(repl_log *l)
 
 static void log_detach(repl_log *l) { ((store_log *)l)->detached = true; }
 
+static void local_flush_run(uv_check_t *h)
+{
+    store_log *sl = h->data;
+    uv_check_stop(&sl->local_flush);
+    log_flush(&sl->base);
+}
+
+void store_log_set_local(store_log *sl, const store_log_local *l)
+{
+    assert(!sl->attached && l->committed && l->failed && l->replay);
+    sl->local = *l;
+}
+
+bool store_log_accepting(const store_log *sl) { return !sl->broken && sl->attached && !sl->closing; }
+
+uint64_t store_log_append_local(store_log *sl, uint8_t type, const uint8_t *p, size_t n)
+{
+    assert(type >= REPL_FILE_LOCAL_FIRST && type <= REPL_FILE_LOCAL_LAST && sl->local.committed);
+    if (!store_log_accepting(sl) || (uint64_t)n > REPL_FRAME_MAX_PAYLOAD) return 0;
+    repl_frame_append(&sl->pend, type, p, n);
+    tags_push(&sl->pend_tags, ++sl->local_last);
+    if (!uv_is_active((uv_handle_t *)&sl->local_flush)) uv_check_start(&sl->local_flush, local_flush_run);
+    return sl->local_last;
+}
+
 static const repl_log_vtable store_log_vt = {
     .propose = log_propose,
     .flush = log_flush,
@@ -568,8 +621,9 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
     uv_timer_init(loop, &sl->retry);
     uv_timer_init(loop, &sl->tick);
     uv_timer_init(loop, &sl->snap_poll);
-    sl->retry.data = sl->tick.data = sl->snap_poll.data = sl;
-    sl->handles_open = 3;
+    uv_check_init(loop, &sl->local_flush);
+    sl->retry.data = sl->tick.data = sl->snap_poll.data = sl->local_flush.data = sl;
+    sl->handles_open = 4;
     if (mode == STORE_FSYNC_EVERYSEC)
         uv_timer_start(&sl->tick, tick_fire, STORE_LOG_EVERYSEC_MS, STORE_LOG_EVERYSEC_MS);
     return sl;
@@ -586,6 +640,8 @@ static const char *replay_frame(void *ctx, uint64_t index, size_t offset, const 
 {
     replay *rp = ctx;
     (void)offset;
+    if (is_local(f->type)) /* none kept now (persistence.retained: none): skipped, gone at the next snapshot */
+        return rp->sl->local.replay ? rp->sl->local.replay(rp->sl->local.ctx, f->type, f->payload, f->len) : NULL;
     store_record r;
     store_record_err e = store_record_decode(f->payload, f->len, &r);
     if (e != STORE_RECORD_OK) return "a record does not decode";
@@ -629,7 +685,7 @@ static bool load_snapshot(store_log *sl, store_service *svc, uint64_t *index, ui
     close(fd);
     if (!ok) return false;
     char err[200];
-    ok = store_snapshot_load(svc, map ? map : "", n, index, err, sizeof err);
+    ok = store_snapshot_load_ext(svc, map ? map : "", n, index, sl->local.replay, sl->local.ctx, err, sizeof err);
     if (map) munmap(map, n);
     if (!ok) {
         log_error("state store snapshot %s is damaged (%s); refusing to start (a snapshot is installed only "
@@ -768,7 +824,8 @@ static bool snap_write_sync(store_log *sl)
 {
     snap_out o = {open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), 0};
     int e = o.fd < 0 ? errno : 0;
-    if (!e && !store_snapshot_write(sl->svc, sl->last_index, snap_sink, &o)) e = o.err ? o.err : EIO;
+    if (!e && !store_snapshot_write_ext(sl->svc, sl->last_index, sl->local.snapshot, sl->local.ctx, snap_sink, &o))
+        e = o.err ? o.err : EIO;
     else if (!e && fsync(o.fd) != 0) e = errno;
     if (o.fd >= 0 && close(o.fd) != 0 && !e) e = errno;
     if (e) { /* not fatal: the rotated logs stay and the run-time retry covers them */
@@ -854,10 +911,12 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
 void store_log_shutdown(store_log *sl)
 {
     if (!sl || sl->closing) return;
+    if (sl->attached && sl->pend.len) log_flush(&sl->base); /* local records of the last iteration */
     sl->closing = true;
     uv_close((uv_handle_t *)&sl->retry, on_closed);
     uv_close((uv_handle_t *)&sl->tick, on_closed);
     uv_close((uv_handle_t *)&sl->snap_poll, on_closed);
+    uv_close((uv_handle_t *)&sl->local_flush, on_closed);
 }
 
 /* At exit with a snapshot child running: wait for it (bounded by its
