@@ -104,6 +104,7 @@ void broker_free(broker *b)
     session_table_free(&b->sessions);
     hashmap_free(b->authn_waiting, NULL); /* empty: entries go with their clients */
     retain_store_free(b->retained);
+    broker__persist_free(b);
     topic_tree_free(b->tree);
     heap_free(&b->client_timers);
     heap_free(&b->session_timers);
@@ -127,8 +128,10 @@ route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher
 {
     if (m->retain) {
         /* MQTT-3.3.1-6/-10: an empty payload clears; it is still routed. */
+        bool had = !m->payload.len && b->persist && retain_store_get(b->retained, m->topic);
         if (m->payload.len) retain_store_set(b->retained, m->topic, broker__msg_ref(m));
         else retain_store_set(b->retained, m->topic, NULL);
+        if (m->payload.len || had) broker__retain_persist(b, m); /* clearing nothing changes nothing */
     }
     return broker__route_message(b, m, origin, publisher);
 }

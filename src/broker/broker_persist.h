@@ -57,6 +57,10 @@ typedef struct broker_persist_sink {
      * sequence number (> 0, increasing), or 0 if the sink refuses records
      * now (a write error it has not recovered from). */
     uint64_t (*append)(void *ctx, uint8_t type, const uint8_t *p, size_t n);
+    /* Would append take a record now? (false while it refuses; NULL:
+     * always). Asked before a QoS 1/2 PUBLISH that would append records
+     * is accepted, so that it is refused (0x97) without being routed. */
+    bool (*accepting)(void *ctx);
     void *ctx;
 } broker_persist_sink;
 
@@ -72,8 +76,11 @@ typedef struct broker_persist_select {
     const mqtt_bytes *retained_topics; /* SOME: topic filters a retained topic is matched against */
     uint32_t n_retained_topics;
     broker_persist_mode sessions;
-    const mqtt_bytes *session_ids; /* SOME: client id patterns (glob: `*` any run, `?` one byte) */
-    uint32_t n_session_ids;
+    /* SOME: is the session of this client id durable? The server matches
+     * its configured patterns (ssproto/glob.h, which the broker may not
+     * include); called with session_match_ctx, which must outlive the broker. */
+    bool (*session_match)(void *ctx, mqtt_bytes client_id);
+    void *session_match_ctx;
 } broker_persist_select;
 
 /* Turn durability on (before replay and before any client connects).

@@ -34,7 +34,7 @@ static mqtt_props *packet_props(mqtt_packet *p)
 
 bool broker__client_send(client *c, const mqtt_packet *p)
 {
-    buf *out = net_conn_outbuf(c->conn);
+    buf *out = broker__client_out(c);
     size_t mark = out->len;
     mqtt_encode(out, c->version, p);
     if (c->max_out && out->len - mark > c->max_out) {
@@ -51,7 +51,7 @@ bool broker__client_send(client *c, const mqtt_packet *p)
             return false;
         }
     }
-    net_conn_flush_later(c->conn);
+    broker__client_out_done(c);
     return true;
 }
 
@@ -105,6 +105,7 @@ static void detach(client *c, bool will, bool takeover)
     }
     if (b->shutting_down) will = false;
     broker__authenticate_forget(c); /* a decision arriving later finds nobody */
+    broker__persist_client_gone(c);
     if (c->s) detach_session(c, will, takeover);
     broker__will_free(c->will);
     c->will = NULL;
@@ -121,6 +122,7 @@ void broker__client_close(client *c, bool will)
 
 void broker__client_takeover(client *old)
 {
+    broker__persist_client_gone(old); /* the DISCONNECT goes now; held acks promised what is not durable */
     if (old->version == MQTT_V5) {
         mqtt_packet p = {.type = MQTT_DISCONNECT};
         p.disconnect.reason = MQTT_RC_SESSION_TAKEN_OVER;
@@ -132,6 +134,7 @@ void broker__client_takeover(client *old)
 
 void broker__client_disconnect(client *c, uint8_t rc, const char *reason)
 {
+    broker__persist_client_gone(c); /* the DISCONNECT goes now; held acks promised what is not durable */
     if (c->state == CLIENT_CONNECTED && c->version == MQTT_V5) {
         mqtt_packet p = {.type = MQTT_DISCONNECT};
         p.disconnect.reason = rc;
@@ -323,7 +326,7 @@ static bool skimmable(const client *c, uint8_t first_byte)
     if (t == MQTT_PUBACK || t == MQTT_PUBCOMP) return true;
     if (t != MQTT_PUBREC && t != MQTT_PINGREQ) return false;
     uint32_t max = c->b->lim.max_backlog_bytes;
-    return !max || net_conn_backlog(c->conn) < max;
+    return !max || broker__client_backlog(c) < max;
 }
 
 /* Handle complete packets in data[0..len); returns the bytes consumed.
@@ -374,8 +377,10 @@ static size_t process(client *c, const uint8_t *data, size_t len)
             decode_failed(c, rc, &p);
             break;
         }
+        client *prev = broker__persist_enter(c->b, c);
         if (c->state == CLIENT_NEW) broker__connect_handle(c, &p, (mqtt_bytes){data + off - total, (uint32_t)total});
         else broker__client_dispatch(c, &p);
+        broker__persist_leave(c->b, prev);
         mqtt_packet_release(&p);
     }
     return off;
@@ -412,7 +417,9 @@ static void skim_held(client *c)
         mqtt_packet p;
         memset(&p, 0, sizeof p);
         if (mqtt_decode(rx->data + off, total, c->version, &p) != MQTT_RC_SUCCESS) break;
+        client *prev = broker__persist_enter(c->b, c);
         broker__client_dispatch(c, &p);
+        broker__persist_leave(c->b, prev);
         mqtt_packet_release(&p);
         memmove(rx->data + off, rx->data + off + total, rx->len - off - total);
         rx->len -= total;
@@ -555,6 +562,7 @@ static void on_close(void *user, int error)
     else b->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     buf_free(&c->rx);
+    broker__persist_client_gone(c); /* detach did; kept for the invariant "no hold outlives c" */
     if (c->flow) free(c->flow->blocked_on);
     free(c->flow);
     free(c->user);

@@ -39,7 +39,7 @@ bool delivery__check(const session *s)
 static bool backlogged(const client *c)
 {
     uint32_t max = c->b->lim.max_backlog_bytes;
-    return max && net_conn_backlog(c->conn) >= max;
+    return max && broker__client_backlog(c) >= max;
 }
 
 bool broker__deliver_window_open(const session *s)
@@ -100,7 +100,7 @@ static bool send_publish(client *c, msg *m, const delivery *d, uint8_t qos, bool
             if (known) p.topic = (mqtt_bytes){NULL, 0};
         }
     }
-    buf *out = net_conn_outbuf(c->conn);
+    buf *out = broker__client_out(c);
     size_t mark = out->len;
     size_t n = mqtt_encode_publish(out, c->version, &p);
     if (n == 0 || (c->max_out && n > c->max_out)) {
@@ -109,7 +109,7 @@ static bool send_publish(client *c, msg *m, const delivery *d, uint8_t qos, bool
         c->b->stats.dropped_too_large++;
         return false;
     }
-    net_conn_flush_later(c->conn);
+    broker__client_out_done(c);
     return true;
 }
 

@@ -108,12 +108,16 @@ void broker__flow_cut_later(client *c)
  * quarter of it, set by the server) instead of computing the backlog. */
 bool broker__flow_self_over(const client *c)
 {
-    return net_conn_over_backlog(c->conn) || (c->s && broker__flow_queue_full(c->s));
+    uint32_t max = c->b->lim.max_backlog_bytes;
+    return net_conn_over_backlog(c->conn) || (max && broker__client_held_bytes(c) >= max) ||
+           (c->s && broker__flow_queue_full(c->s));
 }
 
 bool broker__flow_self_low(const client *c)
 {
-    return !net_conn_over_backlog(c->conn) && (!c->s || broker__flow_queue_low(c->s));
+    uint32_t max = c->b->lim.max_backlog_bytes;
+    return !net_conn_over_backlog(c->conn) && (!max || broker__client_held_bytes(c) < max / 4) &&
+           (!c->s || broker__flow_queue_low(c->s));
 }
 
 void broker__flow_self_check(client *c)

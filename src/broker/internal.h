@@ -236,10 +236,23 @@ typedef struct client_user {
  * waits on, how many bytes of held input it has (self_held) and its link
  * in b->resume_head. Most clients never pause, so this is allocated on the
  * first pause (flow.c) and kept until on_close. */
+/* Output held until records are durable (persist.c): while n_marks > 0
+ * everything sent to the client goes to `held` instead of the connection;
+ * held[marks[i].off ..) waits until record marks[i].seq is committed
+ * (offsets and sequence numbers increasing, marks[0].off == 0). */
+typedef struct hold_mark {
+    uint64_t seq;
+    size_t off;
+} hold_mark;
+
 typedef struct client_flow {
     session **blocked_on;
     uint32_t n_blocked, cap_blocked;
     client *resume_next;
+    buf held;
+    hold_mark *marks;
+    uint32_t n_marks, cap_marks;
+    uint32_t hold_idx; /* index in the broker's list of holding clients */
 } client_flow;
 
 /* Per-connection memory matters (idle connections are the common case):
@@ -276,7 +289,7 @@ struct client {
     struct principal *who;         /* owned; NULL: anonymous, see broker_require_principals */
     uint64_t refuse_at;            /* failed authentication: CONNACK due then; 0 = none */
     struct authn_wait *authn_wait; /* CONNECT waiting for the authenticator; NULL = none */
-    client_flow *flow;             /* NULL until first paused by backpressure */
+    client_flow *flow;             /* NULL until first paused by backpressure or held (persist.c) */
     client *prev, *next;           /* b->clients */
 };
 
@@ -470,10 +483,55 @@ uint64_t broker__persist_last(const broker *b);
 /* Everything sent to c from now on waits until record `seq` is committed
  * (nothing to do if it is). The held output counts toward c's backlog. */
 void broker__client_hold_until(client *c, uint64_t seq);
+/* Around the processing of one inbound packet of c: every record appended
+ * meanwhile holds c's output from then on (broker__client_hold_until), so
+ * the acknowledgement of a packet that appended records goes out only once
+ * they are durable. enter returns the previous client (NULL), to restore. */
+client *broker__persist_enter(broker *b, client *c);
+void broker__persist_leave(broker *b, client *prev);
+/* Where c's output goes: the connection's buffer, or the held one while c
+ * waits for records (then out_done does not flush). Every encoder writing
+ * to a client uses these two. */
+buf *broker__client_out(client *c);
+void broker__client_out_done(client *c);
+/* Bytes of c's output held (with their bookkeeping): part of its backlog. */
+size_t broker__client_held_bytes(const client *c);
+/* c's backlog as its bounds see it: unwritten plus held output. */
+size_t broker__client_backlog(const client *c);
+/* c goes away or is disconnected by the server: drop its held output
+ * (it promised what is not durable; the client retries). Idempotent. */
+void broker__persist_client_gone(client *c);
+/* Would routing m append records (retained with a selected topic, or
+ * what the session code's predicate says)? false when persistence is off. */
+bool broker__persist_would_append(const broker *b, const msg *m);
+/* The session code's part of broker__persist_would_append ("m goes to a
+ * durable session"); NULL (the default): none. */
+typedef bool (*broker_persist_would_append_fn)(const broker *b, const msg *m);
+void broker__persist_set_session_would_append(broker *b, broker_persist_would_append_fn fn);
+/* A scratch buffer for encoding one record (emptied by the caller). */
+buf *broker__persist_scratch(broker *b);
+/* Absolute deadlines: the broker's monotonic ms (broker_now) to wall-clock
+ * Unix ms for records, and back (0 stays 0 = none). */
+uint64_t broker__persist_to_wall(uint64_t mono_ms);
+uint64_t broker__persist_to_mono(uint64_t wall_ms);
+void broker__persist_free(broker *b);
 
 /* persist_retain.c: BROKER_REC_RETAIN. */
 const char *broker__retain_replay(broker *b, const uint8_t *p, size_t n);
 bool broker__retain_snapshot(const broker *b, broker_persist_write_fn fn, void *ctx);
+/* broker_ingest changed the retained message of m->topic (set or cleared):
+ * append its record if the topic is selected. */
+void broker__retain_persist(broker *b, const msg *m);
+/* The RETAIN record (layout in persist_retain.c). An empty payload is a
+ * clear (then qos 0, no properties, deadline 0). */
+typedef struct retain_rec {
+    mqtt_bytes topic, props, payload; /* BORROWED (decode: from the input) */
+    uint8_t qos;
+    uint64_t deadline; /* wall-clock Unix ms; 0 = no message expiry */
+} retain_rec;
+void broker__retain_rec_encode(buf *out, const retain_rec *r);
+/* NULL, or why p[0..n) is not a canonical RETAIN record. */
+const char *broker__retain_rec_decode(const uint8_t *p, size_t n, retain_rec *out);
 
 /* persist_session.c: the session records (BROKER_REC_RETAIN + 1 ..
  * BROKER_REC_LAST). */
@@ -534,7 +592,8 @@ struct broker {
     client *hook_client;
     bool hook_kick;
     uint8_t hook_kick_rc;
-    char *hook_kick_reason; /* owned; NULL: none */
+    char *hook_kick_reason;  /* owned; NULL: none */
+    broker_persist *persist; /* owned; NULL: nothing is durable (persist.c) */
 };
 
 uint64_t broker_now(void);

@@ -132,6 +132,16 @@ void broker__publish_handle(client *c, mqtt_publish *p)
         return;
     }
     msg *m = msg_from_publish(p);
+    if (p->qos && broker__persist_refusing(b) && broker__persist_would_append(b, m)) {
+        /* It would append records the sink cannot take now: not routed,
+         * refused so the publisher retries (v3.1.1 cannot refuse: closed). */
+        broker__msg_unref(m);
+        log_debug("%.*s: PUBLISH to %.*s refused: durable state cannot be written now", (int)s->id_len,
+                  (const char *)s->id, (int)p->topic.len, (const char *)p->topic.data);
+        if (c->version == MQTT_V5) ack_publish(c, p, MQTT_RC_QUOTA_EXCEEDED);
+        else broker__client_close(c, false);
+        return;
+    }
     route_result r = broker_ingest(b, m, s, c);
     broker__msg_unref(m);
     if (c->state == CLIENT_CLOSED) return;

@@ -173,6 +173,7 @@ typedef struct rmatch {
     retain_visit visit;
     void *ctx;
     const uint8_t *end;
+    bool all; /* a full walk: "$" topics too */
 } rmatch;
 
 /* Returns false when the visitor asked to stop. */
@@ -187,10 +188,10 @@ static bool skip_dollar(const rnode *parent, const rnode *c)
     return !parent->parent && c->path_len > c->name_off && c->path[c->name_off] == '$';
 }
 
-static rnode *next_child(rnode *n, uint32_t *pos)
+static rnode *next_child(const rmatch *m, rnode *n, uint32_t *pos)
 {
     rnode *c;
-    while ((c = topic_level_map_next(&n->kids, pos)) && skip_dollar(n, c))
+    while ((c = topic_level_map_next(&n->kids, pos)) && !m->all && skip_dollar(n, c))
         ;
     return c;
 }
@@ -203,7 +204,7 @@ static bool walk_subtree(const rmatch *m, rnode *top)
     rnode *n = top;
     uint32_t pos = 0;
     for (;;) {
-        rnode *c = next_child(n, &pos);
+        rnode *c = next_child(m, n, &pos);
         if (c) {
             if (!node_visit(m, c)) return false;
             n = c;
@@ -233,7 +234,7 @@ static bool match_from(const rmatch *m, rnode *n, const uint8_t *rest)
         if (is_wild(lvl, len, '+')) {
             uint32_t pos = 0;
             rnode *c;
-            while ((c = next_child(n, &pos)))
+            while ((c = next_child(m, n, &pos)))
                 if (!match_from(m, c, rest)) return false;
             return true;
         }
@@ -247,4 +248,10 @@ void retain_store_match(retain_store *r, mqtt_bytes filter, retain_visit visit, 
     const uint8_t *start = filter.data ? filter.data : no_bytes;
     rmatch m = {.visit = visit, .ctx = ctx, .end = start + filter.len};
     match_from(&m, &r->root, start);
+}
+
+void retain_store_foreach(const retain_store *r, retain_visit visit, void *ctx)
+{
+    rmatch m = {.visit = visit, .ctx = ctx, .all = true};
+    walk_subtree(&m, (rnode *)&r->root); /* walks without changing the tree */
 }

@@ -25,6 +25,10 @@ void *retain_store_get(retain_store *r, mqtt_bytes topic);
  * prefix), honouring the "$" rule for wildcards at the first level.
  * `visit` must not set or clear values in this store. */
 void retain_store_match(retain_store *r, mqtt_bytes filter, retain_visit visit, void *ctx);
+/* Visit every retained value, "$" topics included, in no particular
+ * order, allocating nothing (a snapshot runs it in a forked child).
+ * `visit` must not set or clear values in this store. */
+void retain_store_foreach(const retain_store *r, retain_visit visit, void *ctx);
 size_t retain_store_count(const retain_store *r);
 /* Tree nodes held: 0 once every value is cleared. For tests and stats. */
 size_t retain_store_node_count(const retain_store *r);

@@ -39,7 +39,7 @@ void repl_file_scan(const uint8_t *p, size_t n, repl_scan_fn fn, void *ctx, repl
                 }
             break;
         }
-        if (f.type != REPL_FILE_STORE_RECORD) {
+        if (f.type != REPL_FILE_STORE_RECORD && (f.type < REPL_FILE_LOCAL_FIRST || f.type > REPL_FILE_LOCAL_LAST)) {
             out->status = REPL_SCAN_CORRUPT;
             out->why = "unknown frame type";
             break;

@@ -3,8 +3,8 @@
  * src/server/store_log.c).
  *
  * One append-only file DIR/statestore.log holds frames (repl/frame.h)
- * back to back, each of type REPL_FILE_STORE_RECORD carrying one encoded
- * store_record. A file is scanned once at start: every complete frame is
+ * back to back: type REPL_FILE_STORE_RECORD carrying one encoded
+ * store_record, or a local type (16..31, the broker's records). A file is scanned once at start: every complete frame is
  * handed to the caller in order; what follows the last complete frame is
  * judged as
  *   CLEAN    nothing: the file ends at a frame boundary;
@@ -32,8 +32,14 @@
 #define REPL_FILE_SNAP_NAME "statestore.snap"
 #define REPL_FILE_SNAP_TMP_NAME "statestore.snap.tmp"
 #define REPL_FILE_LOG_OLD_NAME "statestore.log.old"
-/* The one frame type of the state store log: an encoded store_record. */
+/* The state store's frame type: an encoded store_record. */
 #define REPL_FILE_STORE_RECORD 1
+/* Frame types of records owned by other parts of the node sharing the
+ * file (the broker's durable state: broker/broker_persist.h). The scan
+ * accepts them and hands them to its callback like type 1; everything
+ * else is corruption. */
+#define REPL_FILE_LOCAL_FIRST 16
+#define REPL_FILE_LOCAL_LAST 31
 
 typedef enum repl_scan_status {
     REPL_SCAN_CLEAN,

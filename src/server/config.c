@@ -7,6 +7,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "broker/topic_tree.h"
+#include "mqtt/codec.h"
 #include "server/config_keys.h"
 #include "server/config_listener.h"
 #include "server/schema.h"
@@ -190,16 +192,91 @@ static int parse_persist_mode(schema_ctx *sc, const yaml_node_t *v, const char *
     return 0;
 }
 
-/* retained: and sessions: are part of AIO's model but not implemented:
- * refuse them rather than pretend. */
+/* retained: all | none | {topics: [filter, ...]} */
+static int parse_retained_topics(schema_ctx *sc, const yaml_node_t *v, const char *path, config_persistence *p)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return schema_fail(sc, v, "%s: expected a sequence of topic filters, got %s", path, schema_type_name(v));
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start), used = 0;
+    if (n == 0) return schema_fail(sc, v, "%s: expected at least one topic filter (or retained: none)", path);
+    if (n > CONFIG_RETAINED_TOPICS_MAX)
+        return schema_fail(sc, v, "%s: at most %d topic filters", path, CONFIG_RETAINED_TOPICS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *item = yaml_document_get_node(sc->doc, v->data.sequence.items.start[i]);
+        char item_path[96], text[48];
+        snprintf(item_path, sizeof item_path, "%s[%zu]", path, i);
+        const char *s = schema_scalar(sc, item, item_path, "a topic filter");
+        if (!s) return -1;
+        size_t len = item->data.scalar.length;
+        mqtt_bytes f = {(const uint8_t *)s, (uint32_t)len};
+        mqtt_bytes group, inner;
+        if (strlen(s) != len || len > UINT16_MAX || !mqtt_filter_valid(f) ||
+            topic_filter_split_share(f, &group, &inner))
+            return schema_fail(sc, item, "%s: \"%s\" is not a valid topic filter (MQTT syntax, no $share)", item_path,
+                               schema_text(item, text, sizeof text));
+        if (used + len + 1 > sizeof p->retained_topics)
+            return schema_fail(sc, item, "%s: the topic filters exceed %d bytes in all", item_path,
+                               CONFIG_RETAINED_TOPICS_BYTES);
+        memcpy(p->retained_topics + used, s, len + 1);
+        used += len + 1;
+    }
+    p->n_retained_topics = (uint32_t)n;
+    return 0;
+}
+
+static int parse_retained(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    (void)spec;
+    config_persistence *p = target;
+    memset(p->retained_topics, 0, sizeof p->retained_topics); /* compared whole by config_reload.c */
+    p->n_retained_topics = 0;
+    if (v->type == YAML_MAPPING_NODE) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "%s.topics", path);
+        const yaml_node_t *t = schema_find(sc, v, "topics");
+        for (const yaml_node_pair_t *kv = v->data.mapping.pairs.start; kv < v->data.mapping.pairs.top; kv++) {
+            const yaml_node_t *k = yaml_document_get_node(sc->doc, kv->key);
+            if (k->type != YAML_SCALAR_NODE || strcmp((const char *)k->data.scalar.value, "topics") != 0) {
+                char text[48];
+                return schema_fail(sc, k, "%s: unknown key \"%s\" (expected topics)", path,
+                                   schema_text(k, text, sizeof text));
+            }
+        }
+        if (!t) return schema_fail(sc, v, "%s: expected all, none or {topics: [filter, ...]}", path);
+        if (parse_retained_topics(sc, t, sub, p) != 0) return -1;
+        p->retained = BROKER_PERSIST_SOME;
+        return 0;
+    }
+    static const char *const names[] = {"all", "none"};
+    int i = parse_word(sc, v, path, names, 2, "all, none or {topics: [filter, ...]}");
+    if (i < 0) return -1;
+    p->retained = i == 0 ? BROKER_PERSIST_ALL : BROKER_PERSIST_NONE;
+    p->n_retained_topics = 0;
+    return 0;
+}
+
+void config_broker_persist(const config_persistence *c, broker_persist_select *out, mqtt_bytes *topics)
+{
+    memset(out, 0, sizeof *out);
+    out->retained = c->retained;
+    const char *f = c->retained_topics;
+    for (uint32_t i = 0; i < c->n_retained_topics; i++) {
+        size_t len = strlen(f);
+        topics[i] = (mqtt_bytes){(const uint8_t *)f, (uint32_t)len};
+        f += len + 1;
+    }
+    out->retained_topics = topics;
+    out->n_retained_topics = c->n_retained_topics;
+    out->sessions = BROKER_PERSIST_NONE;
+}
+
+/* sessions: is part of AIO's model but not implemented: refuse it rather
+ * than pretend. */
 static int parse_unsupported(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
     (void)target;
-    return schema_fail(sc, v,
-                       "%s: not supported yet (only the state store is persisted; retained messages and sessions "
-                       "stay in memory)",
-                       path);
+    return schema_fail(sc, v, "%s: not supported yet (sessions stay in memory)", path);
 }
 
 static const key_spec state_store_keys[] = {
@@ -213,7 +290,7 @@ static const key_spec persistence_keys[] = {
     {"snapshot_log_bytes", schema_parse_uint, offsetof(config_persistence, snapshot_log_bytes), 8, 0, UINT64_C(1) << 40,
      NULL, NULL},
     {"state_store", schema_parse_section, 0, 0, 0, 0, state_store_keys, NULL},
-    {"retained", parse_unsupported, 0, 0, 0, 0, NULL, NULL},
+    {"retained", parse_retained, 0, 0, 0, 0, NULL, NULL},
     {"sessions", parse_unsupported, 0, 0, 0, 0, NULL, NULL},
     SCHEMA_END,
 };
@@ -242,6 +319,7 @@ void config_init(config *c)
     c->persistence.fsync = STORE_FSYNC_EVERYSEC;
     c->persistence.state_store = CONFIG_PERSIST_ALL;
     c->persistence.snapshot_log_bytes = CONFIG_SNAPSHOT_LOG_BYTES;
+    c->persistence.retained = BROKER_PERSIST_ALL;
 }
 
 void config_store_bridge(const config *c, store_bridge_config *out)

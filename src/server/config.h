@@ -8,6 +8,7 @@
 
 #include "auth/authn.h"
 #include "broker/broker.h"
+#include "broker/broker_persist.h"
 #include "server/config_authz.h"
 #include "server/store_bridge.h"
 #include "server/store_log.h"
@@ -66,12 +67,26 @@ typedef enum config_persist_mode {
     CONFIG_PERSIST_NONE, /* the state store stays in memory */
 } config_persist_mode;
 
+/* persistence.retained: {topics: [...]} bounds (plain data: the struct is
+ * copied by value, config_reload.c). */
+#define CONFIG_RETAINED_TOPICS_MAX 64
+#define CONFIG_RETAINED_TOPICS_BYTES 4096
+
 typedef struct config_persistence {
     char dir[CONFIG_PATH_MAX];       /* "" (default): everything in memory */
     store_fsync_mode fsync;          /* default STORE_FSYNC_EVERYSEC */
     config_persist_mode state_store; /* default CONFIG_PERSIST_ALL */
     uint64_t snapshot_log_bytes;     /* default CONFIG_SNAPSHOT_LOG_BYTES; 0 = never */
+    broker_persist_mode retained;    /* default BROKER_PERSIST_ALL */
+    /* SOME: the topic filters, back to back, each NUL-terminated. */
+    uint32_t n_retained_topics;
+    char retained_topics[CONFIG_RETAINED_TOPICS_BYTES];
 } config_persistence;
+
+/* The broker's selection of durable state (persistence.retained and
+ * .sessions); `topics` (room for CONFIG_RETAINED_TOPICS_MAX) receives
+ * slices of c's filters, so c must outlive its use. */
+void config_broker_persist(const config_persistence *c, broker_persist_select *out, mqtt_bytes *topics);
 
 typedef struct config {
     char file[CONFIG_PATH_MAX]; /* the file last loaded, for messages; "" if none */

@@ -39,9 +39,12 @@ static const char *fsync_name(store_fsync_mode m)
 /* The log file, its lock and the fsync mode are set up once, at start. */
 static unsigned merge_persistence(const config_persistence *run, config_persistence *next)
 {
-    if (!strcmp(run->dir, next->dir) && run->fsync == next->fsync && run->state_store == next->state_store) return 0;
+    if (!strcmp(run->dir, next->dir) && run->fsync == next->fsync && run->state_store == next->state_store &&
+        run->retained == next->retained && run->n_retained_topics == next->n_retained_topics &&
+        !memcmp(run->retained_topics, next->retained_topics, sizeof run->retained_topics))
+        return 0;
     log_warn("reload: persistence (dir \"%s\", fsync %s, state_store.mode %s) changed, needs a restart; still dir "
-             "\"%s\", fsync %s, state_store.mode %s",
+             "\"%s\", fsync %s, state_store.mode %s (retained: as at start)",
              next->dir, fsync_name(next->fsync), next->state_store == CONFIG_PERSIST_ALL ? "all" : "none", run->dir,
              fsync_name(run->fsync), run->state_store == CONFIG_PERSIST_ALL ? "all" : "none");
     *next = *run;

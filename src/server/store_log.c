@@ -68,6 +68,10 @@ struct store_log {
     uint64_t snap_not_before; /* uv_now after a failure */
     pid_t child;              /* 0: none */
     uv_timer_t snap_poll;
+    /* Local records (store_log_local): tag = their sequence number. */
+    store_log_local local;
+    uint64_t local_last, local_durable;
+    uv_check_t local_flush; /* flushes a group that only local records started */
 };
 
 static void maybe_snapshot(store_log *sl);
@@ -99,27 +103,50 @@ static void group_clear(store_log *sl)
     buf_shrink(&sl->group, 1 << 20);
 }
 
-/* Commit every frame of the group in order (applied and answered). */
+static bool is_local(uint8_t type) { return type != REPL_FILE_STORE_RECORD; }
+
+/* Commit every frame of the group in order (applied and answered); the
+ * local records' owner hears once, after the store's, with the group's
+ * last local sequence number. */
 static void group_commit(store_log *sl)
 {
     size_t off = 0, i = 0, used;
+    uint64_t local = 0;
     repl_frame f;
     while (off < sl->group.len) {
         repl_frame_status st = repl_frame_next(sl->group.data + off, sl->group.len - off, &used, &f);
         assert(st == REPL_FRAME_OK && i < sl->group_tags.n);
         (void)st;
-        sl->base.on_commit(sl->base.ctx, ++sl->last_index, f.payload, f.len, sl->group_tags.v[i++]);
+        ++sl->last_index;
+        uint64_t tag = sl->group_tags.v[i++];
+        if (is_local(f.type)) local = tag;
+        else sl->base.on_commit(sl->base.ctx, sl->last_index, f.payload, f.len, tag);
         off += used;
     }
     group_clear(sl);
+    if (local) {
+        sl->local_durable = local;
+        sl->local.committed(sl->local.ctx, local);
+    }
     maybe_snapshot(sl);
 }
 
 static void group_fail(store_log *sl)
 {
-    for (size_t i = 0; i < sl->group_tags.n; i++)
-        if (sl->base.on_fail) sl->base.on_fail(sl->base.ctx, sl->group_tags.v[i], sl->why);
+    size_t off = 0, i = 0, used;
+    bool local = false;
+    repl_frame f;
+    while (off < sl->group.len) {
+        repl_frame_status st = repl_frame_next(sl->group.data + off, sl->group.len - off, &used, &f);
+        assert(st == REPL_FRAME_OK && i < sl->group_tags.n);
+        (void)st;
+        uint64_t tag = sl->group_tags.v[i++];
+        if (is_local(f.type)) local = true;
+        else if (sl->base.on_fail) sl->base.on_fail(sl->base.ctx, tag, sl->why);
+        off += used;
+    }
     group_clear(sl);
+    if (local) sl->local.failed(sl->local.ctx, sl->local_durable, sl->why);
 }
 
 static void retry_fire(uv_timer_t *t)
@@ -221,7 +248,8 @@ static void snap_child(const store_log *sl, uint64_t last_index, pid_t parent)
     close(sl->lock_fd); /* the lock stays the parent's alone */
     int fd = open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) _exit(1);
-    bool ok = store_snapshot_write(sl->svc, last_index, snap_sink, &fd) && fsync(fd) == 0;
+    bool ok = store_snapshot_write_ext(sl->svc, last_index, sl->local.snapshot, sl->local.ctx, snap_sink, &fd) &&
+              fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     _exit(ok ? 0 : 1);
 }
@@ -359,6 +387,31 @@ static void log_flush(repl_log *l)
 
 static void log_detach(repl_log *l) { ((store_log *)l)->detached = true; }
 
+static void local_flush_run(uv_check_t *h)
+{
+    store_log *sl = h->data;
+    uv_check_stop(&sl->local_flush);
+    log_flush(&sl->base);
+}
+
+void store_log_set_local(store_log *sl, const store_log_local *l)
+{
+    assert(!sl->attached && l->committed && l->failed && l->replay);
+    sl->local = *l;
+}
+
+bool store_log_accepting(const store_log *sl) { return !sl->broken && sl->attached && !sl->closing; }
+
+uint64_t store_log_append_local(store_log *sl, uint8_t type, const uint8_t *p, size_t n)
+{
+    assert(type >= REPL_FILE_LOCAL_FIRST && type <= REPL_FILE_LOCAL_LAST && sl->local.committed);
+    if (!store_log_accepting(sl) || (uint64_t)n > REPL_FRAME_MAX_PAYLOAD) return 0;
+    repl_frame_append(&sl->pend, type, p, n);
+    tags_push(&sl->pend_tags, ++sl->local_last);
+    if (!uv_is_active((uv_handle_t *)&sl->local_flush)) uv_check_start(&sl->local_flush, local_flush_run);
+    return sl->local_last;
+}
+
 static const repl_log_vtable store_log_vt = {
     .propose = log_propose,
     .flush = log_flush,
@@ -445,8 +498,9 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
     uv_timer_init(loop, &sl->retry);
     uv_timer_init(loop, &sl->tick);
     uv_timer_init(loop, &sl->snap_poll);
-    sl->retry.data = sl->tick.data = sl->snap_poll.data = sl;
-    sl->handles_open = 3;
+    uv_check_init(loop, &sl->local_flush);
+    sl->retry.data = sl->tick.data = sl->snap_poll.data = sl->local_flush.data = sl;
+    sl->handles_open = 4;
     if (mode == STORE_FSYNC_EVERYSEC)
         uv_timer_start(&sl->tick, tick_fire, STORE_LOG_EVERYSEC_MS, STORE_LOG_EVERYSEC_MS);
     return sl;
@@ -463,6 +517,10 @@ static const char *replay_frame(void *ctx, uint64_t index, size_t offset, const 
 {
     replay *rp = ctx;
     (void)offset;
+    if (is_local(f->type)) {
+        if (!rp->sl->local.replay) return "a broker record, and no broker state is kept";
+        return rp->sl->local.replay(rp->sl->local.ctx, f->type, f->payload, f->len);
+    }
     store_record r;
     store_record_err e = store_record_decode(f->payload, f->len, &r);
     if (e != STORE_RECORD_OK) return "a record does not decode";
@@ -506,7 +564,7 @@ static bool load_snapshot(store_log *sl, store_service *svc, uint64_t *index, ui
     close(fd);
     if (!ok) return false;
     char err[200];
-    ok = store_snapshot_load(svc, map ? map : "", n, index, err, sizeof err);
+    ok = store_snapshot_load_ext(svc, map ? map : "", n, index, sl->local.replay, sl->local.ctx, err, sizeof err);
     if (map) munmap(map, n);
     if (!ok) {
         log_error("state store snapshot %s is damaged (%s); refusing to start (a snapshot is installed only "
@@ -594,7 +652,9 @@ static bool finish_tmp(store_log *sl, bool has_old)
 static bool snap_write_sync(store_log *sl)
 {
     int fd = open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    bool ok = fd >= 0 && store_snapshot_write(sl->svc, sl->last_index, snap_sink, &fd) && fsync(fd) == 0;
+    bool ok = fd >= 0 &&
+              store_snapshot_write_ext(sl->svc, sl->last_index, sl->local.snapshot, sl->local.ctx, snap_sink, &fd) &&
+              fsync(fd) == 0;
     int e = errno;
     if (fd >= 0 && close(fd) != 0 && ok) {
         ok = false;
@@ -648,10 +708,12 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
 void store_log_shutdown(store_log *sl)
 {
     if (!sl || sl->closing) return;
+    if (sl->attached && sl->pend.len) log_flush(&sl->base); /* local records of the last iteration */
     sl->closing = true;
     uv_close((uv_handle_t *)&sl->retry, on_closed);
     uv_close((uv_handle_t *)&sl->tick, on_closed);
     uv_close((uv_handle_t *)&sl->snap_poll, on_closed);
+    uv_close((uv_handle_t *)&sl->local_flush, on_closed);
 }
 
 /* At exit with a snapshot child running: wait for it (bounded by its

@@ -25,6 +25,7 @@
 
 #include "repl/log.h"
 #include "store/service.h"
+#include "store/snapshot.h"
 
 typedef enum store_fsync_mode {
     STORE_FSYNC_ALWAYS,
@@ -54,6 +55,33 @@ void store_log_set_snapshot_bytes(store_log *sl, uint64_t bytes);
  * NULL (logged, naming file, offset and the check command) if a file is
  * corrupt or cannot be read. Once per store_log. */
 repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx);
+
+/* Local records: the node's other durable state (the broker's retained
+ * messages and sessions) in the same file, as frames of types
+ * REPL_FILE_LOCAL_FIRST..LAST next to the store's: one write and one
+ * fsync per group for both. They have their own sequence numbers
+ * (1, 2, ... in append order); the owner learns, in group order, that
+ * every local record <= seq is durable (committed: fsync always after
+ * the group's fsync, everysec/no after its write) or that those after
+ * `durable` never will be (failed, `why` naming the error). */
+typedef struct store_log_local {
+    void (*committed)(void *ctx, uint64_t seq);
+    void (*failed)(void *ctx, uint64_t durable, const char *why);
+    /* At start, each local record of the snapshot's LOCL section, then of
+     * .old, then of the log, in order: NULL or why it is corrupt. */
+    const char *(*replay)(void *ctx, uint8_t type, const uint8_t *p, size_t n);
+    /* In the forked snapshot child: emit the whole local state. */
+    snapshot_locals_fn snapshot;
+    void *ctx;
+} store_log_local;
+/* Before store_log_attach; l is copied. */
+void store_log_set_local(store_log *sl, const store_log_local *l);
+/* Append one local record (copied); its sequence number, or 0 while writes
+ * are refused (after a write or fsync error, until the retry). Written
+ * with the next group (this loop iteration). */
+uint64_t store_log_append_local(store_log *sl, uint8_t type, const uint8_t *p, size_t n);
+/* false while store_log_append_local would refuse. */
+bool store_log_accepting(const store_log *sl);
 
 /* Stop the timers; the loop then runs dry (an fsync in flight completes
  * and commits). After store_bridge_shutdown. */

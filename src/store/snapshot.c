@@ -16,6 +16,7 @@ static const uint8_t MAGIC[8] = {'M', 'Q', 'S', 'S', 'N', 'A', 'P', 0};
 static const uint8_t END_MAGIC[8] = {'M', 'Q', 'S', 'S', 'E', 'N', 'D', 0};
 #define TAG_KEYS 0x5359454bu /* "KEYS" read as a little-endian u32 */
 #define TAG_DDUP 0x50554444u /* "DDUP" */
+#define TAG_LOCL 0x4c434f4cu /* "LOCL" */
 #define TRAILER_LEN (8u + 8u + 8u + 8u + 4u)
 
 /* The smallest key entry: flags, an HLC with a 1-byte node id, empty key
@@ -148,7 +149,33 @@ static void w_dedup(void *ctx, const dedup_key *k, dedup_slice meta, dedup_slice
     w_bytes(w, payload.data, payload.len);
 }
 
+typedef struct w_local {
+    snap_w *w;
+    uint64_t n;
+} w_local;
+
+static bool w_emit(void *ctx, uint8_t type, const snapshot_piece *pieces, unsigned n)
+{
+    w_local *l = ctx;
+    assert(type != 0);
+    size_t len = 0;
+    for (unsigned i = 0; i < n; i++) len += pieces[i].n;
+    assert(len <= UINT32_MAX);
+    w_u8(l->w, type);
+    w_u32(l->w, (uint32_t)len);
+    for (unsigned i = 0; i < n; i++)
+        if (pieces[i].n) w_put(l->w, pieces[i].p, pieces[i].n);
+    l->n++;
+    return !l->w->failed;
+}
+
 bool store_snapshot_write(const store_service *s, uint64_t last_index, snapshot_sink_fn write, void *ctx)
+{
+    return store_snapshot_write_ext(s, last_index, NULL, NULL, write, ctx);
+}
+
+bool store_snapshot_write_ext(const store_service *s, uint64_t last_index, snapshot_locals_fn locals, void *locals_ctx,
+                              snapshot_sink_fn write, void *ctx)
 {
     snap_w w = {.write = write, .ctx = ctx};
     keyspace_stats ks;
@@ -177,6 +204,13 @@ bool store_snapshot_write(const store_service *s, uint64_t last_index, snapshot_
     w_u64(&w, ndedup);
     dedup_foreach(s->dedup, w_dedup, &c);
     assert(c.n == ndedup);
+    w_end_section(&w);
+
+    w_local l = {&w, 0};
+    w_u32(&w, TAG_LOCL);
+    if (locals && !locals(locals_ctx, w_emit, &l)) w.failed = true;
+    w_u8(&w, 0);
+    w_u64(&w, l.n);
     w_end_section(&w);
 
     w_put(&w, END_MAGIC, sizeof END_MAGIC);
@@ -362,8 +396,37 @@ static bool load_dedup(store_service *s, snap_r *r, uint64_t count)
     return r_end_section(r, start, "de-duplication section");
 }
 
+static bool load_locals(snap_r *r, snapshot_local_fn on_local, void *ctx)
+{
+    size_t start = r->off;
+    uint32_t t = r_u32(r, "local records");
+    if (r->bad) return false;
+    if (t != TAG_LOCL) return r_fail(r, start, "expected the local records section");
+    uint64_t n = 0;
+    for (;;) {
+        size_t at = r->off;
+        uint8_t type = r_u8(r, "local record");
+        if (r->bad) return false;
+        if (type == 0) break;
+        size_t len;
+        const uint8_t *p = r_bytes(r, &len, "local record");
+        if (r->bad) return false;
+        const char *bad = on_local ? on_local(ctx, type, p, len) : NULL;
+        if (bad) return r_fail(r, at, "local record %llu (type %u): %s", (unsigned long long)n, type, bad);
+        n++;
+    }
+    size_t at = r->off;
+    uint64_t count = r_u64(r, "local records count");
+    if (r->bad) return false;
+    if (count != n)
+        return r_fail(r, at, "local records section count %llu, %llu records present", (unsigned long long)count,
+                      (unsigned long long)n);
+    return r_end_section(r, start, "local records section");
+}
+
 /* Header fields; the node id of hw is borrowed from the input. */
 typedef struct snap_header {
+    uint32_t format;
     uint64_t last_index, nkeys, ndedup;
     hlc hw;
 } snap_header;
@@ -374,8 +437,9 @@ static bool read_header(snap_r *r, snap_header *h)
     if (memcmp(r->p, MAGIC, sizeof MAGIC) != 0) return r_fail(r, 0, "not a snapshot (bad magic)");
     r->off = sizeof MAGIC;
     uint32_t format = r_u32(r, "header");
-    if (!r->bad && format != STORE_SNAPSHOT_FORMAT)
-        return r_fail(r, 8, "unsupported snapshot format %u (this build reads %u)", format, STORE_SNAPSHOT_FORMAT);
+    if (!r->bad && (format < 1 || format > STORE_SNAPSHOT_FORMAT))
+        return r_fail(r, 8, "unsupported snapshot format %u (this build reads 1 to %u)", format, STORE_SNAPSHOT_FORMAT);
+    h->format = format;
     uint32_t flags = r_u32(r, "header");
     if (!r->bad && flags != 0) return r_fail(r, 12, "unknown header flags 0x%x", flags);
     h->last_index = r_u64(r, "header");
@@ -406,6 +470,12 @@ static bool check_trailer(snap_r *r, size_t n, const snap_header *h)
 bool store_snapshot_load(store_service *fresh, const uint8_t *p, size_t n, uint64_t *last_index, char *err,
                          size_t errlen)
 {
+    return store_snapshot_load_ext(fresh, p, n, last_index, NULL, NULL, err, errlen);
+}
+
+bool store_snapshot_load_ext(store_service *fresh, const uint8_t *p, size_t n, uint64_t *last_index,
+                             snapshot_local_fn on_local, void *local_ctx, char *err, size_t errlen)
+{
     snap_r r = {.p = p, .end = n, .err = err, .errlen = errlen};
     if (errlen) err[0] = 0;
     keyspace_stats ks;
@@ -415,6 +485,7 @@ bool store_snapshot_load(store_service *fresh, const uint8_t *p, size_t n, uint6
     if (!read_header(&r, &h) || !check_trailer(&r, n, &h)) return false;
     r.end = n - TRAILER_LEN; /* sections may not run into the trailer */
     if (!load_keys(fresh, &r, h.nkeys) || !load_dedup(fresh, &r, h.ndedup)) return false;
+    if (h.format >= 2 && !load_locals(&r, on_local, local_ctx)) return false;
     if (r.off != r.end) return r_fail(&r, r.off, "%zu unexpected bytes before the trailer", r.end - r.off);
     hlc_clock_observe(fresh->clock, &h.hw);
     *last_index = h.last_index;

@@ -10,7 +10,7 @@
  * service and applying the log records after last_index yields the state
  * (keys, replies, de-duplication, next versions) the writer had.
  *
- * Format, version 1 (every integer little-endian; "bytes" are u32 length
+ * Format, version 2 (every integer little-endian; "bytes" are u32 length
  * + bytes; an HLC is wall u64, counter u64, node bytes (non-empty, no ':'):
  *
  *   header   "MQSSNAP\0", u32 format (1), u32 flags (0), u64 last_index,
@@ -25,6 +25,11 @@
  *            first: bytes client id, bytes correlation data, u64 payload
  *            digest, u64 expires_at (wall ms, != 0), bytes meta, bytes
  *            reply payload; u32 CRC32C of the section from its tag
+ *   section  u32 tag "LOCL" (format 2; absent in format 1, which is still
+ *            read): the records of the node's other durable state (the
+ *            broker's, broker/broker_persist.h), opaque here: entries
+ *            u8 type (!= 0), bytes payload; then u8 0, u64 count of the
+ *            entries; u32 CRC32C of the section from its tag
  *   trailer  "MQSSEND\0", u64 keys, u64 dedup entries, u64 file length,
  *            u32 CRC32C of every byte of the file before it
  *
@@ -47,7 +52,7 @@
 
 #include "store/service.h"
 
-#define STORE_SNAPSHOT_FORMAT 1u
+#define STORE_SNAPSHOT_FORMAT 2u
 /* The writer hands out chunks of at most this many bytes. */
 #define STORE_SNAPSHOT_CHUNK 65536u
 
@@ -62,6 +67,21 @@ typedef bool (*snapshot_sink_fn)(void *ctx, const void *p, size_t n);
  * parent keeps going (copy-on-write). Returns false iff write() did. */
 bool store_snapshot_write(const store_service *s, uint64_t last_index, snapshot_sink_fn write, void *ctx);
 
+/* The LOCL section's records are supplied by their owner: `locals` calls
+ * emit once per record (type != 0, payload = the concatenation of the
+ * pieces, which are copied into the stream, not kept) and returns false
+ * to abort (or when emit returned false). Same rules as above: it runs in
+ * the forked child, so it must not allocate. */
+typedef struct snapshot_piece {
+    const void *p;
+    size_t n;
+} snapshot_piece;
+typedef bool (*snapshot_emit_fn)(void *emit_ctx, uint8_t type, const snapshot_piece *pieces, unsigned n);
+typedef bool (*snapshot_locals_fn)(void *ctx, snapshot_emit_fn emit, void *emit_ctx);
+/* store_snapshot_write with the LOCL section filled by locals (NULL: empty). */
+bool store_snapshot_write_ext(const store_service *s, uint64_t last_index, snapshot_locals_fn locals, void *locals_ctx,
+                              snapshot_sink_fn write, void *ctx);
+
 /* Strictly validate p[0..n) and load it into `fresh`, a service just made
  * by store_service_new (no key, no de-duplication entry; else refused).
  * On success *last_index is the snapshot's index; the keys are restored
@@ -73,5 +93,13 @@ bool store_snapshot_write(const store_service *s, uint64_t last_index, snapshot_
  * use it. */
 bool store_snapshot_load(store_service *fresh, const uint8_t *p, size_t n, uint64_t *last_index, char *err,
                          size_t errlen);
+
+/* A record of the LOCL section, borrowed from the input: NULL, or a short
+ * static text saying why it is corrupt (the load then fails naming it). */
+typedef const char *(*snapshot_local_fn)(void *ctx, uint8_t type, const uint8_t *p, size_t n);
+/* store_snapshot_load handing each LOCL record, in order, to on_local
+ * (NULL: checked and skipped), after the store's sections loaded. */
+bool store_snapshot_load_ext(store_service *fresh, const uint8_t *p, size_t n, uint64_t *last_index,
+                             snapshot_local_fn on_local, void *local_ctx, char *err, size_t errlen);
 
 #endif

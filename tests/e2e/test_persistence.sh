@@ -197,9 +197,13 @@ test_config_errors() {
     printf 'persistence:\n  dir: %s\n  state_store:\n    mode: custom\n' "$PDIR" >"$MQS_DIR/e.yaml"
     out=$(timeout 10 "$MQS_BIN" -c "$MQS_DIR/e.yaml" 2>&1)
     [[ $out == *"persistence.state_store.mode: custom"*"not supported yet"* ]] || mqs_fail "custom: '$out'"
-    printf 'persistence:\n  dir: %s\n  retained: all\n' "$PDIR" >"$MQS_DIR/e.yaml"
+    printf 'persistence:\n  dir: %s\n  retained:\n    topics: [a/#, "b/#/c"]\n' "$PDIR" >"$MQS_DIR/e.yaml"
     out=$(timeout 10 "$MQS_BIN" -c "$MQS_DIR/e.yaml" 2>&1)
-    [[ $out == *"persistence.retained: not supported yet"* ]] || mqs_fail "retained: '$out'"
+    [[ $out == *"e.yaml:4: persistence.retained.topics[1]: \"b/#/c\" is not a valid topic filter"* ]] ||
+        mqs_fail "retained: '$out'"
+    printf 'persistence:\n  dir: %s\n  retained: some\n' "$PDIR" >"$MQS_DIR/e.yaml"
+    out=$(timeout 10 "$MQS_BIN" -c "$MQS_DIR/e.yaml" 2>&1)
+    [[ $out == *"persistence.retained: expected all, none or {topics: [filter, ...]}"* ]] || mqs_fail "retained: '$out'"
     printf 'persistence:\n  dir: %s\n  sessions: all\n' "$PDIR" >"$MQS_DIR/e.yaml"
     out=$(timeout 10 "$MQS_BIN" -c "$MQS_DIR/e.yaml" 2>&1)
     [[ $out == *"persistence.sessions: not supported yet"* ]] || mqs_fail "sessions: '$out'"
@@ -223,7 +227,7 @@ test_mode_none_keeps_memory() {
     mqs_broker_stop
     rm -rf "$PDIR"
     mqs_write_config() {
-        printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\npersistence:\n  dir: %s\n  state_store:\n    mode: none\n' \
+        printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\npersistence:\n  dir: %s\n  retained: none\n  state_store:\n    mode: none\n' \
             "$MQS_PORT" "$PDIR" >"$MQS_DIR/broker.conf"
     }
     mqs_broker_start || mqs_fail "mode none: did not start"

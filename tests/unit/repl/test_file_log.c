@@ -118,6 +118,30 @@ static void test_unknown_type(void **state)
     buf_free(&b);
 }
 
+/* Types 1 and 16..31 (the broker's records) share the file; 15 and 32 do not. */
+static void test_local_types(void **state)
+{
+    (void)state;
+    buf b = {0};
+    repl_frame_append(&b, REPL_FILE_STORE_RECORD, (const uint8_t *)"x", 1);
+    repl_frame_append(&b, REPL_FILE_LOCAL_FIRST, (const uint8_t *)"y", 1);
+    repl_frame_append(&b, REPL_FILE_LOCAL_LAST, (const uint8_t *)"z", 1);
+    size_t good = b.len;
+    repl_scan_result r;
+    repl_file_scan(b.data, b.len, NULL, NULL, &r);
+    assert_int_equal(r.status, REPL_SCAN_CLEAN);
+    assert_int_equal(r.frames, 3);
+    uint8_t bad[] = {REPL_FILE_LOCAL_FIRST - 1, REPL_FILE_LOCAL_LAST + 1};
+    for (size_t i = 0; i < sizeof bad; i++) {
+        b.len = good;
+        repl_frame_append(&b, bad[i], (const uint8_t *)"w", 1);
+        repl_file_scan(b.data, b.len, NULL, NULL, &r);
+        assert_int_equal(r.status, REPL_SCAN_CORRUPT);
+        assert_int_equal(r.valid_end, good);
+    }
+    buf_free(&b);
+}
+
 static const char *reject_third(void *ctx, uint64_t index, size_t offset, const repl_frame *f)
 {
     (void)f;
@@ -146,9 +170,13 @@ static void test_callback_rejects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clean),           cmocka_unit_test(test_torn_every_offset),
-        cmocka_unit_test(test_flip_is_corrupt), cmocka_unit_test(test_length_past_end),
-        cmocka_unit_test(test_unknown_type),    cmocka_unit_test(test_callback_rejects),
+        cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_torn_every_offset),
+        cmocka_unit_test(test_flip_is_corrupt),
+        cmocka_unit_test(test_length_past_end),
+        cmocka_unit_test(test_unknown_type),
+        cmocka_unit_test(test_local_types),
+        cmocka_unit_test(test_callback_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
