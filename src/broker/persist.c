@@ -287,6 +287,7 @@ void broker_persist_failed(broker *b, uint64_t durable, const char *why)
     if (!p) return;
     if (durable > p->committed) broker_persist_committed(b, durable);
     p->refused = true;
+    broker__session_persist_failed(b); /* the log lost their latest records: rewritten whole before their next */
     log_warn("durable broker state: records after %llu will not be durable (%s); closing the %u connection(s) "
              "waiting for them",
              (unsigned long long)durable, why, p->n_holding);

@@ -363,6 +363,31 @@ static void test_refused_record_rewrites_session(void **state)
     node_stop(&b);
 }
 
+/* Records the sink had accepted fail (the log is cut back to what was
+ * durable): every durable session is rewritten whole before its next
+ * record, so the log replays to the state in memory again. */
+static void test_failed_records_rewrite_sessions(void **state)
+{
+    (void)state;
+    node a, b;
+    node_start(&a);
+    populate(a.b);
+    broker_persist_committed(a.b, a.log.seq);
+    size_t durable = a.log.n;
+    uint64_t durable_seq = a.log.seq;
+    session *s = broker__session_find(a.b, B("dev-1"));
+    broker__session_sub_remove(s, B("a/+"));
+    publish(a.b, "a/7", "lost", 1, 0);
+    while (a.log.n > durable) free(a.log.r[--a.log.n].p); /* what the failed write had */
+    broker_persist_failed(a.b, durable_seq, "test");
+    assert_true(s->psess & PSESS_DIRTY);
+    publish(a.b, "a/8", "next", 1, 0); /* both sessions: rewritten, then this */
+    node_restart(&b, &a.log);
+    assert_same_sessions(a.b, b.b);
+    node_stop(&a);
+    node_stop(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_replays_to_same_sessions),
         cmocka_unit_test(test_expiry_across_restart),
         cmocka_unit_test(test_refused_record_rewrites_session),
+        cmocka_unit_test(test_failed_records_rewrite_sessions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
