@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
+
+#define PATH_MAX_E2E 4200
 #include "rawclient.h"
 
 #define PROP_SUB_ID 0x0B
@@ -292,6 +295,58 @@ static void qos2_subscriber_pubrel_restored(void)
     CHECK_INT(raw_recv(sub, &pkt, 1000), RAW_TIMEOUT); /* no PUBLISH again */
 }
 
+/* Snapshots (a tiny snapshot_log_bytes: many of them) keep the sessions:
+ * after a crash every queued message is delivered, in order, once. */
+static void snapshot_keeps_sessions(void)
+{
+    int fd = session("snap", true, 3600, NULL);
+    CHECK(fd >= 0);
+    CHECK_INT(subscribe(fd, 1, "s/#", 1, 5), 1);
+    CHECK_INT(subscribe(fd, 2, "$share/g/s/#", 1, 6), 1);
+    raw_close(fd);
+    int pub = session("p", true, 0, NULL);
+    CHECK(pub >= 0);
+    char snap[PATH_MAX_E2E];
+    snprintf(snap, sizeof snap, "%s/data/statestore.snap", e2e_dir());
+    int n = 0;
+    for (; n < 400; n++) {
+        char text[128];
+        snprintf(text, sizeof text, "%d padding padding padding padding padding padding padding padding", n);
+        publish(pub, "s/1", 1, false, (uint16_t)(n + 1), text);
+        CHECK_INT(ack_of(pub, PUBACK, (uint16_t)(n + 1)), 0);
+        if (n % 100 == 99) e2e_sleep_ms(250); /* let snapshots finish */
+    }
+    CHECK(access(snap, F_OK) == 0);
+    FILE *log = fopen(e2e_log_path(), "r");
+    CHECK(log);
+    char line[1024];
+    int installed = 0;
+    while (fgets(line, sizeof line, log)) installed += strstr(line, "statestore.snap installed") != NULL;
+    fclose(log);
+    e2e_note("%d snapshots installed", installed);
+    CHECK(installed >= 2);
+    CHECK(e2e_restart_broker(SIGKILL, 0));
+    bool present = false;
+    fd = session("snap", false, 3600, &present);
+    CHECK(fd >= 0);
+    CHECK(present);
+    struct raw_pkt pkt = {0};
+    struct raw_publish p;
+    char text[128];
+    /* Each message twice: once per subscription (the shared one is its own delivery). */
+    int got[400] = {0}, total = 0;
+    while (next_publish(fd, &pkt, &p, text, sizeof text, 1500)) {
+        int k = atoi(text);
+        CHECK(k >= 0 && k < 400);
+        got[k]++;
+        total++;
+        raw_send_ack(fd, PUBACK, p.packet_id);
+    }
+    raw_pkt_free(&pkt);
+    for (int k = 0; k < 400; k++) CHECK_INT(got[k], 2);
+    CHECK_INT(total, 800);
+}
+
 /* --- crash under load ------------------------------------------------------- */
 
 #define PUBLISHERS 3
@@ -416,6 +471,8 @@ static const struct e2e_case cases[] = {
      "persistence:\n  dir: @DIR@/data\n  fsync: always\n", 0},
     {"qos2_subscriber_pubrel_restored", qos2_subscriber_pubrel_restored, NULL, "persistence",
      "persistence:\n  dir: @DIR@/data\n  fsync: always\n", 0},
+    {"snapshot_keeps_sessions", snapshot_keeps_sessions, &(struct e2e_limits){.max_queued_messages = 1000},
+     "persistence", "persistence:\n  dir: @DIR@/data\n  snapshot_log_bytes: 8192\n", 0},
     {"crash_under_load_fsync_always", crash_under_load, NULL, "persistence",
      "persistence:\n  dir: @DIR@/data\n  fsync: always\n", 0},
     {"crash_under_load_fsync_everysec", crash_under_load, NULL, "persistence",
