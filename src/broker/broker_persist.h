@@ -97,6 +97,12 @@ void broker_persist_failed(broker *b, uint64_t durable, const char *why);
  * text saying why the record is corrupt (the server refuses to start). */
 const char *broker_persist_replay(broker *b, uint8_t type, const uint8_t *p, size_t n);
 
+/* Check one record without a broker (mqstated persistence check): NULL,
+ * or why it is corrupt. RETAIN records are decoded strictly; session
+ * records are checked for their version byte only (persist.c; the
+ * session code may check more). */
+const char *broker_persist_check(uint8_t type, const uint8_t *p, size_t n);
+
 typedef struct broker_persist_restored {
     uint64_t retained; /* retained messages restored */
     uint64_t sessions; /* sessions restored */

@@ -288,9 +288,9 @@ void broker_persist_failed(broker *b, uint64_t durable, const char *why)
     if (durable > p->committed) broker_persist_committed(b, durable);
     p->refused = true;
     broker__session_persist_failed(b); /* the log lost their latest records: rewritten whole before their next */
-    log_warn("durable broker state: records after %llu will not be durable (%s); closing the %u connection(s) "
-             "waiting for them",
-             (unsigned long long)durable, why, p->n_holding);
+    log_debug("durable broker state: records after %llu will not be durable (%s); closing the %u connection(s) "
+              "waiting for them",
+              (unsigned long long)durable, why, p->n_holding);
     while (p->n_holding) {
         client *c = p->holding[p->n_holding - 1];
         broker__persist_client_gone(c); /* its held acknowledgements promised what is lost */
@@ -304,6 +304,14 @@ const char *broker_persist_replay(broker *b, uint8_t type, const uint8_t *rec, s
 {
     if (type == BROKER_REC_RETAIN) return broker__retain_replay(b, rec, n);
     if (type > BROKER_REC_RETAIN && type <= BROKER_REC_LAST) return broker__session_replay(b, type, rec, n);
+    return "not a broker record type";
+}
+
+const char *broker_persist_check(uint8_t type, const uint8_t *rec, size_t n)
+{
+    retain_rec r;
+    if (type == BROKER_REC_RETAIN) return broker__retain_rec_decode(rec, n, &r);
+    if (type > BROKER_REC_RETAIN && type <= BROKER_REC_LAST) return n && rec[0] == 1 ? NULL : "unknown record version";
     return "not a broker record type";
 }
 

@@ -7,7 +7,8 @@
  *   the Message Expiry; 0 = none), bytes topic (a valid topic name),
  *   bytes properties (the message's stored v5 properties: what the
  *   publisher sent minus Topic Alias, Subscription Identifiers and
- *   Message Expiry, which are recomputed per delivery), bytes payload
+ *   Message Expiry, which are recomputed per delivery; decode checks them
+ *   as PUBLISH properties), bytes payload
  *
  * An empty payload clears the topic's retained message; a clear carries
  * qos 0, deadline 0 and no properties (canonical: decode + encode is the
@@ -50,6 +51,10 @@ const char *broker__retain_rec_decode(const uint8_t *p, size_t n, retain_rec *ou
     if (out->topic.len > UINT16_MAX || !mqtt_topic_valid(out->topic)) return "retained record: invalid topic name";
     if (!out->payload.len && (out->qos || out->deadline || out->props.len))
         return "retained record: a clear with message fields";
+    /* What a PUBLISH may carry, minus what is recomputed per delivery. */
+    uint64_t recomputed = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_ID) |
+                          MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY);
+    if (!mqtt_props_valid(out->props, MQTT_PUBLISH, recomputed)) return "retained record: invalid properties";
     return NULL;
 }
 

@@ -85,6 +85,12 @@ size_t mqtt_props_encode_block(buf *out, const mqtt_props *p);
  * the pass-through block of a PUBLISH once at ingress. */
 void mqtt_props_copy_except(mqtt_bytes raw, uint64_t except_mask, buf *out);
 
+/* Is `raw` (the body of a property block, no length prefix) valid for a
+ * packet of `type` (enum mqtt_type) as a client may send it, and free of
+ * the properties whose bit is set in `forbidden`? For blocks read back
+ * from files (the broker's durable retained messages). */
+bool mqtt_props_valid(mqtt_bytes raw, uint8_t type, uint64_t forbidden);
+
 /* --- validation --------------------------------------------------------- */
 
 /* Well-formed UTF-8 string as MQTT requires: no NUL, no surrogates, no

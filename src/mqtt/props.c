@@ -282,6 +282,16 @@ void mqtt_props_add_user(buf *out, mqtt_bytes key, mqtt_bytes value)
     out->len += n;
 }
 
+bool mqtt_props_valid(mqtt_bytes raw, uint8_t type, uint64_t forbidden)
+{
+    rd pr = {raw.data, raw.len, 0};
+    mqtt_props out;
+    memset(&out, 0, sizeof out);
+    while (rd_left(&pr))
+        if (decode_one(&pr, type, false, &out) != MQTT_RC_SUCCESS) return false;
+    return !(out.present & forbidden);
+}
+
 void mqtt_props_copy_except(mqtt_bytes raw, uint64_t except_mask, buf *out)
 {
     rd r = {raw.data, raw.len, 0};

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/broker_persist.h"
 #include "repl/file_log.h"
 #include "store/record.h"
 #include "store/service.h"
@@ -22,12 +23,29 @@
 
 typedef struct scan_ctx {
     uint64_t types[STORE_REC_CLOCK + 1];
+    uint64_t retained, sessions; /* the broker's records (broker_persist.h) */
 } scan_ctx;
+
+/* A broker record (snapshot section or log frame): validated and counted. */
+static const char *check_broker(scan_ctx *sc, uint8_t type, const uint8_t *p, size_t n)
+{
+    const char *bad = broker_persist_check(type, p, n);
+    if (bad) return bad;
+    if (type == BROKER_REC_RETAIN) sc->retained++;
+    else sc->sessions++;
+    return NULL;
+}
+
+static const char *check_local(void *ctx, uint8_t type, const uint8_t *p, size_t n)
+{
+    return check_broker(ctx, type, p, n);
+}
 
 static const char *check_frame(void *ctx, uint64_t index, size_t offset, const repl_frame *f)
 {
     (void)index;
     (void)offset;
+    if (f->type != REPL_FILE_STORE_RECORD) return check_broker(ctx, f->type, f->payload, f->len);
     store_record r;
     store_record_err e = store_record_decode(f->payload, f->len, &r);
     if (e != STORE_RECORD_OK) return "a record does not decode";
@@ -72,6 +90,8 @@ static void print_scan(const char *path, const repl_scan_result *res, size_t siz
            (unsigned long long)res->frames, (unsigned long long)sc->types[STORE_REC_SET],
            (unsigned long long)sc->types[STORE_REC_DEL], (unsigned long long)sc->types[STORE_REC_VDEL],
            (unsigned long long)sc->types[STORE_REC_EXPIRE], (unsigned long long)sc->types[STORE_REC_CLOCK]);
+    printf("broker records: %llu retained, %llu session\n", (unsigned long long)sc->retained,
+           (unsigned long long)sc->sessions);
     printf("last valid offset: %zu\n", res->valid_end);
     if (res->status == REPL_SCAN_CLEAN) printf("status: clean\n");
     else
@@ -105,11 +125,14 @@ static int check_snapshot(const char *dir)
         store_service *svc = map != MAP_FAILED ? store_service_new(&c, NULL, NULL) : NULL;
         char err[200] = "";
         uint64_t idx = 0;
+        scan_ctx sc = {0};
         if (!svc) fprintf(stderr, "mqstated persistence: %s: cannot map it\n", path);
-        else if (store_snapshot_load(svc, map ? map : "", n, &idx, err, sizeof err)) {
+        else if (store_snapshot_load_ext(svc, map ? map : "", n, &idx, check_local, &sc, err, sizeof err)) {
             store_stats stt;
             store_service_stats(svc, &stt);
-            printf("%s: %zu bytes, %zu keys, as of record %llu\nstatus: clean\n", path, n, stt.keyspace.keys,
+            printf("%s: %zu bytes, %zu keys, %llu retained and %llu session broker records, as of record "
+                   "%llu\nstatus: clean\n",
+                   path, n, stt.keyspace.keys, (unsigned long long)sc.retained, (unsigned long long)sc.sessions,
                    (unsigned long long)idx);
             rc = PERSISTENCE_CHECK_CLEAN;
         } else {

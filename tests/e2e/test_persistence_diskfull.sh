@@ -61,7 +61,49 @@ test_disk_full() {
     (($? == 1)) || mqs_fail "the refused SET was stored"
 }
 
-mqs_run_tests test_disk_full
+# pubd TOPIC PAYLOAD: a retained QoS 1 publish (v5) with mosquitto_pub's
+# debug output (it shows the PUBACK's reason code and a DISCONNECT).
+pubd() { timeout 10 mosquitto_pub -d -p "$MQS_PORT" -V mqttv5 -q 1 -r -t "$1" -m "$2" 2>&1; }
+retained_of() { timeout 10 mosquitto_sub -p "$MQS_PORT" -V mqttv5 --retained-only -W 1 -t "$1" -F '%p' 2>/dev/null; }
+
+# Retained messages on a full disk: nothing is acknowledged that is not
+# written (the connection of a publish whose write failed is closed with
+# 0x80, later ones get PUBACK 0x97 while writes are refused), QoS 0 still
+# flows, and publishing resumes by itself when space returns.
+test_disk_full_retained() {
+    command -v mosquitto_pub >/dev/null || return 0
+    local out i refused=0 ok=0
+    out=$(pubd r/before v) || mqs_fail "publish before: $out"
+    dd if=/dev/zero of="$MNT/filler" bs=4k 2>/dev/null
+    out=$(pubd r/full "$(head -c 20000 /dev/zero | tr '\0' x)")
+    [[ $out != *"received PUBACK (Mid: 1, RC:0)"* && $out != *"received PUBACK (Mid: 1, RC:16)"* ]] ||
+        mqs_fail "a retained publish on a full disk was acknowledged: $out"
+    for ((i = 0; i < 20 && !refused; i++)); do
+        out=$(pubd r/full2 y)
+        [[ $out == *"RC:151"* ]] && refused=1
+        [[ $out == *"RC:0)"* || $out == *"RC:16)"* ]] && mqs_fail "acknowledged while the disk is full: $out"
+    done
+    ((refused)) || mqs_fail "no PUBACK 0x97 while the disk is full: $out"
+    "$MQS_BIN" persistence check "$PDIR" >/dev/null || mqs_fail "the log is not clean after the failed write"
+    rm -f "$MNT/filler"
+    local deadline=$(($(mqs_now_ms) + 10000))
+    while (($(mqs_now_ms) < deadline)); do
+        out=$(pubd r/after a)
+        if [[ $out == *"RC:16)"* || $out == *"RC:0)"* ]]; then
+            ok=1
+            break
+        fi
+        sleep 0.2
+    done
+    ((ok)) || mqs_fail "retained publishing did not resume after space returned: $out"
+    mqs_broker_stop
+    mqs_broker_start || mqs_fail "no restart"
+    [[ $(retained_of r/before) == v ]] || mqs_fail "r/before lost"
+    [[ $(retained_of r/after) == a ]] || mqs_fail "r/after lost"
+    [[ -z $(retained_of r/full) && -z $(retained_of r/full2) ]] || mqs_fail "a refused retained message was stored"
+}
+
+mqs_run_tests test_disk_full test_disk_full_retained
 rc=$?
 mqs_broker_stop
 umount "$MNT" || echo "cannot unmount $MNT" >&2

@@ -272,6 +272,45 @@ static void test_snapshot_log_bytes(void **state)
     config_free(&c);
 }
 
+/* persistence.retained: all (default) | none | {topics: [filters]}. */
+static void test_persistence_retained(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    assert_int_equal(c.persistence.retained, BROKER_PERSIST_ALL);
+    assert_int_equal(load(&c, "persistence:\n  retained: none\n"), 0);
+    assert_int_equal(c.persistence.retained, BROKER_PERSIST_NONE);
+    assert_int_equal(load(&c, "persistence:\n  retained:\n    topics: [a/#, \"+/b\", \"$sys/x\"]\n"), 0);
+    assert_int_equal(c.persistence.retained, BROKER_PERSIST_SOME);
+    broker_persist_select sel;
+    mqtt_bytes topics[CONFIG_RETAINED_TOPICS_MAX];
+    config_broker_persist(&c.persistence, &sel, topics);
+    assert_int_equal(sel.n_retained_topics, 3);
+    assert_true(sel.retained_topics[1].len == 3 && !memcmp(sel.retained_topics[1].data, "+/b", 3));
+    assert_true(sel.retained_topics[2].len == 6 && !memcmp(sel.retained_topics[2].data, "$sys/x", 6));
+    assert_int_equal(load(&c, "persistence:\n  retained: all\n"), 0);
+    assert_int_equal(c.persistence.retained, BROKER_PERSIST_ALL);
+    assert_int_equal(c.persistence.n_retained_topics, 0);
+    config_free(&c);
+    config_init(&c);
+    assert_int_equal(load(&c, "persistence:\n  retained:\n    topics: [a/#, a/#/b]\n"), -1);
+    assert_string_equal(err, "t.yaml:3: persistence.retained.topics[1]: \"a/#/b\" is not a valid topic filter (MQTT "
+                             "syntax, no $share)");
+    assert_int_equal(load(&c, "persistence:\n  retained:\n    topics: []\n"), -1);
+    assert_non_null(strstr(err, "expected at least one topic filter"));
+    assert_int_equal(load(&c, "persistence:\n  retained:\n    topics: [\"$share/g/a\"]\n"), -1);
+    assert_non_null(strstr(err, "not a valid topic filter"));
+    assert_int_equal(load(&c, "persistence:\n  retained:\n    filters: [a]\n"), -1);
+    assert_non_null(strstr(err, "unknown key \"filters\" (expected topics)"));
+    assert_int_equal(load(&c, "persistence:\n  retained: some\n"), -1);
+    assert_non_null(strstr(err, "expected all, none or {topics: [filter, ...]}"));
+    assert_int_equal(load(&c, "persistence:\n  retained:\n    topics: a/#\n"), -1);
+    assert_non_null(strstr(err, "expected a sequence of topic filters"));
+    assert_int_equal(c.persistence.retained, BROKER_PERSIST_ALL); /* failed loads changed nothing */
+    config_free(&c);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -470,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_override_listener),
         cmocka_unit_test(test_reload_merge),
         cmocka_unit_test(test_snapshot_log_bytes),
+        cmocka_unit_test(test_persistence_retained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
