@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "broker/internal.h"
+#include "broker/persist_session.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -311,7 +312,8 @@ const char *broker_persist_check(uint8_t type, const uint8_t *rec, size_t n)
 {
     retain_rec r;
     if (type == BROKER_REC_RETAIN) return broker__retain_rec_decode(rec, n, &r);
-    if (type > BROKER_REC_RETAIN && type <= BROKER_REC_LAST) return n && rec[0] == 1 ? NULL : "unknown record version";
+    psess_rec sr;
+    if (type > BROKER_REC_RETAIN && type <= BROKER_REC_LAST) return psess_rec_decode(type, rec, n, &sr);
     return "not a broker record type";
 }
 
