@@ -272,7 +272,9 @@ void broker__psess_ended(session *s)
 {
     if (!(s->psess & PSESS_ON)) return;
     psess_rec r = {.type = PSESS_END, .client_id = sid(s)};
-    put(s->b, &r); /* refused: replay finds it, and its deadline ends it */
+    /* Refused: a later session of this id is written from an END on;
+     * until then a restart may restore this one, offline and expiring. */
+    put(s->b, &r);
     s->psess = 0;
 }
 
