@@ -48,6 +48,7 @@ typedef struct pb_opts {
     uint32_t idle;
     uint8_t qos;
     uint8_t version; /* MQTT_V5 or MQTT_V311 */
+    bool retain;     /* publications carry the RETAIN flag (durable retained messages) */
     uint32_t size;
     uint32_t window;
     double rate; /* total messages/s offered; 0 = as fast as the window allows */

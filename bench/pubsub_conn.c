@@ -220,6 +220,7 @@ static void conn_encode_message(pb_conn *c, uint64_t now)
     mqtt_publish pub = {
         .topic = {(const uint8_t *)c->topic, c->topic_len},
         .qos = b->opts.qos,
+        .retain = b->opts.retain,
         .payload = {c->payload, b->opts.size},
     };
     if (b->opts.qos > 0) pub.packet_id = c->next_id;

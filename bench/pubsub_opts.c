@@ -13,6 +13,8 @@ static const char usage[] = "usage: pubsub [options]\n"
                             "  --subs N            subscriber connections (default 1)\n"
                             "  --qos 0|1           QoS of publications and subscriptions (default 0)\n"
                             "  --size BYTES        payload size, >= 20 (default 64)\n"
+                            "  --retain            publish with the RETAIN flag (every publication replaces\n"
+                            "                      its topic's retained message)\n"
                             "  --topic-mode MODE   fan-in | fan-out: all publishers on one topic that every\n"
                             "                      subscriber follows; pairs: publisher i -> subscriber i\n"
                             "                      (needs --pubs = --subs) (default fan-in)\n"
@@ -57,6 +59,7 @@ enum {
     OPT_IDLE,
     OPT_IDLE_SETTLE,
     OPT_MQTT,
+    OPT_RETAIN,
     OPT_PID,
     OPT_LABEL,
     OPT_JSON,
@@ -82,6 +85,7 @@ static const struct option longopts[] = {
     {"idle", required_argument, 0, OPT_IDLE},
     {"idle-settle", required_argument, 0, OPT_IDLE_SETTLE},
     {"mqtt", required_argument, 0, OPT_MQTT},
+    {"retain", no_argument, 0, OPT_RETAIN},
     {"server-pid", required_argument, 0, OPT_PID},
     {"label", required_argument, 0, OPT_LABEL},
     {"json", no_argument, 0, OPT_JSON},
@@ -144,6 +148,7 @@ static bool parse_one(pb_opts *o, int opt, const char *arg)
     case OPT_SUBS: return parse_uint(arg, 100000, &v) && (o->subs = (uint32_t)v, true);
     case OPT_IDLE: return parse_uint(arg, 1000000, &v) && (o->idle = (uint32_t)v, true);
     case OPT_QOS: return parse_uint(arg, 1, &v) && (o->qos = (uint8_t)v, true);
+    case OPT_RETAIN: o->retain = true; return true;
     case OPT_SIZE: return parse_uint(arg, 1 << 20, &v) && v >= PB_HEADER_SIZE && (o->size = (uint32_t)v, true);
     case OPT_WINDOW: return parse_uint(arg, 65535, &v) && v > 0 && (o->window = (uint32_t)v, true);
     case OPT_RATE: return parse_double(arg, 1e9, &o->rate);

@@ -93,7 +93,10 @@ void broker_authn_complete(broker *b, uint64_t token, const broker_authn_result 
         return;
     }
     authn_wait *w = take_wait(c);
-    if (accepted(c, res))
+    if (accepted(c, res)) {
+        client *prev = broker__persist_enter(b, c); /* its CONNECT is processed now (persist.c) */
         broker__connect_resume(c, (mqtt_bytes){w->data + w->id_len, w->raw_len}, (mqtt_bytes){w->data, w->id_len});
+        broker__persist_leave(b, prev);
+    }
     free(w);
 }

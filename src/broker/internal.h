@@ -234,10 +234,6 @@ typedef struct client_user {
     uint8_t data[];
 } client_user;
 
-/* A publisher paused by backpressure: the sessions whose full queues it
- * waits on, how many bytes of held input it has (self_held) and its link
- * in b->resume_head. Most clients never pause, so this is allocated on the
- * first pause (flow.c) and kept until on_close. */
 /* Output held until records are durable (persist.c): while n_marks > 0
  * everything sent to the client goes to `held` instead of the connection;
  * held[marks[i].off ..) waits until record marks[i].seq is committed
@@ -247,6 +243,11 @@ typedef struct hold_mark {
     size_t off;
 } hold_mark;
 
+/* A publisher paused by backpressure: the sessions whose full queues it
+ * waits on, how many bytes of held input it has (self_held) and its link
+ * in b->resume_head; and output held until records are durable (above).
+ * Most clients never pause nor hold, so this is allocated on the first
+ * pause (flow.c) or hold (persist.c) and kept until on_close. */
 typedef struct client_flow {
     session **blocked_on;
     uint32_t n_blocked, cap_blocked;

@@ -169,6 +169,24 @@ uint64_t broker__persist_to_mono(uint64_t wall_ms)
 
 static bool holding(const client *c) { return c->flow && c->flow->n_marks; }
 
+#ifndef NDEBUG
+/* c's hold (O(marks)): listed at its index, marks[0] at offset 0, sequence
+ * numbers increasing, offsets non-decreasing and within the held bytes,
+ * and every mark waiting for a record not yet committed. */
+static bool hold__check(const client *c)
+{
+    const broker_persist *p = c->b->persist;
+    const client_flow *f = c->flow;
+    if (!holding(c)) return !f || f->held.len == 0;
+    if (f->hold_idx >= p->n_holding || p->holding[f->hold_idx] != c || f->marks[0].off != 0) return false;
+    for (uint32_t i = 0; i < f->n_marks; i++) {
+        if (f->marks[i].seq <= p->committed || f->marks[i].seq > p->last || f->marks[i].off > f->held.len) return false;
+        if (i && (f->marks[i].seq <= f->marks[i - 1].seq || f->marks[i].off < f->marks[i - 1].off)) return false;
+    }
+    return true;
+}
+#endif
+
 buf *broker__client_out(client *c) { return holding(c) ? &c->flow->held : net_conn_outbuf(c->conn); }
 
 void broker__client_out_done(client *c)
@@ -211,6 +229,7 @@ void broker__client_hold_until(client *c, uint64_t seq)
         f->marks = xrealloc(f->marks, f->cap_marks * sizeof *f->marks);
     }
     f->marks[f->n_marks++] = (hold_mark){seq, f->held.len};
+    assert(hold__check(c));
 }
 
 static void unlist(broker_persist *p, client *c)
@@ -259,7 +278,7 @@ static bool release(client *c, uint64_t committed)
     memmove(f->marks, f->marks + k, (f->n_marks - k) * sizeof *f->marks);
     f->n_marks -= k;
     for (uint32_t i = 0; i < f->n_marks; i++) f->marks[i].off -= upto;
-    assert(f->marks[0].off == 0);
+    assert(hold__check(c));
     return false;
 }
 

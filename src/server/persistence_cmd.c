@@ -130,10 +130,10 @@ static int check_snapshot(const char *dir)
         else if (store_snapshot_load_ext(svc, map ? map : "", n, &idx, check_local, &sc, err, sizeof err)) {
             store_stats stt;
             store_service_stats(svc, &stt);
-            printf("%s: %zu bytes, %zu keys, %llu retained and %llu session broker records, as of record "
-                   "%llu\nstatus: clean\n",
-                   path, n, stt.keyspace.keys, (unsigned long long)sc.retained, (unsigned long long)sc.sessions,
-                   (unsigned long long)idx);
+            printf("%s: %zu bytes, %zu keys, as of record %llu; broker records: %llu retained, %llu session\nstatus: "
+                   "clean\n",
+                   path, n, stt.keyspace.keys, (unsigned long long)idx, (unsigned long long)sc.retained,
+                   (unsigned long long)sc.sessions);
             rc = PERSISTENCE_CHECK_CLEAN;
         } else {
             printf("%s: %zu bytes\nstatus: damaged (%s); the server will not start\n", path, n, err);

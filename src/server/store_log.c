@@ -517,10 +517,8 @@ static const char *replay_frame(void *ctx, uint64_t index, size_t offset, const 
 {
     replay *rp = ctx;
     (void)offset;
-    if (is_local(f->type)) {
-        if (!rp->sl->local.replay) return "a broker record, and no broker state is kept";
-        return rp->sl->local.replay(rp->sl->local.ctx, f->type, f->payload, f->len);
-    }
+    if (is_local(f->type)) /* none kept now (persistence.retained: none): skipped, gone at the next snapshot */
+        return rp->sl->local.replay ? rp->sl->local.replay(rp->sl->local.ctx, f->type, f->payload, f->len) : NULL;
     store_record r;
     store_record_err e = store_record_decode(f->payload, f->len, &r);
     if (e != STORE_RECORD_OK) return "a record does not decode";

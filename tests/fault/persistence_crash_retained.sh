@@ -8,8 +8,10 @@
 #   persistence_crash_retained.sh [ITERATIONS] [WRITERS]   (default 100, 4)
 #
 # FSYNC=always (default) or everysec (a process crash loses nothing
-# acknowledged either way). The e2e suite runs 5 iterations of each
-# (e2e_persistence_crash_retained, _everysec). Needs $MQSTATED,
+# acknowledged either way). SNAPSHOT=1: persistence.snapshot_log_bytes
+# 4096, so kills land while logs rotate and snapshots (with their broker
+# section) are written and installed. The e2e suite runs 5 iterations of
+# each (e2e_persistence_crash_retained, _everysec, _snapshot). Needs $MQSTATED,
 # mosquitto_pub and mosquitto_sub; bounded: every wait has a timeout.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../e2e/lib.sh"
@@ -17,6 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ITER=${1:-100}
 WRITERS=${2:-4}
 FSYNC=${FSYNC:-always}
+SNAPSHOT=${SNAPSHOT:-0}
 if ((!MQS_IS_MQSTATED)) || ! command -v mosquitto_pub >/dev/null || ! command -v mosquitto_sub >/dev/null; then
     echo "skipped: needs mqstated, mosquitto_pub and mosquitto_sub" >&2
     exit 77
@@ -25,6 +28,7 @@ PDIR="$MQS_DIR/data"
 mqs_write_config() {
     printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\npersistence:\n  dir: %s\n  fsync: %s\n' \
         "$MQS_PORT" "$PDIR" "$FSYNC" >"$MQS_DIR/broker.conf"
+    if ((SNAPSHOT)); then printf '  snapshot_log_bytes: 4096\n' >>"$MQS_DIR/broker.conf"; fi
 }
 trap mqs_cleanup EXIT
 
@@ -81,6 +85,10 @@ for ((it = 1; it <= ITER; it++)); do
     ((failed)) && break
 done
 echo "$((it > ITER ? ITER : it)) iterations, $acked_total PUBACKed retained messages checked, fsync $FSYNC" >&2
+if ((!failed)) && ((SNAPSHOT)) && [[ ! -s "$PDIR/statestore.snap" ]]; then
+    echo "FAIL: SNAPSHOT=1 but no snapshot was installed" >&2
+    failed=1
+fi
 if ((!failed)) && ((acked_total == 0)); then
     echo "FAIL: no publish was acknowledged at all" >&2
     failed=1
