@@ -388,6 +388,35 @@ static void test_failed_records_rewrite_sessions(void **state)
     node_stop(&b);
 }
 
+/* While the sink refuses records, the core asks whether a QoS 1/2 message
+ * would be queued for a durable session (then it is refused, 0x97). */
+static void test_would_append_predicate(void **state)
+{
+    (void)state;
+    node a;
+    node_start(&a);
+    broker_persist_restored r;
+    broker_persist_replay_done(a.b, &r); /* installs the predicate */
+    session *s = offline_session(a.b, "dev-1", 60);
+    broker__session_sub_set(s, B("a/#"), &(sub_options){.qos = 1});
+    broker__session_sub_set(s, B("q0/#"), &(sub_options){.qos = 0});
+    session *v = broker__session_create(a.b, B("volatile")); /* expiry 0: not durable */
+    broker__session_sub_set(v, B("v/#"), &(sub_options){.qos = 1});
+    msg *m1 = broker__msg_new(B("a/x"), B("p"), B(""), 1, false);
+    msg *m0 = broker__msg_new(B("a/x"), B("p"), B(""), 0, false);
+    msg *mq0 = broker__msg_new(B("q0/x"), B("p"), B(""), 2, false);
+    msg *mv = broker__msg_new(B("v/x"), B("p"), B(""), 2, false);
+    assert_true(broker__persist_would_append(a.b, m1));
+    assert_false(broker__persist_would_append(a.b, m0));
+    assert_false(broker__persist_would_append(a.b, mq0)); /* granted QoS 0: not queued */
+    assert_false(broker__persist_would_append(a.b, mv));
+    broker__msg_unref(m1);
+    broker__msg_unref(m0);
+    broker__msg_unref(mq0);
+    broker__msg_unref(mv);
+    node_stop(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_expiry_across_restart),
         cmocka_unit_test(test_refused_record_rewrites_session),
         cmocka_unit_test(test_failed_records_rewrite_sessions),
+        cmocka_unit_test(test_would_append_predicate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
