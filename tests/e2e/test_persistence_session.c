@@ -193,6 +193,26 @@ static void expiry_keeps_counting(void)
     CHECK(present);
 }
 
+/* A session whose client was connected at the crash is offline after the
+ * restart and its expiry counts from the start, however long the server
+ * was down. */
+static void connected_at_crash_counts_from_start(void)
+{
+    int a = session("online-a", true, 3, NULL), b = session("online-b", true, 3, NULL);
+    CHECK(a >= 0 && b >= 0);
+    CHECK_INT(subscribe(a, 1, "o/#", 1, 0), 1); /* SUBACKs: the sessions' records are durable */
+    CHECK_INT(subscribe(b, 1, "o/#", 1, 0), 1);
+    CHECK(e2e_restart_broker(SIGKILL, 4000)); /* down longer than the expiry */
+    bool present = false;
+    int again = session("online-a", false, 3, &present);
+    CHECK(again >= 0);
+    CHECK(present);
+    e2e_sleep_ms(4000); /* online-b, offline since the start, expires 3 s after it */
+    again = session("online-b", false, 3, &present);
+    CHECK(again >= 0);
+    CHECK(!present);
+}
+
 /* sessions: {clientIds: [...]}: only the matching sessions survive. */
 static void selection_by_client_id(void)
 {
@@ -464,6 +484,8 @@ static const struct e2e_case cases[] = {
     {"inflight_resent_with_same_id", inflight_resent_with_same_id, NULL, "persistence",
      "persistence:\n  dir: @DIR@/data\n  fsync: always\n", 0},
     {"expiry_keeps_counting", expiry_keeps_counting, NULL, "persistence", "persistence:\n  dir: @DIR@/data\n", 0},
+    {"connected_at_crash_counts_from_start", connected_at_crash_counts_from_start, NULL, "persistence",
+     "persistence:\n  dir: @DIR@/data\n  fsync: always\n", 0},
     {"selection_by_client_id", selection_by_client_id, NULL, "persistence",
      "persistence:\n  dir: @DIR@/data\n  sessions:\n    clientIds: [\"keep-*\"]\n", 0},
     {"selection_none", selection_none, NULL, "persistence", "persistence:\n  dir: @DIR@/data\n  sessions: none\n", 0},
