@@ -45,4 +45,14 @@ void principal_free(principal *p);
  * uses it to tell whose a session is without looking inside. */
 bool principal_same(const principal *a, const principal *b);
 
+/* A byte encoding that principal_decode turns back into a principal
+ * principal_same as p (durable sessions keep their owner across a
+ * restart): version byte, method, client id, user name (flagged present
+ * or not), attributes; lengths little endian. Writes the encoding to
+ * out[0..cap) only if it fits, allocates nothing (it runs in a snapshot
+ * child too) and returns its length either way (snprintf style). */
+size_t principal_encode(const principal *p, uint8_t *out, size_t cap);
+/* NULL if p[0..n) is not an encoding (or names an unknown method). */
+principal *principal_decode(const uint8_t *p, size_t n);
+
 #endif

@@ -110,6 +110,7 @@ void broker_free(broker *b)
     heap_free(&b->session_timers);
     heap_free(&b->slow_timers);
     broker__route_free(b);
+    broker__psess_free(b);
     for (uint32_t i = 0; i < b->n_hooks; i++) free(b->hooks[i].topic);
     free(b->hooks);
     free(b->authz);

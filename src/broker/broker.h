@@ -32,6 +32,13 @@ typedef struct broker_principal_ops {
     void (*free)(struct principal *p);
     /* Same identity (whose a session is); NULL equals only NULL. */
     bool (*same)(const struct principal *a, const struct principal *b);
+    /* Durable sessions keep their owner: encode writes p's bytes to
+     * out[0..cap) if they fit and returns their length either way
+     * (snprintf style; it must not allocate: a snapshot child calls it);
+     * decode gives back a principal `same` as p, or NULL if the bytes are
+     * not an encoding. p is never NULL here. */
+    size_t (*encode)(const struct principal *p, uint8_t *out, size_t cap);
+    struct principal *(*decode)(const uint8_t *p, size_t n);
 } broker_principal_ops;
 
 /* Server-side limits, all configurable (docs/configuration.md). */

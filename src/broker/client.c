@@ -524,7 +524,7 @@ const size_t broker_conn_user_size = sizeof(client);
 _Static_assert(NET_CONN_OVERHEAD_X86_64 + sizeof(client) <= 504,
                "net_conn + client no longer fit a 512-byte malloc chunk");
 _Static_assert(sizeof(client) == 168, "client changed size: update docs/architecture.md and this number");
-_Static_assert(offsetof(session, id) == 140, "session changed size: update docs/architecture.md and this number");
+_Static_assert(offsetof(session, id) == 141, "session changed size: update docs/architecture.md and this number");
 #endif
 
 /* The client is built in the connection's user area (zeroed, freed by the

@@ -211,6 +211,7 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     bool present = attach_session(c, id, cn->clean_start);
     if (present) broker__reauth_session(c); /* the rules may have changed while it was offline */
     c->s->expiry = expiry;
+    broker__psess_attached(c->s); /* durable (or not) from here, with this expiry and owner */
     c->state = CLIENT_CONNECTED;
     net_conn_established(c->conn); /* no longer counts against max_pending_per_address */
     c->last_rx = broker_now();     /* keep-alive counts from here (was the accept time) */

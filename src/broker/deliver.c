@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "broker/internal.h"
+#include "broker/persist_session.h"
 #include "util/log.h"
 
 #ifndef NDEBUG
@@ -118,16 +119,24 @@ static bool send_entry(client *c, delivery *d, bool dup, uint64_t now)
     return send_publish(c, d->m, d, d->qos, d->retain, dup, broker__delivery_sub_ids(d), d->n_sub_ids, now);
 }
 
-/* First transmission of a QoS 1/2 entry: it joins the window. */
-static void send_new(session *s, delivery *d, uint64_t now)
+/* First transmission of a QoS 1/2 entry: it joins the window. `fresh`:
+ * a new entry (else the queue's head). A durable session logs it first;
+ * for QoS 2 the PUBLISH waits until that record is durable: resent after
+ * a restart under another packet id, or after the subscriber's PUBREC,
+ * it would reach the subscriber twice. */
+static void send_new(session *s, delivery *d, bool fresh, uint64_t now)
 {
     d->packet_id = next_pid(s);
     d->state = DLV_SENT;
-    if (!send_entry(s->c, d, false, now)) {
-        broker__delivery_free(d);
-        return;
-    }
+    delivery *prev = s->inflight.tail;
     broker__dlv_push(&s->inflight, d);
+    uint64_t seq = fresh ? broker__psess_dlv(s, d) : broker__psess_pid(s, PSESS_SENT, d->packet_id);
+    if (seq && d->qos == 2) broker__client_hold_until(s->c, seq);
+    if (!send_entry(s->c, d, false, now)) {
+        broker__dlv_unlink(&s->inflight, prev, d);
+        broker__psess_pid(s, PSESS_DONE, d->packet_id);
+        broker__delivery_free(d);
+    }
 }
 
 enum deliver_result broker__deliver(session *s, msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids,
@@ -155,10 +164,11 @@ enum deliver_result broker__deliver(session *s, msg *m, uint8_t qos, bool retain
     delivery *d = broker__delivery_new(m, qos, retain, sub_ids, n_sub_ids);
     if (share) d->share = broker__share_key_ref(share);
     if (c && !s->queue.n && broker__deliver_window_open(s)) {
-        send_new(s, d, now);
+        send_new(s, d, true, now);
         return DELIVER_OK;
     }
     broker__dlv_push(&s->queue, d);
+    broker__psess_dlv(s, d);
     if (!c || !broker__flow_queue_full(s)) return DELIVER_OK;
     broker__flow_queue_filled(s);
     return DELIVER_FULL;
@@ -174,9 +184,10 @@ void broker__deliver_pump(session *s)
         if (broker__msg_expired(d->m, now)) { /* MQTT-3.3.2-5 */
             s->b->stats.dropped_expired++;
             broker__delivery_free(d);
+            broker__psess_drop(s, false, 0);
             continue;
         }
-        send_new(s, d, now);
+        send_new(s, d, false, now);
     }
     if (s->rare && broker__flow_queue_low(s)) broker__flow_release(s);
     if (c->self_held) broker__flow_self_check(c);
@@ -187,6 +198,9 @@ void broker__deliver_resume(session *s)
     assert(delivery__check(s));
     client *c = s->c;
     uint64_t now = broker_now();
+    /* What a durable session's in-flight entries depend on may still be
+     * on its way to the disk (appended for the previous connection). */
+    if (s->psess && s->inflight.head) broker__client_hold_until(c, broker__persist_last(s->b));
     delivery *prev = NULL, *d = s->inflight.head;
     while (d) {
         delivery *next = d->next;
@@ -194,6 +208,7 @@ void broker__deliver_resume(session *s)
             broker__client_send_ack(c, MQTT_PUBREL, d->packet_id, MQTT_RC_SUCCESS);
         } else if (!send_entry(c, d, true, now)) { /* MQTT-4.4.0-1: resend with DUP */
             broker__dlv_unlink(&s->inflight, prev, d);
+            broker__psess_pid(s, PSESS_DONE, d->packet_id);
             broker__delivery_free(d);
             d = next;
             continue;
@@ -215,6 +230,7 @@ static delivery *find_inflight(session *s, uint16_t id, delivery **prev)
 static void complete(session *s, delivery *prev, delivery *d)
 {
     broker__dlv_unlink(&s->inflight, prev, d);
+    broker__psess_pid(s, PSESS_DONE, d->packet_id);
     broker__delivery_free(d);
     broker__deliver_pump(s);
 }
@@ -244,6 +260,10 @@ void broker__deliver_ack(client *c, uint8_t type, const mqtt_ack *a)
         d->m = NULL;
         d->state = DLV_PUBREL;
         s->inflight.bytes += broker__dlv_cost(d);
+        /* Durable: a PUBREL must not precede its record (after a restart
+         * the PUBLISH would be resent, after the subscriber's PUBCOMP). */
+        uint64_t seq = broker__psess_pid(s, PSESS_PUBREL, d->packet_id);
+        if (seq) broker__client_hold_until(c, seq);
         broker__client_send_ack(c, MQTT_PUBREL, d->packet_id, MQTT_RC_SUCCESS);
     } else if (type == MQTT_PUBCOMP && d->state == DLV_PUBREL) {
         complete(s, prev, d);
@@ -256,13 +276,16 @@ void broker__deliver_ack(client *c, uint8_t type, const mqtt_ack *a)
 static void reshare_list(session *s, dlv_list *l)
 {
     delivery *prev = NULL, *d = l->head;
+    uint32_t index = 0;
     while (d) {
         delivery *next = d->next;
         if (d->share && d->state != DLV_PUBREL && broker__route_reshare(s->b, d, s)) {
             broker__dlv_unlink(l, prev, d);
             broker__delivery_free(d);
+            broker__psess_drop(s, l == &s->inflight, index);
         } else {
             prev = d;
+            index++;
         }
         d = next;
     }

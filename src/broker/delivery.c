@@ -41,7 +41,7 @@ void broker__delivery_pool_drain(void)
 delivery *broker__delivery_new(msg *m, uint8_t qos, bool retain, const uint32_t *sub_ids, uint16_t n)
 {
     delivery *d = dlv_alloc();
-    d->m = broker__msg_ref(m);
+    d->m = m ? broker__msg_ref(m) : NULL; /* NULL: a replayed entry awaiting PUBCOMP */
     d->qos = qos;
     d->retain = retain;
     d->state = DLV_QUEUED;

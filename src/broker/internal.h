@@ -39,6 +39,7 @@ typedef struct msg {
     uint64_t expiry_at;  /* clock_now_ms deadline; 0 = never */
     uint8_t qos;
     bool retain;
+    bool snap_written;                /* snapshot child only: body written (persist_session.c); was padding */
     uint32_t cap;                     /* bytes allocated for data[]; in what was padding */
     mqtt_bytes topic, payload, props; /* point into data[] */
     uint8_t data[];
@@ -179,7 +180,8 @@ struct session {
      * offsetof(session, id), not sizeof: the tail padding holds id bytes). */
     uint16_t id_len; /* an MQTT string: at most 65535 bytes */
     uint16_t next_pid;
-    uint8_t id[]; /* the client id, id_len bytes: stored once, the table's key too */
+    uint8_t psess; /* durable-session bits (PSESS_ON, PSESS_DIRTY: persist_session.c) */
+    uint8_t id[];  /* the client id, id_len bytes: stored once, the table's key too */
 };
 
 session *broker__session_find(broker *b, mqtt_bytes id);
@@ -540,6 +542,38 @@ const char *broker__session_replay(broker *b, uint8_t type, const uint8_t *p, si
 void broker__session_replay_done(broker *b, broker_persist_restored *out);
 bool broker__session_snapshot(const broker *b, broker_persist_write_fn fn, void *ctx);
 
+/* The hooks at every change of a session's state. Each does nothing
+ * unless the session is durable (s->psess & PSESS_ON); those returning a
+ * sequence number return the last record's (0: nothing written). */
+#define PSESS_ON 1    /* durable: its changes are logged */
+#define PSESS_DIRTY 2 /* a record of it was refused: rewrite it whole before the next */
+/* A connection attached s and set its expiry: s becomes (or stays, or
+ * stops being) durable. */
+void broker__psess_attached(session *s);
+/* s went offline with expiry > 0 (its deadline starts). */
+void broker__psess_offline(session *s);
+/* s ends (expired, clean start, taken by another principal). */
+void broker__psess_ended(session *s);
+void broker__psess_sub(session *s, const sub_rec *r);
+void broker__psess_unsub(session *s, mqtt_bytes filter);
+void broker__psess_rx(session *s, uint16_t packet_id, bool add);
+/* A new delivery entry: queued (DLV_QUEUED) or just put in flight
+ * (DLV_SENT with its packet id). */
+uint64_t broker__psess_dlv(session *s, const delivery *d);
+/* PSESS_SENT (the queue's head went in flight), PSESS_DONE (an in-flight
+ * entry ended), PSESS_PUBREL (PUBREC arrived). */
+uint64_t broker__psess_pid(session *s, uint8_t type, uint16_t packet_id);
+/* The entry at `index` of the queue (or in-flight list) was dropped. */
+void broker__psess_drop(session *s, bool inflight, uint32_t index);
+/* route.c: m is being routed (NULL: done): its body is written once for
+ * every durable session it reaches. */
+void broker__psess_routing(broker *b, const msg *m);
+void broker__psess_free(broker *b);
+/* The sink failed records it had accepted (broker_persist_failed): the log
+ * lost changes of any durable session; each is rewritten whole before its
+ * next record. */
+void broker__session_persist_failed(broker *b);
+
 /* --- broker.c ------------------------------------------------------------- */
 
 typedef struct pub_hook {
@@ -572,6 +606,7 @@ struct broker {
     uv_timer_t resume_timer;
     client *resume_head;
     route_scratch *scratch;
+    struct psess_state *psess; /* durable sessions (persist_session.c); NULL until used */
     pub_hook *hooks;
     uint32_t n_hooks;
     authorizer *authz;

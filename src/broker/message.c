@@ -95,6 +95,7 @@ msg *broker__msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uin
     m->expiry_at = 0;
     m->qos = qos;
     m->retain = retain;
+    m->snap_written = false;
     m->topic = place(&p, topic);
     m->payload = place(&p, payload);
     m->props = place(&p, props);

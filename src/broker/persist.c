@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "broker/internal.h"
+#include "broker/persist_session.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -306,6 +307,7 @@ void broker_persist_failed(broker *b, uint64_t durable, const char *why)
     if (!p) return;
     if (durable > p->committed) broker_persist_committed(b, durable);
     p->refused = true;
+    broker__session_persist_failed(b); /* the log lost their latest records: rewritten whole before their next */
     log_debug("durable broker state: records after %llu will not be durable (%s); closing the %u connection(s) "
               "waiting for them",
               (unsigned long long)durable, why, p->n_holding);
@@ -329,7 +331,8 @@ const char *broker_persist_check(uint8_t type, const uint8_t *rec, size_t n)
 {
     retain_rec r;
     if (type == BROKER_REC_RETAIN) return broker__retain_rec_decode(rec, n, &r);
-    if (type > BROKER_REC_RETAIN && type <= BROKER_REC_LAST) return n && rec[0] == 1 ? NULL : "unknown record version";
+    psess_rec sr;
+    if (type > BROKER_REC_RETAIN && type <= BROKER_REC_LAST) return psess_rec_decode(type, rec, n, &sr);
     return "not a broker record type";
 }
 

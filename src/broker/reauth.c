@@ -79,15 +79,17 @@ static bool receive_allowed(session *s, const identity *id, const delivery *d)
  * waiting for PUBCOMP was delivered already: only its packet id is left. */
 static uint32_t drop_denied(session *s, const identity *id, dlv_list *l)
 {
-    uint32_t dropped = 0;
+    uint32_t dropped = 0, index = 0;
     delivery *prev = NULL, *d = l->head;
     while (d) {
         delivery *next = d->next;
         if (d->state == DLV_PUBREL || receive_allowed(s, id, d)) {
             prev = d;
+            index++;
         } else {
             broker__dlv_unlink(l, prev, d);
             broker__delivery_free(d);
+            broker__psess_drop(s, l == &s->inflight, index);
             dropped++;
         }
         d = next;

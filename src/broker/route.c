@@ -147,6 +147,7 @@ route_result broker__route_message(broker *b, msg *m, session *origin, client *p
     route_result res = {0, 0};
     rs->gen++;
     rs->n_hits = rs->n_links = 0;
+    broker__psess_routing(b, m);
     topic_tree_match(b->tree, m->topic, visit, eligible, &rc);
     for (uint32_t i = 0; i < rs->n_hits; i++) {
         hit *h = &rs->hits[i];
@@ -160,6 +161,7 @@ route_result broker__route_message(broker *b, msg *m, session *origin, client *p
         res.receivers++;
         if (d == DELIVER_FULL && publisher && h->s->c && h->s != publisher->s) broker__flow_block(publisher, h->s);
     }
+    broker__psess_routing(b, NULL);
     return res;
 }
 

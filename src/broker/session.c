@@ -86,6 +86,7 @@ static void unsubscribe_all(session *s)
 static void session_destroy(session *s, bool graceful)
 {
     broker *b = s->b;
+    if (graceful) broker__psess_ended(s);
     unsubscribe_all(s);
     will *w = take_will(s);
     if (w && graceful) broker__will_publish(b, w, s, NULL, NULL, broker__session_principal(s));
@@ -125,6 +126,7 @@ void broker__session_went_offline(session *s)
     }
     s->expire_at = s->expiry == UINT32_MAX ? 0 : broker_now() + (uint64_t)s->expiry * 1000;
     broker__session_rearm(s);
+    broker__psess_offline(s);
 }
 
 void broker__session_timer_fired(session *s, uint64_t now)
@@ -165,6 +167,7 @@ bool broker__session_sub_set(session *s, mqtt_bytes filter, const sub_options *o
         s->b->stats.subscriptions++;
     }
     r->opts = *o;
+    broker__psess_sub(s, r);
     return fresh;
 }
 
@@ -177,6 +180,7 @@ bool broker__session_sub_remove(session *s, mqtt_bytes filter)
         free(r->filter);
         *r = s->subs[--s->n_subs];
         s->b->stats.subscriptions--;
+        broker__psess_unsub(s, filter);
     }
     return existed;
 }
@@ -197,6 +201,7 @@ void broker__session_rx_qos2_add(session *s, uint16_t id)
         r->rx_qos2 = xrealloc(r->rx_qos2, r->cap_rx_qos2 * sizeof *r->rx_qos2);
     }
     r->rx_qos2[r->n_rx_qos2++] = id;
+    broker__psess_rx(s, id, true);
 }
 
 bool broker__session_rx_qos2_remove(session *s, uint16_t id)
@@ -205,6 +210,7 @@ bool broker__session_rx_qos2_remove(session *s, uint16_t id)
     for (uint32_t i = 0; r && i < r->n_rx_qos2; i++) {
         if (r->rx_qos2[i] != id) continue;
         r->rx_qos2[i] = r->rx_qos2[--r->n_rx_qos2];
+        broker__psess_rx(s, id, false);
         return true;
     }
     return false;

@@ -10,6 +10,7 @@
 #include "broker/topic_tree.h"
 #include "mqtt/codec.h"
 #include "server/config_keys.h"
+#include "ssproto/glob.h"
 #include "server/config_listener.h"
 #include "server/schema.h"
 #include "util/alloc.h"
@@ -255,6 +256,19 @@ static int parse_retained(schema_ctx *sc, const yaml_node_t *v, const char *path
     return 0;
 }
 
+/* broker_persist_select.session_match: ctx is the config_persistence. */
+static bool session_match(void *ctx, mqtt_bytes client_id)
+{
+    const config_persistence *c = ctx;
+    const char *f = c->session_ids;
+    for (uint32_t i = 0; i < c->n_session_ids; i++) {
+        size_t len = strlen(f);
+        if (glob_match((const uint8_t *)f, len, client_id.data, client_id.len)) return true;
+        f += len + 1;
+    }
+    return false;
+}
+
 void config_broker_persist(const config_persistence *c, broker_persist_select *out, mqtt_bytes *topics)
 {
     memset(out, 0, sizeof *out);
@@ -267,16 +281,73 @@ void config_broker_persist(const config_persistence *c, broker_persist_select *o
     }
     out->retained_topics = topics;
     out->n_retained_topics = c->n_retained_topics;
-    out->sessions = BROKER_PERSIST_NONE;
+    out->sessions = c->sessions;
+    out->session_match = session_match;
+    out->session_match_ctx = (void *)c;
 }
 
-/* sessions: is part of AIO's model but not implemented: refuse it rather
- * than pretend. */
-static int parse_unsupported(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+bool config_broker_durable(const config_persistence *c)
+{
+    return c->retained != BROKER_PERSIST_NONE || c->sessions != BROKER_PERSIST_NONE;
+}
+
+/* sessions: all | none | {clientIds: [glob pattern, ...]} */
+static int parse_session_ids(schema_ctx *sc, const yaml_node_t *v, const char *path, config_persistence *p)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return schema_fail(sc, v, "%s: expected a sequence of client id patterns, got %s", path, schema_type_name(v));
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start), used = 0;
+    if (n == 0) return schema_fail(sc, v, "%s: expected at least one client id pattern (or sessions: none)", path);
+    if (n > CONFIG_SESSION_IDS_MAX)
+        return schema_fail(sc, v, "%s: at most %d client id patterns", path, CONFIG_SESSION_IDS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *item = yaml_document_get_node(sc->doc, v->data.sequence.items.start[i]);
+        char item_path[96], text[48];
+        snprintf(item_path, sizeof item_path, "%s[%zu]", path, i);
+        const char *s = schema_scalar(sc, item, item_path, "a client id pattern");
+        if (!s) return -1;
+        size_t len = item->data.scalar.length;
+        if (strlen(s) != len || len == 0 || len > UINT16_MAX || !glob_valid((const uint8_t *)s, len))
+            return schema_fail(sc, item, "%s: \"%s\" is not a valid client id pattern (glob: * ? [a-z])", item_path,
+                               schema_text(item, text, sizeof text));
+        if (used + len + 1 > sizeof p->session_ids)
+            return schema_fail(sc, item, "%s: the client id patterns exceed %d bytes in all", item_path,
+                               CONFIG_SESSION_IDS_BYTES);
+        memcpy(p->session_ids + used, s, len + 1);
+        used += len + 1;
+    }
+    p->n_session_ids = (uint32_t)n;
+    return 0;
+}
+
+static int parse_sessions(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
-    (void)target;
-    return schema_fail(sc, v, "%s: not supported yet (sessions stay in memory)", path);
+    config_persistence *p = target;
+    memset(p->session_ids, 0, sizeof p->session_ids); /* compared whole by config_reload.c */
+    p->n_session_ids = 0;
+    if (v->type == YAML_MAPPING_NODE) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "%s.clientIds", path);
+        for (const yaml_node_pair_t *kv = v->data.mapping.pairs.start; kv < v->data.mapping.pairs.top; kv++) {
+            const yaml_node_t *k = yaml_document_get_node(sc->doc, kv->key);
+            if (k->type != YAML_SCALAR_NODE || strcmp((const char *)k->data.scalar.value, "clientIds") != 0) {
+                char text[48];
+                return schema_fail(sc, k, "%s: unknown key \"%s\" (expected clientIds)", path,
+                                   schema_text(k, text, sizeof text));
+            }
+        }
+        const yaml_node_t *ids = schema_find(sc, v, "clientIds");
+        if (!ids) return schema_fail(sc, v, "%s: expected all, none or {clientIds: [pattern, ...]}", path);
+        if (parse_session_ids(sc, ids, sub, p) != 0) return -1;
+        p->sessions = BROKER_PERSIST_SOME;
+        return 0;
+    }
+    static const char *const names[] = {"all", "none"};
+    int i = parse_word(sc, v, path, names, 2, "all, none or {clientIds: [pattern, ...]}");
+    if (i < 0) return -1;
+    p->sessions = i == 0 ? BROKER_PERSIST_ALL : BROKER_PERSIST_NONE;
+    return 0;
 }
 
 static const key_spec state_store_keys[] = {
@@ -291,7 +362,7 @@ static const key_spec persistence_keys[] = {
      NULL, NULL},
     {"state_store", schema_parse_section, 0, 0, 0, 0, state_store_keys, NULL},
     {"retained", parse_retained, 0, 0, 0, 0, NULL, NULL},
-    {"sessions", parse_unsupported, 0, 0, 0, 0, NULL, NULL},
+    {"sessions", parse_sessions, 0, 0, 0, 0, NULL, NULL},
     SCHEMA_END,
 };
 
@@ -320,6 +391,7 @@ void config_init(config *c)
     c->persistence.state_store = CONFIG_PERSIST_ALL;
     c->persistence.snapshot_log_bytes = CONFIG_SNAPSHOT_LOG_BYTES;
     c->persistence.retained = BROKER_PERSIST_ALL;
+    c->persistence.sessions = BROKER_PERSIST_ALL;
 }
 
 void config_store_bridge(const config *c, store_bridge_config *out)

@@ -71,6 +71,9 @@ typedef enum config_persist_mode {
  * copied by value, config_reload.c). */
 #define CONFIG_RETAINED_TOPICS_MAX 64
 #define CONFIG_RETAINED_TOPICS_BYTES 4096
+/* persistence.sessions: {clientIds: [...]} bounds (the same reason). */
+#define CONFIG_SESSION_IDS_MAX 64
+#define CONFIG_SESSION_IDS_BYTES 4096
 
 typedef struct config_persistence {
     char dir[CONFIG_PATH_MAX];       /* "" (default): everything in memory */
@@ -81,12 +84,19 @@ typedef struct config_persistence {
     /* SOME: the topic filters, back to back, each NUL-terminated. */
     uint32_t n_retained_topics;
     char retained_topics[CONFIG_RETAINED_TOPICS_BYTES];
+    broker_persist_mode sessions; /* default BROKER_PERSIST_ALL */
+    /* SOME: the client id glob patterns, back to back, each NUL-terminated. */
+    uint32_t n_session_ids;
+    char session_ids[CONFIG_SESSION_IDS_BYTES];
 } config_persistence;
 
 /* The broker's selection of durable state (persistence.retained and
  * .sessions); `topics` (room for CONFIG_RETAINED_TOPICS_MAX) receives
- * slices of c's filters, so c must outlive its use. */
+ * slices of c's filters, and the session selection matches c's patterns,
+ * so c must outlive the broker. */
 void config_broker_persist(const config_persistence *c, broker_persist_select *out, mqtt_bytes *topics);
+/* Is any broker state durable (retained messages or sessions)? */
+bool config_broker_durable(const config_persistence *c);
 
 typedef struct config {
     char file[CONFIG_PATH_MAX]; /* the file last loaded, for messages; "" if none */

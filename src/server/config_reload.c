@@ -41,10 +41,12 @@ static unsigned merge_persistence(const config_persistence *run, config_persiste
 {
     if (!strcmp(run->dir, next->dir) && run->fsync == next->fsync && run->state_store == next->state_store &&
         run->retained == next->retained && run->n_retained_topics == next->n_retained_topics &&
-        !memcmp(run->retained_topics, next->retained_topics, sizeof run->retained_topics))
+        !memcmp(run->retained_topics, next->retained_topics, sizeof run->retained_topics) &&
+        run->sessions == next->sessions && run->n_session_ids == next->n_session_ids &&
+        !memcmp(run->session_ids, next->session_ids, sizeof run->session_ids))
         return 0;
     log_warn("reload: persistence (dir \"%s\", fsync %s, state_store.mode %s) changed, needs a restart; still dir "
-             "\"%s\", fsync %s, state_store.mode %s (retained: as at start)",
+             "\"%s\", fsync %s, state_store.mode %s (retained, sessions: as at start)",
              next->dir, fsync_name(next->fsync), next->state_store == CONFIG_PERSIST_ALL ? "all" : "none", run->dir,
              fsync_name(run->fsync), run->state_store == CONFIG_PERSIST_ALL ? "all" : "none");
     *next = *run;

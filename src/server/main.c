@@ -262,7 +262,7 @@ static int run(config *cfg, const options *o)
         if (!s.slog) log_error("%s", lerr);
         else store_log_set_snapshot_bytes(s.slog, pc->snapshot_log_bytes);
         log_ok = s.slog != NULL;
-        if (s.slog && (pc->retained != BROKER_PERSIST_NONE)) {
+        if (s.slog && config_broker_durable(pc)) {
             broker_persist_select sel;
             mqtt_bytes topics[CONFIG_RETAINED_TOPICS_MAX];
             config_broker_persist(pc, &sel, topics);
@@ -275,10 +275,10 @@ static int run(config *cfg, const options *o)
         }
     }
     /* Replays the log (if any) before any listener opens. */
-    if (log_ok && s.slog && pc->state_store != CONFIG_PERSIST_ALL && pc->retained != BROKER_PERSIST_NONE)
+    if (log_ok && s.slog && pc->state_store != CONFIG_PERSIST_ALL && config_broker_durable(pc))
         log_ok = attach_aside(&s, &bc);
     s.store = log_ok ? store_bridge_new(&s.loop, s.broker, &bc) : NULL;
-    if (s.store && s.slog && pc->retained != BROKER_PERSIST_NONE) broker_log_replay_done(s.broker);
+    if (s.store && s.slog && config_broker_durable(pc)) broker_log_replay_done(s.broker);
     if (!s.store) {
         if (log_ok) log_error("state store: cannot start (see above)");
     } else s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));

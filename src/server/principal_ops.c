@@ -15,4 +15,6 @@ const broker_principal_ops server_principal_ops = {
     .make_anonymous = make_anonymous,
     .free = principal_free,
     .same = principal_same,
+    .encode = principal_encode,
+    .decode = principal_decode,
 };

@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,6 +43,8 @@ static struct {
     bool failed;
     const char *case_name;
     long max_fds;
+    const struct e2e_limits *limits; /* of the running case, for e2e_restart_broker */
+    const char *extra_yaml;
 } g;
 
 int e2e_port(void) { return g.port; }
@@ -130,6 +133,10 @@ static void put_limit(FILE *f, const char *fmt, long value)
 static void write_mqstated_config(FILE *f, const struct e2e_limits *l, const char *extra)
 {
     fprintf(f, "log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %d\n", g.port);
+    for (const char *at; extra && (at = strstr(extra, "@DIR@")); extra = at + 5) { /* the case's directory */
+        fwrite(extra, 1, (size_t)(at - extra), f);
+        fputs(g.dir, f);
+    }
     if (extra) fputs(extra, f);
     if (!l) return;
     fprintf(f, "limits:\n");
@@ -291,6 +298,21 @@ bool e2e_stop_broker(void)
     return g.exit_ok;
 }
 
+bool e2e_restart_broker(int sig, int down_ms)
+{
+    if (sig == SIGKILL && !g.stopped) {
+        kill(g.pid, SIGKILL);
+        waitpid(g.pid, NULL, 0);
+        g.stopped = true;
+    } else if (!e2e_stop_broker()) {
+        return false;
+    }
+    if (down_ms > 0) e2e_sleep_ms(down_ms);
+    return start_broker(g.limits, g.extra_yaml);
+}
+
+const char *e2e_dir(void) { return g.dir; }
+
 long e2e_broker_rss_kib(void)
 {
     char path[64], line[256];
@@ -315,12 +337,33 @@ static void dump_log(void)
     fclose(f);
 }
 
-static void remove_temp_dir(void)
+/* Remove path and, if it is a directory, what is in it (a case's
+ * persistence.dir: no deeper levels). */
+static void remove_tree(const char *path)
 {
-    unlink(g.log_path);
-    unlink(g.conf_path);
-    rmdir(g.dir);
+    DIR *d = opendir(path);
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    char sub[PATH_MAX + 256];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        DIR *inner = opendir(sub);
+        if (inner) {
+            closedir(inner);
+            remove_tree(sub);
+        } else {
+            unlink(sub);
+        }
+    }
+    closedir(d);
+    rmdir(path);
 }
+
+static void remove_temp_dir(void) { remove_tree(g.dir); }
 
 enum outcome { PASSED, FAILED, SKIPPED };
 
@@ -329,6 +372,8 @@ static enum outcome run_case(const struct e2e_case *c)
     g.case_name = c->name;
     g.failed = false;
     g.max_fds = c->max_fds;
+    g.limits = c->limits;
+    g.extra_yaml = c->extra_yaml;
     if (!g.mqstated && c->mqstated_only) {
         fprintf(stderr, "SKIP %s (mqstated only: %s)\n", c->name, c->mqstated_only);
         return SKIPPED;

@@ -65,6 +65,12 @@ bool e2e_stop_broker(void);
  * SIGHUP, which reloads the configuration) a later
  * e2e_stop_broker then only waits for the exit. */
 void e2e_signal_broker(int sig);
+/* Stop the broker (sig SIGTERM: cleanly, as e2e_stop_broker; SIGKILL: a
+ * crash), wait down_ms, and start it again with the case's configuration, on a new port
+ * (e2e_port). An `@DIR@` in the case's extra_yaml stands for the case's
+ * temporary directory (e2e_dir), removed with everything in it at the end. */
+bool e2e_restart_broker(int sig, int down_ms);
+const char *e2e_dir(void);
 /* The broker's log file (its stdout and stderr). */
 const char *e2e_log_path(void);
 /* Resident set size of the broker in KiB, or -1. */

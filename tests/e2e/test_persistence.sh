@@ -261,9 +261,17 @@ test_config_errors() {
     printf 'persistence:\n  dir: %s\n  retained: some\n' "$PDIR" >"$MQS_DIR/e.yaml"
     out=$(timeout 10 "$MQS_BIN" -c "$MQS_DIR/e.yaml" 2>&1)
     [[ $out == *"persistence.retained: expected all, none or {topics: [filter, ...]}"* ]] || mqs_fail "retained: '$out'"
-    printf 'persistence:\n  dir: %s\n  sessions: all\n' "$PDIR" >"$MQS_DIR/e.yaml"
+    printf 'persistence:\n  dir: %s\n  sessions: some\n' "$PDIR" >"$MQS_DIR/e.yaml"
     out=$(timeout 10 "$MQS_BIN" -c "$MQS_DIR/e.yaml" 2>&1)
-    [[ $out == *"persistence.sessions: not supported yet"* ]] || mqs_fail "sessions: '$out'"
+    [[ $out == *"persistence.sessions: expected all, none or {clientIds: [pattern, ...]}"* ]] ||
+        mqs_fail "sessions: '$out'"
+    printf 'persistence:\n  dir: %s\n  sessions:\n    clientIds: [ok, "bad[a"]\n' "$PDIR" >"$MQS_DIR/e.yaml"
+    out=$(timeout 10 "$MQS_BIN" -c "$MQS_DIR/e.yaml" 2>&1)
+    [[ $out == *"e.yaml:4: persistence.sessions.clientIds[1]: \"bad[a\" is not a valid client id pattern"* ]] ||
+        mqs_fail "sessions pattern: '$out'"
+    printf 'persistence:\n  dir: %s\n  sessions:\n    topics: [a]\n' "$PDIR" >"$MQS_DIR/e.yaml"
+    out=$(timeout 10 "$MQS_BIN" -c "$MQS_DIR/e.yaml" 2>&1)
+    [[ $out == *"persistence.sessions: unknown key \"topics\" (expected clientIds)"* ]] || mqs_fail "sessions key: '$out'"
     printf 'persistence:\n  fsync: sometimes\n' >"$MQS_DIR/e.yaml"
     out=$(timeout 10 "$MQS_BIN" -c "$MQS_DIR/e.yaml" 2>&1)
     [[ $out == *"persistence.fsync: expected one of always, everysec, no"* ]] || mqs_fail "fsync: '$out'"
@@ -284,7 +292,7 @@ test_mode_none_keeps_memory() {
     mqs_broker_stop
     rm -rf "$PDIR"
     mqs_write_config() {
-        printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\npersistence:\n  dir: %s\n  retained: none\n  state_store:\n    mode: none\n' \
+        printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\npersistence:\n  dir: %s\n  retained: none\n  sessions: none\n  state_store:\n    mode: none\n' \
             "$MQS_PORT" "$PDIR" >"$MQS_DIR/broker.conf"
     }
     mqs_broker_start || mqs_fail "mode none: did not start"
