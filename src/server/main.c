@@ -235,7 +235,7 @@ static int run(config *cfg, const options *o)
         if (!s.slog) log_error("%s", lerr);
         else store_log_set_snapshot_bytes(s.slog, pc->snapshot_log_bytes);
         log_ok = s.slog != NULL;
-        if (s.slog && pc->state_store == CONFIG_PERSIST_ALL) {
+        if (s.slog) { /* every mode: mode none still keeps the clock mark */
             bc.log_new = store_log_attach;
             bc.log_arg = s.slog;
             bc.clock_mark_ms = STORE_LOG_CLOCK_MARK_MS;

@@ -53,7 +53,7 @@ static bool held_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t t
 }
 static void held_flush(repl_log *l) { ((held_log *)l)->flushes++; }
 static void held_free(repl_log *l) { (void)l; /* lives in the fixture */ }
-static const repl_log_vtable held_vt = {held_propose, held_flush, held_free};
+static const repl_log_vtable held_vt = {.propose = held_propose, .flush = held_flush, .free = held_free};
 
 static repl_log *held_new(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx)
 {
