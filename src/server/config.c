@@ -188,8 +188,8 @@ static int parse_persist_mode(schema_ctx *sc, const yaml_node_t *v, const char *
 }
 
 /* One key of a state_store.keys entry into the rules. */
-static int add_persist_key(schema_ctx *sc, const yaml_node_t *k, const char *path, store_persist_kind kind,
-                           bool binary, store_persist_rules *rules)
+static int add_persist_key(schema_ctx *sc, const yaml_node_t *k, const char *path, store_persist_kind kind, bool binary,
+                           store_persist_rules *rules)
 {
     const char *s = schema_scalar(sc, k, path, binary ? "a base64 key" : "a key");
     if (!s) return -1;
@@ -200,8 +200,9 @@ static int add_persist_key(schema_ctx *sc, const yaml_node_t *k, const char *pat
         if (!base64_decode(s, n, &raw)) {
             char text[48];
             buf_free(&raw);
-            return schema_fail(sc, k, "%s: expected a base64 key (RFC 4648, standard alphabet, '=' padding), got \"%s\"",
-                               path, schema_text(k, text, sizeof text));
+            return schema_fail(sc, k,
+                               "%s: expected a base64 key (RFC 4648, standard alphabet, '=' padding), got \"%s\"", path,
+                               schema_text(k, text, sizeof text));
         }
         key = raw.data;
         n = raw.len;

@@ -63,7 +63,7 @@ typedef struct config_store {
 /* The `persistence:` section (docs/persistence.md). */
 #define CONFIG_SNAPSHOT_LOG_BYTES (64ull << 20)
 typedef enum config_persist_mode {
-    CONFIG_PERSIST_ALL,  /* every state store write is durable */
+    CONFIG_PERSIST_ALL,    /* every state store write is durable */
     CONFIG_PERSIST_NONE,   /* no key durable; the log keeps the clock mark only */
     CONFIG_PERSIST_CUSTOM, /* keys selected by `keys` and the dynamic property */
 } config_persist_mode;
@@ -72,7 +72,7 @@ typedef enum config_persist_mode {
  * the value `value` is durable (mode custom). */
 #define CONFIG_PERSIST_PROP_MAX 256
 typedef struct config_persist_dynamic {
-    bool enabled;                             /* default true */
+    bool enabled;                               /* default true */
     char property[CONFIG_PERSIST_PROP_MAX + 1]; /* default "aio-persistence" */
     char value[CONFIG_PERSIST_PROP_MAX + 1];    /* default "true" */
 } config_persist_dynamic;
@@ -83,7 +83,7 @@ typedef struct config_persistence {
     config_persist_mode state_store; /* state_store.mode; default CONFIG_PERSIST_ALL */
     store_persist_rules ss_keys;     /* state_store.keys (mode custom); default none */
     config_persist_dynamic ss_dynamic;
-    uint64_t snapshot_log_bytes;     /* default CONFIG_SNAPSHOT_LOG_BYTES; 0 = never */
+    uint64_t snapshot_log_bytes; /* default CONFIG_SNAPSHOT_LOG_BYTES; 0 = never */
 } config_persistence;
 
 typedef struct config {

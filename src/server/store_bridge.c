@@ -106,7 +106,7 @@ struct store_bridge {
      * keys"). selective: the log is durable and not every write is. */
     store_bridge_persist persist;
     bool selective, dynamic;
-    store_persist_rules *keys; /* owned; NULL: none */
+    store_persist_rules *keys;  /* owned; NULL: none */
     mqtt_bytes property, value; /* owned copies */
     /* Keys with a durable record proposed and not yet committed or
      * failed (key -> count as a pointer), and the FIFO of those records
@@ -396,8 +396,7 @@ static bool set_selected(const store_bridge *sb, const store_request *req, const
 {
     if (sb->persist == STORE_BRIDGE_PERSIST_ALL) return true;
     if (sb->persist == STORE_BRIDGE_PERSIST_NONE) return false;
-    return (sb->keys && store_persist_rules_match(sb->keys, r->key.data, r->key.len)) ||
-           (sb->dynamic && req->persist);
+    return (sb->keys && store_persist_rules_match(sb->keys, r->key.data, r->key.len)) || (sb->dynamic && req->persist);
 }
 
 /* Stamp the write's durability into r->persist and return whether the

@@ -54,10 +54,10 @@ typedef struct store_bridge_config {
     uint32_t clock_mark_ms;
     /* Durable key selection (durable logs; docs/persistence.md). The
      * strings and rules are copied by store_bridge_new. */
-    store_bridge_persist persist;      /* default ALL */
-    const store_persist_rules *keys;   /* CUSTOM: keys whose SETs are durable; NULL = none */
-    bool dynamic;                      /* CUSTOM: the property below selects too (default true) */
-    const char *property, *value;      /* default STORE_BRIDGE_PERSIST_PROPERTY / _VALUE */
+    store_bridge_persist persist;    /* default ALL */
+    const store_persist_rules *keys; /* CUSTOM: keys whose SETs are durable; NULL = none */
+    bool dynamic;                    /* CUSTOM: the property below selects too (default true) */
+    const char *property, *value;    /* default STORE_BRIDGE_PERSIST_PROPERTY / _VALUE */
 } store_bridge_config;
 
 /* store_config_default, and a reply cache of 100000 entries / 64 MiB. */

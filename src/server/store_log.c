@@ -144,7 +144,8 @@ static void group_fail(store_log *sl)
     size_t off = 0, off_vol = 0;
     for (size_t i = 0; i < sl->group_tags.n; i++) {
         repl_frame f = group_next(sl, i, &off, &off_vol);
-        if (sl->group_tags.vol[i]) sl->base.on_commit(sl->base.ctx, sl->last_index, f.payload, f.len, sl->group_tags.v[i]);
+        if (sl->group_tags.vol[i])
+            sl->base.on_commit(sl->base.ctx, sl->last_index, f.payload, f.len, sl->group_tags.v[i]);
         else if (sl->base.on_fail) sl->base.on_fail(sl->base.ctx, sl->group_tags.v[i], sl->why);
     }
     group_clear(sl);

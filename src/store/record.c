@@ -194,9 +194,9 @@ static store_record_err get_head(cursor *c, store_record *r, uint8_t *flags)
     if ((e = get_u8(c, flags))) return e;
     const unsigned all = STORE_RECORD_F_FENCE | STORE_RECORD_F_PERSIST | STORE_RECORD_F_DEADLINE;
     if (*flags & ~all) return STORE_RECORD_BAD_FIELD;
-    unsigned allowed = r->type == STORE_REC_SET  ? all
-                       : has_origin(r->type) ? STORE_RECORD_F_FENCE | STORE_RECORD_F_PERSIST
-                                             : 0;
+    unsigned allowed = r->type == STORE_REC_SET ? all
+                       : has_origin(r->type)    ? STORE_RECORD_F_FENCE | STORE_RECORD_F_PERSIST
+                                                : 0;
     if (*flags & ~allowed) return STORE_RECORD_BAD_TYPE;
     return STORE_RECORD_OK;
 }

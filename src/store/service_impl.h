@@ -39,7 +39,7 @@ struct store_service {
     buf n_topic, n_payload, n_version; /* one notification */
     buf scan_keys;                     /* encoded bulk keys of a SCAN page */
     buf scan_token;
-    buf due_bytes; /* keys + node ids of an expiry batch */
+    buf due_bytes;  /* keys + node ids of an expiry batch */
     buf dedup_meta; /* a de-duplication entry's meta being built */
     svc_due *due;
     size_t due_n, due_cap;

@@ -558,7 +558,7 @@ static void test_only_durable(void **state)
     size_t dropped = store_service_drop_volatile(a);
     keyspace_stats sa;
     keyspace_stats_get(a->ks, &sa);
-    assert_int_equal(sa.keys, 667); /* 0, 3, 6, ...: lose 3, gain 1 */
+    assert_int_equal(sa.keys, 667);                /* 0, 3, 6, ...: lose 3, gain 1 */
     assert_int_equal(dropped, 2000 - sa.keys + 1); /* 3000 too */
     assert_int_equal(store_service_drop_volatile(a), 0);
     /* Same keys; de-duplication: the durable writes' entries only. */
@@ -611,14 +611,10 @@ static void test_sink_failure_stops(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_many),
-        cmocka_unit_test(test_only_durable),
-        cmocka_unit_test(test_during_rehash),
-        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_truncation_and_flips),
-        cmocka_unit_test(test_errors_named),
-        cmocka_unit_test(test_sink_failure_stops),
+        cmocka_unit_test(test_round_trip_many), cmocka_unit_test(test_only_durable),
+        cmocka_unit_test(test_during_rehash),   cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_deterministic),   cmocka_unit_test(test_truncation_and_flips),
+        cmocka_unit_test(test_errors_named),    cmocka_unit_test(test_sink_failure_stops),
         cmocka_unit_test(test_crafted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
