@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "server/config_keys.h"
@@ -238,10 +239,18 @@ static int parse_persist_entry(schema_ctx *sc, const yaml_node_t *item, const ch
     char sub[96];
     if (!type) return schema_fail(sc, item, "%s: keyType missing (Pattern, String or Binary)", path);
     if (!keys) return schema_fail(sc, item, "%s: keys missing (a list of keys)", path);
+    /* Case-insensitive, as keyType in authorization rules. */
     static const char *const names[] = {"Pattern", "String", "Binary"};
     snprintf(sub, sizeof sub, "%s.keyType", path);
-    int t = parse_word(sc, type, sub, names, 3, "one of Pattern, String, Binary");
-    if (t < 0) return -1;
+    const char *ts = schema_scalar(sc, type, sub, "one of Pattern, String, Binary");
+    if (!ts) return -1;
+    int t = -1;
+    for (int i = 0; i < 3 && t < 0; i++)
+        if (!strcasecmp(ts, names[i]) && strlen(ts) == type->data.scalar.length) t = i;
+    char text[48];
+    if (t < 0)
+        return schema_fail(sc, type, "%s: expected one of Pattern, String, Binary, got \"%s\"", sub,
+                           schema_text(type, text, sizeof text));
     snprintf(sub, sizeof sub, "%s.keys", path);
     if (keys->type != YAML_SEQUENCE_NODE || keys->data.sequence.items.top == keys->data.sequence.items.start)
         return schema_fail(sc, keys, "%s: expected a non-empty list of keys, got %s", sub, schema_type_name(keys));

@@ -102,7 +102,7 @@ struct store_bridge {
     store_authorize_fn authorize; /* key-level rules; NULL: none */
     void *auth_ctx;
     hashmap *refused; /* client ids whose unauthorized response topic was logged; until they disconnect */
-    /* Durable key selection (docs/persistence.md, "Selecting durable
+    /* Durable key selection (docs/persistence.md, "Choosing durable
      * keys"). selective: the log is durable and not every write is. */
     store_bridge_persist persist;
     bool selective, dynamic;

@@ -293,7 +293,7 @@ static void test_state_store_selection(void **state)
                               "    keys:\n"
                               "      - keyType: Pattern\n"
                               "        keys: [\"sensor/*\", \"cfg-?\"]\n"
-                              "      - {keyType: String, keys: [exact]}\n"
+                              "      - {keyType: string, keys: [exact]}\n"
                               "      - keyType: Binary\n"
                               "        keys: [\"AP8=\"]\n"
                               "    dynamic:\n"
