@@ -3,7 +3,8 @@
 # "Choosing durable keys"), fsync: always: all (every write durable), none,
 # custom selecting no key (the generator's keys are key:NNN; the pattern
 # never matches, and the generator sends no aio-persistence), and custom
-# selecting every key (pattern key:*); and, for reference, no persistence
+# selecting every key (pattern key:*), custom-half selecting the keys
+# ending in an even digit (a mixed load); and, for reference, no persistence
 # at all (memory: no persistence.dir). 50 connections, 1 and 16 in flight,
 # 16-byte keys, 100-byte values, through bench/pubsub --workload set.
 #
@@ -45,6 +46,7 @@ selection() {
     none) printf '    mode: none\n' ;;
     custom-none) printf '    mode: custom\n    keys:\n      - keyType: Pattern\n        keys: ["durable/*"]\n' ;;
     custom-all) printf '    mode: custom\n    keys:\n      - keyType: Pattern\n        keys: ["key:*"]\n' ;;
+    custom-half) printf '    mode: custom\n    keys:\n      - keyType: Pattern\n        keys: ["key:*[02468]"]\n' ;;
     esac
 }
 

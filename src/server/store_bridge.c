@@ -109,13 +109,24 @@ struct store_bridge {
     store_persist_rules *keys;  /* owned; NULL: none */
     mqtt_bytes property, value; /* owned copies */
     /* Keys with a durable record proposed and not yet committed or
-     * failed (key -> count as a pointer), and the FIFO of those records
-     * (u64 tag, u32 key length, key; from inflight_head) to release them
+     * failed, as a counting filter: inflight[digest64(key) % INFLIGHT_SLOTS]
+     * counts them (a collision only makes a write logged that need not
+     * be: the safe direction), allocated when selective; and the FIFO of
+     * those records (inflight_entry, from inflight_head) to release them
      * in proposal order, which is the order logs commit and fail. */
-    hashmap *inflight;
+    uint32_t *inflight;
     buf inflight_fifo;
     size_t inflight_head;
 };
+
+/* Slots of the in-flight filter: 256 KiB; with the bridge's at most
+ * PENDING_MAX writes in flight, counts fit a u32, and with a few hundred
+ * in flight a non-durable write is logged needlessly about 1 time in 200. */
+#define INFLIGHT_SLOTS 65536
+typedef struct inflight_entry {
+    uint64_t tag;
+    uint32_t slot;
+} inflight_entry;
 
 static mqtt_bytes S(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
 static mqtt_bytes BUF(const buf *b) { return (mqtt_bytes){b->data, (uint32_t)b->len}; }
@@ -383,11 +394,16 @@ static void flush_run(uv_check_t *h)
 /* Does the log hold a durable value of `key`, or will it once the records
  * in flight commit? Then a write over it must be logged too, or a restart
  * would bring the old value back. */
+static uint32_t inflight_slot(store_record_bytes key)
+{
+    return (uint32_t)(digest64(key.data, key.len) % INFLIGHT_SLOTS);
+}
+
 static bool key_durable(const store_bridge *sb, store_record_bytes key)
 {
     if (!sb->selective) return true;
     return store_service_key_durable(sb->svc, key.data, key.len) ||
-           (hashmap_size(sb->inflight) && hashmap_get(sb->inflight, key.data, key.len));
+           (sb->inflight_fifo.len > sb->inflight_head && sb->inflight[inflight_slot(key)]);
 }
 
 /* Is this SET durable by the configuration: mode all, or custom with its
@@ -405,19 +421,17 @@ static bool set_selected(const store_bridge *sb, const store_request *req, const
  * value is not durable). A DEL/VDEL is as durable as what it deletes. */
 static bool write_durability(const store_bridge *sb, const store_request *req, store_record *r)
 {
+    if (r->type == STORE_REC_SET && set_selected(sb, req, r)) return r->persist = true;
     bool over_durable = key_durable(sb, r->key);
-    r->persist = r->type == STORE_REC_SET ? set_selected(sb, req, r) : over_durable;
-    return r->persist || over_durable;
+    r->persist = r->type != STORE_REC_SET && over_durable;
+    return over_durable;
 }
 
 static void inflight_add(store_bridge *sb, uint64_t tag, store_record_bytes key)
 {
-    uint32_t n = (uint32_t)key.len;
-    buf_append(&sb->inflight_fifo, &tag, sizeof tag);
-    buf_append(&sb->inflight_fifo, &n, sizeof n);
-    buf_append(&sb->inflight_fifo, key.data, key.len);
-    uintptr_t c = (uintptr_t)hashmap_get(sb->inflight, key.data, key.len);
-    hashmap_put(sb->inflight, key.data, key.len, (void *)(c + 1));
+    inflight_entry e = {tag, inflight_slot(key)};
+    buf_append(&sb->inflight_fifo, &e, sizeof e);
+    sb->inflight[e.slot]++;
 }
 
 /* The record `tag` committed or failed: if it is the oldest keyed durable
@@ -426,18 +440,13 @@ static void inflight_release(store_bridge *sb, uint64_t tag)
 {
     buf *f = &sb->inflight_fifo;
     if (sb->inflight_head == f->len) return;
-    uint64_t t;
-    uint32_t n;
-    memcpy(&t, f->data + sb->inflight_head, sizeof t);
-    assert(t >= tag); /* commits and failures come in proposal order */
-    if (t != tag) return;
-    memcpy(&n, f->data + sb->inflight_head + sizeof t, sizeof n);
-    const uint8_t *key = f->data + sb->inflight_head + sizeof t + sizeof n;
-    uintptr_t c = (uintptr_t)hashmap_get(sb->inflight, key, n);
-    assert(c > 0);
-    if (c == 1) hashmap_remove(sb->inflight, key, n);
-    else hashmap_put(sb->inflight, key, n, (void *)(c - 1));
-    sb->inflight_head += sizeof t + sizeof n + n;
+    inflight_entry e;
+    memcpy(&e, f->data + sb->inflight_head, sizeof e);
+    assert(e.tag >= tag); /* commits and failures come in proposal order */
+    if (e.tag != tag) return;
+    assert(sb->inflight[e.slot] > 0);
+    sb->inflight[e.slot]--;
+    sb->inflight_head += sizeof e;
     if (sb->inflight_head == f->len) { /* empty: start over */
         f->len = sb->inflight_head = 0;
         buf_shrink(f, 65536);
@@ -467,10 +476,8 @@ static bool propose(store_bridge *sb, const store_record *r, bool disk, uint64_t
     if (keyed) inflight_add(sb, *tag, r->key); /* before: a log may commit inside propose */
     if (repl_log_propose(sb->log, sb->enc.data, sb->enc.len, *tag)) return true;
     if (keyed) { /* refused: no callback will come; it is the newest in the FIFO */
-        sb->inflight_fifo.len -= sizeof *tag + sizeof(uint32_t) + r->key.len;
-        uintptr_t c = (uintptr_t)hashmap_get(sb->inflight, r->key.data, r->key.len);
-        if (c == 1) hashmap_remove(sb->inflight, r->key.data, r->key.len);
-        else hashmap_put(sb->inflight, r->key.data, r->key.len, (void *)(c - 1));
+        sb->inflight_fifo.len -= sizeof(inflight_entry);
+        sb->inflight[inflight_slot(r->key)]--;
     }
     return false;
 }
@@ -826,7 +833,7 @@ static void persist_init(store_bridge *sb, const store_bridge_config *cfg)
     if (cfg->keys && cfg->keys->n) sb->keys = xmemdup(cfg->keys, sizeof *cfg->keys);
     sb->property = bytes_dup(cfg->property ? cfg->property : STORE_BRIDGE_PERSIST_PROPERTY);
     sb->value = bytes_dup(cfg->value ? cfg->value : STORE_BRIDGE_PERSIST_VALUE);
-    sb->inflight = hashmap_new();
+    if (sb->selective) sb->inflight = xcalloc(INFLIGHT_SLOTS, sizeof *sb->inflight);
 }
 
 store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_config *cfg)
@@ -899,7 +906,7 @@ void store_bridge_free(store_bridge *sb)
     buf_free(&sb->enc);
     dedup_free(sb->local);
     hashmap_free(sb->refused, NULL);
-    hashmap_free(sb->inflight, NULL);
+    free(sb->inflight);
     buf_free(&sb->inflight_fifo);
     free(sb->keys);
     free((void *)sb->property.data);
