@@ -39,6 +39,14 @@ typedef struct repl_log_vtable {
      * proposed since the last flush; the in-memory log does nothing. */
     void (*flush)(repl_log *l);
     void (*free)(repl_log *l);
+    /* Optional (NULL: propose): an entry that is ordered and committed
+     * like any other but not made durable (state store keys that are not
+     * persisted, docs/persistence.md). A durable log commits it at once
+     * when nothing is ahead of it, else right after the entries ahead of
+     * it commit (or fail: it commits anyway, it needs no disk); its
+     * `index` is that of the last durable entry before it (not counted:
+     * indexes name durable entries). */
+    bool (*propose_volatile)(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag);
 } repl_log_vtable;
 
 /* The common head of every implementation. */
@@ -52,6 +60,10 @@ struct repl_log {
 static inline bool repl_log_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
 {
     return l->vt->propose(l, rec, len, tag);
+}
+static inline bool repl_log_propose_volatile(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
+{
+    return l->vt->propose_volatile ? l->vt->propose_volatile(l, rec, len, tag) : l->vt->propose(l, rec, len, tag);
 }
 static inline void repl_log_flush(repl_log *l) { l->vt->flush(l); }
 static inline void repl_log_free(repl_log *l)

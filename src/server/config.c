@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "broker/topic_tree.h"
@@ -14,6 +15,7 @@
 #include "server/config_listener.h"
 #include "server/schema.h"
 #include "util/alloc.h"
+#include "util/base64.h"
 #include "util/buf.h"
 
 /* Larger files are certainly not configuration; refuse before parsing. */
@@ -182,14 +184,151 @@ static int parse_persist_mode(schema_ctx *sc, const yaml_node_t *v, const char *
                               void *target)
 {
     static const char *const names[] = {"all", "none", "custom"};
+    static const config_persist_mode modes[] = {CONFIG_PERSIST_ALL, CONFIG_PERSIST_NONE, CONFIG_PERSIST_CUSTOM};
     int i = parse_word(sc, v, path, names, 3, "one of all, none, custom");
     if (i < 0) return -1;
-    if (i == 2)
-        return schema_fail(sc, v,
-                           "%s: custom (persistence selected by key pattern or the aio-persistence property) is not "
-                           "supported yet; use all or none",
-                           path);
-    *(config_persist_mode *)((char *)target + spec->offset) = i == 0 ? CONFIG_PERSIST_ALL : CONFIG_PERSIST_NONE;
+    *(config_persist_mode *)((char *)target + spec->offset) = modes[i];
+    return 0;
+}
+
+/* One key of a state_store.keys entry into the rules. */
+static int add_persist_key(schema_ctx *sc, const yaml_node_t *k, const char *path, store_persist_kind kind, bool binary,
+                           store_persist_rules *rules)
+{
+    const char *s = schema_scalar(sc, k, path, binary ? "a base64 key" : "a key");
+    if (!s) return -1;
+    size_t n = k->data.scalar.length;
+    buf raw = {0};
+    const void *key = s;
+    if (binary) {
+        if (!base64_decode(s, n, &raw)) {
+            char text[48];
+            buf_free(&raw);
+            return schema_fail(sc, k,
+                               "%s: expected a base64 key (RFC 4648, standard alphabet, '=' padding), got \"%s\"", path,
+                               schema_text(k, text, sizeof text));
+        }
+        key = raw.data;
+        n = raw.len;
+    }
+    store_persist_add_err e = store_persist_rules_add(rules, kind, key, n);
+    buf_free(&raw);
+    switch (e) {
+    case STORE_PERSIST_ADD_OK: return 0;
+    case STORE_PERSIST_ADD_EMPTY: return schema_fail(sc, k, "%s: a key or pattern must not be empty", path);
+    case STORE_PERSIST_ADD_BAD_PATTERN:
+        return schema_fail(sc, k, "%s: invalid pattern (not UTF-8, or an unterminated [class])", path);
+    case STORE_PERSIST_ADD_FULL: break;
+    }
+    return schema_fail(sc, k, "%s: too many keys (at most %d entries and %d bytes in state_store.keys)", path,
+                       STORE_PERSIST_RULES_MAX, STORE_PERSIST_BYTES_MAX);
+}
+
+/* One `{keyType: Pattern|String|Binary, keys: [...]}` entry. */
+static int parse_persist_entry(schema_ctx *sc, const yaml_node_t *item, const char *path, store_persist_rules *rules)
+{
+    if (item->type != YAML_MAPPING_NODE)
+        return schema_fail(sc, item, "%s: expected a mapping {keyType, keys}, got %s", path, schema_type_name(item));
+    const yaml_node_t *type = NULL, *keys = NULL;
+    for (yaml_node_pair_t *pr = item->data.mapping.pairs.start; pr < item->data.mapping.pairs.top; pr++) {
+        const yaml_node_t *k = yaml_document_get_node(sc->doc, pr->key);
+        const char *name = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+        const yaml_node_t **slot = !strcmp(name, "keyType") ? &type : !strcmp(name, "keys") ? &keys : NULL;
+        char text[48];
+        if (!slot) return schema_fail(sc, k, "unknown key \"%s.%s\"", path, schema_text(k, text, sizeof text));
+        if (*slot) return schema_fail(sc, k, "duplicate key \"%s.%s\"", path, name);
+        *slot = yaml_document_get_node(sc->doc, pr->value);
+    }
+    char sub[96];
+    if (!type) return schema_fail(sc, item, "%s: keyType missing (Pattern, String or Binary)", path);
+    if (!keys) return schema_fail(sc, item, "%s: keys missing (a list of keys)", path);
+    /* Case-insensitive, as keyType in authorization rules. */
+    static const char *const names[] = {"Pattern", "String", "Binary"};
+    snprintf(sub, sizeof sub, "%s.keyType", path);
+    const char *ts = schema_scalar(sc, type, sub, "one of Pattern, String, Binary");
+    if (!ts) return -1;
+    int t = -1;
+    for (int i = 0; i < 3 && t < 0; i++)
+        if (!strcasecmp(ts, names[i]) && strlen(ts) == type->data.scalar.length) t = i;
+    char text[48];
+    if (t < 0)
+        return schema_fail(sc, type, "%s: expected one of Pattern, String, Binary, got \"%s\"", sub,
+                           schema_text(type, text, sizeof text));
+    snprintf(sub, sizeof sub, "%s.keys", path);
+    if (keys->type != YAML_SEQUENCE_NODE || keys->data.sequence.items.top == keys->data.sequence.items.start)
+        return schema_fail(sc, keys, "%s: expected a non-empty list of keys, got %s", sub, schema_type_name(keys));
+    size_t n = (size_t)(keys->data.sequence.items.top - keys->data.sequence.items.start);
+    for (size_t i = 0; i < n; i++) {
+        char kpath[128];
+        snprintf(kpath, sizeof kpath, "%s[%zu]", sub, i);
+        const yaml_node_t *k = yaml_document_get_node(sc->doc, keys->data.sequence.items.start[i]);
+        if (add_persist_key(sc, k, kpath, t == 0 ? STORE_PERSIST_PATTERN : STORE_PERSIST_EXACT, t == 2, rules) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_persist_keys(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
+                              void *target)
+{
+    store_persist_rules *rules = (store_persist_rules *)((char *)target + spec->offset);
+    if (v->type != YAML_SEQUENCE_NODE)
+        return schema_fail(sc, v, "%s: expected a list of {keyType, keys}, got %s", path, schema_type_name(v));
+    memset(rules, 0, sizeof *rules); /* a file's list replaces the default (none) */
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    for (size_t i = 0; i < n; i++) {
+        char ipath[80];
+        snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
+        if (parse_persist_entry(sc, yaml_document_get_node(sc->doc, v->data.sequence.items.start[i]), ipath, rules) !=
+            0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_bool(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    static const char *const names[] = {"true", "false"};
+    int i = parse_word(sc, v, path, names, 2, "true or false");
+    if (i < 0) return -1;
+    *(bool *)((char *)target + spec->offset) = i == 0;
+    return 0;
+}
+
+/* A user property name or value: 1 to CONFIG_PERSIST_PROP_MAX bytes of
+ * UTF-8 without NUL (MQTT strings). */
+static int parse_prop_text(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    const char *s = schema_scalar(sc, v, path, "a string");
+    if (!s) return -1;
+    size_t n = v->data.scalar.length;
+    if (n == 0 || n > CONFIG_PERSIST_PROP_MAX || strlen(s) != n)
+        return schema_fail(sc, v, "%s: expected 1 to %d bytes (no NUL)", path, CONFIG_PERSIST_PROP_MAX);
+    memcpy((char *)target + spec->offset, s, n + 1);
+    return 0;
+}
+
+static const key_spec persist_dynamic_keys[] = {
+    {"enabled", parse_bool, offsetof(config_persist_dynamic, enabled), 0, 0, 0, NULL, NULL},
+    {"property", parse_prop_text, offsetof(config_persist_dynamic, property), 0, 0, 0, NULL, NULL},
+    {"value", parse_prop_text, offsetof(config_persist_dynamic, value), 0, 0, 0, NULL, NULL},
+    SCHEMA_END,
+};
+
+/* keys and dynamic select within mode custom only: elsewhere they would
+ * silently do nothing. */
+static int check_state_store(schema_ctx *sc, const yaml_node_t *mapping, const char *path, void *target)
+{
+    const config_persistence *p = target;
+    if (p->state_store == CONFIG_PERSIST_CUSTOM) return 0;
+    const char *mode = p->state_store == CONFIG_PERSIST_ALL ? "all" : "none";
+    static const char *const only_custom[] = {"keys", "dynamic"};
+    for (int i = 0; i < 2; i++) {
+        const yaml_node_t *at = schema_find(sc, mapping, only_custom[i]);
+        if (at)
+            return schema_fail(sc, at, "%s.%s: only allowed with mode: custom (mode is %s)", path, only_custom[i],
+                               mode);
+    }
     return 0;
 }
 
@@ -352,6 +491,8 @@ static int parse_sessions(schema_ctx *sc, const yaml_node_t *v, const char *path
 
 static const key_spec state_store_keys[] = {
     {"mode", parse_persist_mode, offsetof(config_persistence, state_store), 0, 0, 0, NULL, NULL},
+    {"keys", parse_persist_keys, offsetof(config_persistence, ss_keys), 0, 0, 0, NULL, NULL},
+    {"dynamic", schema_parse_section, offsetof(config_persistence, ss_dynamic), 0, 0, 0, persist_dynamic_keys, NULL},
     SCHEMA_END,
 };
 
@@ -360,7 +501,7 @@ static const key_spec persistence_keys[] = {
     {"fsync", parse_fsync, offsetof(config_persistence, fsync), 0, 0, 0, NULL, NULL},
     {"snapshot_log_bytes", schema_parse_uint, offsetof(config_persistence, snapshot_log_bytes), 8, 0, UINT64_C(1) << 40,
      NULL, NULL},
-    {"state_store", schema_parse_section, 0, 0, 0, 0, state_store_keys, NULL},
+    {"state_store", schema_parse_section, 0, 0, 0, 0, state_store_keys, check_state_store},
     {"retained", parse_retained, 0, 0, 0, 0, NULL, NULL},
     {"sessions", parse_sessions, 0, 0, 0, 0, NULL, NULL},
     SCHEMA_END,
@@ -389,6 +530,10 @@ void config_init(config *c)
     c->store.bridge.store.node_id = NULL;
     c->persistence.fsync = STORE_FSYNC_EVERYSEC;
     c->persistence.state_store = CONFIG_PERSIST_ALL;
+    c->persistence.ss_dynamic.enabled = true;
+    snprintf(c->persistence.ss_dynamic.property, sizeof c->persistence.ss_dynamic.property, "%s",
+             STORE_BRIDGE_PERSIST_PROPERTY);
+    snprintf(c->persistence.ss_dynamic.value, sizeof c->persistence.ss_dynamic.value, "%s", STORE_BRIDGE_PERSIST_VALUE);
     c->persistence.snapshot_log_bytes = CONFIG_SNAPSHOT_LOG_BYTES;
     c->persistence.retained = BROKER_PERSIST_ALL;
     c->persistence.sessions = BROKER_PERSIST_ALL;
@@ -398,6 +543,14 @@ void config_store_bridge(const config *c, store_bridge_config *out)
 {
     *out = c->store.bridge;
     out->store.node_id = c->store.node_id;
+    const config_persistence *p = &c->persistence;
+    out->persist = p->state_store == CONFIG_PERSIST_ALL    ? STORE_BRIDGE_PERSIST_ALL
+                   : p->state_store == CONFIG_PERSIST_NONE ? STORE_BRIDGE_PERSIST_NONE
+                                                           : STORE_BRIDGE_PERSIST_CUSTOM;
+    out->keys = &p->ss_keys;
+    out->dynamic = p->ss_dynamic.enabled;
+    out->property = p->ss_dynamic.property;
+    out->value = p->ss_dynamic.value;
 }
 
 void config_free(config *c)

@@ -12,6 +12,7 @@
 #include "server/config_authz.h"
 #include "server/store_bridge.h"
 #include "server/store_log.h"
+#include "store/persist_select.h"
 #include "util/log.h"
 
 #define CONFIG_DEFAULT_BIND "127.0.0.1"
@@ -63,8 +64,9 @@ typedef struct config_store {
 /* The `persistence:` section (docs/persistence.md). */
 #define CONFIG_SNAPSHOT_LOG_BYTES (64ull << 20)
 typedef enum config_persist_mode {
-    CONFIG_PERSIST_ALL,  /* every state store write is durable */
-    CONFIG_PERSIST_NONE, /* the state store stays in memory */
+    CONFIG_PERSIST_ALL,    /* every state store write is durable */
+    CONFIG_PERSIST_NONE,   /* no key durable; the log keeps the clock mark only */
+    CONFIG_PERSIST_CUSTOM, /* keys selected by `keys` and the dynamic property */
 } config_persist_mode;
 
 /* persistence.retained: {topics: [...]} bounds (plain data: the struct is
@@ -74,13 +76,23 @@ typedef enum config_persist_mode {
 /* persistence.sessions: {clientIds: [...]} bounds (the same reason). */
 #define CONFIG_SESSION_IDS_MAX 64
 #define CONFIG_SESSION_IDS_BYTES 4096
+/* state_store.dynamic: a SET carrying the user property `property` with
+ * the value `value` is durable (mode custom). */
+#define CONFIG_PERSIST_PROP_MAX 256
+typedef struct config_persist_dynamic {
+    bool enabled;                               /* default true */
+    char property[CONFIG_PERSIST_PROP_MAX + 1]; /* default "aio-persistence" */
+    char value[CONFIG_PERSIST_PROP_MAX + 1];    /* default "true" */
+} config_persist_dynamic;
 
 typedef struct config_persistence {
     char dir[CONFIG_PATH_MAX];       /* "" (default): everything in memory */
     store_fsync_mode fsync;          /* default STORE_FSYNC_EVERYSEC */
-    config_persist_mode state_store; /* default CONFIG_PERSIST_ALL */
-    uint64_t snapshot_log_bytes;     /* default CONFIG_SNAPSHOT_LOG_BYTES; 0 = never */
-    broker_persist_mode retained;    /* default BROKER_PERSIST_ALL */
+    config_persist_mode state_store; /* state_store.mode; default CONFIG_PERSIST_ALL */
+    store_persist_rules ss_keys;     /* state_store.keys (mode custom); default none */
+    config_persist_dynamic ss_dynamic;
+    uint64_t snapshot_log_bytes;  /* default CONFIG_SNAPSHOT_LOG_BYTES; 0 = never */
+    broker_persist_mode retained; /* default BROKER_PERSIST_ALL */
     /* SOME: the topic filters, back to back, each NUL-terminated. */
     uint32_t n_retained_topics;
     char retained_topics[CONFIG_RETAINED_TOPICS_BYTES];
@@ -127,7 +139,8 @@ int config_load_file(config *c, const char *path, char *err, size_t errlen);
  * listeners (which one was meant would be a guess). */
 int config_override_listener(config *c, const char *bind, long port, char *err, size_t errlen);
 
-/* The bridge configuration; out->store.node_id points into c. */
+/* The bridge configuration; out->store.node_id and the persistence
+ * selection (keys, property, value) point into c. */
 void config_store_bridge(const config *c, store_bridge_config *out);
 
 /* The safe-default rule, run once the listener list is final (after the

@@ -36,19 +36,26 @@ static const char *fsync_name(store_fsync_mode m)
     return m == STORE_FSYNC_ALWAYS ? "always" : m == STORE_FSYNC_EVERYSEC ? "everysec" : "no";
 }
 
+static const char *mode_name(config_persist_mode m)
+{
+    return m == CONFIG_PERSIST_ALL ? "all" : m == CONFIG_PERSIST_NONE ? "none" : "custom";
+}
+
 /* The log file, its lock and the fsync mode are set up once, at start. */
 static unsigned merge_persistence(const config_persistence *run, config_persistence *next)
 {
     if (!strcmp(run->dir, next->dir) && run->fsync == next->fsync && run->state_store == next->state_store &&
-        run->retained == next->retained && run->n_retained_topics == next->n_retained_topics &&
+        !memcmp(&run->ss_keys, &next->ss_keys, sizeof run->ss_keys) &&
+        !memcmp(&run->ss_dynamic, &next->ss_dynamic, sizeof run->ss_dynamic) && run->retained == next->retained &&
+        run->n_retained_topics == next->n_retained_topics &&
         !memcmp(run->retained_topics, next->retained_topics, sizeof run->retained_topics) &&
         run->sessions == next->sessions && run->n_session_ids == next->n_session_ids &&
         !memcmp(run->session_ids, next->session_ids, sizeof run->session_ids))
         return 0;
     log_warn("reload: persistence (dir \"%s\", fsync %s, state_store.mode %s) changed, needs a restart; still dir "
-             "\"%s\", fsync %s, state_store.mode %s (retained, sessions: as at start)",
-             next->dir, fsync_name(next->fsync), next->state_store == CONFIG_PERSIST_ALL ? "all" : "none", run->dir,
-             fsync_name(run->fsync), run->state_store == CONFIG_PERSIST_ALL ? "all" : "none");
+             "\"%s\", fsync %s, state_store.mode %s (state_store keys and dynamic, retained, sessions: as at start)",
+             next->dir, fsync_name(next->fsync), mode_name(next->state_store), run->dir, fsync_name(run->fsync),
+             mode_name(run->state_store));
     *next = *run;
     return 1;
 }

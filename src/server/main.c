@@ -35,11 +35,6 @@ typedef struct server {
     broker *broker;
     store_bridge *store;
     store_log *slog; /* NULL: no persistence.dir */
-    /* state_store.mode none with durable broker state: the log's state
-     * store part, replayed and kept as it is (not served), so that the
-     * snapshots that compact the broker's records keep it too. */
-    store_service *aside;
-    repl_log *aside_log;
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
@@ -222,25 +217,6 @@ static int listen_all(server *s, const config *cfg)
     return 0;
 }
 
-static void aside_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
-{
-    (void)index, (void)tag;
-    store_record r;
-    if (store_record_decode(rec, len, &r) == STORE_RECORD_OK) store_service_apply(ctx, &r, NULL);
-}
-
-/* The state store stays in memory but the broker's state is durable: the
- * log is attached to a service of its own (see server.aside). */
-static bool attach_aside(server *s, const store_bridge_config *bc)
-{
-    store_config sc = bc->store;
-    sc.dedup_entries = bc->reply_cache_entries;
-    sc.dedup_bytes = bc->reply_cache_bytes;
-    s->aside = store_service_new(&sc, NULL, NULL);
-    if (s->aside) s->aside_log = store_log_attach(s->slog, s->aside, aside_commit, NULL, s->aside);
-    return s->aside_log != NULL;
-}
-
 static int run(config *cfg, const options *o)
 {
     server s;
@@ -268,15 +244,13 @@ static int run(config *cfg, const options *o)
             config_broker_persist(pc, &sel, topics);
             broker_log_bind(s.broker, s.slog, &sel);
         }
-        if (s.slog && pc->state_store == CONFIG_PERSIST_ALL) {
+        if (s.slog) { /* every mode: mode none still keeps the clock mark */
             bc.log_new = store_log_attach;
             bc.log_arg = s.slog;
             bc.clock_mark_ms = STORE_LOG_CLOCK_MARK_MS;
         }
     }
     /* Replays the log (if any) before any listener opens. */
-    if (log_ok && s.slog && pc->state_store != CONFIG_PERSIST_ALL && config_broker_durable(pc))
-        log_ok = attach_aside(&s, &bc);
     s.store = log_ok ? store_bridge_new(&s.loop, s.broker, &bc) : NULL;
     if (s.store && s.slog && config_broker_durable(pc)) broker_log_replay_done(s.broker);
     if (!s.store) {
@@ -305,9 +279,7 @@ static int run(config *cfg, const options *o)
     authz_guard_free(s.authz);
     security_free(s.sec);
     store_bridge_free(s.store);
-    if (s.aside_log) repl_log_free(s.aside_log);
     store_log_free(s.slog);
-    store_service_free(s.aside);
     broker_free(s.broker);
     net_free(s.net);
     if (uv_loop_close(&s.loop) != 0) log_warn("event loop closed with handles still open");

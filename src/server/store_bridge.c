@@ -102,7 +102,31 @@ struct store_bridge {
     store_authorize_fn authorize; /* key-level rules; NULL: none */
     void *auth_ctx;
     hashmap *refused; /* client ids whose unauthorized response topic was logged; until they disconnect */
+    /* Durable key selection (docs/persistence.md, "Choosing durable
+     * keys"). selective: the log is durable and not every write is. */
+    store_bridge_persist persist;
+    bool selective, dynamic;
+    store_persist_rules *keys;  /* owned; NULL: none */
+    mqtt_bytes property, value; /* owned copies */
+    /* Keys with a durable record proposed and not yet committed or
+     * failed, as a counting filter: inflight[digest64(key) % INFLIGHT_SLOTS]
+     * counts them (a collision only makes a write logged that need not
+     * be: the safe direction), allocated when selective; and the FIFO of
+     * those records (inflight_entry, from inflight_head) to release them
+     * in proposal order, which is the order logs commit and fail. */
+    uint32_t *inflight;
+    buf inflight_fifo;
+    size_t inflight_head;
 };
+
+/* Slots of the in-flight filter: 256 KiB; with the bridge's at most
+ * PENDING_MAX writes in flight, counts fit a u32, and with a few hundred
+ * in flight a non-durable write is logged needlessly about 1 time in 200. */
+#define INFLIGHT_SLOTS 65536
+typedef struct inflight_entry {
+    uint64_t tag;
+    uint32_t slot;
+} inflight_entry;
 
 static mqtt_bytes S(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
 static mqtt_bytes BUF(const buf *b) { return (mqtt_bytes){b->data, (uint32_t)b->len}; }
@@ -119,6 +143,10 @@ void store_bridge_config_default(store_bridge_config *c)
     store_config_default(&c->store);
     c->reply_cache_entries = 100000;
     c->reply_cache_bytes = (size_t)64 << 20;
+    c->persist = STORE_BRIDGE_PERSIST_ALL;
+    c->dynamic = true;
+    c->property = STORE_BRIDGE_PERSIST_PROPERTY;
+    c->value = STORE_BRIDGE_PERSIST_VALUE;
 }
 
 /* --- active expiry -------------------------------------------------------- */
@@ -139,7 +167,8 @@ void store_bridge_config_default(store_bridge_config *c)
 #define EXPIRY_SLICE_NS 500000
 
 static void expiry_arm(store_bridge *sb);
-static bool propose(store_bridge *sb, const store_record *r, uint64_t *tag);
+static bool propose(store_bridge *sb, const store_record *r, bool disk, uint64_t *tag);
+static bool key_durable(const store_bridge *sb, store_record_bytes key);
 static void clock_mark_check(store_bridge *sb);
 
 /* An EXPIRE record decided by the service: through the log like any other
@@ -151,7 +180,7 @@ static void expiry_emit(void *ctx, const store_record *r)
     uint64_t tag;
     clock_mark_check(sb);
     sb->expiry_inflight++; /* before: the in-memory log commits inside propose */
-    if (propose(sb, r, &tag)) return;
+    if (propose(sb, r, key_durable(sb, r->key), &tag)) return;
     sb->expiry_inflight--;
     log_debug("state store: the log refused an expiry record");
 }
@@ -266,7 +295,7 @@ typedef struct request_view {
     uint32_t expiry_s; /* remaining lifetime, seconds (>= 1 when has_expiry) */
 } request_view;
 
-static void read_user_props(const mqtt_publish *pub, store_request *req)
+static void read_user_props(const store_bridge *sb, const mqtt_publish *pub, store_request *req)
 {
     size_t pos = 0;
     mqtt_bytes k, v;
@@ -275,7 +304,7 @@ static void read_user_props(const mqtt_publish *pub, store_request *req)
         if (mqtt_bytes_eq(k, S("__ts")) && !req->ts.data) req->ts = sv;
         else if (mqtt_bytes_eq(k, S("__ft")) && !req->ft.data) req->ft = sv;
         else if (mqtt_bytes_eq(k, S("__protVer")) && !req->prot_ver.data) req->prot_ver = sv;
-        else if (mqtt_bytes_eq(k, S("aio-persistence")) && mqtt_bytes_eq(v, S("true"))) req->persist = true;
+        else if (mqtt_bytes_eq(k, sb->property) && mqtt_bytes_eq(v, sb->value)) req->persist = true;
     }
 }
 
@@ -360,9 +389,79 @@ static void flush_run(uv_check_t *h)
     repl_log_flush(sb->log);
 }
 
-/* Encode and propose one record under a new tag. The in-memory log
- * commits (and so applies) inside this call. */
-static bool propose(store_bridge *sb, const store_record *r, uint64_t *tag)
+/* --- durable key selection (docs/persistence.md) ------------------------------ */
+
+/* Does the log hold a durable value of `key`, or will it once the records
+ * in flight commit? Then a write over it must be logged too, or a restart
+ * would bring the old value back. */
+static uint32_t inflight_slot(store_record_bytes key)
+{
+    return (uint32_t)(digest64(key.data, key.len) % INFLIGHT_SLOTS);
+}
+
+static bool key_durable(const store_bridge *sb, store_record_bytes key)
+{
+    if (!sb->selective) return true;
+    return store_service_key_durable(sb->svc, key.data, key.len) ||
+           (sb->inflight_fifo.len > sb->inflight_head && sb->inflight[inflight_slot(key)]);
+}
+
+/* Is this SET durable by the configuration: mode all, or custom with its
+ * key selected or (dynamic) the property on the request? */
+static bool set_selected(const store_bridge *sb, const store_request *req, const store_record *r)
+{
+    if (sb->persist == STORE_BRIDGE_PERSIST_ALL) return true;
+    if (sb->persist == STORE_BRIDGE_PERSIST_NONE) return false;
+    return (sb->keys && store_persist_rules_match(sb->keys, r->key.data, r->key.len)) || (sb->dynamic && req->persist);
+}
+
+/* Stamp the write's durability into r->persist and return whether the
+ * log must store it: a durable write, or one over a durable value (its
+ * SET record replaces the durable copy; recovery drops keys whose last
+ * value is not durable). A DEL/VDEL is as durable as what it deletes. */
+static bool write_durability(const store_bridge *sb, const store_request *req, store_record *r)
+{
+    if (r->type == STORE_REC_SET && set_selected(sb, req, r)) return r->persist = true;
+    bool over_durable = key_durable(sb, r->key);
+    r->persist = r->type != STORE_REC_SET && over_durable;
+    return over_durable;
+}
+
+static void inflight_add(store_bridge *sb, uint64_t tag, store_record_bytes key)
+{
+    inflight_entry e = {tag, inflight_slot(key)};
+    buf_append(&sb->inflight_fifo, &e, sizeof e);
+    sb->inflight[e.slot]++;
+}
+
+/* The record `tag` committed or failed: if it is the oldest keyed durable
+ * record in flight, its key is no longer in flight for it. */
+static void inflight_release(store_bridge *sb, uint64_t tag)
+{
+    buf *f = &sb->inflight_fifo;
+    if (sb->inflight_head == f->len) return;
+    inflight_entry e;
+    memcpy(&e, f->data + sb->inflight_head, sizeof e);
+    assert(e.tag >= tag); /* commits and failures come in proposal order */
+    if (e.tag != tag) return;
+    assert(sb->inflight[e.slot] > 0);
+    sb->inflight[e.slot]--;
+    sb->inflight_head += sizeof e;
+    if (sb->inflight_head == f->len) { /* empty: start over */
+        f->len = sb->inflight_head = 0;
+        buf_shrink(f, 65536);
+    } else if (sb->inflight_head > f->len / 2 && sb->inflight_head > 65536) { /* compact */
+        memmove(f->data, f->data + sb->inflight_head, f->len - sb->inflight_head);
+        f->len -= sb->inflight_head;
+        sb->inflight_head = 0;
+    }
+}
+
+/* Encode and propose one record under a new tag: `disk`, to be made
+ * durable; else volatile (ordered with the others, never written). The
+ * in-memory log, and a durable log with nothing ahead of a volatile
+ * record, commit (and so apply) inside this call. */
+static bool propose(store_bridge *sb, const store_record *r, bool disk, uint64_t *tag)
 {
     sb->enc.len = 0;
     store_record_encode(r, &sb->enc);
@@ -372,7 +471,15 @@ static bool propose(store_bridge *sb, const store_record *r, uint64_t *tag)
         uv_check_start(&sb->flush, flush_run);
         sb->flush_armed = true;
     }
-    return repl_log_propose(sb->log, sb->enc.data, sb->enc.len, *tag);
+    if (!disk) return repl_log_propose_volatile(sb->log, sb->enc.data, sb->enc.len, *tag);
+    bool keyed = sb->selective && r->key.len;
+    if (keyed) inflight_add(sb, *tag, r->key); /* before: a log may commit inside propose */
+    if (repl_log_propose(sb->log, sb->enc.data, sb->enc.len, *tag)) return true;
+    if (keyed) { /* refused: no callback will come; it is the newest in the FIFO */
+        sb->inflight_fifo.len -= sizeof(inflight_entry);
+        sb->inflight[inflight_slot(r->key)]--;
+    }
+    return false;
 }
 
 static pending *pending_at(store_bridge *sb, size_t i) { return &sb->ring[(sb->ring_head + i) % sb->ring_cap]; }
@@ -426,6 +533,7 @@ static void reply_unavailable(store_bridge *sb, mqtt_bytes topic, mqtt_bytes cor
 static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
 {
     store_bridge *sb = ctx;
+    if (tag && sb->selective) inflight_release(sb, tag);
     if (tag && tag == sb->mark_tag) {
         /* Our live mark: durable now. Not applied: S must not jump ahead
          * at run time; replay at the next start applies (observes) it. */
@@ -456,6 +564,7 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
 static void on_fail(void *ctx, uint64_t tag, const char *why)
 {
     store_bridge *sb = ctx;
+    if (sb->selective) inflight_release(sb, tag);
     if (tag == sb->mark_tag) { /* proposed again by the next write */
         sb->mark_tag = 0;
         sb->mark_wall = sb->mark_durable;
@@ -471,7 +580,7 @@ static void on_fail(void *ctx, uint64_t tag, const char *why)
 }
 
 /* Remember where to reply, then propose; the reply is sent on commit. */
-static void propose_write(store_bridge *sb, const request_view *rv, const store_record *rec)
+static void propose_write(store_bridge *sb, const request_view *rv, const store_record *rec, bool disk)
 {
     size_t cost = rv->response_topic.len + rv->correlation.len + PENDING_OVERHEAD;
     if (!pending_room(sb, cost)) {
@@ -488,7 +597,7 @@ static void propose_write(store_bridge *sb, const request_view *rv, const store_
     buf_append(&p->data, rv->correlation.data, rv->correlation.len);
     sb->pending_bytes += cost;
     uint64_t tag;
-    if (propose(sb, rec, &tag)) return;
+    if (propose(sb, rec, disk, &tag)) return;
     assert(tag == p->tag && sb->ring_n && pending_at(sb, sb->ring_n - 1) == p);
     sb->ring_n--; /* refused: no callback will come for it */
     sb->pending_bytes -= cost;
@@ -508,7 +617,7 @@ static void clock_mark_check(store_bridge *sb)
     uint64_t mark = (s.wall_ms > now ? s.wall_ms : now) + sb->mark_ahead_ms;
     store_record r = {.type = STORE_REC_CLOCK, .now_ms = now, .version = {mark, 0, s.node, s.node_len}};
     uint64_t tag;
-    if (!propose(sb, &r, &tag)) return; /* the next write tries again */
+    if (!propose(sb, &r, true, &tag)) return; /* the next write tries again */
     sb->mark_tag = tag;
     sb->mark_wall = mark;
 }
@@ -585,7 +694,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     req.payload = (store_bytes){pub->payload.data ? pub->payload.data : (const uint8_t *)"", pub->payload.len};
     req.correlation = (store_bytes){rv.correlation.data, rv.correlation.len};
     req.expiry_s = rv.expiry_s;
-    read_user_props(pub, &req);
+    read_user_props(sb, pub, &req);
     req.now_ms = clock_wall_ms();
     bool repeatable = store_request_repeatable(req.payload);
     /* One digest per request for both de-duplication tables (decide stamps
@@ -603,7 +712,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     bool write = store_service_decide(sb->svc, &req, &rec, &sb->reply);
     clock_mark_check(sb); /* before the write: rec's bytes stay valid (no decide) */
     if (write) {
-        propose_write(sb, &rv, &rec);
+        propose_write(sb, &rv, &rec, write_durability(sb, &req, &rec));
         return;
     }
     reply_now(sb, &rv, &req);
@@ -710,6 +819,23 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
 
 /* --- life cycle ------------------------------------------------------------------ */
 
+static mqtt_bytes bytes_dup(const char *s)
+{
+    size_t n = strlen(s);
+    return (mqtt_bytes){xmemdup(s, n + 1), (uint32_t)n};
+}
+
+static void persist_init(store_bridge *sb, const store_bridge_config *cfg)
+{
+    sb->persist = cfg->persist;
+    sb->selective = cfg->log_new && cfg->persist != STORE_BRIDGE_PERSIST_ALL;
+    sb->dynamic = cfg->dynamic;
+    if (cfg->keys && cfg->keys->n) sb->keys = xmemdup(cfg->keys, sizeof *cfg->keys);
+    sb->property = bytes_dup(cfg->property ? cfg->property : STORE_BRIDGE_PERSIST_PROPERTY);
+    sb->value = bytes_dup(cfg->value ? cfg->value : STORE_BRIDGE_PERSIST_VALUE);
+    if (sb->selective) sb->inflight = xcalloc(INFLIGHT_SLOTS, sizeof *sb->inflight);
+}
+
 store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_config *cfg)
 {
     if (!cfg->reply_cache_entries || !cfg->reply_cache_bytes) return NULL;
@@ -730,6 +856,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     sb->b = b;
     sb->mark_ahead_ms = cfg->clock_mark_ms;
     sb->refused = hashmap_new();
+    persist_init(sb, cfg);
     /* An eighth of the service's table: errors and STOPs are rare. */
     sb->local = dedup_new(cfg->reply_cache_entries / 8 + 16, cfg->reply_cache_bytes / 8 + 65536);
     store_reply_init(&sb->reply);
@@ -779,6 +906,11 @@ void store_bridge_free(store_bridge *sb)
     buf_free(&sb->enc);
     dedup_free(sb->local);
     hashmap_free(sb->refused, NULL);
+    free(sb->inflight);
+    buf_free(&sb->inflight_fifo);
+    free(sb->keys);
+    free((void *)sb->property.data);
+    free((void *)sb->value.data);
     store_reply_free(&sb->reply);
     buf_free(&sb->props);
     buf_free(&sb->nprops);

@@ -18,7 +18,20 @@
 
 #include "broker/broker.h"
 #include "repl/log.h"
+#include "store/persist_select.h"
 #include "store/service.h"
+
+/* The user property that makes a SET durable (mode custom, dynamic), by
+ * default: AIO's. */
+#define STORE_BRIDGE_PERSIST_PROPERTY "aio-persistence"
+#define STORE_BRIDGE_PERSIST_VALUE "true"
+
+/* Which writes a durable log stores (docs/persistence.md). */
+typedef enum store_bridge_persist {
+    STORE_BRIDGE_PERSIST_ALL,    /* every write */
+    STORE_BRIDGE_PERSIST_NONE,   /* none: only the clock mark is durable */
+    STORE_BRIDGE_PERSIST_CUSTOM, /* SETs selected by key or property */
+} store_bridge_persist;
 
 /* Makes the bridge's log, given the bridge's callbacks (repl/log.h) and
  * its service (fresh: a durable log may load a snapshot into it, and keeps
@@ -39,6 +52,12 @@ typedef struct store_bridge_config {
      * never issues a version below one issued before, even for writes
      * that were lost. 0: no marks. */
     uint32_t clock_mark_ms;
+    /* Durable key selection (durable logs; docs/persistence.md). The
+     * strings and rules are copied by store_bridge_new. */
+    store_bridge_persist persist;    /* default ALL */
+    const store_persist_rules *keys; /* CUSTOM: keys whose SETs are durable; NULL = none */
+    bool dynamic;                    /* CUSTOM: the property below selects too (default true) */
+    const char *property, *value;    /* default STORE_BRIDGE_PERSIST_PROPERTY / _VALUE */
 } store_bridge_config;
 
 /* store_config_default, and a reply cache of 100000 entries / 64 MiB. */

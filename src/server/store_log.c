@@ -38,8 +38,11 @@
 #define STORE_LOG_SNAP_RETRY_MIN_MS 10000
 #define STORE_LOG_SNAP_RETRY_MAX_MS 300000
 
+/* Entries in proposal order: their tags, and whether each is volatile
+ * (its frame in the *_vol buffer, never written) or durable. */
 typedef struct tagvec {
     uint64_t *v;
+    bool *vol;
     size_t n, cap;
 } tagvec;
 
@@ -51,7 +54,8 @@ struct store_log {
     int fd, lock_fd;
     bool attached, detached, closing;
     /* Proposed since the last flush / being written or synced. */
-    buf pend, group;
+    buf pend, group;         /* durable frames: written */
+    buf pend_vol, group_vol; /* volatile frames: ordered, never written */
     tagvec pend_tags, group_tags;
     uint64_t last_index;
     uint64_t file_len;    /* bytes written (accepted by write(2)) */
@@ -90,12 +94,14 @@ struct store_log {
 
 static void maybe_snapshot(store_log *sl);
 
-static void tags_push(tagvec *t, uint64_t tag)
+static void tags_push(tagvec *t, uint64_t tag, bool vol)
 {
     if (t->n == t->cap) {
         t->cap = t->cap ? 2 * t->cap : 64;
         t->v = xrealloc(t->v, t->cap * sizeof *t->v);
+        t->vol = xrealloc(t->vol, t->cap * sizeof *t->vol);
     }
+    t->vol[t->n] = vol;
     t->v[t->n++] = tag;
 }
 
@@ -105,6 +111,9 @@ static void swap_to_group(store_log *sl)
     buf b = sl->group;
     sl->group = sl->pend;
     sl->pend = b;
+    b = sl->group_vol;
+    sl->group_vol = sl->pend_vol;
+    sl->pend_vol = b;
     tagvec t = sl->group_tags;
     sl->group_tags = sl->pend_tags;
     sl->pend_tags = t;
@@ -113,30 +122,42 @@ static void swap_to_group(store_log *sl)
 static void group_clear(store_log *sl)
 {
     sl->group.len = 0;
+    sl->group_vol.len = 0;
     sl->group_tags.n = 0;
     buf_shrink(&sl->group, 1 << 20);
+    buf_shrink(&sl->group_vol, 1 << 20);
 }
 
 static bool is_local(uint8_t type) { return type != REPL_FILE_STORE_RECORD; }
 
-/* Commit every frame of the group in order (applied and answered); the
+/* The next frame of entry i's buffer (durable or volatile). */
+static repl_frame group_next(store_log *sl, size_t i, size_t *off, size_t *off_vol)
+{
+    const buf *b = sl->group_tags.vol[i] ? &sl->group_vol : &sl->group;
+    size_t *o = sl->group_tags.vol[i] ? off_vol : off, used;
+    repl_frame f;
+    repl_frame_status st = repl_frame_next(b->data + *o, b->len - *o, &used, &f);
+    assert(st == REPL_FRAME_OK);
+    (void)st;
+    *o += used;
+    return f;
+}
+
+/* Commit every entry of the group in order (applied and answered); the
  * local records' owner hears once, after the store's, with the group's
  * last local sequence number. */
 static void group_commit(store_log *sl)
 {
-    size_t off = 0, i = 0, used;
+    size_t off = 0, off_vol = 0;
     uint64_t local = 0;
-    repl_frame f;
-    while (off < sl->group.len) {
-        repl_frame_status st = repl_frame_next(sl->group.data + off, sl->group.len - off, &used, &f);
-        assert(st == REPL_FRAME_OK && i < sl->group_tags.n);
-        (void)st;
-        ++sl->last_index;
-        uint64_t tag = sl->group_tags.v[i++];
+    for (size_t i = 0; i < sl->group_tags.n; i++) {
+        repl_frame f = group_next(sl, i, &off, &off_vol);
+        uint64_t tag = sl->group_tags.v[i];
+        if (!sl->group_tags.vol[i]) sl->last_index++;
         if (is_local(f.type)) local = tag;
         else sl->base.on_commit(sl->base.ctx, sl->last_index, f.payload, f.len, tag);
-        off += used;
     }
+    assert(off == sl->group.len && off_vol == sl->group_vol.len);
     group_clear(sl);
     if (local) {
         sl->local_durable = local;
@@ -145,19 +166,18 @@ static void group_commit(store_log *sl)
     maybe_snapshot(sl);
 }
 
+/* The durable entries fail; the volatile ones among them still commit,
+ * in order (they need no disk). */
 static void group_fail(store_log *sl)
 {
-    size_t off = 0, i = 0, used;
+    size_t off = 0, off_vol = 0;
     bool local = false;
-    repl_frame f;
-    while (off < sl->group.len) {
-        repl_frame_status st = repl_frame_next(sl->group.data + off, sl->group.len - off, &used, &f);
-        assert(st == REPL_FRAME_OK && i < sl->group_tags.n);
-        (void)st;
-        uint64_t tag = sl->group_tags.v[i++];
+    for (size_t i = 0; i < sl->group_tags.n; i++) {
+        repl_frame f = group_next(sl, i, &off, &off_vol);
+        uint64_t tag = sl->group_tags.v[i];
         if (is_local(f.type)) local = true;
+        else if (sl->group_tags.vol[i]) sl->base.on_commit(sl->base.ctx, sl->last_index, f.payload, f.len, tag);
         else if (sl->base.on_fail) sl->base.on_fail(sl->base.ctx, tag, sl->why);
-        off += used;
     }
     group_clear(sl);
     if (local) sl->local.failed(sl->local.ctx, sl->local_durable, sl->why);
@@ -227,7 +247,7 @@ static void sync_done(uv_work_t *w, int status)
         sl->durable_len = sl->file_len;
         group_commit(sl);
     }
-    if (sl->pend.len) log_flush(&sl->base); /* the next group */
+    if (sl->pend_tags.n) log_flush(&sl->base); /* the next group */
 }
 
 static void sync_start(store_log *sl)
@@ -444,7 +464,7 @@ static void maybe_snapshot(store_log *sl)
 {
     bool retry = sl->rotated > 0;
     if ((!retry && (!sl->snap_bytes || sl->file_len < sl->snap_bytes)) || sl->child || sl->syncing || sl->broken ||
-        sl->closing || !sl->svc || sl->group.len || uv_now(sl->loop) < sl->snap_not_before)
+        sl->closing || !sl->svc || sl->group_tags.n || uv_now(sl->loop) < sl->snap_not_before)
         return;
     if (sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty && fsync(sl->fd) != 0) {
         log_broken(sl, "fsync", errno, false);
@@ -476,18 +496,38 @@ static bool log_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t ta
     assert(tag != 0 && !sl->detached);
     if ((uint64_t)len > REPL_FRAME_MAX_PAYLOAD) return false;
     repl_frame_append(&sl->pend, REPL_FILE_STORE_RECORD, rec, len);
-    tags_push(&sl->pend_tags, tag);
+    tags_push(&sl->pend_tags, tag, false);
+    return true;
+}
+
+/* Not written; it waits only for the entries ahead of it (apply order is
+ * log order). With none ahead it commits here, like the in-memory log. */
+static bool log_propose_volatile(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
+{
+    store_log *sl = (store_log *)l;
+    assert(tag != 0 && !sl->detached);
+    if (!sl->pend_tags.n && !sl->group_tags.n) {
+        sl->base.on_commit(sl->base.ctx, sl->last_index, rec, len, tag);
+        return true;
+    }
+    if ((uint64_t)len > REPL_FRAME_MAX_PAYLOAD) return false;
+    repl_frame_append(&sl->pend_vol, REPL_FILE_STORE_RECORD, rec, len);
+    tags_push(&sl->pend_tags, tag, true);
     return true;
 }
 
 static void log_flush(repl_log *l)
 {
     store_log *sl = (store_log *)l;
-    if (!sl->pend.len) return;
+    if (!sl->pend_tags.n) return;
     if (sl->syncing && sl->mode == STORE_FSYNC_ALWAYS) return; /* joins the next group */
     swap_to_group(sl);
     if (sl->broken) {
         group_fail(sl);
+        return;
+    }
+    if (!sl->group.len) { /* volatile entries only: nothing to write */
+        group_commit(sl);
         return;
     }
     int err = write_all(sl->fd, sl->group.data, sl->group.len);
@@ -530,7 +570,7 @@ uint64_t store_log_append_local(store_log *sl, uint8_t type, const uint8_t *p, s
     assert(type >= REPL_FILE_LOCAL_FIRST && type <= REPL_FILE_LOCAL_LAST && sl->local.committed);
     if (!store_log_accepting(sl) || (uint64_t)n > REPL_FRAME_MAX_PAYLOAD) return 0;
     repl_frame_append(&sl->pend, type, p, n);
-    tags_push(&sl->pend_tags, ++sl->local_last);
+    tags_push(&sl->pend_tags, ++sl->local_last, false);
     if (!uv_is_active((uv_handle_t *)&sl->local_flush)) uv_check_start(&sl->local_flush, local_flush_run);
     return sl->local_last;
 }
@@ -539,6 +579,7 @@ static const repl_log_vtable store_log_vt = {
     .propose = log_propose,
     .flush = log_flush,
     .free = log_detach,
+    .propose_volatile = log_propose_volatile,
 };
 
 static void tick_fire(uv_timer_t *t)
@@ -897,10 +938,13 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
     size_t end;
     if (!replay_file(sl, sl->path, sl->fd, true, &frames, &end)) return NULL;
     sl->file_len = sl->durable_len = end;
+    /* Non-durable values in the log replaced durable ones (store_bridge.c):
+     * their keys were not durable when the server stopped. */
+    size_t dropped = store_service_drop_volatile(svc);
     log_info("state store restored in %.3f s: %" PRIu64 " keys from %s, %" PRIu64 " records from %s%s, %" PRIu64
-             " records from %s (fsync: %s)",
+             " records from %s, %zu keys without a durable value dropped (fsync: %s)",
              (double)(uv_hrtime() - t0) / 1e9, snap_keys, sl->snap_path, old_frames, sl->old_path,
-             old_files > 1 ? " and its retries' .N" : "", frames, sl->path,
+             old_files > 1 ? " and its retries' .N" : "", frames, sl->path, dropped,
              sl->mode == STORE_FSYNC_ALWAYS     ? "always"
              : sl->mode == STORE_FSYNC_EVERYSEC ? "everysec"
                                                 : "no");
@@ -949,8 +993,12 @@ void store_log_free(store_log *sl)
     if (sl->lock_fd >= 0) close(sl->lock_fd); /* releases the lock */
     buf_free(&sl->pend);
     buf_free(&sl->group);
+    buf_free(&sl->pend_vol);
+    buf_free(&sl->group_vol);
     free(sl->pend_tags.v);
     free(sl->group_tags.v);
+    free(sl->pend_tags.vol);
+    free(sl->group_tags.vol);
     free(sl->dir);
     free(sl->path);
     free(sl->lock_path);

@@ -278,3 +278,33 @@ void keyspace_stats_get(const keyspace *ks, keyspace_stats *out)
     out->expiring = ks->heap.n;
     out->table_bytes = kstable_bucket_bytes(&ks->table);
 }
+
+/* Collected first, removed after: an unlink may start shrinking the
+ * table, which a walk over its buckets must not see. Once, at start. */
+static void collect_volatile(void *ctx, const uint8_t *key, size_t klen, const keyspace_entry_view *v)
+{
+    if (v->persist) return;
+    buf *b = ctx;
+    uint32_t n = (uint32_t)klen;
+    buf_append(b, &n, sizeof n);
+    buf_append(b, key, klen);
+}
+
+size_t keyspace_drop_volatile(keyspace *ks)
+{
+    buf keys = {0};
+    keyspace_foreach(ks, collect_volatile, &keys);
+    size_t dropped = 0;
+    for (size_t off = 0; off < keys.len; dropped++) {
+        uint32_t n;
+        memcpy(&n, keys.data + off, sizeof n);
+        off += sizeof n;
+        ks_entry **link = kstable_find(&ks->table, keys.data + off, n);
+        assert(link && !(*link)->persist);
+        entry_remove(ks, link);
+        off += n;
+    }
+    buf_free(&keys);
+    node_pool_purge(&ks->nodes);
+    return dropped;
+}

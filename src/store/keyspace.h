@@ -205,4 +205,8 @@ bool keyspace_restore_entry(keyspace *ks, const void *key, size_t klen, const ke
  * while they go in); the caller bounds n by the bytes it has. */
 void keyspace_reserve(keyspace *ks, size_t n);
 
+/* Remove every entry without the persist flag (recovery, see
+ * store_service_drop_volatile); no events. Returns how many. */
+size_t keyspace_drop_volatile(keyspace *ks);
+
 #endif

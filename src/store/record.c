@@ -40,7 +40,8 @@ static bool record__check(const store_record *r)
     if (!type_known((unsigned)t)) return false;
     if (!node_valid(r->version.node, r->version.node_len)) return false;
     if (r->has_fence && (!has_origin(t) || !node_valid(r->fence.node, r->fence.node_len))) return false;
-    if (t != STORE_REC_SET && (r->cond != KEYSPACE_COND_NONE || r->persist || r->deadline_ms != 0)) return false;
+    if (t != STORE_REC_SET && (r->cond != KEYSPACE_COND_NONE || r->deadline_ms != 0)) return false;
+    if (r->persist && !has_origin(t)) return false;
     if (t == STORE_REC_SET && r->cond > KEYSPACE_COND_NEX) return false;
     if (!has_key(t) && !bytes_empty(r->key)) return false;
     if (!has_value(t) && !bytes_empty(r->value)) return false;
@@ -193,7 +194,9 @@ static store_record_err get_head(cursor *c, store_record *r, uint8_t *flags)
     if ((e = get_u8(c, flags))) return e;
     const unsigned all = STORE_RECORD_F_FENCE | STORE_RECORD_F_PERSIST | STORE_RECORD_F_DEADLINE;
     if (*flags & ~all) return STORE_RECORD_BAD_FIELD;
-    unsigned allowed = r->type == STORE_REC_SET ? all : has_origin(r->type) ? STORE_RECORD_F_FENCE : 0;
+    unsigned allowed = r->type == STORE_REC_SET ? all
+                       : has_origin(r->type)    ? STORE_RECORD_F_FENCE | STORE_RECORD_F_PERSIST
+                                                : 0;
     if (*flags & ~allowed) return STORE_RECORD_BAD_TYPE;
     return STORE_RECORD_OK;
 }

@@ -54,7 +54,10 @@ typedef struct store_record {
     bool has_fence;
     hlc fence;            /* SET/DEL/VDEL: the request's __ft */
     uint64_t deadline_ms; /* SET: absolute expiry (wall ms), 0 = none */
-    bool persist;         /* SET: aio-persistence: true */
+    bool persist;         /* SET/DEL/VDEL: the write is durable (state_store
+                             mode and selection, docs/persistence.md): its
+                             SET makes the key's value durable; its
+                             de-duplication entry goes into snapshots */
     /* Who asked, for replies and de-duplication (protocol §2.3): empty for
      * EXPIRE and CLOCK. The de-duplication key is (client_id, correlation,
      * payload_digest); apply remembers the reply under it. */
@@ -92,7 +95,7 @@ typedef enum store_record_err {
  *   SET/VDEL       value
  *   SET/DEL/VDEL   client_id, correlation, payload_digest u64, expiry_s u32
  *
- * F_PERSIST is allowed on SET only, F_FENCE on SET/DEL/VDEL only,
+ * F_PERSIST and F_FENCE are allowed on SET/DEL/VDEL only,
  * F_DEADLINE on SET only (STORE_RECORD_BAD_TYPE otherwise). Fields a type
  * does not encode are zero/empty after decode and must be so when encoded.
  * Byte strings may be empty; their lengths must fit in a u32. The encoding

@@ -4,6 +4,7 @@
  * service_cmd.c. */
 #include "store/service.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,7 @@ void store_service_free(store_service *s)
     buf_free(&s->scan_keys);
     buf_free(&s->scan_token);
     buf_free(&s->due_bytes);
+    buf_free(&s->dedup_meta);
     free(s->due);
     free(s);
 }
@@ -253,14 +255,27 @@ bool store_service_decide(store_service *s, const store_request *req, store_reco
     return false;
 }
 
+/* A remembered reply (meta: SVC_DEDUP_* flag byte, then __ts). */
+static void reply_from_dedup(store_reply *out, dedup_slice meta, dedup_slice p)
+{
+    assert(meta.len >= 1);
+    buf_append(&out->payload, p.data, p.len);
+    out->has_version = meta.len > 1;
+    buf_append(&out->version, (const uint8_t *)meta.data + 1, meta.len - 1);
+}
+
 /* Remember a write's reply under its de-duplication key, with the
  * record's decision time as the table's clock. */
 static void dedup_remember(store_service *s, const store_record *r, const store_reply *out)
 {
     dedup_key k = {{r->client_id.data, r->client_id.len}, {r->correlation.data, r->correlation.len}, r->payload_digest};
-    dedup_slice meta = {out->version.data, out->has_version ? out->version.len : 0};
-    dedup_put(s->dedup, &k, meta, (dedup_slice){out->payload.data, out->payload.len}, r->now_ms,
-              store_dedup_until(r->now_ms, r->expiry_s));
+    buf *m = &s->dedup_meta;
+    m->len = 0;
+    buf_append_u8(m, r->persist ? SVC_DEDUP_DURABLE : SVC_DEDUP_VOLATILE);
+    if (out->has_version) buf_append(m, out->version.data, out->version.len);
+    dedup_put(s->dedup, &k, (dedup_slice){m->data, m->len}, (dedup_slice){out->payload.data, out->payload.len},
+              r->now_ms, store_dedup_until(r->now_ms, r->expiry_s));
+    buf_shrink(m, SVC_BUF_KEEP);
 }
 
 /* A write whose de-duplication key is already remembered is a repeat of
@@ -275,9 +290,7 @@ static bool apply_repeat(store_service *s, const store_record *r, store_reply *o
     dedup_key k = {{r->client_id.data, r->client_id.len}, {r->correlation.data, r->correlation.len}, r->payload_digest};
     dedup_slice meta, p;
     if (!dedup_get(s->dedup, &k, r->now_ms, &meta, &p)) return false;
-    buf_append(&out->payload, p.data, p.len);
-    out->has_version = meta.len > 0;
-    buf_append(&out->version, meta.data, meta.len);
+    reply_from_dedup(out, meta, p);
     return true;
 }
 
@@ -337,9 +350,7 @@ bool store_service_dedup_lookup(store_service *s, store_bytes client_id, store_b
     dedup_slice meta, p;
     if (!dedup_get(s->dedup, &k, now_ms, &meta, &p)) return false;
     reply_reset(out);
-    buf_append(&out->payload, p.data, p.len);
-    out->has_version = meta.len > 0;
-    buf_append(&out->version, meta.data, meta.len);
+    reply_from_dedup(out, meta, p);
     return true;
 }
 
@@ -396,6 +407,14 @@ bool store_service_decide_expiry(store_service *s, uint64_t now_ms, store_record
 }
 
 hlc store_service_clock(const store_service *s) { return hlc_clock_get(s->clock); }
+
+bool store_service_key_durable(const store_service *s, const uint8_t *key, size_t klen)
+{
+    keyspace_entry_view v;
+    return keyspace_get(s->ks, key, klen, 0, &v) && v.persist; /* now 0: expired entries count too */
+}
+
+size_t store_service_drop_volatile(store_service *s) { return keyspace_drop_volatile(s->ks); }
 
 static void expire_apply(void *ctx, const store_record *r) { store_service_apply(ctx, r, NULL); }
 

@@ -168,6 +168,16 @@ void store_service_apply(store_service *s, const store_record *r, store_reply *o
 /* The server clock S now (node points into the service). */
 hlc store_service_clock(const store_service *s);
 
+/* Is `key` present (expired or not) with a durable value (its last SET
+ * record had persist set)? */
+bool store_service_key_durable(const store_service *s, const uint8_t *key, size_t klen);
+
+/* After recovery: remove every key whose value is not durable (a log
+ * holds the SET records of non-durable writes only where they replaced a
+ * durable value: their replay must leave the key absent). No
+ * notifications, no records. Returns the number removed. */
+size_t store_service_drop_volatile(store_service *s);
+
 /* Decide then apply at once (no log): the service as a library, and
  * tests. No de-duplication: a repeated request is executed again. */
 void store_service_execute(store_service *s, const store_request *req, store_reply *out);

@@ -39,7 +39,8 @@ struct store_service {
     buf n_topic, n_payload, n_version; /* one notification */
     buf scan_keys;                     /* encoded bulk keys of a SCAN page */
     buf scan_token;
-    buf due_bytes; /* keys + node ids of an expiry batch */
+    buf due_bytes;  /* keys + node ids of an expiry batch */
+    buf dedup_meta; /* a de-duplication entry's meta being built */
     svc_due *due;
     size_t due_n, due_cap;
     store_reply apply_reply; /* apply's reply when the caller wants none */
@@ -77,5 +78,11 @@ void store_service__cmd_del(svc_ctx *c);
 void store_service__cmd_vdel(svc_ctx *c);
 void store_service__cmd_keynotify(svc_ctx *c);
 void store_service__cmd_scan(svc_ctx *c);
+
+/* A de-duplication entry's meta is one flag byte, then the reply's __ts
+ * (empty when it had none). The flag is the record's persist flag: only
+ * durable entries go into snapshots (snapshot.c). */
+#define SVC_DEDUP_VOLATILE 0
+#define SVC_DEDUP_DURABLE 1
 
 #endif

@@ -123,10 +123,32 @@ typedef struct w_count {
     uint64_t n;
 } w_count;
 
+/* Only durable state goes into a snapshot (docs/persistence.md): keys
+ * whose value is durable and the de-duplication entries of durable
+ * writes (service_impl.h: the first meta byte). Counted in a first pass,
+ * since the header carries the counts. */
+static void count_key(void *ctx, const uint8_t *key, size_t klen, const keyspace_entry_view *v)
+{
+    (void)key;
+    (void)klen;
+    *(uint64_t *)ctx += v->persist;
+}
+
+static bool dedup_durable(dedup_slice meta) { return meta.len && *(const uint8_t *)meta.data == SVC_DEDUP_DURABLE; }
+
+static void count_dedup(void *ctx, const dedup_key *k, dedup_slice meta, dedup_slice payload, uint64_t expires_at_ms)
+{
+    (void)k;
+    (void)payload;
+    (void)expires_at_ms;
+    *(uint64_t *)ctx += dedup_durable(meta);
+}
+
 static void w_key(void *ctx, const uint8_t *key, size_t klen, const keyspace_entry_view *v)
 {
     w_count *c = ctx;
     snap_w *w = c->w;
+    if (!v->persist) return;
     c->n++;
     w_u8(w, (uint8_t)((v->persist ? F_PERSIST : 0) | (v->fenced ? F_FENCED : 0) | (v->deadline_ms ? F_DEADLINE : 0)));
     w_hlc(w, &v->version);
@@ -140,12 +162,13 @@ static void w_dedup(void *ctx, const dedup_key *k, dedup_slice meta, dedup_slice
 {
     w_count *c = ctx;
     snap_w *w = c->w;
+    if (!dedup_durable(meta)) return;
     c->n++;
     w_bytes(w, k->client_id.data, k->client_id.len);
     w_bytes(w, k->correlation.data, k->correlation.len);
     w_u64(w, k->digest);
     w_u64(w, expires_at_ms);
-    w_bytes(w, meta.data, meta.len);
+    w_bytes(w, (const uint8_t *)meta.data + 1, meta.len - 1); /* the file keeps __ts only */
     w_bytes(w, payload.data, payload.len);
 }
 
@@ -178,9 +201,9 @@ bool store_snapshot_write_ext(const store_service *s, uint64_t last_index, snaps
                               snapshot_sink_fn write, void *ctx)
 {
     snap_w w = {.write = write, .ctx = ctx};
-    keyspace_stats ks;
-    keyspace_stats_get(s->ks, &ks);
-    uint64_t nkeys = ks.keys, ndedup = dedup_count(s->dedup);
+    uint64_t nkeys = 0, ndedup = 0;
+    keyspace_foreach(s->ks, count_key, &nkeys);
+    dedup_foreach(s->dedup, count_dedup, &ndedup);
     hlc hw = hlc_clock_get(s->clock);
 
     w_put(&w, MAGIC, sizeof MAGIC);
@@ -390,6 +413,12 @@ static bool load_dedup(store_service *s, snap_r *r, uint64_t count)
         payload.len = n;
         if (r->bad) return false;
         if (expires == 0) return r_fail(r, eat, "de-duplication entry %llu: lifetime 0", (unsigned long long)i);
+        /* Everything in a snapshot is durable (service_impl.h: flag, __ts). */
+        buf *m = &s->dedup_meta;
+        m->len = 0;
+        buf_append_u8(m, SVC_DEDUP_DURABLE);
+        buf_append(m, meta.data, meta.len);
+        meta = (dedup_slice){m->data, m->len};
         if (!dedup_restore(s->dedup, &k, meta, payload, expires))
             return r_fail(r, at, "de-duplication entry %llu duplicates an earlier one", (unsigned long long)i);
     }

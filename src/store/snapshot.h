@@ -2,13 +2,15 @@
  * and its two pure operations. Writing the file (fork, temp file, fsync,
  * rename) and truncating the log are the caller's job.
  *
- * A snapshot holds everything store_service_apply reads besides the
- * record: every key (value, version, fencing token, deadline, persist
- * flag; expired keys too), the de-duplication table in insertion order
- * with each entry's lifetime, and the server clock's high-water mark, as
- * of the last applied log index `last_index`. Loading it into a fresh
- * service and applying the log records after last_index yields the state
- * (keys, replies, de-duplication, next versions) the writer had.
+ * A snapshot holds the durable state store_service_apply reads besides
+ * the record: every key whose value is durable (value, version, fencing
+ * token, deadline, persist flag; expired keys too), the de-duplication
+ * entries of durable writes in insertion order with each entry's
+ * lifetime, and the server clock's high-water mark, as of the last
+ * applied log index `last_index`. Loading it into a fresh service and
+ * applying the log records after last_index yields the durable state the
+ * writer had (with state_store mode all: all of it); recovery then drops
+ * keys whose value is not durable (store_service_drop_volatile).
  *
  * Format, version 2 (every integer little-endian; "bytes" are u32 length
  * + bytes; an HLC is wall u64, counter u64, node bytes (non-empty, no ':'):

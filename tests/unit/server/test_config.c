@@ -487,6 +487,104 @@ static void test_reload_merge(void **state)
     config_free(&next);
 }
 
+/* persistence.state_store: modes, keys (Pattern, String, Binary in
+ * base64) and dynamic, with their defaults and errors. */
+static void test_state_store_selection(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    const config_persistence *p = &c.persistence;
+    assert_int_equal(p->state_store, CONFIG_PERSIST_ALL);
+    assert_int_equal(p->ss_keys.n, 0);
+    assert_true(p->ss_dynamic.enabled);
+    assert_string_equal(p->ss_dynamic.property, "aio-persistence");
+    assert_string_equal(p->ss_dynamic.value, "true");
+    assert_int_equal(load(&c, "persistence:\n  state_store:\n    mode: none\n"), 0);
+    assert_int_equal(p->state_store, CONFIG_PERSIST_NONE);
+    assert_int_equal(load(&c, "persistence:\n"
+                              "  state_store:\n"
+                              "    mode: custom\n"
+                              "    keys:\n"
+                              "      - keyType: Pattern\n"
+                              "        keys: [\"sensor/*\", \"cfg-?\"]\n"
+                              "      - {keyType: string, keys: [exact]}\n"
+                              "      - keyType: Binary\n"
+                              "        keys: [\"AP8=\"]\n"
+                              "    dynamic:\n"
+                              "      enabled: false\n"
+                              "      property: keep\n"
+                              "      value: \"yes\"\n"),
+                     0);
+    assert_int_equal(p->state_store, CONFIG_PERSIST_CUSTOM);
+    assert_int_equal(p->ss_keys.n, 4);
+    assert_true(store_persist_rules_match(&p->ss_keys, (const uint8_t *)"sensor/a/b", 10));
+    assert_true(store_persist_rules_match(&p->ss_keys, (const uint8_t *)"cfg-1", 5));
+    assert_false(store_persist_rules_match(&p->ss_keys, (const uint8_t *)"cfg-12", 6));
+    assert_true(store_persist_rules_match(&p->ss_keys, (const uint8_t *)"exact", 5));
+    assert_false(store_persist_rules_match(&p->ss_keys, (const uint8_t *)"exactly", 7));
+    assert_true(store_persist_rules_match(&p->ss_keys, (const uint8_t *)"\x00\xff", 2));
+    assert_false(p->ss_dynamic.enabled);
+    assert_string_equal(p->ss_dynamic.property, "keep");
+    assert_string_equal(p->ss_dynamic.value, "yes");
+    /* The bridge gets them. */
+    store_bridge_config bc;
+    config_store_bridge(&c, &bc);
+    assert_int_equal(bc.persist, STORE_BRIDGE_PERSIST_CUSTOM);
+    assert_false(bc.dynamic);
+    assert_string_equal(bc.property, "keep");
+    assert_int_equal(bc.keys->n, 4);
+    config_free(&c);
+
+    const char *ss = "persistence:\n  state_store:\n    mode: custom\n";
+    char y[512];
+    snprintf(y, sizeof y, "%s    keys:\n      - keyType: Binary\n        keys: [\"a*b\"]\n", ss);
+    expect_error(y, "t.yaml:6: persistence.state_store.keys[0].keys[0]: expected a base64 key (RFC 4648, standard "
+                    "alphabet, '=' padding), got \"a*b\"");
+    snprintf(y, sizeof y, "%s    keys:\n      - keyType: Glob\n        keys: [a]\n", ss);
+    expect_error(y, "t.yaml:5: persistence.state_store.keys[0].keyType: expected one of Pattern, String, Binary, got "
+                    "\"Glob\"");
+    snprintf(y, sizeof y, "%s    keys:\n      - keyType: Pattern\n        keys: [\"[ab\"]\n", ss);
+    expect_error(y, "t.yaml:6: persistence.state_store.keys[0].keys[0]: invalid pattern (not UTF-8, or an "
+                    "unterminated [class])");
+    snprintf(y, sizeof y, "%s    keys:\n      - keyType: String\n        keys: [\"\"]\n", ss);
+    expect_error(y, "t.yaml:6: persistence.state_store.keys[0].keys[0]: a key or pattern must not be empty");
+    snprintf(y, sizeof y, "%s    keys:\n      - keyType: String\n", ss);
+    expect_error(y, "t.yaml:5: persistence.state_store.keys[0]: keys missing (a list of keys)");
+    snprintf(y, sizeof y, "%s    keys:\n      - keys: [a]\n", ss);
+    expect_error(y, "t.yaml:5: persistence.state_store.keys[0]: keyType missing (Pattern, String or Binary)");
+    snprintf(y, sizeof y, "%s    keys:\n      - keyType: String\n        keys: []\n", ss);
+    expect_error(y, "t.yaml:6: persistence.state_store.keys[0].keys: expected a non-empty list of keys, got a "
+                    "sequence");
+    snprintf(y, sizeof y, "%s    keys:\n      - keyType: String\n        keys: [a]\n        key: b\n", ss);
+    expect_error(y, "t.yaml:7: unknown key \"persistence.state_store.keys[0].key\"");
+    snprintf(y, sizeof y, "%s    keys: exact\n", ss);
+    expect_error(y, "t.yaml:4: persistence.state_store.keys: expected a list of {keyType, keys}, got a scalar");
+    snprintf(y, sizeof y, "%s    dynamic:\n      enabled: yes\n", ss);
+    expect_error(y, "t.yaml:5: persistence.state_store.dynamic.enabled: expected true or false, got \"yes\"");
+    snprintf(y, sizeof y, "%s    dynamic:\n      value: \"\"\n", ss);
+    expect_error(y, "t.yaml:5: persistence.state_store.dynamic.value: expected 1 to 256 bytes (no NUL)");
+    expect_error("persistence:\n  state_store:\n    keys:\n      - {keyType: String, keys: [a]}\n",
+                 "t.yaml:4: persistence.state_store.keys: only allowed with mode: custom (mode is all)");
+    expect_error("persistence:\n  state_store:\n    mode: none\n    dynamic: {enabled: true}\n",
+                 "t.yaml:4: persistence.state_store.dynamic: only allowed with mode: custom (mode is none)");
+    /* The bound on the number of keys. */
+    buf big = {0};
+    buf_append(&big, ss, strlen(ss));
+    const char *head = "    keys:\n      - keyType: String\n        keys:\n";
+    buf_append(&big, head, strlen(head));
+    for (int i = 0; i <= STORE_PERSIST_RULES_MAX; i++) {
+        char line[32];
+        int n = snprintf(line, sizeof line, "          - k%d\n", i);
+        buf_append(&big, line, (size_t)n);
+    }
+    config_init(&c);
+    assert_int_equal(config_load_string(&c, "t.yaml", big.data, big.len, err, sizeof err), -1);
+    assert_non_null(strstr(err, "persistence.state_store.keys[0].keys[256]: too many keys (at most 256 entries"));
+    config_free(&c);
+    buf_free(&big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_store_defaults),
         cmocka_unit_test(test_store_section),
         cmocka_unit_test(test_store_errors),
+        cmocka_unit_test(test_state_store_selection),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_bad_integers),

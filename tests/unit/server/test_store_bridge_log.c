@@ -36,24 +36,35 @@ typedef struct held_log {
     uint8_t rec[HELD_MAX][1024];
     size_t len[HELD_MAX];
     uint64_t tag[HELD_MAX];
+    bool vol[HELD_MAX]; /* proposed through propose_volatile */
     int flushes;
     bool refuse;
     uint64_t index;
 } held_log;
 
-static bool held_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
+static bool held_add(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag, bool vol)
 {
     held_log *h = (held_log *)l;
     if (h->refuse) return false;
     assert_true(h->n < HELD_MAX && len <= sizeof h->rec[0]);
     memcpy(h->rec[h->n], rec, len);
     h->len[h->n] = len;
+    h->vol[h->n] = vol;
     h->tag[h->n++] = tag;
     return true;
 }
+static bool held_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
+{
+    return held_add(l, rec, len, tag, false);
+}
+static bool held_propose_volatile(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
+{
+    return held_add(l, rec, len, tag, true);
+}
 static void held_flush(repl_log *l) { ((held_log *)l)->flushes++; }
 static void held_free(repl_log *l) { (void)l; /* lives in the fixture */ }
-static const repl_log_vtable held_vt = {held_propose, held_flush, held_free};
+static const repl_log_vtable held_vt = {
+    .propose = held_propose, .flush = held_flush, .free = held_free, .propose_volatile = held_propose_volatile};
 
 static repl_log *held_new(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx)
 {
@@ -71,6 +82,7 @@ static void held_commit(held_log *h)
     memmove(h->rec, h->rec + 1, (size_t)(h->n - 1) * sizeof h->rec[0]);
     memmove(h->len, h->len + 1, (size_t)(h->n - 1) * sizeof h->len[0]);
     memmove(h->tag, h->tag + 1, (size_t)(h->n - 1) * sizeof h->tag[0]);
+    memmove(h->vol, h->vol + 1, (size_t)(h->n - 1) * sizeof h->vol[0]);
     h->n--;
 }
 static void held_fail(held_log *h)
@@ -134,12 +146,13 @@ static void expect_reply(fixture *f, const char *corr, const char *payload, cons
     tc_send(&f->c, &ack);
 }
 
-static void send_request(fixture *f, const char *payload, const char *corr, uint16_t id)
+static void send_request_p(fixture *f, const char *payload, const char *corr, uint16_t id, bool persist)
 {
     char ts[64];
     snprintf(ts, sizeof ts, "%llu:0:t", (unsigned long long)clock_wall_ms());
     buf user = {0};
     mqtt_props_add_user(&user, B("__ts"), B(ts));
+    if (persist) mqtt_props_add_user(&user, B("aio-persistence"), B("true"));
     mqtt_packet p = {.type = MQTT_PUBLISH};
     p.publish.topic = B(SSPROTO_REQUEST_TOPIC);
     p.publish.payload = B(payload);
@@ -154,6 +167,13 @@ static void send_request(fixture *f, const char *payload, const char *corr, uint
     expect_type(f, MQTT_PUBACK);
 }
 
+static void send_request(fixture *f, const char *payload, const char *corr, uint16_t id)
+{
+    send_request_p(f, payload, corr, id, false);
+}
+
+static bool setup_custom_mode; /* setup_custom: state_store mode custom */
+
 static int setup(void **state)
 {
     fixture *f = xcalloc(1, sizeof *f);
@@ -166,6 +186,7 @@ static int setup(void **state)
     store_bridge_config_default(&cfg);
     cfg.log_new = held_new;
     cfg.log_arg = &f->log;
+    if (setup_custom_mode) cfg.persist = STORE_BRIDGE_PERSIST_CUSTOM; /* dynamic only: aio-persistence */
     f->sb = store_bridge_new(&f->loop, f->b, &cfg);
     assert_non_null(f->sb);
     net_listener *ls =
@@ -302,6 +323,69 @@ static void test_expiry_proposed_once_while_in_flight(void **state)
     assert_int_equal(f->log.n, 0); /* applied: nothing more to expire */
 }
 
+static int setup_custom(void **state)
+{
+    setup_custom_mode = true;
+    int r = setup(state);
+    setup_custom_mode = false;
+    return r;
+}
+
+/* The proposal i is (not) volatile and its record's persist flag is p. */
+static void expect_proposal(fixture *f, int i, bool vol, bool p)
+{
+    store_record r;
+    assert_int_equal(store_record_decode(f->log.rec[i], f->log.len[i], &r), STORE_RECORD_OK);
+    assert_int_equal(f->log.vol[i], vol);
+    assert_int_equal(r.persist, p);
+}
+
+#define SET_K(v) "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n" v "\r\n"
+#define DEL_K "*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n"
+
+/* state_store mode custom: a write is logged when it is durable, or when
+ * the key's value is durable or a durable write of it is in flight (the
+ * log must drop the durable copy); else it goes through the log as a
+ * volatile entry (ordered, never written). Replies come in order. */
+static void test_custom_durability_routing(void **state)
+{
+    fixture *f = *state;
+    send_request_p(f, SET_K("v1"), "a", 2, true);                         /* durable */
+    send_request(f, SET_K("v2"), "b", 3);                                 /* over a durable SET in flight */
+    send_request(f, SET_K_V "", "c", 4);                                  /* same key k, still in flight */
+    send_request(f, "*3\r\n$3\r\nSET\r\n$1\r\nj\r\n$1\r\nv\r\n", "d", 5); /* never durable */
+    assert_int_equal(f->log.n, 4);
+    expect_proposal(f, 0, false, true);
+    expect_proposal(f, 1, false, false);
+    expect_proposal(f, 2, false, false);
+    expect_proposal(f, 3, true, false);
+    held_commit(&f->log);
+    expect_reply(f, "a", "+OK\r\n", "200");
+    held_commit(&f->log);
+    expect_reply(f, "b", "+OK\r\n", "200");
+    held_commit(&f->log);
+    expect_reply(f, "c", "+OK\r\n", "200");
+    held_commit(&f->log);
+    expect_reply(f, "d", "+OK\r\n", "200");
+    /* k's value is not durable now and nothing is in flight: volatile. */
+    send_request(f, SET_K("v3"), "e", 6);
+    send_request(f, DEL_K, "f", 7);
+    expect_proposal(f, 0, true, false);
+    expect_proposal(f, 1, true, false);
+    held_commit(&f->log);
+    expect_reply(f, "e", "+OK\r\n", "200");
+    held_commit(&f->log);
+    expect_reply(f, "f", ":1\r\n", "200");
+    /* DEL of a durable key is durable. */
+    send_request_p(f, SET_K("v4"), "g", 8, true);
+    held_commit(&f->log);
+    expect_reply(f, "g", "+OK\r\n", "200");
+    send_request(f, DEL_K, "h", 9);
+    expect_proposal(f, 0, false, true);
+    held_commit(&f->log);
+    expect_reply(f, "h", ":1\r\n", "200");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +394,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_without_pending_applies_silently, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_proposed_once_while_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redelivery_while_pending_applies_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_custom_durability_routing, setup_custom, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,7 +65,7 @@ static void snapshot(const store_service *s, uint64_t index, sink *k)
 
 /* Applies a SET of key i (and, every 4th, a DEL of an absent key, so
  * de-duplication holds replies of both kinds). Keys are 16 bytes. */
-static void apply_set(store_service *s, uint64_t i, size_t vlen)
+static void apply_set_d(store_service *s, uint64_t i, size_t vlen, bool durable)
 {
     char key[17], corr[16], val[256];
     snprintf(key, sizeof key, "key-%012" PRIu64, i);
@@ -82,7 +82,7 @@ static void apply_set(store_service *s, uint64_t i, size_t vlen)
         .has_fence = i % 5 == 0,
         .fence = {T0, i, (const uint8_t *)"owner", 5},
         .deadline_ms = i % 3 == 0 ? T0 + 1000000 + i : 0,
-        .persist = i % 2,
+        .persist = durable,
         .client_id = B(cid, (size_t)cidl),
         .correlation = B(corr, (size_t)cl),
         .payload_digest = i * 0x9e3779b97f4a7c15u,
@@ -97,10 +97,14 @@ static void apply_set(store_service *s, uint64_t i, size_t vlen)
                           .client_id = B(cid, (size_t)cidl),
                           .correlation = B(corr, (size_t)cl),
                           .payload_digest = i,
-                          .expiry_s = 10};
+                          .expiry_s = 10,
+                          .persist = durable};
         store_service_apply(s, &d, NULL);
     }
 }
+
+/* Snapshots hold durable state only: every write durable here. */
+static void apply_set(store_service *s, uint64_t i, size_t vlen) { apply_set_d(s, i, vlen, true); }
 
 /* Edge cases: empty key value, binary key, an expired-but-present key, a
  * large value spanning chunks. */
@@ -115,20 +119,23 @@ static void apply_edges(store_service *s)
                       .value = B("", 0),
                       .version = {T0, 0, (const uint8_t *)"n\x01", 2},
                       .has_fence = true,
-                      .fence = {T0 + 2000000, HLC_COUNTER_MAX, (const uint8_t *)"f", 1}};
+                      .fence = {T0 + 2000000, HLC_COUNTER_MAX, (const uint8_t *)"f", 1},
+                      .persist = true};
     store_service_apply(s, &r, NULL);
     r = (store_record){.type = STORE_REC_SET,
                        .now_ms = T0,
                        .key = B("expired", 7),
                        .value = B("x", 1),
                        .version = {T0, 1, (const uint8_t *)"nodeA", 5},
-                       .deadline_ms = T0 - 5};
+                       .deadline_ms = T0 - 5,
+                       .persist = true};
     store_service_apply(s, &r, NULL);
     r = (store_record){.type = STORE_REC_SET,
                        .now_ms = T0,
                        .key = B("big", 3),
                        .value = B(big, sizeof big),
-                       .version = {T0, 2, (const uint8_t *)"nodeA", 5}};
+                       .version = {T0, 2, (const uint8_t *)"nodeA", 5},
+                       .persist = true};
     store_service_apply(s, &r, NULL);
 }
 
@@ -517,6 +524,78 @@ static void test_crafted(void **state)
     buf_free(&d);
 }
 
+static void count_dd(void *ctx, const dedup_key *k, dedup_slice meta, dedup_slice payload, uint64_t expires_at_ms)
+{
+    (void)k, (void)meta, (void)payload, (void)expires_at_ms;
+    (*(size_t *)ctx)++;
+}
+
+/* state_store mode custom: keys whose value is not durable and the
+ * de-duplication entries of non-durable writes stay out of a snapshot;
+ * the clock mark goes in whatever wrote it. Loading it gives the writer's
+ * state with its non-durable keys dropped (store_service_drop_volatile). */
+static void test_only_durable(void **state)
+{
+    (void)state;
+    store_service *a = svc_new("nodeA");
+    for (uint64_t i = 0; i < 2000; i++) apply_set_d(a, i, 20, i % 3 == 0);
+    /* The newest SET decides: key 3 durable, then not; key 1 the reverse. */
+    apply_set_d(a, 3000, 5, false);
+    store_record r = {.type = STORE_REC_SET,
+                      .now_ms = T0 + 9000,
+                      .key = B("key-000000000003", 16),
+                      .value = B("v", 1),
+                      .version = {T0 + 9000, 0, (const uint8_t *)"nodeA", 5}};
+    store_service_apply(a, &r, NULL);
+    assert_false(store_service_key_durable(a, (const uint8_t *)"key-000000000003", 16));
+    r.key = B("key-000000000001", 16);
+    r.persist = true;
+    store_service_apply(a, &r, NULL);
+    assert_true(store_service_key_durable(a, (const uint8_t *)"key-000000000001", 16));
+    sink k;
+    snapshot(a, 7, &k);
+    store_service *b = load_ok(&k, 7);
+    size_t dropped = store_service_drop_volatile(a);
+    keyspace_stats sa;
+    keyspace_stats_get(a->ks, &sa);
+    assert_int_equal(sa.keys, 667);                /* 0, 3, 6, ...: lose 3, gain 1 */
+    assert_int_equal(dropped, 2000 - sa.keys + 1); /* 3000 too */
+    assert_int_equal(store_service_drop_volatile(a), 0);
+    /* Same keys; de-duplication: the durable writes' entries only. */
+    keyspace_stats sb;
+    keyspace_stats_get(b->ks, &sb);
+    assert_int_equal(sa.keys, sb.keys);
+    assert_int_equal(sa.bytes, sb.bytes);
+    keyspace_foreach(a->ks, cmp_key, b);
+    size_t nb = 0;
+    dedup_foreach(b->dedup, count_dd, &nb);
+    /* Durable: SETs i % 3 == 0 (667) and their DELs (i % 12 == 0: 167),
+     * and the durable SET of key 1 (no client id: not remembered). */
+    assert_int_equal(nb, 667 + 167);
+    hlc ha = hlc_clock_get(a->clock), hb = hlc_clock_get(b->clock);
+    assert_int_equal(ha.wall_ms, hb.wall_ms);
+    assert_int_equal(ha.counter, hb.counter);
+    /* A remembered durable reply is the same after the load. */
+    store_reply x, y;
+    store_reply_init(&x);
+    store_reply_init(&y);
+    const char *cid = "client-3", *corr = "corr-3";
+    assert_true(store_service_dedup_lookup(a, (store_bytes){(const uint8_t *)cid, 8},
+                                           (store_bytes){(const uint8_t *)corr, 6}, 3 * 0x9e3779b97f4a7c15u, T0, &x));
+    assert_true(store_service_dedup_lookup(b, (store_bytes){(const uint8_t *)cid, 8},
+                                           (store_bytes){(const uint8_t *)corr, 6}, 3 * 0x9e3779b97f4a7c15u, T0, &y));
+    assert_true(x.has_version && y.has_version && x.version.len == y.version.len);
+    assert_memory_equal(x.version.data, y.version.data, x.version.len);
+    /* A non-durable one is not in b. */
+    assert_false(store_service_dedup_lookup(b, (store_bytes){(const uint8_t *)"client-1", 8},
+                                            (store_bytes){(const uint8_t *)"corr-1", 6}, 0x9e3779b97f4a7c15u, T0, &y));
+    store_reply_free(&x);
+    store_reply_free(&y);
+    buf_free(&k.out);
+    store_service_free(a);
+    store_service_free(b);
+}
+
 static void test_sink_failure_stops(void **state)
 {
     (void)state;
@@ -532,13 +611,10 @@ static void test_sink_failure_stops(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_many),
-        cmocka_unit_test(test_during_rehash),
-        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_truncation_and_flips),
-        cmocka_unit_test(test_errors_named),
-        cmocka_unit_test(test_sink_failure_stops),
+        cmocka_unit_test(test_round_trip_many), cmocka_unit_test(test_only_durable),
+        cmocka_unit_test(test_during_rehash),   cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_deterministic),   cmocka_unit_test(test_truncation_and_flips),
+        cmocka_unit_test(test_errors_named),    cmocka_unit_test(test_sink_failure_stops),
         cmocka_unit_test(test_crafted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
