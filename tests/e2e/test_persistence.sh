@@ -217,7 +217,7 @@ test_torn_every_offset() {
             ((++bad > 3)) && break
             continue
         fi
-        grep -q " $kept records from $PDIR/statestore.log (" "$MQS_DIR/broker.log" ||
+        grep -q " $kept records from $PDIR/statestore.log, " "$MQS_DIR/broker.log" ||
             mqs_fail "cut at $cut: not $kept records restored: $(grep restored "$MQS_DIR/broker.log")"
         if ((cut != prev)); then
             grep -q "statestore.log: torn tail at offset $prev ($((cut - prev)) bytes of an unfinished write) truncated" \
