@@ -68,6 +68,19 @@ struct store_log {
     uint64_t snap_not_before; /* uv_now after a failure */
     pid_t child;              /* 0: none */
     uv_timer_t snap_poll;
+    /* The rotation before the fork and the install after the child run on
+     * the thread pool: their fsyncs and the release of the replaced
+     * snapshot's blocks take milliseconds the loop keeps serving reads in.
+     * While `rotating`, flushes wait (the store stays at the end of the
+     * rotated log, which is what the child must write); at most one of
+     * the two is in flight, and the worker owns the files meanwhile. */
+    uv_work_t snap_work;
+    bool rotating, installing;
+    bool rot_sync;        /* everysec: fsync the log before renaming it */
+    int rot_fd;           /* the new log (-1: the rotation failed) */
+    int rot_err;          /* errno of rot_step */
+    const char *rot_step; /* "fsync", "rename" or "create" */
+    bool install_ok;
 };
 
 static void maybe_snapshot(store_log *sl);
@@ -248,6 +261,19 @@ static bool snap_install(store_log *sl)
     return true;
 }
 
+static void install_work(uv_work_t *w)
+{
+    store_log *sl = w->data;
+    sl->install_ok = snap_install(sl);
+}
+
+static void install_done(uv_work_t *w, int status)
+{
+    store_log *sl = w->data;
+    sl->installing = false;
+    if (status != 0 || !sl->install_ok) sl->snap_not_before = UINT64_MAX;
+}
+
 static void snap_poll_fire(uv_timer_t *t)
 {
     store_log *sl = t->data;
@@ -257,7 +283,11 @@ static void snap_poll_fire(uv_timer_t *t)
     uv_timer_stop(&sl->snap_poll);
     sl->child = 0;
     if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        if (!snap_install(sl)) sl->snap_not_before = UINT64_MAX;
+        sl->installing = true;
+        sl->snap_work.data = sl;
+        int rc = uv_queue_work(sl->loop, &sl->snap_work, install_work, install_done);
+        assert(rc == 0);
+        (void)rc;
         return;
     }
     char why[64];
@@ -271,36 +301,10 @@ static void snap_poll_fire(uv_timer_t *t)
     sl->snap_not_before = UINT64_MAX;
 }
 
-/* At a group boundary (nothing written and not yet committed, no fsync
- * in flight on the fd): rotate the log, fork the snapshot writer. */
-static void maybe_snapshot(store_log *sl)
+/* Fork the snapshot writer: the store is at the end of .old (nothing
+ * committed since the rotation). The fork is the loop's only pause. */
+static void snap_fork(store_log *sl)
 {
-    if (!sl->snap_bytes || sl->file_len < sl->snap_bytes || sl->child || sl->syncing || sl->broken || sl->closing ||
-        !sl->svc || sl->group.len || uv_now(sl->loop) < sl->snap_not_before)
-        return;
-    if (access(sl->old_path, F_OK) == 0) return; /* one rotation in flight at most */
-    if (sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty && fsync(sl->fd) != 0) {
-        log_broken(sl, "fsync", errno, false);
-        return;
-    }
-    if (rename(sl->path, sl->old_path) != 0) {
-        log_error("state store log: cannot rename %s to %s: %s; no snapshot", sl->path, sl->old_path, strerror(errno));
-        sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
-        return;
-    }
-    int fd = open(sl->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
-    if (fd < 0) { /* keep appending to the renamed file: nothing is lost */
-        log_error("state store log: cannot create %s: %s; no snapshot", sl->path, strerror(errno));
-        if (rename(sl->old_path, sl->path) != 0)
-            log_error("state store log: cannot rename %s back: %s", sl->old_path, strerror(errno));
-        sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
-        return;
-    }
-    fsync_dir(sl->dir);
-    close(sl->fd);
-    sl->fd = fd;
-    sl->file_len = sl->durable_len = 0;
-    sl->dirty = false;
     uint64_t t0 = uv_hrtime();
     pid_t parent = getpid(), pid = fork();
     if (pid == 0) snap_child(sl, sl->last_index, parent);
@@ -315,6 +319,78 @@ static void maybe_snapshot(store_log *sl)
     uv_timer_start(&sl->snap_poll, snap_poll_fire, STORE_LOG_SNAP_POLL_MS, STORE_LOG_SNAP_POLL_MS);
     log_info("state store snapshot: writing %s as of record %" PRIu64 " (child PID %ld, fork took %.3f ms)",
              sl->tmp_path, sl->last_index, (long)pid, (double)pause / 1e6);
+}
+
+/* On the thread pool, while the loop holds flushes: fsync the log
+ * (everysec), rename it to .old, create the new log, fsync the dir. */
+static void rotate_work(uv_work_t *w)
+{
+    store_log *sl = w->data;
+    sl->rot_fd = -1;
+    sl->rot_err = 0;
+    if (sl->rot_sync && fsync(sl->fd) != 0) {
+        sl->rot_step = "fsync";
+        sl->rot_err = errno;
+        return;
+    }
+    if (rename(sl->path, sl->old_path) != 0) {
+        sl->rot_step = "rename";
+        sl->rot_err = errno;
+        return;
+    }
+    int fd = open(sl->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) { /* keep appending to the renamed file: nothing is lost */
+        sl->rot_step = "create";
+        sl->rot_err = errno;
+        if (rename(sl->old_path, sl->path) != 0)
+            log_error("state store log: cannot rename %s back: %s", sl->old_path, strerror(errno));
+        return;
+    }
+    fsync_dir(sl->dir);
+    sl->rot_fd = fd;
+}
+
+static void rotate_done(uv_work_t *w, int status)
+{
+    store_log *sl = w->data;
+    sl->rotating = false;
+    if (status != 0) {
+        sl->rot_step = "rotate";
+        sl->rot_err = ECANCELED;
+    }
+    if (sl->rot_fd < 0 && strcmp(sl->rot_step, "fsync") == 0) {
+        sl->dirty = true;
+        log_broken(sl, "fsync", sl->rot_err, false);
+    } else if (sl->rot_fd < 0) {
+        log_error("state store log: cannot %s %s%s%s: %s; no snapshot", sl->rot_step, sl->path,
+                  strcmp(sl->rot_step, "rename") == 0 ? " to " : "",
+                  strcmp(sl->rot_step, "rename") == 0 ? sl->old_path : "", strerror(sl->rot_err));
+        sl->snap_not_before = uv_now(sl->loop) + STORE_LOG_SNAP_BACKOFF_MS;
+    } else {
+        close(sl->fd);
+        sl->fd = sl->rot_fd;
+        sl->file_len = sl->durable_len = 0;
+        if (!sl->closing) snap_fork(sl); /* else the next start folds .old */
+    }
+    if (sl->pend.len) log_flush(&sl->base); /* what waited for the rotation */
+}
+
+/* At a group boundary (nothing written and not yet committed, no fsync
+ * in flight on the fd): rotate the log on the thread pool, then fork. */
+static void maybe_snapshot(store_log *sl)
+{
+    if (!sl->snap_bytes || sl->file_len < sl->snap_bytes || sl->child || sl->syncing || sl->broken || sl->closing ||
+        sl->rotating || sl->installing || !sl->svc || sl->group.len || uv_now(sl->loop) < sl->snap_not_before)
+        return;
+    if (access(sl->old_path, F_OK) == 0) return; /* one rotation in flight at most */
+    sl->rotating = true;
+    sl->rot_fd = -1;
+    sl->rot_sync = sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty;
+    sl->dirty = false; /* the rotation fsyncs it */
+    sl->snap_work.data = sl;
+    int rc = uv_queue_work(sl->loop, &sl->snap_work, rotate_work, rotate_done);
+    assert(rc == 0);
+    (void)rc;
 }
 
 static bool log_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
@@ -332,6 +408,7 @@ static void log_flush(repl_log *l)
     store_log *sl = (store_log *)l;
     if (!sl->pend.len) return;
     if (sl->syncing && sl->mode == STORE_FSYNC_ALWAYS) return; /* joins the next group */
+    if (sl->rotating) return;                                  /* flushed when it is done */
     swap_to_group(sl);
     if (sl->broken) {
         group_fail(sl);
@@ -673,7 +750,7 @@ static void snap_finish_at_exit(store_log *sl)
 void store_log_free(store_log *sl)
 {
     if (!sl) return;
-    assert(!sl->syncing && (sl->handles_open == 0 || !sl->closing));
+    assert(!sl->syncing && !sl->rotating && !sl->installing && (sl->handles_open == 0 || !sl->closing));
     if (sl->handles_open) log_warn("store_log_free: not shut down (loop not run?)");
     if (sl->fd >= 0) {
         if (sl->mode != STORE_FSYNC_NO && sl->file_len && fsync(sl->fd) != 0)
