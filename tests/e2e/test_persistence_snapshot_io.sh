@@ -14,10 +14,10 @@ if ((!MQS_IS_MQSTATED)) || [[ -z "${MQSTATE:-}" || -z "${SLOW_FSYNC:-}" ]]; then
 fi
 
 PDIR="$MQS_DIR/data"
-DELAY_MS=1000
+DELAY_MS=1500
 # A GET the loop answered without waiting for an fsync: far below DELAY
 # even on a loaded machine (a CLI process start, ASan).
-GET_BOUND_MS=700
+GET_BOUND_MS=1000
 
 mqs_write_config() {
     printf 'log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %s\npersistence:\n  dir: %s\n  fsync: everysec\n  snapshot_log_bytes: 4096\n' \
