@@ -244,8 +244,8 @@ cpu_s() {
 
 # Seconds from T0 until Redis answers PING with PONG (at most 600 s).
 redis_ready() {
-    local t0=$1 port=$2 i
-    for i in $(seq 60000); do
+    local t0=$1 port=$2
+    for _ in $(seq 60000); do
         if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; then
             awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.3f", b - a }'
             return
@@ -272,7 +272,7 @@ fill_mqstated() {
 
 # restart_mqstated DATADIR SNAPSHOT_BYTES LABEL RUN
 restart_mqstated() {
-    local t0 port wall own
+    local t0 port wall own cpu
     : >"$out/mqstated.restart.log"
     port=$(free_port)
     printf 'persistence:\n  dir: %s\n  fsync: everysec\n  snapshot_log_bytes: %s\n' "$1" "$2" >"$out/mqstated.yaml"
@@ -282,8 +282,7 @@ restart_mqstated() {
     started+=("$!")
     pid_of[mqstated]=$!
     port_of[mqstated]=$port
-    local i
-    for i in $(seq 60000); do
+    for _ in $(seq 60000); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
         kill -0 "${pid_of[mqstated]}" 2>/dev/null || break
         sleep 0.005
@@ -319,7 +318,7 @@ fill_redis() {
 
 # restart_redis DATADIR LABEL RUN ARGS...
 restart_redis() {
-    local dir=$1 label=$2 run=$3 t0 port wall own
+    local dir=$1 label=$2 run=$3 t0 port wall own cpu
     shift 3
     port=$(free_port)
     : >"$out/redis.restart.log"

@@ -32,7 +32,8 @@ slow_start() {
     mqs_broker_stop
     rm -rf "$PDIR"
     [[ -f "$SLOW_FSYNC" ]] || mqs_fail "no shim at $SLOW_FSYNC"
-    local t0=$(mqs_now_ms)
+    local t0
+    t0=$(mqs_now_ms)
     LD_PRELOAD="$SLOW_FSYNC" MQS_TEST_FSYNC_DELAY_MS=$DELAY_MS \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" mqs_broker_start ||
         mqs_fail "broker did not start with the slow_fsync shim"
