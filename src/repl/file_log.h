@@ -56,6 +56,11 @@ typedef const char *(*repl_scan_fn)(void *ctx, uint64_t index, size_t offset, co
 /* Scan p[0..n). fn may be NULL (count only). */
 void repl_file_scan(const uint8_t *p, size_t n, repl_scan_fn fn, void *ctx, repl_scan_result *out);
 
+/* How many frames p[0..n) holds, by their lengths alone (no CRC, no
+ * validation: what repl_file_scan would accept is at most this many).
+ * Cheap; for sizing tables before a replay. */
+uint64_t repl_file_count_frames(const uint8_t *p, size_t n);
+
 /* A text for a status: "clean", "torn tail", "corrupt". */
 const char *repl_scan_status_name(repl_scan_status s);
 

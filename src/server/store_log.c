@@ -598,13 +598,17 @@ static bool load_snapshot(store_log *sl, store_service *svc, uint64_t *index, ui
 }
 
 /* Replay one log file from fd; newest: a torn tail is truncated (else it
- * is corruption). *frames = records replayed; *valid_end = clean length. */
-static bool replay_file(store_log *sl, const char *path, int fd, bool newest, uint64_t *frames, size_t *valid_end)
+ * is corruption). *frames = records replayed; *valid_end = clean length.
+ * presize (an empty store): its key table is sized for the file's frames
+ * first (at most one slot pointer per record, and no rehashing). */
+static bool replay_file(store_log *sl, const char *path, int fd, bool newest, store_service *presize, uint64_t *frames,
+                        size_t *valid_end)
 {
     void *map;
     size_t n;
     if (!map_file(path, fd, &map, &n)) return false;
     repl_scan_result res = {REPL_SCAN_CLEAN, 0, 0, NULL};
+    if (n && presize) store_service_reserve_keys(presize, (size_t)repl_file_count_frames(map, n));
     if (n) {
         replay rp = {sl, sl->last_index};
         repl_file_scan(map, n, replay_frame, &rp, &res);
@@ -643,7 +647,7 @@ static bool replay_old(store_log *sl, uint64_t *frames)
         return false;
     }
     size_t end;
-    bool ok = replay_file(sl, sl->old_path, fd, false, frames, &end);
+    bool ok = replay_file(sl, sl->old_path, fd, false, NULL, frames, &end);
     close(fd);
     return ok;
 }
@@ -711,7 +715,7 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
     }
     if (created) fsync_dir(sl->dir); /* the new name must survive a power loss too */
     size_t end;
-    if (!replay_file(sl, sl->path, sl->fd, true, &frames, &end)) return NULL;
+    if (!replay_file(sl, sl->path, sl->fd, true, sl->last_index == 0 ? svc : NULL, &frames, &end)) return NULL;
     sl->file_len = sl->durable_len = end;
     log_info("state store restored in %.3f s: %" PRIu64 " keys from %s, %" PRIu64 " records from %s, %" PRIu64
              " records from %s (fsync: %s)",
