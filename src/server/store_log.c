@@ -25,6 +25,10 @@
 #include "util/buf.h"
 #include "util/log.h"
 
+/* A replay into an empty store sizes its key table for at most this many
+ * records first (32 MiB of slots): a log of overwrites of a few keys must
+ * not make the table huge. */
+#define STORE_LOG_PRESIZE_MAX ((size_t)1 << 22)
 /* How long writes are refused after a write or fsync error. */
 #define STORE_LOG_RETRY_MS 1000
 #define STORE_LOG_EVERYSEC_MS 1000
@@ -600,7 +604,7 @@ static bool load_snapshot(store_log *sl, store_service *svc, uint64_t *index, ui
 /* Replay one log file from fd; newest: a torn tail is truncated (else it
  * is corruption). *frames = records replayed; *valid_end = clean length.
  * presize (an empty store): its key table is sized for the file's frames
- * first (at most one slot pointer per record, and no rehashing). */
+ * first (no incremental rehashing; bounded by STORE_LOG_PRESIZE_MAX). */
 static bool replay_file(store_log *sl, const char *path, int fd, bool newest, store_service *presize, uint64_t *frames,
                         size_t *valid_end)
 {
@@ -608,7 +612,10 @@ static bool replay_file(store_log *sl, const char *path, int fd, bool newest, st
     size_t n;
     if (!map_file(path, fd, &map, &n)) return false;
     repl_scan_result res = {REPL_SCAN_CLEAN, 0, 0, NULL};
-    if (n && presize) store_service_reserve_keys(presize, (size_t)repl_file_count_frames(map, n));
+    if (n && presize) {
+        uint64_t records = repl_file_count_frames(map, n);
+        store_service_reserve_keys(presize, records < STORE_LOG_PRESIZE_MAX ? (size_t)records : STORE_LOG_PRESIZE_MAX);
+    }
     if (n) {
         replay rp = {sl, sl->last_index};
         repl_file_scan(map, n, replay_frame, &rp, &res);
