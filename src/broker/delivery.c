@@ -13,7 +13,7 @@
  * request-reply exchange creates and frees one per request, all the same
  * size, so this spares a calloc/free pair each. Bounded (DLV_POOL_MAX
  * entries of a few dozen bytes) and per thread because unlocked. */
-#define DLV_POOL_MAX 256
+#define DLV_POOL_MAX 4096 /* a group commit's replies (see message.c) */
 
 static _Thread_local delivery *dlv_pool;
 static _Thread_local unsigned dlv_pool_n;

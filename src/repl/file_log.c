@@ -58,6 +58,20 @@ void repl_file_scan(const uint8_t *p, size_t n, repl_scan_fn fn, void *ctx, repl
     assert(out->valid_end <= n);
 }
 
+uint64_t repl_file_count_frames(const uint8_t *p, size_t n)
+{
+    uint64_t frames = 0;
+    size_t off = 0;
+    while (n - off >= REPL_FRAME_HEADER) {
+        const uint8_t *h = p + off;
+        uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+        if (len > REPL_FRAME_MAX_PAYLOAD || len > n - off - REPL_FRAME_HEADER) break;
+        off += REPL_FRAME_HEADER + len;
+        frames++;
+    }
+    return frames;
+}
+
 const char *repl_scan_status_name(repl_scan_status s)
 {
     switch (s) {

@@ -70,6 +70,10 @@ void repl_file_scan(const uint8_t *p, size_t n, repl_scan_fn fn, void *ctx, repl
 /* The name (not the path) of rotated log number k >= 1 into out; false
  * if it does not fit or k is 0 or above REPL_FILE_LOG_OLD_MAX. */
 bool repl_file_old_name(unsigned k, char *out, size_t n);
+/* How many frames p[0..n) holds, by their lengths alone (no CRC, no
+ * validation: what repl_file_scan would accept is at most this many).
+ * Cheap; for sizing tables before a replay. */
+uint64_t repl_file_count_frames(const uint8_t *p, size_t n);
 
 /* A text for a status: "clean", "torn tail", "corrupt". */
 const char *repl_scan_status_name(repl_scan_status s);

@@ -28,6 +28,10 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* A replay into an empty store sizes its key table for at most this many
+ * records first (32 MiB of slots): a log of overwrites of a few keys must
+ * not make the table huge. */
+#define STORE_LOG_PRESIZE_MAX ((size_t)1 << 22)
 /* How long writes are refused after a write or fsync error. */
 #define STORE_LOG_RETRY_MS 1000
 #define STORE_LOG_EVERYSEC_MS 1000
@@ -86,6 +90,21 @@ struct store_log {
     uint64_t snap_backoff_ms; /* the next retry's delay; 0: no failure */
     unsigned snap_failures;   /* since the last installed snapshot */
     char snap_why[96];        /* the failure last logged (logged once per kind) */
+    /* The rotation before the fork and the install after the child run on
+     * the thread pool: their fsyncs, and the release of the replaced
+     * snapshot's blocks in rename(2), take milliseconds the loop keeps
+     * serving reads in. While `rotating`, flushes wait (the store must stay
+     * at the end of the rotated log, which is what the child writes); at
+     * most one of the two is in flight, and the worker owns the log's
+     * files and fds meanwhile (the loop touches neither). */
+    uv_work_t snap_work;
+    bool rotating, installing;
+    bool rot_sync;   /* everysec: fsync the log before renaming it */
+    bool rot_rename; /* rotate (false: a retry with an empty log forks only) */
+    int rot_fd;      /* the new log; -1: none */
+    int rot_err;     /* errno of the failed step; 0: none */
+    char rot_why[96];
+    enum { INSTALL_OK, INSTALL_FAILED, INSTALL_LEFT } install_result;
     /* Local records (store_log_local): tag = their sequence number. */
     store_log_local local;
     uint64_t local_last, local_durable;
@@ -352,23 +371,47 @@ static void snap_failed(store_log *sl, const char *why);
  * tmp is left uninstalled: then no snapshot may start before the next
  * start installs it (a new one would overwrite it). If .old cannot be
  * deleted the tmp is discarded and the attempt counts as failed (true). */
+static void snap_install_files(store_log *sl);
+static bool snap_install_finish(store_log *sl);
 static bool snap_install(store_log *sl)
 {
-    unsigned n = sl->rotated;
+    snap_install_files(sl);
+    return snap_install_finish(sl);
+}
+
+/* The file work of snap_install, on any thread (it changes no loop state
+ * but sl->rotated, the install_result and rot_why). */
+static void snap_install_files(store_log *sl)
+{
     if (access(sl->old_path, F_OK) == 0 && unlink(sl->old_path) != 0) { /* nothing changed: retry later */
-        char why[96];
-        snprintf(why, sizeof why, "cannot delete %s: %s", REPL_FILE_LOG_OLD_NAME, strerror(errno));
+        snprintf(sl->rot_why, sizeof sl->rot_why, "cannot delete %s: %s", REPL_FILE_LOG_OLD_NAME, strerror(errno));
         unlink(sl->tmp_path);
-        snap_failed(sl, why);
-        return true;
+        sl->install_result = INSTALL_FAILED;
+        return;
     }
-    if (!rotated_delete(sl)) return false; /* the tmp covers what is left: the next start installs it */
+    sl->install_result = INSTALL_LEFT;
+    unsigned n = sl->rotated;
+    if (!rotated_delete(sl)) return; /* the tmp covers what is left: the next start installs it */
     fsync_dir(sl->dir);
     if (rename(sl->tmp_path, sl->snap_path) != 0) { /* the next start installs it */
         log_error("state store snapshot: cannot rename %s to %s: %s", sl->tmp_path, sl->snap_path, strerror(errno));
-        return false;
+        return;
     }
     fsync_dir(sl->dir);
+    sl->install_result = INSTALL_OK;
+    sl->rot_err = (int)n; /* rotated logs deleted, for the message */
+}
+
+/* On the loop, after snap_install_files: log, reset the backoff or retry.
+ * False if a complete tmp is left uninstalled. */
+static bool snap_install_finish(store_log *sl)
+{
+    if (sl->install_result == INSTALL_FAILED) {
+        snap_failed(sl, sl->rot_why);
+        return true;
+    }
+    if (sl->install_result == INSTALL_LEFT) return false;
+    unsigned n = (unsigned)sl->rot_err;
     if (sl->snap_failures)
         log_info("state store snapshot %s installed after %u failed attempts; %u rotated logs deleted", sl->snap_path,
                  sl->snap_failures, n);
@@ -377,6 +420,16 @@ static bool snap_install(store_log *sl)
     sl->snap_backoff_ms = 0;
     sl->snap_why[0] = 0;
     return true;
+}
+
+static void install_work(uv_work_t *w) { snap_install_files(w->data); }
+
+static void install_done(uv_work_t *w, int status)
+{
+    store_log *sl = w->data;
+    sl->installing = false;
+    if (status != 0) sl->install_result = INSTALL_LEFT; /* cancelled: the next start installs it */
+    if (!snap_install_finish(sl)) sl->snap_not_before = UINT64_MAX;
 }
 
 static void snap_retry_fire(uv_timer_t *t) { maybe_snapshot(t->data); }
@@ -413,7 +466,11 @@ static void snap_poll_fire(uv_timer_t *t)
     uv_timer_stop(&sl->snap_poll);
     sl->child = 0;
     if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        if (!snap_install(sl)) sl->snap_not_before = UINT64_MAX;
+        sl->installing = true;
+        sl->snap_work.data = sl;
+        int rc = uv_queue_work(sl->loop, &sl->snap_work, install_work, install_done);
+        assert(rc == 0);
+        (void)rc;
         return;
     }
     char why[96];
@@ -424,57 +481,52 @@ static void snap_poll_fire(uv_timer_t *t)
     snap_failed(sl, why);
 }
 
-/* Rename the current log to rotated log number sl->rotated + 1 and start
- * an empty one. False (why set) if nothing changed. */
-static bool log_rotate(store_log *sl, char *why, size_t whylen)
+/* Rename the current log to rotated log number sl->rotated + 1, create an
+ * empty one and fsync the directory; on the thread pool (sl->rotating):
+ * the new fd goes to rot_fd, a failure to rot_err and rot_why (nothing
+ * changed then). */
+static void log_rotate_files(store_log *sl)
 {
     if (sl->rotated >= REPL_FILE_LOG_OLD_MAX) {
-        snprintf(why, whylen, "%u rotated logs already", sl->rotated);
-        return false;
+        sl->rot_err = EMLINK;
+        snprintf(sl->rot_why, sizeof sl->rot_why, "%u rotated logs already", sl->rotated);
+        return;
     }
     char old[PATH_MAX];
     rotated_path(sl, sl->rotated + 1, old, sizeof old);
     if (rename(sl->path, old) != 0) {
-        snprintf(why, whylen, "cannot rename %s: %s", REPL_FILE_LOG_NAME, strerror(errno));
-        return false;
+        sl->rot_err = errno;
+        snprintf(sl->rot_why, sizeof sl->rot_why, "cannot rename %s: %s", REPL_FILE_LOG_NAME, strerror(errno));
+        return;
     }
     int fd = open(sl->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0) { /* keep appending to the renamed file: nothing is lost */
-        snprintf(why, whylen, "cannot create %s: %s", REPL_FILE_LOG_NAME, strerror(errno));
+        sl->rot_err = errno;
+        snprintf(sl->rot_why, sizeof sl->rot_why, "cannot create %s: %s", REPL_FILE_LOG_NAME, strerror(errno));
         if (rename(old, sl->path) != 0)
             log_error("state store log: cannot rename %s back to %s: %s", old, sl->path, strerror(errno));
-        return false;
+        return;
     }
     fsync_dir(sl->dir);
-    close(sl->fd);
-    sl->fd = fd;
-    sl->file_len = sl->durable_len = 0;
-    sl->dirty = false;
-    sl->rotated++;
-    return true;
+    sl->rot_fd = fd;
 }
 
-/* At a group boundary (nothing written and not yet committed, no fsync
- * in flight on the fd): rotate the log, fork the snapshot writer. After
- * a failure (sl->rotated > 0) this is the retry, whatever the log size:
- * the log written since is rotated too (unless empty), so the snapshot,
- * as of sl->last_index, is exactly the end of the last rotated log and
- * covers the whole chain; the new log starts right after it. */
-static void maybe_snapshot(store_log *sl)
+static void rotate_work(uv_work_t *w)
 {
-    bool retry = sl->rotated > 0;
-    if ((!retry && (!sl->snap_bytes || sl->file_len < sl->snap_bytes)) || sl->child || sl->syncing || sl->broken ||
-        sl->closing || !sl->svc || sl->group_tags.n || uv_now(sl->loop) < sl->snap_not_before)
-        return;
-    if (sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty && fsync(sl->fd) != 0) {
-        log_broken(sl, "fsync", errno, false);
+    store_log *sl = w->data;
+    if (sl->rot_sync && fsync(sl->fd) != 0) {
+        sl->rot_err = errno;
+        snprintf(sl->rot_why, sizeof sl->rot_why, "fsync");
         return;
     }
+    if (sl->rot_rename) log_rotate_files(sl);
+}
+
+/* Fork the snapshot writer: the store is at the end of the last rotated
+ * log (nothing was committed since). The fork is the loop's only pause. */
+static void snap_fork(store_log *sl)
+{
     char why[96];
-    if ((!retry || sl->file_len) && !log_rotate(sl, why, sizeof why)) {
-        snap_failed(sl, why);
-        return;
-    }
     uint64_t t0 = uv_hrtime();
     pid_t parent = getpid(), pid = fork();
     if (pid == 0) snap_child(sl, sl->last_index, parent);
@@ -487,7 +539,59 @@ static void maybe_snapshot(store_log *sl)
     sl->child = pid;
     uv_timer_start(&sl->snap_poll, snap_poll_fire, STORE_LOG_SNAP_POLL_MS, STORE_LOG_SNAP_POLL_MS);
     log_info("state store snapshot: writing %s as of record %" PRIu64 " (child PID %ld, fork took %.3f ms%s)",
-             sl->tmp_path, sl->last_index, (long)pid, (double)pause / 1e6, retry ? ", a retry" : "");
+             sl->tmp_path, sl->last_index, (long)pid, (double)pause / 1e6, sl->snap_failures ? ", a retry" : "");
+}
+
+static void rotate_done(uv_work_t *w, int status)
+{
+    store_log *sl = w->data;
+    sl->rotating = false;
+    if (status != 0 && !sl->rot_err) { /* cancelled (shutdown): nothing ran */
+        sl->rot_err = ECANCELED;
+        snprintf(sl->rot_why, sizeof sl->rot_why, "cancelled");
+    }
+    if (sl->rot_err && strcmp(sl->rot_why, "fsync") == 0) {
+        sl->dirty = true;
+        log_broken(sl, "fsync", sl->rot_err, false);
+    } else if (sl->rot_err) {
+        snap_failed(sl, sl->rot_why);
+    } else {
+        if (sl->rot_fd >= 0) {
+            close(sl->fd);
+            sl->fd = sl->rot_fd;
+            sl->file_len = sl->durable_len = 0;
+            sl->rotated++;
+        }
+        if (!sl->closing) snap_fork(sl); /* else the next start folds the chain */
+    }
+    if (sl->pend_tags.n) log_flush(&sl->base); /* what waited for the rotation */
+}
+
+/* At a group boundary (nothing written and not yet committed, no fsync
+ * in flight on the fd): rotate the log on the thread pool, then fork the
+ * snapshot writer. After a failure (sl->rotated > 0) this is the retry,
+ * whatever the log size: the log written since is rotated too (unless
+ * empty), so the snapshot, as of sl->last_index, is exactly the end of the
+ * last rotated log and covers the whole chain; the new log starts right
+ * after it. */
+static void maybe_snapshot(store_log *sl)
+{
+    bool retry = sl->rotated > 0;
+    if ((!retry && (!sl->snap_bytes || sl->file_len < sl->snap_bytes)) || sl->child || sl->syncing || sl->broken ||
+        sl->closing || sl->rotating || sl->installing || !sl->svc || sl->group_tags.n ||
+        uv_now(sl->loop) < sl->snap_not_before)
+        return;
+    sl->rotating = true;
+    sl->rot_sync = sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty;
+    sl->rot_rename = !retry || sl->file_len;
+    sl->rot_fd = -1;
+    sl->rot_err = 0;
+    sl->rot_why[0] = 0;
+    sl->dirty = false; /* the rotation fsyncs it (rot_sync), and no write happens meanwhile */
+    sl->snap_work.data = sl;
+    int rc = uv_queue_work(sl->loop, &sl->snap_work, rotate_work, rotate_done);
+    assert(rc == 0);
+    (void)rc;
 }
 
 static bool log_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
@@ -521,6 +625,7 @@ static void log_flush(repl_log *l)
     store_log *sl = (store_log *)l;
     if (!sl->pend_tags.n) return;
     if (sl->syncing && sl->mode == STORE_FSYNC_ALWAYS) return; /* joins the next group */
+    if (sl->rotating) return;                                  /* flushed when it is done */
     swap_to_group(sl);
     if (sl->broken) {
         group_fail(sl);
@@ -741,13 +846,20 @@ static bool load_snapshot(store_log *sl, store_service *svc, uint64_t *index, ui
 }
 
 /* Replay one log file from fd; newest: a torn tail is truncated (else it
- * is corruption). *frames = records replayed; *valid_end = clean length. */
-static bool replay_file(store_log *sl, const char *path, int fd, bool newest, uint64_t *frames, size_t *valid_end)
+ * is corruption). *frames = records replayed; *valid_end = clean length.
+ * presize (an empty store): its key table is sized for the file's frames
+ * first (no incremental rehashing; bounded by STORE_LOG_PRESIZE_MAX). */
+static bool replay_file(store_log *sl, const char *path, int fd, bool newest, store_service *presize, uint64_t *frames,
+                        size_t *valid_end)
 {
     void *map;
     size_t n;
     if (!map_file(path, fd, &map, &n)) return false;
     repl_scan_result res = {REPL_SCAN_CLEAN, 0, 0, NULL};
+    if (n && presize) {
+        uint64_t records = repl_file_count_frames(map, n);
+        store_service_reserve_keys(presize, records < STORE_LOG_PRESIZE_MAX ? (size_t)records : STORE_LOG_PRESIZE_MAX);
+    }
     if (n) {
         replay rp = {sl, sl->last_index};
         repl_file_scan(map, n, replay_frame, &rp, &res);
@@ -790,7 +902,7 @@ static bool replay_old(store_log *sl, uint64_t *frames)
         }
         size_t end;
         uint64_t n;
-        bool ok = replay_file(sl, path, fd, false, &n, &end);
+        bool ok = replay_file(sl, path, fd, false, NULL, &n, &end);
         close(fd);
         if (!ok) return false;
         *frames += n;
@@ -936,7 +1048,7 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
     }
     if (created) fsync_dir(sl->dir); /* the new name must survive a power loss too */
     size_t end;
-    if (!replay_file(sl, sl->path, sl->fd, true, &frames, &end)) return NULL;
+    if (!replay_file(sl, sl->path, sl->fd, true, sl->last_index == 0 ? svc : NULL, &frames, &end)) return NULL;
     sl->file_len = sl->durable_len = end;
     /* Non-durable values in the log replaced durable ones (store_bridge.c):
      * their keys were not durable when the server stopped. */
@@ -982,7 +1094,7 @@ static void snap_finish_at_exit(store_log *sl)
 void store_log_free(store_log *sl)
 {
     if (!sl) return;
-    assert(!sl->syncing && (sl->handles_open == 0 || !sl->closing));
+    assert(!sl->syncing && !sl->rotating && !sl->installing && (sl->handles_open == 0 || !sl->closing));
     if (sl->handles_open) log_warn("store_log_free: not shut down (loop not run?)");
     if (sl->fd >= 0) {
         if (sl->mode != STORE_FSYNC_NO && sl->file_len && fsync(sl->fd) != 0)

@@ -425,6 +425,8 @@ bool store_service_expire(store_service *s, uint64_t now_ms)
 
 /* --- stats ---------------------------------------------------------------------- */
 
+void store_service_reserve_keys(store_service *s, size_t n) { keyspace_reserve(s->ks, n); }
+
 void store_service_stats(const store_service *s, store_stats *out)
 {
     memset(out, 0, sizeof *out);

@@ -216,4 +216,9 @@ typedef struct store_stats {
 
 void store_service_stats(const store_service *s, store_stats *out);
 
+/* Size an empty store's key table for about n keys at once (a replay of
+ * n records into it: no incremental rehashing while they go in). No
+ * effect once it holds a key. The caller bounds n by the bytes it has. */
+void store_service_reserve_keys(store_service *s, size_t n);
+
 #endif

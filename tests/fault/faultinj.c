@@ -16,6 +16,9 @@
  *   short=1               matching writes alternate: the first writes half
  *                         of its bytes and returns that count, the next
  *                         fails, and so on (a short write, then the error)
+ *   delay_ms=N            matching calls sleep N ms, then do the real call
+ *                         (a slow disk: no error is injected); with it the
+ *                         directory's own fsync matches too
  *
  * No state is shared between threads beyond one atomic toggle for short=1,
  * no lock is taken and nothing is allocated, so it is safe in a forked
@@ -35,6 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { OP_WRITE = 1, OP_FSYNC = 2 };
@@ -43,6 +47,7 @@ typedef struct rule {
     unsigned ops;
     int err;
     bool shortw;
+    long delay_ms; /* > 0: slow the call down instead of failing it */
     char file[NAME_MAX + 1];
 } rule;
 
@@ -103,6 +108,8 @@ static bool rule_load(rule *r)
             snprintf(r->file, sizeof r->file, "%s", w + 5);
         } else if (strcmp(w, "short=1") == 0) {
             r->shortw = true;
+        } else if (strncmp(w, "delay_ms=", 9) == 0) {
+            r->delay_ms = atol(w + 9);
         }
     }
     return true;
@@ -122,6 +129,7 @@ static bool fd_matches(int fd, const rule *r, char *path, size_t pathlen)
     if (!realpath(dir, rdir)) snprintf(rdir, sizeof rdir, "%s", dir);
     size_t dl = strlen(rdir);
     while (dl > 1 && rdir[dl - 1] == '/') dl--;
+    if (r->delay_ms > 0 && strncmp(path, rdir, dl) == 0 && path[dl] == 0) return true; /* the directory */
     if (strncmp(path, rdir, dl) != 0 || path[dl] != '/') return false;
     const char *base = strrchr(path, '/') + 1;
     return !r->file[0] || strcmp(base, r->file) == 0;
@@ -148,6 +156,13 @@ static int decide(int fd, unsigned op, const char *opname, size_t *len)
     rule r;
     char path[PATH_MAX];
     if (!rule_load(&r) || !(r.ops & op) || !fd_matches(fd, &r, path, sizeof path)) {
+        errno = saved;
+        return 0;
+    }
+    if (r.delay_ms > 0) {
+        struct timespec ts = {r.delay_ms / 1000, (r.delay_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+        note(opname, path, "delayed");
         errno = saved;
         return 0;
     }

@@ -63,6 +63,41 @@ static void test_msg_block_reuse(void **state)
     broker__msg_pool_drain(); /* everything freed: LSan checks the blocks went back */
 }
 
+/* A burst of replies (a group commit of the durable state store answers
+ * hundreds of writes at once) freed together: the next burst reuses every
+ * block instead of going back to malloc. */
+static void test_msg_block_reuse_burst(void **state)
+{
+    (void)state;
+    enum { N = 1024 };
+    static msg *a[N];
+    broker__msg_pool_drain();
+    for (int i = 0; i < N; i++) a[i] = broker__msg_new(B("resp/1"), B("+OK"), B("pp"), 1, false);
+    for (int i = 0; i < N; i++) broker__msg_unref(a[i]);
+    for (int i = 0; i < N; i++) {
+        msg *m = broker__msg_new(B("resp/2"), B("+OK"), B("pp"), 1, false);
+        assert_ptr_equal(m, a[N - 1 - i]); /* last freed, first reused */
+    }
+    for (int i = 0; i < N; i++) broker__msg_unref(a[i]);
+    broker__msg_pool_drain();
+}
+
+static void test_delivery_reuse_burst(void **state)
+{
+    (void)state;
+    enum { N = 1024 };
+    static delivery *d[N];
+    broker__delivery_pool_drain();
+    msg *m = broker__msg_new(B("resp/1"), B("+OK"), B(""), 1, false);
+    for (int i = 0; i < N; i++) d[i] = broker__delivery_new(m, 1, false, NULL, 0);
+    for (int i = 0; i < N; i++) broker__delivery_free(d[i]);
+    for (int i = 0; i < N; i++) assert_ptr_equal(broker__delivery_new(m, 1, false, NULL, 0), d[N - 1 - i]);
+    for (int i = 0; i < N; i++) broker__delivery_free(d[i]);
+    broker__msg_unref(m);
+    broker__delivery_pool_drain();
+    broker__msg_pool_drain();
+}
+
 static void test_expiry(void **state)
 {
     (void)state;
@@ -133,6 +168,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_msg_copies_and_refcounts),
         cmocka_unit_test(test_msg_block_reuse),
+        cmocka_unit_test(test_msg_block_reuse_burst),
+        cmocka_unit_test(test_delivery_reuse_burst),
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_delivery_list),
         cmocka_unit_test(test_share_key),

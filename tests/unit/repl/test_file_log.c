@@ -45,6 +45,23 @@ static void test_clean(void **state)
     buf_free(&b);
 }
 
+/* Counting by lengths: every whole frame of a clean or cut file, none of
+ * an unfinished one, and no step past a length beyond the data. */
+static void test_count_frames(void **state)
+{
+    (void)state;
+    size_t ends[NREC];
+    buf b = make_log(ends);
+    assert_int_equal(repl_file_count_frames(b.data, b.len), NREC);
+    assert_int_equal(repl_file_count_frames(b.data, 0), 0);
+    assert_int_equal(repl_file_count_frames(b.data, ends[2]), 3);
+    assert_int_equal(repl_file_count_frames(b.data, ends[2] + 5), 3);
+    assert_int_equal(repl_file_count_frames(b.data, ends[2] + REPL_FRAME_HEADER + 1), 3);
+    b.data[ends[2] + 3] = 0xff; /* frame 4's length: far past the end */
+    assert_int_equal(repl_file_count_frames(b.data, b.len), 3);
+    buf_free(&b);
+}
+
 /* Every cut inside the last three records keeps the prefix of whole ones. */
 static void test_torn_every_offset(void **state)
 {
@@ -193,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_local_types),
         cmocka_unit_test(test_callback_rejects),
         cmocka_unit_test(test_old_names),
+        cmocka_unit_test(test_count_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
