@@ -45,6 +45,15 @@
  * else is corruption. */
 #define REPL_FILE_LOCAL_FIRST 16
 #define REPL_FILE_LOCAL_LAST 31
+/* A local record's payload in the log starts with its sequence number
+ * (u64 LE; strictly increasing over the node's life, across restarts).
+ * Its owner applies its state *before* the record is written, so a
+ * snapshot forked while local records wait to be written already holds
+ * their effects: its LOCL section starts with a REPL_FILE_LOCAL_SEQ record
+ * (payload: u64 LE, the sequence number of the last local record it
+ * includes) and replay skips the logs' local records at or below it. */
+#define REPL_FILE_LOCAL_SEQ_BYTES 8
+#define REPL_FILE_LOCAL_SEQ 15
 
 typedef enum repl_scan_status {
     REPL_SCAN_CLEAN,

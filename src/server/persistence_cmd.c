@@ -36,8 +36,11 @@ static const char *check_broker(scan_ctx *sc, uint8_t type, const uint8_t *p, si
     return NULL;
 }
 
+/* A record of the snapshot's LOCL section: the local sequence mark, or
+ * a broker record. */
 static const char *check_local(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 {
+    if (type == REPL_FILE_LOCAL_SEQ) return n == REPL_FILE_LOCAL_SEQ_BYTES ? NULL : "a bad local sequence mark";
     return check_broker(ctx, type, p, n);
 }
 
@@ -45,7 +48,10 @@ static const char *check_frame(void *ctx, uint64_t index, size_t offset, const r
 {
     (void)index;
     (void)offset;
-    if (f->type != REPL_FILE_STORE_RECORD) return check_broker(ctx, f->type, f->payload, f->len);
+    if (f->type != REPL_FILE_STORE_RECORD) { /* a local record: its sequence number, then the record */
+        if (f->len < REPL_FILE_LOCAL_SEQ_BYTES) return "a local record without its sequence number";
+        return check_broker(ctx, f->type, f->payload + REPL_FILE_LOCAL_SEQ_BYTES, f->len - REPL_FILE_LOCAL_SEQ_BYTES);
+    }
     store_record r;
     store_record_err e = store_record_decode(f->payload, f->len, &r);
     if (e != STORE_RECORD_OK) return "a record does not decode";

@@ -26,6 +26,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/le.h"
 #include "util/log.h"
 
 /* A replay into an empty store sizes its key table for at most this many
@@ -108,7 +109,9 @@ struct store_log {
     /* Local records (store_log_local): tag = their sequence number. */
     store_log_local local;
     uint64_t local_last, local_durable;
-    uv_check_t local_flush; /* flushes a group that only local records started */
+    uint64_t local_snap_seq; /* at start: the last local record the snapshot includes */
+    buf local_buf;           /* a local record with its sequence number in front */
+    uv_check_t local_flush;  /* flushes a group that only local records started */
 };
 
 static void maybe_snapshot(store_log *sl);
@@ -319,6 +322,19 @@ static bool snap_sink(void *ctx, const void *p, size_t n)
 
 /* In the forked child: no libuv, no allocation, no logging. The exit
  * status is 0 or the errno of what failed (for the parent's message). */
+/* The LOCL section: the sequence number of the last local record whose
+ * effects the state includes (all appended so far: the owner applies
+ * before writing), then the owner's records. In the forked child. */
+static bool snap_locals(void *ctx, snapshot_emit_fn emit, void *emit_ctx)
+{
+    const store_log *sl = ctx;
+    uint8_t seq[REPL_FILE_LOCAL_SEQ_BYTES];
+    le_put_u64(seq, sl->local_last);
+    snapshot_piece piece = {seq, sizeof seq};
+    if (!emit(emit_ctx, REPL_FILE_LOCAL_SEQ, &piece, 1)) return false;
+    return !sl->local.snapshot || sl->local.snapshot(sl->local.ctx, emit, emit_ctx);
+}
+
 static void snap_child(const store_log *sl, uint64_t last_index, pid_t parent)
 {
     /* Die with the server: an orphan would hold its listening sockets
@@ -328,7 +344,7 @@ static void snap_child(const store_log *sl, uint64_t last_index, pid_t parent)
     snap_out o = {open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), 0};
     if (o.fd < 0) _exit(errno & 0xff ? errno & 0xff : EIO);
     int err = 0;
-    if (!store_snapshot_write_ext(sl->svc, last_index, sl->local.snapshot, sl->local.ctx, snap_sink, &o))
+    if (!store_snapshot_write_ext(sl->svc, last_index, snap_locals, (void *)sl, snap_sink, &o))
         err = o.err ? o.err : EIO;
     else if (fsync(o.fd) != 0) err = errno;
     if (close(o.fd) != 0 && !err) err = errno;
@@ -674,8 +690,13 @@ uint64_t store_log_append_local(store_log *sl, uint8_t type, const uint8_t *p, s
 {
     assert(type >= REPL_FILE_LOCAL_FIRST && type <= REPL_FILE_LOCAL_LAST && sl->local.committed);
     if (!store_log_accepting(sl) || (uint64_t)n > REPL_FRAME_MAX_PAYLOAD) return 0;
-    repl_frame_append(&sl->pend, type, p, n);
-    tags_push(&sl->pend_tags, ++sl->local_last, false);
+    sl->local_buf.len = 0;
+    le_put_u64(buf_reserve(&sl->local_buf, REPL_FILE_LOCAL_SEQ_BYTES), ++sl->local_last);
+    sl->local_buf.len = REPL_FILE_LOCAL_SEQ_BYTES;
+    buf_append(&sl->local_buf, p, n);
+    repl_frame_append(&sl->pend, type, sl->local_buf.data, sl->local_buf.len);
+    buf_shrink(&sl->local_buf, 64 << 10);
+    tags_push(&sl->pend_tags, sl->local_last, false);
     if (!uv_is_active((uv_handle_t *)&sl->local_flush)) uv_check_start(&sl->local_flush, local_flush_run);
     return sl->local_last;
 }
@@ -782,12 +803,40 @@ typedef struct replay {
     uint64_t base; /* index of the last record before this file */
 } replay;
 
+/* A local frame of a log: skipped if the snapshot includes it, else
+ * handed to the owner without its sequence number. */
+static const char *replay_local(store_log *sl, const repl_frame *f)
+{
+    if (f->len < REPL_FILE_LOCAL_SEQ_BYTES) return "a local record without its sequence number";
+    le_reader r = le_reader_of(f->payload, REPL_FILE_LOCAL_SEQ_BYTES);
+    uint64_t seq = le_get_u64(&r);
+    if (seq <= sl->local_snap_seq) return NULL; /* its effects are in the snapshot */
+    if (seq <= sl->local_last) return "local record sequence numbers go backwards";
+    sl->local_last = seq;
+    /* none kept now (e.g. persistence.retained: none): skipped, gone at the next snapshot */
+    if (!sl->local.replay) return NULL;
+    return sl->local.replay(sl->local.ctx, f->type, f->payload + REPL_FILE_LOCAL_SEQ_BYTES,
+                            f->len - REPL_FILE_LOCAL_SEQ_BYTES);
+}
+
+/* A record of the snapshot's LOCL section. */
+static const char *snap_local(void *ctx, uint8_t type, const uint8_t *p, size_t n)
+{
+    store_log *sl = ctx;
+    if (type == REPL_FILE_LOCAL_SEQ) {
+        if (n != REPL_FILE_LOCAL_SEQ_BYTES) return "a local sequence mark of the wrong size";
+        le_reader r = le_reader_of(p, n);
+        sl->local_snap_seq = sl->local_last = le_get_u64(&r);
+        return NULL;
+    }
+    return sl->local.replay ? sl->local.replay(sl->local.ctx, type, p, n) : NULL;
+}
+
 static const char *replay_frame(void *ctx, uint64_t index, size_t offset, const repl_frame *f)
 {
     replay *rp = ctx;
     (void)offset;
-    if (is_local(f->type)) /* none kept now (persistence.retained: none): skipped, gone at the next snapshot */
-        return rp->sl->local.replay ? rp->sl->local.replay(rp->sl->local.ctx, f->type, f->payload, f->len) : NULL;
+    if (is_local(f->type)) return replay_local(rp->sl, f);
     store_record r;
     store_record_err e = store_record_decode(f->payload, f->len, &r);
     if (e != STORE_RECORD_OK) return "a record does not decode";
@@ -831,7 +880,7 @@ static bool load_snapshot(store_log *sl, store_service *svc, uint64_t *index, ui
     close(fd);
     if (!ok) return false;
     char err[200];
-    ok = store_snapshot_load_ext(svc, map ? map : "", n, index, sl->local.replay, sl->local.ctx, err, sizeof err);
+    ok = store_snapshot_load_ext(svc, map ? map : "", n, index, snap_local, sl, err, sizeof err);
     if (map) munmap(map, n);
     if (!ok) {
         log_error("state store snapshot %s is damaged (%s); refusing to start (a snapshot is installed only "
@@ -977,7 +1026,7 @@ static bool snap_write_sync(store_log *sl)
 {
     snap_out o = {open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), 0};
     int e = o.fd < 0 ? errno : 0;
-    if (!e && !store_snapshot_write_ext(sl->svc, sl->last_index, sl->local.snapshot, sl->local.ctx, snap_sink, &o))
+    if (!e && !store_snapshot_write_ext(sl->svc, sl->last_index, snap_locals, sl, snap_sink, &o))
         e = o.err ? o.err : EIO;
     else if (!e && fsync(o.fd) != 0) e = errno;
     if (o.fd >= 0 && close(o.fd) != 0 && !e) e = errno;
@@ -1049,6 +1098,7 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
     if (created) fsync_dir(sl->dir); /* the new name must survive a power loss too */
     size_t end;
     if (!replay_file(sl, sl->path, sl->fd, true, sl->last_index == 0 ? svc : NULL, &frames, &end)) return NULL;
+    sl->local_durable = sl->local_last; /* new local records continue above every one replayed */
     sl->file_len = sl->durable_len = end;
     /* Non-durable values in the log replaced durable ones (store_bridge.c):
      * their keys were not durable when the server stopped. */
@@ -1104,6 +1154,7 @@ void store_log_free(store_log *sl)
     if (sl->child) snap_finish_at_exit(sl);
     if (sl->lock_fd >= 0) close(sl->lock_fd); /* releases the lock */
     buf_free(&sl->pend);
+    buf_free(&sl->local_buf);
     buf_free(&sl->group);
     buf_free(&sl->pend_vol);
     buf_free(&sl->group_vol);
