@@ -36,7 +36,7 @@ typedef enum store_fsync_mode {
 /* How far ahead of the server clock the bridge keeps the HLC high-water
  * mark (a CLOCK record) in the log: after a crash the clock resumes at
  * most this far ahead of real time. */
-#define STORE_LOG_CLOCK_MARK_MS 10000
+#define STORE_LOG_CLOCK_MARK_MS 2000
 
 typedef struct store_log store_log;
 
