@@ -1,5 +1,21 @@
 # Sourced by the bench/run_*.sh scripts: ports and readiness of the servers
-# they start (all on 127.0.0.1).
+# they start (all on 127.0.0.1), and their stop at exit.
+
+# The servers the script started (track_server) and the load generator it
+# runs in the background (its PID in job_pid while it runs): all stopped
+# when the script exits, however it exits.
+declare -A pid_of port_of
+started=()
+job_pid=""
+
+bench_cleanup() {
+    local p
+    [ -n "$job_pid" ] && kill "$job_pid" 2>/dev/null
+    for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${started[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
 
 # A port nobody is using right now (the server is started right after; a
 # lost race shows up as a server that fails to start, see wait_port).

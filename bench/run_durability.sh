@@ -95,20 +95,7 @@ setup() {
 
 # --- servers ------------------------------------------------------------------
 
-declare -A pid_of port_of
-started=()
-job_pid=""
-
-cleanup() {
-    local p
-    [ -n "$job_pid" ] && kill "$job_pid" 2>/dev/null
-    for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${started[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-. "$root/bench/common.sh"
+. "$root/bench/common.sh" # also: the servers and generator it started are stopped at exit
 
 # start_mqstated DATADIR FSYNC SNAPSHOT_BYTES: DATADIR "" = no persistence.
 start_mqstated() {

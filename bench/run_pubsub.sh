@@ -82,25 +82,7 @@ setup() {
 
 # --- servers ------------------------------------------------------------------
 
-declare -A pid_of port_of
-started=()
-
-gen_pid=""
-
-cleanup() {
-    local p
-    [ -n "$gen_pid" ] && kill "$gen_pid" 2>/dev/null
-    for p in "${started[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${started[@]}"; do
-        wait "$p" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-. "$root/bench/common.sh"
+. "$root/bench/common.sh" # also: the servers and generator it started are stopped at exit
 
 # Mosquitto as Debian ships it, except: queue and in-flight limits raised so
 # that it never drops a QoS 1 message in these scenarios (its default
@@ -151,9 +133,9 @@ generate() {
     local limit=$1
     shift
     timeout -k 5 "$limit" "$pubsub" --host 127.0.0.1 --json "$@" >"$out/last.json" 2>>"$out/pubsub.err" &
-    gen_pid=$!
-    wait "$gen_pid" || true
-    gen_pid=""
+    job_pid=$!
+    wait "$job_pid" || true
+    job_pid=""
     tail -n 1 "$out/last.json"
 }
 
