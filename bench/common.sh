@@ -65,3 +65,31 @@ stop_server() {
     for p in "${started[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
     started=("${keep[@]}")
 }
+
+# VmRSS of a process, KiB.
+rss_kib() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# Field of a flat JSON object (see bench/pubsub_report.c).
+jget() {
+    sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"
+}
+
+# bounded LIMIT_S OUTFILE CMD...: run CMD with a time limit, in the
+# background and waited for, so that a signal to this script ends it at
+# once (bash defers traps while a foreground child runs).
+bounded() {
+    local limit=$1 file=$2
+    shift 2
+    timeout -k 5 "$limit" "$@" >"$file" 2>>"$out/client.err" &
+    job_pid=$!
+    wait "$job_pid" || true
+    job_pid=""
+}
+
+# record JSON SCENARIO RUN: append one result (the generator's JSON object
+# with the scenario and run added) to $results.
+record() {
+    echo "${1%\}},\"scenario\":\"$2\",\"run\":$3}" >>"$results"
+}

@@ -121,31 +121,7 @@ start_redis() {
     track_server redis "$port" $!
 }
 
-rss_kib() {
-    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
-
 # --- throughput ---------------------------------------------------------------
-
-# Field of a flat JSON object (see bench/pubsub_report.c).
-jget() {
-    sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"
-}
-
-# bounded LIMIT_S OUTFILE CMD...: run CMD with a time limit, in the
-# background and waited for, so that a signal to this script ends it at once.
-bounded() {
-    local limit=$1 file=$2
-    shift 2
-    timeout -k 5 "$limit" "$@" >"$file" 2>>"$out/client.err" &
-    job_pid=$!
-    wait "$job_pid" || true
-    job_pid=""
-}
-
-record() {
-    echo "${1%\}},\"scenario\":\"$2\",\"run\":$3}" >>"$results"
-}
 
 # run_mqstated INFLIGHT SCENARIO RUN
 run_mqstated() {

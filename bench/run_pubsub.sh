@@ -121,11 +121,6 @@ start_broker() {
 
 # --- runs ---------------------------------------------------------------------
 
-# Field of a flat JSON object (see bench/pubsub_report.c).
-jget() {
-    sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"
-}
-
 # generate LIMIT_S ARGS...: one bounded generator run; prints its last line.
 # Run in the background and waited for, so that a signal to this script
 # ends the run at once (bash defers traps while a foreground child runs).

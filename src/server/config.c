@@ -332,67 +332,104 @@ static int check_state_store(schema_ctx *sc, const yaml_node_t *mapping, const c
     return 0;
 }
 
-/* retained: all | none | {topics: [filter, ...]} */
-static int parse_retained_topics(schema_ctx *sc, const yaml_node_t *v, const char *path, config_persistence *p)
+/* persistence.retained and .sessions: `all | none | {KEY: [item, ...]}`,
+ * the items kept NUL-terminated back to back in a fixed array (plain data:
+ * config_reload.c copies and compares the struct whole). */
+typedef struct selection_spec {
+    const char *key;   /* the mapping's one key: "topics", "clientIds" */
+    const char *item;  /* "topic filter", "client id pattern" */
+    const char *word;  /* the item in the short form: "filter", "pattern" */
+    const char *rules; /* shown when an item is invalid */
+    unsigned max;      /* items at most */
+    bool (*valid)(const char *s, size_t len);
+} selection_spec;
+
+static int parse_selection_items(schema_ctx *sc, const yaml_node_t *v, const char *path, const char *name,
+                                 const selection_spec *sp, char *out, size_t cap, uint32_t *n_out)
 {
     if (v->type != YAML_SEQUENCE_NODE)
-        return schema_fail(sc, v, "%s: expected a sequence of topic filters, got %s", path, schema_type_name(v));
+        return schema_fail(sc, v, "%s: expected a sequence of %ss, got %s", path, sp->item, schema_type_name(v));
     size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start), used = 0;
-    if (n == 0) return schema_fail(sc, v, "%s: expected at least one topic filter (or retained: none)", path);
-    if (n > CONFIG_RETAINED_TOPICS_MAX)
-        return schema_fail(sc, v, "%s: at most %d topic filters", path, CONFIG_RETAINED_TOPICS_MAX);
+    if (n == 0) return schema_fail(sc, v, "%s: expected at least one %s (or %s: none)", path, sp->item, name);
+    if (n > sp->max) return schema_fail(sc, v, "%s: at most %u %ss", path, sp->max, sp->item);
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *item = yaml_document_get_node(sc->doc, v->data.sequence.items.start[i]);
-        char item_path[96], text[48];
+        char item_path[96], text[48], what[32];
         snprintf(item_path, sizeof item_path, "%s[%zu]", path, i);
-        const char *s = schema_scalar(sc, item, item_path, "a topic filter");
+        snprintf(what, sizeof what, "a %s", sp->item);
+        const char *s = schema_scalar(sc, item, item_path, what);
         if (!s) return -1;
         size_t len = item->data.scalar.length;
-        mqtt_bytes f = {(const uint8_t *)s, (uint32_t)len};
-        mqtt_bytes group, inner;
-        if (strlen(s) != len || len > UINT16_MAX || !mqtt_filter_valid(f) ||
-            topic_filter_split_share(f, &group, &inner))
-            return schema_fail(sc, item, "%s: \"%s\" is not a valid topic filter (MQTT syntax, no $share)", item_path,
-                               schema_text(item, text, sizeof text));
-        if (used + len + 1 > sizeof p->retained_topics)
-            return schema_fail(sc, item, "%s: the topic filters exceed %d bytes in all", item_path,
-                               CONFIG_RETAINED_TOPICS_BYTES);
-        memcpy(p->retained_topics + used, s, len + 1);
+        if (strlen(s) != len || len > UINT16_MAX || !sp->valid(s, len))
+            return schema_fail(sc, item, "%s: \"%s\" is not a valid %s (%s)", item_path,
+                               schema_text(item, text, sizeof text), sp->item, sp->rules);
+        if (used + len + 1 > cap)
+            return schema_fail(sc, item, "%s: the %ss exceed %zu bytes in all", item_path, sp->item, cap);
+        memcpy(out + used, s, len + 1);
         used += len + 1;
     }
-    p->n_retained_topics = (uint32_t)n;
+    *n_out = (uint32_t)n;
     return 0;
+}
+
+static int parse_selection(schema_ctx *sc, const yaml_node_t *v, const char *path, const selection_spec *sp,
+                           broker_persist_mode *mode, char *out, size_t cap, uint32_t *n_out)
+{
+    memset(out, 0, cap); /* compared whole by config_reload.c */
+    *n_out = 0;
+    const char *name = strrchr(path, '.') ? strrchr(path, '.') + 1 : path;
+    char forms[96];
+    snprintf(forms, sizeof forms, "all, none or {%s: [%s, ...]}", sp->key, sp->word);
+    if (v->type != YAML_MAPPING_NODE) {
+        static const char *const names[] = {"all", "none"};
+        int i = parse_word(sc, v, path, names, 2, forms);
+        if (i < 0) return -1;
+        *mode = i == 0 ? BROKER_PERSIST_ALL : BROKER_PERSIST_NONE;
+        return 0;
+    }
+    for (const yaml_node_pair_t *kv = v->data.mapping.pairs.start; kv < v->data.mapping.pairs.top; kv++) {
+        const yaml_node_t *k = yaml_document_get_node(sc->doc, kv->key);
+        if (k->type != YAML_SCALAR_NODE || strcmp((const char *)k->data.scalar.value, sp->key) != 0) {
+            char text[48];
+            return schema_fail(sc, k, "%s: unknown key \"%s\" (expected %s)", path, schema_text(k, text, sizeof text),
+                               sp->key);
+        }
+    }
+    const yaml_node_t *items = schema_find(sc, v, sp->key);
+    if (!items) return schema_fail(sc, v, "%s: expected %s", path, forms);
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s.%s", path, sp->key);
+    if (parse_selection_items(sc, items, sub, name, sp, out, cap, n_out) != 0) return -1;
+    *mode = BROKER_PERSIST_SOME;
+    return 0;
+}
+
+static bool retained_filter_valid(const char *s, size_t len)
+{
+    mqtt_bytes f = {(const uint8_t *)s, (uint32_t)len}, group, inner;
+    return mqtt_filter_valid(f) && !topic_filter_split_share(f, &group, &inner);
 }
 
 static int parse_retained(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
+    static const selection_spec sp = {"topics", "topic filter", "filter", "MQTT syntax, no $share",
+                                      CONFIG_RETAINED_TOPICS_MAX, retained_filter_valid};
     config_persistence *p = target;
-    memset(p->retained_topics, 0, sizeof p->retained_topics); /* compared whole by config_reload.c */
-    p->n_retained_topics = 0;
-    if (v->type == YAML_MAPPING_NODE) {
-        char sub[64];
-        snprintf(sub, sizeof sub, "%s.topics", path);
-        const yaml_node_t *t = schema_find(sc, v, "topics");
-        for (const yaml_node_pair_t *kv = v->data.mapping.pairs.start; kv < v->data.mapping.pairs.top; kv++) {
-            const yaml_node_t *k = yaml_document_get_node(sc->doc, kv->key);
-            if (k->type != YAML_SCALAR_NODE || strcmp((const char *)k->data.scalar.value, "topics") != 0) {
-                char text[48];
-                return schema_fail(sc, k, "%s: unknown key \"%s\" (expected topics)", path,
-                                   schema_text(k, text, sizeof text));
-            }
-        }
-        if (!t) return schema_fail(sc, v, "%s: expected all, none or {topics: [filter, ...]}", path);
-        if (parse_retained_topics(sc, t, sub, p) != 0) return -1;
-        p->retained = BROKER_PERSIST_SOME;
-        return 0;
-    }
-    static const char *const names[] = {"all", "none"};
-    int i = parse_word(sc, v, path, names, 2, "all, none or {topics: [filter, ...]}");
-    if (i < 0) return -1;
-    p->retained = i == 0 ? BROKER_PERSIST_ALL : BROKER_PERSIST_NONE;
-    p->n_retained_topics = 0;
-    return 0;
+    return parse_selection(sc, v, path, &sp, &p->retained, p->retained_topics, sizeof p->retained_topics,
+                           &p->n_retained_topics);
+}
+
+static bool session_pattern_valid(const char *s, size_t len) { return len && glob_valid((const uint8_t *)s, len); }
+
+static int parse_sessions(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    (void)spec;
+    static const selection_spec sp = {"clientIds", "client id pattern", "pattern", "glob: * ? [a-z]",
+                                      CONFIG_SESSION_IDS_MAX, session_pattern_valid};
+    config_persistence *p = target;
+    return parse_selection(sc, v, path, &sp, &p->sessions, p->session_ids, sizeof p->session_ids,
+                           &p->n_session_ids);
 }
 
 /* broker_persist_select.session_match: ctx is the config_persistence. */
@@ -428,65 +465,6 @@ void config_broker_persist(const config_persistence *c, broker_persist_select *o
 bool config_broker_durable(const config_persistence *c)
 {
     return c->retained != BROKER_PERSIST_NONE || c->sessions != BROKER_PERSIST_NONE;
-}
-
-/* sessions: all | none | {clientIds: [glob pattern, ...]} */
-static int parse_session_ids(schema_ctx *sc, const yaml_node_t *v, const char *path, config_persistence *p)
-{
-    if (v->type != YAML_SEQUENCE_NODE)
-        return schema_fail(sc, v, "%s: expected a sequence of client id patterns, got %s", path, schema_type_name(v));
-    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start), used = 0;
-    if (n == 0) return schema_fail(sc, v, "%s: expected at least one client id pattern (or sessions: none)", path);
-    if (n > CONFIG_SESSION_IDS_MAX)
-        return schema_fail(sc, v, "%s: at most %d client id patterns", path, CONFIG_SESSION_IDS_MAX);
-    for (size_t i = 0; i < n; i++) {
-        const yaml_node_t *item = yaml_document_get_node(sc->doc, v->data.sequence.items.start[i]);
-        char item_path[96], text[48];
-        snprintf(item_path, sizeof item_path, "%s[%zu]", path, i);
-        const char *s = schema_scalar(sc, item, item_path, "a client id pattern");
-        if (!s) return -1;
-        size_t len = item->data.scalar.length;
-        if (strlen(s) != len || len == 0 || len > UINT16_MAX || !glob_valid((const uint8_t *)s, len))
-            return schema_fail(sc, item, "%s: \"%s\" is not a valid client id pattern (glob: * ? [a-z])", item_path,
-                               schema_text(item, text, sizeof text));
-        if (used + len + 1 > sizeof p->session_ids)
-            return schema_fail(sc, item, "%s: the client id patterns exceed %d bytes in all", item_path,
-                               CONFIG_SESSION_IDS_BYTES);
-        memcpy(p->session_ids + used, s, len + 1);
-        used += len + 1;
-    }
-    p->n_session_ids = (uint32_t)n;
-    return 0;
-}
-
-static int parse_sessions(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
-{
-    (void)spec;
-    config_persistence *p = target;
-    memset(p->session_ids, 0, sizeof p->session_ids); /* compared whole by config_reload.c */
-    p->n_session_ids = 0;
-    if (v->type == YAML_MAPPING_NODE) {
-        char sub[64];
-        snprintf(sub, sizeof sub, "%s.clientIds", path);
-        for (const yaml_node_pair_t *kv = v->data.mapping.pairs.start; kv < v->data.mapping.pairs.top; kv++) {
-            const yaml_node_t *k = yaml_document_get_node(sc->doc, kv->key);
-            if (k->type != YAML_SCALAR_NODE || strcmp((const char *)k->data.scalar.value, "clientIds") != 0) {
-                char text[48];
-                return schema_fail(sc, k, "%s: unknown key \"%s\" (expected clientIds)", path,
-                                   schema_text(k, text, sizeof text));
-            }
-        }
-        const yaml_node_t *ids = schema_find(sc, v, "clientIds");
-        if (!ids) return schema_fail(sc, v, "%s: expected all, none or {clientIds: [pattern, ...]}", path);
-        if (parse_session_ids(sc, ids, sub, p) != 0) return -1;
-        p->sessions = BROKER_PERSIST_SOME;
-        return 0;
-    }
-    static const char *const names[] = {"all", "none"};
-    int i = parse_word(sc, v, path, names, 2, "all, none or {clientIds: [pattern, ...]}");
-    if (i < 0) return -1;
-    p->sessions = i == 0 ? BROKER_PERSIST_ALL : BROKER_PERSIST_NONE;
-    return 0;
 }
 
 static const key_spec state_store_keys[] = {
