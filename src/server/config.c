@@ -413,8 +413,12 @@ static bool retained_filter_valid(const char *s, size_t len)
 static int parse_retained(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
-    static const selection_spec sp = {"topics", "topic filter", "filter", "MQTT syntax, no $share",
-                                      CONFIG_RETAINED_TOPICS_MAX, retained_filter_valid};
+    static const selection_spec sp = {"topics",
+                                      "topic filter",
+                                      "filter",
+                                      "MQTT syntax, no $share",
+                                      CONFIG_RETAINED_TOPICS_MAX,
+                                      retained_filter_valid};
     config_persistence *p = target;
     return parse_selection(sc, v, path, &sp, &p->retained, p->retained_topics, sizeof p->retained_topics,
                            &p->n_retained_topics);
@@ -425,11 +429,10 @@ static bool session_pattern_valid(const char *s, size_t len) { return len && glo
 static int parse_sessions(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     (void)spec;
-    static const selection_spec sp = {"clientIds", "client id pattern", "pattern", "glob: * ? [a-z]",
-                                      CONFIG_SESSION_IDS_MAX, session_pattern_valid};
+    static const selection_spec sp = {"clientIds",       "client id pattern",    "pattern",
+                                      "glob: * ? [a-z]", CONFIG_SESSION_IDS_MAX, session_pattern_valid};
     config_persistence *p = target;
-    return parse_selection(sc, v, path, &sp, &p->sessions, p->session_ids, sizeof p->session_ids,
-                           &p->n_session_ids);
+    return parse_selection(sc, v, path, &sp, &p->sessions, p->session_ids, sizeof p->session_ids, &p->n_session_ids);
 }
 
 /* broker_persist_select.session_match: ctx is the config_persistence. */
