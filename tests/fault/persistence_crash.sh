@@ -17,6 +17,7 @@
 # Needs $MQSTATED and $MQSTATE (the CLI); bounded: every wait has a timeout.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../e2e/lib.sh"
+. "$HERE/crash_lib.sh"
 
 ITER=${1:-200}
 WRITERS=${2:-4}
@@ -60,16 +61,7 @@ acked_total=0
 mqs_broker_start || { echo "FAIL: broker did not start" >&2; exit 1; }
 for ((it = 1; it <= ITER; it++)); do
     : >"$MQS_DIR/acked"
-    pids=()
-    for ((w = 0; w < WRITERS; w++)); do
-        writer "$w" "$MQS_PORT" "$MQS_DIR/acked.$w" "$it" &
-        pids+=($!)
-    done
-    sleep "0.$((2 + RANDOM % 8))"
-    kill -KILL "$MQS_PID"
-    wait "$MQS_PID" 2>/dev/null
-    MQS_PID=""
-    for p in "${pids[@]}"; do wait "$p"; done
+    crash_round "$it"
     cat "$MQS_DIR"/acked.* >"$MQS_DIR/acked" 2>/dev/null
     rm -f "$MQS_DIR"/acked.*
     : >"$MQS_DIR/broker.log"

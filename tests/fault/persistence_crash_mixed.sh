@@ -19,6 +19,7 @@
 # Needs $MQSTATED and $MQSTATE (the CLI); bounded: every wait has a timeout.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../e2e/lib.sh"
+. "$HERE/crash_lib.sh"
 
 ITER=${1:-5}
 WRITERS=${2:-4}
@@ -72,16 +73,7 @@ failed=0
 checked=0
 mqs_broker_start || { echo "FAIL: broker did not start" >&2; exit 1; }
 for ((it = 1; it <= ITER; it++)); do
-    pids=()
-    for ((w = 0; w < WRITERS; w++)); do
-        writer "$w" "$MQS_PORT" "$MQS_DIR/acked.$w" "$it" &
-        pids+=($!)
-    done
-    sleep "0.$((2 + RANDOM % 8))"
-    kill -KILL "$MQS_PID"
-    wait "$MQS_PID" 2>/dev/null
-    MQS_PID=""
-    for p in "${pids[@]}"; do wait "$p"; done
+    crash_round "$it"
     : >"$MQS_DIR/broker.log"
     mqs_broker_start || { echo "FAIL: iteration $it: no restart after kill -9" >&2; failed=1; break; }
     max=""

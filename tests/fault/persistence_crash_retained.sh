@@ -15,6 +15,7 @@
 # mosquitto_pub and mosquitto_sub; bounded: every wait has a timeout.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../e2e/lib.sh"
+. "$HERE/crash_lib.sh"
 
 ITER=${1:-100}
 WRITERS=${2:-4}
@@ -51,16 +52,7 @@ mqs_broker_start || {
     exit 1
 }
 for ((it = 1; it <= ITER; it++)); do
-    pids=()
-    for ((w = 0; w < WRITERS; w++)); do
-        writer "$w" "$MQS_PORT" "$MQS_DIR/acked.$w" "$it" &
-        pids+=($!)
-    done
-    sleep "0.$((2 + RANDOM % 8))"
-    kill -KILL "$MQS_PID"
-    wait "$MQS_PID" 2>/dev/null
-    MQS_PID=""
-    for p in "${pids[@]}"; do wait "$p"; done
+    crash_round "$it"
     cat "$MQS_DIR"/acked.* >"$MQS_DIR/acked" 2>/dev/null
     rm -f "$MQS_DIR"/acked.*
     : >"$MQS_DIR/broker.log"
