@@ -517,6 +517,10 @@ buf *broker__persist_scratch(broker *b);
  * Unix ms for records, and back (0 stays 0 = none). */
 uint64_t broker__persist_to_wall(uint64_t mono_ms);
 uint64_t broker__persist_to_mono(uint64_t wall_ms);
+/* The same against given readings of both clocks (one pair for a whole
+ * snapshot or restore, so that every deadline moves by the same offset). */
+uint64_t broker__persist_to_wall_at(uint64_t mono_ms, uint64_t now, uint64_t wall);
+uint64_t broker__persist_to_mono_at(uint64_t wall_ms, uint64_t now, uint64_t wall);
 void broker__persist_free(broker *b);
 
 /* persist_retain.c: BROKER_REC_RETAIN. */

@@ -149,20 +149,28 @@ void broker__persist_leave(broker *b, client *prev)
     if (b->persist) b->persist->dispatching = prev;
 }
 
-uint64_t broker__persist_to_wall(uint64_t mono_ms)
+uint64_t broker__persist_to_wall_at(uint64_t mono_ms, uint64_t now, uint64_t wall)
 {
     if (!mono_ms) return 0;
-    uint64_t now = clock_now_ms(), wall = clock_wall_ms();
     uint64_t w = mono_ms >= now ? wall + (mono_ms - now) : (wall > now - mono_ms ? wall - (now - mono_ms) : 1);
     return w ? w : 1;
 }
 
-uint64_t broker__persist_to_mono(uint64_t wall_ms)
+uint64_t broker__persist_to_mono_at(uint64_t wall_ms, uint64_t now, uint64_t wall)
 {
     if (!wall_ms) return 0;
-    uint64_t now = clock_now_ms(), wall = clock_wall_ms();
     uint64_t m = wall_ms >= wall ? now + (wall_ms - wall) : (now > wall - wall_ms ? now - (wall - wall_ms) : 1);
     return m ? m : 1;
+}
+
+uint64_t broker__persist_to_wall(uint64_t mono_ms)
+{
+    return broker__persist_to_wall_at(mono_ms, clock_now_ms(), clock_wall_ms());
+}
+
+uint64_t broker__persist_to_mono(uint64_t wall_ms)
+{
+    return broker__persist_to_mono_at(wall_ms, clock_now_ms(), clock_wall_ms());
 }
 
 /* --- held output ----------------------------------------------------------------- */

@@ -77,22 +77,6 @@ void broker__psess_routing(broker *b, const msg *m)
     b->psess->routing_id = 0;
 }
 
-/* --- clocks ------------------------------------------------------------------ */
-
-/* Monotonic deadline -> wall clock (0 stays 0: none). */
-static uint64_t to_wall(uint64_t mono, uint64_t now, uint64_t wall)
-{
-    if (!mono) return 0;
-    return mono > now ? wall + (mono - now) : wall;
-}
-
-/* Wall-clock deadline -> monotonic; one that passed maps to 1 (expired). */
-static uint64_t to_mono(uint64_t at, uint64_t now, uint64_t wall)
-{
-    if (!at) return 0;
-    return at > wall ? now + (at - wall) : 1;
-}
-
 /* --- writing ----------------------------------------------------------------- */
 
 static uint64_t put(broker *b, const psess_rec *r)
@@ -127,7 +111,7 @@ static psess_rec session_rec(const session *s, uint64_t now, uint64_t wall)
 {
     psess_rec r = {.type = PSESS_SESSION, .client_id = sid(s), .expiry = s->expiry};
     r.offline = s->c == NULL;
-    if (r.offline) r.deadline = to_wall(s->expire_at, now, wall);
+    if (r.offline) r.deadline = broker__persist_to_wall_at(s->expire_at, now, wall);
     return r;
 }
 
@@ -152,7 +136,7 @@ static psess_rec msg_rec(const msg *m, uint64_t id, uint64_t now, uint64_t wall)
                        .msg_id = id,
                        .qos = m->qos,
                        .retain = m->retain,
-                       .expiry_at = to_wall(m->expiry_at, now, wall),
+                       .expiry_at = broker__persist_to_wall_at(m->expiry_at, now, wall),
                        .topic = m->topic,
                        .payload = m->payload,
                        .props = m->props};
@@ -426,7 +410,7 @@ static const char *replay_msg(broker *b, const psess_rec *r)
     psess_state *ps = state(b);
     if (!ps->replay_msgs) ps->replay_msgs = hashmap_new();
     msg *m = broker__msg_new(r->topic, r->payload, r->props, r->qos, r->retain);
-    m->expiry_at = to_mono(r->expiry_at, broker_now(), clock_wall_ms());
+    m->expiry_at = broker__persist_to_mono_at(r->expiry_at, broker_now(), clock_wall_ms());
     broker__msg_unref(hashmap_put(ps->replay_msgs, &r->msg_id, sizeof r->msg_id, m));
     return NULL;
 }
