@@ -1,22 +1,21 @@
-/* The durable state store log: see store_log.h. Single-threaded on the
- * loop except the fsync itself, which runs on the thread pool while the
- * loop keeps serving; the work item touches only fd and sync_err. */
-#include "server/store_log.h"
+/* The durable state store log: see store_log.h. Group commit, fsync,
+ * local records and recovery; snapshots are in store_log_snap.c.
+ * Single-threaded on the loop except the fsync itself, which runs on the
+ * thread pool while the loop keeps serving; the work item touches only fd
+ * and sync_err. */
+#include "server/store_log_impl.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -28,93 +27,6 @@
 #include "util/clock.h"
 #include "util/le.h"
 #include "util/log.h"
-
-/* A replay into an empty store sizes its key table for at most this many
- * records first (32 MiB of slots): a log of overwrites of a few keys must
- * not make the table huge. */
-#define STORE_LOG_PRESIZE_MAX ((size_t)1 << 22)
-/* How long writes are refused after a write or fsync error. */
-#define STORE_LOG_RETRY_MS 1000
-#define STORE_LOG_EVERYSEC_MS 1000
-/* How often the parent polls waitpid for the snapshot child. */
-#define STORE_LOG_SNAP_POLL_MS 100
-/* After a failed snapshot the next attempt waits this long, doubling
- * after each further failure up to the maximum. */
-#define STORE_LOG_SNAP_RETRY_MIN_MS 10000
-#define STORE_LOG_SNAP_RETRY_MAX_MS 300000
-
-/* Entries in proposal order: their tags, and whether each is volatile
- * (its frame in the *_vol buffer, never written) or durable. */
-typedef struct tagvec {
-    uint64_t *v;
-    bool *vol;
-    size_t n, cap;
-} tagvec;
-
-struct store_log {
-    repl_log base; /* first: a repl_log * is a store_log * */
-    uv_loop_t *loop;
-    store_fsync_mode mode;
-    char *dir, *path, *lock_path;
-    int fd, lock_fd;
-    bool attached, detached, closing;
-    /* Proposed since the last flush / being written or synced. */
-    buf pend, group;         /* durable frames: written */
-    buf pend_vol, group_vol; /* volatile frames: ordered, never written */
-    tagvec pend_tags, group_tags;
-    uint64_t last_index;
-    uint64_t file_len;    /* bytes written (accepted by write(2)) */
-    uint64_t durable_len; /* bytes known durable (mode always: fsynced) */
-    bool dirty;           /* written since the last fsync started */
-    /* The thread-pool fsync: for mode always, of `group`. */
-    bool syncing;
-    uv_work_t work;
-    int sync_err;
-    /* After an error: writes refused until the retry timer fires. An
-     * outage (logged once) lasts until each failed operation succeeded
-     * again (mode always: a write only counts once its fsync did). */
-    bool broken, outage, write_failed, sync_failed;
-    char why[160];
-    uv_timer_t retry, tick;
-    int handles_open;
-    /* Snapshots (docs/persistence.md): at most one child at a time. */
-    const store_service *svc; /* the bridge's; outlives the log */
-    char *snap_path, *tmp_path, *old_path;
-    uint64_t snap_bytes;      /* 0: never */
-    uint64_t snap_not_before; /* uv_now after a failure; UINT64_MAX: never */
-    pid_t child;              /* 0: none */
-    uv_timer_t snap_poll;     /* polls the child; after a failure, the retry */
-    /* Rotated logs not yet covered by an installed snapshot: 1..rotated
-     * (repl_file_old_name). Non-zero only after a failed snapshot (or
-     * while one runs); a retry covers them all plus the current log. */
-    unsigned rotated;
-    uint64_t snap_backoff_ms; /* the next retry's delay; 0: no failure */
-    unsigned snap_failures;   /* since the last installed snapshot */
-    char snap_why[96];        /* the failure last logged (logged once per kind) */
-    /* The rotation before the fork and the install after the child run on
-     * the thread pool: their fsyncs, and the release of the replaced
-     * snapshot's blocks in rename(2), take milliseconds the loop keeps
-     * serving reads in. While `rotating`, flushes wait (the store must stay
-     * at the end of the rotated log, which is what the child writes); at
-     * most one of the two is in flight, and the worker owns the log's
-     * files and fds meanwhile (the loop touches neither). */
-    uv_work_t snap_work;
-    bool rotating, installing;
-    bool rot_sync;   /* everysec: fsync the log before renaming it */
-    bool rot_rename; /* rotate (false: a retry with an empty log forks only) */
-    int rot_fd;      /* the new log; -1: none */
-    int rot_err;     /* errno of the failed step; 0: none */
-    char rot_why[96];
-    enum { INSTALL_OK, INSTALL_FAILED, INSTALL_LEFT } install_result;
-    /* Local records (store_log_local): tag = their sequence number. */
-    store_log_local local;
-    uint64_t local_last, local_durable;
-    uint64_t local_snap_seq; /* at start: the last local record the snapshot includes */
-    buf local_buf;           /* a local record with its sequence number in front */
-    uv_check_t local_flush;  /* flushes a group that only local records started */
-};
-
-static void maybe_snapshot(store_log *sl);
 
 static void tags_push(tagvec *t, uint64_t tag, bool vol)
 {
@@ -185,7 +97,7 @@ static void group_commit(store_log *sl)
         sl->local_durable = local;
         sl->local.committed(sl->local.ctx, local);
     }
-    maybe_snapshot(sl);
+    store_log__maybe_snapshot(sl);
 }
 
 /* The durable entries fail; the volatile ones among them still commit,
@@ -213,7 +125,7 @@ static void retry_fire(uv_timer_t *t)
 
 /* A write or fsync error: name it once per outage, refuse writes for a
  * while, and cut the file back to what is durable. */
-static void log_broken(store_log *sl, const char *op, int err, bool truncate)
+void store_log__broken(store_log *sl, const char *op, int err, bool truncate)
 {
     snprintf(sl->why, sizeof sl->why, "the state store log cannot be written: %s", strerror(err));
     if (!sl->outage)
@@ -246,8 +158,6 @@ static void sync_work(uv_work_t *w)
     sl->sync_err = fsync(sl->fd) == 0 ? 0 : errno;
 }
 
-static void log_flush(repl_log *l);
-
 static void sync_done(uv_work_t *w, int status)
 {
     store_log *sl = w->data;
@@ -259,17 +169,17 @@ static void sync_done(uv_work_t *w, int status)
     }
     if (sl->mode != STORE_FSYNC_ALWAYS) {
         /* everysec: what was written is committed already. */
-        if (err) log_broken(sl, "fsync", err, false);
+        if (err) store_log__broken(sl, "fsync", err, false);
         return;
     }
     if (err) {
-        log_broken(sl, "fsync", err, true);
+        store_log__broken(sl, "fsync", err, true);
         group_fail(sl);
     } else {
         sl->durable_len = sl->file_len;
         group_commit(sl);
     }
-    if (sl->pend_tags.n) log_flush(&sl->base); /* the next group */
+    if (sl->pend_tags.n) store_log__flush(&sl->base); /* the next group */
 }
 
 static void sync_start(store_log *sl)
@@ -283,7 +193,7 @@ static void sync_start(store_log *sl)
     (void)rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+int store_log__write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, p, n);
@@ -296,318 +206,6 @@ static int write_all(int fd, const uint8_t *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
-}
-
-/* --- snapshots and compaction ------------------------------------------------ */
-
-static void fsync_dir(const char *dir)
-{
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return;
-    if (fsync(dfd) != 0) log_warn("persistence.dir %s: fsync of the directory failed: %s", dir, strerror(errno));
-    close(dfd);
-}
-
-typedef struct snap_out {
-    int fd;
-    int err; /* the first write error */
-} snap_out;
-
-static bool snap_sink(void *ctx, const void *p, size_t n)
-{
-    snap_out *o = ctx;
-    o->err = write_all(o->fd, p, n);
-    return o->err == 0;
-}
-
-/* In the forked child: no libuv, no allocation, no logging. The exit
- * status is 0 or the errno of what failed (for the parent's message). */
-/* The LOCL section: the sequence number of the last local record whose
- * effects the state includes (all appended so far: the owner applies
- * before writing), then the owner's records. In the forked child. */
-static bool snap_locals(void *ctx, snapshot_emit_fn emit, void *emit_ctx)
-{
-    const store_log *sl = ctx;
-    uint8_t seq[REPL_FILE_LOCAL_SEQ_BYTES];
-    le_put_u64(seq, sl->local_last);
-    snapshot_piece piece = {seq, sizeof seq};
-    if (!emit(emit_ctx, REPL_FILE_LOCAL_SEQ, &piece, 1)) return false;
-    return !sl->local.snapshot || sl->local.snapshot(sl->local.ctx, emit, emit_ctx);
-}
-
-static void snap_child(const store_log *sl, uint64_t last_index, pid_t parent)
-{
-    /* Die with the server: an orphan would hold its listening sockets
-     * (a restart could not bind) and write a snapshot nobody installs. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(ESRCH);
-    close(sl->lock_fd); /* the lock stays the parent's alone */
-    snap_out o = {open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), 0};
-    if (o.fd < 0) _exit(errno & 0xff ? errno & 0xff : EIO);
-    int err = 0;
-    if (!store_snapshot_write_ext(sl->svc, last_index, snap_locals, (void *)sl, snap_sink, &o))
-        err = o.err ? o.err : EIO;
-    else if (fsync(o.fd) != 0) err = errno;
-    if (close(o.fd) != 0 && !err) err = errno;
-    _exit(err & 0xff ? err & 0xff : err ? EIO : 0);
-}
-
-static void rotated_path(const store_log *sl, unsigned k, char *out, size_t n)
-{
-    char name[64];
-    bool ok = repl_file_old_name(k, name, sizeof name);
-    assert(ok);
-    (void)ok;
-    snprintf(out, n, "%s/%s", sl->dir, name);
-}
-
-/* Delete rotated logs 1..sl->rotated, oldest first: once the first is
- * gone, a complete tmp is taken (at start) to cover the rest. */
-static bool rotated_delete(store_log *sl)
-{
-    char path[PATH_MAX];
-    for (unsigned k = 1; k <= sl->rotated; k++) {
-        rotated_path(sl, k, path, sizeof path);
-        if (unlink(path) != 0 && errno != ENOENT) {
-            log_error("state store snapshot: cannot delete %s: %s", path, strerror(errno));
-            return false;
-        }
-        if (k == 1) fsync_dir(sl->dir);
-    }
-    sl->rotated = 0;
-    return true;
-}
-
-static void snap_failed(store_log *sl, const char *why);
-
-/* Install a complete, fsynced tmp. Order matters for recovery: first
- * .old goes (the tmp covers it), then the rest of the chain, then the tmp
- * becomes the snapshot. A crash in between leaves a tmp without .old,
- * which the next start validates and installs (deleting the chain's
- * rest); a tmp next to .old is unfinished (deleted). False if a complete
- * tmp is left uninstalled: then no snapshot may start before the next
- * start installs it (a new one would overwrite it). If .old cannot be
- * deleted the tmp is discarded and the attempt counts as failed (true). */
-static void snap_install_files(store_log *sl);
-static bool snap_install_finish(store_log *sl);
-static bool snap_install(store_log *sl)
-{
-    snap_install_files(sl);
-    return snap_install_finish(sl);
-}
-
-/* The file work of snap_install, on any thread (it changes no loop state
- * but sl->rotated, the install_result and rot_why). */
-static void snap_install_files(store_log *sl)
-{
-    if (access(sl->old_path, F_OK) == 0 && unlink(sl->old_path) != 0) { /* nothing changed: retry later */
-        snprintf(sl->rot_why, sizeof sl->rot_why, "cannot delete %s: %s", REPL_FILE_LOG_OLD_NAME, strerror(errno));
-        unlink(sl->tmp_path);
-        sl->install_result = INSTALL_FAILED;
-        return;
-    }
-    sl->install_result = INSTALL_LEFT;
-    unsigned n = sl->rotated;
-    if (!rotated_delete(sl)) return; /* the tmp covers what is left: the next start installs it */
-    fsync_dir(sl->dir);
-    if (rename(sl->tmp_path, sl->snap_path) != 0) { /* the next start installs it */
-        log_error("state store snapshot: cannot rename %s to %s: %s", sl->tmp_path, sl->snap_path, strerror(errno));
-        return;
-    }
-    fsync_dir(sl->dir);
-    sl->install_result = INSTALL_OK;
-    sl->rot_err = (int)n; /* rotated logs deleted, for the message */
-}
-
-/* On the loop, after snap_install_files: log, reset the backoff or retry.
- * False if a complete tmp is left uninstalled. */
-static bool snap_install_finish(store_log *sl)
-{
-    if (sl->install_result == INSTALL_FAILED) {
-        snap_failed(sl, sl->rot_why);
-        return true;
-    }
-    if (sl->install_result == INSTALL_LEFT) return false;
-    unsigned n = (unsigned)sl->rot_err;
-    if (sl->snap_failures)
-        log_info("state store snapshot %s installed after %u failed attempts; %u rotated logs deleted", sl->snap_path,
-                 sl->snap_failures, n);
-    else log_info("state store snapshot %s installed; %s deleted", sl->snap_path, sl->old_path);
-    sl->snap_failures = 0;
-    sl->snap_backoff_ms = 0;
-    sl->snap_why[0] = 0;
-    return true;
-}
-
-static void install_work(uv_work_t *w) { snap_install_files(w->data); }
-
-static void install_done(uv_work_t *w, int status)
-{
-    store_log *sl = w->data;
-    sl->installing = false;
-    if (status != 0) sl->install_result = INSTALL_LEFT; /* cancelled: the next start installs it */
-    if (!snap_install_finish(sl)) sl->snap_not_before = UINT64_MAX;
-}
-
-static void snap_retry_fire(uv_timer_t *t) { maybe_snapshot(t->data); }
-
-/* A snapshot attempt failed (why: its cause); the rotated logs stay and
- * are covered by the next attempt, after a doubling backoff. Logged when
- * the cause differs from the last one logged. */
-static void snap_failed(store_log *sl, const char *why)
-{
-    uint64_t delay = sl->snap_backoff_ms ? sl->snap_backoff_ms : STORE_LOG_SNAP_RETRY_MIN_MS;
-    sl->snap_failures++;
-    if (strcmp(why, sl->snap_why) != 0) {
-        log_error("state store snapshot failed (%s); %u rotated log%s kept (%s%s), the server keeps serving and "
-                  "retries in %" PRIu64 " s, then at doubling intervals up to %d s (logged again only if the cause "
-                  "changes)",
-                  why, sl->rotated, sl->rotated == 1 ? "" : "s", sl->old_path, sl->rotated > 1 ? ".N" : "",
-                  delay / 1000, STORE_LOG_SNAP_RETRY_MAX_MS / 1000);
-        snprintf(sl->snap_why, sizeof sl->snap_why, "%s", why);
-    } else {
-        log_debug("state store snapshot failed again (%s), attempt %u; next in %" PRIu64 " s", why, sl->snap_failures,
-                  delay / 1000);
-    }
-    sl->snap_backoff_ms = delay * 2 < STORE_LOG_SNAP_RETRY_MAX_MS ? delay * 2 : STORE_LOG_SNAP_RETRY_MAX_MS;
-    sl->snap_not_before = uv_now(sl->loop) + delay;
-    if (!sl->closing) uv_timer_start(&sl->snap_poll, snap_retry_fire, delay, 0);
-}
-
-static void snap_poll_fire(uv_timer_t *t)
-{
-    store_log *sl = t->data;
-    int status;
-    pid_t r = waitpid(sl->child, &status, WNOHANG);
-    if (r == 0) return;
-    uv_timer_stop(&sl->snap_poll);
-    sl->child = 0;
-    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        sl->installing = true;
-        sl->snap_work.data = sl;
-        int rc = uv_queue_work(sl->loop, &sl->snap_work, install_work, install_done);
-        assert(rc == 0);
-        (void)rc;
-        return;
-    }
-    char why[96];
-    if (r < 0) snprintf(why, sizeof why, "waitpid: %s", strerror(errno));
-    else if (WIFSIGNALED(status)) snprintf(why, sizeof why, "the writer was killed by signal %d", WTERMSIG(status));
-    else snprintf(why, sizeof why, "writing %s: %s", REPL_FILE_SNAP_TMP_NAME, strerror(WEXITSTATUS(status)));
-    unlink(sl->tmp_path);
-    snap_failed(sl, why);
-}
-
-/* Rename the current log to rotated log number sl->rotated + 1, create an
- * empty one and fsync the directory; on the thread pool (sl->rotating):
- * the new fd goes to rot_fd, a failure to rot_err and rot_why (nothing
- * changed then). */
-static void log_rotate_files(store_log *sl)
-{
-    if (sl->rotated >= REPL_FILE_LOG_OLD_MAX) {
-        sl->rot_err = EMLINK;
-        snprintf(sl->rot_why, sizeof sl->rot_why, "%u rotated logs already", sl->rotated);
-        return;
-    }
-    char old[PATH_MAX];
-    rotated_path(sl, sl->rotated + 1, old, sizeof old);
-    if (rename(sl->path, old) != 0) {
-        sl->rot_err = errno;
-        snprintf(sl->rot_why, sizeof sl->rot_why, "cannot rename %s: %s", REPL_FILE_LOG_NAME, strerror(errno));
-        return;
-    }
-    int fd = open(sl->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
-    if (fd < 0) { /* keep appending to the renamed file: nothing is lost */
-        sl->rot_err = errno;
-        snprintf(sl->rot_why, sizeof sl->rot_why, "cannot create %s: %s", REPL_FILE_LOG_NAME, strerror(errno));
-        if (rename(old, sl->path) != 0)
-            log_error("state store log: cannot rename %s back to %s: %s", old, sl->path, strerror(errno));
-        return;
-    }
-    fsync_dir(sl->dir);
-    sl->rot_fd = fd;
-}
-
-static void rotate_work(uv_work_t *w)
-{
-    store_log *sl = w->data;
-    if (sl->rot_sync && fsync(sl->fd) != 0) {
-        sl->rot_err = errno;
-        snprintf(sl->rot_why, sizeof sl->rot_why, "fsync");
-        return;
-    }
-    if (sl->rot_rename) log_rotate_files(sl);
-}
-
-/* Fork the snapshot writer: the store is at the end of the last rotated
- * log (nothing was committed since). The fork is the loop's only pause. */
-static void snap_fork(store_log *sl)
-{
-    char why[96];
-    uint64_t t0 = uv_hrtime();
-    pid_t parent = getpid(), pid = fork();
-    if (pid == 0) snap_child(sl, sl->last_index, parent);
-    uint64_t pause = uv_hrtime() - t0;
-    if (pid < 0) {
-        snprintf(why, sizeof why, "fork: %s", strerror(errno));
-        snap_failed(sl, why);
-        return;
-    }
-    sl->child = pid;
-    uv_timer_start(&sl->snap_poll, snap_poll_fire, STORE_LOG_SNAP_POLL_MS, STORE_LOG_SNAP_POLL_MS);
-    log_info("state store snapshot: writing %s as of record %" PRIu64 " (child PID %ld, fork took %.3f ms%s)",
-             sl->tmp_path, sl->last_index, (long)pid, (double)pause / 1e6, sl->snap_failures ? ", a retry" : "");
-}
-
-static void rotate_done(uv_work_t *w, int status)
-{
-    store_log *sl = w->data;
-    sl->rotating = false;
-    if (status != 0 && !sl->rot_err) { /* cancelled (shutdown): nothing ran */
-        sl->rot_err = ECANCELED;
-        snprintf(sl->rot_why, sizeof sl->rot_why, "cancelled");
-    }
-    if (sl->rot_err && strcmp(sl->rot_why, "fsync") == 0) {
-        sl->dirty = true;
-        log_broken(sl, "fsync", sl->rot_err, false);
-    } else if (sl->rot_err) {
-        snap_failed(sl, sl->rot_why);
-    } else {
-        if (sl->rot_fd >= 0) {
-            close(sl->fd);
-            sl->fd = sl->rot_fd;
-            sl->file_len = sl->durable_len = 0;
-            sl->rotated++;
-        }
-        if (!sl->closing) snap_fork(sl); /* else the next start folds the chain */
-    }
-    if (sl->pend_tags.n) log_flush(&sl->base); /* what waited for the rotation */
-}
-
-/* At a group boundary (nothing written and not yet committed, no fsync
- * in flight on the fd): rotate the log on the thread pool, then fork the
- * snapshot writer. After a failure (sl->rotated > 0) this is the retry,
- * whatever the log size: the log written since is rotated too (unless
- * empty), so the snapshot, as of sl->last_index, is exactly the end of the
- * last rotated log and covers the whole chain; the new log starts right
- * after it. */
-static void maybe_snapshot(store_log *sl)
-{
-    bool retry = sl->rotated > 0;
-    if ((!retry && (!sl->snap_bytes || sl->file_len < sl->snap_bytes)) || sl->child || sl->syncing || sl->broken ||
-        sl->closing || sl->rotating || sl->installing || !sl->svc || sl->group_tags.n ||
-        uv_now(sl->loop) < sl->snap_not_before)
-        return;
-    sl->rotating = true;
-    sl->rot_sync = sl->mode == STORE_FSYNC_EVERYSEC && sl->dirty;
-    sl->rot_rename = !retry || sl->file_len;
-    sl->rot_fd = -1;
-    sl->rot_err = 0;
-    sl->rot_why[0] = 0;
-    sl->dirty = false; /* the rotation fsyncs it (rot_sync), and no write happens meanwhile */
-    sl->snap_work.data = sl;
-    int rc = uv_queue_work(sl->loop, &sl->snap_work, rotate_work, rotate_done);
-    assert(rc == 0);
-    (void)rc;
 }
 
 static bool log_propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
@@ -636,7 +234,7 @@ static bool log_propose_volatile(repl_log *l, const uint8_t *rec, size_t len, ui
     return true;
 }
 
-static void log_flush(repl_log *l)
+void store_log__flush(repl_log *l)
 {
     store_log *sl = (store_log *)l;
     if (!sl->pend_tags.n) return;
@@ -651,9 +249,9 @@ static void log_flush(repl_log *l)
         group_commit(sl);
         return;
     }
-    int err = write_all(sl->fd, sl->group.data, sl->group.len);
+    int err = store_log__write_all(sl->fd, sl->group.data, sl->group.len);
     if (err) {
-        log_broken(sl, "write", err, true);
+        store_log__broken(sl, "write", err, true);
         group_fail(sl);
         return;
     }
@@ -675,7 +273,7 @@ static void local_flush_run(uv_check_t *h)
 {
     store_log *sl = h->data;
     uv_check_stop(&sl->local_flush);
-    log_flush(&sl->base);
+    store_log__flush(&sl->base);
 }
 
 void store_log_set_local(store_log *sl, const store_log_local *l)
@@ -703,7 +301,7 @@ uint64_t store_log_append_local(store_log *sl, uint8_t type, const uint8_t *p, s
 
 static const repl_log_vtable store_log_vt = {
     .propose = log_propose,
-    .flush = log_flush,
+    .flush = store_log__flush,
     .free = log_detach,
     .propose_volatile = log_propose_volatile,
 };
@@ -943,7 +541,7 @@ static bool replay_old(store_log *sl, uint64_t *frames)
     *frames = 0;
     char path[PATH_MAX];
     for (unsigned k = 1; k <= sl->rotated; k++) {
-        rotated_path(sl, k, path, sizeof path);
+        store_log__rotated_path(sl, k, path, sizeof path);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             log_error("state store log %s: cannot open: %s", path, strerror(errno));
@@ -985,7 +583,7 @@ static bool rotated_scan(store_log *sl, unsigned *top)
     char path[PATH_MAX];
     unsigned k = 1;
     for (; k <= REPL_FILE_LOG_OLD_MAX; k++) {
-        rotated_path(sl, k, path, sizeof path);
+        store_log__rotated_path(sl, k, path, sizeof path);
         if (access(path, F_OK) != 0) break;
     }
     sl->rotated = k - 1;
@@ -1005,39 +603,20 @@ static bool finish_tmp(store_log *sl, bool has_old, unsigned top)
     }
     char path[PATH_MAX];
     for (unsigned k = 2; k <= top; k++) { /* the chain's rest, if the cut came while deleting it */
-        rotated_path(sl, k, path, sizeof path);
+        store_log__rotated_path(sl, k, path, sizeof path);
         if (unlink(path) != 0 && errno != ENOENT) {
             log_error("state store snapshot: cannot delete %s: %s", path, strerror(errno));
             return false;
         }
     }
-    fsync_dir(sl->dir);
+    store_log__fsync_dir(sl->dir);
     if (rename(sl->tmp_path, sl->snap_path) != 0) {
         log_error("state store snapshot: cannot rename %s to %s: %s", sl->tmp_path, sl->snap_path, strerror(errno));
         return false;
     }
-    fsync_dir(sl->dir);
+    store_log__fsync_dir(sl->dir);
     log_warn("state store snapshot: installed %s, complete but left uninstalled by a crash", sl->snap_path);
     return true; /* load_snapshot validates it */
-}
-
-/* Write the snapshot of the current state in this process (at start). */
-static bool snap_write_sync(store_log *sl)
-{
-    snap_out o = {open(sl->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), 0};
-    int e = o.fd < 0 ? errno : 0;
-    if (!e && !store_snapshot_write_ext(sl->svc, sl->last_index, snap_locals, sl, snap_sink, &o))
-        e = o.err ? o.err : EIO;
-    else if (!e && fsync(o.fd) != 0) e = errno;
-    if (o.fd >= 0 && close(o.fd) != 0 && !e) e = errno;
-    if (e) { /* not fatal: the rotated logs stay and the run-time retry covers them */
-        char why[96];
-        snprintf(why, sizeof why, "writing %s: %s", REPL_FILE_SNAP_TMP_NAME, strerror(e));
-        unlink(sl->tmp_path);
-        snap_failed(sl, why);
-        return true;
-    }
-    return snap_install(sl);
 }
 
 /* After a restore the server clock S is at least the persisted high-water
@@ -1088,14 +667,14 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
      * snapshot + chain exactly; make that the snapshot here (synchronously,
      * before any listener). If it cannot be written, the chain stays and
      * the run-time retry covers it. */
-    if (has_old && !snap_write_sync(sl)) return NULL;
+    if (has_old && !store_log__snap_write_sync(sl)) return NULL;
     bool created = access(sl->path, F_OK) != 0;
     sl->fd = open(sl->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (sl->fd < 0) {
         log_error("state store log %s: cannot open: %s", sl->path, strerror(errno));
         return NULL;
     }
-    if (created) fsync_dir(sl->dir); /* the new name must survive a power loss too */
+    if (created) store_log__fsync_dir(sl->dir); /* the new name must survive a power loss too */
     size_t end;
     if (!replay_file(sl, sl->path, sl->fd, true, sl->last_index == 0 ? svc : NULL, &frames, &end)) return NULL;
     sl->local_durable = sl->local_last; /* new local records continue above every one replayed */
@@ -1117,28 +696,12 @@ repl_log *store_log_attach(void *arg, store_service *svc, repl_commit_fn on_comm
 void store_log_shutdown(store_log *sl)
 {
     if (!sl || sl->closing) return;
-    if (sl->attached && sl->pend.len) log_flush(&sl->base); /* local records of the last iteration */
+    if (sl->attached && sl->pend.len) store_log__flush(&sl->base); /* local records of the last iteration */
     sl->closing = true;
     uv_close((uv_handle_t *)&sl->retry, on_closed);
     uv_close((uv_handle_t *)&sl->tick, on_closed);
     uv_close((uv_handle_t *)&sl->snap_poll, on_closed);
     uv_close((uv_handle_t *)&sl->local_flush, on_closed);
-}
-
-/* At exit with a snapshot child running: wait for it (bounded by its
- * write) and install its result, so a clean stop leaves no .old. */
-static void snap_finish_at_exit(store_log *sl)
-{
-    int status;
-    pid_t r;
-    while ((r = waitpid(sl->child, &status, 0)) < 0 && errno == EINTR) {}
-    sl->child = 0;
-    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) (void)snap_install(sl);
-    else {
-        log_error("state store snapshot into %s failed at exit; %s is kept (replayed at the next start)", sl->tmp_path,
-                  sl->old_path);
-        unlink(sl->tmp_path);
-    }
 }
 
 void store_log_free(store_log *sl)
@@ -1151,7 +714,7 @@ void store_log_free(store_log *sl)
             log_error("state store log %s: fsync at exit failed: %s", sl->path, strerror(errno));
         close(sl->fd);
     }
-    if (sl->child) snap_finish_at_exit(sl);
+    if (sl->child) store_log__snap_finish_at_exit(sl);
     if (sl->lock_fd >= 0) close(sl->lock_fd); /* releases the lock */
     buf_free(&sl->pend);
     buf_free(&sl->local_buf);
