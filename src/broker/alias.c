@@ -78,15 +78,16 @@ static alias_slot *lru_slot(alias_out *t)
     return v;
 }
 
-uint16_t broker__alias_out_pick(client *c, const msg *m, bool *known)
+uint16_t broker__alias_out_pick(client *c, msg *m, bool *known)
 {
     *known = false;
     if (!c->alias_out_max || !m->topic.len) return 0;
     alias_out *t = out_table(c);
+    uint32_t hash = broker__msg_topic_hash(m);
     t->tick++;
     for (uint16_t i = 0; i < t->filled; i++) {
         alias_slot *s = &t->e[i];
-        if (s->hash == m->topic_hash && mqtt_bytes_eq((mqtt_bytes){s->topic, s->len}, m->topic)) {
+        if (s->hash == hash && mqtt_bytes_eq((mqtt_bytes){s->topic, s->len}, m->topic)) {
             s->used = t->tick;
             *known = true;
             return (uint16_t)(i + 1);
@@ -96,7 +97,7 @@ uint16_t broker__alias_out_pick(client *c, const msg *m, bool *known)
     free(s->topic);
     s->topic = xmemdup(m->topic.data, m->topic.len);
     s->len = m->topic.len;
-    s->hash = m->topic_hash;
+    s->hash = hash;
     s->used = t->tick;
     return (uint16_t)(s - t->e + 1);
 }

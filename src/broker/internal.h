@@ -35,11 +35,12 @@ typedef struct client client;
  * (except expiry_at, which a will sets when it is published). */
 typedef struct msg {
     uint32_t refs;
-    uint32_t topic_hash; /* for outbound topic alias lookups */
+    uint32_t topic_hash; /* for outbound topic alias lookups: broker__msg_topic_hash */
     uint64_t expiry_at;  /* clock_now_ms deadline; 0 = never */
     uint8_t qos;
     bool retain;
     bool snap_written;                /* snapshot child only: body written (persist_session.c); was padding */
+    bool topic_hashed;                /* topic_hash computed (lazily: most receivers use no aliases) */
     uint32_t cap;                     /* bytes allocated for data[]; in what was padding */
     mqtt_bytes topic, payload, props; /* point into data[] */
     uint8_t data[];
@@ -55,7 +56,7 @@ void broker__msg_release(void *m);
 bool broker__msg_expired(const msg *m, uint64_t now);
 /* Seconds left, rounded up so a live message never reads as 0. */
 uint32_t broker__msg_expiry_left(const msg *m, uint64_t now);
-uint32_t broker__msg_hash_topic(mqtt_bytes topic);
+uint32_t broker__msg_topic_hash(msg *m);
 
 /* A shared subscription's full filter ("$share/g/f"), referenced by the
  * subscription record and by every delivery it produced, so a delivery can
@@ -461,7 +462,7 @@ void broker__will_publish(broker *b, will *w, session *s, session *origin, const
 int broker__alias_in_apply(client *c, mqtt_publish *p);
 /* Outbound: the alias to send for m, and whether the topic can be left
  * empty. Returns 0 when aliases are not used. */
-uint16_t broker__alias_out_pick(client *c, const msg *m, bool *known);
+uint16_t broker__alias_out_pick(client *c, msg *m, bool *known);
 /* A newly assigned alias whose PUBLISH was not sent after all. */
 void broker__alias_out_forget(client *c, uint16_t alias);
 void broker__alias_free(client *c);

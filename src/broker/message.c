@@ -16,11 +16,18 @@
 #include "broker/internal.h"
 #include "util/alloc.h"
 
-uint32_t broker__msg_hash_topic(mqtt_bytes topic)
+/* Computed on first use, not per message: only receivers with outbound
+ * topic aliases look at it, and hashing every reply's topic showed in the
+ * state store's profile. */
+uint32_t broker__msg_topic_hash(msg *m)
 {
-    uint32_t h = 2166136261u; /* FNV-1a: only compared against a handful of aliases */
-    for (uint32_t i = 0; i < topic.len; i++) h = (h ^ topic.data[i]) * 16777619u;
-    return h;
+    if (!m->topic_hashed) {
+        uint32_t h = 2166136261u; /* FNV-1a: only compared against a handful of aliases */
+        for (uint32_t i = 0; i < m->topic.len; i++) h = (h ^ m->topic.data[i]) * 16777619u;
+        m->topic_hash = h;
+        m->topic_hashed = true;
+    }
+    return m->topic_hash;
 }
 
 static mqtt_bytes place(uint8_t **p, mqtt_bytes src)
@@ -104,7 +111,7 @@ msg *broker__msg_new(mqtt_bytes topic, mqtt_bytes payload, mqtt_bytes props, uin
     m->topic = place(&p, topic);
     m->payload = place(&p, payload);
     m->props = place(&p, props);
-    m->topic_hash = broker__msg_hash_topic(topic);
+    m->topic_hashed = false;
     return m;
 }
 

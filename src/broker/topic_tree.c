@@ -38,13 +38,19 @@ struct topic_tree {
     tnode root;
     size_t count; /* subscriptions, shared members included */
     size_t nodes; /* non-root nodes */
+    uint64_t gen; /* topic_tree_generation */
 };
 
 static const uint8_t no_bytes[1];
 
 static const uint8_t *bytes_or_empty(mqtt_bytes b) { return b.data ? b.data : no_bytes; }
 
-topic_tree *topic_tree_new(void) { return xcalloc(1, sizeof(topic_tree)); }
+topic_tree *topic_tree_new(void)
+{
+    topic_tree *t = xcalloc(1, sizeof(topic_tree));
+    t->gen = 1;
+    return t;
+}
 
 static bool is_wild(const uint8_t *lvl, uint32_t len, char w) { return len == 1 && lvl[0] == (uint8_t)w; }
 
@@ -193,6 +199,7 @@ bool topic_tree_subscribe(topic_tree *t, mqtt_bytes filter, void *owner, const s
     bool added =
         shared ? topic_subs_share_set_add(&n->shares, group, owner, opts) : topic_subs_list_set(&n->subs, owner, opts);
     t->count += added;
+    t->gen++; /* added or options replaced: either changes what matches return */
     assert(node__check(n) && (n->subs.n || n->shares.n));
     return added;
 }
@@ -207,12 +214,15 @@ bool topic_tree_unsubscribe(topic_tree *t, mqtt_bytes filter, void *owner)
         shared ? topic_subs_share_set_remove(&n->shares, group, owner) : topic_subs_list_remove(&n->subs, owner);
     if (removed) {
         t->count--;
+        t->gen++;
         node_prune(t, n);
     }
     return removed;
 }
 
 size_t topic_tree_count(const topic_tree *t) { return t->count; }
+
+uint64_t topic_tree_generation(const topic_tree *t) { return t->gen; }
 
 size_t topic_tree_node_count(const topic_tree *t) { return t->nodes; }
 

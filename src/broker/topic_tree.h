@@ -54,6 +54,9 @@ bool topic_tree_subscribe(topic_tree *t, mqtt_bytes filter, void *owner, const s
 bool topic_tree_unsubscribe(topic_tree *t, mqtt_bytes filter, void *owner);
 void topic_tree_match(topic_tree *t, mqtt_bytes topic, topic_tree_visit visit, topic_tree_eligible eligible, void *ctx);
 size_t topic_tree_count(const topic_tree *t);
+/* A number that changes whenever a subscription is added, replaced or
+ * removed (never 0): a cached match result is valid while it stays equal. */
+uint64_t topic_tree_generation(const topic_tree *t);
 /* Tree nodes held (root excluded): 0 once every subscription is gone.
  * For tests and statistics. */
 size_t topic_tree_node_count(const topic_tree *t);

@@ -697,9 +697,10 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     read_user_props(sb, pub, &req);
     req.now_ms = clock_wall_ms();
     bool repeatable = store_request_repeatable(req.payload);
-    /* One digest per request for both de-duplication tables (decide stamps
-     * its own into the record). */
+    /* One digest per request: both de-duplication tables and the record. */
     uint64_t digest = repeatable ? 0 : digest64(req.payload.data, req.payload.len);
+    req.has_digest = !repeatable;
+    req.payload_digest = digest;
     if (!repeatable &&
         (store_service_dedup_lookup(sb->svc, req.who.client_id, req.correlation, digest, req.now_ms, &sb->reply) ||
          local_lookup(sb, &req, digest))) {

@@ -333,7 +333,6 @@ void store_log__maybe_snapshot(store_log *sl)
     (void)rc;
 }
 
-
 /* Write the snapshot of the current state in this process (at start). */
 bool store_log__snap_write_sync(store_log *sl)
 {
@@ -353,7 +352,6 @@ bool store_log__snap_write_sync(store_log *sl)
     return snap_install(sl);
 }
 
-
 /* At exit with a snapshot child running: wait for it (bounded by its
  * write) and install its result, so a clean stop leaves no .old. */
 void store_log__snap_finish_at_exit(store_log *sl)
@@ -369,4 +367,3 @@ void store_log__snap_finish_at_exit(store_log *sl)
         unlink(sl->tmp_path);
     }
 }
-

@@ -87,6 +87,10 @@ typedef struct store_request {
     uint32_t expiry_s;       /* the request's Message Expiry, seconds; 0 = none */
     bool persist;            /* user property aio-persistence: true */
     uint64_t now_ms;         /* wall clock, Unix epoch milliseconds */
+    /* digest64(payload) when the caller already computed it (it looks up
+     * the reply cache first): decide then does not hash the payload again. */
+    bool has_digest;
+    uint64_t payload_digest;
 } store_request;
 
 /* What goes back on the Response Topic. Initialise with

@@ -120,7 +120,7 @@ static void decide_write(svc_ctx *c, store_record_type type, const stamps *st, c
     if (st->has_ft) r->fence = st->ft;
     r->client_id = (store_record_bytes){req->who.client_id.data, req->who.client_id.len};
     r->correlation = (store_record_bytes){req->correlation.data, req->correlation.len};
-    r->payload_digest = digest64(req->payload.data, req->payload.len);
+    r->payload_digest = req->has_digest ? req->payload_digest : digest64(req->payload.data, req->payload.len);
     r->expiry_s = req->expiry_s ? req->expiry_s : STORE_DEFAULT_EXPIRY_S;
     c->logged = true;
 }

@@ -4,17 +4,12 @@
  * bit. */
 #include "util/digest.h"
 
+#include "util/le.h"
+
 #define C1 0x87c37b91114253d5ULL
 #define C2 0x4cf5ad432745937fULL
 
-static uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
-
-static uint64_t load_le(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
+static inline uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 
 static uint64_t mix_word(uint64_t h, uint64_t w)
 {
@@ -40,7 +35,7 @@ uint64_t digest64(const void *data, size_t len)
     const uint8_t *p = data;
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) h = mix_word(h, load_le(p + i, 8));
-    if (i < len) h = mix_word(h, load_le(p + i, len - i));
+    for (; i + 8 <= len; i += 8) h = mix_word(h, le_load_u64(p + i));
+    if (i < len) h = mix_word(h, le_load_tail(p + i, len - i));
     return fmix64(h ^ (uint64_t)len);
 }

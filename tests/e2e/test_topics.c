@@ -235,6 +235,56 @@ static void shared_member_leaving_redelivers(void)
     }
 }
 
+/* The broker caches a topic's match result (src/broker/route.c); every
+ * change of the subscriptions must show in the very next publication on
+ * that topic: a new subscriber, an unsubscribe, replaced options, a
+ * session that ends, a shared subscription (never cached). */
+static void publish_and_settle(struct tc *pub, const char *payload)
+{
+    CHECK(tc_publish(pub, "rc/t", payload, 1, false, NULL) >= 0);
+    tc_pump_for(150);
+}
+
+static void route_follows_subscription_changes(void)
+{
+    struct tc *a = tc_open("rc-a", MQTT_PROTOCOL_V5, true, NULL);
+    struct tc *b = tc_open("rc-b", MQTT_PROTOCOL_V5, true, NULL);
+    struct tc *pub = tc_open("rc-pub", MQTT_PROTOCOL_V5, true, NULL);
+    CHECK(a && b && pub);
+    CHECK_INT(tc_subscribe(a, "rc/t", 1, 0, NULL), 1);
+    publish_and_settle(pub, "1"); /* fills the cache */
+    publish_and_settle(pub, "2"); /* served from it */
+    CHECK_INT(tc_count_topic(a, "rc/t"), 2);
+    CHECK_INT(b->msg_count, 0);
+
+    CHECK_INT(tc_subscribe(b, "rc/+", 1, 0, NULL), 1);
+    publish_and_settle(pub, "3");
+    CHECK_INT(tc_count_topic(a, "rc/t"), 3);
+    CHECK_INT(tc_count_topic(b, "rc/t"), 1);
+
+    CHECK(mosquitto_unsubscribe(a->m, NULL, "rc/t") == MOSQ_ERR_SUCCESS);
+    tc_pump_for(150);
+    publish_and_settle(pub, "4");
+    CHECK_INT(tc_count_topic(a, "rc/t"), 3);
+    CHECK_INT(tc_count_topic(b, "rc/t"), 2);
+
+    CHECK_INT(tc_subscribe(b, "rc/+", 0, 0, NULL), 0); /* options replaced: QoS 0 */
+    publish_and_settle(pub, "5");
+    CHECK_INT(tc_count_topic(b, "rc/t"), 3);
+    CHECK_INT(b->msgs[b->msg_count - 1].qos, 0);
+
+    CHECK_INT(tc_subscribe(a, "$share/g/rc/t", 1, 0, NULL), 1);
+    publish_and_settle(pub, "6");
+    CHECK_INT(tc_count_topic(a, "rc/t"), 4);
+    CHECK_INT(tc_count_topic(b, "rc/t"), 4);
+
+    tc_disconnect(b, 0); /* clean session: b's session and subscriptions end */
+    tc_pump_for(150);
+    publish_and_settle(pub, "7");
+    CHECK_INT(tc_count_topic(a, "rc/t"), 5);
+    CHECK_INT(tc_count_topic(b, "rc/t"), 4);
+}
+
 static const struct e2e_case cases[] = {
     {"wildcard_matching", wildcard_matching, NULL, NULL},
     {"dollar_topics_not_matched_by_wildcards", dollar_topics_not_matched_by_wildcards, NULL, NULL},
@@ -244,6 +294,7 @@ static const struct e2e_case cases[] = {
     {"retain_handling", retain_handling, NULL, NULL},
     {"shared_subscriptions_balanced", shared_subscriptions_balanced, NULL, NULL},
     {"shared_member_leaving_redelivers", shared_member_leaving_redelivers, NULL, NULL},
+    {"route_follows_subscription_changes", route_follows_subscription_changes, NULL, NULL},
 };
 
 int main(int argc, char **argv) { return e2e_main(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); }
