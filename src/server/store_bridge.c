@@ -97,6 +97,7 @@ struct store_bridge {
     int handles_open;             /* timer, drain and flush until their close callbacks ran */
     store_reply reply;            /* reused across requests */
     buf props;                    /* the response property block */
+    buf ok_head, ok_users;        /* constant parts of every 200 reply's block (ok_blocks_init) */
     buf nprops;                   /* a notification's property block */
     buf scratch;                  /* authorizer: the filters a client may use */
     store_authorize_fn authorize; /* key-level rules; NULL: none */
@@ -257,20 +258,27 @@ static void build_reply_props(store_bridge *sb, mqtt_bytes corr, int status, con
 {
     buf *b = &sb->props;
     b->len = 0;
+    if (status == 200) { /* the hot path: constant blocks around the correlation data */
+        buf_append(b, sb->ok_head.data, sb->ok_head.len);
+        if (corr.len) {
+            buf_append_u8(b, MQTT_PROP_CORRELATION_DATA);
+            buf_append_u16be(b, (uint16_t)corr.len); /* came in a property: < 64 KiB */
+            buf_append(b, corr.data, corr.len);
+        }
+        buf_append(b, sb->ok_users.data, sb->ok_users.len);
+        if (sb->reply.has_version) add_user(b, "__ts", BUF(&sb->reply.version));
+        return;
+    }
     mqtt_props p = {.present = PROP(CONTENT_TYPE), .content_type = S(CONTENT_TYPE)};
     if (corr.len) {
         p.present |= PROP(CORRELATION_DATA);
         p.correlation_data = corr;
     }
     mqtt_props_encode_block(b, &p);
-    char stat[8] = "200"; /* every successful reply: no formatting on the hot path */
-    if (status != 200) snprintf(stat, sizeof stat, "%d", status);
+    char stat[8];
+    snprintf(stat, sizeof stat, "%d", status);
     add_user(b, "__stat", S(stat));
     add_user(b, "__protVer", S(PROTOCOL_VERSION));
-    if (status == 200) {
-        if (sb->reply.has_version) add_user(b, "__ts", BUF(&sb->reply.version));
-        return;
-    }
     add_user(b, "__stMsg", S(message ? message : "error"));
     add_user(b, "__apErr", S("false"));
     if (status == 505) {
@@ -278,6 +286,18 @@ static void build_reply_props(store_bridge *sb, mqtt_bytes corr, int status, con
         add_user(b, "__requestProtVer", req_prot_ver);
     }
     if (status == 400) add_user(b, "__propName", S("Correlation Data"));
+}
+
+/* The parts of a 200 reply's property block that never change, encoded
+ * once: content type, then __stat and __protVer (build_reply_props puts
+ * the correlation data between them and __ts last, the order of
+ * the status != 200 path). */
+static void ok_blocks_init(store_bridge *sb)
+{
+    mqtt_props p = {.present = PROP(CONTENT_TYPE), .content_type = S(CONTENT_TYPE)};
+    mqtt_props_encode_block(&sb->ok_head, &p);
+    add_user(&sb->ok_users, "__stat", S("200"));
+    add_user(&sb->ok_users, "__protVer", S(PROTOCOL_VERSION));
 }
 
 static void send_reply(store_bridge *sb, mqtt_bytes topic, mqtt_bytes props, mqtt_bytes payload, uint32_t expiry_s)
@@ -696,7 +716,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     req.expiry_s = rv.expiry_s;
     read_user_props(sb, pub, &req);
     req.now_ms = clock_wall_ms();
-    bool repeatable = store_request_repeatable(req.payload);
+    bool repeatable = store_request_repeatable(&req);
     /* One digest per request: both de-duplication tables and the record. */
     uint64_t digest = repeatable ? 0 : digest64(req.payload.data, req.payload.len);
     req.has_digest = !repeatable;
@@ -861,6 +881,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     /* An eighth of the service's table: errors and STOPs are rare. */
     sb->local = dedup_new(cfg->reply_cache_entries / 8 + 16, cfg->reply_cache_bytes / 8 + 65536);
     store_reply_init(&sb->reply);
+    ok_blocks_init(sb);
     uv_timer_init(loop, &sb->timer);
     sb->timer.data = sb;
     uv_idle_init(loop, &sb->drain);
@@ -914,6 +935,8 @@ void store_bridge_free(store_bridge *sb)
     free((void *)sb->value.data);
     store_reply_free(&sb->reply);
     buf_free(&sb->props);
+    buf_free(&sb->ok_head);
+    buf_free(&sb->ok_users);
     buf_free(&sb->nprops);
     buf_free(&sb->scratch);
     free(sb);

@@ -19,6 +19,16 @@ static bool parse_decimal(const uint8_t *p, size_t n, uint64_t max, uint64_t *ou
 {
     if (n == 0) return false;
     uint64_t v = 0;
+    if (n <= 19) { /* 19 digits never overflow 64 bits: no check per digit (every request's __ts) */
+        for (size_t i = 0; i < n; i++) {
+            unsigned d = (unsigned)p[i] - '0';
+            if (d > 9) return false;
+            v = v * 10 + d;
+        }
+        if (v > max) return false;
+        *out = v;
+        return true;
+    }
     for (size_t i = 0; i < n; i++) {
         if (p[i] < '0' || p[i] > '9') return false;
         uint64_t d = (uint64_t)(p[i] - '0');
@@ -51,16 +61,28 @@ bool hlc_parse(const void *s, size_t n, hlc *out)
  * length (at most 20, or width if larger). */
 static size_t put_padded_u64(char *p, uint64_t v, size_t width)
 {
+    /* Two digits per division, right to left (every reply's version). */
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
     char rev[20];
-    size_t n = 0;
-    do {
-        rev[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    size_t len = 0;
-    for (; len + n < width; len++) p[len] = '0';
-    while (n) p[len++] = rev[--n];
-    return len;
+    size_t n = sizeof rev;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        n -= 2;
+        memcpy(rev + n, pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        n -= 2;
+        memcpy(rev + n, pairs + 2 * v, 2);
+    } else {
+        rev[--n] = (char)('0' + v);
+    }
+    size_t digits = sizeof rev - n, len = 0;
+    for (; len + digits < width; len++) p[len] = '0';
+    memcpy(p + len, rev + n, digits);
+    return len + digits;
 }
 
 /* "%015llu:%05llu:" then the node id. Formatted by hand: every SET

@@ -211,12 +211,22 @@ static const struct {
     {"SCAN", store_service__cmd_scan},
 };
 
-bool store_request_repeatable(store_bytes payload)
+void store_request_parse(store_request *req)
 {
-    resp_request rq;
-    if (!payload.data || resp_decode_request(payload.data, payload.len, &rq) != RESP_OK) return false;
-    if (resp_arg_equals_ci(rq.argv[0], "KEYNOTIFY")) return rq.argc == 2; /* not STOP */
-    return resp_arg_equals_ci(rq.argv[0], "GET") || resp_arg_equals_ci(rq.argv[0], "SCAN");
+    if (req->parsed) return;
+    static const uint8_t none[1];
+    const uint8_t *p = req->payload.data ? req->payload.data : none; /* no NULL + 0 */
+    req->parse_status = resp_decode_request(p, req->payload.len, &req->rq);
+    req->parsed = true;
+}
+
+bool store_request_repeatable(store_request *req)
+{
+    store_request_parse(req);
+    if (req->parse_status != RESP_OK) return false;
+    const resp_request *rq = &req->rq;
+    if (resp_arg_equals_ci(rq->argv[0], "KEYNOTIFY")) return rq->argc == 2; /* not STOP */
+    return resp_arg_equals_ci(rq->argv[0], "GET") || resp_arg_equals_ci(rq->argv[0], "SCAN");
 }
 
 static void reply_reset(store_reply *out)
@@ -241,10 +251,12 @@ bool store_service_decide(store_service *s, const store_request *req, store_reco
     svc_ctx c = {.s = s, .req = req, .out = out, .rec = rec};
     static const uint8_t none[1];
     const uint8_t *p = req->payload.data ? req->payload.data : none; /* no NULL + 0 */
-    if (resp_decode_request(p, req->payload.len, &c.rq) != RESP_OK) {
+    resp_status st = req->parsed ? req->parse_status : resp_decode_request(p, req->payload.len, &c.rq);
+    if (st != RESP_OK) {
         store_service__reply_error(&c, RESP_ERR_SYNTAX);
         return false;
     }
+    if (req->parsed) c.rq = req->rq;
     for (size_t i = 0; i < sizeof svc_commands / sizeof svc_commands[0]; i++) {
         if (resp_arg_equals_ci(c.rq.argv[0], svc_commands[i].verb)) {
             svc_commands[i].fn(&c);

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "store/keyspace.h"
+#include "ssproto/resp.h"
 #include "store/record.h"
 #include "util/buf.h"
 
@@ -91,6 +92,11 @@ typedef struct store_request {
      * the reply cache first): decide then does not hash the payload again. */
     bool has_digest;
     uint64_t payload_digest;
+    /* The payload decoded once by store_request_parse (the bridge asks
+     * store_request_repeatable before decide): decide then uses it. */
+    bool parsed;
+    resp_status parse_status;
+    resp_request rq; /* points into payload; valid when parse_status == RESP_OK */
 } store_request;
 
 /* What goes back on the Response Topic. Initialise with
@@ -136,7 +142,10 @@ void store_service_set_authorizer(store_service *s, store_authorize_fn fn, void 
  * register again, and a remembered +OK would stand in for a registration
  * that no longer exists. Anything else, malformed requests included,
  * counts as not repeatable. */
-bool store_request_repeatable(store_bytes payload);
+bool store_request_repeatable(store_request *req);
+
+/* Decode req->payload into req->rq (once; later calls do nothing). */
+void store_request_parse(store_request *req);
 
 /* How long apply remembers a write's reply for de-duplication (protocol
  * §2.3): the request's lifetime plus 60 s of grace for a redelivery after

@@ -13,28 +13,13 @@ void buf_free(buf *b)
     b->len = b->cap = 0;
 }
 
-uint8_t *buf_reserve(buf *b, size_t extra)
+uint8_t *buf__grow(buf *b, size_t extra)
 {
-    if (b->cap - b->len < extra) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->len < extra) cap *= 2;
-        b->data = xrealloc(b->data, cap);
-        b->cap = cap;
-    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < extra) cap *= 2;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
     return b->data + b->len;
-}
-
-void buf_append(buf *b, const void *p, size_t n)
-{
-    if (!n) return;
-    memcpy(buf_reserve(b, n), p, n);
-    b->len += n;
-}
-
-void buf_append_u8(buf *b, uint8_t v)
-{
-    *buf_reserve(b, 1) = v;
-    b->len++;
 }
 
 void buf_append_u16be(buf *b, uint16_t v)

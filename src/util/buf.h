@@ -16,10 +16,28 @@ typedef struct buf {
 } buf;
 
 void buf_free(buf *b);
-/* Ensure room for at least `extra` more bytes; returns data + len. */
-uint8_t *buf_reserve(buf *b, size_t extra);
-void buf_append(buf *b, const void *p, size_t n);
-void buf_append_u8(buf *b, uint8_t v);
+/* The slow path of buf_reserve: grow (doubling) to fit `extra` more. */
+uint8_t *buf__grow(buf *b, size_t extra);
+
+/* Ensure room for at least `extra` more bytes; returns data + len.
+ * Inline: encoders append a few bytes at a time on every request, and
+ * the call was a measurable part of a state store request. */
+static inline uint8_t *buf_reserve(buf *b, size_t extra)
+{
+    if (b->cap - b->len < extra) return buf__grow(b, extra);
+    return b->data + b->len;
+}
+static inline void buf_append(buf *b, const void *p, size_t n)
+{
+    if (!n) return;
+    memcpy(buf_reserve(b, n), p, n);
+    b->len += n;
+}
+static inline void buf_append_u8(buf *b, uint8_t v)
+{
+    *buf_reserve(b, 1) = v;
+    b->len++;
+}
 void buf_append_u16be(buf *b, uint16_t v);
 void buf_append_u32be(buf *b, uint32_t v);
 /* Little-endian, for file formats (util/le.h reads them back). */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -123,6 +124,33 @@ static void test_format(void **state)
     assert_int_equal(b.len, 1 + 22 + 3);
     assert_memory_equal(b.data, "x000000000000001:00002:a\0b", b.len);
     buf_free(&b);
+}
+
+/* Every digit count and the values around each power of ten, against
+ * printf (the formatter writes two digits per step). */
+static void test_format_digit_boundaries(void **state)
+{
+    (void)state;
+    uint64_t p10 = 1;
+    for (int e = 0; e < 20; e++, p10 *= 10) {
+        for (int d = -1; d <= 1; d++) {
+            uint64_t w = p10 + (uint64_t)d;
+            if (e == 0 && d < 0) w = 0;
+            char want[64];
+            snprintf(want, sizeof want, "%015llu:%05llu:n", (unsigned long long)w, (unsigned long long)(w % 1000003));
+            buf b = {0};
+            hlc v = mk(w, w % 1000003, "n");
+            hlc_format(&v, &b);
+            assert_int_equal(b.len, strlen(want));
+            assert_memory_equal(b.data, want, b.len);
+            if (w <= HLC_WALL_MAX) {
+                hlc back;
+                assert_true(hlc_parse(b.data, b.len, &back));
+                assert_true(back.wall_ms == w && back.counter == w % 1000003);
+            }
+            buf_free(&b);
+        }
+    }
 }
 
 static void test_format_parse_roundtrip(void **state)
@@ -397,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_parse_valid),
         cmocka_unit_test(test_parse_invalid),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_digit_boundaries),
         cmocka_unit_test(test_format_parse_roundtrip),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_too_far_ahead),

@@ -387,7 +387,8 @@ static void test_byte_quota(void **state)
 
 static bool repeatable(const char *payload)
 {
-    return store_request_repeatable((store_bytes){(const uint8_t *)payload, strlen(payload)});
+    store_request req = {.payload = {(const uint8_t *)payload, strlen(payload)}};
+    return store_request_repeatable(&req);
 }
 
 /* Which requests the bridge executes on every copy instead of answering a
@@ -403,7 +404,8 @@ static void test_repeatable_requests(void **state)
     assert_false(repeatable("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"));
     assert_false(repeatable("*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n"));
     assert_false(repeatable("*2\r\n$3\r\nGET\r\n$1\r\nk"));
-    assert_false(store_request_repeatable((store_bytes){NULL, 0}));
+    store_request none = {0};
+    assert_false(store_request_repeatable(&none));
 }
 
 int run_service_reply_tests(void)
