@@ -26,6 +26,10 @@ static bool ascii8_ok(const uint8_t *p)
 bool mqtt_utf8_valid(const uint8_t *s, size_t len)
 {
     size_t i = 0;
+    if (len >= 8) { /* all ASCII, the usual case: whole words, then the last 8 bytes (overlapping) */
+        while (i + 8 <= len && ascii8_ok(s + i)) i += 8;
+        if (i + 8 > len && ascii8_ok(s + len - 8)) return true;
+    }
     while (i < len) {
         if (len - i >= 8 && ascii8_ok(s + i)) {
             i += 8;

@@ -50,22 +50,27 @@ static bool filter(const char *s) { return mqtt_filter_valid((mqtt_bytes){(const
 /* Long strings go through the word-at-a-time ASCII path: a NUL or a bad
  * byte must be caught at every offset, and valid multi-byte characters
  * must pass at every offset. */
+/* Every length (the word-at-a-time check has a whole-word part and an
+ * overlapping last word) and every position of a bad or multi-byte
+ * character. */
 static void test_utf8_long(void **state)
 {
     (void)state;
     uint8_t s[40];
-    for (size_t at = 0; at < sizeof s; at++) {
-        memset(s, 'a', sizeof s);
-        assert_true(mqtt_utf8_valid(s, sizeof s));
-        s[at] = 0;
-        assert_false(mqtt_utf8_valid(s, sizeof s));
-        s[at] = 0xFF;
-        assert_false(mqtt_utf8_valid(s, sizeof s));
-        if (at + 1 < sizeof s) {
-            s[at] = 0xC3, s[at + 1] = 0xA9; /* é */
-            assert_true(mqtt_utf8_valid(s, sizeof s));
-            s[at + 1] = 'a'; /* truncated sequence */
-            assert_false(mqtt_utf8_valid(s, sizeof s));
+    for (size_t len = 1; len <= sizeof s; len++) {
+        for (size_t at = 0; at < len; at++) {
+            memset(s, 'a', sizeof s);
+            assert_true(mqtt_utf8_valid(s, len));
+            s[at] = 0;
+            assert_false(mqtt_utf8_valid(s, len));
+            s[at] = 0xFF;
+            assert_false(mqtt_utf8_valid(s, len));
+            s[at] = 0xC3; /* a lead byte with its continuation cut off by the end, or followed by 'a' */
+            assert_false(mqtt_utf8_valid(s, len));
+            if (at + 1 < len) {
+                s[at + 1] = 0xA9; /* é */
+                assert_true(mqtt_utf8_valid(s, len));
+            }
         }
     }
 }
