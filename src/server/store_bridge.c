@@ -717,6 +717,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     read_user_props(sb, pub, &req);
     req.now_ms = clock_wall_ms();
     bool repeatable = store_request_repeatable(&req);
+    store_service_prefetch(sb->svc, &req);
     /* One digest per request: both de-duplication tables and the record. */
     uint64_t digest = repeatable ? 0 : digest64(req.payload.data, req.payload.len);
     req.has_digest = !repeatable;

@@ -182,6 +182,10 @@ bool keyspace_cursor_decode(const void *token, size_t n, uint64_t *cursor);
 
 void keyspace_stats_get(const keyspace *ks, keyspace_stats *out);
 
+/* A hint: a command on `key` follows soon; start loading its entry
+ * (kstable_prefetch). No effect on the contents. */
+void keyspace_prefetch(const keyspace *ks, const void *key, size_t klen);
+
 /* --- snapshots (keyspace_restore.c) ---------------------------------------- */
 
 /* Visit every entry, expired ones included (they are state until an

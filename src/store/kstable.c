@@ -55,6 +55,16 @@ ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen)
     return NULL;
 }
 
+void kstable_prefetch(const kstable *t, const uint8_t *key, size_t klen)
+{
+    if (t->used == 0) return;
+    uint64_t h = hash_of(t, key, klen);
+    for (int i = 0; i < 2 && t->size[i]; i++) {
+        const ks_entry *e = t->b[i][h & (t->size[i] - 1)];
+        if (e) __builtin_prefetch(e);
+    }
+}
+
 static size_t pow2_at_least(size_t n)
 {
     size_t s = MIN_BUCKETS;

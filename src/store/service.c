@@ -220,6 +220,13 @@ void store_request_parse(store_request *req)
     req->parsed = true;
 }
 
+void store_service_prefetch(const store_service *s, store_request *req)
+{
+    store_request_parse(req);
+    if (req->parse_status == RESP_OK && req->rq.argc >= 2) /* argv[1]: the key of every keyed command */
+        keyspace_prefetch(s->ks, req->rq.argv[1].data, req->rq.argv[1].len);
+}
+
 bool store_request_repeatable(store_request *req)
 {
     store_request_parse(req);
