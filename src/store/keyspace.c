@@ -270,7 +270,7 @@ bool keyspace_get(const keyspace *ks, const void *key, size_t klen, uint64_t now
     return true;
 }
 
-void keyspace_prefetch(const keyspace *ks, const void *key, size_t klen) { kstable_prefetch(&ks->table, key, klen); }
+void keyspace_prefetch(keyspace *ks, const void *key, size_t klen) { kstable_prefetch(&ks->table, key, klen); }
 
 void keyspace_stats_get(const keyspace *ks, keyspace_stats *out)
 {

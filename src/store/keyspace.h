@@ -184,7 +184,7 @@ void keyspace_stats_get(const keyspace *ks, keyspace_stats *out);
 
 /* A hint: a command on `key` follows soon; start loading its entry
  * (kstable_prefetch). No effect on the contents. */
-void keyspace_prefetch(const keyspace *ks, const void *key, size_t klen);
+void keyspace_prefetch(keyspace *ks, const void *key, size_t klen);
 
 /* --- snapshots (keyspace_restore.c) ---------------------------------------- */
 

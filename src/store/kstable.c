@@ -39,7 +39,11 @@ void kstable_free(kstable *t, void (*free_entry)(void *ctx, ks_entry *e), void *
     t->rehash_idx = KSTABLE_NOT_REHASHING;
 }
 
-static uint64_t hash_of(const kstable *t, const uint8_t *key, size_t klen) { return siphash24(key, klen, t->seed); }
+static uint64_t hash_of(const kstable *t, const uint8_t *key, size_t klen)
+{
+    if (t->hint_len && klen == t->hint_len && memcmp(key, t->hint_key, klen) == 0) return t->hint_hash;
+    return siphash24(key, klen, t->seed);
+}
 
 ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen)
 {
@@ -55,10 +59,16 @@ ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen)
     return NULL;
 }
 
-void kstable_prefetch(const kstable *t, const uint8_t *key, size_t klen)
+void kstable_prefetch(kstable *t, const uint8_t *key, size_t klen)
 {
+    uint64_t h = siphash24(key, klen, t->seed);
+    t->hint_len = 0;
+    if (klen <= KSTABLE_HINT_MAX) {
+        memcpy(t->hint_key, key, klen);
+        t->hint_len = (uint32_t)klen;
+        t->hint_hash = h;
+    }
     if (t->used == 0) return;
-    uint64_t h = hash_of(t, key, klen);
     for (int i = 0; i < 2 && t->size[i]; i++) {
         const ks_entry *e = t->b[i][h & (t->size[i] - 1)];
         if (e) __builtin_prefetch(e);

@@ -30,6 +30,7 @@
 #include "util/siphash.h"
 
 #define KSTABLE_NOT_REHASHING SIZE_MAX
+#define KSTABLE_HINT_MAX 64 /* longer keys are hashed again */
 
 typedef struct kstable {
     ks_entry **b[2];
@@ -37,6 +38,12 @@ typedef struct kstable {
     size_t used;
     size_t rehash_idx;
     uint8_t seed[SIPHASH_KEY_LEN];
+    /* The key kstable_prefetch last hashed, and its hash: the lookup
+     * that follows it (same bytes, usually another pointer) reuses the
+     * hash. hint_len == 0: none. */
+    uint64_t hint_hash;
+    uint32_t hint_len;
+    uint8_t hint_key[KSTABLE_HINT_MAX];
 } kstable;
 
 void kstable_init(kstable *t);
@@ -51,7 +58,7 @@ ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen);
  * (read now: usually a cache hit) and the first entry of its chain
  * (prefetched: usually the miss that dominates a lookup). A caller with
  * other work to do before the lookup overlaps the miss with that work. */
-void kstable_prefetch(const kstable *t, const uint8_t *key, size_t klen);
+void kstable_prefetch(kstable *t, const uint8_t *key, size_t klen);
 /* Insert an entry whose key is absent. May start (not perform) a resize. */
 void kstable_insert(kstable *t, ks_entry *e);
 /* Remove the entry *link points at. May start a shrink. */

@@ -543,6 +543,35 @@ static void test_check_detects_drift(void **state)
 }
 #endif
 
+/* keyspace_prefetch only hints: whatever key was prefetched (the same
+ * bytes at another address, another key, a key too long for the hint, one
+ * that is absent), every operation finds exactly what it would without it. */
+static void test_prefetch_is_only_a_hint(void **state)
+{
+    (void)state;
+    keyspace *ks = keyspace_new(NULL);
+    char longkey[100];
+    memset(longkey, 'L', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    keyspace_prefetch(ks, "a", 1); /* empty table */
+    apply(ks, cmd_set("a", "1", ver(NOW, 1), NOW));
+    apply(ks, cmd_set(longkey, "2", ver(NOW, 2), NOW));
+    char copy[] = "a";
+    keyspace_prefetch(ks, copy, 1);
+    assert_get(ks, "a", NOW, "1", ver(NOW, 1));
+    keyspace_prefetch(ks, "a", 1);
+    assert_get(ks, longkey, NOW, "2", ver(NOW, 2));
+    assert_miss(ks, "b", NOW);
+    keyspace_prefetch(ks, "b", 1);
+    assert_get(ks, "a", NOW, "1", ver(NOW, 1));
+    apply(ks, cmd_set("b", "3", ver(NOW, 3), NOW)); /* inserted under its own hash */
+    keyspace_prefetch(ks, longkey, strlen(longkey));
+    assert_get(ks, "b", NOW, "3", ver(NOW, 3));
+    assert_get(ks, longkey, NOW, "2", ver(NOW, 2));
+    assert_true(keyspace__check(ks));
+    keyspace_free(ks);
+}
+
 int run_keyspace_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +586,7 @@ int run_keyspace_tests(void)
         cmocka_unit_test(test_events_order),
         cmocka_unit_test(test_binary_keys),
         cmocka_unit_test(test_churn),
+        cmocka_unit_test(test_prefetch_is_only_a_hint),
 #ifndef NDEBUG
         cmocka_unit_test(test_check_detects_drift),
 #endif
