@@ -369,8 +369,7 @@ static size_t process(client *c, const uint8_t *data, size_t len)
             c->self_held = true; /* own output over its bound (flow.c): hold from here */
             break;
         }
-        mqtt_packet p;
-        memset(&p, 0, sizeof p);
+        mqtt_packet p; /* mqtt_decode zeroes it first, whatever it returns */
         int rc = mqtt_decode(data + off, total, c->version, &p);
         off += total;
         if (rc != MQTT_RC_SUCCESS) {
