@@ -69,6 +69,7 @@ static int raft_log__fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs
     rl->snap = (repl_raft_snapshot_out){0};
     if (rl->closing || rl->snapshot(rl->base.ctx, &rl->snap) != 0) return RAFT_BUSY;
     assert(rl->snap.job || rl->snap.data || rl->snap.len == 0);
+    assert(!rl->snap.job || rl->snapshot_async); /* a job needs its second step */
     repl_raft_snap_header(rl->snap_header);
     rl->snap_bufs[0] = (struct raft_buffer){rl->snap_header, sizeof rl->snap_header};
     rl->snap_bufs[1] = (struct raft_buffer){rl->snap.data, rl->snap.len};
@@ -144,7 +145,7 @@ static const char *raft_log__why(int status)
     case RAFT_SHUTDOWN: return "shutting down";
     case RAFT_NOSPACE: return "no space left on device";
     case RAFT_IOERR: return "log write failed";
-    default: return "not committed";
+    default: return raft_strerror(status);
     }
 }
 

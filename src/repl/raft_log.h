@@ -119,7 +119,8 @@ typedef struct repl_raft_config {
     bool (*restore)(void *ctx, const uint8_t *data, size_t len);
     /* Optional: this node became or stopped being the leader, or the known
      * leader changed (leader_id 0, address "": none known). Checked once
-     * per loop iteration. */
+     * per loop iteration. A new leader may not have applied every entry
+     * committed by its predecessors yet: serve reads after a barrier. */
     void (*on_role)(void *ctx, bool is_leader, uint64_t leader_id, const char *leader_address);
 } repl_raft_config;
 
@@ -134,7 +135,7 @@ repl_log *repl_raft_new(uv_loop_t *loop, const repl_raft_config *cfg, char *err,
  * calls nothing of the config again. `cb` (may be NULL) runs on the loop
  * when libraft has closed its files and sockets; the memory is released
  * right after it. repl_log_free(l) is repl_raft_close(l, NULL, NULL).
- * The caller runs the loop until then. */
+ * The caller runs the loop until then and uses `l` no more. */
 void repl_raft_close(repl_log *l, void (*cb)(void *ctx), void *ctx);
 
 /* Completion of barrier, add, remove and transfer: a REPL_RAFT_* code. */

@@ -98,6 +98,12 @@ int repl_raft_barrier(repl_log *l, repl_raft_done_fn cb, void *ctx)
 
 /* ---- status ---- */
 
+_Static_assert((int)REPL_RAFT_UNAVAILABLE == (int)RAFT_UNAVAILABLE && (int)REPL_RAFT_FOLLOWER == (int)RAFT_FOLLOWER &&
+                   (int)REPL_RAFT_CANDIDATE == (int)RAFT_CANDIDATE && (int)REPL_RAFT_LEADER == (int)RAFT_LEADER,
+               "state codes mirror libraft's");
+_Static_assert(REPL_RAFT_STANDBY == RAFT_STANDBY && REPL_RAFT_VOTER == RAFT_VOTER && REPL_RAFT_SPARE == RAFT_SPARE,
+               "role codes mirror libraft's");
+
 void repl_raft_status_get(repl_log *l, repl_raft_status *out)
 {
     repl_raft *rl = (repl_raft *)l;
