@@ -136,6 +136,8 @@ static void raft_log__pending_unlink(repl_raft *rl, raft_pending *p)
     else rl->pending_head = p->next;
     if (p->next) p->next->prev = p->prev;
     else rl->pending_tail = p->prev;
+    assert(rl->pending_bytes >= p->size);
+    rl->pending_bytes -= p->size;
 }
 
 static const char *raft_log__why(int status)
@@ -167,6 +169,7 @@ static bool raft_log__propose(repl_log *l, const uint8_t *rec, size_t len, uint6
     assert(tag != 0);
     size_t size = repl_raft_entry_size(len);
     if (rl->closing || raft_state(&rl->raft) != RAFT_LEADER || size == 0) return false;
+    if (size > rl->max_pending_bytes - rl->pending_bytes) return false; /* pending_bytes <= max */
     uint8_t *p = raft_malloc(size);
     if (!p) return false;
     repl_raft_entry_encode(p, rl->id, rl->nonce, tag, rec, len);
@@ -174,6 +177,7 @@ static bool raft_log__propose(repl_log *l, const uint8_t *rec, size_t len, uint6
     pd->req.data = pd;
     pd->rl = rl;
     pd->tag = tag;
+    pd->size = size;
     struct raft_buffer b = {p, size};
     int rv = raft_apply(&rl->raft, &pd->req, &b, 1, raft_log__applied);
     if (rv != 0) {
@@ -188,6 +192,7 @@ static bool raft_log__propose(repl_log *l, const uint8_t *rec, size_t len, uint6
     if (rl->pending_tail) rl->pending_tail->next = pd;
     else rl->pending_head = pd;
     rl->pending_tail = pd;
+    rl->pending_bytes += size;
     return true;
 }
 
@@ -370,6 +375,7 @@ repl_log *repl_raft_new(uv_loop_t *loop, const repl_raft_config *cfg, char *err,
     rl->snapshot_async = cfg->snapshot_async;
     rl->restore = cfg->restore;
     rl->on_role = cfg->on_role;
+    rl->max_pending_bytes = cfg->max_pending_bytes ? cfg->max_pending_bytes : REPL_RAFT_PENDING_BYTES_DEFAULT;
     if (raft_log__transport_init(rl, err, errlen) != 0) {
         free(rl);
         return NULL;

@@ -4,7 +4,7 @@
  * mqs_repl_raft (links mqs_repl, raft, libuv).
  *
  *   propose ── leader: raft_apply ──► replicated, committed ──► on_commit(index, rec, tag) on every node
- *           └─ not the leader: refused (false)
+ *           └─ not the leader, or over max_pending_bytes: refused (false)
  *
  * Every node calls on_commit for every committed entry, in log order;
  * `index` is the raft index (strictly increasing, with gaps where the log
@@ -57,6 +57,9 @@
 #define REPL_RAFT_ADDRESS_MAX 127
 /* Most members a status reports (libraft has no limit; a cluster has 3 or 5). */
 #define REPL_RAFT_MEMBERS_MAX 16
+/* Default bound on the bytes of proposals not yet committed or failed
+ * (repl_raft_config.max_pending_bytes): beyond it propose refuses. */
+#define REPL_RAFT_PENDING_BYTES_DEFAULT (64u << 20)
 /* Most linearizable reads waiting for barriers at once (repl_raft_barrier). */
 #define REPL_RAFT_BARRIER_WAITERS_MAX 65536
 
@@ -103,6 +106,9 @@ typedef struct repl_raft_config {
      * election timeout is randomised between 1x and 2x by libraft. */
     unsigned election_timeout_ms, heartbeat_ms;
     unsigned snapshot_threshold, snapshot_trailing;
+    /* Bound on the entry bytes proposed here and not yet committed or
+     * failed; propose refuses (false) beyond it. 0: the default. */
+    size_t max_pending_bytes;
 
     repl_commit_fn on_commit;
     repl_fail_fn on_fail;

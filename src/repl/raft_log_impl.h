@@ -17,6 +17,7 @@ typedef struct raft_pending {
     struct raft_apply req; /* req.data = this */
     struct repl_raft *rl;
     uint64_t tag;
+    size_t size;  /* entry bytes, counted in pending_bytes */
     bool decided; /* on_commit(tag) or on_fail(tag) was called */
     struct raft_pending *prev, *next;
 } raft_pending;
@@ -56,6 +57,7 @@ typedef struct repl_raft {
 
     /* Proposals not yet released by libraft, in proposal (= log) order. */
     raft_pending *pending_head, *pending_tail;
+    size_t pending_bytes, max_pending_bytes; /* entry bytes in the list, and its bound */
 
     /* At most one barrier in flight; `cur` waits for it, `next` for the
      * one after it. */
