@@ -211,7 +211,8 @@ static const repl_log_vtable raft_log_vt = {
 
 static void raft_log__close_now(repl_raft *rl);
 
-/* Once per loop iteration: report a role change, or finish a close. */
+/* Once per loop iteration: on becoming leader, commit the predecessors'
+ * entries; report a role change; or finish a close. */
 static void raft_log__role_check(uv_check_t *h)
 {
     repl_raft *rl = h->data;
@@ -226,8 +227,10 @@ static void raft_log__role_check(uv_check_t *h)
         raft_log__close_now(rl);
         return;
     }
-    if (!rl->on_role) return;
     bool leader = raft_state(&rl->raft) == RAFT_LEADER;
+    if (leader && !rl->was_leader) repl_raft__leader_barrier(rl);
+    rl->was_leader = leader;
+    if (!rl->on_role) return;
     raft_id id = 0;
     const char *addr = NULL;
     raft_leader(&rl->raft, &id, &addr);

@@ -83,6 +83,7 @@ typedef struct repl_raft {
     uint8_t snap_header[REPL_RAFT_SNAP_HEADER];
     struct raft_buffer snap_bufs[2];
 
+    bool was_leader; /* at the last check: becoming leader starts a barrier */
     /* Last role reported to on_role. */
     bool role_reported, role_leader;
     uint64_t role_leader_id;
@@ -98,6 +99,13 @@ typedef struct repl_raft {
 
 /* A REPL_RAFT_* code for a libraft status. */
 int repl_raft__code(int rv);
+
+/* A new leader's first entry (raft_ops.c). libraft 0.15 appends nothing
+ * on election, and entries of earlier terms commit only with one of the
+ * leader's own term: without it an entry whose proposer lost leadership
+ * (outcome unknown) stays uncommitted until the next write. Starts a
+ * barrier unless one is in flight. */
+void repl_raft__leader_barrier(repl_raft *rl);
 
 /* Completes every waiting read with `status` (raft_ops.c). */
 void repl_raft__fail_waiters(repl_raft *rl, int status);

@@ -72,6 +72,13 @@ static void raft_ops__barrier_done(struct raft_barrier *req, int status)
     }
 }
 
+void repl_raft__leader_barrier(repl_raft *rl)
+{
+    if (rl->barrier_busy) return;
+    rl->barrier.data = rl;
+    if (raft_barrier(&rl->raft, &rl->barrier, raft_ops__barrier_done) == 0) rl->barrier_busy = true;
+}
+
 int repl_raft_barrier(repl_log *l, repl_raft_done_fn cb, void *ctx)
 {
     repl_raft *rl = (repl_raft *)l;

@@ -234,6 +234,8 @@ static void node_start(cluster *c, node *n)
 {
     sm_clear(n);
     n->last_index = 0;
+    memset(n->tag_state, 0, sizeof n->tag_state); /* a new process */
+    n->tagged = n->untagged = n->fails = 0;
     n->loop_thread = pthread_self();
     n->async_jobs_wanted = c->async_snapshots;
     repl_raft_config cfg = {
@@ -544,6 +546,13 @@ static void test_leadership_lost(void **state)
     cluster_free(c);
 }
 
+static bool all_committed(cluster *c, void *arg)
+{
+    (void)c;
+    repl_raft_status s = status_of(arg);
+    return s.commit_index == s.last_index && s.last_applied == s.last_index;
+}
+
 typedef struct reads {
     node *leader;
     int done, ok;
@@ -576,6 +585,7 @@ static void test_barrier_batching(void **state)
     node *f = a_follower(c, l);
     reads r = {.leader = l, .min_applied = 100};
     assert_int_equal(repl_raft_barrier(f->log, read_done, &r), REPL_RAFT_ENOTLEADER);
+    assert_true(run_until(c, all_committed, l)); /* the leader's own first barrier */
     uint64_t before = status_of(l).last_index;
     propose(c, l, 100);
     for (int i = 0; i < 50; i++) assert_int_equal(repl_raft_barrier(l->log, read_done, &r), REPL_RAFT_OK);
@@ -679,6 +689,102 @@ static void test_status_membership_transfer(void **state)
     cluster_free(c);
 }
 
+static void propose_as(node *n, const char *prefix, uint64_t tag, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++, tag++) {
+        char rec[32];
+        int len = snprintf(rec, sizeof rec, "%s-%06llu", prefix, (unsigned long long)tag);
+        assert_true(repl_log_propose(n->log, (const uint8_t *)rec, (size_t)len, tag));
+    }
+}
+
+static bool is_leader(cluster *c, void *arg)
+{
+    (void)c;
+    return status_of(arg).state == REPL_RAFT_LEADER;
+}
+
+/* The leader gets 20 entries ("old-") that no follower has, and closes.
+ * It restarts with one follower: its log is longer, so it wins. Returns
+ * the first tag of the old entries. */
+static uint64_t leave_uncommitted(cluster *c, node **leader, node **follower, uint64_t *loaded)
+{
+    start_three(c);
+    node *l = wait_leader(c);
+    propose(c, l, 5);
+    wait_applied(c, 5);
+    node *f[2];
+    int k = 0;
+    for (int i = 0; i < 3; i++)
+        if (&c->nodes[i] != l) f[k++] = &c->nodes[i];
+    node_stop(c, f[0]);
+    node_stop(c, f[1]);
+    uint64_t first = c->next_tag;
+    propose_as(l, "old", first, 20);
+    node_stop(c, l);
+    assert_int_equal(l->fails, 20); /* "shutting down": outcome unknown */
+    node_start(c, l);
+    *loaded = status_of(l).last_index; /* its log, read from its directory */
+    node_start(c, f[0]);
+    assert_true(run_until(c, is_leader, l));
+    *leader = l;
+    *follower = f[0];
+    return first;
+}
+
+/* A new leader appends a barrier at once, so its predecessors' entries
+ * commit without waiting for a write of its own. (libraft 0.15 also
+ * commits them without it, by counting replicas of an earlier term's
+ * entry: the Figure 8 bug of the Raft paper, fixed in libraft 0.17.1; the
+ * barrier makes the correct rule hold as soon as it commits.) */
+static void test_new_leader_commits(void **state)
+{
+    (void)state;
+    cluster *c = cluster_new(0, 0);
+    node *l, *f;
+    uint64_t loaded;
+    leave_uncommitted(c, &l, &f, &loaded);
+    repl_raft_status s0 = status_of(l);
+    wait_applied(c, 25);
+    assert_true(run_until(c, all_committed, l));
+    repl_raft_status s = status_of(l);
+    assert_int_equal(s.state, REPL_RAFT_LEADER);
+    assert_true(s.term == s0.term);
+    assert_true(s.last_index == loaded + 1); /* the barrier, and nothing else */
+    assert_same_state(c);
+    assert_string_equal(f->recs[24], "old-000025");
+    cluster_free(c);
+}
+
+/* After a restart the caller's tags may repeat: an old entry that commits
+ * while a new proposal with the same tag is pending is delivered with tag
+ * 0 (the nonce differs), the new one with its tag. */
+static void test_tags_after_restart(void **state)
+{
+    (void)state;
+    cluster *c = cluster_new(0, 0);
+    node *l, *f;
+    uint64_t loaded;
+    uint64_t first = leave_uncommitted(c, &l, &f, &loaded);
+    /* Same iteration as the election was seen: nothing committed yet. */
+    propose_as(l, "new", first, 20);
+    wait_applied(c, 45);
+    assert_same_state(c);
+    assert_int_equal(l->tagged, 20);
+    for (size_t j = 0; j < l->n; j++) {
+        bool is_new = strncmp(l->recs[j], "new-", 4) == 0;
+        if (l->commit_tags[j]) {
+            assert_true(is_new);
+            char want[32];
+            snprintf(want, sizeof want, "new-%06llu", (unsigned long long)l->commit_tags[j]);
+            assert_string_equal(l->recs[j], want);
+        } else {
+            assert_false(is_new);
+        }
+    }
+    cluster_free(c);
+}
+
 /* Proposals beyond max_pending_bytes (not yet committed) are refused;
  * once they commit there is room again. */
 static void test_pending_bound(void **state)
@@ -742,6 +848,8 @@ int main(void)
         cmocka_unit_test(test_failover_restart),
         cmocka_unit_test(test_status_membership_transfer),
         cmocka_unit_test(test_pending_bound),
+        cmocka_unit_test(test_new_leader_commits),
+        cmocka_unit_test(test_tags_after_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
