@@ -220,7 +220,7 @@ static void raft_log__role_check(uv_check_t *h)
         /* libraft 0.15 crashes when raft_close cancels two or more leader
          * appends still being written (each failed append truncates the
          * log from its index, the second one past the end; fixed upstream
-         * in 0.17). No new entries are accepted once closing: wait until
+         * in 0.17.1). No new entries are accepted once closing: wait until
          * the ones in flight are on disk, within a bound. */
         struct raft *r = &rl->raft;
         if (r->last_stored < raft_last_index(r) && uv_now(rl->loop) < rl->close_deadline) return;
