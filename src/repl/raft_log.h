@@ -19,7 +19,11 @@
  * log and commit later: it then arrives (on every node) with tag 0. The
  * caller must tolerate that: the store de-duplicates by (client id,
  * correlation data), so a retried request is answered from the first
- * outcome.
+ * outcome. A new leader appends a barrier at once, so such entries
+ * commit (or are dropped) without waiting for the next write.
+ *
+ * propose_volatile is propose: in a cluster every entry is replicated and
+ * written to disk (there is no non-durable path). flush does nothing.
  *
  * Snapshots: when `snapshot_threshold` entries were applied since the
  * last snapshot, libraft asks for the state machine's bytes (`snapshot`,
@@ -39,10 +43,11 @@
  * connect/accept hand libraft a uv_stream_t. libraft reads and writes
  * that stream itself, so TLS cannot be layered on the TCP handle: the
  * transport gives libraft one end of a socketpair (uv_pipe) and runs the
- * TLS session between the other end and the TCP socket. The accept
- * callback receives the peer's *claimed* raft id and address (libraft's
- * handshake); the TLS transport must check them against the peer's
- * certificate and refuse (and log) a mismatch. Nothing else changes. */
+ * TLS session between the other end and the TCP socket. A transport
+ * reports each accepted peer's raft id and address to libraft; the TCP
+ * one takes them from an unauthenticated handshake, the TLS one must
+ * check them against the peer's certificate and refuse (and log) a
+ * mismatch. Nothing else changes. */
 #ifndef MQS_REPL_RAFT_LOG_H
 #define MQS_REPL_RAFT_LOG_H
 
@@ -121,7 +126,8 @@ typedef struct repl_raft_config {
      * state). 0: out->data/len filled and the job released. */
     int (*snapshot_async)(void *ctx, repl_raft_snapshot_out *out);
     /* Replace the state machine with these bytes (borrowed). false: they
-     * are refused (the snapshot is not installed). */
+     * are refused (a snapshot sent by the leader is not installed; one
+     * found in the directory at start makes repl_raft_new fail). */
     bool (*restore)(void *ctx, const uint8_t *data, size_t len);
     /* Optional: this node became or stopped being the leader, or the known
      * leader changed (leader_id 0, address "": none known). Checked once
@@ -139,8 +145,8 @@ repl_log *repl_raft_new(uv_loop_t *loop, const repl_raft_config *cfg, char *err,
 /* Graceful close, asynchronous: fails every pending proposal (on_fail
  * "shutting down") and waiting read (REPL_RAFT_ESHUTDOWN) at once, then
  * calls nothing of the config again. `cb` (may be NULL) runs on the loop
- * when libraft has closed its files and sockets; the memory is released
- * right after it. repl_log_free(l) is repl_raft_close(l, NULL, NULL).
+ * once libraft has closed its files and sockets and `l` is released.
+ * repl_log_free(l) is repl_raft_close(l, NULL, NULL).
  * The caller runs the loop until then and uses `l` no more. */
 void repl_raft_close(repl_log *l, void (*cb)(void *ctx), void *ctx);
 
@@ -188,7 +194,8 @@ void repl_raft_status_get(repl_log *l, repl_raft_status *out);
 int repl_raft_add(repl_log *l, uint64_t id, const char *address, repl_raft_done_fn cb, void *ctx);
 int repl_raft_remove(repl_log *l, uint64_t id, repl_raft_done_fn cb, void *ctx);
 
-/* Leadership transfer to voter `id` (0: the most up-to-date voter); cb
+/* Leadership transfer to voter `id` (0: libraft picks a voter, the first
+ * one that is up to date if any); cb
  * gets 0 once that node leads, REPL_RAFT_ETIMEDOUT if it did not within
  * the election timeout. Proposals are refused meanwhile. */
 int repl_raft_transfer(repl_log *l, uint64_t id, repl_raft_done_fn cb, void *ctx);
