@@ -223,7 +223,7 @@ static void raft_log__role_check(uv_check_t *h)
          * in 0.17.1). No new entries are accepted once closing: wait until
          * the ones in flight are on disk, within a bound. */
         struct raft *r = &rl->raft;
-        if (r->last_stored < raft_last_index(r) && uv_now(rl->loop) < rl->close_deadline) return;
+        if (rl->close_drain && r->last_stored < raft_last_index(r) && uv_now(rl->loop) < rl->close_deadline) return;
         raft_log__close_now(rl);
         return;
     }
@@ -302,6 +302,9 @@ void repl_raft_close(repl_log *l, void (*cb)(void *ctx), void *ctx)
      * once the appends in flight are written (raft_log__role_check). */
     uv_update_time(rl->loop);
     rl->close_deadline = uv_now(rl->loop) + REPL_RAFT_CLOSE_DRAIN_MS;
+    /* Only a leader's appends are at risk (a follower's failed append
+     * truncates nothing); one that just stepped down may still have some. */
+    rl->close_drain = rl->was_leader || raft_state(&rl->raft) == RAFT_LEADER;
     uv_ref((uv_handle_t *)&rl->role_check);
 }
 

@@ -92,6 +92,7 @@ typedef struct repl_raft {
     uint64_t bad_entries;
     bool closing;
     uint64_t close_deadline; /* uv_now() bound for the appends in flight */
+    bool close_drain;        /* wait for them (a leader's) before raft_close */
     int open;                /* raft and role_check not yet closed */
     void (*close_cb)(void *ctx);
     void *close_ctx;
