@@ -479,6 +479,12 @@ static void test_failover_restart(void **state)
     cluster_free(c);
 }
 
+static bool has_snapshot(cluster *c, void *arg)
+{
+    (void)c;
+    return status_of(arg).snapshot_index > 100;
+}
+
 /* A node down while the others take snapshots (and compact their logs)
  * catches up through an installed snapshot. */
 static void test_snapshot_install(void **state)
@@ -492,7 +498,7 @@ static void test_snapshot_install(void **state)
     node_stop(c, f);
     propose(c, l, 300);
     wait_applied(c, 300);
-    assert_true(status_of(l).snapshot_index > 100);
+    assert_true(run_until(c, has_snapshot, l));         /* written in the background */
     assert_true(l->snapshots > 0 && l->async_jobs > 0); /* finished off the loop thread */
     node_start(c, f);
     wait_applied(c, 300);
