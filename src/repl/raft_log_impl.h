@@ -1,0 +1,114 @@
+/* State shared by the raft log's files (raft_log.c: lifecycle, proposals,
+ * the state machine glue; raft_ops.c: reads, status, membership,
+ * leadership). Internal to mqs_repl_raft. */
+#ifndef MQS_REPL_RAFT_LOG_IMPL_H
+#define MQS_REPL_RAFT_LOG_IMPL_H
+
+#include <raft.h>
+#include <raft/uv.h>
+
+#include "repl/raft_entry.h"
+#include "repl/raft_log.h"
+
+/* One proposal raft_apply accepted; freed by its apply callback (which
+ * libraft calls exactly once: after the entry was applied, or with an
+ * error when leadership is lost or the node closes). */
+typedef struct raft_pending {
+    struct raft_apply req; /* req.data = this */
+    struct repl_raft *rl;
+    uint64_t tag;
+    size_t size;  /* entry bytes, counted in pending_bytes */
+    bool decided; /* on_commit(tag) or on_fail(tag) was called */
+    struct raft_pending *prev, *next;
+} raft_pending;
+
+/* A linearizable read waiting for a barrier. */
+typedef struct raft_waiter {
+    repl_raft_done_fn cb;
+    void *ctx;
+    struct raft_waiter *next;
+} raft_waiter;
+
+typedef struct raft_waiters {
+    raft_waiter *head, *tail;
+} raft_waiters;
+
+/* How long a close waits for the leader's appends in flight (see
+ * raft_log__role_check). */
+#define REPL_RAFT_CLOSE_DRAIN_MS 5000
+
+enum { RAFT_CHANGE_ADD, RAFT_CHANGE_PROMOTE, RAFT_CHANGE_REMOVE };
+
+typedef struct repl_raft {
+    repl_log base; /* first: a repl_log * is a repl_raft * */
+    uv_loop_t *loop;
+    struct raft raft;
+    struct raft_io io;
+    struct raft_uv_transport transport;
+    struct raft_fsm fsm;
+    uv_check_t role_check; /* reports role/leader changes (libraft 0.15 has no callback) */
+    uint64_t id;
+    uint64_t nonce; /* this incarnation (raft_entry.h) */
+
+    int (*snapshot)(void *ctx, repl_raft_snapshot_out *out);
+    int (*snapshot_async)(void *ctx, repl_raft_snapshot_out *out);
+    bool (*restore)(void *ctx, const uint8_t *data, size_t len);
+    void (*on_role)(void *ctx, bool is_leader, uint64_t leader_id, const char *leader_address);
+
+    /* Proposals not yet released by libraft, in proposal (= log) order. */
+    raft_pending *pending_head, *pending_tail;
+    size_t pending_bytes, max_pending_bytes; /* entry bytes in the list, and its bound */
+
+    /* At most one barrier in flight; `cur` waits for it, `next` for the
+     * one after it. */
+    struct raft_barrier barrier;
+    bool barrier_busy;
+    raft_waiters cur, next;
+    size_t n_waiters;
+
+    /* At most one membership change (libraft allows one) and one transfer. */
+    struct raft_change change;
+    bool change_busy;
+    int change_kind;
+    uint64_t change_id;
+    repl_raft_done_fn change_cb;
+    void *change_ctx;
+    struct raft_transfer transfer;
+    bool transfer_busy;
+    repl_raft_done_fn transfer_cb;
+    void *transfer_ctx;
+
+    /* The snapshot being taken (libraft takes one at a time). */
+    repl_raft_snapshot_out snap;
+    uint8_t snap_header[REPL_RAFT_SNAP_HEADER];
+    struct raft_buffer snap_bufs[2];
+
+    bool was_leader; /* at the last check: becoming leader starts a barrier */
+    /* Last role reported to on_role. */
+    bool role_reported, role_leader;
+    uint64_t role_leader_id;
+    char role_address[REPL_RAFT_ADDRESS_MAX + 1];
+
+    uint64_t bad_entries;
+    bool closing;
+    uint64_t close_deadline; /* uv_now() bound for the appends in flight */
+    bool close_drain;        /* wait for them (a leader's) before raft_close */
+    int open;                /* raft and role_check not yet closed */
+    void (*close_cb)(void *ctx);
+    void *close_ctx;
+} repl_raft;
+
+/* A REPL_RAFT_* code for a libraft status. */
+int repl_raft__code(int rv);
+
+/* A new leader's first entry (raft_ops.c). libraft 0.15 appends nothing
+ * on election, and entries of earlier terms commit only with one of the
+ * leader's own term: without it an entry whose proposer lost leadership
+ * (outcome unknown) stays uncommitted until the next write. Starts a
+ * barrier unless one is in flight. */
+void repl_raft__leader_barrier(repl_raft *rl);
+
+/* Completes every waiting read with `status` (raft_ops.c). */
+void repl_raft__fail_waiters(repl_raft *rl, int status);
+
+#endif
