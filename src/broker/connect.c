@@ -179,10 +179,13 @@ static void send_connack(client *c, bool present, const mqtt_connect *cn, uint32
     broker__client_send(c, &r);
 }
 
+/* max_connections reached? Logs the refusal when it is. */
 static bool over_quota(const client *c)
 {
     const broker *b = c->b;
-    return b->lim.max_connections && b->n_connected >= b->lim.max_connections;
+    if (!b->lim.max_connections || b->n_connected < b->lim.max_connections) return false;
+    log_info("%s: CONNECT refused: max_connections (%u) reached", net_conn_peer(c->conn), b->lim.max_connections);
+    return true;
 }
 
 static client_user *client_user_new(mqtt_bytes name)

@@ -224,8 +224,10 @@ static void on_reopen(uv_signal_t *h, int signum)
     (void)h;
     (void)signum;
     char err[512];
-    if (log_reopen(err, sizeof err) != 0) log_error("SIGUSR1: %s; still writing to the old file", err);
-    else log_info("SIGUSR1: log file reopened");
+    int r = log_reopen(err, sizeof err);
+    if (r < 0) log_error("SIGUSR1: %s; still writing to the old file", err);
+    else if (r == 0) log_info("SIGUSR1: log file reopened");
+    else log_info("SIGUSR1: no log file to reopen");
 }
 
 static void on_signal(uv_signal_t *h, int signum)

@@ -75,7 +75,7 @@ int log_to_file(const char *path, char *err, size_t errlen)
 
 int log_reopen(char *err, size_t errlen)
 {
-    if (sink != SINK_FILE) return 0;
+    if (sink != SINK_FILE) return 1;
     int fd = open_append(file_path, err, errlen);
     if (fd < 0) return -1;
     dup2(fd, file_fd); /* atomic: a line is written whole to the old file or to the new */

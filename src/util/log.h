@@ -38,7 +38,7 @@ void log_to_syslog(void);
 /* The file sink opens its path again and writes there from now on
  * (logrotate renamed the old one); lines written meanwhile went to the
  * renamed file, so none is lost. On failure the old file stays and -1
- * comes back with a message. Other sinks: nothing to do, 0. */
+ * comes back with a message. Other sinks: nothing to do, 1. */
 int log_reopen(char *err, size_t errlen);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

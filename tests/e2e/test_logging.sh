@@ -182,6 +182,20 @@ test_sighup_changes_level_and_format() {
         mqs_fail "JSON lines after the reload do not parse"
 }
 
+write_quota() {
+    printf 'limits:\n  max_connections: 1\nlisteners:\n  - port: %s\n' "$P" >"$D/c.yaml"
+}
+
+# A CONNECT refused for the quota says so at info.
+test_quota_refusal_logged() {
+    start_broker write_quota || { mqs_fail "broker did not start"; return; }
+    mqs_bg timeout 20 mosquitto_sub -p "$P" -V 5 -i holder -t t
+    wait_for "$LOG" "client holder connected" || mqs_fail "holder not connected"
+    timeout 10 mosquitto_pub -p "$P" -V 5 -i second -t t -m x 2>/dev/null && mqs_fail "second client accepted"
+    wait_for "$LOG" ": CONNECT refused: max_connections (1) reached" || mqs_fail "no refusal line"
+    kill "${MQS_BG_PIDS[-1]}" 2>/dev/null
+}
+
 # --- syslog ------------------------------------------------------------------------------
 
 write_syslog() {
@@ -258,7 +272,7 @@ test_check_config() {
 }
 
 ALL_TESTS=(test_json_lines test_file_reopen_on_sigusr1 test_unwritable_log_file_refused
-    test_sighup_changes_level_and_format test_syslog_destination test_check_config)
+    test_sighup_changes_level_and_format test_quota_refusal_logged test_syslog_destination test_check_config)
 for t in "${@:-${ALL_TESTS[@]}}"; do
     echo "== $t"
     : >"$LOG"
