@@ -202,14 +202,84 @@ write_syslog() {
     printf 'log:\n  destination: syslog\nlisteners:\n  - port: %s\n' "$P" >"$D/c.yaml"
 }
 
-# Nothing on stderr, the server serves. (Whether a syslog daemon receives
-# the lines depends on the machine: without /dev/log glibc drops them.)
+# Runs mqstated in a private mount namespace whose /dev/log is a datagram
+# socket read by a small Python listener writing each message as a line
+# to $D/syslog.out: the lines themselves are checked without touching the
+# machine's syslog. $MQS_PID is mqstated's PID.
+start_syslog_ns() {
+    cat >"$D/syslog_listener.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], 'ab', buffering=0) as out:
+    while True:
+        out.write(s.recv(65536).replace(b'\n', b' ') + b'\n')
+EOF
+    # In the namespace only: a tmpfs on /dev with the usual devices bound
+    # back, and the listener's socket as /dev/log.
+    cat >"$D/ns.sh" <<'EOF'
+set -e
+D=$1
+shift
+[ -n "$D" ] && [ -d "$D" ]
+mkdir -p "$D/olddev"
+mount --rbind /dev "$D/olddev"
+mount -t tmpfs tmpfs /dev
+for n in null zero full random urandom tty; do
+    [ -e "$D/olddev/$n" ] || continue
+    touch "/dev/$n"
+    mount --bind "$D/olddev/$n" "/dev/$n"
+done
+ln -s /proc/self/fd /dev/fd
+python3 "$D/syslog_listener.py" /dev/log "$D/syslog.out" &
+echo $! >"$D/listener.pid"
+for i in $(seq 500); do [ -S /dev/log ] && break; sleep 0.01; done
+exec "$@"
+EOF
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        P=$((20000 + RANDOM % 12000))
+        mqs_port_open "$P" && continue
+        write_syslog
+        unshare -m --propagation private bash "$D/ns.sh" "$D" "$MQS_BIN" -c "$D/c.yaml" >>"$LOG" 2>&1 &
+        MQS_PID=$!
+        local deadline=$(($(mqs_now_ms) + 10000))
+        while (($(mqs_now_ms) < deadline)); do
+            kill -0 "$MQS_PID" 2>/dev/null || break
+            mqs_port_open "$P" && return 0
+            sleep 0.05
+        done
+        kill -0 "$MQS_PID" 2>/dev/null && return 1
+        wait "$MQS_PID" 2>/dev/null
+        MQS_PID=""
+    done
+    return 1
+}
+
+# Nothing on stderr, the server serves, and (where a mount namespace can
+# be made) the lines reach /dev/log with ident mqstated, facility daemon
+# and the level's priority.
 test_syslog_destination() {
-    [[ -S /dev/log ]] || mqs_note "no /dev/log here: the lines themselves are not checked"
-    start_broker write_syslog || { mqs_fail "broker did not start"; return; }
-    pubs 2 s
-    kill -0 "$MQS_PID" || mqs_fail "broker died"
-    mqs_broker_stop
+    if unshare -m --propagation private true 2>/dev/null; then
+        rm -f "$D/syslog.out"
+        start_syslog_ns || { mqs_fail "broker did not start"; return; }
+        pubs 2 s
+        kill -0 "$MQS_PID" || mqs_fail "broker died"
+        mqs_broker_stop
+        [[ -f $D/listener.pid ]] && kill "$(cat "$D/listener.pid")" 2>/dev/null
+        # <30>: facility daemon (3 << 3) + info (6).
+        grep -qE '^<30>.* mqstated\[[0-9]+\]: 127\.0\.0\.1:[0-9]+: client s2 connected \(user \(none\), MQTT 5' \
+            "$D/syslog.out" || mqs_fail "no connect line in syslog: $(head -5 "$D/syslog.out" 2>&1)"
+        grep -qE '^<30>.* mqstated\[[0-9]+\]: mqstated \S+ started: config ' "$D/syslog.out" ||
+            mqs_fail "no startup line in syslog"
+        grep -q 'mqstated info:' "$D/syslog.out" && mqs_fail "text prefix repeated in syslog messages"
+    else
+        mqs_note "no mount namespace here: only stderr is checked, not the syslog lines"
+        start_broker write_syslog || { mqs_fail "broker did not start"; return; }
+        pubs 2 s
+        kill -0 "$MQS_PID" || mqs_fail "broker died"
+        mqs_broker_stop
+    fi
     [[ -s $LOG ]] && mqs_fail "stderr not empty with destination syslog: $(head -3 "$LOG")"
 }
 
@@ -288,5 +358,6 @@ for t in "${@:-${ALL_TESTS[@]}}"; do
     fi
     ((before)) && MQS_FAILED=1
 done
+[[ -f $D/listener.pid ]] && kill "$(cat "$D/listener.pid")" 2>/dev/null
 rm -rf "$MQS_DIR"
 exit $MQS_FAILED
