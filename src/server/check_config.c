@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "repl/file_log.h"
 #include "server/log_setup.h"
 #include "server/security.h"
 
@@ -18,8 +19,9 @@ static int check_persistence_dir(const char *dir, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "persistence.dir %s: cannot create it: %s", dir, strerror(EEXIST));
+        if (!S_ISDIR(st.st_mode)) { /* where a start fails: the lock file */
+            snprintf(err, errlen, "persistence.dir %s: cannot open the lock file %s/%s: %s", dir, dir,
+                     REPL_FILE_LOCK_NAME, strerror(ENOTDIR));
             return -1;
         }
         if (access(dir, W_OK | X_OK) != 0) {
@@ -39,7 +41,7 @@ static int check_persistence_dir(const char *dir, char *err, size_t errlen)
 
 int check_config_run(const config *cfg, const char *path)
 {
-    char err[CONFIG_PATH_MAX + 512];
+    char err[2 * CONFIG_PATH_MAX + 512];
     if (log_setup_check(&cfg->log, err, sizeof err) != 0 ||
         (cfg->persistence.dir[0] && check_persistence_dir(cfg->persistence.dir, err, sizeof err) != 0) ||
         security_check(cfg, err, sizeof err) != 0) {

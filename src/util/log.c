@@ -19,7 +19,7 @@
 static enum log_level threshold = LOG_INFO;
 static enum log_format format = LOG_FORMAT_TEXT;
 static enum { SINK_STDERR, SINK_FILE, SINK_SYSLOG } sink = SINK_STDERR;
-static int file_fd = -1;       /* SINK_FILE: ours; a reopen dup2()s onto it, so the number never changes */
+static int file_fd = -1;       /* SINK_FILE: ours; a reopen dup3()s onto it, so the number never changes */
 static char *file_path = NULL; /* SINK_FILE: owned */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -61,7 +61,7 @@ int log_to_file(const char *path, char *err, size_t errlen)
     int fd = open_append(path, err, errlen);
     if (fd < 0) return -1;
     if (sink == SINK_FILE) { /* same descriptor number, new file */
-        dup2(fd, file_fd);
+        dup3(fd, file_fd, O_CLOEXEC);
         close(fd);
         free(file_path);
     } else {
@@ -78,7 +78,7 @@ int log_reopen(char *err, size_t errlen)
     if (sink != SINK_FILE) return 1;
     int fd = open_append(file_path, err, errlen);
     if (fd < 0) return -1;
-    dup2(fd, file_fd); /* atomic: a line is written whole to the old file or to the new */
+    dup3(fd, file_fd, O_CLOEXEC); /* atomic: a line is written whole to the old file or to the new */
     close(fd);
     return 0;
 }

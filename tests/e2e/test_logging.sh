@@ -331,7 +331,7 @@ test_check_config() {
     printf 'log:\n  destination: file\n  file: %s/nodir/x.log\n' "$D" >"$c"
     check "$c" 1 "mqstated: log.file $D/nodir/x.log: cannot open it for appending: No such file or directory"
     printf 'persistence:\n  dir: %s/data/statestore.log\n' "$D" >"$c"
-    check "$c" 1 "mqstated: persistence.dir $D/data/statestore.log: cannot create it"
+    check "$c" 1 "mqstated: persistence.dir $D/data/statestore.log: cannot open the lock file $D/data/statestore.log/LOCK: Not a directory"
     check "$D/missing.yaml" 1 "mqstated: $D/missing.yaml: No such file or directory"
     local out rc
     out=$(timeout 10 "$MQS_BIN" --check-config 2>&1)
