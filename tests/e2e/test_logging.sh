@@ -99,6 +99,24 @@ EOF
     fi
 }
 
+write_password() {
+    printf 'log:\n  level: debug\nlisteners:\n  - port: %s\n    authentication:\n      methods: [password]\n      password_file: %s/pw\n      failure_delay_ms: 0\n' \
+        "$P" "$D" >"$D/c.yaml"
+}
+
+# Passwords, right or wrong, never reach the log, at debug either.
+test_credentials_not_logged() {
+    rm -f "$D/pw"
+    echo "pw-SECRET-1" | "$MQS_BIN" passwd --stdin --iterations 1000 "$D/pw" alice 2>/dev/null || mqs_fail "passwd"
+    start_broker write_password || { mqs_fail "broker did not start"; return; }
+    pubs 1 ok -u alice -P pw-SECRET-1
+    timeout 10 mosquitto_pub -p "$P" -V 5 -i bad1 -u alice -P pw-SECRET-2 -t t -m x 2>/dev/null &&
+        mqs_fail "wrong password accepted"
+    wait_for "$LOG" "authentication failed for 127.0.0.1" || mqs_fail "no authentication failure line"
+    grep -q 'client ok1 connected (user "alice", MQTT 5' "$LOG" || mqs_fail "no connect line for alice"
+    grep -q 'SECRET' "$LOG" "$D/c.yaml" && mqs_fail "a password was logged"
+}
+
 # --- file destination, rotation ------------------------------------------------
 
 write_file() {
@@ -341,7 +359,7 @@ test_check_config() {
     [[ $("$MQS_BIN" --version) == "mqstated "* ]] || mqs_fail "--version"
 }
 
-ALL_TESTS=(test_json_lines test_file_reopen_on_sigusr1 test_unwritable_log_file_refused
+ALL_TESTS=(test_json_lines test_credentials_not_logged test_file_reopen_on_sigusr1 test_unwritable_log_file_refused
     test_sighup_changes_level_and_format test_quota_refusal_logged test_syslog_destination test_check_config)
 for t in "${@:-${ALL_TESTS[@]}}"; do
     echo "== $t"
