@@ -69,12 +69,15 @@ const char *broker__client_protocol(const client *c)
     return c->version == MQTT_V5 ? "5" : c->version == MQTT_V311 ? "3.1.1" : "3.1";
 }
 
+/* Does c's end get a line? (Callers format the reason only then.) */
+static bool end_logged(const client *c) { return c->state == CLIENT_CONNECTED && c->s && log_get_level() >= LOG_INFO; }
+
 /* The info line of a connected client's end (docs/logging.md), written
  * once: every path that ends a connected client goes through one of the
  * callers before detach() marks it closed. */
 static void log_end(const client *c, const char *why)
 {
-    if (c->state != CLIENT_CONNECTED || !c->s) return;
+    if (!end_logged(c)) return;
     log_info("%s: client %.*s disconnected (user %s%.*s%s, MQTT %s, keep alive %u s): %s", net_conn_peer(c->conn),
              (int)c->s->id_len, (const char *)c->s->id, c->user ? "\"" : "", c->user ? (int)c->user->len : 6,
              c->user ? (const char *)c->user->data : "(none)", c->user ? "\"" : "", broker__client_protocol(c),
@@ -170,9 +173,11 @@ void broker__client_disconnect(client *c, uint8_t rc, const char *reason)
         }
         broker__client_send(c, &p);
     }
-    char why[160];
-    snprintf(why, sizeof why, "disconnected by the server, reason 0x%02x %s", rc, reason ? reason : "");
-    log_end(c, why);
+    if (end_logged(c)) {
+        char why[160];
+        snprintf(why, sizeof why, "disconnected by the server, reason 0x%02x %s", rc, reason ? reason : "");
+        log_end(c, why);
+    }
     log_debug("disconnecting %s: reason 0x%02x %s", net_conn_peer(c->conn), rc, reason ? reason : "");
     close_logged(c, rc != MQTT_RC_SUCCESS);
 }
@@ -267,9 +272,11 @@ static void disconnect_handle(client *c, const mqtt_disconnect *d)
         }
         will = d->reason == MQTT_RC_DISCONNECT_WITH_WILL;
     }
-    char why[64];
-    snprintf(why, sizeof why, "client sent DISCONNECT, reason 0x%02x", c->version == MQTT_V5 ? d->reason : 0);
-    log_end(c, why);
+    if (end_logged(c)) {
+        char why[64];
+        snprintf(why, sizeof why, "client sent DISCONNECT, reason 0x%02x", c->version == MQTT_V5 ? d->reason : 0);
+        log_end(c, why);
+    }
     close_logged(c, will);
 }
 
@@ -587,9 +594,11 @@ static void on_close(void *user, int error)
 {
     client *c = user;
     broker *b = c->b;
-    char why[96];
-    snprintf(why, sizeof why, "connection lost (%s)", error ? uv_strerror(error) : "closed by the client");
-    log_end(c, why);
+    if (end_logged(c)) {
+        char why[96];
+        snprintf(why, sizeof why, "connection lost (%s)", error ? uv_strerror(error) : "closed by the client");
+        log_end(c, why);
+    }
     if (c->state != CLIENT_CLOSED) log_debug("%s: connection lost (%d)", net_conn_peer(c->conn), error);
     broker__client_detach(c, true);
     if (c->resume_queued) resume_list_remove(c);
