@@ -63,6 +63,27 @@ void broker__client_send_ack(client *c, uint8_t type, uint16_t id, uint8_t reaso
     broker__client_send(c, &p);
 }
 
+/* "5", "3.1.1", "3.1": the protocol of c's CONNECT. */
+const char *broker__client_protocol(const client *c)
+{
+    return c->version == MQTT_V5 ? "5" : c->version == MQTT_V311 ? "3.1.1" : "3.1";
+}
+
+/* Does c's end get a line? (Callers format the reason only then.) */
+static bool end_logged(const client *c) { return c->state == CLIENT_CONNECTED && c->s && log_get_level() >= LOG_INFO; }
+
+/* The info line of a connected client's end (docs/logging.md), written
+ * once: every path that ends a connected client goes through one of the
+ * callers before detach() marks it closed. */
+static void log_end(const client *c, const char *why)
+{
+    if (!end_logged(c)) return;
+    log_info("%s: client %.*s disconnected (user %s%.*s%s, MQTT %s, keep alive %u s): %s", net_conn_peer(c->conn),
+             (int)c->s->id_len, (const char *)c->s->id, c->user ? "\"" : "", c->user ? (int)c->user->len : 6,
+             c->user ? (const char *)c->user->data : "(none)", c->user ? "\"" : "", broker__client_protocol(c),
+             c->ka_ms / 1500, why);
+}
+
 static void detach_session(client *c, bool will, bool takeover)
 {
     broker *b = c->b;
@@ -114,15 +135,23 @@ static void detach(client *c, bool will, bool takeover)
 
 void broker__client_detach(client *c, bool will) { detach(c, will, false); }
 
-void broker__client_close(client *c, bool will)
+/* After its own log_end: the close a caller explains. */
+static void close_logged(client *c, bool will)
 {
     detach(c, will, false);
     net_conn_close(c->conn);
 }
 
+void broker__client_close(client *c, bool will)
+{
+    log_end(c, "closed by the server");
+    close_logged(c, will);
+}
+
 void broker__client_takeover(client *old)
 {
     broker__persist_client_gone(old); /* the DISCONNECT goes now; held acks promised what is not durable */
+    log_end(old, "session taken over by a new connection (reason 0x8e)");
     if (old->version == MQTT_V5) {
         mqtt_packet p = {.type = MQTT_DISCONNECT};
         p.disconnect.reason = MQTT_RC_SESSION_TAKEN_OVER;
@@ -144,8 +173,13 @@ void broker__client_disconnect(client *c, uint8_t rc, const char *reason)
         }
         broker__client_send(c, &p);
     }
+    if (end_logged(c)) {
+        char why[160];
+        snprintf(why, sizeof why, "disconnected by the server, reason 0x%02x %s", rc, reason ? reason : "");
+        log_end(c, why);
+    }
     log_debug("disconnecting %s: reason 0x%02x %s", net_conn_peer(c->conn), rc, reason ? reason : "");
-    broker__client_close(c, rc != MQTT_RC_SUCCESS);
+    close_logged(c, rc != MQTT_RC_SUCCESS);
 }
 
 /* --- identity -------------------------------------------------------------- */
@@ -238,7 +272,12 @@ static void disconnect_handle(client *c, const mqtt_disconnect *d)
         }
         will = d->reason == MQTT_RC_DISCONNECT_WITH_WILL;
     }
-    broker__client_close(c, will);
+    if (end_logged(c)) {
+        char why[64];
+        snprintf(why, sizeof why, "client sent DISCONNECT, reason 0x%02x", c->version == MQTT_V5 ? d->reason : 0);
+        log_end(c, why);
+    }
+    close_logged(c, will);
 }
 
 void broker__client_dispatch(client *c, mqtt_packet *p)
@@ -554,6 +593,11 @@ static void on_close(void *user, int error)
 {
     client *c = user;
     broker *b = c->b;
+    if (end_logged(c)) {
+        char why[96];
+        snprintf(why, sizeof why, "connection lost (%s)", error ? uv_strerror(error) : "closed by the client");
+        log_end(c, why);
+    }
     if (c->state != CLIENT_CLOSED) log_debug("%s: connection lost (%d)", net_conn_peer(c->conn), error);
     broker__client_detach(c, true);
     if (c->resume_queued) resume_list_remove(c);

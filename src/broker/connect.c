@@ -179,10 +179,13 @@ static void send_connack(client *c, bool present, const mqtt_connect *cn, uint32
     broker__client_send(c, &r);
 }
 
+/* max_connections reached? Logs the refusal when it is. */
 static bool over_quota(const client *c)
 {
     const broker *b = c->b;
-    return b->lim.max_connections && b->n_connected >= b->lim.max_connections;
+    if (!b->lim.max_connections || b->n_connected < b->lim.max_connections) return false;
+    log_info("%s: CONNECT refused: max_connections (%u) reached", net_conn_peer(c->conn), b->lim.max_connections);
+    return true;
 }
 
 static client_user *client_user_new(mqtt_bytes name)
@@ -219,8 +222,10 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     b->stats.clients++;
     send_connack(c, present, cn, expiry, assigned, ka_changed, ka);
     broker__client_touch_timer(c);
-    log_debug("%s connected as %.*s (v%u, session %s)", net_conn_peer(c->conn), (int)id.len, (const char *)id.data,
-              c->version, present ? "resumed" : "new");
+    log_info("%s: client %.*s connected (user %s%.*s%s, MQTT %s, keep alive %u s, session %s)", net_conn_peer(c->conn),
+             (int)id.len, (const char *)id.data, c->user ? "\"" : "", c->user ? (int)c->user->len : 6,
+             c->user ? (const char *)c->user->data : "(none)", c->user ? "\"" : "", broker__client_protocol(c), ka,
+             present ? "resumed" : "new");
     broker__deliver_resume(c->s);
 }
 

@@ -297,6 +297,8 @@ struct client {
     client *prev, *next;           /* b->clients */
 };
 
+/* "5", "3.1.1" or "3.1" (c's protocol version), for log lines. */
+const char *broker__client_protocol(const client *c);
 /* c's user name for authorization requests and hooks; NULL if it gave
  * none. `tmp` holds the slice the result points to. */
 const mqtt_bytes *broker__client_username(const client *c, mqtt_bytes *tmp);

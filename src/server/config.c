@@ -27,7 +27,7 @@ int config_parse_log_level(const char *s)
 {
     for (int i = 0; i < 4; i++)
         if (!strcmp(s, level_names[i])) return i;
-    return -1;
+    return strcmp(s, "warning") ? -1 : LOG_WARN; /* syslog's word */
 }
 
 static int parse_log_level(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
@@ -488,8 +488,85 @@ static const key_spec persistence_keys[] = {
     SCHEMA_END,
 };
 
+/* --- log: ----------------------------------------------------------------------- */
+
+static int parse_log_destination(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec,
+                                 void *target)
+{
+    static const char *const names[] = {"stderr", "file", "syslog"};
+    static const config_log_dest dests[] = {CONFIG_LOG_STDERR, CONFIG_LOG_FILE, CONFIG_LOG_SYSLOG};
+    int i = parse_word(sc, v, path, names, 3, "one of stderr, file, syslog");
+    if (i < 0) return -1;
+    *(config_log_dest *)((char *)target + spec->offset) = dests[i];
+    return 0;
+}
+
+static int parse_log_format(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    static const char *const names[] = {"text", "json"};
+    int i = parse_word(sc, v, path, names, 2, "one of text, json");
+    if (i < 0) return -1;
+    *(enum log_format *)((char *)target + spec->offset) = i == 0 ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON;
+    return 0;
+}
+
+static int parse_log_file(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    const char *s = schema_scalar(sc, v, path, "a file path");
+    if (!s) return -1;
+    size_t n = v->data.scalar.length;
+    if (n == 0 || n >= CONFIG_PATH_MAX || strlen(s) != n)
+        return schema_fail(sc, v, "%s: expected a file path (1 to %d bytes, no NUL)", path, CONFIG_PATH_MAX - 1);
+    memcpy((char *)target + spec->offset, s, n + 1);
+    return 0;
+}
+
+/* file goes with destination file, and only there (elsewhere it would
+ * silently do nothing). */
+static int check_log(schema_ctx *sc, const yaml_node_t *mapping, const char *path, void *target)
+{
+    const config_log *l = target;
+    const yaml_node_t *file = schema_find(sc, mapping, "file");
+    if (l->destination == CONFIG_LOG_FILE && !l->file[0]) {
+        const yaml_node_t *at = schema_find(sc, mapping, "destination");
+        return schema_fail(sc, at ? at : mapping, "%s.file: required with destination: file", path);
+    }
+    if (l->destination != CONFIG_LOG_FILE && file) {
+        const char *dest = l->destination == CONFIG_LOG_STDERR ? "stderr" : "syslog";
+        return schema_fail(sc, file, "%s.file: only allowed with destination: file (destination is %s)", path, dest);
+    }
+    return 0;
+}
+
+static const key_spec log_keys[] = {
+    {"destination", parse_log_destination, offsetof(config_log, destination), 0, 0, 0, NULL, NULL},
+    {"file", parse_log_file, offsetof(config_log, file), 0, 0, 0, NULL, NULL},
+    {"format", parse_log_format, offsetof(config_log, format), 0, 0, 0, NULL, NULL},
+    {"level", parse_log_level, offsetof(config_log, level), 0, 0, 0, NULL, NULL},
+    SCHEMA_END,
+};
+
+/* log.level and the top-level log_level are one setting: a file may
+ * write either, or both with the same value. */
+static int merge_log_level(schema_ctx *sc, const yaml_node_t *root, config *c)
+{
+    const yaml_node_t *sec = schema_find(sc, root, "log");
+    const yaml_node_t *lv = sec && sec->type == YAML_MAPPING_NODE ? schema_find(sc, sec, "level") : NULL;
+    if (!lv) return 0;
+    const yaml_node_t *top = schema_find(sc, root, "log_level");
+    if (top && c->log_level != c->log.level)
+        return schema_fail(sc, lv,
+                           "log.level: %s conflicts with log_level: %s at line %lu (the same setting: write one of "
+                           "them)",
+                           level_names[c->log.level], level_names[c->log_level],
+                           (unsigned long)top->start_mark.line + 1);
+    c->log_level = c->log.level;
+    return 0;
+}
+
 static const key_spec top_keys[] = {
     {"log_level", parse_log_level, offsetof(config, log_level), 0, 0, 0, NULL, NULL},
+    {"log", schema_parse_section, offsetof(config, log), 0, 0, 0, log_keys, check_log},
     {"listeners", parse_listeners, 0, 0, 0, 0, NULL, NULL},
     {"limits", schema_parse_section, offsetof(config, limits), 0, 0, 0, config_limit_keys, check_limits},
     {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, config_store_keys, NULL},
@@ -502,6 +579,7 @@ void config_init(config *c)
 {
     memset(c, 0, sizeof *c);
     c->log_level = LOG_INFO;
+    c->log.level = LOG_INFO;
     broker_limits_default(&c->limits);
     c->listeners = xcalloc(1, sizeof *c->listeners);
     c->nlisteners = 1;
@@ -583,6 +661,7 @@ static int load_document(schema_ctx *sc, yaml_parser_t *p, config *tmp)
     sc->doc = &doc;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     int r = root ? schema_walk(sc, root, "", top_keys, tmp) : 0;
+    if (r == 0 && root) r = merge_log_level(sc, root, tmp);
     if (r == 0 && root) r = expect_end(sc, p);
     yaml_document_delete(&doc);
     sc->doc = NULL;

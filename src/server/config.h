@@ -110,9 +110,19 @@ void config_broker_persist(const config_persistence *c, broker_persist_select *o
 /* Is any broker state durable (retained messages or sessions)? */
 bool config_broker_durable(const config_persistence *c);
 
+/* The `log:` section (docs/logging.md). */
+typedef enum config_log_dest { CONFIG_LOG_STDERR, CONFIG_LOG_FILE, CONFIG_LOG_SYSLOG } config_log_dest;
+typedef struct config_log {
+    config_log_dest destination; /* default CONFIG_LOG_STDERR */
+    enum log_format format;      /* default LOG_FORMAT_TEXT */
+    enum log_level level;        /* log.level as written; the loader copies it to config.log_level */
+    char file[CONFIG_PATH_MAX];  /* destination file: the path; "" otherwise */
+} config_log;
+
 typedef struct config {
     char file[CONFIG_PATH_MAX]; /* the file last loaded, for messages; "" if none */
-    enum log_level log_level;
+    enum log_level log_level;   /* log.level, or the older top-level log_level (the same setting) */
+    config_log log;
     config_listener *listeners; /* owned; nlisteners >= 1 */
     size_t nlisteners;
     broker_limits limits;
@@ -154,7 +164,7 @@ int config_check_listeners(config *c, char *err, size_t errlen);
  * came from a file, "listeners[i].section" otherwise. Returns out. */
 const char *config_listener_where(const config *c, size_t i, const char *section, char *out, size_t outlen);
 
-/* "error", "warn", "info", "debug" -> level; -1 if unknown. */
+/* "error", "warn" (or "warning"), "info", "debug" -> level; -1 if unknown. */
 int config_parse_log_level(const char *s);
 
 #endif

@@ -6,9 +6,8 @@
 #include <string.h>
 
 #include "server/config_keys.h"
+#include "server/log_setup.h"
 #include "util/log.h"
-
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 /* Limits the broker reads where it applies them, none of them promised
  * to a connected client: new values hold from the next CONNECT, PUBLISH,
@@ -26,6 +25,7 @@ static const char *const runtime_limits[] = {
 void config_running_set(config_running *r, const config *c)
 {
     r->log_level = c->log_level;
+    r->log = c->log;
     r->limits = c->limits;
     r->store = c->store;
     r->persistence = c->persistence;
@@ -58,6 +58,25 @@ static unsigned merge_persistence(const config_persistence *run, config_persiste
              mode_name(run->state_store));
     *next = *run;
     return 1;
+}
+
+/* All of `log:` applies at once (log_setup_apply); the file is reopened
+ * on every reload anyway. */
+static unsigned merge_log(const config_log *run, const config_log *next)
+{
+    unsigned changed = 0;
+    if (run->destination != next->destination || strcmp(run->file, next->file) != 0) {
+        log_info("reload: log.destination %s%s%s -> %s%s%s applied", log_setup_destination_name(run->destination),
+                 run->file[0] ? " " : "", run->file, log_setup_destination_name(next->destination),
+                 next->file[0] ? " " : "", next->file);
+        changed++;
+    }
+    if (run->format != next->format) {
+        log_info("reload: log.format %s -> %s applied", log_setup_format_name(run->format),
+                 log_setup_format_name(next->format));
+        changed++;
+    }
+    return changed;
 }
 
 static bool is_runtime_limit(const char *key)
@@ -126,9 +145,11 @@ unsigned config_reload_merge(const config_running *running, config *next)
 {
     unsigned changed = 0;
     if (running->log_level != next->log_level) {
-        log_info("reload: log_level %s -> %s applied", level_names[running->log_level], level_names[next->log_level]);
+        log_info("reload: log_level %s -> %s applied", log_level_name(running->log_level),
+                 log_level_name(next->log_level));
         changed++;
     }
+    changed += merge_log(&running->log, &next->log);
     changed += merge_section("limits", config_limit_keys, &running->limits, &next->limits, is_runtime_limit);
     /* The store sizes its tables and caches once, at start. */
     changed += merge_section("store", config_store_keys, &running->store, &next->store, NULL);

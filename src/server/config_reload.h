@@ -7,6 +7,7 @@
 /* The settings of the running server that a reload compares against. */
 typedef struct config_running {
     enum log_level log_level; /* the file's, before -v */
+    config_log log;           /* destination, file and format as applied */
     broker_limits limits;
     config_store store;
     config_persistence persistence;
@@ -16,7 +17,8 @@ void config_running_set(config_running *r, const config *c);
 
 /* Compare `next` (a freshly loaded file) with what runs and log one line
  * per changed setting: "applied" for those a running server can take
- * (log_level, the limits in the runtime list), "needs a restart" for the
+ * (log_level, log.destination, log.file and log.format, the limits in
+ * the runtime list), "needs a restart" for the
  * rest, whose running values are copied back into `next` so that applying
  * `next` leaves them alone. A limits key not in the runtime list counts
  * as restart-only, so a new key is never changed under live connections

@@ -9,8 +9,10 @@
 #include "broker/broker.h"
 #include "net/net.h"
 #include "server/authz_guard.h"
+#include "server/check_config.h"
 #include "server/config.h"
 #include "server/config_reload.h"
+#include "server/log_setup.h"
 #include "server/passwd_cmd.h"
 #include "server/broker_log.h"
 #include "server/persistence_cmd.h"
@@ -27,6 +29,7 @@ struct options {
     const char *bind; /* NULL: not given */
     long port;        /* -1: not given */
     int verbose;
+    bool check_config; /* --check-config: validate and exit */
 };
 
 typedef struct server {
@@ -40,7 +43,7 @@ typedef struct server {
     const struct options *opts;
     config_running running; /* what a reload compares against */
     security *sec;          /* TLS contexts and the authenticator */
-    uv_signal_t sigint, sigterm, sighup;
+    uv_signal_t sigint, sigterm, sighup, sigusr1;
 } server;
 
 static void usage(FILE *f)
@@ -50,6 +53,10 @@ static void usage(FILE *f)
                "      --bind ADDR      listen on IPv4/IPv6 address ADDR (default 127.0.0.1)\n"
                "  -c, --config FILE    load the YAML configuration FILE\n"
                "  -v                   more logging (repeat for more)\n"
+               "      --check-config   with -c FILE: load and check everything a start would\n"
+               "                       (configuration, log file, persistence directory, TLS and\n"
+               "                       password files) without listening; exit 0 and print\n"
+               "                       \"configuration OK: FILE\", or print the error and exit 1\n"
                "      --version        print the version and exit\n"
                "  mqstated passwd [--stdin] [--delete] FILE USER\n"
                "                       set (or delete) USER's password in FILE\n"
@@ -75,13 +82,17 @@ static int parse_port(const char *s, long *out)
  * 2 for a usage error). */
 static int parse_args(int argc, char **argv, options *o)
 {
-    enum { OPT_BIND = 256, OPT_VERSION };
+    enum { OPT_BIND = 256, OPT_VERSION, OPT_CHECK };
     static const struct option longopts[] = {
-        {"port", required_argument, NULL, 'p'},   {"bind", required_argument, NULL, OPT_BIND},
-        {"config", required_argument, NULL, 'c'}, {"version", no_argument, NULL, OPT_VERSION},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"port", required_argument, NULL, 'p'},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"config", required_argument, NULL, 'c'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {NULL, 0, NULL, 0},
     };
-    *o = (options){NULL, NULL, -1, 0};
+    *o = (options){NULL, NULL, -1, 0, false};
     int ch;
     while ((ch = getopt_long(argc, argv, "p:c:vh", longopts, NULL)) != -1) {
         switch (ch) {
@@ -94,6 +105,7 @@ static int parse_args(int argc, char **argv, options *o)
         case OPT_BIND: o->bind = optarg; break;
         case 'c': o->config_path = optarg; break;
         case 'v': o->verbose++; break;
+        case OPT_CHECK: o->check_config = true; break;
         case OPT_VERSION: printf("mqstated %s\n", MQS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -102,6 +114,10 @@ static int parse_args(int argc, char **argv, options *o)
     if (optind < argc) {
         fprintf(stderr, "mqstated: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    if (o->check_config && !o->config_path) {
+        fprintf(stderr, "mqstated: --check-config needs -c FILE\n");
         return 2;
     }
     return -1;
@@ -162,6 +178,7 @@ static void server_stop(server *s)
     uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
     uv_close((uv_handle_t *)&s->sighup, on_signal_closed);
+    uv_close((uv_handle_t *)&s->sigusr1, on_signal_closed);
 }
 
 /* SIGHUP: re-read the configuration file and apply what can change at run
@@ -190,9 +207,27 @@ static void on_reload(uv_signal_t *h, int signum)
         net_set_close_timeout(s->net, nc.limits.close_timeout);
         net_set_max_pending_per_address(s->net, nc.limits.max_pending_per_address);
         log_set_level(effective_level(nc.log_level, s->opts->verbose));
+        /* Also the reopen of an unchanged file (SIGHUP is logrotate's
+         * other usual signal). */
+        if (log_setup_apply(&nc.log, err, sizeof err) != 0) {
+            log_error("reload: %s; logging stays as it was", err);
+            nc.log = s->running.log;
+        }
         config_running_set(&s->running, &nc);
     }
     config_free(&nc);
+}
+
+/* SIGUSR1: logrotate renamed the log file; write to a new one. */
+static void on_reopen(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    char err[512];
+    int r = log_reopen(err, sizeof err);
+    if (r < 0) log_error("SIGUSR1: %s; still writing to the old file", err);
+    else if (r == 0) log_info("SIGUSR1: log file reopened");
+    else log_info("SIGUSR1: no log file to reopen");
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -202,8 +237,11 @@ static void on_signal(uv_signal_t *h, int signum)
     server_stop(s);
 }
 
+/* Ends with the startup line: version, configuration and listeners. */
 static int listen_all(server *s, const config *cfg)
 {
+    char addrs[512] = "";
+    size_t used = 0;
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         const config_listener *cl = &cfg->listeners[i];
         net_listener *l = net_listen(s->net, cl->bind, cl->port, broker_conn_user_size, broker_accept,
@@ -213,7 +251,14 @@ static int listen_all(server *s, const config *cfg)
         bool v6 = strchr(cl->bind, ':') != NULL;
         log_info("listening on %s%s%s:%u%s", v6 ? "[" : "", cl->bind, v6 ? "]" : "", net_listener_port(l),
                  cl->tls.enabled ? " (TLS)" : "");
+        if (used < sizeof addrs) {
+            int n = snprintf(addrs + used, sizeof addrs - used, "%s%s%s%s:%u%s", i ? ", " : "", v6 ? "[" : "", cl->bind,
+                             v6 ? "]" : "", net_listener_port(l), cl->tls.enabled ? " (TLS)" : "");
+            used += n > 0 ? (size_t)n : 0;
+        }
     }
+    log_info("mqstated %s started: config %s, listeners %s%s", MQS_VERSION, cfg->file[0] ? cfg->file : "(none)", addrs,
+             used >= sizeof addrs ? "..." : "");
     return 0;
 }
 
@@ -265,7 +310,8 @@ static int run(config *cfg, const options *o)
     uv_signal_init(&s.loop, &s.sigint);
     uv_signal_init(&s.loop, &s.sigterm);
     uv_signal_init(&s.loop, &s.sighup);
-    s.sigint.data = s.sigterm.data = s.sighup.data = &s;
+    uv_signal_init(&s.loop, &s.sigusr1);
+    s.sigint.data = s.sigterm.data = s.sighup.data = s.sigusr1.data = &s;
     int rc = 0;
     if (!s.store || !s.sec || listen_all(&s, cfg) != 0) {
         rc = 1;
@@ -274,6 +320,7 @@ static int run(config *cfg, const options *o)
         uv_signal_start(&s.sigint, on_signal, SIGINT);
         uv_signal_start(&s.sigterm, on_signal, SIGTERM);
         uv_signal_start(&s.sighup, on_reload, SIGHUP);
+        uv_signal_start(&s.sigusr1, on_reopen, SIGUSR1);
     }
     uv_run(&s.loop, UV_RUN_DEFAULT);
     authz_guard_free(s.authz);
@@ -300,10 +347,16 @@ int main(int argc, char **argv)
     config cfg;
     config_init(&cfg);
     rc = build_config(&o, &cfg);
+    if (rc < 0 && o.check_config) rc = check_config_run(&cfg, o.config_path);
     if (rc < 0) {
+        char err[512];
         log_set_level(effective_level(cfg.log_level, o.verbose));
-        rc = run(&cfg, &o);
+        if (log_setup_apply(&cfg.log, err, sizeof err) != 0) {
+            fprintf(stderr, "mqstated: %s\n", err);
+            rc = 1;
+        } else rc = run(&cfg, &o);
     }
+    log_to_stderr(); /* releases a log file or syslog */
     config_free(&cfg);
     return rc;
 }

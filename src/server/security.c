@@ -117,6 +117,26 @@ static int build(broker *b, const config *cfg, SSL_CTX ***ctxs_out, authn **a_ou
     return 0;
 }
 
+int security_check(const config *cfg, char *err, size_t errlen)
+{
+    authn_policy *pol = xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *pol);
+    int r = 0;
+    warn_exposed_files(cfg);
+    for (size_t i = 0; i < cfg->nlisteners && r == 0; i++) {
+        pol[i] = cfg->listeners[i].authn;
+        config_listener_where(cfg, i, "authentication", pol[i].where, sizeof pol[i].where);
+        SSL_CTX *ctx = cfg->listeners[i].tls.enabled ? build_tls(cfg, i, err, errlen) : NULL;
+        if (cfg->listeners[i].tls.enabled && !ctx) r = -1;
+        net_tls_ctx_free(ctx);
+    }
+    /* No loop: nothing is authenticated, the password files are only read. */
+    authn *a = r == 0 ? authn_new(pol, cfg->nlisteners, NULL, NULL, NULL, err, errlen) : NULL;
+    free(pol);
+    if (!a) return -1;
+    authn_free(a);
+    return 0;
+}
+
 security *security_new(broker *b, const config *cfg, char *err, size_t errlen)
 {
     SSL_CTX **ctxs;

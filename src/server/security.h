@@ -15,6 +15,10 @@ typedef struct security security;
  * certificates, keys and password files) and install the authenticator
  * on b. NULL with a message naming the listener on error. */
 security *security_new(broker *b, const config *cfg, char *err, size_t errlen);
+/* --check-config: load what security_new would (certificates, keys, CA
+ * bundles, CRLs, password files), with its warnings, and release it all.
+ * -1 with security_new's message on error. */
+int security_check(const config *cfg, char *err, size_t errlen);
 /* Listener `index` of the configuration is now bound as l. */
 void security_attach(security *s, size_t index, net_listener *l);
 /* Rebuild everything from cfg; only when all of it loads are the new

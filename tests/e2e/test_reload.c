@@ -53,7 +53,7 @@ static void limits_and_log_level_reloaded(void)
 {
     struct tc *a = tc_open("a", MQTT_PROTOCOL_V5, true, NULL);
     CHECK(a);
-    CHECK(wait_log("connected as a (", 2000)); /* -v over info: debug lines */
+    CHECK(wait_log("client a connected (", 2000));
     CHECK(rewrite_config("log_level: info", "log_level: error",
                          "limits:\n  max_connections: 1\n  max_packet_size: 1024\n"));
     e2e_signal_broker(SIGHUP);
@@ -72,8 +72,8 @@ static void limits_and_log_level_reloaded(void)
     static char payload[2000];
     memset(payload, 'x', sizeof payload);
     CHECK_INT(tc_publish_bin(c, "t", payload, sizeof payload, 1, false, NULL), 0x10); /* no subscribers */
-    /* log_level error (+ -v = warn): no more debug lines. */
-    CHECK(!log_has("connected as c ("));
+    /* log_level error (+ -v = warn): no more info lines. */
+    CHECK(!log_has("client c connected ("));
 }
 
 /* A reload that changes nothing says nothing about settings. */

@@ -487,6 +487,67 @@ static void test_reload_merge(void **state)
     config_free(&next);
 }
 
+/* The log: section: defaults, every key, log.level as the same setting
+ * as log_level, and the errors. */
+static void test_log_section(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    assert_int_equal(c.log.destination, CONFIG_LOG_STDERR);
+    assert_int_equal(c.log.format, LOG_FORMAT_TEXT);
+    assert_string_equal(c.log.file, "");
+    assert_int_equal(load(&c, "log:\n  destination: file\n  file: /var/log/mqstated.log\n  format: json\n"
+                              "  level: debug\n"),
+                     0);
+    assert_int_equal(c.log.destination, CONFIG_LOG_FILE);
+    assert_string_equal(c.log.file, "/var/log/mqstated.log");
+    assert_int_equal(c.log.format, LOG_FORMAT_JSON);
+    assert_int_equal(c.log_level, LOG_DEBUG); /* what the server applies */
+    config_free(&c);
+    config_init(&c);
+    assert_int_equal(load(&c, "log:\n  destination: syslog\n  level: warning\n"), 0);
+    assert_int_equal(c.log.destination, CONFIG_LOG_SYSLOG);
+    assert_int_equal(c.log_level, LOG_WARN);
+    assert_int_equal(load(&c, "log_level: error\nlog:\n  level: error\n"), 0); /* both, agreeing */
+    assert_int_equal(c.log_level, LOG_ERROR);
+    assert_int_equal(load(&c, "log_level: debug\n"), 0); /* the older spelling alone */
+    assert_int_equal(c.log_level, LOG_DEBUG);
+    config_free(&c);
+    expect_error("log_level: info\nlog:\n  level: debug\n",
+                 "t.yaml:3: log.level: debug conflicts with log_level: info at line 1 (the same setting: write one of "
+                 "them)");
+    expect_error("log:\n  level: warn\nlog_level: error\n",
+                 "t.yaml:2: log.level: warn conflicts with log_level: error at line 3 (the same setting: write one of "
+                 "them)");
+    expect_error("log:\n  destination: file\n", "t.yaml:2: log.file: required with destination: file");
+    expect_error("log:\n  file: /tmp/x.log\n",
+                 "t.yaml:2: log.file: only allowed with destination: file (destination is stderr)");
+    expect_error("log:\n  destination: journal\n",
+                 "t.yaml:2: log.destination: expected one of stderr, file, syslog, got \"journal\"");
+    expect_error("log:\n  format: xml\n", "t.yaml:2: log.format: expected one of text, json, got \"xml\"");
+    expect_error("log:\n  level: loud\n",
+                 "t.yaml:2: log.level: expected one of error, warn, info, debug, got \"loud\"");
+    expect_error("log:\n  colour: true\n", "t.yaml:2: unknown key \"log.colour\"");
+}
+
+/* A reload applies every log: setting and says so. */
+static void test_reload_log(void **state)
+{
+    (void)state;
+    config run, next;
+    config_init(&run);
+    config_init(&next);
+    config_running r;
+    config_running_set(&r, &run);
+    assert_int_equal(load(&next, "log:\n  destination: file\n  file: /x.log\n  format: json\n"), 0);
+    assert_int_equal(config_reload_merge(&r, &next), 2); /* destination (with file), format */
+    assert_int_equal(next.log.destination, CONFIG_LOG_FILE);
+    assert_int_equal(next.log.format, LOG_FORMAT_JSON);
+    config_free(&run);
+    config_free(&next);
+}
+
 /* persistence.state_store: modes, keys (Pattern, String, Binary in
  * base64) and dynamic, with their defaults and errors. */
 static void test_state_store_selection(void **state)
@@ -607,6 +668,8 @@ int main(void)
         cmocka_unit_test(test_failed_load_keeps_config),
         cmocka_unit_test(test_override_listener),
         cmocka_unit_test(test_reload_merge),
+        cmocka_unit_test(test_log_section),
+        cmocka_unit_test(test_reload_log),
         cmocka_unit_test(test_snapshot_log_bytes),
         cmocka_unit_test(test_persistence_retained),
     };

@@ -8,5 +8,6 @@ int main(void)
     failed += run_hashmap_tests();
     failed += run_buf_tests();
     failed += run_clock_tests();
+    failed += run_log_tests();
     return failed ? 1 : 0;
 }

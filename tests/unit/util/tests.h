@@ -13,5 +13,6 @@ int run_digest_tests(void);
 int run_hashmap_tests(void);
 int run_buf_tests(void);
 int run_clock_tests(void);
+int run_log_tests(void);
 
 #endif
