@@ -16,11 +16,29 @@
 
 struct keyspace {
     kstable table;
-    heap heap; /* exactly the entries with deadline_ms != 0 */
+    heap heap; /* exactly the entries with KS_F_DEADLINE, by their expiry parts */
     node_pool nodes;
     keyspace_limits limits;
     size_t bytes;  /* sum over entries of klen + vlen + KEYSPACE_ENTRY_OVERHEAD */
-    size_t fenced; /* entries with fence != NULL */
+    size_t fenced; /* entries with KS_F_FENCE */
 };
+
+/* A new, unlinked entry with the key copied in, value bytes and version
+ * unset, its parts for `flags` (KS_F_*) allocated: an expiry part's heap
+ * node unlinked (heap_set links it), the other parts unset. */
+ks_entry *keyspace__entry_new(unsigned flags, const void *key, size_t klen, size_t vlen);
+
+/* The read-only view of e (keyspace_get, keyspace_foreach); inline: it
+ * is most of a GET's work after the lookup. */
+static inline void keyspace__view(const keyspace *ks, const ks_entry *e, keyspace_entry_view *out)
+{
+    out->value = ks_entry_value(e);
+    out->vlen = e->vlen;
+    out->version = ks_entry_version(&ks->nodes, e);
+    out->fenced = e->flags & KS_F_FENCE;
+    out->fence = out->fenced ? ks_fence_hlc(&ks->nodes, ks_entry_fence(e)) : (hlc){0};
+    out->deadline_ms = ks_entry_deadline(e);
+    out->persist = e->flags & KS_F_PERSIST;
+}
 
 #endif
