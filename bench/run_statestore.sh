@@ -265,7 +265,7 @@ print_table() {
     echo
     echo "| memory per key ($fill_keys keys, RSS growth / keys) | mqstated | Redis | ratio | target | met? |"
     echo "|---|---|---|---|---|---|"
-    echo "| bytes | $m | $z | $q | ≤ 1.5 | $(met "$q" 1.5 le) |"
+    echo "| bytes | $m | $z | $q | ≤ 1.0 | $(met "$q" 1.0 le) |"
     echo
     echo "Failed runs (excluded from medians): $(grep -c '"ok":false' "$results" || true). Raw: $results"
 }

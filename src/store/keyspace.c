@@ -127,22 +127,11 @@ static keyspace_status quota_check(const keyspace *ks, const ks_entry *e, const 
  * overwrites, or NULL): a fence is kept once set (§5.2 step 5). */
 static unsigned set_flags(const ks_entry *old, const keyspace_cmd *cmd)
 {
-    return (cmd->persist ? KS_F_PERSIST : 0) | (cmd->deadline_ms ? KS_F_DEADLINE : 0) |
-           (cmd->fence || (old && (old->flags & KS_F_FENCE)) ? KS_F_FENCE : 0) |
-           (cmd->version.counter > UINT32_MAX ? KS_F_WIDE : 0);
-}
-
-ks_entry *keyspace__entry_new(unsigned flags, const void *key, size_t klen, size_t vlen)
-{
-    char *b = xmalloc(ks_entry_alloc_size(flags, klen, vlen));
-    ks_entry *e = (ks_entry *)(void *)(b + ks_parts_size(flags));
-    memset(e, 0, offsetof(ks_entry, data));
-    e->flags = (uint8_t)flags;
-    if (flags & KS_F_DEADLINE) heap_node_init(&ks_entry_expiry(e)->hn);
-    e->klen = (uint32_t)klen;
-    e->vlen = (uint32_t)vlen;
-    if (klen) memcpy(e->data, key, klen);
-    return e;
+    unsigned f = (old ? old->flags & KS_F_FENCE : 0) | (cmd->fence ? KS_F_FENCE : 0);
+    if (cmd->persist) f |= KS_F_PERSIST;
+    if (cmd->deadline_ms) f |= KS_F_DEADLINE;
+    if (cmd->version.counter > UINT32_MAX) f |= KS_F_WIDE;
+    return f;
 }
 
 /* Give e the parts of `flags` and room for vlen value bytes (the value

@@ -3,10 +3,14 @@
 #ifndef MQS_STORE_KEYSPACE_IMPL_H
 #define MQS_STORE_KEYSPACE_IMPL_H
 
+#include <stddef.h>
+#include <string.h>
+
 #include "store/keyspace.h"
 #include "store/ks_entry.h"
 #include "store/kstable.h"
 #include "store/node_pool.h"
+#include "util/alloc.h"
 #include "util/heap.h"
 
 /* Buckets an apply (or a restored entry) moves of an ongoing rehash: >= 1
@@ -25,8 +29,20 @@ struct keyspace {
 
 /* A new, unlinked entry with the key copied in, value bytes and version
  * unset, its parts for `flags` (KS_F_*) allocated: an expiry part's heap
- * node unlinked (heap_set links it), the other parts unset. */
-ks_entry *keyspace__entry_new(unsigned flags, const void *key, size_t klen, size_t vlen);
+ * node unlinked (heap_set links it), the other parts unset. Inline: it is
+ * on every new key's path. */
+static inline ks_entry *keyspace__entry_new(unsigned flags, const void *key, size_t klen, size_t vlen)
+{
+    char *b = xmalloc(ks_entry_alloc_size(flags, klen, vlen));
+    ks_entry *e = (ks_entry *)(void *)(b + ks_parts_size(flags));
+    memset(e, 0, offsetof(ks_entry, data));
+    e->flags = (uint8_t)flags;
+    if (flags & KS_F_DEADLINE) heap_node_init(&ks_entry_expiry(e)->hn);
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
+    if (klen) memcpy(e->data, key, klen);
+    return e;
+}
 
 /* The read-only view of e (keyspace_get, keyspace_foreach); inline: it
  * is most of a GET's work after the lookup. */
