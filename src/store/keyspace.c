@@ -13,9 +13,10 @@
 static size_t entry_cost(size_t klen, size_t vlen) { return klen + vlen + KEYSPACE_ENTRY_OVERHEAD; }
 
 #ifndef NDEBUG
-/* One entry against the ks_entry.h invariants: O(1). */
+/* A node pool id that holds a reference. */
 static bool node__valid(const node_pool *p, uint32_t id) { return id < p->nids && p->byid[id] && p->byid[id]->refs; }
 
+/* One entry against the ks_entry.h invariants: O(1). */
 static bool entry__check(const keyspace *ks, const ks_entry *e)
 {
     if ((e->flags & ~KS_F_ALL) || !node__valid(&ks->nodes, e->ver_node)) return false;
