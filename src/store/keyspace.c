@@ -13,11 +13,21 @@
 static size_t entry_cost(size_t klen, size_t vlen) { return klen + vlen + KEYSPACE_ENTRY_OVERHEAD; }
 
 #ifndef NDEBUG
+/* A node pool id that holds a reference. */
+static bool node__valid(const node_pool *p, uint32_t id) { return id < p->nids && p->byid[id] && p->byid[id]->refs; }
+
 /* One entry against the ks_entry.h invariants: O(1). */
 static bool entry__check(const keyspace *ks, const ks_entry *e)
 {
-    if (heap_node_linked(&e->hn) != (e->deadline_ms != 0) || !e->ver_node) return false;
-    return !heap_node_linked(&e->hn) || heap__check_node(&ks->heap, &e->hn);
+    if ((e->flags & ~KS_F_ALL) || !node__valid(&ks->nodes, e->ver_node)) return false;
+    if (e->flags & KS_F_WIDE) {
+        uint64_t c = ks_entry_wide(e)->ver_counter;
+        if (c <= UINT32_MAX || (uint32_t)c != e->ver_counter) return false;
+    }
+    if ((e->flags & KS_F_FENCE) && !node__valid(&ks->nodes, ks_entry_fence(e)->node)) return false;
+    if (!(e->flags & KS_F_DEADLINE)) return true;
+    const ks_expiry *x = ks_entry_expiry(e);
+    return x->deadline_ms != 0 && heap_node_linked(&x->hn) && heap__check_node(&ks->heap, &x->hn);
 }
 
 bool keyspace__check(const keyspace *ks)
@@ -30,8 +40,8 @@ bool keyspace__check(const keyspace *ks)
                 if (!entry__check(ks, e)) return false;
                 n++;
                 bytes += entry_cost(e->klen, e->vlen);
-                fenced += e->fence != NULL;
-                expiring += e->deadline_ms != 0;
+                fenced += (e->flags & KS_F_FENCE) != 0;
+                expiring += (e->flags & KS_F_DEADLINE) != 0;
             }
         }
     }
@@ -43,7 +53,7 @@ keyspace *keyspace_new(const keyspace_limits *limits)
 {
     keyspace *ks = xcalloc(1, sizeof *ks);
     kstable_init(&ks->table);
-    heap_init(&ks->heap, HEAP_KEY_OFFSET(ks_entry, deadline_ms, hn));
+    heap_init(&ks->heap, HEAP_KEY_OFFSET(ks_expiry, deadline_ms, hn));
     node_pool_init(&ks->nodes);
     if (limits) ks->limits = *limits;
     return ks;
@@ -52,8 +62,7 @@ keyspace *keyspace_new(const keyspace_limits *limits)
 static void free_entry(void *ctx, ks_entry *e)
 {
     (void)ctx;
-    free(e->fence);
-    free(e);
+    free(ks_entry_block(e));
 }
 
 void keyspace_free(keyspace *ks)
@@ -72,12 +81,12 @@ void keyspace_free(keyspace *ks)
 static hlc entry_remove(keyspace *ks, ks_entry **link)
 {
     ks_entry *e = *link;
-    hlc v = ks_entry_version(e);
+    hlc v = ks_entry_version(&ks->nodes, e);
     kstable_unlink(&ks->table, link);
-    heap_remove(&ks->heap, &e->hn);
+    if (e->flags & KS_F_DEADLINE) heap_remove(&ks->heap, &ks_entry_expiry(e)->hn);
     node_pool_unref(&ks->nodes, e->ver_node);
-    if (e->fence) {
-        node_pool_unref(&ks->nodes, e->fence->node);
+    if (e->flags & KS_F_FENCE) {
+        node_pool_unref(&ks->nodes, ks_entry_fence(e)->node);
         ks->fenced--;
     }
     ks->bytes -= entry_cost(e->klen, e->vlen);
@@ -92,11 +101,11 @@ static void push_event(keyspace_result *res, keyspace_event_type type, const key
 }
 
 /* Protocol §5.2 step 3; e is a live (non-expired) entry or NULL. */
-static keyspace_status fence_check(const ks_entry *e, const hlc *req)
+static keyspace_status fence_check(const keyspace *ks, const ks_entry *e, const hlc *req)
 {
-    if (!e || !e->fence) return KEYSPACE_APPLIED;
+    if (!e || !(e->flags & KS_F_FENCE)) return KEYSPACE_APPLIED;
     if (!req) return KEYSPACE_FENCING_REQUIRED;
-    hlc stored = ks_fence_hlc(e->fence);
+    hlc stored = ks_fence_hlc(&ks->nodes, ks_entry_fence(e));
     return hlc_compare(req, &stored) < 0 ? KEYSPACE_FENCING_LOWER : KEYSPACE_APPLIED;
 }
 
@@ -115,47 +124,74 @@ static keyspace_status quota_check(const keyspace *ks, const ks_entry *e, const 
     return KEYSPACE_APPLIED;
 }
 
-static ks_entry *entry_new(const keyspace_cmd *cmd)
+/* The optional parts an applied SET gives the entry (old: the entry it
+ * overwrites, or NULL): a fence is kept once set (§5.2 step 5). */
+static unsigned set_flags(const ks_entry *old, const keyspace_cmd *cmd)
 {
-    ks_entry *e = xmalloc(offsetof(ks_entry, data) + cmd->klen + cmd->vlen);
-    memset(e, 0, offsetof(ks_entry, data));
-    heap_node_init(&e->hn);
-    e->klen = (uint32_t)cmd->klen;
-    if (cmd->klen) memcpy(e->data, cmd->key, cmd->klen);
-    return e;
+    unsigned f = (old ? old->flags & KS_F_FENCE : 0) | (cmd->fence ? KS_F_FENCE : 0);
+    if (cmd->persist) f |= KS_F_PERSIST;
+    if (cmd->deadline_ms) f |= KS_F_DEADLINE;
+    if (cmd->version.counter > UINT32_MAX) f |= KS_F_WIDE;
+    return f;
 }
 
-/* Store value bytes into e, resizing the allocation when the length
- * changes; fixes the chain link and the heap slot if e moves. */
-static ks_entry *entry_set_value(keyspace *ks, ks_entry **link, ks_entry *e, const keyspace_cmd *cmd)
+/* Give e the parts of `flags` and room for vlen value bytes (the value
+ * itself is the caller's to write). The common overwrite (same parts,
+ * same length) changes nothing; a new length alone is a realloc; other
+ * parts need a new block, into which the header, the key, a kept fence
+ * and a kept expiry move (the heap slot follows it; a dropped expiry
+ * leaves the heap). A new part is left for the caller to fill: the
+ * fence's fields, the wide counter, and the expiry through heap_set.
+ * Fixes the chain link. The flags' persist bit is not touched. */
+static ks_entry *entry_reshape(keyspace *ks, ks_entry **link, ks_entry *e, unsigned flags, size_t vlen)
 {
-    if (e->vlen != cmd->vlen) {
-        e = xrealloc(e, offsetof(ks_entry, data) + e->klen + cmd->vlen);
-        *link = e;
-        heap_relocate(&ks->heap, &e->hn);
-        e->vlen = (uint32_t)cmd->vlen;
+    const unsigned parts = KS_F_DEADLINE | KS_F_FENCE | KS_F_WIDE;
+    unsigned had = e->flags;
+    if ((flags & parts) == (had & parts)) {
+        if (e->vlen == vlen) return e;
+        char *b = xrealloc(ks_entry_block(e), ks_entry_alloc_size(had, e->klen, vlen));
+        e = (ks_entry *)(void *)(b + ks_parts_size(had));
+        if (had & KS_F_DEADLINE) heap_relocate(&ks->heap, &ks_entry_expiry(e)->hn);
+    } else {
+        ks_entry *n = keyspace__entry_new((flags & parts) | (had & KS_F_PERSIST), ks_entry_key(e), e->klen, vlen);
+        n->next = e->next;
+        n->ver_wall = e->ver_wall;
+        n->ver_counter = e->ver_counter;
+        n->ver_node = e->ver_node;
+        if (flags & had & KS_F_FENCE) *ks_entry_fence(n) = *ks_entry_fence(e);
+        if (flags & had & KS_F_DEADLINE) {
+            *ks_entry_expiry(n) = *ks_entry_expiry(e);
+            heap_relocate(&ks->heap, &ks_entry_expiry(n)->hn);
+        } else if (had & KS_F_DEADLINE) {
+            heap_remove(&ks->heap, &ks_entry_expiry(e)->hn);
+        }
+        free(ks_entry_block(e));
+        e = n;
     }
-    if (cmd->vlen) memcpy(e->data + e->klen, cmd->value, cmd->vlen);
+    e->vlen = (uint32_t)vlen;
+    *link = e;
     return e;
 }
 
-/* §5.2 step 5: keep max(stored token, request token). */
-static void fence_update(keyspace *ks, ks_entry *e, const hlc *req)
+/* §5.2 step 5: keep max(stored token, request token). `had` tells whether
+ * e's fence part held a token before this SET (else it is new, unset). */
+static void fence_update(keyspace *ks, ks_entry *e, const hlc *req, bool had)
 {
     if (!req) return;
-    if (e->fence) {
-        hlc stored = ks_fence_hlc(e->fence);
+    ks_fence *f = ks_entry_fence(e);
+    if (had) {
+        hlc stored = ks_fence_hlc(&ks->nodes, f);
         if (hlc_compare(req, &stored) <= 0) return;
-        ks_node *old = e->fence->node;
-        e->fence->node = node_pool_ref(&ks->nodes, req->node, req->node_len);
+        uint32_t old = f->node;
+        f->node = node_pool_ref(&ks->nodes, req->node, req->node_len);
         node_pool_unref(&ks->nodes, old);
     } else {
-        e->fence = xmalloc(sizeof *e->fence);
-        e->fence->node = node_pool_ref(&ks->nodes, req->node, req->node_len);
+        f->node = node_pool_ref(&ks->nodes, req->node, req->node_len);
+        f->unused = 0;
         ks->fenced++;
     }
-    e->fence->wall_ms = req->wall_ms;
-    e->fence->counter = req->counter;
+    f->wall_ms = req->wall_ms;
+    f->counter = req->counter;
 }
 
 static void apply_set(keyspace *ks, ks_entry **link, const keyspace_cmd *cmd, keyspace_result *res)
@@ -165,38 +201,37 @@ static void apply_set(keyspace *ks, ks_entry **link, const keyspace_cmd *cmd, ke
               (cmd->cond == KEYSPACE_COND_NEX && !mem_eq(ks_entry_value(e), e->vlen, cmd->value, cmd->vlen)))) {
         res->status = KEYSPACE_NOT_APPLIED;
         res->has_version = true;
-        res->version = ks_entry_version(e);
+        res->version = ks_entry_version(&ks->nodes, e);
         return;
     }
     res->status = quota_check(ks, e, cmd);
     if (res->status != KEYSPACE_APPLIED) return;
 
+    unsigned flags = set_flags(e, cmd);
+    bool had_fence = e && (e->flags & KS_F_FENCE);
     if (e) {
         ks->bytes -= entry_cost(e->klen, e->vlen);
-        e = entry_set_value(ks, link, e, cmd);
-        ks_node *old = e->ver_node;
+        e = entry_reshape(ks, link, e, flags, cmd->vlen);
+        uint32_t old = e->ver_node;
         e->ver_node = node_pool_ref(&ks->nodes, cmd->version.node, cmd->version.node_len);
         node_pool_unref(&ks->nodes, old);
     } else {
-        e = entry_new(cmd);
-        if (cmd->vlen) memcpy(e->data + e->klen, cmd->value, cmd->vlen);
-        e->vlen = (uint32_t)cmd->vlen;
+        e = keyspace__entry_new(flags, cmd->key, cmd->klen, cmd->vlen);
         e->ver_node = node_pool_ref(&ks->nodes, cmd->version.node, cmd->version.node_len);
         kstable_insert(&ks->table, e);
     }
+    if (cmd->vlen) memcpy(e->data + e->klen, cmd->value, cmd->vlen);
+    e->flags = (uint8_t)flags;
     ks->bytes += entry_cost(e->klen, e->vlen);
-    e->ver_wall = cmd->version.wall_ms;
-    e->ver_counter = cmd->version.counter;
-    fence_update(ks, e, cmd->fence);
-    e->persist = cmd->persist;
-    /* Every applied SET recomputes expiry (§6.2): no PX clears it. */
-    e->deadline_ms = cmd->deadline_ms;
-    if (e->deadline_ms) heap_set(&ks->heap, &e->hn, e->deadline_ms);
-    else heap_remove(&ks->heap, &e->hn);
+    ks_entry_set_version(e, cmd->version.wall_ms, cmd->version.counter);
+    fence_update(ks, e, cmd->fence, had_fence);
+    /* Every applied SET recomputes expiry (§6.2): no PX clears it (the
+     * reshape dropped the part and its heap node). */
+    if (flags & KS_F_DEADLINE) heap_set(&ks->heap, &ks_entry_expiry(e)->hn, cmd->deadline_ms);
     assert(entry__check(ks, e));
 
     res->has_version = true;
-    res->version = ks_entry_version(e);
+    res->version = ks_entry_version(&ks->nodes, e);
     push_event(res, KEYSPACE_EVENT_SET, cmd, ks_entry_value(e), e->vlen, res->version);
 }
 
@@ -208,7 +243,7 @@ static void apply_del(keyspace *ks, ks_entry **link, const keyspace_cmd *cmd, ke
     if (cmd->op == KEYSPACE_VDEL && !mem_eq(ks_entry_value(e), e->vlen, cmd->value, cmd->vlen)) {
         res->status = KEYSPACE_NOT_APPLIED;
         res->has_version = true;
-        res->version = ks_entry_version(e);
+        res->version = ks_entry_version(&ks->nodes, e);
         return;
     }
     res->count = 1;
@@ -223,7 +258,7 @@ static void apply_expire(keyspace *ks, ks_entry **link, const keyspace_cmd *cmd,
 {
     res->status = KEYSPACE_APPLIED;
     if (!link) return;
-    hlc cur = ks_entry_version(*link);
+    hlc cur = ks_entry_version(&ks->nodes, *link);
     if (hlc_compare(&cur, &cmd->version) != 0 || !ks_entry_expired(*link, cmd->now_ms)) return;
     res->count = 1;
     res->has_version = true;
@@ -249,7 +284,7 @@ void keyspace_apply(keyspace *ks, const keyspace_cmd *cmd, keyspace_result *res)
         push_event(res, KEYSPACE_EVENT_DELETE, cmd, NULL, 0, v);
         link = NULL;
     }
-    res->status = fence_check(link ? *link : NULL, cmd->fence);
+    res->status = fence_check(ks, link ? *link : NULL, cmd->fence);
     if (res->status != KEYSPACE_APPLIED) return;
     if (cmd->op == KEYSPACE_SET) apply_set(ks, link, cmd, res);
     else apply_del(ks, link, cmd, res);
@@ -260,13 +295,7 @@ bool keyspace_get(const keyspace *ks, const void *key, size_t klen, uint64_t now
     ks_entry **link = kstable_find(&ks->table, key, klen);
     if (!link || ks_entry_expired(*link, now_ms)) return false;
     const ks_entry *e = *link;
-    out->value = ks_entry_value(e);
-    out->vlen = e->vlen;
-    out->version = ks_entry_version(e);
-    out->fenced = e->fence != NULL;
-    out->fence = e->fence ? ks_fence_hlc(e->fence) : (hlc){0};
-    out->deadline_ms = e->deadline_ms;
-    out->persist = e->persist;
+    keyspace__view(ks, e, out);
     return true;
 }
 
@@ -302,7 +331,7 @@ size_t keyspace_drop_volatile(keyspace *ks)
         memcpy(&n, keys.data + off, sizeof n);
         off += sizeof n;
         ks_entry **link = kstable_find(&ks->table, keys.data + off, n);
-        assert(link && !(*link)->persist);
+        assert(link && !((*link)->flags & KS_F_PERSIST));
         entry_remove(ks, link);
         off += n;
     }

@@ -7,7 +7,7 @@
 uint64_t keyspace_next_deadline(const keyspace *ks)
 {
     const heap_node *n = heap_peek(&ks->heap);
-    return n ? ks_entry_of_heap(n)->deadline_ms : 0;
+    return n ? ks_entry_deadline(ks_entry_of_heap(n)) : 0;
 }
 
 /* A small min-heap of positions in the expiry heap, keyed by deadline:
@@ -19,7 +19,7 @@ typedef struct frontier {
     size_t n;
 } frontier;
 
-static uint64_t fr_key(const frontier *f, size_t i) { return ks_entry_of_heap(f->h->v[f->v[i]])->deadline_ms; }
+static uint64_t fr_key(const frontier *f, size_t i) { return ks_entry_deadline(ks_entry_of_heap(f->h->v[f->v[i]])); }
 
 static void fr_swap(frontier *f, size_t a, size_t b)
 {
@@ -66,7 +66,7 @@ size_t keyspace_collect_due(const keyspace *ks, uint64_t now_ms, size_t max, key
     while (f.n > 0 && count < max) {
         size_t pos = fr_pop(&f);
         const ks_entry *e = ks_entry_of_heap(h->v[pos]);
-        hlc v = ks_entry_version(e);
+        hlc v = ks_entry_version(&ks->nodes, e);
         fn(ctx, ks_entry_key(e), e->klen, &v);
         count++;
         for (size_t c = 2 * pos + 1; c <= 2 * pos + 2 && c < h->n; c++)

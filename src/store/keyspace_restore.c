@@ -7,19 +7,6 @@
 #include "store/keyspace_impl.h"
 #include "util/alloc.h"
 
-static keyspace_entry_view entry_view(const ks_entry *e)
-{
-    return (keyspace_entry_view){
-        .value = ks_entry_value(e),
-        .vlen = e->vlen,
-        .version = ks_entry_version(e),
-        .fenced = e->fence != NULL,
-        .fence = e->fence ? ks_fence_hlc(e->fence) : (hlc){0},
-        .deadline_ms = e->deadline_ms,
-        .persist = e->persist,
-    };
-}
-
 /* Buckets ahead whose first entry is fetched while the current one is
  * encoded: entries are scattered heap blocks, and a walk over millions of
  * them is otherwise one cache miss per entry after another. */
@@ -32,7 +19,8 @@ void keyspace_foreach(const keyspace *ks, keyspace_foreach_fn fn, void *ctx)
             if (j + FOREACH_PREFETCH < ks->table.size[i] && ks->table.b[i][j + FOREACH_PREFETCH])
                 __builtin_prefetch(ks->table.b[i][j + FOREACH_PREFETCH], 0);
             for (const ks_entry *e = ks->table.b[i][j]; e; e = e->next) {
-                keyspace_entry_view v = entry_view(e);
+                keyspace_entry_view v;
+                keyspace__view(ks, e, &v);
                 fn(ctx, ks_entry_key(e), e->klen, &v);
             }
         }
@@ -42,26 +30,20 @@ void keyspace_foreach(const keyspace *ks, keyspace_foreach_fn fn, void *ctx)
 bool keyspace_restore_entry(keyspace *ks, const void *key, size_t klen, const keyspace_entry_view *v)
 {
     if (klen > UINT32_MAX || v->vlen > UINT32_MAX || kstable_find(&ks->table, key, klen)) return false;
-    ks_entry *e = xmalloc(offsetof(ks_entry, data) + klen + v->vlen);
-    memset(e, 0, offsetof(ks_entry, data));
-    heap_node_init(&e->hn);
-    e->klen = (uint32_t)klen;
-    e->vlen = (uint32_t)v->vlen;
-    if (klen) memcpy(e->data, key, klen);
+    unsigned flags = (v->persist ? KS_F_PERSIST : 0) | (v->deadline_ms ? KS_F_DEADLINE : 0) |
+                     (v->fenced ? KS_F_FENCE : 0) | (v->version.counter > UINT32_MAX ? KS_F_WIDE : 0);
+    ks_entry *e = keyspace__entry_new(flags, key, klen, v->vlen);
     if (v->vlen) memcpy(e->data + klen, v->value, v->vlen);
-    e->ver_wall = v->version.wall_ms;
-    e->ver_counter = v->version.counter;
+    ks_entry_set_version(e, v->version.wall_ms, v->version.counter);
     e->ver_node = node_pool_ref(&ks->nodes, v->version.node, v->version.node_len);
     if (v->fenced) {
-        e->fence = xmalloc(sizeof *e->fence);
-        e->fence->wall_ms = v->fence.wall_ms;
-        e->fence->counter = v->fence.counter;
-        e->fence->node = node_pool_ref(&ks->nodes, v->fence.node, v->fence.node_len);
+        ks_fence *f = ks_entry_fence(e);
+        f->wall_ms = v->fence.wall_ms;
+        f->counter = v->fence.counter;
+        f->node = node_pool_ref(&ks->nodes, v->fence.node, v->fence.node_len);
         ks->fenced++;
     }
-    e->persist = v->persist;
-    e->deadline_ms = v->deadline_ms;
-    if (e->deadline_ms) heap_set(&ks->heap, &e->hn, e->deadline_ms);
+    if (v->deadline_ms) heap_set(&ks->heap, &ks_entry_expiry(e)->hn, v->deadline_ms);
     /* Loading is one long burst of inserts: keep an incremental rehash
      * moving as keyspace_apply does. */
     kstable_rehash_step(&ks->table, KEYSPACE__REHASH_STEP);

@@ -1,5 +1,6 @@
 #include "store/node_pool.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,19 +8,50 @@
 
 void node_pool_init(node_pool *p)
 {
+    memset(p, 0, sizeof *p);
     p->map = hashmap_new();
-    p->last = NULL;
-    p->parked = NULL;
 }
 
 void node_pool_free(node_pool *p)
 {
     hashmap_free(p->map, free);
-    p->map = NULL;
-    p->last = p->parked = NULL;
+    free(p->byid);
+    free(p->free_ids);
+    memset(p, 0, sizeof *p);
 }
 
-ks_node *node_pool_ref(node_pool *p, const uint8_t *bytes, size_t len)
+/* A free id for n: a recycled one first, so ids stay dense. */
+static void assign_id(node_pool *p, ks_node *n)
+{
+    if (p->nfree) {
+        n->id = p->free_ids[--p->nfree];
+    } else {
+        if (p->nids == p->cap) {
+            /* Every id is held by a live entry or fence, so 2^32 ids
+             * would need more entries than any address space holds. */
+            if (p->cap == UINT32_MAX) {
+                fprintf(stderr, "node_pool: out of node ids\n");
+                abort();
+            }
+            p->cap = p->cap ? (p->cap > UINT32_MAX / 2 ? UINT32_MAX : p->cap * 2) : 8;
+            p->byid = xrealloc(p->byid, p->cap * sizeof *p->byid);
+        }
+        n->id = p->nids++;
+    }
+    p->byid[n->id] = n;
+}
+
+static void release_id(node_pool *p, const ks_node *n)
+{
+    p->byid[n->id] = NULL;
+    if (p->nfree == p->free_cap) {
+        p->free_cap = p->free_cap ? p->free_cap * 2 : 8;
+        p->free_ids = xrealloc(p->free_ids, p->free_cap * sizeof *p->free_ids);
+    }
+    p->free_ids[p->nfree++] = n->id;
+}
+
+uint32_t node_pool_ref(node_pool *p, const uint8_t *bytes, size_t len)
 {
     ks_node *n = p->last;
     if (!n || n->len != len || memcmp(n->bytes, bytes, len) != 0) {
@@ -32,15 +64,18 @@ ks_node *node_pool_ref(node_pool *p, const uint8_t *bytes, size_t len)
             n->len = len;
             memcpy(n->bytes, bytes, len);
             hashmap_put(p->map, bytes, len, n);
+            assign_id(p, n);
         }
         p->last = n;
     }
     n->refs++;
-    return n;
+    return n->id;
 }
 
-void node_pool_unref(node_pool *p, ks_node *n)
+void node_pool_unref(node_pool *p, uint32_t id)
 {
+    ks_node *n = p->byid[id];
+    assert(n && n->refs > 0);
     if (--n->refs > 0 || n->parked) return;
     n->parked = true;
     n->parked_next = p->parked;
@@ -58,6 +93,7 @@ void node_pool_purge(node_pool *p)
         if (n->refs == 0) {
             if (p->last == n) p->last = NULL;
             hashmap_remove(p->map, n->bytes, n->len);
+            release_id(p, n);
             free(n);
         }
         n = next;

@@ -14,6 +14,7 @@
 
 int run_keyspace_tests(void);
 int run_keyspace_scan_tests(void);
+int run_keyspace_layout_tests(void);
 
 /* A server version (node "StateStore"). */
 static inline hlc ver(uint64_t wall, uint64_t counter)

@@ -535,9 +535,9 @@ static void test_check_detects_drift(void **state)
     assert_false(keyspace__check(ks));
     ks->table.used--;
     ks_entry *e = *kstable_find(&ks->table, (const uint8_t *)"k", 1);
-    e->deadline_ms = 0; /* expiring entry without a deadline */
+    ks_entry_expiry(e)->deadline_ms = 0; /* expiring entry without a deadline */
     assert_false(keyspace__check(ks));
-    e->deadline_ms = 5000;
+    ks_entry_expiry(e)->deadline_ms = 5000;
     assert_true(keyspace__check(ks));
     keyspace_free(ks);
 }
