@@ -53,8 +53,7 @@ void dedup_free(dedup *c)
     }
     free(c->spare);
     free(c->slots);
-    buf_free(&c->scratch);
-    buf_free(&c->last);
+    buf_free(&c->key);
     free(c);
 }
 
@@ -68,30 +67,45 @@ static void append_part(buf *b, dedup_slice s)
     if (s.len) buf_append(b, s.data, s.len);
 }
 
+/* Does c->key hold the encoding of k? Compared part by part, without
+ * encoding k: the same key comes back two or three times per request
+ * (the bridge's lookup, apply's repeat check, the put). */
+static bool key_is_current(const dedup *c, const dedup_key *k)
+{
+    const buf *b = &c->key;
+    if (!c->key_valid || b->len != 4 + k->client_id.len + 4 + k->correlation.len + sizeof k->digest) return false;
+    const uint8_t *p = b->data;
+    uint32_t n;
+    memcpy(&n, p, 4);
+    if (n != k->client_id.len || (n && memcmp(p + 4, k->client_id.data, n) != 0)) return false;
+    p += 4 + n;
+    memcpy(&n, p, 4);
+    if (n != k->correlation.len || (n && memcmp(p + 4, k->correlation.data, n) != 0)) return false;
+    p += 4 + n;
+    return memcmp(p, &k->digest, sizeof k->digest) == 0;
+}
+
 /* Length-prefixed parts, so ("ab","c") and ("a","bc") are distinct keys.
- * Returns the hash of the encoded key (in c->scratch), reusing the
- * previous call's when the key is the same: the bridge looks a request up
- * and apply then inserts it, and copying ~60 bytes is far cheaper than
- * hashing them. */
+ * Leaves the encoded key in c->key (what lookup compares and store_entry
+ * copies) and returns its hash; hashes only when the key changed. */
 static uint64_t hash_key(dedup *c, const dedup_key *k)
 {
-    buf *s = &c->scratch;
+    if (key_is_current(c, k)) return c->key_hash;
+    buf *s = &c->key;
     s->len = 0;
     append_part(s, k->client_id);
     append_part(s, k->correlation);
     buf_append(s, &k->digest, sizeof k->digest);
-    if (c->last.len == s->len && memcmp(c->last.data, s->data, s->len) == 0) return c->last_hash;
-    c->last.len = 0;
-    buf_append(&c->last, s->data, s->len);
-    c->last_hash = siphash24(s->data, s->len, c->seed);
-    return c->last_hash;
+    c->key_hash = siphash24(s->data, s->len, c->seed);
+    c->key_valid = true;
+    return c->key_hash;
 }
 
 static dd_entry *lookup(dedup *c, uint64_t hash)
 {
     if (c->count == 0) return NULL;
-    const uint8_t *key = c->scratch.data;
-    size_t klen = c->scratch.len, mask = c->nslots - 1;
+    const uint8_t *key = c->key.data;
+    size_t klen = c->key.len, mask = c->nslots - 1;
     for (size_t i = hash & mask; c->slots[i].e; i = (i + 1) & mask) {
         const dd_slot *sl = &c->slots[i];
         if (sl->hash == hash && sl->e->klen == klen && memcmp(sl->e->data, key, klen) == 0) return sl->e;
@@ -225,11 +239,11 @@ static void insert_entry(dedup *c, dd_entry *e)
     assert(dedup__check_entry(c, e) && dedup__check_ends(c));
 }
 
-/* Insert the key in c->scratch (hash `hash`) as the newest entry; room
+/* Insert the key in c->key (hash `hash`) as the newest entry; room
  * has been made. */
 static void store_entry(dedup *c, uint64_t hash, dedup_slice meta, dedup_slice payload, uint64_t expires_at_ms)
 {
-    size_t klen = c->scratch.len;
+    size_t klen = c->key.len;
     dd_entry *e = entry_alloc(c, klen + meta.len + payload.len);
     e->hash = hash;
     e->expires_at = expires_at_ms;
@@ -237,7 +251,7 @@ static void store_entry(dedup *c, uint64_t hash, dedup_slice meta, dedup_slice p
     e->klen = klen;
     e->mlen = meta.len;
     e->plen = payload.len;
-    memcpy(e->data, c->scratch.data, klen);
+    memcpy(e->data, c->key.data, klen);
     if (meta.len) memcpy(e->data + klen, meta.data, meta.len);
     if (payload.len) memcpy(e->data + klen + meta.len, payload.data, payload.len);
     insert_entry(c, e);
@@ -247,7 +261,7 @@ bool dedup_put(dedup *c, const dedup_key *k, dedup_slice meta, dedup_slice paylo
                uint64_t expires_at_ms)
 {
     uint64_t hash = hash_key(c, k);
-    size_t klen = c->scratch.len;
+    size_t klen = c->key.len;
     dd_entry *old = lookup(c, hash);
     if (old) remove_entry(c, old);
     size_t cost = klen + meta.len + payload.len + DEDUP_ENTRY_OVERHEAD;
@@ -287,7 +301,7 @@ bool dedup_restore(dedup *c, const dedup_key *k, dedup_slice meta, dedup_slice p
 {
     uint64_t hash = hash_key(c, k);
     if (expires_at_ms == 0 || lookup(c, hash)) return false;
-    size_t klen = c->scratch.len, cost = klen + meta.len + payload.len + DEDUP_ENTRY_OVERHEAD;
+    size_t klen = c->key.len, cost = klen + meta.len + payload.len + DEDUP_ENTRY_OVERHEAD;
     if (cost > c->max_bytes / 8) return true;
     make_room(c, cost, 0); /* now 0: evicts for the bounds only, never for expiry */
     store_entry(c, hash, meta, payload, expires_at_ms);

@@ -32,10 +32,12 @@ struct dedup {
     size_t nslots, count;
     dd_entry *oldest, *newest;
     size_t max_entries, max_bytes, bytes;
-    /* The encoded key of the current call and of the previous one, with
-     * the previous one's hash (valid when last.len > 0). */
-    buf scratch, last;
-    uint64_t last_hash;
+    /* The encoded key of the latest call and its hash (when key_valid):
+     * what lookup compares and store_entry copies, reused while calls
+     * repeat the key. */
+    buf key;
+    uint64_t key_hash;
+    bool key_valid;
     /* The last removed entry, kept for the next put. Under load every put
      * evicts one entry of about the same size as the one it inserts, so
      * reusing the victim's block spares a malloc and a free per SET (and
