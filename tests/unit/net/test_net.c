@@ -99,7 +99,7 @@ static void on_close(void *user, int error)
 
 static void on_drain(void *user) { (*(server **)user)->drains++; }
 
-static const net_conn_callbacks cbs = {on_read, on_close, on_drain};
+static const net_conn_callbacks cbs = {.on_read = on_read, .on_close = on_close, .on_drain = on_drain};
 
 static int setup(void **state)
 {
