@@ -176,6 +176,9 @@ static void on_tick(uv_timer_t *t)
     peer_net *n = t->data;
     uint64_t now = uv_now(n->loop);
     for (peer_link *l = n->links; l; l = l->next) {
+        /* A dialed link is its node's one outbound link until its on_close. */
+        assert(!l->dialed || !l->node || l->node->out == l);
+        assert(l->dialed || !l->hello || !l->node || !l->node->removed);
         if (l->closing) continue;
         bool paused = !l->dialed && l->node && l->node->paused; /* chose not to read */
         if (!paused && now - l->last_in >= n->dead_ms) {
@@ -277,6 +280,7 @@ int peer_net_send(peer_net *n, uint64_t to, uint8_t type, const uint8_t *payload
     if (net_conn_backlog(l->c) + PEER_FRAME_HEADER + len > n->max_queue) return PEER_EFULL;
     buf *out = net_conn_outbuf(l->c);
     peer_frame_append(out, type, payload, len);
+    assert(net_conn_backlog(l->c) <= n->max_queue); /* the queue is net's backlog: one count */
     net_conn_flush_later(l->c);
     l->last_out = uv_now(n->loop);
     node->st.frames_out++;
@@ -298,7 +302,7 @@ static void set_paused(peer_net *n, uint64_t from, bool paused)
         }
         net_conn_resume_read(l->c);
         l->last_in = now; /* the dead timer did not run while paused */
-        if (l->in.len) { /* frames held back: delivered from the loop, not inside this call */
+        if (l->in.len) {  /* frames held back: delivered from the loop, not inside this call */
             l->drain = true;
             uv_timer_start(&n->drain_timer, on_drain_timer, 0, 0);
         }

@@ -46,8 +46,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define PEER_TYPE_USER 16                /* first type a user may send */
-#define PEER_ADDRESS_MAX 127             /* "host:port" without the NUL */
+#define PEER_TYPE_USER 16    /* first type a user may send */
+#define PEER_ADDRESS_MAX 127 /* "host:port" without the NUL */
 #define PEER_MAX_FRAME_DEFAULT (16u << 20)
 #define PEER_QUEUE_BYTES_DEFAULT (64u << 20)
 

@@ -60,7 +60,7 @@ struct peer_link {
     /* Dialed: the member it reaches. Accepted: the member its HELLO named,
      * once accepted. NULL after the member was removed. */
     peer_node *node;
-    buf in; /* the start of a frame not yet complete (or frames held while paused) */
+    buf in;                     /* the start of a frame not yet complete (or frames held while paused) */
     uint64_t last_in, last_out; /* uv_now of the last byte read, frame queued */
     peer_link *prev, *next;     /* n->links */
     bool dialed;
@@ -80,11 +80,11 @@ struct peer_net {
     bool tls;
     peer_callbacks cb;
     void *ctx;
-    hashmap *nodes;   /* id (8 bytes, host order) -> peer_node */
-    peer_link *links; /* every link until its on_close */
-    uv_timer_t tick;  /* pings and dead links */
-    uv_timer_t drain_timer; /* delivers frames held by a pause, after a resume */
-    uint64_t rng;           /* backoff jitter (xorshift) */
+    hashmap *nodes;          /* id (8 bytes, host order) -> peer_node */
+    peer_link *links;        /* every link until its on_close */
+    uv_timer_t tick;         /* pings and dead links */
+    uv_timer_t drain_timer;  /* delivers frames held by a pause, after a resume */
+    uint64_t rng;            /* backoff jitter (xorshift) */
     uint32_t logged_unknown; /* refusal reasons logged for non-members */
     /* Closing (peer_net_close): callbacks stop at once; the memory goes
      * when every handle of ours and of net is closed (reaper). */

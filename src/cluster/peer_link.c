@@ -167,8 +167,8 @@ static size_t deliver(peer_link *l, const uint8_t *p, size_t len)
         if (s == PEER_FRAME_TOOBIG) {
             log_warn("node link %s %s: a frame of %llu bytes exceeds max_frame (%zu), closing",
                      l->dialed ? "to" : "from", net_conn_peer(l->c),
-                     (unsigned long long)((uint32_t)p[at] << 24 | (uint32_t)p[at + 1] << 16 |
-                                          (uint32_t)p[at + 2] << 8 | p[at + 3]),
+                     (unsigned long long)((uint32_t)p[at] << 24 | (uint32_t)p[at + 1] << 16 | (uint32_t)p[at + 2] << 8 |
+                                          p[at + 3]),
                      l->n->max_frame);
             peer__link_close(l);
             break;

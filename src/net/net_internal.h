@@ -142,12 +142,12 @@ struct net_conn {
     uint8_t peer_family;   /* AF_INET, AF_INET6, or 0 if unknown */
     uint8_t state : 2;     /* enum conn_state */
     uint8_t dirty : 1, writing : 1, paused : 1, above_high : 1;
-    uint8_t accepted : 1; /* the user took it: its area is live, on_close due */
-    uint8_t peer_eof : 1; /* the peer's FIN arrived; libuv stopped reading */
-    uint8_t pending : 1;  /* counted in n->pending (peer.c) */
+    uint8_t accepted : 1;     /* the user took it: its area is live, on_close due */
+    uint8_t peer_eof : 1;     /* the peer's FIN arrived; libuv stopped reading */
+    uint8_t pending : 1;      /* counted in n->pending (peer.c) */
     uint8_t connecting : 1;   /* outbound, TCP connect pending: no I/O yet */
     uint8_t cert_refused : 1; /* TLS: we refused the peer's certificate (tls_conn.c) */
-    int16_t close_error;  /* a libuv error code (all fit) */
+    int16_t close_error;      /* a libuv error code (all fit) */
 };
 
 /* The user area follows the net_conn in its allocation, aligned like

@@ -259,7 +259,6 @@ int net_tls_conn_start(net_conn *c, SSL_CTX *ctx, const char *verify_name)
     return 0;
 }
 
-
 const X509 *net_tls_conn_peer_cert(const net_conn *c)
 {
     const tls_conn *t = c->tls;

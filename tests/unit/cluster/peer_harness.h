@@ -17,7 +17,7 @@ typedef struct tnode {
     char addr[32];
     uint64_t recv[TN_MAX_ID]; /* frames received from each id, in order */
     uint64_t bytes[TN_MAX_ID];
-    bool order_ok;            /* every frame carried the next sequence number of its sender */
+    bool order_ok; /* every frame carried the next sequence number of its sender */
     int ups[TN_MAX_ID], downs[TN_MAX_ID];
     bool closed;
 } tnode;

@@ -201,8 +201,8 @@ static bool refused_seen(void *ctx)
 {
     world *w = ctx;
     peer_stats a, b, c;
-    return peer_net_stats(w->t[0].pn, 3, &a) && a.refused >= 1 && peer_net_stats(w->t[2].pn, 1, &b) &&
-           b.refused >= 1 && peer_net_stats(w->t[3].pn, 1, &c) && c.refused >= 1;
+    return peer_net_stats(w->t[0].pn, 3, &a) && a.refused >= 1 && peer_net_stats(w->t[2].pn, 1, &b) && b.refused >= 1 &&
+           peer_net_stats(w->t[3].pn, 1, &c) && c.refused >= 1;
 }
 
 static void test_wrong_cluster_and_non_member_refused(void **state)

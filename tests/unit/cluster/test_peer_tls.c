@@ -123,8 +123,8 @@ static bool node3_refused(void *ctx)
 {
     world *w = ctx;
     peer_stats a, b;
-    return peer_net_stats(w->t[0].pn, 3, &a) && a.refused >= 1 && peer_net_stats(w->t[1].pn, 3, &b) &&
-           b.refused >= 1 && peer_net_up(w->t[0].pn, 2) && peer_net_up(w->t[1].pn, 1);
+    return peer_net_stats(w->t[0].pn, 3, &a) && a.refused >= 1 && peer_net_stats(w->t[1].pn, 3, &b) && b.refused >= 1 &&
+           peer_net_up(w->t[0].pn, 2) && peer_net_up(w->t[1].pn, 1);
 }
 
 /* Node 3's certificate, whatever is wrong with it, keeps it out both
