@@ -119,7 +119,14 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (node) {
         node->resolve = NULL;
         if (status == 0 && res) {
-            connect_to(node, res->ai_addr);
+            /* One address per attempt, the next one each time: a name with
+             * an unreachable first address (say ::1 for a node listening
+             * on 127.0.0.1 only) is reached on a later attempt. */
+            unsigned count = 0;
+            for (struct addrinfo *a = res; a; a = a->ai_next) count++;
+            struct addrinfo *a = res;
+            for (unsigned i = node->next_addr++ % count; i > 0; i--) a = a->ai_next;
+            connect_to(node, a->ai_addr);
         } else {
             log_warn("node %llu (%s): %s", (unsigned long long)node->id, node->address, uv_strerror(status));
             schedule_dial(node);

@@ -45,6 +45,7 @@ struct peer_node {
     peer_resolve *resolve; /* pending name lookup, or NULL */
     uv_timer_t timer;      /* re-dial backoff; closed when the node goes */
     unsigned backoff_ms;
+    unsigned next_addr; /* a DNS name's addresses are tried in turn, one per dial */
     enum dial_state state;
     bool paused;     /* peer_net_pause: its accepted links do not read */
     bool removed;    /* out of the map, its timer closing */

@@ -2,7 +2,7 @@
 # Certificates for the node link TLS tests, into DIR (test_peer_tls.c):
 #   ca.pem ca.key      the cluster CA
 #   ca2.pem ca2.key    another CA
-#   n1..n3 .pem/.key   nodes, issued by ca, IP SAN 127.0.0.1
+#   n1..n3 .pem/.key   nodes, issued by ca, SANs IP 127.0.0.1 and DNS localhost
 #   other.pem/.key     issued by ca2, IP SAN 127.0.0.1
 #   wronghost.pem/.key issued by ca, SANs naming another host only
 # Usage: peer_certs.sh DIR   (openssl errors go to DIR/openssl.log)
@@ -20,8 +20,8 @@ leaf() {
 }
 ca ca
 ca ca2
-leaf n1 ca IP:127.0.0.1 11
-leaf n2 ca IP:127.0.0.1 12
-leaf n3 ca IP:127.0.0.1 13
+leaf n1 ca IP:127.0.0.1,DNS:localhost 11
+leaf n2 ca IP:127.0.0.1,DNS:localhost 12
+leaf n3 ca IP:127.0.0.1,DNS:localhost 13
 leaf other ca2 IP:127.0.0.1 14
 leaf wronghost ca "IP:127.0.0.2,DNS:elsewhere.example" 15

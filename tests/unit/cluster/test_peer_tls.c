@@ -59,18 +59,21 @@ typedef struct world {
     uv_loop_t loop;
     tnode t[3];
     peer_member m[3];
+    char maddr[3][48]; /* member addresses: host as given, the listener's port */
     node_tls tls[3];
 } world;
 
-/* Three nodes; node i presents certificate names[i]. */
-static void world_start(world *w, const char *const names[3])
+/* Three nodes listening on 127.0.0.1, known to each other as host:port;
+ * node i presents certificate names[i]. */
+static void world_start_as(world *w, const char *const names[3], const char *host)
 {
     memset(w, 0, sizeof *w);
     uv_loop_init(&w->loop);
     for (int i = 0; i < 3; i++) {
         w->t[i].id = (uint64_t)i + 1;
         snprintf(w->t[i].addr, sizeof w->t[i].addr, "127.0.0.1:%u", tn_free_port());
-        w->m[i] = (peer_member){.id = (uint64_t)i + 1, .address = w->t[i].addr};
+        snprintf(w->maddr[i], sizeof w->maddr[i], "%s:%s", host, strchr(w->t[i].addr, ':') + 1);
+        w->m[i] = (peer_member){.id = (uint64_t)i + 1, .address = w->maddr[i]};
     }
     for (int i = 0; i < 3; i++) {
         tls_of(&w->tls[i], names[i]);
@@ -78,6 +81,8 @@ static void world_start(world *w, const char *const names[3])
         tn_start(&w->loop, &w->t[i], "c1", w->m, 3, &tmpl);
     }
 }
+
+static void world_start(world *w, const char *const names[3]) { world_start_as(w, names, "127.0.0.1"); }
 
 static void world_done(world *w)
 {
@@ -116,6 +121,25 @@ static void test_tls_mutual_links_up(void **state)
     peer_stats st;
     assert_true(peer_net_stats(w.t[0].pn, 3, &st));
     assert_int_equal(st.refused, 0);
+    world_done(&w);
+}
+
+static void expect_node3_out(world *w);
+
+/* Members named by a DNS name: resolved at each dial, and the
+ * certificates checked against the name (X509_check_host, both sides). */
+static void test_tls_dns_names(void **state)
+{
+    (void)state;
+    world w;
+    const char *const names[3] = {"n1", "n2", "n3"};
+    world_start_as(&w, names, "localhost");
+    assert_true(tn_run_until(&w.loop, all_up, &w, WAIT_MS));
+    world_done(&w);
+    /* "wronghost" names elsewhere.example, not localhost: refused. */
+    const char *const bad[3] = {"n1", "n2", "wronghost"};
+    world_start_as(&w, bad, "localhost");
+    expect_node3_out(&w);
     world_done(&w);
 }
 
@@ -232,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_tls_other_ca_refused),
         cmocka_unit_test(test_tls_cert_for_other_host_refused),
         cmocka_unit_test(test_tls_no_client_cert_refused),
+        cmocka_unit_test(test_tls_dns_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
