@@ -134,7 +134,7 @@ bool peer_net_up(const peer_net *n, uint64_t id);
 typedef struct peer_stats {
     uint64_t id;
     bool up;
-    uint64_t frames_out, frames_in, bytes_out, bytes_in;
+    uint64_t frames_out, frames_in, bytes_out, bytes_in; /* user frames and their payload bytes */
     uint64_t dials, refused; /* dial attempts; HELLOs or certificates refused (either side) */
     size_t queue_bytes;      /* outbound bytes not yet written */
 } peer_stats;

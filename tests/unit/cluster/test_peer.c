@@ -6,9 +6,20 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cluster/peer_frame.h"
+#include "util/buf.h"
+#include "util/clock.h"
 
 #include "peer_harness.h"
 
@@ -304,6 +315,94 @@ static void test_runtime_add_remove(void **state)
     world_done(&w);
 }
 
+/* A raw TCP client sends `in` to node t and reads until the node closes
+ * (or 10 s pass); returns what came back and whether the close came. */
+static bool raw_exchange(world *w, const tnode *t, const buf *in, buf *out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(strchr(t->addr, ':') + 1))};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(write(fd, in->data, in->len), (ssize_t)in->len);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    bool eof = false;
+    uint64_t until = clock_now_ms() + 10000;
+    while (!eof && clock_now_ms() < until) {
+        uv_run(&w->loop, UV_RUN_NOWAIT);
+        uint8_t b[4096];
+        ssize_t r = read(fd, b, sizeof b);
+        if (r > 0) buf_append(out, b, (size_t)r);
+        else if (r == 0 || errno != EAGAIN) eof = true;
+        else usleep(1000);
+    }
+    close(fd);
+    return eof;
+}
+
+/* What a node answers a raw client: *reason = the REFUSE reason, or 0
+ * if the node closed without one (or -1 if it answered something else). */
+static int raw_answer(world *w, const buf *in)
+{
+    buf out = {0};
+    assert_true(raw_exchange(w, &w->t[0], in, &out));
+    int reason = 0;
+    peer_frame f;
+    size_t used;
+    if (out.len) {
+        assert_int_equal(peer_frame_next(out.data, out.len, 64, &f, &used), PEER_FRAME_OK);
+        reason = f.type == PEER_T_REFUSE ? peer_refuse_decode(f.payload, f.len) : -1;
+    }
+    buf_free(&out);
+    return reason;
+}
+
+/* Bad input from the network: answered (REFUSE with the reason) or
+ * closed, never delivered, never a crash (ASan). */
+static void test_bad_input_refused_or_closed(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 2);
+    for (size_t i = 0; i < 2; i++) tn_start(&w.loop, &w.t[i], "c1", w.m, 2, NULL);
+    assert_true(tn_run_until(&w.loop, all_up, &w, WAIT_MS));
+    buf in = {0};
+    assert_true(peer_hello_append(&in, 2, 1, "c1"));
+    in.data[PEER_FRAME_HEADER] = PEER_PROTOCOL_VERSION + 1;
+    assert_int_equal(raw_answer(&w, &in), PEER_REFUSE_VERSION);
+    in.len = 0;
+    assert_true(peer_hello_append(&in, 2, 7, "c1")); /* meant for node 7 */
+    assert_int_equal(raw_answer(&w, &in), PEER_REFUSE_TARGET);
+    in.len = 0;
+    assert_true(peer_hello_append(&in, 1, 1, "c1")); /* claims to be the node itself */
+    assert_int_equal(raw_answer(&w, &in), PEER_REFUSE_MEMBER);
+    in.len = 0;
+    peer_frame_append(&in, PEER_TYPE_USER, (const uint8_t *)"12345678", 8); /* no HELLO first */
+    assert_int_equal(raw_answer(&w, &in), 0);
+    in.len = 0;
+    buf_append(&in, "\0\0\0\0garbage", 11); /* an empty frame */
+    assert_int_equal(raw_answer(&w, &in), 0);
+    in.len = 0;
+    buf_append(&in, "\xff\xff\xff\xff", 4); /* a 4 GiB frame announced */
+    assert_int_equal(raw_answer(&w, &in), 0);
+    in.len = 0;
+    assert_true(peer_hello_append(&in, 2, 1, "c1"));
+    in.data[PEER_FRAME_HEADER + 17] = 200; /* a name length beyond the frame */
+    assert_int_equal(raw_answer(&w, &in), 0);
+    in.len = 0;
+    /* A valid HELLO, then a module type a dialer never sends. */
+    assert_true(peer_hello_append(&in, 2, 1, "c1"));
+    peer_frame_append(&in, PEER_T_HELLO_OK, NULL, 0);
+    assert_int_equal(raw_answer(&w, &in), -1); /* HELLO_OK back, then the close */
+    buf_free(&in);
+    assert_int_equal(w.t[0].recv[2], 0);
+    assert_true(peer_net_up(w.t[0].pn, 2)); /* the real link is unaffected */
+    peer_stats st;
+    assert_true(peer_net_stats(w.t[0].pn, 2, &st));
+    assert_true(st.refused >= 1); /* the version refusal named member 2 */
+    world_done(&w);
+}
+
 static void never_frame(void *ctx, uint64_t from, uint8_t type, const uint8_t *p, size_t len) { fail(); }
 static void never_peer(void *ctx, uint64_t id, bool up) { fail(); }
 
@@ -357,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_max_frame_closes_link),
         cmocka_unit_test(test_runtime_add_remove),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_bad_input_refused_or_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
