@@ -23,11 +23,11 @@
  * max_frame closes the link (a protocol error, logged).
  *
  * Liveness: a link that carried nothing for ping_ms gets a ping (both
- * directions, no answer: a reader paused by peer_net_pause still sends
+ * directions, unanswered: a reader paused by peer_net_pause still sends
  * its pings); one that received nothing for dead_ms is closed, except
- * while paused. A dialed link that fails or
- * closes is re-dialed with exponential backoff (50 ms doubling to 2 s,
- * with jitter) for as long as the peer is a member.
+ * while paused. A dialed link that fails or closes is re-dialed with
+ * exponential backoff (50 ms doubling to 2 s, with jitter) for as long
+ * as the peer is a member.
  *
  * Bounds: each peer's outbound queue (bytes not yet written to its
  * socket) holds at most max_queue_bytes; peer_net_send refuses beyond it
