@@ -27,9 +27,17 @@ uint16_t tn_free_port(void)
     return ntohs(a.sin_port);
 }
 
+static void on_close_done(void *ctx)
+{
+    tnode *t = ctx;
+    t->close_done = true;
+    t->pn = NULL;
+}
+
 static void on_frame(void *ctx, uint64_t from, uint8_t type, const uint8_t *payload, size_t len)
 {
     tnode *t = ctx;
+    assert_false(t->closed);
     assert_true(from > 0 && from < TN_MAX_ID);
     assert_true(type >= PEER_TYPE_USER);
     uint64_t seq = 0;
@@ -37,6 +45,10 @@ static void on_frame(void *ctx, uint64_t from, uint8_t type, const uint8_t *payl
     if (seq != t->recv[from]) t->order_ok = false;
     t->recv[from]++;
     t->bytes[from] += len;
+    if (t->close_in_frame) {
+        t->closed = true;
+        peer_net_close(t->pn, on_close_done, t);
+    }
 }
 
 static void on_peer(void *ctx, uint64_t id, bool up)

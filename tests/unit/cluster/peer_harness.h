@@ -20,6 +20,8 @@ typedef struct tnode {
     bool order_ok; /* every frame carried the next sequence number of its sender */
     int ups[TN_MAX_ID], downs[TN_MAX_ID];
     bool closed;
+    bool close_in_frame; /* peer_net_close from inside the first on_frame */
+    bool close_done;     /* its close callback ran */
 } tnode;
 
 /* A free TCP port on 127.0.0.1 (bound and released: the tests use it at once). */

@@ -403,6 +403,27 @@ static void test_bad_input_refused_or_closed(void **state)
     world_done(&w);
 }
 
+static bool close_done(void *ctx) { return ((tnode *)ctx)->close_done; }
+
+/* peer_net_close from inside on_frame, with more frames in the same read:
+ * no callback after it, everything released (ASan), and the other node
+ * sees the link go down. */
+static void test_close_from_callback(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 2);
+    for (size_t i = 0; i < 2; i++) tn_start(&w.loop, &w.t[i], "c1", w.m, 2, NULL);
+    assert_true(tn_run_until(&w.loop, all_up, &w, WAIT_MS));
+    w.t[1].close_in_frame = true;
+    for (uint64_t s = 0; s < 100; s++) assert_int_equal(tn_send_seq(&w.t[0], 2, s, 64), PEER_OK);
+    assert_true(tn_run_until(&w.loop, close_done, &w.t[1], WAIT_MS));
+    assert_int_equal(w.t[1].recv[1], 1);
+    node_count d = {&w.t[0], 2, 1};
+    assert_true(tn_run_until(&w.loop, downs_reach, &d, WAIT_MS));
+    world_done(&w);
+}
+
 static void never_frame(void *ctx, uint64_t from, uint8_t type, const uint8_t *p, size_t len) { fail(); }
 static void never_peer(void *ctx, uint64_t id, bool up) { fail(); }
 
@@ -457,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_runtime_add_remove),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_bad_input_refused_or_closed),
+        cmocka_unit_test(test_close_from_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
