@@ -312,6 +312,19 @@ static void test_runtime_add_remove(void **state)
     assert_false(peer_net_up(w.t[2].pn, 1));
     assert_true(peer_net_up(w.t[2].pn, 2));
     assert_int_equal(w.t[0].ups[3], 1);
+    /* Removing a member while it is backing off, and while its name is
+     * being looked up; closing with a lookup pending. */
+    char nobody[32];
+    snprintf(nobody, sizeof nobody, "127.0.0.1:%u", tn_free_port());
+    assert_true(peer_net_add(w.t[0].pn, 4, nobody));
+    tn_run_for(&w.loop, 200);
+    assert_true(peer_net_stats(w.t[0].pn, 4, &st));
+    assert_true(st.dials >= 2 && !st.up);
+    assert_true(peer_net_remove(w.t[0].pn, 4));
+    assert_true(peer_net_add(w.t[0].pn, 5, "localhost:9"));
+    assert_true(peer_net_remove(w.t[0].pn, 5));
+    assert_true(peer_net_add(w.t[0].pn, 6, "localhost:9"));
+    assert_int_equal(w.t[0].ups[4] + w.t[0].downs[4] + w.t[0].ups[5] + w.t[0].downs[5], 0);
     world_done(&w);
 }
 
