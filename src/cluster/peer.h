@@ -18,14 +18,16 @@
  * The dialer verifies the acceptor the same way.
  *
  * Frames: 4-byte big-endian length of what follows, 1 type byte, payload.
- * Types below PEER_TYPE_USER are the module's own (hello, ping/pong);
+ * Types below PEER_TYPE_USER are the module's own (hello, ping);
  * users pick their types from PEER_TYPE_USER up. A frame longer than
  * max_frame closes the link (a protocol error, logged).
  *
- * Liveness: a link that carried nothing for ping_ms gets a ping; one that
- * received nothing for dead_ms is closed. A dialed link that fails or
- * closes is re-dialed with exponential backoff (50 ms doubling to 2 s,
- * with jitter) for as long as the peer is a member.
+ * Liveness: a link that carried nothing for ping_ms gets a ping (both
+ * directions, unanswered: a reader paused by peer_net_pause still sends
+ * its pings); one that received nothing for dead_ms is closed, except
+ * while paused. A dialed link that fails or closes is re-dialed with
+ * exponential backoff (50 ms doubling to 2 s, with jitter) for as long
+ * as the peer is a member.
  *
  * Bounds: each peer's outbound queue (bytes not yet written to its
  * socket) holds at most max_queue_bytes; peer_net_send refuses beyond it
@@ -56,6 +58,7 @@ enum {
     PEER_EDOWN,    /* no established link to it now (dialing, backing off) */
     PEER_EFULL,    /* its outbound queue is at max_queue_bytes */
     PEER_ETOOBIG,  /* payload + 1 > max_frame */
+    PEER_ETYPE,    /* type < PEER_TYPE_USER (the module's own) */
 };
 const char *peer_strerror(int code);
 
@@ -100,7 +103,9 @@ typedef struct peer_net_config {
 } peer_net_config;
 
 /* Listens and starts dialing. NULL with a one-line message in err (bad
- * address, port in use, TLS file errors naming the setting and the file).
+ * address, port in use, TLS file errors naming the setting and the file);
+ * what it had opened then closes asynchronously, as after peer_net_close,
+ * so the caller runs the loop once more before closing it.
  * Keeps no pointer into cfg. */
 peer_net *peer_net_new(uv_loop_t *loop, const peer_net_config *cfg, char *err, size_t errlen);
 
@@ -129,7 +134,7 @@ bool peer_net_up(const peer_net *n, uint64_t id);
 typedef struct peer_stats {
     uint64_t id;
     bool up;
-    uint64_t frames_out, frames_in, bytes_out, bytes_in;
+    uint64_t frames_out, frames_in, bytes_out, bytes_in; /* user frames and their payload bytes */
     uint64_t dials, refused; /* dial attempts; HELLOs or certificates refused (either side) */
     size_t queue_bytes;      /* outbound bytes not yet written */
 } peer_stats;

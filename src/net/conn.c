@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -137,6 +138,10 @@ static void close_reset(net_conn *c, int error)
 void net__conn_begin_close(net_conn *c)
 {
     if (c->state != CONN_OPEN) return;
+    if (c->connecting) { /* nothing was sent: no orderly close to make */
+        close_handle(c, 0);
+        return;
+    }
     c->state = CONN_CLOSING;
     closing_link(c);
     /* Input keeps being read, and dropped (on_read), until the close ends. */
@@ -217,7 +222,7 @@ void net__conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
     /* MQTT is request/response with small packets: Nagle would add up to
      * 40 ms (delayed-ACK interaction) to every acknowledgement. */
     uv_tcp_nodelay(&c->tcp, 1);
-    if (l->tls && net_tls_conn_start(c, l->tls) != 0) {
+    if (l->tls && net_tls_conn_start(c, l->tls, NULL) != 0) {
         log_warn("TLS on port %u: cannot create the connection state for %s", l->port, net_conn_peer(c));
         close_handle(c, UV_ENOMEM);
         return;
@@ -230,6 +235,57 @@ void net__conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
     /* Also when on_accept already began the close: input is then discarded. */
     if (c->state != CONN_CLOSED) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
+
+/* --- outbound connections ---------------------------------------------------- */
+
+/* The connect request and what the TLS start needs once it completes. */
+typedef struct conn_connect {
+    uv_connect_t req;
+    char name[256]; /* verify_name; "" = none */
+} conn_connect;
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    conn_connect *cc = (conn_connect *)req;
+    net_conn *c = req->handle->data;
+    char name[sizeof cc->name];
+    memcpy(name, cc->name, sizeof name);
+    free(cc);
+    if (c->state == CONN_CLOSED) return; /* closed while connecting (UV_ECANCELED) */
+    c->connecting = false;
+    if (status < 0) {
+        log_debug("connect to %s: %s", net_conn_peer(c), uv_strerror(status));
+        close_handle(c, status);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (!c->paused) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (c->l->tls) {
+        if (net_tls_conn_start(c, c->l->tls, name[0] ? name : NULL) != 0) {
+            log_warn("TLS to %s: cannot create the connection state", net_conn_peer(c));
+            close_handle(c, UV_ENOMEM);
+        }
+        return; /* on_open once the handshake is done (tls_conn.c) */
+    }
+    if (c->l->cbs->on_open) c->l->cbs->on_open(conn_user(c));
+    if (c->state == CONN_OPEN && c->out.len) net_mark_dirty(c->l->n, c);
+}
+
+int net__conn_connect(net_conn *c, const struct sockaddr *sa, const char *verify_name)
+{
+    conn_connect *cc = xcalloc(1, sizeof *cc);
+    if (verify_name) snprintf(cc->name, sizeof cc->name, "%s", verify_name);
+    c->connecting = true;
+    int r = uv_tcp_connect(&cc->req, &c->tcp, sa, on_connect);
+    if (r != 0) {
+        free(cc);
+        c->connecting = false;
+        close_handle(c, r); /* on_close comes from the loop, as for any failure */
+    }
+    return r;
+}
+
+bool net_conn_cert_refused(const net_conn *c) { return c->cert_refused; }
 
 size_t net_conn_backlog(const net_conn *c) { return unsent(c) + (c->wr ? c->wr->inflight.len - c->wr->off : 0); }
 
@@ -318,7 +374,7 @@ static void on_write(uv_write_t *req, int status)
 
 void net__conn_flush(net_conn *c)
 {
-    if (c->state == CONN_CLOSED) return;
+    if (c->state == CONN_CLOSED || c->connecting) return; /* on_connect flushes */
     if (!c->writing && unsent(c)) {
         int r = start_write(c);
         if (r < 0) {
@@ -363,7 +419,7 @@ void net__conn_force_close(net_conn *c)
     if (c->state == CONN_CLOSED) return;
     if (c->tls) net_tls_conn_encrypt(c);
     buf *w = wire(c);
-    if (!c->writing && w->len) {
+    if (!c->writing && w->len && !c->connecting) {
         uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
         (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     }

@@ -117,7 +117,8 @@ void net_shutdown(net *n)
 {
     if (n->shut) return;
     n->shut = true;
-    for (net_listener *l = n->listeners; l; l = l->next) uv_close((uv_handle_t *)&l->poll, on_listener_closed);
+    for (net_listener *l = n->listeners; l; l = l->next)
+        if (!l->dialer) uv_close((uv_handle_t *)&l->poll, on_listener_closed);
     for (net_conn *c = n->conns; c; c = c->next) net__conn_force_close(c);
     uv_close((uv_handle_t *)&n->flush_check, on_handle_closed);
     uv_close((uv_handle_t *)&n->flush_idle, on_handle_closed);
@@ -145,6 +146,8 @@ void net_free(net *n)
     free(n->plain);
     free(n);
 }
+
+bool net_closed(const net *n) { return n->shut && n->handles == 0 && !n->conns; }
 
 /* --- accepting ------------------------------------------------------------------ */
 
@@ -178,7 +181,7 @@ static void on_accept_resume(uv_timer_t *t)
 {
     net *n = t->data;
     for (net_listener *l = n->listeners; l; l = l->next) {
-        if (!l->paused || n->shut) continue;
+        if (!l->paused || l->dialer || n->shut) continue;
         l->paused = false;
         uv_poll_start(&l->poll, UV_READABLE, on_listener_readable);
     }
@@ -322,6 +325,41 @@ net_listener *net_listen(net *n, const char *addr, uint16_t port, size_t user_si
     l->next = n->listeners;
     n->listeners = l;
     return l;
+}
+
+net_listener *net_dialer(net *n, size_t user_size, const net_conn_callbacks *cbs, void *ctx)
+{
+    net_listener *d = xcalloc(1, sizeof *d);
+    d->n = n;
+    d->fd = -1;
+    d->dialer = true;
+    d->user_size = user_size;
+    d->cbs = cbs;
+    d->ctx = ctx;
+    d->next = n->listeners;
+    n->listeners = d;
+    return d;
+}
+
+net_conn *net_connect(net_listener *d, const struct sockaddr *sa, const char *verify_name, void **user)
+{
+    net *n = d->n;
+    assert(d->dialer);
+    if (n->shut) return NULL;
+    net_conn *c = xcalloc(1, NET_CONN_USER_OFFSET + d->user_size);
+    c->l = d;
+    net__peer_store(c, sa);
+    c->state = CONN_OPEN;
+    c->accepted = true; /* the user area is live from now on: on_close is due */
+    uv_tcp_init(n->loop, &c->tcp);
+    c->tcp.data = c;
+    n->handles++;
+    c->next = n->conns;
+    if (n->conns) n->conns->prev = c;
+    n->conns = c;
+    *user = conn_user(c);
+    net__conn_connect(c, sa, verify_name);
+    return c;
 }
 
 uint16_t net_listener_port(const net_listener *l) { return l->port; }

@@ -64,6 +64,9 @@ typedef struct net_conn_callbacks {
     /* The output backlog fell below the low-water mark after having been
      * above the high-water mark (see net_conn_backlog). May be NULL. */
     void (*on_drain)(void *user);
+    /* Outbound connections only (net_connect): connected, and with TLS the
+     * handshake done and the server's certificate verified. May be NULL. */
+    void (*on_open)(void *user);
 } net_conn_callbacks;
 
 net *net_new(uv_loop_t *loop);
@@ -76,6 +79,8 @@ void net_set_backlog_marks(net *n, size_t high, size_t low);
 void net_shutdown(net *n);
 /* Only after net_shutdown and a loop run to idle (all handles closed). */
 void net_free(net *n);
+/* After net_shutdown: whether every handle is closed (net_free may run). */
+bool net_closed(const net *n);
 
 /* Start listening on addr:port (IPv4 or IPv6 literal); each accepted
  * connection gets a user area of `user_size` bytes (see the top). Returns
@@ -103,6 +108,25 @@ void net_set_close_timeout(net *n, unsigned seconds);
  * Further ones are closed right after accept, before any user callback,
  * and logged at most once a second. */
 void net_set_max_pending_per_address(net *n, unsigned max);
+
+/* Outbound connections. A dialer is to the connections it makes what a
+ * listener is to those it accepts: their callbacks, user area size and
+ * TLS context (net_listener_set_tls with a net_tls_client_ctx_new
+ * context). It has no socket; it lives until net_free. */
+net_listener *net_dialer(net *n, size_t user_size, const net_conn_callbacks *cbs, void *ctx);
+/* Connect to sa through dialer d. Returns the connection and sets *user
+ * to its zeroed user area, which the caller constructs right away (no
+ * callback runs before the loop does). cbs->on_open follows once the
+ * connection is usable: TCP connected and, with TLS, the handshake done
+ * with a server certificate that verifies against the CA and, when
+ * verify_name is not NULL, names it (a DNS name or an IP address:
+ * X509_check_host / X509_check_ip_asc rules). Failing that, on_close
+ * with the error. Bytes written before on_open wait. NULL after
+ * net_shutdown. */
+net_conn *net_connect(net_listener *d, const struct sockaddr *sa, const char *verify_name, void **user);
+/* Whether this side refused the peer's certificate (TLS verification
+ * failed): for on_close to tell a refusal from a network failure. */
+bool net_conn_cert_refused(const net_conn *c);
 
 buf *net_conn_outbuf(net_conn *c);
 void net_conn_flush_later(net_conn *c);

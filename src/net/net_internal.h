@@ -89,6 +89,7 @@ struct net_listener {
     uint16_t port;
     unsigned index; /* net_listener_set_index */
     SSL_CTX *tls;   /* NULL: plain TCP; one reference held */
+    bool dialer;    /* net_dialer: no socket, no poll; its conns are outbound */
     net_listener *next;
 };
 
@@ -141,10 +142,12 @@ struct net_conn {
     uint8_t peer_family;   /* AF_INET, AF_INET6, or 0 if unknown */
     uint8_t state : 2;     /* enum conn_state */
     uint8_t dirty : 1, writing : 1, paused : 1, above_high : 1;
-    uint8_t accepted : 1; /* the user took it: its area is live, on_close due */
-    uint8_t peer_eof : 1; /* the peer's FIN arrived; libuv stopped reading */
-    uint8_t pending : 1;  /* counted in n->pending (peer.c) */
-    int16_t close_error;  /* a libuv error code (all fit) */
+    uint8_t accepted : 1;     /* the user took it: its area is live, on_close due */
+    uint8_t peer_eof : 1;     /* the peer's FIN arrived; libuv stopped reading */
+    uint8_t pending : 1;      /* counted in n->pending (peer.c) */
+    uint8_t connecting : 1;   /* outbound, TCP connect pending: no I/O yet */
+    uint8_t cert_refused : 1; /* TLS: we refused the peer's certificate (tls_conn.c) */
+    int16_t close_error;      /* a libuv error code (all fit) */
 };
 
 /* The user area follows the net_conn in its allocation, aligned like
@@ -172,6 +175,8 @@ void net__peer_release(net_conn *c);
 /* A refused connection: counted, and logged at most once a second. */
 void net_refused(net *n, net_refusals *r, const char *why, const char *peer);
 
+/* Connect an outbound connection (conn.c, net_connect). */
+int net__conn_connect(net_conn *c, const struct sockaddr *sa, const char *verify_name);
 /* Start the connection on the socket accepted for it (net.c). */
 void net__conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd);
 /* Flush what is pending (discarding input), shut down, linger, close
@@ -184,8 +189,10 @@ void net__conn_abort(net_conn *c, int error);
 
 /* --- tls_conn.c: the TLS engine of one connection (memory BIOs) --- */
 
-/* Returns -1 if OpenSSL cannot create the connection state. */
-int net_tls_conn_start(net_conn *c, SSL_CTX *ctx);
+/* Returns -1 if OpenSSL cannot create the connection state. An outbound
+ * connection (c->l->dialer) is the client: it sends its ClientHello now
+ * and verifies the server's certificate (and verify_name if not NULL). */
+int net_tls_conn_start(net_conn *c, SSL_CTX *ctx, const char *verify_name);
 /* Ciphertext from the socket: handshake, then plaintext to on_read. */
 void net_tls_conn_input(net_conn *c, const uint8_t *data, size_t len);
 /* Move c->out (plaintext) through SSL into the ciphertext buffer, once the

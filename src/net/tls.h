@@ -1,4 +1,4 @@
-/* TLS server contexts for net listeners (OpenSSL 3).
+/* TLS contexts for net listeners and dialers (OpenSSL 3).
  *
  * A context is built once from a tls_config and attached to a listener
  * with net_listener_set_tls. Reloading certificates means building a new
@@ -36,6 +36,11 @@ typedef struct tls_config {
  * lists it, and also when the file holds no CRL of its issuer or that CRL
  * has expired (OpenSSL's X509_V_FLAG_CRL_CHECK). */
 struct ssl_ctx_st *net_tls_ctx_new(const tls_config *cfg, char *err, size_t errlen);
+/* A client context for net_connect: cert_file/key_file (both or
+ * neither) are the client certificate presented when asked; ca_file is
+ * required and verifies the server; crl_file, min_version, ciphers and
+ * ciphersuites as above; client_certs is ignored. */
+struct ssl_ctx_st *net_tls_client_ctx_new(const tls_config *cfg, char *err, size_t errlen);
 void net_tls_ctx_free(struct ssl_ctx_st *ctx);
 
 #endif

@@ -11,7 +11,9 @@
  * set once the handshake completed and the connection is off the handshake
  * list; after `failed` no SSL call is made again (OpenSSL forbids it after
  * a fatal error) and the connection is closing. */
+#include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <stdlib.h>
 
 #include "net/net_internal.h"
@@ -105,6 +107,11 @@ static void fail(net_conn *c, const char *what)
     ssl_reason(reason, sizeof reason);
     const char *hint = "";
     if (!t->done && t->got_input && t->first != 0x16) hint = " (a plain-text client on a TLS port?)";
+    long v = SSL_get_verify_result(t->ssl);
+    if (v != X509_V_OK) {
+        c->cert_refused = true;
+        snprintf(reason, sizeof reason, "certificate refused: %s", X509_verify_cert_error_string(v));
+    }
     log_info("TLS %s with %s failed: %s%s", what, net_conn_peer(c), reason, hint);
     t->failed = true;
     hs_unlink(c);
@@ -155,7 +162,8 @@ static bool handshake(net_conn *c)
         hs_unlink(c);
         log_debug("TLS handshake with %s: %s, %s%s", net_conn_peer(c), SSL_get_version(t->ssl),
                   SSL_get_cipher_name(t->ssl), SSL_get0_peer_certificate(t->ssl) ? ", client certificate" : "");
-        return true;
+        if (c->l->dialer && c->l->cbs->on_open) c->l->cbs->on_open(conn_user(c));
+        return c->state == CONN_OPEN;
     }
     if (SSL_get_error(t->ssl, r) == SSL_ERROR_WANT_READ) return false;
     fail(c, "handshake");
@@ -208,11 +216,24 @@ void net_tls_conn_input(net_conn *c, const uint8_t *data, size_t len)
 
 /* --- life cycle --------------------------------------------------------------------- */
 
-int net_tls_conn_start(net_conn *c, SSL_CTX *ctx)
+/* The client side: the server's certificate must verify, and name
+ * verify_name when given (an IP literal is matched against IP SANs). */
+static int client_setup(SSL *ssl, const char *verify_name)
+{
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+    if (!verify_name) return 0;
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, verify_name, ip) == 1 || inet_pton(AF_INET6, verify_name, ip) == 1;
+    if (is_ip) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), verify_name) == 1 ? 0 : -1;
+    if (SSL_set_tlsext_host_name(ssl, verify_name) != 1) return -1; /* SNI */
+    return SSL_set1_host(ssl, verify_name) == 1 ? 0 : -1;
+}
+
+int net_tls_conn_start(net_conn *c, SSL_CTX *ctx, const char *verify_name)
 {
     SSL *ssl = SSL_new(ctx); /* takes its own reference on ctx */
     BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
-    if (!ssl || !r || !w) {
+    if (!ssl || !r || !w || (c->l->dialer && client_setup(ssl, verify_name) != 0)) {
         SSL_free(ssl);
         BIO_free(r);
         BIO_free(w);
@@ -222,13 +243,19 @@ int net_tls_conn_start(net_conn *c, SSL_CTX *ctx)
     /* An empty read BIO means "wait for more", not end of stream. */
     BIO_set_mem_eof_return(r, -1);
     SSL_set_bio(ssl, r, w);
-    SSL_set_accept_state(ssl);
     tls_conn *t = xcalloc(1, sizeof *t);
     t->ssl = ssl;
     t->rbio = r;
     t->wbio = w;
     c->tls = t;
     hs_append(c);
+    if (!c->l->dialer) {
+        SSL_set_accept_state(ssl);
+        return 0;
+    }
+    SSL_set_connect_state(ssl);
+    (void)handshake(c); /* the ClientHello; the answer comes through net_tls_conn_input */
+    if (!t->failed && drain_wbio(c)) net_mark_dirty(c->l->n, c);
     return 0;
 }
 

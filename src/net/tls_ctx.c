@@ -1,4 +1,5 @@
-/* Building a server SSL_CTX from a listener's TLS settings. */
+/* Building SSL_CTXs: a server's from a listener's TLS settings, and a
+ * client's for outbound connections (net_connect). */
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -125,7 +126,9 @@ static int verify_cb(int ok, X509_STORE_CTX *sctx)
     char subject[256] = "?";
     X509 *cert = X509_STORE_CTX_get_current_cert(sctx);
     if (cert) X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
-    log_info("client certificate %s (depth %d) refused: %s", subject, X509_STORE_CTX_get_error_depth(sctx),
+    SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const char *whose = !ssl || SSL_is_server(ssl) ? "client" : "server";
+    log_info("%s certificate %s (depth %d) refused: %s", whose, subject, X509_STORE_CTX_get_error_depth(sctx),
              X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)));
     return ok;
 }
@@ -151,10 +154,11 @@ static SSL_CTX *load_client_ca(SSL_CTX *ctx, const tls_config *cfg, char *err, s
     return cfg->crl_file ? load_crl(ctx, cfg->crl_file, err, errlen) : ctx;
 }
 
-SSL_CTX *net_tls_ctx_new(const tls_config *cfg, char *err, size_t errlen)
+/* What server and client contexts share: versions, options, ciphers. */
+static SSL_CTX *ctx_base(const SSL_METHOD *method, const tls_config *cfg, char *err, size_t errlen)
 {
     ERR_clear_error();
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = SSL_CTX_new(method);
     if (!ctx) return fail(NULL, err, errlen, "TLS context", NULL);
     int min = cfg->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
     SSL_CTX_set_min_proto_version(ctx, min);
@@ -170,18 +174,52 @@ SSL_CTX *net_tls_ctx_new(const tls_config *cfg, char *err, size_t errlen)
         return fail(ctx, err, errlen, "ciphers", cfg->ciphers);
     if (cfg->ciphersuites && SSL_CTX_set_ciphersuites(ctx, cfg->ciphersuites) != 1)
         return fail(ctx, err, errlen, "ciphersuites", cfg->ciphersuites);
-    if (!cfg->cert_file || !cfg->key_file) {
-        snprintf(err, errlen, "cert_file and key_file are required");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
+    return ctx;
+}
+
+static SSL_CTX *load_cert(SSL_CTX *ctx, const tls_config *cfg, char *err, size_t errlen)
+{
     if (!check_readable(ctx, err, errlen, "cert_file", cfg->cert_file) ||
         !check_readable(ctx, err, errlen, "key_file", cfg->key_file))
         return NULL;
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1)
         return fail(ctx, err, errlen, "cert_file", cfg->cert_file);
-    if (!(ctx = load_key(ctx, cfg, err, errlen))) return NULL;
+    return load_key(ctx, cfg, err, errlen);
+}
+
+SSL_CTX *net_tls_ctx_new(const tls_config *cfg, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = ctx_base(TLS_server_method(), cfg, err, errlen);
+    if (!ctx) return NULL;
+    if (!cfg->cert_file || !cfg->key_file) {
+        snprintf(err, errlen, "cert_file and key_file are required");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (!(ctx = load_cert(ctx, cfg, err, errlen))) return NULL;
     return load_client_ca(ctx, cfg, err, errlen);
+}
+
+SSL_CTX *net_tls_client_ctx_new(const tls_config *cfg, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = ctx_base(TLS_client_method(), cfg, err, errlen);
+    if (!ctx) return NULL;
+    if (!cfg->cert_file != !cfg->key_file) {
+        snprintf(err, errlen, "cert_file and key_file go together");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (cfg->cert_file && !(ctx = load_cert(ctx, cfg, err, errlen))) return NULL;
+    if (!cfg->ca_file) {
+        snprintf(err, errlen, "ca_file is required to verify the server");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (!check_readable(ctx, err, errlen, "ca_file", cfg->ca_file)) return NULL;
+    if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1)
+        return fail(ctx, err, errlen, "ca_file", cfg->ca_file);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+    return cfg->crl_file ? load_crl(ctx, cfg->crl_file, err, errlen) : ctx;
 }
 
 void net_tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }

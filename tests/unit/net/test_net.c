@@ -99,7 +99,7 @@ static void on_close(void *user, int error)
 
 static void on_drain(void *user) { (*(server **)user)->drains++; }
 
-static const net_conn_callbacks cbs = {on_read, on_close, on_drain};
+static const net_conn_callbacks cbs = {.on_read = on_read, .on_close = on_close, .on_drain = on_drain};
 
 static int setup(void **state)
 {
@@ -473,11 +473,81 @@ static void test_shutdown_closes_all(void **state)
     for (int i = 0; i < 3; i++) close(fds[i]);
 }
 
+/* Outbound connections (net_dialer, net_connect): bytes written before
+ * on_open wait for the connect; a refused connect and a close while
+ * connecting end in on_close without on_open. */
+typedef struct dialed {
+    net_conn *c;
+    int opens, closes, close_error;
+    buf in;
+} dialed;
+
+static void dialed_open(void *user) { (*(dialed **)user)->opens++; }
+static void dialed_read(void *user, const uint8_t *data, size_t len) { buf_append(&(*(dialed **)user)->in, data, len); }
+static void dialed_close(void *user, int error)
+{
+    dialed *d = *(dialed **)user;
+    d->closes++;
+    d->close_error = error;
+}
+static const net_conn_callbacks dialed_cbs = {.on_read = dialed_read, .on_close = dialed_close, .on_open = dialed_open};
+
+static bool dialed_echoed(server *s, void *arg) { return ((dialed *)arg)->in.len >= 5; }
+static bool dialed_closed(server *s, void *arg) { return ((dialed *)arg)->closes > 0; }
+
+static void dial(net_listener *d, uint16_t port, dialed *out)
+{
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", port, &a);
+    void *user;
+    out->c = net_connect(d, (struct sockaddr *)&a, NULL, &user);
+    assert_non_null(out->c);
+    *(dialed **)user = out;
+}
+
+static void test_connect_outbound(void **state)
+{
+    server *s = *state;
+    net_listener *d = net_dialer(s->n, sizeof(dialed *), &dialed_cbs, NULL);
+    dialed ok = {0};
+    dial(d, net_listener_port(s->l), &ok);
+    net_conn_write(ok.c, "hello", 5); /* before the connect completed */
+    assert_true(pump(s, dialed_echoed, &ok));
+    assert_int_equal(ok.opens, 1);
+    assert_memory_equal(ok.in.data, "hello", 5);
+    assert_true(strncmp(net_conn_peer(ok.c), "127.0.0.1:", 10) == 0);
+    net_conn_close(ok.c);
+    assert_true(pump(s, dialed_closed, &ok));
+    assert_int_equal(ok.close_error, 0);
+    buf_free(&ok.in);
+
+    /* Nobody listens on a port just released. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    dialed refused = {0};
+    dial(d, ntohs(a.sin_port), &refused);
+    assert_true(pump(s, dialed_closed, &refused));
+    assert_int_equal(refused.opens, 0);
+    assert_int_equal(refused.close_error, UV_ECONNREFUSED);
+
+    dialed aborted = {0};
+    dial(d, net_listener_port(s->l), &aborted);
+    net_conn_close(aborted.c);
+    assert_true(pump(s, dialed_closed, &aborted));
+    assert_int_equal(aborted.opens, 0);
+    assert_int_equal(aborted.closes, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_listener_port, setup, teardown),
         cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_outbound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batching, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backlog_drain_and_pause, setup, teardown),
