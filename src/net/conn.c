@@ -5,10 +5,12 @@
  * (net_tls_conn_wire) and reads go through net_tls_conn_input; c->out stays the
  * plaintext the user appends to, encrypted right before each write.
  *
- * Memory: an idle connection owns no output memory at all. c->out is freed
- * once written, and the write state (conn_write) exists only while a write
- * is pending or output keeps coming; under steady load both stay allocated
- * and are reused, so the hot path does not churn malloc. */
+ * Memory: an idle connection owns no output memory at all. c->out goes
+ * back to the net's bounded pool of buffers once written (out_release)
+ * and the next connection that writes takes one from there
+ * (net_conn_outbuf), and the write state (conn_write) exists only while a
+ * write is pending or output keeps coming; under steady load both stay
+ * allocated and are reused, so the hot path does not churn malloc. */
 #include "net/net_internal.h"
 
 #include <stdint.h>
@@ -335,10 +337,22 @@ static int start_write(net_conn *c)
 
 /* After progress on output: release the output memory once everything is
  * written, continue a pending close, or report the drain. */
+/* Release a written output buffer into the net's pool (net_internal.h). */
+static void out_release(net *n, buf *b)
+{
+    if (b->cap && b->cap <= NET_OUT_POOL_CAP && n->n_out_pool < NET_OUT_POOL) {
+        b->len = 0;
+        n->out_pool[n->n_out_pool++] = *b;
+        *b = (buf){0};
+        return;
+    }
+    buf_free(b);
+}
+
 static void after_progress(net_conn *c)
 {
     if (!c->writing && unsent(c) == 0) {
-        buf_free(&c->out);
+        out_release(c->l->n, &c->out);
         if (c->tls) buf_free(net_tls_conn_wire(c));
         if (c->state == CONN_OPEN) free_write_state(c);
         else if (c->wr) buf_free(&c->wr->inflight); /* the close state stays */
@@ -428,7 +442,11 @@ void net__conn_force_close(net_conn *c)
 
 buf *net_conn_outbuf(net_conn *c)
 {
-    if (c->state == CONN_OPEN) return &c->out;
+    if (c->state == CONN_OPEN) {
+        net *n = c->l->n;
+        if (!c->out.cap && n->n_out_pool) c->out = n->out_pool[--n->n_out_pool];
+        return &c->out;
+    }
     /* Closing: whatever an encoder appends here is dropped. */
     c->l->n->discard.len = 0;
     return &c->l->n->discard;
@@ -444,7 +462,7 @@ void net_conn_flush_later(net_conn *c)
 void net_conn_write(net_conn *c, const void *data, size_t len)
 {
     if (c->state != CONN_OPEN) return;
-    buf_append(&c->out, data, len);
+    buf_append(net_conn_outbuf(c), data, len);
     net_conn_flush_later(c);
 }
 

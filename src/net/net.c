@@ -139,6 +139,7 @@ void net_free(net *n)
         listener_free(l);
     }
     buf_free(&n->discard);
+    for (unsigned i = 0; i < n->n_out_pool; i++) buf_free(&n->out_pool[i]);
     hashmap_free(n->pending, NULL);
     if (n->reserve_fd >= 0) close(n->reserve_fd);
     free(n->dirty);

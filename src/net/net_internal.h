@@ -24,12 +24,24 @@ typedef struct net_refusals {
  * read() and read_cb right after, synchronously, so no two connections
  * ever hold it at once and idle connections own no read memory. */
 #define NET_READ_BUF_SIZE (64 * 1024)
+#define NET_OUT_POOL 64
+#define NET_OUT_POOL_CAP (32u * 1024)
+
 struct net {
     uv_loop_t *loop;
     uv_check_t flush_check; /* flushes dirty connections after polling */
     uv_idle_t flush_idle;   /* while anything is dirty, poll must not block */
     uint8_t *rbuf;
     buf discard; /* handed out as the outbuf of closing conns */
+    /* Output buffers of connections whose output was all written, for the
+     * next connection that writes (net_conn_outbuf). A written buffer is
+     * released so that idle connections hold none; without this pool
+     * every busy connection's buffer would grow again by doubling from 64
+     * bytes on every loop iteration (a realloc chain per write). Bounded:
+     * NET_OUT_POOL buffers of at most NET_OUT_POOL_CAP bytes each (2 MiB);
+     * a larger buffer is freed. */
+    buf out_pool[NET_OUT_POOL];
+    unsigned n_out_pool;
     net_listener *listeners;
     net_conn *conns; /* every conn whose handle is not yet freed */
     /* Conns queued for the next flush. An array in the net rather than a
