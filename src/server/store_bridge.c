@@ -715,16 +715,21 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     req.correlation = (store_bytes){rv.correlation.data, rv.correlation.len};
     req.expiry_s = rv.expiry_s;
     read_user_props(sb, pub, &req);
-    req.now_ms = clock_wall_ms();
     bool repeatable = store_request_repeatable(&req);
-    store_service_prefetch(sb->svc, &req);
     /* One digest per request: both de-duplication tables and the record. */
     uint64_t digest = repeatable ? 0 : digest64(req.payload.data, req.payload.len);
     req.has_digest = !repeatable;
     req.payload_digest = digest;
-    if (!repeatable &&
-        (store_service_dedup_lookup(sb->svc, req.who.client_id, req.correlation, digest, req.now_ms, &sb->reply) ||
-         local_lookup(sb, &req, digest))) {
+    store_service_prefetch(sb->svc, &req); /* the key's bucket, the reply-cache slot (decide does the rest) */
+    req.now_ms = clock_wall_ms();
+    /* A QoS 1 redelivery (DUP set) is answered here from the reply cache
+     * without being decided again. Any other repeat of a write, a retry
+     * sent anew, is decided and answered by apply from the same cache
+     * (apply_repeat, service.c): the same reply, so the common request
+     * does not pay for a lookup here. */
+    if (!repeatable && ((pub->dup && store_service_dedup_lookup(sb->svc, req.who.client_id, req.correlation, digest,
+                                                                req.now_ms, &sb->reply)) ||
+                        local_lookup(sb, &req, digest))) {
         log_debug("state store: repeated request from %.*s answered with its remembered reply", (int)rv.client_id.len,
                   (const char *)rv.client_id.data);
         reply_now(sb, &rv, &req);

@@ -205,6 +205,14 @@ static void prefetch_victim_slot(const dedup *c)
     if (c->oldest) __builtin_prefetch(&c->slots[c->oldest->hash & (c->nslots - 1)], 0);
 }
 
+void dedup_prefetch(dedup *c, const dedup_key *k)
+{
+    uint64_t hash = hash_key(c, k);
+    if (c->count == 0) return;
+    __builtin_prefetch(&c->slots[hash & (c->nslots - 1)], 0);
+    prefetch_victim_slot(c);
+}
+
 bool dedup_get(dedup *c, const dedup_key *k, uint64_t now_ms, dedup_slice *meta, dedup_slice *payload)
 {
     if (c->count == 0) return false;

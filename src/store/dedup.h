@@ -57,6 +57,11 @@ void dedup_free(dedup *c);
  * reclaims it), so lookups do not make replicas differ. */
 bool dedup_get(dedup *c, const dedup_key *k, uint64_t now_ms, dedup_slice *meta, dedup_slice *payload);
 
+/* A hint: a get or put of k follows soon. Hashes k (the hash is kept for
+ * that call) and starts loading its slot and the next eviction's, so
+ * their cache misses overlap the caller's work. Changes no contents. */
+void dedup_prefetch(dedup *c, const dedup_key *k);
+
 /* Remember a reply until expires_at_ms (replacing any entry for the key).
  * Copies everything. Returns false if the entry is too large to keep. */
 bool dedup_put(dedup *c, const dedup_key *k, dedup_slice meta, dedup_slice payload, uint64_t now_ms,

@@ -183,7 +183,8 @@ bool keyspace_cursor_decode(const void *token, size_t n, uint64_t *cursor);
 void keyspace_stats_get(const keyspace *ks, keyspace_stats *out);
 
 /* A hint: a command on `key` follows soon; start loading its entry
- * (kstable_prefetch). No effect on the contents. */
+ * (kstable_prefetch: call it twice, some work apart). No effect on the
+ * contents. */
 void keyspace_prefetch(keyspace *ks, const void *key, size_t klen);
 
 /* --- snapshots (keyspace_restore.c) ---------------------------------------- */

@@ -61,17 +61,24 @@ ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen)
 
 void kstable_prefetch(kstable *t, const uint8_t *key, size_t klen)
 {
-    uint64_t h = siphash24(key, klen, t->seed);
-    t->hint_len = 0;
-    if (klen <= KSTABLE_HINT_MAX) {
-        memcpy(t->hint_key, key, klen);
-        t->hint_len = (uint32_t)klen;
-        t->hint_hash = h;
+    bool again = t->hint_len && klen == t->hint_len && memcmp(key, t->hint_key, klen) == 0;
+    uint64_t h = again ? t->hint_hash : siphash24(key, klen, t->seed);
+    if (!again) {
+        t->hint_len = 0;
+        if (klen <= KSTABLE_HINT_MAX) {
+            memcpy(t->hint_key, key, klen);
+            t->hint_len = (uint32_t)klen;
+            t->hint_hash = h;
+        }
     }
     if (t->used == 0) return;
     for (int i = 0; i < 2 && t->size[i]; i++) {
-        const ks_entry *e = t->b[i][h & (t->size[i] - 1)];
-        if (e) __builtin_prefetch(e);
+        ks_entry *const *slot = &t->b[i][h & (t->size[i] - 1)];
+        if (!again) { /* first call: only start loading the bucket (reading it now would stall) */
+            __builtin_prefetch(slot);
+        } else if (*slot) { /* second: the bucket is in cache by now; start on its first entry */
+            __builtin_prefetch(*slot);
+        }
     }
 }
 

@@ -54,10 +54,12 @@ void kstable_free(kstable *t, void (*free_entry)(void *ctx, ks_entry *e), void *
  * entry with this key, or NULL. Valid until the next insert, unlink or
  * rehash step. */
 ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen);
-/* Start loading what kstable_find(t, key, klen) will read: the bucket
- * (read now: usually a cache hit) and the first entry of its chain
- * (prefetched: usually the miss that dominates a lookup). A caller with
- * other work to do before the lookup overlaps the miss with that work. */
+/* Start loading what kstable_find(t, key, klen) will read, in two
+ * stages so that nothing stalls: the first call for a key prefetches its
+ * bucket, a second call for the same key (some work later, when the
+ * bucket has arrived) reads it and prefetches the chain's first entry,
+ * usually the miss that dominates a lookup. A caller with other work to
+ * do before the lookup overlaps both misses with that work. */
 void kstable_prefetch(kstable *t, const uint8_t *key, size_t klen);
 /* Insert an entry whose key is absent. May start (not perform) a resize. */
 void kstable_insert(kstable *t, ks_entry *e);

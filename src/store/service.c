@@ -220,11 +220,17 @@ void store_request_parse(store_request *req)
     req->parsed = true;
 }
 
-void store_service_prefetch(const store_service *s, store_request *req)
+void store_service_prefetch(store_service *s, store_request *req)
 {
     store_request_parse(req);
     if (req->parse_status == RESP_OK && req->rq.argc >= 2) /* argv[1]: the key of every keyed command */
         keyspace_prefetch(s->ks, req->rq.argv[1].data, req->rq.argv[1].len);
+    if (req->has_digest && (req->who.client_id.len || req->correlation.len)) { /* apply's repeat check and put */
+        dedup_key k = {{req->who.client_id.data, req->who.client_id.len},
+                       {req->correlation.data, req->correlation.len},
+                       req->payload_digest};
+        dedup_prefetch(s->dedup, &k);
+    }
 }
 
 bool store_request_repeatable(store_request *req)

@@ -146,10 +146,12 @@ bool store_request_repeatable(store_request *req);
 
 /* Decode req->payload into req->rq (once; later calls do nothing). */
 void store_request_parse(store_request *req);
-/* A hint before decide: start loading the entry of the request's key
- * (keyspace_prefetch), so its cache miss overlaps the de-duplication
- * lookup and decide instead of stalling apply. */
-void store_service_prefetch(const store_service *s, store_request *req);
+/* A hint before decide, called twice some work apart (the first call
+ * starts loading table buckets, the second the entries they point to):
+ * the key's table entry (keyspace_prefetch) and, for a request with its
+ * digest set, its reply-cache slot (dedup_prefetch), so those cache
+ * misses overlap decide instead of stalling apply. */
+void store_service_prefetch(store_service *s, store_request *req);
 
 /* How long apply remembers a write's reply for de-duplication (protocol
  * §2.3): the request's lifetime plus 60 s of grace for a redelivery after

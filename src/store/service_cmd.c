@@ -55,6 +55,10 @@ static bool check_key(svc_ctx *c, resp_slice key, store_access access)
         store_service__reply_error(c, RESP_ERR_NOT_AUTHORIZED);
         return false;
     }
+    /* The second stage of the bridge's store_service_prefetch: the bucket
+     * it started loading has had the dispatch and the authorization check
+     * to arrive; the entry now gets the rest of decide and apply's prelude. */
+    keyspace_prefetch(s->ks, key.data, key.len);
     return true;
 }
 

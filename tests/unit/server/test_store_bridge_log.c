@@ -146,7 +146,7 @@ static void expect_reply(fixture *f, const char *corr, const char *payload, cons
     tc_send(&f->c, &ack);
 }
 
-static void send_request_p(fixture *f, const char *payload, const char *corr, uint16_t id, bool persist)
+static void send_request_pd(fixture *f, const char *payload, const char *corr, uint16_t id, bool persist, bool dup)
 {
     char ts[64];
     snprintf(ts, sizeof ts, "%llu:0:t", (unsigned long long)clock_wall_ms());
@@ -157,6 +157,7 @@ static void send_request_p(fixture *f, const char *payload, const char *corr, ui
     p.publish.topic = B(SSPROTO_REQUEST_TOPIC);
     p.publish.payload = B(payload);
     p.publish.qos = 1;
+    p.publish.dup = dup;
     p.publish.packet_id = id;
     p.publish.props.present = MQTT_PROP_BIT(MQTT_PROP_RESPONSE_TOPIC) | MQTT_PROP_BIT(MQTT_PROP_CORRELATION_DATA);
     p.publish.props.response_topic = B("resp/t");
@@ -165,6 +166,11 @@ static void send_request_p(fixture *f, const char *payload, const char *corr, ui
     tc_send(&f->c, &p);
     buf_free(&user);
     expect_type(f, MQTT_PUBACK);
+}
+
+static void send_request_p(fixture *f, const char *payload, const char *corr, uint16_t id, bool persist)
+{
+    send_request_pd(f, payload, corr, id, persist, false);
 }
 
 static void send_request(fixture *f, const char *payload, const char *corr, uint16_t id)
@@ -247,10 +253,20 @@ static void test_reply_waits_for_commit(void **state)
     expect_reply(f, "c1", "+OK\r\n", "200");
     send_request(f, GET_K, "g2", 4);
     expect_reply(f, "g2", "$1\r\nv\r\n", "200");
-    /* A redelivery after the commit is answered from the de-dup table. */
-    send_request(f, SET_K_V, "c1", 5);
+    /* A QoS 1 redelivery (DUP) after the commit is answered from the
+     * de-dup table at once, without a proposal. */
+    send_request_pd(f, SET_K_V, "c1", 5, false, true);
     assert_int_equal(f->log.n, 0);
     expect_reply(f, "c1", "+OK\r\n", "200");
+    /* A retry sent anew (no DUP) is decided and proposed; apply finds it
+     * in the table and answers the first reply, changing nothing. */
+    send_request(f, SET_K_V, "c1", 6);
+    assert_int_equal(f->log.n, 1);
+    tc_expect_silence(&f->loop, &f->c);
+    held_commit(&f->log);
+    expect_reply(f, "c1", "+OK\r\n", "200");
+    send_request(f, GET_K, "g3", 7);
+    expect_reply(f, "g3", "$1\r\nv\r\n", "200");
 }
 
 static void test_failed_and_refused_writes_get_503(void **state)

@@ -559,6 +559,9 @@ static void test_prefetch_is_only_a_hint(void **state)
     char copy[] = "a";
     keyspace_prefetch(ks, copy, 1);
     assert_get(ks, "a", NOW, "1", ver(NOW, 1));
+    keyspace_prefetch(ks, "a", 1); /* both stages (bucket, then entry) */
+    keyspace_prefetch(ks, copy, 1);
+    assert_get(ks, "a", NOW, "1", ver(NOW, 1));
     keyspace_prefetch(ks, "a", 1);
     assert_get(ks, longkey, NOW, "2", ver(NOW, 2));
     assert_miss(ks, "b", NOW);
