@@ -250,8 +250,8 @@ print_table() {
         m=$(med mqstated "$name" ops_s)
         z=$(med redis "$name" ops_s)
         q=$(ratio "$m" "$z")
-        target=0.6
-        [ "$inflight" -gt 1 ] && target=0.5
+        target=1.2 # issue 15: 1 in flight >= 1.2 x Redis, 16 in flight >= 0.8 x
+        [ "$inflight" -gt 1 ] && target=0.8
         printf '| %s, %s in flight | %s | %s | %s | ≥ %s | %s | %s / %s | %s / %s | %s | %s | %s |\n' \
             "${cmd^^}" "$inflight" "$m" "$z" "$q" "$target" "$(met "$q" "$target")" \
             "$(med mqstated "$name" p50_us)" "$(med mqstated "$name" p99_us)" \
