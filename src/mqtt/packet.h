@@ -127,6 +127,9 @@ typedef struct mqtt_bytes {
 } mqtt_bytes;
 
 static inline bool mqtt_bytes_eq(mqtt_bytes a, mqtt_bytes b) { return mem_eq(a.data, a.len, b.data, b.len); }
+/* A NUL-terminated string, or a buffer's content, as bytes (borrowed). */
+static inline mqtt_bytes mqtt_bytes_str(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
+static inline mqtt_bytes mqtt_bytes_buf(const buf *b) { return (mqtt_bytes){b->data, (uint32_t)b->len}; }
 
 /* The properties of one packet (or of a will). Only fields whose bit is set
  * in `present` are meaningful.

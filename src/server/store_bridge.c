@@ -42,6 +42,8 @@
 
 #include "mqtt/codec.h"
 #include "repl/log.h"
+#include "server/store_reply_props.h"
+#include "server/store_topic_guard.h"
 #include "store/dedup.h"
 #include "ssproto/topic.h"
 #include "util/alloc.h"
@@ -51,8 +53,6 @@
 #include "util/log.h"
 
 #define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
-#define CONTENT_TYPE "application/octet-stream"
-#define PROTOCOL_VERSION "1.0"
 /* Bounds on the replies waiting for their write to commit (see top). The
  * in-memory log commits inside propose, so at most one is pending; a
  * durable or replicated log holds them for a group commit or a round
@@ -96,9 +96,7 @@ struct store_bridge {
     bool installed;
     int handles_open;             /* timer, drain and flush until their close callbacks ran */
     store_reply reply;            /* reused across requests */
-    buf props;                    /* the response property block */
-    buf ok_head, ok_users;        /* constant parts of every 200 reply's block (ok_blocks_init) */
-    buf nprops;                   /* a notification's property block */
+    store_reply_props props;      /* replies' and notifications' property blocks */
     buf scratch;                  /* authorizer: the filters a client may use */
     store_authorize_fn authorize; /* key-level rules; NULL: none */
     void *auth_ctx;
@@ -129,8 +127,8 @@ typedef struct inflight_entry {
     uint32_t slot;
 } inflight_entry;
 
-static mqtt_bytes S(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
-static mqtt_bytes BUF(const buf *b) { return (mqtt_bytes){b->data, (uint32_t)b->len}; }
+#define S mqtt_bytes_str
+#define BUF mqtt_bytes_buf
 
 static bool has_prefix(mqtt_bytes b, const char *prefix)
 {
@@ -249,56 +247,8 @@ static void expiry_arm(store_bridge *sb)
 
 /* --- replies -------------------------------------------------------------- */
 
-static void add_user(buf *b, const char *k, mqtt_bytes v) { mqtt_props_add_user(b, S(k), v); }
-
-/* Content type and correlation data first, then the user properties of
- * §2.4 (200) or §2.5 (errors: empty payload). */
-static void build_reply_props(store_bridge *sb, mqtt_bytes corr, int status, const char *message,
-                              mqtt_bytes req_prot_ver)
-{
-    buf *b = &sb->props;
-    b->len = 0;
-    if (status == 200) { /* the hot path: constant blocks around the correlation data */
-        buf_append(b, sb->ok_head.data, sb->ok_head.len);
-        if (corr.len) {
-            buf_append_u8(b, MQTT_PROP_CORRELATION_DATA);
-            buf_append_u16be(b, (uint16_t)corr.len); /* came in a property: < 64 KiB */
-            buf_append(b, corr.data, corr.len);
-        }
-        buf_append(b, sb->ok_users.data, sb->ok_users.len);
-        if (sb->reply.has_version) add_user(b, "__ts", BUF(&sb->reply.version));
-        return;
-    }
-    mqtt_props p = {.present = PROP(CONTENT_TYPE), .content_type = S(CONTENT_TYPE)};
-    if (corr.len) {
-        p.present |= PROP(CORRELATION_DATA);
-        p.correlation_data = corr;
-    }
-    mqtt_props_encode_block(b, &p);
-    char stat[8];
-    snprintf(stat, sizeof stat, "%d", status);
-    add_user(b, "__stat", S(stat));
-    add_user(b, "__protVer", S(PROTOCOL_VERSION));
-    add_user(b, "__stMsg", S(message ? message : "error"));
-    add_user(b, "__apErr", S("false"));
-    if (status == 505) {
-        add_user(b, "__supProtMajVer", S("1"));
-        add_user(b, "__requestProtVer", req_prot_ver);
-    }
-    if (status == 400) add_user(b, "__propName", S("Correlation Data"));
-}
-
-/* The parts of a 200 reply's property block that never change, encoded
- * once: content type, then __stat and __protVer (build_reply_props puts
- * the correlation data between them and __ts last, the order of
- * the status != 200 path). */
-static void ok_blocks_init(store_bridge *sb)
-{
-    mqtt_props p = {.present = PROP(CONTENT_TYPE), .content_type = S(CONTENT_TYPE)};
-    mqtt_props_encode_block(&sb->ok_head, &p);
-    add_user(&sb->ok_users, "__stat", S("200"));
-    add_user(&sb->ok_users, "__protVer", S(PROTOCOL_VERSION));
-}
+/* __ts of the reply being sent: the version the service put in sb->reply. */
+static const buf *reply_version(const store_bridge *sb) { return sb->reply.has_version ? &sb->reply.version : NULL; }
 
 static void send_reply(store_bridge *sb, mqtt_bytes topic, mqtt_bytes props, mqtt_bytes payload, uint32_t expiry_s)
 {
@@ -394,8 +344,9 @@ static bool request_acceptable(store_bridge *sb, const mqtt_publish *pub, const 
         return true;
     }
     log_debug("state store: request from %.*s without Correlation Data refused", wl, cid);
-    build_reply_props(sb, (mqtt_bytes){NULL, 0}, 400, "Correlation Data missing", (mqtt_bytes){NULL, 0});
-    send_reply(sb, rv->response_topic, BUF(&sb->props), (mqtt_bytes){NULL, 0}, rv->expiry_s);
+    mqtt_bytes props =
+        store_reply_props_build(&sb->props, (mqtt_bytes){0}, 400, "Correlation Data missing", (mqtt_bytes){0}, NULL);
+    send_reply(sb, rv->response_topic, props, (mqtt_bytes){NULL, 0}, rv->expiry_s);
     return false;
 }
 
@@ -546,8 +497,8 @@ static mqtt_bytes pending_corr(const pending *p)
  * empty payload, __stMsg). 503: the service cannot take it now. */
 static void reply_unavailable(store_bridge *sb, mqtt_bytes topic, mqtt_bytes corr, uint32_t expiry_s, const char *why)
 {
-    build_reply_props(sb, corr, 503, why, (mqtt_bytes){NULL, 0});
-    send_reply(sb, topic, BUF(&sb->props), (mqtt_bytes){NULL, 0}, expiry_s);
+    mqtt_bytes props = store_reply_props_build(&sb->props, corr, 503, why, (mqtt_bytes){0}, NULL);
+    send_reply(sb, topic, props, (mqtt_bytes){NULL, 0}, expiry_s);
 }
 
 static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
@@ -576,8 +527,9 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
     if (expiry) expiry_settled(sb);
     if (r.type == STORE_REC_SET && r.deadline_ms) expiry_arm(sb); /* maybe an earlier deadline */
     if (!p) return;
-    build_reply_props(sb, pending_corr(p), 200, NULL, (mqtt_bytes){NULL, 0});
-    send_reply(sb, pending_topic(p), BUF(&sb->props), BUF(&sb->reply.payload), p->expiry_s);
+    mqtt_bytes props =
+        store_reply_props_build(&sb->props, pending_corr(p), 200, NULL, (mqtt_bytes){0}, reply_version(sb));
+    send_reply(sb, pending_topic(p), props, BUF(&sb->reply.payload), p->expiry_s);
     buf_shrink(&p->data, 4096);
 }
 
@@ -646,9 +598,10 @@ static void clock_mark_check(store_bridge *sb)
 static void reply_now(store_bridge *sb, const request_view *rv, const store_request *req)
 {
     store_reply *r = &sb->reply;
-    build_reply_props(sb, rv->correlation, r->status, r->status_message,
-                      (mqtt_bytes){req->prot_ver.data, (uint32_t)req->prot_ver.len});
-    send_reply(sb, rv->response_topic, BUF(&sb->props), BUF(&r->payload), rv->expiry_s);
+    mqtt_bytes props =
+        store_reply_props_build(&sb->props, rv->correlation, r->status, r->status_message,
+                                (mqtt_bytes){req->prot_ver.data, (uint32_t)req->prot_ver.len}, reply_version(sb));
+    send_reply(sb, rv->response_topic, props, BUF(&r->payload), rv->expiry_s);
 }
 
 /* Replies decide gave at once to a request that is not repeatable: an
@@ -768,14 +721,10 @@ static void on_notify(void *ctx, const store_notification *n)
 {
     store_bridge *sb = ctx;
     if (!watcher_may_read(sb, n)) return;
-    buf *b = &sb->nprops;
-    b->len = 0;
-    mqtt_props p = {.present = PROP(CONTENT_TYPE), .content_type = S(CONTENT_TYPE)};
-    mqtt_props_encode_block(b, &p);
-    add_user(b, "__ts", (mqtt_bytes){n->version.data, (uint32_t)n->version.len});
+    mqtt_bytes version = {n->version.data, (uint32_t)n->version.len};
     broker_message m = {.topic = {n->topic.data, (uint32_t)n->topic.len},
                         .payload = {n->payload.data, (uint32_t)n->payload.len},
-                        .props = BUF(b),
+                        .props = store_reply_props_notification(&sb->props, version),
                         .qos = 1};
     if (!broker_deliver_to(sb->b, (mqtt_bytes){n->client_id.data, (uint32_t)n->client_id.len}, &m))
         log_debug("state store: notification for %.*s without a session dropped", (int)n->client_id.len,
@@ -789,59 +738,12 @@ static void on_disconnect(void *ctx, mqtt_bytes client_id)
     hashmap_remove(sb->refused, client_id.data, client_id.len);
 }
 
-/* --- topic protections (§10.5) ----------------------------------------------- */
-
-/* NS/<HEX(id)> (hex = true: the SDKs' notification topics) or NS/<id>,
- * built in the scratch buffer. */
-static buf *client_ns(store_bridge *sb, mqtt_bytes client_id, bool hex)
-{
-    buf *b = &sb->scratch;
-    b->len = 0;
-    buf_append(b, NOTIFY_TOPIC_PREFIX, sizeof NOTIFY_TOPIC_PREFIX - 1);
-    if (hex) notify_hex_append(b, client_id.data, client_id.len);
-    else buf_append(b, client_id.data, client_id.len);
-    return b;
-}
-
-/* Is `f` one of the two notification filters `client_id` may subscribe
- * to: NS/<HEX(id)>/command/notify/+ (Rust, Go) or NS/<id>/command/notify
- * (.NET, which never matches: notifications are delivered directly)? */
-static bool own_notify_filter(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes f)
-{
-    buf *b = client_ns(sb, client_id, true);
-    buf_append(b, "/command/notify/+", 17);
-    if (mqtt_bytes_eq(f, BUF(b))) return true;
-    b = client_ns(sb, client_id, false);
-    buf_append(b, "/command/notify", 15);
-    return mqtt_bytes_eq(f, BUF(b));
-}
-
-/* Wildcard filters above the namespace ("#", "clients/+/...") stay allowed:
- * nothing is ever routed inside it (publishing there is denied and
- * notifications bypass routing), so they cannot see other clients' data. */
-static bool in_namespace(mqtt_bytes t) { return notify_in_namespace(t.data, t.len); }
-
-/* Is `t` a notification topic of `client_id` (NS/<HEX(id)>/command/notify/...)? */
-static bool own_notification(store_bridge *sb, mqtt_bytes client_id, mqtt_bytes t)
-{
-    buf *b = client_ns(sb, client_id, true);
-    buf_append(b, "/command/notify/", 16);
-    return t.len > b->len && memcmp(t.data, b->data, b->len) == 0;
-}
+/* --- topic protections (§10.5, store_topic_guard.c) ------------------------- */
 
 static uint8_t authorize(void *ctx, const broker_auth_request *r)
 {
     store_bridge *sb = ctx;
-    if (r->action == BROKER_ACTION_PUBLISH) return in_namespace(r->topic) ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_SUCCESS;
-    /* A queued message inside the namespace is a notification the bridge
-     * delivered: the watcher keeps its own (Read was checked when sent). */
-    if (r->action == BROKER_ACTION_RECEIVE)
-        return !in_namespace(r->topic) || own_notification(sb, r->client_id, r->topic) ? MQTT_RC_SUCCESS
-                                                                                       : MQTT_RC_NOT_AUTHORIZED;
-    if (mqtt_bytes_eq(r->filter, S(SSPROTO_REQUEST_TOPIC))) return MQTT_RC_NOT_AUTHORIZED;
-    if (!in_namespace(r->filter)) return MQTT_RC_SUCCESS;
-    if (r->share_group.len == 0 && own_notify_filter(sb, r->client_id, r->filter)) return MQTT_RC_SUCCESS;
-    return MQTT_RC_NOT_AUTHORIZED;
+    return store_topic_guard(&sb->scratch, r);
 }
 
 /* --- life cycle ------------------------------------------------------------------ */
@@ -887,7 +789,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     /* An eighth of the service's table: errors and STOPs are rare. */
     sb->local = dedup_new(cfg->reply_cache_entries / 8 + 16, cfg->reply_cache_bytes / 8 + 65536);
     store_reply_init(&sb->reply);
-    ok_blocks_init(sb);
+    store_reply_props_init(&sb->props);
     uv_timer_init(loop, &sb->timer);
     sb->timer.data = sb;
     uv_idle_init(loop, &sb->drain);
@@ -940,10 +842,7 @@ void store_bridge_free(store_bridge *sb)
     free((void *)sb->property.data);
     free((void *)sb->value.data);
     store_reply_free(&sb->reply);
-    buf_free(&sb->props);
-    buf_free(&sb->ok_head);
-    buf_free(&sb->ok_users);
-    buf_free(&sb->nprops);
+    store_reply_props_free(&sb->props);
     buf_free(&sb->scratch);
     free(sb);
 }
