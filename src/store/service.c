@@ -65,6 +65,9 @@ store_service *store_service_new(const store_config *cfg, store_notify_fn notify
     s->ks = keyspace_new(&cfg->limits);
     s->reg = notify_registry_new(cfg->max_notify_bytes);
     s->dedup = dedup_new(cfg->dedup_entries, cfg->dedup_bytes);
+    s->limits = cfg->limits;
+    s->dedup_entries = cfg->dedup_entries;
+    s->dedup_bytes = cfg->dedup_bytes;
     store_reply_init(&s->apply_reply);
     s->max_key_len = cfg->limits.max_key_len;
     s->scan_page_keys = cfg->scan_page_keys;
@@ -91,6 +94,15 @@ void store_service_free(store_service *s)
     buf_free(&s->dedup_meta);
     free(s->due);
     free(s);
+}
+
+void store_service_reset(store_service *s)
+{
+    keyspace_free(s->ks);
+    s->ks = keyspace_new(&s->limits);
+    dedup_free(s->dedup);
+    s->dedup = dedup_new(s->dedup_entries, s->dedup_bytes);
+    s->due_n = 0;
 }
 
 void store_service_set_authorizer(store_service *s, store_authorize_fn fn, void *ctx)
@@ -231,6 +243,16 @@ void store_service_prefetch(store_service *s, store_request *req)
                        req->payload_digest};
         dedup_prefetch(s->dedup, &k);
     }
+}
+
+store_request_kind store_request_classify(store_request *req)
+{
+    store_request_parse(req);
+    if (req->parse_status != RESP_OK) return STORE_KIND_WRITE;
+    const resp_request *rq = &req->rq;
+    if (resp_arg_equals_ci(rq->argv[0], "KEYNOTIFY")) return STORE_KIND_NOTIFY;
+    if (resp_arg_equals_ci(rq->argv[0], "GET") || resp_arg_equals_ci(rq->argv[0], "SCAN")) return STORE_KIND_READ;
+    return STORE_KIND_WRITE;
 }
 
 bool store_request_repeatable(store_request *req)

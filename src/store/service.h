@@ -144,6 +144,13 @@ void store_service_set_authorizer(store_service *s, store_authorize_fn fn, void 
  * counts as not repeatable. */
 bool store_request_repeatable(store_request *req);
 
+/* How a cluster serves a request (docs/cluster.md): READ (a well-formed
+ * GET or SCAN: on the leader, after a read barrier), NOTIFY (KEYNOTIFY and
+ * its STOP: registrations belong to the node the client is connected to)
+ * or WRITE (everything else, malformed requests included: decided on the
+ * leader, whose decide answers the error). */
+typedef enum store_request_kind { STORE_KIND_READ, STORE_KIND_NOTIFY, STORE_KIND_WRITE } store_request_kind;
+store_request_kind store_request_classify(store_request *req);
 /* Decode req->payload into req->rq (once; later calls do nothing). */
 void store_request_parse(store_request *req);
 /* A hint before decide, called twice some work apart (the first call
@@ -184,6 +191,12 @@ bool store_service_decide(store_service *s, const store_request *req, store_reco
  * keyspace, replies and de-duplication state. */
 void store_service_apply(store_service *s, const store_record *r, store_reply *out);
 
+/* Empty the keyspace and the de-duplication table (a raft snapshot is
+ * about to be loaded in their place: store_snapshot_load accepts the
+ * service then). KEYNOTIFY registrations, the authorizer, statistics and
+ * the clock stay: registrations belong to live connections, and the
+ * clock never goes back (the snapshot raises it). No notifications. */
+void store_service_reset(store_service *s);
 /* The server clock S now (node points into the service). */
 hlc store_service_clock(const store_service *s);
 
