@@ -564,6 +564,14 @@ static int merge_log_level(schema_ctx *sc, const yaml_node_t *root, config *c)
     return 0;
 }
 
+/* A cluster node keeps its raft log and snapshots in persistence.dir. */
+static int check_cluster(schema_ctx *sc, const yaml_node_t *root, const config *c)
+{
+    if (!c->cluster.enabled || c->persistence.dir[0]) return 0;
+    return schema_fail(sc, schema_find(sc, root, "cluster"),
+                       "cluster: needs persistence.dir (the node's raft log and snapshots live there)");
+}
+
 static const key_spec top_keys[] = {
     {"log_level", parse_log_level, offsetof(config, log_level), 0, 0, 0, NULL, NULL},
     {"log", schema_parse_section, offsetof(config, log), 0, 0, 0, log_keys, check_log},
@@ -572,6 +580,7 @@ static const key_spec top_keys[] = {
     {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, config_store_keys, NULL},
     {"authorization", schema_parse_section, offsetof(config, authz), 0, 0, 0, config_authz_keys, NULL},
     {"persistence", schema_parse_section, offsetof(config, persistence), 0, 0, 0, persistence_keys, NULL},
+    {"cluster", config_cluster_parse, offsetof(config, cluster), 0, 0, 0, NULL, NULL},
     SCHEMA_END,
 };
 
@@ -596,6 +605,7 @@ void config_init(config *c)
     c->persistence.snapshot_log_bytes = CONFIG_SNAPSHOT_LOG_BYTES;
     c->persistence.retained = BROKER_PERSIST_ALL;
     c->persistence.sessions = BROKER_PERSIST_ALL;
+    config_cluster_init(&c->cluster);
 }
 
 void config_store_bridge(const config *c, store_bridge_config *out)
@@ -662,6 +672,7 @@ static int load_document(schema_ctx *sc, yaml_parser_t *p, config *tmp)
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     int r = root ? schema_walk(sc, root, "", top_keys, tmp) : 0;
     if (r == 0 && root) r = merge_log_level(sc, root, tmp);
+    if (r == 0 && root) r = check_cluster(sc, root, tmp);
     if (r == 0 && root) r = expect_end(sc, p);
     yaml_document_delete(&doc);
     sc->doc = NULL;

@@ -10,6 +10,7 @@
 #include "broker/broker.h"
 #include "broker/broker_persist.h"
 #include "server/config_authz.h"
+#include "server/config_cluster.h"
 #include "server/store_bridge.h"
 #include "server/store_log.h"
 #include "store/persist_select.h"
@@ -129,6 +130,7 @@ typedef struct config {
     config_store store;
     config_authz authz; /* see config_authz.h for ownership */
     config_persistence persistence;
+    config_cluster cluster; /* enabled: this node is a member of a cluster (docs/cluster.md) */
 } config;
 
 /* Defaults: log level info, one listener 127.0.0.1:1883, broker and state

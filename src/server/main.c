@@ -1,5 +1,6 @@
 /* mqstated: command line, configuration, the event loop and signals. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "net/net.h"
 #include "server/authz_guard.h"
 #include "server/check_config.h"
+#include "server/cluster_node.h"
 #include "server/config.h"
 #include "server/config_reload.h"
 #include "server/log_setup.h"
@@ -37,7 +39,8 @@ typedef struct server {
     net *net;
     broker *broker;
     store_bridge *store;
-    store_log *slog; /* NULL: no persistence.dir */
+    store_log *slog;       /* NULL: no persistence.dir, or a cluster */
+    cluster_node *cluster; /* NULL: one node (no cluster: section) */
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
@@ -173,7 +176,8 @@ static void server_stop(server *s)
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
     authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
-    store_log_shutdown(s->slog); /* after the bridge's last flush */
+    cluster_node_close(s->cluster); /* after the bridge: its pending writes fail "shutting down" */
+    store_log_shutdown(s->slog);    /* after the bridge's last flush */
     net_shutdown(s->net);
     uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
@@ -278,7 +282,22 @@ static int run(config *cfg, const options *o)
     char lerr[512];
     const config_persistence *pc = &cfg->persistence;
     bool log_ok = true;
-    if (pc->dir[0]) {
+    char node_id[CONFIG_NODE_ID_MAX + 32];
+    if (cfg->cluster.enabled) { /* the raft log in DIR/raft is the store's log */
+        s.cluster = cluster_node_new(&s.loop, &cfg->cluster, pc->dir, lerr, sizeof lerr);
+        if (!s.cluster) log_error("%s", lerr);
+        log_ok = s.cluster != NULL;
+        bc.log_new = cluster_node_log;
+        bc.log_arg = s.cluster;
+        bc.cluster = true;
+        bc.persist = STORE_BRIDGE_PERSIST_ALL; /* every raft entry is replicated and on disk */
+        /* A version names the node that issued it. */
+        snprintf(node_id, sizeof node_id, "%s-%" PRIu64, cfg->store.node_id, cfg->cluster.node_id);
+        bc.store.node_id = node_id;
+        if (config_broker_durable(pc))
+            log_warn("cluster: retained messages and sessions are kept in memory on each node (persistence.retained "
+                     "and .sessions apply to a single node only; docs/cluster.md)");
+    } else if (pc->dir[0]) {
         s.slog = store_log_new(&s.loop, pc->dir, pc->fsync, lerr, sizeof lerr);
         if (!s.slog) log_error("%s", lerr);
         else store_log_set_snapshot_bytes(s.slog, pc->snapshot_log_bytes);
@@ -300,7 +319,10 @@ static int run(config *cfg, const options *o)
     if (s.store && s.slog && config_broker_durable(pc)) broker_log_replay_done(s.broker);
     if (!s.store) {
         if (log_ok) log_error("state store: cannot start (see above)");
-    } else s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
+    } else {
+        s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
+        if (s.cluster) cluster_node_attach(s.cluster, s.store);
+    }
     s.config_path = o->config_path;
     s.opts = o;
     config_running_set(&s.running, cfg);
@@ -326,6 +348,7 @@ static int run(config *cfg, const options *o)
     authz_guard_free(s.authz);
     security_free(s.sec);
     store_bridge_free(s.store);
+    cluster_node_free(s.cluster);
     store_log_free(s.slog);
     broker_free(s.broker);
     net_free(s.net);

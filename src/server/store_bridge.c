@@ -33,6 +33,7 @@
  * the expiry timer, idle and flush handles, and its scratch buffers; it
  * borrows the broker and the loop. */
 #include "server/store_bridge.h"
+#include "server/store_bridge_impl.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -53,70 +54,6 @@
 #include "util/log.h"
 
 #define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
-/* Bounds on the replies waiting for their write to commit (see top). The
- * in-memory log commits inside propose, so at most one is pending; a
- * durable or replicated log holds them for a group commit or a round
- * trip. Each costs its response topic, correlation data and this. */
-#define PENDING_MAX 65536
-#define PENDING_MAX_BYTES ((size_t)32 << 20)
-#define PENDING_OVERHEAD 64
-
-/* One reply waiting for its write to commit. `data` keeps its capacity
- * when the slot is reused, so the steady state does not allocate. */
-typedef struct pending {
-    uint64_t tag;
-    uint32_t expiry_s;
-    size_t topic_len; /* data: response topic, then correlation data */
-    buf data;
-} pending;
-
-struct store_bridge {
-    uv_loop_t *loop;
-    broker *b;
-    store_service *svc;
-    repl_log *log;
-    uv_check_t flush; /* active while something was proposed since the last flush */
-    bool flush_armed;
-    uint64_t next_tag; /* last proposal's tag; tags count up from 1 */
-    pending *ring;     /* pending replies, FIFO: ring[(head + i) % cap] */
-    size_t ring_cap, ring_head, ring_n, pending_bytes;
-    buf enc;      /* the record being proposed */
-    dedup *local; /* replies decide gave to non-repeatable requests (see on_request) */
-    uv_timer_t timer;
-    uv_idle_t drain;    /* active while more keys are due than one slice removes */
-    uint64_t timer_due; /* wall ms the expiry timer is armed for; 0 = idle */
-    bool draining;      /* drain active: the timer stays stopped */
-    /* EXPIRE records proposed, not yet committed or failed. */
-    size_t expiry_inflight;
-    /* The HLC high-water mark (cfg clock_mark_ms > 0): mark_wall is the
-     * newest proposed, mark_durable the newest committed; mark_tag != 0
-     * while one is in flight (one at a time). */
-    uint32_t mark_ahead_ms;
-    uint64_t mark_wall, mark_durable, mark_tag;
-    bool installed;
-    int handles_open;             /* timer, drain and flush until their close callbacks ran */
-    store_reply reply;            /* reused across requests */
-    store_reply_props props;      /* replies' and notifications' property blocks */
-    buf scratch;                  /* authorizer: the filters a client may use */
-    store_authorize_fn authorize; /* key-level rules; NULL: none */
-    void *auth_ctx;
-    hashmap *refused; /* client ids whose unauthorized response topic was logged; until they disconnect */
-    /* Durable key selection (docs/persistence.md, "Choosing durable
-     * keys"). selective: the log is durable and not every write is. */
-    store_bridge_persist persist;
-    bool selective, dynamic;
-    store_persist_rules *keys;  /* owned; NULL: none */
-    mqtt_bytes property, value; /* owned copies */
-    /* Keys with a durable record proposed and not yet committed or
-     * failed, as a counting filter: inflight[digest64(key) % INFLIGHT_SLOTS]
-     * counts them (a collision only makes a write logged that need not
-     * be: the safe direction), allocated when selective; and the FIFO of
-     * those records (inflight_entry, from inflight_head) to release them
-     * in proposal order, which is the order logs commit and fail. */
-    uint32_t *inflight;
-    buf inflight_fifo;
-    size_t inflight_head;
-};
 
 /* Slots of the in-flight filter: 256 KiB; with the bridge's at most
  * PENDING_MAX writes in flight, counts fit a u32, and with a few hundred
@@ -218,6 +155,7 @@ static void expiry_fire(uv_timer_t *t)
 {
     store_bridge *sb = t->data;
     sb->timer_due = 0;
+    if (sb->cluster && !sb->ready) return;
     if (expiry_slice(sb)) {
         sb->draining = true;
         uv_idle_start(&sb->drain, expiry_drain);
@@ -233,6 +171,7 @@ static void expiry_fire(uv_timer_t *t)
 static void expiry_arm(store_bridge *sb)
 {
     if (!sb->installed || sb->draining || sb->expiry_inflight) return;
+    if (sb->cluster && !sb->ready) return; /* only the leader expires keys */
     uint64_t due = store_service_next_deadline(sb->svc);
     if (due == 0) {
         if (sb->timer_due) uv_timer_stop(&sb->timer);
@@ -245,12 +184,25 @@ static void expiry_arm(store_bridge *sb)
     uv_timer_start(&sb->timer, expiry_fire, due > now ? due - now : 0, 0);
 }
 
+void store_bridge__expiry_arm(store_bridge *sb) { expiry_arm(sb); }
+
+/* This node stopped leading: expiry stops (a slice in flight settles by
+ * itself: its records commit or fail). */
+void store_bridge__expiry_stop(store_bridge *sb)
+{
+    if (sb->timer_due) uv_timer_stop(&sb->timer);
+    sb->timer_due = 0;
+    if (sb->draining) uv_idle_stop(&sb->drain);
+    sb->draining = false;
+}
+
 /* --- replies -------------------------------------------------------------- */
 
 /* __ts of the reply being sent: the version the service put in sb->reply. */
 static const buf *reply_version(const store_bridge *sb) { return sb->reply.has_version ? &sb->reply.version : NULL; }
 
-static void send_reply(store_bridge *sb, mqtt_bytes topic, mqtt_bytes props, mqtt_bytes payload, uint32_t expiry_s)
+void store_bridge__send_reply(store_bridge *sb, mqtt_bytes topic, mqtt_bytes props, mqtt_bytes payload,
+                              uint32_t expiry_s)
 {
     broker_message m = {.topic = topic, .payload = payload, .props = props, .qos = 1, .message_expiry = expiry_s};
     broker_publish(sb->b, &m);
@@ -346,7 +298,7 @@ static bool request_acceptable(store_bridge *sb, const mqtt_publish *pub, const 
     log_debug("state store: request from %.*s without Correlation Data refused", wl, cid);
     mqtt_bytes props =
         store_reply_props_build(&sb->props, (mqtt_bytes){0}, 400, "Correlation Data missing", (mqtt_bytes){0}, NULL);
-    send_reply(sb, rv->response_topic, props, (mqtt_bytes){NULL, 0}, rv->expiry_s);
+    store_bridge__send_reply(sb, rv->response_topic, props, (mqtt_bytes){NULL, 0}, rv->expiry_s);
     return false;
 }
 
@@ -498,7 +450,7 @@ static mqtt_bytes pending_corr(const pending *p)
 static void reply_unavailable(store_bridge *sb, mqtt_bytes topic, mqtt_bytes corr, uint32_t expiry_s, const char *why)
 {
     mqtt_bytes props = store_reply_props_build(&sb->props, corr, 503, why, (mqtt_bytes){0}, NULL);
-    send_reply(sb, topic, props, (mqtt_bytes){NULL, 0}, expiry_s);
+    store_bridge__send_reply(sb, topic, props, (mqtt_bytes){NULL, 0}, expiry_s);
 }
 
 static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
@@ -519,7 +471,8 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
     if (err != STORE_RECORD_OK) {
         log_error("state store: committed record %" PRIu64 " does not decode (%s); not applied", index,
                   store_record_strerror(err));
-        if (p) reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, "internal error");
+        if (p && p->h) store_bridge__held_unavailable(sb, p->h, "internal error");
+        else if (p) reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, "internal error");
         if (expiry) expiry_settled(sb);
         return;
     }
@@ -527,9 +480,13 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
     if (expiry) expiry_settled(sb);
     if (r.type == STORE_REC_SET && r.deadline_ms) expiry_arm(sb); /* maybe an earlier deadline */
     if (!p) return;
+    if (p->h) {
+        store_bridge__held_answer(sb, p->h, &sb->reply);
+        return;
+    }
     mqtt_bytes props =
         store_reply_props_build(&sb->props, pending_corr(p), 200, NULL, (mqtt_bytes){0}, reply_version(sb));
-    send_reply(sb, pending_topic(p), props, BUF(&sb->reply.payload), p->expiry_s);
+    store_bridge__send_reply(sb, pending_topic(p), props, BUF(&sb->reply.payload), p->expiry_s);
     buf_shrink(&p->data, 4096);
 }
 
@@ -548,32 +505,42 @@ static void on_fail(void *ctx, uint64_t tag, const char *why)
         return;
     }
     log_debug("state store: write %" PRIu64 " failed in the log: %s", tag, why);
+    if (p->h) {
+        store_bridge__held_failed(sb, p->h, why);
+        return;
+    }
     reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, why);
 }
 
 /* Remember where to reply, then propose; the reply is sent on commit. */
-static void propose_write(store_bridge *sb, const request_view *rv, const store_record *rec, bool disk)
+/* (h: cluster mode, the request held as bytes; its own bytes are
+ * accounted in held_bytes, the reply goes through it.) */
+static void propose_write(store_bridge *sb, const request_view *rv, held *h, const store_record *rec, bool disk)
 {
-    size_t cost = rv->response_topic.len + rv->correlation.len + PENDING_OVERHEAD;
-    if (!pending_room(sb, cost)) {
-        log_debug("state store: too many writes pending; refused");
-        reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, "too many writes pending");
-        return;
-    }
+    size_t cost = h ? PENDING_OVERHEAD : rv->response_topic.len + rv->correlation.len + PENDING_OVERHEAD;
+    const char *why = "too many writes pending";
+    if (!pending_room(sb, cost)) goto refused;
     pending *p = pending_at(sb, sb->ring_n++);
     p->tag = sb->next_tag + 1; /* the tag propose is about to use */
-    p->expiry_s = rv->expiry_s;
-    p->topic_len = rv->response_topic.len;
+    p->expiry_s = h ? 0 : rv->expiry_s;
+    p->h = h;
     p->data.len = 0;
-    buf_append(&p->data, rv->response_topic.data, rv->response_topic.len);
-    buf_append(&p->data, rv->correlation.data, rv->correlation.len);
+    if (!h) {
+        p->topic_len = rv->response_topic.len;
+        buf_append(&p->data, rv->response_topic.data, rv->response_topic.len);
+        buf_append(&p->data, rv->correlation.data, rv->correlation.len);
+    }
     sb->pending_bytes += cost;
     uint64_t tag;
     if (propose(sb, rec, disk, &tag)) return;
     assert(tag == p->tag && sb->ring_n && pending_at(sb, sb->ring_n - 1) == p);
     sb->ring_n--; /* refused: no callback will come for it */
     sb->pending_bytes -= cost;
-    reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, "the state store log refused the write");
+    why = "the state store log refused the write";
+refused:
+    log_debug("state store: write refused: %s", why);
+    if (h) store_bridge__held_failed(sb, h, why);
+    else reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, why);
 }
 
 /* Keep a CLOCK record ahead of the server clock in the log: proposed when
@@ -601,7 +568,7 @@ static void reply_now(store_bridge *sb, const request_view *rv, const store_requ
     mqtt_bytes props =
         store_reply_props_build(&sb->props, rv->correlation, r->status, r->status_message,
                                 (mqtt_bytes){req->prot_ver.data, (uint32_t)req->prot_ver.len}, reply_version(sb));
-    send_reply(sb, rv->response_topic, props, BUF(&r->payload), rv->expiry_s);
+    store_bridge__send_reply(sb, rv->response_topic, props, BUF(&r->payload), rv->expiry_s);
 }
 
 /* Replies decide gave at once to a request that is not repeatable: an
@@ -668,6 +635,13 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     req.correlation = (store_bytes){rv.correlation.data, rv.correlation.len};
     req.expiry_s = rv.expiry_s;
     read_user_props(sb, pub, &req);
+    if (sb->cluster && store_request_classify(&req) != STORE_KIND_NOTIFY) {
+        /* Served by the leader: here if this node leads, else forwarded
+         * (store_bridge_cluster.c). KEYNOTIFY stays below: registrations
+         * belong to this node's connections. */
+        store_bridge__cluster_local(sb, &req, who, rv.response_topic, pub->dup);
+        return;
+    }
     bool repeatable = store_request_repeatable(&req);
     /* One digest per request: both de-duplication tables and the record. */
     uint64_t digest = repeatable ? 0 : digest64(req.payload.data, req.payload.len);
@@ -692,11 +666,38 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     bool write = store_service_decide(sb->svc, &req, &rec, &sb->reply);
     clock_mark_check(sb); /* before the write: rec's bytes stay valid (no decide) */
     if (write) {
-        propose_write(sb, &rv, &rec, write_durability(sb, &req, &rec));
+        propose_write(sb, &rv, NULL, &rec, write_durability(sb, &req, &rec));
         return;
     }
     reply_now(sb, &rv, &req);
     if (!repeatable) local_remember(sb, &req, digest);
+}
+
+/* Cluster mode: decide a request held as bytes on the leader (its
+ * envelope was checked where it arrived) and answer it through h, now or
+ * when its write commits. As on_request, with the reply cache asked for
+ * QoS 1 redeliveries only. */
+void store_bridge__run_held(store_bridge *sb, held *h, const store_request *in, bool dup)
+{
+    store_request req = *in;
+    bool repeatable = store_request_repeatable(&req);
+    uint64_t digest = repeatable ? 0 : digest64(req.payload.data, req.payload.len);
+    req.has_digest = !repeatable;
+    req.payload_digest = digest;
+    req.now_ms = clock_wall_ms();
+    if (!repeatable && ((dup && store_service_dedup_lookup(sb->svc, req.who.client_id, req.correlation, digest,
+                                                           req.now_ms, &sb->reply)) ||
+                        local_lookup(sb, &req, digest))) {
+        store_bridge__held_answer(sb, h, &sb->reply);
+        return;
+    }
+    store_record rec;
+    if (store_service_decide(sb->svc, &req, &rec, &sb->reply)) {
+        propose_write(sb, NULL, h, &rec, true); /* every entry of a raft log is durable */
+        return;
+    }
+    if (!repeatable) local_remember(sb, &req, digest); /* before the answer frees h (req points into it) */
+    store_bridge__held_answer(sb, h, &sb->reply);
 }
 
 /* --- notifications ----------------------------------------------------------- */
@@ -757,7 +758,7 @@ static mqtt_bytes bytes_dup(const char *s)
 static void persist_init(store_bridge *sb, const store_bridge_config *cfg)
 {
     sb->persist = cfg->persist;
-    sb->selective = cfg->log_new && cfg->persist != STORE_BRIDGE_PERSIST_ALL;
+    sb->selective = cfg->log_new && !cfg->cluster && cfg->persist != STORE_BRIDGE_PERSIST_ALL;
     sb->dynamic = cfg->dynamic;
     if (cfg->keys && cfg->keys->n) sb->keys = xmemdup(cfg->keys, sizeof *cfg->keys);
     sb->property = bytes_dup(cfg->property ? cfg->property : STORE_BRIDGE_PERSIST_PROPERTY);
@@ -786,6 +787,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     sb->mark_ahead_ms = cfg->clock_mark_ms;
     sb->refused = hashmap_new();
     persist_init(sb, cfg);
+    sb->cluster = cfg->cluster;
     /* An eighth of the service's table: errors and STOPs are rare. */
     sb->local = dedup_new(cfg->reply_cache_entries / 8 + 16, cfg->reply_cache_bytes / 8 + 65536);
     store_reply_init(&sb->reply);
@@ -797,6 +799,7 @@ store_bridge *store_bridge_new(uv_loop_t *loop, broker *b, const store_bridge_co
     uv_check_init(loop, &sb->flush);
     sb->flush.data = sb;
     sb->handles_open = 3;
+    if (sb->cluster) store_bridge__cluster_init(sb); /* one more handle */
     broker_set_publish_hook(b, S(SSPROTO_REQUEST_TOPIC), on_request, sb);
     broker_add_authorizer(b, authorize, sb);
     broker_set_disconnect_hook(b, on_disconnect, sb);
@@ -822,6 +825,7 @@ void store_bridge_shutdown(store_bridge *sb)
     uv_close((uv_handle_t *)&sb->drain, on_handle_closed);
     uv_close((uv_handle_t *)&sb->flush, on_handle_closed);
     sb->flush_armed = false;
+    if (sb->cluster) store_bridge__cluster_close(sb);
     repl_log_flush(sb->log); /* what the last iteration proposed */
 }
 
@@ -829,7 +833,10 @@ void store_bridge_free(store_bridge *sb)
 {
     if (!sb) return;
     if (sb->installed || sb->handles_open) log_warn("store_bridge_free: not shut down (loop not run?)");
-    repl_log_free(sb->log); /* before the service its callbacks apply to */
+    /* Before the service its callbacks apply to. A cluster's raft log
+     * belongs to the cluster node, which closed it while the loop ran. */
+    if (!sb->cluster) repl_log_free(sb->log);
+    if (sb->cluster) store_bridge__cluster_free(sb);
     store_service_free(sb->svc);
     for (size_t i = 0; i < sb->ring_cap; i++) buf_free(&sb->ring[i].data);
     free(sb->ring);

@@ -58,6 +58,11 @@ typedef struct store_bridge_config {
     const store_persist_rules *keys; /* CUSTOM: keys whose SETs are durable; NULL = none */
     bool dynamic;                    /* CUSTOM: the property below selects too (default true) */
     const char *property, *value;    /* default STORE_BRIDGE_PERSIST_PROPERTY / _VALUE */
+    /* Cluster mode (docs/cluster.md): the log is replicated, this node
+     * serves requests only while it leads and forwards them otherwise
+     * (store_bridge_set_cluster); expiry runs only on the leader. Every
+     * write is replicated (persist is ALL), clock_mark_ms must be 0. */
+    bool cluster;
 } store_bridge_config;
 
 /* store_config_default, and a reply cache of 100000 entries / 64 MiB. */
@@ -76,6 +81,39 @@ void store_bridge_free(store_bridge *sb);
  * with the watcher's current principal, so a watcher that lost Read (a
  * rules reload) gets nothing more. fn == NULL removes it. */
 void store_bridge_set_authorizer(store_bridge *sb, store_authorize_fn fn, void *ctx);
+
+/* --- cluster mode (docs/cluster.md) ----------------------------------------- */
+
+typedef void (*store_bridge_done_fn)(void *ctx, int status);
+
+/* What the bridge needs of the cluster (server/cluster_node.c). Requests
+ * and replies travel as store/request_wire.h bytes. */
+typedef struct store_bridge_cluster_ops {
+    /* Send request `id` (this node's number for it) to node `to`, the
+     * leader; false if it cannot be sent now (retried later). */
+    bool (*forward)(void *ctx, uint64_t to, uint64_t id, const uint8_t *req, size_t len);
+    /* Send the reply to request `id` forwarded by node `to`. */
+    void (*answer)(void *ctx, uint64_t to, uint64_t id, const uint8_t *rep, size_t len);
+    /* A linearizable read point (repl_raft_barrier): cb(cbctx, 0) once
+     * every entry committed before the call is applied and this node
+     * still led after it; another status: it did not. Returns non-zero if
+     * cb will not run. */
+    int (*barrier)(void *ctx, store_bridge_done_fn cb, void *cbctx);
+    void *ctx;
+    /* A request without Message Expiry waits at most this long (ms) for a
+     * leader, then fails with __stat 503. > 0. */
+    uint32_t wait_ms;
+} store_bridge_cluster_ops;
+
+/* After store_bridge_new with cfg->cluster, before the loop runs. */
+void store_bridge_set_cluster(store_bridge *sb, const store_bridge_cluster_ops *ops);
+/* The raft role changed (repl_raft_config.on_role). */
+void store_bridge_cluster_role(store_bridge *sb, bool is_leader, uint64_t leader_id);
+/* A request forwarded by node `from` (on the leader), or the reply to one
+ * this node forwarded (`from`: the node that answered). Bad bytes are
+ * logged and dropped. */
+void store_bridge_cluster_request(store_bridge *sb, uint64_t from, uint64_t id, const uint8_t *p, size_t n);
+void store_bridge_cluster_answer(store_bridge *sb, uint64_t from, uint64_t id, const uint8_t *p, size_t n);
 
 /* The service, for statistics. */
 const store_service *store_bridge_service(const store_bridge *sb);

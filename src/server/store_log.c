@@ -320,33 +320,39 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
-static bool take_lock(store_log *sl, char *err, size_t errlen)
+int store_log_lock(const char *dir, const char *lock_path, char *err, size_t errlen)
 {
-    sl->lock_fd = open(sl->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (sl->lock_fd < 0) {
-        snprintf(err, errlen, "persistence.dir %s: cannot open the lock file %s: %s", sl->dir, sl->lock_path,
-                 strerror(errno));
-        return false;
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "persistence.dir %s: cannot open the lock file %s: %s", dir, lock_path, strerror(errno));
+        return -1;
     }
-    if (flock(sl->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         char pid[32] = "unknown";
-        ssize_t n = pread(sl->lock_fd, pid, sizeof pid - 1, 0);
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         if (n > 0) {
             pid[n] = 0;
             pid[strcspn(pid, "\r\n")] = 0;
         }
         if (e == EWOULDBLOCK)
-            snprintf(err, errlen, "persistence.dir %s is in use by another mqstated (PID %s, lock file %s)", sl->dir,
-                     pid, sl->lock_path);
-        else snprintf(err, errlen, "persistence.dir %s: cannot lock %s: %s", sl->dir, sl->lock_path, strerror(e));
-        return false;
+            snprintf(err, errlen, "persistence.dir %s is in use by another mqstated (PID %s, lock file %s)", dir, pid,
+                     lock_path);
+        else snprintf(err, errlen, "persistence.dir %s: cannot lock %s: %s", dir, lock_path, strerror(e));
+        close(fd);
+        return -1;
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(sl->lock_fd, 0) != 0 || pwrite(sl->lock_fd, pid, (size_t)n, 0) != n)
-        log_warn("persistence.dir %s: cannot write the PID to %s: %s", sl->dir, sl->lock_path, strerror(errno));
-    return true;
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+        log_warn("persistence.dir %s: cannot write the PID to %s: %s", dir, lock_path, strerror(errno));
+    return fd;
+}
+
+static bool take_lock(store_log *sl, char *err, size_t errlen)
+{
+    sl->lock_fd = store_log_lock(sl->dir, sl->lock_path, err, errlen);
+    return sl->lock_fd >= 0;
 }
 
 static void on_closed(uv_handle_t *h)

@@ -40,6 +40,11 @@ typedef enum store_fsync_mode {
 
 typedef struct store_log store_log;
 
+/* flock() the lock file lock_path of dir (its name: REPL_FILE_LOCK_NAME)
+ * for the process lifetime and write the PID into it: the descriptor, or
+ * -1 with a message naming the dir and the PID holding it. */
+int store_log_lock(const char *dir, const char *lock_path, char *err, size_t errlen);
+
 /* Create dir if missing (one level) and take its lock. NULL with a message
  * in err (naming the dir, and the PID holding the lock) on failure. */
 store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode, char *err, size_t errlen);

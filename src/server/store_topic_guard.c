@@ -53,7 +53,7 @@ uint8_t store_topic_guard(buf *scratch, const broker_auth_request *r)
      * delivered: the watcher keeps its own (Read was checked when sent). */
     if (r->action == BROKER_ACTION_RECEIVE)
         return !in_namespace(r->topic) || own_notification(scratch, r->client_id, r->topic) ? MQTT_RC_SUCCESS
-                                                                                       : MQTT_RC_NOT_AUTHORIZED;
+                                                                                            : MQTT_RC_NOT_AUTHORIZED;
     if (mqtt_bytes_eq(r->filter, S(SSPROTO_REQUEST_TOPIC))) return MQTT_RC_NOT_AUTHORIZED;
     if (!in_namespace(r->filter)) return MQTT_RC_SUCCESS;
     if (r->share_group.len == 0 && own_notify_filter(scratch, r->client_id, r->filter)) return MQTT_RC_SUCCESS;

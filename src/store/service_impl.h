@@ -27,7 +27,7 @@ struct store_service {
     notify_registry *reg;
     dedup *dedup; /* applied writes' replies: state machine state */
     size_t scan_page_keys, scan_page_bytes;
-    size_t max_key_len; /* 0: unlimited (also bounds KEYNOTIFY keys) */
+    size_t max_key_len;                /* 0: unlimited (also bounds KEYNOTIFY keys) */
     keyspace_limits limits;            /* as configured: store_service_reset makes the keyspace anew */
     size_t dedup_entries, dedup_bytes; /* the same for the de-duplication table */
 

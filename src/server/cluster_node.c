@@ -1,0 +1,354 @@
+/* This process as a cluster member (see cluster_node.h). */
+#include "server/cluster_node.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster/peer.h"
+#include "repl/file_log.h"
+#include "repl/raft_log.h"
+#include "server/store_log.h"
+#include "store/snapshot.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/le.h"
+#include "util/log.h"
+
+struct cluster_node {
+    uv_loop_t *loop;
+    config_cluster cfg;
+    char *dir, *raft_dir;
+    int lock_fd;
+    peer_net *net;
+    repl_log *log; /* the raft log (NULL until cluster_node_log) */
+    store_service *svc;
+    store_bridge *sb;
+    /* The role as last reported, replayed at attach. */
+    bool is_leader;
+    uint64_t leader_id;
+    buf frame; /* scratch: id + wire bytes */
+    /* The bridge's log callbacks (raft has one context for all). */
+    repl_commit_fn on_commit;
+    repl_fail_fn on_fail;
+    void *log_ctx;
+    int closing; /* asynchronous closes still running */
+};
+
+/* --- node links ---------------------------------------------------------------- */
+
+static void on_frame(void *ctx, uint64_t from, uint8_t type, const uint8_t *p, size_t n)
+{
+    cluster_node *cn = ctx;
+    if (!cn->sb || n < 8 || (type != CLUSTER_FRAME_FORWARD && type != CLUSTER_FRAME_ANSWER)) {
+        log_warn("cluster: node %" PRIu64 " sent an unexpected frame (type %u, %zu bytes); ignored", from, type, n);
+        return;
+    }
+    le_reader r = le_reader_of(p, n);
+    uint64_t id = le_get_u64(&r);
+    if (type == CLUSTER_FRAME_FORWARD) store_bridge_cluster_request(cn->sb, from, id, r.p, r.n);
+    else store_bridge_cluster_answer(cn->sb, from, id, r.p, r.n);
+}
+
+/* The links log their ups and downs themselves; a lost answer is sent
+ * again by its origin. */
+static void on_peer(void *ctx, uint64_t id, bool up)
+{
+    (void)ctx;
+    (void)id;
+    (void)up;
+}
+
+static int send_frame(cluster_node *cn, uint64_t to, uint8_t type, uint64_t id, const uint8_t *p, size_t n)
+{
+    if (!cn->net) return PEER_EDOWN;
+    cn->frame.len = 0;
+    buf_append_u64le(&cn->frame, id);
+    buf_append(&cn->frame, p, n);
+    buf_shrink(&cn->frame, 65536);
+    return peer_net_send(cn->net, to, type, cn->frame.data, cn->frame.len);
+}
+
+static bool op_forward(void *ctx, uint64_t to, uint64_t id, const uint8_t *req, size_t len)
+{
+    return send_frame(ctx, to, CLUSTER_FRAME_FORWARD, id, req, len) == PEER_OK;
+}
+
+static void op_answer(void *ctx, uint64_t to, uint64_t id, const uint8_t *rep, size_t len)
+{
+    int rc = send_frame(ctx, to, CLUSTER_FRAME_ANSWER, id, rep, len);
+    if (rc != PEER_OK) /* the origin sends the request again */
+        log_debug("cluster: answer %" PRIu64 " to node %" PRIu64 " not sent: %s", id, to, peer_strerror(rc));
+}
+
+static int op_barrier(void *ctx, store_bridge_done_fn cb, void *cbctx)
+{
+    cluster_node *cn = ctx;
+    return cn->log ? repl_raft_barrier(cn->log, cb, cbctx) : REPL_RAFT_ESHUTDOWN;
+}
+
+/* --- raft callbacks ------------------------------------------------------------- */
+
+typedef struct snap_job {
+    int fd;
+    pid_t pid;
+} snap_job;
+
+static void node_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
+{
+    cluster_node *cn = ctx;
+    cn->on_commit(cn->log_ctx, index, rec, len, tag);
+}
+
+static void node_fail(void *ctx, uint64_t tag, const char *why)
+{
+    cluster_node *cn = ctx;
+    cn->on_fail(cn->log_ctx, tag, why);
+}
+
+static bool sink_fd(void *ctx, const void *p, size_t n)
+{
+    int fd = *(int *)ctx;
+    for (const uint8_t *b = p; n;) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        b += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Fork: the child writes the snapshot into a pipe (copy-on-write: the
+ * loop goes on); snapshot_async reads it back on a worker thread. */
+static int on_snapshot(void *ctx, repl_raft_snapshot_out *out)
+{
+    cluster_node *cn = ctx;
+    int p[2];
+    if (pipe(p) != 0) {
+        log_error("cluster: snapshot: pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("cluster: snapshot: fork: %s", strerror(errno));
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) { /* the child: no libuv, no allocation, no logging */
+        close(p[0]);
+        bool ok = store_snapshot_write(cn->svc, 0, sink_fd, &p[1]);
+        _exit(ok && close(p[1]) == 0 ? 0 : 1);
+    }
+    close(p[1]);
+    snap_job *j = xmalloc(sizeof *j);
+    j->fd = p[0];
+    j->pid = pid;
+    out->job = j;
+    return 0;
+}
+
+static int on_snapshot_async(void *ctx, repl_raft_snapshot_out *out)
+{
+    (void)ctx;
+    snap_job *j = out->job;
+    size_t cap = 1 << 20, len = 0;
+    uint8_t *data = xmalloc(cap);
+    for (;;) {
+        if (len == cap) data = xrealloc(data, cap *= 2);
+        ssize_t n = read(j->fd, data + len, cap - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    close(j->fd);
+    int status = 0;
+    while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    free(j);
+    out->job = NULL;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        free(data);
+        return -1;
+    }
+    out->data = data;
+    out->len = len;
+    return 0;
+}
+
+static bool on_restore(void *ctx, const uint8_t *data, size_t len)
+{
+    cluster_node *cn = ctx;
+    char err[256];
+    uint64_t index;
+    store_service_reset(cn->svc);
+    if (store_snapshot_load(cn->svc, data, len, &index, err, sizeof err)) {
+        log_info("cluster: state store snapshot installed (%zu bytes)", len);
+        return true;
+    }
+    log_error("cluster: a state store snapshot does not load (%s); not installed", err);
+    store_service_reset(cn->svc); /* it holds part of the snapshot */
+    return false;
+}
+
+static void on_role(void *ctx, bool is_leader, uint64_t leader_id, const char *address)
+{
+    cluster_node *cn = ctx;
+    if (is_leader != cn->is_leader || leader_id != cn->leader_id) {
+        if (leader_id) log_info("cluster: node %" PRIu64 " (%s) leads%s", leader_id, address, is_leader ? " (this node)" : "");
+        else log_info("cluster: no leader known");
+    }
+    cn->is_leader = is_leader;
+    cn->leader_id = leader_id;
+    if (cn->sb) store_bridge_cluster_role(cn->sb, is_leader, leader_id);
+}
+
+/* --- life cycle ------------------------------------------------------------------ */
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static bool make_dir(const char *path, char *err, size_t errlen)
+{
+    if (mkdir(path, 0750) == 0 || errno == EEXIST) return true;
+    snprintf(err, errlen, "persistence.dir: cannot create %s: %s", path, strerror(errno));
+    return false;
+}
+
+static bool links_open(cluster_node *cn, char *err, size_t errlen)
+{
+    const config_cluster *c = &cn->cfg;
+    peer_member members[CONFIG_CLUSTER_MEMBERS_MAX];
+    for (uint32_t i = 0; i < c->n_members; i++) members[i] = (peer_member){c->members[i].id, c->members[i].link_address};
+    peer_tls tls = {c->cert_file, c->key_file, c->ca_file, c->crl_file[0] ? c->crl_file : NULL};
+    peer_net_config pc = {
+        .cluster_name = c->name,
+        .self_id = c->node_id,
+        .listen_address = config_cluster_self(c)->link_address,
+        .members = members,
+        .n_members = c->n_members,
+        .tls = c->tls ? &tls : NULL,
+        .cb = {on_frame, on_peer},
+        .ctx = cn,
+    };
+    char perr[256];
+    cn->net = peer_net_new(cn->loop, &pc, perr, sizeof perr);
+    if (!cn->net) snprintf(err, errlen, "cluster: node links: %s", perr);
+    return cn->net != NULL;
+}
+
+cluster_node *cluster_node_new(uv_loop_t *loop, const config_cluster *cfg, const char *dir, char *err, size_t errlen)
+{
+    if (!make_dir(dir, err, errlen)) return NULL;
+    char *lock_path = path_join(dir, REPL_FILE_LOCK_NAME);
+    int fd = store_log_lock(dir, lock_path, err, errlen);
+    free(lock_path);
+    if (fd < 0) return NULL;
+    cluster_node *cn = xcalloc(1, sizeof *cn);
+    cn->loop = loop;
+    cn->cfg = *cfg;
+    cn->lock_fd = fd;
+    cn->dir = xstrdup(dir);
+    cn->raft_dir = path_join(dir, "raft");
+    if (!make_dir(cn->raft_dir, err, errlen) || !links_open(cn, err, errlen)) {
+        cluster_node_free(cn);
+        return NULL;
+    }
+    if (!cfg->tls)
+        log_warn("cluster: node links without TLS (cluster.tls): anyone who reaches %s can act as a member",
+                 config_cluster_self(cfg)->link_address);
+    return cn;
+}
+
+repl_log *cluster_node_log(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx)
+{
+    cluster_node *cn = arg;
+    const config_cluster *c = &cn->cfg;
+    repl_raft_member members[CONFIG_CLUSTER_MEMBERS_MAX];
+    for (uint32_t i = 0; i < c->n_members; i++)
+        members[i] = (repl_raft_member){c->members[i].id, c->members[i].raft_address};
+    cn->svc = svc;
+    cn->on_commit = on_commit;
+    cn->on_fail = on_fail;
+    cn->log_ctx = ctx;
+    repl_raft_config rc = {
+        .id = c->node_id,
+        .address = config_cluster_self(c)->raft_address,
+        .members = members,
+        .n_members = c->n_members,
+        .dir = cn->raft_dir,
+        .election_timeout_ms = c->election_timeout_ms,
+        .heartbeat_ms = c->heartbeat_ms,
+        .snapshot_threshold = c->snapshot_entries,
+        .snapshot_trailing = c->snapshot_entries,
+        .on_commit = node_commit,
+        .on_fail = node_fail,
+        .ctx = cn,
+        .snapshot = on_snapshot,
+        .snapshot_async = on_snapshot_async,
+        .restore = on_restore,
+        .on_role = on_role,
+    };
+    char err[512];
+    cn->log = repl_raft_new(cn->loop, &rc, err, sizeof err);
+    if (!cn->log) log_error("cluster: raft: %s", err);
+    return cn->log;
+}
+
+void cluster_node_attach(cluster_node *cn, store_bridge *sb)
+{
+    cn->sb = sb;
+    store_bridge_cluster_ops ops = {
+        .forward = op_forward,
+        .answer = op_answer,
+        .barrier = op_barrier,
+        .ctx = cn,
+        .wait_ms = cn->cfg.request_wait_ms,
+    };
+    store_bridge_set_cluster(sb, &ops);
+    store_bridge_cluster_role(sb, cn->is_leader, cn->leader_id);
+}
+
+static void on_closed(void *ctx)
+{
+    cluster_node *cn = ctx;
+    cn->closing--;
+}
+
+void cluster_node_close(cluster_node *cn)
+{
+    if (!cn) return;
+    if (cn->log) {
+        cn->closing++;
+        repl_raft_close(cn->log, on_closed, cn);
+        cn->log = NULL;
+    }
+    if (cn->net) {
+        cn->closing++;
+        peer_net_close(cn->net, on_closed, cn);
+        cn->net = NULL;
+    }
+    cn->sb = NULL;
+}
+
+void cluster_node_free(cluster_node *cn)
+{
+    if (!cn) return;
+    if (cn->log || cn->net || cn->closing) log_warn("cluster_node_free: not closed (loop not run?)");
+    if (cn->lock_fd >= 0) close(cn->lock_fd);
+    free(cn->dir);
+    free(cn->raft_dir);
+    buf_free(&cn->frame);
+    free(cn);
+}

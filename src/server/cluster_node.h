@@ -1,0 +1,55 @@
+/* This process as a member of a cluster (docs/cluster.md): the raft log
+ * the state store's writes go through (repl/raft_log.h, in DIR/raft), the
+ * node links that carry forwarded requests (cluster/peer.h), and the
+ * glue that tells the state store bridge who leads.
+ *
+ *   main ── cluster_node_new ── store_bridge_new(log_new = cluster_node_log)
+ *        ── cluster_node_attach(bridge) ... loop ... cluster_node_close ── loop runs dry ── free
+ *
+ * Snapshots of the state store are taken in a forked child (copy-on-write,
+ * as the file log's) and read back on a libuv worker thread; a snapshot
+ * sent by the leader replaces this node's keyspace (store_service_reset,
+ * store_snapshot_load).
+ *
+ * DIR/LOCK is flock()ed for the process lifetime: one mqstated per dir.
+ * Single-threaded but for the snapshot read-back. Ownership: the node owns
+ * the raft log and the links; it borrows the bridge and the service. */
+#ifndef MQS_SERVER_CLUSTER_NODE_H
+#define MQS_SERVER_CLUSTER_NODE_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "repl/log.h"
+#include "server/config_cluster.h"
+#include "server/store_bridge.h"
+#include "store/service.h"
+
+/* Node link frame types (cluster/peer.h: user types from PEER_TYPE_USER):
+ * payload = u64 request id (little-endian) + store/request_wire.h bytes. */
+#define CLUSTER_FRAME_FORWARD 16
+#define CLUSTER_FRAME_ANSWER 17
+
+typedef struct cluster_node cluster_node;
+
+/* Lock dir, create dir/raft, open the node links (listening on this
+ * node's link address). NULL with a message in err. The config is copied. */
+cluster_node *cluster_node_new(uv_loop_t *loop, const config_cluster *cfg, const char *dir, char *err, size_t errlen);
+
+/* A store_bridge_log_fn (arg: the cluster_node): start raft in dir/raft,
+ * restoring the newest snapshot and the log into svc. NULL (logged) on
+ * failure. Once per node. */
+repl_log *cluster_node_log(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx);
+
+/* Give the node its bridge (made with cluster_node_log and cfg.cluster):
+ * installs the bridge's cluster operations and tells it the role. */
+void cluster_node_attach(cluster_node *cn, store_bridge *sb);
+
+/* At shutdown, after store_bridge_shutdown: close raft (pending writes
+ * fail "shutting down") and the links, asynchronously; the loop then runs
+ * dry. */
+void cluster_node_close(cluster_node *cn);
+/* After the loop ran dry. */
+void cluster_node_free(cluster_node *cn);
+
+#endif
