@@ -169,8 +169,7 @@ static int on_snapshot_async(void *ctx, repl_raft_snapshot_out *out)
     }
     close(j->fd);
     int status = 0;
-    while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR) {}
     free(j);
     out->job = NULL;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -201,7 +200,8 @@ static void on_role(void *ctx, bool is_leader, uint64_t leader_id, const char *a
 {
     cluster_node *cn = ctx;
     if (is_leader != cn->is_leader || leader_id != cn->leader_id) {
-        if (leader_id) log_info("cluster: node %" PRIu64 " (%s) leads%s", leader_id, address, is_leader ? " (this node)" : "");
+        if (leader_id)
+            log_info("cluster: node %" PRIu64 " (%s) leads%s", leader_id, address, is_leader ? " (this node)" : "");
         else log_info("cluster: no leader known");
     }
     cn->is_leader = is_leader;
@@ -230,7 +230,8 @@ static bool links_open(cluster_node *cn, char *err, size_t errlen)
 {
     const config_cluster *c = &cn->cfg;
     peer_member members[CONFIG_CLUSTER_MEMBERS_MAX];
-    for (uint32_t i = 0; i < c->n_members; i++) members[i] = (peer_member){c->members[i].id, c->members[i].link_address};
+    for (uint32_t i = 0; i < c->n_members; i++)
+        members[i] = (peer_member){c->members[i].id, c->members[i].link_address};
     peer_tls tls = {c->cert_file, c->key_file, c->ca_file, c->crl_file[0] ? c->crl_file : NULL};
     peer_net_config pc = {
         .cluster_name = c->name,

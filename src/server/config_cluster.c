@@ -17,8 +17,7 @@ void config_cluster_init(config_cluster *c)
     c->snapshot_entries = 8192;
 }
 
-static int parse_string(schema_ctx *sc, const yaml_node_t *v, const char *path, char *out, size_t cap,
-                        const char *what)
+static int parse_string(schema_ctx *sc, const yaml_node_t *v, const char *path, char *out, size_t cap, const char *what)
 {
     const char *s = schema_scalar(sc, v, path, what);
     if (!s) return -1;
@@ -81,12 +80,12 @@ static int parse_members(schema_ctx *sc, const yaml_node_t *v, const char *path,
             return schema_fail(sc, item, "%s: id, raft_address and link_address are required", ipath);
         for (size_t j = 0; j < i; j++) {
             const config_cluster_member *o = &c->members[j];
-            if (o->id == m->id) return schema_fail(sc, item, "%s.id: %llu is also members[%zu]", ipath,
-                                                   (unsigned long long)m->id, j);
+            if (o->id == m->id)
+                return schema_fail(sc, item, "%s.id: %llu is also members[%zu]", ipath, (unsigned long long)m->id, j);
             if (!strcmp(o->raft_address, m->raft_address) || !strcmp(o->link_address, m->link_address) ||
                 !strcmp(o->raft_address, m->link_address) || !strcmp(o->link_address, m->raft_address))
-                return schema_fail(sc, item, "%s: an address of members[%zu] again (each address is one node's)",
-                                   ipath, j);
+                return schema_fail(sc, item, "%s: an address of members[%zu] again (each address is one node's)", ipath,
+                                   j);
         }
         if (!strcmp(m->raft_address, m->link_address))
             return schema_fail(sc, item, "%s: raft_address and link_address must differ", ipath);
@@ -140,8 +139,7 @@ int config_cluster_parse(schema_ctx *sc, const yaml_node_t *v, const char *path,
     config_cluster n;
     config_cluster_init(&n);
     if (schema_walk(sc, v, path, cluster_keys, &n) != 0) return -1;
-    if (!n.node_id || !n.n_members)
-        return schema_fail(sc, v, "%s: node_id and members are required", path);
+    if (!n.node_id || !n.n_members) return schema_fail(sc, v, "%s: node_id and members are required", path);
     if (!config_cluster_self(&n))
         return schema_fail(sc, v, "%s.node_id: %llu is not the id of one of the members", path,
                            (unsigned long long)n.node_id);

@@ -26,7 +26,7 @@
  * its first copy committed (apply_repeat), and a read is read again. A
  * write whose leadership was lost before it committed (outcome unknown)
  * is dispatched again the same way. A request still unanswered at its
- * deadline (its Message Expiry, else wait_ms) gets __stat 503.
+ * deadline (wait_ms, and before its Message Expiry) gets __stat 503.
  *
  * A leader serves the requests other nodes forward without re-checking
  * their envelope (their node did), under the principal they carry. A
@@ -120,6 +120,17 @@ static void timer_on(store_bridge *sb)
     uv_timer_start(&sb->held_timer, tick, HELD_TICK_MS, HELD_TICK_MS);
 }
 
+/* How long a request may wait for a leader: wait_ms, and less than its
+ * Message Expiry (the requester stops waiting then: the 503 must reach it
+ * first; a tenth of it, at most a second, is left for that). */
+static uint64_t held_wait_ms(const store_bridge *sb, uint32_t expiry_s)
+{
+    uint64_t wait = sb->cl.wait_ms;
+    if (!expiry_s) return wait;
+    uint64_t e = (uint64_t)expiry_s * 1000, margin = e / 10 < 1000 ? e / 10 : 1000;
+    return e - margin < wait ? e - margin : wait;
+}
+
 /* NULL past HELD_MAX_BYTES. Local requests get an id and go in fwd_ids. */
 static held *held_new(store_bridge *sb, uint64_t from, uint64_t id, const buf *wire, mqtt_bytes topic,
                       uint32_t expiry_s)
@@ -129,7 +140,7 @@ static held *held_new(store_bridge *sb, uint64_t from, uint64_t id, const buf *w
     held *h = xcalloc(1, cost);
     h->from = from;
     h->id = from ? id : ++sb->next_fwd_id;
-    h->deadline = clock_now_ms() + (expiry_s ? (uint64_t)expiry_s * 1000 : sb->cl.wait_ms);
+    h->deadline = clock_now_ms() + held_wait_ms(sb, expiry_s);
     h->wire_len = (uint32_t)wire->len;
     h->topic_len = topic.len;
     memcpy(h->data, wire->data, wire->len);

@@ -108,13 +108,11 @@ struct store_bridge {
     held_list reads_barrier; /* reads the barrier in flight covers */
     size_t held_bytes;       /* of every held request, listed or pending */
     uint64_t next_fwd_id;
-    hashmap *fwd_ids; /* id (8 bytes) -> held, for this node's forwarded requests */
+    hashmap *fwd_ids;      /* id (8 bytes) -> held, for this node's forwarded requests */
     uv_timer_t held_timer; /* deadlines and re-forwarding, while anything is held */
     bool held_timer_on;
     buf wire; /* scratch: a request or reply being encoded */
 };
-
-
 
 /* store_bridge.c, for the cluster side. */
 void store_bridge__send_reply(store_bridge *sb, mqtt_bytes topic, mqtt_bytes props, mqtt_bytes payload,

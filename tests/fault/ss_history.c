@@ -3,6 +3,7 @@
  *
  *   ss_history --port P [--host H] --out FILE [--clients N] [--keys K]
  *              [--seconds S] [--timeout-ms T] [--seed X] [--prefix P]
+ *   ss_history --ports P1,P2,... ...   (a cluster: client i uses port i mod n)
  *
  * N threads, each with its own SDK client (libmqstate, threaded mode,
  * automatic reconnects), run random SET, SET NX, GET, DEL and VDEL on K
@@ -27,9 +28,11 @@
 
 #include "mqstate/client.h"
 
+#define MAX_PORTS 16
+
 typedef struct opts {
     const char *host, *out, *prefix;
-    int port, clients, keys, seconds;
+    int ports[MAX_PORTS], n_ports, clients, keys, seconds;
     unsigned timeout_ms;
     unsigned seed;
 } opts;
@@ -122,7 +125,7 @@ static void *run(void *arg)
     mqs_connect_opts co;
     mqs_connect_opts_init(&co);
     co.host = o->host;
-    co.port = o->port;
+    co.port = o->ports[w->id % o->n_ports];
     co.client_id = id;
     co.request_timeout_ms = o->timeout_ms;
     co.reconnect_min_ms = 20;
@@ -171,8 +174,8 @@ static void *run(void *arg)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: ss_history --port P [--host H] --out FILE [--clients N] [--keys K] [--seconds S]\n"
-                    "                  [--timeout-ms T] [--seed X] [--prefix P]\n");
+    fprintf(stderr, "usage: ss_history --port P | --ports P1,P2,... [--host H] --out FILE [--clients N] [--keys K]\n"
+                    "                  [--seconds S] [--timeout-ms T] [--seed X] [--prefix P]\n");
     return 2;
 }
 
@@ -183,8 +186,16 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return usage();
-        if (!strcmp(a, "--port")) o.port = atoi(v);
-        else if (!strcmp(a, "--host")) o.host = v;
+        if (!strcmp(a, "--port") || !strcmp(a, "--ports")) {
+            char *end = (char *)v;
+            for (o.n_ports = 0; *end && o.n_ports < MAX_PORTS;) {
+                long p = strtol(end, &end, 10);
+                if (p <= 0 || p > 65535 || (*end && *end != ',')) return usage();
+                o.ports[o.n_ports++] = (int)p;
+                if (*end == ',') end++;
+            }
+            if (*end) return usage();
+        } else if (!strcmp(a, "--host")) o.host = v;
         else if (!strcmp(a, "--out")) o.out = v;
         else if (!strcmp(a, "--clients")) o.clients = atoi(v);
         else if (!strcmp(a, "--keys")) o.keys = atoi(v);
@@ -195,7 +206,7 @@ int main(int argc, char **argv)
         else return usage();
         i++;
     }
-    if (o.port <= 0 || !o.out || o.clients < 1 || o.clients > 256 || o.keys < 1 || o.seconds < 1) return usage();
+    if (o.n_ports == 0 || !o.out || o.clients < 1 || o.clients > 256 || o.keys < 1 || o.seconds < 1) return usage();
     shared sh = {.o = &o};
     sh.out = fopen(o.out, "w");
     if (!sh.out) {

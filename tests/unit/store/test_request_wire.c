@@ -181,7 +181,7 @@ static void reply_long_message_cut(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(request_full),     cmocka_unit_test(request_minimal),  cmocka_unit_test(request_bad),
+        cmocka_unit_test(request_full),     cmocka_unit_test(request_minimal),        cmocka_unit_test(request_bad),
         cmocka_unit_test(reply_round_trip), cmocka_unit_test(reply_long_message_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,218 @@
+# The cluster harness for bash tests: N real mqstated processes on
+# 127.0.0.1 forming one cluster (docs/cluster.md); source this file.
+#
+#   cl_setup N [extra cluster: lines]   pick free ports, write n1..nN.yaml
+#   cl_start I / cl_start_all           start node I (waits until it listens)
+#   cl_kill I                           kill -9
+#   cl_stop I                           SIGTERM; fails the test unless it exits 0
+#   cl_leader                           the live node that serves as leader (0: none)
+#   cl_wait_leader MS                   wait for one; prints it
+#   cl_cli I ARGS...                    the mqstate CLI against node I
+#   cl_cleanup                          kill everything, print logs on failure
+#
+# Every server listens on 127.0.0.1 on ports chosen free below Linux's
+# ephemeral range, is stopped by its PID, and every wait is bounded.
+# Needs $MQSTATED and $MQSTATE_CLI (set by CTest).
+
+set -u
+CL_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mqs-cluster-XXXXXX")
+CL_N=0
+CL_FAILED=0
+CL_MQTT=() CL_RAFT=() CL_LINK=() CL_PID=()
+CL_BG_PIDS=()
+CL_EXTRA=() # more lines of every node's cluster: section (cl_run_tests)
+CL_BIN=${MQSTATED:?MQSTATED is not set}
+CL_CLI=${MQSTATE_CLI:-}
+
+cl_note() { echo "  note: $*" >&2; }
+cl_fail() {
+    echo "  FAIL: $*" >&2
+    CL_FAILED=1
+}
+cl_now_ms() { date +%s%3N; }
+cl_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A port nobody listens on and that this harness has not handed out.
+cl_free_port() {
+    local p used
+    while :; do
+        p=$((20000 + RANDOM % 12000))
+        used=" ${CL_MQTT[*]:-} ${CL_RAFT[*]:-} ${CL_LINK[*]:-} "
+        [[ "$used" == *" $p "* ]] && continue
+        cl_port_open "$p" || break
+    done
+    echo "$p"
+}
+
+# cl_setup N [line...]: each extra argument is one more line of the
+# cluster: section (e.g. "snapshot_entries: 64").
+cl_setup() {
+    CL_N=$1
+    shift
+    local i j
+    for ((i = 1; i <= CL_N; i++)); do
+        CL_MQTT[i]=$(cl_free_port)
+        CL_RAFT[i]=$(cl_free_port)
+        CL_LINK[i]=$(cl_free_port)
+        CL_PID[i]=""
+    done
+    for ((i = 1; i <= CL_N; i++)); do
+        {
+            printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\n' "${CL_MQTT[i]}"
+            printf 'persistence:\n  dir: %s/d%s\n' "$CL_DIR" "$i"
+            printf 'cluster:\n  name: test\n  node_id: %s\n' "$i"
+            printf '  election_timeout_ms: 1000\n  heartbeat_ms: 100\n'
+            local line
+            for line in "$@"; do printf '  %s\n' "$line"; done
+            printf '  members:\n'
+            for ((j = 1; j <= CL_N; j++)); do
+                printf '    - {id: %s, raft_address: "127.0.0.1:%s", link_address: "127.0.0.1:%s"}\n' \
+                    "$j" "${CL_RAFT[j]}" "${CL_LINK[j]}"
+            done
+        } >"$CL_DIR/n$i.yaml"
+    done
+}
+
+cl_alive() { [[ -n "${CL_PID[$1]}" ]] && kill -0 "${CL_PID[$1]}" 2>/dev/null; }
+
+cl_start() {
+    local i=$1 deadline
+    "$CL_BIN" -c "$CL_DIR/n$i.yaml" >>"$CL_DIR/n$i.log" 2>&1 &
+    CL_PID[i]=$!
+    deadline=$(($(cl_now_ms) + 15000))
+    while (($(cl_now_ms) < deadline)); do
+        cl_alive "$i" || break
+        cl_port_open "${CL_MQTT[i]}" && return 0
+        sleep 0.02
+    done
+    cl_fail "node $i did not start"
+    return 1
+}
+
+cl_start_all() {
+    local i
+    for ((i = 1; i <= CL_N; i++)); do cl_start "$i" || return 1; done
+}
+
+cl_kill() {
+    local i=$1
+    [[ -n "${CL_PID[i]}" ]] || return 0
+    kill -KILL "${CL_PID[i]}" 2>/dev/null
+    wait "${CL_PID[i]}" 2>/dev/null
+    CL_PID[i]=""
+}
+
+# SIGTERM; the node must exit 0 within 20 s.
+cl_stop() {
+    local i=$1 pid=${CL_PID[$1]} deadline status
+    [[ -n "$pid" ]] || return 0
+    CL_PID[i]=""
+    kill -TERM "$pid" 2>/dev/null
+    deadline=$(($(cl_now_ms) + 20000))
+    while kill -0 "$pid" 2>/dev/null && (($(cl_now_ms) < deadline)); do sleep 0.02; done
+    if kill -0 "$pid" 2>/dev/null; then
+        cl_fail "node $i ignored SIGTERM for 20 s"
+        kill -KILL "$pid"
+    fi
+    wait "$pid"
+    status=$?
+    ((status == 0)) || cl_fail "node $i exited with status $status"
+    return "$status"
+}
+
+# The live node whose log last said it serves as leader (the bridge logs
+# both "this node leads the cluster" and "no longer leads").
+cl_leader() {
+    local i last
+    for ((i = 1; i <= CL_N; i++)); do
+        cl_alive "$i" || continue
+        last=$(grep -E "state store: this node (leads the cluster|no longer leads)" "$CL_DIR/n$i.log" | tail -n 1)
+        if [[ "$last" == *"leads the cluster"* ]]; then
+            echo "$i"
+            return 0
+        fi
+    done
+    echo 0
+}
+
+cl_wait_leader() {
+    local ms=${1:-15000} deadline l
+    deadline=$(($(cl_now_ms) + ms))
+    while (($(cl_now_ms) < deadline)); do
+        l=$(cl_leader)
+        if ((l > 0)); then
+            echo "$l"
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo 0
+    return 1
+}
+
+# A live node other than $1 (and $2).
+cl_other() {
+    local i
+    for ((i = 1; i <= CL_N; i++)); do
+        [[ "$i" == "$1" || "$i" == "${2:-}" ]] && continue
+        cl_alive "$i" && {
+            echo "$i"
+            return 0
+        }
+    done
+    echo 0
+}
+
+cl_cli() {
+    local i=$1
+    shift
+    timeout 30 "$CL_CLI" -h 127.0.0.1 -p "${CL_MQTT[i]}" --timeout 10 "$@"
+}
+
+cl_bg() {
+    "$@" &
+    CL_BG_PIDS+=($!)
+}
+
+cl_cleanup() {
+    local pid i
+    for pid in "${CL_BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+    for ((i = 1; i <= CL_N; i++)); do cl_kill "$i"; done
+    if ((CL_FAILED)); then
+        for ((i = 1; i <= CL_N; i++)); do
+            echo "  ---- node $i log ----" >&2
+            tail -n 60 "$CL_DIR/n$i.log" 2>/dev/null | sed 's/^/  | /' >&2
+        done
+    fi
+    rm -rf "$CL_DIR"
+}
+
+# Runs each named test function against a fresh cluster of $CL_SIZE nodes.
+cl_run_tests() {
+    local name any_failed=0 i
+    trap cl_cleanup EXIT
+    for name in "$@"; do
+        CL_FAILED=0
+        for ((i = 1; i <= CL_N; i++)); do cl_kill "$i"; done
+        rm -rf "$CL_DIR"/d* "$CL_DIR"/n*.log
+        CL_MQTT=() CL_RAFT=() CL_LINK=() CL_PID=()
+        cl_setup "${CL_SIZE:-3}" "${CL_EXTRA[@]}"
+        if cl_start_all && cl_wait_leader 20000 >/dev/null; then
+            "$name"
+        else
+            cl_fail "the cluster did not elect a leader"
+        fi
+        if ((CL_FAILED)); then
+            echo "FAIL $name" >&2
+            for ((i = 1; i <= CL_N; i++)); do
+                echo "  ---- node $i log ----" >&2
+                tail -n 40 "$CL_DIR/n$i.log" 2>/dev/null | sed 's/^/  | /' >&2
+            done
+            any_failed=1
+        else
+            echo "PASS $name" >&2
+        fi
+    done
+    CL_FAILED=0
+    return "$any_failed"
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# The replicated state store on a cluster of real mqstated processes
+# (docs/cluster.md), driven with the mqstate CLI against every node:
+# requests on followers are forwarded, reads see every acknowledged
+# write from any node, KEYNOTIFY works on any node, expiry is the
+# leader's, the leader can be killed and restarted, a node catches up
+# from a snapshot, a minority acknowledges nothing.
+#
+#   test_cluster.sh [TEST...]      CL_SIZE=5 for a five-node cluster
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/cluster_lib.sh"
+
+# The value of KEY read on node I ("" if absent).
+get_on() { cl_cli "$1" get "$2" 2>/dev/null; }
+
+expect_get() { # node key expected
+    local got
+    got=$(get_on "$1" "$2")
+    [[ "$got" == "$3" ]] || cl_fail "node $1: get $2 = '$got', expected '$3'"
+}
+
+test_forwarding() {
+    local i j
+    for ((i = 1; i <= CL_N; i++)); do
+        cl_cli "$i" set "k$i" "v$i" || cl_fail "set on node $i failed"
+    done
+    for ((i = 1; i <= CL_N; i++)); do
+        for ((j = 1; j <= CL_N; j++)); do expect_get "$i" "k$j" "v$j"; done
+    done
+    local keys
+    keys=$(cl_cli 2 keys 'k*' | sort | tr '\n' ' ')
+    [[ "$keys" == "$(for ((j = 1; j <= CL_N; j++)); do printf 'k%s ' "$j"; done | tr ' ' '\n' | sort | tr '\n' ' ')" ]] ||
+        cl_fail "keys on node 2: '$keys'"
+    # Conditional writes are decided by the leader, whichever node the client uses.
+    cl_cli 3 set lock a --nx || cl_fail "first set --nx failed"
+    cl_cli 1 set lock b --nx && cl_fail "second set --nx (another node) was applied"
+    cl_cli 2 vdel lock b && cl_fail "vdel with the wrong value deleted"
+    cl_cli 2 vdel lock a || cl_fail "vdel with the right value failed"
+    expect_get 1 lock ""
+    cl_cli 3 del k1 || cl_fail "del on node 3 failed"
+    expect_get 2 k1 ""
+}
+
+test_keynotify_order() {
+    local f out="$CL_DIR/watch.out"
+    f=$(cl_other "$(cl_leader)")
+    timeout 30 "$CL_CLI" -h 127.0.0.1 -p "${CL_MQTT[f]}" watch wk >"$out" 2>"$CL_DIR/watch.err" &
+    local wpid=$!
+    CL_BG_PIDS+=("$wpid")
+    sleep 1
+    local i
+    for ((i = 1; i <= CL_N; i++)); do cl_cli "$i" set wk "w$i" >/dev/null || cl_fail "set wk on node $i"; done
+    cl_cli 1 del wk >/dev/null
+    local deadline=$(($(cl_now_ms) + 10000))
+    while (($(wc -l <"$out") < CL_N + 1)) && (($(cl_now_ms) < deadline)); do sleep 0.1; done
+    sleep 0.5 # nothing more may come
+    kill -TERM "$wpid" 2>/dev/null
+    wait "$wpid" 2>/dev/null
+    local got want
+    got=$(awk '{print $2, $3, $4}' "$out" | tr '\n' '|')
+    want=$(for ((i = 1; i <= CL_N; i++)); do printf 'SET wk w%s|' "$i"; done; printf 'DELETE wk |')
+    [[ "$got" == "$want" ]] || cl_fail "watcher on node $f saw '$got', expected '$want' (each change once, in order)"
+}
+
+test_expiry_by_leader() {
+    local l f g out="$CL_DIR/watch.out"
+    l=$(cl_leader)
+    f=$(cl_other "$l")
+    g=$(cl_other "$l" "$f")
+    timeout 30 "$CL_CLI" -h 127.0.0.1 -p "${CL_MQTT[g]}" watch ek >"$out" 2>/dev/null &
+    local wpid=$!
+    CL_BG_PIDS+=("$wpid")
+    sleep 1
+    cl_cli "$f" set ek soon --px 400 || cl_fail "set --px on a follower failed"
+    local t0 deadline
+    t0=$(cl_now_ms)
+    deadline=$((t0 + 10000))
+    while ! grep -q DELETE "$out" && (($(cl_now_ms) < deadline)); do sleep 0.02; done
+    local dt=$(($(cl_now_ms) - t0))
+    kill -TERM "$wpid" 2>/dev/null
+    wait "$wpid" 2>/dev/null
+    grep -q "DELETE ek" "$out" || cl_fail "no DELETE notification for the expired key on node $g"
+    # 400 ms TTL + at most ~500 ms to notice; generous for a loaded CI machine.
+    ((dt < 3000)) || cl_fail "expiry notification took $dt ms"
+    local i
+    for ((i = 1; i <= CL_N; i++)); do expect_get "$i" ek ""; done
+}
+
+test_leader_kill() {
+    local l f i
+    cl_cli 1 set before-kill 1 || cl_fail "set before the kill"
+    l=$(cl_leader)
+    cl_kill "$l"
+    f=$(cl_other "$l")
+    local t0
+    t0=$(cl_now_ms)
+    cl_cli "$f" set after-kill 2 || cl_fail "set on node $f after the leader (node $l) was killed"
+    cl_note "first write after kill -9 of the leader: $(($(cl_now_ms) - t0)) ms"
+    local nl
+    nl=$(cl_wait_leader 15000) || cl_fail "no new leader"
+    ((nl != l)) || cl_fail "the killed node still leads"
+    for ((i = 1; i <= CL_N; i++)); do
+        cl_alive "$i" || continue
+        expect_get "$i" before-kill 1
+        expect_get "$i" after-kill 2
+    done
+    # The killed node rejoins from its own directory and catches up.
+    cl_start "$l"
+    cl_cli "$f" set after-rejoin 3 || cl_fail "set after the rejoin"
+    expect_get "$l" before-kill 1
+    expect_get "$l" after-kill 2
+    expect_get "$l" after-rejoin 3
+}
+
+test_graceful_restart() {
+    local i
+    for ((i = 1; i <= CL_N; i++)); do
+        cl_cli "$i" set "g$i" "$i" || cl_fail "set g$i"
+    done
+    # Every node in turn, the leader included: SIGTERM, exit 0, restart.
+    for ((i = 1; i <= CL_N; i++)); do
+        cl_stop "$i"
+        cl_cli "$(cl_other "$i")" set "during$i" x || cl_fail "set while node $i was down"
+        cl_start "$i"
+    done
+    cl_wait_leader 15000 >/dev/null || cl_fail "no leader after the restarts"
+    for ((i = 1; i <= CL_N; i++)); do
+        expect_get "$i" g1 1
+        expect_get "$i" "during$CL_N" x
+    done
+}
+
+test_minority_refuses() {
+    local l keep i
+    l=$(cl_leader)
+    keep=$(cl_other "$l")
+    # Leave only `keep`: a minority (1 of 3, or 1 of 5).
+    for ((i = 1; i <= CL_N; i++)); do ((i == keep)) || cl_stop "$i"; done
+    local t0 rc
+    t0=$(cl_now_ms)
+    timeout 30 "$CL_CLI" -h 127.0.0.1 -p "${CL_MQTT[keep]}" --timeout 20 set minority x 2>"$CL_DIR/minority.err"
+    rc=$?
+    ((rc == 4)) || cl_fail "a write on a minority node: exit $rc (expected 4, service error)"
+    grep -q "503\|leader" "$CL_DIR/minority.err" || cl_fail "no clear error: $(cat "$CL_DIR/minority.err")"
+    cl_note "minority write failed after $(($(cl_now_ms) - t0)) ms: $(head -c 200 "$CL_DIR/minority.err")"
+    for ((i = 1; i <= CL_N; i++)); do ((i == keep)) || cl_start "$i"; done
+    cl_wait_leader 15000 >/dev/null || cl_fail "no leader after the majority came back"
+    expect_get "$keep" minority ""
+    cl_cli "$keep" set majority y || cl_fail "set once the majority is back"
+}
+
+test_snapshot_catch_up() {
+    local l f i
+    l=$(cl_leader)
+    f=$(cl_other "$l")
+    cl_stop "$f"
+    for ((i = 0; i < 300; i++)); do echo "$i"; done | while read -r i; do
+        cl_cli "$l" set "s$i" "$i" >/dev/null || echo fail
+    done | grep -q fail && cl_fail "a set failed"
+    cl_start "$f"
+    local deadline=$(($(cl_now_ms) + 20000))
+    while [[ "$(get_on "$f" s299)" != 299 ]] && (($(cl_now_ms) < deadline)); do sleep 0.2; done
+    expect_get "$f" s0 0
+    expect_get "$f" s299 299
+    grep -q "snapshot installed" "$CL_DIR/n$f.log" || cl_fail "node $f did not catch up from a snapshot"
+}
+
+if [[ -z "$CL_CLI" ]]; then
+    echo "skipped: needs MQSTATE_CLI" >&2
+    exit 77
+fi
+tests=("$@")
+((${#tests[@]})) || tests=(test_forwarding test_keynotify_order test_expiry_by_leader test_leader_kill
+    test_graceful_restart test_minority_refuses test_snapshot_catch_up)
+rc=0
+plain=()
+for t in "${tests[@]}"; do [[ "$t" == test_snapshot_catch_up ]] || plain+=("$t"); done
+((${#plain[@]} == 0)) || cl_run_tests "${plain[@]}" || rc=1
+# A small snapshot threshold: a node that was down catches up from a snapshot.
+if [[ " ${tests[*]} " == *" test_snapshot_catch_up "* ]]; then
+    CL_EXTRA=("snapshot_entries: 64")
+    cl_run_tests test_snapshot_catch_up || rc=1
+fi
+exit "$rc"
