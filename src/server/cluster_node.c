@@ -38,6 +38,12 @@ struct cluster_node {
     repl_fail_fn on_fail;
     void *log_ctx;
     int closing; /* asynchronous closes still running */
+    /* cluster_node_leave: the timer waits for the bridge to go idle. */
+    uv_timer_t leave_timer;
+    bool leave_timer_open;
+    uint64_t leave_deadline;
+    void (*leave_cb)(void *ctx);
+    void *leave_ctx;
 };
 
 /* --- node links ---------------------------------------------------------------- */
@@ -321,15 +327,82 @@ void cluster_node_attach(cluster_node *cn, store_bridge *sb)
     store_bridge_cluster_role(sb, cn->is_leader, cn->leader_id);
 }
 
+/* --- leaving (SIGTERM) ----------------------------------------------------------- */
+
+static void leave_done(cluster_node *cn)
+{
+    uv_timer_stop(&cn->leave_timer);
+    void (*cb)(void *) = cn->leave_cb;
+    cn->leave_cb = NULL;
+    if (cb) cb(cn->leave_ctx);
+}
+
+static void leave_poll(uv_timer_t *t)
+{
+    cluster_node *cn = t->data;
+    if (cn->sb && store_bridge_cluster_busy(cn->sb) && uv_now(cn->loop) < cn->leave_deadline) return;
+    if (cn->sb && store_bridge_cluster_busy(cn->sb))
+        log_warn("cluster: requests still unanswered after %d ms; stopping anyway", CLUSTER_LEAVE_DRAIN_MS);
+    leave_done(cn);
+}
+
+static void leave_drain(cluster_node *cn)
+{
+    cn->leave_deadline = uv_now(cn->loop) + CLUSTER_LEAVE_DRAIN_MS;
+    uv_timer_start(&cn->leave_timer, leave_poll, 0, 20);
+}
+
+static void transferred(void *ctx, int status)
+{
+    cluster_node *cn = ctx;
+    if (status == REPL_RAFT_OK) log_info("cluster: leadership handed over before stopping");
+    else log_warn("cluster: leadership transfer before stopping failed (%s)", repl_raft_strerror(status));
+    if (cn->leave_cb) leave_drain(cn);
+}
+
+void cluster_node_leave(cluster_node *cn, void (*cb)(void *ctx), void *ctx)
+{
+    cn->leave_cb = cb;
+    cn->leave_ctx = ctx;
+    if (!cn->leave_timer_open) {
+        uv_timer_init(cn->loop, &cn->leave_timer);
+        cn->leave_timer.data = cn;
+        cn->leave_timer_open = true;
+    }
+    repl_raft_status st;
+    if (cn->log) repl_raft_status_get(cn->log, &st);
+    if (cn->log && st.state == REPL_RAFT_LEADER && cn->cfg.n_members > 1) {
+        int rc = repl_raft_transfer(cn->log, 0, transferred, cn);
+        if (rc == REPL_RAFT_OK) {
+            log_info("cluster: handing leadership over before stopping");
+            return;
+        }
+        log_warn("cluster: cannot hand leadership over before stopping (%s)", repl_raft_strerror(rc));
+    }
+    leave_drain(cn);
+}
+
 static void on_closed(void *ctx)
 {
     cluster_node *cn = ctx;
     cn->closing--;
 }
 
+static void on_leave_timer_closed(uv_handle_t *h)
+{
+    cluster_node *cn = h->data;
+    cn->closing--;
+}
+
 void cluster_node_close(cluster_node *cn)
 {
     if (!cn) return;
+    cn->leave_cb = NULL;
+    if (cn->leave_timer_open) {
+        cn->leave_timer_open = false;
+        cn->closing++;
+        uv_close((uv_handle_t *)&cn->leave_timer, on_leave_timer_closed);
+    }
     if (cn->log) {
         cn->closing++;
         repl_raft_close(cn->log, on_closed, cn);

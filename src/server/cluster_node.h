@@ -45,6 +45,14 @@ repl_log *cluster_node_log(void *arg, store_service *svc, repl_commit_fn on_comm
  * installs the bridge's cluster operations and tells it the role. */
 void cluster_node_attach(cluster_node *cn, store_bridge *sb);
 
+/* SIGTERM on a member: if this node leads, hand leadership to another
+ * voter (libraft picks an up-to-date one) so writes go on without waiting
+ * for an election, then let the requests this node forwarded or serves get
+ * their answers (at most CLUSTER_LEAVE_DRAIN_MS), then cb. A failed
+ * transfer (timeout, no other voter) is logged and does not block. */
+#define CLUSTER_LEAVE_DRAIN_MS 3000
+void cluster_node_leave(cluster_node *cn, void (*cb)(void *ctx), void *ctx);
+
 /* At shutdown, after store_bridge_shutdown: close raft (pending writes
  * fail "shutting down") and the links, asynchronously; the loop then runs
  * dry. */

@@ -41,6 +41,7 @@ typedef struct server {
     store_bridge *store;
     store_log *slog;       /* NULL: no persistence.dir, or a cluster */
     cluster_node *cluster; /* NULL: one node (no cluster: section) */
+    bool leaving;          /* a first SIGTERM/SIGINT started cluster_node_leave */
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
@@ -234,10 +235,19 @@ static void on_reopen(uv_signal_t *h, int signum)
     else log_info("SIGUSR1: no log file to reopen");
 }
 
+static void stop_after_leave(void *ctx) { server_stop(ctx); }
+
+/* A cluster member first hands leadership over and lets its requests
+ * finish (cluster_node_leave); a second signal stops at once. */
 static void on_signal(uv_signal_t *h, int signum)
 {
     server *s = h->data;
     log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    if (s->cluster && s->store && !s->leaving) {
+        s->leaving = true;
+        cluster_node_leave(s->cluster, stop_after_leave, s);
+        return;
+    }
     server_stop(s);
 }
 

@@ -115,6 +115,10 @@ void store_bridge_cluster_role(store_bridge *sb, bool is_leader, uint64_t leader
 void store_bridge_cluster_request(store_bridge *sb, uint64_t from, uint64_t id, const uint8_t *p, size_t n);
 void store_bridge_cluster_answer(store_bridge *sb, uint64_t from, uint64_t id, const uint8_t *p, size_t n);
 
+/* Requests of this node still waiting for an answer (forwarded, held,
+ * or writes in the log): a node about to stop lets them finish. */
+bool store_bridge_cluster_busy(const store_bridge *sb);
+
 /* The service, for statistics. */
 const store_service *store_bridge_service(const store_bridge *sb);
 

@@ -289,7 +289,12 @@ static void dispatch(store_bridge *sb, held *h)
 
 void store_bridge__held_failed(store_bridge *sb, held *h, const char *why)
 {
-    if (strcmp(why, "leadership lost") != 0 || !sb->installed) {
+    bool lost = !strcmp(why, "leadership lost"), closing = !strcmp(why, "shutting down");
+    if (h->from && (lost || closing)) { /* its origin sends it again, to the next leader */
+        held_free(sb, h);
+        return;
+    }
+    if (!lost || !sb->installed) {
         store_bridge__held_unavailable(sb, h, why);
         return;
     }
@@ -457,6 +462,8 @@ static void tick(uv_timer_t *t)
         sb->held_timer_on = false;
     }
 }
+
+bool store_bridge_cluster_busy(const store_bridge *sb) { return sb->held_bytes > 0 || sb->ring_n > 0; }
 
 /* --- life cycle ------------------------------------------------------------------ */
 

@@ -130,6 +130,36 @@ test_graceful_restart() {
     done
 }
 
+# SIGTERM to the leader hands leadership over first (cluster_node_leave):
+# clients of another node see no failure and no unknown outcome while the
+# leader is restarted gracefully, round after round.
+test_graceful_leader_handover() {
+    [[ -n "${SS_HISTORY:-}" ]] || {
+        cl_note "no SS_HISTORY: skipped"
+        return 0
+    }
+    local f l r
+    f=$(cl_other "$(cl_leader)")
+    "$SS_HISTORY" --ports "${CL_MQTT[f]}" --out "$CL_DIR/hist.jsonl" --clients 4 --keys 4 --seconds 12 \
+        --timeout-ms 5000 >"$CL_DIR/hist.out" 2>&1 &
+    local hpid=$!
+    CL_BG_PIDS+=("$hpid")
+    for r in 1 2 3; do
+        sleep 1
+        l=$(cl_wait_leader 15000)
+        ((l == f)) && continue # only other nodes are restarted
+        cl_stop "$l"
+        grep -q "leadership handed over before stopping" "$CL_DIR/n$l.log" ||
+            cl_fail "round $r: the leader (node $l) did not hand leadership over"
+        cl_start "$l"
+    done
+    wait "$hpid" || cl_fail "ss_history failed"
+    cat "$CL_DIR/hist.out" >&2
+    grep -q " (0 unknown outcome, 0 refused)" "$CL_DIR/hist.out" ||
+        cl_fail "requests failed during graceful leader restarts: $(cat "$CL_DIR/hist.out")"
+    timeout 120 python3 "$HERE/../tools/lincheck.py" "$CL_DIR/hist.jsonl" >&2 || cl_fail "not linearizable"
+}
+
 test_minority_refuses() {
     local l keep i
     l=$(cl_leader)
@@ -171,7 +201,7 @@ if [[ -z "$CL_CLI" ]]; then
 fi
 tests=("$@")
 ((${#tests[@]})) || tests=(test_forwarding test_keynotify_order test_expiry_by_leader test_leader_kill
-    test_graceful_restart test_minority_refuses test_snapshot_catch_up)
+    test_graceful_restart test_graceful_leader_handover test_minority_refuses test_snapshot_catch_up)
 rc=0
 plain=()
 for t in "${tests[@]}"; do [[ "$t" == test_snapshot_catch_up ]] || plain+=("$t"); done

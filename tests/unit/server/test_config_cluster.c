@@ -15,8 +15,8 @@
 static char err[512];
 
 #define HEAD "persistence:\n  dir: /var/lib/mqstated\n"
-#define MEMBERS                                                                   \
-    "  members:\n"                                                                \
+#define MEMBERS                                                                 \
+    "  members:\n"                                                              \
     "    - {id: 1, raft_address: 10.0.0.1:7000, link_address: 10.0.0.1:7001}\n" \
     "    - {id: 2, raft_address: 10.0.0.2:7000, link_address: 10.0.0.2:7001}\n" \
     "    - {id: 3, raft_address: node3.example:7000, link_address: node3.example:7001}\n"
@@ -102,10 +102,12 @@ static void errors(void **state)
                  "t.yaml:7: cluster.members[1]: an address of members[0] again (each address is one node's)");
     expect_error(HEAD "cluster:\n  node_id: 1\n  members:\n    - {id: 1, raft_address: a:1, link_address: a:1}\n",
                  "t.yaml:6: cluster.members[0]: raft_address and link_address must differ");
-    expect_error(HEAD "cluster:\n  node_id: 1\n  members:\n    - {id: 1, raft_address: a, link_address: a:1}\n",
-                 "t.yaml:6: cluster.members[0].raft_address: expected host:port with a port from 1 to 65535, got \"a\"");
-    expect_error(HEAD "cluster:\n  node_id: 1\n  members:\n    - {id: 1, raft_address: a:0, link_address: a:1}\n",
-                 "t.yaml:6: cluster.members[0].raft_address: expected host:port with a port from 1 to 65535, got \"a:0\"");
+    expect_error(
+        HEAD "cluster:\n  node_id: 1\n  members:\n    - {id: 1, raft_address: a, link_address: a:1}\n",
+        "t.yaml:6: cluster.members[0].raft_address: expected host:port with a port from 1 to 65535, got \"a\"");
+    expect_error(
+        HEAD "cluster:\n  node_id: 1\n  members:\n    - {id: 1, raft_address: a:0, link_address: a:1}\n",
+        "t.yaml:6: cluster.members[0].raft_address: expected host:port with a port from 1 to 65535, got \"a:0\"");
     expect_error(HEAD "cluster:\n  node_id: 1\n  heartbeat_ms: 600\n" MEMBERS,
                  "t.yaml:4: cluster: heartbeat_ms (600) must be at most half of election_timeout_ms (1000)");
     expect_error(HEAD "cluster:\n  node_id: 1\n  tls:\n    cert_file: /c.pem\n" MEMBERS,
