@@ -11,6 +11,7 @@ int cli_cmd_set(const struct cli_options *opts, struct cli_session *s);
 int cli_cmd_del(const struct cli_options *opts, struct cli_session *s);
 int cli_cmd_vdel(const struct cli_options *opts, struct cli_session *s);
 int cli_cmd_keys(const struct cli_options *opts, struct cli_session *s);
+int cli_cmd_cluster(const struct cli_options *opts, struct cli_session *s);
 
 /* watch, lock and elect connect by themselves: they must set up their signal
  * handling before the library starts its network thread. */

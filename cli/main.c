@@ -18,6 +18,7 @@ static request_command request_command_for(enum cli_command command)
     case CLI_CMD_DEL: return cli_cmd_del;
     case CLI_CMD_VDEL: return cli_cmd_vdel;
     case CLI_CMD_KEYS: return cli_cmd_keys;
+    case CLI_CMD_CLUSTER: return cli_cmd_cluster;
     default: return NULL;
     }
 }

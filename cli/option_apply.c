@@ -141,6 +141,7 @@ int cli_option_apply(struct cli_options *opts, struct cli_parse_state *st, enum 
     case OPT_NX: opts->nx = true; return CLI_EXIT_OK;
     case OPT_NEX: opts->nex = true; return CLI_EXIT_OK;
     case OPT_PERSIST: opts->persist = true; return CLI_EXIT_OK;
+    case OPT_DIGEST: opts->digest = true; return CLI_EXIT_OK;
     case OPT_PX: return apply_number(arg, value, 1, UINT32_MAX, &opts->px_ms, "a positive number of milliseconds");
     case OPT_FT: opts->fencing_token = value; return CLI_EXIT_OK;
     case OPT_TTL: {

@@ -45,6 +45,7 @@ static const struct cli_opt_spec specs[] = {
     {OPT_WAIT, 0, {"wait"}, true},
     {OPT_HEX, 0, {"hex"}, false},
     {OPT_JSON, 0, {"json"}, false},
+    {OPT_DIGEST, 0, {"digest"}, false},
     {OPT_HELP, 0, {"help"}, false},
     {OPT_VERSION, 0, {"version"}, false},
 };

@@ -42,6 +42,7 @@ enum cli_opt_id {
     OPT_WAIT,
     OPT_HEX,
     OPT_JSON,
+    OPT_DIGEST,
     /* informational */
     OPT_HELP,
     OPT_VERSION,

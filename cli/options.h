@@ -20,6 +20,7 @@ enum cli_command {
     CLI_CMD_KEYS,
     CLI_CMD_LOCK,
     CLI_CMD_ELECT,
+    CLI_CMD_CLUSTER,
     CLI_CMD_VERSION,
     CLI_CMD_HELP,
 };
@@ -58,6 +59,8 @@ struct cli_options {
     const char *valuefile; /* -f: input of set/vdel, output of get */
 
     bool nx, nex, persist;
+    bool digest;               /* cluster status --digest */
+    const char *subcommand;    /* cluster: status */
     uint64_t px_ms;            /* 0 = no expiry */
     const char *fencing_token; /* --ft */
     uint64_t ttl_ms;           /* lease length of `lock`, term of `elect` */

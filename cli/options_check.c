@@ -37,6 +37,7 @@ static const struct command_spec commands[] = {
     {"keys", CLI_CMD_KEYS, 0, 1},
     {"lock", CLI_CMD_LOCK, KEY_OPTS | OPT_BIT(OPT_TTL) | OPT_BIT(OPT_WAIT), 1},
     {"elect", CLI_CMD_ELECT, KEY_OPTS | OPT_BIT(OPT_TTL) | OPT_BIT(OPT_WAIT), 1},
+    {"cluster", CLI_CMD_CLUSTER, OPT_BIT(OPT_DIGEST), 1},
     {"version", CLI_CMD_VERSION, 0, 0},
     {"help", CLI_CMD_HELP, 0, 0},
 };
@@ -128,6 +129,10 @@ static int finish_operands(struct cli_options *opts, const struct command_spec *
         }
         return opts->key_count ? CLI_EXIT_OK : usage("watch needs at least one key", NULL);
     case CLI_CMD_KEYS: opts->pattern = first ? first : "*"; return CLI_EXIT_OK;
+    case CLI_CMD_CLUSTER:
+        if (!first || strcmp(first, "status") != 0) return usage("cluster takes one subcommand: status", NULL);
+        opts->subcommand = first;
+        return CLI_EXIT_OK;
     default: return CLI_EXIT_OK;
     }
 }

@@ -24,6 +24,8 @@ static const char help_text[] = "Usage: mqstate [OPTIONS] COMMAND [ARGS] [OPTION
                                 "  elect NAME -- CMD...    run CMD while this run is the elected leader NAME;\n"
                                 "                          stop it if leadership is lost, resign when it exits\n"
                                 "      --ttl, --wait       as for lock (term length, how long to campaign)\n"
+                                "  cluster status          the status of the cluster member (JSON; docs/cluster.md)\n"
+                                "      --digest            with its key count and keyspace digest\n"
                                 "  version                 print the version of mqstate\n"
                                 "\n"
                                 "Keys and values:\n"

@@ -106,3 +106,11 @@ mqs_err mqs_vdel_async(mqs_client *c, const void *key, size_t klen, const void *
     sdk_req req = {SDK_OP_VDEL, argv, 3, opts ? opts->fencing_token : NULL, false};
     return sdk_request_async(c, &req, cb, ud);
 }
+
+mqs_err mqs_cluster_status(mqs_client *c, bool digest, mqs_result *out)
+{
+    if (!c) return invalid(out);
+    resp_slice argv[] = {W("CLUSTER"), W("STATUS"), W("DIGEST")};
+    sdk_req req = {SDK_OP_ADMIN, argv, digest ? 3 : 2, NULL, false};
+    return sdk_request_sync(c, &req, out);
+}

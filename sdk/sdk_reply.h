@@ -19,6 +19,7 @@ typedef enum sdk_op {
     SDK_OP_OBSERVE,
     SDK_OP_UNOBSERVE,
     SDK_OP_SCAN,
+    SDK_OP_ADMIN, /* CLUSTER ...: a bulk string (JSON text) */
 } sdk_op;
 
 /* The response properties that matter, as NUL-terminated strings; NULL

@@ -110,6 +110,16 @@ void mqs_result_clear(mqs_result *r);
 /* Completion callback of an _async call (see "Threading model"). */
 typedef void (*mqs_result_cb)(mqs_client *c, const mqs_result *r, void *ud);
 
+/* --- cluster administration (mqstated; docs/cluster.md) ---------------------- */
+
+/* The status of the cluster member the client is connected to, as one
+ * JSON object in out->value (members, leader, term, indexes, per-member
+ * lag on the leader); `digest`: also the member's key count and keyspace
+ * digest (for comparing replicas). Needs Read on the key
+ * "$mqstate/cluster" where authorization is on. A single node answers
+ * MQS_ERR_SERVICE ("unknown command"). */
+mqs_err mqs_cluster_status(mqs_client *c, bool digest, mqs_result *out);
+
 /* --- connection ------------------------------------------------------------- */
 
 /* Password callback for an encrypted private key: write the password into

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,70 @@ static int op_barrier(void *ctx, store_bridge_done_fn cb, void *cbctx)
 {
     cluster_node *cn = ctx;
     return cn->log ? repl_raft_barrier(cn->log, cb, cbctx) : REPL_RAFT_ESHUTDOWN;
+}
+
+static void json_add(buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void json_add(buf *out, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) buf_append(out, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static const char *state_name(int s)
+{
+    switch (s) {
+    case REPL_RAFT_FOLLOWER: return "follower";
+    case REPL_RAFT_CANDIDATE: return "candidate";
+    case REPL_RAFT_LEADER: return "leader";
+    default: return "unavailable";
+    }
+}
+
+static const char *role_name(int r)
+{
+    return r == REPL_RAFT_VOTER ? "voter" : r == REPL_RAFT_STANDBY ? "standby" : "spare";
+}
+
+/* CLUSTER STATUS: one JSON object (docs/cluster.md, "Operations").
+ * Addresses come from the configuration and raft (host:port: no quoting
+ * needed beyond what the config parser allows; '"' and '\\' cannot
+ * appear in a host name or IP literal, and the name is checked too). */
+static void op_status(void *ctx, bool digest, buf *out)
+{
+    cluster_node *cn = ctx;
+    repl_raft_status st;
+    memset(&st, 0, sizeof st);
+    if (cn->log) repl_raft_status_get(cn->log, &st);
+    json_add(out, "{\"cluster\":\"%s\",\"node\":%" PRIu64 ",\"state\":\"%s\",\"term\":%" PRIu64, cn->cfg.name,
+             cn->cfg.node_id, state_name(st.state), st.term);
+    json_add(out, ",\"leader\":%" PRIu64 ",\"leader_address\":\"%s\"", st.leader_id, st.leader_address);
+    json_add(out,
+             ",\"last_index\":%" PRIu64 ",\"commit_index\":%" PRIu64 ",\"last_applied\":%" PRIu64
+             ",\"snapshot_index\":%" PRIu64,
+             st.last_index, st.commit_index, st.last_applied, st.snapshot_index);
+    buf_append(out, ",\"members\":[", 12);
+    for (size_t i = 0; i < st.n_members; i++) {
+        const repl_raft_member_status *m = &st.members[i];
+        bool self = m->id == cn->cfg.node_id;
+        const char *link = self ? "self" : cn->net && peer_net_up(cn->net, m->id) ? "up" : "down";
+        json_add(out, "%s{\"id\":%" PRIu64 ",\"address\":\"%s\",\"role\":\"%s\",\"link\":\"%s\"", i ? "," : "", m->id,
+                 m->address, role_name(m->role), link);
+        if (st.state == REPL_RAFT_LEADER)
+            json_add(out, ",\"match_index\":%" PRIu64 ",\"lag\":%" PRIu64, m->match_index,
+                     st.last_index > m->match_index ? st.last_index - m->match_index : 0);
+        buf_append(out, "}", 1);
+    }
+    buf_append(out, "]", 1);
+    if (digest && cn->svc) {
+        size_t keys;
+        uint64_t d = store_service_digest(cn->svc, &keys);
+        json_add(out, ",\"keys\":%zu,\"digest\":\"%016" PRIx64 "\"", keys, d);
+    }
+    buf_append(out, "}", 1);
 }
 
 /* --- raft callbacks ------------------------------------------------------------- */
@@ -320,6 +385,7 @@ void cluster_node_attach(cluster_node *cn, store_bridge *sb)
         .forward = op_forward,
         .answer = op_answer,
         .barrier = op_barrier,
+        .status = op_status,
         .ctx = cn,
         .wait_ms = cn->cfg.request_wait_ms,
     };

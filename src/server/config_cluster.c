@@ -47,9 +47,14 @@ static int parse_path(schema_ctx *sc, const yaml_node_t *v, const char *path, co
     return parse_string(sc, v, path, (char *)target + spec->offset, CONFIG_CLUSTER_PATH_MAX, "a file path");
 }
 
+/* Letters, digits, '.', '_', '-': it appears in HELLOs, logs and JSON. */
 static int parse_name(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
-    return parse_string(sc, v, path, (char *)target + spec->offset, CONFIG_CLUSTER_NAME_MAX + 1, "a cluster name");
+    char *out = (char *)target + spec->offset;
+    if (parse_string(sc, v, path, out, CONFIG_CLUSTER_NAME_MAX + 1, "a cluster name") != 0) return -1;
+    if (out[strspn(out, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")])
+        return schema_fail(sc, v, "%s: expected letters, digits, '.', '_' or '-', got \"%s\"", path, out);
+    return 0;
 }
 
 static const key_spec member_keys[] = {

@@ -635,7 +635,13 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     req.correlation = (store_bytes){rv.correlation.data, rv.correlation.len};
     req.expiry_s = rv.expiry_s;
     read_user_props(sb, pub, &req);
-    if (sb->cluster && store_request_classify(&req) != STORE_KIND_NOTIFY) {
+    store_request_kind kind = sb->cluster ? store_request_classify(&req) : STORE_KIND_WRITE;
+    if (kind == STORE_KIND_ADMIN) { /* this node's own view, answered here */
+        store_bridge__cluster_admin(sb, &req);
+        reply_now(sb, &rv, &req);
+        return;
+    }
+    if (sb->cluster && kind != STORE_KIND_NOTIFY) {
         /* Served by the leader: here if this node leads, else forwarded
          * (store_bridge_cluster.c). KEYNOTIFY stays below: registrations
          * belong to this node's connections. */

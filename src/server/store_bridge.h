@@ -99,6 +99,9 @@ typedef struct store_bridge_cluster_ops {
      * still led after it; another status: it did not. Returns non-zero if
      * cb will not run. */
     int (*barrier)(void *ctx, store_bridge_done_fn cb, void *cbctx);
+    /* CLUSTER STATUS: this node's view as JSON text appended to out;
+     * `digest`: with the keyspace digest (O(keys)). */
+    void (*status)(void *ctx, bool digest, buf *out);
     void *ctx;
     /* A request without Message Expiry waits at most this long (ms) for a
      * leader, then fails with __stat 503. > 0. */

@@ -463,6 +463,31 @@ static void tick(uv_timer_t *t)
     }
 }
 
+/* The key whose Read permission CLUSTER STATUS needs (docs/cluster.md). */
+#define ADMIN_KEY "$mqstate/cluster"
+
+void store_bridge__cluster_admin(store_bridge *sb, const store_request *req)
+{
+    store_reply *r = &sb->reply;
+    r->status = 200;
+    r->status_message = NULL;
+    r->has_version = false;
+    r->payload.len = 0;
+    const resp_request *rq = &req->rq;
+    bool digest = rq->argc == 3 && resp_arg_equals_ci(rq->argv[2], "DIGEST");
+    if (rq->argc < 2 || rq->argc > 3) resp_put_error(&r->payload, RESP_ERR_WRONG_ARGC);
+    else if (!resp_arg_equals_ci(rq->argv[1], "STATUS") || (rq->argc == 3 && !digest))
+        resp_put_error(&r->payload, RESP_ERR_SYNTAX);
+    else if (sb->authorize &&
+             !sb->authorize(sb->auth_ctx, &req->who, (const uint8_t *)ADMIN_KEY, strlen(ADMIN_KEY), STORE_ACCESS_READ))
+        resp_put_error(&r->payload, RESP_ERR_NOT_AUTHORIZED);
+    else {
+        sb->wire.len = 0;
+        sb->cl.status(sb->cl.ctx, digest, &sb->wire);
+        resp_put_bulk(&r->payload, sb->wire.data, sb->wire.len);
+    }
+}
+
 bool store_bridge_cluster_busy(const store_bridge *sb) { return sb->held_bytes > 0 || sb->ring_n > 0; }
 
 /* --- life cycle ------------------------------------------------------------------ */

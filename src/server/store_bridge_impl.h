@@ -130,6 +130,8 @@ void store_bridge__cluster_free(store_bridge *sb);
 /* A request of a client of this node (envelope checked), in cluster mode. */
 void store_bridge__cluster_local(store_bridge *sb, const store_request *req, const struct principal *who,
                                  mqtt_bytes response_topic, bool dup);
+/* CLUSTER ... (store_request_classify: ADMIN): fills sb->reply. */
+void store_bridge__cluster_admin(store_bridge *sb, const store_request *req);
 /* sb->reply (or an error) for h, then h is freed. */
 void store_bridge__held_answer(store_bridge *sb, held *h, const store_reply *r);
 void store_bridge__held_unavailable(store_bridge *sb, held *h, const char *why);

@@ -96,6 +96,40 @@ void store_service_free(store_service *s)
     free(s);
 }
 
+typedef struct digest_acc {
+    uint64_t x;
+    size_t n;
+    buf scratch;
+} digest_acc;
+
+static void digest_one(void *ctx, const uint8_t *key, size_t klen, const keyspace_entry_view *v)
+{
+    digest_acc *a = ctx;
+    buf *b = &a->scratch;
+    b->len = 0;
+    buf_append_u32le(b, (uint32_t)klen);
+    buf_append(b, key, klen);
+    buf_append_u32le(b, (uint32_t)v->vlen);
+    buf_append(b, v->value, v->vlen);
+    buf_append_u64le(b, v->version.wall_ms);
+    buf_append_u64le(b, v->version.counter);
+    buf_append(b, v->version.node, v->version.node_len);
+    buf_append_u64le(b, v->fenced ? v->fence.wall_ms : 0);
+    buf_append_u64le(b, v->fenced ? v->fence.counter : 0);
+    buf_append_u64le(b, v->deadline_ms);
+    a->x ^= digest64(b->data, b->len);
+    a->n++;
+}
+
+uint64_t store_service_digest(const store_service *s, size_t *keys)
+{
+    digest_acc a = {0};
+    keyspace_foreach(s->ks, digest_one, &a);
+    buf_free(&a.scratch);
+    *keys = a.n;
+    return a.x;
+}
+
 void store_service_reset(store_service *s)
 {
     keyspace_free(s->ks);
@@ -251,6 +285,7 @@ store_request_kind store_request_classify(store_request *req)
     if (req->parse_status != RESP_OK) return STORE_KIND_WRITE;
     const resp_request *rq = &req->rq;
     if (resp_arg_equals_ci(rq->argv[0], "KEYNOTIFY")) return STORE_KIND_NOTIFY;
+    if (resp_arg_equals_ci(rq->argv[0], "CLUSTER")) return STORE_KIND_ADMIN;
     if (resp_arg_equals_ci(rq->argv[0], "GET") || resp_arg_equals_ci(rq->argv[0], "SCAN")) return STORE_KIND_READ;
     return STORE_KIND_WRITE;
 }

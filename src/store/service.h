@@ -149,7 +149,12 @@ bool store_request_repeatable(store_request *req);
  * its STOP: registrations belong to the node the client is connected to)
  * or WRITE (everything else, malformed requests included: decided on the
  * leader, whose decide answers the error). */
-typedef enum store_request_kind { STORE_KIND_READ, STORE_KIND_NOTIFY, STORE_KIND_WRITE } store_request_kind;
+typedef enum store_request_kind {
+    STORE_KIND_READ,
+    STORE_KIND_NOTIFY,
+    STORE_KIND_WRITE,
+    STORE_KIND_ADMIN, /* CLUSTER ...: mqstated's extension (docs/cluster.md), answered by the server */
+} store_request_kind;
 store_request_kind store_request_classify(store_request *req);
 /* Decode req->payload into req->rq (once; later calls do nothing). */
 void store_request_parse(store_request *req);
@@ -191,6 +196,11 @@ bool store_service_decide(store_service *s, const store_request *req, store_reco
  * keyspace, replies and de-duplication state. */
 void store_service_apply(store_service *s, const store_record *r, store_reply *out);
 
+/* The keyspace's content as one number, for comparing the replicas of a
+ * cluster: the XOR of digest64 over each entry's key, value, version,
+ * fencing token and deadline (order-independent: table order differs
+ * between processes). O(keys); *keys gets the count. */
+uint64_t store_service_digest(const store_service *s, size_t *keys);
 /* Empty the keyspace and the de-duplication table (a raft snapshot is
  * about to be loaded in their place: store_snapshot_load accepts the
  * service then). KEYNOTIFY registrations, the authorizer, statistics and

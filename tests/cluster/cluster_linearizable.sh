@@ -77,4 +77,21 @@ for k in h0 h1 h2 h3; do
         [[ "$got" == "$ref" ]] || cl_fail "node $i: $k = '$got', node 1: '$ref'"
     done
 done
+# Every replica applied the same: equal key counts and keyspace digests
+# (cluster status --digest) once the last writes reached every node.
+deadline=$(($(cl_now_ms) + 20000))
+while :; do
+    digests=""
+    for ((i = 1; i <= CL_N; i++)); do
+        digests+="$(cl_cli "$i" cluster status --digest 2>/dev/null |
+            python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["keys"], s["digest"])' 2>/dev/null)|"
+    done
+    (($(tr '|' '\n' <<<"$digests" | grep -c .) == CL_N)) && (($(tr '|' '\n' <<<"$digests" | grep . | sort -u | wc -l) == 1)) && break
+    if (($(cl_now_ms) > deadline)); then
+        cl_fail "the replicas differ: $digests"
+        break
+    fi
+    sleep 0.2
+done
+echo "replicas: $digests"
 exit "$CL_FAILED"

@@ -41,6 +41,35 @@ test_forwarding() {
     expect_get 2 k1 ""
 }
 
+# mqstate cluster status on every node: one leader, agreed by all, lag
+# reported by the leader, and the same keyspace digest everywhere once
+# the writes are applied.
+test_status() {
+    local i l st
+    cl_cli 1 set s1 v1 >/dev/null && cl_cli 2 set s2 v2 >/dev/null || cl_fail "sets"
+    l=$(cl_leader)
+    for ((i = 1; i <= CL_N; i++)); do
+        st=$(cl_cli "$i" cluster status --digest) || cl_fail "cluster status on node $i failed"
+        python3 - "$st" "$i" "$l" "$CL_N" <<'PY' || cl_fail "node $i: cluster status: $st"
+import json, sys
+st, node, leader, n = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+assert st["cluster"] == "test" and st["node"] == node, st
+assert st["leader"] == leader, ("leader", st["leader"], leader)
+assert st["state"] == ("leader" if node == leader else "follower"), st["state"]
+assert len(st["members"]) == n and sorted(m["id"] for m in st["members"]) == list(range(1, n + 1))
+assert all(m["role"] == "voter" for m in st["members"])
+assert all(m["link"] == ("self" if m["id"] == node else "up") for m in st["members"]), st["members"]
+assert st["commit_index"] >= 3 and st["last_applied"] <= st["commit_index"] <= st["last_index"]
+if node == leader:
+    assert all("match_index" in m and m["lag"] >= 0 for m in st["members"])
+assert st["keys"] == 2 and len(st["digest"]) == 16
+PY
+        echo "$st" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])' >>"$CL_DIR/digests"
+    done
+    (($(sort -u "$CL_DIR/digests" | wc -l) == 1)) || cl_fail "replicas differ: $(tr '\n' ' ' <"$CL_DIR/digests")"
+    cl_cli 1 cluster frob 2>/dev/null && cl_fail "cluster frob was accepted"
+}
+
 test_keynotify_order() {
     local f out="$CL_DIR/watch.out"
     f=$(cl_other "$(cl_leader)")
@@ -200,7 +229,7 @@ if [[ -z "$CL_CLI" ]]; then
     exit 77
 fi
 tests=("$@")
-((${#tests[@]})) || tests=(test_forwarding test_keynotify_order test_expiry_by_leader test_leader_kill
+((${#tests[@]})) || tests=(test_forwarding test_status test_keynotify_order test_expiry_by_leader test_leader_kill
     test_graceful_restart test_graceful_leader_handover test_minority_refuses test_snapshot_catch_up)
 rc=0
 plain=()

@@ -112,6 +112,8 @@ static void errors(void **state)
                  "t.yaml:4: cluster: heartbeat_ms (600) must be at most half of election_timeout_ms (1000)");
     expect_error(HEAD "cluster:\n  node_id: 1\n  tls:\n    cert_file: /c.pem\n" MEMBERS,
                  "t.yaml:6: cluster.tls: cert_file, key_file and ca_file are required (mutual authentication)");
+    expect_error(HEAD "cluster:\n  name: a b\n  node_id: 1\n" MEMBERS,
+                 "t.yaml:4: cluster.name: expected letters, digits, '.', '_' or '-', got \"a b\"");
     expect_error(HEAD "cluster:\n  node_id: 1\n  nodes: 3\n" MEMBERS, "t.yaml:5: unknown key \"cluster.nodes\"");
 }
 
