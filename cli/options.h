@@ -60,7 +60,8 @@ struct cli_options {
 
     bool nx, nex, persist;
     bool digest;               /* cluster status --digest */
-    const char *subcommand;    /* cluster: status */
+    const char *subcommand;    /* cluster: status, add, remove */
+    uint32_t member_id;        /* cluster add/remove */
     uint64_t px_ms;            /* 0 = no expiry */
     const char *fencing_token; /* --ft */
     uint64_t ttl_ms;           /* lease length of `lock`, term of `elect` */

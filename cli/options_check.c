@@ -3,6 +3,7 @@
  * (say `get --nx`) catches typos that would otherwise silently do
  * something else. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "exitcodes.h"
@@ -37,7 +38,7 @@ static const struct command_spec commands[] = {
     {"keys", CLI_CMD_KEYS, 0, 1},
     {"lock", CLI_CMD_LOCK, KEY_OPTS | OPT_BIT(OPT_TTL) | OPT_BIT(OPT_WAIT), 1},
     {"elect", CLI_CMD_ELECT, KEY_OPTS | OPT_BIT(OPT_TTL) | OPT_BIT(OPT_WAIT), 1},
-    {"cluster", CLI_CMD_CLUSTER, OPT_BIT(OPT_DIGEST), 1},
+    {"cluster", CLI_CMD_CLUSTER, OPT_BIT(OPT_DIGEST), 2},
     {"version", CLI_CMD_VERSION, 0, 0},
     {"help", CLI_CMD_HELP, 0, 0},
 };
@@ -130,9 +131,20 @@ static int finish_operands(struct cli_options *opts, const struct command_spec *
         return opts->key_count ? CLI_EXIT_OK : usage("watch needs at least one key", NULL);
     case CLI_CMD_KEYS: opts->pattern = first ? first : "*"; return CLI_EXIT_OK;
     case CLI_CMD_CLUSTER:
-        if (!first || strcmp(first, "status") != 0) return usage("cluster takes one subcommand: status", NULL);
-        opts->subcommand = first;
-        return CLI_EXIT_OK;
+        if (first && !strcmp(first, "status") && !second) {
+            opts->subcommand = first;
+            return CLI_EXIT_OK;
+        }
+        if (first && (!strcmp(first, "add") || !strcmp(first, "remove")) && second) {
+            char *end;
+            unsigned long id = strtoul(second, &end, 10);
+            if (*second < '0' || *second > '9' || *end || id == 0 || id > 4294967295ul)
+                return usage("cluster add/remove: expected a member id from 1 to 4294967295, got ", second);
+            opts->subcommand = first;
+            opts->member_id = (uint32_t)id;
+            return CLI_EXIT_OK;
+        }
+        return usage("cluster takes: status, add ID, remove ID", NULL);
     default: return CLI_EXIT_OK;
     }
 }

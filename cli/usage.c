@@ -26,6 +26,8 @@ static const char help_text[] = "Usage: mqstate [OPTIONS] COMMAND [ARGS] [OPTION
                                 "      --ttl, --wait       as for lock (term length, how long to campaign)\n"
                                 "  cluster status          the status of the cluster member (JSON; docs/cluster.md)\n"
                                 "      --digest            with its key count and keyspace digest\n"
+                                "  cluster add ID          add member ID (in the leader's cluster.members)\n"
+                                "  cluster remove ID       remove member ID from the cluster\n"
                                 "  version                 print the version of mqstate\n"
                                 "\n"
                                 "Keys and values:\n"

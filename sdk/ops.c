@@ -114,3 +114,13 @@ mqs_err mqs_cluster_status(mqs_client *c, bool digest, mqs_result *out)
     sdk_req req = {SDK_OP_ADMIN, argv, digest ? 3 : 2, NULL, false};
     return sdk_request_sync(c, &req, out);
 }
+
+mqs_err mqs_cluster_member(mqs_client *c, bool add, uint32_t id, mqs_result *out)
+{
+    if (!c || id == 0) return invalid(out);
+    char num[16];
+    snprintf(num, sizeof num, "%u", id);
+    resp_slice argv[] = {W("CLUSTER"), W(add ? "ADD" : "REMOVE"), W(num)};
+    sdk_req req = {SDK_OP_OK, argv, 3, NULL, false};
+    return sdk_request_sync(c, &req, out);
+}

@@ -172,6 +172,7 @@ static mqs_err decode(sdk_op op, const resp_reply *r, const hlc *ts, mqs_result 
     case SDK_OP_OBSERVE: return is_ok(r) ? MQS_OK : MQS_ERR_PROTOCOL;
     case SDK_OP_UNOBSERVE: return decode_unobserve(r, out);
     case SDK_OP_SCAN: return decode_scan(r, out);
+    case SDK_OP_OK: return is_ok(r) ? MQS_OK : MQS_ERR_PROTOCOL;
     case SDK_OP_ADMIN:
         if (r->type != RESP_BULK) return MQS_ERR_PROTOCOL;
         out->found = true;

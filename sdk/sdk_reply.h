@@ -19,7 +19,8 @@ typedef enum sdk_op {
     SDK_OP_OBSERVE,
     SDK_OP_UNOBSERVE,
     SDK_OP_SCAN,
-    SDK_OP_ADMIN, /* CLUSTER ...: a bulk string (JSON text) */
+    SDK_OP_ADMIN, /* CLUSTER STATUS: a bulk string (JSON text) */
+    SDK_OP_OK,    /* CLUSTER ADD/REMOVE: +OK */
 } sdk_op;
 
 /* The response properties that matter, as NUL-terminated strings; NULL

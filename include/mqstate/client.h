@@ -119,6 +119,13 @@ typedef void (*mqs_result_cb)(mqs_client *c, const mqs_result *r, void *ud);
  * "$mqstate/cluster" where authorization is on. A single node answers
  * MQS_ERR_SERVICE ("unknown command"). */
 mqs_err mqs_cluster_status(mqs_client *c, bool digest, mqs_result *out);
+/* Add the member `id` to the cluster (add: it must be in the leader's
+ * cluster.members and running with cluster.join: true; it joins as a
+ * spare and becomes a voter once it caught up) or remove it. Served by
+ * the leader (forwarded there); returns once the change is done. Needs
+ * Write on "$mqstate/cluster" where authorization is on. Errors come
+ * back as MQS_ERR_STATUS with the reason in out->error_text. */
+mqs_err mqs_cluster_member(mqs_client *c, bool add, uint32_t id, mqs_result *out);
 
 /* --- connection ------------------------------------------------------------- */
 

@@ -38,7 +38,9 @@ struct cluster_node {
     repl_commit_fn on_commit;
     repl_fail_fn on_fail;
     void *log_ctx;
-    int closing; /* asynchronous closes still running */
+    int closing;      /* asynchronous closes still running */
+    uv_timer_t watch; /* once a second: is this node still in raft's configuration? */
+    bool watch_open, removed;
     /* cluster_node_leave: the timer waits for the bridge to go idle. */
     uv_timer_t leave_timer;
     bool leave_timer_open;
@@ -49,9 +51,23 @@ struct cluster_node {
 
 /* --- node links ---------------------------------------------------------------- */
 
+static void node_removed(cluster_node *cn, const char *how)
+{
+    if (cn->removed) return;
+    cn->removed = true;
+    log_warn("cluster: this node (%" PRIu64 ") was removed from the cluster (%s); it refuses state store requests",
+             cn->cfg.node_id, how);
+    if (cn->sb) store_bridge_cluster_removed(cn->sb);
+}
+
 static void on_frame(void *ctx, uint64_t from, uint8_t type, const uint8_t *p, size_t n)
 {
     cluster_node *cn = ctx;
+    if (type == CLUSTER_FRAME_REMOVED) {
+        if (from == cn->leader_id) node_removed(cn, "told by the leader");
+        else log_warn("cluster: node %" PRIu64 ", not the leader, says this node was removed; ignored", from);
+        return;
+    }
     if (!cn->sb || n < 8 || (type != CLUSTER_FRAME_FORWARD && type != CLUSTER_FRAME_ANSWER)) {
         log_warn("cluster: node %" PRIu64 " sent an unexpected frame (type %u, %zu bytes); ignored", from, type, n);
         return;
@@ -91,6 +107,59 @@ static void op_answer(void *ctx, uint64_t to, uint64_t id, const uint8_t *rep, s
     int rc = send_frame(ctx, to, CLUSTER_FRAME_ANSWER, id, rep, len);
     if (rc != PEER_OK) /* the origin sends the request again */
         log_debug("cluster: answer %" PRIu64 " to node %" PRIu64 " not sent: %s", id, to, peer_strerror(rc));
+}
+
+/* A membership change in flight: the bridge's completion, and after a
+ * removal the REMOVED frame to the node. */
+typedef struct member_op {
+    cluster_node *cn;
+    uint64_t id;
+    store_bridge_done_fn cb;
+    void *cbctx;
+} member_op;
+
+static void removed_done(void *ctx, int status)
+{
+    member_op *m = ctx;
+    if (status == 0 && m->cn->net) {
+        log_info("cluster: node %" PRIu64 " removed", m->id);
+        static const uint8_t none;
+        peer_net_send(m->cn->net, m->id, CLUSTER_FRAME_REMOVED, &none, 0);
+    }
+    m->cb(m->cbctx, status);
+    free(m);
+}
+
+static int op_member(void *ctx, bool add, uint64_t id, store_bridge_done_fn cb, void *cbctx)
+{
+    cluster_node *cn = ctx;
+    if (!cn->log) return REPL_RAFT_ESHUTDOWN;
+    if (!add) {
+        member_op *m = xmalloc(sizeof *m);
+        *m = (member_op){cn, id, cb, cbctx};
+        int rc = repl_raft_remove(cn->log, id, removed_done, m);
+        if (rc) free(m);
+        return rc;
+    }
+    const config_cluster_member *m = config_cluster_member_find(&cn->cfg, id);
+    if (!m) return -1;
+    log_info("cluster: adding node %" PRIu64 " (%s)", id, m->raft_address);
+    return repl_raft_add(cn->log, id, m->raft_address, cb, cbctx);
+}
+
+/* A node removed from raft's configuration refuses its clients' requests
+ * (it may not learn of its removal: then it never finds a leader, and its
+ * requests time out with "no leader"). */
+static void watch_tick(uv_timer_t *t)
+{
+    cluster_node *cn = t->data;
+    if (!cn->log || !cn->sb || cn->removed) return;
+    repl_raft_status st;
+    repl_raft_status_get(cn->log, &st);
+    if (st.n_members == 0) return; /* a joining node before it is added */
+    for (size_t i = 0; i < st.n_members; i++)
+        if (st.members[i].id == cn->cfg.node_id) return;
+    node_removed(cn, "not in raft's configuration");
 }
 
 static int op_barrier(void *ctx, store_bridge_done_fn cb, void *cbctx)
@@ -358,7 +427,7 @@ repl_log *cluster_node_log(void *arg, store_service *svc, repl_commit_fn on_comm
         .id = c->node_id,
         .address = config_cluster_self(c)->raft_address,
         .members = members,
-        .n_members = c->n_members,
+        .n_members = c->join ? 0 : c->n_members, /* a joining node bootstraps nothing of its own */
         .dir = cn->raft_dir,
         .election_timeout_ms = c->election_timeout_ms,
         .heartbeat_ms = c->heartbeat_ms,
@@ -386,11 +455,33 @@ void cluster_node_attach(cluster_node *cn, store_bridge *sb)
         .answer = op_answer,
         .barrier = op_barrier,
         .status = op_status,
+        .member = op_member,
+        .strerror = repl_raft_strerror,
         .ctx = cn,
         .wait_ms = cn->cfg.request_wait_ms,
     };
     store_bridge_set_cluster(sb, &ops);
     store_bridge_cluster_role(sb, cn->is_leader, cn->leader_id);
+    uv_timer_init(cn->loop, &cn->watch);
+    cn->watch.data = cn;
+    cn->watch_open = true;
+    uv_timer_start(&cn->watch, watch_tick, 1000, 1000);
+}
+
+void cluster_node_reload(cluster_node *cn, const config_cluster *cfg)
+{
+    const config_cluster *old = &cn->cfg;
+    for (uint32_t i = 0; cn->net && i < old->n_members; i++) {
+        const config_cluster_member *m = &old->members[i], *n = config_cluster_member_find(cfg, m->id);
+        if (m->id == old->node_id) continue;
+        if (!n || strcmp(n->link_address, m->link_address) != 0) peer_net_remove(cn->net, m->id);
+    }
+    for (uint32_t i = 0; cn->net && i < cfg->n_members; i++) {
+        const config_cluster_member *m = &cfg->members[i], *o = config_cluster_member_find(old, m->id);
+        if (m->id == cfg->node_id) continue;
+        if (!o || strcmp(o->link_address, m->link_address) != 0) peer_net_add(cn->net, m->id, m->link_address);
+    }
+    cn->cfg = *cfg;
 }
 
 /* --- leaving (SIGTERM) ----------------------------------------------------------- */
@@ -454,7 +545,7 @@ static void on_closed(void *ctx)
     cn->closing--;
 }
 
-static void on_leave_timer_closed(uv_handle_t *h)
+static void on_timer_closed(uv_handle_t *h)
 {
     cluster_node *cn = h->data;
     cn->closing--;
@@ -464,10 +555,15 @@ void cluster_node_close(cluster_node *cn)
 {
     if (!cn) return;
     cn->leave_cb = NULL;
+    if (cn->watch_open) {
+        cn->watch_open = false;
+        cn->closing++;
+        uv_close((uv_handle_t *)&cn->watch, on_timer_closed);
+    }
     if (cn->leave_timer_open) {
         cn->leave_timer_open = false;
         cn->closing++;
-        uv_close((uv_handle_t *)&cn->leave_timer, on_leave_timer_closed);
+        uv_close((uv_handle_t *)&cn->leave_timer, on_timer_closed);
     }
     if (cn->log) {
         cn->closing++;

@@ -29,6 +29,10 @@
  * payload = u64 request id (little-endian) + store/request_wire.h bytes. */
 #define CLUSTER_FRAME_FORWARD 16
 #define CLUSTER_FRAME_ANSWER 17
+/* From the leader to a node it just removed (empty payload): the node may
+ * not learn of its removal through raft (the leader stops replicating to
+ * it), so it is told; it then refuses its clients' requests. */
+#define CLUSTER_FRAME_REMOVED 18
 
 typedef struct cluster_node cluster_node;
 
@@ -44,6 +48,11 @@ repl_log *cluster_node_log(void *arg, store_service *svc, repl_commit_fn on_comm
 /* Give the node its bridge (made with cluster_node_log and cfg.cluster):
  * installs the bridge's cluster operations and tells it the role. */
 void cluster_node_attach(cluster_node *cn, store_bridge *sb);
+
+/* SIGHUP: the member list changed (config_cluster_reload allowed it):
+ * node links to added members are dialed, to removed ones closed; ADD
+ * takes new members' raft addresses from here. */
+void cluster_node_reload(cluster_node *cn, const config_cluster *cfg);
 
 /* SIGTERM on a member: if this node leads, hand leadership to another
  * voter (libraft picks an up-to-date one) so writes go on without waiting

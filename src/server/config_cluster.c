@@ -1,6 +1,8 @@
 /* The `cluster:` section (see config_cluster.h). */
 #include "server/config_cluster.h"
 
+#include "util/log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +119,17 @@ static int check_tls(schema_ctx *sc, const yaml_node_t *mapping, const char *pat
     return 0;
 }
 
+static int parse_bool(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    const char *s = schema_scalar(sc, v, path, "true or false");
+    if (!s) return -1;
+    bool *out = (bool *)((char *)target + spec->offset);
+    if (!strcmp(s, "true")) *out = true;
+    else if (!strcmp(s, "false")) *out = false;
+    else return schema_fail(sc, v, "%s: expected true or false, got \"%s\"", path, s);
+    return 0;
+}
+
 static const key_spec cluster_keys[] = {
     {"name", parse_name, offsetof(config_cluster, name), 0, 0, 0, NULL, NULL},
     {"node_id", schema_parse_uint, offsetof(config_cluster, node_id), 8, 1, UINT32_MAX, NULL, NULL},
@@ -127,14 +140,59 @@ static const key_spec cluster_keys[] = {
     {"request_wait_ms", schema_parse_uint, offsetof(config_cluster, request_wait_ms), 4, 1, TIMING_MAX, NULL, NULL},
     {"snapshot_entries", schema_parse_uint, offsetof(config_cluster, snapshot_entries), 4, 16, 1u << 30, NULL, NULL},
     {"tls", schema_parse_section, 0, 0, 0, 0, tls_keys, check_tls},
+    {"join", parse_bool, offsetof(config_cluster, join), 0, 0, 0, NULL, NULL},
     SCHEMA_END,
 };
 
-const config_cluster_member *config_cluster_self(const config_cluster *c)
+const config_cluster_member *config_cluster_member_find(const config_cluster *c, uint64_t id)
 {
     for (uint32_t i = 0; i < c->n_members; i++)
-        if (c->members[i].id == c->node_id) return &c->members[i];
+        if (c->members[i].id == id) return &c->members[i];
     return NULL;
+}
+
+const config_cluster_member *config_cluster_self(const config_cluster *c)
+{
+    return config_cluster_member_find(c, c->node_id);
+}
+
+static bool same_member(const config_cluster_member *a, const config_cluster_member *b)
+{
+    return a && b && a->id == b->id && !strcmp(a->raft_address, b->raft_address) &&
+           !strcmp(a->link_address, b->link_address);
+}
+
+unsigned config_cluster_reload(const config_cluster *run, config_cluster *next)
+{
+    /* Everything but the members, compared with the members set aside. */
+    config_cluster a = *run, b = *next;
+    a.n_members = b.n_members = 0;
+    memset(a.members, 0, sizeof a.members);
+    memset(b.members, 0, sizeof b.members);
+    a.line = b.line = 0;
+    b.join = a.join; /* only read at the first start */
+    bool self_same = !run->enabled || same_member(config_cluster_self(run), config_cluster_self(next));
+    if (memcmp(&a, &b, sizeof a) != 0 || !self_same) {
+        log_warn("reload: cluster (enabled, name, node_id, this node's addresses, timing or tls) changed, needs a "
+                 "restart; the running cluster settings are kept");
+        *next = *run;
+        return 1;
+    }
+    unsigned changed = 0;
+    for (uint32_t i = 0; i < next->n_members; i++) {
+        const config_cluster_member *m = &next->members[i], *was = config_cluster_member_find(run, m->id);
+        if (same_member(was, m)) continue;
+        log_info("reload: cluster member %llu (raft %s, link %s) %s", (unsigned long long)m->id, m->raft_address,
+                 m->link_address, was ? "changed" : "added");
+        changed++;
+    }
+    for (uint32_t i = 0; i < run->n_members; i++)
+        if (!config_cluster_member_find(next, run->members[i].id)) {
+            log_info("reload: cluster member %llu removed from the list", (unsigned long long)run->members[i].id);
+            changed++;
+        }
+    next->join = run->join;
+    return changed;
 }
 
 int config_cluster_parse(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)

@@ -30,6 +30,9 @@ typedef struct config_cluster {
     uint32_t election_timeout_ms, heartbeat_ms; /* raft timing */
     uint32_t request_wait_ms;                   /* a request's wait for a leader, without Message Expiry */
     uint32_t snapshot_entries;                  /* raft snapshot every this many entries */
+    /* This node joins a running cluster (mqstate cluster add): its first
+     * start writes no initial configuration of its own. */
+    bool join;
     /* Node links over TLS with mutual authentication (tls: present). */
     bool tls;
     char cert_file[CONFIG_CLUSTER_PATH_MAX], key_file[CONFIG_CLUSTER_PATH_MAX];
@@ -41,6 +44,13 @@ typedef struct config_cluster {
 void config_cluster_init(config_cluster *c);
 /* The `cluster:` value parser (a key_spec parse function). */
 int config_cluster_parse(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target);
+/* SIGHUP: the members list may change (entries added and removed; this
+ * node's own entry must stay as it is), everything else needs a restart.
+ * Logs what changed; copies the running values of what cannot change back
+ * into next. Returns how many settings changed. */
+unsigned config_cluster_reload(const config_cluster *running, config_cluster *next);
+/* The member with this id, or NULL. */
+const config_cluster_member *config_cluster_member_find(const config_cluster *c, uint64_t id);
 /* This node's member entry (the section's checks guarantee it exists). */
 const config_cluster_member *config_cluster_self(const config_cluster *c);
 

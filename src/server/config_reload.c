@@ -29,6 +29,7 @@ void config_running_set(config_running *r, const config *c)
     r->limits = c->limits;
     r->store = c->store;
     r->persistence = c->persistence;
+    r->cluster = c->cluster;
 }
 
 static const char *fsync_name(store_fsync_mode m)
@@ -154,5 +155,6 @@ unsigned config_reload_merge(const config_running *running, config *next)
     /* The store sizes its tables and caches once, at start. */
     changed += merge_section("store", config_store_keys, &running->store, &next->store, NULL);
     changed += merge_persistence(&running->persistence, &next->persistence);
+    changed += config_cluster_reload(&running->cluster, &next->cluster);
     return changed;
 }

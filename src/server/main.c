@@ -208,6 +208,7 @@ static void on_reload(uv_signal_t *h, int signum)
         /* Logged before the new level applies, so a quieter level still
          * shows what the reload did. */
         config_reload_merge(&s->running, &nc);
+        if (s->cluster) cluster_node_reload(s->cluster, &nc.cluster);
         broker_set_limits(s->broker, &nc.limits);
         net_set_close_timeout(s->net, nc.limits.close_timeout);
         net_set_max_pending_per_address(s->net, nc.limits.max_pending_per_address);

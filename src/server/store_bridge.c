@@ -636,7 +636,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     req.expiry_s = rv.expiry_s;
     read_user_props(sb, pub, &req);
     store_request_kind kind = sb->cluster ? store_request_classify(&req) : STORE_KIND_WRITE;
-    if (kind == STORE_KIND_ADMIN) { /* this node's own view, answered here */
+    if (kind == STORE_KIND_ADMIN && store_bridge__admin_is_local(&req)) { /* this node's view, answered here */
         store_bridge__cluster_admin(sb, &req);
         reply_now(sb, &rv, &req);
         return;

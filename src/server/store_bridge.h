@@ -102,6 +102,13 @@ typedef struct store_bridge_cluster_ops {
     /* CLUSTER STATUS: this node's view as JSON text appended to out;
      * `digest`: with the keyspace digest (O(keys)). */
     void (*status)(void *ctx, bool digest, buf *out);
+    /* CLUSTER ADD|REMOVE id, on the leader: start the membership change;
+     * cb(cbctx, 0) once done, another code (strerror names it) if it
+     * failed. Returns non-zero (cb will not run) if it cannot start: -1
+     * when the id is not in this node's member list (ADD needs its raft
+     * address from there), else a code for strerror. */
+    int (*member)(void *ctx, bool add, uint64_t id, store_bridge_done_fn cb, void *cbctx);
+    const char *(*strerror)(int code);
     void *ctx;
     /* A request without Message Expiry waits at most this long (ms) for a
      * leader, then fails with __stat 503. > 0. */
@@ -117,6 +124,10 @@ void store_bridge_cluster_role(store_bridge *sb, bool is_leader, uint64_t leader
  * logged and dropped. */
 void store_bridge_cluster_request(store_bridge *sb, uint64_t from, uint64_t id, const uint8_t *p, size_t n);
 void store_bridge_cluster_answer(store_bridge *sb, uint64_t from, uint64_t id, const uint8_t *p, size_t n);
+
+/* This node is no longer in the cluster's configuration: every request of
+ * its clients is answered 503 from now on. */
+void store_bridge_cluster_removed(store_bridge *sb);
 
 /* Requests of this node still waiting for an answer (forwarded, held,
  * or writes in the log): a node about to stop lets them finish. */

@@ -48,6 +48,9 @@
 #include "util/log.h"
 
 #define HELD_MAX_BYTES ((size_t)32 << 20)
+/* The key whose Read permission CLUSTER STATUS needs, and Write CLUSTER
+ * ADD and REMOVE (docs/cluster.md, "Operations"). */
+#define ADMIN_KEY "$mqstate/cluster"
 #define HELD_RETRY_MS 1000
 #define HELD_TICK_MS 100
 /* Longest encoded principal carried (X.509 attributes included). */
@@ -219,6 +222,52 @@ static void forward(store_bridge *sb, held *h)
         log_debug("state store: request %" PRIu64 " not forwarded to node %" PRIu64 " now; retried", h->id, h->to);
 }
 
+static void held_error(store_bridge *sb, held *h, int status, const char *why)
+{
+    store_reply r = {.status = status, .status_message = why};
+    store_bridge__held_answer(sb, h, &r);
+}
+
+static void member_done(void *ctx, int status)
+{
+    held *h = ctx;
+    store_bridge *sb = h->sb;
+    if (status == 0) {
+        store_reply *r = &sb->reply;
+        r->status = 200;
+        r->status_message = NULL;
+        r->has_version = false;
+        r->payload.len = 0;
+        resp_put_ok(&r->payload);
+        store_bridge__held_answer(sb, h, r);
+        return;
+    }
+    held_error(sb, h, 503, sb->cl.strerror(status));
+}
+
+/* CLUSTER ADD|REMOVE id on the leader: Write on ADMIN_KEY; answered when
+ * the membership change is done (h waits on no list meanwhile). */
+static void run_admin(store_bridge *sb, held *h, store_request *req)
+{
+    const resp_request *rq = &req->rq;
+    bool add = rq->argc == 3 && resp_arg_equals_ci(rq->argv[1], "ADD");
+    bool remove = rq->argc == 3 && resp_arg_equals_ci(rq->argv[1], "REMOVE");
+    uint64_t id = 0;
+    if ((!add && !remove) || !resp_arg_u64(rq->argv[2], &id) || id == 0 || id > UINT32_MAX) {
+        held_error(sb, h, 400, "expected CLUSTER ADD id or CLUSTER REMOVE id (a member id from 1 to 4294967295)");
+        return;
+    }
+    if (sb->authorize &&
+        !sb->authorize(sb->auth_ctx, &req->who, (const uint8_t *)ADMIN_KEY, strlen(ADMIN_KEY), STORE_ACCESS_WRITE)) {
+        held_error(sb, h, 403, "not authorized (CLUSTER ADD and REMOVE need Write on " ADMIN_KEY ")");
+        return;
+    }
+    h->sb = sb;
+    int rc = sb->cl.member(sb->cl.ctx, add, id, member_done, h);
+    if (rc)
+        held_error(sb, h, rc == -1 ? 400 : 503, rc == -1 ? "not in this node's cluster.members" : sb->cl.strerror(rc));
+}
+
 /* Decide h now (this node leads and is ready). */
 static void run_now(store_bridge *sb, held *h)
 {
@@ -230,7 +279,8 @@ static void run_now(store_bridge *sb, held *h)
         held_free(sb, h);
         return;
     }
-    store_bridge__run_held(sb, h, &req, x.dup);
+    if (store_request_classify(&req) == STORE_KIND_ADMIN) run_admin(sb, h, &req);
+    else store_bridge__run_held(sb, h, &req, x.dup);
     principal_free(who);
 }
 
@@ -263,6 +313,11 @@ static void read_barrier_done(void *ctx, int status)
 
 static void dispatch(store_bridge *sb, held *h)
 {
+    if (sb->removed) {
+        if (h->from) held_free(sb, h);
+        else store_bridge__held_unavailable(sb, h, "this node is not a member of the cluster (removed)");
+        return;
+    }
     if (sb->ready) {
         store_request req;
         store_wire_extra x;
@@ -463,8 +518,11 @@ static void tick(uv_timer_t *t)
     }
 }
 
-/* The key whose Read permission CLUSTER STATUS needs (docs/cluster.md). */
-#define ADMIN_KEY "$mqstate/cluster"
+bool store_bridge__admin_is_local(const store_request *req)
+{
+    const resp_request *rq = &req->rq;
+    return rq->argc != 3 || !(resp_arg_equals_ci(rq->argv[1], "ADD") || resp_arg_equals_ci(rq->argv[1], "REMOVE"));
+}
 
 void store_bridge__cluster_admin(store_bridge *sb, const store_request *req)
 {
@@ -486,6 +544,15 @@ void store_bridge__cluster_admin(store_bridge *sb, const store_request *req)
         sb->cl.status(sb->cl.ctx, digest, &sb->wire);
         resp_put_bulk(&r->payload, sb->wire.data, sb->wire.len);
     }
+}
+
+void store_bridge_cluster_removed(store_bridge *sb)
+{
+    if (sb->removed) return;
+    sb->removed = true;
+    sb->ready = false;
+    store_bridge__expiry_stop(sb);
+    redispatch_all(sb); /* answers what waits */
 }
 
 bool store_bridge_cluster_busy(const store_bridge *sb) { return sb->held_bytes > 0 || sb->ring_n > 0; }

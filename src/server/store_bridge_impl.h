@@ -22,6 +22,7 @@ typedef struct held {
     uint64_t deadline; /* clock_now_ms: then answered 503 (local) or dropped (remote) */
     uint64_t sent;     /* HELD_FWD: when last forwarded, and to whom */
     uint64_t to;
+    struct store_bridge *sb; /* set while a membership change runs for it */
     uint32_t wire_len, topic_len;
     uint8_t data[]; /* the wire request, then (local) the response topic */
 } held;
@@ -101,6 +102,7 @@ struct store_bridge {
     bool is_leader, ready;   /* ready: leader and its first barrier completed */
     uint64_t leader_id;      /* 0: none known */
     bool ready_barrier;      /* the barrier that makes this leader ready is in flight */
+    bool removed;            /* this node is not a member any more */
     bool read_barrier;       /* a read barrier is in flight (covers reads_barrier) */
     held_list wait;          /* no leader known, or this leader not ready */
     held_list fwd;           /* forwarded, no answer yet (this node's clients only) */
@@ -130,6 +132,9 @@ void store_bridge__cluster_free(store_bridge *sb);
 /* A request of a client of this node (envelope checked), in cluster mode. */
 void store_bridge__cluster_local(store_bridge *sb, const store_request *req, const struct principal *who,
                                  mqtt_bytes response_topic, bool dup);
+/* CLUSTER ADD and REMOVE go to the leader; the rest (STATUS, and
+ * anything malformed) is answered by store_bridge__cluster_admin here. */
+bool store_bridge__admin_is_local(const store_request *req);
 /* CLUSTER ... (store_request_classify: ADMIN): fills sb->reply. */
 void store_bridge__cluster_admin(store_bridge *sb, const store_request *req);
 /* sb->reply (or an error) for h, then h is freed. */

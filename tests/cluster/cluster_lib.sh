@@ -73,6 +73,34 @@ cl_setup() {
     done
 }
 
+# cl_add_member: one more node (id CL_N+1) with free ports; every node's
+# file now lists it; the new node's has `join: true` (it bootstraps
+# nothing of its own). The running nodes learn of it by SIGHUP (cl_reload).
+cl_add_member() {
+    local n=$((CL_N + 1)) i
+    CL_MQTT[n]=$(cl_free_port)
+    CL_RAFT[n]=$(cl_free_port)
+    CL_LINK[n]=$(cl_free_port)
+    CL_PID[n]=""
+    for ((i = n; i >= 1; i--)); do # the new file first, from n1.yaml as it was
+        sed -i '/^  members:/,$d' "$CL_DIR/n$i.yaml" 2>/dev/null
+        if ((i == n)); then
+            sed -e '/^  members:/,$d' -e "s/^    port: .*/    port: ${CL_MQTT[n]}/" -e "s#^  dir: .*#  dir: $CL_DIR/d$n#" \
+                -e "s/^  node_id: .*/  node_id: $n\n  join: true/" "$CL_DIR/n1.yaml" >"$CL_DIR/n$n.yaml"
+        fi
+        {
+            printf '  members:\n'
+            for ((j = 1; j <= n; j++)); do
+                printf '    - {id: %s, raft_address: "127.0.0.1:%s", link_address: "127.0.0.1:%s"}\n' \
+                    "$j" "${CL_RAFT[j]}" "${CL_LINK[j]}"
+            done
+        } >>"$CL_DIR/n$i.yaml"
+    done
+    CL_N=$n
+}
+
+cl_reload() { [[ -n "${CL_PID[$1]}" ]] && kill -HUP "${CL_PID[$1]}"; }
+
 cl_alive() { [[ -n "${CL_PID[$1]}" ]] && kill -0 "${CL_PID[$1]}" 2>/dev/null; }
 
 cl_start() {

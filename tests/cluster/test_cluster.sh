@@ -255,6 +255,57 @@ SH
     ((counter < oks)) || cl_fail "control: unlocked increments lost nothing ($counter of $oks): the check cannot see a violation"
 }
 
+# Growing and shrinking under load: a fourth node started with join: true,
+# the others told of it by SIGHUP, `mqstate cluster add 4` while clients
+# write; it becomes a voter with the same keyspace. Then a member is
+# removed: it refuses its clients' requests with a clear error, the rest
+# goes on; the whole history stays linearizable.
+test_membership() {
+    [[ -n "${SS_HISTORY:-}" ]] || {
+        cl_note "no SS_HISTORY: skipped"
+        return 0
+    }
+    local l f i
+    l=$(cl_leader)
+    f=$(cl_other "$l")
+    "$SS_HISTORY" --ports "${CL_MQTT[f]}" --out "$CL_DIR/hist.jsonl" --clients 4 --keys 4 --seconds 10 \
+        --timeout-ms 5000 >"$CL_DIR/hist.out" 2>&1 &
+    local hpid=$!
+    CL_BG_PIDS+=("$hpid")
+    cl_add_member
+    local n=$CL_N
+    cl_start "$n"
+    for ((i = 1; i < n; i++)); do cl_reload "$i"; done
+    sleep 1
+    cl_cli "$f" cluster add "$n" || cl_fail "cluster add $n failed"
+    local deadline=$(($(cl_now_ms) + 20000)) st=""
+    while (($(cl_now_ms) < deadline)); do
+        st=$(cl_cli "$n" cluster status 2>/dev/null)
+        python3 -c 'import json,sys; s=json.loads(sys.argv[1]); m=[x for x in s["members"] if x["id"]==int(sys.argv[2])]; sys.exit(0 if m and m[0]["role"]=="voter" and s["leader"] else 1)' "$st" "$n" 2>/dev/null && break
+        sleep 0.2
+    done
+    [[ -n "$st" ]] || cl_fail "node $n never answered cluster status"
+    cl_cli "$n" set via-new-node 1 || cl_fail "a write on the new node failed"
+    expect_get "$n" via-new-node 1
+    cl_cli "$f" cluster add 99 2>"$CL_DIR/add.err" && cl_fail "adding an unknown id was accepted"
+    grep -q "not in this node's cluster.members" "$CL_DIR/add.err" || cl_fail "unclear error: $(cat "$CL_DIR/add.err")"
+    # Remove a follower that is neither f (the clients' node) nor the new one.
+    local r
+    for ((r = 1; r < n; r++)); do ((r != f && r != $(cl_leader))) && break; done
+    cl_cli "$f" cluster remove "$r" || cl_fail "cluster remove $r failed"
+    sleep 1
+    timeout 30 "$CL_CLI" -h 127.0.0.1 -p "${CL_MQTT[r]}" --timeout 5 set on-removed x 2>"$CL_DIR/rm.err" &&
+        cl_fail "the removed node acknowledged a write"
+    grep -q "removed" "$CL_DIR/rm.err" || cl_fail "the removed node's error is unclear: $(cat "$CL_DIR/rm.err")"
+    cl_cli "$f" set after-remove 1 || cl_fail "a write after the removal failed"
+    wait "$hpid" || cl_fail "ss_history failed"
+    cat "$CL_DIR/hist.out" >&2
+    grep -q " (0 unknown outcome, 0 refused)" "$CL_DIR/hist.out" ||
+        cl_fail "requests failed during the membership changes: $(cat "$CL_DIR/hist.out")"
+    timeout 120 python3 "$HERE/../tools/lincheck.py" "$CL_DIR/hist.jsonl" >&2 || cl_fail "not linearizable"
+    cl_stop "$r"
+}
+
 test_minority_refuses() {
     local l keep i
     l=$(cl_leader)
@@ -296,7 +347,7 @@ if [[ -z "$CL_CLI" ]]; then
 fi
 tests=("$@")
 ((${#tests[@]})) || tests=(test_forwarding test_status test_keynotify_order test_expiry_by_leader test_leader_kill
-    test_graceful_restart test_graceful_leader_handover test_lock_across_leader_kill test_minority_refuses test_snapshot_catch_up)
+    test_graceful_restart test_graceful_leader_handover test_lock_across_leader_kill test_membership test_minority_refuses test_snapshot_catch_up)
 rc=0
 plain=()
 for t in "${tests[@]}"; do [[ "$t" == test_snapshot_catch_up ]] || plain+=("$t"); done
