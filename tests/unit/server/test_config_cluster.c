@@ -117,12 +117,53 @@ static void errors(void **state)
     expect_error(HEAD "cluster:\n  node_id: 1\n  nodes: 3\n" MEMBERS, "t.yaml:5: unknown key \"cluster.nodes\"");
 }
 
+/* SIGHUP: members may change, the rest needs a restart (kept). */
+static void reload(void **state)
+{
+    (void)state;
+    config run, next;
+    config_init(&run);
+    config_init(&next);
+    assert_int_equal(load(&run, HEAD "cluster:\n  node_id: 1\n  join: true\n" MEMBERS), 0);
+    assert_true(run.cluster.join);
+    /* A fourth member: applied. */
+    assert_int_equal(load(&next, HEAD "cluster:\n  node_id: 1\n" MEMBERS
+                                      "    - {id: 4, raft_address: 10.0.0.4:7000, link_address: 10.0.0.4:7001}\n"),
+                     0);
+    assert_int_equal(config_cluster_reload(&run.cluster, &next.cluster), 1);
+    assert_int_equal(next.cluster.n_members, 4);
+    assert_true(next.cluster.join); /* only read at the first start: the running value stays */
+    /* Another node_id: needs a restart, the running section is kept. */
+    config_free(&next);
+    config_init(&next);
+    assert_int_equal(load(&next, HEAD "cluster:\n  node_id: 2\n" MEMBERS), 0);
+    assert_int_equal(config_cluster_reload(&run.cluster, &next.cluster), 1);
+    assert_int_equal(next.cluster.node_id, 1);
+    assert_int_equal(next.cluster.n_members, 3);
+    /* This node's own address changed: restart. */
+    config_free(&next);
+    config_init(&next);
+    assert_int_equal(load(&next, HEAD "cluster:\n  node_id: 1\n  members:\n"
+                                      "    - {id: 1, raft_address: 10.0.0.9:7000, link_address: 10.0.0.1:7001}\n"),
+                     0);
+    assert_int_equal(config_cluster_reload(&run.cluster, &next.cluster), 1);
+    assert_string_equal(next.cluster.members[0].raft_address, "10.0.0.1:7000");
+    /* Nothing changed. */
+    config_free(&next);
+    config_init(&next);
+    assert_int_equal(load(&next, HEAD "cluster:\n  node_id: 1\n" MEMBERS), 0);
+    assert_int_equal(config_cluster_reload(&run.cluster, &next.cluster), 0);
+    config_free(&next);
+    config_free(&run);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_section),
         cmocka_unit_test(defaults),
         cmocka_unit_test(errors),
+        cmocka_unit_test(reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
