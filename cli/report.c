@@ -27,6 +27,8 @@ int cli_report(const char *what, mqs_err err, const mqs_result *r)
     const char *reason = mqs_strerror(err);
     if (r && r->error_text && r->error_text[0]) reason = r->error_text;
     if (err == MQS_ERR_CONNECTION_LOST) fprintf(stderr, "mqstate: %s: connection lost, the outcome is unknown\n", what);
+    else if (err == MQS_ERR_TIMEOUT && r && reason == r->error_text) /* the server's 408: its words */
+        fprintf(stderr, "mqstate: %s: timeout: %s\n", what, reason);
     else if (err == MQS_ERR_TIMEOUT) fprintf(stderr, "mqstate: %s: no answer from the state store (timeout)\n", what);
     else fprintf(stderr, "mqstate: %s: %s\n", what, reason);
     return cli_exit_for(err);

@@ -61,7 +61,9 @@ mqs_err sdk_envelope_check(const sdk_envelope *e, mqs_result *out, hlc *ts, bool
     *has_ts = false;
     if (!e->stat || strcmp(e->stat, "200") != 0) {
         if (e->st_msg) out->error_text = xstrdup(e->st_msg);
-        return MQS_ERR_STATUS;
+        /* 408 (the AIO RPC convention's timeout): the server gave up
+         * waiting, the outcome is unknown, as for a timeout here. */
+        return e->stat && !strcmp(e->stat, "408") ? MQS_ERR_TIMEOUT : MQS_ERR_STATUS;
     }
     if (e->prot_ver) {
         unsigned long major;

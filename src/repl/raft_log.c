@@ -228,6 +228,7 @@ static void raft_log__role_check(uv_check_t *h)
         return;
     }
     bool leader = raft_state(&rl->raft) == RAFT_LEADER;
+    repl_raft__barrier_tick(rl);
     if (leader && !rl->was_leader) repl_raft__leader_barrier(rl);
     rl->was_leader = leader;
     if (!rl->on_role) return;

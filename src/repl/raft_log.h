@@ -158,7 +158,9 @@ typedef void (*repl_raft_done_fn)(void *ctx, int status);
  * the call (a barrier entry committed). Reads waiting at once share one
  * barrier entry: at most one is in flight, the reads that arrive meanwhile
  * wait together for the next. Returns 0 (cb will run) or a code (it will
- * not). */
+ * not). Barriers start, and cb runs, at the end of a loop iteration
+ * (never inside this call or inside a libraft callback), so cb may
+ * propose and ask for barriers. */
 int repl_raft_barrier(repl_log *l, repl_raft_done_fn cb, void *ctx);
 
 enum { REPL_RAFT_UNAVAILABLE, REPL_RAFT_FOLLOWER, REPL_RAFT_CANDIDATE, REPL_RAFT_LEADER };

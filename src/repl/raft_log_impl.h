@@ -63,6 +63,8 @@ typedef struct repl_raft {
      * one after it. */
     struct raft_barrier barrier;
     bool barrier_busy;
+    bool barrier_finished; /* barrier_done ran; its waiters not completed yet */
+    int barrier_status;
     raft_waiters cur, next;
     size_t n_waiters;
 
@@ -107,6 +109,9 @@ int repl_raft__code(int rv);
  * (outcome unknown) stays uncommitted until the next write. Starts a
  * barrier unless one is in flight. */
 void repl_raft__leader_barrier(repl_raft *rl);
+/* Once per loop iteration (the role check), outside libraft's callbacks:
+ * complete the waiters of a finished barrier, start the next one. */
+void repl_raft__barrier_tick(repl_raft *rl);
 
 /* Completes every waiting read with `status` (raft_ops.c). */
 void repl_raft__fail_waiters(repl_raft *rl, int status);

@@ -54,14 +54,28 @@ static size_t raft_ops__count(const raft_waiters *w)
     return n;
 }
 
+/* libraft calls this from deep inside its own state changes (a barrier
+ * failed by a leader stepping down, say); calling raft_barrier or
+ * raft_apply from there crashes libraft 0.15. So nothing is done here
+ * but noting it: repl_raft__barrier_tick completes the waiters and starts
+ * the next barrier from a clean stack. */
 static void raft_ops__barrier_done(struct raft_barrier *req, int status)
 {
     repl_raft *rl = req->data;
     rl->barrier_busy = false;
-    raft_waiters done = rl->cur;
-    rl->cur = (raft_waiters){0};
-    rl->n_waiters -= raft_ops__count(&done);
-    raft_ops__complete(&done, repl_raft__code(status));
+    rl->barrier_finished = true;
+    rl->barrier_status = status;
+}
+
+void repl_raft__barrier_tick(repl_raft *rl)
+{
+    if (rl->barrier_finished) {
+        rl->barrier_finished = false;
+        raft_waiters done = rl->cur;
+        rl->cur = (raft_waiters){0};
+        rl->n_waiters -= raft_ops__count(&done);
+        raft_ops__complete(&done, repl_raft__code(rl->barrier_status));
+    }
     if (rl->closing || rl->barrier_busy || !rl->next.head) return;
     int rv = raft_ops__barrier_start(rl);
     if (rv != REPL_RAFT_OK) {
@@ -92,15 +106,9 @@ int repl_raft_barrier(repl_log *l, repl_raft_done_fn cb, void *ctx)
     else rl->next.head = w;
     rl->next.tail = w;
     rl->n_waiters++;
-    if (rl->barrier_busy) return REPL_RAFT_OK;
-    /* Nothing in flight: only this waiter is in `next`. */
-    int rv = raft_ops__barrier_start(rl);
-    if (rv != REPL_RAFT_OK) {
-        rl->next = (raft_waiters){0};
-        rl->n_waiters--;
-        free(w);
-    }
-    return rv;
+    /* Started by repl_raft__barrier_tick at the end of this loop
+     * iteration: the caller may be inside a libraft callback. */
+    return REPL_RAFT_OK;
 }
 
 /* ---- status ---- */

@@ -532,7 +532,10 @@ static void propose_write(store_bridge *sb, const request_view *rv, held *h, con
     }
     sb->pending_bytes += cost;
     uint64_t tag;
-    if (propose(sb, rec, disk, &tag)) return;
+    if (propose(sb, rec, disk, &tag)) {
+        if (h) h->maybe = true; /* from here its outcome may be unknown (a raft log never commits inside propose) */
+        return;
+    }
     assert(tag == p->tag && sb->ring_n && pending_at(sb, sb->ring_n - 1) == p);
     sb->ring_n--; /* refused: no callback will come for it */
     sb->pending_bytes -= cost;
@@ -645,7 +648,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
         /* Served by the leader: here if this node leads, else forwarded
          * (store_bridge_cluster.c). KEYNOTIFY stays below: registrations
          * belong to this node's connections. */
-        store_bridge__cluster_local(sb, &req, who, rv.response_topic, pub->dup);
+        store_bridge__cluster_local(sb, &req, who, rv.response_topic, pub->dup, kind != STORE_KIND_READ);
         return;
     }
     bool repeatable = store_request_repeatable(&req);

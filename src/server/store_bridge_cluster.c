@@ -38,6 +38,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/principal.h"
@@ -207,6 +208,26 @@ void store_bridge__held_unavailable(store_bridge *sb, held *h, const char *why)
     store_bridge__held_answer(sb, h, &r);
 }
 
+/* The last answer to a request of this node's client that will not get
+ * a reply from a leader. A write that reached a leader (forwarded, or
+ * proposed here) may still commit: then the answer is 408 (the RPC
+ * convention's timeout: outcome unknown; SDKs report a timeout) and says
+ * how to learn the outcome; otherwise 503: it was not applied. */
+static void held_give_up(store_bridge *sb, held *h, const char *why)
+{
+    if (!h->maybe || h->from) {
+        store_bridge__held_unavailable(sb, h, why);
+        return;
+    }
+    char msg[STORE_WIRE_STMSG_MAX + 1];
+    snprintf(msg, sizeof msg,
+             "%s; the write may have been applied (send it again with the same Correlation Data to learn its "
+             "outcome)",
+             why);
+    store_reply r = {.status = 408, .status_message = msg};
+    store_bridge__held_answer(sb, h, &r);
+}
+
 /* --- dispatch ------------------------------------------------------------------ */
 
 static void dispatch(store_bridge *sb, held *h);
@@ -216,6 +237,7 @@ static void forward(store_bridge *sb, held *h)
 {
     assert(!h->from && sb->leader_id && !sb->is_leader);
     held_push(sb, h, HELD_FWD);
+    h->maybe |= h->write;
     h->to = sb->leader_id;
     h->sent = clock_now_ms();
     if (!sb->cl.forward(sb->cl.ctx, h->to, h->id, h->data, h->wire_len))
@@ -350,7 +372,7 @@ void store_bridge__held_failed(store_bridge *sb, held *h, const char *why)
         return;
     }
     if (!lost || !sb->installed) {
-        store_bridge__held_unavailable(sb, h, why);
+        held_give_up(sb, h, why);
         return;
     }
     /* Outcome unknown: the new leader has it or not; sent again, it is
@@ -384,7 +406,7 @@ static void redispatch_all(store_bridge *sb)
 /* --- entry points --------------------------------------------------------------- */
 
 void store_bridge__cluster_local(store_bridge *sb, const store_request *req, const struct principal *who,
-                                 mqtt_bytes response_topic, bool dup)
+                                 mqtt_bytes response_topic, bool dup, bool write)
 {
     uint8_t pbuf[1024];
     uint8_t *pb = pbuf;
@@ -402,6 +424,7 @@ void store_bridge__cluster_local(store_bridge *sb, const store_request *req, con
     }
     if (pb != pbuf) free(pb);
     if (h) {
+        h->write = write;
         dispatch(sb, h);
         return;
     }
@@ -493,7 +516,7 @@ static void expire_list(store_bridge *sb, held_list *l, uint64_t now)
         next = h->next;
         if (now < h->deadline) continue;
         if (h->from) held_free(sb, h);
-        else store_bridge__held_unavailable(sb, h, "no state store leader (timed out waiting for one)");
+        else held_give_up(sb, h, "no state store leader (timed out waiting for one)");
     }
 }
 
@@ -591,7 +614,7 @@ void store_bridge__cluster_close(store_bridge *sb)
             next = h->next;
             h->prev = h->next = NULL;
             if (h->from) held_free(sb, h);
-            else store_bridge__held_unavailable(sb, h, "shutting down");
+            else held_give_up(sb, h, "shutting down");
         }
     }
     sb->ready = false;

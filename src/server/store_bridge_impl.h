@@ -17,6 +17,8 @@ enum { HELD_NONE, HELD_WAIT, HELD_FWD, HELD_READS_NEXT, HELD_READS_BARRIER };
 typedef struct held {
     struct held *prev, *next;
     uint8_t list;
+    bool write;        /* not a read (store_request_classify) */
+    bool maybe;        /* a write that was forwarded or proposed: its outcome may be unknown */
     uint64_t id;       /* local: this node's number (sb->fwd_ids); remote: the origin's */
     uint64_t from;     /* 0: a client of this node; else the node that forwarded it */
     uint64_t deadline; /* clock_now_ms: then answered 503 (local) or dropped (remote) */
@@ -131,7 +133,7 @@ void store_bridge__cluster_close(store_bridge *sb); /* at shutdown: answers what
 void store_bridge__cluster_free(store_bridge *sb);
 /* A request of a client of this node (envelope checked), in cluster mode. */
 void store_bridge__cluster_local(store_bridge *sb, const store_request *req, const struct principal *who,
-                                 mqtt_bytes response_topic, bool dup);
+                                 mqtt_bytes response_topic, bool dup, bool write);
 /* CLUSTER ADD and REMOVE go to the leader; the rest (STATUS, and
  * anything malformed) is answered by store_bridge__cluster_admin here. */
 bool store_bridge__admin_is_local(const store_request *req);

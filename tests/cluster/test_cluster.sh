@@ -316,12 +316,17 @@ test_minority_refuses() {
     t0=$(cl_now_ms)
     timeout 30 "$CL_CLI" -h 127.0.0.1 -p "${CL_MQTT[keep]}" --timeout 20 set minority x 2>"$CL_DIR/minority.err"
     rc=$?
+    # Never acknowledged. "no leader" (503: it never reached a leader, so it
+    # was not applied) or, when it did reach one that then lost its
+    # majority, a timeout (408: outcome unknown, it may commit later).
     ((rc == 4)) || cl_fail "a write on a minority node: exit $rc (expected 4, service error)"
-    grep -q "503\|leader" "$CL_DIR/minority.err" || cl_fail "no clear error: $(cat "$CL_DIR/minority.err")"
+    local unknown=0
+    grep -q "may have been applied" "$CL_DIR/minority.err" && unknown=1
+    grep -q "leader" "$CL_DIR/minority.err" || cl_fail "no clear error: $(cat "$CL_DIR/minority.err")"
     cl_note "minority write failed after $(($(cl_now_ms) - t0)) ms: $(head -c 200 "$CL_DIR/minority.err")"
     for ((i = 1; i <= CL_N; i++)); do ((i == keep)) || cl_start "$i"; done
     cl_wait_leader 15000 >/dev/null || cl_fail "no leader after the majority came back"
-    expect_get "$keep" minority ""
+    ((unknown)) || expect_get "$keep" minority ""
     cl_cli "$keep" set majority y || cl_fail "set once the majority is back"
 }
 
