@@ -323,6 +323,14 @@ static void read_barrier_done(void *ctx, int status)
 {
     store_bridge *sb = ctx;
     sb->read_barrier = false;
+    if (status != 0 && sb->ready) {
+        /* Not serving as leader now (lost, or transferring leadership):
+         * the reads go elsewhere, and a leader becomes ready again only
+         * through a barrier of its own (ready_barrier_kick, at the tick). */
+        sb->ready = false;
+        store_bridge__expiry_stop(sb);
+        timer_on(sb);
+    }
     held *next;
     for (held *h = held_take_all(&sb->reads_barrier); h; h = next) {
         next = h->next;
