@@ -26,6 +26,7 @@ fi
 
 DIR=$(mktemp -d /tmp/mqs-pkg-XXXXXX)
 chmod 0711 "$DIR" # the server, as mqstated, reaches the notify socket inside
+# INSTALLED: dpkg -i was tried, so cleanup purges and removes what is left.
 FAILED=0 INSTALLED=0 SRV_PID="" LSN_PID="" PORT=""
 UNIT=/usr/lib/systemd/system/mqstated.service
 CONF=/etc/mqstated/mqstated.yaml
@@ -73,6 +74,7 @@ cleanup() {
     rm -rf "$DIR"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM HUP
 
 # Refuse to touch an installation or user that is not ours.
 if dpkg-query -W -f='${Status}' mqstate 2>/dev/null | grep -q 'installed\|config-files'; then
@@ -230,7 +232,6 @@ test_remove_and_purge() {
     [[ -d /var/lib/mqstated ]] || fail "dpkg -r removed the data"
     getent passwd mqstated >/dev/null || fail "dpkg -r removed the user"
     dpkg_wait --purge mqstate || { fail "dpkg --purge: $(tail -5 "$DIR/dpkg.log")"; return; }
-    INSTALLED=0
     getent passwd mqstated >/dev/null && fail "dpkg --purge left the user mqstated"
     getent group mqstated >/dev/null && fail "dpkg --purge left the group mqstated"
     [[ -z $(leftovers) ]] || fail "dpkg --purge left: $(leftovers | tr '\n' ' ')"
