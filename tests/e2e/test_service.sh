@@ -11,6 +11,12 @@
 # Usage: test_service.sh BUILD_DIR SOURCE_DIR (MQSTATED and MQSTATE set by CTest).
 . "$(dirname "$0")/lib.sh"
 
+if ((!MQS_IS_MQSTATED)); then
+    echo "service test needs mqstated (sd_notify, its man pages): skipped" >&2
+    rm -rf "$MQS_DIR"
+    exit 77
+fi
+
 BUILD=${1:?build directory}
 SRC=${2:?source directory}
 MQSTATE=${MQSTATE:?MQSTATE (the mqstate CLI) is not set}
