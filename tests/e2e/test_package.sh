@@ -11,6 +11,7 @@
 #     free port of 127.0.0.1: READY=1 on NOTIFY_SOCKET, MQTT with
 #     mosquitto_pub/sub, a state store key that survives a restart in
 #     /var/lib/mqstated, RELOADING=1/READY=1 on SIGHUP, STOPPING=1;
+#   - dpkg -i again keeps a changed configuration, the data and the user;
 #   - dpkg -r keeps the configuration, data and user; dpkg --purge removes
 #     them, and nothing of the package is left.
 # The machine is left as it was found, also on failure (trap). The test
@@ -225,6 +226,19 @@ test_run_as_the_unit() {
     server_stop
 }
 
+# Installing again (an upgrade's path through postinst): the user, the
+# data and a changed configuration file stay as they are.
+test_reinstall() {
+    local uid
+    uid=$(id -u mqstated)
+    echo "# changed by the administrator" >>"$CONF"
+    echo data >/var/lib/mqstated/admin-file
+    dpkg_wait -i "$deb" || { fail "second dpkg -i: $(tail -5 "$DIR/dpkg.log")"; return; }
+    [[ $(tail -n 1 "$CONF") == "# changed by the administrator" ]] || fail "reinstalling replaced the changed $CONF"
+    [[ -f /var/lib/mqstated/admin-file && $(id -u mqstated) == "$uid" ]] || fail "reinstalling touched the data or the user"
+    check_stat 750 mqstated:mqstated /var/lib/mqstated
+}
+
 test_remove_and_purge() {
     dpkg_wait -r mqstate || { fail "dpkg -r: $(tail -5 "$DIR/dpkg.log")"; return; }
     [[ -e /usr/sbin/mqstated || -e $UNIT ]] && fail "dpkg -r left the program or the unit"
@@ -239,7 +253,7 @@ test_remove_and_purge() {
 }
 
 rc=0
-for t in test_install test_run_as_the_unit test_remove_and_purge; do
+for t in test_install test_run_as_the_unit test_reinstall test_remove_and_purge; do
     FAILED=0
     : >"$DIR/server.log"
     "$t"
