@@ -147,7 +147,7 @@ test_install() {
     check_stat 644 root:root "$UNIT"
     check_stat 750 mqstated:mqstated /var/lib/mqstated
     local f
-    for f in /usr/share/man/man8/mqstated.8 /usr/share/man/man1/mqstate.1 /usr/share/man/man5/mqstated.yaml.5 \
+    for f in /usr/share/man/man8/mqstated.8.gz /usr/share/man/man1/mqstate.1.gz /usr/share/man/man5/mqstated.yaml.5.gz \
         /usr/include/mqstate/mqstate.h; do
         check_stat 644 root:root "$f"
     done
@@ -178,7 +178,7 @@ test_install() {
         local page
         page=$(man -w "${f%.*}" 2>/dev/null)
         [[ $page == /usr/share/man/* ]] || fail "man does not find ${f%.*} (got '$page')"
-        want=$(MANWIDTH=80 man --warnings=all -l "/usr/share/man/man${f##*.}/$f" 2>&1 >/dev/null)
+        want=$(MANWIDTH=80 man --warnings=all -l "/usr/share/man/man${f##*.}/$f.gz" 2>&1 >/dev/null)
         [[ -z $want ]] || fail "$f: groff warnings: $want"
     done
     local out
