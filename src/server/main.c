@@ -19,6 +19,7 @@
 #include "server/broker_log.h"
 #include "server/persistence_cmd.h"
 #include "server/principal_ops.h"
+#include "server/sd_notify_link.h"
 #include "server/security.h"
 #include "server/store_bridge.h"
 #include "store/record.h"
@@ -193,6 +194,7 @@ static void on_reload(uv_signal_t *h, int signum)
     (void)signum;
     server *s = h->data;
     if (!s->config_path) return;
+    sd_notify_link_reloading();
     config nc;
     char err[512];
     config_init(&nc);
@@ -222,6 +224,7 @@ static void on_reload(uv_signal_t *h, int signum)
         config_running_set(&s->running, &nc);
     }
     config_free(&nc);
+    sd_notify_link_ready(); /* serving again, with the new or the old configuration */
 }
 
 /* SIGUSR1: logrotate renamed the log file; write to a new one. */
@@ -244,6 +247,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     server *s = h->data;
     log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    sd_notify_link_stopping();
     if (s->cluster && s->store && !s->leaving) {
         s->leaving = true;
         cluster_node_leave(s->cluster, stop_after_leave, s);
@@ -354,6 +358,7 @@ static int run(config *cfg, const options *o)
         uv_signal_start(&s.sigterm, on_signal, SIGTERM);
         uv_signal_start(&s.sighup, on_reload, SIGHUP);
         uv_signal_start(&s.sigusr1, on_reopen, SIGUSR1);
+        sd_notify_link_ready(); /* state restored (store_bridge_new replayed the log), listeners open */
     }
     uv_run(&s.loop, UV_RUN_DEFAULT);
     authz_guard_free(s.authz);

@@ -28,7 +28,8 @@ build_and_install() {
     cmake -S "$SRC" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMQS_BUILD_TESTS=OFF \
         "${launcher[@]}" >"$MQS_DIR/configure.log" 2>&1 ||
         { mqs_fail "configure: $(tail -5 "$MQS_DIR/configure.log")"; return 1; }
-    cmake --build "$b" --target mqstate mqstate_static_archive mqstate_cli >"$MQS_DIR/build.log" 2>&1 ||
+    # mqstated too: `cmake --install` installs the server with the SDK.
+    cmake --build "$b" --target mqstate mqstate_static_archive mqstate_cli mqstated >"$MQS_DIR/build.log" 2>&1 ||
         { mqs_fail "build: $(tail -20 "$MQS_DIR/build.log")"; return 1; }
     cmake --install "$b" --prefix "$prefix" >"$MQS_DIR/install.log" 2>&1 ||
         { mqs_fail "install: $(tail -5 "$MQS_DIR/install.log")"; return 1; }

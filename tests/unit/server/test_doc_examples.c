@@ -1,6 +1,7 @@
 /* Every configuration example in the documentation loads: each ```yaml
- * block of README.md and docs/ *.md, docs/examples/ *.yaml and
- * mqstated.example.yaml, through the loader and the loopback rule (what
+ * block of README.md and docs/ *.md, docs/examples/ *.yaml,
+ * mqstated.example.yaml and packaging/mqstated.yaml (the packaged
+ * default), through the loader and the loopback rule (what
  * mqstated checks before it reads any certificate or password file).
  *
  * A block that is not a whole file says so in its first line:
@@ -146,6 +147,7 @@ static void test_every_example_loads(void **state)
     int in_markdown = nblocks;
     each_file(MQS_SOURCE_DIR "/docs/examples", ".yaml", check_yaml_file);
     check_yaml_file(MQS_SOURCE_DIR "/mqstated.example.yaml");
+    check_yaml_file(MQS_SOURCE_DIR "/packaging/mqstated.yaml");
     print_message("%d YAML blocks in Markdown, %d files\n", in_markdown, nblocks - in_markdown);
     assert_true(in_markdown >= 8); /* the extraction itself works */
 }
