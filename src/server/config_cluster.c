@@ -13,8 +13,8 @@ void config_cluster_init(config_cluster *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "mqstate");
-    c->election_timeout_ms = 1000;
-    c->heartbeat_ms = 100;
+    c->election_timeout_ms = 500;
+    c->heartbeat_ms = 50;
     c->request_wait_ms = 10000;
     c->snapshot_entries = 8192;
 }

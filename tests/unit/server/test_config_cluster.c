@@ -73,8 +73,8 @@ static void defaults(void **state)
     config_init(&c);
     assert_int_equal(load(&c, HEAD "cluster:\n  node_id: 1\n" MEMBERS), 0);
     assert_string_equal(c.cluster.name, "mqstate");
-    assert_int_equal(c.cluster.election_timeout_ms, 1000);
-    assert_int_equal(c.cluster.heartbeat_ms, 100);
+    assert_int_equal(c.cluster.election_timeout_ms, 500);
+    assert_int_equal(c.cluster.heartbeat_ms, 50);
     assert_int_equal(c.cluster.request_wait_ms, 10000);
     assert_int_equal(c.cluster.snapshot_entries, 8192);
     assert_false(c.cluster.tls);
@@ -108,8 +108,8 @@ static void errors(void **state)
     expect_error(
         HEAD "cluster:\n  node_id: 1\n  members:\n    - {id: 1, raft_address: a:0, link_address: a:1}\n",
         "t.yaml:6: cluster.members[0].raft_address: expected host:port with a port from 1 to 65535, got \"a:0\"");
-    expect_error(HEAD "cluster:\n  node_id: 1\n  heartbeat_ms: 600\n" MEMBERS,
-                 "t.yaml:4: cluster: heartbeat_ms (600) must be at most half of election_timeout_ms (1000)");
+    expect_error(HEAD "cluster:\n  node_id: 1\n  heartbeat_ms: 300\n" MEMBERS,
+                 "t.yaml:4: cluster: heartbeat_ms (300) must be at most half of election_timeout_ms (500)");
     expect_error(HEAD "cluster:\n  node_id: 1\n  tls:\n    cert_file: /c.pem\n" MEMBERS,
                  "t.yaml:6: cluster.tls: cert_file, key_file and ca_file are required (mutual authentication)");
     expect_error(HEAD "cluster:\n  name: a b\n  node_id: 1\n" MEMBERS,
