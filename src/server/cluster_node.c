@@ -326,14 +326,19 @@ static bool on_restore(void *ctx, const uint8_t *data, size_t len)
     cluster_node *cn = ctx;
     char err[256];
     uint64_t index;
-    store_service_reset(cn->svc);
-    if (store_snapshot_load(cn->svc, data, len, &index, err, sizeof err)) {
+    store_install r = store_service_install_snapshot(cn->svc, data, len, &index, err, sizeof err);
+    if (r == STORE_INSTALL_OK) {
         log_info("cluster: state store snapshot installed (%zu bytes)", len);
         return true;
     }
-    log_error("cluster: a state store snapshot does not load (%s); not installed", err);
-    store_service_reset(cn->svc); /* it holds part of the snapshot */
-    return false;
+    if (r == STORE_INSTALL_REFUSED) {
+        log_error("cluster: a state store snapshot is damaged (%s); not installed", err);
+        return false;
+    }
+    /* The state machine is gone and raft cannot know: stop; a restart
+     * rebuilds it from this node's own raft directory. */
+    log_error("cluster: a verified state store snapshot did not load (%s): the store's state is lost; stopping", err);
+    abort();
 }
 
 static void on_role(void *ctx, bool is_leader, uint64_t leader_id, const char *address)

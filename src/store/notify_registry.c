@@ -41,6 +41,16 @@ struct notify_registry {
     size_t max_client_bytes; /* 0: unlimited */
 };
 
+void notify_registry_foreach_key(const notify_registry *r, void (*fn)(void *ctx, const uint8_t *key, size_t klen),
+                                 void *ctx)
+{
+    hashmap_iter it;
+    hashmap_iter_init(r->keys, &it);
+    const void *k;
+    size_t klen;
+    while (hashmap_iter_next(&it, &k, &klen, NULL)) fn(ctx, k, klen);
+}
+
 notify_registry *notify_registry_new(size_t max_client_bytes)
 {
     notify_registry *r = xcalloc(1, sizeof *r);

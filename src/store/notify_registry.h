@@ -63,6 +63,10 @@ size_t notify_registry_drop_client(notify_registry *r, const void *client_id, si
 size_t notify_registry_foreach_watcher(const notify_registry *r, const void *key, size_t klen, notify_watcher_fn fn,
                                        void *ctx);
 
+/* Call fn once for every key that has at least one watcher (any order). */
+void notify_registry_foreach_key(const notify_registry *r, void (*fn)(void *ctx, const uint8_t *key, size_t klen),
+                                 void *ctx);
+
 /* Accounted bytes of the client's registrations (0 if it has none). */
 size_t notify_registry_client_bytes(const notify_registry *r, const void *client_id, size_t idlen);
 

@@ -10,6 +10,7 @@
 
 #include "ssproto/topic.h"
 #include "store/service_impl.h"
+#include "store/snapshot.h"
 #include "util/alloc.h"
 #include "util/digest.h"
 
@@ -128,6 +129,81 @@ uint64_t store_service_digest(const store_service *s, size_t *keys)
     buf_free(&a.scratch);
     *keys = a.n;
     return a.x;
+}
+
+/* The watched keys' entries before a snapshot install: keys, values and
+ * node ids copied into one buffer (the keyspace goes away). */
+typedef struct watched {
+    size_t key_off, klen, val_off, vlen, node_off;
+    bool had;
+    hlc version; /* node is node_off into the buffer */
+} watched;
+
+typedef struct watch_set {
+    const store_service *s;
+    buf bytes, items; /* items: watched[] */
+} watch_set;
+
+static void watch_note(void *ctx, const uint8_t *key, size_t klen)
+{
+    watch_set *w = ctx;
+    watched x = {.key_off = w->bytes.len, .klen = klen};
+    buf_append(&w->bytes, key, klen);
+    keyspace_entry_view v;
+    x.had = keyspace_get(w->s->ks, key, klen, 0, &v);
+    if (x.had) {
+        x.val_off = w->bytes.len;
+        x.vlen = v.vlen;
+        buf_append(&w->bytes, v.value, v.vlen);
+        x.node_off = w->bytes.len;
+        buf_append(&w->bytes, v.version.node, v.version.node_len);
+        x.version = v.version;
+    }
+    buf_append(&w->items, &x, sizeof x);
+}
+
+/* One event per watched key whose entry changed across the install. */
+static void watch_publish(store_service *s, watch_set *w)
+{
+    size_t n = w->items.len / sizeof(watched);
+    for (size_t i = 0; i < n; i++) {
+        watched x;
+        memcpy(&x, w->items.data + i * sizeof x, sizeof x);
+        const uint8_t *key = w->bytes.data + x.key_off;
+        x.version.node = w->bytes.data + x.node_off;
+        keyspace_entry_view v;
+        bool has = keyspace_get(s->ks, key, x.klen, 0, &v);
+        if (!has && !x.had) continue;
+        if (has && x.had && hlc_compare(&v.version, &x.version) == 0) continue;
+        keyspace_event ev = {.key = key, .klen = x.klen};
+        if (has) {
+            ev.type = KEYSPACE_EVENT_SET;
+            ev.value = v.value;
+            ev.vlen = v.vlen;
+            ev.version = v.version;
+        } else {
+            ev.type = KEYSPACE_EVENT_DELETE;
+            ev.version = x.version;
+        }
+        keyspace_result res = {.nevents = 1};
+        res.events[0] = ev;
+        store_service__publish_events(s, &res);
+    }
+}
+
+store_install store_service_install_snapshot(store_service *s, const uint8_t *p, size_t n, uint64_t *last_index,
+                                             char *err, size_t errlen)
+{
+    if (!store_snapshot_verify(p, n, err, errlen)) return STORE_INSTALL_REFUSED;
+    watch_set w = {.s = s};
+    notify_registry_foreach_key(s->reg, watch_note, &w);
+    store_service_reset(s);
+    bool ok = store_snapshot_load(s, p, n, last_index, err, errlen);
+    if (!ok) store_service_reset(s); /* it holds part of the snapshot */
+    watch_publish(s, &w);
+    buf_free(&w.bytes);
+    buf_free(&w.items);
+    return ok ? STORE_INSTALL_OK : STORE_INSTALL_BROKEN;
 }
 
 void store_service_reset(store_service *s)

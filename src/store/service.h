@@ -196,6 +196,17 @@ bool store_service_decide(store_service *s, const store_request *req, store_reco
  * keyspace, replies and de-duplication state. */
 void store_service_apply(store_service *s, const store_record *r, store_reply *out);
 
+/* A raft follower catching up from the leader's snapshot: verify it
+ * (store_snapshot_verify: REFUSED, the service untouched, "offset N:
+ * why" in err), reset, load it, and notify this node's KEYNOTIFY watchers
+ * once for each watched key whose entry changed: SET with the new value,
+ * or DELETE (with the removed entry's version) if it is gone. The changes
+ * in between are not seen one by one (docs/cluster.md). BROKEN: a
+ * verified snapshot did not load (a writer bug): the service is empty,
+ * its state lost; the caller must not go on serving. */
+typedef enum store_install { STORE_INSTALL_OK, STORE_INSTALL_REFUSED, STORE_INSTALL_BROKEN } store_install;
+store_install store_service_install_snapshot(store_service *s, const uint8_t *p, size_t n, uint64_t *last_index,
+                                             char *err, size_t errlen);
 /* The keyspace's content as one number, for comparing the replicas of a
  * cluster: the XOR of digest64 over each entry's key, value, version,
  * fencing token and deadline (order-independent: table order differs

@@ -496,6 +496,14 @@ static bool check_trailer(snap_r *r, size_t n, const snap_header *h)
     return true;
 }
 
+bool store_snapshot_verify(const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+    snap_r r = {.p = p, .end = n, .err = err, .errlen = errlen};
+    if (errlen) err[0] = 0;
+    snap_header h;
+    return read_header(&r, &h) && check_trailer(&r, n, &h);
+}
+
 bool store_snapshot_load(store_service *fresh, const uint8_t *p, size_t n, uint64_t *last_index, char *err,
                          size_t errlen)
 {

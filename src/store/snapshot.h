@@ -96,6 +96,11 @@ bool store_snapshot_write_ext(const store_service *s, uint64_t last_index, snaps
 bool store_snapshot_load(store_service *fresh, const uint8_t *p, size_t n, uint64_t *last_index, char *err,
                          size_t errlen);
 
+/* The header and the trailer (counts, length, the CRC of every byte) of
+ * p[0..n), without loading anything: a snapshot that passes was written
+ * whole by a store_snapshot_write and arrived unchanged. false with
+ * "offset N: why" in err. */
+bool store_snapshot_verify(const uint8_t *p, size_t n, char *err, size_t errlen);
 /* A record of the LOCL section, borrowed from the input: NULL, or a short
  * static text saying why it is corrupt (the load then fails naming it). */
 typedef const char *(*snapshot_local_fn)(void *ctx, uint8_t type, const uint8_t *p, size_t n);

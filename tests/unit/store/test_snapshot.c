@@ -312,6 +312,78 @@ static void test_reset_then_load(void **state)
     store_service_free(b);
 }
 
+/* Notifications seen by the installing node's watchers. */
+typedef struct seen {
+    char log[1024];
+} seen;
+
+static void note_notify(void *ctx, const store_notification *n)
+{
+    seen *x = ctx;
+    size_t used = strlen(x->log);
+    snprintf(x->log + used, sizeof x->log - used, "%.*s:%.*s|", (int)n->key.len, (const char *)n->key.data,
+             (int)n->payload.len, (const char *)n->payload.data);
+}
+
+static void set_kv(store_service *s, const char *k, const char *v, uint64_t wall)
+{
+    store_record r = {.type = STORE_REC_SET, .now_ms = T0, .key = B(k, strlen(k)), .value = B(v, strlen(v))};
+    r.version = (hlc){wall, 0, (const uint8_t *)"n", 1};
+    r.persist = true;
+    store_reply out;
+    store_reply_init(&out);
+    store_service_apply(s, &r, &out);
+    store_reply_free(&out);
+}
+
+/* A follower installs the leader's snapshot: each watched key whose
+ * entry changed is notified once with its new state; a damaged snapshot
+ * is refused with the state untouched. */
+static void test_install_notifies(void **state)
+{
+    (void)state;
+    store_service *leader = svc_new("nodeA");
+    set_kv(leader, "k1", "new", T0 + 10);
+    set_kv(leader, "k3", "same", T0 + 3);
+    set_kv(leader, "k4", "born", T0 + 11);
+    sink k;
+    snapshot(leader, 9, &k);
+    store_config c;
+    store_config_default(&c);
+    c.node_id = "nodeB";
+    seen x = {{0}};
+    store_service *f = store_service_new(&c, note_notify, &x);
+    set_kv(f, "k1", "old", T0 + 1);
+    set_kv(f, "k2", "gone", T0 + 2);
+    set_kv(f, "k3", "same", T0 + 3);
+    x.log[0] = 0;
+    const char *watched[] = {"k1", "k2", "k3", "k4"};
+    for (int i = 0; i < 4; i++) notify_registry_add(f->reg, "w", 1, watched[i], 2);
+    char err[256];
+    uint64_t idx;
+    /* Damaged: refused, nothing changed, nobody notified. */
+    k.out.data[k.out.len / 2] ^= 1;
+    assert_int_equal(store_service_install_snapshot(f, k.out.data, k.out.len, &idx, err, sizeof err),
+                     STORE_INSTALL_REFUSED);
+    k.out.data[k.out.len / 2] ^= 1;
+    assert_string_equal(x.log, "");
+    keyspace_entry_view v;
+    assert_true(keyspace_get(f->ks, "k2", 2, 0, &v));
+    /* Whole: installed; k1 and k4 SET, k2 DELETE, k3 unchanged (silent). */
+    assert_int_equal(store_service_install_snapshot(f, k.out.data, k.out.len, &idx, err, sizeof err), STORE_INSTALL_OK);
+    assert_int_equal(idx, 9);
+    assert_non_null(strstr(x.log, "k1:"));
+    assert_non_null(strstr(x.log, "new"));
+    assert_non_null(strstr(x.log, "k2:"));
+    assert_non_null(strstr(x.log, "DELETE"));
+    assert_non_null(strstr(x.log, "k4:"));
+    assert_null(strstr(x.log, "k3:"));
+    assert_false(keyspace_get(f->ks, "k2", 2, 0, &v));
+    buf_free(&k.out);
+    store_service_free(leader);
+    store_service_free(f);
+}
+
 static void test_during_rehash(void **state)
 {
     (void)state;
@@ -646,11 +718,12 @@ static void test_sink_failure_stops(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_many), cmocka_unit_test(test_only_durable),
-        cmocka_unit_test(test_during_rehash),   cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_deterministic),   cmocka_unit_test(test_truncation_and_flips),
-        cmocka_unit_test(test_errors_named),    cmocka_unit_test(test_sink_failure_stops),
-        cmocka_unit_test(test_crafted),         cmocka_unit_test(test_reset_then_load),
+        cmocka_unit_test(test_round_trip_many),  cmocka_unit_test(test_only_durable),
+        cmocka_unit_test(test_during_rehash),    cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_deterministic),    cmocka_unit_test(test_truncation_and_flips),
+        cmocka_unit_test(test_errors_named),     cmocka_unit_test(test_sink_failure_stops),
+        cmocka_unit_test(test_crafted),          cmocka_unit_test(test_reset_then_load),
+        cmocka_unit_test(test_install_notifies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
