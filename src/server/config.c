@@ -13,6 +13,7 @@
 #include "server/config_keys.h"
 #include "ssproto/glob.h"
 #include "server/config_listener.h"
+#include "server/config_metrics.h"
 #include "server/schema.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -572,6 +573,8 @@ static const key_spec top_keys[] = {
     {"store", schema_parse_section, offsetof(config, store), 0, 0, 0, config_store_keys, NULL},
     {"authorization", schema_parse_section, offsetof(config, authz), 0, 0, 0, config_authz_keys, NULL},
     {"persistence", schema_parse_section, offsetof(config, persistence), 0, 0, 0, persistence_keys, NULL},
+    {"metrics", schema_parse_section, offsetof(config, metrics), 0, 0, 0, config_metrics_keys, config_metrics_check},
+    {"sys_interval", schema_parse_uint, offsetof(config, sys_interval), 4, 0, 86400, NULL, NULL},
     SCHEMA_END,
 };
 
@@ -596,6 +599,8 @@ void config_init(config *c)
     c->persistence.snapshot_log_bytes = CONFIG_SNAPSHOT_LOG_BYTES;
     c->persistence.retained = BROKER_PERSIST_ALL;
     c->persistence.sessions = BROKER_PERSIST_ALL;
+    config_metrics_init(&c->metrics);
+    c->sys_interval = 10;
 }
 
 void config_store_bridge(const config *c, store_bridge_config *out)

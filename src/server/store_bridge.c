@@ -65,6 +65,7 @@
  * when the slot is reused, so the steady state does not allocate. */
 typedef struct pending {
     uint64_t tag;
+    uint64_t arrived_ns; /* uv_hrtime at the request's arrival (latency) */
     uint32_t expiry_s;
     size_t topic_len; /* data: response topic, then correlation data */
     buf data;
@@ -116,7 +117,28 @@ struct store_bridge {
     uint32_t *inflight;
     buf inflight_fifo;
     size_t inflight_head;
+    uint64_t arrived_ns; /* of the request being handled (on_request) */
+    store_bridge_stats stats;
 };
+
+const double store_bridge_latency_bounds[STORE_BRIDGE_LATENCY_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+/* The same bounds in ns, for the comparison on the reply path. */
+static const uint64_t latency_bounds_ns[STORE_BRIDGE_LATENCY_BUCKETS] = {
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000, 250000000,
+    500000000, 1000000000, 2500000000u};
+
+/* A reply to a request that arrived at `arrived_ns` is being sent. */
+static void latency_observe(store_bridge *sb, uint64_t arrived_ns)
+{
+    uint64_t d = uv_hrtime() - arrived_ns;
+    size_t i = 0;
+    while (i < STORE_BRIDGE_LATENCY_BUCKETS && d > latency_bounds_ns[i]) i++;
+    sb->stats.latency[i]++;
+    sb->stats.latency_sum_ns += d;
+}
+
+void store_bridge_get_stats(const store_bridge *sb, store_bridge_stats *out) { *out = sb->stats; }
 
 /* Slots of the in-flight filter: 256 KiB; with the bridge's at most
  * PENDING_MAX writes in flight, counts fit a u32, and with a few hundred
@@ -530,6 +552,7 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
     mqtt_bytes props =
         store_reply_props_build(&sb->props, pending_corr(p), 200, NULL, (mqtt_bytes){0}, reply_version(sb));
     send_reply(sb, pending_topic(p), props, BUF(&sb->reply.payload), p->expiry_s);
+    latency_observe(sb, p->arrived_ns);
     buf_shrink(&p->data, 4096);
 }
 
@@ -549,6 +572,8 @@ static void on_fail(void *ctx, uint64_t tag, const char *why)
     }
     log_debug("state store: write %" PRIu64 " failed in the log: %s", tag, why);
     reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, why);
+    sb->stats.writes_unavailable++;
+    latency_observe(sb, p->arrived_ns);
 }
 
 /* Remember where to reply, then propose; the reply is sent on commit. */
@@ -558,10 +583,13 @@ static void propose_write(store_bridge *sb, const request_view *rv, const store_
     if (!pending_room(sb, cost)) {
         log_debug("state store: too many writes pending; refused");
         reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, "too many writes pending");
+        sb->stats.writes_unavailable++;
+        latency_observe(sb, sb->arrived_ns);
         return;
     }
     pending *p = pending_at(sb, sb->ring_n++);
     p->tag = sb->next_tag + 1; /* the tag propose is about to use */
+    p->arrived_ns = sb->arrived_ns;
     p->expiry_s = rv->expiry_s;
     p->topic_len = rv->response_topic.len;
     p->data.len = 0;
@@ -569,11 +597,14 @@ static void propose_write(store_bridge *sb, const request_view *rv, const store_
     buf_append(&p->data, rv->correlation.data, rv->correlation.len);
     sb->pending_bytes += cost;
     uint64_t tag;
+    sb->stats.writes_logged++;
     if (propose(sb, rec, disk, &tag)) return;
     assert(tag == p->tag && sb->ring_n && pending_at(sb, sb->ring_n - 1) == p);
     sb->ring_n--; /* refused: no callback will come for it */
     sb->pending_bytes -= cost;
     reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, "the state store log refused the write");
+    sb->stats.writes_unavailable++;
+    latency_observe(sb, sb->arrived_ns);
 }
 
 /* Keep a CLOCK record ahead of the server clock in the log: proposed when
@@ -602,6 +633,7 @@ static void reply_now(store_bridge *sb, const request_view *rv, const store_requ
         store_reply_props_build(&sb->props, rv->correlation, r->status, r->status_message,
                                 (mqtt_bytes){req->prot_ver.data, (uint32_t)req->prot_ver.len}, reply_version(sb));
     send_reply(sb, rv->response_topic, props, BUF(&r->payload), rv->expiry_s);
+    latency_observe(sb, sb->arrived_ns);
 }
 
 /* Replies decide gave at once to a request that is not repeatable: an
@@ -658,7 +690,12 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
 {
     store_bridge *sb = ctx;
     request_view rv = {.client_id = client_id};
-    if (!request_acceptable(sb, pub, username, who, &rv)) return;
+    sb->stats.requests++;
+    sb->arrived_ns = uv_hrtime();
+    if (!request_acceptable(sb, pub, username, who, &rv)) {
+        sb->stats.envelope_refused++;
+        return;
+    }
     store_request req = {0};
     req.who.client_id = (store_bytes){rv.client_id.data, rv.client_id.len};
     req.who.who = who;
@@ -685,6 +722,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
                         local_lookup(sb, &req, digest))) {
         log_debug("state store: repeated request from %.*s answered with its remembered reply", (int)rv.client_id.len,
                   (const char *)rv.client_id.data);
+        sb->stats.dedup_hits++;
         reply_now(sb, &rv, &req);
         return;
     }
