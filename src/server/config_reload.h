@@ -11,6 +11,8 @@ typedef struct config_running {
     broker_limits limits;
     config_store store;
     config_persistence persistence;
+    config_metrics metrics;
+    uint32_t sys_interval;
 } config_running;
 
 void config_running_set(config_running *r, const config *c);

@@ -20,6 +20,7 @@
 #include "server/principal_ops.h"
 #include "server/security.h"
 #include "server/store_bridge.h"
+#include "server/sys_topics.h"
 #include "store/record.h"
 #include "store/service.h"
 #include "util/clock.h"
@@ -50,6 +51,7 @@ typedef struct server {
     ops_ready ready;
     ops_gauges gauges;
     metrics *metrics;
+    sys_topics *sys; /* $SYS/broker/...; NULL: sys_interval 0 */
     uv_signal_t sigint, sigterm, sighup, sigusr1;
 } server;
 
@@ -178,6 +180,7 @@ static void on_signal_closed(uv_handle_t *h) { (void)h; }
 static void server_stop(server *s)
 {
     metrics_shutdown(s->metrics);
+    sys_topics_shutdown(s->sys);
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
     authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
@@ -340,6 +343,7 @@ static int run(config *cfg, const options *o)
         server_stop(&s);
     } else {
         ops_ready_set(&s.ready, ready_listeners, true);
+        s.sys = sys_topics_new(&s.loop, s.broker, s.net, cfg->sys_interval, ms.start_wall_ms);
         uv_signal_start(&s.sigint, on_signal, SIGINT);
         uv_signal_start(&s.sigterm, on_signal, SIGTERM);
         uv_signal_start(&s.sighup, on_reload, SIGHUP);
@@ -352,6 +356,7 @@ static int run(config *cfg, const options *o)
     store_bridge_free(s.store);
     store_log_free(s.slog);
     broker_free(s.broker);
+    sys_topics_free(s.sys);
     net_free(s.net);
     if (uv_loop_close(&s.loop) != 0) log_warn("event loop closed with handles still open");
     if (rc == 0) log_info("stopped");

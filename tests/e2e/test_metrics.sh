@@ -184,8 +184,86 @@ test_tls_scrape() {
         mqs_fail "plain HTTP served on the TLS endpoint"
 }
 
-mqs_run_tests test_scrape_promtool test_counters_move test_codes test_hostile_clients
+test_reload_needs_restart() {
+    sed -i "s/idle_timeout: 2/idle_timeout: 3/" "$D/broker.conf"
+    kill -HUP "$MQS_PID"
+    local deadline=$(($(mqs_now_ms) + 5000))
+    until grep -q 'reload: metrics changed, needs a restart' "$D/broker.log"; do
+        (($(mqs_now_ms) < deadline)) || { mqs_fail "no needs-a-restart line"; break; }
+        sleep 0.05
+    done
+    [[ $(code "$(url /healthz)") == 200 ]] || mqs_fail "endpoint gone after the reload"
+}
+
+# $SYS/broker/...: sys_interval 1 s.
+sys_get() { mqs_sub -C 1 -W 5 -t "$1" "${@:2}"; }
+
+test_sys_topics() {
+    [[ $(sys_get '$SYS/broker/version') == "mqstated "* ]] || mqs_fail "version"
+    [[ $(sys_get '$SYS/broker/uptime') =~ ^[0-9]+\ seconds$ ]] || mqs_fail "uptime"
+    mqs_bg mosquitto_sub -h 127.0.0.1 -p "$MQS_PORT" -i s1 -t a/b -k 30
+    mqs_bg mosquitto_sub -h 127.0.0.1 -p "$MQS_PORT" -i s2 -t a/b -k 30
+    mqs_pub -i p -r -t r/1 -m x
+    local deadline=$(($(mqs_now_ms) + 10000)) v
+    while (($(mqs_now_ms) < deadline)); do
+        v=$(sys_get '$SYS/broker/clients/connected')
+        [[ "$v" == 2 ]] && break
+        sleep 0.3
+    done
+    [[ "$v" == 2 ]] || mqs_fail "clients/connected is $v, expected 2"
+    [[ $(sys_get '$SYS/broker/subscriptions/count') == 2 ]] || mqs_fail "subscriptions/count"
+    [[ $(sys_get '$SYS/broker/retained messages/count') -ge 1 ]] || mqs_fail "retained messages/count"
+    [[ $(sys_get '$SYS/broker/publish/messages/received') -ge 1 ]] || mqs_fail "publish/messages/received"
+    [[ $(sys_get '$SYS/broker/bytes/received') -ge 1 ]] || mqs_fail "bytes/received"
+    [[ -n $(sys_get '$SYS/broker/heap/current') ]] || mqs_fail "heap/current"
+    # A subscriber to "#" hears nothing from $SYS (MQTT 4.7.2), and one to
+    # the uptime hears about one update a second, not a flood.
+    local n
+    n=$(mqs_sub -t '#' -W 3 -i hash 2>/dev/null | grep -c . || true)
+    ((n == 1)) || mqs_fail "a '#' subscriber got $n messages (only r/1, retained, expected)"
+    n=$(mqs_sub -t '$SYS/broker/uptime' -W 3 -i up 2>/dev/null | wc -l || true)
+    ((n >= 2 && n <= 5)) || mqs_fail "$n uptime messages in 3 s"
+    # Clients cannot write $SYS/broker/.
+    mosquitto_pub -h 127.0.0.1 -p "$MQS_PORT" -V mqttv5 -q 1 -r -t '$SYS/broker/version' -m forged 2>/dev/null
+    [[ $(sys_get '$SYS/broker/version') == "mqstated "* ]] || mqs_fail "a client overwrote \$SYS/broker/version"
+}
+
+test_sys_authorization() {
+    local out
+    out=$(sys_get '$SYS/broker/version' -i ops-1)
+    [[ "$out" == "mqstated "* ]] || mqs_fail "ops-1 may read \$SYS: got '$out'"
+    out=$(mosquitto_sub -h 127.0.0.1 -p "$MQS_PORT" -V mqttv5 -i app-1 -t '$SYS/broker/version' -C 1 -W 3 2>&1)
+    [[ "$out" != "mqstated "* ]] || mqs_fail "app-1 read \$SYS"
+    grep -qi 'not authorized\|denied\|0x87\|135' <<<"$out" || mqs_fail "app-1 not refused: $out"
+    out=$(mosquitto_sub -h 127.0.0.1 -p "$MQS_PORT" -V mqttv5 -i app-1 -t '#' -W 3 2>&1 | grep -c mqstated || true)
+    ((out == 0)) || mqs_fail "app-1 got \$SYS through '#'"
+}
+
+CONFIG_EXTRA="sys_interval: 0"
+mqs_run_tests test_scrape_promtool test_counters_move test_codes test_hostile_clients test_reload_needs_restart
 rc=$?
+
+CONFIG_EXTRA="sys_interval: 1"
+mqs_run_tests test_sys_topics || rc=1
+CONFIG_EXTRA=$(cat <<'YAML'
+sys_interval: 1
+authorization:
+  enabled: true
+  rules:
+    - principals: {clientIds: [ops-1]}
+      brokerResources:
+        - method: Connect
+        - method: Subscribe
+          topics: ["$SYS/#"]
+    - principals: {clientIds: [app-1]}
+      brokerResources:
+        - method: Connect
+        - method: Subscribe
+          topics: ["#"]
+YAML
+)
+mqs_run_tests test_sys_authorization || rc=1
+CONFIG_EXTRA=""
 
 # The hash as `mqstated passwd` writes it (the second field of its line).
 echo s3cret-scrape | "$MQS_BIN" passwd --stdin "$D/pw" scraper >/dev/null || echo "passwd failed" >&2
