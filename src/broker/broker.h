@@ -101,8 +101,8 @@ typedef struct broker_stats {
     uint64_t dropped_expired;
     /* Plain counters, incremented where the event happens (no locks: the
      * loop thread only); the exporter reads them on scrape. */
-    uint64_t connects;              /* CONNACK 0 sent */
-    uint64_t connects_refused[4];   /* refusing CONNACK by BROKER_REFUSED_* */
+    uint64_t connects;                      /* CONNACK 0 sent */
+    uint64_t connects_refused[4];           /* refusing CONNACK by BROKER_REFUSED_* */
     uint64_t msgs_in[3], msgs_out[3];       /* PUBLISH received / sent, by QoS */
     uint64_t payload_in[3], payload_out[3]; /* their payload bytes */
 } broker_stats;

@@ -21,10 +21,8 @@ void broker__count_refusal(broker *b, uint8_t rc)
     if (rc == MQTT_RC_BAD_USER_OR_PASSWORD || rc == MQTT_RC_NOT_AUTHORIZED || rc == MQTT_RC_BAD_AUTH_METHOD ||
         rc == MQTT_RC_BANNED)
         why = BROKER_REFUSED_AUTH;
-    else if (rc == MQTT_RC_QUOTA_EXCEEDED || rc == MQTT_RC_SERVER_BUSY)
-        why = BROKER_REFUSED_QUOTA;
-    else if (rc == MQTT_RC_CLIENT_ID_INVALID)
-        why = BROKER_REFUSED_CLIENT_ID;
+    else if (rc == MQTT_RC_QUOTA_EXCEEDED || rc == MQTT_RC_SERVER_BUSY) why = BROKER_REFUSED_QUOTA;
+    else if (rc == MQTT_RC_CLIENT_ID_INVALID) why = BROKER_REFUSED_CLIENT_ID;
     b->stats.connects_refused[why]++;
 }
 

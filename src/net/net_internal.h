@@ -74,7 +74,7 @@ struct net {
     unsigned max_pending; /* per address; 0 = no limit */
     net_refusals refused_pending, refused_nofd, refused_error;
     uint64_t accepted, bytes_read, bytes_written; /* net_get_stats */
-    uv_timer_t refuse_timer; /* reports refusals held back by the once-a-second rule */
+    uv_timer_t refuse_timer;                      /* reports refusals held back by the once-a-second rule */
     /* Out of file descriptors at accept: the reserve descriptor is closed
      * so the pending connections can be accepted and closed at once
      * (rather than left in the backlog, which keeps the listener readable

@@ -37,9 +37,9 @@ struct ops_conn {
     uint64_t since_ms;     /* accept, last response or drain: the idle clock */
     size_t len;            /* bytes in `in` */
     bool closing;
-    bool waiting_auth;  /* queued or in the password check: not read, not parsed */
+    bool waiting_auth;   /* queued or in the password check: not read, not parsed */
     int8_t auth_verdict; /* for the head at the start of `in`: 1 passed, -1 refused, 0 not checked */
-    bool over_backlog;  /* not read until on_drain */
+    bool over_backlog;   /* not read until on_drain */
     uint8_t in[OPS_HTTP_MAX_HEAD];
 };
 

@@ -28,12 +28,12 @@ struct ssl_ctx_st;
 
 typedef struct ops_http_config {
     const char *bind;
-    uint16_t port;              /* 0: any free port (tests) */
-    struct ssl_ctx_st *tls;     /* NULL: plain HTTP; the listener takes its own reference */
-    const char *username;       /* NULL: /metrics needs no authentication */
+    uint16_t port;               /* 0: any free port (tests) */
+    struct ssl_ctx_st *tls;      /* NULL: plain HTTP; the listener takes its own reference */
+    const char *username;        /* NULL: /metrics needs no authentication */
     const passwd_hash *password; /* with username: copied */
-    unsigned max_connections;   /* > 0 */
-    unsigned idle_timeout_s;    /* > 0 */
+    unsigned max_connections;    /* > 0 */
+    unsigned idle_timeout_s;     /* > 0 */
 } ops_http_config;
 
 /* What the endpoint serves; everything is borrowed and must outlive it. */
@@ -49,8 +49,16 @@ typedef struct ops_http_stats {
     uint64_t connections_refused; /* over max_connections */
     uint64_t responses[8];        /* by OPS_HTTP_CODE_* index */
 } ops_http_stats;
-enum { OPS_HTTP_CODE_200, OPS_HTTP_CODE_400, OPS_HTTP_CODE_401, OPS_HTTP_CODE_404,
-       OPS_HTTP_CODE_405, OPS_HTTP_CODE_431, OPS_HTTP_CODE_503, OPS_HTTP_CODES };
+enum {
+    OPS_HTTP_CODE_200,
+    OPS_HTTP_CODE_400,
+    OPS_HTTP_CODE_401,
+    OPS_HTTP_CODE_404,
+    OPS_HTTP_CODE_405,
+    OPS_HTTP_CODE_431,
+    OPS_HTTP_CODE_503,
+    OPS_HTTP_CODES
+};
 extern const int ops_http_codes[OPS_HTTP_CODES];
 
 typedef struct ops_http ops_http;

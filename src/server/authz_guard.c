@@ -47,8 +47,7 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
     switch (r->action) {
     case BROKER_ACTION_CONNECT: return verdict(counted(g, AUTHZ_GUARD_CONNECT, authz_connect(g->policy, r->who)));
     case BROKER_ACTION_PUBLISH:
-        return verdict(
-            counted(g, AUTHZ_GUARD_PUBLISH, authz_publish(g->policy, r->who, r->topic.data, r->topic.len)));
+        return verdict(counted(g, AUTHZ_GUARD_PUBLISH, authz_publish(g->policy, r->who, r->topic.data, r->topic.len)));
     case BROKER_ACTION_SUBSCRIBE:
         if (in_notify_namespace(r->filter)) return MQTT_RC_SUCCESS; /* the bridge decides */
         return verdict(

@@ -124,12 +124,12 @@ typedef struct config_log {
 #define CONFIG_METRICS_USER_MAX 128
 
 typedef struct config_metrics {
-    bool enabled;   /* the section is present */
-    char bind[46];  /* default 127.0.0.1 */
-    config_tls tls; /* tls.enabled: the subsection is present */
-    uint16_t port;  /* default CONFIG_METRICS_PORT; 0: any free port (tests) */
-    uint32_t max_connections; /* default 16 */
-    uint32_t idle_timeout;    /* seconds, default 10 */
+    bool enabled;                               /* the section is present */
+    char bind[46];                              /* default 127.0.0.1 */
+    config_tls tls;                             /* tls.enabled: the subsection is present */
+    uint16_t port;                              /* default CONFIG_METRICS_PORT; 0: any free port (tests) */
+    uint32_t max_connections;                   /* default 16 */
+    uint32_t idle_timeout;                      /* seconds, default 10 */
     char username[CONFIG_METRICS_USER_MAX + 1]; /* "": no authentication */
     passwd_hash password;                       /* parsed password_hash, with username */
     unsigned line;                              /* of the section, for messages */

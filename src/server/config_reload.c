@@ -158,15 +158,15 @@ unsigned config_reload_merge(const config_running *running, config *next)
     changed += merge_persistence(&running->persistence, &next->persistence);
     /* The endpoint listens once, and the $SYS timer is armed once. */
     config_metrics was = running->metrics, now = next->metrics; /* both zeroed by config_init: padding compares */
-    was.line = now.line = 0;                                   /* where the section is in the file does not count */
+    was.line = now.line = 0;                                    /* where the section is in the file does not count */
     if (memcmp(&was, &now, sizeof now) != 0) {
         log_warn("reload: metrics changed, needs a restart; still as at start");
         next->metrics = running->metrics;
         changed++;
     }
     if (running->sys_interval != next->sys_interval) {
-        log_warn("reload: sys_interval %u -> %u needs a restart; still %u", running->sys_interval,
-                 next->sys_interval, running->sys_interval);
+        log_warn("reload: sys_interval %u -> %u needs a restart; still %u", running->sys_interval, next->sys_interval,
+                 running->sys_interval);
         next->sys_interval = running->sys_interval;
         changed++;
     }

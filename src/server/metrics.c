@@ -74,8 +74,8 @@ static void write_connections(const metrics_sources *s, const broker_stats *bs, 
     gauge(b, "mqstated_connections", "MQTT connections past CONNACK.", (double)bs->clients);
     counter(b, "mqstated_connections_accepted_total", "TCP connections accepted on the MQTT listeners.", ns.accepted);
     counter(b, "mqstated_connects_total", "CONNECTs accepted (CONNACK success).", bs->connects);
-    static const char *const why[] = {"pending_per_address", "no_descriptor", "accept_error", "not_authorized",
-                                      "quota", "client_id_invalid", "other"};
+    static const char *const why[] = {"pending_per_address", "no_descriptor", "accept_error", "not_authorized", "quota",
+                                      "client_id_invalid",   "other"};
     uint64_t v[] = {ns.refused_pending,
                     ns.refused_nofd,
                     ns.refused_error,
@@ -96,12 +96,12 @@ static void write_messages(const metrics_sources *s, const broker_stats *bs, buf
     static const char *const qos[] = {"0", "1", "2"};
     labelled(b, "mqstated_messages_received_total", EXPO_COUNTER, "PUBLISH packets received, by QoS.", "qos", qos,
              bs->msgs_in, 3);
-    labelled(b, "mqstated_messages_sent_total", EXPO_COUNTER, "PUBLISH packets sent, by QoS.", "qos", qos,
-             bs->msgs_out, 3);
+    labelled(b, "mqstated_messages_sent_total", EXPO_COUNTER, "PUBLISH packets sent, by QoS.", "qos", qos, bs->msgs_out,
+             3);
     labelled(b, "mqstated_message_received_bytes_total", EXPO_COUNTER, "Payload bytes of PUBLISH received, by QoS.",
              "qos", qos, bs->payload_in, 3);
-    labelled(b, "mqstated_message_sent_bytes_total", EXPO_COUNTER, "Payload bytes of PUBLISH sent, by QoS.", "qos",
-             qos, bs->payload_out, 3);
+    labelled(b, "mqstated_message_sent_bytes_total", EXPO_COUNTER, "Payload bytes of PUBLISH sent, by QoS.", "qos", qos,
+             bs->payload_out, 3);
     static const char *const why[] = {"backlog_qos0", "queue_full", "too_large", "expired"};
     uint64_t d[] = {bs->dropped_qos0, bs->dropped_queue_full, bs->dropped_too_large, bs->dropped_expired};
     labelled(b, "mqstated_messages_dropped_total", EXPO_COUNTER, "Messages not delivered to a subscriber, by reason.",
@@ -115,8 +115,7 @@ static void write_messages(const metrics_sources *s, const broker_stats *bs, buf
     labelled(b, "mqstated_sessions", EXPO_GAUGE, "Sessions, connected or not.", "state", st, sv, 2);
     gauge(b, "mqstated_queued_messages", "Messages queued for sessions, not yet sent.", (double)q.queued);
     gauge(b, "mqstated_inflight_messages", "QoS 1/2 messages sent and not yet acknowledged.", (double)q.inflight);
-    gauge(b, "mqstated_queued_bytes", "Bytes of queued and in-flight messages (entry and message).",
-          (double)q.bytes);
+    gauge(b, "mqstated_queued_bytes", "Bytes of queued and in-flight messages (entry and message).", (double)q.bytes);
 }
 
 static void write_authz(const metrics_sources *s, buf *b)
@@ -175,8 +174,7 @@ static void write_persistence(const metrics_sources *s, buf *b)
     store_log_stats ls;
     store_log_get_stats(s->slog, &ls);
     gauge(b, "mqstated_persistence_log_bytes", "Length of the current log file.", (double)ls.file_bytes);
-    counter(b, "mqstated_persistence_records_written_total", "Durable records written to the log.",
-            ls.records_written);
+    counter(b, "mqstated_persistence_records_written_total", "Durable records written to the log.", ls.records_written);
     counter(b, "mqstated_persistence_fsyncs_total", "Successful fsyncs of the log.", ls.fsyncs);
     counter(b, "mqstated_persistence_write_errors_total", "Failed writes and fsyncs of the log.", ls.write_errors);
     counter(b, "mqstated_persistence_snapshots_total", "Snapshots installed since the start.", ls.snapshots);
@@ -227,8 +225,8 @@ static bool loopback(const char *addr) { return strncmp(addr, "127.", 4) == 0 ||
 
 static const char *opt(const char *s) { return s[0] ? s : NULL; }
 
-int metrics_start(uv_loop_t *loop, const config *cfg, const metrics_sources *src, const ops_ready *ready,
-                  metrics **out, char *err, size_t errlen)
+int metrics_start(uv_loop_t *loop, const config *cfg, const metrics_sources *src, const ops_ready *ready, metrics **out,
+                  char *err, size_t errlen)
 {
     *out = NULL;
     const config_metrics *mc = &cfg->metrics;
@@ -270,8 +268,8 @@ int metrics_start(uv_loop_t *loop, const config *cfg, const metrics_sources *src
     *out = m;
     if (rc != 0) return -1;
     bool v6 = strchr(mc->bind, ':') != NULL;
-    log_info("metrics: serving /metrics, /healthz and /readyz on %s%s%s:%u%s%s", v6 ? "[" : "", mc->bind,
-             v6 ? "]" : "", ops_http_port(m->http), mc->tls.enabled ? " (TLS)" : "", mc->username[0] ? " (basic auth)" : "");
+    log_info("metrics: serving /metrics, /healthz and /readyz on %s%s%s:%u%s%s", v6 ? "[" : "", mc->bind, v6 ? "]" : "",
+             ops_http_port(m->http), mc->tls.enabled ? " (TLS)" : "", mc->username[0] ? " (basic auth)" : "");
     return 0;
 }
 

@@ -38,8 +38,8 @@ typedef struct metrics metrics;
 /* Start the endpoint when cfg->metrics.enabled (else *out = NULL, 0).
  * -1 with err set on failure; *out may then need the loop and
  * metrics_free like after metrics_shutdown. */
-int metrics_start(uv_loop_t *loop, const config *cfg, const metrics_sources *src, const ops_ready *ready,
-                  metrics **out, char *err, size_t errlen);
+int metrics_start(uv_loop_t *loop, const config *cfg, const metrics_sources *src, const ops_ready *ready, metrics **out,
+                  char *err, size_t errlen);
 void metrics_shutdown(metrics *m);
 void metrics_free(metrics *m);
 

@@ -125,8 +125,8 @@ const double store_bridge_latency_bounds[STORE_BRIDGE_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 /* The same bounds in ns, for the comparison on the reply path. */
 static const uint64_t latency_bounds_ns[STORE_BRIDGE_LATENCY_BUCKETS] = {
-    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000, 250000000,
-    500000000, 1000000000, 2500000000u};
+    100000,   250000,   500000,    1000000,   2500000,   5000000,    10000000,
+    25000000, 50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000u};
 
 /* A reply to a request that arrived at `arrived_ns` is being sent. */
 static void latency_observe(store_bridge *sb, uint64_t arrived_ns)

@@ -239,12 +239,36 @@ test_sys_authorization() {
     ((out == 0)) || mqs_fail "app-1 got \$SYS through '#'"
 }
 
+# persistence.dir with sys_interval 1: the $SYS retained messages are
+# not logged, a state store write is, and the log's figures move.
+test_persistence_figures() {
+    sleep 2.5 # two $SYS updates
+    wait_value mqstated_persistence_records_written_total 0
+    [[ $(sys_get '$SYS/broker/uptime') == *seconds ]] || mqs_fail "no \$SYS/broker/uptime"
+    if [[ -n "$MQSTATE" ]]; then
+        "$MQSTATE" -h 127.0.0.1 -p "$MQS_PORT" --timeout 5 set pk pv >/dev/null || mqs_fail "mqstate set"
+        at_least mqstated_persistence_records_written_total 1
+        at_least mqstated_persistence_log_bytes 1
+        at_least mqstated_statestore_writes_logged_total 1
+        local deadline=$(($(mqs_now_ms) + 5000))
+        until [[ $(value mqstated_persistence_fsyncs_total) -ge 1 ]]; do
+            (($(mqs_now_ms) < deadline)) || { mqs_fail "no fsync counted (everysec)"; break; }
+            sleep 0.2
+        done
+    fi
+    at_least mqstated_persistence_write_errors_total 0
+    scrape >"$D/scrape.txt"
+    promtool check metrics <"$D/scrape.txt" >"$D/promtool.txt" 2>&1 || mqs_fail "promtool: $(cat "$D/promtool.txt")"
+}
+
 CONFIG_EXTRA="sys_interval: 0"
 mqs_run_tests test_scrape_promtool test_counters_move test_codes test_hostile_clients test_reload_needs_restart
 rc=$?
 
 CONFIG_EXTRA="sys_interval: 1"
 mqs_run_tests test_sys_topics || rc=1
+CONFIG_EXTRA=$(printf 'sys_interval: 1\npersistence:\n  dir: %s/data' "$D")
+mqs_run_tests test_persistence_figures || rc=1
 CONFIG_EXTRA=$(cat <<'YAML'
 sys_interval: 1
 authorization:

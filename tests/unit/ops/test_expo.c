@@ -99,8 +99,11 @@ static void test_gauges(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_family_and_samples), cmocka_unit_test(test_histogram), cmocka_unit_test(test_names),
-        cmocka_unit_test(test_ready),              cmocka_unit_test(test_gauges),
+        cmocka_unit_test(test_family_and_samples),
+        cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_ready),
+        cmocka_unit_test(test_gauges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

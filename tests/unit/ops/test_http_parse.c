@@ -28,7 +28,10 @@ static http_parse_status parse(const char *s, size_t max, http_request *r)
     return st;
 }
 
-static bool slice_is(http_slice s, const char *want) { return s.p && s.len == strlen(want) && !memcmp(s.p, want, s.len); }
+static bool slice_is(http_slice s, const char *want)
+{
+    return s.p && s.len == strlen(want) && !memcmp(s.p, want, s.len);
+}
 
 static void test_get_metrics(void **state)
 {
@@ -84,14 +87,14 @@ static void test_malformed(void **state)
     static const char *const bad[] = {
         "GET\r\n\r\n",
         "GET /metrics\r\n\r\n",
-        "GET metrics HTTP/1.1\r\n\r\n",          /* not origin form */
+        "GET metrics HTTP/1.1\r\n\r\n", /* not origin form */
         "GET * HTTP/1.1\r\n\r\n",
         "GET /m HTTP/2.0\r\n\r\n",
         "GET /m HTTP/1.1 \r\n\r\n",
         "GET  /m HTTP/1.1\r\n\r\n",
         "GET /m\x01 HTTP/1.1\r\n\r\n",
         "GET /m HTTP/1.1\r\nNo-Colon\r\n\r\n",
-        "GET /m HTTP/1.1\r\nName : v\r\n\r\n",   /* space before ':' */
+        "GET /m HTTP/1.1\r\nName : v\r\n\r\n", /* space before ':' */
         "GET /m HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
         "GET /m HTTP/1.1\r\nA: b\x7f\r\n\r\n",
         "GET /m HTTP/1.1\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n",
@@ -144,7 +147,7 @@ static void test_basic(void **state)
     assert_true(http_parse_basic((http_slice){v, strlen(v)}, out, sizeof out, &u, &p));
     assert_true(slice_is(u, "metrics"));
     assert_true(slice_is(p, "s3cret:x")); /* split at the first ':' only */
-    v = "basic   YTo=";                     /* a: (empty password), scheme case-insensitive */
+    v = "basic   YTo=";                   /* a: (empty password), scheme case-insensitive */
     assert_true(http_parse_basic((http_slice){v, strlen(v)}, out, sizeof out, &u, &p));
     assert_true(slice_is(u, "a"));
     assert_int_equal(p.len, 0);
@@ -159,9 +162,12 @@ static void test_basic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get_metrics),  cmocka_unit_test(test_methods_and_versions),
-        cmocka_unit_test(test_headers),      cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_truncations_need_more), cmocka_unit_test(test_size_bound),
+        cmocka_unit_test(test_get_metrics),
+        cmocka_unit_test(test_methods_and_versions),
+        cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_truncations_need_more),
+        cmocka_unit_test(test_size_bound),
         cmocka_unit_test(test_basic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
