@@ -225,6 +225,33 @@ static bool loopback(const char *addr) { return strncmp(addr, "127.", 4) == 0 ||
 
 static const char *opt(const char *s) { return s[0] ? s : NULL; }
 
+/* The endpoint's TLS context; NULL with err set when it cannot be built. */
+static struct ssl_ctx_st *tls_ctx(const config_tls *t, char *err, size_t errlen)
+{
+    tls_config tc = {.cert_file = opt(t->cert_file),
+                     .key_file = opt(t->key_file),
+                     .key_password_file = opt(t->key_password_file),
+                     .ca_file = opt(t->ca_file),
+                     .crl_file = opt(t->crl_file),
+                     .client_certs = (tls_client_certs)t->client_certs,
+                     .min_version = t->min_version,
+                     .ciphers = opt(t->ciphers),
+                     .ciphersuites = opt(t->ciphersuites)};
+    char why[512];
+    struct ssl_ctx_st *ctx = net_tls_ctx_new(&tc, why, sizeof why);
+    if (!ctx) snprintf(err, errlen, "metrics.tls: %s", why);
+    return ctx;
+}
+
+int metrics_check(const config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->metrics.enabled || !cfg->metrics.tls.enabled) return 0;
+    struct ssl_ctx_st *ctx = tls_ctx(&cfg->metrics.tls, err, errlen);
+    if (!ctx) return -1;
+    net_tls_ctx_free(ctx);
+    return 0;
+}
+
 int metrics_start(uv_loop_t *loop, const config *cfg, const metrics_sources *src, const ops_ready *ready, metrics **out,
                   char *err, size_t errlen)
 {
@@ -232,24 +259,7 @@ int metrics_start(uv_loop_t *loop, const config *cfg, const metrics_sources *src
     const config_metrics *mc = &cfg->metrics;
     if (!mc->enabled) return 0;
     struct ssl_ctx_st *tls = NULL;
-    if (mc->tls.enabled) {
-        const config_tls *t = &mc->tls;
-        tls_config tc = {.cert_file = opt(t->cert_file),
-                         .key_file = opt(t->key_file),
-                         .key_password_file = opt(t->key_password_file),
-                         .ca_file = opt(t->ca_file),
-                         .crl_file = opt(t->crl_file),
-                         .client_certs = (tls_client_certs)t->client_certs,
-                         .min_version = t->min_version,
-                         .ciphers = opt(t->ciphers),
-                         .ciphersuites = opt(t->ciphersuites)};
-        char why[512];
-        tls = net_tls_ctx_new(&tc, why, sizeof why);
-        if (!tls) {
-            snprintf(err, errlen, "metrics.tls: %s", why);
-            return -1;
-        }
-    }
+    if (mc->tls.enabled && !(tls = tls_ctx(&mc->tls, err, errlen))) return -1;
     if (!tls && !loopback(mc->bind))
         log_warn("metrics: %s is not a loopback address and the endpoint has no TLS%s", mc->bind,
                  mc->username[0] ? ": its password crosses the network in clear" : "");

@@ -40,6 +40,8 @@ typedef struct metrics metrics;
  * metrics_free like after metrics_shutdown. */
 int metrics_start(uv_loop_t *loop, const config *cfg, const metrics_sources *src, const ops_ready *ready, metrics **out,
                   char *err, size_t errlen);
+/* --check-config: the endpoint's TLS files load (0), or -1 with err. */
+int metrics_check(const config *cfg, char *err, size_t errlen);
 void metrics_shutdown(metrics *m);
 void metrics_free(metrics *m);
 

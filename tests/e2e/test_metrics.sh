@@ -301,4 +301,17 @@ METRICS_EXTRA=$(printf '  tls:\n    cert_file: %s\n    key_file: %s' "$D/m.pem" 
 SCHEME=https
 CURL_TLS=(--cacert "$D/m.pem")
 mqs_run_tests test_tls_scrape || rc=1
+
+# A metrics.tls that cannot load: --check-config and a start both refuse.
+printf 'metrics:\n  tls: {cert_file: %s/none.pem, key_file: %s/m.key}\n' "$D" "$D" >"$D/badtls.yaml"
+out=$("$MQS_BIN" --check-config -c "$D/badtls.yaml" 2>&1)
+if [[ $? -ne 1 || "$out" != *"metrics.tls: cert_file $D/none.pem"* ]]; then
+    echo "FAIL check_config_metrics_tls: $out" >&2
+    rc=1
+else echo "PASS check_config_metrics_tls" >&2; fi
+out=$(timeout 20 "$MQS_BIN" -p 0 -c "$D/badtls.yaml" 2>&1)
+if [[ $? -ne 1 || "$out" != *"metrics.tls: cert_file"* ]]; then
+    echo "FAIL start_metrics_tls: $out" >&2
+    rc=1
+else echo "PASS start_metrics_tls" >&2; fi
 exit $rc
