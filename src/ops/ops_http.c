@@ -263,6 +263,9 @@ static bool authorized(ops_conn *oc, const http_request *r)
     else h->wait_head = oc;
     h->wait_tail = oc;
     start_next_job(h);
+    /* A verdict reached without the thread pool (verdict_now) is
+     * answered now: nothing else would wake this head. */
+    if (!oc->waiting_auth) return authorized(oc, r);
     return false;
 }
 

@@ -132,6 +132,12 @@ test_codes() {
     local reply
     reply=$(exec 3<>"/dev/tcp/127.0.0.1/$MPORT" && printf 'GET nope HTTP/1.1\r\n\r\n' >&3 && timeout 5 cat <&3)
     [[ "$reply" == "HTTP/1.1 400 "* ]] || mqs_fail "400: $reply"
+    # Pipelined: two heads in one write, two answers in order.
+    reply=$(exec 3<>"/dev/tcp/127.0.0.1/$MPORT" &&
+        printf 'GET /healthz HTTP/1.1\r\n\r\nGET /readyz HTTP/1.1\r\nConnection: close\r\n\r\n' >&3 &&
+        timeout 5 cat <&3)
+    [[ $(grep -c '^HTTP/1.1 200 OK' <<<"$reply") == 2 && "$reply" == *"ok listeners"* ]] ||
+        mqs_fail "pipelined: $reply"
     # Keep-alive: two requests on one connection.
     [[ $(curl -s -m 10 -o /dev/null -o /dev/null -w '%{http_code}%{num_connects}\n' "$(url /healthz)" "$(url /readyz)" |
         tr -d '\n') == 20012000 ]] || mqs_fail "keep-alive reuse"
