@@ -14,7 +14,7 @@ mqs_install_packages() {
 }
 
 MQS_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libuv1-dev libssl-dev libyaml-dev libraft-dev libsystemd-dev)
-MQS_TEST_PACKAGES=(libcmocka-dev libmosquitto-dev mosquitto-clients mosquitto clang libclang-rt-14-dev faketime python3
+MQS_TEST_PACKAGES=(libcmocka-dev libmosquitto-dev mosquitto-clients mosquitto clang libclang-rt-14-dev faketime python3 prometheus curl
     man-db groff-base systemd dpkg-dev file)
 # scripts/package: dpkg-shlibdeps (dpkg-dev) and file, which CPack's DEB
 # generator uses to find the package's library dependencies.

@@ -125,6 +125,20 @@ void broker_get_stats(const broker *b, broker_stats *out)
     out->retained = retain_store_count(b->retained);
 }
 
+void broker_get_queue_stats(const broker *b, broker_queue_stats *out)
+{
+    *out = (broker_queue_stats){0};
+    const session_table *t = &b->sessions;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        for (const session *s = t->buckets[i]; s; s = s->table_next) {
+            out->queued += s->queue.n;
+            out->inflight += s->inflight.n;
+            out->bytes += (uint64_t)s->queue.bytes + s->inflight.bytes;
+            out->sessions_online += s->c != NULL;
+        }
+    }
+}
+
 route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher)
 {
     if (m->retain) {

@@ -99,8 +99,23 @@ typedef struct broker_stats {
                                     broker_deliver_to at a connected session's bound */
     uint64_t dropped_too_large;  /* above the receiver's Maximum Packet Size */
     uint64_t dropped_expired;
+    /* Plain counters, incremented where the event happens (no locks: the
+     * loop thread only); the exporter reads them on scrape. */
+    uint64_t connects;                      /* CONNACK 0 sent */
+    uint64_t connects_refused[4];           /* refusing CONNACK by BROKER_REFUSED_* */
+    uint64_t msgs_in[3], msgs_out[3];       /* PUBLISH received / sent, by QoS */
+    uint64_t payload_in[3], payload_out[3]; /* their payload bytes */
 } broker_stats;
+/* Why a CONNECT was refused (broker_stats.connects_refused). */
+enum { BROKER_REFUSED_AUTH, BROKER_REFUSED_QUOTA, BROKER_REFUSED_CLIENT_ID, BROKER_REFUSED_OTHER };
 void broker_get_stats(const broker *b, broker_stats *out);
+/* Messages held for sessions: queued (waiting for the window or the
+ * connection), in flight (sent, not yet acknowledged) and their bytes.
+ * O(sessions): a walk, for a scrape, not for every packet. */
+typedef struct broker_queue_stats {
+    uint64_t queued, inflight, bytes, sessions_online;
+} broker_queue_stats;
+void broker_get_queue_stats(const broker *b, broker_queue_stats *out);
 
 /* --- hooks for in-process services (the state store) ---------------------
  *

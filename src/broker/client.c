@@ -244,6 +244,7 @@ void broker__client_timer_fired(client *c, uint64_t now)
     if (c->state == CLIENT_NEW && c->refuse_at) {
         mqtt_packet r = {.type = MQTT_CONNACK};
         r.connack.reason = c->refuse_rc; /* the encoder maps it for v3.1.1 */
+        broker__count_refusal(c->b, c->refuse_rc);
         broker__client_send(c, &r);
         broker__client_close(c, false);
         return;

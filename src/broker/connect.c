@@ -14,8 +14,21 @@
 
 #define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
 
+/* The BROKER_REFUSED_* class of a refusing CONNACK reason code. */
+void broker__count_refusal(broker *b, uint8_t rc)
+{
+    int why = BROKER_REFUSED_OTHER;
+    if (rc == MQTT_RC_BAD_USER_OR_PASSWORD || rc == MQTT_RC_NOT_AUTHORIZED || rc == MQTT_RC_BAD_AUTH_METHOD ||
+        rc == MQTT_RC_BANNED)
+        why = BROKER_REFUSED_AUTH;
+    else if (rc == MQTT_RC_QUOTA_EXCEEDED || rc == MQTT_RC_SERVER_BUSY) why = BROKER_REFUSED_QUOTA;
+    else if (rc == MQTT_RC_CLIENT_ID_INVALID) why = BROKER_REFUSED_CLIENT_ID;
+    b->stats.connects_refused[why]++;
+}
+
 static void refuse(client *c, uint8_t rc)
 {
+    broker__count_refusal(c->b, rc);
     mqtt_packet r = {.type = MQTT_CONNACK};
     r.connack.reason = rc; /* the encoder maps it for v3.1.1 */
     broker__client_send(c, &r);
@@ -220,6 +233,7 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     c->last_rx = broker_now();     /* keep-alive counts from here (was the accept time) */
     b->n_connected++;
     b->stats.clients++;
+    b->stats.connects++;
     send_connack(c, present, cn, expiry, assigned, ka_changed, ka);
     broker__client_touch_timer(c);
     log_info("%s: client %.*s connected (user %s%.*s%s, MQTT %s, keep alive %u s, session %s)", net_conn_peer(c->conn),

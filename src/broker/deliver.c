@@ -111,6 +111,8 @@ static bool send_publish(client *c, msg *m, const delivery *d, uint8_t qos, bool
         return false;
     }
     broker__client_out_done(c);
+    c->b->stats.msgs_out[qos]++;
+    c->b->stats.payload_out[qos] += m->payload.len;
     return true;
 }
 

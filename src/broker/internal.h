@@ -346,6 +346,8 @@ void broker__connect_handle(client *c, mqtt_packet *p, mqtt_bytes raw);
 void broker__connect_resume(client *c, mqtt_bytes raw, mqtt_bytes id);
 /* Refuse with a CONNACK of `rc` after delay_ms (0: now), then close. */
 void broker__connect_refuse_later(client *c, uint8_t rc, uint32_t delay_ms);
+/* Count a refusing CONNACK in broker_stats.connects_refused. */
+void broker__count_refusal(broker *b, uint8_t rc);
 
 /* --- authenticate.c ------------------------------------------------------- */
 

@@ -76,6 +76,9 @@ bool broker__persist_retained_selected(const broker *b, mqtt_bytes topic)
 {
     const broker_persist *p = b->persist;
     if (!p || p->retained == BROKER_PERSIST_NONE) return false;
+    /* The server's own $SYS topics are published again after a start
+     * (src/server/sys_topics.c): logging them would only wear the disk. */
+    if (topic.len >= 5 && memcmp(topic.data, "$SYS/", 5) == 0) return false;
     if (p->retained == BROKER_PERSIST_ALL) return true;
     for (uint32_t i = 0; i < p->n_retained_topics; i++)
         if (topic_filter_matches(p->retained_topics[i], topic)) return true;

@@ -123,6 +123,8 @@ void broker__publish_handle(client *c, mqtt_publish *p)
 {
     broker *b = c->b;
     session *s = c->s;
+    b->stats.msgs_in[p->qos]++;
+    b->stats.payload_in[p->qos] += p->payload.len;
     if (!resolve_topic(c, p)) return;
     if (p->qos == 2 && broker__session_rx_qos2_has(s, p->packet_id)) {
         broker__client_send_ack(c, MQTT_PUBREC, p->packet_id, MQTT_RC_SUCCESS); /* duplicate: not routed again */

@@ -199,6 +199,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     net_conn *c = s->data;
     if (nread > 0) {
+        c->l->n->bytes_read += (uint64_t)nread;
         if (c->state != CONN_OPEN) return; /* closing: discarded, never buffered */
         if (c->tls) net_tls_conn_input(c, (const uint8_t *)b->base, (size_t)nread);
         else c->l->cbs->on_read(conn_user(c), (const uint8_t *)b->base, (size_t)nread);
@@ -312,6 +313,7 @@ static int start_write(net_conn *c)
     if (c->tls) net_tls_conn_encrypt(c);
     buf *w = wire(c);
     if (w->len == 0) return 0;
+    c->l->n->bytes_written += w->len; /* handed to the socket, now or by uv_write */
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
     int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (r == UV_EAGAIN) r = 0;

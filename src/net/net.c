@@ -89,6 +89,7 @@ void net_refused(net *n, net_refusals *r, const char *why, const char *peer)
 {
     uint64_t now = uv_now(n->loop);
     r->count++;
+    r->total++;
     r->why = why;
     snprintf(r->last, sizeof r->last, "%s", peer);
     if (!r->logged_at || now - r->logged_at >= 1000) {
@@ -148,6 +149,16 @@ void net_free(net *n)
     free(n);
 }
 
+void net_get_stats(const net *n, net_stats *out)
+{
+    *out = (net_stats){.accepted = n->accepted,
+                       .refused_pending = n->refused_pending.total,
+                       .refused_nofd = n->refused_nofd.total,
+                       .refused_error = n->refused_error.total,
+                       .bytes_read = n->bytes_read,
+                       .bytes_written = n->bytes_written};
+}
+
 bool net_closed(const net *n) { return n->shut && n->handles == 0 && !n->conns; }
 
 /* --- accepting ------------------------------------------------------------------ */
@@ -167,6 +178,7 @@ static void accept_conn(net_listener *l, int fd, const struct sockaddr *sa)
         return;
     }
     c->state = CONN_OPEN;
+    n->accepted++;
     uv_tcp_init(n->loop, &c->tcp);
     c->tcp.data = c;
     n->handles++;

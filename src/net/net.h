@@ -82,6 +82,15 @@ void net_free(net *n);
 /* After net_shutdown: whether every handle is closed (net_free may run). */
 bool net_closed(const net *n);
 
+/* Counters of the whole net (every listener), for the metrics endpoint. */
+typedef struct net_stats {
+    uint64_t accepted; /* connections accepted */
+    uint64_t refused_pending, refused_nofd,
+        refused_error;                  /* refused at accept: per-address limit, no descriptor, other */
+    uint64_t bytes_read, bytes_written; /* socket bytes (TLS records included) */
+} net_stats;
+void net_get_stats(const net *n, net_stats *out);
+
 /* Start listening on addr:port (IPv4 or IPv6 literal); each accepted
  * connection gets a user area of `user_size` bytes (see the top). Returns
  * NULL and logs on failure. */

@@ -16,6 +16,7 @@ typedef struct tls_conn tls_conn;
 typedef struct net_refusals {
     uint64_t logged_at;  /* uv_now of the last log line */
     unsigned long count; /* refusals not yet reported (refuse_timer reports them) */
+    uint64_t total;      /* every refusal (net_get_stats) */
     const char *why;     /* a static string */
     char last[64];       /* the last refused peer */
 } net_refusals;
@@ -72,7 +73,8 @@ struct net {
     hashmap *pending;
     unsigned max_pending; /* per address; 0 = no limit */
     net_refusals refused_pending, refused_nofd, refused_error;
-    uv_timer_t refuse_timer; /* reports refusals held back by the once-a-second rule */
+    uint64_t accepted, bytes_read, bytes_written; /* net_get_stats */
+    uv_timer_t refuse_timer;                      /* reports refusals held back by the once-a-second rule */
     /* Out of file descriptors at accept: the reserve descriptor is closed
      * so the pending connections can be accepted and closed at once
      * (rather than left in the backlog, which keeps the listener readable

@@ -24,7 +24,17 @@ struct authz_guard {
     store_bridge *sb;
     authz *policy;
     bool installed;
+    authz_guard_stats stats;
 };
+
+void authz_guard_get_stats(const authz_guard *g, authz_guard_stats *out) { *out = g->stats; }
+
+static bool counted(authz_guard *g, int action, bool allowed)
+{
+    if (allowed) g->stats.allow[action]++;
+    else g->stats.deny[action]++;
+    return allowed;
+}
 
 /* The same namespace test as the bridge's: what it decides, the rules do not. */
 static bool in_notify_namespace(mqtt_bytes f) { return notify_in_namespace(f.data, f.len); }
@@ -35,14 +45,17 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
 {
     authz_guard *g = ctx;
     switch (r->action) {
-    case BROKER_ACTION_CONNECT: return verdict(authz_connect(g->policy, r->who));
-    case BROKER_ACTION_PUBLISH: return verdict(authz_publish(g->policy, r->who, r->topic.data, r->topic.len));
+    case BROKER_ACTION_CONNECT: return verdict(counted(g, AUTHZ_GUARD_CONNECT, authz_connect(g->policy, r->who)));
+    case BROKER_ACTION_PUBLISH:
+        return verdict(counted(g, AUTHZ_GUARD_PUBLISH, authz_publish(g->policy, r->who, r->topic.data, r->topic.len)));
     case BROKER_ACTION_SUBSCRIBE:
         if (in_notify_namespace(r->filter)) return MQTT_RC_SUCCESS; /* the bridge decides */
-        return verdict(authz_subscribe(g->policy, r->who, r->filter.data, r->filter.len));
+        return verdict(
+            counted(g, AUTHZ_GUARD_SUBSCRIBE, authz_subscribe(g->policy, r->who, r->filter.data, r->filter.len)));
     case BROKER_ACTION_RECEIVE: /* a queued message: as a SUBSCRIBE to exactly its topic */
         if (in_notify_namespace(r->topic)) return MQTT_RC_SUCCESS; /* the bridge decides */
-        return verdict(authz_subscribe(g->policy, r->who, r->topic.data, r->topic.len));
+        return verdict(
+            counted(g, AUTHZ_GUARD_RECEIVE, authz_subscribe(g->policy, r->who, r->topic.data, r->topic.len)));
     }
     return MQTT_RC_NOT_AUTHORIZED;
 }
@@ -50,7 +63,9 @@ static uint8_t authorize(void *ctx, const broker_auth_request *r)
 static bool authorize_key(void *ctx, const store_principal *who, const uint8_t *key, size_t klen, store_access access)
 {
     authz_guard *g = ctx;
-    return authz_key(g->policy, who->who, key, klen, access == STORE_ACCESS_READ ? AUTHZ_READ : AUTHZ_WRITE);
+    bool read = access == STORE_ACCESS_READ;
+    return counted(g, read ? AUTHZ_GUARD_KEY_READ : AUTHZ_GUARD_KEY_WRITE,
+                   authz_key(g->policy, who->who, key, klen, read ? AUTHZ_READ : AUTHZ_WRITE));
 }
 
 authz_guard *authz_guard_new(broker *b, store_bridge *sb, struct authz *policy)

@@ -24,4 +24,19 @@ void authz_guard_reload(authz_guard *g, struct authz *policy);
 void authz_guard_shutdown(authz_guard *g);
 void authz_guard_free(authz_guard *g);
 
+/* Decisions of the rules, by what was asked (docs/metrics.md). */
+enum {
+    AUTHZ_GUARD_CONNECT,
+    AUTHZ_GUARD_PUBLISH,
+    AUTHZ_GUARD_SUBSCRIBE,
+    AUTHZ_GUARD_RECEIVE,
+    AUTHZ_GUARD_KEY_READ,
+    AUTHZ_GUARD_KEY_WRITE,
+    AUTHZ_GUARD_ACTIONS
+};
+typedef struct authz_guard_stats {
+    uint64_t allow[AUTHZ_GUARD_ACTIONS], deny[AUTHZ_GUARD_ACTIONS];
+} authz_guard_stats;
+void authz_guard_get_stats(const authz_guard *g, authz_guard_stats *out);
+
 #endif

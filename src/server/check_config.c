@@ -9,6 +9,7 @@
 
 #include "repl/file_log.h"
 #include "server/log_setup.h"
+#include "server/metrics.h"
 #include "server/security.h"
 
 /* What store_log_new needs: an existing directory it may write in, or a
@@ -44,7 +45,7 @@ int check_config_run(const config *cfg, const char *path)
     char err[2 * CONFIG_PATH_MAX + 512];
     if (log_setup_check(&cfg->log, err, sizeof err) != 0 ||
         (cfg->persistence.dir[0] && check_persistence_dir(cfg->persistence.dir, err, sizeof err) != 0) ||
-        security_check(cfg, err, sizeof err) != 0) {
+        security_check(cfg, err, sizeof err) != 0 || metrics_check(cfg, err, sizeof err) != 0) {
         fprintf(stderr, "mqstated: %s\n", err);
         return 1;
     }

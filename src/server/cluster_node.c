@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cluster/peer.h"
+#include "ops/gauges.h"
+#include "ops/ready.h"
 #include "repl/file_log.h"
 #include "repl/raft_log.h"
 #include "server/store_log.h"
@@ -33,7 +35,9 @@ struct cluster_node {
     /* The role as last reported, replayed at attach. */
     bool is_leader;
     uint64_t leader_id;
-    buf frame; /* scratch: id + wire bytes */
+    buf frame;               /* scratch: id + wire bytes */
+    struct ops_ready *ready; /* cluster_node_metrics: "leader_known" */
+    int ready_id;
     /* The bridge's log callbacks (raft has one context for all). */
     repl_commit_fn on_commit;
     repl_fail_fn on_fail;
@@ -232,6 +236,56 @@ static void op_status(void *ctx, bool digest, buf *out)
     buf_append(out, "}", 1);
 }
 
+/* --- metrics ----------------------------------------------------------------------- */
+
+static repl_raft_status status_now(const cluster_node *cn)
+{
+    repl_raft_status st;
+    memset(&st, 0, sizeof st);
+    if (cn->log) repl_raft_status_get(cn->log, &st);
+    return st;
+}
+
+static double g_term(void *ctx) { return (double)status_now(ctx).term; }
+static double g_commit(void *ctx) { return (double)status_now(ctx).commit_index; }
+static double g_applied(void *ctx) { return (double)status_now(ctx).last_applied; }
+static double g_last(void *ctx) { return (double)status_now(ctx).last_index; }
+static double g_snapshot(void *ctx) { return (double)status_now(ctx).snapshot_index; }
+static double g_leader(void *ctx) { return (double)status_now(ctx).leader_id; }
+static double g_is_leader(void *ctx) { return status_now(ctx).state == REPL_RAFT_LEADER ? 1 : 0; }
+static double g_members(void *ctx) { return (double)status_now(ctx).n_members; }
+static double g_links_up(void *ctx)
+{
+    const cluster_node *cn = ctx;
+    double n = 0;
+    for (uint32_t i = 0; cn->net && i < cn->cfg.n_members; i++)
+        if (cn->cfg.members[i].id != cn->cfg.node_id && peer_net_up(cn->net, cn->cfg.members[i].id)) n++;
+    return n;
+}
+
+void cluster_node_metrics(cluster_node *cn, struct ops_gauges *g, struct ops_ready *r)
+{
+    static const struct {
+        const char *name, *help;
+        ops_gauge_fn fn;
+    } gauges[] = {
+        {"mqstated_raft_term", "Raft term this node is in.", g_term},
+        {"mqstated_raft_commit_index", "Highest raft log index known to be committed.", g_commit},
+        {"mqstated_raft_applied_index", "Highest raft log index applied to the state store here.", g_applied},
+        {"mqstated_raft_last_index", "Highest raft log index this node holds.", g_last},
+        {"mqstated_raft_snapshot_index", "Index of the last raft snapshot taken or installed (0: none).", g_snapshot},
+        {"mqstated_raft_leader_id", "Node id of the known leader (0: none known).", g_leader},
+        {"mqstated_raft_is_leader", "1 while this node is the raft leader.", g_is_leader},
+        {"mqstated_raft_members", "Members in the raft configuration.", g_members},
+        {"mqstated_cluster_links_up", "Node links to other members that are up.", g_links_up},
+    };
+    for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++)
+        ops_gauges_add(g, gauges[i].name, gauges[i].help, gauges[i].fn, cn);
+    cn->ready = r;
+    cn->ready_id = ops_ready_add(r, "leader_known");
+    ops_ready_set(r, cn->ready_id, cn->leader_id != 0);
+}
+
 /* --- raft callbacks ------------------------------------------------------------- */
 
 typedef struct snap_job {
@@ -351,6 +405,7 @@ static void on_role(void *ctx, bool is_leader, uint64_t leader_id, const char *a
     }
     cn->is_leader = is_leader;
     cn->leader_id = leader_id;
+    if (cn->ready) ops_ready_set(cn->ready, cn->ready_id, leader_id != 0);
     if (cn->sb) store_bridge_cluster_role(cn->sb, is_leader, leader_id);
 }
 

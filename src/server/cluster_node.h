@@ -49,6 +49,14 @@ repl_log *cluster_node_log(void *arg, store_service *svc, repl_commit_fn on_comm
  * installs the bridge's cluster operations and tells it the role. */
 void cluster_node_attach(cluster_node *cn, store_bridge *sb);
 
+/* Register the node's figures with /metrics (mqstated_raft_*: term,
+ * indexes, leader, members, node links up; docs/metrics.md) and the
+ * readiness condition "leader_known" (set while a leader is known). Both
+ * must outlive the node. */
+struct ops_gauges;
+struct ops_ready;
+void cluster_node_metrics(cluster_node *cn, struct ops_gauges *g, struct ops_ready *r);
+
 /* SIGHUP: the member list changed (config_cluster_reload allowed it):
  * node links to added members are dialed, to removed ones closed; ADD
  * takes new members' raft addresses from here. */

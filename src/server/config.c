@@ -13,6 +13,7 @@
 #include "server/config_keys.h"
 #include "ssproto/glob.h"
 #include "server/config_listener.h"
+#include "server/config_metrics.h"
 #include "server/schema.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -581,6 +582,8 @@ static const key_spec top_keys[] = {
     {"authorization", schema_parse_section, offsetof(config, authz), 0, 0, 0, config_authz_keys, NULL},
     {"persistence", schema_parse_section, offsetof(config, persistence), 0, 0, 0, persistence_keys, NULL},
     {"cluster", config_cluster_parse, offsetof(config, cluster), 0, 0, 0, NULL, NULL},
+    {"metrics", schema_parse_section, offsetof(config, metrics), 0, 0, 0, config_metrics_keys, config_metrics_check},
+    {"sys_interval", schema_parse_uint, offsetof(config, sys_interval), 4, 0, 86400, NULL, NULL},
     SCHEMA_END,
 };
 
@@ -606,6 +609,8 @@ void config_init(config *c)
     c->persistence.retained = BROKER_PERSIST_ALL;
     c->persistence.sessions = BROKER_PERSIST_ALL;
     config_cluster_init(&c->cluster);
+    config_metrics_init(&c->metrics);
+    c->sys_interval = 10;
 }
 
 void config_store_bridge(const config *c, store_bridge_config *out)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "auth/authn.h"
+#include "auth/passwd_hash.h"
 #include "broker/broker.h"
 #include "broker/broker_persist.h"
 #include "server/config_authz.h"
@@ -120,6 +121,21 @@ typedef struct config_log {
     char file[CONFIG_PATH_MAX];  /* destination file: the path; "" otherwise */
 } config_log;
 
+#define CONFIG_METRICS_PORT 9883
+#define CONFIG_METRICS_USER_MAX 128
+
+typedef struct config_metrics {
+    bool enabled;                               /* the section is present */
+    char bind[46];                              /* default 127.0.0.1 */
+    config_tls tls;                             /* tls.enabled: the subsection is present */
+    uint16_t port;                              /* default CONFIG_METRICS_PORT; 0: any free port (tests) */
+    uint32_t max_connections;                   /* default 16 */
+    uint32_t idle_timeout;                      /* seconds, default 10 */
+    char username[CONFIG_METRICS_USER_MAX + 1]; /* "": no authentication */
+    passwd_hash password;                       /* parsed password_hash, with username */
+    unsigned line;                              /* of the section, for messages */
+} config_metrics;
+
 typedef struct config {
     char file[CONFIG_PATH_MAX]; /* the file last loaded, for messages; "" if none */
     enum log_level log_level;   /* log.level, or the older top-level log_level (the same setting) */
@@ -131,6 +147,8 @@ typedef struct config {
     config_authz authz; /* see config_authz.h for ownership */
     config_persistence persistence;
     config_cluster cluster; /* enabled: this node is a member of a cluster (docs/cluster.md) */
+    config_metrics metrics;
+    uint32_t sys_interval; /* seconds between $SYS/broker updates; 0 = off (default 10) */
 } config;
 
 /* Defaults: log level info, one listener 127.0.0.1:1883, broker and state

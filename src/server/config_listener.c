@@ -24,7 +24,7 @@ static bool is_ip_literal(const char *s)
     return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
 }
 
-static int parse_bind(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+int config_parse_bind(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
 {
     const char *expect = "an IPv4 or IPv6 address";
     const char *s = schema_scalar(sc, v, path, expect);
@@ -85,7 +85,7 @@ static int parse_min_version(schema_ctx *sc, const yaml_node_t *v, const char *p
         key, parse_string, offsetof(type, field), sizeof(((type *)0)->field), 0, 0, NULL, NULL \
     }
 
-static int check_tls(schema_ctx *sc, const yaml_node_t *m, const char *path, void *target)
+int config_tls_check(schema_ctx *sc, const yaml_node_t *m, const char *path, void *target)
 {
     config_tls *t = target;
     if (!t->cert_file[0] || !t->key_file[0]) return schema_fail(sc, m, "%s: cert_file and key_file are required", path);
@@ -98,7 +98,7 @@ static int check_tls(schema_ctx *sc, const yaml_node_t *m, const char *path, voi
     return 0;
 }
 
-static const key_spec tls_keys[] = {
+const key_spec config_tls_keys[] = {
     STR_KEY(config_tls, "cert_file", cert_file),
     STR_KEY(config_tls, "key_file", key_file),
     STR_KEY(config_tls, "key_password_file", key_password_file),
@@ -240,9 +240,9 @@ static int check_listener(schema_ctx *sc, const yaml_node_t *m, const char *path
 }
 
 const key_spec config_listener_keys[] = {
-    {"bind", parse_bind, offsetof(config_listener, bind), 0, 0, 0, NULL, NULL},
+    {"bind", config_parse_bind, offsetof(config_listener, bind), 0, 0, 0, NULL, NULL},
     {"port", schema_parse_uint, offsetof(config_listener, port), 2, 0, 65535, NULL, NULL},
-    {"tls", schema_parse_section, offsetof(config_listener, tls), 0, 0, 0, tls_keys, check_tls},
+    {"tls", schema_parse_section, offsetof(config_listener, tls), 0, 0, 0, config_tls_keys, config_tls_check},
     {"authentication", schema_parse_section, offsetof(config_listener, authn), 0, 0, 0, authn_keys, check_authn},
     SCHEMA_END,
 };

@@ -30,6 +30,8 @@ void config_running_set(config_running *r, const config *c)
     r->store = c->store;
     r->persistence = c->persistence;
     r->cluster = c->cluster;
+    r->metrics = c->metrics;
+    r->sys_interval = c->sys_interval;
 }
 
 static const char *fsync_name(store_fsync_mode m)
@@ -156,5 +158,19 @@ unsigned config_reload_merge(const config_running *running, config *next)
     changed += merge_section("store", config_store_keys, &running->store, &next->store, NULL);
     changed += merge_persistence(&running->persistence, &next->persistence);
     changed += config_cluster_reload(&running->cluster, &next->cluster);
+    /* The endpoint listens once, and the $SYS timer is armed once. */
+    config_metrics was = running->metrics, now = next->metrics; /* both zeroed by config_init: padding compares */
+    was.line = now.line = 0;                                    /* where the section is in the file does not count */
+    if (memcmp(&was, &now, sizeof now) != 0) {
+        log_warn("reload: metrics changed, needs a restart; still as at start");
+        next->metrics = running->metrics;
+        changed++;
+    }
+    if (running->sys_interval != next->sys_interval) {
+        log_warn("reload: sys_interval %u -> %u needs a restart; still %u", running->sys_interval, next->sys_interval,
+                 running->sys_interval);
+        next->sys_interval = running->sys_interval;
+        changed++;
+    }
     return changed;
 }

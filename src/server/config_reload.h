@@ -12,6 +12,8 @@ typedef struct config_running {
     config_store store;
     config_persistence persistence;
     config_cluster cluster;
+    config_metrics metrics;
+    uint32_t sys_interval;
 } config_running;
 
 void config_running_set(config_running *r, const config *c);

@@ -15,6 +15,7 @@
 #include "server/config.h"
 #include "server/config_reload.h"
 #include "server/log_setup.h"
+#include "server/metrics.h"
 #include "server/passwd_cmd.h"
 #include "server/broker_log.h"
 #include "server/persistence_cmd.h"
@@ -22,8 +23,10 @@
 #include "server/sd_notify_link.h"
 #include "server/security.h"
 #include "server/store_bridge.h"
+#include "server/sys_topics.h"
 #include "store/record.h"
 #include "store/service.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 typedef struct options options;
@@ -48,6 +51,12 @@ typedef struct server {
     const struct options *opts;
     config_running running; /* what a reload compares against */
     security *sec;          /* TLS contexts and the authenticator */
+    /* Operations (docs/metrics.md): readiness conditions and registered
+     * gauges any subsystem may add to; the endpoint serving them. */
+    ops_ready ready;
+    ops_gauges gauges;
+    metrics *metrics;
+    sys_topics *sys; /* $SYS/broker/...; NULL: sys_interval 0 */
     uv_signal_t sigint, sigterm, sighup, sigusr1;
 } server;
 
@@ -175,6 +184,8 @@ static void on_signal_closed(uv_handle_t *h) { (void)h; }
  * are flushed by net_shutdown), then the loop runs dry and main frees. */
 static void server_stop(server *s)
 {
+    metrics_shutdown(s->metrics);
+    sys_topics_shutdown(s->sys);
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
     authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
@@ -349,11 +360,28 @@ static int run(config *cfg, const options *o)
     uv_signal_init(&s.loop, &s.sighup);
     uv_signal_init(&s.loop, &s.sigusr1);
     s.sigint.data = s.sigterm.data = s.sighup.data = s.sigusr1.data = &s;
+    int ready_listeners = ops_ready_add(&s.ready, "listeners");
+    int ready_persistence = ops_ready_add(&s.ready, "persistence");
+    if (s.cluster && s.store) cluster_node_metrics(s.cluster, &s.gauges, &s.ready);
+    ops_ready_set(&s.ready, ready_persistence, s.store != NULL); /* the log was replayed in store_bridge_new */
+    metrics_sources ms = {.net = s.net,
+                          .broker = s.broker,
+                          .store = s.store,
+                          .slog = s.slog,
+                          .authz = s.authz,
+                          .gauges = &s.gauges,
+                          .start_wall_ms = clock_wall_ms()};
     int rc = 0;
-    if (!s.store || !s.sec || listen_all(&s, cfg) != 0) {
+    if (s.store && s.sec && metrics_start(&s.loop, cfg, &ms, &s.ready, &s.metrics, err, sizeof err) != 0) {
+        log_error("%s", err);
+        rc = 1;
+        server_stop(&s);
+    } else if (!s.store || !s.sec || listen_all(&s, cfg) != 0) {
         rc = 1;
         server_stop(&s);
     } else {
+        ops_ready_set(&s.ready, ready_listeners, true);
+        s.sys = sys_topics_new(&s.loop, s.broker, s.net, cfg->sys_interval, ms.start_wall_ms);
         uv_signal_start(&s.sigint, on_signal, SIGINT);
         uv_signal_start(&s.sigterm, on_signal, SIGTERM);
         uv_signal_start(&s.sighup, on_reload, SIGHUP);
@@ -361,12 +389,14 @@ static int run(config *cfg, const options *o)
         sd_notify_link_ready(); /* state restored (store_bridge_new replayed the log), listeners open */
     }
     uv_run(&s.loop, UV_RUN_DEFAULT);
+    metrics_free(s.metrics);
     authz_guard_free(s.authz);
     security_free(s.sec);
     store_bridge_free(s.store);
     cluster_node_free(s.cluster);
     store_log_free(s.slog);
     broker_free(s.broker);
+    sys_topics_free(s.sys);
     net_free(s.net);
     if (uv_loop_close(&s.loop) != 0) log_warn("event loop closed with handles still open");
     if (rc == 0) log_info("stopped");

@@ -55,6 +55,25 @@
 
 #define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
 
+const double store_bridge_latency_bounds[STORE_BRIDGE_LATENCY_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+/* The same bounds in ns, for the comparison on the reply path. */
+static const uint64_t latency_bounds_ns[STORE_BRIDGE_LATENCY_BUCKETS] = {
+    100000,   250000,   500000,    1000000,   2500000,   5000000,    10000000,
+    25000000, 50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000u};
+
+/* A reply to a request that arrived at `arrived_ns` is being sent. */
+static void latency_observe(store_bridge *sb, uint64_t arrived_ns)
+{
+    uint64_t d = uv_hrtime() - arrived_ns;
+    size_t i = 0;
+    while (i < STORE_BRIDGE_LATENCY_BUCKETS && d > latency_bounds_ns[i]) i++;
+    sb->stats.latency[i]++;
+    sb->stats.latency_sum_ns += d;
+}
+
+void store_bridge_get_stats(const store_bridge *sb, store_bridge_stats *out) { *out = sb->stats; }
+
 /* Slots of the in-flight filter: 256 KiB; with the bridge's at most
  * PENDING_MAX writes in flight, counts fit a u32, and with a few hundred
  * in flight a non-durable write is logged needlessly about 1 time in 200. */
@@ -487,6 +506,7 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
     mqtt_bytes props =
         store_reply_props_build(&sb->props, pending_corr(p), 200, NULL, (mqtt_bytes){0}, reply_version(sb));
     store_bridge__send_reply(sb, pending_topic(p), props, BUF(&sb->reply.payload), p->expiry_s);
+    latency_observe(sb, p->arrived_ns);
     buf_shrink(&p->data, 4096);
 }
 
@@ -510,6 +530,8 @@ static void on_fail(void *ctx, uint64_t tag, const char *why)
         return;
     }
     reply_unavailable(sb, pending_topic(p), pending_corr(p), p->expiry_s, why);
+    sb->stats.writes_unavailable++;
+    latency_observe(sb, p->arrived_ns);
 }
 
 /* Remember where to reply, then propose; the reply is sent on commit. */
@@ -524,6 +546,7 @@ static void propose_write(store_bridge *sb, const request_view *rv, held *h, con
     p->tag = sb->next_tag + 1; /* the tag propose is about to use */
     p->expiry_s = h ? 0 : rv->expiry_s;
     p->h = h;
+    p->arrived_ns = sb->arrived_ns;
     p->data.len = 0;
     if (!h) {
         p->topic_len = rv->response_topic.len;
@@ -532,6 +555,7 @@ static void propose_write(store_bridge *sb, const request_view *rv, held *h, con
     }
     sb->pending_bytes += cost;
     uint64_t tag;
+    sb->stats.writes_logged++;
     if (propose(sb, rec, disk, &tag)) {
         if (h) h->maybe = true; /* from here its outcome may be unknown (a raft log never commits inside propose) */
         return;
@@ -542,8 +566,12 @@ static void propose_write(store_bridge *sb, const request_view *rv, held *h, con
     why = "the state store log refused the write";
 refused:
     log_debug("state store: write refused: %s", why);
+    sb->stats.writes_unavailable++;
     if (h) store_bridge__held_failed(sb, h, why);
-    else reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, why);
+    else {
+        reply_unavailable(sb, rv->response_topic, rv->correlation, rv->expiry_s, why);
+        latency_observe(sb, sb->arrived_ns);
+    }
 }
 
 /* Keep a CLOCK record ahead of the server clock in the log: proposed when
@@ -572,6 +600,7 @@ static void reply_now(store_bridge *sb, const request_view *rv, const store_requ
         store_reply_props_build(&sb->props, rv->correlation, r->status, r->status_message,
                                 (mqtt_bytes){req->prot_ver.data, (uint32_t)req->prot_ver.len}, reply_version(sb));
     store_bridge__send_reply(sb, rv->response_topic, props, BUF(&r->payload), rv->expiry_s);
+    latency_observe(sb, sb->arrived_ns);
 }
 
 /* Replies decide gave at once to a request that is not repeatable: an
@@ -628,7 +657,12 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
 {
     store_bridge *sb = ctx;
     request_view rv = {.client_id = client_id};
-    if (!request_acceptable(sb, pub, username, who, &rv)) return;
+    sb->stats.requests++;
+    sb->arrived_ns = uv_hrtime();
+    if (!request_acceptable(sb, pub, username, who, &rv)) {
+        sb->stats.envelope_refused++;
+        return;
+    }
     store_request req = {0};
     req.who.client_id = (store_bytes){rv.client_id.data, rv.client_id.len};
     req.who.who = who;
@@ -668,6 +702,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
                         local_lookup(sb, &req, digest))) {
         log_debug("state store: repeated request from %.*s answered with its remembered reply", (int)rv.client_id.len,
                   (const char *)rv.client_id.data);
+        sb->stats.dedup_hits++;
         reply_now(sb, &rv, &req);
         return;
     }

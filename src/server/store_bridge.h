@@ -136,4 +136,20 @@ bool store_bridge_cluster_busy(const store_bridge *sb);
 /* The service, for statistics. */
 const store_service *store_bridge_service(const store_bridge *sb);
 
+/* The bridge's counters (docs/metrics.md). Latency is from the request's
+ * arrival (the publish hook) to its reply being handed to the broker,
+ * which for a write includes the log (fsync with `always`). */
+#define STORE_BRIDGE_LATENCY_BUCKETS 14
+extern const double store_bridge_latency_bounds[STORE_BRIDGE_LATENCY_BUCKETS]; /* seconds */
+typedef struct store_bridge_stats {
+    uint64_t requests;           /* PUBLISHes on the request topic */
+    uint64_t envelope_refused;   /* protocol §2.3 envelope checks failed (no reply or an RPC error) */
+    uint64_t dedup_hits;         /* repeats answered with a remembered reply */
+    uint64_t writes_logged;      /* writes proposed to the log */
+    uint64_t writes_unavailable; /* 503: pending bound, log refusal or failure */
+    uint64_t latency[STORE_BRIDGE_LATENCY_BUCKETS + 1]; /* per bucket, last: above the last bound */
+    uint64_t latency_sum_ns;
+} store_bridge_stats;
+void store_bridge_get_stats(const store_bridge *sb, store_bridge_stats *out);
+
 #endif

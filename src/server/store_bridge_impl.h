@@ -49,7 +49,8 @@ typedef struct pending {
     uint32_t expiry_s;
     size_t topic_len; /* data: response topic, then correlation data */
     buf data;
-    struct held *h; /* cluster mode: the request itself, answered through it (data unused) */
+    struct held *h;      /* cluster mode: the request itself, answered through it (data unused) */
+    uint64_t arrived_ns; /* uv_hrtime at the request's arrival (latency) */
 } pending;
 
 struct store_bridge {
@@ -115,7 +116,9 @@ struct store_bridge {
     hashmap *fwd_ids;      /* id (8 bytes) -> held, for this node's forwarded requests */
     uv_timer_t held_timer; /* deadlines and re-forwarding, while anything is held */
     bool held_timer_on;
-    buf wire; /* scratch: a request or reply being encoded */
+    buf wire;            /* scratch: a request or reply being encoded */
+    uint64_t arrived_ns; /* of the request being handled (on_request) */
+    store_bridge_stats stats;
 };
 
 /* store_bridge.c, for the cluster side. */

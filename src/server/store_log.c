@@ -128,6 +128,7 @@ static void retry_fire(uv_timer_t *t)
 void store_log__broken(store_log *sl, const char *op, int err, bool truncate)
 {
     snprintf(sl->why, sizeof sl->why, "the state store log cannot be written: %s", strerror(err));
+    sl->stats.write_errors++;
     if (!sl->outage)
         log_error("state store log %s: %s failed: %s; writes are refused (__stat 503) and retried every %d ms",
                   sl->path, op, strerror(err), STORE_LOG_RETRY_MS);
@@ -164,6 +165,7 @@ static void sync_done(uv_work_t *w, int status)
     sl->syncing = false;
     int err = status == 0 ? sl->sync_err : EIO;
     if (!err) {
+        sl->stats.fsyncs++;
         sl->sync_failed = false;
         outage_maybe_over(sl);
     }
@@ -258,6 +260,7 @@ void store_log__flush(repl_log *l)
     sl->write_failed = false;
     if (sl->mode != STORE_FSYNC_ALWAYS) outage_maybe_over(sl);
     sl->file_len += sl->group.len;
+    for (size_t i = 0; i < sl->group_tags.n; i++) sl->stats.records_written += !sl->group_tags.vol[i];
     if (sl->mode == STORE_FSYNC_ALWAYS) {
         sync_start(sl);
         return;
@@ -265,6 +268,12 @@ void store_log__flush(repl_log *l)
     sl->durable_len = sl->file_len; /* survives a process crash */
     sl->dirty = true;
     group_commit(sl);
+}
+
+void store_log_get_stats(const store_log *sl, store_log_stats *out)
+{
+    *out = sl->stats;
+    out->file_bytes = sl->file_len;
 }
 
 static void log_detach(repl_log *l) { ((store_log *)l)->detached = true; }

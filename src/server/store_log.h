@@ -99,4 +99,15 @@ void store_log_shutdown(store_log *sl);
  * of this object) was freed: fsync what was written, unlock, free. */
 void store_log_free(store_log *sl);
 
+/* Counters for the metrics endpoint (docs/metrics.md), since the start. */
+typedef struct store_log_stats {
+    uint64_t file_bytes;                                 /* the current log file's length */
+    uint64_t records_written;                            /* durable frames written (store and broker records) */
+    uint64_t fsyncs;                                     /* successful fsyncs of the log */
+    uint64_t write_errors;                               /* failed writes and fsyncs */
+    uint64_t snapshots;                                  /* snapshots installed */
+    uint64_t last_snapshot_wall_ms, last_snapshot_bytes; /* 0: none installed since the start */
+} store_log_stats;
+void store_log_get_stats(const store_log *sl, store_log_stats *out);
+
 #endif

@@ -48,9 +48,10 @@ struct store_log {
     buf pend_vol, group_vol; /* volatile frames: ordered, never written */
     tagvec pend_tags, group_tags;
     uint64_t last_index;
-    uint64_t file_len;    /* bytes written (accepted by write(2)) */
-    uint64_t durable_len; /* bytes known durable (mode always: fsynced) */
-    bool dirty;           /* written since the last fsync started */
+    uint64_t file_len;     /* bytes written (accepted by write(2)) */
+    uint64_t durable_len;  /* bytes known durable (mode always: fsynced) */
+    store_log_stats stats; /* store_log_get_stats (file_bytes filled there) */
+    bool dirty;            /* written since the last fsync started */
     /* The thread-pool fsync: for mode always, of `group`. */
     bool syncing;
     uv_work_t work;

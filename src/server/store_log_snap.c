@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "repl/file_log.h"
 #include "server/store_log_impl.h"
 #include "store/snapshot.h"
+#include "util/clock.h"
 #include "util/le.h"
 #include "util/log.h"
 
@@ -158,6 +160,10 @@ static bool snap_install_finish(store_log *sl)
     sl->snap_failures = 0;
     sl->snap_backoff_ms = 0;
     sl->snap_why[0] = 0;
+    struct stat st;
+    sl->stats.snapshots++;
+    sl->stats.last_snapshot_wall_ms = clock_wall_ms();
+    sl->stats.last_snapshot_bytes = stat(sl->snap_path, &st) == 0 ? (uint64_t)st.st_size : 0;
     return true;
 }
 

@@ -465,6 +465,7 @@ static void apply_record(store_service *s, const store_record *r, store_reply *o
             .op = KEYSPACE_EXPIRE, .now_ms = r->now_ms, .key = r->key.data, .klen = r->key.len, .version = r->version};
         keyspace_result res;
         keyspace_apply(s->ks, &cmd, &res);
+        for (size_t i = 0; i < res.nevents; i++) s->expirations += res.events[i].type == KEYSPACE_EVENT_DELETE;
         store_service__publish_events(s, &res);
         break;
     }
@@ -597,4 +598,5 @@ void store_service_stats(const store_service *s, store_stats *out)
     out->keynotify_requests = s->keynotify_requests;
     out->notifications_sent = s->notifications_sent;
     out->errors = s->errors;
+    out->expirations = s->expirations;
 }

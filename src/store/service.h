@@ -265,6 +265,7 @@ typedef struct store_stats {
     keyspace_stats keyspace;
     size_t registrations;
     uint64_t insertions, modifications, deletions, retrievals, keynotify_requests, notifications_sent, errors;
+    uint64_t expirations; /* keys deleted by active expiry (also counted in deletions) */
 } store_stats;
 
 void store_service_stats(const store_service *s, store_stats *out);

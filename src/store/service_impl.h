@@ -48,6 +48,7 @@ struct store_service {
     store_reply apply_reply; /* apply's reply when the caller wants none */
 
     uint64_t insertions, modifications, deletions, retrievals, keynotify_requests, notifications_sent, errors;
+    uint64_t expirations; /* keys removed by active expiry (EXPIRE records that deleted) */
 };
 
 /* What one store_service_decide (or apply: req NULL) is working on. A
