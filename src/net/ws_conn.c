@@ -174,15 +174,20 @@ static size_t handshake_answer(net_conn *c, ws_conn *w, const ws_handshake *hs, 
 
 /* The head usually arrives in one read and is parsed where it lies; in
  * pieces it is gathered in w->head, which never holds more than one read
- * beyond WS_MAX_REQUEST_HEAD (a longer head is refused with 431). */
+ * beyond WS_MAX_REQUEST_HEAD (a longer head is refused with 431). A piece
+ * that does not complete the head is only scanned for the blank line
+ * (with the 3 bytes before it), so a client sending a byte at a time
+ * costs linear work, not a parse per byte. */
 static void handshake_input(net_conn *c, ws_conn *w, uint8_t *data, size_t len)
 {
     uint8_t *p = data;
     size_t n = len;
     if (w->head.len) {
+        size_t from = w->head.len > 3 ? w->head.len - 3 : 0;
         buf_append(&w->head, data, len);
         p = w->head.data;
         n = w->head.len;
+        if (n < WS_MAX_REQUEST_HEAD && !memmem(p + from, n - from, "\r\n\r\n", 4)) return;
     }
     ws_handshake hs;
     ws_hs_status s = ws_handshake_parse(p, n, c->l->ws->path, &hs);

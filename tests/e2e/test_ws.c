@@ -567,6 +567,50 @@ static void test_ws_bad_handshakes(void)
         e2e_fail(__FILE__, __LINE__, "closed after %lld ms, expected about 1 s", (long long)took);
 }
 
+/* The head in pieces (a byte at a time, then the rest), and a CONNECT
+ * frame sent in the same write as the head: both are served. */
+static void test_ws_handshake_pieces(void)
+{
+    int port = ws_port(false);
+    CHECK(port > 0);
+    const char *req = "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" MQTT_WS "\r\n";
+    struct wsc *w = calloc(1, sizeof *w);
+    CHECK(w && wsc_open(w, port, false));
+    for (size_t i = 0; i < 40; i++) {
+        CHECK(wsc_send(w, req + i, 1));
+        e2e_sleep_ms(2);
+    }
+    /* The rest, with a CONNECT frame behind it in the same write. */
+    static uint8_t msg[2048];
+    size_t n = strlen(req) - 40;
+    memcpy(msg, req + 40, n);
+    struct pb pkt = {0};
+    raw_build_connect_v5(&pkt, "ws-pieces", true, 60, NULL);
+    msg[n++] = 0x82;
+    msg[n++] = (uint8_t)(0x80 | pkt.len);
+    memset(msg + n, 0, 4); /* zero mask */
+    n += 4;
+    memcpy(msg + n, pkt.b, pkt.len);
+    n += pkt.len;
+    CHECK(wsc_send(w, msg, n));
+    for (;;) {
+        uint8_t *end = memmem(w->rx, w->rx_len, "\r\n\r\n", 4);
+        if (end) {
+            CHECK(!memcmp(w->rx, "HTTP/1.1 101 ", 13));
+            rx_consume(w, (size_t)(end - w->rx) + 4);
+            break;
+        }
+        CHECK(wsc_fill(w, 5000) > 0);
+    }
+    struct raw_pkt ack;
+    CHECK_INT(wsm_recv(w, &ack, 5000), RAW_OK);
+    CHECK_INT(ack.type, 2);
+    raw_pkt_free(&ack);
+    wsc_close(w);
+    free(w);
+}
+
 /* --- protocol violations and control frames --------------------------------------------------- */
 
 /* A connected ws MQTT client sends `frame`; the broker must answer with a
@@ -662,6 +706,8 @@ static const struct e2e_case cases[] = {
     {"ws_statestore", test_ws_statestore, .mqstated_only = "state store", .extra_yaml = WS_LISTENER},
     {"ws_bad_handshakes", test_ws_bad_handshakes, .mqstated_only = "WebSocket listener config",
      .extra_yaml = WS_LISTENER "limits:\n  connect_timeout: 1\n"},
+    {"ws_handshake_pieces", test_ws_handshake_pieces, .mqstated_only = "WebSocket listener config",
+     .extra_yaml = WS_LISTENER},
     {"ws_bad_frames", test_ws_bad_frames, .mqstated_only = "WebSocket listener config", .extra_yaml = WS_LISTENER},
     {"ws_ping_flood", test_ws_ping_flood, .mqstated_only = "WebSocket listener config", .extra_yaml = WS_LISTENER},
 };
