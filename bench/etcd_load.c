@@ -185,8 +185,14 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    opts o = {.host = "127.0.0.1", .op = "put", .conns = 50, .inflight = 1, .keys = 100000, .value_size = 100,
-              .warmup = 2, .duration = 10};
+    opts o = {.host = "127.0.0.1",
+              .op = "put",
+              .conns = 50,
+              .inflight = 1,
+              .keys = 100000,
+              .value_size = 100,
+              .warmup = 2,
+              .duration = 10};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) {

@@ -15,7 +15,17 @@ mqs_install_packages() {
 
 MQS_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libuv1-dev libssl-dev libyaml-dev libraft-dev libsystemd-dev)
 MQS_TEST_PACKAGES=(libcmocka-dev libmosquitto-dev mosquitto-clients mosquitto clang libclang-rt-14-dev faketime python3 prometheus curl
-    man-db groff-base systemd dpkg-dev file)
+    man-db groff-base systemd dpkg-dev file chromium nodejs npm)
 # scripts/package: dpkg-shlibdeps (dpkg-dev) and file, which CPack's DEB
 # generator uses to find the package's library dependencies.
 MQS_PACKAGE_PACKAGES=(dpkg-dev file)
+
+# Install an npm package at a pinned version into DIR/node_modules, only if
+# it is not there already (tests/e2e/test_browser.sh: MQTT.js for Chromium).
+mqs_install_npm() {
+    local dir=$1 name=$2 version=$3 have=""
+    have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$name/package.json" 2>/dev/null | head -n 1)
+    [[ "$have" == "$version" ]] && return 0
+    echo "installing: npm $name@$version into $dir"
+    mkdir -p "$dir" && npm install --prefix "$dir" --no-audit --no-fund --no-save --silent "$name@$version" >/dev/null
+}

@@ -12,6 +12,7 @@
  * write is pending or output keeps coming; under steady load both stay
  * allocated and are reused, so the hot path does not churn malloc. */
 #include "net/net_internal.h"
+#include "net/ws_codec.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -32,8 +33,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
 /* The buffer whose bytes go to the socket next. */
 static buf *wire(net_conn *c) { return c->tls ? net_tls_conn_wire(c) : &c->out; }
-/* Output not yet handed to a write (plaintext and ciphertext). */
-static size_t unsent(const net_conn *c) { return c->out.len + (c->tls ? net_tls_conn_wire(c)->len : 0); }
+/* Output not yet handed to a write (plaintext and ciphertext, and a due
+ * WebSocket pong). */
+static size_t unsent(const net_conn *c)
+{
+    return c->out.len + (c->tls ? net_tls_conn_wire(c)->len : 0) + (c->l->ws ? net_ws_conn_pending((net_conn *)c) : 0);
+}
 
 static conn_write *write_state(net_conn *c)
 {
@@ -81,6 +86,7 @@ static void on_closed(uv_handle_t *h)
     n->handles--;
     net__peer_release(c);
     net_tls_conn_free(c);
+    if (c->l->ws) net_ws_conn_free(c);
     if (c->accepted && c->l->cbs->on_close) c->l->cbs->on_close(conn_user(c), c->close_error);
     buf_free(&c->out);
     free_write_state(c); /* a pending write completed (cancelled) before this */
@@ -149,6 +155,7 @@ void net__conn_begin_close(net_conn *c)
     /* Input keeps being read, and dropped (on_read), until the close ends. */
     if (c->paused && !c->peer_eof) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     c->paused = false;
+    if (c->l->ws) net_ws_conn_close(c, WS_CLOSE_NORMAL);
     if (c->tls) net_tls_conn_close_notify(c);
     if (c->writing || unsent(c)) net_mark_dirty(c->l->n, c);
     else begin_shutdown(c);
@@ -202,7 +209,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         c->l->n->bytes_read += (uint64_t)nread;
         if (c->state != CONN_OPEN) return; /* closing: discarded, never buffered */
         if (c->tls) net_tls_conn_input(c, (const uint8_t *)b->base, (size_t)nread);
-        else c->l->cbs->on_read(conn_user(c), (const uint8_t *)b->base, (size_t)nread);
+        else net__conn_deliver(c, (uint8_t *)b->base, (size_t)nread);
     } else if (nread == UV_EOF) {
         c->peer_eof = true;
         if (c->state == CONN_LINGER) close_handle(c, 0); /* both sides done */
@@ -211,6 +218,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         log_debug("read from %s: %s", net_conn_peer(c), uv_strerror((int)nread));
         close_handle(c, (int)nread);
     }
+}
+
+void net__conn_deliver(net_conn *c, uint8_t *data, size_t len)
+{
+    if (c->l->ws) net_ws_conn_input(c, data, len);
+    else c->l->cbs->on_read(conn_user(c), data, len);
 }
 
 void net__conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
@@ -230,6 +243,7 @@ void net__conn_accepted(net_listener *l, net_conn *c, uv_os_sock_t fd)
         close_handle(c, UV_ENOMEM);
         return;
     }
+    if (l->ws) net_ws_conn_start(c);
     if (!l->on_accept(l->ctx, c, conn_user(c))) {
         close_handle(c, 0);
         return;
@@ -310,6 +324,7 @@ static void on_write(uv_write_t *req, int status);
  * until on_write) holds it and the wire buffer accumulates anew. */
 static int start_write(net_conn *c)
 {
+    if (c->l->ws) net_ws_conn_frame(c);
     if (c->tls) net_tls_conn_encrypt(c);
     buf *w = wire(c);
     if (w->len == 0) return 0;
@@ -433,6 +448,10 @@ static void begin_shutdown(net_conn *c)
 void net__conn_force_close(net_conn *c)
 {
     if (c->state == CONN_CLOSED) return;
+    if (c->l->ws) {
+        net_ws_conn_close(c, WS_CLOSE_GOING_AWAY);
+        net_ws_conn_frame(c);
+    }
     if (c->tls) net_tls_conn_encrypt(c);
     buf *w = wire(c);
     if (!c->writing && w->len && !c->connecting) {

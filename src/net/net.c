@@ -102,6 +102,8 @@ void net_refused(net *n, net_refusals *r, const char *why, const char *peer)
 static void listener_free(net_listener *l)
 {
     SSL_CTX_free(l->tls);
+    if (l->ws) free(l->ws->path);
+    free(l->ws);
     free(l);
 }
 
@@ -166,8 +168,9 @@ bool net_closed(const net *n) { return n->shut && n->handles == 0 && !n->conns; 
 static void accept_conn(net_listener *l, int fd, const struct sockaddr *sa)
 {
     net *n = l->n;
-    /* One allocation for the conn and its user area (net.h). */
-    net_conn *c = xcalloc(1, NET_CONN_USER_OFFSET + l->user_size);
+    /* One allocation for the conn, its user area (net.h) and, on a
+     * WebSocket listener, the transform's state (ws_conn.c). */
+    net_conn *c = xcalloc(1, NET_CONN_USER_OFFSET + (l->ws ? conn_user_span(l) + net_ws_conn_size() : l->user_size));
     c->l = l;
     net__peer_store(c, sa);
     if (!net__peer_admit(c)) {
@@ -376,6 +379,15 @@ net_conn *net_connect(net_listener *d, const struct sockaddr *sa, const char *ve
 }
 
 uint16_t net_listener_port(const net_listener *l) { return l->port; }
+
+void net_listener_set_websocket(net_listener *l, const char *path, uint64_t max_message)
+{
+    assert(!l->dialer && path && path[0] == '/');
+    if (!l->ws) l->ws = xcalloc(1, sizeof *l->ws);
+    free(l->ws->path);
+    l->ws->path = xstrdup(path);
+    l->ws->max_message = max_message;
+}
 
 void net_listener_set_index(net_listener *l, unsigned index) { l->index = index; }
 

@@ -106,6 +106,14 @@ void net_listener_set_index(net_listener *l, unsigned index);
  * they started with (SSL_CTX is reference counted). Takes its own
  * reference; the caller keeps (and eventually frees) its own. */
 void net_listener_set_tls(net_listener *l, struct ssl_ctx_st *ctx);
+/* Make l a WebSocket listener (RFC 6455; MQTT over WebSockets): each
+ * connection must open with an HTTP/1.1 upgrade to `path` (other paths
+ * get 404) offering the `mqtt` subprotocol, or none; afterwards the user
+ * sees the binary frames' payload as its byte stream and its output goes
+ * out as one binary frame per flush. A data message longer than
+ * max_message bytes (0: no limit) is refused with close code 1009. Set
+ * before the listener accepts; with TLS, the handshake runs inside TLS. */
+void net_listener_set_websocket(net_listener *l, const char *path, uint64_t max_message);
 /* Seconds a TLS client has to finish its handshake (default 10). */
 void net_set_handshake_timeout(net *n, unsigned seconds);
 /* Bounded close (net_conn_close): a closing connection whose output makes

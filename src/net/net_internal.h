@@ -10,6 +10,13 @@
 #include "util/hashmap.h"
 
 typedef struct tls_conn tls_conn;
+typedef struct ws_conn ws_conn;
+
+/* A WebSocket listener's settings (net_listener_set_websocket). */
+typedef struct net_ws_listener {
+    char *path;           /* owned */
+    uint64_t max_message; /* bytes; 0 = no limit */
+} net_ws_listener;
 
 /* Refused connections, counted and logged at most once per second
  * (net.c net_refused): a flood of refusals must not flood the log. */
@@ -101,9 +108,10 @@ struct net_listener {
     const net_conn_callbacks *cbs;
     void *ctx;
     uint16_t port;
-    unsigned index; /* net_listener_set_index */
-    SSL_CTX *tls;   /* NULL: plain TCP; one reference held */
-    bool dialer;    /* net_dialer: no socket, no poll; its conns are outbound */
+    unsigned index;      /* net_listener_set_index */
+    SSL_CTX *tls;        /* NULL: plain TCP; one reference held */
+    net_ws_listener *ws; /* NULL: MQTT straight on TCP/TLS; owned */
+    bool dialer;         /* net_dialer: no socket, no poll; its conns are outbound */
     net_listener *next;
 };
 
@@ -171,6 +179,12 @@ struct net_conn {
 #define NET_CONN_USER_OFFSET \
     ((sizeof(net_conn) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t))
 static inline void *conn_user(net_conn *c) { return (char *)c + NET_CONN_USER_OFFSET; }
+/* On a WebSocket listener the transform's state (ws_conn.c) follows the
+ * user area, aligned like it; plain connections do not have it. */
+static inline size_t conn_user_span(const net_listener *l)
+{
+    return (l->user_size + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t);
+}
 #if defined(__x86_64__) && defined(__GLIBC__)
 _Static_assert(NET_CONN_USER_OFFSET == NET_CONN_OVERHEAD_X86_64,
                "net_conn changed size: update NET_CONN_OVERHEAD_X86_64 and docs/architecture.md");
@@ -221,6 +235,25 @@ void net_tls_conn_free(net_conn *c);
 /* Handshake timeout timer callback. */
 void net_tls_handshake_expire(uv_timer_t *t);
 void net__conn_flush(net_conn *c);
+/* Plaintext from the socket or from TLS, for the user (through the
+ * WebSocket transform on a WebSocket listener). data is writable: frames
+ * are unmasked in place. */
+void net__conn_deliver(net_conn *c, uint8_t *data, size_t len);
+
+/* --- ws_conn.c: the WebSocket transform (listeners with l->ws) --- */
+
+/* Bytes of state each WebSocket connection carries after its user area. */
+size_t net_ws_conn_size(void);
+void net_ws_conn_start(net_conn *c);
+void net_ws_conn_input(net_conn *c, uint8_t *data, size_t len);
+/* Turn c->out into wire form (one binary frame, and a due pong) right
+ * before it is handed to TLS or the socket. */
+void net_ws_conn_frame(net_conn *c);
+/* Output beyond c->out waiting for the next frame (a pong). */
+size_t net_ws_conn_pending(net_conn *c);
+/* The connection closes: queue a close frame with code after the output. */
+void net_ws_conn_close(net_conn *c, uint16_t code);
+void net_ws_conn_free(net_conn *c);
 /* Best-effort nonblocking flush, then close now (net_shutdown). */
 void net__conn_force_close(net_conn *c);
 void net_mark_dirty(net *n, net_conn *c);

@@ -182,7 +182,7 @@ static void read_plain(net_conn *c)
         ERR_clear_error();
         int r = SSL_read(t->ssl, n->plain, NET_READ_BUF_SIZE);
         if (r > 0) {
-            c->l->cbs->on_read(conn_user(c), n->plain, (size_t)r);
+            net__conn_deliver(c, n->plain, (size_t)r);
             continue;
         }
         int e = SSL_get_error(t->ssl, r);

@@ -39,9 +39,14 @@ typedef struct config_tls {
     char ciphersuites[CONFIG_CIPHERS_MAX];
 } config_tls;
 
+#define CONFIG_WS_PATH_MAX 256
+#define CONFIG_DEFAULT_WS_PATH "/mqtt"
+
 typedef struct config_listener {
-    char bind[46]; /* IPv4 or IPv6 literal (INET6_ADDRSTRLEN) */
-    uint16_t port; /* 0 = any free port */
+    char bind[46];                           /* IPv4 or IPv6 literal (INET6_ADDRSTRLEN) */
+    uint16_t port;                           /* 0 = any free port */
+    bool websocket;                          /* MQTT over WebSockets (net_listener_set_websocket) */
+    char websocket_path[CONFIG_WS_PATH_MAX]; /* default CONFIG_DEFAULT_WS_PATH */
     config_tls tls;
     bool has_authn;     /* an `authentication:` section is present */
     authn_policy authn; /* `open` is decided by config_check_listeners */

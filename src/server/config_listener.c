@@ -1,5 +1,6 @@
-/* The schema of one `listeners:` entry: bind, port, `tls:` and
- * `authentication:` (docs/configuration.md), and the loopback rule. */
+/* The schema of one `listeners:` entry: bind, port, websocket,
+ * websocket_path, `tls:` and `authentication:` (docs/configuration.md),
+ * and the loopback rule. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@ void config_listener_init(config_listener *l)
     memset(l, 0, sizeof *l);
     strcpy(l->bind, CONFIG_DEFAULT_BIND);
     l->port = CONFIG_DEFAULT_PORT;
+    strcpy(l->websocket_path, CONFIG_DEFAULT_WS_PATH);
     l->tls.client_certs = TLS_CLIENT_CERTS_NONE;
     l->tls.min_version = 12;
     authn_policy_default(&l->authn);
@@ -77,6 +79,31 @@ static int parse_min_version(schema_ctx *sc, const yaml_node_t *v, const char *p
     uint8_t i;
     if (parse_choice(sc, v, path, names, 2, "\"1.2\" or \"1.3\"", &i) != 0) return -1;
     *((uint8_t *)target + spec->offset) = i ? 13 : 12;
+    return 0;
+}
+
+static int parse_websocket(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    static const char *const names[] = {"false", "true"};
+    uint8_t i;
+    if (parse_choice(sc, v, path, names, 2, "true or false", &i) != 0) return -1;
+    *(bool *)((char *)target + spec->offset) = i == 1;
+    return 0;
+}
+
+/* An absolute path as a request target holds it: "/" then visible ASCII,
+ * no query or fragment (the query of a request is ignored). */
+static int parse_ws_path(schema_ctx *sc, const yaml_node_t *v, const char *path, const key_spec *spec, void *target)
+{
+    const char *expect = "a path starting with / (visible ASCII, no ? or #)";
+    const char *s = schema_scalar(sc, v, path, expect);
+    if (!s) return -1;
+    size_t n = v->data.scalar.length;
+    bool ok = n > 0 && n < CONFIG_WS_PATH_MAX && strlen(s) == n && s[0] == '/';
+    for (size_t i = 0; ok && i < n; i++) ok = s[i] > 0x20 && s[i] < 0x7f && s[i] != '?' && s[i] != '#';
+    char text[48];
+    if (!ok) return schema_fail(sc, v, "%s: expected %s, got \"%s\"", path, expect, schema_text(v, text, sizeof text));
+    memcpy((char *)target + spec->offset, s, n + 1);
     return 0;
 }
 
@@ -232,6 +259,8 @@ static int check_listener(schema_ctx *sc, const yaml_node_t *m, const char *path
     l->tls_line = key_line(sc, m, "tls");
     l->authn_line = key_line(sc, m, "authentication");
     l->has_authn = l->authn_line != 0;
+    if (key_line(sc, m, "websocket_path") && !l->websocket)
+        return schema_fail(sc, m, "%s.websocket_path: needs websocket: true", path);
     if (l->has_authn && has_method(&l->authn, AUTHN_X509) &&
         (!l->tls.enabled || l->tls.client_certs == TLS_CLIENT_CERTS_NONE))
         return schema_fail(sc, m, "%s.authentication: method x509 needs tls with client_certs optional or required",
@@ -242,6 +271,8 @@ static int check_listener(schema_ctx *sc, const yaml_node_t *m, const char *path
 const key_spec config_listener_keys[] = {
     {"bind", config_parse_bind, offsetof(config_listener, bind), 0, 0, 0, NULL, NULL},
     {"port", schema_parse_uint, offsetof(config_listener, port), 2, 0, 65535, NULL, NULL},
+    {"websocket", parse_websocket, offsetof(config_listener, websocket), 0, 0, 0, NULL, NULL},
+    {"websocket_path", parse_ws_path, offsetof(config_listener, websocket_path), 0, 0, 0, NULL, NULL},
     {"tls", schema_parse_section, offsetof(config_listener, tls), 0, 0, 0, config_tls_keys, config_tls_check},
     {"authentication", schema_parse_section, offsetof(config_listener, authn), 0, 0, 0, authn_keys, check_authn},
     SCHEMA_END,

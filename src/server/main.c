@@ -278,12 +278,16 @@ static int listen_all(server *s, const config *cfg)
                                      &broker_conn_callbacks, s->broker);
         if (!l) return -1; /* net_listen logged why */
         security_attach(s->sec, i, l);
+        /* A WebSocket message carries MQTT packets: the packet bound is its bound. */
+        if (cl->websocket) net_listener_set_websocket(l, cl->websocket_path, cfg->limits.max_packet_size);
         bool v6 = strchr(cl->bind, ':') != NULL;
-        log_info("listening on %s%s%s:%u%s", v6 ? "[" : "", cl->bind, v6 ? "]" : "", net_listener_port(l),
-                 cl->tls.enabled ? " (TLS)" : "");
+        const char *kind = cl->websocket ? (cl->tls.enabled ? " (WebSocket, TLS)" : " (WebSocket)")
+                                         : (cl->tls.enabled ? " (TLS)" : "");
+        log_info("listening on %s%s%s:%u%s%s%s", v6 ? "[" : "", cl->bind, v6 ? "]" : "", net_listener_port(l), kind,
+                 cl->websocket ? " path " : "", cl->websocket ? cl->websocket_path : "");
         if (used < sizeof addrs) {
             int n = snprintf(addrs + used, sizeof addrs - used, "%s%s%s%s:%u%s", i ? ", " : "", v6 ? "[" : "", cl->bind,
-                             v6 ? "]" : "", net_listener_port(l), cl->tls.enabled ? " (TLS)" : "");
+                             v6 ? "]" : "", net_listener_port(l), kind);
             used += n > 0 ? (size_t)n : 0;
         }
     }

@@ -17,6 +17,8 @@ typedef struct bound {
     SSL_CTX *ctx;    /* our reference; NULL for plain listeners */
     char bind[46];
     uint16_t port;
+    bool websocket;
+    char websocket_path[CONFIG_WS_PATH_MAX];
 } bound;
 
 struct security {
@@ -151,6 +153,8 @@ security *security_new(broker *b, const config *cfg, char *err, size_t errlen)
         s->ls[i].ctx = ctxs[i];
         memcpy(s->ls[i].bind, cfg->listeners[i].bind, sizeof s->ls[i].bind);
         s->ls[i].port = cfg->listeners[i].port;
+        s->ls[i].websocket = cfg->listeners[i].websocket;
+        memcpy(s->ls[i].websocket_path, cfg->listeners[i].websocket_path, sizeof s->ls[i].websocket_path);
     }
     free(ctxs);
     authn_link_install(b, a);
@@ -180,6 +184,8 @@ int security_reload(security *s, const config *cfg, char *err, size_t errlen)
         const config_listener *cl = &cfg->listeners[i];
         if (strcmp(bd->bind, cl->bind) != 0 || bd->port != cl->port)
             log_warn("reload: listeners[%zu] address change to %s port %u needs a restart", i, cl->bind, cl->port);
+        if (bd->websocket != cl->websocket || strcmp(bd->websocket_path, cl->websocket_path) != 0)
+            log_warn("reload: listeners[%zu] websocket/websocket_path change needs a restart", i);
         /* Existing connections hold their own SSL_CTX references. */
         if (bd->l) net_listener_set_tls(bd->l, ctxs[i]);
         net_tls_ctx_free(bd->ctx);

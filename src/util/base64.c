@@ -43,3 +43,20 @@ bool base64_decode(const char *s, size_t n, buf *out)
     }
     return true;
 }
+
+size_t base64_encode(const uint8_t *p, size_t n, char *out)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t w = (uint32_t)p[i] << 16;
+        if (i + 1 < n) w |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n) w |= p[i + 2];
+        out[o++] = alphabet[w >> 18];
+        out[o++] = alphabet[(w >> 12) & 63];
+        out[o++] = i + 1 < n ? alphabet[(w >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? alphabet[w & 63] : '=';
+    }
+    out[o] = 0;
+    return o;
+}

@@ -12,5 +12,9 @@
  * the last group zero (so every byte string has exactly one encoding).
  * Returns false (out->len restored) on any violation. */
 bool base64_decode(const char *s, size_t n, buf *out);
+/* The encoding of p[0..n) with padding, NUL-terminated, into out, which
+ * holds BASE64_ENCODED_SIZE(n) bytes. Returns the length (without NUL). */
+#define BASE64_ENCODED_SIZE(n) (((n) + 2) / 3 * 4 + 1)
+size_t base64_encode(const uint8_t *p, size_t n, char *out);
 
 #endif

@@ -199,7 +199,6 @@ static void limit_asan_quarantine(void)
 static void exec_broker(void)
 {
     int log_fd = open(g.log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    char port[16];
     if (log_fd < 0) _exit(126);
     /* If the test process dies (crash, CTest timeout), take the broker
      * down with it instead of leaving it running. */
@@ -211,9 +210,10 @@ static void exec_broker(void)
         struct rlimit rl = {.rlim_cur = (rlim_t)g.max_fds, .rlim_max = (rlim_t)g.max_fds};
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(125);
     }
-    snprintf(port, sizeof port, "%d", g.port);
     limit_asan_quarantine();
-    if (g.mqstated) execl(g.binary, g.binary, "-p", port, "--bind", "127.0.0.1", "-c", g.conf_path, "-v", (char *)NULL);
+    /* mqstated's configuration names the port (write_mqstated_config), so
+     * a case may add listeners of its own in extra_yaml. */
+    if (g.mqstated) execl(g.binary, g.binary, "-c", g.conf_path, "-v", (char *)NULL);
     else execl(g.binary, g.binary, "-c", g.conf_path, (char *)NULL);
     _exit(127);
 }
@@ -385,7 +385,9 @@ static enum outcome run_case(const struct e2e_case *c)
     }
     snprintf(g.log_path, sizeof g.log_path, "%s/broker.log", g.dir);
     int64_t started = e2e_now_ms();
-    if (!start_broker(c->limits, c->extra_yaml)) {
+    if (c->prepare && !c->prepare()) {
+        e2e_fail(__FILE__, __LINE__, "preparing the case failed");
+    } else if (!start_broker(c->limits, c->extra_yaml)) {
         e2e_fail(__FILE__, __LINE__, "broker %s did not start listening", g.binary);
     } else {
         c->run();

@@ -45,6 +45,9 @@ struct e2e_case {
     const char *extra_yaml;
     /* The broker's limit of open files (RLIMIT_NOFILE); 0 keeps ours. */
     long max_fds;
+    /* Run in the case's directory (e2e_dir) before the broker starts, e.g.
+     * to make the files extra_yaml names; false fails the case. NULL: none. */
+    bool (*prepare)(void);
 };
 
 /* Runs the cases named on the command line (all if none) and returns the

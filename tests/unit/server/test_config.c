@@ -372,6 +372,38 @@ static void test_unknown_keys(void **state)
     expect_error("\"log_level\\0x\": info\n", "t.yaml:1: unknown key \"log_level?x\"");
 }
 
+static void test_websocket_listener(void **state)
+{
+    (void)state;
+    config c;
+    config_init(&c);
+    assert_false(c.listeners[0].websocket);
+    assert_string_equal(c.listeners[0].websocket_path, "/mqtt");
+    assert_int_equal(load(&c, "listeners:\n  - port: 1\n  - port: 2\n    websocket: true\n"
+                              "  - port: 3\n    websocket: true\n    websocket_path: /ws/mqtt-v5\n"),
+                     0);
+    assert_int_equal(c.nlisteners, 3);
+    assert_false(c.listeners[0].websocket);
+    assert_true(c.listeners[1].websocket);
+    assert_string_equal(c.listeners[1].websocket_path, "/mqtt");
+    assert_true(c.listeners[2].websocket);
+    assert_string_equal(c.listeners[2].websocket_path, "/ws/mqtt-v5");
+    config_free(&c);
+    expect_error("listeners:\n  - websocket: yes\n",
+                 "t.yaml:2: listeners[0].websocket: expected true or false, got \"yes\"");
+    expect_error("listeners:\n  - websocket_path: /x\n",
+                 "t.yaml:2: listeners[0].websocket_path: needs websocket: true");
+    const char *want = "t.yaml:2: listeners[0].websocket_path: expected a path starting with / (visible ASCII, no ? "
+                       "or #), got \"%s\"";
+    const char *bad[] = {"mqtt", "/a b", "/a?b", "/a#b", "\"\""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[128], msg[256];
+        snprintf(yaml, sizeof yaml, "listeners:\n  - websocket_path: %s\n    websocket: true\n", bad[i]);
+        snprintf(msg, sizeof msg, want, i == 4 ? "" : bad[i]);
+        expect_error(yaml, msg);
+    }
+}
+
 static void test_bad_integers(void **state)
 {
     (void)state;
@@ -701,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_state_store_selection),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_websocket_listener),
         cmocka_unit_test(test_bad_integers),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_bad_values),
