@@ -18,7 +18,7 @@ set -u
 CL_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mqs-cluster-XXXXXX")
 CL_N=0
 CL_FAILED=0
-CL_MQTT=() CL_RAFT=() CL_LINK=() CL_PID=()
+CL_MQTT=() CL_RAFT=() CL_LINK=() CL_METRICS=() CL_PID=()
 CL_BG_PIDS=()
 CL_EXTRA=() # more lines of every node's cluster: section (cl_run_tests)
 CL_BIN=${MQSTATED:?MQSTATED is not set}
@@ -54,11 +54,13 @@ cl_setup() {
         CL_MQTT[i]=$(cl_free_port)
         CL_RAFT[i]=$(cl_free_port)
         CL_LINK[i]=$(cl_free_port)
+        CL_METRICS[i]=$(cl_free_port)
         CL_PID[i]=""
     done
     for ((i = 1; i <= CL_N; i++)); do
         {
             printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\n' "${CL_MQTT[i]}"
+            printf 'metrics:\n  port: %s\n' "${CL_METRICS[i]}"
             printf 'persistence:\n  dir: %s/d%s\n' "$CL_DIR" "$i"
             printf 'cluster:\n  name: test\n  node_id: %s\n' "$i"
             printf '  election_timeout_ms: 1000\n  heartbeat_ms: 100\n'
@@ -223,7 +225,7 @@ cl_run_tests() {
         CL_FAILED=0
         for ((i = 1; i <= CL_N; i++)); do cl_kill "$i"; done
         rm -rf "$CL_DIR"/d* "$CL_DIR"/n*.log
-        CL_MQTT=() CL_RAFT=() CL_LINK=() CL_PID=()
+        CL_MQTT=() CL_RAFT=() CL_LINK=() CL_METRICS=() CL_PID=()
         cl_setup "${CL_SIZE:-3}" "${CL_EXTRA[@]}"
         if cl_start_all && cl_wait_leader 20000 >/dev/null; then
             "$name"

@@ -67,6 +67,13 @@ PY
         echo "$st" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])' >>"$CL_DIR/digests"
     done
     (($(sort -u "$CL_DIR/digests" | wc -l) == 1)) || cl_fail "replicas differ: $(tr '\n' ' ' <"$CL_DIR/digests")"
+    # The same figures on /metrics, and readiness: a leader is known.
+    local m
+    m=$(curl -s -m 5 "http://127.0.0.1:${CL_METRICS[l]}/metrics") || cl_fail "no /metrics on node $l"
+    grep -q "^mqstated_raft_is_leader 1" <<<"$m" || cl_fail "node $l: mqstated_raft_is_leader is not 1"
+    grep -q "^mqstated_raft_leader_id $l" <<<"$m" || cl_fail "node $l: wrong mqstated_raft_leader_id"
+    grep -q "^mqstated_cluster_links_up $((CL_N - 1))" <<<"$m" || cl_fail "node $l: links up: $(grep links_up <<<"$m")"
+    curl -s -m 5 "http://127.0.0.1:${CL_METRICS[l]}/readyz" | grep -q "ok leader_known" || cl_fail "readyz: no leader_known"
     cl_cli 1 cluster frob 2>/dev/null && cl_fail "cluster frob was accepted"
 }
 
