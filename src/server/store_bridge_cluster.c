@@ -26,7 +26,9 @@
  * its first copy committed (apply_repeat), and a read is read again. A
  * write whose leadership was lost before it committed (outcome unknown)
  * is dispatched again the same way. A request still unanswered at its
- * deadline (wait_ms, and before its Message Expiry) gets __stat 503.
+ * deadline (wait_ms, and before its Message Expiry) gets __stat 503 (not
+ * applied), or 408 (outcome unknown) if it is a write that may have
+ * reached a leader: forwarded, or proposed here.
  *
  * A leader serves the requests other nodes forward without re-checking
  * their envelope (their node did), under the principal they carry. A
@@ -215,8 +217,8 @@ static void forward(store_bridge *sb, held *h)
     held_push(sb, h, HELD_FWD);
     h->to = sb->leader_id;
     h->sent = clock_now_ms();
-    if (!sb->cl.forward(sb->cl.ctx, h->to, h->id, h->data, h->wire_len))
-        log_debug("state store: request %" PRIu64 " not forwarded to node %" PRIu64 " now; retried", h->id, h->to);
+    if (sb->cl.forward(sb->cl.ctx, h->to, h->id, h->data, h->wire_len)) h->sent_out = true;
+    else log_debug("state store: request %" PRIu64 " not forwarded to node %" PRIu64 " now; retried", h->id, h->to);
 }
 
 /* Decide h now (this node leads and is ready). */
@@ -232,6 +234,17 @@ static void run_now(store_bridge *sb, held *h)
     }
     store_bridge__run_held(sb, h, &req, x.dup);
     principal_free(who);
+}
+
+/* This node stops serving as leader: told by the role, or first by a
+ * write that failed "leadership lost" (before the role change is
+ * reported); either way once, with the log line and expiry stopped. */
+static void not_ready(store_bridge *sb)
+{
+    if (!sb->ready) return;
+    log_info("state store: this node no longer leads the cluster");
+    sb->ready = false;
+    store_bridge__expiry_stop(sb);
 }
 
 static void read_barrier_done(void *ctx, int status);
@@ -251,6 +264,11 @@ static void read_barrier_done(void *ctx, int status)
 {
     store_bridge *sb = ctx;
     sb->read_barrier = false;
+    /* A failed barrier means this node lost the lead (maybe not reported
+     * yet): stop serving first, so nothing below calls into raft from
+     * inside its own callback (libraft 0.15 crashes on a barrier started
+     * while it steps down). */
+    if (status != 0) not_ready(sb);
     held *next;
     for (held *h = held_take_all(&sb->reads_barrier); h; h = next) {
         next = h->next;
@@ -295,7 +313,8 @@ void store_bridge__held_failed(store_bridge *sb, held *h, const char *why)
     }
     /* Outcome unknown: the new leader has it or not; sent again, it is
      * applied once and answered once (de-duplication). */
-    sb->ready = false;
+    h->sent_out = true;
+    not_ready(sb);
     dispatch(sb, h);
 }
 
@@ -415,14 +434,30 @@ void store_bridge_cluster_role(store_bridge *sb, bool is_leader, uint64_t leader
 {
     sb->is_leader = is_leader;
     sb->leader_id = leader_id;
-    if (!is_leader && sb->ready) {
-        log_info("state store: this node no longer leads the cluster");
-        sb->ready = false;
-        store_bridge__expiry_stop(sb);
-    }
+    if (!is_leader) not_ready(sb);
     ready_barrier_kick(sb);
     redispatch_all(sb);
     if (sb->held_bytes || (is_leader && !sb->ready)) timer_on(sb);
+}
+
+static bool held_is_read(const held *h)
+{
+    store_request req;
+    store_wire_extra x;
+    return store_wire_request_decode(h->data, h->wire_len, &req, &x) && store_request_classify(&req) == STORE_KIND_READ;
+}
+
+/* A write that reached a leader (forwarded, or proposed here before this
+ * node lost the lead) may have committed though no answer came back: a
+ * 503 would say it was not applied. 408, the RPC timeout, leaves the
+ * outcome open; a retry with the same correlation data is answered from
+ * the de-duplication table if it was applied. */
+static void held_timeout(store_bridge *sb, held *h)
+{
+    store_reply r = {.status = 408,
+                     .status_message = "no answer from the state store leader in time; the write may have been applied "
+                                       "(outcome unknown)"};
+    store_bridge__held_answer(sb, h, &r);
 }
 
 /* Deadlines, re-forwarding, the ready barrier's retries. */
@@ -433,6 +468,7 @@ static void expire_list(store_bridge *sb, held_list *l, uint64_t now)
         next = h->next;
         if (now < h->deadline) continue;
         if (h->from) held_free(sb, h);
+        else if (h->sent_out && !held_is_read(h)) held_timeout(sb, h);
         else store_bridge__held_unavailable(sb, h, "no state store leader (timed out waiting for one)");
     }
 }

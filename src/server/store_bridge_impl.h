@@ -17,9 +17,10 @@ enum { HELD_NONE, HELD_WAIT, HELD_FWD, HELD_READS_NEXT, HELD_READS_BARRIER };
 typedef struct held {
     struct held *prev, *next;
     uint8_t list;
+    bool sent_out;     /* local: forwarded or proposed at least once, so a write may have been applied */
     uint64_t id;       /* local: this node's number (sb->fwd_ids); remote: the origin's */
     uint64_t from;     /* 0: a client of this node; else the node that forwarded it */
-    uint64_t deadline; /* clock_now_ms: then answered 503 (local) or dropped (remote) */
+    uint64_t deadline; /* clock_now_ms: then answered 503 or 408 (local) or dropped (remote) */
     uint64_t sent;     /* HELD_FWD: when last forwarded, and to whom */
     uint64_t to;
     uint32_t wire_len, topic_len;
