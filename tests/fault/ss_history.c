@@ -193,7 +193,13 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    opts o = {.host = "127.0.0.1", .prefix = "hist", .key_prefix = "h", .clients = 6, .keys = 4, .seconds = 5, .timeout_ms = 3000};
+    opts o = {.host = "127.0.0.1",
+              .prefix = "hist",
+              .key_prefix = "h",
+              .clients = 6,
+              .keys = 4,
+              .seconds = 5,
+              .timeout_ms = 3000};
     o.seed = (unsigned)now_ns();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
