@@ -99,6 +99,7 @@ cl_alive() { [[ -n "${CL_PID[$1]}" ]] && kill -0 "${CL_PID[$1]}" 2>/dev/null; }
 
 cl_start() {
     local i=$1 deadline
+    echo "cl_start: node $i" >>"$CL_DIR/n$i.log"
     (cl_exec_node "$i" "$CL_BIN" -c "$CL_DIR/n$i.yaml") >>"$CL_DIR/n$i.log" 2>&1 &
     CL_PID[i]=$!
     deadline=$(($(cl_now_ms) + 15000))
@@ -144,11 +145,13 @@ cl_stop() {
 
 # True if node I is alive and its log last said it serves as leader (the
 # bridge logs both "this node leads the cluster and serves requests" and
-# "this node no longer leads the cluster").
+# "this node no longer leads the cluster"), since it was last started (a
+# node killed while leading says nothing more).
 cl_leads() {
     local last
     cl_alive "$1" || return 1
-    last=$(grep -E "state store: this node (leads the cluster|no longer leads)" "$CL_DIR/n$1.log" | tail -n 1)
+    last=$(awk '/^cl_start: /{l = ""} /state store: this node (leads the cluster|no longer leads)/{l = $0}
+        END {print l}' "$CL_DIR/n$1.log")
     [[ "$last" == *"leads the cluster and serves"* ]]
 }
 
