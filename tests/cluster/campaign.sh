@@ -54,6 +54,13 @@ fi
 trap cl_cleanup EXIT
 trap 'exit 143' TERM INT HUP
 
+# libraft 0.15 loads its log with one realloc per batch of entries: with
+# ASan (every realloc copies) a node restarting with 16k entries takes
+# ~30 s. Snapshots every 1024 entries keep the log short (and the nodes
+# that were down catch up from snapshots too); restarts may still be slow.
+CL_START_MS=60000
+SNAP="snapshot_entries: 1024"
+
 SUMMARY=()
 HIST_OK=0 HIST_BAD=0 OPS=0 UNKNOWN=0 REFUSED=0
 KEPT=()
@@ -120,7 +127,7 @@ percentile() { # P, values on stdin
 
 kill_scenario() {
     local seg=0 done_kills=0 n l o t0 ms failovers=() keys=()
-    cl_setup "$SIZE"
+    cl_setup "$SIZE" "$SNAP"
     cl_start_all || return 1
     cl_wait_leader 20000 >/dev/null || {
         cl_fail "no leader"
@@ -151,7 +158,14 @@ kill_scenario() {
             fi
             done_kills=$((done_kills + 1))
             sleep "0.$((RANDOM % 9))"
-            cl_start "$l" || break 2
+            if ! cl_start "$l"; then
+                tail -n 30 "$CL_DIR/n$l.log" | sed 's/^/  | /' >&2
+                local kept="${MQS_KEEP_DIR:-${TMPDIR:-/tmp}}/mqs-campaign-node$l-$(date +%Y%m%d-%H%M%S)-$$"
+                cl_kill "$l"
+                cp -a "$CL_DIR/d$l" "$kept" && cp "$CL_DIR/n$l.yaml" "$CL_DIR/n$l.log" "$kept/" &&
+                    KEPT+=("$kept") && echo "node $l's directory kept: $kept" >&2
+                break 2
+            fi
         done
         # The history runs on to its end: the last failover under load too.
         while (($(cl_now_ms) < t_end)); do sleep 0.2; done
@@ -209,7 +223,7 @@ partition_scenario() {
     ns_setup "$SIZE"
     rm -rf "$CL_DIR"/d* "$CL_DIR"/n*.log
     CL_MQTT=() CL_RAFT=() CL_LINK=() CL_PID=()
-    cl_setup "$SIZE"
+    cl_setup "$SIZE" "$SNAP"
     cl_start_all || return 1
     cl_wait_leader 20000 >/dev/null || {
         cl_fail "no leader"

@@ -2,7 +2,8 @@
 # 127.0.0.1 forming one cluster (docs/cluster.md); source this file.
 #
 #   cl_setup N [extra cluster: lines]   pick free ports, write n1..nN.yaml
-#   cl_start I / cl_start_all           start node I (waits until it listens)
+#   cl_start I / cl_start_all           start node I (waits until it listens,
+#                                       at most CL_START_MS, default 15000)
 #   cl_kill I                           kill -9
 #   cl_stop I                           SIGTERM; fails the test unless it exits 0
 #   cl_leader                           the live node that serves as leader (0: none)
@@ -102,7 +103,7 @@ cl_start() {
     echo "cl_start: node $i" >>"$CL_DIR/n$i.log"
     (cl_exec_node "$i" "$CL_BIN" -c "$CL_DIR/n$i.yaml") >>"$CL_DIR/n$i.log" 2>&1 &
     CL_PID[i]=$!
-    deadline=$(($(cl_now_ms) + 15000))
+    deadline=$(($(cl_now_ms) + ${CL_START_MS:-15000}))
     while (($(cl_now_ms) < deadline)); do
         cl_alive "$i" || break
         cl_listening "$i" && return 0

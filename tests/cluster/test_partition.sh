@@ -228,6 +228,41 @@ test_lost_acks() {
     fi
 }
 
+# KNOWN BUG, not in the default list (reported to the lead): a node
+# restarted from its data directory rebuilds its keyspace by re-applying
+# its raft log from the start once it hears the leader's commit index,
+# after its listener is open; each re-applied record notifies the
+# registrations made meanwhile, so a watcher is told of changes committed
+# (and applied by this node) before it registered, oldest first. Kept
+# deterministic by isolating the node until its watcher is registered.
+test_restart_replay() {
+    cl_heal
+    local l f i n
+    l=$(cl_leader)
+    f=$(cl_other "$l")
+    for ((i = 1; i <= 10; i++)); do cl_cli "$l" set rk "v$i" >/dev/null || cl_fail "set rk v$i"; done
+    sleep 1 # node f applied them all
+    cl_kill "$f"
+    cl_isolate "$f"
+    cl_start "$f"
+    (cl_exec_client "$CL_CLI" -h "$(cl_host "$f")" -p "${CL_MQTT[f]}" --verbose watch rk) \
+        >"$CL_DIR/rw.out" 2>"$CL_DIR/rw.err" &
+    local w=$!
+    CL_BG_PIDS+=("$w")
+    local deadline=$(($(cl_now_ms) + 10000))
+    until grep -q watching "$CL_DIR/rw.err"; do
+        (($(cl_now_ms) < deadline)) || break
+        sleep 0.05
+    done
+    cl_heal
+    sleep 4
+    kill -TERM "$w" 2>/dev/null
+    wait "$w" 2>/dev/null
+    n=$(grep -c "SET rk" "$CL_DIR/rw.out")
+    ((n == 0)) || cl_fail "a watcher registered on node $f after its restart was notified of $n changes" \
+        "committed before: $(head -n 3 "$CL_DIR/rw.out" | tr '\n' '|')"
+}
+
 # The short version of tests/cluster/campaign.sh: one leader kill and
 # three partition cycles under load from clients on every node, each
 # history checked by lincheck, then the watchers compared.
