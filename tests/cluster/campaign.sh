@@ -253,6 +253,7 @@ partition_scenario() {
     done
     cl_heal
     cl_wait_leader 20000 >/dev/null || cl_fail "no leader after the last heal"
+    cl_wait_all_serve 40000
     same_values "${keys[@]}"
     local changes
     changes=$(cl_watch_converge 30000)

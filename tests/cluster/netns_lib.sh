@@ -164,6 +164,31 @@ cl_cli_t() {
     (cl_exec_client timeout $((t + 20)) "$CL_CLI" -h "$(cl_host "$i")" -p "${CL_MQTT[i]}" --timeout "$t" "$@")
 }
 
+# cl_wait_all_serve MS: after healing, wait (at most MS) until every live
+# node serves a read (exit 0 or 1: found or not); notes how long the
+# slowest took. A node cut off from the leader learns of it again only
+# when the leader's raft connection to it is back, which took up to ~15 s
+# on a loaded machine.
+cl_wait_all_serve() {
+    local deadline t0 i rc
+    t0=$(cl_now_ms)
+    deadline=$((t0 + ${1:-30000}))
+    for ((i = 1; i <= CL_N; i++)); do
+        cl_alive "$i" || continue
+        while :; do
+            cl_cli_t "$i" 3 get serve-probe >/dev/null 2>&1
+            rc=$?
+            ((rc == 0 || rc == 1)) && break
+            (($(cl_now_ms) < deadline)) || {
+                cl_fail "node $i serves no read $((${1:-30000} / 1000)) s after healing (exit $rc)"
+                return 1
+            }
+            sleep 0.2
+        done
+    done
+    cl_note "every node serves reads $(($(cl_now_ms) - t0)) ms after healing"
+}
+
 # --- convergence: the same applied changes on every node ----------------------
 #
 # Reads are linearizable, so every node answers a GET with the leader's

@@ -84,6 +84,7 @@ test_leader_isolated() {
         sleep 0.2
     done
     cl_note "node $l served a write $(($(cl_now_ms) - t0)) ms after healing; leader: node $(cl_leader)"
+    cl_wait_all_serve 40000
     for ((i = 1; i <= CL_N; i++)); do
         expect_get "$i" iso ""
         expect_get "$i" before 1
@@ -123,6 +124,7 @@ test_split_2_3() {
     done
     cl_heal
     cl_wait_leader 20000 >/dev/null || cl_fail "no leader after healing"
+    cl_wait_all_serve 40000
     local last=${majority##* }
     for ((i = 1; i <= CL_N; i++)); do
         expect_get "$i" s0 before
@@ -178,6 +180,7 @@ test_oneway() {
     ((l2 == l)) || cl_note "the leader changed: node $l2"
     cl_heal
     cl_wait_leader 20000 >/dev/null || cl_fail "no leader after healing"
+    cl_wait_all_serve 40000
     cl_cli "$f" set ow-a 1 >/dev/null || cl_fail "set on node $f after healing"
     l=$(cl_leader)
     f=$(cl_other "$l")
@@ -189,6 +192,7 @@ test_oneway() {
     ((l2 == l)) || cl_note "the leader changed: node $l2"
     cl_heal
     cl_wait_leader 20000 >/dev/null || cl_fail "no leader after healing"
+    cl_wait_all_serve 40000
     cl_cli "$f" set ow-b 2 >/dev/null || cl_fail "set on node $f after healing"
     for ((i = 1; i <= CL_N; i++)); do
         expect_get "$i" ow-a 1
@@ -219,6 +223,7 @@ test_lost_acks() {
     cl_note "set on node $l: exit $rc: $(head -c 200 "$CL_DIR/la.err")"
     cl_heal
     cl_wait_leader 20000 >/dev/null || cl_fail "no leader after healing"
+    cl_wait_all_serve 40000
     local got
     got=$(cl_cli "$f" get la 2>/dev/null)
     cl_note "after healing: la = '$got'"
