@@ -20,6 +20,8 @@
 #   test_lost_acks            the followers cannot send to the leader: a write
 #                             it proposed commits under the next leader, and
 #                             its client gets 408 (outcome unknown), not 503
+#   test_restart_replay       KNOWN BUG (fails; not in CTest): a restarted
+#                             node re-notifies old changes to new watchers
 #   test_partition_history    ss_history + lincheck across repeated
 #                             partitions and heals, clients on every node
 #                             (tests/cluster/campaign.sh, short: 1 kill, 3
