@@ -26,7 +26,9 @@
  * its first copy committed (apply_repeat), and a read is read again. A
  * write whose leadership was lost before it committed (outcome unknown)
  * is dispatched again the same way. A request still unanswered at its
- * deadline (wait_ms, and before its Message Expiry) gets __stat 503.
+ * deadline (wait_ms, and before its Message Expiry) gets __stat 503 (not
+ * applied), or 408 (outcome unknown) if it is a write that may have
+ * reached a leader: forwarded, or proposed here.
  *
  * A leader serves the requests other nodes forward without re-checking
  * their envelope (their node did), under the principal they carry. A
@@ -306,6 +308,18 @@ static void run_now(store_bridge *sb, held *h)
     principal_free(who);
 }
 
+/* This node stops serving as leader: told by the role, or first by a
+ * write that failed "leadership lost" (before the role change is
+ * reported); either way once, with the log line and expiry stopped. */
+static void not_ready(store_bridge *sb)
+{
+    if (!sb->ready) return;
+    log_info("state store: this node no longer leads the cluster");
+    sb->ready = false;
+    store_bridge__expiry_stop(sb);
+    timer_on(sb); /* the tick asks for a new ready barrier while raft says this node leads */
+}
+
 static void read_barrier_done(void *ctx, int status);
 
 /* One barrier for every read waiting; reads that arrive meanwhile wait
@@ -323,14 +337,11 @@ static void read_barrier_done(void *ctx, int status)
 {
     store_bridge *sb = ctx;
     sb->read_barrier = false;
-    if (status != 0 && sb->ready) {
-        /* Not serving as leader now (lost, or transferring leadership):
-         * the reads go elsewhere, and a leader becomes ready again only
-         * through a barrier of its own (ready_barrier_kick, at the tick). */
-        sb->ready = false;
-        store_bridge__expiry_stop(sb);
-        timer_on(sb);
-    }
+    /* A failed barrier means this node lost the lead (maybe not reported
+     * yet): stop serving first, so nothing below calls into raft from
+     * inside its own callback (libraft 0.15 crashes on a barrier started
+     * while it steps down). */
+    if (status != 0) not_ready(sb);
     held *next;
     for (held *h = held_take_all(&sb->reads_barrier); h; h = next) {
         next = h->next;
@@ -385,7 +396,7 @@ void store_bridge__held_failed(store_bridge *sb, held *h, const char *why)
     }
     /* Outcome unknown: the new leader has it or not; sent again, it is
      * applied once and answered once (de-duplication). */
-    sb->ready = false;
+    not_ready(sb);
     dispatch(sb, h);
 }
 
@@ -506,11 +517,7 @@ void store_bridge_cluster_role(store_bridge *sb, bool is_leader, uint64_t leader
 {
     sb->is_leader = is_leader;
     sb->leader_id = leader_id;
-    if (!is_leader && sb->ready) {
-        log_info("state store: this node no longer leads the cluster");
-        sb->ready = false;
-        store_bridge__expiry_stop(sb);
-    }
+    if (!is_leader) not_ready(sb);
     ready_barrier_kick(sb);
     redispatch_all(sb);
     if (sb->held_bytes || (is_leader && !sb->ready)) timer_on(sb);

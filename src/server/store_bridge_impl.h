@@ -21,7 +21,7 @@ typedef struct held {
     bool maybe;        /* a write that was forwarded or proposed: its outcome may be unknown */
     uint64_t id;       /* local: this node's number (sb->fwd_ids); remote: the origin's */
     uint64_t from;     /* 0: a client of this node; else the node that forwarded it */
-    uint64_t deadline; /* clock_now_ms: then answered 503 (local) or dropped (remote) */
+    uint64_t deadline; /* clock_now_ms: then answered 503 or 408 (local) or dropped (remote) */
     uint64_t sent;     /* HELD_FWD: when last forwarded, and to whom */
     uint64_t to;
     struct store_bridge *sb; /* set while a membership change runs for it */

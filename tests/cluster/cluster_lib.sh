@@ -2,10 +2,12 @@
 # 127.0.0.1 forming one cluster (docs/cluster.md); source this file.
 #
 #   cl_setup N [extra cluster: lines]   pick free ports, write n1..nN.yaml
-#   cl_start I / cl_start_all           start node I (waits until it listens)
+#   cl_start I / cl_start_all           start node I (waits until it listens,
+#                                       at most CL_START_MS, default 15000)
 #   cl_kill I                           kill -9
 #   cl_stop I                           SIGTERM; fails the test unless it exits 0
 #   cl_leader                           the live node that serves as leader (0: none)
+#   cl_leads I                          node I serves as leader (its log says so)
 #   cl_wait_leader MS                   wait for one; prints it
 #   cl_cli I ARGS...                    the mqstate CLI against node I
 #   cl_cleanup                          kill everything, print logs on failure
@@ -13,6 +15,16 @@
 # Every server listens on 127.0.0.1 on ports chosen free below Linux's
 # ephemeral range, is stopped by its PID, and every wait is bounded.
 # Needs $MQSTATED and $MQSTATE_CLI (set by CTest).
+#
+# Hooks for harnesses layered on this one (tests/cluster/netns_lib.sh: a
+# network namespace per node; the clock skew test: libfaketime), each
+# with a default that keeps everything on 127.0.0.1:
+#   CL_HOST[i]                          node i's address (default 127.0.0.1)
+#   CL_LISTENER                         more lines of each node's MQTT listener
+#   cl_exec_node I CMD...               exec CMD as node I (keeps the PID)
+#   cl_exec_client CMD...               exec a client (the CLI, ss_history)
+#   cl_listening I                      true once node I's MQTT port accepts
+#   CL_AT_EXIT                          commands cl_cleanup runs last
 
 set -u
 CL_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mqs-cluster-XXXXXX")
@@ -21,6 +33,9 @@ CL_FAILED=0
 CL_MQTT=() CL_RAFT=() CL_LINK=() CL_METRICS=() CL_PID=()
 CL_BG_PIDS=()
 CL_EXTRA=() # more lines of every node's cluster: section (cl_run_tests)
+CL_HOST=()
+CL_LISTENER=() # more lines of every node's listener (e.g. its authentication)
+CL_AT_EXIT=()
 CL_BIN=${MQSTATED:?MQSTATED is not set}
 CL_CLI=${MQSTATE_CLI:-}
 
@@ -31,6 +46,13 @@ cl_fail() {
 }
 cl_now_ms() { date +%s%3N; }
 cl_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+cl_host() { echo "${CL_HOST[$1]:-127.0.0.1}"; }
+cl_exec_node() {
+    shift
+    exec "$@"
+}
+cl_exec_client() { exec "$@"; }
+cl_listening() { cl_port_open "${CL_MQTT[$1]}"; }
 
 # A port nobody listens on and that this harness has not handed out.
 cl_free_port() {
@@ -59,17 +81,18 @@ cl_setup() {
     done
     for ((i = 1; i <= CL_N; i++)); do
         {
-            printf 'listeners:\n  - bind: 127.0.0.1\n    port: %s\n' "${CL_MQTT[i]}"
+            printf 'listeners:\n  - bind: %s\n    port: %s\n' "$(cl_host "$i")" "${CL_MQTT[i]}"
+            local line
+            for line in "${CL_LISTENER[@]}"; do printf '    %s\n' "$line"; done
             printf 'metrics:\n  port: %s\n' "${CL_METRICS[i]}"
             printf 'persistence:\n  dir: %s/d%s\n' "$CL_DIR" "$i"
             printf 'cluster:\n  name: test\n  node_id: %s\n' "$i"
             printf '  election_timeout_ms: 1000\n  heartbeat_ms: 100\n'
-            local line
             for line in "$@"; do printf '  %s\n' "$line"; done
             printf '  members:\n'
             for ((j = 1; j <= CL_N; j++)); do
-                printf '    - {id: %s, raft_address: "127.0.0.1:%s", link_address: "127.0.0.1:%s"}\n' \
-                    "$j" "${CL_RAFT[j]}" "${CL_LINK[j]}"
+                printf '    - {id: %s, raft_address: "%s:%s", link_address: "%s:%s"}\n' \
+                    "$j" "$(cl_host "$j")" "${CL_RAFT[j]}" "$(cl_host "$j")" "${CL_LINK[j]}"
             done
         } >"$CL_DIR/n$i.yaml"
     done
@@ -83,18 +106,20 @@ cl_add_member() {
     CL_MQTT[n]=$(cl_free_port)
     CL_RAFT[n]=$(cl_free_port)
     CL_LINK[n]=$(cl_free_port)
+    CL_METRICS[n]=$(cl_free_port)
     CL_PID[n]=""
     for ((i = n; i >= 1; i--)); do # the new file first, from n1.yaml as it was
         sed -i '/^  members:/,$d' "$CL_DIR/n$i.yaml" 2>/dev/null
         if ((i == n)); then
-            sed -e '/^  members:/,$d' -e "s/^    port: .*/    port: ${CL_MQTT[n]}/" -e "s#^  dir: .*#  dir: $CL_DIR/d$n#" \
+            sed -e '/^  members:/,$d' -e "s/^    port: .*/    port: ${CL_MQTT[n]}/" -e "s/^  port: .*/  port: ${CL_METRICS[n]}/" \
+                -e "s#^  dir: .*#  dir: $CL_DIR/d$n#" \
                 -e "s/^  node_id: .*/  node_id: $n\n  join: true/" "$CL_DIR/n1.yaml" >"$CL_DIR/n$n.yaml"
         fi
         {
             printf '  members:\n'
             for ((j = 1; j <= n; j++)); do
-                printf '    - {id: %s, raft_address: "127.0.0.1:%s", link_address: "127.0.0.1:%s"}\n' \
-                    "$j" "${CL_RAFT[j]}" "${CL_LINK[j]}"
+                printf '    - {id: %s, raft_address: "%s:%s", link_address: "%s:%s"}\n' \
+                    "$j" "$(cl_host "$j")" "${CL_RAFT[j]}" "$(cl_host "$j")" "${CL_LINK[j]}"
             done
         } >>"$CL_DIR/n$i.yaml"
     done
@@ -107,12 +132,13 @@ cl_alive() { [[ -n "${CL_PID[$1]}" ]] && kill -0 "${CL_PID[$1]}" 2>/dev/null; }
 
 cl_start() {
     local i=$1 deadline
-    "$CL_BIN" -c "$CL_DIR/n$i.yaml" >>"$CL_DIR/n$i.log" 2>&1 &
+    echo "cl_start: node $i" >>"$CL_DIR/n$i.log"
+    (cl_exec_node "$i" "$CL_BIN" -c "$CL_DIR/n$i.yaml") >>"$CL_DIR/n$i.log" 2>&1 &
     CL_PID[i]=$!
-    deadline=$(($(cl_now_ms) + 15000))
+    deadline=$(($(cl_now_ms) + ${CL_START_MS:-15000}))
     while (($(cl_now_ms) < deadline)); do
         cl_alive "$i" || break
-        cl_port_open "${CL_MQTT[i]}" && return 0
+        cl_listening "$i" && return 0
         sleep 0.02
     done
     cl_fail "node $i did not start"
@@ -150,14 +176,23 @@ cl_stop() {
     return "$status"
 }
 
-# The live node whose log last said it serves as leader (the bridge logs
-# both "this node leads the cluster" and "no longer leads").
+# True if node I is alive and its log last said it serves as leader (the
+# bridge logs both "this node leads the cluster and serves requests" and
+# "this node no longer leads the cluster"), since it was last started (a
+# node killed while leading says nothing more).
+cl_leads() {
+    local last
+    cl_alive "$1" || return 1
+    last=$(awk '/^cl_start: /{l = ""} /state store: this node (leads the cluster|no longer leads)/{l = $0}
+        END {print l}' "$CL_DIR/n$1.log")
+    [[ "$last" == *"leads the cluster and serves"* ]]
+}
+
+# The live node that serves as leader (0: none).
 cl_leader() {
-    local i last
+    local i
     for ((i = 1; i <= CL_N; i++)); do
-        cl_alive "$i" || continue
-        last=$(grep -E "state store: this node (leads the cluster|no longer leads)" "$CL_DIR/n$i.log" | tail -n 1)
-        if [[ "$last" == *"leads the cluster"* ]]; then
+        if cl_leads "$i"; then
             echo "$i"
             return 0
         fi
@@ -196,7 +231,7 @@ cl_other() {
 cl_cli() {
     local i=$1
     shift
-    timeout 30 "$CL_CLI" -h 127.0.0.1 -p "${CL_MQTT[i]}" --timeout 10 "$@"
+    (cl_exec_client timeout 30 "$CL_CLI" -h "$(cl_host "$i")" -p "${CL_MQTT[i]}" --timeout 10 "$@")
 }
 
 cl_bg() {
@@ -215,6 +250,9 @@ cl_cleanup() {
         done
     fi
     rm -rf "$CL_DIR"
+    local h
+    for h in "${CL_AT_EXIT[@]}"; do $h; done
+    CL_AT_EXIT=()
 }
 
 # Runs each named test function against a fresh cluster of $CL_SIZE nodes.

@@ -48,6 +48,21 @@ test_status() {
     local i l st
     cl_cli 1 set s1 v1 >/dev/null && cl_cli 2 set s2 v2 >/dev/null || cl_fail "sets"
     l=$(cl_leader)
+    # Followers apply a committed entry a moment after the leader answered.
+    local deadline=$(($(cl_now_ms) + 10000)) d
+    while :; do
+        : >"$CL_DIR/digests"
+        for ((i = 1; i <= CL_N; i++)); do
+            cl_cli "$i" cluster status --digest 2>/dev/null |
+                python3 -c 'import json,sys; s=json.load(sys.stdin); print(s.get("keys"), s.get("digest"))' \
+                    >>"$CL_DIR/digests" 2>/dev/null
+        done
+        d=$(sort -u "$CL_DIR/digests")
+        [[ $(wc -l <<<"$d") == 1 && "$d" == "2 "* ]] && break
+        (($(cl_now_ms) < deadline)) || break
+        sleep 0.1
+    done
+    : >"$CL_DIR/digests"
     for ((i = 1; i <= CL_N; i++)); do
         st=$(cl_cli "$i" cluster status --digest) || cl_fail "cluster status on node $i failed"
         python3 - "$st" "$i" "$l" "$CL_N" <<'PY' || cl_fail "node $i: cluster status: $st"

@@ -2,17 +2,21 @@
  * tests/tools/lincheck.py.
  *
  *   ss_history --port P [--host H] --out FILE [--clients N] [--keys K]
- *              [--seconds S] [--timeout-ms T] [--seed X] [--prefix P]
+ *              [--seconds S] [--timeout-ms T] [--seed X] [--prefix P] [--key-prefix K]
  *   ss_history --ports P1,P2,... ...   (a cluster: client i uses port i mod n)
+ *   ss_history --hosts H1,H2,... --ports P1,P2,... ...
+ *                                      (client i uses host i mod n and port i mod m)
  *
  * N threads, each with its own SDK client (libmqstate, threaded mode,
  * automatic reconnects), run random SET, SET NX, GET, DEL and VDEL on K
- * keys for S seconds. Values are unique per write ("c<client>-<n>"), so a
- * read names the write it saw. Every operation becomes one JSON line with
- * its invocation and completion times (CLOCK_MONOTONIC nanoseconds, one
- * clock for all threads) and its result; a timeout or a lost connection is
- * recorded as an unknown outcome (it may or may not have taken effect). An
- * error the service answered (a refusal) changed nothing and is left out.
+ * keys (<key-prefix>0 .. <key-prefix>K-1, default h0 ..) for S seconds.
+ * Values are unique per write ("c<client>-<n>"), so a read names the
+ * write it saw. Every operation becomes one JSON line with its invocation
+ * and completion times (CLOCK_MONOTONIC nanoseconds, one clock for all
+ * threads) and its result; a timeout, a lost connection or a cluster's
+ * 408 "outcome unknown" is recorded as an unknown outcome (it may or may
+ * not have taken effect). Any other error the service answered (a
+ * refusal) changed nothing and is left out.
  *
  * The server may be killed and restarted meanwhile (the crash tests do):
  * clients reconnect by themselves. Exit status 0, with a summary line on
@@ -29,10 +33,13 @@
 #include "mqstate/client.h"
 
 #define MAX_PORTS 16
+#define HOSTS_MAX 512 /* bytes of the --hosts list */
 
 typedef struct opts {
-    const char *host, *out, *prefix;
-    int ports[MAX_PORTS], n_ports, clients, keys, seconds;
+    const char *host, *out, *prefix, *key_prefix;
+    const char *hosts[MAX_PORTS];
+    char hosts_buf[HOSTS_MAX];
+    int ports[MAX_PORTS], n_ports, n_hosts, clients, keys, seconds;
     unsigned timeout_ms;
     unsigned seed;
 } opts;
@@ -68,8 +75,12 @@ static void put_str(FILE *f, const char *s, size_t n) { fprintf(f, "\"%.*s\"", (
 typedef enum { OP_SET, OP_SETNX, OP_GET, OP_DEL, OP_VDEL } op_kind;
 static const char *const op_names[] = {"set", "setnx", "get", "del", "vdel"};
 
-static bool unknown_outcome(mqs_err e)
+/* A cluster node answers __stat 408 "... (outcome unknown)" for a write
+ * that reached a leader but got no answer in time (docs/cluster.md). */
+static bool unknown_outcome(const mqs_result *r)
 {
+    mqs_err e = r->err;
+    if (e == MQS_ERR_STATUS) return r->error_text && strstr(r->error_text, "outcome unknown");
     return e == MQS_ERR_TIMEOUT || e == MQS_ERR_CONNECTION_LOST || e == MQS_ERR_NOT_CONNECTED ||
            e == MQS_ERR_CANCELLED || e == MQS_ERR_MQTT;
 }
@@ -78,7 +89,7 @@ static void record(worker *w, op_kind k, const char *key, const char *val, uint6
                    const mqs_result *r)
 {
     shared *sh = w->sh;
-    bool unknown = unknown_outcome(r->err);
+    bool unknown = unknown_outcome(r);
     if (!unknown && r->err != MQS_OK) { /* refused by the service: no effect */
         pthread_mutex_lock(&sh->mu);
         sh->n_refused++;
@@ -124,7 +135,7 @@ static void *run(void *arg)
     snprintf(id, sizeof id, "%s-%d-%u", o->prefix, w->id, o->seed);
     mqs_connect_opts co;
     mqs_connect_opts_init(&co);
-    co.host = o->host;
+    co.host = o->n_hosts ? o->hosts[w->id % o->n_hosts] : o->host;
     co.port = o->ports[w->id % o->n_ports];
     co.client_id = id;
     co.request_timeout_ms = o->timeout_ms;
@@ -140,7 +151,7 @@ static void *run(void *arg)
     }
     char key[32], val[48], last[48] = "";
     for (unsigned n = 0; now_ns() < sh->deadline_ns; n++) {
-        snprintf(key, sizeof key, "h%d", (int)(rnd(w) % (unsigned)o->keys));
+        snprintf(key, sizeof key, "%s%d", o->key_prefix, (int)(rnd(w) % (unsigned)o->keys));
         unsigned pick = rnd(w) % 100;
         op_kind k = pick < 30 ? OP_SET : pick < 40 ? OP_SETNX : pick < 75 ? OP_GET : pick < 85 ? OP_DEL : OP_VDEL;
         mqs_result r;
@@ -174,14 +185,21 @@ static void *run(void *arg)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: ss_history --port P | --ports P1,P2,... [--host H] --out FILE [--clients N] [--keys K]\n"
-                    "                  [--seconds S] [--timeout-ms T] [--seed X] [--prefix P]\n");
+    fprintf(stderr, "usage: ss_history --port P | --ports P1,P2,... [--host H | --hosts H1,H2,...] --out FILE\n"
+                    "                  [--clients N] [--keys K]\n"
+                    "                  [--seconds S] [--timeout-ms T] [--seed X] [--prefix P] [--key-prefix K]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    opts o = {.host = "127.0.0.1", .prefix = "hist", .clients = 6, .keys = 4, .seconds = 5, .timeout_ms = 3000};
+    opts o = {.host = "127.0.0.1",
+              .prefix = "hist",
+              .key_prefix = "h",
+              .clients = 6,
+              .keys = 4,
+              .seconds = 5,
+              .timeout_ms = 3000};
     o.seed = (unsigned)now_ns();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -195,6 +213,15 @@ int main(int argc, char **argv)
                 if (*end == ',') end++;
             }
             if (*end) return usage();
+        } else if (!strcmp(a, "--hosts")) {
+            if (strlen(v) >= sizeof o.hosts_buf) return usage();
+            strcpy(o.hosts_buf, v);
+            o.n_hosts = 0;
+            for (char *save = NULL, *h = strtok_r(o.hosts_buf, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+                if (o.n_hosts == MAX_PORTS) return usage();
+                o.hosts[o.n_hosts++] = h;
+            }
+            if (!o.n_hosts) return usage();
         } else if (!strcmp(a, "--host")) o.host = v;
         else if (!strcmp(a, "--out")) o.out = v;
         else if (!strcmp(a, "--clients")) o.clients = atoi(v);
@@ -203,6 +230,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--timeout-ms")) o.timeout_ms = (unsigned)atoi(v);
         else if (!strcmp(a, "--seed")) o.seed = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--prefix")) o.prefix = v;
+        else if (!strcmp(a, "--key-prefix") && strlen(v) <= 16) o.key_prefix = v;
         else return usage();
         i++;
     }
