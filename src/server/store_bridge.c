@@ -65,6 +65,7 @@
  * when the slot is reused, so the steady state does not allocate. */
 typedef struct pending {
     uint64_t tag;
+    store_hints hints; /* the request's hashes, for apply (store_service_hint) */
     uint32_t expiry_s;
     size_t topic_len; /* data: response topic, then correlation data */
     buf data;
@@ -523,6 +524,7 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
         if (expiry) expiry_settled(sb);
         return;
     }
+    if (p) store_service_hint(sb->svc, &r, &p->hints);
     store_service_apply(sb->svc, &r, p ? &sb->reply : NULL);
     if (expiry) expiry_settled(sb);
     if (r.type == STORE_REC_SET && r.deadline_ms) expiry_arm(sb); /* maybe an earlier deadline */
@@ -552,7 +554,8 @@ static void on_fail(void *ctx, uint64_t tag, const char *why)
 }
 
 /* Remember where to reply, then propose; the reply is sent on commit. */
-static void propose_write(store_bridge *sb, const request_view *rv, const store_record *rec, bool disk)
+static void propose_write(store_bridge *sb, const request_view *rv, const store_request *req, const store_record *rec,
+                          bool disk)
 {
     size_t cost = rv->response_topic.len + rv->correlation.len + PENDING_OVERHEAD;
     if (!pending_room(sb, cost)) {
@@ -562,6 +565,7 @@ static void propose_write(store_bridge *sb, const request_view *rv, const store_
     }
     pending *p = pending_at(sb, sb->ring_n++);
     p->tag = sb->next_tag + 1; /* the tag propose is about to use */
+    p->hints = req->hints;
     p->expiry_s = rv->expiry_s;
     p->topic_len = rv->response_topic.len;
     p->data.len = 0;
@@ -692,7 +696,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     bool write = store_service_decide(sb->svc, &req, &rec, &sb->reply);
     clock_mark_check(sb); /* before the write: rec's bytes stay valid (no decide) */
     if (write) {
-        propose_write(sb, &rv, &rec, write_durability(sb, &req, &rec));
+        propose_write(sb, &rv, &req, &rec, write_durability(sb, &req, &rec));
         return;
     }
     reply_now(sb, &rv, &req);

@@ -2,11 +2,14 @@
  * append-only file DIR/statestore.log (format and recovery scan:
  * repl/file_log.h), integrated with the loop here: records proposed during
  * one loop iteration are written together at the bridge's flush (one
- * write(2)), fsynced on the libuv thread pool according to the fsync mode,
- * and committed (applied and answered) in order:
+ * write(2)), fsynced according to the fsync mode, and committed (applied
+ * and answered) in order:
  *
- *   always    after the fsync of their group completed; proposals made
- *             while an fsync is in flight form the next group (group commit)
+ *   always    after the fdatasync of their group completed: on the loop
+ *             while the disk is fast (the replies leave in the same
+ *             iteration), on the libuv thread pool after a slow one
+ *             (STORE_LOG_INLINE_SYNC_MAX_NS); proposals made while a
+ *             thread-pool fsync is in flight form the next group
  *   everysec  after the write; a timer fsyncs once a second
  *   no        after the write; never fsynced here
  *
