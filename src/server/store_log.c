@@ -166,7 +166,7 @@ static void sync_work(uv_work_t *w) { sync_fd(w->data); }
  * fail it. The fsync's duration picks where the next one runs. */
 static void sync_group_done(store_log *sl, int err)
 {
-    sl->sync_on_loop = sl->sync_ns <= STORE_LOG_INLINE_SYNC_MAX_NS;
+    sl->sync_on_loop = sl->sync_ns <= sl->sync_on_loop_max_ns;
     if (err) {
         store_log__broken(sl, "fsync", err, true);
         group_fail(sl);
@@ -397,6 +397,7 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
     sl->tmp_path = path_join(dir, REPL_FILE_SNAP_TMP_NAME);
     sl->old_path = path_join(dir, REPL_FILE_LOG_OLD_NAME);
     sl->fd = -1;
+    sl->sync_on_loop_max_ns = STORE_LOG_INLINE_SYNC_MAX_NS;
     sl->sync_on_loop = true;
     if (!take_lock(sl, err, errlen)) {
         if (sl->lock_fd >= 0) close(sl->lock_fd);
@@ -421,6 +422,13 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
 }
 
 void store_log_set_snapshot_bytes(store_log *sl, uint64_t bytes) { sl->snap_bytes = bytes; }
+
+void store_log_set_inline_sync_max(store_log *sl, uint64_t ns)
+{
+    assert(!sl->attached);
+    sl->sync_on_loop_max_ns = ns;
+    sl->sync_on_loop = ns > 0;
+}
 
 typedef struct replay {
     store_log *sl;

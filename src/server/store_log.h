@@ -47,6 +47,12 @@ typedef struct store_log store_log;
  * in err (naming the dir, and the PID holding the lock) on failure. */
 store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode, char *err, size_t errlen);
 
+/* fsync always: an fdatasync that takes longer than this many ns sends
+ * the next ones to the thread pool until one there is this fast again
+ * (default STORE_LOG_INLINE_SYNC_MAX_NS); 0: always on the thread pool.
+ * Before store_log_attach (tests use 0 to reach the thread-pool path). */
+void store_log_set_inline_sync_max(store_log *sl, uint64_t ns);
+
 /* Take a snapshot (and compact the log) whenever the log file exceeds this
  * many bytes; 0 = never. Before store_log_attach. */
 void store_log_set_snapshot_bytes(store_log *sl, uint64_t bytes);

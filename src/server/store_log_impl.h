@@ -60,8 +60,9 @@ struct store_log {
     bool syncing;
     uv_work_t work;
     int sync_err;
-    uint64_t sync_ns;  /* how long the last fsync took (written by the worker while syncing) */
-    bool sync_on_loop; /* mode always: the next group's fsync runs on the loop (fast disk) */
+    uint64_t sync_ns;             /* how long the last fsync took (written by the worker while syncing) */
+    bool sync_on_loop;            /* mode always: the next group's fsync runs on the loop (fast disk) */
+    uint64_t sync_on_loop_max_ns; /* above this, the next fsync goes to the thread pool */
     /* After an error: writes refused until the retry timer fires. An
      * outage (logged once) lasts until each failed operation succeeded
      * again (mode always: a write only counts once its fsync did). */
