@@ -49,7 +49,8 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
 
 /* fsync always: an fdatasync that takes longer than this many ns sends
  * the next ones to the thread pool until one there is this fast again
- * (default STORE_LOG_INLINE_SYNC_MAX_NS); 0: always on the thread pool.
+ * (default STORE_LOG_INLINE_SYNC_MAX_NS); 0: always on the thread pool,
+ * UINT64_MAX: always on the loop.
  * Before store_log_attach (tests use 0 to reach the thread-pool path). */
 void store_log_set_inline_sync_max(store_log *sl, uint64_t ns);
 
