@@ -17,10 +17,10 @@ if ((!MQS_IS_MQSTATED)) || [[ -z "${MQSTATE:-}" || -z "${FAULTINJ:-}" ]]; then
 fi
 
 PDIR="$MQS_DIR/data"
-DELAY_MS=2000
+DELAY_MS=3000
 # A GET the loop answered without waiting for an fsync: far below DELAY
 # even on a loaded machine (a CLI process start, ASan).
-GET_BOUND_MS=1000
+GET_BOUND_MS=1500
 WRITE_SECS=12
 
 mqs_write_config() {
