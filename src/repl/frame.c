@@ -28,6 +28,14 @@ void repl_frame_append(buf *out, uint8_t type, const uint8_t *p, size_t n)
     out->len += REPL_FRAME_HEADER + n;
 }
 
+size_t repl_frame_own(const uint8_t *p, repl_frame *out)
+{
+    uint32_t len = get_u32le(p);
+    assert(len <= REPL_FRAME_MAX_PAYLOAD && frame_crc(p[8], p + REPL_FRAME_HEADER, len) == get_u32le(p + 4));
+    *out = (repl_frame){p[8], p + REPL_FRAME_HEADER, len};
+    return REPL_FRAME_HEADER + (size_t)len;
+}
+
 repl_frame_status repl_frame_next(const uint8_t *p, size_t n, size_t *consumed, repl_frame *out)
 {
     /* The length alone can already be judged. */

@@ -49,5 +49,10 @@ void repl_frame_append(buf *out, uint8_t type, const uint8_t *p, size_t n);
  * *consumed (<= n) is its total size; otherwise both are left untouched.
  * Never reads outside p[0..n). */
 repl_frame_status repl_frame_next(const uint8_t *p, size_t n, size_t *consumed, repl_frame *out);
+/* The frame at the start of p, which this process appended with
+ * repl_frame_append and which never left its memory (a group being
+ * committed): not checked again, so no CRC is computed. Returns its total
+ * size. */
+size_t repl_frame_own(const uint8_t *p, repl_frame *out);
 
 #endif

@@ -495,6 +495,7 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
         if (expiry) expiry_settled(sb);
         return;
     }
+    if (p) store_service_hint(sb->svc, &r, &p->hints);
     store_service_apply(sb->svc, &r, p ? &sb->reply : NULL);
     if (expiry) expiry_settled(sb);
     if (r.type == STORE_REC_SET && r.deadline_ms) expiry_arm(sb); /* maybe an earlier deadline */
@@ -537,7 +538,8 @@ static void on_fail(void *ctx, uint64_t tag, const char *why)
 /* Remember where to reply, then propose; the reply is sent on commit. */
 /* (h: cluster mode, the request held as bytes; its own bytes are
  * accounted in held_bytes, the reply goes through it.) */
-static void propose_write(store_bridge *sb, const request_view *rv, held *h, const store_record *rec, bool disk)
+static void propose_write(store_bridge *sb, const request_view *rv, const store_request *req, held *h,
+                          const store_record *rec, bool disk)
 {
     size_t cost = h ? PENDING_OVERHEAD : rv->response_topic.len + rv->correlation.len + PENDING_OVERHEAD;
     const char *why = "too many writes pending";
@@ -547,6 +549,7 @@ static void propose_write(store_bridge *sb, const request_view *rv, held *h, con
     p->expiry_s = h ? 0 : rv->expiry_s;
     p->h = h;
     p->arrived_ns = sb->arrived_ns;
+    p->hints = req->hints; /* a slot is reused: always set (zero for a held request: no prefetch) */
     p->data.len = 0;
     if (!h) {
         p->topic_len = rv->response_topic.len;
@@ -710,7 +713,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
     bool write = store_service_decide(sb->svc, &req, &rec, &sb->reply);
     clock_mark_check(sb); /* before the write: rec's bytes stay valid (no decide) */
     if (write) {
-        propose_write(sb, &rv, NULL, &rec, write_durability(sb, &req, &rec));
+        propose_write(sb, &rv, &req, NULL, &rec, write_durability(sb, &req, &rec));
         return;
     }
     reply_now(sb, &rv, &req);
@@ -737,7 +740,7 @@ void store_bridge__run_held(store_bridge *sb, held *h, const store_request *in, 
     }
     store_record rec;
     if (store_service_decide(sb->svc, &req, &rec, &sb->reply)) {
-        propose_write(sb, NULL, h, &rec, true); /* every entry of a raft log is durable */
+        propose_write(sb, NULL, &req, h, &rec, true); /* every entry of a raft log is durable */
         return;
     }
     if (!repeatable) local_remember(sb, &req, digest); /* before the answer frees h (req points into it) */

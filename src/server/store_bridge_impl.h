@@ -51,6 +51,7 @@ typedef struct pending {
     buf data;
     struct held *h;      /* cluster mode: the request itself, answered through it (data unused) */
     uint64_t arrived_ns; /* uv_hrtime at the request's arrival (latency) */
+    store_hints hints;   /* the request's hashes, for apply (store_service_hint) */
 } pending;
 
 struct store_bridge {

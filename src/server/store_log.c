@@ -1,8 +1,8 @@
 /* The durable state store log: see store_log.h. Group commit, fsync,
  * local records and recovery; snapshots are in store_log_snap.c.
- * Single-threaded on the loop except the fsync itself, which runs on the
- * thread pool while the loop keeps serving; the work item touches only fd
- * and sync_err. */
+ * Single-threaded on the loop except a thread-pool fsync (everysec's, and
+ * always's on a slow disk), during which the loop keeps serving; the work
+ * item touches only fd, sync_err and sync_ns. */
 #include "server/store_log_impl.h"
 
 #include <assert.h>
@@ -68,12 +68,10 @@ static bool is_local(uint8_t type) { return type != REPL_FILE_STORE_RECORD; }
 static repl_frame group_next(store_log *sl, size_t i, size_t *off, size_t *off_vol)
 {
     const buf *b = sl->group_tags.vol[i] ? &sl->group_vol : &sl->group;
-    size_t *o = sl->group_tags.vol[i] ? off_vol : off, used;
+    size_t *o = sl->group_tags.vol[i] ? off_vol : off;
     repl_frame f;
-    repl_frame_status st = repl_frame_next(b->data + *o, b->len - *o, &used, &f);
-    assert(st == REPL_FRAME_OK);
-    (void)st;
-    *o += used;
+    assert(*o < b->len);
+    *o += repl_frame_own(b->data + *o, &f); /* ours, in memory since the append: no CRC check */
     return f;
 }
 
@@ -153,10 +151,30 @@ static void outage_maybe_over(store_log *sl)
     sl->outage = false;
 }
 
-static void sync_work(uv_work_t *w)
+/* fdatasync: the log only grows, so the size change it flushes is the
+ * metadata that matters (timestamps do not). On the loop or in the
+ * worker; sets sync_err and sync_ns. */
+static void sync_fd(store_log *sl)
 {
-    store_log *sl = w->data;
-    sl->sync_err = fsync(sl->fd) == 0 ? 0 : errno;
+    uint64_t t0 = uv_hrtime();
+    sl->sync_err = fdatasync(sl->fd) == 0 ? 0 : errno;
+    sl->sync_ns = uv_hrtime() - t0;
+}
+
+static void sync_work(uv_work_t *w) { sync_fd(w->data); }
+
+/* Mode always: the group's fsync ended (err 0: it is durable); commit or
+ * fail it. The fsync's duration picks where the next one runs. */
+static void sync_group_done(store_log *sl, int err)
+{
+    sl->sync_on_loop = sl->sync_ns <= sl->sync_on_loop_max_ns;
+    if (err) {
+        store_log__broken(sl, "fsync", err, true);
+        group_fail(sl);
+    } else {
+        sl->durable_len = sl->file_len;
+        group_commit(sl);
+    }
 }
 
 static void sync_done(uv_work_t *w, int status)
@@ -174,13 +192,7 @@ static void sync_done(uv_work_t *w, int status)
         if (err) store_log__broken(sl, "fsync", err, false);
         return;
     }
-    if (err) {
-        store_log__broken(sl, "fsync", err, true);
-        group_fail(sl);
-    } else {
-        sl->durable_len = sl->file_len;
-        group_commit(sl);
-    }
+    sync_group_done(sl, err);
     if (sl->pend_tags.n) store_log__flush(&sl->base); /* the next group */
 }
 
@@ -261,8 +273,22 @@ void store_log__flush(repl_log *l)
     if (sl->mode != STORE_FSYNC_ALWAYS) outage_maybe_over(sl);
     sl->file_len += sl->group.len;
     for (size_t i = 0; i < sl->group_tags.n; i++) sl->stats.records_written += !sl->group_tags.vol[i];
-    if (sl->mode == STORE_FSYNC_ALWAYS) {
+    if (sl->mode == STORE_FSYNC_ALWAYS && !sl->sync_on_loop) {
         sync_start(sl);
+        return;
+    }
+    if (sl->mode == STORE_FSYNC_ALWAYS) {
+        /* On the loop, as Redis's appendfsync always: the replies go out
+         * in this iteration with the requests' PUBACKs (one write per
+         * connection) and no thread hand-off is paid; the loop waits for
+         * the disk meanwhile (bounded: see STORE_LOG_INLINE_SYNC_MAX_NS). */
+        sync_fd(sl);
+        if (!sl->sync_err) {
+            sl->stats.fsyncs++;
+            sl->sync_failed = false;
+            outage_maybe_over(sl);
+        }
+        sync_group_done(sl, sl->sync_err);
         return;
     }
     sl->durable_len = sl->file_len; /* survives a process crash */
@@ -387,6 +413,8 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
     sl->tmp_path = path_join(dir, REPL_FILE_SNAP_TMP_NAME);
     sl->old_path = path_join(dir, REPL_FILE_LOG_OLD_NAME);
     sl->fd = -1;
+    sl->sync_on_loop_max_ns = STORE_LOG_INLINE_SYNC_MAX_NS;
+    sl->sync_on_loop = true;
     if (!take_lock(sl, err, errlen)) {
         if (sl->lock_fd >= 0) close(sl->lock_fd);
         free(sl->dir);
@@ -410,6 +438,13 @@ store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode
 }
 
 void store_log_set_snapshot_bytes(store_log *sl, uint64_t bytes) { sl->snap_bytes = bytes; }
+
+void store_log_set_inline_sync_max(store_log *sl, uint64_t ns)
+{
+    assert(!sl->attached);
+    sl->sync_on_loop_max_ns = ns;
+    sl->sync_on_loop = ns > 0;
+}
 
 typedef struct replay {
     store_log *sl;

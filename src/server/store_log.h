@@ -2,11 +2,14 @@
  * append-only file DIR/statestore.log (format and recovery scan:
  * repl/file_log.h), integrated with the loop here: records proposed during
  * one loop iteration are written together at the bridge's flush (one
- * write(2)), fsynced on the libuv thread pool according to the fsync mode,
- * and committed (applied and answered) in order:
+ * write(2)), fsynced according to the fsync mode, and committed (applied
+ * and answered) in order:
  *
- *   always    after the fsync of their group completed; proposals made
- *             while an fsync is in flight form the next group (group commit)
+ *   always    after the fdatasync of their group completed: on the loop
+ *             while the disk is fast (the replies leave in the same
+ *             iteration), on the libuv thread pool after a slow one
+ *             (STORE_LOG_INLINE_SYNC_MAX_NS); proposals made while a
+ *             thread-pool fsync is in flight form the next group
  *   everysec  after the write; a timer fsyncs once a second
  *   no        after the write; never fsynced here
  *
@@ -48,6 +51,13 @@ int store_log_lock(const char *dir, const char *lock_path, char *err, size_t err
 /* Create dir if missing (one level) and take its lock. NULL with a message
  * in err (naming the dir, and the PID holding the lock) on failure. */
 store_log *store_log_new(uv_loop_t *loop, const char *dir, store_fsync_mode mode, char *err, size_t errlen);
+
+/* fsync always: an fdatasync that takes longer than this many ns sends
+ * the next ones to the thread pool until one there is this fast again
+ * (default STORE_LOG_INLINE_SYNC_MAX_NS); 0: always on the thread pool,
+ * UINT64_MAX: always on the loop.
+ * Before store_log_attach (tests use 0 to reach the thread-pool path). */
+void store_log_set_inline_sync_max(store_log *sl, uint64_t ns);
 
 /* Take a snapshot (and compact the log) whenever the log file exceeds this
  * many bytes; 0 = never. Before store_log_attach. */

@@ -21,6 +21,11 @@
 /* How long writes are refused after a write or fsync error. */
 #define STORE_LOG_RETRY_MS 1000
 #define STORE_LOG_EVERYSEC_MS 1000
+/* fsync always: a group's fsync runs on the loop while fsyncs take at
+ * most this long; a slower one sends the next ones to the thread pool
+ * (the loop keeps serving meanwhile) until one there is this fast again.
+ * It bounds how long a slow disk stops the loop: one fsync. */
+#define STORE_LOG_INLINE_SYNC_MAX_NS 2000000
 /* How often the parent polls waitpid for the snapshot child. */
 #define STORE_LOG_SNAP_POLL_MS 100
 /* After a failed snapshot the next attempt waits this long, doubling
@@ -56,6 +61,9 @@ struct store_log {
     bool syncing;
     uv_work_t work;
     int sync_err;
+    uint64_t sync_ns;             /* how long the last fsync took (written by the worker while syncing) */
+    bool sync_on_loop;            /* mode always: the next group's fsync runs on the loop (fast disk) */
+    uint64_t sync_on_loop_max_ns; /* above this, the next fsync goes to the thread pool */
     /* After an error: writes refused until the retry timer fires. An
      * outage (logged once) lasts until each failed operation succeeded
      * again (mode always: a write only counts once its fsync did). */

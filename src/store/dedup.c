@@ -205,12 +205,26 @@ static void prefetch_victim_slot(const dedup *c)
     if (c->oldest) __builtin_prefetch(&c->slots[c->oldest->hash & (c->nslots - 1)], 0);
 }
 
-void dedup_prefetch(dedup *c, const dedup_key *k)
+void dedup_hint(dedup *c, const dedup_key *k, uint64_t hash)
+{
+    if (key_is_current(c, k)) return;
+    buf *s = &c->key;
+    s->len = 0;
+    append_part(s, k->client_id);
+    append_part(s, k->correlation);
+    buf_append(s, &k->digest, sizeof k->digest);
+    assert(hash == siphash24(s->data, s->len, c->seed)); /* a hint from another key or table would lose entries */
+    c->key_hash = hash;
+    c->key_valid = true;
+}
+
+uint64_t dedup_prefetch(dedup *c, const dedup_key *k)
 {
     uint64_t hash = hash_key(c, k);
-    if (c->count == 0) return;
+    if (c->count == 0) return hash;
     __builtin_prefetch(&c->slots[hash & (c->nslots - 1)], 0);
     prefetch_victim_slot(c);
+    return hash;
 }
 
 bool dedup_get(dedup *c, const dedup_key *k, uint64_t now_ms, dedup_slice *meta, dedup_slice *payload)

@@ -59,8 +59,13 @@ bool dedup_get(dedup *c, const dedup_key *k, uint64_t now_ms, dedup_slice *meta,
 
 /* A hint: a get or put of k follows soon. Hashes k (the hash is kept for
  * that call) and starts loading its slot and the next eviction's, so
- * their cache misses overlap the caller's work. Changes no contents. */
-void dedup_prefetch(dedup *c, const dedup_key *k);
+ * their cache misses overlap the caller's work. Changes no contents.
+ * Returns k's hash (for dedup_hint). */
+uint64_t dedup_prefetch(dedup *c, const dedup_key *k);
+/* A hint for a get or put of k that comes long after its prefetch, other
+ * keys in between (a batching log): `hash` is what dedup_prefetch(c, k)
+ * returned then; k is not hashed again. */
+void dedup_hint(dedup *c, const dedup_key *k, uint64_t hash);
 
 /* Remember a reply until expires_at_ms (replacing any entry for the key).
  * Copies everything. Returns false if the entry is too large to keep. */

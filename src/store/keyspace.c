@@ -299,7 +299,15 @@ bool keyspace_get(const keyspace *ks, const void *key, size_t klen, uint64_t now
     return true;
 }
 
-void keyspace_prefetch(keyspace *ks, const void *key, size_t klen) { kstable_prefetch(&ks->table, key, klen); }
+uint64_t keyspace_prefetch(keyspace *ks, const void *key, size_t klen)
+{
+    return kstable_prefetch(&ks->table, key, klen);
+}
+
+void keyspace_hint(keyspace *ks, const void *key, size_t klen, uint64_t hash)
+{
+    kstable_hint(&ks->table, key, klen, hash);
+}
 
 void keyspace_stats_get(const keyspace *ks, keyspace_stats *out)
 {

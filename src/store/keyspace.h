@@ -184,8 +184,12 @@ void keyspace_stats_get(const keyspace *ks, keyspace_stats *out);
 
 /* A hint: a command on `key` follows soon; start loading its entry
  * (kstable_prefetch: call it twice, some work apart). No effect on the
- * contents. */
-void keyspace_prefetch(keyspace *ks, const void *key, size_t klen);
+ * contents. Returns the key's hash in the table. */
+uint64_t keyspace_prefetch(keyspace *ks, const void *key, size_t klen);
+/* The key's command comes long after its prefetch, other keys in between
+ * (a batching log): `hash`, what keyspace_prefetch returned for it, saves
+ * hashing the key again (kstable_hint). */
+void keyspace_hint(keyspace *ks, const void *key, size_t klen, uint64_t hash);
 
 /* --- snapshots (keyspace_restore.c) ---------------------------------------- */
 

@@ -59,7 +59,16 @@ ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen)
     return NULL;
 }
 
-void kstable_prefetch(kstable *t, const uint8_t *key, size_t klen)
+void kstable_hint(kstable *t, const uint8_t *key, size_t klen, uint64_t hash)
+{
+    assert(hash == siphash24(key, klen, t->seed)); /* a hint from another key or table would lose entries */
+    if (klen > KSTABLE_HINT_MAX) return;
+    memcpy(t->hint_key, key, klen);
+    t->hint_len = (uint32_t)klen;
+    t->hint_hash = hash;
+}
+
+uint64_t kstable_prefetch(kstable *t, const uint8_t *key, size_t klen)
 {
     bool again = t->hint_len && klen == t->hint_len && memcmp(key, t->hint_key, klen) == 0;
     uint64_t h = again ? t->hint_hash : siphash24(key, klen, t->seed);
@@ -71,7 +80,7 @@ void kstable_prefetch(kstable *t, const uint8_t *key, size_t klen)
             t->hint_hash = h;
         }
     }
-    if (t->used == 0) return;
+    if (t->used == 0) return h;
     for (int i = 0; i < 2 && t->size[i]; i++) {
         ks_entry *const *slot = &t->b[i][h & (t->size[i] - 1)];
         if (!again) { /* first call: only start loading the bucket (reading it now would stall) */
@@ -80,6 +89,7 @@ void kstable_prefetch(kstable *t, const uint8_t *key, size_t klen)
             __builtin_prefetch(*slot);
         }
     }
+    return h;
 }
 
 static size_t pow2_at_least(size_t n)

@@ -59,8 +59,13 @@ ks_entry **kstable_find(const kstable *t, const uint8_t *key, size_t klen);
  * bucket, a second call for the same key (some work later, when the
  * bucket has arrived) reads it and prefetches the chain's first entry,
  * usually the miss that dominates a lookup. A caller with other work to
- * do before the lookup overlaps both misses with that work. */
-void kstable_prefetch(kstable *t, const uint8_t *key, size_t klen);
+ * do before the lookup overlaps both misses with that work. Returns the
+ * key's hash (for kstable_hint). */
+uint64_t kstable_prefetch(kstable *t, const uint8_t *key, size_t klen);
+/* A hint for lookups of key that come long after its prefetch, other keys
+ * in between (a batching log): `hash` is what kstable_prefetch returned
+ * for it; the lookups reuse it instead of hashing again. */
+void kstable_hint(kstable *t, const uint8_t *key, size_t klen, uint64_t hash);
 /* Insert an entry whose key is absent. May start (not perform) a resize. */
 void kstable_insert(kstable *t, ks_entry *e);
 /* Remove the entry *link points at. May start a shrink. */

@@ -345,13 +345,31 @@ void store_request_parse(store_request *req)
 void store_service_prefetch(store_service *s, store_request *req)
 {
     store_request_parse(req);
-    if (req->parse_status == RESP_OK && req->rq.argc >= 2) /* argv[1]: the key of every keyed command */
-        keyspace_prefetch(s->ks, req->rq.argv[1].data, req->rq.argv[1].len);
+    if (req->parse_status == RESP_OK && req->rq.argc >= 2) { /* argv[1]: the key of every keyed command */
+        req->hints.key_hash = keyspace_prefetch(s->ks, req->rq.argv[1].data, req->rq.argv[1].len);
+        req->hints.has_key = true;
+    }
     if (req->has_digest && (req->who.client_id.len || req->correlation.len)) { /* apply's repeat check and put */
         dedup_key k = {{req->who.client_id.data, req->who.client_id.len},
                        {req->correlation.data, req->correlation.len},
                        req->payload_digest};
-        dedup_prefetch(s->dedup, &k);
+        req->hints.dedup_hash = dedup_prefetch(s->dedup, &k);
+        req->hints.has_dedup = true;
+    }
+}
+
+/* A write's record carries the request's key (argv[1]) and its
+ * de-duplication key unchanged (decide copies them), so the hashes of
+ * the prefetch are theirs. */
+void store_service_hint(store_service *s, const store_record *r, const store_hints *h)
+{
+    bool keyed = r->type == STORE_REC_SET || r->type == STORE_REC_DEL || r->type == STORE_REC_VDEL;
+    if (!keyed) return;
+    if (h->has_key) keyspace_hint(s->ks, r->key.data, r->key.len, h->key_hash);
+    if (h->has_dedup && (r->client_id.len || r->correlation.len)) {
+        dedup_key k = {
+            {r->client_id.data, r->client_id.len}, {r->correlation.data, r->correlation.len}, r->payload_digest};
+        dedup_hint(s->dedup, &k, h->dedup_hash);
     }
 }
 

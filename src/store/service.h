@@ -78,6 +78,16 @@ typedef enum store_access { STORE_ACCESS_READ, STORE_ACCESS_WRITE } store_access
 typedef bool (*store_authorize_fn)(void *ctx, const store_principal *who, const uint8_t *key, size_t klen,
                                    store_access access);
 
+/* Hashes store_service_prefetch computed for a request, kept with a write
+ * whose apply runs later, after other requests (a batching log), and
+ * handed back with store_service_hint just before that apply so it does
+ * not hash the key and the de-duplication key again. Valid for the
+ * service that computed them only. */
+typedef struct store_hints {
+    uint64_t key_hash, dedup_hash;
+    bool has_key, has_dedup;
+} store_hints;
+
 typedef struct store_request {
     store_principal who;
     store_bytes payload;     /* the RESP request */
@@ -96,7 +106,8 @@ typedef struct store_request {
      * store_request_repeatable before decide): decide then uses it. */
     bool parsed;
     resp_status parse_status;
-    resp_request rq; /* points into payload; valid when parse_status == RESP_OK */
+    resp_request rq;   /* points into payload; valid when parse_status == RESP_OK */
+    store_hints hints; /* set by store_service_prefetch */
 } store_request;
 
 /* What goes back on the Response Topic. Initialise with
@@ -164,6 +175,9 @@ void store_request_parse(store_request *req);
  * digest set, its reply-cache slot (dedup_prefetch), so those cache
  * misses overlap decide instead of stalling apply. */
 void store_service_prefetch(store_service *s, store_request *req);
+/* Just before store_service_apply of r, the record decided from a request
+ * whose hints (req->hints) were kept: its lookups reuse those hashes. */
+void store_service_hint(store_service *s, const store_record *r, const store_hints *h);
 
 /* How long apply remembers a write's reply for de-duplication (protocol
  * §2.3): the request's lifetime plus 60 s of grace for a redelivery after

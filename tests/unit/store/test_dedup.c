@@ -59,6 +59,32 @@ static void test_hit_and_miss(void **state)
     dedup_free(c);
 }
 
+/* A batching log applies a write long after its prefetch, other keys in
+ * between: the hash the prefetch returned, handed back with dedup_hint,
+ * finds (and replaces) the same entry as hashing again would. */
+static void test_prefetch_hash_hint(void **state)
+{
+    (void)state;
+    dedup *c = dedup_new(100, 1 << 20);
+    dedup_key a = K("client-a", "t", "corr-1"), b = K("client-b", "t", "corr-2");
+    uint64_t ha = dedup_prefetch(c, &a); /* empty table: still the hash */
+    assert_int_equal(dedup_prefetch(c, &b) == ha, 0);
+    assert_true(dedup_put(c, &b, S("mb"), S("+B\r\n"), 0, 1000));
+    dedup_hint(c, &a, ha);
+    assert_miss(c, a, 0);
+    assert_true(dedup_put(c, &a, S("ma"), S("+A\r\n"), 0, 1000));
+    assert_hit(c, b, 0, "mb", "+B\r\n");
+    assert_int_equal(dedup_prefetch(c, &a), ha); /* the same key, the same hash */
+    assert_hit(c, b, 0, "mb", "+B\r\n");
+    dedup_hint(c, &a, ha);
+    assert_hit(c, a, 0, "ma", "+A\r\n");
+    dedup_hint(c, &a, ha);
+    assert_true(dedup_put(c, &a, S("ma2"), S("+A2\r\n"), 0, 1000));
+    assert_int_equal(dedup_count(c), 2); /* replaced, not added */
+    assert_hit(c, K("client-a", "t", "corr-1"), 0, "ma2", "+A2\r\n");
+    dedup_free(c);
+}
+
 static void test_key_parts_distinct(void **state)
 {
     (void)state;
@@ -274,6 +300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hit_and_miss),
         cmocka_unit_test(test_key_parts_distinct),
+        cmocka_unit_test(test_prefetch_hash_hint),
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_eviction_order),
         cmocka_unit_test(test_byte_bound),

@@ -577,6 +577,40 @@ static void test_prefetch_is_only_a_hint(void **state)
     keyspace_free(ks);
 }
 
+/* A key's command applied long after its prefetch (a batching log), other
+ * keys prefetched and inserted in between: the hash keyspace_prefetch
+ * returned, handed back with keyspace_hint, finds and inserts exactly as
+ * hashing again would (a wrong hint would lose the entry). */
+static void test_prefetch_hash_hint(void **state)
+{
+    (void)state;
+    keyspace *ks = keyspace_new(NULL);
+    uint64_t ha = keyspace_prefetch(ks, "a", 1), hb = keyspace_prefetch(ks, "b", 1);
+    assert_true(ha != hb);
+    char key[16];
+    for (int i = 0; i < 100; i++) { /* growth and rehashing in between */
+        snprintf(key, sizeof key, "k%d", i);
+        keyspace_prefetch(ks, key, strlen(key));
+        apply(ks, cmd_set(key, "x", ver(NOW, (uint32_t)i + 1), NOW));
+    }
+    keyspace_hint(ks, "b", 1, hb);
+    apply(ks, cmd_set("b", "2", ver(NOW, 200), NOW));
+    keyspace_hint(ks, "a", 1, ha);
+    apply(ks, cmd_set("a", "1", ver(NOW, 201), NOW));
+    assert_int_equal(keyspace_prefetch(ks, "a", 1), ha);
+    keyspace_prefetch(ks, "k7", 2);
+    assert_get(ks, "a", NOW, "1", ver(NOW, 201));
+    keyspace_hint(ks, "b", 1, hb);
+    assert_get(ks, "b", NOW, "2", ver(NOW, 200));
+    keyspace_hint(ks, "a", 1, ha);
+    apply(ks, cmd_set("a", "3", ver(NOW, 202), NOW)); /* replaces, no second entry */
+    assert_get(ks, "a", NOW, "3", ver(NOW, 202));
+#ifndef NDEBUG
+    assert_true(keyspace__check(ks));
+#endif
+    keyspace_free(ks);
+}
+
 int run_keyspace_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +626,7 @@ int run_keyspace_tests(void)
         cmocka_unit_test(test_binary_keys),
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_prefetch_is_only_a_hint),
+        cmocka_unit_test(test_prefetch_hash_hint),
 #ifndef NDEBUG
         cmocka_unit_test(test_check_detects_drift),
 #endif
