@@ -521,6 +521,11 @@ void cluster_node_attach(cluster_node *cn, store_bridge *sb)
         .wait_ms = cn->cfg.request_wait_ms,
     };
     store_bridge_set_cluster(sb, &ops);
+    if (cn->log) { /* what this node's log holds now was applied, and notified, by its previous run */
+        repl_raft_status st;
+        repl_raft_status_get(cn->log, &st);
+        store_bridge_cluster_replay_until(sb, st.last_index);
+    }
     store_bridge_cluster_role(sb, cn->is_leader, cn->leader_id);
     uv_timer_init(cn->loop, &cn->watch);
     cn->watch.data = cn;

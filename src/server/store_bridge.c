@@ -496,7 +496,10 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len,
         return;
     }
     if (p) store_service_hint(sb->svc, &r, &p->hints);
+    bool replay = sb->cluster && index <= sb->replay_until; /* history: nobody to notify */
+    if (replay) store_service_set_quiet(sb->svc, true);
     store_service_apply(sb->svc, &r, p ? &sb->reply : NULL);
+    if (replay) store_service_set_quiet(sb->svc, false);
     if (expiry) expiry_settled(sb);
     if (r.type == STORE_REC_SET && r.deadline_ms) expiry_arm(sb); /* maybe an earlier deadline */
     if (!p) return;

@@ -125,6 +125,11 @@ void store_bridge_cluster_role(store_bridge *sb, bool is_leader, uint64_t leader
 void store_bridge_cluster_request(store_bridge *sb, uint64_t from, uint64_t id, const uint8_t *p, size_t n);
 void store_bridge_cluster_answer(store_bridge *sb, uint64_t from, uint64_t id, const uint8_t *p, size_t n);
 
+/* Entries up to `index` were in this node's raft log when it started:
+ * re-applying them notifies no KEYNOTIFY watcher (they are history from
+ * before the watchers of this process registered). */
+void store_bridge_cluster_replay_until(store_bridge *sb, uint64_t index);
+
 /* This node is no longer in the cluster's configuration: every request of
  * its clients is answered 503 from now on. */
 void store_bridge_cluster_removed(store_bridge *sb);

@@ -584,6 +584,8 @@ void store_bridge__cluster_admin(store_bridge *sb, const store_request *req)
     }
 }
 
+void store_bridge_cluster_replay_until(store_bridge *sb, uint64_t index) { sb->replay_until = index; }
+
 void store_bridge_cluster_removed(store_bridge *sb)
 {
     if (sb->removed) return;

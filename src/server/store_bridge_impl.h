@@ -107,6 +107,7 @@ struct store_bridge {
     uint64_t leader_id;      /* 0: none known */
     bool ready_barrier;      /* the barrier that makes this leader ready is in flight */
     bool removed;            /* this node is not a member any more */
+    uint64_t replay_until;   /* entries up to this index: applied without notifications */
     bool read_barrier;       /* a read barrier is in flight (covers reads_barrier) */
     held_list wait;          /* no leader known, or this leader not ready */
     held_list fwd;           /* forwarded, no answer yet (this node's clients only) */

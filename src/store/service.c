@@ -206,6 +206,8 @@ store_install store_service_install_snapshot(store_service *s, const uint8_t *p,
     return ok ? STORE_INSTALL_OK : STORE_INSTALL_BROKEN;
 }
 
+void store_service_set_quiet(store_service *s, bool quiet) { s->quiet = quiet; }
+
 void store_service_reset(store_service *s)
 {
     keyspace_free(s->ks);
@@ -288,7 +290,7 @@ void store_service__publish_events(store_service *s, const keyspace_result *res)
     for (size_t i = 0; i < res->nevents; i++) {
         const keyspace_event *ev = &res->events[i];
         if (ev->type == KEYSPACE_EVENT_DELETE) s->deletions++;
-        if (!s->notify) continue;
+        if (!s->notify || s->quiet) continue;
         fanout f = {s, ev, false};
         notify_registry_foreach_watcher(s->reg, ev->key, ev->klen, fanout_watcher, &f);
     }

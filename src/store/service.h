@@ -221,6 +221,10 @@ void store_service_apply(store_service *s, const store_record *r, store_reply *o
 typedef enum store_install { STORE_INSTALL_OK, STORE_INSTALL_REFUSED, STORE_INSTALL_BROKEN } store_install;
 store_install store_service_install_snapshot(store_service *s, const uint8_t *p, size_t n, uint64_t *last_index,
                                              char *err, size_t errlen);
+/* While quiet, apply notifies no KEYNOTIFY watcher (a cluster node
+ * re-applying, after a restart, the entries its own log held: history
+ * that happened before any of this process's watchers registered). */
+void store_service_set_quiet(store_service *s, bool quiet);
 /* The keyspace's content as one number, for comparing the replicas of a
  * cluster: the XOR of digest64 over each entry's key, value, version,
  * fencing token and deadline (order-independent: table order differs

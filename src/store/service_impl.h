@@ -33,6 +33,7 @@ struct store_service {
 
     store_notify_fn notify;
     void *notify_ctx;
+    bool quiet;                   /* store_service_set_quiet: no notifications */
     store_authorize_fn authorize; /* NULL: everything allowed */
     void *auth_ctx;
 
