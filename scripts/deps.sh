@@ -15,7 +15,15 @@ mqs_install_packages() {
 
 MQS_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libuv1-dev libssl-dev libyaml-dev libraft-dev libsystemd-dev)
 MQS_TEST_PACKAGES=(libcmocka-dev libmosquitto-dev mosquitto-clients mosquitto clang libclang-rt-14-dev faketime python3 prometheus curl
-    man-db groff-base systemd dpkg-dev file chromium nodejs npm)
+    man-db groff-base systemd dpkg-dev file chromium)
+# Node.js and npm for the browser test's MQTT.js (mqs_install_node): from
+# Debian unless the machine already has them (a Node.js that bundles npm,
+# as NodeSource's does, conflicts with Debian's npm package).
+mqs_install_node() {
+    command -v node >/dev/null && command -v npm >/dev/null && return 0
+    command -v node >/dev/null || mqs_install_packages nodejs
+    command -v npm >/dev/null || mqs_install_packages npm
+}
 # scripts/package: dpkg-shlibdeps (dpkg-dev) and file, which CPack's DEB
 # generator uses to find the package's library dependencies.
 MQS_PACKAGE_PACKAGES=(dpkg-dev file)
