@@ -50,11 +50,11 @@ struct rt_link {
     enum link_state state;
     bool dialed, closing;
     bool c_closing, pipe_closing; /* net_conn_close / uv_close called on them */
-    bool pipe_open;    /* `pipe` initialized and not yet through its close callback */
-    bool resolving;    /* `gai` pending */
-    bool pipe_reading; /* reading libraft's bytes from `pipe` */
-    uint64_t id;       /* dialed: the node dialed; accepted: HELLO's from, once decoded */
-    uint64_t deadline; /* uv_now by which the handshake must be done */
+    bool pipe_open;               /* `pipe` initialized and not yet through its close callback */
+    bool resolving;               /* `gai` pending */
+    bool pipe_reading;            /* reading libraft's bytes from `pipe` */
+    uint64_t id;                  /* dialed: the node dialed; accepted: HELLO's from, once decoded */
+    uint64_t deadline;            /* uv_now by which the handshake must be done */
     char host[MEMBER_ADDR_MAX + 1];
     uint16_t port;
     struct raft_uv_connect *req; /* dialed: libraft's request, until its callback ran */
@@ -143,8 +143,9 @@ static void refused_in(raft_tls *t, rt_member *m, uint64_t id, raft_tls_refusal 
     uint32_t *logged = m ? &m->logged : &t->logged_unknown;
     if (*logged & 1u << why) return;
     *logged |= 1u << why;
-    if (id) log_warn("raft: connection from node %llu (%s) refused: %s", (unsigned long long)id, peer,
-                     raft_tls_refusal_str(why));
+    if (id)
+        log_warn("raft: connection from node %llu (%s) refused: %s", (unsigned long long)id, peer,
+                 raft_tls_refusal_str(why));
     else log_warn("raft: connection from %s refused: %s", peer, raft_tls_refusal_str(why));
 }
 
@@ -385,8 +386,7 @@ static void on_hello(rt_link *l, const uint8_t *p, size_t n)
     if (s == RAFT_TLS_HELLO_NEED_MORE) return;
     if (s == RAFT_TLS_HELLO_VERSION) return refuse(l, NULL, 0, RAFT_TLS_REFUSE_VERSION);
     /* Nothing may follow a HELLO before the REPLY. */
-    if (s == RAFT_TLS_HELLO_BAD || used != l->hs_len || take != n)
-        return refuse(l, NULL, 0, RAFT_TLS_REFUSE_MALFORMED);
+    if (s == RAFT_TLS_HELLO_BAD || used != l->hs_len || take != n) return refuse(l, NULL, 0, RAFT_TLS_REFUSE_MALFORMED);
     rt_member *m = h.from == t->self_id ? NULL : member_find(t, h.from);
     if (h.name_len != strlen(t->cluster) || memcmp(h.name, t->cluster, h.name_len) != 0)
         return refuse(l, m, h.from, RAFT_TLS_REFUSE_CLUSTER);
@@ -660,7 +660,8 @@ static void on_tick(uv_timer_t *h)
                       l->host, l->port, t->handshake_ms);
         else {
             t->st.dropped++;
-            log_info("raft: connection from %s: no handshake within %u ms, closing", net_conn_peer(l->c), t->handshake_ms);
+            log_info("raft: connection from %s: no handshake within %u ms, closing", net_conn_peer(l->c),
+                     t->handshake_ms);
         }
         link_close(l);
     }

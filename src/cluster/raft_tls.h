@@ -76,7 +76,7 @@ typedef struct raft_tls_config {
      * skipped); raft_tls_add/remove change them at run time. */
     const raft_tls_member *members;
     size_t n_members;
-    const peer_tls *tls; /* required: the node links' files (cert, key, CA, optional CRL) */
+    const peer_tls *tls;   /* required: the node links' files (cert, key, CA, optional CRL) */
     unsigned handshake_ms; /* 0: RAFT_TLS_HANDSHAKE_MS_DEFAULT */
 } raft_tls_config;
 
