@@ -535,6 +535,31 @@ static void test_raft_tls_handshake_abuse(void **state)
     world_done(&w);
 }
 
+/* Volume through the pump: a follower that was down catches up on 12 MB
+ * of 60 KiB entries at once (libraft sends them in large batches: the
+ * socketpair, the fixed buffer and net's backlog push back). */
+static void test_raft_tls_bulk(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w);
+    for (int i = 0; i < 3; i++) node_start(&w, i, i == 0 ? "r1" : i == 1 ? "r2" : "r3");
+    node *leader = wait_leader(&w, 3);
+    int fi = leader == &w.n[0] ? 1 : 0;
+    node_stop(&w, fi);
+    static uint8_t rec[60 << 10];
+    for (unsigned i = 0; i < 200; i++) {
+        memset(rec, 'a' + (int)(i % 26), sizeof rec);
+        assert_true(repl_log_propose(leader->log, rec, sizeof rec, w.next_tag++));
+    }
+    wait_applied(&w, 3, 200);
+    node_start(&w, fi, fi == 0 ? "r1" : "r2");
+    wait_applied(&w, 3, 200);
+    raft_tls_stats s = stats_of(leader);
+    assert_int_equal(refused_total(&s) + s.dropped, 0);
+    world_done(&w);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -559,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_raft_tls_replicates),
         cmocka_unit_test(test_raft_tls_refuses_impostors),
         cmocka_unit_test(test_raft_tls_handshake_abuse),
+        cmocka_unit_test(test_raft_tls_bulk),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
