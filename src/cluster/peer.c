@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/member_addr.h"
 #include "cluster/peer_internal.h"
 #include "net/tls.h"
 #include "util/alloc.h"
@@ -31,33 +32,7 @@ peer_node *peer__node(const peer_net *n, uint64_t id) { return hashmap_get(n->no
 /* "host:port", "[v6]:port" -> host (brackets dropped) and port 1..65535. */
 static bool parse_address(const char *addr, char host[PEER_ADDRESS_MAX + 1], uint16_t *port)
 {
-    size_t len = addr ? strlen(addr) : 0;
-    if (len == 0 || len > PEER_ADDRESS_MAX) return false;
-    const char *colon;
-    if (addr[0] == '[') {
-        const char *close = strchr(addr, ']');
-        if (!close || close[1] != ':' || close == addr + 1) return false;
-        memcpy(host, addr + 1, (size_t)(close - addr - 1));
-        host[close - addr - 1] = '\0';
-        colon = close + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (!colon || colon == addr || memchr(addr, ':', (size_t)(colon - addr))) return false;
-        memcpy(host, addr, (size_t)(colon - addr));
-        host[colon - addr] = '\0';
-    }
-    char *end;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (colon[1] < '0' || colon[1] > '9' || *end || p == 0 || p > 65535) return false;
-    *port = (uint16_t)p;
-    return true;
-}
-
-/* An IP literal as a socket address; false for a DNS name. */
-static bool ip_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *ss)
-{
-    return uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0 ||
-           uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0;
+    return addr && strlen(addr) <= PEER_ADDRESS_MAX && member_addr_parse(addr, host, PEER_ADDRESS_MAX + 1, port);
 }
 
 /* --- refusals ----------------------------------------------------------------- */
@@ -141,7 +116,7 @@ static void dial(peer_node *node)
     assert(!node->out && !node->resolve && !node->removed && !n->closing);
     node->st.dials++;
     struct sockaddr_storage ss;
-    if (ip_sockaddr(node->host, node->port, &ss)) {
+    if (member_addr_ip(node->host, node->port, &ss)) {
         connect_to(node, (struct sockaddr *)&ss);
         return;
     }
@@ -421,7 +396,7 @@ static bool start(peer_net *n, const peer_net_config *cfg, char *err, size_t err
     char host[PEER_ADDRESS_MAX + 1];
     uint16_t port;
     struct sockaddr_storage ss;
-    if (!parse_address(cfg->listen_address, host, &port) || !ip_sockaddr(host, port, &ss)) {
+    if (!parse_address(cfg->listen_address, host, &port) || !member_addr_ip(host, port, &ss)) {
         snprintf(err, errlen, "listen address \"%s\": want ip:port", cfg->listen_address ? cfg->listen_address : "");
         return false;
     }

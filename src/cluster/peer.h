@@ -4,7 +4,7 @@
  * What uses it: forwarding state store requests from a follower to the
  * raft leader and the answers back (issue 12), and later cross-node
  * routing, the session registry and wills (issue 13). Raft's own traffic
- * does not go through here (libraft has its own transport, repl/raft_log).
+ * does not go through here (its TLS transport is cluster/raft_tls.h).
  *
  * Model: every node listens on its cluster address and dials every other
  * member. A node sends on the link it dialed and receives on the links it

@@ -5,12 +5,11 @@
  * net says the connection is open (with TLS: the acceptor's certificate
  * verified and naming the member's host), and is up at HELLO_OK. An
  * accepted link delivers nothing before its HELLO is accepted. */
-#include <arpa/inet.h>
 #include <assert.h>
-#include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/member_addr.h"
 #include "cluster/peer_internal.h"
 #include "util/log.h"
 
@@ -48,16 +47,6 @@ void peer__link_ping(peer_link *l)
     link_write(l, &b);
 }
 
-/* Whether cert names host: an IP SAN for an IP address, else a DNS name. */
-static bool cert_names(const X509 *cert, const char *host)
-{
-    unsigned char ip[16];
-    X509 *x = (X509 *)cert; /* the checks do not modify it; their prototypes lack const */
-    if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
-        return X509_check_ip_asc(x, host, 0) == 1;
-    return X509_check_host(x, host, 0, 0, NULL) == 1;
-}
-
 static void refuse(peer_link *l, peer_node *node, uint64_t from, peer_refusal why)
 {
     buf b = {0};
@@ -86,7 +75,7 @@ static void on_hello(peer_link *l, const peer_frame *f)
     if (h.to != n->self_id) return refuse(l, node, h.from, PEER_REFUSE_TARGET);
     if (n->tls) {
         const X509 *cert = net_conn_peer_cert(l->c);
-        if (!cert || !cert_names(cert, node->host)) return refuse(l, node, h.from, PEER_REFUSE_CERT);
+        if (!cert || !member_addr_cert_names(cert, node->host)) return refuse(l, node, h.from, PEER_REFUSE_CERT);
     }
     l->hello = true;
     l->node = node;

@@ -17,16 +17,26 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-/* ---- transport: the one place a TLS transport replaces (raft_log.h) ---- */
+/* ---- transport (raft_log.h): the caller's, or libraft's plain TCP ---- */
 
-static int raft_log__transport_init(repl_raft *rl, char *err, size_t errlen)
+static int raft_log__transport_init(repl_raft *rl, struct raft_uv_transport *given, char *err, size_t errlen)
 {
-    int rv = raft_uv_tcp_init(&rl->transport, rl->loop);
+    if (given) {
+        rl->transport = given;
+        return 0;
+    }
+    rl->transport = &rl->tcp;
+    rl->own_transport = true;
+    int rv = raft_uv_tcp_init(&rl->tcp, rl->loop);
     if (rv != 0) snprintf(err, errlen, "raft: transport: %s", raft_strerror(rv));
     return rv;
 }
 
-static void raft_log__transport_close(repl_raft *rl) { raft_uv_tcp_close(&rl->transport); }
+/* After libraft is done with it; the caller's transport is the caller's to close. */
+static void raft_log__transport_close(repl_raft *rl)
+{
+    if (rl->own_transport) raft_uv_tcp_close(&rl->tcp);
+}
 
 /* ---- state machine ---- */
 
@@ -383,11 +393,11 @@ repl_log *repl_raft_new(uv_loop_t *loop, const repl_raft_config *cfg, char *err,
     rl->restore = cfg->restore;
     rl->on_role = cfg->on_role;
     rl->max_pending_bytes = cfg->max_pending_bytes ? cfg->max_pending_bytes : REPL_RAFT_PENDING_BYTES_DEFAULT;
-    if (raft_log__transport_init(rl, err, errlen) != 0) {
+    if (raft_log__transport_init(rl, cfg->transport, err, errlen) != 0) {
         free(rl);
         return NULL;
     }
-    int rv = raft_uv_init(&rl->io, loop, cfg->dir, &rl->transport);
+    int rv = raft_uv_init(&rl->io, loop, cfg->dir, rl->transport);
     if (rv != 0) {
         snprintf(err, errlen, "raft: %s: %s", cfg->dir, rl->io.errmsg[0] ? rl->io.errmsg : raft_strerror(rv));
         raft_log__transport_close(rl);

@@ -37,17 +37,23 @@
  * Single-threaded: every call and callback on the loop thread, except
  * `snapshot_async`, which runs on a libuv worker thread.
  *
- * Transport: libraft's plain TCP (raft_uv_tcp), made in one place
- * (raft_log.c, raft_log__transport_*). A TLS transport with mutual
- * authentication replaces it there: a struct raft_uv_transport whose
- * connect/accept hand libraft a uv_stream_t. libraft reads and writes
- * that stream itself, so TLS cannot be layered on the TCP handle: the
- * transport gives libraft one end of a socketpair (uv_pipe) and runs the
- * TLS session between the other end and the TCP socket. A transport
- * reports each accepted peer's raft id and address to libraft; the TCP
- * one takes them from an unauthenticated handshake, the TLS one must
- * check them against the peer's certificate and refuse (and log) a
- * mismatch. Nothing else changes. */
+ * Transport: repl_raft_config.transport, a libraft transport the caller
+ * made (and closes after the raft log closed: the raft log only hands it
+ * to libraft, which calls its close callback while closing), e.g.
+ * cluster/raft_tls.h, raft's traffic over mutual TLS; NULL: libraft's
+ * plain TCP (raft_uv_tcp, made and released here). A transport reports
+ * each accepted peer's raft id and address to libraft; the TCP one takes
+ * them from an unauthenticated handshake, the TLS one checks them against
+ * the peer's certificate.
+ *
+ * Addresses (members' and the node's own) may carry more than the raft
+ * address: "RAFT|LINK" is dialed and bound as RAFT (everything before the
+ * first '|'), so raft's configuration can carry each member's link
+ * address for membership changes. The TLS transport parses it so; the
+ * TCP one reads the host up to the first ':' and the port as a number
+ * that stops at the '|' (an IPv4 RAFT only, as for any address it takes).
+ * Either way the whole string is what raft's configuration, status and
+ * on_role report. */
 #ifndef MQS_REPL_RAFT_LOG_H
 #define MQS_REPL_RAFT_LOG_H
 
@@ -57,6 +63,8 @@
 #include <uv.h>
 
 #include "repl/log.h"
+
+struct raft_uv_transport; /* <raft/uv.h> */
 
 /* Longest "host:port" address (without the NUL). */
 #define REPL_RAFT_ADDRESS_MAX 127
@@ -107,6 +115,9 @@ typedef struct repl_raft_config {
     const repl_raft_member *members;
     size_t n_members;
     const char *dir; /* must exist; libraft's segments, metadata and snapshots */
+    /* Borrowed until the log closed (then its owner closes it); NULL:
+     * libraft's plain TCP transport. One raft log per transport. */
+    struct raft_uv_transport *transport;
     /* Tuning; 0 takes the default (1000 ms, 100 ms, 1024, 2048). The
      * election timeout is randomised between 1x and 2x by libraft. */
     unsigned election_timeout_ms, heartbeat_ms;

@@ -44,7 +44,9 @@ typedef struct repl_raft {
     uv_loop_t *loop;
     struct raft raft;
     struct raft_io io;
-    struct raft_uv_transport transport;
+    struct raft_uv_transport *transport; /* &tcp, or the caller's (raft_log.h) */
+    struct raft_uv_transport tcp;        /* libraft's plain TCP, when the caller gave none */
+    bool own_transport;                  /* tcp is in use: released at close */
     struct raft_fsm fsm;
     uv_check_t role_check; /* reports role/leader changes (libraft 0.15 has no callback) */
     uint64_t id;

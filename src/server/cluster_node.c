@@ -14,6 +14,7 @@
 #include "cluster/peer.h"
 #include "ops/gauges.h"
 #include "ops/ready.h"
+#include "cluster/raft_tls.h"
 #include "repl/file_log.h"
 #include "repl/raft_log.h"
 #include "server/store_log.h"
@@ -29,7 +30,8 @@ struct cluster_node {
     char *dir, *raft_dir;
     int lock_fd;
     peer_net *net;
-    repl_log *log; /* the raft log (NULL until cluster_node_log) */
+    repl_log *log;  /* the raft log (NULL until cluster_node_log) */
+    raft_tls *rtls; /* raft's TLS transport (with cluster.tls); closed after the log */
     store_service *svc;
     store_bridge *sb;
     /* The role as last reported, replayed at attach. */
@@ -467,8 +469,9 @@ cluster_node *cluster_node_new(uv_loop_t *loop, const config_cluster *cfg, const
         return NULL;
     }
     if (!cfg->tls)
-        log_warn("cluster: node links without TLS (cluster.tls): anyone who reaches %s can act as a member",
-                 config_cluster_self(cfg)->link_address);
+        log_warn("cluster: node links and raft without TLS (cluster.tls): anyone who reaches %s or %s can act as a "
+                 "member",
+                 config_cluster_self(cfg)->link_address, config_cluster_self(cfg)->raft_address);
     return cn;
 }
 
@@ -502,6 +505,19 @@ repl_log *cluster_node_log(void *arg, store_service *svc, repl_commit_fn on_comm
         .on_role = on_role,
     };
     char err[512];
+    if (c->tls) {
+        raft_tls_member tm[CONFIG_CLUSTER_MEMBERS_MAX];
+        for (uint32_t i = 0; i < c->n_members; i++) tm[i] = (raft_tls_member){members[i].id, members[i].address};
+        peer_tls tls = {c->cert_file, c->key_file, c->ca_file, c->crl_file[0] ? c->crl_file : NULL};
+        raft_tls_config tc = {
+            .cluster_name = c->name, .self_id = c->node_id, .members = tm, .n_members = c->n_members, .tls = &tls};
+        cn->rtls = raft_tls_new(cn->loop, &tc, err, sizeof err);
+        if (!cn->rtls) {
+            log_error("cluster: %s", err);
+            return NULL;
+        }
+        rc.transport = raft_tls_transport(cn->rtls);
+    }
     cn->log = repl_raft_new(cn->loop, &rc, err, sizeof err);
     if (!cn->log) log_error("cluster: raft: %s", err);
     return cn->log;
@@ -540,11 +556,15 @@ void cluster_node_reload(cluster_node *cn, const config_cluster *cfg)
         const config_cluster_member *m = &old->members[i], *n = config_cluster_member_find(cfg, m->id);
         if (m->id == old->node_id) continue;
         if (!n || strcmp(n->link_address, m->link_address) != 0) peer_net_remove(cn->net, m->id);
+        if (cn->rtls && (!n || strcmp(n->raft_address, m->raft_address) != 0)) raft_tls_remove(cn->rtls, m->id);
     }
     for (uint32_t i = 0; cn->net && i < cfg->n_members; i++) {
         const config_cluster_member *m = &cfg->members[i], *o = config_cluster_member_find(old, m->id);
         if (m->id == cfg->node_id) continue;
         if (!o || strcmp(o->link_address, m->link_address) != 0) peer_net_add(cn->net, m->id, m->link_address);
+        /* raft over TLS accepts members only: before the leader's ADD dials it */
+        if (cn->rtls && (!o || strcmp(o->raft_address, m->raft_address) != 0))
+            raft_tls_add(cn->rtls, m->id, m->raft_address);
     }
     cn->cfg = *cfg;
 }
@@ -610,6 +630,16 @@ static void on_closed(void *ctx)
     cn->closing--;
 }
 
+/* The raft log is closed: now its transport (raft_tls.h). */
+static void on_log_closed(void *ctx)
+{
+    cluster_node *cn = ctx;
+    raft_tls *t = cn->rtls;
+    cn->rtls = NULL;
+    if (t) raft_tls_close(t, on_closed, cn); /* the same close still counted */
+    else cn->closing--;
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
     cluster_node *cn = h->data;
@@ -630,9 +660,10 @@ void cluster_node_close(cluster_node *cn)
         cn->closing++;
         uv_close((uv_handle_t *)&cn->leave_timer, on_timer_closed);
     }
-    if (cn->log) {
+    if (cn->log || cn->rtls) {
         cn->closing++;
-        repl_raft_close(cn->log, on_closed, cn);
+        if (cn->log) repl_raft_close(cn->log, on_log_closed, cn);
+        else on_log_closed(cn); /* the raft log failed to start */
         cn->log = NULL;
     }
     if (cn->net) {
@@ -646,7 +677,7 @@ void cluster_node_close(cluster_node *cn)
 void cluster_node_free(cluster_node *cn)
 {
     if (!cn) return;
-    if (cn->log || cn->net || cn->closing) log_warn("cluster_node_free: not closed (loop not run?)");
+    if (cn->log || cn->rtls || cn->net || cn->closing) log_warn("cluster_node_free: not closed (loop not run?)");
     if (cn->lock_fd >= 0) close(cn->lock_fd);
     free(cn->dir);
     free(cn->raft_dir);

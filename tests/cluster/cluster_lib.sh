@@ -12,6 +12,10 @@
 #   cl_cli I ARGS...                    the mqstate CLI against node I
 #   cl_cleanup                          kill everything, print logs on failure
 #
+# CL_TLS=1: every node gets a `tls:` section (node links and raft over
+# mutual TLS) with a CA and one certificate per node (IP SAN 127.0.0.1)
+# made by openssl in $CL_DIR/certs at the first cl_setup.
+#
 # Every server listens on 127.0.0.1 on ports chosen free below Linux's
 # ephemeral range, is stopped by its PID, and every wait is bounded.
 # Needs $MQSTATED and $MQSTATE_CLI (set by CTest).
@@ -66,12 +70,34 @@ cl_free_port() {
     echo "$p"
 }
 
+# The CA and node certificates of CL_TLS=1 (once per run).
+cl_make_certs() {
+    local d=$CL_DIR/certs i
+    [[ -f "$d/ca.pem" ]] && return 0
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" \
+        -days 2 -subj "/CN=cluster-ca" >>"$d/openssl.log" 2>&1 || return 1
+    for ((i = 1; i <= $1; i++)); do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/n$i.key" -out "$d/n$i.csr" \
+            -subj "/CN=node$i" >>"$d/openssl.log" 2>&1 || return 1
+        printf 'subjectAltName=IP:127.0.0.1\n' >"$d/n$i.ext"
+        openssl x509 -req -in "$d/n$i.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -set_serial "$((100 + i))" -days 2 \
+            -extfile "$d/n$i.ext" -out "$d/n$i.pem" >>"$d/openssl.log" 2>&1 || return 1
+    done
+}
+
 # cl_setup N [line...]: each extra argument is one more line of the
 # cluster: section (e.g. "snapshot_entries: 64").
 cl_setup() {
     CL_N=$1
     shift
     local i j
+    if [[ "${CL_TLS:-0}" == 1 ]]; then
+        cl_make_certs "$CL_N" || {
+            cl_fail "openssl could not make the certificates ($CL_DIR/certs/openssl.log)"
+            return 1
+        }
+    fi
     for ((i = 1; i <= CL_N; i++)); do
         CL_MQTT[i]=$(cl_free_port)
         CL_RAFT[i]=$(cl_free_port)
@@ -89,6 +115,11 @@ cl_setup() {
             printf 'cluster:\n  name: test\n  node_id: %s\n' "$i"
             printf '  election_timeout_ms: 1000\n  heartbeat_ms: 100\n'
             for line in "$@"; do printf '  %s\n' "$line"; done
+            if [[ "${CL_TLS:-0}" == 1 ]]; then
+                printf '  tls:\n    cert_file: %s/certs/n%s.pem\n    key_file: %s/certs/n%s.key\n' \
+                    "$CL_DIR" "$i" "$CL_DIR" "$i"
+                printf '    ca_file: %s/certs/ca.pem\n' "$CL_DIR"
+            fi
             printf '  members:\n'
             for ((j = 1; j <= CL_N; j++)); do
                 printf '    - {id: %s, raft_address: "%s:%s", link_address: "%s:%s"}\n' \

@@ -368,6 +368,27 @@ test_snapshot_catch_up() {
     grep -q "snapshot installed" "$CL_DIR/n$f.log" || cl_fail "node $f did not catch up from a snapshot"
 }
 
+# CL_TLS=1: raft's own port speaks TLS only: a plain-text peer (here
+# libraft's TCP handshake) is dropped and logged, and the cluster goes on.
+test_tls_raft_port() {
+    local l i
+    l=$(cl_leader)
+    grep -q "without TLS" "$CL_DIR/n$l.log" && cl_fail "node $l warns that it runs without TLS"
+    # libraft's plain TCP handshake: protocol 1, id 2, an address length.
+    printf '\001\0\0\0\0\0\0\0\002\0\0\0\0\0\0\0\020\0\0\0\0\0\0\0127.0.0.1:1\0\0\0\0\0' \
+        >"/dev/tcp/127.0.0.1/${CL_RAFT[l]}" 2>/dev/null || true
+    local deadline=$(($(cl_now_ms) + 10000))
+    until grep -q "TLS handshake with .* failed" "$CL_DIR/n$l.log"; do
+        (($(cl_now_ms) < deadline)) || {
+            cl_fail "node $l did not log the plain-text raft connection"
+            break
+        }
+        sleep 0.05
+    done
+    cl_cli 1 set after-plain 1 || cl_fail "set after a plain-text raft connection"
+    for ((i = 1; i <= CL_N; i++)); do expect_get "$i" after-plain 1; done
+}
+
 if [[ -z "$CL_CLI" ]]; then
     echo "skipped: needs MQSTATE_CLI" >&2
     exit 77

@@ -5,6 +5,8 @@
 #   n1..n3 .pem/.key   nodes, issued by ca, SANs IP 127.0.0.1 and DNS localhost
 #   other.pem/.key     issued by ca2, IP SAN 127.0.0.1
 #   wronghost.pem/.key issued by ca, SANs naming another host only
+#   r1..r3 .pem/.key   nodes, issued by ca, one host each: IP SAN 127.0.0.11..13
+#                      (raft over TLS, test_raft_tls.c: a node cannot pass for another)
 # Usage: peer_certs.sh DIR   (openssl errors go to DIR/openssl.log)
 set -e
 D=$1
@@ -25,3 +27,6 @@ leaf n2 ca IP:127.0.0.1,DNS:localhost 12
 leaf n3 ca IP:127.0.0.1,DNS:localhost 13
 leaf other ca2 IP:127.0.0.1 14
 leaf wronghost ca "IP:127.0.0.2,DNS:elsewhere.example" 15
+leaf r1 ca IP:127.0.0.11 21
+leaf r2 ca IP:127.0.0.12 22
+leaf r3 ca IP:127.0.0.13 23

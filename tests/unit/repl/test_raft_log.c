@@ -32,7 +32,7 @@ enum { TAG_NONE, TAG_COMMITTED, TAG_FAILED };
 
 typedef struct node {
     uint64_t id;
-    char address[32];
+    char address[48];
     char dir[256];
     repl_log *log;
     bool closed;
@@ -582,6 +582,28 @@ static bool reads_done(cluster *c, void *arg)
 /* 50 reads asked for in one loop iteration share one barrier entry
  * (barriers start at the end of the iteration), and each completes after
  * the writes proposed before it were applied. */
+/* Addresses in the "RAFT|LINK" form (raft_log.h) on libraft's plain TCP
+ * transport: dialed and bound as RAFT, reported whole. */
+static void test_raft_link_addresses(void **state)
+{
+    (void)state;
+    cluster *c = cluster_new(0, 0);
+    for (int i = 0; i < 3; i++) {
+        node *n = &c->nodes[i];
+        char raft[32];
+        snprintf(raft, sizeof raft, "%s", n->address);
+        snprintf(n->address, sizeof n->address, "%s|127.0.0.1:%d", raft, free_port());
+    }
+    start_three(c);
+    node *l = wait_leader(c);
+    propose(c, l, 10);
+    wait_applied(c, 10);
+    assert_same_state(c);
+    repl_raft_status st = status_of(a_follower(c, l));
+    assert_string_equal(st.leader_address, l->address);
+    cluster_free(c);
+}
+
 static void test_barrier_batching(void **state)
 {
     (void)state;
@@ -846,15 +868,11 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     if (getenv("MQS_TEST_FILTER")) cmocka_set_test_filter(getenv("MQS_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_config),
-        cmocka_unit_test(test_replicate),
-        cmocka_unit_test(test_barrier_batching),
-        cmocka_unit_test(test_leadership_lost),
-        cmocka_unit_test(test_snapshot_install),
-        cmocka_unit_test(test_failover_restart),
-        cmocka_unit_test(test_status_membership_transfer),
-        cmocka_unit_test(test_pending_bound),
-        cmocka_unit_test(test_new_leader_commits),
+        cmocka_unit_test(test_bad_config),          cmocka_unit_test(test_replicate),
+        cmocka_unit_test(test_raft_link_addresses), cmocka_unit_test(test_barrier_batching),
+        cmocka_unit_test(test_leadership_lost),     cmocka_unit_test(test_snapshot_install),
+        cmocka_unit_test(test_failover_restart),    cmocka_unit_test(test_status_membership_transfer),
+        cmocka_unit_test(test_pending_bound),       cmocka_unit_test(test_new_leader_commits),
         cmocka_unit_test(test_tags_after_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
