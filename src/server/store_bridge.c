@@ -570,6 +570,14 @@ static void propose_write(store_bridge *sb, const request_view *rv, const store_
     sb->ring_n--; /* refused: no callback will come for it */
     sb->pending_bytes -= cost;
     why = "the state store log refused the write";
+    /* A raft log refuses when this node no longer leads (the role change
+     * is reported at the end of the loop iteration, after this request):
+     * nothing was proposed, so it goes to the next leader like a write
+     * whose leadership was lost. */
+    if (h) {
+        store_bridge__held_failed(sb, h, "leadership lost");
+        return;
+    }
 refused:
     log_debug("state store: write refused: %s", why);
     sb->stats.writes_unavailable++;
