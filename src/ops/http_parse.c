@@ -169,7 +169,7 @@ bool http_parse_basic(http_slice value, char *out, size_t cap, http_slice *user,
     if ((value.len - i) / 4 * 3 > cap) return false;
     buf b = {0};
     bool ok = base64_decode(value.p + i, value.len - i, &b);
-    if (ok && b.len <= cap) memcpy(out, b.data, b.len);
+    if (ok && b.len && b.len <= cap) memcpy(out, b.data, b.len); /* b.data is NULL when empty */
     size_t n = b.len;
     buf_free(&b);
     if (!ok || n > cap) return false;
