@@ -67,6 +67,14 @@ failover_to() {
     l=$(cl_wait_leader 20000)
     ((l == t)) && return 0
     for o in 1 2 3; do ((o != l && o != t)) && break; done
+    # Node t was restarted by the previous round: under ASan, loading its
+    # raft log takes seconds; let it catch up before it must take over.
+    local deadline=$(($(cl_now_ms) + 60000))
+    until cl_cli "$t" cluster status 2>/dev/null |
+        python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["leader"] and s["last_applied"] >= s["commit_index"] > 0 else 1)' 2>/dev/null; do
+        (($(cl_now_ms) < deadline)) || break
+        sleep 0.2
+    done
     cl_kill "$o"
     cl_cli "$t" set "failover-to-$t" x >/dev/null || cl_fail "write before the failover to node $t"
     cl_kill "$l"
@@ -82,7 +90,7 @@ failover_to() {
     cl_start "$l"
 }
 
-cl_setup 3
+cl_setup 3 "snapshot_entries: 512" # short logs: restarts load quickly under ASan
 cl_start_all || exit 1
 cl_wait_leader 20000 >/dev/null || {
     cl_fail "no leader"
