@@ -617,47 +617,6 @@ static void reply_now(store_bridge *sb, const request_view *rv, const store_requ
     latency_observe(sb, sb->arrived_ns);
 }
 
-/* Replies decide gave at once to a request that is not repeatable: an
- * error (a SET refused for its arguments, say) or KEYNOTIFY STOP. They are
- * remembered here, in the bridge, for a redelivery to get the same answer
- * (a repeated STOP answers +OK again, not :0), as every non-repeatable
- * reply always was. Not state machine state: nothing was logged, and STOP
- * concerns this connection's registrations, which are never replicated.
- * RPC-level errors (505) are not remembered: they carry no RESP reply and
- * a repeat gets the same answer anyway. */
-static dedup_key local_key(const store_request *req, uint64_t digest)
-{
-    return (dedup_key){
-        {req->who.client_id.data, req->who.client_id.len}, {req->correlation.data, req->correlation.len}, digest};
-}
-
-static bool local_lookup(store_bridge *sb, const store_request *req, uint64_t digest)
-{
-    if (dedup_count(sb->local) == 0) return false; /* the usual case: no digest */
-    dedup_key k = local_key(req, digest);
-    dedup_slice meta, payload;
-    if (!dedup_get(sb->local, &k, req->now_ms, &meta, &payload)) return false;
-    store_reply *r = &sb->reply;
-    r->status = 200;
-    r->status_message = NULL;
-    r->payload.len = 0;
-    buf_append(&r->payload, payload.data, payload.len);
-    r->has_version = meta.len > 0;
-    r->version.len = 0;
-    buf_append(&r->version, meta.data, meta.len);
-    return true;
-}
-
-static void local_remember(store_bridge *sb, const store_request *req, uint64_t digest)
-{
-    const store_reply *r = &sb->reply;
-    if (r->status != 200) return;
-    dedup_key k = local_key(req, digest);
-    dedup_put(sb->local, &k, (dedup_slice){r->version.data, r->has_version ? r->version.len : 0},
-              (dedup_slice){r->payload.data, r->payload.len}, req->now_ms,
-              store_dedup_until(req->now_ms, req->expiry_s ? req->expiry_s : STORE_DEFAULT_EXPIRY_S));
-}
-
 /* Repeatable requests (GET, SCAN, KEYNOTIFY) skip de-duplication: a
  * repeat just reads (or registers) again, and for KEYNOTIFY a remembered
  * +OK on a new connection would stand in for a registration that ended
@@ -713,7 +672,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
      * does not pay for a lookup here. */
     if (!repeatable && ((pub->dup && store_service_dedup_lookup(sb->svc, req.who.client_id, req.correlation, digest,
                                                                 req.now_ms, &sb->reply)) ||
-                        local_lookup(sb, &req, digest))) {
+                        store_bridge__local_lookup(sb, &req, digest))) {
         log_debug("state store: repeated request from %.*s answered with its remembered reply", (int)rv.client_id.len,
                   (const char *)rv.client_id.data);
         sb->stats.dedup_hits++;
@@ -728,7 +687,7 @@ static void on_request(void *ctx, mqtt_bytes client_id, const mqtt_bytes *userna
         return;
     }
     reply_now(sb, &rv, &req);
-    if (!repeatable) local_remember(sb, &req, digest);
+    if (!repeatable) store_bridge__local_remember(sb, &req, digest);
 }
 
 /* Cluster mode: decide a request held as bytes on the leader (its
@@ -745,7 +704,7 @@ void store_bridge__run_held(store_bridge *sb, held *h, const store_request *in, 
     req.now_ms = clock_wall_ms();
     if (!repeatable && ((dup && store_service_dedup_lookup(sb->svc, req.who.client_id, req.correlation, digest,
                                                            req.now_ms, &sb->reply)) ||
-                        local_lookup(sb, &req, digest))) {
+                        store_bridge__local_lookup(sb, &req, digest))) {
         store_bridge__held_answer(sb, h, &sb->reply);
         return;
     }
@@ -754,7 +713,8 @@ void store_bridge__run_held(store_bridge *sb, held *h, const store_request *in, 
         propose_write(sb, NULL, &req, h, &rec, true); /* every entry of a raft log is durable */
         return;
     }
-    if (!repeatable) local_remember(sb, &req, digest); /* before the answer frees h (req points into it) */
+    if (!repeatable)
+        store_bridge__local_remember(sb, &req, digest); /* before the answer frees h (req points into it) */
     store_bridge__held_answer(sb, h, &sb->reply);
 }
 

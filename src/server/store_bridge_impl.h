@@ -123,6 +123,11 @@ struct store_bridge {
     store_bridge_stats stats;
 };
 
+/* store_bridge_local.c: replies decide gave at once to non-repeatable
+ * requests, remembered for their redeliveries (sb->local). */
+bool store_bridge__local_lookup(store_bridge *sb, const store_request *req, uint64_t digest);
+void store_bridge__local_remember(store_bridge *sb, const store_request *req, uint64_t digest);
+
 /* store_bridge.c, for the cluster side. */
 void store_bridge__send_reply(store_bridge *sb, mqtt_bytes topic, mqtt_bytes props, mqtt_bytes payload,
                               uint32_t expiry_s);

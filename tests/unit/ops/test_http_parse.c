@@ -151,7 +151,8 @@ static void test_basic(void **state)
     assert_true(http_parse_basic((http_slice){v, strlen(v)}, out, sizeof out, &u, &p));
     assert_true(slice_is(u, "a"));
     assert_int_equal(p.len, 0);
-    static const char *const bad[] = {"Bearer abc", "Basic", "Basic ", "Basic   ", "Basic !!!!", "Basic YWJj", "Basicx YTpi", ""};
+    static const char *const bad[] = {"Bearer abc", "Basic",      "Basic ",      "Basic   ",
+                                      "Basic !!!!", "Basic YWJj", "Basicx YTpi", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(http_parse_basic((http_slice){bad[i], strlen(bad[i])}, out, sizeof out, &u, &p));
     assert_false(http_parse_basic((http_slice){NULL, 0}, out, sizeof out, &u, &p));
