@@ -1,6 +1,7 @@
 /* This process as a cluster member (see cluster_node.h). */
 #include "server/cluster_node.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -53,6 +54,8 @@ struct cluster_node {
     uint64_t leave_deadline;
     void (*leave_cb)(void *ctx);
     void *leave_ctx;
+    cluster_link_user users[CLUSTER_LINK_USERS_MAX]; /* cluster_node_add_link_user */
+    unsigned n_users;
 };
 
 /* --- node links ---------------------------------------------------------------- */
@@ -74,6 +77,13 @@ static void on_frame(void *ctx, uint64_t from, uint8_t type, const uint8_t *p, s
         else log_warn("cluster: node %" PRIu64 ", not the leader, says this node was removed; ignored", from);
         return;
     }
+    for (unsigned i = 0; i < cn->n_users; i++) {
+        const cluster_link_user *u = &cn->users[i];
+        if (type >= u->first && type <= u->last) {
+            u->on_frame(u->ctx, from, type, p, n);
+            return;
+        }
+    }
     if (!cn->sb || n < 8 || (type != CLUSTER_FRAME_FORWARD && type != CLUSTER_FRAME_ANSWER)) {
         log_warn("cluster: node %" PRIu64 " sent an unexpected frame (type %u, %zu bytes); ignored", from, type, n);
         return;
@@ -85,12 +95,38 @@ static void on_frame(void *ctx, uint64_t from, uint8_t type, const uint8_t *p, s
 }
 
 /* The links log their ups and downs themselves; a lost answer is sent
- * again by its origin. */
+ * again by its origin. Other users may need to know (a full state to send
+ * on a new link, wills of a node that cannot be reached). */
 static void on_peer(void *ctx, uint64_t id, bool up)
 {
-    (void)ctx;
-    (void)id;
-    (void)up;
+    cluster_node *cn = ctx;
+    for (unsigned i = 0; i < cn->n_users; i++)
+        if (cn->users[i].on_peer) cn->users[i].on_peer(cn->users[i].ctx, id, up);
+}
+
+void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u)
+{
+    assert(cn->n_users < CLUSTER_LINK_USERS_MAX && u->on_frame && u->first <= u->last);
+    assert(u->first > CLUSTER_FRAME_REMOVED);  /* the bridge's own types are not for others */
+    for (unsigned i = 0; i < cn->n_users; i++) /* ranges never overlap */
+        assert(u->last < cn->users[i].first || u->first > cn->users[i].last);
+    cn->users[cn->n_users++] = *u;
+}
+
+struct peer_net *cluster_node_links(cluster_node *cn) { return cn->net; }
+uint64_t cluster_node_self(const cluster_node *cn) { return cn->cfg.node_id; }
+uint64_t cluster_node_leader(const cluster_node *cn) { return cn->leader_id; }
+bool cluster_node_is_leader(const cluster_node *cn) { return cn->is_leader; }
+
+size_t cluster_node_peers(const cluster_node *cn, uint64_t *ids, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < cn->cfg.n_members; i++) {
+        if (cn->cfg.members[i].id == cn->cfg.node_id) continue;
+        if (n < cap) ids[n] = cn->cfg.members[i].id;
+        n++;
+    }
+    return n;
 }
 
 static int send_frame(cluster_node *cn, uint64_t to, uint8_t type, uint64_t id, const uint8_t *p, size_t n)

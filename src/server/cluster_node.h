@@ -17,7 +17,9 @@
 #ifndef MQS_SERVER_CLUSTER_NODE_H
 #define MQS_SERVER_CLUSTER_NODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "repl/log.h"
@@ -33,6 +35,14 @@
  * not learn of its removal through raft (the leader stops replicating to
  * it), so it is told; it then refuses its clients' requests. */
 #define CLUSTER_FRAME_REMOVED 18
+/* The broker across the cluster (issue 13, docs/cluster.md "One broker"):
+ * each part owns a range of frame types (cluster_node_add_link_user). */
+#define CLUSTER_FRAME_ROUTE_FIRST 19 /* interest sets and forwarded messages */
+#define CLUSTER_FRAME_ROUTE_LAST 26
+#define CLUSTER_FRAME_RECORDS_FIRST 27 /* broker records on their way to the raft leader */
+#define CLUSTER_FRAME_RECORDS_LAST 30
+#define CLUSTER_FRAME_SESSION_FIRST 31 /* session registry, takeover, wills */
+#define CLUSTER_FRAME_SESSION_LAST 38
 
 typedef struct cluster_node cluster_node;
 
@@ -44,6 +54,37 @@ cluster_node *cluster_node_new(uv_loop_t *loop, const config_cluster *cfg, const
  * restoring the newest snapshot and the log into svc. NULL (logged) on
  * failure. Once per node. */
 repl_log *cluster_node_log(void *arg, store_service *svc, repl_commit_fn on_commit, repl_fail_fn on_fail, void *ctx);
+
+/* --- other users of the node links (issue 13) ---------------------------------
+ *
+ * A part of the server that talks to the other nodes registers the frame
+ * types it owns (first..last, inside one CLUSTER_FRAME_* range above) and
+ * is handed every frame of those types and every change of a dialed link
+ * (cluster/peer.h: a node sends on the link it dialed; `up` is about that
+ * link, so "down" means this node cannot reach `id` now). Frames of types
+ * nobody registered are logged and dropped. At most CLUSTER_LINK_USERS_MAX
+ * users; register before the loop runs. Callbacks run on the loop thread;
+ * slices are valid during the call only. */
+#define CLUSTER_LINK_USERS_MAX 8
+typedef struct cluster_link_user {
+    uint8_t first, last;
+    void (*on_frame)(void *ctx, uint64_t from, uint8_t type, const uint8_t *p, size_t n);
+    void (*on_peer)(void *ctx, uint64_t id, bool up); /* may be NULL */
+    void *ctx;
+} cluster_link_user;
+void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u);
+
+/* The links themselves (cluster/peer.h: send, pause/resume, up, stats);
+ * NULL after cluster_node_close. */
+struct peer_net *cluster_node_links(cluster_node *cn);
+/* This node's id, and the other members of the configuration (as last
+ * loaded: cluster_node_reload), at most cap of them into ids; returns how
+ * many there are. */
+uint64_t cluster_node_self(const cluster_node *cn);
+size_t cluster_node_peers(const cluster_node *cn, uint64_t *ids, size_t cap);
+/* The raft leader as last reported (0: none known), and whether it is us. */
+uint64_t cluster_node_leader(const cluster_node *cn);
+bool cluster_node_is_leader(const cluster_node *cn);
 
 /* Give the node its bridge (made with cluster_node_log and cfg.cluster):
  * installs the bridge's cluster operations and tells it the role. */

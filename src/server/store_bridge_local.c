@@ -42,4 +42,3 @@ void store_bridge__local_remember(store_bridge *sb, const store_request *req, ui
               (dedup_slice){r->payload.data, r->payload.len}, req->now_ms,
               store_dedup_until(req->now_ms, req->expiry_s ? req->expiry_s : STORE_DEFAULT_EXPIRY_S));
 }
-
