@@ -1,5 +1,5 @@
 /* libFuzzer target: the raft log's entry and snapshot headers
- * (src/repl/raft_entry.h). Decoding arbitrary bytes never reads outside
+ * (src/repl/raft_entry.h), and batches of entry parts. Decoding arbitrary bytes never reads outside
  * them (ASan); a decoded entry re-encodes to the same bytes (but for
  * the reserved and padding bytes). */
 #include <string.h>
@@ -22,6 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         repl_raft_entry_encode(again, e.node, e.nonce, e.tag, e.rec, e.len);
         CHECK(memcmp(again, p, 1) == 0 && memcmp(again + 4, p + 4, REPL_RAFT_ENTRY_HEADER - 4 + e.len) == 0);
         free(again);
+    }
+    /* A batch: parts back to back, each inside the input, advancing. */
+    size_t off = 0, used;
+    while (off < size && repl_raft_entry_next(p + off, size - off, &e, &used)) {
+        CHECK(used >= REPL_RAFT_ENTRY_HEADER && used % 8 == 0 && used <= size - off);
+        CHECK(e.rec == p + off + REPL_RAFT_ENTRY_HEADER && e.len <= used - REPL_RAFT_ENTRY_HEADER);
+        off += used;
     }
     const uint8_t *s;
     size_t len;

@@ -21,7 +21,8 @@
 typedef struct repl_log repl_log;
 
 /* One committed entry, in log order. `index` is its position in the log
- * (1, 2, ...; strictly increasing). `tag` is what the proposer passed, or
+ * (1, 2, ...; never decreasing: a log that batches records into one
+ * entry, as the raft log does, gives them the same index). `tag` is what the proposer passed, or
  * 0 for an entry this process did not propose here (replay, another
  * node's). Bytes valid during the call. */
 typedef void (*repl_commit_fn)(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag);

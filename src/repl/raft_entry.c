@@ -40,6 +40,21 @@ bool repl_raft_entry_decode(const uint8_t *p, size_t n, repl_raft_entry *e)
     return true;
 }
 
+bool repl_raft_entry_next(const uint8_t *p, size_t n, repl_raft_entry *e, size_t *used)
+{
+    *used = 0;
+    le_reader r = le_reader_of(p, n < REPL_RAFT_ENTRY_HEADER ? 0 : 8);
+    le_get_bytes(&r, 4);
+    size_t size = n >= REPL_RAFT_ENTRY_HEADER ? repl_raft_entry_size(le_get_u32(&r)) : 0;
+    if (!size || size > n) {
+        *e = (repl_raft_entry){0};
+        return false;
+    }
+    if (!repl_raft_entry_decode(p, size, e)) return false;
+    *used = size;
+    return true;
+}
+
 void repl_raft_snap_header(uint8_t out[REPL_RAFT_SNAP_HEADER])
 {
     memcpy(out, snap_magic, sizeof snap_magic);

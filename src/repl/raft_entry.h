@@ -1,8 +1,10 @@
 /* The byte layout of what the raft log (repl/raft_log.h) stores: pure
  * encode/decode, no libraft, no libuv (fuzzed by fuzz_raft_entry).
  *
- * An entry (one raft RAFT_COMMAND) is a header, the record bytes and
- * zero padding to a multiple of 8 bytes:
+ * An entry (one raft RAFT_COMMAND) is one or more parts back to back (a
+ * batch: what the proposer proposed in one loop iteration, replicated and
+ * fsynced as one). A part is a header, the record bytes and zero padding
+ * to a multiple of 8 bytes:
  *
  *   version u8 (1) | 0 u8 x3 | record length u32 LE | node u64 LE |
  *   nonce u64 LE | tag u64 LE | record | 0..7 zero bytes
@@ -46,9 +48,12 @@ size_t repl_raft_entry_size(size_t len);
 /* Writes the entry (repl_raft_entry_size(len) bytes) into out. */
 void repl_raft_entry_encode(uint8_t *out, uint64_t node, uint64_t nonce, uint64_t tag, const uint8_t *rec, size_t len);
 
-/* false if p is not exactly one entry (short, unknown version, length or
+/* false if p is not exactly one part (short, unknown version, length or
  * padding wrong); then *e is zeroed. */
 bool repl_raft_entry_decode(const uint8_t *p, size_t n, repl_raft_entry *e);
+/* The part at the start of p[0..n): its bytes in *used (a multiple of 8),
+ * or false if no well-formed part starts there (then *e is zeroed). */
+bool repl_raft_entry_next(const uint8_t *p, size_t n, repl_raft_entry *e, size_t *used);
 
 void repl_raft_snap_header(uint8_t out[REPL_RAFT_SNAP_HEADER]);
 

@@ -1,12 +1,15 @@
 /* The raft log (repl/raft_log.h): lifecycle, proposals, and the libraft
  * state machine that turns applied entries into on_commit calls.
  *
- * Invariants: every raft_pending in the list has had raft_apply accept
- * it; `decided` is set exactly when on_commit(tag) or on_fail(tag) was
- * called for it, so the caller hears of each tag once. A pending proposal
- * is matched to an applied entry only by (node, nonce, tag) of this
- * incarnation and only while undecided: once failed ("leadership lost"),
- * the same entry committing later is delivered with tag 0. */
+ * Invariants: the pending list holds exactly the undecided proposals, in
+ * proposal order: on_commit(tag) or on_fail(tag) has been called for none
+ * of them, and is called once for each, when it leaves the list. Those
+ * with a batch were handed to libraft (raft_apply accepted the batch);
+ * the rest, at the tail from `unsent`, wait for the next flush. A batch's
+ * n_left counts its members still in the list. A pending proposal is
+ * matched to an applied entry only by (node, nonce, tag) of this
+ * incarnation: once failed ("leadership lost"), the same entry committing
+ * later is delivered with tag 0. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,34 +43,49 @@ static void raft_log__transport_close(repl_raft *rl)
 
 /* ---- state machine ---- */
 
+/* Entries apply in log order, and the list is in log order: the match
+ * is at (or near) the head. */
 static raft_pending *raft_log__pending_find(repl_raft *rl, uint64_t tag)
 {
-    for (raft_pending *p = rl->pending_head; p; p = p->next)
-        if (!p->decided && p->tag == tag) return p;
+    for (raft_pending *p = rl->pending_head; p && p->batch; p = p->next)
+        if (p->tag == tag) return p;
     return NULL;
 }
 
+static void raft_log__pending_unlink(repl_raft *rl, raft_pending *p);
+
+/* One entry: its parts in order, each to on_commit with the entry's
+ * index (records of one batch share it). */
 static int raft_log__fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     repl_raft *rl = fsm->data;
     /* libraft sets last_applied after apply returns: this entry is the next. */
     uint64_t index = raft_last_applied(&rl->raft) + 1;
-    repl_raft_entry e;
     *result = NULL;
-    if (!repl_raft_entry_decode(buf->base, buf->len, &e)) {
-        rl->bad_entries++;
-        log_error("raft: entry %llu has no valid header (%zu bytes): skipped", (unsigned long long)index, buf->len);
-        return 0;
-    }
-    uint64_t tag = 0;
-    if (e.node == rl->id && e.nonce == rl->nonce) {
-        raft_pending *p = raft_log__pending_find(rl, e.tag);
-        if (p) {
-            p->decided = true;
-            tag = e.tag;
+    const uint8_t *p = buf->base;
+    size_t n = buf->len, used;
+    repl_raft_entry e;
+    if (!n) goto bad;
+    for (; n; p += used, n -= used) {
+        if (!repl_raft_entry_next(p, n, &e, &used)) goto bad;
+        uint64_t tag = 0;
+        if (e.node == rl->id && e.nonce == rl->nonce) {
+            raft_pending *pd = raft_log__pending_find(rl, e.tag);
+            if (pd) {
+                assert(pd->batch->n_left > 0);
+                pd->batch->n_left--;
+                raft_log__pending_unlink(rl, pd);
+                free(pd);
+                tag = e.tag;
+            }
         }
+        if (!rl->closing) rl->base.on_commit(rl->base.ctx, index, e.rec, e.len, tag);
     }
-    if (!rl->closing) rl->base.on_commit(rl->base.ctx, index, e.rec, e.len, tag);
+    return 0;
+bad:
+    rl->bad_entries++;
+    log_error("raft: entry %llu has a part without a valid header (%zu of %zu bytes left): rest skipped",
+              (unsigned long long)index, n, buf->len);
     return 0;
 }
 
@@ -161,16 +179,61 @@ static const char *raft_log__why(int status)
     }
 }
 
+/* Fail one pending proposal: out of the list, on_fail, freed. */
+static void raft_log__fail_one(repl_raft *rl, raft_pending *p, const char *why)
+{
+    raft_log__pending_unlink(rl, p);
+    if (p->batch) p->batch->n_left--;
+    if (rl->base.on_fail) rl->base.on_fail(rl->base.ctx, p->tag, why);
+    free(p);
+}
+
+/* Outcomes are reported in proposal order. So failing the members of
+ * batch b (NULL: every proposal handed to libraft) fails every earlier
+ * proposal still undecided too: their batches' callbacks, which libraft
+ * may call later, then find nothing left. on_fail may propose again: new
+ * proposals go to the tail, unsent, where this walk stops. */
+static void raft_log__fail_sent(repl_raft *rl, raft_batch *b, const char *why)
+{
+    raft_pending *p = rl->pending_head;
+    while (p && p->batch && (!b || b->n_left)) {
+        raft_pending *next = p->next;
+        raft_log__fail_one(rl, p, why);
+        p = next;
+    }
+    assert(!b || b->n_left == 0);
+}
+
+/* Fail the n unsent proposals from `first` (after failing every sent one:
+ * they come first). */
+static void raft_log__fail_unsent(repl_raft *rl, raft_pending *first, unsigned n, const char *why)
+{
+    raft_log__fail_sent(rl, NULL, why);
+    for (raft_pending *p = first, *next; n--; p = next) {
+        assert(p && !p->batch);
+        next = p->next;
+        raft_log__fail_one(rl, p, why);
+    }
+}
+
+static void raft_log__batch_unlink(repl_raft *rl, raft_batch *b)
+{
+    if (b->prev) b->prev->next = b->next;
+    else rl->batch_head = b->next;
+    if (b->next) b->next->prev = b->prev;
+    else rl->batch_tail = b->prev;
+}
+
 static void raft_log__applied(struct raft_apply *req, int status, void *result)
 {
-    raft_pending *p = req->data;
-    repl_raft *rl = p->rl;
+    raft_batch *b = req->data;
+    repl_raft *rl = b->rl;
     (void)result;
-    raft_log__pending_unlink(rl, p);
-    /* status 0 always follows fsm_apply, which decided it. */
-    assert(status != 0 || p->decided);
-    if (!p->decided && !rl->closing && rl->base.on_fail) rl->base.on_fail(rl->base.ctx, p->tag, raft_log__why(status));
-    free(p);
+    raft_log__batch_unlink(rl, b);
+    /* status 0 always follows fsm_apply of every entry, which decided them. */
+    assert(status != 0 || b->n_left == 0);
+    if (b->n_left && !rl->closing) raft_log__fail_sent(rl, b, raft_log__why(status));
+    free(b);
 }
 
 static bool raft_log__propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
@@ -180,34 +243,93 @@ static bool raft_log__propose(repl_log *l, const uint8_t *rec, size_t len, uint6
     size_t size = repl_raft_entry_size(len);
     if (rl->closing || raft_state(&rl->raft) != RAFT_LEADER || size == 0) return false;
     if (size > rl->max_pending_bytes - rl->pending_bytes) return false; /* pending_bytes <= max */
-    uint8_t *p = raft_malloc(size);
-    if (!p) return false;
-    repl_raft_entry_encode(p, rl->id, rl->nonce, tag, rec, len);
+    repl_raft_entry_encode(buf_reserve(&rl->unsent_parts, size), rl->id, rl->nonce, tag, rec, len);
+    rl->unsent_parts.len += size;
     raft_pending *pd = xcalloc(1, sizeof *pd);
-    pd->req.data = pd;
-    pd->rl = rl;
     pd->tag = tag;
     pd->size = size;
-    struct raft_buffer b = {p, size};
-    int rv = raft_apply(&rl->raft, &pd->req, &b, 1, raft_log__applied);
-    if (rv != 0) {
-        /* libraft 0.15 frees the buffer itself when the entry was appended
-         * and then could not be replicated (logDiscard); it is still ours
-         * only when refused before the append. */
-        if (rv == RAFT_NOTLEADER || rv == RAFT_NOMEM) raft_free(p);
-        free(pd);
-        return false;
-    }
     pd->prev = rl->pending_tail;
     if (rl->pending_tail) rl->pending_tail->next = pd;
     else rl->pending_head = pd;
     rl->pending_tail = pd;
+    if (!rl->unsent) rl->unsent = pd;
     rl->pending_bytes += size;
     return true;
 }
 
-/* Raft commits on a majority's disks; nothing to batch per iteration. */
-static void raft_log__flush(repl_log *l) { (void)l; }
+/* Hand the n proposals from `first`, whose parts are p[0..len), to
+ * libraft as one entry. */
+static void raft_log__apply_batch(repl_raft *rl, raft_pending *first, unsigned n, const uint8_t *p, size_t len)
+{
+    uint8_t *entry = raft_malloc(len);
+    int rv = RAFT_NOMEM;
+    raft_batch *b = NULL;
+    if (entry) {
+        memcpy(entry, p, len);
+        b = xcalloc(1, sizeof *b);
+        b->req.data = b;
+        b->rl = rl;
+        b->n_left = n;
+        raft_pending *pd = first;
+        for (unsigned i = 0; i < n; i++, pd = pd->next) pd->batch = b;
+        struct raft_buffer rb = {entry, len};
+        rv = raft_apply(&rl->raft, &b->req, &rb, 1, raft_log__applied);
+    }
+    if (rv == 0) {
+        b->prev = rl->batch_tail;
+        if (rl->batch_tail) rl->batch_tail->next = b;
+        else rl->batch_head = b;
+        rl->batch_tail = b;
+        return;
+    }
+    /* libraft 0.15 frees the buffer itself when the entry was appended
+     * and then could not be replicated (logDiscard); it is still ours only
+     * when refused before the append. Either way nothing will commit: the
+     * proposals go to the next leader. */
+    if (entry && (rv == RAFT_NOTLEADER || rv == RAFT_NOMEM)) raft_free(entry);
+    raft_pending *pd = first;
+    for (unsigned i = 0; b && i < n; i++, pd = pd->next) pd->batch = NULL;
+    free(b);
+    raft_log__fail_unsent(rl, first, n, "leadership lost");
+}
+
+/* End of a loop iteration: everything proposed since the last flush goes
+ * to libraft, as entries of at most REPL_RAFT_BATCH_MAX parts and
+ * REPL_RAFT_BATCH_BYTES (or one larger part). The unsent set is detached
+ * first: proposals made from on_fail callbacks below wait for the next
+ * flush. */
+static void raft_log__flush(repl_log *l)
+{
+    repl_raft *rl = (repl_raft *)l;
+    if (!rl->unsent || rl->closing) return;
+    buf parts = rl->unsent_parts;
+    raft_pending *first = rl->unsent;
+    rl->unsent_parts = (buf){0};
+    rl->unsent = NULL;
+    size_t off = 0;
+    while (first) {
+        unsigned k = 0;
+        size_t bytes = 0;
+        raft_pending *next = first;
+        while (next && k < REPL_RAFT_BATCH_MAX && (!k || bytes + next->size <= REPL_RAFT_BATCH_BYTES)) {
+            bytes += next->size;
+            k++;
+            next = next->next;
+        }
+        if (raft_state(&rl->raft) == RAFT_LEADER) raft_log__apply_batch(rl, first, k, parts.data + off, bytes);
+        else raft_log__fail_unsent(rl, first, k, "leadership lost");
+        off += bytes;
+        /* Proposals made by the callbacks above sit after the detached
+         * set, with their parts in the new unsent_parts: stop at them. */
+        first = off < parts.len ? next : NULL;
+    }
+    assert(off == parts.len);
+    if (!rl->unsent_parts.cap) { /* keep the memory for the next iteration */
+        parts.len = 0;
+        buf_shrink(&parts, 1 << 20);
+        rl->unsent_parts = parts;
+    } else buf_free(&parts);
+}
 
 static void raft_log__free(repl_log *l) { repl_raft_close(l, NULL, NULL); }
 
@@ -263,10 +385,11 @@ static void raft_log__closed_one(repl_raft *rl)
     if (--rl->open > 0) return;
     /* libraft released every request while closing; whatever is left was
      * never going to be called back. */
-    while (rl->pending_head) {
-        raft_pending *p = rl->pending_head;
-        rl->pending_head = p->next;
-        free(p);
+    assert(!rl->pending_head); /* emptied by repl_raft_close */
+    while (rl->batch_head) {
+        raft_batch *b = rl->batch_head;
+        rl->batch_head = b->next;
+        free(b);
     }
     void (*cb)(void *) = rl->close_cb;
     void *ctx = rl->close_ctx;
@@ -298,12 +421,16 @@ void repl_raft_close(repl_log *l, void (*cb)(void *ctx), void *ctx)
     rl->close_ctx = ctx;
     /* Outcome unknown for everything in flight: tell the caller now, then
      * nothing more (the config's ctx may go away once this returns). */
-    for (raft_pending *p = rl->pending_head; p; p = p->next) {
-        if (p->decided) continue;
-        p->decided = true;
+    rl->closing = true; /* no proposal from on_fail below is taken */
+    for (raft_pending *p = rl->pending_head, *next; p; p = next) {
+        next = p->next;
         if (rl->base.on_fail) rl->base.on_fail(rl->base.ctx, p->tag, "shutting down");
+        free(p);
     }
-    rl->closing = true;
+    rl->pending_head = rl->pending_tail = rl->unsent = NULL;
+    rl->pending_bytes = 0;
+    buf_free(&rl->unsent_parts);
+    for (raft_batch *b = rl->batch_head; b; b = b->next) b->n_left = 0; /* libraft frees their entries */
     repl_raft__fail_waiters(rl, REPL_RAFT_ESHUTDOWN);
     repl_raft_done_fn ccb = rl->change_cb, tcb = rl->transfer_cb;
     rl->change_cb = rl->transfer_cb = NULL;

@@ -9,18 +9,33 @@
 
 #include "repl/raft_entry.h"
 #include "repl/raft_log.h"
+#include "util/buf.h"
 
-/* One proposal raft_apply accepted; freed by its apply callback (which
- * libraft calls exactly once: after the entry was applied, or with an
- * error when leadership is lost or the node closes). */
-typedef struct raft_pending {
+/* The proposals of one loop iteration, handed to libraft as one entry
+ * (raft_entry.h: parts back to back), so that one append, one fsync and
+ * one AppendEntries per follower carry them all. libraft calls its
+ * callback exactly once: after the entry was applied (which decided every
+ * member), or with an error when leadership is lost or the node closes. */
+typedef struct raft_batch {
     struct raft_apply req; /* req.data = this */
     struct repl_raft *rl;
+    unsigned n_left; /* its proposals still in the pending list (undecided) */
+    struct raft_batch *prev, *next;
+} raft_batch;
+
+/* One proposal, undecided: on_commit(tag) or on_fail(tag) not yet called.
+ * It leaves the list (and is freed) when it is decided. */
+typedef struct raft_pending {
+    raft_batch *batch; /* NULL while not yet handed to libraft (the next flush) */
     uint64_t tag;
-    size_t size;  /* entry bytes, counted in pending_bytes */
-    bool decided; /* on_commit(tag) or on_fail(tag) was called */
+    size_t size; /* part bytes, counted in pending_bytes */
     struct raft_pending *prev, *next;
 } raft_pending;
+
+/* Most parts, and bytes (beyond one part), in one entry: bounds a batch's
+ * AppendEntries message. */
+#define REPL_RAFT_BATCH_MAX 1024
+#define REPL_RAFT_BATCH_BYTES (1u << 20)
 
 /* A linearizable read waiting for a barrier. */
 typedef struct raft_waiter {
@@ -57,9 +72,13 @@ typedef struct repl_raft {
     bool (*restore)(void *ctx, const uint8_t *data, size_t len);
     void (*on_role)(void *ctx, bool is_leader, uint64_t leader_id, const char *leader_address);
 
-    /* Proposals not yet released by libraft, in proposal (= log) order. */
-    raft_pending *pending_head, *pending_tail;
-    size_t pending_bytes, max_pending_bytes; /* entry bytes in the list, and its bound */
+    /* Undecided proposals, in proposal (= log) order; those from `unsent`
+     * on wait for the next flush. Batches libraft has not called back yet,
+     * in order. */
+    raft_pending *pending_head, *pending_tail, *unsent;
+    size_t pending_bytes, max_pending_bytes; /* part bytes in the list, and its bound */
+    buf unsent_parts;                        /* the unsent proposals' parts, encoded, in order */
+    raft_batch *batch_head, *batch_tail;
 
     /* At most one barrier in flight; `cur` waits for it, `next` for the
      * one after it. */

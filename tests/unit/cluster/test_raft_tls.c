@@ -259,6 +259,7 @@ static void propose(world *w, node *n, unsigned count)
         int len = snprintf(rec, sizeof rec, "rec-%06llu", (unsigned long long)w->next_tag);
         assert_true(repl_log_propose(n->log, (const uint8_t *)rec, (size_t)len, w->next_tag++));
     }
+    repl_log_flush(n->log);
 }
 
 typedef struct applied_q {
@@ -552,6 +553,7 @@ static void test_raft_tls_bulk(void **state)
         memset(rec, 'a' + (int)(i % 26), sizeof rec);
         assert_true(repl_log_propose(leader->log, rec, sizeof rec, w.next_tag++));
     }
+    repl_log_flush(leader->log);
     wait_applied(&w, 3, 200);
     node_start(&w, fi, fi == 0 ? "r1" : "r2");
     wait_applied(&w, 3, 200);

@@ -91,7 +91,7 @@ static void sm_push(node *n, const uint8_t *rec, size_t len, uint64_t tag)
 static void on_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
 {
     node *n = ctx;
-    assert_true(index > n->last_index);
+    assert_true(index >= n->last_index); /* records of one batch share its entry's index */
     n->last_index = index;
     sm_push(n, rec, len, tag);
     if (tag) {
@@ -357,7 +357,9 @@ static node *a_follower(cluster *c, node *leader)
     return NULL;
 }
 
-static uint64_t propose(cluster *c, node *n, unsigned count)
+/* count proposals, flushed every `batch` (what the end of a loop
+ * iteration does): one raft entry per batch. */
+static uint64_t propose_batched(cluster *c, node *n, unsigned count, unsigned batch)
 {
     uint64_t first = c->next_tag;
     for (unsigned i = 0; i < count; i++) {
@@ -366,9 +368,13 @@ static uint64_t propose(cluster *c, node *n, unsigned count)
         assert_true(c->next_tag < MAX_TAGS);
         assert_true(repl_log_propose(n->log, (const uint8_t *)rec, (size_t)len, c->next_tag));
         c->next_tag++;
+        if ((i + 1) % batch == 0 || i + 1 == count) repl_log_flush(n->log);
     }
     return first;
 }
+
+/* One entry per proposal (the tests count entries). */
+static uint64_t propose(cluster *c, node *n, unsigned count) { return propose_batched(c, n, count, 1); }
 
 typedef struct want {
     size_t n;
@@ -425,9 +431,9 @@ static void test_replicate(void **state)
     assert_false(repl_log_propose(f->log, (const uint8_t *)"x", 1, 999));
     assert_true(l->role_leader);
     uint64_t t0 = uv_hrtime();
-    uint64_t first = propose(c, l, 1000);
+    uint64_t first = propose_batched(c, l, 1000, 64);
     wait_applied(c, 1000);
-    print_message("1000 proposals applied on 3 nodes in %.0f ms\n", (double)(uv_hrtime() - t0) / 1e6);
+    print_message("1000 proposals (batches of 64) applied on 3 nodes in %.0f ms\n", (double)(uv_hrtime() - t0) / 1e6);
     assert_same_state(c);
     for (int i = 0; i < 3; i++) {
         node *n = &c->nodes[i];
@@ -442,6 +448,43 @@ static void test_replicate(void **state)
         assert_int_equal(n->role_leader_id, l->id);
     }
     assert_int_equal(l->tagged, 1000);
+    cluster_free(c);
+}
+
+/* Proposals wait for flush, then go as one entry (at most
+ * REPL_RAFT_BATCH_MAX parts each): every record applied once, in order, on
+ * every node, the records of one entry under its index. */
+static void test_batches(void **state)
+{
+    (void)state;
+    cluster *c = cluster_new(0, 0);
+    start_three(c);
+    node *l = wait_leader(c);
+    repl_raft_status st;
+    repl_raft_status_get(l->log, &st);
+    uint64_t before = st.last_index;
+    char rec[32];
+    int len = snprintf(rec, sizeof rec, "rec-%06llu", (unsigned long long)c->next_tag);
+    assert_true(repl_log_propose(l->log, (const uint8_t *)rec, (size_t)len, c->next_tag++));
+    for (int i = 0; i < 20; i++) uv_run(&c->loop, UV_RUN_NOWAIT); /* not flushed: not proposed */
+    repl_raft_status_get(l->log, &st);
+    assert_int_equal(st.last_index, before);
+    repl_log_flush(l->log);
+    wait_applied(c, 1);
+    uint64_t first = propose_batched(c, l, 2000, 2000); /* REPL_RAFT_BATCH_MAX 1024: two entries */
+    wait_applied(c, 2001);
+    assert_same_state(c);
+    repl_raft_status_get(l->log, &st);
+    assert_true(st.last_index == before + 3);
+    for (int i = 0; i < 3; i++) {
+        node *n = &c->nodes[i];
+        for (size_t j = 1; j < n->n; j++) {
+            snprintf(rec, sizeof rec, "rec-%06llu", (unsigned long long)(first + j - 1));
+            assert_string_equal(n->recs[j], rec);
+            assert_true(n->commit_tags[j] == (n == l ? first + j - 1 : 0));
+        }
+    }
+    assert_int_equal(l->tagged, 2001);
     cluster_free(c);
 }
 
@@ -724,6 +767,7 @@ static void propose_as(node *n, const char *prefix, uint64_t tag, unsigned count
         int len = snprintf(rec, sizeof rec, "%s-%06llu", prefix, (unsigned long long)tag);
         assert_true(repl_log_propose(n->log, (const uint8_t *)rec, (size_t)len, tag));
     }
+    repl_log_flush(n->log);
 }
 
 static bool is_leader(cluster *c, void *arg)
@@ -831,8 +875,10 @@ static void test_pending_bound(void **state)
         assert_true(accepted <= 10);
     }
     assert_int_equal(accepted, 9); /* 9 * 1032 <= 10240 < 10 * 1032 */
+    repl_log_flush(l->log);
     wait_applied(c, 9);
     assert_true(repl_log_propose(l->log, rec, sizeof rec, c->next_tag++));
+    repl_log_flush(l->log);
     wait_applied(c, 10);
     assert_same_state(c);
     cluster_free(c);
@@ -873,7 +919,7 @@ int main(void)
         cmocka_unit_test(test_leadership_lost),     cmocka_unit_test(test_snapshot_install),
         cmocka_unit_test(test_failover_restart),    cmocka_unit_test(test_status_membership_transfer),
         cmocka_unit_test(test_pending_bound),       cmocka_unit_test(test_new_leader_commits),
-        cmocka_unit_test(test_tags_after_restart),
+        cmocka_unit_test(test_tags_after_restart),  cmocka_unit_test(test_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
