@@ -3,12 +3,18 @@
  * raft) with its libuv disk and TCP backend. Library target
  * mqs_repl_raft (links mqs_repl, raft, libuv).
  *
- *   propose ── leader: raft_apply ──► replicated, committed ──► on_commit(index, rec, tag) on every node
+ *   propose ── leader: batched until flush ── raft_apply ──► replicated, committed ──► on_commit(index, rec, tag) on every node
  *           └─ not the leader, or over max_pending_bytes: refused (false)
  *
- * Every node calls on_commit for every committed entry, in log order;
- * `index` is the raft index (strictly increasing, with gaps where the log
- * holds barriers and configuration changes). `tag` is the proposal's tag
+ * Batching: the records proposed between two flushes (one loop
+ * iteration) become one raft entry (raft_entry.h: parts back to back), so
+ * one append, one fsync and one message per follower carry them all;
+ * nothing is proposed to libraft before flush.
+ *
+ * Every node calls on_commit for every committed record, in log order;
+ * `index` is the raft index of its entry (never decreasing: the records
+ * of one batch share it; with gaps where the log holds barriers and
+ * configuration changes). `tag` is the proposal's tag
  * only on the node, and in the incarnation (process lifetime), that
  * proposed it; elsewhere, and for entries replayed after a restart, 0.
  *
@@ -23,7 +29,9 @@
  * commit (or are dropped) without waiting for the next write.
  *
  * propose_volatile is propose: in a cluster every entry is replicated and
- * written to disk (there is no non-durable path). flush does nothing.
+ * written to disk (there is no non-durable path). flush hands the batch
+ * to libraft (a proposal made after this node stopped leading fails there
+ * with "leadership lost").
  *
  * Snapshots: when `snapshot_threshold` entries were applied since the
  * last snapshot, libraft asks for the state machine's bytes (`snapshot`,
@@ -197,6 +205,16 @@ typedef struct repl_raft_status {
 } repl_raft_status;
 
 void repl_raft_status_get(repl_log *l, repl_raft_status *out);
+
+/* The few figures a read index needs (src/server/cluster_read.c), cheap
+ * enough for every read batch: no addresses, no per-member progress. */
+typedef struct repl_raft_point {
+    int state; /* REPL_RAFT_FOLLOWER, ... */
+    uint64_t term, leader_id, commit_index, last_applied;
+    unsigned n_voters; /* voters of the current configuration, this node included if it votes */
+    uint64_t voters[REPL_RAFT_MEMBERS_MAX];
+} repl_raft_point;
+void repl_raft_point_get(repl_log *l, repl_raft_point *out);
 
 /* Membership (on the leader; one change at a time). add: the node joins
  * as a spare, then is promoted to voter once it caught up (libraft's

@@ -148,6 +148,24 @@ void repl_raft_status_get(repl_log *l, repl_raft_status *out)
     }
 }
 
+void repl_raft_point_get(repl_log *l, repl_raft_point *out)
+{
+    repl_raft *rl = (repl_raft *)l;
+    struct raft *r = &rl->raft;
+    out->state = raft_state(r);
+    raft_id lid = 0;
+    const char *addr = NULL;
+    raft_leader(r, &lid, &addr);
+    out->leader_id = lid;
+    out->term = r->current_term;
+    out->commit_index = r->commit_index;
+    out->last_applied = raft_last_applied(r);
+    out->n_voters = 0;
+    for (unsigned i = 0; i < r->configuration.n && out->n_voters < REPL_RAFT_MEMBERS_MAX; i++)
+        if (r->configuration.servers[i].role == RAFT_VOTER)
+            out->voters[out->n_voters++] = r->configuration.servers[i].id;
+}
+
 /* ---- membership ---- */
 
 static void raft_ops__changed(struct raft_change *req, int status)

@@ -18,6 +18,7 @@
 #include "cluster/raft_tls.h"
 #include "repl/file_log.h"
 #include "repl/raft_log.h"
+#include "server/cluster_read.h"
 #include "server/store_log.h"
 #include "store/snapshot.h"
 #include "util/alloc.h"
@@ -31,8 +32,9 @@ struct cluster_node {
     char *dir, *raft_dir;
     int lock_fd;
     peer_net *net;
-    repl_log *log;  /* the raft log (NULL until cluster_node_log) */
-    raft_tls *rtls; /* raft's TLS transport (with cluster.tls); closed after the log */
+    repl_log *log;      /* the raft log (NULL until cluster_node_log) */
+    cluster_read *read; /* read index rounds (with the log) */
+    raft_tls *rtls;     /* raft's TLS transport (with cluster.tls); closed after the log */
     store_service *svc;
     store_bridge *sb;
     /* The role as last reported, replayed at attach. */
@@ -202,6 +204,13 @@ static void watch_tick(uv_timer_t *t)
     for (size_t i = 0; i < st.n_members; i++)
         if (st.members[i].id == cn->cfg.node_id) return;
     node_removed(cn, "not in raft's configuration");
+}
+
+static int op_read_index(void *ctx, store_bridge_done_fn cb, void *cbctx)
+{
+    cluster_node *cn = ctx;
+    if (!cn->read) return REPL_RAFT_ESHUTDOWN;
+    return cluster_read_index(cn->read, cb, cbctx);
 }
 
 static int op_barrier(void *ctx, store_bridge_done_fn cb, void *cbctx)
@@ -555,7 +564,14 @@ repl_log *cluster_node_log(void *arg, store_service *svc, repl_commit_fn on_comm
         rc.transport = raft_tls_transport(cn->rtls);
     }
     cn->log = repl_raft_new(cn->loop, &rc, err, sizeof err);
-    if (!cn->log) log_error("cluster: raft: %s", err);
+    if (!cn->log) {
+        log_error("cluster: raft: %s", err);
+        return NULL;
+    }
+    cn->read = cluster_read_new(cn->loop, cn->log, cn->net, c->node_id, CLUSTER_FRAME_READ_PING, CLUSTER_FRAME_READ_ACK,
+                                c->election_timeout_ms);
+    cluster_node_add_link_user(
+        cn, &(cluster_link_user){CLUSTER_FRAME_READ_PING, CLUSTER_FRAME_READ_ACK, cluster_read_frame, NULL, cn->read});
     return cn->log;
 }
 
@@ -566,6 +582,7 @@ void cluster_node_attach(cluster_node *cn, store_bridge *sb)
         .forward = op_forward,
         .answer = op_answer,
         .barrier = op_barrier,
+        .read_index = op_read_index,
         .status = op_status,
         .member = op_member,
         .strerror = repl_raft_strerror,
@@ -695,6 +712,11 @@ void cluster_node_close(cluster_node *cn)
         cn->leave_timer_open = false;
         cn->closing++;
         uv_close((uv_handle_t *)&cn->leave_timer, on_timer_closed);
+    }
+    if (cn->read) { /* before the log it reads from */
+        cn->closing++;
+        cluster_read_close(cn->read, on_closed, cn);
+        cn->read = NULL;
     }
     if (cn->log || cn->rtls) {
         cn->closing++;

@@ -43,6 +43,9 @@
 #define CLUSTER_FRAME_RECORDS_LAST 30
 #define CLUSTER_FRAME_SESSION_FIRST 31 /* session registry, takeover, wills */
 #define CLUSTER_FRAME_SESSION_LAST 38
+/* Read index rounds of the state store's leader (server/cluster_read.h). */
+#define CLUSTER_FRAME_READ_PING 39
+#define CLUSTER_FRAME_READ_ACK 40
 
 typedef struct cluster_node cluster_node;
 

@@ -99,6 +99,10 @@ typedef struct store_bridge_cluster_ops {
      * still led after it; another status: it did not. Returns non-zero if
      * cb will not run. */
     int (*barrier)(void *ctx, store_bridge_done_fn cb, void *cbctx);
+    /* The same read point without an entry (a read index, cheaper); NULL:
+     * reads use barrier. Only once this node is ready (its own barrier
+     * committed). */
+    int (*read_index)(void *ctx, store_bridge_done_fn cb, void *cbctx);
     /* CLUSTER STATUS: this node's view as JSON text appended to out;
      * `digest`: with the keyspace digest (O(keys)). */
     void (*status)(void *ctx, bool digest, buf *out);

@@ -329,7 +329,8 @@ static void read_barrier_kick(store_bridge *sb)
     if (sb->read_barrier || !sb->reads_next.n || !sb->ready) return;
     while (sb->reads_next.head) held_push(sb, sb->reads_next.head, HELD_READS_BARRIER);
     sb->read_barrier = true;
-    int rc = sb->cl.barrier(sb->cl.ctx, read_barrier_done, sb);
+    int rc = sb->cl.read_index ? sb->cl.read_index(sb->cl.ctx, read_barrier_done, sb)
+                               : sb->cl.barrier(sb->cl.ctx, read_barrier_done, sb);
     if (rc) read_barrier_done(sb, rc);
 }
 
