@@ -804,7 +804,9 @@ def publication_expiry(ctx):
     check_eq(sorted(m.payload for m in got), [b"qos 1 expiry 6", b"qos 2 expiry 6"], "messages delivered")
     for m in got:
         exp = m.prop("MessageExpiryInterval")
-        check(exp is not None and exp < 6, "Message Expiry Interval of %r: %r" % (m.payload, exp))
+        # sent with 6 s, queued for 3 s or more: at most 3 s left (4 with a
+        # server counting whole seconds), and not yet 0
+        check(exp is not None and 0 < exp <= 4, "Message Expiry Interval of %r: %r" % (m.payload, exp))
 
 
 @scenario(versions=(5, ), clients=2)
@@ -891,8 +893,11 @@ def subscription_identifiers(ctx):
     check_eq(len(got), 1, "messages at a")
     check_eq(got[0].prop("SubscriptionIdentifier"), [456789], "a's subscription identifiers")
     got = ctx.barrier(b, b, ctx.topics[0] + "/x")
-    check_eq(len(got), 1, "messages at b")
-    check_eq(sorted(got[0].prop("SubscriptionIdentifier") or []), [2, 3], "b's subscription identifiers")
+    ids = sorted(sorted(m.prop("SubscriptionIdentifier") or []) for m in got)
+    # one copy carrying both identifiers (MQTT-3.3.4-4) or one copy per
+    # subscription, each with its own (MQTT-3.3.4-5)
+    check(ids in ([[2, 3]], [[2], [3]]), "b's subscription identifiers per copy: %r" % ids)
+    info("server sends %s for overlapping subscriptions" % ("one copy" if len(ids) == 1 else "a copy each"))
 
 
 @scenario(versions=(5, ), clients=2)
@@ -961,7 +966,7 @@ def server_topic_alias(ctx):
         a.publish(ctx.topics[0], b"topic alias %d" % q, q)
     msgs = a.wait_messages(3)
     alias = msgs[0].prop("TopicAlias")
-    check(alias is not None and alias > 0, "no Topic Alias in the first message")
+    check_eq(alias, 1, "Topic Alias of the first message (the client allows aliases 1..1)")
     check_eq(msgs[0].topic, ctx.topics[0], "topic of the first message")
     for m in msgs[1:]:
         check_eq((m.topic, m.prop("TopicAlias")), ("", alias), "topic and alias of a later message")
