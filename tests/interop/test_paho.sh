@@ -16,9 +16,12 @@ if ((!MQS_IS_MQSTATED)); then
     exit 77
 fi
 
+# PAHO_PERSISTENCE=1: with a data directory, so sessions and retained
+# messages take their durable paths (acknowledgements held until logged).
 mqs_write_config() {
     {
         printf 'log_level: info\nlisteners:\n  - bind: 127.0.0.1\n    port: %s\n' "$MQS_PORT"
+        [[ "${PAHO_PERSISTENCE:-0}" == 1 ]] && printf 'persistence:\n  dir: %s/data\n' "$MQS_DIR"
         paho_config
     } >"$MQS_DIR/broker.conf"
 }
