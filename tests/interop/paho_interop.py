@@ -398,6 +398,8 @@ class Ctx:
         self.node1, self.node2 = args.node, args.node2
         self.username = args.username
         self.nosub_username = args.nosub_username
+        self.nosub_topic = args.nosubscribe_topic
+        self.server_keepalive = args.server_keepalive
         self.run = "%s-%d" % (args.run_id, seq)
         self.prefix = "paho/%s/" % self.run
         self.peers, self.raws, self.ids = [], [], {}  # client id -> node
@@ -434,7 +436,9 @@ class Ctx:
         """Publishes a marker from sender on topic (receiver subscribes to a
         filter matching it) and waits for it at receiver; returns what the
         receiver got before the marker: anything routed to it before the
-        marker has arrived by then."""
+        marker has arrived by then (a server keeps one publisher's messages
+        to one subscriber in order; MQTT promises it per topic, and some
+        scenarios' markers ride on another topic of the same publisher)."""
         self.barriers += 1
         marker = b"barrier %d" % self.barriers
         # QoS 2: paho-mqtt hands a QoS 2 message over at its PUBREL, so a
@@ -689,7 +693,7 @@ def subscribe_failure(ctx):
     try:
         a = ctx.peer("a")
         a.connect()
-        codes = a.subscribe([(ctx.args_nosub, 2), (ctx.topics[0], 2)])
+        codes = a.subscribe([(ctx.nosub_topic, 2), (ctx.topics[0], 2)])
     finally:
         ctx.username = saved
     if ctx.version == 3:
@@ -1019,7 +1023,7 @@ def server_keep_alive(ctx):
     """A Keep Alive above the server's limit comes back as Server Keep Alive."""
     a = ctx.peer("a")
     _, _, cp = a.connect(keepalive=120)
-    check_eq(getattr(cp, "ServerKeepAlive", None), ctx.args_server_keepalive, "Server Keep Alive")
+    check_eq(getattr(cp, "ServerKeepAlive", None), ctx.server_keepalive, "Server Keep Alive")
 
 
 @scenario(versions=(5, ))
@@ -1170,8 +1174,6 @@ def main(argv):
                 continue
             seq += 1
             ctx = Ctx(args, v, name, seq)
-            ctx.args_nosub = args.nosubscribe_topic
-            ctx.args_server_keepalive = args.server_keepalive
             t0 = time.monotonic()
             err = None
             try:
