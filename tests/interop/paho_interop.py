@@ -805,20 +805,20 @@ def publication_expiry(ctx):
     b.subscribe([(ctx.topics[0], 2)])
     b.disconnect(props=ctx.props(PacketTypes.DISCONNECT, SessionExpiryInterval=999999999))
     a.connect()
-    for exp in (1, 6):
+    for exp in (1, 10):  # the suite's 6 s, raised: a margin for a loaded machine
         for q in (1, 2):
             a.publish(ctx.topics[0], b"qos %d expiry %d" % (q, exp), q,
                       props=ctx.props(PacketTypes.PUBLISH, MessageExpiryInterval=exp))
-    time.sleep(3)  # the scenario is about time passing: past 1 s, within 6 s
+    time.sleep(3)  # the scenario is about time passing: past 1 s, within 10 s
     present, _, _ = b.connect(clean=False, props=persistent(ctx))
     check_eq(present, True, "session present")
     got = ctx.barrier(b, a, ctx.topics[0])
-    check_eq(sorted(m.payload for m in got), [b"qos 1 expiry 6", b"qos 2 expiry 6"], "messages delivered")
+    check_eq(sorted(m.payload for m in got), [b"qos 1 expiry 10", b"qos 2 expiry 10"], "messages delivered")
     for m in got:
         exp = m.prop("MessageExpiryInterval")
-        # sent with 6 s, queued for 3 s or more: at most 3 s left (4 with a
+        # sent with 10 s, queued for 3 s or more: at most 7 s left (8 with a
         # server counting whole seconds), and not yet 0
-        check(exp is not None and 0 < exp <= 4, "Message Expiry Interval of %r: %r" % (m.payload, exp))
+        check(exp is not None and 0 < exp <= 8, "Message Expiry Interval of %r: %r" % (m.payload, exp))
 
 
 @scenario(versions=(5, ), clients=2)
