@@ -14,7 +14,8 @@ mqs_install_packages() {
 }
 
 MQS_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libuv1-dev libssl-dev libyaml-dev libraft-dev libsystemd-dev)
-MQS_TEST_PACKAGES=(libcmocka-dev libmosquitto-dev mosquitto-clients mosquitto clang libclang-rt-14-dev faketime python3 prometheus curl
+# python3-paho-mqtt: the Paho interoperability scenarios (tests/interop).
+MQS_TEST_PACKAGES=(libcmocka-dev libmosquitto-dev mosquitto-clients mosquitto clang libclang-rt-14-dev faketime python3 python3-paho-mqtt prometheus curl
     man-db groff-base systemd dpkg-dev file chromium)
 # Node.js and npm for the browser test's MQTT.js (mqs_install_node): from
 # Debian unless the machine already has them (a Node.js that bundles npm,

@@ -346,13 +346,26 @@ static void connect_too_large(client *c, const uint8_t *data, size_t len)
     broker__client_close(c, false);
 }
 
+/* The Reason String (and log text) for each code the codec refuses a
+ * packet with after CONNECT: it names the code sent, not always 0x82's. */
+static const char *decode_failed_reason(int rc)
+{
+    switch (rc) {
+    case MQTT_RC_MALFORMED: return "Malformed packet";
+    case MQTT_RC_TOPIC_FILTER_INVALID: return "Topic filter invalid";
+    case MQTT_RC_TOPIC_NAME_INVALID: return "Topic name invalid";
+    case MQTT_RC_TOPIC_ALIAS_INVALID: return "Topic alias invalid";
+    default: return "Protocol error";
+    }
+}
+
 static void decode_failed(client *c, int rc, const mqtt_packet *p)
 {
     if (c->state == CLIENT_NEW) {
         connect_decode_failed(c, rc, p);
         return;
     }
-    broker__client_disconnect(c, (uint8_t)rc, rc == MQTT_RC_MALFORMED ? "Malformed packet" : "Protocol error");
+    broker__client_disconnect(c, (uint8_t)rc, decode_failed_reason(rc));
 }
 
 /* What a held client may still send (flow.c: self backpressure): the

@@ -364,6 +364,18 @@ bool raw_connack_props(const struct raw_pkt *pkt, const uint8_t **props, uint32_
     return true;
 }
 
+bool raw_disconnect_props(const struct raw_pkt *pkt, const uint8_t **props, uint32_t *len)
+{
+    uint32_t pos = 1;
+    *len = 0;
+    *props = pkt->body;
+    if (pkt->type != 14) return false;
+    if (pkt->len < 2) return true; /* short forms: no properties */
+    if (!read_varint(pkt->body, pkt->len, &pos, len) || pos + *len > pkt->len) return false;
+    *props = pkt->body + pos;
+    return true;
+}
+
 enum prop_kind { P_BYTE, P_U16, P_U32, P_VARINT, P_DATA, P_PAIR, P_UNKNOWN };
 
 static enum prop_kind prop_kind(uint8_t id)

@@ -93,6 +93,9 @@ bool raw_parse_publish_v5(const struct raw_pkt *pkt, struct raw_publish *out);
 int raw_reason_code(const struct raw_pkt *pkt);
 /* Property block of a v5 CONNACK (after flags and reason code). */
 bool raw_connack_props(const struct raw_pkt *pkt, const uint8_t **props, uint32_t *len);
+/* Property block of a v5 DISCONNECT (after the reason code; empty in the
+ * short forms). */
+bool raw_disconnect_props(const struct raw_pkt *pkt, const uint8_t **props, uint32_t *len);
 /* Looks up a property by id; integer values go to *value, string/binary
  * data to *data and *data_len. Returns false if absent. */
 bool raw_prop_find(const uint8_t *props, uint32_t len, uint8_t id, uint32_t *value, const uint8_t **data,

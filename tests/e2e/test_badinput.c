@@ -141,6 +141,42 @@ static void topic_alias_zero(void)
     CHECK(others_unharmed(by));
 }
 
+/* The DISCONNECT's Reason String names the reason code it comes with
+ * (found by tests/interop's client_topic_alias: Topic Alias 0 came with
+ * 0x94 and the text "Protocol error"). */
+static bool disconnect_says(const uint8_t *publish, size_t len, int want_rc, const char *want_text)
+{
+    int fd = connected_v5();
+    struct raw_pkt pkt;
+    const uint8_t *props, *text = NULL;
+    uint32_t plen;
+    uint16_t tlen = 0;
+    if (fd < 0 || !raw_send(fd, publish, len) || raw_recv_type(fd, 14, &pkt, TC_TIMEOUT_MS) != RAW_OK) {
+        e2e_note("no DISCONNECT for the %s case", want_text);
+        return false;
+    }
+    int rc = raw_reason_code(&pkt);
+    bool found = raw_disconnect_props(&pkt, &props, &plen) && raw_prop_find(props, plen, 0x1F, NULL, &text, &tlen);
+    bool ok = rc == want_rc && found && tlen == strlen(want_text) && memcmp(text, want_text, tlen) == 0;
+    if (!ok)
+        e2e_note("DISCONNECT 0x%02X \"%.*s\", want 0x%02X \"%s\"", rc, found ? (int)tlen : 0,
+                 found ? (const char *)text : "", want_rc, want_text);
+    raw_pkt_free(&pkt);
+    return ok;
+}
+
+static void refusal_reason_strings(void)
+{
+    const uint8_t alias0[] = {0x30, 0x0B, 0x00, 0x03, 'z', '/', 't', 0x03, 0x23, 0x00, 0x00, 'p', 'p'};
+    const uint8_t wildcard[] = {0x30, 0x07, 0x00, 0x03, 'w', '/', '#', 0x00, 'p'};
+    const uint8_t dup_prop[] = {0x30, 0x0A, 0x00, 0x03, 'd', '/', 't', 0x04, 0x01, 0x01, 0x01, 0x01};
+    const uint8_t bad_utf8[] = {0x30, 0x07, 0x00, 0x03, 'a', 0xC0, 0x80, 0x00, 'p'};
+    CHECK(disconnect_says(alias0, sizeof alias0, 0x94, "Topic alias invalid"));
+    CHECK(disconnect_says(wildcard, sizeof wildcard, 0x90, "Topic name invalid"));
+    CHECK(disconnect_says(dup_prop, sizeof dup_prop, 0x82, "Protocol error"));
+    CHECK(disconnect_says(bad_utf8, sizeof bad_utf8, 0x81, "Malformed packet"));
+}
+
 static void qos3_publish(void)
 {
     struct tc *by = bystander();
@@ -251,6 +287,7 @@ static const struct e2e_case cases[] = {
     {"duplicated_property", duplicated_property, NULL, NULL},
     {"topic_alias_zero", topic_alias_zero, NULL, NULL},
     {"qos3_publish", qos3_publish, NULL, NULL},
+    {"refusal_reason_strings", refusal_reason_strings, NULL, "its Reason Strings are mqstated's"},
     {"v311_violations_close_socket", v311_violations_close_socket, NULL, NULL},
     {"slow_reader_bounded_memory", slow_reader_bounded_memory, NULL, NULL},
 };
