@@ -236,6 +236,14 @@ static void raft_log__applied(struct raft_apply *req, int status, void *result)
     free(b);
 }
 
+static void raft_log__flush(repl_log *l);
+
+static void raft_log__flush_idle(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    raft_log__flush(&((repl_raft *)h->data)->base);
+}
+
 static bool raft_log__propose(repl_log *l, const uint8_t *rec, size_t len, uint64_t tag)
 {
     repl_raft *rl = (repl_raft *)l;
@@ -252,7 +260,10 @@ static bool raft_log__propose(repl_log *l, const uint8_t *rec, size_t len, uint6
     if (rl->pending_tail) rl->pending_tail->next = pd;
     else rl->pending_head = pd;
     rl->pending_tail = pd;
-    if (!rl->unsent) rl->unsent = pd;
+    if (!rl->unsent) {
+        rl->unsent = pd;
+        uv_idle_start(&rl->flush_idle, raft_log__flush_idle);
+    }
     rl->pending_bytes += size;
     return true;
 }
@@ -302,6 +313,7 @@ static void raft_log__flush(repl_log *l)
 {
     repl_raft *rl = (repl_raft *)l;
     if (!rl->unsent || rl->closing) return;
+    uv_idle_stop(&rl->flush_idle);
     buf parts = rl->unsent_parts;
     raft_pending *first = rl->unsent;
     rl->unsent_parts = (buf){0};
@@ -410,6 +422,7 @@ static void raft_log__raft_closed(struct raft *r)
 static void raft_log__close_now(repl_raft *rl)
 {
     uv_close((uv_handle_t *)&rl->role_check, raft_log__check_closed);
+    uv_close((uv_handle_t *)&rl->flush_idle, raft_log__check_closed);
     raft_close(&rl->raft, raft_log__raft_closed);
 }
 
@@ -430,6 +443,7 @@ void repl_raft_close(repl_log *l, void (*cb)(void *ctx), void *ctx)
     rl->pending_head = rl->pending_tail = rl->unsent = NULL;
     rl->pending_bytes = 0;
     buf_free(&rl->unsent_parts);
+    uv_idle_stop(&rl->flush_idle);
     for (raft_batch *b = rl->batch_head; b; b = b->next) b->n_left = 0; /* libraft frees their entries */
     repl_raft__fail_waiters(rl, REPL_RAFT_ESHUTDOWN);
     repl_raft_done_fn ccb = rl->change_cb, tcb = rl->transfer_cb;
@@ -564,7 +578,9 @@ repl_log *repl_raft_new(uv_loop_t *loop, const repl_raft_config *cfg, char *err,
     rl->role_check.data = rl;
     uv_check_start(&rl->role_check, raft_log__role_check);
     uv_unref((uv_handle_t *)&rl->role_check);
-    rl->open = 2;
+    uv_idle_init(loop, &rl->flush_idle);
+    rl->flush_idle.data = rl;
+    rl->open = 3; /* raft, role_check, flush_idle */
     return &rl->base;
 }
 

@@ -9,7 +9,10 @@
  * Batching: the records proposed between two flushes (one loop
  * iteration) become one raft entry (raft_entry.h: parts back to back), so
  * one append, one fsync and one message per follower carry them all;
- * nothing is proposed to libraft before flush.
+ * nothing is proposed to libraft before flush. A batch the caller did not
+ * flush is flushed by the log itself before the loop polls again (an idle
+ * handle), so a proposal made after the caller's flush never waits for
+ * the next wake-up.
  *
  * Every node calls on_commit for every committed record, in log order;
  * `index` is the raft index of its entry (never decreasing: the records

@@ -78,6 +78,10 @@ typedef struct repl_raft {
     raft_pending *pending_head, *pending_tail, *unsent;
     size_t pending_bytes, max_pending_bytes; /* part bytes in the list, and its bound */
     buf unsent_parts;                        /* the unsent proposals' parts, encoded, in order */
+    /* Flushes before the next poll what was proposed after the caller's
+     * own flush ran (a proposal from a check callback would otherwise wait
+     * for the next wake-up). */
+    uv_idle_t flush_idle;
     raft_batch *batch_head, *batch_tail;
 
     /* At most one barrier in flight; `cur` waits for it, `next` for the
