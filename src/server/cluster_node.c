@@ -310,6 +310,15 @@ static double g_links_up(void *ctx)
     return n;
 }
 
+static double g_reads(const cluster_node *cn, bool confirmed)
+{
+    uint64_t ok = 0, failed = 0;
+    if (cn->read) cluster_read_counts(cn->read, &ok, &failed);
+    return (double)(confirmed ? ok : failed);
+}
+static double g_reads_ok(void *ctx) { return g_reads(ctx, true); }
+static double g_reads_failed(void *ctx) { return g_reads(ctx, false); }
+
 void cluster_node_metrics(cluster_node *cn, struct ops_gauges *g, struct ops_ready *r)
 {
     static const struct {
@@ -325,6 +334,9 @@ void cluster_node_metrics(cluster_node *cn, struct ops_gauges *g, struct ops_rea
         {"mqstated_raft_is_leader", "1 while this node is the raft leader.", g_is_leader},
         {"mqstated_raft_members", "Members in the raft configuration.", g_members},
         {"mqstated_cluster_links_up", "Node links to other members that are up.", g_links_up},
+        {"mqstated_raft_read_rounds_confirmed", "Read index rounds a majority confirmed (leader; since start).",
+         g_reads_ok},
+        {"mqstated_raft_read_rounds_failed", "Read index rounds that failed (leader; since start).", g_reads_failed},
     };
     for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++)
         ops_gauges_add(g, gauges[i].name, gauges[i].help, gauges[i].fn, cn);

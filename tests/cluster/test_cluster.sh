@@ -88,6 +88,12 @@ PY
     grep -q "^mqstated_raft_is_leader 1" <<<"$m" || cl_fail "node $l: mqstated_raft_is_leader is not 1"
     grep -q "^mqstated_raft_leader_id $l" <<<"$m" || cl_fail "node $l: wrong mqstated_raft_leader_id"
     grep -q "^mqstated_cluster_links_up $((CL_N - 1))" <<<"$m" || cl_fail "node $l: links up: $(grep links_up <<<"$m")"
+    # Reads are served after read index rounds (no barrier entries).
+    local before after
+    before=$(sed -n 's/^mqstated_raft_read_rounds_confirmed //p' <<<"$m")
+    cl_cli "$(cl_other "$l")" get read-index-probe >/dev/null 2>&1
+    after=$(curl -s -m 5 "http://127.0.0.1:${CL_METRICS[l]}/metrics" | sed -n 's/^mqstated_raft_read_rounds_confirmed //p')
+    [[ -n "$before" && -n "$after" ]] && ((after > before)) || cl_fail "node $l: read rounds $before -> $after"
     curl -s -m 5 "http://127.0.0.1:${CL_METRICS[l]}/readyz" | grep -q "ok leader_known" || cl_fail "readyz: no leader_known"
     cl_cli 1 cluster frob 2>/dev/null && cl_fail "cluster frob was accepted"
 }
