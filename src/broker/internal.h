@@ -18,6 +18,7 @@
 
 #include "broker/broker.h"
 #include "broker/broker_persist.h"
+#include "broker/broker_cluster.h"
 #include "util/heap.h"
 #include "broker/retain.h"
 #include "broker/session_table.h"
@@ -639,6 +640,11 @@ struct broker {
     uint8_t hook_kick_rc;
     char *hook_kick_reason;  /* owned; NULL: none */
     broker_persist *persist; /* owned; NULL: nothing is durable (persist.c) */
+    /* The cluster's routing (broker_cluster.h; cluster.c): no .forward
+     * while none; no_forward while broker_publish routes a service's
+     * message (never forwarded). */
+    broker_cluster_hooks cluster;
+    bool no_forward;
 };
 
 uint64_t broker_now(void);
@@ -647,5 +653,21 @@ const pub_hook *broker_find_hook(const broker *b, mqtt_bytes topic);
 uint8_t broker_authorize(const broker *b, const broker_auth_request *r);
 /* Ingress of an application message: retained store update + routing. */
 route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher);
+
+/* --- cluster.c --------------------------------------------------------------- */
+
+/* A session's subscription to filter was added or removed: tell the cluster. */
+static inline void broker__cluster_interest(broker *b, mqtt_bytes filter, bool added)
+{
+    if (b->cluster.interest) b->cluster.interest(b->cluster.ctx, filter, added);
+}
+/* Hand m to the cluster's forward hook (unless it must not leave this
+ * node); returns the nodes it went to. */
+uint32_t broker__cluster_forward(broker *b, const msg *m);
+/* Does this node serve shared group (group, filter) for the message being routed? */
+static inline bool broker__cluster_share_here(broker *b, mqtt_bytes group, mqtt_bytes filter)
+{
+    return !b->cluster.share_here || b->cluster.share_here(b->cluster.ctx, group, filter);
+}
 
 #endif

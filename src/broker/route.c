@@ -147,6 +147,7 @@ static void visit(void *ctx, const subscription *sub)
     hit *h;
     if (sub->group.len) {
         rc->uncacheable = true;
+        if (!broker__cluster_share_here(rc->b, sub->group, sub->filter)) return; /* another node's turn */
         h = new_hit(rs, s);
         h->share = find_share(s, sub->group, sub->filter);
     } else {

@@ -1,0 +1,48 @@
+/* The broker's side of cross-node routing (broker_cluster.h): the hooks,
+ * the forward of locally sourced messages and the entry point of
+ * messages forwarded by other nodes. */
+#include <string.h>
+
+#include "broker/internal.h"
+
+static void report_subs(broker *b)
+{
+    const session_table *t = &b->sessions;
+    for (size_t i = 0; i < t->nbuckets; i++)
+        for (const session *s = t->buckets[i]; s; s = s->table_next)
+            for (uint32_t k = 0; k < s->n_subs; k++)
+                broker__cluster_interest(b, (mqtt_bytes){s->subs[k].filter, s->subs[k].len}, true);
+}
+
+void broker_set_cluster(broker *b, const broker_cluster_hooks *h)
+{
+    memset(&b->cluster, 0, sizeof b->cluster);
+    if (!h) return;
+    b->cluster = *h;
+    report_subs(b);
+}
+
+uint32_t broker__cluster_forward(broker *b, const msg *m)
+{
+    if (!b->cluster.forward || b->no_forward) return 0;
+    uint32_t expiry_ms = 0;
+    if (m->expiry_at) {
+        uint64_t now = broker_now();
+        if (m->expiry_at <= now) return 0; /* expired: delivered to no one */
+        uint64_t left = m->expiry_at - now;
+        expiry_ms = left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+    }
+    broker_cluster_msg cm = {m->topic, m->payload, m->props, m->qos, m->retain, expiry_ms};
+    return b->cluster.forward(b->cluster.ctx, &cm);
+}
+
+uint32_t broker_cluster_route_remote(broker *b, const broker_cluster_msg *cm)
+{
+    msg *m = broker__msg_new(cm->topic, cm->payload, cm->props, cm->qos > 2 ? 2 : cm->qos, cm->retain);
+    if (cm->expiry_ms) m->expiry_at = broker_now() + cm->expiry_ms;
+    b->stats.msgs_in[m->qos]++;
+    b->stats.payload_in[m->qos] += m->payload.len;
+    route_result r = broker__route_message(b, m, NULL, NULL);
+    broker__msg_unref(m);
+    return r.receivers;
+}

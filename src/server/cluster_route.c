@@ -1,0 +1,440 @@
+/* Cross-node routing, see cluster_route.h and docs/cluster.md "Routing".
+ *
+ * Interest: the broker reports every (session, filter) subscription added
+ * or dropped; this node's counts live in the interest table under its own
+ * id (plain filter: number of sessions; "$share/g/f": members). A plain
+ * filter is announced to every peer when its count leaves 0 and withdrawn
+ * when it returns to 0; a shared one whenever its member count changes.
+ * A link that comes up gets the full set first (FULL: the receiver drops
+ * what it had from us), then the changes, in order on that link. A change
+ * that cannot be sent (queue full) marks the peer for a full resend (a
+ * timer retries), so a peer's view is never silently stale while its
+ * link is up.
+ *
+ * Forwarding: for each message of a local source the table is matched
+ * once: each other node with a matching plain filter gets one MSG; each
+ * matching shared group gets one node (weighted by member counts), and
+ * that node's MSG names the group; if it is this node, the local route
+ * that follows serves the group (share_here), else it does not. */
+#include "server/cluster_route.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker_cluster.h"
+#include "broker/topic_tree.h"
+#include "cluster/peer.h"
+#include "ops/gauges.h"
+#include "server/cluster_interest.h"
+#include "server/cluster_route_wire.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+#define RESYNC_MS 1000
+
+typedef struct route_peer {
+    uint64_t id;
+    bool resync; /* its view of our set is stale: send the full set */
+    /* counters (docs/metrics.md) */
+    uint64_t msgs_out, bytes_out, msgs_in, bytes_in, dropped, bad_frames;
+    /* scratch of the current forward */
+    bool target;
+    uint32_t first_share, n_shares; /* into r->shares */
+} route_peer;
+
+typedef struct share_pick {
+    uint64_t node;
+    mqtt_bytes full; /* "$share/g/f": into r->share_buf (offsets fixed up at use) */
+    uint32_t off;
+} share_pick;
+
+struct cluster_route {
+    uv_loop_t *loop;
+    broker *b;
+    cluster_node *cn;
+    uint64_t self;
+    uint32_t max_filters;
+    cluster_interest *ci;
+    bool overflow; /* our set is beyond max_filters: announced as "everything" */
+    route_peer *peers;
+    size_t n_peers;
+    uv_timer_t timer;
+    bool timer_open;
+    buf frame;
+    /* the current message's shared groups: picks, and which of them this node serves */
+    share_pick *picks;
+    uint32_t n_picks, cap_picks;
+    buf share_buf;
+    mqtt_bytes *send_shares;
+    uint32_t cap_send;
+    bool deciding; /* share_here answers from picks (else: every group is ours) */
+    const route_msg *remote; /* a forwarded message being delivered: its groups */
+};
+
+static route_peer *peer_get(cluster_route *r, uint64_t id)
+{
+    for (size_t i = 0; i < r->n_peers; i++)
+        if (r->peers[i].id == id) return &r->peers[i];
+    r->peers = xrealloc(r->peers, (r->n_peers + 1) * sizeof *r->peers);
+    route_peer *p = &r->peers[r->n_peers++];
+    memset(p, 0, sizeof *p);
+    p->id = id;
+    return p;
+}
+
+static peer_net *links(cluster_route *r) { return cluster_node_links(r->cn); }
+
+/* --- interest: ours, announced ----------------------------------------------------- */
+
+typedef struct full_ctx {
+    buf *out;
+    uint32_t n;
+} full_ctx;
+
+static void full_add(void *ctx, mqtt_bytes filter, uint32_t count)
+{
+    full_ctx *fc = ctx;
+    mqtt_bytes g, f;
+    route_wire_interest_add(fc->out, filter, topic_filter_split_share(filter, &g, &f) ? count : 1);
+    fc->n++;
+}
+
+static void send_full(cluster_route *r, route_peer *p)
+{
+    peer_net *net = links(r);
+    if (!net || !peer_net_up(net, p->id)) return; /* sent when it comes up */
+    r->frame.len = 0;
+    full_ctx fc = {&r->frame, 0};
+    route_wire_interest_begin(&r->frame, ROUTE_INTEREST_FULL | (r->overflow ? ROUTE_INTEREST_ALL : 0));
+    if (!r->overflow) cluster_interest_each(r->ci, r->self, full_add, &fc);
+    route_wire_interest_end(&r->frame, fc.n);
+    int rc = peer_net_send(net, p->id, CLUSTER_FRAME_ROUTE_INTEREST, r->frame.data, r->frame.len);
+    p->resync = rc != PEER_OK && rc != PEER_EDOWN;
+    if (p->resync) log_warn("cluster route: interest set for node %" PRIu64 " not sent (%s); retrying", p->id,
+                            peer_strerror(rc));
+}
+
+static void announce(cluster_route *r, mqtt_bytes filter, uint32_t count)
+{
+    peer_net *net = links(r);
+    if (!net) return;
+    r->frame.len = 0;
+    route_wire_interest_begin(&r->frame, 0);
+    route_wire_interest_add(&r->frame, filter, count);
+    route_wire_interest_end(&r->frame, 1);
+    for (size_t i = 0; i < r->n_peers; i++) {
+        route_peer *p = &r->peers[i];
+        if (p->resync) continue; /* the full set follows */
+        int rc = peer_net_send(net, p->id, CLUSTER_FRAME_ROUTE_INTEREST, r->frame.data, r->frame.len);
+        if (rc != PEER_OK && rc != PEER_EDOWN) p->resync = true; /* EDOWN: the full set goes when it is up */
+    }
+}
+
+static void set_overflow(cluster_route *r, bool on)
+{
+    if (r->overflow == on) return;
+    r->overflow = on;
+    if (on)
+        log_warn("cluster route: more than %u distinct topic filters subscribed on this node: other nodes now forward "
+                 "every message here (cluster.route_max_filters)",
+                 r->max_filters);
+    else log_info("cluster route: topic filters back under cluster.route_max_filters: announced one by one again");
+    for (size_t i = 0; i < r->n_peers; i++) r->peers[i].resync = true;
+    for (size_t i = 0; i < r->n_peers; i++) send_full(r, &r->peers[i]);
+}
+
+/* broker hook: a session's subscription to filter came or went. */
+static void on_interest(void *ctx, mqtt_bytes filter, bool added)
+{
+    cluster_route *r = ctx;
+    uint32_t n = cluster_interest_get(r->ci, r->self, filter);
+    if (!added && n == 0) return; /* never counted (cannot happen: the broker pairs them) */
+    uint32_t m = added ? n + 1 : n - 1;
+    cluster_interest_set(r->ci, r->self, filter, m); /* never refused: our own entries are not bounded */
+    mqtt_bytes g, f;
+    bool shared = topic_filter_split_share(filter, &g, &f);
+    size_t have = cluster_interest_count(r->ci, r->self);
+    if (!r->overflow && have > r->max_filters) set_overflow(r, true);
+    else if (r->overflow && have <= r->max_filters / 4 * 3) set_overflow(r, false);
+    else if (!r->overflow && (shared || n == 0 || m == 0)) announce(r, filter, shared ? m : (m ? 1 : 0));
+}
+
+/* --- interest: theirs --------------------------------------------------------------- */
+
+static void on_interest_frame(cluster_route *r, route_peer *p, const uint8_t *data, size_t len)
+{
+    route_interest_reader ir;
+    const char *why = route_wire_interest_decode(data, len, &ir);
+    if (why) {
+        p->bad_frames++;
+        log_warn("cluster route: node %" PRIu64 " sent a bad interest frame (%s); ignored", p->id, why);
+        return;
+    }
+    if (ir.flags & ROUTE_INTEREST_FULL) cluster_interest_reset(r->ci, p->id);
+    if (ir.flags & ROUTE_INTEREST_ALL) cluster_interest_set_all(r->ci, p->id);
+    mqtt_bytes filter;
+    uint32_t count;
+    while (route_wire_interest_next(&ir, &filter, &count))
+        if (!cluster_interest_set(r->ci, p->id, filter, count)) {
+            log_warn("cluster route: node %" PRIu64 " announced more than %u topic filters: every message goes to it",
+                     p->id, r->max_filters);
+            break;
+        }
+}
+
+/* --- forwarding ------------------------------------------------------------------- */
+
+static void pick_node(void *ctx, uint64_t node)
+{
+    cluster_route *r = ctx;
+    if (node != r->self) peer_get(r, node)->target = true;
+}
+
+static void pick_share(void *ctx, uint64_t node, mqtt_bytes group, mqtt_bytes filter)
+{
+    cluster_route *r = ctx;
+    if (r->n_picks == r->cap_picks) {
+        r->cap_picks = r->cap_picks ? 2 * r->cap_picks : 8;
+        r->picks = xrealloc(r->picks, r->cap_picks * sizeof *r->picks);
+    }
+    share_pick *sp = &r->picks[r->n_picks++];
+    sp->node = node;
+    sp->off = (uint32_t)r->share_buf.len;
+    buf_append(&r->share_buf, "$share/", 7);
+    buf_append(&r->share_buf, group.data, group.len);
+    buf_append_u8(&r->share_buf, '/');
+    buf_append(&r->share_buf, filter.data, filter.len);
+    sp->full.len = (uint32_t)(r->share_buf.len - sp->off);
+    if (node != r->self) peer_get(r, node)->target = true;
+}
+
+static uint32_t forward_to(cluster_route *r, peer_net *net, route_peer *p, const broker_cluster_msg *m)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->n_picks; i++)
+        if (r->picks[i].node == p->id) n++;
+    if (n > r->cap_send) {
+        r->cap_send = n;
+        r->send_shares = xrealloc(r->send_shares, n * sizeof *r->send_shares);
+    }
+    n = 0;
+    for (uint32_t i = 0; i < r->n_picks && n < ROUTE_MSG_SHARES_MAX; i++)
+        if (r->picks[i].node == p->id)
+            r->send_shares[n++] = (mqtt_bytes){r->share_buf.data + r->picks[i].off, r->picks[i].full.len};
+    route_msg rm = {.qos = m->qos,
+                    .retain = m->retain,
+                    .expiry_ms = m->expiry_ms,
+                    .topic = m->topic,
+                    .props = m->props,
+                    .payload = m->payload};
+    r->frame.len = 0;
+    route_wire_msg_encode(&r->frame, &rm, r->send_shares, (uint16_t)n);
+    int rc = peer_net_send(net, p->id, CLUSTER_FRAME_ROUTE_MSG, r->frame.data, r->frame.len);
+    if (rc != PEER_OK) {
+        p->dropped++;
+        log_debug("cluster route: message on %.*s not forwarded to node %" PRIu64 ": %s", (int)m->topic.len,
+                  (const char *)m->topic.data, p->id, peer_strerror(rc));
+        return 0;
+    }
+    p->msgs_out++;
+    p->bytes_out += m->payload.len;
+    return 1;
+}
+
+/* broker hook: a message of a local source, before its local route. */
+static uint32_t on_forward(void *ctx, const broker_cluster_msg *m)
+{
+    cluster_route *r = ctx;
+    r->n_picks = 0;
+    r->share_buf.len = 0;
+    r->deciding = true;
+    for (size_t i = 0; i < r->n_peers; i++) r->peers[i].target = false;
+    cluster_interest_match(r->ci, m->topic, pick_node, pick_share, r);
+    peer_net *net = links(r);
+    uint32_t sent = 0;
+    for (size_t i = 0; net && i < r->n_peers; i++)
+        if (r->peers[i].target) sent += forward_to(r, net, &r->peers[i], m);
+    return sent;
+}
+
+static bool same_group(mqtt_bytes full, mqtt_bytes group, mqtt_bytes filter)
+{
+    mqtt_bytes g, f;
+    return topic_filter_split_share(full, &g, &f) && mqtt_bytes_eq(g, group) && mqtt_bytes_eq(f, filter);
+}
+
+/* broker hook: does this node serve (group, filter) for the message being routed? */
+static bool on_share_here(void *ctx, mqtt_bytes group, mqtt_bytes filter)
+{
+    cluster_route *r = ctx;
+    if (r->remote) {
+        size_t cur = 0;
+        for (uint16_t i = 0; i < r->remote->n_shares; i++)
+            if (same_group(route_wire_share_next(r->remote, &cur), group, filter)) return true;
+        return false;
+    }
+    if (!r->deciding) return true;
+    for (uint32_t i = 0; i < r->n_picks; i++) {
+        const share_pick *sp = &r->picks[i];
+        if (same_group((mqtt_bytes){r->share_buf.data + sp->off, sp->full.len}, group, filter))
+            return sp->node == r->self;
+    }
+    return true; /* a group the table does not know yet (subscribed during this call chain): ours */
+}
+
+static void on_msg_frame(cluster_route *r, route_peer *p, const uint8_t *data, size_t len)
+{
+    route_msg m;
+    const char *why = route_wire_msg_decode(data, len, &m);
+    if (why) {
+        p->bad_frames++;
+        log_warn("cluster route: node %" PRIu64 " sent a bad message frame (%s); dropped", p->id, why);
+        return;
+    }
+    p->msgs_in++;
+    p->bytes_in += m.payload.len;
+    broker_cluster_msg bm = {m.topic, m.payload, m.props, m.qos, m.retain, m.expiry_ms};
+    r->remote = &m;
+    broker_cluster_route_remote(r->b, &bm);
+    r->remote = NULL;
+}
+
+/* --- links ---------------------------------------------------------------------------- */
+
+static void on_frame(void *ctx, uint64_t from, uint8_t type, const uint8_t *p, size_t n)
+{
+    cluster_route *r = ctx;
+    route_peer *peer = peer_get(r, from);
+    r->deciding = false;
+    switch (type) {
+    case CLUSTER_FRAME_ROUTE_INTEREST: on_interest_frame(r, peer, p, n); break;
+    case CLUSTER_FRAME_ROUTE_MSG: on_msg_frame(r, peer, p, n); break;
+    default:
+        peer->bad_frames++;
+        log_warn("cluster route: node %" PRIu64 " sent an unknown frame type %u; ignored", from, type);
+    }
+}
+
+static void on_peer(void *ctx, uint64_t id, bool up)
+{
+    cluster_route *r = ctx;
+    route_peer *p = peer_get(r, id);
+    if (up) send_full(r, p); /* before any change that follows on this link */
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    cluster_route *r = t->data;
+    for (size_t i = 0; i < r->n_peers; i++)
+        if (r->peers[i].resync) send_full(r, &r->peers[i]);
+}
+
+/* --- life ------------------------------------------------------------------------------ */
+
+static void status_json(void *ctx, buf *out);
+
+cluster_route *cluster_route_new(uv_loop_t *loop, broker *b, cluster_node *cn, uint32_t max_filters)
+{
+    cluster_route *r = xcalloc(1, sizeof *r);
+    r->loop = loop;
+    r->b = b;
+    r->cn = cn;
+    r->self = cluster_node_self(cn);
+    r->max_filters = max_filters;
+    r->ci = cluster_interest_new(max_filters, r->self);
+    uint64_t ids[64];
+    size_t n = cluster_node_peers(cn, ids, 64);
+    for (size_t i = 0; i < n && i < 64; i++) peer_get(r, ids[i]);
+    cluster_link_user u = {CLUSTER_FRAME_ROUTE_FIRST, CLUSTER_FRAME_ROUTE_LAST, on_frame, on_peer, r};
+    cluster_node_add_link_user(cn, &u);
+    cluster_node_add_status(cn, status_json, r);
+    uv_timer_init(loop, &r->timer);
+    r->timer.data = r;
+    r->timer_open = true;
+    uv_timer_start(&r->timer, on_timer, RESYNC_MS, RESYNC_MS);
+    broker_cluster_hooks h = {on_interest, on_forward, on_share_here, r};
+    broker_set_cluster(b, &h);
+    return r;
+}
+
+static void on_timer_closed(uv_handle_t *h) { (void)h; }
+
+void cluster_route_close(cluster_route *r)
+{
+    if (!r) return;
+    broker_set_cluster(r->b, NULL);
+    if (r->timer_open) uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+    r->timer_open = false;
+}
+
+void cluster_route_free(cluster_route *r)
+{
+    if (!r) return;
+    cluster_interest_free(r->ci);
+    free(r->peers);
+    free(r->picks);
+    free(r->send_shares);
+    buf_free(&r->frame);
+    buf_free(&r->share_buf);
+    free(r);
+}
+
+/* --- figures ------------------------------------------------------------------------------ */
+
+static void status_json(void *ctx, buf *out)
+{
+    cluster_route *r = ctx;
+    char tmp[400];
+    int n = snprintf(tmp, sizeof tmp, ",\"route\":{\"filters\":%zu,\"overflow\":%s,\"peers\":[",
+                     cluster_interest_count(r->ci, r->self), r->overflow ? "true" : "false");
+    buf_append(out, tmp, (size_t)n);
+    for (size_t i = 0; i < r->n_peers; i++) {
+        const route_peer *p = &r->peers[i];
+        n = snprintf(tmp, sizeof tmp,
+                     "%s{\"id\":%" PRIu64 ",\"filters\":%zu,\"msgs_out\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+                     ",\"msgs_in\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
+                     i ? "," : "", p->id, cluster_interest_count(r->ci, p->id), p->msgs_out, p->bytes_out, p->msgs_in,
+                     p->bytes_in, p->dropped);
+        buf_append(out, tmp, (size_t)n);
+    }
+    buf_append(out, "]}", 2);
+}
+
+#define SUM(field)                                                                                                     \
+    static double g_##field(void *ctx)                                                                                 \
+    {                                                                                                                  \
+        const cluster_route *r = ctx;                                                                                  \
+        uint64_t s = 0;                                                                                                \
+        for (size_t i = 0; i < r->n_peers; i++) s += r->peers[i].field;                                                \
+        return (double)s;                                                                                              \
+    }
+SUM(msgs_out)
+SUM(bytes_out)
+SUM(msgs_in)
+SUM(bytes_in)
+SUM(dropped)
+SUM(bad_frames)
+#undef SUM
+
+static double g_filters(void *ctx)
+{
+    const cluster_route *r = ctx;
+    return (double)cluster_interest_count(r->ci, r->self);
+}
+
+void cluster_route_metrics(cluster_route *r, struct ops_gauges *g)
+{
+    ops_gauges_add(g, "mqstated_cluster_route_forwarded_messages", "Messages forwarded to other nodes (all peers).",
+                   g_msgs_out, r);
+    ops_gauges_add(g, "mqstated_cluster_route_forwarded_bytes", "Payload bytes forwarded to other nodes.", g_bytes_out,
+                   r);
+    ops_gauges_add(g, "mqstated_cluster_route_received_messages", "Messages received from other nodes.", g_msgs_in, r);
+    ops_gauges_add(g, "mqstated_cluster_route_received_bytes", "Payload bytes received from other nodes.", g_bytes_in,
+                   r);
+    ops_gauges_add(g, "mqstated_cluster_route_dropped_messages",
+                   "Messages not forwarded to a node whose link was down or whose queue was full.", g_dropped, r);
+    ops_gauges_add(g, "mqstated_cluster_route_bad_frames", "Route frames from other nodes that failed to decode.",
+                   g_bad_frames, r);
+    ops_gauges_add(g, "mqstated_cluster_route_filters", "Distinct topic filters this node announces.", g_filters, r);
+}
