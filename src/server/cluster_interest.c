@@ -188,8 +188,8 @@ bool cluster_interest_wants_all(const cluster_interest *ci, uint64_t node)
 void cluster_interest_free(cluster_interest *ci)
 {
     if (!ci) return;
+    for (size_t i = 0; i < ci->n_nodes; i++) cluster_interest_reset(ci, ci->nodes[i]->id);
     for (size_t i = 0; i < ci->n_nodes; i++) {
-        cluster_interest_reset(ci, ci->nodes[i]->id);
         hashmap_free(ci->nodes[i]->filters, NULL);
         free(ci->nodes[i]);
     }
