@@ -29,6 +29,11 @@ typedef struct broker_cluster_msg {
     uint8_t qos;
     bool retain;
     uint32_t expiry_ms; /* message expiry left, ms (0: none) */
+    /* forward only: the publishing client's id (empty for a will), and
+     * the remote promise the hook sets for a QoS 1/2 message it
+     * forwarded (0: none; see broker_cluster_kept). */
+    mqtt_bytes client_id;
+    uint64_t promise;
 } broker_cluster_msg;
 
 typedef struct broker_cluster_hooks {
@@ -38,8 +43,10 @@ typedef struct broker_cluster_hooks {
     void (*interest)(void *ctx, mqtt_bytes filter, bool added);
     /* A message of a local source is about to be routed locally (see
      * above). Returns how many nodes it was forwarded to (they count as
-     * receivers for the publisher's reason code). */
-    uint32_t (*forward)(void *ctx, const broker_cluster_msg *m);
+     * receivers for the publisher's reason code). m is NULL for a message
+     * that stays on this node (a service's, or expired): nothing to
+     * forward, and every shared group is served locally. */
+    uint32_t (*forward)(void *ctx, broker_cluster_msg *m);
     /* During the local routing that follows forward (or a
      * broker_cluster_route_remote): does this node serve the shared group
      * (group, filter) for the message? The cluster picks one node per
@@ -52,11 +59,22 @@ typedef struct broker_cluster_hooks {
  * once for every subscription already held (added). */
 void broker_set_cluster(broker *b, const broker_cluster_hooks *h);
 
+/* Remote promises (QoS 1/2 acknowledgement across nodes): the forward
+ * hook numbers each QoS 1/2 message it forwarded for a client 1, 2, ...
+ * (m->promise); the publisher's output from then on, its PUBACK or PUBREC
+ * first, is held until the hook's owner reports every promise <= seq kept
+ * (every node took its message, or the publisher was disconnected:
+ * broker_disconnect_client drops held output, so a promise that will not
+ * be kept is never acknowledged). Works with persistence off or on (the
+ * two kinds of promises are independent; output waits for both). */
+void broker_cluster_kept(broker *b, uint64_t seq);
+
 /* A message another node forwarded: delivered to this node's matching
  * sessions only (share_here decides the shared groups), never forwarded,
  * never stored as retained (retained messages are replicated separately);
  * the retain flag reaches subscribers that asked for Retain As Published.
- * Returns the number of sessions it was given to. */
+ * Returns the number of sessions it was given to. m->client_id and
+ * m->promise are not used. */
 uint32_t broker_cluster_route_remote(broker *b, const broker_cluster_msg *m);
 
 #endif

@@ -22,19 +22,29 @@ void broker_set_cluster(broker *b, const broker_cluster_hooks *h)
     report_subs(b);
 }
 
-uint32_t broker__cluster_forward(broker *b, const msg *m)
+uint32_t broker__cluster_forward(broker *b, const msg *m, client *publisher)
 {
-    if (!b->cluster.forward || b->no_forward) return 0;
+    if (!b->cluster.forward) return 0;
     uint32_t expiry_ms = 0;
+    bool local = b->no_forward;
     if (m->expiry_at) {
         uint64_t now = broker_now();
-        if (m->expiry_at <= now) return 0; /* expired: delivered to no one */
-        uint64_t left = m->expiry_at - now;
+        uint64_t left = m->expiry_at > now ? m->expiry_at - now : 0;
+        local |= left == 0; /* expired: delivered to no one */
         expiry_ms = left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
     }
-    broker_cluster_msg cm = {m->topic, m->payload, m->props, m->qos, m->retain, expiry_ms};
-    return b->cluster.forward(b->cluster.ctx, &cm);
+    broker_cluster_msg cm = {m->topic, m->payload, m->props, m->qos, m->retain, expiry_ms, {NULL, 0}, 0};
+    if (local) { /* still told: the local route that follows serves every shared group */
+        b->cluster.forward(b->cluster.ctx, NULL);
+        return 0;
+    }
+    if (publisher && publisher->s) cm.client_id = (mqtt_bytes){publisher->s->id, publisher->s->id_len};
+    uint32_t n = b->cluster.forward(b->cluster.ctx, &cm);
+    if (cm.promise && publisher) broker__client_hold(publisher, HOLD_REMOTE, cm.promise);
+    return n;
 }
+
+void broker_cluster_kept(broker *b, uint64_t seq) { broker__hold_kept(b, HOLD_REMOTE, seq); }
 
 uint32_t broker_cluster_route_remote(broker *b, const broker_cluster_msg *cm)
 {

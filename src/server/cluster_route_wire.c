@@ -52,7 +52,7 @@ const char *route_wire_interest_decode(const uint8_t *p, size_t n, route_interes
     le_reader r = le_reader_of(p, n);
     if (le_get_u8(&r) != ROUTE_WIRE_VERSION || r.bad) return "interest: unknown version";
     uint8_t flags = le_get_u8(&r);
-    if (flags & ~(ROUTE_INTEREST_FULL | ROUTE_INTEREST_ALL)) return "interest: unknown flags";
+    if (flags & ~(ROUTE_INTEREST_FULL | ROUTE_INTEREST_ALL | ROUTE_INTEREST_ASK)) return "interest: unknown flags";
     uint32_t count = le_get_u32(&r);
     if (r.bad) return "interest: truncated header";
     *out = (route_interest_reader){flags, count, r.p, r.n};

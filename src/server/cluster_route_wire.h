@@ -6,7 +6,7 @@
  * (every field checked, nothing left over) or returns a static reason.
  *
  *   INTEREST  u8 version, u8 flags (FULL: replaces the sender's whole set;
- *             ALL: the sender wants every topic), u32 n,
+ *             ALL: the sender wants every topic; ASK: send me yours), u32 n,
  *             n x { u32 count (0: withdrawn), bytes filter }
  *   MSG       u8 version, u8 flags (bits 0-1 QoS, bit 2 retain), u64 id
  *             (0: no acknowledgement wanted), u32 expiry ms left (0: none),
@@ -32,6 +32,7 @@
 #define ROUTE_WIRE_VERSION 1
 #define ROUTE_INTEREST_FULL 1
 #define ROUTE_INTEREST_ALL 2
+#define ROUTE_INTEREST_ASK 4 /* the sender asks for the receiver's full set (its link just came up) */
 #define ROUTE_MSG_SHARES_MAX 1024 /* shared groups named in one MSG */
 
 /* INTEREST: header, then entries appended; n is patched by _end. */

@@ -62,7 +62,7 @@ static void test_interest_round_trip(void **state)
     b.data[0] = 2;
     assert_non_null(interest(b.data, b.len, &r)); /* version */
     b.data[0] = 1;
-    b.data[1] = 4;
+    b.data[1] = 8;
     assert_non_null(interest(b.data, b.len, &r)); /* flags */
     buf_free(&b);
 }
