@@ -168,12 +168,56 @@ test_filter_bound() {
     [[ "$(peer_figure 1 2 filters)" == 0 ]] || cl_fail "node 1 holds $(peer_figure 1 2 filters) filters of node 2"
 }
 
+# QoS 1 across nodes: the publisher's PUBACK waits until the node with
+# the subscriber took the message (node 2 stopped for 2 s: no PUBACK
+# meanwhile; once it runs again the PUBACK comes).
+test_ack_waits_for_nodes() {
+    sub 2 k2 1 'k/#'
+    sub 3 k3 1 'k/#'
+    wait_filters 1 2 1 && wait_filters 1 3 1
+    kill -STOP "${CL_PID[2]}"
+    timeout 30 mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "${CL_MQTT[1]}" -q 1 -t k/x -m one &
+    local pub=$! deadline
+    sleep 2
+    kill -0 "$pub" 2>/dev/null || cl_fail "PUBACK sent before node 2 took the message"
+    kill -CONT "${CL_PID[2]}"
+    deadline=$(($(cl_now_ms) + 15000))
+    while kill -0 "$pub" 2>/dev/null && (($(cl_now_ms) < deadline)); do sleep 0.05; done
+    wait "$pub" || cl_fail "mosquitto_pub failed once node 2 ran again"
+    wait_lines k2 1
+    expect_lines k2 1
+    expect_lines k3 1
+}
+
+# A node killed with kill -9 while holding an unacknowledged QoS 1
+# message: the publisher is disconnected without a PUBACK (it retries);
+# the live subscriber on another node has the message.
+test_node_killed_no_ack() {
+    sub 2 d2 1 'd/#'
+    sub 3 d3 1 'd/#'
+    wait_filters 1 2 1 && wait_filters 1 3 1
+    kill -STOP "${CL_PID[2]}"
+    timeout 30 mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "${CL_MQTT[1]}" -q 1 -t d/x -m lost -d \
+        >"$CL_DIR/pubk.out" 2>&1 &
+    local pub=$! deadline
+    sleep 1
+    cl_kill 2
+    deadline=$(($(cl_now_ms) + 15000))
+    while kill -0 "$pub" 2>/dev/null && (($(cl_now_ms) < deadline)); do sleep 0.05; done
+    wait "$pub" 2>/dev/null
+    grep -q "received PUBACK" "$CL_DIR/pubk.out" && cl_fail "the publisher got a PUBACK for a message node 2 never took"
+    grep -q "disconnected: cluster node lost" "$CL_DIR/n1.log" || cl_fail "node 1 did not disconnect the publisher"
+    wait_lines d3 1
+    expect_lines d3 1
+}
+
 if [[ -z "$CL_CLI" ]] || ! command -v mosquitto_sub >/dev/null; then
     echo "skipped: needs MQSTATE_CLI and mosquitto clients" >&2
     exit 77
 fi
 tests=("$@")
-((${#tests[@]})) || tests=(test_qos_levels test_overlap_no_loop test_shared_balanced test_unsubscribe_stops test_filter_bound)
+((${#tests[@]})) || tests=(test_qos_levels test_overlap_no_loop test_shared_balanced test_unsubscribe_stops
+    test_ack_waits_for_nodes test_node_killed_no_ack test_filter_bound)
 rc=0
 plain=()
 for t in "${tests[@]}"; do [[ "$t" == test_filter_bound ]] || plain+=("$t"); done
