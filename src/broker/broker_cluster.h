@@ -73,8 +73,10 @@ void broker_cluster_kept(broker *b, uint64_t seq);
  * sessions only (share_here decides the shared groups), never forwarded,
  * never stored as retained (retained messages are replicated separately);
  * the retain flag reaches subscribers that asked for Retain As Published.
- * Returns the number of sessions it was given to. m->client_id and
- * m->promise are not used. */
-uint32_t broker_cluster_route_remote(broker *b, const broker_cluster_msg *m);
+ * Returns the number of sessions it was given to; *backlogged tells
+ * whether a connected receiver's queue is now at its bound (the caller
+ * slows the sending node down, as a local publisher would be paused).
+ * m->client_id and m->promise are not used. */
+uint32_t broker_cluster_route_remote(broker *b, const broker_cluster_msg *m, bool *backlogged);
 
 #endif

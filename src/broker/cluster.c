@@ -46,7 +46,7 @@ uint32_t broker__cluster_forward(broker *b, const msg *m, client *publisher)
 
 void broker_cluster_kept(broker *b, uint64_t seq) { broker__hold_kept(b, HOLD_REMOTE, seq); }
 
-uint32_t broker_cluster_route_remote(broker *b, const broker_cluster_msg *cm)
+uint32_t broker_cluster_route_remote(broker *b, const broker_cluster_msg *cm, bool *backlogged)
 {
     msg *m = broker__msg_new(cm->topic, cm->payload, cm->props, cm->qos > 2 ? 2 : cm->qos, cm->retain);
     if (cm->expiry_ms) m->expiry_at = broker_now() + cm->expiry_ms;
@@ -54,5 +54,6 @@ uint32_t broker_cluster_route_remote(broker *b, const broker_cluster_msg *cm)
     b->stats.payload_in[m->qos] += m->payload.len;
     route_result r = broker__route_message(b, m, NULL, NULL);
     broker__msg_unref(m);
+    *backlogged = r.full > 0;
     return r.receivers;
 }

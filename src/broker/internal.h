@@ -385,6 +385,7 @@ void broker__pubrel_handle(client *c, const mqtt_ack *a);
 typedef struct route_result {
     uint32_t receivers; /* sessions the message went to (or was queued for) */
     uint32_t dropped;   /* receivers that refused it (quota) */
+    uint32_t full;      /* connected receivers whose queue is now at its bound */
 } route_result;
 
 /* Route m to every matching subscription. origin (NULL for the server) is

@@ -46,6 +46,7 @@
 #define ROUTE_ACK_TIMEOUT_MS 10000
 #define ROUTE_PENDING_MAX_BYTES (64u << 20) /* forwarded messages awaiting acknowledgement */
 #define ROUTE_ACK_BATCH 1024                /* acknowledgements per ACK frame at most */
+#define ROUTE_PAUSE_MS 50 /* a node whose message met a full local queue is not read for this long */
 
 typedef struct route_peer {
     uint64_t id;
@@ -55,6 +56,8 @@ typedef struct route_peer {
     /* acknowledgements owed to it, sent at the end of the loop iteration */
     uint64_t *acks;
     uint32_t n_acks;
+    bool paused; /* its links' reads, for a local backlog */
+    uint64_t pauses;
     /* scratch of the current forward */
     bool target;
     uint32_t first_share, n_shares; /* into r->shares */
@@ -79,6 +82,7 @@ struct cluster_route {
     uv_timer_t timer;
     uv_timer_t fail_timer; /* 0 ms: doomed promises fail outside the broker's call chain */
     uv_check_t ack_check;  /* flushes acknowledgements */
+    uv_timer_t resume_timer; /* resumes paused peers */
     bool open;
     route_pending *pending;
     buf frame;
@@ -334,11 +338,23 @@ static bool on_share_here(void *ctx, mqtt_bytes group, mqtt_bytes filter)
     return true; /* a group the table does not know yet (subscribed during this call chain): ours */
 }
 
+static void on_resume(uv_timer_t *t)
+{
+    cluster_route *r = t->data;
+    peer_net *net = links(r);
+    for (size_t i = 0; i < r->n_peers; i++) {
+        if (!r->peers[i].paused) continue;
+        r->peers[i].paused = false;
+        if (net) peer_net_resume(net, r->peers[i].id);
+    }
+}
+
 /* A MSG: through the local route, then acknowledged if asked (even if
  * no session took it: it was routed as any message published here). */
 static void on_msg_frame(cluster_route *r, route_peer *p, const uint8_t *data, size_t len)
 {
     route_msg m;
+    bool backlogged = false;
     const char *why = route_wire_msg_decode(data, len, &m);
     if (why) {
         p->bad_frames++;
@@ -349,8 +365,14 @@ static void on_msg_frame(cluster_route *r, route_peer *p, const uint8_t *data, s
     p->bytes_in += m.payload.len;
     broker_cluster_msg bm = {m.topic, m.payload, m.props, m.qos, m.retain, m.expiry_ms, {NULL, 0}, 0};
     r->remote = &m;
-    broker_cluster_route_remote(r->b, &bm);
+    broker_cluster_route_remote(r->b, &bm, &backlogged);
     r->remote = NULL;
+    if (backlogged && !p->paused && links(r)) { /* local subscribers are behind: TCP pushes back on the sender */
+        p->paused = true;
+        p->pauses++;
+        peer_net_pause(links(r), p->id);
+        if (!uv_is_active((uv_handle_t *)&r->resume_timer)) uv_timer_start(&r->resume_timer, on_resume, ROUTE_PAUSE_MS, 0);
+    }
     if (!m.id) return;
     if (!p->acks) p->acks = xmalloc(ROUTE_ACK_BATCH * sizeof *p->acks);
     p->acks[p->n_acks++] = m.id;
@@ -485,7 +507,8 @@ cluster_route *cluster_route_new(uv_loop_t *loop, broker *b, cluster_node *cn, u
     uv_timer_init(loop, &r->timer);
     uv_timer_init(loop, &r->fail_timer);
     uv_check_init(loop, &r->ack_check);
-    r->timer.data = r->fail_timer.data = r->ack_check.data = r;
+    uv_timer_init(loop, &r->resume_timer);
+    r->timer.data = r->fail_timer.data = r->ack_check.data = r->resume_timer.data = r;
     r->open = true;
     uv_timer_start(&r->timer, on_timer, RESYNC_MS, RESYNC_MS);
     uv_check_start(&r->ack_check, on_check);
@@ -504,6 +527,7 @@ void cluster_route_close(cluster_route *r)
     uv_close((uv_handle_t *)&r->timer, on_closed);
     uv_close((uv_handle_t *)&r->fail_timer, on_closed);
     uv_close((uv_handle_t *)&r->ack_check, on_closed);
+    uv_close((uv_handle_t *)&r->resume_timer, on_closed);
 }
 
 void cluster_route_free(cluster_route *r)
@@ -533,9 +557,10 @@ static void status_json(void *ctx, buf *out)
         const route_peer *p = &r->peers[i];
         n = snprintf(tmp, sizeof tmp,
                      "%s{\"id\":%" PRIu64 ",\"filters\":%zu,\"msgs_out\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-                     ",\"msgs_in\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
+                     ",\"msgs_in\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"dropped\":%" PRIu64
+                     ",\"unacked\":%" PRIu64 ",\"pauses\":%" PRIu64 "}",
                      i ? "," : "", p->id, cluster_interest_count(r->ci, p->id), p->msgs_out, p->bytes_out, p->msgs_in,
-                     p->bytes_in, p->dropped);
+                     p->bytes_in, p->dropped, p->unacked, p->pauses);
         buf_append(out, tmp, (size_t)n);
     }
     buf_append(out, "]}", 2);
@@ -555,7 +580,15 @@ SUM(msgs_in)
 SUM(bytes_in)
 SUM(dropped)
 SUM(bad_frames)
+SUM(unacked)
+SUM(pauses)
 #undef SUM
+
+static double g_pending(void *ctx)
+{
+    const cluster_route *r = ctx;
+    return (double)route_pending_count(r->pending);
+}
 
 static double g_filters(void *ctx)
 {
@@ -576,5 +609,12 @@ void cluster_route_metrics(cluster_route *r, struct ops_gauges *g)
                    "Messages not forwarded to a node whose link was down or whose queue was full.", g_dropped, r);
     ops_gauges_add(g, "mqstated_cluster_route_bad_frames", "Route frames from other nodes that failed to decode.",
                    g_bad_frames, r);
+    ops_gauges_add(g, "mqstated_cluster_route_unacked_messages",
+                   "QoS 1/2 messages a node did not acknowledge (link lost): their publishers were disconnected.",
+                   g_unacked, r);
+    ops_gauges_add(g, "mqstated_cluster_route_pauses",
+                   "Times a node's link was paused because a message from it met a full local queue.", g_pauses, r);
+    ops_gauges_add(g, "mqstated_cluster_route_pending_messages",
+                   "Forwarded QoS 1/2 messages awaiting other nodes' acknowledgements.", g_pending, r);
     ops_gauges_add(g, "mqstated_cluster_route_filters", "Distinct topic filters this node announces.", g_filters, r);
 }
