@@ -211,13 +211,34 @@ test_node_killed_no_ack() {
     expect_lines d3 1
 }
 
+# What a message carries survives the hop: user properties, content type,
+# response topic, correlation data, message expiry (remaining), the
+# receiver's own subscription identifier, Retain As Published. Then
+# every node stops gracefully (ASan: no leak, no error at exit).
+test_properties_survive() {
+    : >"$CL_DIR/p2.out"
+    cl_bg timeout 60 mosquitto_sub -V mqttv5 -h 127.0.0.1 -p "${CL_MQTT[2]}" -i p2 -q 1 -t 'p/#' \
+        --retain-as-published -D subscribe subscription-identifier 7 -F '%t|%p|%C|%R|%D|%P|%r|%S|%E' \
+        >"$CL_DIR/p2.out" 2>&1
+    wait_filters 1 2 1
+    timeout 30 mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "${CL_MQTT[1]}" -q 1 -t p/x -m body -r \
+        -D publish user-property k v -D publish content-type text/x -D publish response-topic r/t \
+        -D publish correlation-data c1 -D publish message-expiry-interval 100 || cl_fail "publish failed"
+    wait_lines p2 1
+    local line
+    line=$(head -n 1 "$CL_DIR/p2.out")
+    [[ "$line" =~ ^p/x\|body\|text/x\|r/t\|c1\|k:v\|1\|7\|(100|99|98)$ ]] || cl_fail "delivered on node 2: '$line'"
+    local i
+    for i in 1 2 3; do cl_stop "$i"; done
+}
+
 if [[ -z "$CL_CLI" ]] || ! command -v mosquitto_sub >/dev/null; then
     echo "skipped: needs MQSTATE_CLI and mosquitto clients" >&2
     exit 77
 fi
 tests=("$@")
 ((${#tests[@]})) || tests=(test_qos_levels test_overlap_no_loop test_shared_balanced test_unsubscribe_stops
-    test_ack_waits_for_nodes test_node_killed_no_ack test_filter_bound)
+    test_ack_waits_for_nodes test_node_killed_no_ack test_properties_survive test_filter_bound)
 rc=0
 plain=()
 for t in "${tests[@]}"; do [[ "$t" == test_filter_bound ]] || plain+=("$t"); done
