@@ -32,8 +32,8 @@ typedef struct ci_member {
 } ci_member;
 
 typedef struct ci_group {
-    uint8_t kind;   /* OWNER_GROUP */
-    uint8_t *full;  /* "$share/g/f", owned */
+    uint8_t kind;  /* OWNER_GROUP */
+    uint8_t *full; /* "$share/g/f", owned */
     uint32_t len;
     mqtt_bytes group, filter; /* point into full */
     ci_member *m;

@@ -46,7 +46,7 @@
 #define ROUTE_ACK_TIMEOUT_MS 10000
 #define ROUTE_PENDING_MAX_BYTES (64u << 20) /* forwarded messages awaiting acknowledgement */
 #define ROUTE_ACK_BATCH 1024                /* acknowledgements per ACK frame at most */
-#define ROUTE_PAUSE_MS 50 /* a node whose message met a full local queue is not read for this long */
+#define ROUTE_PAUSE_MS 50                   /* a node whose message met a full local queue is not read for this long */
 
 typedef struct route_peer {
     uint64_t id;
@@ -80,8 +80,8 @@ struct cluster_route {
     route_peer *peers;
     size_t n_peers;
     uv_timer_t timer;
-    uv_timer_t fail_timer; /* 0 ms: doomed promises fail outside the broker's call chain */
-    uv_check_t ack_check;  /* flushes acknowledgements */
+    uv_timer_t fail_timer;   /* 0 ms: doomed promises fail outside the broker's call chain */
+    uv_check_t ack_check;    /* flushes acknowledgements */
     uv_timer_t resume_timer; /* resumes paused peers */
     bool open;
     route_pending *pending;
@@ -92,7 +92,7 @@ struct cluster_route {
     buf share_buf;
     mqtt_bytes *send_shares;
     uint32_t cap_send;
-    bool deciding; /* share_here answers from picks (else: every group is ours) */
+    bool deciding;           /* share_here answers from picks (else: every group is ours) */
     const route_msg *remote; /* a forwarded message being delivered: its groups */
 };
 
@@ -138,8 +138,8 @@ static void send_full(cluster_route *r, route_peer *p, bool ask)
     route_wire_interest_end(&r->frame, fc.n);
     int rc = peer_net_send(net, p->id, CLUSTER_FRAME_ROUTE_INTEREST, r->frame.data, r->frame.len);
     p->resync = rc != PEER_OK && rc != PEER_EDOWN;
-    if (p->resync) log_warn("cluster route: interest set for node %" PRIu64 " not sent (%s); retrying", p->id,
-                            peer_strerror(rc));
+    if (p->resync)
+        log_warn("cluster route: interest set for node %" PRIu64 " not sent (%s); retrying", p->id, peer_strerror(rc));
 }
 
 static void announce(cluster_route *r, mqtt_bytes filter, uint32_t count)
@@ -371,7 +371,8 @@ static void on_msg_frame(cluster_route *r, route_peer *p, const uint8_t *data, s
         p->paused = true;
         p->pauses++;
         peer_net_pause(links(r), p->id);
-        if (!uv_is_active((uv_handle_t *)&r->resume_timer)) uv_timer_start(&r->resume_timer, on_resume, ROUTE_PAUSE_MS, 0);
+        if (!uv_is_active((uv_handle_t *)&r->resume_timer))
+            uv_timer_start(&r->resume_timer, on_resume, ROUTE_PAUSE_MS, 0);
     }
     if (!m.id) return;
     if (!p->acks) p->acks = xmalloc(ROUTE_ACK_BATCH * sizeof *p->acks);
@@ -557,8 +558,8 @@ static void status_json(void *ctx, buf *out)
         const route_peer *p = &r->peers[i];
         n = snprintf(tmp, sizeof tmp,
                      "%s{\"id\":%" PRIu64 ",\"filters\":%zu,\"msgs_out\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-                     ",\"msgs_in\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"dropped\":%" PRIu64
-                     ",\"unacked\":%" PRIu64 ",\"pauses\":%" PRIu64 "}",
+                     ",\"msgs_in\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"unacked\":%" PRIu64
+                     ",\"pauses\":%" PRIu64 "}",
                      i ? "," : "", p->id, cluster_interest_count(r->ci, p->id), p->msgs_out, p->bytes_out, p->msgs_in,
                      p->bytes_in, p->dropped, p->unacked, p->pauses);
         buf_append(out, tmp, (size_t)n);
@@ -566,13 +567,13 @@ static void status_json(void *ctx, buf *out)
     buf_append(out, "]}", 2);
 }
 
-#define SUM(field)                                                                                                     \
-    static double g_##field(void *ctx)                                                                                 \
-    {                                                                                                                  \
-        const cluster_route *r = ctx;                                                                                  \
-        uint64_t s = 0;                                                                                                \
-        for (size_t i = 0; i < r->n_peers; i++) s += r->peers[i].field;                                                \
-        return (double)s;                                                                                              \
+#define SUM(field)                                                      \
+    static double g_##field(void *ctx)                                  \
+    {                                                                   \
+        const cluster_route *r = ctx;                                   \
+        uint64_t s = 0;                                                 \
+        for (size_t i = 0; i < r->n_peers; i++) s += r->peers[i].field; \
+        return (double)s;                                               \
     }
 SUM(msgs_out)
 SUM(bytes_out)

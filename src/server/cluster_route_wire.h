@@ -32,7 +32,7 @@
 #define ROUTE_WIRE_VERSION 1
 #define ROUTE_INTEREST_FULL 1
 #define ROUTE_INTEREST_ALL 2
-#define ROUTE_INTEREST_ASK 4 /* the sender asks for the receiver's full set (its link just came up) */
+#define ROUTE_INTEREST_ASK 4      /* the sender asks for the receiver's full set (its link just came up) */
 #define ROUTE_MSG_SHARES_MAX 1024 /* shared groups named in one MSG */
 
 /* INTEREST: header, then entries appended; n is patched by _end. */

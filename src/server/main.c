@@ -189,7 +189,8 @@ static void server_stop(server *s)
     metrics_shutdown(s->metrics);
     sys_topics_shutdown(s->sys);
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
-    cluster_route_close(s->route);  /* after the wills of the broker's goodbyes went out */
+    /* after the wills of the broker's goodbyes went out to the other nodes */
+    cluster_route_close(s->route);
     authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
     cluster_node_close(s->cluster); /* after the bridge: its pending writes fail "shutting down" */

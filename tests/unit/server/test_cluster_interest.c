@@ -193,8 +193,10 @@ static void test_each(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_once_per_node), cmocka_unit_test(test_withdraw_and_reset),
-        cmocka_unit_test(test_shared_weighted),     cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_plain_once_per_node),
+        cmocka_unit_test(test_withdraw_and_reset),
+        cmocka_unit_test(test_shared_weighted),
+        cmocka_unit_test(test_bound),
         cmocka_unit_test(test_each),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,7 @@ static void test_acks_in_any_order(void **state)
     assert_int_equal(route_pending_kept(rp), 0); /* a still waits */
     route_pending_ack(rp, a, 0);
     assert_int_equal(route_pending_kept(rp), 0);
-    route_pending_ack(rp, a, 0); /* twice: nothing more */
+    route_pending_ack(rp, a, 0);  /* twice: nothing more */
     route_pending_ack(rp, 99, 0); /* unknown: ignored */
     route_pending_ack(rp, a, 1);
     assert_int_equal(route_pending_kept(rp), 3);

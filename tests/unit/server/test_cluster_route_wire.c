@@ -93,7 +93,7 @@ static void test_interest_bad_filters(void **state)
 static void test_msg_round_trip(void **state)
 {
     (void)state;
-    const uint8_t props[] = {0x03, 0x00, 0x02, 't', 'x', /* content type */
+    const uint8_t props[] = {0x03, 0x00, 0x02, 't', 'x',              /* content type */
                              0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v'}; /* user property */
     route_msg in = {.qos = 2,
                     .retain = true,
@@ -138,8 +138,8 @@ static void test_msg_round_trip(void **state)
 static void test_msg_refusals(void **state)
 {
     (void)state;
-    const uint8_t expiry[] = {0x02, 0, 0, 0, 5};  /* message expiry: carried in the header instead */
-    const uint8_t alias[] = {0x23, 0, 1};         /* topic alias */
+    const uint8_t expiry[] = {0x02, 0, 0, 0, 5};    /* message expiry: carried in the header instead */
+    const uint8_t alias[] = {0x23, 0, 1};           /* topic alias */
     const uint8_t torn[] = {0x26, 0x00, 0x05, 'k'}; /* a user property cut short */
     const uint8_t *bad_props[] = {expiry, alias, torn};
     size_t lens[] = {sizeof expiry, sizeof alias, sizeof torn};
@@ -186,8 +186,10 @@ static void test_ack(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_interest_round_trip), cmocka_unit_test(test_interest_bad_filters),
-        cmocka_unit_test(test_msg_round_trip),      cmocka_unit_test(test_msg_refusals),
+        cmocka_unit_test(test_interest_round_trip),
+        cmocka_unit_test(test_interest_bad_filters),
+        cmocka_unit_test(test_msg_round_trip),
+        cmocka_unit_test(test_msg_refusals),
         cmocka_unit_test(test_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
