@@ -232,13 +232,57 @@ test_properties_survive() {
     for i in 1 2 3; do cl_stop "$i"; done
 }
 
+# A subscriber on node 2 that stops reading: its queue fills (limits on
+# node 2: 50 messages, 64 KiB of backlog), and node 2 pauses node 1's link
+# for a while at a time (pauses counted) instead of taking messages as
+# fast as node 1 sends them.
+test_backlog_pauses_link() {
+    cl_stop 2
+    printf 'limits:\n  max_queued_messages: 50\n  max_backlog_bytes: 65536\n  max_inflight: 10\n' \
+        >>"$CL_DIR/n2.yaml"
+    cl_start 2 || return
+    python3 - "${CL_MQTT[2]}" >"$CL_DIR/stalled.out" 2>&1 <<'PY' &
+import socket, struct, sys, time
+def s(b): return struct.pack(">H", len(b)) + b
+def pkt(t, body):
+    n, rl = len(body), b""
+    while True:
+        d, n = n % 128, n // 128
+        rl += bytes([d | (128 if n else 0)])
+        if not n: break
+    return bytes([t]) + rl + body
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+c.sendall(pkt(0x10, s(b"MQTT") + bytes([5, 2]) + struct.pack(">H", 300) + b"\x00" + s(b"stalled")))
+c.sendall(pkt(0x82, struct.pack(">H", 1) + b"\x00" + s(b"slow/#") + b"\x01"))
+time.sleep(1)
+print("subscribed", flush=True)
+time.sleep(50)  # never reads again
+PY
+    CL_BG_PIDS+=($!)
+    wait_filters 1 2 1
+    head -c 2000 /dev/zero | tr '\0' x >"$CL_DIR/line"
+    for _ in $(seq 1 3000); do cat "$CL_DIR/line"; echo; done >"$CL_DIR/lines"
+    timeout 120 mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "${CL_MQTT[1]}" -q 1 -t slow/x -l <"$CL_DIR/lines" \
+        >/dev/null 2>&1 &
+    local pub=$! deadline=$(($(cl_now_ms) + 60000)) pauses=0
+    while (($(cl_now_ms) < deadline)); do
+        pauses=$(peer_figure 2 1 pauses)
+        ((pauses > 0)) && break
+        sleep 0.2
+    done
+    ((pauses > 0)) || cl_fail "node 2 never paused node 1's link for its stalled subscriber"
+    kill "$pub" 2>/dev/null
+    wait "$pub" 2>/dev/null
+}
+
 if [[ -z "$CL_CLI" ]] || ! command -v mosquitto_sub >/dev/null; then
     echo "skipped: needs MQSTATE_CLI and mosquitto clients" >&2
     exit 77
 fi
 tests=("$@")
 ((${#tests[@]})) || tests=(test_qos_levels test_overlap_no_loop test_shared_balanced test_unsubscribe_stops
-    test_ack_waits_for_nodes test_node_killed_no_ack test_properties_survive test_filter_bound)
+    test_ack_waits_for_nodes test_node_killed_no_ack test_backlog_pauses_link test_properties_survive test_filter_bound)
 rc=0
 plain=()
 for t in "${tests[@]}"; do [[ "$t" == test_filter_bound ]] || plain+=("$t"); done
