@@ -43,6 +43,8 @@ enum pb_topic_mode {
 typedef struct pb_opts {
     const char *host;
     uint16_t port;
+    const char *sub_host; /* subscribers' broker (another node of a cluster); NULL: host */
+    uint16_t sub_port;    /* 0: port */
     uint32_t pubs;
     uint32_t subs;
     uint32_t idle;

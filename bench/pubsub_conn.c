@@ -485,8 +485,11 @@ int pb_conn_start(pb_conn *c)
 {
     pb_bench *b = c->bench;
     struct sockaddr_storage addr;
-    int rc = uv_ip4_addr(b->opts.host, b->opts.port, (struct sockaddr_in *)&addr);
-    if (rc < 0) rc = uv_ip6_addr(b->opts.host, b->opts.port, (struct sockaddr_in6 *)&addr);
+    bool sub = c->role == PB_SUB;
+    const char *host = sub && b->opts.sub_host ? b->opts.sub_host : b->opts.host;
+    uint16_t port = sub && b->opts.sub_port ? b->opts.sub_port : b->opts.port;
+    int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc < 0) rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
     if (rc < 0) return rc;
     rc = uv_tcp_init(b->loop, &c->tcp);
     if (rc < 0) return rc;

@@ -9,6 +9,8 @@
 static const char usage[] = "usage: pubsub [options]\n"
                             "  --host ADDR         broker address (IPv4/IPv6 literal, default 127.0.0.1)\n"
                             "  --port N            broker port (default 1883)\n"
+                            "  --sub-host ADDR     subscribers connect here instead (another cluster node)\n"
+                            "  --sub-port N        subscribers' port (default: --port)\n"
                             "  --pubs N            publisher connections (default 1)\n"
                             "  --subs N            subscriber connections (default 1)\n"
                             "  --qos 0|1           QoS of publications and subscriptions (default 0)\n"
@@ -67,11 +69,15 @@ enum {
     OPT_KEYS,
     OPT_VALUE_SIZE,
     OPT_HELP,
+    OPT_SUB_HOST,
+    OPT_SUB_PORT,
 };
 
 static const struct option longopts[] = {
     {"host", required_argument, 0, OPT_HOST},
     {"port", required_argument, 0, OPT_PORT},
+    {"sub-host", required_argument, 0, OPT_SUB_HOST},
+    {"sub-port", required_argument, 0, OPT_SUB_PORT},
     {"pubs", required_argument, 0, OPT_PUBS},
     {"subs", required_argument, 0, OPT_SUBS},
     {"qos", required_argument, 0, OPT_QOS},
@@ -144,6 +150,8 @@ static bool parse_one(pb_opts *o, int opt, const char *arg)
     switch (opt) {
     case OPT_HOST: o->host = arg; return true;
     case OPT_PORT: return parse_uint(arg, 65535, &v) && v > 0 && (o->port = (uint16_t)v, true);
+    case OPT_SUB_HOST: o->sub_host = arg; return true;
+    case OPT_SUB_PORT: return parse_uint(arg, 65535, &v) && v > 0 && (o->sub_port = (uint16_t)v, true);
     case OPT_PUBS: return parse_uint(arg, 100000, &v) && (o->pubs = (uint32_t)v, true);
     case OPT_SUBS: return parse_uint(arg, 100000, &v) && (o->subs = (uint32_t)v, true);
     case OPT_IDLE: return parse_uint(arg, 1000000, &v) && (o->idle = (uint32_t)v, true);

@@ -105,6 +105,7 @@ void broker_free(broker *b)
     hashmap_free(b->authn_waiting, NULL); /* empty: entries go with their clients */
     retain_store_free(b->retained);
     broker__persist_free(b);
+    broker__hold_free(b);
     topic_tree_free(b->tree);
     heap_free(&b->client_timers);
     heap_free(&b->session_timers);
@@ -148,7 +149,10 @@ route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher
         else retain_store_set(b->retained, m->topic, NULL);
         if (m->payload.len || had) broker__retain_persist(b, m); /* clearing nothing changes nothing */
     }
-    return broker__route_message(b, m, origin, publisher);
+    uint32_t nodes = broker__cluster_forward(b, m, publisher); /* before local delivery: see cluster_route.c */
+    route_result r = broker__route_message(b, m, origin, publisher);
+    r.receivers += nodes;
+    return r;
 }
 
 /* --- hooks --------------------------------------------------------------- */
@@ -267,7 +271,10 @@ static msg *msg_from_message(const broker_message *bm)
 void broker_publish(broker *b, const broker_message *bm)
 {
     msg *m = msg_from_message(bm);
+    bool was = b->no_forward;
+    b->no_forward = true; /* a service's message stays on this node (broker_cluster.h) */
     broker_ingest(b, m, NULL, b->hook_client);
+    b->no_forward = was;
     broker__msg_unref(m);
 }
 

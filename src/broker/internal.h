@@ -18,6 +18,7 @@
 
 #include "broker/broker.h"
 #include "broker/broker_persist.h"
+#include "broker/broker_cluster.h"
 #include "util/heap.h"
 #include "broker/retain.h"
 #include "broker/session_table.h"
@@ -235,14 +236,25 @@ typedef struct client_user {
     uint8_t data[];
 } client_user;
 
-/* Output held until records are durable (persist.c): while n_marks > 0
+/* Output held until promises are kept (hold.c): while n_marks > 0
  * everything sent to the client goes to `held` instead of the connection;
- * held[marks[i].off ..) waits until record marks[i].seq is committed
- * (offsets and sequence numbers increasing, marks[0].off == 0). */
+ * held[marks[i].off ..) waits until, in each promise space, every promise
+ * up to marks[i].seq[space] is kept (offsets and sequence numbers
+ * non-decreasing, marks[0].off == 0). Two independent spaces: records
+ * durable (persist.c) and messages taken by the other nodes they were
+ * forwarded to (broker_cluster.h). */
+enum { HOLD_PERSIST, HOLD_REMOTE, HOLD_SPACES };
 typedef struct hold_mark {
-    uint64_t seq;
+    uint64_t seq[HOLD_SPACES];
     size_t off;
 } hold_mark;
+
+/* The clients with held output and what is kept (b->hold; hold.c). */
+typedef struct broker_hold {
+    client **list; /* clients with held output, c->flow->hold_idx their index */
+    uint32_t n, cap;
+    uint64_t done[HOLD_SPACES]; /* every promise <= done[space] is kept */
+} broker_hold;
 
 /* A publisher paused by backpressure: the sessions whose full queues it
  * waits on, how many bytes of held input it has (self_held) and its link
@@ -373,6 +385,7 @@ void broker__pubrel_handle(client *c, const mqtt_ack *a);
 typedef struct route_result {
     uint32_t receivers; /* sessions the message went to (or was queued for) */
     uint32_t dropped;   /* receivers that refused it (quota) */
+    uint32_t full;      /* connected receivers whose queue is now at its bound */
 } route_result;
 
 /* Route m to every matching subscription. origin (NULL for the server) is
@@ -488,9 +501,19 @@ bool broker__persist_refusing(const broker *b);
 uint64_t broker__persist_append(broker *b, uint8_t type, const uint8_t *p, size_t n);
 /* The last sequence number appended (0: none yet). */
 uint64_t broker__persist_last(const broker *b);
-/* Everything sent to c from now on waits until record `seq` is committed
- * (nothing to do if it is). The held output counts toward c's backlog. */
-void broker__client_hold_until(client *c, uint64_t seq);
+/* --- hold.c: held output --- */
+/* Everything sent to c from now on waits until promise `seq` of `space`
+ * is kept (nothing to do if it is). The held output counts toward c's
+ * backlog. HOLD_PERSIST: only while persistence is on. */
+void broker__client_hold(client *c, int space, uint64_t seq);
+/* ... until record `seq` is committed. */
+static inline void broker__client_hold_until(client *c, uint64_t seq) { broker__client_hold(c, HOLD_PERSIST, seq); }
+/* Every promise <= seq of space is kept: release what waited only on them. */
+void broker__hold_kept(broker *b, int space, uint64_t seq);
+/* Promises of space will not be kept: close every client whose held
+ * output waits on one (reason 0x80, why), dropping that output. */
+void broker__hold_fail(broker *b, int space, const char *why);
+void broker__hold_free(broker *b);
 /* Around the processing of one inbound packet of c: every record appended
  * meanwhile holds c's output from then on (broker__client_hold_until), so
  * the acknowledgement of a packet that appended records goes out only once
@@ -639,6 +662,12 @@ struct broker {
     uint8_t hook_kick_rc;
     char *hook_kick_reason;  /* owned; NULL: none */
     broker_persist *persist; /* owned; NULL: nothing is durable (persist.c) */
+    /* The cluster's routing (broker_cluster.h; cluster.c): no .forward
+     * while none; no_forward while broker_publish routes a service's
+     * message (never forwarded). */
+    broker_cluster_hooks cluster;
+    bool no_forward;
+    broker_hold hold; /* held output (hold.c) */
 };
 
 uint64_t broker_now(void);
@@ -647,5 +676,21 @@ const pub_hook *broker_find_hook(const broker *b, mqtt_bytes topic);
 uint8_t broker_authorize(const broker *b, const broker_auth_request *r);
 /* Ingress of an application message: retained store update + routing. */
 route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher);
+
+/* --- cluster.c --------------------------------------------------------------- */
+
+/* A session's subscription to filter was added or removed: tell the cluster. */
+static inline void broker__cluster_interest(broker *b, mqtt_bytes filter, bool added)
+{
+    if (b->cluster.interest) b->cluster.interest(b->cluster.ctx, filter, added);
+}
+/* Hand m to the cluster's forward hook (unless it must not leave this
+ * node); returns the nodes it went to. */
+uint32_t broker__cluster_forward(broker *b, const msg *m, client *publisher);
+/* Does this node serve shared group (group, filter) for the message being routed? */
+static inline bool broker__cluster_share_here(broker *b, mqtt_bytes group, mqtt_bytes filter)
+{
+    return !b->cluster.share_here || b->cluster.share_here(b->cluster.ctx, group, filter);
+}
 
 #endif

@@ -1,13 +1,14 @@
 /* Durability core (broker_persist.h): the sink, the selection, the
- * dispatch of replayed records, snapshots, and held output.
+ * dispatch of replayed records, snapshots, and the commits that release
+ * held output.
  *
- * Held output: the broker changes its state at once and appends records
- * as it goes; what waits is the client's output. While an inbound packet
- * of client c is processed (broker__persist_enter/leave around dispatch),
- * every appended record adds a mark to c's hold: output sent to c from
- * then on goes into c->flow->held and is released, in order, once the
- * sink reports its mark's record committed. A failure closes the clients
- * whose held output waits for records that will never be durable. */
+ * Held output (hold.c): the broker changes its state at once and appends
+ * records as it goes; what waits is the client's output. While an inbound
+ * packet of client c is processed (broker__persist_enter/leave around
+ * dispatch), every appended record adds a mark to c's hold: output sent
+ * to c from then on goes into c->flow->held and is released, in order,
+ * once the sink reports its mark's record committed. A failure closes the
+ * clients whose held output waits for records that will never be durable. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,9 @@ struct broker_persist {
     bool (*session_match)(void *ctx, mqtt_bytes client_id);
     void *session_match_ctx;
     broker_persist_would_append_fn session_would_append;
-    uint64_t last;      /* last sequence number appended */
-    uint64_t committed; /* every record <= committed is durable */
-    bool refused;       /* the last append was refused (until one is taken) */
+    uint64_t last; /* last sequence number appended (committed: b->hold.done[HOLD_PERSIST]) */
+    bool refused;  /* the last append was refused (until one is taken) */
     client *dispatching;
-    client **holding; /* clients with held output, c->flow->hold_idx their index */
-    uint32_t n_holding, cap_holding;
     buf scratch;
 };
 
@@ -61,10 +59,8 @@ void broker__persist_free(broker *b)
 {
     broker_persist *p = b->persist;
     if (!p) return;
-    assert(p->n_holding == 0); /* clients drop their holds when they go */
     for (uint32_t i = 0; i < p->n_retained_topics; i++) free((void *)p->retained_topics[i].data);
     free(p->retained_topics);
-    free(p->holding);
     buf_free(&p->scratch);
     free(p);
     b->persist = NULL;
@@ -132,7 +128,7 @@ uint64_t broker__persist_append(broker *b, uint8_t type, const uint8_t *rec, siz
     if (!seq) return 0;
     assert(seq > p->last);
     p->last = seq;
-    if (p->dispatching) broker__client_hold_until(p->dispatching, seq);
+    if (p->dispatching) broker__client_hold(p->dispatching, HOLD_PERSIST, seq);
     return seq;
 }
 
@@ -176,157 +172,27 @@ uint64_t broker__persist_to_mono(uint64_t wall_ms)
     return broker__persist_to_mono_at(wall_ms, clock_now_ms(), clock_wall_ms());
 }
 
-/* --- held output ----------------------------------------------------------------- */
-
-static bool holding(const client *c) { return c->flow && c->flow->n_marks; }
-
-#ifndef NDEBUG
-/* c's hold (O(marks)): listed at its index, marks[0] at offset 0, sequence
- * numbers increasing, offsets non-decreasing and within the held bytes,
- * and every mark waiting for a record not yet committed. */
-static bool hold__check(const client *c)
-{
-    const broker_persist *p = c->b->persist;
-    const client_flow *f = c->flow;
-    if (!holding(c)) return !f || f->held.len == 0;
-    if (f->hold_idx >= p->n_holding || p->holding[f->hold_idx] != c || f->marks[0].off != 0) return false;
-    for (uint32_t i = 0; i < f->n_marks; i++) {
-        if (f->marks[i].seq <= p->committed || f->marks[i].seq > p->last || f->marks[i].off > f->held.len) return false;
-        if (i && (f->marks[i].seq <= f->marks[i - 1].seq || f->marks[i].off < f->marks[i - 1].off)) return false;
-    }
-    return true;
-}
-#endif
-
-buf *broker__client_out(client *c) { return holding(c) ? &c->flow->held : net_conn_outbuf(c->conn); }
-
-void broker__client_out_done(client *c)
-{
-    if (!holding(c)) net_conn_flush_later(c->conn);
-}
-
-size_t broker__client_held_bytes(const client *c)
-{
-    if (!holding(c)) return 0;
-    return c->flow->held.len + (size_t)c->flow->n_marks * sizeof(hold_mark);
-}
-
-size_t broker__client_backlog(const client *c) { return net_conn_backlog(c->conn) + broker__client_held_bytes(c); }
-
-void broker__client_hold_until(client *c, uint64_t seq)
-{
-    broker_persist *p = c->b->persist;
-    if (!p || seq <= p->committed || c->state == CLIENT_CLOSED) return;
-    if (!c->flow) c->flow = xcalloc(1, sizeof *c->flow);
-    client_flow *f = c->flow;
-    if (f->n_marks) {
-        hold_mark *last = &f->marks[f->n_marks - 1];
-        if (seq <= last->seq) return; /* what follows waits for a later record already */
-        if (last->off == f->held.len) {
-            last->seq = seq; /* nothing was sent since: one mark serves */
-            return;
-        }
-    } else {
-        assert(f->held.len == 0);
-        if (p->n_holding == p->cap_holding) {
-            p->cap_holding = p->cap_holding ? 2 * p->cap_holding : 16;
-            p->holding = xrealloc(p->holding, p->cap_holding * sizeof *p->holding);
-        }
-        f->hold_idx = p->n_holding;
-        p->holding[p->n_holding++] = c;
-    }
-    if (f->n_marks == f->cap_marks) {
-        f->cap_marks = f->cap_marks ? 2 * f->cap_marks : 4;
-        f->marks = xrealloc(f->marks, f->cap_marks * sizeof *f->marks);
-    }
-    f->marks[f->n_marks++] = (hold_mark){seq, f->held.len};
-    assert(hold__check(c));
-}
-
-static void unlist(broker_persist *p, client *c)
-{
-    client_flow *f = c->flow;
-    assert(f->hold_idx < p->n_holding && p->holding[f->hold_idx] == c);
-    client *moved = p->holding[--p->n_holding];
-    p->holding[f->hold_idx] = moved;
-    moved->flow->hold_idx = f->hold_idx;
-}
-
-static void hold_drop(client *c)
-{
-    client_flow *f = c->flow;
-    buf_free(&f->held);
-    free(f->marks);
-    f->marks = NULL;
-    f->n_marks = f->cap_marks = 0;
-}
-
-void broker__persist_client_gone(client *c)
-{
-    if (!holding(c)) return;
-    unlist(c->b->persist, c);
-    hold_drop(c);
-}
-
-/* Send what of c's held output no longer waits for uncommitted records.
- * Returns true if c stopped holding. */
-static bool release(client *c, uint64_t committed)
-{
-    client_flow *f = c->flow;
-    uint32_t k = 0;
-    while (k < f->n_marks && f->marks[k].seq <= committed) k++;
-    if (k == 0) return false;
-    size_t upto = k < f->n_marks ? f->marks[k].off : f->held.len;
-    if (upto) {
-        buf_append(net_conn_outbuf(c->conn), f->held.data, upto);
-        net_conn_flush_later(c->conn);
-    }
-    if (k == f->n_marks) {
-        hold_drop(c);
-        return true;
-    }
-    buf_consume(&f->held, upto);
-    memmove(f->marks, f->marks + k, (f->n_marks - k) * sizeof *f->marks);
-    f->n_marks -= k;
-    for (uint32_t i = 0; i < f->n_marks; i++) f->marks[i].off -= upto;
-    assert(hold__check(c));
-    return false;
-}
+/* --- commits and failures (held output itself: hold.c) ------------------------- */
 
 void broker_persist_committed(broker *b, uint64_t seq)
 {
     broker_persist *p = b->persist;
-    if (!p || seq <= p->committed) return;
+    if (!p || seq <= b->hold.done[HOLD_PERSIST]) return;
     assert(seq <= p->last);
-    p->committed = seq;
-    for (uint32_t i = 0; i < p->n_holding;) {
-        client *c = p->holding[i];
-        if (!release(c, seq)) {
-            i++;
-            continue;
-        }
-        unlist(p, c); /* the last one moved to i */
-        /* Less backlog: deliveries and held input may go on. */
-        if (c->s && c->state == CLIENT_CONNECTED) broker__deliver_pump(c->s);
-        broker__flow_self_check(c);
-    }
+    broker__hold_kept(b, HOLD_PERSIST, seq);
 }
 
 void broker_persist_failed(broker *b, uint64_t durable, const char *why)
 {
     broker_persist *p = b->persist;
     if (!p) return;
-    if (durable > p->committed) broker_persist_committed(b, durable);
+    if (durable > b->hold.done[HOLD_PERSIST]) broker_persist_committed(b, durable);
     p->refused = true;
     broker__session_persist_failed(b); /* the log lost their latest records: rewritten whole before their next */
     log_debug("durable broker state: records after %llu will not be durable (%s); closing the %u connection(s) "
               "waiting for them",
-              (unsigned long long)durable, why, p->n_holding);
-    while (p->n_holding) {
-        client *c = p->holding[p->n_holding - 1];
-        broker__persist_client_gone(c); /* its held acknowledgements promised what is lost */
-        if (c->state != CLIENT_CLOSED) broker__client_disconnect(c, MQTT_RC_UNSPECIFIED, why);
-    }
+              (unsigned long long)durable, why, b->hold.n);
+    broker__hold_fail(b, HOLD_PERSIST, why);
 }
 
 /* --- replay and snapshots -------------------------------------------------------- */

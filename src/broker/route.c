@@ -147,6 +147,7 @@ static void visit(void *ctx, const subscription *sub)
     hit *h;
     if (sub->group.len) {
         rc->uncacheable = true;
+        if (!broker__cluster_share_here(rc->b, sub->group, sub->filter)) return; /* another node's turn */
         h = new_hit(rs, s);
         h->share = find_share(s, sub->group, sub->filter);
     } else {
@@ -230,13 +231,14 @@ static void deliver_one(msg *m, client *publisher, session *s, uint8_t sub_qos, 
         return;
     }
     res->receivers++;
+    if (d == DELIVER_FULL && s->c) res->full++;
     if (d == DELIVER_FULL && publisher && s->c && s != publisher->s) broker__flow_block(publisher, s);
 }
 
 route_result broker__route_message(broker *b, msg *m, session *origin, client *publisher)
 {
     route_scratch *rs = scratch(b);
-    route_result res = {0, 0};
+    route_result res = {0, 0, 0};
     uint64_t gen = topic_tree_generation(b->tree), hash;
     route_cached *e = cache_slot(rs, m->topic, &hash);
     broker__psess_routing(b, m);

@@ -72,6 +72,7 @@ static void unsubscribe_all(session *s)
     for (uint32_t i = 0; i < s->n_subs; i++) {
         sub_rec *r = &s->subs[i];
         topic_tree_unsubscribe(s->b->tree, (mqtt_bytes){r->filter, r->len}, s);
+        broker__cluster_interest(s->b, (mqtt_bytes){r->filter, r->len}, false);
         broker__share_key_unref(r->share);
         free(r->filter);
     }
@@ -165,6 +166,7 @@ bool broker__session_sub_set(session *s, mqtt_bytes filter, const sub_options *o
         mqtt_bytes g, f;
         r->share = topic_filter_split_share(filter, &g, &f) ? broker__share_key_new(filter) : NULL;
         s->b->stats.subscriptions++;
+        broker__cluster_interest(s->b, filter, true);
     }
     r->opts = *o;
     broker__psess_sub(s, r);
@@ -180,6 +182,7 @@ bool broker__session_sub_remove(session *s, mqtt_bytes filter)
         free(r->filter);
         *r = s->subs[--s->n_subs];
         s->b->stats.subscriptions--;
+        broker__cluster_interest(s->b, filter, false);
         broker__psess_unsub(s, filter);
     }
     return existed;

@@ -250,13 +250,18 @@ bool peer_net_remove(peer_net *n, uint64_t id)
 
 /* --- sending, pausing, stats -------------------------------------------------- */
 
+/* Up: established, and its link not closing (a link closed by the
+ * liveness timer or an error stays DIAL_UP until its close completes,
+ * asynchronously; nothing may be queued on it meanwhile). */
+static bool node_up(const peer_node *node) { return node->state == DIAL_UP && node->out && !node->out->closing; }
+
 int peer_net_send(peer_net *n, uint64_t to, uint8_t type, const uint8_t *payload, size_t len)
 {
     peer_node *node = n->closing ? NULL : peer__node(n, to);
     if (!node) return PEER_EUNKNOWN;
     if (type < PEER_TYPE_USER) return PEER_ETYPE;
     if (len >= n->max_frame) return PEER_ETOOBIG; /* len + 1 > max_frame */
-    if (node->state != DIAL_UP) return PEER_EDOWN;
+    if (!node_up(node)) return PEER_EDOWN;
     peer_link *l = node->out;
     assert(l && !l->closing);
     if (net_conn_backlog(l->c) + PEER_FRAME_HEADER + len > n->max_queue) return PEER_EFULL;
@@ -297,7 +302,7 @@ void peer_net_resume(peer_net *n, uint64_t from) { set_paused(n, from, false); }
 bool peer_net_up(const peer_net *n, uint64_t id)
 {
     const peer_node *node = n->closing ? NULL : peer__node(n, id);
-    return node && node->state == DIAL_UP;
+    return node && node_up(node);
 }
 
 bool peer_net_stats(const peer_net *n, uint64_t id, peer_stats *out)

@@ -58,6 +58,11 @@ struct cluster_node {
     void *leave_ctx;
     cluster_link_user users[CLUSTER_LINK_USERS_MAX]; /* cluster_node_add_link_user */
     unsigned n_users;
+    struct {
+        void (*fn)(void *ctx, buf *out);
+        void *ctx;
+    } status[CLUSTER_LINK_USERS_MAX]; /* cluster_node_add_status */
+    unsigned n_status;
 };
 
 /* --- node links ---------------------------------------------------------------- */
@@ -104,6 +109,13 @@ static void on_peer(void *ctx, uint64_t id, bool up)
     cluster_node *cn = ctx;
     for (unsigned i = 0; i < cn->n_users; i++)
         if (cn->users[i].on_peer) cn->users[i].on_peer(cn->users[i].ctx, id, up);
+}
+
+void cluster_node_add_status(cluster_node *cn, void (*fn)(void *ctx, buf *out), void *ctx)
+{
+    assert(cn->n_status < CLUSTER_LINK_USERS_MAX && fn);
+    cn->status[cn->n_status].fn = fn;
+    cn->status[cn->n_status++].ctx = ctx;
 }
 
 void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u)
@@ -280,6 +292,7 @@ static void op_status(void *ctx, bool digest, buf *out)
         uint64_t d = store_service_digest(cn->svc, &keys);
         json_add(out, ",\"keys\":%zu,\"digest\":\"%016" PRIx64 "\"", keys, d);
     }
+    for (unsigned i = 0; i < cn->n_status; i++) cn->status[i].fn(cn->status[i].ctx, out);
     buf_append(out, "}", 1);
 }
 

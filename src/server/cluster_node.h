@@ -26,6 +26,7 @@
 #include "server/config_cluster.h"
 #include "server/store_bridge.h"
 #include "store/service.h"
+#include "util/buf.h"
 
 /* Node link frame types (cluster/peer.h: user types from PEER_TYPE_USER):
  * payload = u64 request id (little-endian) + store/request_wire.h bytes. */
@@ -76,6 +77,11 @@ typedef struct cluster_link_user {
     void *ctx;
 } cluster_link_user;
 void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u);
+
+/* More of `mqstate cluster status` (docs/cluster.md): fn appends
+ * ",\"key\":value" members to the node's JSON object. At most
+ * CLUSTER_LINK_USERS_MAX; register before the loop runs. */
+void cluster_node_add_status(cluster_node *cn, void (*fn)(void *ctx, buf *out), void *ctx);
 
 /* The links themselves (cluster/peer.h: send, pause/resume, up, stats);
  * NULL after cluster_node_close. */

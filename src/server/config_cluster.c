@@ -17,6 +17,7 @@ void config_cluster_init(config_cluster *c)
     c->heartbeat_ms = 50;
     c->request_wait_ms = 10000;
     c->snapshot_entries = 8192;
+    c->route_max_filters = 100000;
 }
 
 static int parse_string(schema_ctx *sc, const yaml_node_t *v, const char *path, char *out, size_t cap, const char *what)
@@ -139,6 +140,7 @@ static const key_spec cluster_keys[] = {
     {"heartbeat_ms", schema_parse_uint, offsetof(config_cluster, heartbeat_ms), 4, 10, TIMING_MAX, NULL, NULL},
     {"request_wait_ms", schema_parse_uint, offsetof(config_cluster, request_wait_ms), 4, 1, TIMING_MAX, NULL, NULL},
     {"snapshot_entries", schema_parse_uint, offsetof(config_cluster, snapshot_entries), 4, 16, 1u << 30, NULL, NULL},
+    {"route_max_filters", schema_parse_uint, offsetof(config_cluster, route_max_filters), 4, 1, 1u << 24, NULL, NULL},
     {"tls", schema_parse_section, 0, 0, 0, 0, tls_keys, check_tls},
     {"join", parse_bool, offsetof(config_cluster, join), 0, 0, 0, NULL, NULL},
     SCHEMA_END,

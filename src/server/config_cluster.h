@@ -30,6 +30,7 @@ typedef struct config_cluster {
     uint32_t election_timeout_ms, heartbeat_ms; /* raft timing */
     uint32_t request_wait_ms;                   /* a request's wait for a leader, without Message Expiry */
     uint32_t snapshot_entries;                  /* raft snapshot every this many entries */
+    uint32_t route_max_filters;                 /* topic filters a node announces before "everything" */
     /* This node joins a running cluster (mqstate cluster add): its first
      * start writes no initial configuration of its own. */
     bool join;

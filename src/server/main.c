@@ -12,6 +12,7 @@
 #include "server/authz_guard.h"
 #include "server/check_config.h"
 #include "server/cluster_node.h"
+#include "server/cluster_route.h"
 #include "server/config.h"
 #include "server/config_reload.h"
 #include "server/log_setup.h"
@@ -45,6 +46,7 @@ typedef struct server {
     store_bridge *store;
     store_log *slog;       /* NULL: no persistence.dir, or a cluster */
     cluster_node *cluster; /* NULL: one node (no cluster: section) */
+    cluster_route *route;  /* cross-node pub/sub (with cluster) */
     bool leaving;          /* a first SIGTERM/SIGINT started cluster_node_leave */
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
@@ -187,6 +189,8 @@ static void server_stop(server *s)
     metrics_shutdown(s->metrics);
     sys_topics_shutdown(s->sys);
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
+    /* after the wills of the broker's goodbyes went out to the other nodes */
+    cluster_route_close(s->route);
     authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
     cluster_node_close(s->cluster); /* after the bridge: its pending writes fail "shutting down" */
@@ -352,6 +356,7 @@ static int run(config *cfg, const options *o)
     } else {
         s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
         if (s.cluster) cluster_node_attach(s.cluster, s.store);
+        if (s.cluster) s.route = cluster_route_new(&s.loop, s.broker, s.cluster, cfg->cluster.route_max_filters);
     }
     s.config_path = o->config_path;
     s.opts = o;
@@ -367,6 +372,7 @@ static int run(config *cfg, const options *o)
     int ready_listeners = ops_ready_add(&s.ready, "listeners");
     int ready_persistence = ops_ready_add(&s.ready, "persistence");
     if (s.cluster && s.store) cluster_node_metrics(s.cluster, &s.gauges, &s.ready);
+    if (s.route) cluster_route_metrics(s.route, &s.gauges);
     ops_ready_set(&s.ready, ready_persistence, s.store != NULL); /* the log was replayed in store_bridge_new */
     metrics_sources ms = {.net = s.net,
                           .broker = s.broker,
@@ -398,6 +404,7 @@ static int run(config *cfg, const options *o)
     security_free(s.sec);
     store_bridge_free(s.store);
     cluster_node_free(s.cluster);
+    cluster_route_free(s.route);
     store_log_free(s.slog);
     broker_free(s.broker);
     sys_topics_free(s.sys);
