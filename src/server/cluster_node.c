@@ -364,6 +364,11 @@ bool cluster_node_propose(cluster_node *cn, const uint8_t *p, size_t n, uint64_t
     return cn->log && cn->is_leader && repl_log_propose(cn->log, p, n, tag);
 }
 
+int cluster_node_barrier(cluster_node *cn, void (*cb)(void *ctx, int status), void *ctx)
+{
+    return cn->log ? repl_raft_barrier(cn->log, cb, ctx) : REPL_RAFT_ESHUTDOWN;
+}
+
 static bool sink_fd(void *ctx, const void *p, size_t n)
 {
     int fd = *(int *)ctx;

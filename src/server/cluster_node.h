@@ -106,6 +106,10 @@ void cluster_node_set_records(cluster_node *cn, const cluster_records_hooks *h);
 /* Propose one entry (copied) to the raft log: false if this node does not
  * lead or the log refuses it now. tag has CLUSTER_NODE_TAG_RECORDS set. */
 bool cluster_node_propose(cluster_node *cn, const uint8_t *p, size_t n, uint64_t tag);
+/* On the leader: a raft barrier (repl_raft_barrier), whose entry also
+ * tells the followers at once how far the log is committed (else they
+ * learn it at the next heartbeat). 0 (cb will run) or a REPL_RAFT_* code. */
+int cluster_node_barrier(cluster_node *cn, void (*cb)(void *ctx, int status), void *ctx);
 
 /* The links themselves (cluster/peer.h: send, pause/resume, up, stats);
  * NULL after cluster_node_close. */

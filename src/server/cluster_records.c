@@ -56,6 +56,9 @@ struct cluster_records {
     uint64_t sent_ms; /* when batches[0] was last sent */
     size_t pending;
     bool refusing; /* after a failure: until a leader is known */
+    /* The leader applied another node's batch: a barrier tells that node
+     * the commit at once (one in flight; `again`: another after it). */
+    bool barrier_busy, barrier_again;
     uint64_t next_tag;
     records_dedup dedup;
     buf dedup_enc; /* dedup encoded, for the snapshot child (which may not allocate) */
@@ -180,13 +183,16 @@ static void fail_all(cluster_records *cr, const char *why)
     uv_prepare_stop(&cr->flush);
     cr->incarnation = 0;
     cr->refusing = cluster_node_leader(cr->cn) == 0;
-    if (cr->seq > cr->applied) {
+    /* Settled before the broker hears of it: closing a connection may
+     * publish a will, whose record starts the next incarnation. */
+    uint64_t durable = cr->applied, lost = cr->seq - cr->applied;
+    cr->applied = cr->seq;
+    if (lost) {
         log_warn("cluster: %" PRIu64 " broker record(s) not replicated (%s); the clients waiting for them are "
                  "disconnected",
-                 cr->seq - cr->applied, why);
-        broker_persist_failed(cr->b, cr->applied, why);
+                 lost, why);
+        broker_persist_failed(cr->b, durable, why);
     }
-    cr->applied = cr->seq;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -254,6 +260,30 @@ static void dedup_changed(cluster_records *cr)
     records_dedup_encode(&cr->dedup, &cr->dedup_enc);
 }
 
+static void request_barrier(cluster_records *cr);
+
+static void barrier_done(void *ctx, int status)
+{
+    cluster_records *cr = ctx;
+    (void)status; /* lost leadership: the new leader's own barrier tells */
+    cr->barrier_busy = false;
+    if (cr->barrier_again && !cr->closed) request_barrier(cr);
+}
+
+/* Followers learn how far the log is committed with the leader's next
+ * append; without one, at its next heartbeat: a barrier entry is that
+ * append, so an origin applies its batch (and sends its PUBACKs) about a
+ * round trip after the leader did, not a heartbeat later. */
+static void request_barrier(cluster_records *cr)
+{
+    if (cr->barrier_busy) {
+        cr->barrier_again = true;
+        return;
+    }
+    cr->barrier_again = false;
+    cr->barrier_busy = cluster_node_barrier(cr->cn, barrier_done, cr) == 0;
+}
+
 static void on_commit(void *ctx, uint64_t index, const uint8_t *p, size_t n, uint64_t tag)
 {
     cluster_records *cr = ctx;
@@ -269,6 +299,7 @@ static void on_commit(void *ctx, uint64_t index, const uint8_t *p, size_t n, uin
         apply_records(cr, &e, index);
         records_dedup_note(&cr->dedup, &e);
         dedup_changed(cr);
+        if (e.origin != cr->self && cluster_node_is_leader(cr->cn)) request_barrier(cr);
     } else if (v == RECORDS_GAP) {
         log_debug("cluster: broker records %" PRIu64 "+%u of node %" PRIu64 " arrived before earlier ones; skipped",
                   e.first, e.count, e.origin);
