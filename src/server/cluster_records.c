@@ -50,7 +50,7 @@ struct cluster_records {
     uint64_t seq;     /* the broker seq of the last record appended */
     uint64_t applied; /* the broker seq of the last record of ours applied here */
     buf open;         /* the batch being filled (empty: none) */
-    batch *batches;   /* ring would do; a few batches at most in practice */
+    batch *batches;   /* a few at most in practice (one per loop iteration in flight) */
     uint32_t n, cap;
     uint32_t n_sent;  /* batches[0..n_sent) were sent since the last (re)start of sending */
     uint64_t sent_ms; /* when batches[0] was last sent */
@@ -66,13 +66,28 @@ struct cluster_records {
     staged *stage;
     uint32_t n_stage, cap_stage;
     records_dedup stage_dedup;
-    bool stage_bad;
     uv_prepare_t flush;
     uv_timer_t tick;
     int closing;
     bool closed;
     uint64_t warned_big_ms;
 };
+
+#ifndef NDEBUG
+/* The invariants of the header comment (O(batches)). */
+static bool records_check(const cluster_records *cr)
+{
+    size_t bytes = cr->open.len;
+    uint64_t prev = cr->applied;
+    for (uint32_t i = 0; i < cr->n; i++) {
+        if (cr->batches[i].last <= prev) return false;
+        prev = cr->batches[i].last;
+        bytes += cr->batches[i].entry.len;
+    }
+    return bytes == cr->pending && cr->n_sent <= cr->n && prev <= cr->seq && cr->applied <= cr->seq &&
+           (cr->open.len || prev == cr->seq);
+}
+#endif
 
 /* --- sending -------------------------------------------------------------------- */
 
@@ -168,7 +183,9 @@ static uint64_t sink_append(void *ctx, uint8_t type, const uint8_t *p, size_t n)
     size_t before = cr->open.len;
     records_entry_add(&cr->open, type, p, n);
     cr->pending += cr->open.len - before;
-    return ++cr->seq;
+    ++cr->seq;
+    assert(records_check(cr));
+    return cr->seq;
 }
 
 /* Every unapplied record of this incarnation is given up: the broker
@@ -242,6 +259,7 @@ static void ours_applied(cluster_records *cr, uint64_t last)
     cr->n_sent = cr->n_sent > k ? cr->n_sent - k : 0;
     cr->sent_ms = uv_now(cr->loop);
     cr->applied = seq;
+    assert(records_check(cr));
     broker_persist_committed(cr->b, seq);
 }
 

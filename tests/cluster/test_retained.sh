@@ -8,22 +8,26 @@
 # acknowledged by a minority.
 #
 #   test_retained.sh [TEST...]
+#
+# test_partition_converge runs with every node in its own network
+# namespace (tests/cluster/netns_lib.sh: needs root, skipped (77) without).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/cluster_lib.sh"
+. "$HERE/netns_lib.sh"
 
 # A retained QoS 1 publish (or a clear: VALUE "") on node I; its exit status.
 rpub() { # node topic value [timeout s]
     local args=(-m "$3")
     [[ -n "$3" ]] || args=(-n)
-    timeout "${4:-30}" mosquitto_pub -h 127.0.0.1 -p "${CL_MQTT[$1]}" -V mqttv5 -q 1 -r -t "$2" "${args[@]}" \
-        2>>"$CL_DIR/pub.err"
+    (cl_exec_client timeout "${4:-30}" mosquitto_pub -h "$(cl_host "$1")" -p "${CL_MQTT[$1]}" -V mqttv5 -q 1 -r \
+        -t "$2" "${args[@]}") 2>>"$CL_DIR/pub.err"
 }
 
 # What a new subscriber on node I gets as retained for FILTER: lines
 # "topic payload", sorted ("" if none within a second).
 rget() { # node filter
-    timeout 10 mosquitto_sub -h 127.0.0.1 -p "${CL_MQTT[$1]}" -V mqttv5 -t "$2" -v -W 1 --retained-only \
-        2>/dev/null | sort
+    (cl_exec_client timeout 10 mosquitto_sub -h "$(cl_host "$1")" -p "${CL_MQTT[$1]}" -V mqttv5 -t "$2" -v -W 1 \
+        --retained-only) 2>/dev/null | sort
 }
 
 # Wait until node I's retained set for FILTER is EXPECTED (at most MS).
@@ -155,6 +159,34 @@ test_minority_no_ack() {
     expect_everywhere r/m2 "r/m2 back"
 }
 
+# The leader cut off from the others: its retained QoS 1 publish is not
+# acknowledged; the majority elects a leader and takes retained publishes;
+# healed, every node has the majority's value (the minority's record never
+# committed: its own leader's log entry is replaced by the new leader's).
+test_partition_converge() {
+    local l others="" i nl rc
+    rpub 1 r/p "before" || cl_fail "publish before the partition"
+    expect_everywhere r/p "r/p before"
+    l=$(cl_leader)
+    for ((i = 1; i <= CL_N; i++)); do ((i == l)) || others+=" $i"; done
+    cl_isolate "$l"
+    cl_note "node $l (leader) isolated from$others"
+    rpub "$l" r/p "minority" 40 &
+    local wpid=$!
+    nl=$(cl_wait_leader_in "$others" 20000) || cl_fail "no leader on the majority side"
+    for i in $others; do rpub "$i" r/p "majority$i" || cl_fail "publish on node $i (majority) failed"; done
+    wait "$wpid"
+    rc=$?
+    ((rc != 0 && rc != 124)) || cl_fail "the isolated leader's retained publish: exit $rc (acknowledged, or no answer in 40 s)"
+    cl_heal
+    local want
+    want=$(rget "$nl" r/p)
+    [[ "$want" == "r/p majority"* ]] || cl_fail "node $nl (new leader): '$want'"
+    expect_everywhere r/p "$want"
+    rpub "$l" r/p2 "healed" || cl_fail "publish on node $l after healing"
+    expect_everywhere r/p2 "r/p2 healed"
+}
+
 command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null || {
     echo "skipped: needs mosquitto_pub and mosquitto_sub" >&2
     exit 77
@@ -164,10 +196,19 @@ tests=("$@")
     test_restart_and_snapshot test_minority_no_ack)
 rc=0
 plain=()
-for t in "${tests[@]}"; do [[ "$t" == test_restart_and_snapshot ]] || plain+=("$t"); done
+for t in "${tests[@]}"; do
+    [[ "$t" == test_restart_and_snapshot || "$t" == test_partition_converge ]] || plain+=("$t")
+done
 ((${#plain[@]} == 0)) || cl_run_tests "${plain[@]}" || rc=1
 if [[ " ${tests[*]} " == *" test_restart_and_snapshot "* ]]; then
     CL_EXTRA=("snapshot_entries: 64")
     cl_run_tests test_restart_and_snapshot || rc=1
+fi
+if [[ " ${tests[*]} " == *" test_partition_converge "* ]]; then
+    trap cl_cleanup EXIT
+    trap 'exit 143' TERM INT HUP
+    CL_EXTRA=()
+    ns_setup 3
+    cl_run_tests test_partition_converge || rc=1
 fi
 exit "$rc"
