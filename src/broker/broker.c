@@ -142,7 +142,9 @@ void broker_get_queue_stats(const broker *b, broker_queue_stats *out)
 
 route_result broker_ingest(broker *b, msg *m, session *origin, client *publisher)
 {
-    if (m->retain) {
+    if (m->retain && broker__persist_retained_replicated(b, m->topic)) {
+        broker__retain_persist(b, m); /* cluster mode: changed on every node when committed */
+    } else if (m->retain) {
         /* MQTT-3.3.1-6/-10: an empty payload clears; it is still routed. */
         bool had = !m->payload.len && b->persist && retain_store_get(b->retained, m->topic);
         if (m->payload.len) retain_store_set(b->retained, m->topic, broker__msg_ref(m));

@@ -81,6 +81,14 @@ typedef struct broker_persist_select {
      * include); called with session_match_ctx, which must outlive the broker. */
     bool (*session_match)(void *ctx, mqtt_bytes client_id);
     void *session_match_ctx;
+    /* Cluster mode (src/server/cluster_records.h): the records are
+     * replicated state, applied with broker_persist_apply when the
+     * replicated log commits them, on every node in commit order, this
+     * one included. Appending a RETAIN record then leaves the retained
+     * store as it is (the change comes back when committed), and a clear
+     * is appended even if the topic holds nothing here (another node's set
+     * may be on its way). */
+    bool apply_on_commit;
 } broker_persist_select;
 
 /* Turn durability on (before replay and before any client connects).
@@ -96,6 +104,18 @@ void broker_persist_failed(broker *b, uint64_t durable, const char *why);
 /* Replay one record (at start, in log order). NULL, or a short static
  * text saying why the record is corrupt (the server refuses to start). */
 const char *broker_persist_replay(broker *b, uint8_t type, const uint8_t *p, size_t n);
+
+/* Cluster mode (apply_on_commit): apply one committed record at run
+ * time, on every node, in commit order. NULL, or a short static text
+ * saying why it was not applied (then nothing changed). RETAIN records
+ * only in this phase: session records are refused ("session records are
+ * not replicated"); see src/server/cluster_records.h for what phase 2
+ * adds. */
+const char *broker_persist_apply(broker *b, uint8_t type, const uint8_t *p, size_t n);
+/* Cluster mode: a raft snapshot replaces the replicated state: drop it
+ * (the retained messages of selected topics) before the snapshot's
+ * records are applied with broker_persist_apply. */
+void broker_persist_reset(broker *b);
 
 /* Check one record without a broker (mqstated persistence check): NULL,
  * or why it is corrupt. RETAIN records are decoded strictly; session

@@ -493,6 +493,9 @@ typedef struct broker_persist broker_persist;
  * client id durable (when its expiry is not 0)? false when persistence is off. */
 bool broker__persist_retained_selected(const broker *b, mqtt_bytes topic);
 bool broker__persist_session_selected(const broker *b, mqtt_bytes client_id);
+/* Cluster mode: is the retained message of `topic` replicated (changed
+ * only when its record is applied, broker_persist_apply)? */
+bool broker__persist_retained_replicated(const broker *b, mqtt_bytes topic);
 /* The sink refuses records now: QoS 1/2 PUBLISHes that would append
  * records are refused (0x97) without being routed. */
 bool broker__persist_refusing(const broker *b);
@@ -557,6 +560,8 @@ bool broker__retain_snapshot(const broker *b, broker_persist_write_fn fn, void *
 /* broker_ingest changed the retained message of m->topic (set or cleared):
  * append its record if the topic is selected. */
 void broker__retain_persist(broker *b, const msg *m);
+/* broker_persist_reset: clear the retained messages of selected topics. */
+void broker__retain_reset(broker *b);
 /* The RETAIN record (layout in persist_retain.c). An empty payload is a
  * clear (then qos 0, no properties, deadline 0). */
 typedef struct retain_rec {

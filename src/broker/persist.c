@@ -29,6 +29,7 @@ struct broker_persist {
     broker_persist_would_append_fn session_would_append;
     uint64_t last; /* last sequence number appended (committed: b->hold.done[HOLD_PERSIST]) */
     bool refused;  /* the last append was refused (until one is taken) */
+    bool apply_on_commit; /* cluster mode: broker_persist_select.apply_on_commit */
     client *dispatching;
     buf scratch;
 };
@@ -52,6 +53,7 @@ void broker_set_persistence(broker *b, const broker_persist_sink *sink, const br
     }
     p->session_match = sel->session_match;
     p->session_match_ctx = sel->session_match_ctx;
+    p->apply_on_commit = sel->apply_on_commit;
     b->persist = p;
 }
 
@@ -79,6 +81,11 @@ bool broker__persist_retained_selected(const broker *b, mqtt_bytes topic)
     for (uint32_t i = 0; i < p->n_retained_topics; i++)
         if (topic_filter_matches(p->retained_topics[i], topic)) return true;
     return false;
+}
+
+bool broker__persist_retained_replicated(const broker *b, mqtt_bytes topic)
+{
+    return b->persist && b->persist->apply_on_commit && broker__persist_retained_selected(b, topic);
 }
 
 bool broker__persist_session_selected(const broker *b, mqtt_bytes client_id)
@@ -202,6 +209,20 @@ const char *broker_persist_replay(broker *b, uint8_t type, const uint8_t *rec, s
     if (type == BROKER_REC_RETAIN) return broker__retain_replay(b, rec, n);
     if (type > BROKER_REC_RETAIN && type <= BROKER_REC_LAST) return broker__session_replay(b, type, rec, n);
     return "not a broker record type";
+}
+
+const char *broker_persist_apply(broker *b, uint8_t type, const uint8_t *rec, size_t n)
+{
+    assert(b->persist && b->persist->apply_on_commit);
+    if (type == BROKER_REC_RETAIN) return broker__retain_replay(b, rec, n); /* the same change as at replay */
+    if (type > BROKER_REC_RETAIN && type <= BROKER_REC_LAST) return "session records are not replicated";
+    return "not a broker record type";
+}
+
+void broker_persist_reset(broker *b)
+{
+    assert(b->persist && b->persist->apply_on_commit);
+    broker__retain_reset(b);
 }
 
 const char *broker_persist_check(uint8_t type, const uint8_t *rec, size_t n)

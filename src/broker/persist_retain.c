@@ -71,9 +71,9 @@ void broker__retain_persist(broker *b, const msg *m)
     buf *enc = broker__persist_scratch(b);
     enc->len = 0;
     broker__retain_rec_encode(enc, &r);
-    /* A refusal (0) leaves the message retained in memory only: a QoS 1/2
-     * publisher was refused before (broker__persist_refusing), a QoS 0
-     * one was promised nothing. */
+    /* A refusal (0) leaves the message retained in memory only (in
+     * cluster mode: not retained at all): a QoS 1/2 publisher was refused
+     * before (broker__persist_refusing), a QoS 0 one was promised nothing. */
     (void)broker__persist_append(b, BROKER_REC_RETAIN, enc->data, enc->len);
     buf_shrink(enc, 65536);
 }
@@ -94,6 +94,35 @@ const char *broker__retain_replay(broker *b, const uint8_t *p, size_t n)
     m->expiry_at = expiry_at;
     retain_store_set(b->retained, r.topic, m); /* the store takes the reference */
     return NULL;
+}
+
+/* The topics to clear, gathered first: a walk may not change the store. */
+typedef struct reset_walk {
+    const broker *b;
+    buf topics; /* u32 length + topic, each */
+} reset_walk;
+
+static bool reset_note(void *ctx, mqtt_bytes topic, void *value)
+{
+    (void)value;
+    reset_walk *w = ctx;
+    if (!broker__persist_retained_selected(w->b, topic)) return true; /* this node's own ($SYS) */
+    buf_append_u32le(&w->topics, topic.len);
+    buf_append(&w->topics, topic.data, topic.len);
+    return true;
+}
+
+void broker__retain_reset(broker *b)
+{
+    reset_walk w = {.b = b};
+    retain_store_foreach(b->retained, reset_note, &w);
+    le_reader rd = le_reader_of(w.topics.data, w.topics.len);
+    while (rd.n) {
+        mqtt_bytes t;
+        t.data = le_get_lenbytes(&rd, &t.len);
+        retain_store_set(b->retained, t, NULL);
+    }
+    buf_free(&w.topics);
 }
 
 /* --- snapshot (in the forked child: no allocation) ------------------------------ */

@@ -45,7 +45,7 @@ static bool snap_write(void *ctx, uint8_t type, const broker_persist_piece *piec
     return a->emit(a->emit_ctx, type, sp, n);
 }
 
-static bool on_snapshot(void *ctx, snapshot_emit_fn emit, void *emit_ctx)
+bool broker_log_snapshot(void *ctx, snapshot_emit_fn emit, void *emit_ctx)
 {
     snap_adapter a = {emit, emit_ctx};
     return broker_persist_snapshot(ctx, snap_write, &a);
@@ -56,7 +56,7 @@ void broker_log_bind(broker *b, store_log *sl, const broker_persist_select *sel)
     broker_persist_sink sink = {.append = sink_append, .accepting = sink_accepting, .ctx = sl};
     broker_set_persistence(b, &sink, sel);
     store_log_local l = {
-        .committed = on_committed, .failed = on_failed, .replay = on_replay, .snapshot = on_snapshot, .ctx = b};
+        .committed = on_committed, .failed = on_failed, .replay = on_replay, .snapshot = broker_log_snapshot, .ctx = b};
     store_log_set_local(sl, &l);
 }
 

@@ -13,6 +13,11 @@
  * by the broker. */
 void broker_log_bind(broker *b, store_log *sl, const broker_persist_select *sel);
 
+/* A snapshot_locals_fn (store/snapshot.h; ctx: the broker): the broker's
+ * durable state as LOCL records (in the forked child: no allocation).
+ * Also the raft snapshot's (server/cluster_records.c). */
+bool broker_log_snapshot(void *b, snapshot_emit_fn emit, void *emit_ctx);
+
 /* After the replay: end it and log what was restored. */
 void broker_log_replay_done(broker *b);
 

@@ -20,6 +20,7 @@
 #include "repl/raft_log.h"
 #include "server/cluster_read.h"
 #include "server/store_log.h"
+#include "store/record.h"
 #include "store/snapshot.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -63,6 +64,7 @@ struct cluster_node {
         void *ctx;
     } status[CLUSTER_LINK_USERS_MAX]; /* cluster_node_add_status */
     unsigned n_status;
+    cluster_records_hooks records; /* cluster_node_set_records; on_commit NULL: none */
 };
 
 /* --- node links ---------------------------------------------------------------- */
@@ -365,16 +367,40 @@ typedef struct snap_job {
     pid_t pid;
 } snap_job;
 
+/* Entries are the store bridge's but those marked as the broker's records. */
 static void node_commit(void *ctx, uint64_t index, const uint8_t *rec, size_t len, uint64_t tag)
 {
     cluster_node *cn = ctx;
-    cn->on_commit(cn->log_ctx, index, rec, len, tag);
+    if (cn->records.on_commit && len && rec[0] == cn->records.marker)
+        cn->records.on_commit(cn->records.ctx, index, rec, len, tag);
+    else cn->on_commit(cn->log_ctx, index, rec, len, tag);
 }
 
 static void node_fail(void *ctx, uint64_t tag, const char *why)
 {
     cluster_node *cn = ctx;
+    if (tag & CLUSTER_NODE_TAG_RECORDS) {
+        if (cn->records.on_fail) cn->records.on_fail(cn->records.ctx, tag, why);
+        return;
+    }
     cn->on_fail(cn->log_ctx, tag, why);
+}
+
+void cluster_node_set_records(cluster_node *cn, const cluster_records_hooks *h)
+{
+    assert(!cn->records.on_commit && !cn->log && h->on_commit && h->marker != STORE_RECORD_FORMAT);
+    cn->records = *h;
+}
+
+bool cluster_node_propose(cluster_node *cn, const uint8_t *p, size_t n, uint64_t tag)
+{
+    assert(tag & CLUSTER_NODE_TAG_RECORDS);
+    return cn->log && cn->is_leader && repl_log_propose(cn->log, p, n, tag);
+}
+
+int cluster_node_barrier(cluster_node *cn, void (*cb)(void *ctx, int status), void *ctx)
+{
+    return cn->log ? repl_raft_barrier(cn->log, cb, ctx) : REPL_RAFT_ESHUTDOWN;
 }
 
 static bool sink_fd(void *ctx, const void *p, size_t n)
@@ -409,7 +435,7 @@ static int on_snapshot(void *ctx, repl_raft_snapshot_out *out)
     }
     if (pid == 0) { /* the child: no libuv, no allocation, no logging */
         close(p[0]);
-        bool ok = store_snapshot_write(cn->svc, 0, sink_fd, &p[1]);
+        bool ok = store_snapshot_write_ext(cn->svc, 0, cn->records.locals, cn->records.ctx, sink_fd, &p[1]);
         _exit(ok && close(p[1]) == 0 ? 0 : 1);
     }
     close(p[1]);
@@ -452,7 +478,10 @@ static bool on_restore(void *ctx, const uint8_t *data, size_t len)
     cluster_node *cn = ctx;
     char err[256];
     uint64_t index;
-    store_install r = store_service_install_snapshot(cn->svc, data, len, &index, err, sizeof err);
+    store_install r = store_service_install_snapshot_ext(cn->svc, data, len, &index, cn->records.local, cn->records.ctx,
+                                                         err, sizeof err);
+    if (cn->records.installed && r != STORE_INSTALL_BROKEN)
+        cn->records.installed(cn->records.ctx, r == STORE_INSTALL_OK);
     if (r == STORE_INSTALL_OK) {
         log_info("cluster: state store snapshot installed (%zu bytes)", len);
         return true;
@@ -479,6 +508,7 @@ static void on_role(void *ctx, bool is_leader, uint64_t leader_id, const char *a
     cn->leader_id = leader_id;
     if (cn->ready) ops_ready_set(cn->ready, cn->ready_id, leader_id != 0);
     if (cn->sb) store_bridge_cluster_role(cn->sb, is_leader, leader_id);
+    if (cn->records.on_role) cn->records.on_role(cn->records.ctx, is_leader, leader_id);
 }
 
 /* --- life cycle ------------------------------------------------------------------ */

@@ -27,6 +27,7 @@
 #include "server/store_bridge.h"
 #include "store/service.h"
 #include "util/buf.h"
+#include "store/snapshot.h"
 
 /* Node link frame types (cluster/peer.h: user types from PEER_TYPE_USER):
  * payload = u64 request id (little-endian) + store/request_wire.h bytes. */
@@ -82,6 +83,41 @@ void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u);
  * ",\"key\":value" members to the node's JSON object. At most
  * CLUSTER_LINK_USERS_MAX; register before the loop runs. */
 void cluster_node_add_status(cluster_node *cn, void (*fn)(void *ctx, buf *out), void *ctx);
+/* --- the broker's records in the raft log (server/cluster_records.h) --------
+ *
+ * Committed entries whose first byte is `marker` (never a state store
+ * record's, STORE_RECORD_FORMAT) go to on_commit instead of the store
+ * bridge; proposals made with cluster_node_propose carry a tag with
+ * CLUSTER_NODE_TAG_RECORDS set, and their failures go to on_fail. on_role:
+ * the leader changed (as on_role of raft_log.h). The raft snapshot carries
+ * the records' state in the state store snapshot's LOCL section
+ * (store/snapshot.h): `locals` writes it (in the forked child: no
+ * allocation); a snapshot is installed whole or not at all: `local` gets
+ * each LOCL record (borrowed until `installed`) while the store's part
+ * loads and may refuse one (the snapshot is then a writer's bug: the node
+ * stops, as for a store part that does not load), then `installed(ok)`
+ * says whether the store's part was installed (false: refused, nothing
+ * changed). Set once, before cluster_node_log (a snapshot in the
+ * directory is installed while the log starts). */
+#define CLUSTER_NODE_TAG_RECORDS (UINT64_C(1) << 63)
+typedef struct cluster_records_hooks {
+    uint8_t marker;
+    void (*on_commit)(void *ctx, uint64_t index, const uint8_t *p, size_t n, uint64_t tag);
+    void (*on_fail)(void *ctx, uint64_t tag, const char *why);
+    void (*on_role)(void *ctx, bool is_leader, uint64_t leader_id);
+    bool (*locals)(void *ctx, snapshot_emit_fn emit, void *emit_ctx);
+    const char *(*local)(void *ctx, uint8_t type, const uint8_t *p, size_t n);
+    void (*installed)(void *ctx, bool ok);
+    void *ctx;
+} cluster_records_hooks;
+void cluster_node_set_records(cluster_node *cn, const cluster_records_hooks *h);
+/* Propose one entry (copied) to the raft log: false if this node does not
+ * lead or the log refuses it now. tag has CLUSTER_NODE_TAG_RECORDS set. */
+bool cluster_node_propose(cluster_node *cn, const uint8_t *p, size_t n, uint64_t tag);
+/* On the leader: a raft barrier (repl_raft_barrier), whose entry also
+ * tells the followers at once how far the log is committed (else they
+ * learn it at the next heartbeat). 0 (cb will run) or a REPL_RAFT_* code. */
+int cluster_node_barrier(cluster_node *cn, void (*cb)(void *ctx, int status), void *ctx);
 
 /* The links themselves (cluster/peer.h: send, pause/resume, up, stats);
  * NULL after cluster_node_close. */

@@ -12,6 +12,7 @@
 #include "server/authz_guard.h"
 #include "server/check_config.h"
 #include "server/cluster_node.h"
+#include "server/cluster_records.h"
 #include "server/cluster_route.h"
 #include "server/config.h"
 #include "server/config_reload.h"
@@ -44,10 +45,11 @@ typedef struct server {
     net *net;
     broker *broker;
     store_bridge *store;
-    store_log *slog;       /* NULL: no persistence.dir, or a cluster */
-    cluster_node *cluster; /* NULL: one node (no cluster: section) */
-    cluster_route *route;  /* cross-node pub/sub (with cluster) */
-    bool leaving;          /* a first SIGTERM/SIGINT started cluster_node_leave */
+    store_log *slog;          /* NULL: no persistence.dir, or a cluster */
+    cluster_node *cluster;    /* NULL: one node (no cluster: section) */
+    cluster_records *records; /* the broker's records through raft (with cluster) */
+    cluster_route *route;     /* cross-node pub/sub (with cluster) */
+    bool leaving;             /* a first SIGTERM/SIGINT started cluster_node_leave */
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
@@ -193,6 +195,7 @@ static void server_stop(server *s)
     cluster_route_close(s->route);
     authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
+    cluster_records_close(s->records);
     cluster_node_close(s->cluster); /* after the bridge: its pending writes fail "shutting down" */
     store_log_shutdown(s->slog);    /* after the bridge's last flush */
     net_shutdown(s->net);
@@ -320,6 +323,7 @@ static int run(config *cfg, const options *o)
     if (cfg->cluster.enabled) { /* the raft log in DIR/raft is the store's log */
         s.cluster = cluster_node_new(&s.loop, &cfg->cluster, pc->dir, lerr, sizeof lerr);
         if (!s.cluster) log_error("%s", lerr);
+        else s.records = cluster_records_new(&s.loop, s.broker, s.cluster, cfg->cluster.request_wait_ms);
         log_ok = s.cluster != NULL;
         bc.log_new = cluster_node_log;
         bc.log_arg = s.cluster;
@@ -329,8 +333,9 @@ static int run(config *cfg, const options *o)
         snprintf(node_id, sizeof node_id, "%s-%" PRIu64, cfg->store.node_id, cfg->cluster.node_id);
         bc.store.node_id = node_id;
         if (config_broker_durable(pc))
-            log_warn("cluster: retained messages and sessions are kept in memory on each node (persistence.retained "
-                     "and .sessions apply to a single node only; docs/cluster.md)");
+            log_warn("cluster: every retained message is replicated through raft whatever persistence.retained says; "
+                     "sessions are kept in memory on each node (persistence.sessions applies to a single node only; "
+                     "docs/cluster.md)");
     } else if (pc->dir[0]) {
         s.slog = store_log_new(&s.loop, pc->dir, pc->fsync, lerr, sizeof lerr);
         if (!s.slog) log_error("%s", lerr);
@@ -403,6 +408,7 @@ static int run(config *cfg, const options *o)
     authz_guard_free(s.authz);
     security_free(s.sec);
     store_bridge_free(s.store);
+    cluster_records_free(s.records);
     cluster_node_free(s.cluster);
     cluster_route_free(s.route);
     store_log_free(s.slog);

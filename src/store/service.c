@@ -194,11 +194,17 @@ static void watch_publish(store_service *s, watch_set *w)
 store_install store_service_install_snapshot(store_service *s, const uint8_t *p, size_t n, uint64_t *last_index,
                                              char *err, size_t errlen)
 {
+    return store_service_install_snapshot_ext(s, p, n, last_index, NULL, NULL, err, errlen);
+}
+
+store_install store_service_install_snapshot_ext(store_service *s, const uint8_t *p, size_t n, uint64_t *last_index,
+                                                 snapshot_local_fn on_local, void *local_ctx, char *err, size_t errlen)
+{
     if (!store_snapshot_verify(p, n, err, errlen)) return STORE_INSTALL_REFUSED;
     watch_set w = {.s = s};
     notify_registry_foreach_key(s->reg, watch_note, &w);
     store_service_reset(s);
-    bool ok = store_snapshot_load(s, p, n, last_index, err, errlen);
+    bool ok = store_snapshot_load_ext(s, p, n, last_index, on_local, local_ctx, err, errlen);
     if (!ok) store_service_reset(s); /* it holds part of the snapshot */
     watch_publish(s, &w);
     buf_free(&w.bytes);

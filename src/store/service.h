@@ -221,6 +221,14 @@ void store_service_apply(store_service *s, const store_record *r, store_reply *o
 typedef enum store_install { STORE_INSTALL_OK, STORE_INSTALL_REFUSED, STORE_INSTALL_BROKEN } store_install;
 store_install store_service_install_snapshot(store_service *s, const uint8_t *p, size_t n, uint64_t *last_index,
                                              char *err, size_t errlen);
+/* The same, handing each record of the snapshot's LOCL section (the
+ * node's other replicated state, store/snapshot.h) to on_local as it
+ * loads, after the store's sections: a record on_local refuses makes the
+ * load fail (BROKEN). on_local NULL: the records are checked and skipped. */
+store_install store_service_install_snapshot_ext(store_service *s, const uint8_t *p, size_t n, uint64_t *last_index,
+                                                 const char *(*on_local)(void *ctx, uint8_t type, const uint8_t *p,
+                                                                         size_t n),
+                                                 void *local_ctx, char *err, size_t errlen);
 /* While quiet, apply notifies no KEYNOTIFY watcher (a cluster node
  * re-applying, after a restart, the entries its own log held: history
  * that happened before any of this process's watchers registered). */

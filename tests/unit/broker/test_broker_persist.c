@@ -37,6 +37,7 @@ typedef struct fixture {
     rec recs[MAX_RECS];
     uint64_t n_recs;
     bool refuse;
+    bool replicated; /* apply_on_commit (cluster mode) */
 } fixture;
 
 static mqtt_bytes B(const char *s) { return (mqtt_bytes){(const uint8_t *)s, (uint32_t)strlen(s)}; }
@@ -89,13 +90,15 @@ static void make_broker(fixture *f, broker_persist_mode mode, const mqtt_bytes *
     broker_limits_default(&l);
     f->b = broker_new(&f->loop, &l, &server_principal_ops);
     broker_persist_sink sink = {.append = sink_append, .accepting = sink_accepting, .ctx = f};
-    broker_persist_select sel = {.retained = mode, .retained_topics = topics, .n_retained_topics = n};
+    broker_persist_select sel = {
+        .retained = mode, .retained_topics = topics, .n_retained_topics = n, .apply_on_commit = f->replicated};
     broker_set_persistence(f->b, &sink, &sel);
 }
 
-static int setup(void **state)
+static int setup_with(void **state, bool replicated)
 {
     fixture *f = xcalloc(1, sizeof *f);
+    f->replicated = replicated;
     uv_loop_init(&f->loop);
     f->n = net_new(&f->loop);
     make_broker(f, BROKER_PERSIST_ALL, NULL, 0);
@@ -109,6 +112,9 @@ static int setup(void **state)
     *state = f;
     return 0;
 }
+
+static int setup(void **state) { return setup_with(state, false); }
+static int setup_replicated(void **state) { return setup_with(state, true); }
 
 static int teardown(void **state)
 {
@@ -220,6 +226,41 @@ static void test_refusing_answers_0x97(void **state)
     wait_recs(f, 1);
     broker_persist_committed(f->b, 1);
     assert_int_equal(expect(f, MQTT_PUBACK, 4), 0x10);
+}
+
+/* Cluster mode (apply_on_commit): a retained publish changes nothing
+ * here until its record is applied (on every node, in commit order); a
+ * clear is appended even for an empty topic; $SYS topics stay local;
+ * reset drops the replicated messages only. */
+static void test_apply_on_commit(void **state)
+{
+    fixture *f = *state;
+    publish(f, "a", "one", 1, true, 1);
+    wait_recs(f, 1);
+    assert_null(retain_store_get(f->b->retained, B("a"))); /* not applied early */
+    tc_expect_silence(&f->loop, &f->c);
+    assert_null(broker_persist_apply(f->b, f->recs[0].type, f->recs[0].data.data, f->recs[0].data.len));
+    assert_non_null(retain_store_get(f->b->retained, B("a")));
+    broker_persist_committed(f->b, 1);
+    assert_int_equal(expect(f, MQTT_PUBACK, 1), 0x10);
+    publish(f, "empty", "", 1, true, 2); /* another node's set may be on its way */
+    wait_recs(f, 2);
+    retain_rec r;
+    assert_null(broker__retain_rec_decode(f->recs[1].data.data, f->recs[1].data.len, &r));
+    assert_int_equal(r.payload.len, 0);
+    assert_null(broker_persist_apply(f->b, f->recs[1].type, f->recs[1].data.data, f->recs[1].data.len));
+    broker_persist_committed(f->b, 2);
+    expect(f, MQTT_PUBACK, 2);
+    publish(f, "$SYS/mine", "local", 0, true, 0); /* each node's own: at once, no record */
+    tc_expect_silence(&f->loop, &f->c);
+    assert_int_equal(f->n_recs, 2);
+    assert_non_null(retain_store_get(f->b->retained, B("$SYS/mine")));
+    broker_persist_reset(f->b);
+    assert_null(retain_store_get(f->b->retained, B("a")));
+    assert_non_null(retain_store_get(f->b->retained, B("$SYS/mine")));
+    const uint8_t sess[] = {1, 0};
+    assert_non_null(broker_persist_apply(f->b, BROKER_REC_RETAIN + 1, sess, sizeof sess));
+    assert_non_null(broker_persist_apply(f->b, BROKER_REC_RETAIN, sess, sizeof sess)); /* corrupt */
 }
 
 static bool snap_collect(void *ctx, uint8_t type, const broker_persist_piece *pieces, unsigned n)
@@ -362,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failure_disconnects_waiting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusing_answers_0x97, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_and_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_on_commit, setup_replicated, teardown),
         cmocka_unit_test(test_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
