@@ -56,6 +56,11 @@ struct cluster_node {
     void *leave_ctx;
     cluster_link_user users[CLUSTER_LINK_USERS_MAX]; /* cluster_node_add_link_user */
     unsigned n_users;
+    struct {
+        cluster_status_fn fn;
+        void *ctx;
+    } status[CLUSTER_STATUS_USERS_MAX]; /* cluster_node_add_status */
+    unsigned n_status;
 };
 
 /* --- node links ---------------------------------------------------------------- */
@@ -111,6 +116,18 @@ void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u)
     for (unsigned i = 0; i < cn->n_users; i++) /* ranges never overlap */
         assert(u->last < cn->users[i].first || u->first > cn->users[i].last);
     cn->users[cn->n_users++] = *u;
+}
+
+void cluster_node_add_status(cluster_node *cn, cluster_status_fn fn, void *ctx)
+{
+    assert(cn->n_status < CLUSTER_STATUS_USERS_MAX && fn);
+    cn->status[cn->n_status].fn = fn;
+    cn->status[cn->n_status++].ctx = ctx;
+}
+
+static void status_users(cluster_node *cn, uint64_t id, buf *out)
+{
+    for (unsigned i = 0; i < cn->n_status; i++) cn->status[i].fn(cn->status[i].ctx, id, out);
 }
 
 struct peer_net *cluster_node_links(cluster_node *cn) { return cn->net; }
@@ -263,6 +280,7 @@ static void op_status(void *ctx, bool digest, buf *out)
         if (st.state == REPL_RAFT_LEADER)
             json_add(out, ",\"match_index\":%" PRIu64 ",\"lag\":%" PRIu64, m->match_index,
                      st.last_index > m->match_index ? st.last_index - m->match_index : 0);
+        status_users(cn, m->id, out);
         buf_append(out, "}", 1);
     }
     buf_append(out, "]", 1);
@@ -271,6 +289,7 @@ static void op_status(void *ctx, bool digest, buf *out)
         uint64_t d = store_service_digest(cn->svc, &keys);
         json_add(out, ",\"keys\":%zu,\"digest\":\"%016" PRIx64 "\"", keys, d);
     }
+    status_users(cn, 0, out);
     buf_append(out, "}", 1);
 }
 

@@ -74,6 +74,14 @@ typedef struct cluster_link_user {
 } cluster_link_user;
 void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u);
 
+/* Figures of other parts in CLUSTER STATUS (docs/cluster.md "Operations"):
+ * `fn` appends JSON members (",\"name\":value"...) to the object of the
+ * member `id`, and (id 0) to the top-level object. At most
+ * CLUSTER_STATUS_USERS_MAX; register before the loop runs. */
+#define CLUSTER_STATUS_USERS_MAX 4
+typedef void (*cluster_status_fn)(void *ctx, uint64_t id, buf *out);
+void cluster_node_add_status(cluster_node *cn, cluster_status_fn fn, void *ctx);
+
 /* The links themselves (cluster/peer.h: send, pause/resume, up, stats);
  * NULL after cluster_node_close. */
 struct peer_net *cluster_node_links(cluster_node *cn);

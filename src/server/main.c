@@ -12,6 +12,7 @@
 #include "server/authz_guard.h"
 #include "server/check_config.h"
 #include "server/cluster_node.h"
+#include "server/cluster_session.h"
 #include "server/config.h"
 #include "server/config_reload.h"
 #include "server/log_setup.h"
@@ -46,6 +47,8 @@ typedef struct server {
     store_log *slog;       /* NULL: no persistence.dir, or a cluster */
     cluster_node *cluster; /* NULL: one node (no cluster: section) */
     bool leaving;          /* a first SIGTERM/SIGINT started cluster_node_leave */
+    /* The cluster-wide session registry (cluster_session.h); NULL: one node. */
+    cluster_session *csess;
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
     const struct options *opts;
@@ -186,6 +189,8 @@ static void server_stop(server *s)
 {
     metrics_shutdown(s->metrics);
     sys_topics_shutdown(s->sys);
+    /* BYE to the other nodes: our clients' wills are not published. */
+    cluster_session_shutdown(s->csess);
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
     authz_guard_shutdown(s->authz);
     store_bridge_shutdown(s->store);
@@ -352,6 +357,7 @@ static int run(config *cfg, const options *o)
     } else {
         s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
         if (s.cluster) cluster_node_attach(s.cluster, s.store);
+        if (s.cluster) s.csess = cluster_session_new(&s.loop, s.broker, s.cluster);
     }
     s.config_path = o->config_path;
     s.opts = o;
@@ -367,6 +373,7 @@ static int run(config *cfg, const options *o)
     int ready_listeners = ops_ready_add(&s.ready, "listeners");
     int ready_persistence = ops_ready_add(&s.ready, "persistence");
     if (s.cluster && s.store) cluster_node_metrics(s.cluster, &s.gauges, &s.ready);
+    if (s.csess) cluster_session_metrics(s.csess, &s.gauges);
     ops_ready_set(&s.ready, ready_persistence, s.store != NULL); /* the log was replayed in store_bridge_new */
     metrics_sources ms = {.net = s.net,
                           .broker = s.broker,
@@ -397,6 +404,7 @@ static int run(config *cfg, const options *o)
     authz_guard_free(s.authz);
     security_free(s.sec);
     store_bridge_free(s.store);
+    cluster_session_free(s.csess);
     cluster_node_free(s.cluster);
     store_log_free(s.slog);
     broker_free(s.broker);
