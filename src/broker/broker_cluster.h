@@ -49,6 +49,10 @@ typedef struct broker_cluster_hooks {
 /* Install (h != NULL, copied) or remove the hooks. */
 void broker_set_cluster_hooks(broker *b, const broker_cluster_hooks *h);
 
+/* Server-assigned client ids name this node ("mqs-<tag>-<hex>", at most
+ * 31 bytes), so that no two nodes assign the same one. 0: none (one node). */
+void broker_set_node_tag(broker *b, uint32_t tag);
+
 /* client_id connected on another node, later than any connection of it
  * here: its connection here (if any) gets DISCONNECT 0x8E (Session taken
  * over) and its will is published as for a takeover on one node (at once

@@ -12,6 +12,8 @@ void broker_set_cluster_hooks(broker *b, const broker_cluster_hooks *h)
     else memset(&b->cluster, 0, sizeof b->cluster);
 }
 
+void broker_set_node_tag(broker *b, uint32_t tag) { b->node_tag = tag; }
+
 static broker_will_info will_info(const will *w)
 {
     return (broker_will_info){.topic = w->m->topic,

@@ -111,11 +111,15 @@ static uint32_t negotiate_expiry(const broker_limits *l, const mqtt_connect *cn)
     return e < l->max_session_expiry ? e : l->max_session_expiry;
 }
 
-/* A server-assigned identifier, unique among current sessions. */
+/* A server-assigned identifier, unique among current sessions; in a
+ * cluster it names the node (broker_set_node_tag), so that two nodes never
+ * assign the same one (the registry would take one over by the other). */
 static void assign_id(broker *b, char *out, size_t size)
 {
     do {
-        snprintf(out, size, "mqs-%016" PRIx64, (broker_now() << 20) ^ ++b->next_client_no);
+        uint64_t v = (broker_now() << 20) ^ ++b->next_client_no;
+        if (b->node_tag) snprintf(out, size, "mqs-%" PRIu32 "-%016" PRIx64, b->node_tag, v);
+        else snprintf(out, size, "mqs-%016" PRIx64, v);
     } while (broker__session_find(b, (mqtt_bytes){(const uint8_t *)out, (uint32_t)strlen(out)}));
 }
 

@@ -652,6 +652,7 @@ struct broker {
     broker_persist *persist; /* owned; NULL: nothing is durable (persist.c) */
     /* broker_set_cluster_hooks (cluster.c); all NULL: none */
     broker_cluster_hooks cluster;
+    uint32_t node_tag; /* broker_set_node_tag; 0: none */
 };
 
 uint64_t broker_now(void);

@@ -699,6 +699,7 @@ cluster_session *cluster_session_new(uv_loop_t *loop, broker *b, cluster_node *c
     cluster_node_add_status(cn, status, cs);
     broker_cluster_hooks h = {hook_connected, hook_disconnected, hook_will_done, cs};
     broker_set_cluster_hooks(b, &h);
+    broker_set_node_tag(b, (uint32_t)cs->self); /* member ids fit 32 bits (config_cluster.c) */
     uv_timer_init(loop, &cs->tick);
     cs->tick.data = cs;
     uv_timer_start(&cs->tick, on_tick, TICK_MS, TICK_MS);
