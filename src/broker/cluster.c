@@ -61,8 +61,10 @@ bool broker_session_moved(broker *b, mqtt_bytes client_id, bool clean_start, con
 {
     session *s = broker__session_find(b, client_id);
     if (!s) return false;
-    /* Called from node-link frames, never inside a publish hook. */
-    if (s->c && s->c != b->hook_client) {
+    /* Called from node-link frames, never inside a publish hook (whose
+     * client must stay attached until the hook returns). */
+    if (s->c && s->c == b->hook_client) return false;
+    if (s->c) {
         log_info("client %.*s connected on another node: session taken over", (int)client_id.len,
                  (const char *)client_id.data);
         broker__client_takeover(s->c); /* DISCONNECT 0x8E; the will published now or held in s */

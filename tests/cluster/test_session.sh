@@ -50,6 +50,11 @@ bg_reset() {
     CL_BG_PIDS=()
 }
 
+# metric NODE NAME: the value of gauge NAME on NODE's /metrics (empty: none).
+metric() {
+    curl -s --max-time 5 "http://127.0.0.1:${CL_METRICS[$1]}/metrics" | awk -v n="$2" '$1 == n {print $2}'
+}
+
 lines() { grep -c -- "$2" "$CL_DIR/$1.out" 2>/dev/null; }
 
 # The same client id on node 2 takes the connection on node 1 over: 0x8E.
@@ -65,6 +70,8 @@ test_takeover() {
         sleep 0.2
     done
     [[ "$st" == *'{"id":1,'*'"connections":1,'* ]] || cl_fail "cluster status on node 3 does not show node 1's connection: $st"
+    [[ "$(metric 3 mqstated_cluster_session_remote_connections)" == 1 ]] ||
+        cl_fail "node 3's registry gauge is not 1: $(metric 3 mqstated_cluster_session_remote_connections)"
     hold 2 b -i dup -x 60
     wait_for "$CL_DIR/b.out" "connected present=0" 10000 || cl_fail "dup did not connect to node 2"
     wait_for "$CL_DIR/a.out" "disconnected rc=0x8e" 10000 ||
@@ -105,6 +112,8 @@ test_will_dead_node() {
     hold "$l" w -i w1 -x 60 -w will/w1 -m gone -q 1 -d 4
     wait_for "$CL_DIR/w.out" "connected" 10000 || cl_fail "w1 did not connect"
     sleep 1.5 # the other nodes learn of it
+    [[ "$(metric "$(cl_other "$l")" mqstated_cluster_session_remote_wills)" == 1 ]] ||
+        cl_fail "the will of w1 is not held by node $(cl_other "$l")"
     t0=$(cl_now_ms)
     cl_kill "$l"
     local deadline=$((t0 + 40000))
@@ -120,6 +129,11 @@ test_will_dead_node() {
     }
     cl_note "will received $((t1 - t0)) ms after the kill (delay 4 s)"
     ((t1 - t0 >= 3500)) || cl_fail "the will came $((t1 - t0)) ms after the kill, before its 4 s delay"
+    local i pub=0
+    for ((i = 1; i <= CL_N; i++)); do
+        cl_alive "$i" && pub=$((pub + $(metric "$i" mqstated_cluster_session_wills_published)))
+    done
+    ((pub == 1)) || cl_fail "$pub wills published (mqstated_cluster_session_wills_published), expected 1"
     sleep 3
     (($(lines s1 "will/w1") <= 1 && $(lines s2 "will/w1") <= 1)) ||
         cl_fail "a subscriber got the will more than once: $(cat "$CL_DIR/s1.out" "$CL_DIR/s2.out")"
