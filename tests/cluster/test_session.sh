@@ -253,7 +253,7 @@ test_will_unauthorized() {
 }
 
 if (($# == 0)); then
-    set -- test_takeover test_race test_will_dead_node test_will_reconnect test_normal_disconnect test_will_unauthorized
+    set -- test_takeover test_race test_will_dead_node test_will_reconnect test_normal_disconnect test_will_unauthorized \
         test_graceful_stop
 fi
 cl_run_tests "$@"
