@@ -84,6 +84,50 @@ test_takeover() {
     wait_for "$CL_DIR/b.out" "disconnected rc=0x8e" 10000 || cl_fail "node 2's connection was not taken over"
 }
 
+# The old connection's will on a takeover from another node follows the
+# single-node rules: a delayed will is cancelled when the new connection
+# continues the session (clean start 0), published at once when it starts
+# clean; a will without delay is published at once.
+test_takeover_will() {
+    bg_reset
+    sub 1 s1 "will/#"
+    hold 1 a -i tw1 -x 60 -w will/tw1 -m gone -d 30
+    hold 1 b -i tw2 -x 60 -w will/tw2 -m gone -d 30
+    hold 1 c -i tw3 -x 60 -w will/tw3 -m gone
+    wait_for "$CL_DIR/a.out" "connected" 10000 && wait_for "$CL_DIR/b.out" "connected" 10000 &&
+        wait_for "$CL_DIR/c.out" "connected" 10000 || cl_fail "tw1..3 did not connect"
+    sleep 1
+    hold 2 a2 -i tw1 -x 60    # continues the session: the delayed will is cancelled
+    hold 2 b2 -i tw2 -x 60 -c # clean start: published now
+    hold 3 c2 -i tw3 -x 60    # no delay: published now
+    wait_for "$CL_DIR/a.out" "disconnected rc=0x8e" 10000 || cl_fail "tw1 was not taken over"
+    wait_for "$CL_DIR/s1.out" "will/tw2 gone" 10000 || cl_fail "the will of tw2 (clean start takeover) was not published"
+    wait_for "$CL_DIR/s1.out" "will/tw3 gone" 10000 || cl_fail "the will of tw3 (no delay) was not published"
+    sleep 2
+    (($(lines s1 "will/tw1") == 0)) || cl_fail "the delayed will of tw1 was published although its session continued"
+    (($(lines s1 "will/tw2") == 1 && $(lines s1 "will/tw3") == 1)) || cl_fail "a will was published twice"
+}
+
+# A node killed and restarted within the confirmation time: its new
+# process is known to be another one, so its old clients' wills are
+# published all the same.
+test_will_restart() {
+    bg_reset
+    sub 2 s1 "will/#"
+    sub 3 s2 "will/#"
+    hold 1 w -i wr -x 60 -w will/wr -m gone
+    wait_for "$CL_DIR/w.out" "connected" 10000 || cl_fail "wr did not connect"
+    sleep 1.5
+    cl_kill 1
+    cl_start 1
+    local deadline=$(($(cl_now_ms) + 30000))
+    while (($(cl_now_ms) < deadline)); do
+        (($(lines s1 "will/wr") + $(lines s2 "will/wr") > 0)) && break
+        sleep 0.1
+    done
+    (($(lines s1 "will/wr") + $(lines s2 "will/wr") > 0)) || cl_fail "the will of wr was not published after its node restarted"
+}
+
 # Two connections of one client id racing on nodes 2 and 3: exactly one
 # survives, several rounds.
 test_race() {
@@ -253,7 +297,7 @@ test_will_unauthorized() {
 }
 
 if (($# == 0)); then
-    set -- test_takeover test_race test_will_dead_node test_will_reconnect test_normal_disconnect test_will_unauthorized \
-        test_graceful_stop
+    set -- test_takeover test_takeover_will test_race test_will_dead_node test_will_reconnect test_normal_disconnect test_will_unauthorized \
+        test_graceful_stop test_will_restart
 fi
 cl_run_tests "$@"
