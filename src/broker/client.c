@@ -108,7 +108,7 @@ static void detach_session(client *c, bool will, bool takeover)
     broker__session_keep_principal(s, c->who);
     c->who = NULL;
     /* Told before the session may end (went_offline). */
-    broker__cluster_disconnected(s);
+    broker__registry_disconnected(s);
     if (takeover) return; /* the new connection continues or ends it */
     broker__deliver_reshare_all(s, true);
     broker__session_went_offline(s);

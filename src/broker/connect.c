@@ -239,7 +239,7 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     b->stats.clients++;
     b->stats.connects++;
     send_connack(c, present, cn, expiry, assigned, ka_changed, ka);
-    broker__cluster_connected(c, cn->clean_start);
+    broker__registry_connected(c, cn->clean_start);
     broker__client_touch_timer(c);
     log_info("%s: client %.*s connected (user %s%.*s%s, MQTT %s, keep alive %u s, session %s)", net_conn_peer(c->conn),
              (int)id.len, (const char *)id.data, c->user ? "\"" : "", c->user ? (int)c->user->len : 6,

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
-#include "broker/broker_cluster.h"
+#include "broker/broker_registry.h"
 #include "broker/broker_persist.h"
 #include "util/heap.h"
 #include "broker/retain.h"
@@ -460,15 +460,15 @@ uint8_t broker__will_authorize(broker *b, mqtt_bytes client_id, const mqtt_bytes
 void broker__will_publish(broker *b, will *w, session *s, session *origin, const mqtt_bytes *username,
                           const struct principal *who);
 
-/* --- cluster.c: the cluster hooks (broker_cluster.h) ---------------------- */
+/* --- registry.c: the session registry hooks (broker_registry.h) ---------------------- */
 
 /* c's CONNECT was accepted (after the CONNACK). */
-void broker__cluster_connected(client *c, bool clean_start);
+void broker__registry_connected(client *c, bool clean_start);
 /* c's connection leaves session s (its will handled: published, held in
  * s, or dropped). */
-void broker__cluster_disconnected(session *s);
+void broker__registry_disconnected(session *s);
 /* The will held in s is gone (published, cancelled, dropped). */
-void broker__cluster_will_done(session *s);
+void broker__registry_will_done(session *s);
 
 /* --- alias.c -------------------------------------------------------------- */
 
@@ -650,8 +650,8 @@ struct broker {
     uint8_t hook_kick_rc;
     char *hook_kick_reason;  /* owned; NULL: none */
     broker_persist *persist; /* owned; NULL: nothing is durable (persist.c) */
-    /* broker_set_cluster_hooks (cluster.c); all NULL: none */
-    broker_cluster_hooks cluster;
+    /* broker_set_registry_hooks (registry.c); all NULL: none */
+    broker_registry_hooks registry;
     uint32_t node_tag; /* broker_set_node_tag; 0: none */
 };
 

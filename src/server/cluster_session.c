@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "broker/broker_cluster.h"
+#include "broker/broker_registry.h"
 #include "cluster/peer.h"
 #include "ops/gauges.h"
 #include "server/cluster_session_codec.h"
@@ -697,8 +697,8 @@ cluster_session *cluster_session_new(uv_loop_t *loop, broker *b, cluster_node *c
     cluster_link_user u = {CLUSTER_FRAME_SESSION_FIRST, CLUSTER_FRAME_SESSION_LAST, on_frame, on_peer, cs};
     cluster_node_add_link_user(cn, &u);
     cluster_node_add_status(cn, status, cs);
-    broker_cluster_hooks h = {hook_connected, hook_disconnected, hook_will_done, cs};
-    broker_set_cluster_hooks(b, &h);
+    broker_registry_hooks h = {hook_connected, hook_disconnected, hook_will_done, cs};
+    broker_set_registry_hooks(b, &h);
     broker_set_node_tag(b, (uint32_t)cs->self); /* member ids fit 32 bits (config_cluster.c) */
     uv_timer_init(loop, &cs->tick);
     cs->tick.data = cs;
@@ -712,7 +712,7 @@ void cluster_session_shutdown(cluster_session *cs)
     csess_msg m = {.type = CSESS_BYE};
     broadcast(cs, &m);
     cs->stopped = true;
-    broker_set_cluster_hooks(cs->b, NULL);
+    broker_set_registry_hooks(cs->b, NULL);
     uv_close((uv_handle_t *)&cs->tick, NULL);
 }
 

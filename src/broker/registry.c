@@ -1,4 +1,4 @@
-/* The broker's side of the cluster-wide session registry (broker_cluster.h):
+/* The broker's side of the cluster-wide session registry (broker_registry.h):
  * the hooks reporting connections and held wills, and what another node's
  * verdicts do here (a takeover from another node, a dead node's will). */
 #include <string.h>
@@ -6,10 +6,10 @@
 #include "broker/internal.h"
 #include "util/log.h"
 
-void broker_set_cluster_hooks(broker *b, const broker_cluster_hooks *h)
+void broker_set_registry_hooks(broker *b, const broker_registry_hooks *h)
 {
-    if (h) b->cluster = *h;
-    else memset(&b->cluster, 0, sizeof b->cluster);
+    if (h) b->registry = *h;
+    else memset(&b->registry, 0, sizeof b->registry);
 }
 
 void broker_set_node_tag(broker *b, uint32_t tag) { b->node_tag = tag; }
@@ -25,21 +25,21 @@ static broker_will_info will_info(const will *w)
                               .message_expiry = w->has_expiry ? w->expiry : 0};
 }
 
-void broker__cluster_connected(client *c, bool clean_start)
+void broker__registry_connected(client *c, bool clean_start)
 {
     broker *b = c->b;
-    if (!b->cluster.connected || !c->s) return;
+    if (!b->registry.connected || !c->s) return;
     mqtt_bytes user;
     broker_will_info wi;
     if (c->will) wi = will_info(c->will);
-    b->cluster.connected(b->cluster.ctx, (mqtt_bytes){c->s->id, c->s->id_len}, clean_start,
+    b->registry.connected(b->registry.ctx, (mqtt_bytes){c->s->id, c->s->id_len}, clean_start,
                          broker__client_username(c, &user), c->who, c->will ? &wi : NULL, c->s->expiry);
 }
 
-void broker__cluster_disconnected(session *s)
+void broker__registry_disconnected(session *s)
 {
     broker *b = s->b;
-    if (!b->cluster.disconnected) return;
+    if (!b->registry.disconnected) return;
     uint64_t wait = 0;
     if (broker__session_pending_will(s)) {
         uint64_t now = broker_now();
@@ -48,13 +48,13 @@ void broker__cluster_disconnected(session *s)
         if (s->expiry != UINT32_MAX && (uint64_t)s->expiry * 1000 < wait) wait = (uint64_t)s->expiry * 1000;
         if (wait == 0) wait = 1;
     }
-    b->cluster.disconnected(b->cluster.ctx, (mqtt_bytes){s->id, s->id_len}, wait);
+    b->registry.disconnected(b->registry.ctx, (mqtt_bytes){s->id, s->id_len}, wait);
 }
 
-void broker__cluster_will_done(session *s)
+void broker__registry_will_done(session *s)
 {
     broker *b = s->b;
-    if (b->cluster.will_done) b->cluster.will_done(b->cluster.ctx, (mqtt_bytes){s->id, s->id_len});
+    if (b->registry.will_done) b->registry.will_done(b->registry.ctx, (mqtt_bytes){s->id, s->id_len});
 }
 
 bool broker_session_moved(broker *b, mqtt_bytes client_id, bool clean_start, const struct principal *who)

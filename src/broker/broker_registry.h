@@ -10,8 +10,8 @@
  *
  * Everything on the loop thread; slices are valid during the call only.
  * The broker never includes server or cluster code. */
-#ifndef MQS_BROKER_BROKER_CLUSTER_H
-#define MQS_BROKER_BROKER_CLUSTER_H
+#ifndef MQS_BROKER_BROKER_REGISTRY_H
+#define MQS_BROKER_BROKER_REGISTRY_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,7 +29,7 @@ typedef struct broker_will_info {
     uint32_t message_expiry; /* seconds from publication; 0: none */
 } broker_will_info;
 
-typedef struct broker_cluster_hooks {
+typedef struct broker_registry_hooks {
     /* A CONNECT of client_id was accepted (CONNACK 0 sent). `who`: its
      * principal (NULL: anonymous while none is required); `will` NULL
      * without one; session_expiry as negotiated (seconds). */
@@ -44,10 +44,10 @@ typedef struct broker_cluster_hooks {
      * cancelled by a reconnect, or its session ended. */
     void (*will_done)(void *ctx, mqtt_bytes client_id);
     void *ctx;
-} broker_cluster_hooks;
+} broker_registry_hooks;
 
 /* Install (h != NULL, copied) or remove the hooks. */
-void broker_set_cluster_hooks(broker *b, const broker_cluster_hooks *h);
+void broker_set_registry_hooks(broker *b, const broker_registry_hooks *h);
 
 /* Server-assigned client ids name this node ("mqs-<tag>-<hex>", at most
  * 31 bytes), so that no two nodes assign the same one. 0: none (one node). */
