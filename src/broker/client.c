@@ -107,6 +107,8 @@ static void detach_session(client *c, bool will, bool takeover)
      * its delayed will and queued messages meanwhile. */
     broker__session_keep_principal(s, c->who);
     c->who = NULL;
+    /* Told before the session may end (went_offline). */
+    broker__registry_disconnected(s);
     if (takeover) return; /* the new connection continues or ends it */
     broker__deliver_reshare_all(s, true);
     broker__session_went_offline(s);

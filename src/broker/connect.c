@@ -111,11 +111,15 @@ static uint32_t negotiate_expiry(const broker_limits *l, const mqtt_connect *cn)
     return e < l->max_session_expiry ? e : l->max_session_expiry;
 }
 
-/* A server-assigned identifier, unique among current sessions. */
+/* A server-assigned identifier, unique among current sessions; in a
+ * cluster it names the node (broker_set_node_tag), so that two nodes never
+ * assign the same one (the registry would take one over by the other). */
 static void assign_id(broker *b, char *out, size_t size)
 {
     do {
-        snprintf(out, size, "mqs-%016" PRIx64, (broker_now() << 20) ^ ++b->next_client_no);
+        uint64_t v = (broker_now() << 20) ^ ++b->next_client_no;
+        if (b->node_tag) snprintf(out, size, "mqs-%" PRIu32 "-%016" PRIx64, b->node_tag, v);
+        else snprintf(out, size, "mqs-%016" PRIx64, v);
     } while (broker__session_find(b, (mqtt_bytes){(const uint8_t *)out, (uint32_t)strlen(out)}));
 }
 
@@ -235,6 +239,7 @@ static void accept_connect(client *c, const mqtt_connect *cn, mqtt_bytes id, mqt
     b->stats.clients++;
     b->stats.connects++;
     send_connack(c, present, cn, expiry, assigned, ka_changed, ka);
+    broker__registry_connected(c, cn->clean_start);
     broker__client_touch_timer(c);
     log_info("%s: client %.*s connected (user %s%.*s%s, MQTT %s, keep alive %u s, session %s)", net_conn_peer(c->conn),
              (int)id.len, (const char *)id.data, c->user ? "\"" : "", c->user ? (int)c->user->len : 6,

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
+#include "broker/broker_registry.h"
 #include "broker/broker_persist.h"
 #include "broker/broker_cluster.h"
 #include "util/heap.h"
@@ -472,6 +473,16 @@ uint8_t broker__will_authorize(broker *b, mqtt_bytes client_id, const mqtt_bytes
 void broker__will_publish(broker *b, will *w, session *s, session *origin, const mqtt_bytes *username,
                           const struct principal *who);
 
+/* --- registry.c: the session registry hooks (broker_registry.h) ---------------------- */
+
+/* c's CONNECT was accepted (after the CONNACK). */
+void broker__registry_connected(client *c, bool clean_start);
+/* c's connection leaves session s (its will handled: published, held in
+ * s, or dropped). */
+void broker__registry_disconnected(session *s);
+/* The will held in s is gone (published, cancelled, dropped). */
+void broker__registry_will_done(session *s);
+
 /* --- alias.c -------------------------------------------------------------- */
 
 /* Inbound: resolve or set; returns 0 or a v5 reason code. *topic is
@@ -673,6 +684,9 @@ struct broker {
     broker_cluster_hooks cluster;
     bool no_forward;
     broker_hold hold; /* held output (hold.c) */
+    /* broker_set_registry_hooks (registry.c); all NULL: none */
+    broker_registry_hooks registry;
+    uint32_t node_tag; /* broker_set_node_tag; 0: none */
 };
 
 uint64_t broker_now(void);

@@ -53,6 +53,7 @@ void broker__session_set_will(session *s, will *w, uint64_t at)
 {
     if (!w && !s->rare) return;
     session_rare *r = broker__session_rare_get(s);
+    if (r->pending_will) broker__registry_will_done(s);
     broker__will_free(r->pending_will);
     r->pending_will = w;
     r->will_at = at;
@@ -64,6 +65,7 @@ static will *take_will(session *s)
     if (!s->rare) return NULL;
     will *w = s->rare->pending_will;
     s->rare->pending_will = NULL;
+    if (w) broker__registry_will_done(s);
     return w;
 }
 

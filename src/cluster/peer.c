@@ -263,7 +263,8 @@ int peer_net_send(peer_net *n, uint64_t to, uint8_t type, const uint8_t *payload
     if (len >= n->max_frame) return PEER_ETOOBIG; /* len + 1 > max_frame */
     if (!node_up(node)) return PEER_EDOWN;
     peer_link *l = node->out;
-    assert(l && !l->closing);
+    /* A link found dead (dead_ms) is closing: on_peer(down) follows its close. */
+    if (!l || l->closing) return PEER_EDOWN;
     if (net_conn_backlog(l->c) + PEER_FRAME_HEADER + len > n->max_queue) return PEER_EFULL;
     buf *out = net_conn_outbuf(l->c);
     peer_frame_append(out, type, payload, len);

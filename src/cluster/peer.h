@@ -55,7 +55,7 @@
 enum {
     PEER_OK = 0,
     PEER_EUNKNOWN, /* not a member */
-    PEER_EDOWN,    /* no established link to it now (dialing, backing off) */
+    PEER_EDOWN,    /* no established link to it now (dialing, backing off, closing) */
     PEER_EFULL,    /* its outbound queue is at max_queue_bytes */
     PEER_ETOOBIG,  /* payload + 1 > max_frame */
     PEER_ETYPE,    /* type < PEER_TYPE_USER (the module's own) */

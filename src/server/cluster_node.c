@@ -60,9 +60,9 @@ struct cluster_node {
     cluster_link_user users[CLUSTER_LINK_USERS_MAX]; /* cluster_node_add_link_user */
     unsigned n_users;
     struct {
-        void (*fn)(void *ctx, buf *out);
+        cluster_status_fn fn;
         void *ctx;
-    } status[CLUSTER_LINK_USERS_MAX]; /* cluster_node_add_status */
+    } status[CLUSTER_STATUS_USERS_MAX]; /* cluster_node_add_status */
     unsigned n_status;
     cluster_records_hooks records; /* cluster_node_set_records; on_commit NULL: none */
 };
@@ -113,13 +113,6 @@ static void on_peer(void *ctx, uint64_t id, bool up)
         if (cn->users[i].on_peer) cn->users[i].on_peer(cn->users[i].ctx, id, up);
 }
 
-void cluster_node_add_status(cluster_node *cn, void (*fn)(void *ctx, buf *out), void *ctx)
-{
-    assert(cn->n_status < CLUSTER_LINK_USERS_MAX && fn);
-    cn->status[cn->n_status].fn = fn;
-    cn->status[cn->n_status++].ctx = ctx;
-}
-
 void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u)
 {
     assert(cn->n_users < CLUSTER_LINK_USERS_MAX && u->on_frame && u->first <= u->last);
@@ -127,6 +120,18 @@ void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u)
     for (unsigned i = 0; i < cn->n_users; i++) /* ranges never overlap */
         assert(u->last < cn->users[i].first || u->first > cn->users[i].last);
     cn->users[cn->n_users++] = *u;
+}
+
+void cluster_node_add_status(cluster_node *cn, cluster_status_fn fn, void *ctx)
+{
+    assert(cn->n_status < CLUSTER_STATUS_USERS_MAX && fn);
+    cn->status[cn->n_status].fn = fn;
+    cn->status[cn->n_status++].ctx = ctx;
+}
+
+static void status_users(cluster_node *cn, uint64_t id, buf *out)
+{
+    for (unsigned i = 0; i < cn->n_status; i++) cn->status[i].fn(cn->status[i].ctx, id, out);
 }
 
 struct peer_net *cluster_node_links(cluster_node *cn) { return cn->net; }
@@ -286,6 +291,7 @@ static void op_status(void *ctx, bool digest, buf *out)
         if (st.state == REPL_RAFT_LEADER)
             json_add(out, ",\"match_index\":%" PRIu64 ",\"lag\":%" PRIu64, m->match_index,
                      st.last_index > m->match_index ? st.last_index - m->match_index : 0);
+        status_users(cn, m->id, out);
         buf_append(out, "}", 1);
     }
     buf_append(out, "]", 1);
@@ -294,7 +300,7 @@ static void op_status(void *ctx, bool digest, buf *out)
         uint64_t d = store_service_digest(cn->svc, &keys);
         json_add(out, ",\"keys\":%zu,\"digest\":\"%016" PRIx64 "\"", keys, d);
     }
-    for (unsigned i = 0; i < cn->n_status; i++) cn->status[i].fn(cn->status[i].ctx, out);
+    status_users(cn, 0, out);
     buf_append(out, "}", 1);
 }
 

@@ -79,10 +79,13 @@ typedef struct cluster_link_user {
 } cluster_link_user;
 void cluster_node_add_link_user(cluster_node *cn, const cluster_link_user *u);
 
-/* More of `mqstate cluster status` (docs/cluster.md): fn appends
- * ",\"key\":value" members to the node's JSON object. At most
- * CLUSTER_LINK_USERS_MAX; register before the loop runs. */
-void cluster_node_add_status(cluster_node *cn, void (*fn)(void *ctx, buf *out), void *ctx);
+/* Figures of other parts in CLUSTER STATUS (docs/cluster.md "Operations"):
+ * `fn` appends JSON members (",\"name\":value"...) to the object of the
+ * member `id`, and (id 0) to the top-level object. At most
+ * CLUSTER_STATUS_USERS_MAX; register before the loop runs. */
+#define CLUSTER_STATUS_USERS_MAX 4
+typedef void (*cluster_status_fn)(void *ctx, uint64_t id, buf *out);
+void cluster_node_add_status(cluster_node *cn, cluster_status_fn fn, void *ctx);
 /* --- the broker's records in the raft log (server/cluster_records.h) --------
  *
  * Committed entries whose first byte is `marker` (never a state store

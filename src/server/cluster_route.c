@@ -487,7 +487,7 @@ static void on_check(uv_check_t *h)
 
 /* --- life ------------------------------------------------------------------------------ */
 
-static void status_json(void *ctx, buf *out);
+static void status_json(void *ctx, uint64_t id, buf *out);
 
 cluster_route *cluster_route_new(uv_loop_t *loop, broker *b, cluster_node *cn, uint32_t max_filters)
 {
@@ -547,8 +547,9 @@ void cluster_route_free(cluster_route *r)
 
 /* --- figures ------------------------------------------------------------------------------ */
 
-static void status_json(void *ctx, buf *out)
+static void status_json(void *ctx, uint64_t id, buf *out)
 {
+    if (id) return; /* one top-level "route" object */
     cluster_route *r = ctx;
     char tmp[400];
     int n = snprintf(tmp, sizeof tmp, ",\"route\":{\"filters\":%zu,\"overflow\":%s,\"peers\":[",

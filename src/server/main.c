@@ -14,6 +14,7 @@
 #include "server/cluster_node.h"
 #include "server/cluster_records.h"
 #include "server/cluster_route.h"
+#include "server/cluster_session.h"
 #include "server/config.h"
 #include "server/config_reload.h"
 #include "server/log_setup.h"
@@ -49,6 +50,7 @@ typedef struct server {
     cluster_node *cluster;    /* NULL: one node (no cluster: section) */
     cluster_records *records; /* the broker's records through raft (with cluster) */
     cluster_route *route;     /* cross-node pub/sub (with cluster) */
+    cluster_session *csess;   /* the cluster-wide session registry and wills (with cluster) */
     bool leaving;             /* a first SIGTERM/SIGINT started cluster_node_leave */
     authz_guard *authz;
     const char *config_path; /* re-read on SIGHUP; NULL: nothing to reload */
@@ -190,6 +192,8 @@ static void server_stop(server *s)
 {
     metrics_shutdown(s->metrics);
     sys_topics_shutdown(s->sys);
+    /* BYE to the other nodes: our clients' wills are not published. */
+    cluster_session_shutdown(s->csess);
     broker_shutdown(s->broker); /* runs the disconnect hook: registrations go */
     /* after the wills of the broker's goodbyes went out to the other nodes */
     cluster_route_close(s->route);
@@ -362,6 +366,7 @@ static int run(config *cfg, const options *o)
         s.authz = authz_guard_new(s.broker, s.store, config_authz_take(&cfg->authz));
         if (s.cluster) cluster_node_attach(s.cluster, s.store);
         if (s.cluster) s.route = cluster_route_new(&s.loop, s.broker, s.cluster, cfg->cluster.route_max_filters);
+        if (s.cluster) s.csess = cluster_session_new(&s.loop, s.broker, s.cluster);
     }
     s.config_path = o->config_path;
     s.opts = o;
@@ -378,6 +383,7 @@ static int run(config *cfg, const options *o)
     int ready_persistence = ops_ready_add(&s.ready, "persistence");
     if (s.cluster && s.store) cluster_node_metrics(s.cluster, &s.gauges, &s.ready);
     if (s.route) cluster_route_metrics(s.route, &s.gauges);
+    if (s.csess) cluster_session_metrics(s.csess, &s.gauges);
     ops_ready_set(&s.ready, ready_persistence, s.store != NULL); /* the log was replayed in store_bridge_new */
     metrics_sources ms = {.net = s.net,
                           .broker = s.broker,
@@ -409,6 +415,7 @@ static int run(config *cfg, const options *o)
     security_free(s.sec);
     store_bridge_free(s.store);
     cluster_records_free(s.records);
+    cluster_session_free(s.csess);
     cluster_node_free(s.cluster);
     cluster_route_free(s.route);
     store_log_free(s.slog);
