@@ -27,8 +27,8 @@ struct broker_persist {
     bool (*session_match)(void *ctx, mqtt_bytes client_id);
     void *session_match_ctx;
     broker_persist_would_append_fn session_would_append;
-    uint64_t last; /* last sequence number appended (committed: b->hold.done[HOLD_PERSIST]) */
-    bool refused;  /* the last append was refused (until one is taken) */
+    uint64_t last;        /* last sequence number appended (committed: b->hold.done[HOLD_PERSIST]) */
+    bool refused;         /* the last append was refused (until one is taken) */
     bool apply_on_commit; /* cluster mode: broker_persist_select.apply_on_commit */
     client *dispatching;
     buf scratch;

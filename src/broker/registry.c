@@ -33,7 +33,7 @@ void broker__registry_connected(client *c, bool clean_start)
     broker_will_info wi;
     if (c->will) wi = will_info(c->will);
     b->registry.connected(b->registry.ctx, (mqtt_bytes){c->s->id, c->s->id_len}, clean_start,
-                         broker__client_username(c, &user), c->who, c->will ? &wi : NULL, c->s->expiry);
+                          broker__client_username(c, &user), c->who, c->will ? &wi : NULL, c->s->expiry);
 }
 
 void broker__registry_disconnected(session *s)
