@@ -232,10 +232,15 @@ v=$("$MQSTATE_CLI" --timeout 5 get "$k" 2>/dev/null) || v=0
 sleep 0.05
 ft=()
 [[ -n "${MQSTATE_FENCING_TOKEN:-}" ]] && ft=(--ft "$MQSTATE_FENCING_TOKEN")
+# `mqstate lock` sends SIGTERM to this script when its lease is lost (a
+# renewal failed in a failover): the SET may have been applied by then.
+trap 'echo unknown >>"$1.unknown"; exit 143' TERM
 if "$MQSTATE_CLI" --timeout 5 set "$k" $((${v:-0} + 1)) "${ft[@]}" 2>"$1.err"; then
     echo ok >>"$1"
 elif grep -q "unknown\|timeout\|may have been applied" "$1.err"; then
     echo unknown >>"$1.unknown" # applied or not: the counter may be one higher
+else
+    cat "$1.err" >>"$1.failed" # a definite refusal: never applied (shown if the counts disagree)
 fi
 SH
     chmod +x "$incr"
@@ -271,7 +276,10 @@ SH
     # accepted increments; an increment whose answer was lost in a
     # failover may have been applied: at most that many above.
     ((counter >= oks)) || cl_fail "counter $counter < $oks accepted increments: mutual exclusion was broken"
-    ((counter <= oks + unknown)) || cl_fail "counter $counter > $oks accepted + $unknown unknown increments"
+    ((counter <= oks + unknown)) || {
+        cl_fail "counter $counter > $oks accepted + $unknown unknown increments"
+        cat "$CL_DIR"/ok.?.failed >&2 2>/dev/null
+    }
     # The check can see a violation: the same increments without the lock
     # (and so without a fencing token) lose updates.
     rm -f "$CL_DIR"/ok.*
